@@ -1,0 +1,153 @@
+//! What was observed on one flow, in client/server terms.
+
+use crate::tls::preamble::ProxyKind;
+use crate::tls::{ClientHello, ServerHello, StreamFault};
+
+/// Which party of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The side that opened the connection (or sent the ClientHello).
+    Client,
+    /// The other side.
+    Server,
+}
+
+impl Role {
+    /// "client" or "server".
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        }
+    }
+}
+
+/// An alert record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSeen {
+    /// Sender.
+    pub from: Role,
+    /// 1 warning, 2 fatal, 0 unknown (encrypted).
+    pub level: u8,
+    /// Description code, `None` when encrypted.
+    pub description: Option<u8>,
+    /// Frame.
+    pub frame: u64,
+}
+
+/// Why the flow's record was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlowEnd {
+    /// Still open when the capture ended.
+    #[default]
+    CaptureEnded,
+    /// Idle longer than the idle timeout.
+    Idle,
+    /// Replaced by a new connection on the same ports.
+    PortReused,
+}
+
+/// Everything the pipeline saw of one flow.
+#[derive(Debug, Clone, Default)]
+pub struct FlowFacts {
+    /// ClientHellos (two after a HelloRetryRequest) with their frames.
+    pub client_hellos: Vec<(ClientHello, Vec<u64>)>,
+    /// ServerHellos and HelloRetryRequests with their frames.
+    pub server_hellos: Vec<(ServerHello, Vec<u64>)>,
+    /// Alerts in order.
+    pub alerts: Vec<AlertSeen>,
+    /// RST segments: sender and frame (first few).
+    pub resets: Vec<(Role, u64)>,
+    /// FIN segments: sender and frame (first per side).
+    pub fins: Vec<(Role, u64)>,
+    /// Stream faults: direction, frame, fault.
+    pub faults: Vec<(Role, u64, StreamFault)>,
+    /// First ChangeCipherSpec per side.
+    pub change_cipher_spec: Vec<(Role, u64)>,
+    /// First application-data record per side.
+    pub application_data: Vec<(Role, u64)>,
+    /// Proxy hop before TLS.
+    pub proxy: Option<(ProxyKind, Option<String>)>,
+    /// First frame with a TLS record.
+    pub first_tls_frame: Option<u64>,
+    /// A direction was recognised as not TLS.
+    pub not_tls: bool,
+    /// The connection's SYN was captured.
+    pub syn_seen: bool,
+    /// The SYN was answered.
+    pub syn_ack_seen: bool,
+    /// Frames of this flow cut short by the snaplen.
+    pub truncated_frames: u64,
+    /// Snaplen of the capture (for advice).
+    pub snaplen: u32,
+    /// Last frame of the flow.
+    pub last_frame: u64,
+    /// How the flow record ended.
+    pub end: FlowEnd,
+}
+
+impl FlowFacts {
+    /// The ClientHello that counts (the second one after a HelloRetryRequest).
+    pub fn client_hello(&self) -> Option<&(ClientHello, Vec<u64>)> {
+        self.client_hellos.last()
+    }
+
+    /// The real ServerHello (not a HelloRetryRequest).
+    pub fn server_hello(&self) -> Option<&(ServerHello, Vec<u64>)> {
+        self.server_hellos
+            .iter()
+            .find(|(h, _)| !h.is_hello_retry_request)
+    }
+
+    /// The HelloRetryRequest, if the server sent one.
+    pub fn hello_retry_request(&self) -> Option<&(ServerHello, Vec<u64>)> {
+        self.server_hellos.iter().find(|(h, _)| h.is_hello_retry_request)
+    }
+
+    /// True when the flow carries TLS.
+    pub fn is_tls(&self) -> bool {
+        self.first_tls_frame.is_some()
+    }
+}
+
+/// Name of an alert description (RFC 8446 §6, RFC 7301 §3.2).
+pub fn alert_name(code: u8) -> &'static str {
+    match code {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        21 => "decryption_failed",
+        22 => "record_overflow",
+        30 => "decompression_failure",
+        40 => "handshake_failure",
+        41 => "no_certificate",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        60 => "export_restriction",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        111 => "certificate_unobtainable",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        114 => "bad_certificate_hash_value",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        121 => "ech_required",
+        _ => "unknown",
+    }
+}

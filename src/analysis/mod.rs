@@ -1,0 +1,9 @@
+//! A flow's handshake facts → one verdict with a detail for a person and the frames behind it.
+//!
+//! Pure functions over [`FlowFacts`]: no I/O, no clock, no knowledge of the capture format.
+
+mod facts;
+mod verdict;
+
+pub use facts::{AlertSeen, FlowEnd, FlowFacts, Role, alert_name};
+pub use verdict::{Verdict, VerdictKind, judge};

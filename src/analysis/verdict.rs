@@ -1,0 +1,309 @@
+//! The verdict: which of the ALPN outcomes a flow shows, said in one sentence, with its evidence.
+
+use super::facts::{FlowFacts, Role, alert_name};
+use crate::tls::ProtocolName;
+use crate::tls::StreamFault;
+
+/// The ALPN outcome of a flow. The names are part of the JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VerdictKind {
+    /// The server selected a protocol the client offered.
+    Agreed,
+    /// The client offered ALPN; the server's hello carried no ALPN extension.
+    ServerDeclined,
+    /// The server aborted with alert no_application_protocol (120).
+    NoCommonProtocol,
+    /// The server selected a protocol the client did not offer, or not exactly one.
+    SelectedUnoffered,
+    /// The client sent no ALPN extension.
+    NotOffered,
+    /// TLS 1.3: the selection is encrypted.
+    Hidden,
+    /// No ServerHello was seen.
+    Incomplete,
+    /// Not a TLS flow (listed only with `--all`).
+    NotTls,
+}
+
+impl VerdictKind {
+    /// Every verdict, in report order.
+    pub const ALL: [VerdictKind; 8] = [
+        VerdictKind::Agreed,
+        VerdictKind::ServerDeclined,
+        VerdictKind::NoCommonProtocol,
+        VerdictKind::SelectedUnoffered,
+        VerdictKind::NotOffered,
+        VerdictKind::Hidden,
+        VerdictKind::Incomplete,
+        VerdictKind::NotTls,
+    ];
+
+    /// The stable name used in JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            VerdictKind::Agreed => "agreed",
+            VerdictKind::ServerDeclined => "server_declined",
+            VerdictKind::NoCommonProtocol => "no_common_protocol",
+            VerdictKind::SelectedUnoffered => "selected_unoffered",
+            VerdictKind::NotOffered => "not_offered",
+            VerdictKind::Hidden => "hidden",
+            VerdictKind::Incomplete => "incomplete",
+            VerdictKind::NotTls => "not_tls",
+        }
+    }
+
+    /// One line that explains the verdict (used by `--help` and the README).
+    pub fn explanation(self) -> &'static str {
+        match self {
+            VerdictKind::Agreed => "the server selected a protocol the client offered",
+            VerdictKind::ServerDeclined => {
+                "the client offered ALPN, the server's hello has no ALPN extension (curl: \"server did not agree on a protocol\")"
+            }
+            VerdictKind::NoCommonProtocol => {
+                "the server aborted with alert no_application_protocol (120): no protocol in common"
+            }
+            VerdictKind::SelectedUnoffered => {
+                "the server selected a protocol the client did not offer, or not exactly one (RFC 7301 violation)"
+            }
+            VerdictKind::NotOffered => "the client sent no ALPN extension",
+            VerdictKind::Hidden => {
+                "TLS 1.3: the selection travels encrypted in EncryptedExtensions; keys are needed to see it"
+            }
+            VerdictKind::Incomplete => {
+                "no ServerHello in the capture: reset, closed, alert, gap, or the capture missed the handshake"
+            }
+            VerdictKind::NotTls => "the flow does not carry TLS (listed with --all only)",
+        }
+    }
+
+    /// Parses a verdict name.
+    pub fn from_name(name: &str) -> Option<VerdictKind> {
+        VerdictKind::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
+/// A flow's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Which outcome.
+    pub kind: VerdictKind,
+    /// One sentence for a person.
+    pub detail: String,
+    /// Frames that show it, ascending.
+    pub evidence_frames: Vec<u64>,
+}
+
+fn list(protocols: &[ProtocolName]) -> String {
+    let names: Vec<String> = protocols.iter().map(|p| p.escaped()).collect();
+    names.join(", ")
+}
+
+/// Judges a flow.
+pub fn judge(facts: &FlowFacts) -> Verdict {
+    let mut evidence: Vec<u64> = Vec::new();
+    let (kind, detail) = judge_inner(facts, &mut evidence);
+    evidence.sort_unstable();
+    evidence.dedup();
+    Verdict {
+        kind,
+        detail,
+        evidence_frames: evidence,
+    }
+}
+
+fn judge_inner(facts: &FlowFacts, evidence: &mut Vec<u64>) -> (VerdictKind, String) {
+    if !facts.is_tls() {
+        return (VerdictKind::NotTls, not_tls_detail(facts));
+    }
+    let client_hello = facts.client_hello();
+    if let Some((_, frames)) = client_hello {
+        evidence.extend(frames);
+    }
+    let server_alert_120 = facts
+        .alerts
+        .iter()
+        .find(|a| a.from == Role::Server && a.description == Some(120));
+    if let Some(alert) = server_alert_120 {
+        evidence.push(alert.frame);
+        let offered = client_hello.map(|(h, _)| list(h.offered())).unwrap_or_default();
+        return (
+            VerdictKind::NoCommonProtocol,
+            format!(
+                "the server aborted with fatal alert no_application_protocol (120) in frame {}: it supports none of the offered protocols ({offered})",
+                alert.frame
+            ),
+        );
+    }
+    let Some((server_hello, sh_frames)) = facts.server_hello() else {
+        return (VerdictKind::Incomplete, incomplete_detail(facts, evidence));
+    };
+    evidence.extend(sh_frames);
+    let Some((client_hello, _)) = client_hello else {
+        let selected = server_hello
+            .alpn
+            .as_ref()
+            .map(|a| format!("; the server selected {}", list(&a.protocols)))
+            .unwrap_or_default();
+        return (
+            VerdictKind::Incomplete,
+            format!("the ClientHello is not in the capture, so the offer is unknown{selected}"),
+        );
+    };
+    let offered = client_hello.offered();
+    match (&client_hello.alpn, &server_hello.alpn) {
+        (_, Some(sel)) if sel.protocols.len() != 1 => (
+            VerdictKind::SelectedUnoffered,
+            format!(
+                "the server's ALPN extension (frame {}) names {} protocols ({}) where RFC 7301 §3.1 requires exactly one: the client must abort",
+                sh_frames.last().copied().unwrap_or(0),
+                sel.protocols.len(),
+                list(&sel.protocols)
+            ),
+        ),
+        (None, Some(sel)) => (
+            VerdictKind::SelectedUnoffered,
+            format!(
+                "the client sent no ALPN extension but the server selected {} (RFC 7301 §3.1 forbids that)",
+                list(&sel.protocols)
+            ),
+        ),
+        (Some(_), Some(sel)) => {
+            let chosen = &sel.protocols[0];
+            if offered.contains(chosen) {
+                let detail = if offered.first() == Some(chosen) {
+                    format!("the server selected {chosen}, the client's first choice")
+                } else {
+                    format!(
+                        "the server selected {chosen} although the client preferred {} (offered: {}): the server does not enable {} here",
+                        offered[0],
+                        list(offered),
+                        offered[0]
+                    )
+                };
+                (VerdictKind::Agreed, detail)
+            } else {
+                (
+                    VerdictKind::SelectedUnoffered,
+                    format!(
+                        "the server selected {chosen}, which the client did not offer ({}): RFC 7301 §3.2 violation, the client must abort",
+                        list(offered)
+                    ),
+                )
+            }
+        }
+        (None, None) => (
+            VerdictKind::NotOffered,
+            "the client sent no ALPN extension, so the server could not select a protocol (HTTP clients then use http/1.1)".to_string(),
+        ),
+        (Some(_), None) if server_hello.version() == 0x0304 => (
+            VerdictKind::Hidden,
+            format!(
+                "TLS 1.3: the server's choice among {} is in the encrypted EncryptedExtensions; run the client with SSLKEYLOGFILE set to capture the keys",
+                list(offered)
+            ),
+        ),
+        (Some(_), None) => {
+            let npn = if server_hello.npn {
+                " It answered with NPN instead, the pre-ALPN mechanism: the server software predates ALPN (e.g. OpenSSL < 1.0.2)."
+            } else {
+                ""
+            };
+            (
+                VerdictKind::ServerDeclined,
+                format!(
+                    "the client offered {} but the ServerHello (frame {}) has no ALPN extension: the server does not negotiate ALPN here, so the client falls back to its default (curl: \"ALPN: server did not agree on a protocol\").{npn}",
+                    list(offered),
+                    sh_frames.last().copied().unwrap_or(0)
+                ),
+            )
+        }
+    }
+}
+
+fn not_tls_detail(facts: &FlowFacts) -> String {
+    if facts.not_tls {
+        "no TLS record in this flow".into()
+    } else {
+        "no payload that could be TLS was captured".into()
+    }
+}
+
+fn incomplete_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
+    let Some((_, ch_frames)) = facts.client_hello() else {
+        if facts.truncated_frames > 0 && facts.faults.iter().any(|(_, _, f)| matches!(f, StreamFault::Gap { .. })) {
+            return format!(
+                "the handshake could not be read: {} frames were cut by the snaplen ({} bytes); capture with a full snaplen (tcpdump -s 0)",
+                facts.truncated_frames, facts.snaplen
+            );
+        }
+        if let Some((role, frame, fault)) = facts.faults.first() {
+            evidence.push(*frame);
+            return format!(
+                "the ClientHello could not be read: {fault} in the {} stream at frame {frame}",
+                role.name()
+            );
+        }
+        evidence.extend(facts.first_tls_frame);
+        return format!(
+            "handshake not captured: the capture began after this connection's TLS handshake (first TLS record in frame {})",
+            facts.first_tls_frame.unwrap_or(0)
+        );
+    };
+    let ch_last = ch_frames.last().copied().unwrap_or(0);
+    if let Some((_, hrr_frames)) = facts.hello_retry_request() {
+        evidence.extend(hrr_frames);
+    }
+    if let Some(alert) = facts.alerts.iter().find(|a| a.from == Role::Server) {
+        evidence.push(alert.frame);
+        let name = alert
+            .description
+            .map(|d| format!("{} ({d})", alert_name(d)))
+            .unwrap_or_else(|| "an encrypted alert".into());
+        return format!(
+            "the server answered the ClientHello with {} alert {name} in frame {} instead of a ServerHello",
+            if alert.level == 2 { "fatal" } else { "an" },
+            alert.frame
+        );
+    }
+    if let Some((role, frame)) = facts.resets.first() {
+        evidence.push(*frame);
+        return format!(
+            "the connection was reset by the {} side (RST in frame {frame}) after the ClientHello (frame {ch_last}) and before any ServerHello",
+            role.name()
+        );
+    }
+    if let Some((_, frame, StreamFault::Gap { len })) =
+        facts.faults.iter().find(|(r, _, _)| *r == Role::Server)
+    {
+        evidence.push(*frame);
+        return format!(
+            "{len} bytes of the server's stream are missing from the capture (frame {frame}), so its ServerHello could not be read"
+        );
+    }
+    if let Some((_, frame, fault)) = facts.faults.iter().find(|(r, _, _)| *r == Role::Server) {
+        evidence.push(*frame);
+        return format!("the server's reply could not be read: {fault} (frame {frame})");
+    }
+    if let Some((role, frame)) = facts.fins.iter().find(|(r, _)| *r == Role::Server).or(facts.fins.first()) {
+        evidence.push(*frame);
+        return format!(
+            "the {} closed the connection (FIN in frame {frame}) without a ServerHello after the ClientHello (frame {ch_last})",
+            role.name()
+        );
+    }
+    if let Some((_, hrr_frames)) = facts.hello_retry_request() {
+        return format!(
+            "the server sent a HelloRetryRequest (frame {}) and the handshake went no further in the capture",
+            hrr_frames.last().copied().unwrap_or(0)
+        );
+    }
+    match facts.end {
+        crate::analysis::FlowEnd::Idle => format!(
+            "no ServerHello: the flow went idle after the ClientHello (frame {ch_last}) and the server never answered"
+        ),
+        _ => format!(
+            "no ServerHello before the capture ended (ClientHello in frame {ch_last}, last packet of the flow in frame {})",
+            facts.last_frame
+        ),
+    }
+}

@@ -1,0 +1,468 @@
+//! Streaming reader over pcap and pcapng, built on `pcap-parser`.
+//!
+//! The reader keeps one block in memory at a time (its buffer grows only for a block that is
+//! larger than the buffer, up to [`MAX_BLOCK_BYTES`]). Packet blocks are numbered 1-based in file
+//! order, every packet block counts, whatever its interface, as in Wireshark.
+
+use super::{CaptureEvent, Frame, LinkType, Timestamp};
+use pcap_parser::pcapng::Block;
+use pcap_parser::{PcapBlockOwned, PcapError};
+use std::fmt;
+use std::io::{self, Read};
+
+/// Initial size of the read buffer.
+const BUFFER_BYTES: usize = 1 << 20;
+/// Largest single block accepted; a larger length field is taken as a lie.
+pub const MAX_BLOCK_BYTES: usize = 64 << 20;
+
+/// The container format of a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureFormat {
+    /// libpcap format with microsecond timestamps.
+    Pcap,
+    /// libpcap format with nanosecond timestamps.
+    PcapNanosecond,
+    /// pcapng.
+    Pcapng,
+}
+
+impl CaptureFormat {
+    /// Short name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            CaptureFormat::Pcap => "pcap",
+            CaptureFormat::PcapNanosecond => "pcap-ns",
+            CaptureFormat::Pcapng => "pcapng",
+        }
+    }
+}
+
+/// A fatal problem: the input cannot be read as a capture at all.
+#[derive(Debug)]
+pub enum CaptureError {
+    /// The input holds no bytes.
+    Empty,
+    /// The first bytes are neither a pcap header nor a pcapng section header.
+    NotACapture,
+    /// Reading the input failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureError::Empty => write!(f, "the file is empty: not a pcap or pcapng file"),
+            CaptureError::NotACapture => write!(
+                f,
+                "not a pcap or pcapng file (no pcap magic number or pcapng section header at the start)"
+            ),
+            CaptureError::Io(e) => write!(f, "read failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CaptureError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Something wrong with the file that did not stop the analysis of what came before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureWarning {
+    /// The file ends in the middle of a block.
+    Truncated {
+        /// Last frame read completely (0 when none).
+        last_good_frame: u64,
+    },
+    /// A block could not be parsed; nothing after it can be read.
+    Corrupt {
+        /// Last frame read completely (0 when none).
+        last_good_frame: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A pcapng packet names an interface that was never described.
+    UnknownInterface {
+        /// The frame.
+        frame: u64,
+        /// The interface id it named.
+        interface: u32,
+    },
+}
+
+impl fmt::Display for CaptureWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureWarning::Truncated { last_good_frame } => write!(
+                f,
+                "capture cut off mid-packet after frame {last_good_frame}: flows are reported up to that frame"
+            ),
+            CaptureWarning::Corrupt {
+                last_good_frame,
+                reason,
+            } => write!(
+                f,
+                "capture corrupt after frame {last_good_frame} ({reason}): the rest of the file was not read"
+            ),
+            CaptureWarning::UnknownInterface { frame, interface } => write!(
+                f,
+                "frame {frame} names interface {interface}, which the file never describes: skipped"
+            ),
+        }
+    }
+}
+
+/// What the reader saw of the whole capture.
+#[derive(Debug, Clone)]
+pub struct CaptureSummary {
+    /// Container format.
+    pub format: CaptureFormat,
+    /// Distinct link types of the interfaces, in order of appearance.
+    pub link_types: Vec<LinkType>,
+    /// Largest snaplen declared by the file.
+    pub snaplen: u32,
+    /// Number of packet blocks.
+    pub packets: u64,
+    /// Captured bytes in packet blocks.
+    pub bytes: u64,
+    /// Time of the first packet.
+    pub first_time: Option<Timestamp>,
+    /// Time of the last packet.
+    pub last_time: Option<Timestamp>,
+    /// Problems with the file itself.
+    pub warnings: Vec<CaptureWarning>,
+}
+
+impl CaptureSummary {
+    /// True when the whole file was read.
+    pub fn complete(&self) -> bool {
+        !self.warnings.iter().any(|w| {
+            matches!(
+                w,
+                CaptureWarning::Truncated { .. } | CaptureWarning::Corrupt { .. }
+            )
+        })
+    }
+}
+
+/// A `Read` adapter that fills the caller's buffer as far as the input allows, so a pipe that
+/// delivers a few bytes at a time still shows the parser a whole header.
+struct FillingReader<R>(R);
+
+impl<R: Read> Read for FillingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if filled > 0 => {
+                    // Report what was read; the error comes back on the next call.
+                    let _ = e;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
+    }
+}
+
+/// Per-interface decoding parameters of a pcapng section.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link_type: LinkType,
+    units_per_second: u64,
+    offset_seconds: i64,
+}
+
+/// Reads a whole capture from `input`, calling `on_event` for every packet and secrets block.
+///
+/// Returns the summary, or an error when the input is not a capture at all.
+pub fn read_capture<R, F>(input: R, mut on_event: F) -> Result<CaptureSummary, CaptureError>
+where
+    R: Read + Send,
+    F: FnMut(CaptureEvent<'_>),
+{
+    let mut reader = match pcap_parser::create_reader(BUFFER_BYTES, FillingReader(input)) {
+        Ok(r) => r,
+        Err(PcapError::Eof) => return Err(CaptureError::Empty),
+        Err(PcapError::ReadError) => {
+            return Err(CaptureError::Io(io::Error::other("the input could not be read")));
+        }
+        Err(_) => return Err(CaptureError::NotACapture),
+    };
+    let mut summary = CaptureSummary {
+        format: CaptureFormat::Pcap,
+        link_types: Vec::new(),
+        snaplen: 0,
+        packets: 0,
+        bytes: 0,
+        first_time: None,
+        last_time: None,
+        warnings: Vec::new(),
+    };
+    let mut capacity = BUFFER_BYTES;
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut warned_interfaces = false;
+    let mut last_time = Timestamp(0);
+
+    loop {
+        match reader.next() {
+            Ok((offset, block)) => {
+                // A packet block yields Some(frame data), or Some(None) when it cannot be placed.
+                let mut packet: Option<Option<(Timestamp, LinkType, &[u8], u32)>> = None;
+                match block {
+                    PcapBlockOwned::LegacyHeader(header) => {
+                        let nanos = header.is_nanosecond_precision();
+                        summary.format = if nanos {
+                            CaptureFormat::PcapNanosecond
+                        } else {
+                            CaptureFormat::Pcap
+                        };
+                        summary.snaplen = header.snaplen;
+                        let link_type = LinkType(header.network.0 as u32);
+                        note_link_type(&mut summary.link_types, link_type);
+                        interfaces = vec![Interface {
+                            link_type,
+                            units_per_second: if nanos { 1_000_000_000 } else { 1_000_000 },
+                            offset_seconds: 0,
+                        }];
+                    }
+                    PcapBlockOwned::Legacy(ref record) => {
+                        packet = Some(interfaces.first().map(|iface| {
+                            let timestamp = Timestamp::from_parts(
+                                i64::from(record.ts_sec),
+                                u64::from(record.ts_usec),
+                                iface.units_per_second,
+                            );
+                            let len = (record.caplen as usize).min(record.data.len());
+                            (timestamp, iface.link_type, &record.data[..len], record.origlen)
+                        }));
+                    }
+                    PcapBlockOwned::NG(ref block) => match block {
+                        Block::SectionHeader(_) => {
+                            summary.format = CaptureFormat::Pcapng;
+                            interfaces.clear();
+                        }
+                        Block::InterfaceDescription(idb) => {
+                            let link_type = LinkType(u32::from(idb.linktype.0 as u16));
+                            note_link_type(&mut summary.link_types, link_type);
+                            summary.snaplen = summary.snaplen.max(idb.snaplen);
+                            interfaces.push(Interface {
+                                link_type,
+                                units_per_second: idb.ts_resolution().unwrap_or(1_000_000),
+                                offset_seconds: idb.ts_offset(),
+                            });
+                        }
+                        Block::EnhancedPacket(epb) => {
+                            packet = Some(interfaces.get(epb.if_id as usize).map(|iface| {
+                                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                                let units = iface.units_per_second.max(1);
+                                let timestamp = Timestamp::from_parts(
+                                    (raw / units) as i64 + iface.offset_seconds,
+                                    raw % units,
+                                    units,
+                                );
+                                let len = (epb.caplen as usize).min(epb.data.len());
+                                (timestamp, iface.link_type, &epb.data[..len], epb.origlen)
+                            }));
+                            if matches!(packet, Some(None)) && !warned_interfaces {
+                                warned_interfaces = true;
+                                summary.warnings.push(CaptureWarning::UnknownInterface {
+                                    frame: summary.packets + 1,
+                                    interface: epb.if_id,
+                                });
+                            }
+                        }
+                        Block::SimplePacket(spb) => {
+                            packet = Some(interfaces.first().map(|iface| {
+                                let len = (spb.origlen as usize).min(spb.data.len());
+                                (last_time, iface.link_type, &spb.data[..len], spb.origlen)
+                            }));
+                        }
+                        Block::DecryptionSecrets(dsb) => on_event(CaptureEvent::Secrets {
+                            secrets_type: dsb.secrets_type.0,
+                            data: dsb.data,
+                        }),
+                        _ => {}
+                    },
+                }
+                if let Some(packet) = packet {
+                    summary.packets += 1;
+                    if let Some((timestamp, link_type, data, original_len)) = packet {
+                        summary.bytes += data.len() as u64;
+                        summary.first_time.get_or_insert(timestamp);
+                        summary.last_time = Some(timestamp);
+                        last_time = timestamp;
+                        on_event(CaptureEvent::Frame(Frame {
+                            number: summary.packets,
+                            timestamp,
+                            link_type,
+                            data,
+                            original_len,
+                        }));
+                    }
+                }
+                reader.consume(offset);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => {
+                if reader.refill().is_err() {
+                    summary.warnings.push(CaptureWarning::Corrupt {
+                        last_good_frame: summary.packets,
+                        reason: "read error".into(),
+                    });
+                    break;
+                }
+            }
+            Err(PcapError::UnexpectedEof) => {
+                summary.warnings.push(CaptureWarning::Truncated {
+                    last_good_frame: summary.packets,
+                });
+                break;
+            }
+            Err(PcapError::BufferTooSmall) => {
+                if capacity >= MAX_BLOCK_BYTES || !reader.grow(capacity * 2) {
+                    summary.warnings.push(CaptureWarning::Corrupt {
+                        last_good_frame: summary.packets,
+                        reason: format!(
+                            "a block claims more than {} MiB",
+                            MAX_BLOCK_BYTES >> 20
+                        ),
+                    });
+                    break;
+                }
+                capacity *= 2;
+                if reader.refill().is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                summary.warnings.push(CaptureWarning::Corrupt {
+                    last_good_frame: summary.packets,
+                    reason: describe_parse_error(&e),
+                });
+                break;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+fn note_link_type(seen: &mut Vec<LinkType>, link_type: LinkType) {
+    if !seen.contains(&link_type) {
+        seen.push(link_type);
+    }
+}
+
+fn describe_parse_error<I>(e: &PcapError<I>) -> String {
+    match e {
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("unparseable block ({kind:?})")
+        }
+        PcapError::HeaderNotRecognized => "unrecognised block header".into(),
+        PcapError::ReadError => "read error".into(),
+        _ => "unparseable block".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little-endian microsecond pcap header for Ethernet.
+    fn pcap_header(magic: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&magic.to_le_bytes());
+        v.extend_from_slice(&2u16.to_le_bytes());
+        v.extend_from_slice(&4u16.to_le_bytes());
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&1u32.to_le_bytes());
+        v
+    }
+
+    fn record(ts_sec: u32, frac: u32, data: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&ts_sec.to_le_bytes());
+        v.extend_from_slice(&frac.to_le_bytes());
+        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    fn frames_of(bytes: &[u8]) -> (Vec<(u64, Timestamp, usize)>, Result<CaptureSummary, CaptureError>) {
+        let mut frames = Vec::new();
+        let result = read_capture(bytes, |event| {
+            if let CaptureEvent::Frame(f) = event {
+                frames.push((f.number, f.timestamp, f.data.len()));
+            }
+        });
+        (frames, result)
+    }
+
+    #[test]
+    fn empty_input_is_an_error() {
+        assert!(matches!(frames_of(&[]).1, Err(CaptureError::Empty)));
+    }
+
+    #[test]
+    fn text_is_not_a_capture() {
+        let text = b"GET / HTTP/1.1\r\nHost: example\r\n\r\nsome more text to be long enough";
+        assert!(matches!(frames_of(text).1, Err(CaptureError::NotACapture)));
+    }
+
+    #[test]
+    fn reads_microsecond_and_nanosecond_pcap() {
+        let mut file = pcap_header(0xa1b2_c3d4);
+        file.extend(record(10, 5, &[1, 2, 3]));
+        file.extend(record(11, 6, &[4; 10]));
+        let (frames, summary) = frames_of(&file);
+        let summary = summary.unwrap();
+        assert_eq!(summary.packets, 2);
+        assert!(summary.complete());
+        assert_eq!(frames[0], (1, Timestamp(10_000_005_000), 3));
+        assert_eq!(frames[1], (2, Timestamp(11_000_006_000), 10));
+
+        let mut file = pcap_header(0xa1b2_3c4d);
+        file.extend(record(10, 5, &[1, 2, 3]));
+        let (frames, summary) = frames_of(&file);
+        assert_eq!(summary.unwrap().format, CaptureFormat::PcapNanosecond);
+        assert_eq!(frames[0].1, Timestamp(10_000_000_005));
+    }
+
+    #[test]
+    fn truncated_file_names_last_good_frame() {
+        let mut file = pcap_header(0xa1b2_c3d4);
+        file.extend(record(10, 5, &[1, 2, 3]));
+        file.extend(record(11, 6, &[4; 10]));
+        file.truncate(file.len() - 4);
+        let (frames, summary) = frames_of(&file);
+        let summary = summary.unwrap();
+        assert_eq!(frames.len(), 1);
+        assert_eq!(
+            summary.warnings,
+            vec![CaptureWarning::Truncated { last_good_frame: 1 }]
+        );
+        assert!(!summary.complete());
+    }
+
+    #[test]
+    fn lying_record_length_stops_with_a_warning() {
+        let mut file = pcap_header(0xa1b2_c3d4);
+        file.extend(record(10, 5, &[1, 2, 3]));
+        let mut bad = record(11, 6, &[4; 10]);
+        bad[8..12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        file.extend(bad);
+        let (frames, summary) = frames_of(&file);
+        assert_eq!(frames.len(), 1);
+        assert!(!summary.unwrap().complete());
+    }
+}

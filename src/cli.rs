@@ -1,0 +1,189 @@
+//! Command-line definitions (clap), resolved into a plain [`Config`] before anything runs.
+
+use alpnscope::analysis::VerdictKind;
+use alpnscope::report::Format;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Explains why TLS connections did (or did not) negotiate h2, from packet captures.
+#[derive(Debug, Parser)]
+#[command(
+    name = "alpnscope",
+    version,
+    about = "Why did this TLS connection end up on HTTP/1.1 (or fail) when the client asked for h2?",
+    long_about = "alpnscope reads packet captures (pcap, pcapng), reassembles every TCP stream, parses the \
+TLS ClientHello and ServerHello, and reports per flow which ALPN protocols the client offered, which one \
+the server selected, and a verdict that explains the outcome, citing Wireshark frame numbers.",
+    after_help = "Start with: alpnscope analyze capture.pcap\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'tcp port 443'"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse capture files and report each TLS flow's ALPN outcome.
+    #[command(after_long_help = verdict_help(), after_help = verdict_help())]
+    Analyze(AnalyzeArgs),
+}
+
+/// Output format flag values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Readable blocks per flow and a summary table.
+    Text,
+    /// One JSON document (schema_version 1).
+    Json,
+    /// One JSON object per flow per line, then a summary line.
+    Jsonl,
+    /// A report to paste into a bug ticket.
+    Markdown,
+}
+
+/// Colour flag values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// Colour when writing text to a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour text output.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// `alpnscope analyze` flags.
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Capture files (pcap or pcapng); `-` reads one from standard input.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also list TCP flows that are not TLS (by default they are only counted).
+    #[arg(long)]
+    pub all: bool,
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+/// The glossary shown under `alpnscope analyze --help`.
+fn verdict_help() -> String {
+    let mut s = String::from("Verdicts (one per TLS flow):\n");
+    for kind in VerdictKind::ALL {
+        s.push_str(&format!("  {:<20} {}\n", kind.name(), kind.explanation()));
+    }
+    s.push_str(
+        "\nExit status: 0 analysed (whatever the verdicts), 2 could not analyse (bad usage, unreadable or invalid capture).",
+    );
+    s
+}
+
+/// Everything `analyze` needs, resolved from flags and environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Capture paths.
+    pub captures: Vec<String>,
+    /// Output format.
+    pub format: Format,
+    /// Output file, or stdout.
+    pub output: Option<PathBuf>,
+    /// List non-TLS flows.
+    pub include_non_tls: bool,
+    /// Colour text output.
+    pub color: bool,
+    /// Compute file digests (Markdown reports show them).
+    pub digest: bool,
+}
+
+impl Config {
+    /// Resolves flags against the environment (`no_color`: NO_COLOR is set and non-empty;
+    /// `stdout_tty`: standard output is a terminal).
+    pub fn resolve(args: AnalyzeArgs, no_color: bool, stdout_tty: bool) -> Config {
+        let format = match args.format {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Markdown => Format::Markdown,
+        };
+        let color = format == Format::Text
+            && match args.color {
+                ColorArg::Always => true,
+                ColorArg::Never => false,
+                ColorArg::Auto => !no_color && stdout_tty && args.output.is_none(),
+            };
+        Config {
+            captures: args.captures,
+            digest: format == Format::Markdown,
+            format,
+            output: args.output,
+            include_non_tls: args.all,
+            color,
+        }
+    }
+
+    /// Resolves flags against the real environment.
+    pub fn from_env(args: AnalyzeArgs) -> Config {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Config::resolve(args, no_color, std::io::stdout().is_terminal())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> AnalyzeArgs {
+        let mut argv = vec!["alpnscope", "analyze"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Analyze(a) => a,
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::resolve(args(&["x.pcap"]), false, false);
+        assert_eq!(c.format, Format::Text);
+        assert_eq!(c.captures, ["x.pcap"]);
+        assert!(!c.include_non_tls && !c.color && !c.digest);
+    }
+
+    #[test]
+    fn format_flag() {
+        let c = Config::resolve(args(&["--format", "markdown", "x.pcap"]), false, true);
+        assert_eq!(c.format, Format::Markdown);
+        assert!(c.digest);
+        assert!(!c.color, "markdown is never coloured");
+        assert_eq!(Config::resolve(args(&["--format", "jsonl", "-"]), false, false).format, Format::Jsonl);
+    }
+
+    #[test]
+    fn color_flag_and_no_color() {
+        assert!(Config::resolve(args(&["x.pcap"]), false, true).color);
+        assert!(!Config::resolve(args(&["x.pcap"]), true, true).color);
+        assert!(Config::resolve(args(&["--color", "always", "x.pcap"]), true, false).color);
+        assert!(!Config::resolve(args(&["--color", "never", "x.pcap"]), false, true).color);
+        assert!(!Config::resolve(args(&["-o", "r.txt", "x.pcap"]), false, true).color);
+    }
+
+    #[test]
+    fn all_and_output_flags() {
+        let c = Config::resolve(args(&["--all", "-o", "out.json", "a.pcap", "b.pcapng"]), false, false);
+        assert!(c.include_non_tls);
+        assert_eq!(c.output, Some(PathBuf::from("out.json")));
+        assert_eq!(c.captures.len(), 2);
+    }
+
+    #[test]
+    fn a_capture_is_required() {
+        assert!(Cli::try_parse_from(["alpnscope", "analyze"]).is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! Link headers: Ethernet (with VLAN tags, via etherparse), Linux cooked v1/v2, BSD NULL/LOOP and
+//! raw IP, each reduced to an etherparse [`LaxSlicedPacket`] starting at the network layer.
+
+use crate::capture::LinkType;
+use etherparse::{EtherType, LaxSlicedPacket};
+
+/// Why the link layer could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkError {
+    /// This tool does not decode the link type.
+    Unsupported,
+    /// The frame is shorter than its link header.
+    TooShort,
+}
+
+/// SLL v1 header: packet type, ARPHRD, address length, 8-byte address, protocol.
+const SLL_HEADER: usize = 16;
+/// SLL2 header: protocol, reserved, ifindex, ARPHRD, packet type, address length, address.
+const SLL2_HEADER: usize = 20;
+/// NULL/LOOP header: the address family as a 32-bit integer.
+const NULL_HEADER: usize = 4;
+
+/// Slices `data` according to `link_type`. `Ok(None)` means a valid frame that carries no IP.
+pub fn slice(link_type: LinkType, data: &[u8]) -> Result<Option<LaxSlicedPacket<'_>>, LinkError> {
+    match link_type {
+        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data)
+            .map(Some)
+            .map_err(|_| LinkError::TooShort),
+        LinkType::LINUX_SLL => {
+            let protocol = be16(data, 14).ok_or(LinkError::TooShort)?;
+            Ok(ether_payload(protocol, &data[SLL_HEADER..]))
+        }
+        LinkType::LINUX_SLL2 => {
+            let protocol = be16(data, 0).ok_or(LinkError::TooShort)?;
+            if data.len() < SLL2_HEADER {
+                return Err(LinkError::TooShort);
+            }
+            Ok(ether_payload(protocol, &data[SLL2_HEADER..]))
+        }
+        LinkType::NULL | LinkType::LOOP => {
+            let family = data.get(..NULL_HEADER).ok_or(LinkError::TooShort)?;
+            let family = [family[0], family[1], family[2], family[3]];
+            // NULL stores the family in the capturing host's byte order, which the file does not
+            // record; accept either order.
+            let values = [u32::from_le_bytes(family), u32::from_be_bytes(family)];
+            let payload = &data[NULL_HEADER..];
+            if values.contains(&2) || values.iter().any(|v| matches!(v, 24 | 28 | 30)) {
+                Ok(from_ip(payload))
+            } else {
+                Ok(None)
+            }
+        }
+        LinkType::RAW | LinkType::RAW_OPENBSD | LinkType(12) | LinkType::IPV4 | LinkType::IPV6 => {
+            if data.is_empty() {
+                return Err(LinkError::TooShort);
+            }
+            Ok(from_ip(data))
+        }
+        _ => Err(LinkError::Unsupported),
+    }
+}
+
+fn be16(data: &[u8], at: usize) -> Option<u16> {
+    let b = data.get(at..at + 2)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+fn ether_payload(protocol: u16, payload: &[u8]) -> Option<LaxSlicedPacket<'_>> {
+    match EtherType(protocol) {
+        EtherType::IPV4 | EtherType::IPV6 | EtherType::VLAN_TAGGED_FRAME
+        | EtherType::PROVIDER_BRIDGING | EtherType::VLAN_DOUBLE_TAGGED_FRAME => {
+            Some(LaxSlicedPacket::from_ether_type(EtherType(protocol), payload))
+        }
+        _ => None,
+    }
+}
+
+fn from_ip(data: &[u8]) -> Option<LaxSlicedPacket<'_>> {
+    // A header that does not parse at all still counts as IP; the caller reports it malformed.
+    match LaxSlicedPacket::from_ip(data) {
+        Ok(p) => Some(p),
+        Err(_) => Some(LaxSlicedPacket {
+            link: None,
+            link_exts: Default::default(),
+            net: None,
+            transport: None,
+            stop_err: Some((
+                etherparse::err::packet::SliceError::Len(etherparse::err::LenError {
+                    required_len: 20,
+                    len: data.len(),
+                    len_source: etherparse::LenSource::Slice,
+                    layer: etherparse::err::Layer::Ipv4Header,
+                    layer_start_offset: 0,
+                }),
+                etherparse::err::Layer::Ipv4Header,
+            )),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sll2_and_null_reach_ip() {
+        let ip = [0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend_from_slice(&[0; 18]);
+        sll2.extend_from_slice(&ip);
+        assert!(slice(LinkType::LINUX_SLL2, &sll2).unwrap().unwrap().net.is_some());
+
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&ip);
+        assert!(slice(LinkType::NULL, &null).unwrap().unwrap().net.is_some());
+        let mut lo = 2u32.to_be_bytes().to_vec();
+        lo.extend_from_slice(&ip);
+        assert!(slice(LinkType::LOOP, &lo).unwrap().unwrap().net.is_some());
+
+        assert_eq!(slice(LinkType::LINUX_SLL2, &[8, 0, 1]).err(), Some(LinkError::TooShort));
+    }
+}

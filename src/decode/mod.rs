@@ -1,0 +1,335 @@
+//! Link layer → IP → TCP: a captured frame in, a [`Segment`] view (or the reason there is none) out.
+//!
+//! Parsing is lax (etherparse's `LaxSlicedPacket`): a frame cut by the snaplen is decoded as far
+//! as its bytes go, and the segment keeps both the captured payload and the payload length the IP
+//! header declares, so reassembly can tell missing bytes from absent ones. Link headers etherparse
+//! lacks (SLL2, NULL, LOOP) are read by hand in [`link`]. Nothing here panics on any input: every
+//! length is checked before it is used, and bad frames come back as [`Decoded::Malformed`].
+
+mod link;
+
+use crate::capture::{Frame, LinkType};
+use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use std::fmt;
+use std::net::IpAddr;
+
+/// TCP flag bits as they appear in the header's flags byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    /// FIN.
+    pub const FIN: u8 = 0x01;
+    /// SYN.
+    pub const SYN: u8 = 0x02;
+    /// RST.
+    pub const RST: u8 = 0x04;
+    /// PSH.
+    pub const PSH: u8 = 0x08;
+    /// ACK.
+    pub const ACK: u8 = 0x10;
+
+    /// True when every bit of `mask` is set.
+    pub fn has(self, mask: u8) -> bool {
+        self.0 & mask == mask
+    }
+    /// SYN set.
+    pub fn syn(self) -> bool {
+        self.has(Self::SYN)
+    }
+    /// ACK set.
+    pub fn ack(self) -> bool {
+        self.has(Self::ACK)
+    }
+    /// FIN set.
+    pub fn fin(self) -> bool {
+        self.has(Self::FIN)
+    }
+    /// RST set.
+    pub fn rst(self) -> bool {
+        self.has(Self::RST)
+    }
+}
+
+/// A TCP segment decoded from one frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    /// Source address.
+    pub src_ip: IpAddr,
+    /// Destination address.
+    pub dst_ip: IpAddr,
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgement number (meaningful when the ACK flag is set).
+    pub ack: u32,
+    /// Flags.
+    pub flags: TcpFlags,
+    /// Advertised window (unscaled).
+    pub window: u16,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// Payload bytes present in the capture.
+    pub payload: &'a [u8],
+    /// Payload length on the wire (≥ `payload.len()` when the snaplen cut the frame).
+    pub payload_len: u32,
+}
+
+/// Which layer a malformed frame failed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// The link header (Ethernet, SLL, NULL…).
+    Link,
+    /// The IPv4/IPv6 header or its extensions.
+    Ip,
+    /// The TCP header.
+    Tcp,
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Layer at which decoding stopped.
+    pub layer: Layer,
+    /// What was wrong there.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let layer = match self.layer {
+            Layer::Link => "link",
+            Layer::Ip => "IP",
+            Layer::Tcp => "TCP",
+        };
+        write!(f, "{layer} layer: {}", self.reason)
+    }
+}
+
+/// Outcome of decoding one frame.
+#[derive(Debug, Clone)]
+pub enum Decoded<'a> {
+    /// A TCP segment.
+    Tcp(Segment<'a>),
+    /// IP, but not TCP (UDP, ICMP…).
+    OtherIp,
+    /// Not IP at all (ARP, LLDP…).
+    NotIp,
+    /// An IPv4 or IPv6 fragment (not reassembled).
+    Fragment,
+    /// The frame's link type cannot be decoded.
+    UnsupportedLink(LinkType),
+    /// Lengths or headers that do not add up.
+    Malformed(DecodeError),
+    /// The snaplen cut the frame before the TCP header ended.
+    TruncatedHeaders,
+}
+
+/// Decodes one captured frame down to its TCP segment.
+pub fn decode_frame<'a>(frame: &Frame<'a>) -> Decoded<'a> {
+    let packet = match link::slice(frame.link_type, frame.data) {
+        Ok(Some(packet)) => packet,
+        Ok(None) => return Decoded::NotIp,
+        Err(link::LinkError::Unsupported) => return Decoded::UnsupportedLink(frame.link_type),
+        Err(link::LinkError::TooShort) => {
+            return if frame.is_truncated() {
+                Decoded::TruncatedHeaders
+            } else {
+                Decoded::Malformed(DecodeError {
+                    layer: Layer::Link,
+                    reason: "frame shorter than its link header",
+                })
+            };
+        }
+    };
+    segment_of(&packet, frame.is_truncated())
+}
+
+fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decoded<'a> {
+    let Some(net) = &packet.net else {
+        return match &packet.stop_err {
+            Some(_) if frame_truncated => Decoded::TruncatedHeaders,
+            Some(_) => Decoded::Malformed(DecodeError {
+                layer: Layer::Ip,
+                reason: "IP header does not parse",
+            }),
+            None => Decoded::NotIp,
+        };
+    };
+    let (src_ip, dst_ip, ttl, declared_ip_payload, payload) = match net {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let declared = usize::from(h.total_len()).checked_sub(usize::from(h.ihl()) * 4);
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.ttl(),
+                declared,
+                v4.payload(),
+            )
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let declared =
+                usize::from(h.payload_length()).checked_sub(v6.extensions().slice().len());
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                h.hop_limit(),
+                declared,
+                v6.payload(),
+            )
+        }
+        LaxNetSlice::Arp(_) => return Decoded::NotIp,
+    };
+    if payload.fragmented {
+        return Decoded::Fragment;
+    }
+    if payload.ip_number != etherparse::IpNumber::TCP {
+        return Decoded::OtherIp;
+    }
+    let tcp = match &packet.transport {
+        Some(TransportSlice::Tcp(tcp)) => tcp,
+        _ if frame_truncated || payload.incomplete => return Decoded::TruncatedHeaders,
+        _ => {
+            return Decoded::Malformed(DecodeError {
+                layer: Layer::Tcp,
+                reason: "TCP header does not parse (bad data offset or too short)",
+            });
+        }
+    };
+    let header_len = tcp.header_slice().len();
+    let captured = tcp.payload();
+    // A zero IPv4 total length (TSO on the capturing host) or an IPv6 jumbogram leaves only the
+    // captured length to go by.
+    let wire_len = match declared_ip_payload {
+        Some(n) if n >= header_len && !(n == 0 && !captured.is_empty()) => n - header_len,
+        Some(_) | None if !payload.incomplete => captured.len(),
+        _ => {
+            return Decoded::Malformed(DecodeError {
+                layer: Layer::Ip,
+                reason: "IP length field shorter than the headers it carries",
+            });
+        }
+    };
+    let wire_len = wire_len.max(captured.len());
+    let flags = tcp.header_slice().get(13).copied().unwrap_or(0);
+    Decoded::Tcp(Segment {
+        src_ip,
+        dst_ip,
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: TcpFlags(flags),
+        window: tcp.window_size(),
+        ttl,
+        payload: captured,
+        payload_len: u32::try_from(wire_len).unwrap_or(u32::MAX),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Timestamp;
+    use etherparse::PacketBuilder;
+
+    fn frame(link_type: LinkType, data: &[u8], original_len: u32) -> Frame<'_> {
+        Frame {
+            number: 1,
+            timestamp: Timestamp(0),
+            link_type,
+            data,
+            original_len,
+        }
+    }
+
+    fn tcp_ipv4(payload: &[u8]) -> Vec<u8> {
+        let builder = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 443, 1000, 65535)
+            .ack(7)
+            .psh();
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn decodes_ethernet_ipv4_tcp() {
+        let bytes = tcp_ipv4(b"hello");
+        let Decoded::Tcp(seg) = decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32))
+        else {
+            panic!("not tcp");
+        };
+        assert_eq!(seg.src_port, 40000);
+        assert_eq!(seg.dst_port, 443);
+        assert_eq!(seg.seq, 1000);
+        assert_eq!(seg.ack, 7);
+        assert_eq!(seg.ttl, 64);
+        assert_eq!(seg.payload, b"hello");
+        assert_eq!(seg.payload_len, 5);
+        assert!(seg.flags.ack() && !seg.flags.syn());
+    }
+
+    #[test]
+    fn snaplen_cut_keeps_wire_length() {
+        let bytes = tcp_ipv4(&[0x16; 300]);
+        let cut = &bytes[..14 + 20 + 20 + 10];
+        let Decoded::Tcp(seg) = decode_frame(&frame(LinkType::ETHERNET, cut, bytes.len() as u32))
+        else {
+            panic!("not tcp");
+        };
+        assert_eq!(seg.payload.len(), 10);
+        assert_eq!(seg.payload_len, 300);
+    }
+
+    #[test]
+    fn cut_inside_tcp_header_is_truncated_headers() {
+        let bytes = tcp_ipv4(b"x");
+        let cut = &bytes[..14 + 20 + 8];
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, cut, bytes.len() as u32)),
+            Decoded::TruncatedHeaders
+        ));
+    }
+
+    #[test]
+    fn lying_tcp_data_offset_is_malformed() {
+        let mut bytes = tcp_ipv4(b"abc");
+        bytes[14 + 20 + 12] = 0xf0; // data offset 15 words = 60 bytes, more than present
+        let len = bytes.len() as u32;
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &bytes, len)),
+            Decoded::Malformed(_) | Decoded::TruncatedHeaders
+        ));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut seed = 0x1234_5678u32;
+        for len in 0..200usize {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (seed >> 16) as u8
+                })
+                .collect();
+            for lt in [0, 1, 101, 108, 113, 228, 229, 276, 999] {
+                let _ = decode_frame(&frame(LinkType(lt), &bytes, len as u32));
+            }
+        }
+    }
+
+    #[test]
+    fn unsupported_link_type_is_named() {
+        assert!(matches!(
+            decode_frame(&frame(LinkType(147), &[0; 40], 40)),
+            Decoded::UnsupportedLink(LinkType(147))
+        ));
+    }
+}

@@ -1,0 +1,13 @@
+//! Flows: the bidirectional key of a TCP connection, serial sequence-number arithmetic, and
+//! per-direction reassembly with hard caps.
+//!
+//! Nothing here knows about TLS: the reassembler takes segments in capture order and hands out
+//! the byte stream in sequence order, with every hole it could not fill reported as a gap.
+
+mod key;
+mod reassembly;
+mod seq;
+
+pub use key::{Endpoint, FlowKey, Side};
+pub use reassembly::{Chunk, Reassembler, ReassemblyStats, MAX_PENDING_BYTES};
+pub use seq::SeqNumber;

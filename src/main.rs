@@ -1,0 +1,101 @@
+//! The `alpnscope` binary: parse flags, run the library, map the outcome to an exit code.
+//! Exit codes: 0 analysed; 2 could not analyse (usage, unreadable or invalid input); 1 is kept
+//! for a check mode.
+
+mod cli;
+
+use alpnscope::pipeline::AnalyzerOptions;
+use alpnscope::{AnalyzeOptions, Progress, analyze_files, report};
+use clap::Parser;
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Files smaller than this get no progress indicator.
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        cli::Command::Analyze(args) => analyze(cli::Config::from_env(args)),
+    }
+}
+
+fn analyze(config: cli::Config) -> ExitCode {
+    let options = AnalyzeOptions {
+        analyzer: AnalyzerOptions {
+            include_non_tls: config.include_non_tls,
+        },
+        digest: config.digest,
+    };
+    let show_progress = io::stderr().is_terminal();
+    let mut last = Instant::now();
+    let mut shown = false;
+    let mut on_progress = |p: Progress| {
+        let Some(total) = p.total.filter(|t| show_progress && *t >= PROGRESS_MIN_BYTES) else {
+            return;
+        };
+        if last.elapsed() < Duration::from_millis(250) {
+            return;
+        }
+        last = Instant::now();
+        shown = true;
+        eprint!(
+            "\ralpnscope: {:>3}% of capture {} ({} MiB), {} flows",
+            p.bytes * 100 / total.max(1),
+            p.capture,
+            p.bytes >> 20,
+            p.flows
+        );
+    };
+    let result = analyze_files(&config.captures, &options, &mut on_progress);
+    if shown {
+        eprint!("\r\x1b[2K");
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("alpnscope: error: {e}");
+            eprintln!("  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)");
+            return ExitCode::from(2);
+        }
+    };
+    for capture in &report.captures {
+        for warning in &capture.warnings {
+            eprintln!("alpnscope: warning: {}: {warning}", capture.path);
+        }
+    }
+    let written = match &config.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => {
+                let mut out = io::BufWriter::new(file);
+                report::render(&report, config.format, config.color, &mut out).and_then(|_| out.flush())
+            }
+            Err(e) => {
+                eprintln!("alpnscope: error: cannot create {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            report::render(&report, config.format, config.color, &mut out).and_then(|_| out.flush())
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        // `alpnscope … | head`: a closed pipe is not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("alpnscope: error: writing the report failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,658 @@
+//! The pipeline: frames in, flow reports out.
+//!
+//! [`Analyzer`] decodes each frame, finds its flow, reassembles each direction and feeds the TLS
+//! parsers; when a flow ends (capture end, idle timeout, port reuse) its facts are judged and turned
+//! into a [`FlowReport`]. Memory is bounded: reassembly buffers are capped per direction and freed
+//! as soon as both directions are past the handshake, and idle or closed flows leave the table.
+
+use crate::analysis::{self, AlertSeen, FlowEnd, FlowFacts, Role, VerdictKind};
+use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
+use crate::decode::{self, Decoded, Segment};
+use crate::flow::{Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side};
+use crate::report::model::*;
+use crate::tls::hello::version_name;
+use crate::tls::{DirectionParser, TlsEvent, ja4};
+use std::collections::{BTreeMap, HashMap};
+
+/// How long (capture time) an open flow may stay silent before it is closed.
+pub const IDLE_TIMEOUT_NS: i64 = 600 * 1_000_000_000;
+/// How long a flow lingers after RST or both FINs, to absorb stray retransmissions and ACKs.
+const CLOSED_LINGER_NS: i64 = 10 * 1_000_000_000;
+/// Frames between two sweeps of the flow table.
+const SWEEP_EVERY_FRAMES: u64 = 8192;
+/// Most RST frames remembered per flow.
+const MAX_RESETS: usize = 4;
+
+/// Options that shape the analysis.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzerOptions {
+    /// Keep reports of flows that are not TLS.
+    pub include_non_tls: bool,
+}
+
+/// Per-flow state while the flow is in the table.
+#[derive(Debug)]
+struct FlowState {
+    tcp_stream: u64,
+    key: FlowKey,
+    first_frame: u64,
+    first_time: Timestamp,
+    last_frame: u64,
+    last_time: Timestamp,
+    client: Option<Side>,
+    isn: [Option<u32>; 2],
+    reassembly: [Reassembler; 2],
+    parsers: [DirectionParser; 2],
+    events: Vec<(Side, TlsEvent)>,
+    resets: Vec<(Side, u64)>,
+    fins: [Option<u64>; 2],
+    syn_seen: bool,
+    syn_ack_seen: bool,
+    truncated_frames: u64,
+    first_tls_frame: Option<u64>,
+    closed: bool,
+}
+
+impl FlowState {
+    fn new(key: FlowKey, tcp_stream: u64, frame: &Frame<'_>, starts_with_syn: bool) -> FlowState {
+        FlowState {
+            tcp_stream,
+            key,
+            first_frame: frame.number,
+            first_time: frame.timestamp,
+            last_frame: frame.number,
+            last_time: frame.timestamp,
+            client: None,
+            isn: [None, None],
+            reassembly: [Reassembler::new(), Reassembler::new()],
+            parsers: [
+                DirectionParser::new(!starts_with_syn),
+                DirectionParser::new(!starts_with_syn),
+            ],
+            events: Vec::new(),
+            resets: Vec::new(),
+            fins: [None, None],
+            syn_seen: false,
+            syn_ack_seen: false,
+            truncated_frames: 0,
+            first_tls_frame: None,
+            closed: false,
+        }
+    }
+
+    /// True when neither direction wants more bytes.
+    fn passive(&self) -> bool {
+        self.parsers[0].is_done() && self.parsers[1].is_done()
+    }
+}
+
+/// Turns frames into flow reports for one or more captures.
+#[derive(Debug)]
+pub struct Analyzer {
+    options: AnalyzerOptions,
+    flows: HashMap<FlowKey, FlowState>,
+    capture: usize,
+    next_stream: u64,
+    finished: Vec<(usize, u64, FlowReport)>,
+    non_tls_flows: u64,
+    decode: DecodeCounts,
+    unsupported: BTreeMap<u32, u64>,
+    frames_since_sweep: u64,
+    now: Timestamp,
+    snaplen: u32,
+}
+
+impl Analyzer {
+    /// A new analyzer.
+    pub fn new(options: AnalyzerOptions) -> Analyzer {
+        Analyzer {
+            options,
+            flows: HashMap::new(),
+            capture: 0,
+            next_stream: 0,
+            finished: Vec::new(),
+            non_tls_flows: 0,
+            decode: DecodeCounts::default(),
+            unsupported: BTreeMap::new(),
+            frames_since_sweep: 0,
+            now: Timestamp(0),
+            snaplen: 0,
+        }
+    }
+
+    /// Starts a new capture: flows do not continue across captures.
+    pub fn begin_capture(&mut self, index: usize) {
+        self.capture = index;
+        self.next_stream = 0;
+        self.decode = DecodeCounts::default();
+        self.unsupported.clear();
+        self.snaplen = 0;
+    }
+
+    /// Number of flows currently tracked.
+    pub fn active_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Number of flows finished so far.
+    pub fn finished_flows(&self) -> usize {
+        self.finished.len()
+    }
+
+    /// One frame.
+    pub fn frame(&mut self, frame: &Frame<'_>) {
+        self.now = frame.timestamp;
+        match decode::decode_frame(frame) {
+            Decoded::Tcp(segment) => {
+                self.decode.tcp += 1;
+                if frame.is_truncated() && segment.payload.len() < segment.payload_len as usize {
+                    self.decode.truncated_payload += 1;
+                }
+                self.segment(frame, &segment);
+            }
+            Decoded::OtherIp => self.decode.other_ip += 1,
+            Decoded::NotIp => self.decode.not_ip += 1,
+            Decoded::Fragment => self.decode.fragments += 1,
+            Decoded::Malformed(_) => self.decode.malformed += 1,
+            Decoded::TruncatedHeaders => self.decode.truncated_headers += 1,
+            Decoded::UnsupportedLink(LinkType(lt)) => {
+                self.decode.unsupported_link += 1;
+                *self.unsupported.entry(lt).or_default() += 1;
+            }
+        }
+        self.frames_since_sweep += 1;
+        if self.frames_since_sweep >= SWEEP_EVERY_FRAMES {
+            self.frames_since_sweep = 0;
+            self.sweep();
+        }
+    }
+
+    fn segment(&mut self, frame: &Frame<'_>, seg: &Segment<'_>) {
+        let src = Endpoint {
+            ip: seg.src_ip,
+            port: seg.src_port,
+        };
+        let dst = Endpoint {
+            ip: seg.dst_ip,
+            port: seg.dst_port,
+        };
+        let (key, side) = FlowKey::of(src, dst);
+        let is_syn = seg.flags.syn() && !seg.flags.ack();
+        if is_syn
+            && let Some(flow) = self.flows.get(&key)
+        {
+            let new_isn = flow.isn[side.index()].is_some_and(|isn| isn != seg.seq);
+            let after_close = flow.closed || flow.fins.iter().any(Option::is_some);
+            if new_isn || (after_close && flow.isn[side.index()] != Some(seg.seq)) {
+                if let Some(old) = self.flows.remove(&key) {
+                    self.finish_flow(old, FlowEnd::PortReused);
+                }
+            }
+        }
+        let stream = &mut self.next_stream;
+        let flow = self.flows.entry(key).or_insert_with(|| {
+            let s = *stream;
+            *stream += 1;
+            FlowState::new(key, s, frame, seg.flags.syn())
+        });
+        flow.last_frame = frame.number;
+        flow.last_time = frame.timestamp;
+        let i = side.index();
+        let other = side.other();
+
+        if seg.flags.syn() {
+            if seg.flags.ack() {
+                flow.syn_ack_seen = true;
+                flow.client.get_or_insert(other);
+            } else {
+                flow.syn_seen = true;
+                flow.client.get_or_insert(side);
+            }
+            if flow.isn[i].is_none() {
+                flow.isn[i] = Some(seg.seq);
+            }
+            flow.reassembly[i].syn(SeqNumber(seg.seq));
+        }
+        if seg.flags.rst() {
+            flow.closed = true;
+            if flow.resets.len() < MAX_RESETS {
+                flow.resets.push((side, frame.number));
+            }
+        }
+        if seg.payload.len() < seg.payload_len as usize {
+            flow.truncated_frames += 1;
+            self.snaplen = self.snaplen.max(frame.data.len() as u32);
+        }
+        if flow.passive() {
+            if seg.flags.fin() && flow.fins[i].is_none() {
+                flow.fins[i] = Some(frame.number);
+            }
+            if flow.fins.iter().all(Option::is_some) {
+                flow.closed = true;
+            }
+            return;
+        }
+
+        let mut new_events: Vec<TlsEvent> = Vec::new();
+        // Payload first: a segment's own data precedes what its ACK says about the other side.
+        let data_seq = if seg.flags.syn() {
+            SeqNumber(seg.seq).add(1)
+        } else {
+            SeqNumber(seg.seq)
+        };
+        if seg.payload_len > 0 && !flow.parsers[i].is_done() {
+            let (reassembly, parser) = (&mut flow.reassembly[i], &mut flow.parsers[i]);
+            reassembly.segment(
+                data_seq,
+                frame.number,
+                seg.payload,
+                seg.payload_len,
+                &mut |chunk| feed(parser, chunk, &mut new_events),
+            );
+        }
+        if seg.flags.fin() {
+            if flow.fins[i].is_none() {
+                flow.fins[i] = Some(frame.number);
+            }
+            flow.reassembly[i].fin(data_seq.add(seg.payload_len));
+        }
+        for e in new_events.drain(..) {
+            flow.events.push((side, e));
+        }
+        if seg.flags.ack() && !flow.parsers[other.index()].is_done() {
+            let o = other.index();
+            let (reassembly, parser) = (&mut flow.reassembly[o], &mut flow.parsers[o]);
+            reassembly.acknowledged(SeqNumber(seg.ack), frame.number, &mut |chunk| {
+                feed(parser, chunk, &mut new_events)
+            });
+            for e in new_events.drain(..) {
+                flow.events.push((other, e));
+            }
+        }
+        if flow.fins.iter().all(Option::is_some) {
+            flow.closed = true;
+        }
+        self.after_events(key, frame.number);
+    }
+
+    /// Updates flow-level state after new events and stops work the flow no longer needs.
+    fn after_events(&mut self, key: FlowKey, frame: u64) {
+        let Some(flow) = self.flows.get_mut(&key) else { return };
+        if flow.first_tls_frame.is_none() && flow.parsers.iter().any(DirectionParser::seen_tls) {
+            flow.first_tls_frame = Some(frame);
+        }
+        let mut not_tls = false;
+        for (side, event) in &flow.events {
+            match event {
+                TlsEvent::ClientHello { .. } if flow.client.is_none() => flow.client = Some(*side),
+                TlsEvent::NotTls { .. } => not_tls = true,
+                _ => {}
+            }
+        }
+        if not_tls && flow.first_tls_frame.is_none() {
+            for p in &mut flow.parsers {
+                p.stop();
+            }
+        }
+        for i in 0..2 {
+            if flow.parsers[i].is_done() && !flow.reassembly[i].is_passive() {
+                flow.reassembly[i].make_passive();
+            }
+        }
+    }
+
+    /// Closes idle and long-closed flows.
+    fn sweep(&mut self) {
+        let now = self.now;
+        let mut expired: Vec<(FlowKey, u64, FlowEnd)> = self
+            .flows
+            .iter()
+            .filter_map(|(key, f)| {
+                let idle = now.nanos_since(f.last_time);
+                if f.closed && idle > CLOSED_LINGER_NS {
+                    Some((*key, f.tcp_stream, FlowEnd::CaptureEnded))
+                } else if idle > IDLE_TIMEOUT_NS {
+                    Some((*key, f.tcp_stream, FlowEnd::Idle))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        expired.sort_by_key(|(_, stream, _)| *stream);
+        for (key, _, end) in expired {
+            if let Some(flow) = self.flows.remove(&key) {
+                self.finish_flow(flow, end);
+            }
+        }
+    }
+
+    /// Ends the current capture: every open flow is finished, and the capture's report returned.
+    pub fn end_capture(&mut self, path: &str, summary: &CaptureSummary) -> CaptureReport {
+        let mut open: Vec<FlowState> = self.flows.drain().map(|(_, f)| f).collect();
+        open.sort_by_key(|f| f.tcp_stream);
+        for flow in open {
+            self.finish_flow(flow, FlowEnd::CaptureEnded);
+        }
+        let mut warnings: Vec<String> = summary.warnings.iter().map(|w| w.to_string()).collect();
+        for (lt, n) in &self.unsupported {
+            warnings.push(format!(
+                "{n} frames of unsupported link type {} skipped (alpnscope reads Ethernet, Linux cooked SLL/SLL2, raw IP, NULL and LOOP)",
+                LinkType(*lt)
+            ));
+        }
+        if self.decode.malformed > 0 {
+            warnings.push(format!(
+                "{} malformed frames skipped (length fields or headers that do not add up)",
+                self.decode.malformed
+            ));
+        }
+        if self.decode.fragments > 0 {
+            warnings.push(format!(
+                "{} IP fragments were not reassembled; a handshake carried in fragments cannot be read",
+                self.decode.fragments
+            ));
+        }
+        if self.decode.truncated_payload + self.decode.truncated_headers > 0 {
+            warnings.push(format!(
+                "{} frames were cut by the snaplen ({} bytes); capture with -s 0 to see whole handshakes",
+                self.decode.truncated_payload + self.decode.truncated_headers,
+                summary.snaplen
+            ));
+        }
+        CaptureReport {
+            path: path.to_string(),
+            format: summary.format.name().to_string(),
+            link_types: summary.link_types.iter().map(|l| l.to_string()).collect(),
+            snaplen: summary.snaplen,
+            packets: summary.packets,
+            bytes: summary.bytes,
+            size: None,
+            sha256: None,
+            first_time: summary.first_time.map(|t| t.rfc3339_micros()),
+            last_time: summary.last_time.map(|t| t.rfc3339_micros()),
+            complete: summary.complete(),
+            warnings,
+            decode: self.decode,
+        }
+    }
+
+    fn finish_flow(&mut self, mut flow: FlowState, end: FlowEnd) {
+        let last = flow.last_frame;
+        for i in 0..2 {
+            let mut events = Vec::new();
+            let (reassembly, parser) = (&mut flow.reassembly[i], &mut flow.parsers[i]);
+            reassembly.finish(last, &mut |chunk| feed(parser, chunk, &mut events));
+            let side = if i == 0 { Side::A } else { Side::B };
+            flow.events.extend(events.into_iter().map(|e| (side, e)));
+        }
+        if flow.first_tls_frame.is_none() && flow.parsers.iter().any(DirectionParser::seen_tls) {
+            flow.first_tls_frame = Some(last);
+        }
+        let client_side = flow.client.unwrap_or_else(|| {
+            // No SYN and no ClientHello: the side with the higher (ephemeral) port.
+            if flow.key.a.port > flow.key.b.port {
+                Side::A
+            } else {
+                Side::B
+            }
+        });
+        let facts = self.facts_of(&flow, client_side, end);
+        let verdict = analysis::judge(&facts);
+        if verdict.kind == VerdictKind::NotTls {
+            self.non_tls_flows += 1;
+            if !self.options.include_non_tls {
+                return;
+            }
+        }
+        let report = flow_report(&flow, client_side, &facts, verdict, self.capture);
+        self.finished.push((self.capture, flow.tcp_stream, report));
+    }
+
+    fn facts_of(&self, flow: &FlowState, client: Side, end: FlowEnd) -> FlowFacts {
+        let role = |side: Side| {
+            if side == client {
+                Role::Client
+            } else {
+                Role::Server
+            }
+        };
+        let mut facts = FlowFacts {
+            syn_seen: flow.syn_seen,
+            syn_ack_seen: flow.syn_ack_seen,
+            truncated_frames: flow.truncated_frames,
+            snaplen: self.snaplen,
+            last_frame: flow.last_frame,
+            first_tls_frame: flow.first_tls_frame,
+            end,
+            ..FlowFacts::default()
+        };
+        facts.resets = flow.resets.iter().map(|(s, f)| (role(*s), *f)).collect();
+        for side in [Side::A, Side::B] {
+            if let Some(f) = flow.fins[side.index()] {
+                facts.fins.push((role(side), f));
+            }
+        }
+        facts.fins.sort_by_key(|(_, f)| *f);
+        for (side, event) in &flow.events {
+            let from = role(*side);
+            match event {
+                TlsEvent::ClientHello { hello, frames } => {
+                    facts.client_hellos.push(((**hello).clone(), frames.clone()))
+                }
+                TlsEvent::ServerHello { hello, frames } => {
+                    facts.server_hellos.push(((**hello).clone(), frames.clone()))
+                }
+                TlsEvent::Alert {
+                    level,
+                    description,
+                    frame,
+                } => facts.alerts.push(AlertSeen {
+                    from,
+                    level: *level,
+                    description: *description,
+                    frame: *frame,
+                }),
+                TlsEvent::ChangeCipherSpec { frame } => facts.change_cipher_spec.push((from, *frame)),
+                TlsEvent::ApplicationData { frame } => facts.application_data.push((from, *frame)),
+                TlsEvent::Proxy { kind, target, .. } => {
+                    if from == Role::Client || facts.proxy.is_none() {
+                        facts.proxy = Some((*kind, target.clone()));
+                    }
+                }
+                TlsEvent::NotTls { .. } => facts.not_tls = true,
+                TlsEvent::Fault { frame, fault } => facts.faults.push((from, *frame, fault.clone())),
+            }
+        }
+        facts
+    }
+
+    /// Finishes the analysis and returns the report over every capture.
+    pub fn into_report(mut self, captures: Vec<CaptureReport>) -> Report {
+        self.finished.sort_by_key(|(capture, stream, _)| (*capture, *stream));
+        let mut flows: Vec<FlowReport> = self.finished.into_iter().map(|(_, _, r)| r).collect();
+        for (id, flow) in flows.iter_mut().enumerate() {
+            flow.id = id as u64;
+        }
+        let summary = summarize(&flows, self.non_tls_flows);
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            captures,
+            flows,
+            summary,
+        }
+    }
+}
+
+fn feed(parser: &mut DirectionParser, chunk: Chunk<'_>, events: &mut Vec<TlsEvent>) {
+    match chunk {
+        Chunk::Data { frame, bytes } => parser.feed(frame, bytes, events),
+        Chunk::Gap { frame, len } => parser.gap(frame, len, events),
+    }
+}
+
+fn endpoint_report(e: Endpoint) -> EndpointReport {
+    EndpointReport {
+        ip: e.ip.to_string(),
+        port: e.port,
+    }
+}
+
+fn hex4(v: &[u16]) -> Vec<String> {
+    v.iter().map(|x| format!("{x:04x}")).collect()
+}
+
+fn flow_report(
+    flow: &FlowState,
+    client: Side,
+    facts: &FlowFacts,
+    verdict: analysis::Verdict,
+    capture: usize,
+) -> FlowReport {
+    let ch = facts.client_hello();
+    let sh = facts.server_hello();
+    let alpn_selected = sh
+        .and_then(|(h, _)| h.alpn.as_ref())
+        .and_then(|a| a.protocols.first())
+        .map(|p| p.escaped());
+    let mut notes: Vec<String> = Vec::new();
+    for (role, frame, fault) in &facts.faults {
+        notes.push(format!("{} stream, frame {frame}: {fault}", role.name()));
+    }
+    for side in [Side::A, Side::B] {
+        let stats = flow.reassembly[side.index()].stats();
+        let who = if side == client { "client" } else { "server" };
+        if stats.cap_hits > 0 {
+            notes.push(format!(
+                "{who} stream: out-of-order buffer cap ({} KiB) reached {} times",
+                crate::flow::MAX_PENDING_BYTES / 1024,
+                stats.cap_hits
+            ));
+        }
+        if stats.gaps > 0 {
+            notes.push(format!(
+                "{who} stream: {} gaps, {} bytes missing from the capture",
+                stats.gaps, stats.gap_bytes
+            ));
+        }
+    }
+    if flow.truncated_frames > 0 {
+        notes.push(format!("{} frames cut by the snaplen", flow.truncated_frames));
+    }
+    if facts.client_hellos.len() > 1 && facts.hello_retry_request().is_none() {
+        notes.push(format!("{} ClientHellos without a HelloRetryRequest", facts.client_hellos.len()));
+    }
+    let hrr_frames = facts.hello_retry_request().map(|(_, f)| f.clone());
+    FlowReport {
+        id: 0,
+        capture,
+        tcp_stream: flow.tcp_stream,
+        transport: "tcp",
+        client: endpoint_report(flow.key.endpoint(client)),
+        server: endpoint_report(flow.key.endpoint(client.other())),
+        first_frame: flow.first_frame,
+        last_frame: flow.last_frame,
+        start: flow.first_time.rfc3339_micros(),
+        sni: ch.and_then(|(h, _)| h.sni.clone()),
+        alpn_offered: ch
+            .map(|(h, _)| h.offered().iter().map(|p| p.escaped()).collect())
+            .unwrap_or_default(),
+        alpn_source: alpn_selected.as_ref().map(|_| "server_hello"),
+        alpn_selected,
+        tls_version: sh.map(|(h, _)| version_name(h.version())),
+        verdict: verdict.kind.name(),
+        detail: verdict.detail,
+        evidence_frames: verdict.evidence_frames,
+        client_hello: ch.map(|(h, frames)| ClientHelloReport {
+            frames: frames.clone(),
+            legacy_version: version_name(h.legacy_version),
+            supported_versions: h.supported_versions.iter().map(|v| version_name(*v)).collect(),
+            cipher_suites: hex4(&h.cipher_suites),
+            extensions: hex4(&h.extensions),
+            alpn_grease: h.offered().iter().any(|p| p.is_grease()),
+            alpn_malformed: h.alpn.as_ref().and_then(|a| a.malformed).map(str::to_string),
+            ja4: ja4::ja4(h),
+            after_hello_retry_request: hrr_frames.is_some() && facts.client_hellos.len() > 1,
+        }),
+        server_hello: sh.map(|(h, frames)| ServerHelloReport {
+            frames: frames.clone(),
+            version: version_name(h.version()),
+            cipher_suite: tls_parser::TlsCipherSuite::from_id(h.cipher_suite)
+                .map(|c| c.name.to_string())
+                .unwrap_or_else(|| format!("0x{:04x}", h.cipher_suite)),
+            extensions: hex4(&h.extensions),
+            alpn: h
+                .alpn
+                .as_ref()
+                .map(|a| a.protocols.iter().map(|p| p.escaped()).collect()),
+            hello_retry_request_frames: hrr_frames.clone(),
+            npn: h.npn,
+        }),
+        alerts: facts
+            .alerts
+            .iter()
+            .map(|a| AlertReport {
+                from: a.from.name(),
+                level: match a.level {
+                    1 => "warning",
+                    2 => "fatal",
+                    0 => "encrypted",
+                    _ => "unknown",
+                },
+                description: a
+                    .description
+                    .map(analysis::alert_name)
+                    .unwrap_or("encrypted"),
+                code: a.description,
+                frame: a.frame,
+            })
+            .collect(),
+        proxy: facts.proxy.as_ref().map(|(kind, target)| ProxyReport {
+            kind: kind.name(),
+            target: target.clone(),
+        }),
+        notes,
+    }
+}
+
+fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
+    let mut summary = Summary {
+        non_tls_flows,
+        ..Summary::default()
+    };
+    for kind in VerdictKind::ALL {
+        if kind != VerdictKind::NotTls {
+            summary.verdicts.insert(kind.name(), 0);
+        }
+    }
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for flow in flows {
+        if flow.verdict == VerdictKind::NotTls.name() {
+            continue;
+        }
+        summary.tls_flows += 1;
+        *summary.verdicts.entry(flow.verdict).or_default() += 1;
+        let server = match flow.server.ip.contains(':') {
+            true => format!("[{}]:{}", flow.server.ip, flow.server.port),
+            false => format!("{}:{}", flow.server.ip, flow.server.port),
+        };
+        let at = *index.entry(server.clone()).or_insert_with(|| {
+            summary.servers.push(ServerSummary {
+                server,
+                sni: Vec::new(),
+                flows: 0,
+                verdicts: BTreeMap::new(),
+            });
+            summary.servers.len() - 1
+        });
+        let entry = &mut summary.servers[at];
+        entry.flows += 1;
+        *entry.verdicts.entry(flow.verdict).or_default() += 1;
+        if let Some(sni) = &flow.sni
+            && !entry.sni.contains(sni)
+        {
+            entry.sni.push(sni.clone());
+        }
+    }
+    summary
+}

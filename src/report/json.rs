@@ -1,0 +1,39 @@
+//! JSON renderers: the whole report as one document, or one flow per line for pipelines.
+
+use super::model::Report;
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// One pretty-printed JSON document.
+pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+/// The last line of a JSON-lines report.
+#[derive(Serialize)]
+struct SummaryLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    schema_version: u32,
+    tool: &'a super::model::Tool,
+    captures: &'a [super::model::CaptureReport],
+    summary: &'a super::model::Summary,
+}
+
+/// One flow object per line, then one summary line (`"type": "summary"`).
+pub fn render_lines(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for flow in &report.flows {
+        serde_json::to_writer(&mut *out, flow).map_err(io::Error::other)?;
+        writeln!(out)?;
+    }
+    let line = SummaryLine {
+        kind: "summary",
+        schema_version: report.schema_version,
+        tool: &report.tool,
+        captures: &report.captures,
+        summary: &report.summary,
+    };
+    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
+    writeln!(out)
+}

@@ -1,0 +1,39 @@
+//! Reports: one model ([`model`]), several renderers that write to any `io::Write`.
+//!
+//! Renderers never print directly and never read the clock: the same report renders to the same
+//! bytes.
+
+pub mod json;
+pub mod markdown;
+pub mod model;
+pub mod text;
+
+use std::io::{self, Write};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Human-readable blocks and a summary table.
+    Text,
+    /// One JSON document.
+    Json,
+    /// One JSON object per flow and a final summary line.
+    Jsonl,
+    /// A Markdown report for bug tickets.
+    Markdown,
+}
+
+/// Renders `report` in `format` to `out`. `color` applies to text only.
+pub fn render(
+    report: &model::Report,
+    format: Format,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Text => text::render(report, color, out),
+        Format::Json => json::render(report, out),
+        Format::Jsonl => json::render_lines(report, out),
+        Format::Markdown => markdown::render(report, out),
+    }
+}

@@ -1,0 +1,243 @@
+//! The report model: one set of serde types that every renderer reads. Field names are the JSON
+//! contract (schema version 1) documented in the README; add fields, never rename them.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Version of the JSON schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The tool that made the report.
+    pub tool: Tool,
+    /// One entry per capture read.
+    pub captures: Vec<CaptureReport>,
+    /// Flows in order of their first frame.
+    pub flows: Vec<FlowReport>,
+    /// Counts over the flows.
+    pub summary: Summary,
+}
+
+/// Tool identification.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    /// "alpnscope".
+    pub name: &'static str,
+    /// Crate version.
+    pub version: &'static str,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: "alpnscope",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// What was read from one capture.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CaptureReport {
+    /// Path as given (`-` for stdin).
+    pub path: String,
+    /// "pcap", "pcap-ns" or "pcapng".
+    pub format: String,
+    /// Link types, e.g. "ETHERNET (1)".
+    pub link_types: Vec<String>,
+    /// Largest snaplen declared.
+    pub snaplen: u32,
+    /// Packet blocks read.
+    pub packets: u64,
+    /// Captured bytes.
+    pub bytes: u64,
+    /// File size in bytes (null for stdin).
+    pub size: Option<u64>,
+    /// SHA-256 of the file (Markdown reports only; null otherwise).
+    pub sha256: Option<String>,
+    /// First packet time (RFC 3339).
+    pub first_time: Option<String>,
+    /// Last packet time (RFC 3339).
+    pub last_time: Option<String>,
+    /// False when the file was cut off or corrupt.
+    pub complete: bool,
+    /// Problems with the file and frames that could not be decoded.
+    pub warnings: Vec<String>,
+    /// How the frames decoded.
+    pub decode: DecodeCounts,
+}
+
+/// Frames by decoding outcome.
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+pub struct DecodeCounts {
+    /// TCP segments.
+    pub tcp: u64,
+    /// IP but not TCP.
+    pub other_ip: u64,
+    /// Not IP.
+    pub not_ip: u64,
+    /// IP fragments (not reassembled).
+    pub fragments: u64,
+    /// Malformed frames (lying lengths, bad headers), skipped.
+    pub malformed: u64,
+    /// Frames cut by the snaplen inside the headers.
+    pub truncated_headers: u64,
+    /// Frames whose payload the snaplen cut.
+    pub truncated_payload: u64,
+    /// Frames of an unsupported link type.
+    pub unsupported_link: u64,
+}
+
+/// An IP address and port.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EndpointReport {
+    /// Address.
+    pub ip: String,
+    /// Port.
+    pub port: u16,
+}
+
+/// One TCP flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowReport {
+    /// Report-wide flow number (0-based, in order of first frame).
+    pub id: u64,
+    /// Index into `captures`.
+    pub capture: usize,
+    /// Wireshark's `tcp.stream` index within its capture.
+    pub tcp_stream: u64,
+    /// "tcp".
+    pub transport: &'static str,
+    /// The connecting side.
+    pub client: EndpointReport,
+    /// The accepting side.
+    pub server: EndpointReport,
+    /// First frame of the flow (1-based).
+    pub first_frame: u64,
+    /// Last frame of the flow seen.
+    pub last_frame: u64,
+    /// Time of the first frame (RFC 3339, µs).
+    pub start: String,
+    /// server_name from the ClientHello.
+    pub sni: Option<String>,
+    /// ALPN protocols the client offered, in order (escaped losslessly).
+    pub alpn_offered: Vec<String>,
+    /// The protocol the server selected, when known.
+    pub alpn_selected: Option<String>,
+    /// Where the selection was read ("server_hello"), or null.
+    pub alpn_source: Option<&'static str>,
+    /// Negotiated TLS version ("1.0" … "1.3").
+    pub tls_version: Option<String>,
+    /// The verdict name.
+    pub verdict: &'static str,
+    /// One sentence explaining the verdict.
+    pub detail: String,
+    /// Frames that show the verdict.
+    pub evidence_frames: Vec<u64>,
+    /// The ClientHello (the second one after a HelloRetryRequest).
+    pub client_hello: Option<ClientHelloReport>,
+    /// The ServerHello.
+    pub server_hello: Option<ServerHelloReport>,
+    /// Alerts in order.
+    pub alerts: Vec<AlertReport>,
+    /// Proxy hop before TLS.
+    pub proxy: Option<ProxyReport>,
+    /// Reassembly gaps, caps hit, malformed data.
+    pub notes: Vec<String>,
+}
+
+/// ClientHello details.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientHelloReport {
+    /// Frames carrying the hello.
+    pub frames: Vec<u64>,
+    /// legacy_version, e.g. "1.2".
+    pub legacy_version: String,
+    /// supported_versions, e.g. ["1.3", "1.2"] (GREASE shown as hex).
+    pub supported_versions: Vec<String>,
+    /// Cipher suites as 4-digit hex, in order.
+    pub cipher_suites: Vec<String>,
+    /// Extension types as 4-digit hex, in order.
+    pub extensions: Vec<String>,
+    /// True when the ALPN list holds a GREASE value.
+    pub alpn_grease: bool,
+    /// What is wrong with the ALPN extension, if anything.
+    pub alpn_malformed: Option<String>,
+    /// JA4 fingerprint.
+    pub ja4: String,
+    /// True when this hello followed a HelloRetryRequest.
+    pub after_hello_retry_request: bool,
+}
+
+/// ServerHello details.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerHelloReport {
+    /// Frames carrying the hello.
+    pub frames: Vec<u64>,
+    /// Negotiated version.
+    pub version: String,
+    /// Selected cipher suite (IANA name or hex).
+    pub cipher_suite: String,
+    /// Extension types as 4-digit hex, in order.
+    pub extensions: Vec<String>,
+    /// The ALPN extension's list, when present.
+    pub alpn: Option<Vec<String>>,
+    /// Frames of a HelloRetryRequest, when one preceded it.
+    pub hello_retry_request_frames: Option<Vec<u64>>,
+    /// True when the server sent the NPN extension.
+    pub npn: bool,
+}
+
+/// An alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertReport {
+    /// "client" or "server".
+    pub from: &'static str,
+    /// "warning", "fatal", or "encrypted".
+    pub level: &'static str,
+    /// Name, e.g. "no_application_protocol" ("encrypted" when unreadable).
+    pub description: &'static str,
+    /// Code, null when encrypted.
+    pub code: Option<u8>,
+    /// Frame.
+    pub frame: u64,
+}
+
+/// Proxy hop.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxyReport {
+    /// "http_connect", "socks4" or "socks5".
+    pub kind: &'static str,
+    /// Target requested from the proxy.
+    pub target: Option<String>,
+}
+
+/// Counts over all flows.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    /// TLS flows.
+    pub tls_flows: u64,
+    /// TCP flows without TLS.
+    pub non_tls_flows: u64,
+    /// TLS flows per verdict (every verdict listed, zero included).
+    pub verdicts: BTreeMap<&'static str, u64>,
+    /// TLS flows per server, in order of first appearance.
+    pub servers: Vec<ServerSummary>,
+}
+
+/// Flows to one server endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSummary {
+    /// "ip:port".
+    pub server: String,
+    /// SNI values seen, in order.
+    pub sni: Vec<String>,
+    /// Flow count.
+    pub flows: u64,
+    /// Flows per verdict (non-zero only).
+    pub verdicts: BTreeMap<&'static str, u64>,
+}

@@ -1,0 +1,257 @@
+//! The text renderer: a compact block per flow and a summary, readable at 100 columns.
+
+use super::model::{FlowReport, Report};
+use std::io::{self, Write};
+
+/// Line width the renderer wraps at.
+const WIDTH: usize = 100;
+/// Width of the label column.
+const LABEL: usize = 10;
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn verdict(&self, verdict: &str) -> String {
+        let code = match verdict {
+            "agreed" => "32",
+            "hidden" | "not_offered" | "not_tls" => "33",
+            _ => "31;1",
+        };
+        self.paint(code, verdict)
+    }
+}
+
+/// Renders the report as text.
+pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let style = Style { color };
+    for capture in &report.captures {
+        writeln!(
+            out,
+            "{} {} ({}, {}, {} packets)",
+            style.paint("1", "capture"),
+            capture.path,
+            capture.format,
+            capture.link_types.join(", "),
+            capture.packets
+        )?;
+        for warning in &capture.warnings {
+            writeln!(out, "  {} {warning}", style.paint("33", "warning:"))?;
+        }
+    }
+    writeln!(out)?;
+    let multi = report.captures.len() > 1;
+    for flow in &report.flows {
+        render_flow(flow, multi, &style, out)?;
+        writeln!(out)?;
+    }
+    render_summary(report, &style, out)
+}
+
+fn render_flow(flow: &FlowReport, multi: bool, style: &Style, out: &mut dyn Write) -> io::Result<()> {
+    let arrow = format!(
+        "{} → {}",
+        endpoint(&flow.client.ip, flow.client.port),
+        endpoint(&flow.server.ip, flow.server.port)
+    );
+    let capture = if multi {
+        format!("  capture {}", flow.capture)
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "{}  {arrow}  frames {}–{}{capture}",
+        style.paint("1", &format!("flow {}", flow.id)),
+        flow.first_frame,
+        flow.last_frame
+    )?;
+    let mut field = |label: &str, value: &str| -> io::Result<()> {
+        let lines = wrap(value, WIDTH - LABEL - 2);
+        for (i, line) in lines.iter().enumerate() {
+            let label = if i == 0 { label } else { "" };
+            writeln!(out, "  {label:<LABEL$}{line}")?;
+        }
+        Ok(())
+    };
+    if let Some(proxy) = &flow.proxy {
+        field(
+            "proxy",
+            &format!(
+                "{} to {}",
+                proxy.kind,
+                proxy.target.as_deref().unwrap_or("(target not seen)")
+            ),
+        )?;
+    }
+    field("SNI", flow.sni.as_deref().unwrap_or("(none)"))?;
+    let offered = if flow.client_hello.is_none() {
+        "(no ClientHello)".to_string()
+    } else if flow.alpn_offered.is_empty() {
+        "(no ALPN extension)".to_string()
+    } else {
+        flow.alpn_offered.join(", ")
+    };
+    field("offered", &offered)?;
+    let selected = match (&flow.alpn_selected, &flow.server_hello) {
+        (Some(p), Some(sh)) => format!("{p}  (ServerHello, TLS {})", sh.version),
+        (None, Some(sh)) if flow.verdict == "hidden" => {
+            format!("(encrypted)  (TLS {})", sh.version)
+        }
+        (None, Some(sh)) => format!("(none)  (ServerHello, TLS {})", sh.version),
+        _ => "(no ServerHello)".to_string(),
+    };
+    field("selected", &selected)?;
+    let verdict_line = format!("{}: {}", flow.verdict, flow.detail);
+    let painted = wrap(&verdict_line, WIDTH - LABEL - 2);
+    for (i, line) in painted.iter().enumerate() {
+        let label = if i == 0 { "verdict" } else { "" };
+        let line = if i == 0 {
+            line.replacen(flow.verdict, &style.verdict(flow.verdict), 1)
+        } else {
+            line.clone()
+        };
+        writeln!(out, "  {label:<LABEL$}{line}")?;
+    }
+    let frames: Vec<String> = flow.evidence_frames.iter().map(u64::to_string).collect();
+    if !frames.is_empty() {
+        writeln!(out, "  {:<LABEL$}frames {}", "evidence", frames.join(", "))?;
+    }
+    for alert in &flow.alerts {
+        writeln!(
+            out,
+            "  {:<LABEL$}{} {} {} from the {} (frame {})",
+            "alert",
+            alert.level,
+            alert.description,
+            alert.code.map(|c| format!("({c})")).unwrap_or_default(),
+            alert.from,
+            alert.frame
+        )?;
+    }
+    for note in &flow.notes {
+        let lines = wrap(note, WIDTH - LABEL - 2);
+        for (i, line) in lines.iter().enumerate() {
+            writeln!(out, "  {:<LABEL$}{line}", if i == 0 { "note" } else { "" })?;
+        }
+    }
+    Ok(())
+}
+
+fn render_summary(report: &Report, style: &Style, out: &mut dyn Write) -> io::Result<()> {
+    let s = &report.summary;
+    let hint = if s.non_tls_flows > 0
+        && report.flows.iter().all(|f| f.verdict != "not_tls")
+    {
+        " (--all lists them)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "{} {} TLS flows, {} other TCP flows{hint}",
+        style.paint("1", "summary"),
+        s.tls_flows,
+        s.non_tls_flows
+    )?;
+    if s.tls_flows == 0 {
+        return Ok(());
+    }
+    writeln!(out, "  {:<22}{:>6}", "verdict", "flows")?;
+    for (verdict, count) in ordered_verdicts(&s.verdicts) {
+        if count > 0 {
+            writeln!(out, "  {:<22}{count:>6}", verdict)?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "  {:<40}{:>6}  {:<24}verdicts", "server", "flows", "SNI")?;
+    for server in &s.servers {
+        let verdicts: Vec<String> = ordered_verdicts(&server.verdicts)
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect();
+        let sni = match server.sni.len() {
+            0 => "-".to_string(),
+            1 => server.sni[0].clone(),
+            n => format!("{} (+{})", server.sni[0], n - 1),
+        };
+        writeln!(
+            out,
+            "  {:<40}{:>6}  {:<24}{}",
+            server.server,
+            server.flows,
+            truncate(&sni, 23),
+            verdicts.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+/// Verdict counts in the glossary's order.
+fn ordered_verdicts(
+    counts: &std::collections::BTreeMap<&'static str, u64>,
+) -> Vec<(&'static str, u64)> {
+    crate::analysis::VerdictKind::ALL
+        .iter()
+        .map(|k| (k.name(), counts.get(k.name()).copied().unwrap_or(0)))
+        .collect()
+}
+
+fn endpoint(ip: &str, port: u16) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Greedy word wrap; a word longer than the width gets a line of its own.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_at_width() {
+        let lines = wrap("aaa bbb ccc ddd", 7);
+        assert_eq!(lines, ["aaa bbb", "ccc ddd"]);
+        assert_eq!(wrap("", 5), [""]);
+    }
+}

@@ -1,0 +1,136 @@
+//! The JA4 client fingerprint (FoxIO JA4 specification, BSD 3-Clause) of a ClientHello over TCP.
+//!
+//! `t` + version + `d`/`i` + cipher count + extension count + ALPN code, `_`, 12 hex digits of the
+//! SHA-256 of the sorted cipher list, `_`, 12 hex digits of the SHA-256 of the sorted extension
+//! list (without SNI and ALPN) and the signature algorithms in order. GREASE is ignored throughout.
+
+use super::hello::{ClientHello, ext, is_grease_u16};
+use sha2::{Digest, Sha256};
+
+/// Computes the JA4 fingerprint of a ClientHello carried over TCP.
+pub fn ja4(hello: &ClientHello) -> String {
+    let ciphers: Vec<u16> = hello
+        .cipher_suites
+        .iter()
+        .copied()
+        .filter(|c| !is_grease_u16(*c))
+        .collect();
+    let extensions: Vec<u16> = hello
+        .extensions
+        .iter()
+        .copied()
+        .filter(|e| !is_grease_u16(*e))
+        .collect();
+    let version = version_code(hello.max_version());
+    let sni = if hello.extensions.contains(&ext::SERVER_NAME) {
+        'd'
+    } else {
+        'i'
+    };
+    let alpn = alpn_code(hello.offered().first().map(|p| p.0.as_slice()));
+
+    let mut sorted_ciphers = ciphers.clone();
+    sorted_ciphers.sort_unstable();
+    let cipher_hash = truncated_hash(&hex_list(&sorted_ciphers));
+
+    let mut sorted_exts: Vec<u16> = extensions
+        .iter()
+        .copied()
+        .filter(|e| *e != ext::SERVER_NAME && *e != ext::ALPN)
+        .collect();
+    sorted_exts.sort_unstable();
+    let ext_hash = if sorted_exts.is_empty() {
+        "000000000000".to_string()
+    } else {
+        let sigs: Vec<u16> = hello
+            .signature_algorithms
+            .iter()
+            .copied()
+            .filter(|s| !is_grease_u16(*s))
+            .collect();
+        let mut input = hex_list(&sorted_exts);
+        if !sigs.is_empty() {
+            input.push('_');
+            input.push_str(&hex_list(&sigs));
+        }
+        truncated_hash(&input)
+    };
+    format!(
+        "t{version}{sni}{:02}{:02}{alpn}_{cipher_hash}_{ext_hash}",
+        ciphers.len().min(99),
+        extensions.len().min(99),
+    )
+}
+
+fn version_code(v: u16) -> &'static str {
+    match v {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        0x0300 => "s3",
+        0x0002 => "s2",
+        0xfeff => "d1",
+        0xfefd => "d2",
+        0xfefc => "d3",
+        _ => "00",
+    }
+}
+
+/// First and last character of the first ALPN value; their hex digits when either is not
+/// alphanumeric ASCII; `00` when there is none.
+fn alpn_code(first: Option<&[u8]>) -> String {
+    let Some(value) = first.filter(|v| !v.is_empty()) else {
+        return "00".into();
+    };
+    let (a, b) = (value[0], value[value.len() - 1]);
+    if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() {
+        format!("{}{}", char::from(a), char::from(b))
+    } else {
+        let hex = format!("{a:02x}{b:02x}");
+        let bytes = hex.as_bytes();
+        format!("{}{}", char::from(bytes[0]), char::from(bytes[3]))
+    }
+}
+
+fn hex_list(values: &[u16]) -> String {
+    let parts: Vec<String> = values.iter().map(|v| format!("{v:04x}")).collect();
+    parts.join(",")
+}
+
+fn truncated_hash(input: &str) -> String {
+    if input.is_empty() {
+        return "000000000000".into();
+    }
+    let digest = Sha256::digest(input.as_bytes());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpn_codes_from_the_specification() {
+        assert_eq!(alpn_code(Some(b"h2")), "h2");
+        assert_eq!(alpn_code(Some(b"http/1.1")), "h1");
+        assert_eq!(alpn_code(Some(&[0xab])), "ab");
+        assert_eq!(alpn_code(Some(&[0x20])), "20");
+        assert_eq!(alpn_code(Some(&[0xab, 0xcd])), "ad");
+        assert_eq!(alpn_code(Some(&[0x20, 0x61])), "21");
+        assert_eq!(alpn_code(Some(&[0x30, 0xab])), "3b");
+        assert_eq!(alpn_code(Some(&[0x61, 0x20])), "60");
+        assert_eq!(alpn_code(Some(&[0x30, 0x31, 0xab, 0xcd])), "3d");
+        assert_eq!(alpn_code(Some(&[0x30, 0xab, 0xcd, 0x31])), "01");
+        assert_eq!(alpn_code(None), "00");
+        assert_eq!(alpn_code(Some(b"")), "00");
+    }
+
+    #[test]
+    fn specification_example_hashes() {
+        let sorted = "002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9";
+        assert_eq!(truncated_hash(sorted), "8daaf6152771");
+        let exts = "0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601";
+        assert_eq!(truncated_hash(exts), "e5627efa2ab1");
+    }
+}

@@ -1,0 +1,286 @@
+//! Plaintext that may precede TLS in the same TCP stream: an HTTP `CONNECT` exchange or a
+//! SOCKS4/4a/5 handshake. Each direction is read on its own; the parser says how many bytes the
+//! preamble took and, for a client, which target it asked the proxy for.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Most bytes a preamble may take before the stream is judged not to be TLS.
+pub const MAX_PREAMBLE_BYTES: usize = 8192;
+
+/// The kind of proxy hop seen before TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// HTTP `CONNECT host:port`.
+    HttpConnect,
+    /// SOCKS version 4 or 4a.
+    Socks4,
+    /// SOCKS version 5.
+    Socks5,
+}
+
+impl ProxyKind {
+    /// Name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyKind::HttpConnect => "http_connect",
+            ProxyKind::Socks4 => "socks4",
+            ProxyKind::Socks5 => "socks5",
+        }
+    }
+}
+
+/// The outcome of looking at the start of a direction's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preamble {
+    /// Not enough bytes yet to decide.
+    NeedMore,
+    /// The bytes begin with a TLS record.
+    Tls,
+    /// A proxy preamble of `len` bytes, then (presumably) TLS.
+    Proxy {
+        /// Which proxy protocol.
+        kind: ProxyKind,
+        /// The requested target (client side only).
+        target: Option<String>,
+        /// Bytes the preamble takes.
+        len: usize,
+    },
+    /// Something else.
+    Other,
+}
+
+/// True when `b` starts with a plausible TLS record header (RFC 8446 §5.1).
+pub fn looks_like_record(b: &[u8]) -> Option<bool> {
+    let head = b.get(..5);
+    match b {
+        [] => None,
+        [t, ..] if !(20..=24).contains(t) => Some(false),
+        [_] => None,
+        [_, major, ..] if *major != 3 => Some(false),
+        [_, _] => None,
+        [_, _, minor, ..] if *minor > 4 => Some(false),
+        _ => head.map(|h| u16::from_be_bytes([h[3], h[4]]) <= 18432 + 256).or(None),
+    }
+}
+
+/// Classifies the first bytes of one direction.
+pub fn classify(b: &[u8]) -> Preamble {
+    match looks_like_record(b) {
+        Some(true) => return Preamble::Tls,
+        None => return Preamble::NeedMore,
+        Some(false) => {}
+    }
+    if b.starts_with(b"CONNECT ") {
+        return http_block(b, |head| {
+            let line = head.split(|&c| c == b'\r').next().unwrap_or(&[]);
+            let target = line.split(|&c| c == b' ').nth(1).unwrap_or(&[]);
+            Some(super::alpn::escape_bytes(target))
+        });
+    }
+    if b.starts_with(b"HTTP/1.") {
+        let status_ok = b.get(9) == Some(&b'2');
+        if b.len() >= 10 && !status_ok {
+            return Preamble::Other;
+        }
+        return http_block(b, |_| None);
+    }
+    if "CONNECT ".as_bytes().starts_with(&b[..b.len().min(8)])
+        || "HTTP/1.".as_bytes().starts_with(&b[..b.len().min(7)])
+    {
+        return Preamble::NeedMore;
+    }
+    match b {
+        [4, 1, ..] => socks4_request(b),
+        [0, 0x5a..=0x5d, ..] => sized(b, 8, ProxyKind::Socks4, None),
+        [0] => Preamble::NeedMore,
+        [5] => Preamble::NeedMore,
+        [5, ..] => match socks5_client(b) {
+            Preamble::Other => socks5_server(b),
+            client => client,
+        },
+        _ => Preamble::Other,
+    }
+}
+
+fn http_block(b: &[u8], target: impl Fn(&[u8]) -> Option<String>) -> Preamble {
+    match b.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(end) => Preamble::Proxy {
+            kind: ProxyKind::HttpConnect,
+            target: target(&b[..end]),
+            len: end + 4,
+        },
+        None if b.len() > MAX_PREAMBLE_BYTES => Preamble::Other,
+        None => Preamble::NeedMore,
+    }
+}
+
+fn sized(b: &[u8], len: usize, kind: ProxyKind, target: Option<String>) -> Preamble {
+    if b.len() < len {
+        Preamble::NeedMore
+    } else {
+        Preamble::Proxy { kind, target, len }
+    }
+}
+
+/// SOCKS4: VN=4 CD=1 DSTPORT DSTIP USERID NUL [HOST NUL for 4a].
+fn socks4_request(b: &[u8]) -> Preamble {
+    if b.len() < 9 {
+        return Preamble::NeedMore;
+    }
+    let port = u16::from_be_bytes([b[2], b[3]]);
+    let ip = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
+    let Some(user_end) = b[8..].iter().position(|&c| c == 0).map(|p| 8 + p) else {
+        return if b.len() > 512 { Preamble::Other } else { Preamble::NeedMore };
+    };
+    let is_4a = b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] != 0;
+    if !is_4a {
+        return Preamble::Proxy {
+            kind: ProxyKind::Socks4,
+            target: Some(format!("{ip}:{port}")),
+            len: user_end + 1,
+        };
+    }
+    let host_start = user_end + 1;
+    match b.get(host_start..).and_then(|r| r.iter().position(|&c| c == 0)) {
+        Some(p) => Preamble::Proxy {
+            kind: ProxyKind::Socks4,
+            target: Some(format!(
+                "{}:{port}",
+                super::alpn::escape_bytes(&b[host_start..host_start + p])
+            )),
+            len: host_start + p + 1,
+        },
+        None if b.len() > 768 => Preamble::Other,
+        None => Preamble::NeedMore,
+    }
+}
+
+/// SOCKS5 client: greeting, optional username/password (RFC 1929), then the CONNECT request.
+fn socks5_client(b: &[u8]) -> Preamble {
+    let methods = usize::from(b[1]);
+    if methods == 0 {
+        return Preamble::Other;
+    }
+    let mut at = 2 + methods;
+    if b.get(at) == Some(&1) {
+        // RFC 1929: VER=1 ULEN UNAME PLEN PASSWD
+        let Some(&ulen) = b.get(at + 1) else { return Preamble::NeedMore };
+        let Some(&plen) = b.get(at + 2 + usize::from(ulen)) else { return Preamble::NeedMore };
+        at += 3 + usize::from(ulen) + usize::from(plen);
+    }
+    match b.get(at..at + 4) {
+        None => Preamble::NeedMore,
+        Some([5, 1, 0, _]) => match socks5_address(&b[at + 3..]) {
+            Some(Some((target, len))) => Preamble::Proxy {
+                kind: ProxyKind::Socks5,
+                target: Some(target),
+                len: at + 3 + len,
+            },
+            Some(None) => Preamble::Other,
+            None => Preamble::NeedMore,
+        },
+        Some(_) => Preamble::Other,
+    }
+}
+
+/// SOCKS5 server: method choice, optional auth status, then the reply.
+fn socks5_server(b: &[u8]) -> Preamble {
+    let mut at = 2;
+    match b.get(1) {
+        Some(0 | 2) => {}
+        Some(_) => return Preamble::Other,
+        None => return Preamble::NeedMore,
+    }
+    if b[1] == 2 {
+        match b.get(2..4) {
+            None => return Preamble::NeedMore,
+            Some([1, 0]) => at = 4,
+            Some(_) => return Preamble::Other,
+        }
+    }
+    match b.get(at..at + 3) {
+        None => Preamble::NeedMore,
+        Some([5, 0, 0]) => match socks5_address(&b[at + 3..]) {
+            Some(Some((_, len))) => Preamble::Proxy {
+                kind: ProxyKind::Socks5,
+                target: None,
+                len: at + 3 + len,
+            },
+            Some(None) => Preamble::Other,
+            None => Preamble::NeedMore,
+        },
+        Some(_) => Preamble::Other,
+    }
+}
+
+/// ATYP + address + port → ("host:port", bytes used). `None` = need more, `Some(None)` = invalid.
+fn socks5_address(b: &[u8]) -> Option<Option<(String, usize)>> {
+    let (&atyp, rest) = b.split_first()?;
+    let (host, used) = match atyp {
+        1 => {
+            let a = rest.get(..4)?;
+            (Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string(), 4)
+        }
+        3 => {
+            let (&len, name) = rest.split_first()?;
+            let name = name.get(..usize::from(len))?;
+            (super::alpn::escape_bytes(name), 1 + usize::from(len))
+        }
+        4 => {
+            let a: [u8; 16] = rest.get(..16)?.try_into().ok()?;
+            (format!("[{}]", Ipv6Addr::from(a)), 16)
+        }
+        _ => return Some(None),
+    };
+    let p = rest.get(used..used + 2)?;
+    let port = u16::from_be_bytes([p[0], p[1]]);
+    Some(Some((format!("{host}:{port}"), 1 + used + 2)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_record_start() {
+        assert_eq!(classify(&[0x16, 3, 1, 0, 200]), Preamble::Tls);
+        assert_eq!(classify(&[0x16, 3]), Preamble::NeedMore);
+        assert_eq!(classify(b"SSH-2.0-OpenSSH"), Preamble::Other);
+    }
+
+    #[test]
+    fn http_connect() {
+        let req = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01";
+        assert_eq!(
+            classify(req),
+            Preamble::Proxy {
+                kind: ProxyKind::HttpConnect,
+                target: Some("example.com:443".into()),
+                len: req.len() - 3
+            }
+        );
+        assert_eq!(classify(b"CONNECT exa"), Preamble::NeedMore);
+        assert_eq!(classify(b"CONN"), Preamble::NeedMore);
+        let resp = b"HTTP/1.1 200 Connection established\r\n\r\n";
+        assert!(matches!(classify(resp), Preamble::Proxy { len: 39, .. }));
+        assert_eq!(classify(b"HTTP/1.1 407 Proxy Auth\r\n\r\n"), Preamble::Other);
+    }
+
+    #[test]
+    fn socks() {
+        let s4 = [4, 1, 1, 187, 93, 184, 216, 34, b'u', 0];
+        assert_eq!(
+            classify(&s4),
+            Preamble::Proxy { kind: ProxyKind::Socks4, target: Some("93.184.216.34:443".into()), len: 10 }
+        );
+        let mut s4a = vec![4, 1, 1, 187, 0, 0, 0, 1, 0];
+        s4a.extend_from_slice(b"a.test\0");
+        assert!(matches!(classify(&s4a), Preamble::Proxy { target: Some(t), .. } if t == "a.test:443"));
+        let mut s5 = vec![5, 1, 0, 5, 1, 0, 3, 6];
+        s5.extend_from_slice(b"a.test");
+        s5.extend_from_slice(&[1, 187]);
+        assert!(matches!(classify(&s5), Preamble::Proxy { kind: ProxyKind::Socks5, target: Some(t), len: 16 } if t == "a.test:443"));
+        let server = [5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0, 80];
+        assert!(matches!(classify(&server), Preamble::Proxy { len: 12, .. }));
+    }
+}
