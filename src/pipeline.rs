@@ -49,6 +49,7 @@ struct FlowState {
     syn_seen: bool,
     syn_ack_seen: bool,
     truncated_frames: u64,
+    first_truncated_frame: Option<u64>,
     first_tls_frame: Option<u64>,
     closed: bool,
 }
@@ -75,6 +76,7 @@ impl FlowState {
             syn_seen: false,
             syn_ack_seen: false,
             truncated_frames: 0,
+            first_truncated_frame: None,
             first_tls_frame: None,
             closed: false,
         }
@@ -221,6 +223,7 @@ impl Analyzer {
         }
         if seg.payload.len() < seg.payload_len as usize {
             flow.truncated_frames += 1;
+            flow.first_truncated_frame.get_or_insert(frame.number);
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }
         if flow.passive() {
@@ -420,6 +423,7 @@ impl Analyzer {
             syn_seen: flow.syn_seen,
             syn_ack_seen: flow.syn_ack_seen,
             truncated_frames: flow.truncated_frames,
+            first_truncated_frame: flow.first_truncated_frame,
             snaplen: self.snaplen,
             last_frame: flow.last_frame,
             first_tls_frame: flow.first_tls_frame,

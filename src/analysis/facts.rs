@@ -78,6 +78,8 @@ pub struct FlowFacts {
     pub syn_ack_seen: bool,
     /// Frames of this flow cut short by the snaplen.
     pub truncated_frames: u64,
+    /// First frame of this flow cut short by the snaplen.
+    pub first_truncated_frame: Option<u64>,
     /// Snaplen of the capture (for advice).
     pub snaplen: u32,
     /// Last frame of the flow.

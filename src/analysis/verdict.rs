@@ -230,7 +230,10 @@ fn not_tls_detail(facts: &FlowFacts) -> String {
 
 fn incomplete_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
     let Some((_, ch_frames)) = facts.client_hello() else {
-        if facts.truncated_frames > 0 && facts.faults.iter().any(|(_, _, f)| matches!(f, StreamFault::Gap { .. })) {
+        if facts.truncated_frames > 0
+            && facts.faults.iter().any(|(_, _, f)| matches!(f, StreamFault::Gap { .. }))
+        {
+            evidence.extend(facts.first_truncated_frame);
             return format!(
                 "the handshake could not be read: {} frames were cut by the snaplen ({} bytes); capture with a full snaplen (tcpdump -s 0)",
                 facts.truncated_frames, facts.snaplen

@@ -1,0 +1,364 @@
+//! Runs the binary on every fixture in `fixtures/` and checks exact flows, ALPN lists, verdicts
+//! and frame numbers against `fixtures/EXPECTED.md` (cross-checked with tshark when the fixtures
+//! were made).
+
+mod common;
+
+use common::{analyze_json, numbers, project_path, strings};
+use serde_json::Value;
+
+/// What one flow must show.
+struct Expect {
+    client_port: u16,
+    server_port: u16,
+    first_frame: u64,
+    sni: Option<&'static str>,
+    offered: &'static [&'static str],
+    selected: Option<&'static str>,
+    version: Option<&'static str>,
+    verdict: &'static str,
+    client_hello_frames: &'static [u64],
+    evidence: &'static [u64],
+}
+
+const H2_H1: &[&str] = &["h2", "http/1.1"];
+
+fn check(fixture: &str, expected: &[Expect]) -> Value {
+    let path = project_path(&format!("fixtures/{fixture}"));
+    let doc = analyze_json(path.to_str().unwrap(), &[]);
+    let flows = doc["flows"].as_array().expect("flows");
+    assert_eq!(flows.len(), expected.len(), "{fixture}: flow count");
+    for (i, (flow, want)) in flows.iter().zip(expected).enumerate() {
+        let at = format!("{fixture} flow {i}");
+        assert_eq!(flow["id"], i as u64, "{at}: id");
+        assert_eq!(flow["client"]["port"], want.client_port, "{at}: client port");
+        assert_eq!(flow["server"]["port"], want.server_port, "{at}: server port");
+        assert_eq!(flow["first_frame"], want.first_frame, "{at}: first frame");
+        assert_eq!(flow["sni"].as_str(), want.sni, "{at}: sni");
+        assert_eq!(strings(&flow["alpn_offered"]), want.offered, "{at}: offered");
+        assert_eq!(flow["alpn_selected"].as_str(), want.selected, "{at}: selected");
+        let source = want.selected.map(|_| "server_hello");
+        assert_eq!(flow["alpn_source"].as_str(), source, "{at}: source");
+        assert_eq!(flow["tls_version"].as_str(), want.version, "{at}: version");
+        assert_eq!(flow["verdict"], want.verdict, "{at}: verdict");
+        assert_eq!(
+            numbers(&flow["client_hello"]["frames"]),
+            want.client_hello_frames,
+            "{at}: ClientHello frames"
+        );
+        assert_eq!(numbers(&flow["evidence_frames"]), want.evidence, "{at}: evidence");
+        assert_eq!(flow["transport"], "tcp");
+        assert!(!flow["detail"].as_str().unwrap_or("").is_empty(), "{at}: detail");
+    }
+    doc
+}
+
+fn agreed(cport: u16, first: u64, ch: u64, sh: u64, offered: &'static [&'static str], sel: &'static str) -> Expect {
+    Expect {
+        client_port: cport,
+        server_port: 8443,
+        first_frame: first,
+        sni: Some("alpn.test"),
+        offered,
+        selected: Some(sel),
+        version: Some("1.2"),
+        verdict: "agreed",
+        client_hello_frames: match ch {
+            4 => &[4],
+            6 => &[6],
+            11 => &[11],
+            12 => &[12],
+            22 => &[22],
+            23 => &[23],
+            _ => panic!("add the frame list"),
+        },
+        evidence: match (ch, sh) {
+            (4, 6) => &[4, 6],
+            (6, 8) => &[6, 8],
+            (11, 16) => &[11, 16],
+            (12, 14) => &[12, 14],
+            (22, 24) => &[22, 24],
+            (23, 25) => &[23, 25],
+            _ => panic!("add the evidence list"),
+        },
+    }
+}
+
+#[test]
+fn tls12_h2_agreed() {
+    let expected = [
+        agreed(42452, 1, 4, 6, H2_H1, "h2"),
+        agreed(42462, 19, 22, 24, &["http/1.1"], "http/1.1"),
+    ];
+    let doc = check("tls12-h2-agreed.pcap", &expected);
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["format"], "pcap");
+    assert_eq!(capture["packets"], 33);
+    assert_eq!(capture["complete"], true);
+    assert_eq!(strings(&capture["link_types"]), ["ETHERNET (1)"]);
+    assert_eq!(doc["summary"]["tls_flows"], 2);
+    assert_eq!(doc["summary"]["verdicts"]["agreed"], 2);
+    assert_eq!(doc["flows"][0]["server_hello"]["cipher_suite"], "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384");
+}
+
+#[test]
+fn pcapng_conversion_reads_the_same() {
+    let expected = [
+        agreed(42452, 1, 4, 6, H2_H1, "h2"),
+        agreed(42462, 19, 22, 24, &["http/1.1"], "http/1.1"),
+    ];
+    let doc = check("tls12-h2-agreed.pcapng", &expected);
+    assert_eq!(doc["captures"][0]["format"], "pcapng");
+    let pcap = analyze_json(project_path("fixtures/tls12-h2-agreed.pcap").to_str().unwrap(), &[]);
+    assert_eq!(doc["flows"][0]["start"], pcap["flows"][0]["start"], "same timestamps");
+}
+
+#[test]
+fn nanosecond_pcap() {
+    let expected = [
+        agreed(42478, 1, 4, 6, H2_H1, "h2"),
+        agreed(42482, 19, 22, 24, &["http/1.1"], "http/1.1"),
+    ];
+    let doc = check("tls12-h2-nano.pcap", &expected);
+    assert_eq!(doc["captures"][0]["format"], "pcap-ns");
+}
+
+#[test]
+fn nginx_without_http2_selects_http1() {
+    let doc = check(
+        "tls12-nginx-http1-only.pcap",
+        &[agreed(44402, 1, 4, 6, H2_H1, "http/1.1")],
+    );
+    let detail = doc["flows"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("preferred h2"), "{detail}");
+}
+
+#[test]
+fn server_without_alpn_declines() {
+    let doc = check(
+        "tls12-server-no-alpn.pcap",
+        &[
+            Expect {
+                client_port: 44378,
+                server_port: 8443,
+                first_frame: 1,
+                sni: Some("alpn.test"),
+                offered: H2_H1,
+                selected: None,
+                version: Some("1.2"),
+                verdict: "server_declined",
+                client_hello_frames: &[4],
+                evidence: &[4, 6],
+            },
+            Expect {
+                client_port: 44390,
+                server_port: 8443,
+                first_frame: 18,
+                sni: Some("alpn.test"),
+                offered: &["h2"],
+                selected: None,
+                version: Some("1.2"),
+                verdict: "server_declined",
+                client_hello_frames: &[21],
+                evidence: &[21, 23],
+            },
+        ],
+    );
+    let detail = doc["flows"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("server did not agree on a protocol"), "{detail}");
+    assert_eq!(doc["summary"]["verdicts"]["server_declined"], 2);
+}
+
+#[test]
+fn alert_120_is_no_common_protocol() {
+    let doc = check(
+        "alert-120-no-application-protocol.pcap",
+        &[
+            Expect {
+                client_port: 44414,
+                server_port: 8443,
+                first_frame: 1,
+                sni: Some("alpn.test"),
+                offered: &["spdy/3.1"],
+                selected: None,
+                version: None,
+                verdict: "no_common_protocol",
+                client_hello_frames: &[4],
+                evidence: &[4, 6],
+            },
+            Expect {
+                client_port: 44420,
+                server_port: 8443,
+                first_frame: 11,
+                sni: Some("alpn.test"),
+                offered: &["spdy/3.1"],
+                selected: None,
+                version: None,
+                verdict: "no_common_protocol",
+                client_hello_frames: &[14],
+                evidence: &[14, 16],
+            },
+        ],
+    );
+    let alert = &doc["flows"][0]["alerts"][0];
+    assert_eq!(alert["from"], "server");
+    assert_eq!(alert["level"], "fatal");
+    assert_eq!(alert["description"], "no_application_protocol");
+    assert_eq!(alert["code"], 120);
+    assert_eq!(alert["frame"], 6);
+}
+
+#[test]
+fn client_without_alpn() {
+    check(
+        "client-no-alpn.pcap",
+        &[
+            Expect {
+                client_port: 57876,
+                server_port: 8443,
+                first_frame: 1,
+                sni: Some("alpn.test"),
+                offered: &[],
+                selected: None,
+                version: Some("1.2"),
+                verdict: "not_offered",
+                client_hello_frames: &[4],
+                evidence: &[4, 6],
+            },
+            Expect {
+                client_port: 57884,
+                server_port: 8443,
+                first_frame: 16,
+                sni: Some("alpn.test"),
+                offered: &[],
+                selected: None,
+                version: Some("1.3"),
+                verdict: "not_offered",
+                client_hello_frames: &[19],
+                evidence: &[19, 21],
+            },
+        ],
+    );
+}
+
+#[test]
+fn tls13_is_hidden() {
+    let doc = check(
+        "tls13-hidden.pcap",
+        &[
+            Expect {
+                client_port: 57894,
+                server_port: 8443,
+                first_frame: 1,
+                sni: Some("alpn.test"),
+                offered: H2_H1,
+                selected: None,
+                version: Some("1.3"),
+                verdict: "hidden",
+                client_hello_frames: &[4],
+                evidence: &[4, 6],
+            },
+            Expect {
+                client_port: 57900,
+                server_port: 8443,
+                first_frame: 20,
+                sni: Some("alpn.test"),
+                offered: H2_H1,
+                selected: None,
+                version: Some("1.3"),
+                verdict: "hidden",
+                client_hello_frames: &[23],
+                evidence: &[23, 25],
+            },
+        ],
+    );
+    let detail = doc["flows"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("SSLKEYLOGFILE"), "{detail}");
+}
+
+#[test]
+fn client_hello_split_over_three_segments() {
+    let doc = analyze_json(project_path("fixtures/ch-split-3-segments.pcap").to_str().unwrap(), &[]);
+    let flow = &doc["flows"][0];
+    assert_eq!(numbers(&flow["client_hello"]["frames"]), [4, 5, 6]);
+    assert_eq!(numbers(&flow["server_hello"]["frames"]), [10]);
+    assert_eq!(flow["verdict"], "hidden");
+    let offered = strings(&flow["alpn_offered"]);
+    assert_eq!(offered.len(), 35);
+    assert_eq!(offered[..3], ["h2", "http/1.1", "spdy/3.1"]);
+    assert_eq!(offered[34], "radius/1.1");
+    assert!(flow["sni"].as_str().unwrap().ends_with(".alpn.test"));
+    assert_eq!(numbers(&flow["evidence_frames"]), [4, 5, 6, 10]);
+}
+
+#[test]
+fn ipv6() {
+    let doc = check("ipv6.pcap", &[agreed(47968, 1, 4, 6, H2_H1, "h2")]);
+    assert_eq!(doc["flows"][0]["client"]["ip"], "::1");
+    assert_eq!(doc["summary"]["servers"][0]["server"], "[::1]:8443");
+}
+
+#[test]
+fn linux_cooked_captures() {
+    let doc = check("sll2-any.pcap", &[agreed(41130, 1, 4, 6, H2_H1, "h2")]);
+    assert_eq!(strings(&doc["captures"][0]["link_types"]), ["LINUX_SLL2 (276)"]);
+    let doc = check("sll-any.pcap", &[agreed(41132, 1, 4, 6, H2_H1, "h2")]);
+    assert_eq!(strings(&doc["captures"][0]["link_types"]), ["LINUX_SLL (113)"]);
+}
+
+#[test]
+fn raw_ip_link_type() {
+    let doc = check("raw-ip.pcap", &[agreed(40592, 1, 4, 6, H2_H1, "h2")]);
+    assert_eq!(strings(&doc["captures"][0]["link_types"]), ["RAW (101)"]);
+    assert_eq!(doc["flows"][0]["client"]["ip"], "192.0.2.1");
+}
+
+#[test]
+fn vlan_and_qinq_tags() {
+    for fixture in ["vlan.pcap", "qinq.pcap"] {
+        let doc = check(fixture, &[agreed(42238, 3, 6, 8, H2_H1, "h2")]);
+        assert_eq!(doc["flows"][0]["server"]["ip"], "192.0.2.2");
+    }
+}
+
+#[test]
+fn port_reuse_starts_a_new_flow() {
+    let doc = check(
+        "port-reuse.pcap",
+        &[
+            agreed(40000, 1, 4, 6, H2_H1, "h2"),
+            agreed(40000, 20, 23, 25, &["http/1.1"], "http/1.1"),
+        ],
+    );
+    assert_eq!(doc["flows"][1]["tcp_stream"], 1);
+}
+
+#[test]
+fn http_connect_proxy_hop() {
+    let doc = check(
+        "http-connect-proxy.pcap",
+        &[
+            Expect {
+                server_port: 3128,
+                ..agreed(51748, 1, 11, 16, H2_H1, "h2")
+            },
+            agreed(53924, 6, 12, 14, H2_H1, "h2"),
+        ],
+    );
+    assert_eq!(doc["flows"][0]["proxy"]["kind"], "http_connect");
+    assert_eq!(doc["flows"][0]["proxy"]["target"], "127.0.0.1:8443");
+    assert!(doc["flows"][1]["proxy"].is_null());
+}
+
+#[test]
+fn snaplen_cut_handshake_is_incomplete_and_says_why() {
+    let doc = analyze_json(project_path("fixtures/snaplen-96.pcap").to_str().unwrap(), &[]);
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["snaplen"], 96);
+    assert_eq!(capture["decode"]["truncated_payload"], 10);
+    let flow = &doc["flows"][0];
+    assert_eq!(flow["verdict"], "incomplete");
+    assert_eq!(numbers(&flow["evidence_frames"]), [4]);
+    let detail = flow["detail"].as_str().unwrap();
+    assert!(detail.contains("snaplen (96 bytes)"), "{detail}");
+}
