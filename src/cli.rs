@@ -162,7 +162,10 @@ mod tests {
         assert_eq!(c.format, Format::Markdown);
         assert!(c.digest);
         assert!(!c.color, "markdown is never coloured");
-        assert_eq!(Config::resolve(args(&["--format", "jsonl", "-"]), false, false).format, Format::Jsonl);
+        assert_eq!(
+            Config::resolve(args(&["--format", "jsonl", "-"]), false, false).format,
+            Format::Jsonl
+        );
     }
 
     #[test]
@@ -176,7 +179,11 @@ mod tests {
 
     #[test]
     fn all_and_output_flags() {
-        let c = Config::resolve(args(&["--all", "-o", "out.json", "a.pcap", "b.pcapng"]), false, false);
+        let c = Config::resolve(
+            args(&["--all", "-o", "out.json", "a.pcap", "b.pcapng"]),
+            false,
+            false,
+        );
         assert!(c.include_non_tls);
         assert_eq!(c.output, Some(PathBuf::from("out.json")));
         assert_eq!(c.captures.len(), 2);

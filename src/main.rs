@@ -39,7 +39,10 @@ fn analyze(config: cli::Config) -> ExitCode {
     let mut last = Instant::now();
     let mut shown = false;
     let mut on_progress = |p: Progress| {
-        let Some(total) = p.total.filter(|t| show_progress && *t >= PROGRESS_MIN_BYTES) else {
+        let Some(total) = p
+            .total
+            .filter(|t| show_progress && *t >= PROGRESS_MIN_BYTES)
+        else {
             return;
         };
         if last.elapsed() < Duration::from_millis(250) {
@@ -63,7 +66,9 @@ fn analyze(config: cli::Config) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("alpnscope: error: {e}");
-            eprintln!("  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)");
+            eprintln!(
+                "  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
+            );
             return ExitCode::from(2);
         }
     };
@@ -76,7 +81,8 @@ fn analyze(config: cli::Config) -> ExitCode {
         Some(path) => match std::fs::File::create(path) {
             Ok(file) => {
                 let mut out = io::BufWriter::new(file);
-                report::render(&report, config.format, config.color, &mut out).and_then(|_| out.flush())
+                report::render(&report, config.format, config.color, &mut out)
+                    .and_then(|_| out.flush())
             }
             Err(e) => {
                 eprintln!("alpnscope: error: cannot create {}: {e}", path.display());

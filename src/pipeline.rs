@@ -180,9 +180,7 @@ impl Analyzer {
         };
         let (key, side) = FlowKey::of(src, dst);
         let is_syn = seg.flags.syn() && !seg.flags.ack();
-        if is_syn
-            && let Some(flow) = self.flows.get(&key)
-        {
+        if is_syn && let Some(flow) = self.flows.get(&key) {
             let new_isn = flow.isn[side.index()].is_some_and(|isn| isn != seg.seq);
             let after_close = flow.closed || flow.fins.iter().any(Option::is_some);
             if new_isn || (after_close && flow.isn[side.index()] != Some(seg.seq)) {
@@ -239,7 +237,7 @@ impl Analyzer {
         let mut new_events: Vec<TlsEvent> = Vec::new();
         // Payload first: a segment's own data precedes what its ACK says about the other side.
         let data_seq = if seg.flags.syn() {
-            SeqNumber(seg.seq).add(1)
+            SeqNumber(seg.seq).plus(1)
         } else {
             SeqNumber(seg.seq)
         };
@@ -257,7 +255,7 @@ impl Analyzer {
             if flow.fins[i].is_none() {
                 flow.fins[i] = Some(frame.number);
             }
-            flow.reassembly[i].fin(data_seq.add(seg.payload_len));
+            flow.reassembly[i].fin(data_seq.plus(seg.payload_len));
         }
         for e in new_events.drain(..) {
             flow.events.push((side, e));
@@ -280,7 +278,9 @@ impl Analyzer {
 
     /// Updates flow-level state after new events and stops work the flow no longer needs.
     fn after_events(&mut self, key: FlowKey, frame: u64) {
-        let Some(flow) = self.flows.get_mut(&key) else { return };
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
         if flow.first_tls_frame.is_none() && flow.parsers.iter().any(DirectionParser::seen_tls) {
             flow.first_tls_frame = Some(frame);
         }
@@ -391,14 +391,13 @@ impl Analyzer {
         if flow.first_tls_frame.is_none() && flow.parsers.iter().any(DirectionParser::seen_tls) {
             flow.first_tls_frame = Some(last);
         }
-        let client_side = flow.client.unwrap_or_else(|| {
-            // No SYN and no ClientHello: the side with the higher (ephemeral) port.
-            if flow.key.a.port > flow.key.b.port {
-                Side::A
-            } else {
-                Side::B
-            }
-        });
+        // No SYN and no ClientHello: the side with the higher (ephemeral) port.
+        let by_port = if flow.key.a.port > flow.key.b.port {
+            Side::A
+        } else {
+            Side::B
+        };
+        let client_side = flow.client.unwrap_or(by_port);
         let facts = self.facts_of(&flow, client_side, end);
         let verdict = analysis::judge(&facts);
         if verdict.kind == VerdictKind::NotTls {
@@ -440,12 +439,12 @@ impl Analyzer {
         for (side, event) in &flow.events {
             let from = role(*side);
             match event {
-                TlsEvent::ClientHello { hello, frames } => {
-                    facts.client_hellos.push(((**hello).clone(), frames.clone()))
-                }
-                TlsEvent::ServerHello { hello, frames } => {
-                    facts.server_hellos.push(((**hello).clone(), frames.clone()))
-                }
+                TlsEvent::ClientHello { hello, frames } => facts
+                    .client_hellos
+                    .push(((**hello).clone(), frames.clone())),
+                TlsEvent::ServerHello { hello, frames } => facts
+                    .server_hellos
+                    .push(((**hello).clone(), frames.clone())),
                 TlsEvent::Alert {
                     level,
                     description,
@@ -456,7 +455,9 @@ impl Analyzer {
                     description: *description,
                     frame: *frame,
                 }),
-                TlsEvent::ChangeCipherSpec { frame } => facts.change_cipher_spec.push((from, *frame)),
+                TlsEvent::ChangeCipherSpec { frame } => {
+                    facts.change_cipher_spec.push((from, *frame))
+                }
                 TlsEvent::ApplicationData { frame } => facts.application_data.push((from, *frame)),
                 TlsEvent::Proxy { kind, target, .. } => {
                     if from == Role::Client || facts.proxy.is_none() {
@@ -464,7 +465,9 @@ impl Analyzer {
                     }
                 }
                 TlsEvent::NotTls { .. } => facts.not_tls = true,
-                TlsEvent::Fault { frame, fault } => facts.faults.push((from, *frame, fault.clone())),
+                TlsEvent::Fault { frame, fault } => {
+                    facts.faults.push((from, *frame, fault.clone()))
+                }
             }
         }
         facts
@@ -472,7 +475,8 @@ impl Analyzer {
 
     /// Finishes the analysis and returns the report over every capture.
     pub fn into_report(mut self, captures: Vec<CaptureReport>) -> Report {
-        self.finished.sort_by_key(|(capture, stream, _)| (*capture, *stream));
+        self.finished
+            .sort_by_key(|(capture, stream, _)| (*capture, *stream));
         let mut flows: Vec<FlowReport> = self.finished.into_iter().map(|(_, _, r)| r).collect();
         for (id, flow) in flows.iter_mut().enumerate() {
             flow.id = id as u64;
@@ -541,10 +545,16 @@ fn flow_report(
         }
     }
     if flow.truncated_frames > 0 {
-        notes.push(format!("{} frames cut by the snaplen", flow.truncated_frames));
+        notes.push(format!(
+            "{} frames cut by the snaplen",
+            flow.truncated_frames
+        ));
     }
     if facts.client_hellos.len() > 1 && facts.hello_retry_request().is_none() {
-        notes.push(format!("{} ClientHellos without a HelloRetryRequest", facts.client_hellos.len()));
+        notes.push(format!(
+            "{} ClientHellos without a HelloRetryRequest",
+            facts.client_hellos.len()
+        ));
     }
     let hrr_frames = facts.hello_retry_request().map(|(_, f)| f.clone());
     FlowReport {
@@ -570,11 +580,19 @@ fn flow_report(
         client_hello: ch.map(|(h, frames)| ClientHelloReport {
             frames: frames.clone(),
             legacy_version: version_name(h.legacy_version),
-            supported_versions: h.supported_versions.iter().map(|v| version_name(*v)).collect(),
+            supported_versions: h
+                .supported_versions
+                .iter()
+                .map(|v| version_name(*v))
+                .collect(),
             cipher_suites: hex4(&h.cipher_suites),
             extensions: hex4(&h.extensions),
             alpn_grease: h.offered().iter().any(|p| p.is_grease()),
-            alpn_malformed: h.alpn.as_ref().and_then(|a| a.malformed).map(str::to_string),
+            alpn_malformed: h
+                .alpn
+                .as_ref()
+                .and_then(|a| a.malformed)
+                .map(str::to_string),
             ja4: ja4::ja4(h),
             after_hello_retry_request: hrr_frames.is_some() && facts.client_hellos.len() > 1,
         }),

@@ -31,12 +31,26 @@ fn check(fixture: &str, expected: &[Expect]) -> Value {
     for (i, (flow, want)) in flows.iter().zip(expected).enumerate() {
         let at = format!("{fixture} flow {i}");
         assert_eq!(flow["id"], i as u64, "{at}: id");
-        assert_eq!(flow["client"]["port"], want.client_port, "{at}: client port");
-        assert_eq!(flow["server"]["port"], want.server_port, "{at}: server port");
+        assert_eq!(
+            flow["client"]["port"], want.client_port,
+            "{at}: client port"
+        );
+        assert_eq!(
+            flow["server"]["port"], want.server_port,
+            "{at}: server port"
+        );
         assert_eq!(flow["first_frame"], want.first_frame, "{at}: first frame");
         assert_eq!(flow["sni"].as_str(), want.sni, "{at}: sni");
-        assert_eq!(strings(&flow["alpn_offered"]), want.offered, "{at}: offered");
-        assert_eq!(flow["alpn_selected"].as_str(), want.selected, "{at}: selected");
+        assert_eq!(
+            strings(&flow["alpn_offered"]),
+            want.offered,
+            "{at}: offered"
+        );
+        assert_eq!(
+            flow["alpn_selected"].as_str(),
+            want.selected,
+            "{at}: selected"
+        );
         let source = want.selected.map(|_| "server_hello");
         assert_eq!(flow["alpn_source"].as_str(), source, "{at}: source");
         assert_eq!(flow["tls_version"].as_str(), want.version, "{at}: version");
@@ -46,14 +60,28 @@ fn check(fixture: &str, expected: &[Expect]) -> Value {
             want.client_hello_frames,
             "{at}: ClientHello frames"
         );
-        assert_eq!(numbers(&flow["evidence_frames"]), want.evidence, "{at}: evidence");
+        assert_eq!(
+            numbers(&flow["evidence_frames"]),
+            want.evidence,
+            "{at}: evidence"
+        );
         assert_eq!(flow["transport"], "tcp");
-        assert!(!flow["detail"].as_str().unwrap_or("").is_empty(), "{at}: detail");
+        assert!(
+            !flow["detail"].as_str().unwrap_or("").is_empty(),
+            "{at}: detail"
+        );
     }
     doc
 }
 
-fn agreed(cport: u16, first: u64, ch: u64, sh: u64, offered: &'static [&'static str], sel: &'static str) -> Expect {
+fn agreed(
+    cport: u16,
+    first: u64,
+    ch: u64,
+    sh: u64,
+    offered: &'static [&'static str],
+    sel: &'static str,
+) -> Expect {
     Expect {
         client_port: cport,
         server_port: 8443,
@@ -98,7 +126,10 @@ fn tls12_h2_agreed() {
     assert_eq!(strings(&capture["link_types"]), ["ETHERNET (1)"]);
     assert_eq!(doc["summary"]["tls_flows"], 2);
     assert_eq!(doc["summary"]["verdicts"]["agreed"], 2);
-    assert_eq!(doc["flows"][0]["server_hello"]["cipher_suite"], "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384");
+    assert_eq!(
+        doc["flows"][0]["server_hello"]["cipher_suite"],
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+    );
 }
 
 #[test]
@@ -109,8 +140,16 @@ fn pcapng_conversion_reads_the_same() {
     ];
     let doc = check("tls12-h2-agreed.pcapng", &expected);
     assert_eq!(doc["captures"][0]["format"], "pcapng");
-    let pcap = analyze_json(project_path("fixtures/tls12-h2-agreed.pcap").to_str().unwrap(), &[]);
-    assert_eq!(doc["flows"][0]["start"], pcap["flows"][0]["start"], "same timestamps");
+    let pcap = analyze_json(
+        project_path("fixtures/tls12-h2-agreed.pcap")
+            .to_str()
+            .unwrap(),
+        &[],
+    );
+    assert_eq!(
+        doc["flows"][0]["start"], pcap["flows"][0]["start"],
+        "same timestamps"
+    );
 }
 
 #[test]
@@ -165,7 +204,10 @@ fn server_without_alpn_declines() {
         ],
     );
     let detail = doc["flows"][0]["detail"].as_str().unwrap();
-    assert!(detail.contains("server did not agree on a protocol"), "{detail}");
+    assert!(
+        detail.contains("server did not agree on a protocol"),
+        "{detail}"
+    );
     assert_eq!(doc["summary"]["verdicts"]["server_declined"], 2);
 }
 
@@ -278,7 +320,12 @@ fn tls13_is_hidden() {
 
 #[test]
 fn client_hello_split_over_three_segments() {
-    let doc = analyze_json(project_path("fixtures/ch-split-3-segments.pcap").to_str().unwrap(), &[]);
+    let doc = analyze_json(
+        project_path("fixtures/ch-split-3-segments.pcap")
+            .to_str()
+            .unwrap(),
+        &[],
+    );
     let flow = &doc["flows"][0];
     assert_eq!(numbers(&flow["client_hello"]["frames"]), [4, 5, 6]);
     assert_eq!(numbers(&flow["server_hello"]["frames"]), [10]);
@@ -301,9 +348,15 @@ fn ipv6() {
 #[test]
 fn linux_cooked_captures() {
     let doc = check("sll2-any.pcap", &[agreed(41130, 1, 4, 6, H2_H1, "h2")]);
-    assert_eq!(strings(&doc["captures"][0]["link_types"]), ["LINUX_SLL2 (276)"]);
+    assert_eq!(
+        strings(&doc["captures"][0]["link_types"]),
+        ["LINUX_SLL2 (276)"]
+    );
     let doc = check("sll-any.pcap", &[agreed(41132, 1, 4, 6, H2_H1, "h2")]);
-    assert_eq!(strings(&doc["captures"][0]["link_types"]), ["LINUX_SLL (113)"]);
+    assert_eq!(
+        strings(&doc["captures"][0]["link_types"]),
+        ["LINUX_SLL (113)"]
+    );
 }
 
 #[test]
@@ -352,7 +405,10 @@ fn http_connect_proxy_hop() {
 
 #[test]
 fn snaplen_cut_handshake_is_incomplete_and_says_why() {
-    let doc = analyze_json(project_path("fixtures/snaplen-96.pcap").to_str().unwrap(), &[]);
+    let doc = analyze_json(
+        project_path("fixtures/snaplen-96.pcap").to_str().unwrap(),
+        &[],
+    );
     let capture = &doc["captures"][0];
     assert_eq!(capture["snaplen"], 96);
     assert_eq!(capture["decode"]["truncated_payload"], 10);

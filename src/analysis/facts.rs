@@ -103,7 +103,9 @@ impl FlowFacts {
 
     /// The HelloRetryRequest, if the server sent one.
     pub fn hello_retry_request(&self) -> Option<&(ServerHello, Vec<u64>)> {
-        self.server_hellos.iter().find(|(h, _)| h.is_hello_retry_request)
+        self.server_hellos
+            .iter()
+            .find(|(h, _)| h.is_hello_retry_request)
     }
 
     /// True when the flow carries TLS.

@@ -125,7 +125,9 @@ fn judge_inner(facts: &FlowFacts, evidence: &mut Vec<u64>) -> (VerdictKind, Stri
         .find(|a| a.from == Role::Server && a.description == Some(120));
     if let Some(alert) = server_alert_120 {
         evidence.push(alert.frame);
-        let offered = client_hello.map(|(h, _)| list(h.offered())).unwrap_or_default();
+        let offered = client_hello
+            .map(|(h, _)| list(h.offered()))
+            .unwrap_or_default();
         return (
             VerdictKind::NoCommonProtocol,
             format!(
@@ -231,7 +233,10 @@ fn not_tls_detail(facts: &FlowFacts) -> String {
 fn incomplete_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
     let Some((_, ch_frames)) = facts.client_hello() else {
         if facts.truncated_frames > 0
-            && facts.faults.iter().any(|(_, _, f)| matches!(f, StreamFault::Gap { .. }))
+            && facts
+                .faults
+                .iter()
+                .any(|(_, _, f)| matches!(f, StreamFault::Gap { .. }))
         {
             evidence.extend(facts.first_truncated_frame);
             return format!(
@@ -287,7 +292,12 @@ fn incomplete_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
         evidence.push(*frame);
         return format!("the server's reply could not be read: {fault} (frame {frame})");
     }
-    if let Some((role, frame)) = facts.fins.iter().find(|(r, _)| *r == Role::Server).or(facts.fins.first()) {
+    if let Some((role, frame)) = facts
+        .fins
+        .iter()
+        .find(|(r, _)| *r == Role::Server)
+        .or(facts.fins.first())
+    {
         evidence.push(*frame);
         return format!(
             "the {} closed the connection (FIN in frame {frame}) without a ServerHello after the ClientHello (frame {ch_last})",

@@ -173,6 +173,9 @@ impl<R: Read> Read for FillingReader<R> {
     }
 }
 
+/// A packet's time, link type, captured bytes and length on the wire.
+type PacketView<'a> = (Timestamp, LinkType, &'a [u8], u32);
+
 /// Per-interface decoding parameters of a pcapng section.
 #[derive(Debug, Clone, Copy)]
 struct Interface {
@@ -193,7 +196,9 @@ where
         Ok(r) => r,
         Err(PcapError::Eof) => return Err(CaptureError::Empty),
         Err(PcapError::ReadError) => {
-            return Err(CaptureError::Io(io::Error::other("the input could not be read")));
+            return Err(CaptureError::Io(io::Error::other(
+                "the input could not be read",
+            )));
         }
         Err(_) => return Err(CaptureError::NotACapture),
     };
@@ -216,7 +221,7 @@ where
         match reader.next() {
             Ok((offset, block)) => {
                 // A packet block yields Some(frame data), or Some(None) when it cannot be placed.
-                let mut packet: Option<Option<(Timestamp, LinkType, &[u8], u32)>> = None;
+                let mut packet: Option<Option<PacketView<'_>>> = None;
                 match block {
                     PcapBlockOwned::LegacyHeader(header) => {
                         let nanos = header.is_nanosecond_precision();
@@ -242,7 +247,12 @@ where
                                 iface.units_per_second,
                             );
                             let len = (record.caplen as usize).min(record.data.len());
-                            (timestamp, iface.link_type, &record.data[..len], record.origlen)
+                            (
+                                timestamp,
+                                iface.link_type,
+                                &record.data[..len],
+                                record.origlen,
+                            )
                         }));
                     }
                     PcapBlockOwned::NG(ref block) => match block {
@@ -331,10 +341,7 @@ where
                 if capacity >= MAX_BLOCK_BYTES || !reader.grow(capacity * 2) {
                     summary.warnings.push(CaptureWarning::Corrupt {
                         last_good_frame: summary.packets,
-                        reason: format!(
-                            "a block claims more than {} MiB",
-                            MAX_BLOCK_BYTES >> 20
-                        ),
+                        reason: format!("a block claims more than {} MiB", MAX_BLOCK_BYTES >> 20),
                     });
                     break;
                 }
@@ -398,7 +405,12 @@ mod tests {
         v
     }
 
-    fn frames_of(bytes: &[u8]) -> (Vec<(u64, Timestamp, usize)>, Result<CaptureSummary, CaptureError>) {
+    type Outcome = (
+        Vec<(u64, Timestamp, usize)>,
+        Result<CaptureSummary, CaptureError>,
+    );
+
+    fn frames_of(bytes: &[u8]) -> Outcome {
         let mut frames = Vec::new();
         let result = read_capture(bytes, |event| {
             if let CaptureEvent::Frame(f) = event {

@@ -67,10 +67,14 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
 
 fn ether_payload(protocol: u16, payload: &[u8]) -> Option<LaxSlicedPacket<'_>> {
     match EtherType(protocol) {
-        EtherType::IPV4 | EtherType::IPV6 | EtherType::VLAN_TAGGED_FRAME
-        | EtherType::PROVIDER_BRIDGING | EtherType::VLAN_DOUBLE_TAGGED_FRAME => {
-            Some(LaxSlicedPacket::from_ether_type(EtherType(protocol), payload))
-        }
+        EtherType::IPV4
+        | EtherType::IPV6
+        | EtherType::VLAN_TAGGED_FRAME
+        | EtherType::PROVIDER_BRIDGING
+        | EtherType::VLAN_DOUBLE_TAGGED_FRAME => Some(LaxSlicedPacket::from_ether_type(
+            EtherType(protocol),
+            payload,
+        )),
         _ => None,
     }
 }
@@ -104,11 +108,19 @@ mod tests {
 
     #[test]
     fn sll2_and_null_reach_ip() {
-        let ip = [0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let ip = [
+            0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
         let mut sll2 = vec![0x08, 0x00];
         sll2.extend_from_slice(&[0; 18]);
         sll2.extend_from_slice(&ip);
-        assert!(slice(LinkType::LINUX_SLL2, &sll2).unwrap().unwrap().net.is_some());
+        assert!(
+            slice(LinkType::LINUX_SLL2, &sll2)
+                .unwrap()
+                .unwrap()
+                .net
+                .is_some()
+        );
 
         let mut null = 2u32.to_le_bytes().to_vec();
         null.extend_from_slice(&ip);
@@ -117,6 +129,9 @@ mod tests {
         lo.extend_from_slice(&ip);
         assert!(slice(LinkType::LOOP, &lo).unwrap().unwrap().net.is_some());
 
-        assert_eq!(slice(LinkType::LINUX_SLL2, &[8, 0, 1]).err(), Some(LinkError::TooShort));
+        assert_eq!(
+            slice(LinkType::LINUX_SLL2, &[8, 0, 1]).err(),
+            Some(LinkError::TooShort)
+        );
     }
 }

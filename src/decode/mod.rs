@@ -203,10 +203,10 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
     };
     let header_len = tcp.header_slice().len();
     let captured = tcp.payload();
-    // A zero IPv4 total length (TSO on the capturing host) or an IPv6 jumbogram leaves only the
-    // captured length to go by.
+    // No usable length field (a zero IPv4 total length from TSO on the capturing host, an IPv6
+    // jumbogram) leaves only the captured length to go by.
     let wire_len = match declared_ip_payload {
-        Some(n) if n >= header_len && !(n == 0 && !captured.is_empty()) => n - header_len,
+        Some(n) if n >= header_len => n - header_len,
         Some(_) | None if !payload.incomplete => captured.len(),
         _ => {
             return Decoded::Malformed(DecodeError {
@@ -262,7 +262,8 @@ mod tests {
     #[test]
     fn decodes_ethernet_ipv4_tcp() {
         let bytes = tcp_ipv4(b"hello");
-        let Decoded::Tcp(seg) = decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32))
+        let Decoded::Tcp(seg) =
+            decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32))
         else {
             panic!("not tcp");
         };

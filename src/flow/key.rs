@@ -83,8 +83,14 @@ mod tests {
 
     #[test]
     fn both_directions_share_a_key() {
-        let x = Endpoint { ip: "10.0.0.2".parse().unwrap(), port: 443 };
-        let y = Endpoint { ip: "10.0.0.1".parse().unwrap(), port: 50000 };
+        let x = Endpoint {
+            ip: "10.0.0.2".parse().unwrap(),
+            port: 443,
+        };
+        let y = Endpoint {
+            ip: "10.0.0.1".parse().unwrap(),
+            port: 50000,
+        };
         let (k1, s1) = FlowKey::of(x, y);
         let (k2, s2) = FlowKey::of(y, x);
         assert_eq!(k1, k2);

@@ -9,5 +9,5 @@ mod reassembly;
 mod seq;
 
 pub use key::{Endpoint, FlowKey, Side};
-pub use reassembly::{Chunk, Reassembler, ReassemblyStats, MAX_PENDING_BYTES};
+pub use reassembly::{Chunk, MAX_PENDING_BYTES, Reassembler, ReassemblyStats};
 pub use seq::SeqNumber;

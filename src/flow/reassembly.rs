@@ -95,7 +95,7 @@ impl Reassembler {
     /// A SYN with initial sequence number `isn`: data starts at `isn + 1`.
     pub fn syn(&mut self, isn: SeqNumber) {
         if self.next.is_none() {
-            self.next = Some(isn.add(1));
+            self.next = Some(isn.plus(1));
         }
     }
 
@@ -213,7 +213,7 @@ impl Reassembler {
             });
         }
         let missing = fresh - present.len() as u32;
-        self.next = Some(next.add(fresh));
+        self.next = Some(next.plus(fresh));
         if missing > 0 {
             self.stats.gaps += 1;
             self.stats.gap_bytes += u64::from(missing);
@@ -363,7 +363,10 @@ mod tests {
 
     #[test]
     fn out_of_order_is_released_in_order() {
-        let (seen, stats) = run(999, &[(1003, 1, b"def"), (1006, 2, b"ghi"), (1000, 3, b"abc")]);
+        let (seen, stats) = run(
+            999,
+            &[(1003, 1, b"def"), (1006, 2, b"ghi"), (1000, 3, b"abc")],
+        );
         assert_eq!(seen.bytes, b"abcdefghi");
         assert_eq!(seen.frames, vec![3, 1, 2]);
         assert_eq!(stats.out_of_order_segments, 2);
@@ -374,7 +377,12 @@ mod tests {
     fn retransmission_and_overlap_delivered_once() {
         let (seen, stats) = run(
             999,
-            &[(1000, 1, b"abcd"), (1000, 2, b"abcd"), (1002, 3, b"cdef"), (1006, 4, b"g")],
+            &[
+                (1000, 1, b"abcd"),
+                (1000, 2, b"abcd"),
+                (1002, 3, b"cdef"),
+                (1006, 4, b"g"),
+            ],
         );
         assert_eq!(seen.bytes, b"abcdefg");
         assert_eq!(stats.retransmitted_segments, 1);
@@ -384,7 +392,10 @@ mod tests {
     #[test]
     fn sequence_wraparound() {
         let isn = u32::MAX - 2;
-        let (seen, stats) = run(isn, &[(u32::MAX - 1, 1, b"ab"), (0, 2, b"cd"), (2, 3, b"ef")]);
+        let (seen, stats) = run(
+            isn,
+            &[(u32::MAX - 1, 1, b"ab"), (0, 2, b"cd"), (2, 3, b"ef")],
+        );
         assert_eq!(seen.bytes, b"abcdef");
         assert_eq!(stats.gaps, 0);
     }
@@ -458,7 +469,13 @@ mod tests {
         let mut sink = seen.sink();
         // A hole at 1..=10, then far more out-of-order data than the cap.
         for i in 0..400u32 {
-            r.segment(SeqNumber(11 + i * 1000), u64::from(i) + 1, &block, 1000, &mut sink);
+            r.segment(
+                SeqNumber(11 + i * 1000),
+                u64::from(i) + 1,
+                &block,
+                1000,
+                &mut sink,
+            );
             assert!(r.pending_bytes <= MAX_PENDING_BYTES);
         }
         drop(sink);

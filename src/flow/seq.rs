@@ -11,7 +11,7 @@ impl SeqNumber {
     }
 
     /// `self + n`, wrapping.
-    pub fn add(self, n: u32) -> SeqNumber {
+    pub fn plus(self, n: u32) -> SeqNumber {
         SeqNumber(self.0.wrapping_add(n))
     }
 
@@ -28,7 +28,7 @@ mod tests {
     #[test]
     fn wraps_around() {
         let near_end = SeqNumber(u32::MAX - 10);
-        let wrapped = near_end.add(20);
+        let wrapped = near_end.plus(20);
         assert_eq!(wrapped, SeqNumber(9));
         assert_eq!(wrapped.diff(near_end), 20);
         assert_eq!(near_end.diff(wrapped), -20);

@@ -57,7 +57,12 @@ pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
     render_summary(report, &style, out)
 }
 
-fn render_flow(flow: &FlowReport, multi: bool, style: &Style, out: &mut dyn Write) -> io::Result<()> {
+fn render_flow(
+    flow: &FlowReport,
+    multi: bool,
+    style: &Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let arrow = format!(
         "{} → {}",
         endpoint(&flow.client.ip, flow.client.port),
@@ -149,9 +154,7 @@ fn render_flow(flow: &FlowReport, multi: bool, style: &Style, out: &mut dyn Writ
 
 fn render_summary(report: &Report, style: &Style, out: &mut dyn Write) -> io::Result<()> {
     let s = &report.summary;
-    let hint = if s.non_tls_flows > 0
-        && report.flows.iter().all(|f| f.verdict != "not_tls")
-    {
+    let hint = if s.non_tls_flows > 0 && report.flows.iter().all(|f| f.verdict != "not_tls") {
         " (--all lists them)"
     } else {
         ""
@@ -173,7 +176,11 @@ fn render_summary(report: &Report, style: &Style, out: &mut dyn Write) -> io::Re
         }
     }
     writeln!(out)?;
-    writeln!(out, "  {:<40}{:>6}  {:<24}verdicts", "server", "flows", "SNI")?;
+    writeln!(
+        out,
+        "  {:<40}{:>6}  {:<24}verdicts",
+        "server", "flows", "SNI"
+    )?;
     for server in &s.servers {
         let verdicts: Vec<String> = ordered_verdicts(&server.verdicts)
             .into_iter()

@@ -88,7 +88,9 @@ mod tests {
 
     #[test]
     fn parses_in_order() {
-        let body = [0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1'];
+        let body = [
+            0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
+        ];
         let list = AlpnList::parse(&body);
         assert_eq!(list.malformed, None);
         let names: Vec<String> = list.protocols.iter().map(|p| p.escaped()).collect();
@@ -98,7 +100,10 @@ mod tests {
     #[test]
     fn escapes_losslessly() {
         assert_eq!(ProtocolName(b"a\\b".to_vec()).escaped(), "a\\x5cb");
-        assert_eq!(ProtocolName(vec![0xab, 0x20, 0x7f]).escaped(), "\\xab \\x7f");
+        assert_eq!(
+            ProtocolName(vec![0xab, 0x20, 0x7f]).escaped(),
+            "\\xab \\x7f"
+        );
     }
 
     #[test]

@@ -41,7 +41,11 @@ pub struct HelloError {
 
 impl fmt::Display for HelloError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} does not parse (fixed fields truncated or inconsistent)", self.message)
+        write!(
+            f,
+            "{} does not parse (fixed fields truncated or inconsistent)",
+            self.message
+        )
     }
 }
 
@@ -71,9 +75,10 @@ pub struct ClientHello {
 impl ClientHello {
     /// Parses a ClientHello body (after the 4-byte handshake header).
     pub fn parse(body: &[u8]) -> Result<ClientHello, HelloError> {
-        let (_, ch) = tls_parser::parse_tls_handshake_client_hello(body).map_err(|_| HelloError {
-            message: "ClientHello",
-        })?;
+        let (_, ch) =
+            tls_parser::parse_tls_handshake_client_hello(body).map_err(|_| HelloError {
+                message: "ClientHello",
+            })?;
         let mut hello = ClientHello {
             legacy_version: ch.version.0,
             random: ch.random.to_vec(),
@@ -141,9 +146,10 @@ pub struct ServerHello {
 impl ServerHello {
     /// Parses a ServerHello body (after the 4-byte handshake header).
     pub fn parse(body: &[u8]) -> Result<ServerHello, HelloError> {
-        let (_, sh) = tls_parser::parse_tls_handshake_server_hello(body).map_err(|_| HelloError {
-            message: "ServerHello",
-        })?;
+        let (_, sh) =
+            tls_parser::parse_tls_handshake_server_hello(body).map_err(|_| HelloError {
+                message: "ServerHello",
+            })?;
         let mut hello = ServerHello {
             legacy_version: sh.version.0,
             cipher_suite: sh.cipher.0,

@@ -59,7 +59,9 @@ pub fn looks_like_record(b: &[u8]) -> Option<bool> {
         [_, major, ..] if *major != 3 => Some(false),
         [_, _] => None,
         [_, _, minor, ..] if *minor > 4 => Some(false),
-        _ => head.map(|h| u16::from_be_bytes([h[3], h[4]]) <= 18432 + 256).or(None),
+        _ => head
+            .map(|h| u16::from_be_bytes([h[3], h[4]]) <= 18432 + 256)
+            .or(None),
     }
 }
 
@@ -130,7 +132,11 @@ fn socks4_request(b: &[u8]) -> Preamble {
     let port = u16::from_be_bytes([b[2], b[3]]);
     let ip = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
     let Some(user_end) = b[8..].iter().position(|&c| c == 0).map(|p| 8 + p) else {
-        return if b.len() > 512 { Preamble::Other } else { Preamble::NeedMore };
+        return if b.len() > 512 {
+            Preamble::Other
+        } else {
+            Preamble::NeedMore
+        };
     };
     let is_4a = b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] != 0;
     if !is_4a {
@@ -141,7 +147,10 @@ fn socks4_request(b: &[u8]) -> Preamble {
         };
     }
     let host_start = user_end + 1;
-    match b.get(host_start..).and_then(|r| r.iter().position(|&c| c == 0)) {
+    match b
+        .get(host_start..)
+        .and_then(|r| r.iter().position(|&c| c == 0))
+    {
         Some(p) => Preamble::Proxy {
             kind: ProxyKind::Socks4,
             target: Some(format!(
@@ -164,8 +173,12 @@ fn socks5_client(b: &[u8]) -> Preamble {
     let mut at = 2 + methods;
     if b.get(at) == Some(&1) {
         // RFC 1929: VER=1 ULEN UNAME PLEN PASSWD
-        let Some(&ulen) = b.get(at + 1) else { return Preamble::NeedMore };
-        let Some(&plen) = b.get(at + 2 + usize::from(ulen)) else { return Preamble::NeedMore };
+        let Some(&ulen) = b.get(at + 1) else {
+            return Preamble::NeedMore;
+        };
+        let Some(&plen) = b.get(at + 2 + usize::from(ulen)) else {
+            return Preamble::NeedMore;
+        };
         at += 3 + usize::from(ulen) + usize::from(plen);
     }
     match b.get(at..at + 4) {
@@ -263,7 +276,10 @@ mod tests {
         assert_eq!(classify(b"CONN"), Preamble::NeedMore);
         let resp = b"HTTP/1.1 200 Connection established\r\n\r\n";
         assert!(matches!(classify(resp), Preamble::Proxy { len: 39, .. }));
-        assert_eq!(classify(b"HTTP/1.1 407 Proxy Auth\r\n\r\n"), Preamble::Other);
+        assert_eq!(
+            classify(b"HTTP/1.1 407 Proxy Auth\r\n\r\n"),
+            Preamble::Other
+        );
     }
 
     #[test]
@@ -271,15 +287,23 @@ mod tests {
         let s4 = [4, 1, 1, 187, 93, 184, 216, 34, b'u', 0];
         assert_eq!(
             classify(&s4),
-            Preamble::Proxy { kind: ProxyKind::Socks4, target: Some("93.184.216.34:443".into()), len: 10 }
+            Preamble::Proxy {
+                kind: ProxyKind::Socks4,
+                target: Some("93.184.216.34:443".into()),
+                len: 10
+            }
         );
         let mut s4a = vec![4, 1, 1, 187, 0, 0, 0, 1, 0];
         s4a.extend_from_slice(b"a.test\0");
-        assert!(matches!(classify(&s4a), Preamble::Proxy { target: Some(t), .. } if t == "a.test:443"));
+        assert!(
+            matches!(classify(&s4a), Preamble::Proxy { target: Some(t), .. } if t == "a.test:443")
+        );
         let mut s5 = vec![5, 1, 0, 5, 1, 0, 3, 6];
         s5.extend_from_slice(b"a.test");
         s5.extend_from_slice(&[1, 187]);
-        assert!(matches!(classify(&s5), Preamble::Proxy { kind: ProxyKind::Socks5, target: Some(t), len: 16 } if t == "a.test:443"));
+        assert!(
+            matches!(classify(&s5), Preamble::Proxy { kind: ProxyKind::Socks5, target: Some(t), len: 16 } if t == "a.test:443")
+        );
         let server = [5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0, 80];
         assert!(matches!(classify(&server), Preamble::Proxy { len: 12, .. }));
     }

@@ -116,10 +116,15 @@ impl std::fmt::Display for StreamFault {
             StreamFault::Gap { len } => write!(f, "{len} bytes missing from the capture"),
             StreamFault::BadRecordHeader => write!(f, "bytes that are not a TLS record header"),
             StreamFault::HelloTooLarge { len } => {
-                write!(f, "hello of {len} bytes exceeds the {MAX_HELLO_BYTES}-byte cap: not parsed")
+                write!(
+                    f,
+                    "hello of {len} bytes exceeds the {MAX_HELLO_BYTES}-byte cap: not parsed"
+                )
             }
             StreamFault::BadHello(e) => write!(f, "{e}"),
-            StreamFault::HelloFaults(list) => write!(f, "malformed extensions: {}", list.join("; ")),
+            StreamFault::HelloFaults(list) => {
+                write!(f, "malformed extensions: {}", list.join("; "))
+            }
         }
     }
 }
@@ -176,7 +181,11 @@ impl DirectionParser {
     /// A parser for a direction whose start was captured (`mid_stream` false) or not.
     pub fn new(mid_stream: bool) -> DirectionParser {
         DirectionParser {
-            phase: if mid_stream { Phase::Resync } else { Phase::Detect },
+            phase: if mid_stream {
+                Phase::Resync
+            } else {
+                Phase::Detect
+            },
             detect_buf: Vec::new(),
             record_header: [0; 5],
             header_have: 0,
@@ -434,7 +443,10 @@ impl DirectionParser {
                 m.left = (usize::from(m.header[1]) << 16)
                     | (usize::from(m.header[2]) << 8)
                     | usize::from(m.header[3]);
-                let is_hello = matches!(m.msg_type, handshake::CLIENT_HELLO | handshake::SERVER_HELLO);
+                let is_hello = matches!(
+                    m.msg_type,
+                    handshake::CLIENT_HELLO | handshake::SERVER_HELLO
+                );
                 m.keep = is_hello && m.left <= MAX_HELLO_BYTES;
                 m.body.clear();
                 if is_hello && !m.keep {
@@ -586,7 +598,11 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                TlsEvent::Alert { level: 2, description: Some(120), frame: 7 },
+                TlsEvent::Alert {
+                    level: 2,
+                    description: Some(120),
+                    frame: 7
+                },
                 TlsEvent::ApplicationData { frame: 7 },
             ]
         );
@@ -612,8 +628,21 @@ mod tests {
         p.gap(2, 30, &mut events);
         p.feed(3, &[0xde, 0xad], &mut events);
         p.feed(4, &record(21, &[2, 40]), &mut events);
-        assert!(matches!(events[0], TlsEvent::Fault { fault: StreamFault::Gap { len: 30 }, frame: 2 }));
-        assert_eq!(events[1], TlsEvent::Alert { level: 2, description: Some(40), frame: 4 });
+        assert!(matches!(
+            events[0],
+            TlsEvent::Fault {
+                fault: StreamFault::Gap { len: 30 },
+                frame: 2
+            }
+        ));
+        assert_eq!(
+            events[1],
+            TlsEvent::Alert {
+                level: 2,
+                description: Some(40),
+                frame: 4
+            }
+        );
     }
 
     #[test]
@@ -623,7 +652,13 @@ mod tests {
         let mut p = DirectionParser::new(false);
         let mut events = Vec::new();
         p.feed(1, &stream, &mut events);
-        assert!(matches!(events[0], TlsEvent::Fault { fault: StreamFault::HelloTooLarge { .. }, .. }));
+        assert!(matches!(
+            events[0],
+            TlsEvent::Fault {
+                fault: StreamFault::HelloTooLarge { .. },
+                ..
+            }
+        ));
         assert!(p.message.body.capacity() <= MAX_HELLO_BYTES);
     }
 }

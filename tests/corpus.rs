@@ -1,0 +1,223 @@
+//! Conformance against a peer: the FoxIO JA4 project's captures and the values its tools print
+//! (`../shared/corpus/ja4`). For every TLS-over-TCP stream their Python tool lists, alpnscope must
+//! find the flow (same addresses and ports), with the same SNI, the same first offered ALPN, the
+//! same ServerHello ALPN (from JA4S part a) and exactly the same JA4 string.
+
+mod common;
+
+use common::{analyze_json, project_path};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn corpus() -> PathBuf {
+    let dir = project_path("../shared/corpus/ja4");
+    assert!(
+        dir.join("captures").is_dir(),
+        "the shared corpus must be at {} (it is provided beside the project)",
+        dir.display()
+    );
+    dir
+}
+
+/// The JA4 two-character ALPN code of a value (specification, "ALPN Extension Value").
+fn alpn_code(value: Option<&str>) -> String {
+    let Some(v) = value.filter(|v| !v.is_empty()) else {
+        return "00".into();
+    };
+    let bytes = unescape(v);
+    let (a, b) = (bytes[0], bytes[bytes.len() - 1]);
+    if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() {
+        format!("{}{}", a as char, b as char)
+    } else {
+        let hex = format!("{a:02x}{b:02x}");
+        format!("{}{}", &hex[..1], &hex[3..])
+    }
+}
+
+/// Reverses alpnscope's `\xNN` escaping.
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
+            out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).unwrap());
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn endpoints(flow: &Value) -> [(String, String); 2] {
+    let e = |side: &str| {
+        (
+            flow[side]["ip"].as_str().unwrap().to_string(),
+            flow[side]["port"].to_string(),
+        )
+    };
+    let mut v = [e("client"), e("server")];
+    v.sort();
+    v
+}
+
+#[test]
+fn every_tls_stream_of_the_ja4_corpus_matches() {
+    let dir = corpus();
+    let mut checked = 0;
+    let mut captures: Vec<PathBuf> = std::fs::read_dir(dir.join("captures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    captures.sort();
+    for capture in captures {
+        let name = capture.file_name().unwrap().to_str().unwrap().to_string();
+        let expected_path = dir.join("expected").join(format!("{name}.json"));
+        let Ok(text) = std::fs::read_to_string(&expected_path) else {
+            continue;
+        };
+        let expected: Vec<Value> = serde_json::from_str(&text).unwrap();
+        let doc = analyze_json(capture.to_str().unwrap(), &[]);
+        let flows = doc["flows"].as_array().unwrap();
+        for stream in &expected {
+            let Some(ja4) = stream
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(k, _)| k.starts_with("JA4."))
+                .map(|(_, v)| v.as_str().unwrap())
+            else {
+                continue;
+            };
+            if ja4.starts_with('q') {
+                continue; // QUIC: not TLS over TCP
+            }
+            let mut want = [
+                (
+                    stream["src"].as_str().unwrap().to_string(),
+                    stream["srcport"].as_str().unwrap().to_string(),
+                ),
+                (
+                    stream["dst"].as_str().unwrap().to_string(),
+                    stream["dstport"].as_str().unwrap().to_string(),
+                ),
+            ];
+            want.sort();
+            let at = format!("{name} stream {}", stream["stream"]);
+            let flow = flows
+                .iter()
+                .find(|f| endpoints(f) == want)
+                .unwrap_or_else(|| panic!("{at}: flow not found"));
+            // Their tools print "99" for a non-ASCII ALPN, against their own specification
+            // (see the corpus README): compare everything but that code there.
+            let got = flow["client_hello"]["ja4"].as_str().unwrap();
+            if name == "tls-non-ascii-alpn.pcapng" {
+                assert_eq!(got[..8], ja4[..8], "{at}: JA4 part a");
+                assert_eq!(got[10..], ja4[10..], "{at}: JA4 hashes");
+            } else {
+                assert_eq!(got, ja4, "{at}: JA4");
+            }
+            if let Some(domain) = stream.get("domain").and_then(Value::as_str) {
+                assert_eq!(flow["sni"].as_str(), Some(domain), "{at}: SNI");
+            }
+            let first_offered = flow["alpn_offered"][0].as_str();
+            assert_eq!(
+                alpn_code(first_offered),
+                got[8..10],
+                "{at}: first offered ALPN"
+            );
+            if let Some(ja4s) = stream.get("JA4S").and_then(Value::as_str) {
+                let part_a = ja4s.split('_').next().unwrap();
+                let code = &part_a[part_a.len() - 2..];
+                assert_eq!(
+                    alpn_code(flow["alpn_selected"].as_str()),
+                    code,
+                    "{at}: ServerHello ALPN"
+                );
+            }
+            // Wireshark's SOCKS dissector opens a stream of its own for the tunnelled
+            // connection, so its tcp.stream numbers skip; elsewhere they must match.
+            if !name.starts_with("socks") {
+                assert_eq!(flow["tcp_stream"], stream["stream"], "{at}: tcp.stream");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 150, "TLS-over-TCP streams checked");
+}
+
+#[test]
+fn non_ascii_alpn_follows_the_specification() {
+    let path = corpus().join("captures/tls-non-ascii-alpn.pcapng");
+    let doc = analyze_json(path.to_str().unwrap(), &[]);
+    let flow = &doc["flows"][0];
+    let offered = flow["alpn_offered"][0].as_str().unwrap();
+    let ja4 = flow["client_hello"]["ja4"].as_str().unwrap();
+    assert_eq!(ja4[8..10], alpn_code(Some(offered)));
+    assert!(
+        offered.contains("\\x"),
+        "non-ASCII bytes are escaped: {offered}"
+    );
+}
+
+#[test]
+fn captures_without_tls_have_no_tls_flows() {
+    let dir = corpus().join("captures");
+    for name in [
+        "ssh.pcapng",
+        "ssh2-malformed.pcap",
+        "ssh2-moloch-crash.pcap",
+        "sshv1.pcap",
+        "ssh-r.pcap",
+        "ssh-scp-1050.pcap",
+        "dhcp.pcapng",
+        "dhcpv6.pcap",
+        "http1.pcapng",
+        "http1-with-cookies.pcapng",
+        "http-empty-useragent.pcap",
+        "single-packets.pcap",
+        "CVE-2018-6794.pcap",
+    ] {
+        let doc = analyze_json(dir.join(name).to_str().unwrap(), &[]);
+        assert_eq!(doc["summary"]["tls_flows"], 0, "{name}");
+        assert!(doc["flows"].as_array().unwrap().is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn tls_inside_proxy_tunnels_is_found() {
+    let dir = corpus().join("captures");
+    let doc = analyze_json(dir.join("https-connect.pcap").to_str().unwrap(), &[]);
+    let flow = &doc["flows"][0];
+    assert_eq!(flow["proxy"]["kind"], "http_connect");
+    assert_eq!(flow["proxy"]["target"], "ts01-b.cloudsink.net:443");
+    assert_eq!(
+        flow["client_hello"]["ja4"],
+        "t12i860500_e18388e7f3a3_a1e935682795"
+    );
+    assert_eq!(flow["verdict"], "not_offered");
+
+    let doc = analyze_json(dir.join("socks4-https.pcap").to_str().unwrap(), &[]);
+    let flow = &doc["flows"][0];
+    assert_eq!(flow["proxy"]["kind"], "socks4");
+    assert_eq!(flow["proxy"]["target"], "login.live.com:443");
+    // The capture lacks the client's 201-byte ClientHello (the server acknowledges it in frame 7).
+    assert_eq!(flow["verdict"], "incomplete");
+    assert!(flow["server_hello"]["frames"][0] == 9);
+
+    let doc = analyze_json(dir.join("socks-https-example.pcap").to_str().unwrap(), &[]);
+    let flows = doc["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 3);
+    let proxies = [
+        ("socks4", "93.184.216.119:443"),
+        ("socks4", "www.example.com:443"), // SOCKS4a: the proxy resolves the name
+        ("socks5", "93.184.216.119:443"),
+    ];
+    for (flow, (kind, target)) in flows.iter().zip(proxies) {
+        assert_eq!(flow["proxy"]["kind"], kind);
+        assert_eq!(flow["proxy"]["target"], target);
+        assert_eq!(flow["sni"], "www.example.com");
+    }
+}

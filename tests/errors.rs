@@ -1,0 +1,185 @@
+//! Bad input and command-line behaviour: exit codes, messages, and partial reports.
+
+mod common;
+
+use common::{project_path, run};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("alpnscope-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn not_a_capture_exits_2_with_a_clear_message() {
+    let path = temp_file(
+        "notes.txt",
+        b"this is a text file, not a packet capture at all\n",
+    );
+    let out = run(&["analyze", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a pcap or pcapng file"), "{err}");
+    assert!(err.starts_with("alpnscope: error:"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn empty_file_exits_2() {
+    let path = temp_file("empty.pcap", b"");
+    let out = run(&["analyze", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+}
+
+#[test]
+fn missing_file_exits_2() {
+    let out = run(&["analyze", "/nonexistent/capture.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open /nonexistent/capture.pcap"));
+}
+
+#[test]
+fn usage_error_exits_2() {
+    assert_eq!(run(&["analyze"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["analyze", "--format", "yaml", "x.pcap"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn truncated_capture_reports_flows_read_so_far() {
+    let full = std::fs::read(project_path("fixtures/tls12-h2-agreed.pcap")).unwrap();
+    // Cut inside frame 20 (the second connection's SYN/ACK): the first flow is complete.
+    let mut offset = 24;
+    for _ in 0..19 {
+        let caplen = u32::from_le_bytes(full[offset + 8..offset + 12].try_into().unwrap()) as usize;
+        offset += 16 + caplen;
+    }
+    let path = temp_file("cut.pcap", &full[..offset + 30]);
+    let out = run(&["analyze", "--format", "json", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["captures"][0]["complete"], false);
+    assert_eq!(doc["captures"][0]["packets"], 19);
+    let warning = doc["captures"][0]["warnings"][0].as_str().unwrap();
+    assert!(warning.contains("after frame 19"), "{warning}");
+    assert_eq!(doc["flows"][0]["verdict"], "agreed");
+    // The second connection got only as far as its SYN (frame 19): no TLS to judge yet.
+    assert_eq!(doc["flows"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["summary"]["non_tls_flows"], 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("after frame 19"));
+}
+
+#[test]
+fn reads_a_capture_from_stdin() {
+    let bytes = std::fs::read(project_path("fixtures/tls12-h2-agreed.pcap")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+        .args(["analyze", "--format", "jsonl", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for chunk in bytes.chunks(7) {
+            stdin.write_all(chunk).unwrap();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "two flows and a summary line");
+    assert_eq!(lines[0]["alpn_selected"], "h2");
+    assert_eq!(lines[2]["type"], "summary");
+    assert_eq!(lines[2]["captures"][0]["path"], "-");
+}
+
+#[test]
+fn help_explains_every_verdict_and_version_prints() {
+    let out = run(&["analyze", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for verdict in [
+        "agreed",
+        "server_declined",
+        "no_common_protocol",
+        "selected_unoffered",
+        "not_offered",
+        "hidden",
+        "incomplete",
+    ] {
+        assert!(help.contains(verdict), "--help lacks {verdict}");
+    }
+    assert!(help.contains("Exit status"));
+    let out = run(&["--version"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn all_lists_non_tls_flows() {
+    let path = project_path("../shared/corpus/ja4/captures/ssh.pcapng");
+    let out = run(&[
+        "analyze",
+        "--format",
+        "json",
+        "--all",
+        path.to_str().unwrap(),
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flows = doc["flows"].as_array().unwrap();
+    assert!(!flows.is_empty());
+    assert!(flows.iter().all(|f| f["verdict"] == "not_tls"));
+    assert_eq!(
+        doc["summary"]["non_tls_flows"].as_u64(),
+        Some(flows.len() as u64)
+    );
+}
+
+#[test]
+fn markdown_report_has_metadata_and_problem_sections() {
+    let path = project_path("fixtures/tls12-server-no-alpn.pcap");
+    let out = run(&["analyze", "--format", "markdown", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("# alpnscope report"));
+    assert!(md.contains("| verdict | flows |"));
+    assert!(md.contains("`server_declined` | 2 |"));
+    assert!(md.contains("tcp.stream eq 1"));
+    let digest = {
+        use sha2::Digest;
+        let bytes = std::fs::read(&path).unwrap();
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert!(md.contains(&digest), "markdown shows the file's sha256");
+}
+
+#[test]
+fn text_report_is_plain_without_a_terminal_and_coloured_on_request() {
+    let path = project_path("fixtures/tls12-h2-agreed.pcap");
+    let out = run(&["analyze", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\x1b'));
+    assert!(text.contains("verdict   agreed: the server selected h2"));
+    assert!(
+        text.lines().all(|l| l.chars().count() <= 100),
+        "fits 100 columns"
+    );
+    let out = run(&["analyze", "--color", "always", path.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\x1b[32magreed\x1b[0m"));
+}
