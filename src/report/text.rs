@@ -132,15 +132,14 @@ fn render_flow(
         writeln!(out, "  {:<LABEL$}frames {}", "evidence", frames.join(", "))?;
     }
     for alert in &flow.alerts {
+        let what = match alert.code {
+            Some(code) => format!("{} {} ({code})", alert.level, alert.description),
+            None => "encrypted alert".to_string(),
+        };
         writeln!(
             out,
-            "  {:<LABEL$}{} {} {} from the {} (frame {})",
-            "alert",
-            alert.level,
-            alert.description,
-            alert.code.map(|c| format!("({c})")).unwrap_or_default(),
-            alert.from,
-            alert.frame
+            "  {:<LABEL$}{what} from the {} (frame {})",
+            "alert", alert.from, alert.frame
         )?;
     }
     for note in &flow.notes {
