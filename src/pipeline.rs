@@ -7,7 +7,7 @@
 
 use crate::analysis::{self, AlertSeen, FlowEnd, FlowFacts, Role, VerdictKind};
 use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
-use crate::decode::{self, Decoded, Segment};
+use crate::decode::{self, Decoded, Defragmenter, Segment};
 use crate::flow::{Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side};
 use crate::report::model::*;
 use crate::tls::hello::version_name;
@@ -99,6 +99,7 @@ pub struct Analyzer {
     non_tls_flows: u64,
     decode: DecodeCounts,
     unsupported: BTreeMap<u32, u64>,
+    defrag: Defragmenter,
     frames_since_sweep: u64,
     now: Timestamp,
     snaplen: u32,
@@ -116,6 +117,7 @@ impl Analyzer {
             non_tls_flows: 0,
             decode: DecodeCounts::default(),
             unsupported: BTreeMap::new(),
+            defrag: Defragmenter::new(),
             frames_since_sweep: 0,
             now: Timestamp(0),
             snaplen: 0,
@@ -129,6 +131,7 @@ impl Analyzer {
         self.decode = DecodeCounts::default();
         self.unsupported.clear();
         self.snaplen = 0;
+        self.defrag = Defragmenter::new();
     }
 
     /// Number of flows currently tracked.
@@ -154,7 +157,19 @@ impl Analyzer {
             }
             Decoded::OtherIp => self.decode.other_ip += 1,
             Decoded::NotIp => self.decode.not_ip += 1,
-            Decoded::Fragment => self.decode.fragments += 1,
+            Decoded::Fragment(fragment) => {
+                self.decode.fragments += 1;
+                if let Some(datagram) = self.defrag.add(&fragment, frame.timestamp) {
+                    match decode::decode_datagram(&datagram) {
+                        Decoded::Tcp(segment) => {
+                            self.decode.tcp += 1;
+                            self.segment(frame, &segment);
+                        }
+                        Decoded::Malformed(_) => self.decode.malformed += 1,
+                        _ => self.decode.other_ip += 1,
+                    }
+                }
+            }
             Decoded::Malformed(_) => self.decode.malformed += 1,
             Decoded::TruncatedHeaders => self.decode.truncated_headers += 1,
             Decoded::UnsupportedLink(LinkType(lt)) => {
@@ -349,10 +364,13 @@ impl Analyzer {
                 self.decode.malformed
             ));
         }
-        if self.decode.fragments > 0 {
+        self.defrag.finish();
+        self.decode.datagrams_reassembled = self.defrag.completed;
+        self.decode.datagrams_incomplete = self.defrag.abandoned;
+        if self.defrag.abandoned > 0 {
             warnings.push(format!(
-                "{} IP fragments were not reassembled; a handshake carried in fragments cannot be read",
-                self.decode.fragments
+                "{} fragmented IP datagrams could not be reassembled (fragments missing, too old or inconsistent); their bytes are gaps in their flows",
+                self.defrag.abandoned
             ));
         }
         if self.decode.truncated_payload + self.decode.truncated_headers > 0 {
@@ -677,4 +695,116 @@ fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
         }
     }
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{CaptureFormat, CaptureSummary};
+    use etherparse::PacketBuilder;
+
+    /// A minimal TLS 1.2 ClientHello record offering `h2`.
+    fn client_hello_record() -> Vec<u8> {
+        let alpn = [0x00, 0x10, 0, 5, 0, 3, 2, b'h', b'2'];
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[9; 32]);
+        body.extend_from_slice(&[0, 0, 2, 0xc0, 0x2f, 1, 0]);
+        body.extend_from_slice(&(alpn.len() as u16).to_be_bytes());
+        body.extend_from_slice(&alpn);
+        body.extend_from_slice(&[0; 600]); // padding inside the record, after the hello
+        let mut msg = vec![1, 0];
+        msg.extend_from_slice(&((body.len() - 600) as u16).to_be_bytes());
+        msg.extend_from_slice(&body[..body.len() - 600]);
+        let mut record = vec![0x16, 3, 1];
+        record.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+        record.extend(msg);
+        record
+    }
+
+    fn summary() -> CaptureSummary {
+        CaptureSummary {
+            format: CaptureFormat::Pcap,
+            link_types: vec![LinkType::RAW],
+            snaplen: 65535,
+            packets: 0,
+            bytes: 0,
+            first_time: None,
+            last_time: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn frame(number: u64, data: &[u8]) -> Frame<'_> {
+        Frame {
+            number,
+            timestamp: Timestamp(number as i64 * 1000),
+            link_type: LinkType::RAW,
+            data,
+            original_len: data.len() as u32,
+        }
+    }
+
+    /// Splits an IPv4 packet (20-byte header) into two fragments at `at` payload bytes.
+    fn fragment(packet: &[u8], at: usize) -> (Vec<u8>, Vec<u8>) {
+        let payload = &packet[20..];
+        let mut first = packet[..20].to_vec();
+        first.extend_from_slice(&payload[..at]);
+        first[2..4].copy_from_slice(&((20 + at) as u16).to_be_bytes());
+        first[6] = 0x20; // more fragments, offset 0
+        first[7] = 0;
+        let mut second = packet[..20].to_vec();
+        second.extend_from_slice(&payload[at..]);
+        second[2..4].copy_from_slice(&((20 + payload.len() - at) as u16).to_be_bytes());
+        let offset = (at / 8) as u16;
+        second[6..8].copy_from_slice(&offset.to_be_bytes());
+        (first, second)
+    }
+
+    #[test]
+    fn client_hello_in_ipv4_fragments_is_reassembled() {
+        let record = client_hello_record();
+        let mut packet = Vec::new();
+        PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .tcp(40000, 443, 1, 1000)
+            .ack(1)
+            .write(&mut packet, &record)
+            .unwrap();
+        let (first, second) = fragment(&packet, 48);
+        let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+        analyzer.begin_capture(0);
+        // The second fragment arrives first.
+        analyzer.frame(&frame(1, &second));
+        analyzer.frame(&frame(2, &first));
+        let capture = analyzer.end_capture("test", &summary());
+        assert_eq!(capture.decode.fragments, 2);
+        assert_eq!(capture.decode.datagrams_reassembled, 1);
+        let report = analyzer.into_report(vec![capture]);
+        let flow = &report.flows[0];
+        assert_eq!(flow.alpn_offered, ["h2"]);
+        assert_eq!(flow.client_hello.as_ref().unwrap().frames, [2]);
+        assert_eq!(flow.client.port, 40000);
+        assert_eq!(flow.verdict, "incomplete");
+    }
+
+    #[test]
+    fn missing_fragment_is_reported() {
+        let record = client_hello_record();
+        let mut packet = Vec::new();
+        PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .tcp(40000, 443, 1, 1000)
+            .write(&mut packet, &record)
+            .unwrap();
+        let (_, second) = fragment(&packet, 48);
+        let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+        analyzer.begin_capture(0);
+        analyzer.frame(&frame(1, &second));
+        let capture = analyzer.end_capture("test", &summary());
+        assert_eq!(capture.decode.datagrams_incomplete, 1);
+        assert!(
+            capture
+                .warnings
+                .iter()
+                .any(|w| w.contains("could not be reassembled"))
+        );
+    }
 }

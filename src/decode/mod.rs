@@ -6,10 +6,13 @@
 //! lacks (SLL2, NULL, LOOP) are read by hand in [`link`]. Nothing here panics on any input: every
 //! length is checked before it is used, and bad frames come back as [`Decoded::Malformed`].
 
+mod defrag;
 mod link;
 
+pub use defrag::{Datagram, Defragmenter, Fragment};
+
 use crate::capture::{Frame, LinkType};
-use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -118,8 +121,8 @@ pub enum Decoded<'a> {
     OtherIp,
     /// Not IP at all (ARP, LLDP…).
     NotIp,
-    /// An IPv4 or IPv6 fragment (not reassembled).
-    Fragment,
+    /// An IPv4 or IPv6 fragment, to be reassembled by a [`Defragmenter`].
+    Fragment(Fragment<'a>),
     /// The frame's link type cannot be decoded.
     UnsupportedLink(LinkType),
     /// Lengths or headers that do not add up.
@@ -163,31 +166,74 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
         LaxNetSlice::Ipv4(v4) => {
             let h = v4.header();
             let declared = usize::from(h.total_len()).checked_sub(usize::from(h.ihl()) * 4);
+            let payload = v4.payload();
+            if payload.fragmented {
+                return fragment_or_truncated(
+                    Fragment {
+                        src: IpAddr::V4(h.source_addr()),
+                        dst: IpAddr::V4(h.destination_addr()),
+                        ttl: h.ttl(),
+                        id: u32::from(h.identification()),
+                        protocol: payload.ip_number.0,
+                        offset: usize::from(h.fragments_offset().value()) * 8,
+                        more: h.more_fragments(),
+                        data: payload.payload,
+                    },
+                    payload.incomplete,
+                );
+            }
             (
                 IpAddr::V4(h.source_addr()),
                 IpAddr::V4(h.destination_addr()),
                 h.ttl(),
                 declared,
-                v4.payload(),
+                payload,
             )
         }
         LaxNetSlice::Ipv6(v6) => {
             let h = v6.header();
             let declared =
                 usize::from(h.payload_length()).checked_sub(v6.extensions().slice().len());
+            let payload = v6.payload();
+            if payload.fragmented {
+                let fragment_header =
+                    v6.extensions()
+                        .clone()
+                        .into_iter()
+                        .find_map(|ext| match ext {
+                            Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                            _ => None,
+                        });
+                let Some(f) = fragment_header else {
+                    return Decoded::Malformed(DecodeError {
+                        layer: Layer::Ip,
+                        reason: "IPv6 fragment without a readable fragment header",
+                    });
+                };
+                return fragment_or_truncated(
+                    Fragment {
+                        src: IpAddr::V6(h.source_addr()),
+                        dst: IpAddr::V6(h.destination_addr()),
+                        ttl: h.hop_limit(),
+                        id: f.identification(),
+                        protocol: payload.ip_number.0,
+                        offset: usize::from(f.fragment_offset().value()) * 8,
+                        more: f.more_fragments(),
+                        data: payload.payload,
+                    },
+                    payload.incomplete,
+                );
+            }
             (
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),
                 h.hop_limit(),
                 declared,
-                v6.payload(),
+                payload,
             )
         }
         LaxNetSlice::Arp(_) => return Decoded::NotIp,
     };
-    if payload.fragmented {
-        return Decoded::Fragment;
-    }
     if payload.ip_number != etherparse::IpNumber::TCP {
         return Decoded::OtherIp;
     }
@@ -215,21 +261,61 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
             });
         }
     };
-    let wire_len = wire_len.max(captured.len());
-    let flags = tcp.header_slice().get(13).copied().unwrap_or(0);
-    Decoded::Tcp(Segment {
+    Decoded::Tcp(segment(
+        src_ip,
+        dst_ip,
+        ttl,
+        tcp,
+        wire_len.max(captured.len()),
+    ))
+}
+
+fn fragment_or_truncated(fragment: Fragment<'_>, incomplete: bool) -> Decoded<'_> {
+    if incomplete {
+        // A fragment cut by the snaplen cannot complete its datagram.
+        Decoded::TruncatedHeaders
+    } else {
+        Decoded::Fragment(fragment)
+    }
+}
+
+fn segment<'a>(
+    src_ip: IpAddr,
+    dst_ip: IpAddr,
+    ttl: u8,
+    tcp: &TcpSlice<'a>,
+    wire_len: usize,
+) -> Segment<'a> {
+    Segment {
         src_ip,
         dst_ip,
         src_port: tcp.source_port(),
         dst_port: tcp.destination_port(),
         seq: tcp.sequence_number(),
         ack: tcp.acknowledgment_number(),
-        flags: TcpFlags(flags),
+        flags: TcpFlags(tcp.header_slice().get(13).copied().unwrap_or(0)),
         window: tcp.window_size(),
         ttl,
-        payload: captured,
+        payload: tcp.payload(),
         payload_len: u32::try_from(wire_len).unwrap_or(u32::MAX),
-    })
+    }
+}
+
+/// Decodes the TCP segment inside a reassembled IP datagram.
+pub fn decode_datagram(datagram: &Datagram) -> Decoded<'_> {
+    if datagram.protocol != etherparse::IpNumber::TCP.0 {
+        return Decoded::OtherIp;
+    }
+    match TcpSlice::from_slice(&datagram.payload) {
+        Ok(tcp) => {
+            let len = tcp.payload().len();
+            Decoded::Tcp(segment(datagram.src, datagram.dst, datagram.ttl, &tcp, len))
+        }
+        Err(_) => Decoded::Malformed(DecodeError {
+            layer: Layer::Tcp,
+            reason: "TCP header in a reassembled datagram does not parse",
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -80,8 +80,12 @@ pub struct DecodeCounts {
     pub other_ip: u64,
     /// Not IP.
     pub not_ip: u64,
-    /// IP fragments (not reassembled).
+    /// IP fragments.
     pub fragments: u64,
+    /// Datagrams reassembled from fragments.
+    pub datagrams_reassembled: u64,
+    /// Fragmented datagrams that could not be reassembled.
+    pub datagrams_incomplete: u64,
     /// Malformed frames (lying lengths, bad headers), skipped.
     pub malformed: u64,
     /// Frames cut by the snaplen inside the headers.

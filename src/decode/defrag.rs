@@ -1,0 +1,258 @@
+//! IP fragment reassembly (RFC 791 §3.2, RFC 8200 §4.5), bounded.
+//!
+//! Fragments are grouped by (source, destination, identification, protocol). A datagram is
+//! released once its pieces cover every byte from 0 to the end the last fragment declares;
+//! overlapping bytes keep the first copy. At most [`MAX_DATAGRAMS`] datagrams of at most 65 535
+//! bytes wait at once, and a datagram older than [`FRAGMENT_TIMEOUT_NS`] of capture time is
+//! dropped; every datagram given up is counted.
+
+use crate::capture::Timestamp;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Most datagrams under reassembly at once.
+pub const MAX_DATAGRAMS: usize = 256;
+/// Largest reassembled datagram payload.
+const MAX_DATAGRAM_BYTES: usize = 65_535;
+/// Capture time after which an incomplete datagram is dropped (Linux's ipfrag_time is 30 s).
+pub const FRAGMENT_TIMEOUT_NS: i64 = 30 * 1_000_000_000;
+
+/// One fragment, borrowed from its frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Fragment<'a> {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// Identification field.
+    pub id: u32,
+    /// Protocol of the reassembled payload.
+    pub protocol: u8,
+    /// Byte offset of this piece.
+    pub offset: usize,
+    /// More fragments follow.
+    pub more: bool,
+    /// The piece.
+    pub data: &'a [u8],
+}
+
+/// A datagram put back together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// TTL of the first fragment.
+    pub ttl: u8,
+    /// Protocol of the payload.
+    pub protocol: u8,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    src: IpAddr,
+    dst: IpAddr,
+    id: u32,
+    protocol: u8,
+}
+
+#[derive(Debug)]
+struct Pending {
+    pieces: Vec<(usize, Vec<u8>)>,
+    end: Option<usize>,
+    bytes: usize,
+    ttl: u8,
+    first_seen: Timestamp,
+}
+
+/// Reassembles IP fragments.
+#[derive(Debug, Default)]
+pub struct Defragmenter {
+    pending: HashMap<Key, Pending>,
+    /// Datagrams completed.
+    pub completed: u64,
+    /// Datagrams given up (timeout, cap, inconsistent lengths).
+    pub abandoned: u64,
+}
+
+impl Defragmenter {
+    /// An empty defragmenter.
+    pub fn new() -> Defragmenter {
+        Defragmenter::default()
+    }
+
+    /// Adds a fragment; returns the datagram when this piece completes it.
+    pub fn add(&mut self, frag: &Fragment<'_>, now: Timestamp) -> Option<Datagram> {
+        self.expire(now);
+        let key = Key {
+            src: frag.src,
+            dst: frag.dst,
+            id: frag.id,
+            protocol: frag.protocol,
+        };
+        let piece_end = frag.offset.saturating_add(frag.data.len());
+        if piece_end > MAX_DATAGRAM_BYTES {
+            self.drop_datagram(&key);
+            return None;
+        }
+        if !self.pending.contains_key(&key) && self.pending.len() >= MAX_DATAGRAMS {
+            // Make room: give up the oldest datagram.
+            if let Some(oldest) = self
+                .pending
+                .iter()
+                .min_by_key(|(k, p)| (p.first_seen, format!("{k:?}")))
+                .map(|(k, _)| *k)
+            {
+                self.drop_datagram(&oldest);
+            }
+        }
+        let pending = self.pending.entry(key).or_insert_with(|| Pending {
+            pieces: Vec::new(),
+            end: None,
+            bytes: 0,
+            ttl: frag.ttl,
+            first_seen: now,
+        });
+        if !frag.more {
+            match pending.end {
+                Some(end) if end != piece_end => {
+                    self.drop_datagram(&key);
+                    return None;
+                }
+                _ => pending.end = Some(piece_end),
+            }
+        }
+        if frag.offset == 0 {
+            pending.ttl = frag.ttl;
+        }
+        if pending.bytes + frag.data.len() > 2 * MAX_DATAGRAM_BYTES {
+            self.drop_datagram(&key);
+            return None;
+        }
+        pending.bytes += frag.data.len();
+        pending.pieces.push((frag.offset, frag.data.to_vec()));
+        let end = pending.end?;
+        let payload = assemble(&mut pending.pieces, end)?;
+        let ttl = pending.ttl;
+        self.pending.remove(&key);
+        self.completed += 1;
+        Some(Datagram {
+            src: frag.src,
+            dst: frag.dst,
+            ttl,
+            protocol: frag.protocol,
+            payload,
+        })
+    }
+
+    /// Drops datagrams that waited too long.
+    fn expire(&mut self, now: Timestamp) {
+        let before = self.pending.len();
+        self.pending
+            .retain(|_, p| now.nanos_since(p.first_seen) <= FRAGMENT_TIMEOUT_NS);
+        self.abandoned += (before - self.pending.len()) as u64;
+    }
+
+    fn drop_datagram(&mut self, key: &Key) {
+        if self.pending.remove(key).is_some() {
+            self.abandoned += 1;
+        }
+    }
+
+    /// Datagrams still incomplete (counted as abandoned at the end of a capture).
+    pub fn finish(&mut self) {
+        self.abandoned += self.pending.len() as u64;
+        self.pending.clear();
+    }
+}
+
+/// Joins the pieces when they cover `0..end` (first copy of a byte wins).
+fn assemble(pieces: &mut [(usize, Vec<u8>)], end: usize) -> Option<Vec<u8>> {
+    pieces.sort_by_key(|(offset, _)| *offset);
+    let mut covered = 0;
+    for (offset, data) in pieces.iter() {
+        if *offset > covered {
+            return None;
+        }
+        covered = covered.max(offset + data.len());
+    }
+    if covered < end {
+        return None;
+    }
+    let mut out = vec![0u8; end];
+    let mut filled = 0;
+    for (offset, data) in pieces.iter() {
+        let start = filled.max(*offset);
+        let stop = (offset + data.len()).min(end);
+        if start < stop {
+            out[start..stop].copy_from_slice(&data[start - offset..stop - offset]);
+            filled = stop;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frag(offset: usize, more: bool, data: &[u8]) -> Fragment<'_> {
+        Fragment {
+            src: "192.0.2.1".parse().unwrap(),
+            dst: "192.0.2.2".parse().unwrap(),
+            ttl: 63,
+            id: 7,
+            protocol: 6,
+            offset,
+            more,
+            data,
+        }
+    }
+
+    #[test]
+    fn reassembles_out_of_order_with_overlap() {
+        let mut d = Defragmenter::new();
+        assert_eq!(d.add(&frag(16, false, b"qrst"), Timestamp(0)), None);
+        assert_eq!(d.add(&frag(8, true, b"ijklmnop"), Timestamp(1)), None);
+        let got = d.add(&frag(0, true, b"abcdefghIJ"), Timestamp(2)).unwrap();
+        assert_eq!(got.payload, b"abcdefghIJklmnopqrst");
+        assert_eq!(got.ttl, 63);
+        assert_eq!(d.completed, 1);
+    }
+
+    #[test]
+    fn incomplete_datagrams_expire_and_are_counted() {
+        let mut d = Defragmenter::new();
+        d.add(&frag(0, true, b"abcdefgh"), Timestamp(0));
+        d.add(&frag(0, true, b"x"), Timestamp(FRAGMENT_TIMEOUT_NS + 1));
+        assert_eq!(d.abandoned, 1);
+        d.finish();
+        assert_eq!(d.abandoned, 2);
+    }
+
+    #[test]
+    fn oversized_and_inconsistent_datagrams_are_dropped() {
+        let mut d = Defragmenter::new();
+        assert_eq!(d.add(&frag(65_530, false, &[0; 10]), Timestamp(0)), None);
+        d.add(&frag(8, false, b"12345678"), Timestamp(0));
+        assert_eq!(d.add(&frag(0, false, b"12"), Timestamp(0)), None);
+        assert_eq!(d.abandoned, 1);
+    }
+
+    #[test]
+    fn pending_datagrams_are_capped() {
+        let mut d = Defragmenter::new();
+        for id in 0..(MAX_DATAGRAMS as u32 + 10) {
+            let mut f = frag(0, true, b"abcdefgh");
+            f.id = id;
+            d.add(&f, Timestamp(i64::from(id)));
+        }
+        assert_eq!(d.pending.len(), MAX_DATAGRAMS);
+        assert_eq!(d.abandoned, 10);
+    }
+}
