@@ -6,8 +6,10 @@
 //! [`ja4`] fingerprints a ClientHello.
 
 pub mod alpn;
+pub mod decrypt;
 pub mod hello;
 pub mod ja4;
+pub mod keylog;
 pub mod preamble;
 pub mod stream;
 

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Throughput benchmark for alpnscope against tcpdump (read+write baseline) and tshark (ALPN-field baseline).
+#
+# Usage: bench/run.sh [CAPTURE]          (default: target/bench/big.pcap under the project root)
+# Env:   SKIP_TSHARK=1  skip the (slow) tshark run
+#
+# Builds alpnscope in release mode, warms the page cache with `cat CAPTURE > /dev/null` before every timed
+# command, runs each timed command once, and prints a table plus the targets:
+#   alpnscope >= 20x faster than tshark, alpnscope within 3x of `tcpdump -r -w /dev/null`, peak RSS < 64 MiB.
+# Exit status: 0 measured (whether or not the targets are met), 1 a command failed, 2 no capture / missing tool.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+FILE="${1:-$ROOT/target/bench/big.pcap}"
+
+if [[ ! -f "$FILE" ]]; then
+  echo "run.sh: capture not found: $FILE" >&2
+  if [[ $# -eq 0 ]]; then
+    echo "Create it (as root, takes several minutes, ~1 GiB) with:" >&2
+    echo "  sudo bash $(realpath -m "$ROOT/../shared/bench/make_bench.sh") $ROOT/target/bench" >&2
+    echo "(the script lives at ../shared/bench/make_bench.sh relative to the project root)" >&2
+  fi
+  exit 2
+fi
+FILE="$(realpath "$FILE")"
+
+# GNU time for peak RSS (the shell keyword `time` cannot report it).
+if [[ ! -x /usr/bin/time ]]; then
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "run.sh: installing GNU time (apt-get install -y time)" >&2
+    apt-get install -y -qq time >/dev/null
+  else
+    echo "run.sh: needs /usr/bin/time (apt-get install -y time)" >&2
+    exit 2
+  fi
+fi
+for tool in tcpdump python3; do
+  command -v "$tool" >/dev/null || { echo "run.sh: needs $tool" >&2; exit 2; }
+done
+
+echo "building alpnscope (cargo build --release) ..." >&2
+(cd "$ROOT" && cargo build --release --quiet)
+BIN="$ROOT/target/release/alpnscope"
+
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+
+SIZE=$(stat -c %s "$FILE")
+
+warm() { cat "$FILE" > /dev/null; }
+
+# timed NAME CMD...: warm the cache, run CMD once under /usr/bin/time -v (stdout -> /dev/null,
+# stderr -> $TMP/NAME.err); sets WALL (seconds, from EPOCHREALTIME) and RSS_KB.
+timed() {
+  local name=$1; shift
+  warm
+  local t0=$EPOCHREALTIME rc=0
+  /usr/bin/time -v -o "$TMP/$name.time" "$@" > /dev/null 2> "$TMP/$name.err" || rc=$?
+  local t1=$EPOCHREALTIME
+  if [[ $rc -ne 0 ]]; then
+    echo "run.sh: $name failed (exit $rc): $*" >&2
+    sed 's/^/  /' "$TMP/$name.err" | tail -20 >&2
+    exit 1
+  fi
+  WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  RSS_KB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$TMP/$name.time")
+}
+
+# Raw read speed of the cached file (context: the floor for any single-pass reader).
+timed cat cat "$FILE"
+CAT_WALL=$WALL
+
+timed alpnscope "$BIN" analyze --format json -o /dev/null "$FILE"
+A_WALL=$WALL; A_RSS=$RSS_KB
+A_USER=$(awk -F': ' '/User time/ { print $2 }' "$TMP/alpnscope.time")
+A_SYS=$(awk -F': ' '/System time/ { print $2 }' "$TMP/alpnscope.time")
+
+# Packet count: a separate (untimed) run writing the JSON to a temp file.
+"$BIN" analyze --format json -o "$TMP/report.json" "$FILE"
+read -r PACKETS FLOWS < <(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["captures"][0]["packets"], len(d.get("flows", [])))' "$TMP/report.json")
+
+timed tcpdump tcpdump -r "$FILE" -w /dev/null
+T_WALL=$WALL; T_RSS=$RSS_KB
+
+S_WALL=""; S_RSS=""; S_NOTE=""
+if [[ "${SKIP_TSHARK:-0}" == 1 ]]; then
+  S_NOTE="skipped (SKIP_TSHARK=1)"
+elif ! command -v tshark >/dev/null; then
+  S_NOTE="skipped (tshark not installed: apt-get install -y tshark)"
+else
+  echo "running tshark (slow) ..." >&2
+  timed tshark tshark -r "$FILE" -Y 'tls.handshake.type==1 || tls.handshake.type==2' \
+    -T fields -e tcp.stream -e tls.handshake.extensions_alpn_str
+  S_WALL=$WALL; S_RSS=$RSS_KB
+fi
+
+mbps() { awk -v s="$SIZE" -v t="$1" 'BEGIN { if (t > 0) printf "%.1f", s / 1e6 / t; else print "inf" }'; }
+pps()  { awk -v p="$PACKETS" -v t="$1" 'BEGIN { if (t > 0) printf "%.0f", p / t; else print "inf" }'; }
+mib()  { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+div()  { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
+
+echo
+echo "alpnscope benchmark"
+echo "  capture   $FILE"
+echo "  size      $SIZE bytes ($(awk -v s="$SIZE" 'BEGIN { printf "%.1f MiB", s / 1048576 }')), $PACKETS packets, $FLOWS flows reported"
+echo "  binary    $BIN ($("$BIN" --version))"
+echo "  method    page cache warmed with 'cat FILE > /dev/null' before each timed command; each command run once;"
+echo "            wall time from bash EPOCHREALTIME, peak RSS from /usr/bin/time -v; MB = 10^6 bytes"
+echo
+printf '%-32s %10s %10s %14s %13s\n' "command" "wall s" "MB/s" "packets/s" "peak RSS MiB"
+printf '%-32s %10s %10s %14s %13s\n' "cat FILE (raw read)" "$CAT_WALL" "$(mbps "$CAT_WALL")" "$(pps "$CAT_WALL")" "-"
+printf '%-32s %10s %10s %14s %13s\n' "alpnscope analyze --format json" "$A_WALL" "$(mbps "$A_WALL")" "$(pps "$A_WALL")" "$(mib "$A_RSS")"
+printf '%-32s %10s %10s %14s %13s\n' "tcpdump -r FILE -w /dev/null" "$T_WALL" "$(mbps "$T_WALL")" "$(pps "$T_WALL")" "$(mib "$T_RSS")"
+if [[ -n "$S_WALL" ]]; then
+  printf '%-32s %10s %10s %14s %13s\n' "tshark -Y hellos -T fields" "$S_WALL" "$(mbps "$S_WALL")" "$(pps "$S_WALL")" "$(mib "$S_RSS")"
+else
+  printf '%-32s %s\n' "tshark" "$S_NOTE"
+fi
+echo "  (alpnscope CPU: user ${A_USER} s, sys ${A_SYS} s)"
+echo
+
+ok() { if [[ "$1" == 1 ]]; then echo "MET"; else echo "MISSED"; fi; }
+R_T=$(div "$A_WALL" "$T_WALL")
+M_T=$(awk -v r="$R_T" 'BEGIN { print (r <= 3) ? 1 : 0 }')
+M_R=$(awk -v k="$A_RSS" 'BEGIN { print (k < 65536) ? 1 : 0 }')
+echo "targets"
+if [[ -n "$S_WALL" ]]; then
+  R_S=$(div "$S_WALL" "$A_WALL")
+  M_S=$(awk -v r="$R_S" 'BEGIN { print (r >= 20) ? 1 : 0 }')
+  printf '  %-40s %-8s %s\n' "alpnscope >= 20x faster than tshark" "$(ok "$M_S")" "tshark/alpnscope = ${R_S}x"
+else
+  printf '  %-40s %-8s %s\n' "alpnscope >= 20x faster than tshark" "n/a" "$S_NOTE"
+fi
+printf '  %-40s %-8s %s\n' "alpnscope within 3x of tcpdump" "$(ok "$M_T")" "alpnscope/tcpdump = ${R_T}x"
+printf '  %-40s %-8s %s\n' "alpnscope peak RSS < 64 MiB" "$(ok "$M_R")" "$(mib "$A_RSS") MiB"
