@@ -72,6 +72,11 @@ pub struct AnalyzeArgs {
     /// Colour the text output.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+    /// TLS key log (SSLKEYLOGFILE / openssl -keylogfile) to read TLS 1.3 EncryptedExtensions;
+    /// repeatable. Only handshake secrets are used: application data is never decrypted. Keys
+    /// embedded in a pcapng (editcap --inject-secrets) are used automatically.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<String>,
 }
 
 /// The glossary shown under `alpnscope analyze --help`.
@@ -101,6 +106,8 @@ pub struct Config {
     pub color: bool,
     /// Compute file digests (Markdown reports show them).
     pub digest: bool,
+    /// Key log files.
+    pub keylogs: Vec<String>,
 }
 
 impl Config {
@@ -126,6 +133,7 @@ impl Config {
             output: args.output,
             include_non_tls: args.all,
             color,
+            keylogs: args.keylog,
         }
     }
 

@@ -49,6 +49,13 @@ pub enum AnalyzeError {
         /// Cause.
         source: io::Error,
     },
+    /// A key log file is not in NSS key log format.
+    KeyLog {
+        /// Path as given.
+        path: String,
+        /// Cause.
+        source: tls::keylog::KeyLogError,
+    },
     /// The file is not a capture, or reading it failed.
     Capture {
         /// Path as given.
@@ -63,6 +70,7 @@ impl fmt::Display for AnalyzeError {
         match self {
             AnalyzeError::Open { path, source } => write!(f, "cannot open {path}: {source}"),
             AnalyzeError::Capture { path, source } => write!(f, "{path}: {source}"),
+            AnalyzeError::KeyLog { path, source } => write!(f, "key log {path}: {source}"),
         }
     }
 }
@@ -72,6 +80,7 @@ impl std::error::Error for AnalyzeError {
         match self {
             AnalyzeError::Open { source, .. } => Some(source),
             AnalyzeError::Capture { source, .. } => Some(source),
+            AnalyzeError::KeyLog { source, .. } => Some(source),
         }
     }
 }
@@ -83,7 +92,12 @@ pub struct AnalyzeOptions {
     pub analyzer: AnalyzerOptions,
     /// Compute each file's SHA-256 while reading it.
     pub digest: bool,
+    /// NSS key log files (SSLKEYLOGFILE) with TLS 1.3 handshake secrets.
+    pub keylogs: Vec<String>,
 }
+
+/// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
+const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
 
 /// Progress of a file read: bytes read so far and the file size when known.
 #[derive(Debug, Clone, Copy)]
@@ -123,6 +137,18 @@ pub fn analyze_files(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, AnalyzeError> {
     let mut analyzer = Analyzer::new(options.analyzer.clone());
+    for path in &options.keylogs {
+        let text = std::fs::read(path).map_err(|source| AnalyzeError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        analyzer
+            .add_key_log(&String::from_utf8_lossy(&text))
+            .map_err(|source| AnalyzeError::KeyLog {
+                path: path.clone(),
+                source,
+            })?;
+    }
     let mut captures = Vec::new();
     for (index, path) in paths.iter().enumerate() {
         let (input, size): (Box<dyn Read + Send>, Option<u64>) = if path == "-" {
@@ -144,6 +170,7 @@ pub fn analyze_files(
         };
         analyzer.begin_capture(index);
         let mut frames: u64 = 0;
+        let mut secrets_warnings = Vec::new();
         let summary = capture::read_capture(&mut metered, |event| match event {
             CaptureEvent::Frame(frame) => {
                 analyzer.frame(&frame);
@@ -157,13 +184,20 @@ pub fn analyze_files(
                     });
                 }
             }
-            CaptureEvent::Secrets { .. } => {}
+            CaptureEvent::Secrets { secrets_type, data } => {
+                if secrets_type == SECRETS_TLS_KEY_LOG {
+                    if let Err(e) = analyzer.add_key_log(&String::from_utf8_lossy(data)) {
+                        secrets_warnings.push(format!("embedded TLS key log ignored: {e}"));
+                    }
+                }
+            }
         })
         .map_err(|source| AnalyzeError::Capture {
             path: path.clone(),
             source,
         })?;
         let mut report = analyzer.end_capture(path, &summary);
+        report.warnings.extend(secrets_warnings);
         report.size = size.or(Some(count.load(Ordering::Relaxed)));
         if options.digest {
             // Hash whatever the parser did not need to read (e.g. after a corrupt block).

@@ -34,6 +34,7 @@ fn analyze(config: cli::Config) -> ExitCode {
             include_non_tls: config.include_non_tls,
         },
         digest: config.digest,
+        keylogs: config.keylogs.clone(),
     };
     let show_progress = io::stderr().is_terminal();
     let mut last = Instant::now();

@@ -5,12 +5,14 @@
 //! into a [`FlowReport`]. Memory is bounded: reassembly buffers are capped per direction and freed
 //! as soon as both directions are past the handshake, and idle or closed flows leave the table.
 
+use crate::analysis::KeyStatus;
 use crate::analysis::{self, AlertSeen, FlowEnd, FlowFacts, Role, VerdictKind};
 use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
 use crate::decode::{self, Decoded, Defragmenter, Segment};
 use crate::flow::{Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side};
 use crate::report::model::*;
 use crate::tls::hello::version_name;
+use crate::tls::keylog::{KeyLog, KeyLogError};
 use crate::tls::{DirectionParser, TlsEvent, ja4};
 use std::collections::{BTreeMap, HashMap};
 
@@ -51,6 +53,8 @@ struct FlowState {
     truncated_frames: u64,
     first_truncated_frame: Option<u64>,
     first_tls_frame: Option<u64>,
+    not_tls: bool,
+    keys: KeyStatus,
     closed: bool,
 }
 
@@ -78,6 +82,8 @@ impl FlowState {
             truncated_frames: 0,
             first_truncated_frame: None,
             first_tls_frame: None,
+            not_tls: false,
+            keys: KeyStatus::NoKeyLog,
             closed: false,
         }
     }
@@ -100,6 +106,7 @@ pub struct Analyzer {
     decode: DecodeCounts,
     unsupported: BTreeMap<u32, u64>,
     defrag: Defragmenter,
+    keylog: KeyLog,
     frames_since_sweep: u64,
     now: Timestamp,
     snaplen: u32,
@@ -118,6 +125,7 @@ impl Analyzer {
             decode: DecodeCounts::default(),
             unsupported: BTreeMap::new(),
             defrag: Defragmenter::new(),
+            keylog: KeyLog::new(),
             frames_since_sweep: 0,
             now: Timestamp(0),
             snaplen: 0,
@@ -132,6 +140,11 @@ impl Analyzer {
         self.unsupported.clear();
         self.snaplen = 0;
         self.defrag = Defragmenter::new();
+    }
+
+    /// Adds TLS key-log secrets (an NSS key log file, or a pcapng Decryption Secrets Block).
+    pub fn add_key_log(&mut self, text: &str) -> Result<(), KeyLogError> {
+        self.keylog.add_text(text)
     }
 
     /// Number of flows currently tracked.
@@ -272,18 +285,14 @@ impl Analyzer {
             }
             flow.reassembly[i].fin(data_seq.plus(seg.payload_len));
         }
-        for e in new_events.drain(..) {
-            flow.events.push((side, e));
-        }
+        absorb(flow, side, &mut new_events, &self.keylog);
         if seg.flags.ack() && !flow.parsers[other.index()].is_done() {
             let o = other.index();
             let (reassembly, parser) = (&mut flow.reassembly[o], &mut flow.parsers[o]);
             reassembly.acknowledged(SeqNumber(seg.ack), frame.number, &mut |chunk| {
                 feed(parser, chunk, &mut new_events)
             });
-            for e in new_events.drain(..) {
-                flow.events.push((other, e));
-            }
+            absorb(flow, other, &mut new_events, &self.keylog);
         }
         if flow.fins.iter().all(Option::is_some) {
             flow.closed = true;
@@ -299,14 +308,7 @@ impl Analyzer {
         if flow.first_tls_frame.is_none() && flow.parsers.iter().any(DirectionParser::seen_tls) {
             flow.first_tls_frame = Some(frame);
         }
-        let mut not_tls = false;
-        for (side, event) in &flow.events {
-            match event {
-                TlsEvent::ClientHello { .. } if flow.client.is_none() => flow.client = Some(*side),
-                TlsEvent::NotTls { .. } => not_tls = true,
-                _ => {}
-            }
-        }
+        let not_tls = flow.not_tls;
         if not_tls && flow.first_tls_frame.is_none() {
             for p in &mut flow.parsers {
                 p.stop();
@@ -444,6 +446,7 @@ impl Analyzer {
             snaplen: self.snaplen,
             last_frame: flow.last_frame,
             first_tls_frame: flow.first_tls_frame,
+            keys: flow.keys,
             end,
             ..FlowFacts::default()
         };
@@ -467,12 +470,23 @@ impl Analyzer {
                     level,
                     description,
                     frame,
+                    decrypted,
                 } => facts.alerts.push(AlertSeen {
                     from,
                     level: *level,
                     description: *description,
                     frame: *frame,
+                    decrypted: *decrypted,
                 }),
+                TlsEvent::EncryptedExtensions { alpn, frames } => {
+                    facts.encrypted_extensions = Some((alpn.clone(), frames.clone()))
+                }
+                TlsEvent::Certificate { names, frames } => {
+                    if from == Role::Server {
+                        facts.server_certificate = Some((names.clone(), frames.clone()));
+                    }
+                }
+                TlsEvent::Finished { frame } => facts.finished.push((from, *frame)),
                 TlsEvent::ChangeCipherSpec { frame } => {
                     facts.change_cipher_spec.push((from, *frame))
                 }
@@ -510,6 +524,50 @@ impl Analyzer {
     }
 }
 
+/// Records a direction's new events on the flow, and acts on the ones that concern the other
+/// direction: the ClientHello decides the client and selects key-log secrets, a TLS 1.3
+/// ServerHello makes the client's direction encrypted.
+fn absorb(flow: &mut FlowState, side: Side, events: &mut Vec<TlsEvent>, keylog: &KeyLog) {
+    let mut i = 0;
+    while i < events.len() {
+        let mut more = Vec::new();
+        match &events[i] {
+            TlsEvent::ClientHello { hello, .. } => {
+                flow.client.get_or_insert(side);
+                if !keylog.is_empty() {
+                    match keylog.get(&hello.random) {
+                        Some(secrets) => {
+                            flow.keys = KeyStatus::Found;
+                            if let Some(c) = &secrets.client {
+                                flow.parsers[side.index()].set_handshake_secret(c.clone());
+                            }
+                            if let Some(s) = &secrets.server {
+                                flow.parsers[side.other().index()].set_handshake_secret(s.clone());
+                            }
+                        }
+                        None => flow.keys = KeyStatus::NoEntry,
+                    }
+                }
+            }
+            TlsEvent::ServerHello { hello, .. }
+                if !hello.is_hello_retry_request && hello.version() == 0x0304 =>
+            {
+                flow.parsers[side.other().index()]
+                    .peer_selected_tls13(hello.cipher_suite, &mut more);
+            }
+            TlsEvent::ServerHello { hello, .. } if hello.version() != 0x0304 => {
+                flow.parsers[side.other().index()].peer_selected_tls12();
+            }
+            TlsEvent::NotTls { .. } => flow.not_tls = true,
+            _ => {}
+        }
+        i += 1;
+        flow.events
+            .extend(more.into_iter().map(|e| (side.other(), e)));
+    }
+    flow.events.extend(events.drain(..).map(|e| (side, e)));
+}
+
 fn feed(parser: &mut DirectionParser, chunk: Chunk<'_>, events: &mut Vec<TlsEvent>) {
     match chunk {
         Chunk::Data { frame, bytes } => parser.feed(frame, bytes, events),
@@ -537,10 +595,33 @@ fn flow_report(
 ) -> FlowReport {
     let ch = facts.client_hello();
     let sh = facts.server_hello();
-    let alpn_selected = sh
-        .and_then(|(h, _)| h.alpn.as_ref())
+    let ee_alpn = facts
+        .encrypted_extensions
+        .as_ref()
+        .and_then(|(alpn, _)| alpn.as_ref());
+    let (selected_list, alpn_source) = match (sh.and_then(|(h, _)| h.alpn.as_ref()), ee_alpn) {
+        (Some(a), _) => (Some(a), Some("server_hello")),
+        (None, Some(a)) => (Some(a), Some("encrypted_extensions")),
+        (None, None) => (None, None),
+    };
+    let alpn_selected = selected_list
         .and_then(|a| a.protocols.first())
         .map(|p| p.escaped());
+    let alpn_source = alpn_selected.as_ref().and(alpn_source);
+    let tls13 = sh.is_some_and(|(h, _)| h.version() == 0x0304);
+    let decryption_failed = facts
+        .faults
+        .iter()
+        .any(|(_, _, f)| matches!(f, crate::tls::StreamFault::Decryption(_)));
+    let decryption = match facts.keys {
+        _ if !tls13 => None,
+        KeyStatus::NoKeyLog => None,
+        KeyStatus::NoEntry => Some("no key-log entry for this ClientHello random".to_string()),
+        KeyStatus::Found if decryption_failed => {
+            Some("decryption failed: keys do not match this flow".to_string())
+        }
+        KeyStatus::Found => Some("decrypted".to_string()),
+    };
     let mut notes: Vec<String> = Vec::new();
     for (role, frame, fault) in &facts.faults {
         notes.push(format!("{} stream, frame {frame}: {fault}", role.name()));
@@ -589,7 +670,7 @@ fn flow_report(
         alpn_offered: ch
             .map(|(h, _)| h.offered().iter().map(|p| p.escaped()).collect())
             .unwrap_or_default(),
-        alpn_source: alpn_selected.as_ref().map(|_| "server_hello"),
+        alpn_source,
         alpn_selected,
         tls_version: sh.map(|(h, _)| version_name(h.version())),
         verdict: verdict.kind.name(),
@@ -611,7 +692,8 @@ fn flow_report(
                 .as_ref()
                 .and_then(|a| a.malformed)
                 .map(str::to_string),
-            ja4: ja4::ja4(h),
+            // JA4 fingerprints the connection's first ClientHello, as the JA4 tools do.
+            ja4: ja4::ja4(facts.client_hellos.first().map_or(h, |(first, _)| first)),
             after_hello_retry_request: hrr_frames.is_some() && facts.client_hellos.len() > 1,
         }),
         server_hello: sh.map(|(h, frames)| ServerHelloReport {
@@ -628,6 +710,23 @@ fn flow_report(
             hello_retry_request_frames: hrr_frames.clone(),
             npn: h.npn,
         }),
+        encrypted_extensions: facts.encrypted_extensions.as_ref().map(|(alpn, frames)| {
+            EncryptedExtensionsReport {
+                frames: frames.clone(),
+                alpn: alpn
+                    .as_ref()
+                    .map(|a| a.protocols.iter().map(|p| p.escaped()).collect()),
+            }
+        }),
+        server_certificate: facts.server_certificate.as_ref().map(|(names, frames)| {
+            CertificateReport {
+                subject: names.subject.clone(),
+                issuer: names.issuer.clone(),
+                san: names.san.clone(),
+                frames: frames.clone(),
+            }
+        }),
+        decryption,
         alerts: facts
             .alerts
             .iter()
@@ -645,6 +744,7 @@ fn flow_report(
                     .unwrap_or("encrypted"),
                 code: a.description,
                 frame: a.frame,
+                decrypted: a.decrypted,
             })
             .collect(),
         proxy: facts.proxy.as_ref().map(|(kind, target)| ProxyReport {

@@ -132,7 +132,7 @@ fn every_tls_stream_of_the_ja4_corpus_matches() {
                 let part_a = ja4s.split('_').next().unwrap();
                 let code = &part_a[part_a.len() - 2..];
                 assert_eq!(
-                    alpn_code(flow["alpn_selected"].as_str()),
+                    alpn_code(flow["server_hello"]["alpn"][0].as_str()),
                     code,
                     "{at}: ServerHello ALPN"
                 );
@@ -220,4 +220,26 @@ fn tls_inside_proxy_tunnels_is_found() {
         assert_eq!(flow["proxy"]["target"], target);
         assert_eq!(flow["sni"], "www.example.com");
     }
+}
+
+#[test]
+fn embedded_secrets_reveal_the_tls13_selection() {
+    let path = corpus().join("captures/chrome-cloudflare-quic-with-secrets.pcapng");
+    let doc = analyze_json(path.to_str().unwrap(), &[]);
+    let flows = doc["flows"].as_array().unwrap();
+    assert_eq!(
+        flows.len(),
+        1,
+        "one TLS-over-TCP flow (the QUIC flows are UDP)"
+    );
+    let flow = &flows[0];
+    assert_eq!(flow["tls_version"], "1.3");
+    assert_eq!(flow["alpn_selected"], "h2");
+    assert_eq!(flow["alpn_source"], "encrypted_extensions");
+    assert_eq!(flow["verdict"], "agreed");
+    assert_eq!(flow["decryption"], "decrypted");
+    assert!(
+        flow["server_hello"]["alpn"].is_null(),
+        "TLS 1.3 ServerHello has no ALPN"
+    );
 }

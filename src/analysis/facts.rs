@@ -1,7 +1,8 @@
 //! What was observed on one flow, in client/server terms.
 
 use crate::tls::preamble::ProxyKind;
-use crate::tls::{ClientHello, ServerHello, StreamFault};
+use crate::tls::x509::CertificateNames;
+use crate::tls::{AlpnList, ClientHello, ServerHello, StreamFault};
 
 /// Which party of the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +34,20 @@ pub struct AlertSeen {
     pub description: Option<u8>,
     /// Frame.
     pub frame: u64,
+    /// Read by decrypting the record with a key log.
+    pub decrypted: bool,
+}
+
+/// Whether key-log secrets were available for a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyStatus {
+    /// No key log was given at all.
+    #[default]
+    NoKeyLog,
+    /// A key log was given, without an entry for this ClientHello random.
+    NoEntry,
+    /// The key log holds this connection's handshake secrets.
+    Found,
 }
 
 /// Why the flow's record was closed.
@@ -68,6 +83,14 @@ pub struct FlowFacts {
     pub application_data: Vec<(Role, u64)>,
     /// Proxy hop before TLS.
     pub proxy: Option<(ProxyKind, Option<String>)>,
+    /// Decrypted EncryptedExtensions: its ALPN extension (if any) and frames.
+    pub encrypted_extensions: Option<(Option<AlpnList>, Vec<u64>)>,
+    /// The server's decrypted certificate names.
+    pub server_certificate: Option<(CertificateNames, Vec<u64>)>,
+    /// Decrypted Finished messages: sender and frame.
+    pub finished: Vec<(Role, u64)>,
+    /// Key-log availability.
+    pub keys: KeyStatus,
     /// First frame with a TLS record.
     pub first_tls_frame: Option<u64>,
     /// A direction was recognised as not TLS.

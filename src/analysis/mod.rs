@@ -5,5 +5,5 @@
 mod facts;
 mod verdict;
 
-pub use facts::{AlertSeen, FlowEnd, FlowFacts, Role, alert_name};
+pub use facts::{AlertSeen, FlowEnd, FlowFacts, KeyStatus, Role, alert_name};
 pub use verdict::{Verdict, VerdictKind, judge};

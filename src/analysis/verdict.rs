@@ -1,6 +1,6 @@
 //! The verdict: which of the ALPN outcomes a flow shows, said in one sentence, with its evidence.
 
-use super::facts::{FlowFacts, Role, alert_name};
+use super::facts::{FlowFacts, KeyStatus, Role, alert_name};
 use crate::tls::ProtocolName;
 use crate::tls::StreamFault;
 
@@ -152,12 +152,47 @@ fn judge_inner(facts: &FlowFacts, evidence: &mut Vec<u64>) -> (VerdictKind, Stri
         );
     };
     let offered = client_hello.offered();
-    match (&client_hello.alpn, &server_hello.alpn) {
+    // Where the server's answer is: the ServerHello (TLS ≤ 1.2), or the EncryptedExtensions
+    // (TLS 1.3), readable only when it was decrypted with a key log.
+    let tls13 = server_hello.version() == 0x0304 && server_hello.alpn.is_none();
+    let (answer, place, place_frame) = if tls13 {
+        match &facts.encrypted_extensions {
+            Some((alpn, frames)) => {
+                evidence.extend(frames);
+                (
+                    Some(alpn.as_ref()),
+                    "EncryptedExtensions",
+                    frames.last().copied(),
+                )
+            }
+            None => (None, "EncryptedExtensions", None),
+        }
+    } else {
+        (
+            Some(server_hello.alpn.as_ref()),
+            "ServerHello",
+            sh_frames.last().copied(),
+        )
+    };
+    let place_frame = place_frame.unwrap_or(0);
+    let Some(answer) = answer else {
+        // TLS 1.3 without the keys to read the answer.
+        if client_hello.alpn.is_none() {
+            return (
+                VerdictKind::NotOffered,
+                "the client sent no ALPN extension, so the server could not select a protocol (HTTP clients then use http/1.1)".to_string(),
+            );
+        }
+        return (
+            VerdictKind::Hidden,
+            hidden_detail(facts, offered, &client_hello.random),
+        );
+    };
+    match (&client_hello.alpn, answer) {
         (_, Some(sel)) if sel.protocols.len() != 1 => (
             VerdictKind::SelectedUnoffered,
             format!(
-                "the server's ALPN extension (frame {}) names {} protocols ({}) where RFC 7301 §3.1 requires exactly one: the client must abort",
-                sh_frames.last().copied().unwrap_or(0),
+                "the server's ALPN extension ({place}, frame {place_frame}) names {} protocols ({}) where RFC 7301 §3.1 requires exactly one: the client must abort",
                 sel.protocols.len(),
                 list(&sel.protocols)
             ),
@@ -165,7 +200,7 @@ fn judge_inner(facts: &FlowFacts, evidence: &mut Vec<u64>) -> (VerdictKind, Stri
         (None, Some(sel)) => (
             VerdictKind::SelectedUnoffered,
             format!(
-                "the client sent no ALPN extension but the server selected {} (RFC 7301 §3.1 forbids that)",
+                "the client sent no ALPN extension but the server selected {} in its {place} (frame {place_frame}; RFC 7301 §3.1 forbids that)",
                 list(&sel.protocols)
             ),
         ),
@@ -197,13 +232,6 @@ fn judge_inner(facts: &FlowFacts, evidence: &mut Vec<u64>) -> (VerdictKind, Stri
             VerdictKind::NotOffered,
             "the client sent no ALPN extension, so the server could not select a protocol (HTTP clients then use http/1.1)".to_string(),
         ),
-        (Some(_), None) if server_hello.version() == 0x0304 => (
-            VerdictKind::Hidden,
-            format!(
-                "TLS 1.3: the server's choice among {} is in the encrypted EncryptedExtensions; run the client with SSLKEYLOGFILE set to capture the keys",
-                list(offered)
-            ),
-        ),
         (Some(_), None) => {
             let npn = if server_hello.npn {
                 " It answered with NPN instead, the pre-ALPN mechanism: the server software predates ALPN (e.g. OpenSSL < 1.0.2)."
@@ -213,12 +241,38 @@ fn judge_inner(facts: &FlowFacts, evidence: &mut Vec<u64>) -> (VerdictKind, Stri
             (
                 VerdictKind::ServerDeclined,
                 format!(
-                    "the client offered {} but the ServerHello (frame {}) has no ALPN extension: the server does not negotiate ALPN here, so the client falls back to its default (curl: \"ALPN: server did not agree on a protocol\").{npn}",
+                    "the client offered {} but the {place} (frame {place_frame}) has no ALPN extension: the server does not negotiate ALPN here, so the client falls back to its default (curl: \"ALPN: server did not agree on a protocol\").{npn}",
                     list(offered),
-                    sh_frames.last().copied().unwrap_or(0)
                 ),
             )
         }
+    }
+}
+
+/// Why a TLS 1.3 selection could not be read, and how to get the keys.
+fn hidden_detail(facts: &FlowFacts, offered: &[ProtocolName], client_random: &[u8]) -> String {
+    let choices = list(offered);
+    let decrypt_failure = facts.faults.iter().find_map(|(_, _, f)| match f {
+        StreamFault::Decryption(e) => Some(e.to_string()),
+        _ => None,
+    });
+    match (facts.keys, decrypt_failure) {
+        (_, Some(failure)) => format!(
+            "TLS 1.3: the server's choice among {choices} is in the encrypted EncryptedExtensions, and {failure} (the key-log entry for this ClientHello random does not open its records)"
+        ),
+        (KeyStatus::NoEntry, None) => {
+            let random: String = client_random
+                .iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!(
+                "TLS 1.3: the server's choice among {choices} is encrypted, and the key log has no entry for this ClientHello random ({random}…): it holds other connections' keys; log the keys while reproducing this connection"
+            )
+        }
+        _ => format!(
+            "TLS 1.3: the server's choice among {choices} is in the encrypted EncryptedExtensions. To read it, log the client's keys (curl, browsers, Python, Go: SSLKEYLOGFILE=keys.log; openssl s_client: -keylogfile keys.log) and run alpnscope analyze --keylog keys.log"
+        ),
     }
 }
 

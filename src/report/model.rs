@@ -132,7 +132,7 @@ pub struct FlowReport {
     pub alpn_offered: Vec<String>,
     /// The protocol the server selected, when known.
     pub alpn_selected: Option<String>,
-    /// Where the selection was read ("server_hello"), or null.
+    /// Where the selection was read ("server_hello" or "encrypted_extensions"), or null.
     pub alpn_source: Option<&'static str>,
     /// Negotiated TLS version ("1.0" … "1.3").
     pub tls_version: Option<String>,
@@ -146,6 +146,13 @@ pub struct FlowReport {
     pub client_hello: Option<ClientHelloReport>,
     /// The ServerHello.
     pub server_hello: Option<ServerHelloReport>,
+    /// TLS 1.3 EncryptedExtensions, when decrypted with a key log.
+    pub encrypted_extensions: Option<EncryptedExtensionsReport>,
+    /// The server certificate's names, when decrypted with a key log (TLS 1.3).
+    pub server_certificate: Option<CertificateReport>,
+    /// TLS 1.3 key-log outcome: "decrypted", "no key-log entry for this ClientHello random",
+    /// "decryption failed: keys do not match this flow"; null without a key log or TLS 1.3.
+    pub decryption: Option<String>,
     /// Alerts in order.
     pub alerts: Vec<AlertReport>,
     /// Proxy hop before TLS.
@@ -196,6 +203,28 @@ pub struct ServerHelloReport {
     pub npn: bool,
 }
 
+/// Decrypted EncryptedExtensions.
+#[derive(Debug, Clone, Serialize)]
+pub struct EncryptedExtensionsReport {
+    /// Frame(s) of the record holding it.
+    pub frames: Vec<u64>,
+    /// The ALPN extension's list, null when absent.
+    pub alpn: Option<Vec<String>>,
+}
+
+/// Names of the server's certificate.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateReport {
+    /// Subject DN.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// subjectAltName entries.
+    pub san: Vec<String>,
+    /// Frame(s) of the record holding it.
+    pub frames: Vec<u64>,
+}
+
 /// An alert.
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertReport {
@@ -209,6 +238,8 @@ pub struct AlertReport {
     pub code: Option<u8>,
     /// Frame.
     pub frame: u64,
+    /// True when it was read by decrypting with a key log.
+    pub decrypted: bool,
 }
 
 /// Proxy hop.

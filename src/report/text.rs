@@ -108,7 +108,13 @@ fn render_flow(
     };
     field("offered", &offered)?;
     let selected = match (&flow.alpn_selected, &flow.server_hello) {
-        (Some(p), Some(sh)) => format!("{p}  (ServerHello, TLS {})", sh.version),
+        (Some(p), Some(sh)) => {
+            let place = match flow.alpn_source {
+                Some("encrypted_extensions") => "EncryptedExtensions, decrypted",
+                _ => "ServerHello",
+            };
+            format!("{p}  ({place}, TLS {})", sh.version)
+        }
         (None, Some(sh)) if flow.verdict == "hidden" => {
             format!("(encrypted)  (TLS {})", sh.version)
         }

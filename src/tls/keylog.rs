@@ -75,7 +75,8 @@ impl KeyLog {
     pub fn add_text(&mut self, text: &str) -> Result<(), KeyLogError> {
         let mut found = Vec::new();
         for (index, raw) in text.lines().enumerate() {
-            let line = raw.trim();
+            // pcapng pads Decryption Secrets Blocks with NUL bytes.
+            let line = raw.trim_matches(|c: char| c.is_whitespace() || c == '\0');
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }

@@ -12,6 +12,7 @@ pub mod ja4;
 pub mod keylog;
 pub mod preamble;
 pub mod stream;
+pub mod x509;
 
 pub use alpn::{AlpnList, ProtocolName};
 pub use hello::{ClientHello, ServerHello};

@@ -6,8 +6,11 @@
 //! body is skipped by count. Once a direction is encrypted only record headers are read, and once
 //! it carries application data the parser is done and asks for no more bytes.
 
-use super::hello::{ClientHello, HelloError, ServerHello};
+use super::alpn::AlpnList;
+use super::decrypt::{DecryptError, RecordDecryptor};
+use super::hello::{ClientHello, HelloError, ServerHello, ext};
 use super::preamble::{self, MAX_PREAMBLE_BYTES, Preamble, ProxyKind};
+use super::x509::{self, CertificateNames};
 
 /// Largest hello this parser buffers; a larger one is reported, not parsed.
 pub const MAX_HELLO_BYTES: usize = 64 * 1024;
@@ -28,6 +31,9 @@ mod content {
 mod handshake {
     pub const CLIENT_HELLO: u8 = 1;
     pub const SERVER_HELLO: u8 = 2;
+    pub const ENCRYPTED_EXTENSIONS: u8 = 8;
+    pub const CERTIFICATE: u8 = 11;
+    pub const FINISHED: u8 = 20;
 }
 
 /// A handshake fact seen in one direction.
@@ -54,6 +60,27 @@ pub enum TlsEvent {
         /// Description code; `None` when encrypted.
         description: Option<u8>,
         /// Frame carrying it.
+        frame: u64,
+        /// True when it was read by decrypting the record with a key log.
+        decrypted: bool,
+    },
+    /// TLS 1.3 EncryptedExtensions, decrypted with a key log.
+    EncryptedExtensions {
+        /// The ALPN extension, when present.
+        alpn: Option<AlpnList>,
+        /// Frame that completed the record holding it.
+        frames: Vec<u64>,
+    },
+    /// The first certificate of a decrypted TLS 1.3 Certificate message.
+    Certificate {
+        /// Subject, issuer and subjectAltName.
+        names: CertificateNames,
+        /// Frame that completed the record holding it.
+        frames: Vec<u64>,
+    },
+    /// A decrypted Finished message: this direction's handshake is over.
+    Finished {
+        /// Frame.
         frame: u64,
     },
     /// A ChangeCipherSpec record.
@@ -108,6 +135,8 @@ pub enum StreamFault {
     BadHello(HelloError),
     /// Faults inside a hello's extensions.
     HelloFaults(Vec<&'static str>),
+    /// Protected records could not be opened with the key log's secret.
+    Decryption(DecryptError),
 }
 
 impl std::fmt::Display for StreamFault {
@@ -125,6 +154,7 @@ impl std::fmt::Display for StreamFault {
             StreamFault::HelloFaults(list) => {
                 write!(f, "malformed extensions: {}", list.join("; "))
             }
+            StreamFault::Decryption(e) => write!(f, "{e}"),
         }
     }
 }
@@ -157,6 +187,15 @@ pub struct DirectionParser {
     seen_tls: bool,
     resync_tries: u32,
     message: Message,
+    /// This direction's TLS 1.3 handshake traffic secret, from a key log.
+    secret: Option<Vec<u8>>,
+    /// Opens protected handshake records once the cipher suite is known.
+    decryptor: Option<RecordDecryptor>,
+    /// Body of the protected record being read.
+    protected: Vec<u8>,
+    /// A ChangeCipherSpec switches this direction to encrypted records (TLS ≤ 1.2). In TLS 1.3
+    /// it is a compatibility no-op (RFC 8446 §D.4) and may even precede a second ClientHello.
+    ccs_encrypts: bool,
 }
 
 /// Reassembly of one handshake message across records.
@@ -198,6 +237,41 @@ impl DirectionParser {
             seen_tls: false,
             resync_tries: 0,
             message: Message::default(),
+            secret: None,
+            decryptor: None,
+            protected: Vec::new(),
+            ccs_encrypts: true,
+        }
+    }
+
+    /// The peer's ServerHello chose TLS ≤ 1.2: a ChangeCipherSpec means encryption again.
+    pub fn peer_selected_tls12(&mut self) {
+        self.ccs_encrypts = true;
+    }
+
+    /// Gives this direction its TLS 1.3 handshake traffic secret (from a key log).
+    pub fn set_handshake_secret(&mut self, secret: Vec<u8>) {
+        self.secret = Some(secret);
+    }
+
+    /// The peer's ServerHello chose TLS 1.3 with `suite`: this direction is encrypted from now
+    /// on (RFC 8446 §2), and readable when its secret is known.
+    pub fn peer_selected_tls13(&mut self, suite: u16, events: &mut Vec<TlsEvent>) {
+        self.encrypted = true;
+        self.arm(suite, events);
+    }
+
+    fn arm(&mut self, suite: u16, events: &mut Vec<TlsEvent>) {
+        let Some(secret) = &self.secret else { return };
+        if self.decryptor.is_some() {
+            return;
+        }
+        match RecordDecryptor::new(suite, secret) {
+            Ok(d) => self.decryptor = Some(d),
+            Err(e) => events.push(TlsEvent::Fault {
+                frame: self.record_start_frame,
+                fault: StreamFault::Decryption(e),
+            }),
         }
     }
 
@@ -378,6 +452,12 @@ impl DirectionParser {
         let body = &bytes[..take];
         self.body_left -= take;
         match self.record_type {
+            content::APPLICATION_DATA if self.decryptor.is_some() => {
+                self.protected.extend_from_slice(body);
+                if self.body_left == 0 {
+                    self.open_protected(frame, events);
+                }
+            }
             content::HANDSHAKE if !self.encrypted => self.handshake_bytes(frame, body, events),
             content::ALERT if !self.encrypted => {
                 for &b in body {
@@ -391,12 +471,16 @@ impl DirectionParser {
                         level: self.alert_buf[0],
                         description: Some(self.alert_buf[1]),
                         frame: self.record_start_frame,
+                        decrypted: false,
                     });
                 }
             }
             _ => {}
         }
-        if self.body_left == 0 && self.record_type == content::CHANGE_CIPHER_SPEC {
+        if self.body_left == 0
+            && self.record_type == content::CHANGE_CIPHER_SPEC
+            && self.ccs_encrypts
+        {
             self.encrypted = true;
         }
         &bytes[take..]
@@ -409,7 +493,9 @@ impl DirectionParser {
                 level: 0,
                 description: None,
                 frame,
+                decrypted: false,
             }),
+            content::APPLICATION_DATA if self.decryptor.is_some() => self.protected.clear(),
             content::APPLICATION_DATA => {
                 events.push(TlsEvent::ApplicationData { frame });
                 // Nothing after the first application-data record matters to the handshake.
@@ -417,9 +503,45 @@ impl DirectionParser {
             }
             _ => {}
         }
-        if len == 0 && self.record_type == content::CHANGE_CIPHER_SPEC {
+        if len == 0 && self.record_type == content::CHANGE_CIPHER_SPEC && self.ccs_encrypts {
             self.encrypted = true;
         }
+    }
+
+    /// Opens the protected record just read and hands its content on.
+    fn open_protected(&mut self, frame: u64, events: &mut Vec<TlsEvent>) {
+        let mut body = std::mem::take(&mut self.protected);
+        let Some(decryptor) = self.decryptor.as_mut() else {
+            return;
+        };
+        match decryptor.open(&self.record_header, &body) {
+            Ok((content::HANDSHAKE, plain)) => self.handshake_bytes(frame, &plain, events),
+            Ok((content::ALERT, plain)) if plain.len() >= 2 => events.push(TlsEvent::Alert {
+                level: plain[0],
+                description: Some(plain[1]),
+                frame: self.record_start_frame,
+                decrypted: true,
+            }),
+            Ok(_) => {
+                events.push(TlsEvent::ApplicationData {
+                    frame: self.record_start_frame,
+                });
+                self.stop();
+            }
+            Err(e) => {
+                events.push(TlsEvent::Fault {
+                    frame,
+                    fault: StreamFault::Decryption(e),
+                });
+                events.push(TlsEvent::ApplicationData {
+                    frame: self.record_start_frame,
+                });
+                self.decryptor = None;
+                self.stop();
+            }
+        }
+        body.clear();
+        self.protected = body;
     }
 
     fn handshake_bytes(&mut self, frame: u64, mut body: &[u8], events: &mut Vec<TlsEvent>) {
@@ -447,7 +569,13 @@ impl DirectionParser {
                     m.msg_type,
                     handshake::CLIENT_HELLO | handshake::SERVER_HELLO
                 );
-                m.keep = is_hello && m.left <= MAX_HELLO_BYTES;
+                // Decrypted messages worth reading: EncryptedExtensions and the Certificate.
+                let is_protected_wanted = self.decryptor.is_some()
+                    && matches!(
+                        m.msg_type,
+                        handshake::ENCRYPTED_EXTENSIONS | handshake::CERTIFICATE
+                    );
+                m.keep = (is_hello || is_protected_wanted) && m.left <= MAX_HELLO_BYTES;
                 m.body.clear();
                 if is_hello && !m.keep {
                     events.push(TlsEvent::Fault {
@@ -475,13 +603,39 @@ impl DirectionParser {
     fn message_done(&mut self, events: &mut Vec<TlsEvent>) {
         let m = std::mem::take(&mut self.message);
         let frame = m.frames.last().copied().unwrap_or(0);
+        if m.msg_type == handshake::FINISHED && self.decryptor.is_some() {
+            // The next records are under application traffic keys, which are never used.
+            events.push(TlsEvent::Finished { frame });
+            self.decryptor = None;
+            return;
+        }
         if !m.keep {
             self.message.body = m.body;
             return;
         }
         match m.msg_type {
+            handshake::ENCRYPTED_EXTENSIONS => {
+                events.push(TlsEvent::EncryptedExtensions {
+                    alpn: encrypted_extensions_alpn(&m.body),
+                    frames: m.frames,
+                });
+            }
+            handshake::CERTIFICATE => {
+                if let Some(names) =
+                    x509::first_certificate(&m.body).and_then(x509::certificate_names)
+                {
+                    events.push(TlsEvent::Certificate {
+                        names,
+                        frames: m.frames,
+                    });
+                }
+            }
             handshake::CLIENT_HELLO => match ClientHello::parse(&m.body) {
                 Ok(hello) => {
+                    if hello.max_version() == 0x0304 {
+                        // Until the server picks TLS 1.2, a CCS is the 1.3 compatibility one.
+                        self.ccs_encrypts = false;
+                    }
                     if !hello.faults.is_empty() {
                         events.push(TlsEvent::Fault {
                             frame,
@@ -500,9 +654,13 @@ impl DirectionParser {
             },
             _ => match ServerHello::parse(&m.body) {
                 Ok(hello) => {
+                    if hello.version() == 0x0304 {
+                        self.ccs_encrypts = false;
+                    }
                     // RFC 8446 §4.1.3: after a TLS 1.3 ServerHello everything is encrypted.
                     if !hello.is_hello_retry_request && hello.version() == 0x0304 {
                         self.encrypted = true;
+                        self.arm(hello.cipher_suite, events);
                     }
                     if !hello.faults.is_empty() {
                         events.push(TlsEvent::Fault {
@@ -522,6 +680,21 @@ impl DirectionParser {
             },
         }
     }
+}
+
+/// The ALPN extension of an EncryptedExtensions body (RFC 8446 §4.3.1).
+fn encrypted_extensions_alpn(body: &[u8]) -> Option<AlpnList> {
+    let mut rest = body.get(2..)?;
+    while rest.len() >= 4 {
+        let ty = u16::from_be_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+        let data = rest.get(4..4 + len)?;
+        if ty == ext::ALPN {
+            return Some(AlpnList::parse(data));
+        }
+        rest = &rest[4 + len..];
+    }
+    None
 }
 
 #[cfg(test)]
@@ -601,7 +774,8 @@ mod tests {
                 TlsEvent::Alert {
                     level: 2,
                     description: Some(120),
-                    frame: 7
+                    frame: 7,
+                    decrypted: false,
                 },
                 TlsEvent::ApplicationData { frame: 7 },
             ]
@@ -640,7 +814,8 @@ mod tests {
             TlsEvent::Alert {
                 level: 2,
                 description: Some(40),
-                frame: 4
+                frame: 4,
+                decrypted: false,
             }
         );
     }
