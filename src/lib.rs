@@ -151,63 +151,246 @@ pub fn analyze_files(
     }
     let mut captures = Vec::new();
     for (index, path) in paths.iter().enumerate() {
-        let (input, size): (Box<dyn Read + Send>, Option<u64>) = if path == "-" {
-            (Box::new(io::stdin()), None)
+        analyzer.begin_capture(index);
+        let mut secrets_warnings = Vec::new();
+        let (summary, size, sha256) = if path == "-" {
+            read_stream(
+                Box::new(io::stdin()),
+                None,
+                index,
+                options.digest,
+                &mut analyzer,
+                &mut secrets_warnings,
+                progress,
+            )
         } else {
             let file = File::open(Path::new(path)).map_err(|source| AnalyzeError::Open {
                 path: path.clone(),
                 source,
             })?;
-            let size = file.metadata().ok().map(|m| m.len());
-            (Box::new(file), size)
-        };
-        let count = Arc::new(AtomicU64::new(0));
-        let hasher = options.digest.then(Sha256::new);
-        let mut metered = MeteredReader {
-            inner: input,
-            count: Arc::clone(&count),
-            hasher,
-        };
-        analyzer.begin_capture(index);
-        let mut frames: u64 = 0;
-        let mut secrets_warnings = Vec::new();
-        let summary = capture::read_capture(&mut metered, |event| match event {
-            CaptureEvent::Frame(frame) => {
-                analyzer.frame(&frame);
-                frames += 1;
-                if frames % 65_536 == 0 {
-                    progress(Progress {
-                        capture: index,
-                        bytes: count.load(Ordering::Relaxed),
-                        total: size,
-                        flows: analyzer.active_flows() + analyzer.finished_flows(),
-                    });
-                }
+            let metadata = file.metadata().map_err(|source| AnalyzeError::Open {
+                path: path.clone(),
+                source,
+            })?;
+            if metadata.is_file() && metadata.len() > 0 {
+                read_mapped(
+                    &file,
+                    metadata.len(),
+                    index,
+                    options.digest,
+                    &mut analyzer,
+                    &mut secrets_warnings,
+                    progress,
+                )
+            } else {
+                read_stream(
+                    Box::new(file),
+                    Some(metadata.len()),
+                    index,
+                    options.digest,
+                    &mut analyzer,
+                    &mut secrets_warnings,
+                    progress,
+                )
             }
-            CaptureEvent::Secrets { secrets_type, data } => {
-                if secrets_type == SECRETS_TLS_KEY_LOG {
-                    if let Err(e) = analyzer.add_key_log(&String::from_utf8_lossy(data)) {
-                        secrets_warnings.push(format!("embedded TLS key log ignored: {e}"));
-                    }
-                }
-            }
-        })
-        .map_err(|source| AnalyzeError::Capture {
+        };
+        let summary = summary.map_err(|source| AnalyzeError::Capture {
             path: path.clone(),
             source,
         })?;
         let mut report = analyzer.end_capture(path, &summary);
         report.warnings.extend(secrets_warnings);
-        report.size = size.or(Some(count.load(Ordering::Relaxed)));
-        if options.digest {
-            // Hash whatever the parser did not need to read (e.g. after a corrupt block).
-            let _ = io::copy(&mut metered, &mut io::sink());
-            report.sha256 = metered
-                .hasher
-                .take()
-                .map(|h| h.finalize().iter().map(|b| format!("{b:02x}")).collect());
-        }
+        report.size = size;
+        report.sha256 = sha256;
         captures.push(report);
     }
     Ok(analyzer.into_report(captures))
+}
+
+/// What reading one capture gives: its summary (or error), its size and its digest.
+type ReadOutcome = (
+    Result<capture::CaptureSummary, CaptureError>,
+    Option<u64>,
+    Option<String>,
+);
+
+fn hex_digest(hasher: Sha256) -> String {
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Passes one capture event to the analyzer.
+fn on_capture_event(
+    analyzer: &mut Analyzer,
+    secrets_warnings: &mut Vec<String>,
+    event: CaptureEvent<'_>,
+) {
+    match event {
+        CaptureEvent::Frame(frame) => analyzer.frame(&frame),
+        CaptureEvent::Secrets { secrets_type, data } => {
+            if secrets_type == SECRETS_TLS_KEY_LOG
+                && let Err(e) = analyzer.add_key_log(&String::from_utf8_lossy(data))
+            {
+                secrets_warnings.push(format!("embedded TLS key log ignored: {e}"));
+            }
+        }
+    }
+}
+
+/// Frames between two progress reports.
+const PROGRESS_EVERY: u64 = 65_536;
+
+/// Size of the window of a capture file mapped at a time: resident memory stays near this
+/// whatever the file's size.
+const MAP_WINDOW: usize = 16 << 20;
+
+/// Reads a regular file through a sliding memory-mapped window: no copy of the packet data, and
+/// only one window resident at a time. Falls back to reading when mapping fails.
+fn read_mapped(
+    file: &File,
+    len: u64,
+    index: usize,
+    digest: bool,
+    analyzer: &mut Analyzer,
+    secrets_warnings: &mut Vec<String>,
+    progress: &mut dyn FnMut(Progress),
+) -> ReadOutcome {
+    let mut parser = capture::SliceParser::new();
+    let mut hasher = digest.then(Sha256::new);
+    let mut offset: u64 = 0;
+    let mut window = MAP_WINDOW;
+    let mut frames: u64 = 0;
+    while !parser.is_finished() && offset < len {
+        let span = (len - offset).min(window as u64) as usize;
+        // SAFETY: the map is only read. If another process truncates the file while it is
+        // mapped, reading past the new end faults; like other tools that map their input,
+        // alpnscope accepts that for captures being analysed, not written.
+        let map = match unsafe {
+            memmap2::MmapOptions::new()
+                .offset(offset)
+                .len(span)
+                .populate()
+                .map(file)
+        } {
+            Ok(map) => map,
+            Err(_) if offset == 0 => {
+                let reopened = file
+                    .try_clone()
+                    .map(|f| Box::new(f) as Box<dyn Read + Send>);
+                return match reopened {
+                    Ok(input) => read_stream(
+                        input,
+                        Some(len),
+                        index,
+                        digest,
+                        analyzer,
+                        secrets_warnings,
+                        progress,
+                    ),
+                    Err(e) => (Err(CaptureError::Io(e)), Some(len), None),
+                };
+            }
+            Err(e) => return (Err(CaptureError::Io(e)), Some(len), None),
+        };
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let last = offset + span as u64 == len;
+        let base = map.as_ptr() as usize;
+        let consumed = parser.feed(&map, last, &mut |event| {
+            if let CaptureEvent::Frame(frame) = &event {
+                frames += 1;
+                if frames % PROGRESS_EVERY == 0 {
+                    let at = (frame.data.as_ptr() as usize).saturating_sub(base) as u64;
+                    progress(Progress {
+                        capture: index,
+                        bytes: offset + at,
+                        total: Some(len),
+                        flows: analyzer.active_flows() + analyzer.finished_flows(),
+                    });
+                }
+            }
+            on_capture_event(analyzer, secrets_warnings, event);
+        });
+        let consumed = match consumed {
+            Ok(n) => n,
+            Err(e) => return (Err(e), Some(len), None),
+        };
+        if let Some(h) = &mut hasher {
+            h.update(&map[..consumed]);
+        }
+        offset += consumed as u64;
+        if consumed == 0 && !parser.is_finished() {
+            // One block is larger than the window: widen it, up to the largest block accepted.
+            if window >= capture::MAX_BLOCK_BYTES + MAP_WINDOW {
+                parser.oversized_block();
+            }
+            window *= 2;
+        } else {
+            window = MAP_WINDOW;
+        }
+    }
+    if let Some(h) = &mut hasher
+        && offset < len
+    {
+        // Hash what the parser did not need to read (after a corrupt block).
+        let mut rest = file;
+        if std::io::Seek::seek(&mut rest, std::io::SeekFrom::Start(offset)).is_ok() {
+            let mut sink = HashWriter(h);
+            let _ = io::copy(&mut rest, &mut sink);
+        }
+    }
+    (Ok(parser.finish()), Some(len), hasher.map(hex_digest))
+}
+
+/// Feeds written bytes to a hasher.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn read_stream(
+    input: Box<dyn Read + Send>,
+    size: Option<u64>,
+    index: usize,
+    digest: bool,
+    analyzer: &mut Analyzer,
+    secrets_warnings: &mut Vec<String>,
+    progress: &mut dyn FnMut(Progress),
+) -> ReadOutcome {
+    let count = Arc::new(AtomicU64::new(0));
+    let mut metered = MeteredReader {
+        inner: input,
+        count: Arc::clone(&count),
+        hasher: digest.then(Sha256::new),
+    };
+    let mut frames: u64 = 0;
+    let summary = capture::read_capture(&mut metered, |event| {
+        if let CaptureEvent::Frame(_) = &event {
+            frames += 1;
+            if frames % PROGRESS_EVERY == 0 {
+                progress(Progress {
+                    capture: index,
+                    bytes: count.load(Ordering::Relaxed),
+                    total: size,
+                    flows: analyzer.active_flows() + analyzer.finished_flows(),
+                });
+            }
+        }
+        on_capture_event(analyzer, secrets_warnings, event);
+    });
+    // Hash whatever the parser did not need to read (e.g. after a corrupt block).
+    if digest {
+        let _ = io::copy(&mut metered, &mut io::sink());
+    }
+    let size = size.or(Some(count.load(Ordering::Relaxed)));
+    (summary, size, metered.hasher.take().map(hex_digest))
 }

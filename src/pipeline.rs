@@ -582,10 +582,6 @@ fn endpoint_report(e: Endpoint) -> EndpointReport {
     }
 }
 
-fn hex4(v: &[u16]) -> Vec<String> {
-    v.iter().map(|x| format!("{x:04x}")).collect()
-}
-
 fn flow_report(
     flow: &FlowState,
     client: Side,
@@ -684,8 +680,8 @@ fn flow_report(
                 .iter()
                 .map(|v| version_name(*v))
                 .collect(),
-            cipher_suites: hex4(&h.cipher_suites),
-            extensions: hex4(&h.extensions),
+            cipher_suites: HexCodes(h.cipher_suites.clone()),
+            extensions: HexCodes(h.extensions.clone()),
             alpn_grease: h.offered().iter().any(|p| p.is_grease()),
             alpn_malformed: h
                 .alpn
@@ -702,7 +698,7 @@ fn flow_report(
             cipher_suite: tls_parser::TlsCipherSuite::from_id(h.cipher_suite)
                 .map(|c| c.name.to_string())
                 .unwrap_or_else(|| format!("0x{:04x}", h.cipher_suite)),
-            extensions: hex4(&h.extensions),
+            extensions: HexCodes(h.extensions.clone()),
             alpn: h
                 .alpn
                 .as_ref()

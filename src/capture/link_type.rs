@@ -37,7 +37,9 @@ impl LinkType {
             108 => "LOOP",
             113 => "LINUX_SLL",
             127 => "IEEE802_11_RADIOTAP",
+            220 => "USB_LINUX_MMAPPED",
             228 => "IPV4",
+            239 => "NFLOG",
             229 => "IPV6",
             276 => "LINUX_SLL2",
             _ => return None,
@@ -54,7 +56,7 @@ impl fmt::Display for LinkType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
             Some(name) => write!(f, "{name} ({})", self.0),
-            None => write!(f, "link type {}", self.0),
+            None => write!(f, "LINKTYPE {}", self.0),
         }
     }
 }

@@ -11,7 +11,10 @@ mod reader;
 mod timestamp;
 
 pub use link_type::LinkType;
-pub use reader::{CaptureError, CaptureFormat, CaptureSummary, CaptureWarning, read_capture};
+pub use reader::{
+    CaptureError, CaptureFormat, CaptureSummary, CaptureWarning, MAX_BLOCK_BYTES, SliceParser,
+    read_capture, read_capture_slice,
+};
 pub use timestamp::Timestamp;
 
 /// One captured packet, borrowed from the reader's buffer.

@@ -184,6 +184,150 @@ struct Interface {
     offset_seconds: i64,
 }
 
+/// State shared by the stream and slice readers: interfaces of the current section and the
+/// summary so far.
+struct BlockHandler {
+    summary: CaptureSummary,
+    interfaces: Vec<Interface>,
+    warned_interfaces: bool,
+    last_time: Timestamp,
+}
+
+impl BlockHandler {
+    fn new() -> BlockHandler {
+        BlockHandler {
+            summary: CaptureSummary {
+                format: CaptureFormat::Pcap,
+                link_types: Vec::new(),
+                snaplen: 0,
+                packets: 0,
+                bytes: 0,
+                first_time: None,
+                last_time: None,
+                warnings: Vec::new(),
+            },
+            interfaces: Vec::new(),
+            warned_interfaces: false,
+            last_time: Timestamp(0),
+        }
+    }
+
+    /// Handles one block, emitting its frame or secrets.
+    fn block(&mut self, block: PcapBlockOwned<'_>, on_event: &mut dyn FnMut(CaptureEvent<'_>)) {
+        // A packet block yields Some(frame data), or Some(None) when it cannot be placed.
+        let mut packet: Option<Option<PacketView<'_>>> = None;
+        match block {
+            PcapBlockOwned::LegacyHeader(header) => {
+                let nanos = header.is_nanosecond_precision();
+                self.summary.format = if nanos {
+                    CaptureFormat::PcapNanosecond
+                } else {
+                    CaptureFormat::Pcap
+                };
+                self.summary.snaplen = header.snaplen;
+                let link_type = LinkType(header.network.0 as u32);
+                note_link_type(&mut self.summary.link_types, link_type);
+                self.interfaces = vec![Interface {
+                    link_type,
+                    units_per_second: if nanos { 1_000_000_000 } else { 1_000_000 },
+                    offset_seconds: 0,
+                }];
+            }
+            PcapBlockOwned::Legacy(ref record) => {
+                packet = Some(self.interfaces.first().map(|iface| {
+                    let timestamp = Timestamp::from_parts(
+                        i64::from(record.ts_sec),
+                        u64::from(record.ts_usec),
+                        iface.units_per_second,
+                    );
+                    let len = (record.caplen as usize).min(record.data.len());
+                    (
+                        timestamp,
+                        iface.link_type,
+                        &record.data[..len],
+                        record.origlen,
+                    )
+                }));
+            }
+            PcapBlockOwned::NG(ref block) => match block {
+                Block::SectionHeader(_) => {
+                    self.summary.format = CaptureFormat::Pcapng;
+                    self.interfaces.clear();
+                }
+                Block::InterfaceDescription(idb) => {
+                    let link_type = LinkType(u32::from(idb.linktype.0 as u16));
+                    note_link_type(&mut self.summary.link_types, link_type);
+                    self.summary.snaplen = self.summary.snaplen.max(idb.snaplen);
+                    self.interfaces.push(Interface {
+                        link_type,
+                        units_per_second: idb.ts_resolution().unwrap_or(1_000_000),
+                        offset_seconds: idb.ts_offset(),
+                    });
+                }
+                Block::EnhancedPacket(epb) => {
+                    packet = Some(self.interfaces.get(epb.if_id as usize).map(|iface| {
+                        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let units = iface.units_per_second.max(1);
+                        let timestamp = Timestamp::from_parts(
+                            (raw / units) as i64 + iface.offset_seconds,
+                            raw % units,
+                            units,
+                        );
+                        let len = (epb.caplen as usize).min(epb.data.len());
+                        (timestamp, iface.link_type, &epb.data[..len], epb.origlen)
+                    }));
+                    if matches!(packet, Some(None)) && !self.warned_interfaces {
+                        self.warned_interfaces = true;
+                        self.summary
+                            .warnings
+                            .push(CaptureWarning::UnknownInterface {
+                                frame: self.summary.packets + 1,
+                                interface: epb.if_id,
+                            });
+                    }
+                }
+                Block::SimplePacket(spb) => {
+                    packet = Some(self.interfaces.first().map(|iface| {
+                        let len = (spb.origlen as usize).min(spb.data.len());
+                        (
+                            self.last_time,
+                            iface.link_type,
+                            &spb.data[..len],
+                            spb.origlen,
+                        )
+                    }));
+                }
+                Block::DecryptionSecrets(dsb) => on_event(CaptureEvent::Secrets {
+                    secrets_type: dsb.secrets_type.0,
+                    data: dsb.data,
+                }),
+                _ => {}
+            },
+        }
+        if let Some(packet) = packet {
+            self.summary.packets += 1;
+            if let Some((timestamp, link_type, data, original_len)) = packet {
+                self.summary.bytes += data.len() as u64;
+                self.summary.first_time.get_or_insert(timestamp);
+                self.summary.last_time = Some(timestamp);
+                self.last_time = timestamp;
+                on_event(CaptureEvent::Frame(Frame {
+                    number: self.summary.packets,
+                    timestamp,
+                    link_type,
+                    data,
+                    original_len,
+                }));
+            }
+        }
+    }
+
+    fn stop(&mut self, warning: impl FnOnce(u64) -> CaptureWarning) {
+        let w = warning(self.summary.packets);
+        self.summary.warnings.push(w);
+    }
+}
+
 /// Reads a whole capture from `input`, calling `on_event` for every packet and secrets block.
 ///
 /// Returns the summary, or an error when the input is not a capture at all.
@@ -202,145 +346,33 @@ where
         }
         Err(_) => return Err(CaptureError::NotACapture),
     };
-    let mut summary = CaptureSummary {
-        format: CaptureFormat::Pcap,
-        link_types: Vec::new(),
-        snaplen: 0,
-        packets: 0,
-        bytes: 0,
-        first_time: None,
-        last_time: None,
-        warnings: Vec::new(),
-    };
+    let mut handler = BlockHandler::new();
     let mut capacity = BUFFER_BYTES;
-    let mut interfaces: Vec<Interface> = Vec::new();
-    let mut warned_interfaces = false;
-    let mut last_time = Timestamp(0);
-
     loop {
         match reader.next() {
             Ok((offset, block)) => {
-                // A packet block yields Some(frame data), or Some(None) when it cannot be placed.
-                let mut packet: Option<Option<PacketView<'_>>> = None;
-                match block {
-                    PcapBlockOwned::LegacyHeader(header) => {
-                        let nanos = header.is_nanosecond_precision();
-                        summary.format = if nanos {
-                            CaptureFormat::PcapNanosecond
-                        } else {
-                            CaptureFormat::Pcap
-                        };
-                        summary.snaplen = header.snaplen;
-                        let link_type = LinkType(header.network.0 as u32);
-                        note_link_type(&mut summary.link_types, link_type);
-                        interfaces = vec![Interface {
-                            link_type,
-                            units_per_second: if nanos { 1_000_000_000 } else { 1_000_000 },
-                            offset_seconds: 0,
-                        }];
-                    }
-                    PcapBlockOwned::Legacy(ref record) => {
-                        packet = Some(interfaces.first().map(|iface| {
-                            let timestamp = Timestamp::from_parts(
-                                i64::from(record.ts_sec),
-                                u64::from(record.ts_usec),
-                                iface.units_per_second,
-                            );
-                            let len = (record.caplen as usize).min(record.data.len());
-                            (
-                                timestamp,
-                                iface.link_type,
-                                &record.data[..len],
-                                record.origlen,
-                            )
-                        }));
-                    }
-                    PcapBlockOwned::NG(ref block) => match block {
-                        Block::SectionHeader(_) => {
-                            summary.format = CaptureFormat::Pcapng;
-                            interfaces.clear();
-                        }
-                        Block::InterfaceDescription(idb) => {
-                            let link_type = LinkType(u32::from(idb.linktype.0 as u16));
-                            note_link_type(&mut summary.link_types, link_type);
-                            summary.snaplen = summary.snaplen.max(idb.snaplen);
-                            interfaces.push(Interface {
-                                link_type,
-                                units_per_second: idb.ts_resolution().unwrap_or(1_000_000),
-                                offset_seconds: idb.ts_offset(),
-                            });
-                        }
-                        Block::EnhancedPacket(epb) => {
-                            packet = Some(interfaces.get(epb.if_id as usize).map(|iface| {
-                                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                                let units = iface.units_per_second.max(1);
-                                let timestamp = Timestamp::from_parts(
-                                    (raw / units) as i64 + iface.offset_seconds,
-                                    raw % units,
-                                    units,
-                                );
-                                let len = (epb.caplen as usize).min(epb.data.len());
-                                (timestamp, iface.link_type, &epb.data[..len], epb.origlen)
-                            }));
-                            if matches!(packet, Some(None)) && !warned_interfaces {
-                                warned_interfaces = true;
-                                summary.warnings.push(CaptureWarning::UnknownInterface {
-                                    frame: summary.packets + 1,
-                                    interface: epb.if_id,
-                                });
-                            }
-                        }
-                        Block::SimplePacket(spb) => {
-                            packet = Some(interfaces.first().map(|iface| {
-                                let len = (spb.origlen as usize).min(spb.data.len());
-                                (last_time, iface.link_type, &spb.data[..len], spb.origlen)
-                            }));
-                        }
-                        Block::DecryptionSecrets(dsb) => on_event(CaptureEvent::Secrets {
-                            secrets_type: dsb.secrets_type.0,
-                            data: dsb.data,
-                        }),
-                        _ => {}
-                    },
-                }
-                if let Some(packet) = packet {
-                    summary.packets += 1;
-                    if let Some((timestamp, link_type, data, original_len)) = packet {
-                        summary.bytes += data.len() as u64;
-                        summary.first_time.get_or_insert(timestamp);
-                        summary.last_time = Some(timestamp);
-                        last_time = timestamp;
-                        on_event(CaptureEvent::Frame(Frame {
-                            number: summary.packets,
-                            timestamp,
-                            link_type,
-                            data,
-                            original_len,
-                        }));
-                    }
-                }
-                reader.consume(offset);
+                handler.block(block, &mut on_event);
+                // The buffer is shifted once per refill, not each time half of it is consumed.
+                reader.consume_noshift(offset);
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {
                 if reader.refill().is_err() {
-                    summary.warnings.push(CaptureWarning::Corrupt {
-                        last_good_frame: summary.packets,
+                    handler.stop(|last_good_frame| CaptureWarning::Corrupt {
+                        last_good_frame,
                         reason: "read error".into(),
                     });
                     break;
                 }
             }
             Err(PcapError::UnexpectedEof) => {
-                summary.warnings.push(CaptureWarning::Truncated {
-                    last_good_frame: summary.packets,
-                });
+                handler.stop(|last_good_frame| CaptureWarning::Truncated { last_good_frame });
                 break;
             }
             Err(PcapError::BufferTooSmall) => {
                 if capacity >= MAX_BLOCK_BYTES || !reader.grow(capacity * 2) {
-                    summary.warnings.push(CaptureWarning::Corrupt {
-                        last_good_frame: summary.packets,
+                    handler.stop(|last_good_frame| CaptureWarning::Corrupt {
+                        last_good_frame,
                         reason: format!("a block claims more than {} MiB", MAX_BLOCK_BYTES >> 20),
                     });
                     break;
@@ -351,15 +383,180 @@ where
                 }
             }
             Err(e) => {
-                summary.warnings.push(CaptureWarning::Corrupt {
-                    last_good_frame: summary.packets,
-                    reason: describe_parse_error(&e),
+                let reason = describe_parse_error(&e);
+                handler.stop(|last_good_frame| CaptureWarning::Corrupt {
+                    last_good_frame,
+                    reason,
                 });
                 break;
             }
         }
     }
-    Ok(summary)
+    Ok(handler.summary)
+}
+
+/// The container, once recognised by [`SliceParser`].
+#[derive(Clone, Copy)]
+enum Container {
+    Pcapng { big_endian: bool },
+    Pcap { big_endian: bool },
+}
+
+/// Parses a capture handed over in consecutive pieces of memory (windows of a memory-mapped
+/// file): each call takes the complete blocks at the start of its piece and says how many bytes
+/// they took, so the caller can start the next piece there. No packet data is copied.
+pub struct SliceParser {
+    handler: BlockHandler,
+    container: Option<Container>,
+    finished: bool,
+}
+
+impl Default for SliceParser {
+    fn default() -> Self {
+        SliceParser::new()
+    }
+}
+
+impl SliceParser {
+    /// A parser at the start of a capture.
+    pub fn new() -> SliceParser {
+        SliceParser {
+            handler: BlockHandler::new(),
+            container: None,
+            finished: false,
+        }
+    }
+
+    /// True once the capture ended (end of data, or a block that cannot be read).
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Parses the complete blocks at the start of `data`, which reaches the end of the capture
+    /// when `last` is set. Returns the bytes consumed (0: the next block is larger than `data`).
+    pub fn feed(
+        &mut self,
+        data: &[u8],
+        last: bool,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) -> Result<usize, CaptureError> {
+        use pcap_parser::nom::Err as NomErr;
+        use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
+        use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock};
+        let mut rest = data;
+        let container = match self.container {
+            Some(c) => c,
+            None => {
+                if data.is_empty() {
+                    return Err(CaptureError::Empty);
+                }
+                let c = if parse_sectionheaderblock(data).is_ok() {
+                    Container::Pcapng { big_endian: false }
+                } else {
+                    match parse_pcap_header(data) {
+                        Ok((tail, header)) => {
+                            let big_endian = header.is_bigendian();
+                            self.handler
+                                .block(PcapBlockOwned::LegacyHeader(header), on_event);
+                            rest = tail;
+                            Container::Pcap { big_endian }
+                        }
+                        Err(NomErr::Incomplete(_)) if !last => return Ok(0),
+                        Err(_) => return Err(CaptureError::NotACapture),
+                    }
+                };
+                self.container = Some(c);
+                c
+            }
+        };
+        let mut big_endian_ng = matches!(container, Container::Pcapng { big_endian: true });
+        let outcome = loop {
+            if rest.is_empty() {
+                break Ok(());
+            }
+            let parsed = match container {
+                Container::Pcapng { .. } => {
+                    let parse = if big_endian_ng {
+                        parse_block_be
+                    } else {
+                        parse_block_le
+                    };
+                    parse(rest).map(|(tail, block)| {
+                        if let Block::SectionHeader(shb) = &block {
+                            big_endian_ng = shb.big_endian();
+                        }
+                        (tail, PcapBlockOwned::NG(block))
+                    })
+                }
+                Container::Pcap { big_endian } => {
+                    let parse = if big_endian {
+                        parse_pcap_frame_be
+                    } else {
+                        parse_pcap_frame
+                    };
+                    parse(rest).map(|(tail, record)| (tail, PcapBlockOwned::Legacy(record)))
+                }
+            };
+            match parsed {
+                Ok((tail, block)) => {
+                    self.handler.block(block, on_event);
+                    rest = tail;
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        if let Container::Pcapng { .. } = container {
+            self.container = Some(Container::Pcapng {
+                big_endian: big_endian_ng,
+            });
+        }
+        let consumed = data.len() - rest.len();
+        match outcome {
+            Ok(()) if last => self.finished = true,
+            Ok(()) => {}
+            Err(NomErr::Incomplete(_)) if !last => {}
+            Err(NomErr::Incomplete(_)) => {
+                self.handler
+                    .stop(|last_good_frame| CaptureWarning::Truncated { last_good_frame });
+                self.finished = true;
+            }
+            Err(NomErr::Error(e)) | Err(NomErr::Failure(e)) => {
+                let reason = describe_parse_error(&e);
+                self.handler
+                    .stop(|last_good_frame| CaptureWarning::Corrupt {
+                        last_good_frame,
+                        reason,
+                    });
+                self.finished = true;
+            }
+        }
+        Ok(consumed)
+    }
+
+    /// Gives up: the next block is larger than any piece the caller will hand over.
+    pub fn oversized_block(&mut self) {
+        self.handler
+            .stop(|last_good_frame| CaptureWarning::Corrupt {
+                last_good_frame,
+                reason: format!("a block claims more than {} MiB", MAX_BLOCK_BYTES >> 20),
+            });
+        self.finished = true;
+    }
+
+    /// The summary of everything parsed.
+    pub fn finish(self) -> CaptureSummary {
+        self.handler.summary
+    }
+}
+
+/// Reads a whole capture held in memory: same events, summary and errors as [`read_capture`].
+pub fn read_capture_slice<F>(data: &[u8], mut on_event: F) -> Result<CaptureSummary, CaptureError>
+where
+    F: FnMut(CaptureEvent<'_>),
+{
+    let mut parser = SliceParser::new();
+    parser.feed(data, true, &mut on_event)?;
+    Ok(parser.finish())
 }
 
 fn note_link_type(seen: &mut Vec<LinkType>, link_type: LinkType) {
@@ -410,14 +607,38 @@ mod tests {
         Result<CaptureSummary, CaptureError>,
     );
 
+    /// Reads `bytes` with both readers and checks that they agree.
     fn frames_of(bytes: &[u8]) -> Outcome {
-        let mut frames = Vec::new();
-        let result = read_capture(bytes, |event| {
-            if let CaptureEvent::Frame(f) = event {
-                frames.push((f.number, f.timestamp, f.data.len()));
+        let collect = |slice: bool| {
+            let mut frames = Vec::new();
+            let on_event = |event: CaptureEvent<'_>| {
+                if let CaptureEvent::Frame(f) = event {
+                    frames.push((f.number, f.timestamp, f.data.len()));
+                }
+            };
+            let result = if slice {
+                read_capture_slice(bytes, on_event)
+            } else {
+                read_capture(bytes, on_event)
+            };
+            (frames, result)
+        };
+        let (stream_frames, stream) = collect(false);
+        let (slice_frames, slice) = collect(true);
+        assert_eq!(
+            stream_frames, slice_frames,
+            "stream and slice readers agree on frames"
+        );
+        match (&stream, &slice) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.packets, b.packets);
+                assert_eq!(a.format, b.format);
+                assert_eq!(a.complete(), b.complete());
             }
-        });
-        (frames, result)
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            _ => panic!("readers disagree: {stream:?} / {slice:?}"),
+        }
+        (stream_frames, stream)
     }
 
     #[test]

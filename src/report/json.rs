@@ -4,10 +4,15 @@ use super::model::Report;
 use serde::Serialize;
 use std::io::{self, Write};
 
+/// Buffer between serde_json's many small writes and the (dynamically dispatched) output.
+const CHUNK: usize = 64 * 1024;
+
 /// One pretty-printed JSON document.
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
-    writeln!(out)
+    let mut buffered = io::BufWriter::with_capacity(CHUNK, out);
+    serde_json::to_writer_pretty(&mut buffered, report).map_err(io::Error::other)?;
+    writeln!(buffered)?;
+    buffered.flush()
 }
 
 /// The last line of a JSON-lines report.
@@ -23,8 +28,9 @@ struct SummaryLine<'a> {
 
 /// One flow object per line, then one summary line (`"type": "summary"`).
 pub fn render_lines(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(CHUNK, out);
     for flow in &report.flows {
-        serde_json::to_writer(&mut *out, flow).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut out, flow).map_err(io::Error::other)?;
         writeln!(out)?;
     }
     let line = SummaryLine {
@@ -34,6 +40,7 @@ pub fn render_lines(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         captures: &report.captures,
         summary: &report.summary,
     };
-    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
-    writeln!(out)
+    serde_json::to_writer(&mut out, &line).map_err(io::Error::other)?;
+    writeln!(out)?;
+    out.flush()
 }

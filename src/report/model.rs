@@ -1,8 +1,31 @@
 //! The report model: one set of serde types that every renderer reads. Field names are the JSON
 //! contract (schema version 1) documented in the README; add fields, never rename them.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
+
+/// 16-bit code points (cipher suites, extension types) kept as numbers and written to JSON as
+/// 4-digit lowercase hex strings, so a report with many flows stays small in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HexCodes(pub Vec<u16>);
+
+/// One code as 4 lowercase hex digits, without allocating.
+struct Hex4(u16);
+
+impl Serialize for Hex4 {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let v = self.0;
+        let digits = [12, 8, 4, 0].map(|shift| DIGITS[usize::from((v >> shift) & 0xf)]);
+        serializer.serialize_str(std::str::from_utf8(&digits).unwrap_or("????"))
+    }
+}
+
+impl Serialize for HexCodes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|v| Hex4(*v)))
+    }
+}
 
 /// Version of the JSON schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -171,9 +194,9 @@ pub struct ClientHelloReport {
     /// supported_versions, e.g. ["1.3", "1.2"] (GREASE shown as hex).
     pub supported_versions: Vec<String>,
     /// Cipher suites as 4-digit hex, in order.
-    pub cipher_suites: Vec<String>,
+    pub cipher_suites: HexCodes,
     /// Extension types as 4-digit hex, in order.
-    pub extensions: Vec<String>,
+    pub extensions: HexCodes,
     /// True when the ALPN list holds a GREASE value.
     pub alpn_grease: bool,
     /// What is wrong with the ALPN extension, if anything.
@@ -194,7 +217,7 @@ pub struct ServerHelloReport {
     /// Selected cipher suite (IANA name or hex).
     pub cipher_suite: String,
     /// Extension types as 4-digit hex, in order.
-    pub extensions: Vec<String>,
+    pub extensions: HexCodes,
     /// The ALPN extension's list, when present.
     pub alpn: Option<Vec<String>>,
     /// Frames of a HelloRetryRequest, when one preceded it.
