@@ -379,7 +379,9 @@ impl Analyzer {
             warnings.push(format!(
                 "{} frames were cut by the snaplen ({} bytes); capture with -s 0 to see whole handshakes",
                 self.decode.truncated_payload + self.decode.truncated_headers,
-                summary.snaplen
+                // The length frames were cut at; the file header's snaplen can be larger
+                // (editcap -s, or a capture re-written with a smaller snaplen).
+                if self.snaplen > 0 { self.snaplen } else { summary.snaplen }
             ));
         }
         CaptureReport {

@@ -836,4 +836,94 @@ mod tests {
         ));
         assert!(p.message.body.capacity() <= MAX_HELLO_BYTES);
     }
+
+    /// A TLS 1.3 ServerHello choosing TLS_AES_128_GCM_SHA256, as a record.
+    fn tls13_server_hello_record() -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[5; 32]);
+        body.extend_from_slice(&[0, 0x13, 0x01, 0]);
+        body.extend_from_slice(&[0, 6, 0x00, 0x2b, 0, 2, 0x03, 0x04]);
+        let mut msg = vec![2, 0, 0, body.len() as u8];
+        msg.extend(body);
+        record(22, &msg)
+    }
+
+    /// Seals `inner` (content + type) as the `seq`-th protected record under `secret`.
+    fn protected_record(secret: &[u8], seq: u64, inner: &[u8]) -> Vec<u8> {
+        use aes_gcm::Aes128Gcm;
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let (key, iv) = crate::tls::decrypt::traffic_keys(0x1301, secret).unwrap();
+        let mut nonce: [u8; 12] = iv.try_into().unwrap();
+        for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *n ^= s;
+        }
+        let len = (inner.len() + 16) as u16;
+        let header = [23, 3, 3, (len >> 8) as u8, len as u8];
+        let sealed = Aes128Gcm::new_from_slice(&key)
+            .unwrap()
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: inner,
+                    aad: &header,
+                },
+            )
+            .unwrap();
+        [header.to_vec(), sealed].concat()
+    }
+
+    #[test]
+    fn decrypts_encrypted_extensions_and_an_alert_with_the_handshake_secret() {
+        let secret = [7u8; 32];
+        let mut p = DirectionParser::new(false);
+        p.set_handshake_secret(secret.to_vec());
+        let mut events = Vec::new();
+        p.feed(1, &tls13_server_hello_record(), &mut events);
+        // EncryptedExtensions with ALPN h2, then a fatal no_application_protocol alert.
+        let ee = [8, 0, 0, 11, 0, 9, 0x00, 0x10, 0, 5, 0, 3, 2, b'h', b'2', 22];
+        p.feed(2, &protected_record(&secret, 0, &ee), &mut events);
+        p.feed(
+            3,
+            &protected_record(&secret, 1, &[2, 120, 21, 0, 0]),
+            &mut events,
+        );
+        assert!(matches!(&events[0], TlsEvent::ServerHello { .. }));
+        match &events[1] {
+            TlsEvent::EncryptedExtensions { alpn, frames } => {
+                assert_eq!(alpn.as_ref().unwrap().protocols[0].escaped(), "h2");
+                assert_eq!(frames, &[2]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            events[2],
+            TlsEvent::Alert {
+                level: 2,
+                description: Some(120),
+                frame: 3,
+                decrypted: true
+            }
+        );
+    }
+
+    #[test]
+    fn wrong_secret_is_reported_and_stops_the_direction() {
+        let mut p = DirectionParser::new(false);
+        p.set_handshake_secret(vec![1; 32]);
+        let mut events = Vec::new();
+        p.feed(1, &tls13_server_hello_record(), &mut events);
+        p.feed(
+            2,
+            &protected_record(&[2; 32], 0, &[8, 0, 0, 2, 0, 0, 22]),
+            &mut events,
+        );
+        assert!(events.iter().any(|e| matches!(
+            e,
+            TlsEvent::Fault {
+                fault: StreamFault::Decryption(DecryptError::Authentication),
+                ..
+            }
+        )));
+        assert!(p.is_done());
+    }
 }
