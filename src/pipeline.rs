@@ -9,12 +9,12 @@ use crate::analysis::KeyStatus;
 use crate::analysis::{self, AlertSeen, FlowEnd, FlowFacts, Role, VerdictKind};
 use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
 use crate::decode::{self, Decoded, Defragmenter, Segment};
-use crate::flow::{Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side};
+use crate::flow::{Anomaly, Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side, TcpHealth};
 use crate::report::model::*;
 use crate::tls::hello::version_name;
 use crate::tls::keylog::{KeyLog, KeyLogError};
 use crate::tls::{DirectionParser, TlsEvent, ja4};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// How long (capture time) an open flow may stay silent before it is closed.
 pub const IDLE_TIMEOUT_NS: i64 = 600 * 1_000_000_000;
@@ -24,6 +24,13 @@ const CLOSED_LINGER_NS: i64 = 10 * 1_000_000_000;
 const SWEEP_EVERY_FRAMES: u64 = 8192;
 /// Most RST frames remembered per flow.
 const MAX_RESETS: usize = 4;
+/// Most frame times kept per flow for the handshake window.
+const MAX_FRAME_TIMES: usize = 512;
+/// Most server endpoints remembered as TLS servers.
+const MAX_TLS_SERVERS: usize = 65_536;
+/// Ports where a connection that never got to TLS is still reported (HTTPS, DoT, SMTPS, LDAPS,
+/// IMAPS, POP3S, HTTPS alternates, SIPS).
+const TLS_PORTS: [u16; 9] = [443, 465, 636, 853, 993, 995, 4443, 5061, 8443];
 
 /// Options that shape the analysis.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +63,14 @@ struct FlowState {
     not_tls: bool,
     keys: KeyStatus,
     closed: bool,
+    health: TcpHealth,
+    /// Frame that ended the TLS handshake.
+    handshake_end: Option<u64>,
+    /// Version the ServerHello chose.
+    server_version: Option<u16>,
+    /// Frame times of the handshake window.
+    frame_times: Vec<(u64, Timestamp)>,
+    payload_seen: bool,
 }
 
 impl FlowState {
@@ -85,6 +100,11 @@ impl FlowState {
             not_tls: false,
             keys: KeyStatus::NoKeyLog,
             closed: false,
+            health: TcpHealth::new(),
+            handshake_end: None,
+            server_version: None,
+            frame_times: Vec::new(),
+            payload_seen: false,
         }
     }
 
@@ -107,6 +127,8 @@ pub struct Analyzer {
     unsupported: BTreeMap<u32, u64>,
     defrag: Defragmenter,
     keylog: KeyLog,
+    /// Server endpoints that spoke TLS in this capture.
+    tls_servers: HashSet<Endpoint>,
     frames_since_sweep: u64,
     now: Timestamp,
     snaplen: u32,
@@ -126,6 +148,7 @@ impl Analyzer {
             unsupported: BTreeMap::new(),
             defrag: Defragmenter::new(),
             keylog: KeyLog::new(),
+            tls_servers: HashSet::new(),
             frames_since_sweep: 0,
             now: Timestamp(0),
             snaplen: 0,
@@ -140,6 +163,7 @@ impl Analyzer {
         self.unsupported.clear();
         self.snaplen = 0;
         self.defrag = Defragmenter::new();
+        self.tls_servers.clear();
     }
 
     /// Adds TLS key-log secrets (an NSS key log file, or a pcapng Decryption Secrets Block).
@@ -227,6 +251,13 @@ impl Analyzer {
         flow.last_time = frame.timestamp;
         let i = side.index();
         let other = side.other();
+        let in_handshake = flow.handshake_end.is_none();
+        flow.health
+            .segment(side, seg, frame.number, frame.timestamp, in_handshake);
+        if in_handshake && flow.frame_times.len() < MAX_FRAME_TIMES {
+            flow.frame_times.push((frame.number, frame.timestamp));
+        }
+        flow.payload_seen |= seg.payload_len > 0;
 
         if seg.flags.syn() {
             if seg.flags.ack() {
@@ -285,14 +316,26 @@ impl Analyzer {
             }
             flow.reassembly[i].fin(data_seq.plus(seg.payload_len));
         }
-        absorb(flow, side, &mut new_events, &self.keylog);
+        absorb(
+            flow,
+            side,
+            &mut new_events,
+            &self.keylog,
+            &mut self.tls_servers,
+        );
         if seg.flags.ack() && !flow.parsers[other.index()].is_done() {
             let o = other.index();
             let (reassembly, parser) = (&mut flow.reassembly[o], &mut flow.parsers[o]);
             reassembly.acknowledged(SeqNumber(seg.ack), frame.number, &mut |chunk| {
                 feed(parser, chunk, &mut new_events)
             });
-            absorb(flow, other, &mut new_events, &self.keylog);
+            absorb(
+                flow,
+                other,
+                &mut new_events,
+                &self.keylog,
+                &mut self.tls_servers,
+            );
         }
         if flow.fins.iter().all(Option::is_some) {
             flow.closed = true;
@@ -420,7 +463,15 @@ impl Analyzer {
             Side::B
         };
         let client_side = flow.client.unwrap_or(by_port);
-        let facts = self.facts_of(&flow, client_side, end);
+        let mut facts = self.facts_of(&flow, client_side, end);
+        let server = flow.key.endpoint(client_side.other());
+        facts.tls_candidate =
+            TLS_PORTS.contains(&server.port) || self.tls_servers.contains(&server);
+        facts.health = std::mem::take(&mut flow.health);
+        facts.frame_times = std::mem::take(&mut flow.frame_times);
+        facts.client_side = client_side;
+        facts.handshake_end = flow.handshake_end;
+        facts.payload_seen = flow.payload_seen;
         let verdict = analysis::judge(&facts);
         if verdict.kind == VerdictKind::NotTls {
             self.non_tls_flows += 1;
@@ -529,13 +580,23 @@ impl Analyzer {
 /// Records a direction's new events on the flow, and acts on the ones that concern the other
 /// direction: the ClientHello decides the client and selects key-log secrets, a TLS 1.3
 /// ServerHello makes the client's direction encrypted.
-fn absorb(flow: &mut FlowState, side: Side, events: &mut Vec<TlsEvent>, keylog: &KeyLog) {
+fn absorb(
+    flow: &mut FlowState,
+    side: Side,
+    events: &mut Vec<TlsEvent>,
+    keylog: &KeyLog,
+    tls_servers: &mut HashSet<Endpoint>,
+) {
     let mut i = 0;
     while i < events.len() {
         let mut more = Vec::new();
+        let from_client = flow.client == Some(side);
         match &events[i] {
             TlsEvent::ClientHello { hello, .. } => {
                 flow.client.get_or_insert(side);
+                if tls_servers.len() < MAX_TLS_SERVERS {
+                    tls_servers.insert(flow.key.endpoint(side.other()));
+                }
                 if !keylog.is_empty() {
                     match keylog.get(&hello.random) {
                         Some(secrets) => {
@@ -551,6 +612,27 @@ fn absorb(flow: &mut FlowState, side: Side, events: &mut Vec<TlsEvent>, keylog: 
                     }
                 }
             }
+            TlsEvent::ServerHello { hello, .. } if !hello.is_hello_retry_request => {
+                flow.server_version = Some(hello.version());
+            }
+            _ => {}
+        }
+        match &events[i] {
+            // End of the handshake window: the server's ChangeCipherSpec (TLS ≤ 1.2), or the
+            // client's first protected record after a TLS 1.3 ServerHello.
+            TlsEvent::ChangeCipherSpec { frame }
+                if !from_client && flow.server_version.is_some_and(|v| v < 0x0304) =>
+            {
+                flow.handshake_end.get_or_insert(*frame);
+            }
+            TlsEvent::ApplicationData { frame } | TlsEvent::Finished { frame }
+                if from_client && flow.server_version == Some(0x0304) =>
+            {
+                flow.handshake_end.get_or_insert(*frame);
+            }
+            _ => {}
+        }
+        match &events[i] {
             TlsEvent::ServerHello { hello, .. }
                 if !hello.is_hello_retry_request && hello.version() == 0x0304 =>
             {
@@ -654,6 +736,8 @@ fn flow_report(
         ));
     }
     let hrr_frames = facts.hello_retry_request().map(|(_, f)| f.clone());
+    let view = analysis::network::assess(facts);
+    let tcp = tcp_report(facts, &view);
     FlowReport {
         id: 0,
         capture,
@@ -749,8 +833,89 @@ fn flow_report(
             kind: kind.name(),
             target: target.clone(),
         }),
+        tcp,
+        network: view.finding.clone(),
         notes,
     }
+}
+
+fn counts_report(
+    counts: &[crate::flow::Counts; 2],
+    client: Side,
+) -> BTreeMap<&'static str, DirectionCounts> {
+    let mut out = BTreeMap::new();
+    for kind in Anomaly::ALL {
+        let side_count = |side: Side| {
+            let c = counts[side.index()].get(kind);
+            (c.count > 0).then(|| CountReport {
+                count: c.count,
+                frames: c.frames.clone(),
+            })
+        };
+        let entry = DirectionCounts {
+            client: side_count(client),
+            server: side_count(client.other()),
+        };
+        if entry.client.is_some() || entry.server.is_some() {
+            out.insert(kind.name(), entry);
+        }
+    }
+    out
+}
+
+fn tcp_report(facts: &FlowFacts, view: &analysis::network::NetworkView) -> TcpReport {
+    let health = &facts.health;
+    let client = facts.client_side;
+    let mut holes = BTreeMap::new();
+    for (side, name) in [(client, "client"), (client.other(), "server")] {
+        let (filled, open) = health.holes(side);
+        if filled + open > 0 {
+            holes.insert(name, HoleReport { filled, open });
+        }
+    }
+    TcpReport {
+        connect_ms: view.connect_ms,
+        capture_point: view.capture_point.name(),
+        client_hello_to_server_hello_ms: view.client_hello_to_server_hello_ms,
+        client_hello_span_ms: view.client_hello_span_ms,
+        handshake_ms: view.handshake_ms,
+        handshake_end_frame: facts.handshake_end,
+        handshake_loss: view.handshake_loss,
+        handshake: counts_report(&health.handshake, client),
+        flow: counts_report(&health.flow, client),
+        holes,
+        resets: view
+            .resets
+            .iter()
+            .map(|r| ResetReport {
+                from: r.from.name(),
+                frame: r.frame,
+                ttl: r.ttl,
+                usual_ttl: r.usual_ttl,
+            })
+            .collect(),
+        fins: health
+            .fins
+            .iter()
+            .map(|f| FinReport {
+                from: if f.side == client { "client" } else { "server" },
+                frame: f.frame,
+            })
+            .collect(),
+        retransmitted_messages: view
+            .retransmitted_messages
+            .iter()
+            .map(|m| MessageReport {
+                message: m.message,
+                times: m.times,
+                frames: m.frames.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn is_loss_name(name: &str) -> bool {
+    Anomaly::ALL.iter().any(|k| k.is_loss() && k.name() == name)
 }
 
 fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
@@ -769,6 +934,11 @@ fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
             continue;
         }
         summary.tls_flows += 1;
+        summary.handshake_loss_flows += u64::from(flow.tcp.handshake_loss);
+        summary.loss_flows += u64::from(
+            flow.tcp.handshake_loss || flow.tcp.flow.iter().any(|(k, _)| is_loss_name(k)),
+        );
+        summary.reset_flows += u64::from(!flow.tcp.resets.is_empty());
         *summary.verdicts.entry(flow.verdict).or_default() += 1;
         let server = match flow.server.ip.contains(':') {
             true => format!("[{}]:{}", flow.server.ip, flow.server.port),

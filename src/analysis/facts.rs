@@ -1,5 +1,7 @@
 //! What was observed on one flow, in client/server terms.
 
+use crate::capture::Timestamp;
+use crate::flow::{Side, TcpHealth};
 use crate::tls::preamble::ProxyKind;
 use crate::tls::x509::CertificateNames;
 use crate::tls::{AlpnList, ClientHello, ServerHello, StreamFault};
@@ -91,6 +93,19 @@ pub struct FlowFacts {
     pub finished: Vec<(Role, u64)>,
     /// Key-log availability.
     pub keys: KeyStatus,
+    /// TCP analysis of the flow.
+    pub health: TcpHealth,
+    /// Which side of the flow key is the client.
+    pub client_side: Side,
+    /// Times of the frames of the handshake window, by frame number.
+    pub frame_times: Vec<(u64, Timestamp)>,
+    /// Frame that ended the TLS handshake (server CCS for TLS ≤ 1.2, the client's first protected
+    /// record for TLS 1.3), when it completed.
+    pub handshake_end: Option<u64>,
+    /// The flow carried payload.
+    pub payload_seen: bool,
+    /// The server endpoint is a TLS server (by port, or TLS seen on it in this capture).
+    pub tls_candidate: bool,
     /// First frame with a TLS record.
     pub first_tls_frame: Option<u64>,
     /// A direction was recognised as not TLS.

@@ -3,6 +3,7 @@
 //! Pure functions over [`FlowFacts`]: no I/O, no clock, no knowledge of the capture format.
 
 mod facts;
+pub mod network;
 mod verdict;
 
 pub use facts::{AlertSeen, FlowEnd, FlowFacts, KeyStatus, Role, alert_name};

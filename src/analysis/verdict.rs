@@ -113,6 +113,14 @@ pub fn judge(facts: &FlowFacts) -> Verdict {
 
 fn judge_inner(facts: &FlowFacts, evidence: &mut Vec<u64>) -> (VerdictKind, String) {
     if !facts.is_tls() {
+        // A connection to a TLS server that never got as far as TLS.
+        if facts.tls_candidate && !facts.payload_seen {
+            let view = super::network::assess(facts);
+            if let Some((detail, frames)) = super::network::incomplete_cause(facts, &view) {
+                evidence.extend(frames);
+                return (VerdictKind::Incomplete, detail);
+            }
+        }
         return (VerdictKind::NotTls, not_tls_detail(facts));
     }
     let client_hello = facts.client_hello();
@@ -314,6 +322,15 @@ fn incomplete_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
     let ch_last = ch_frames.last().copied().unwrap_or(0);
     if let Some((_, hrr_frames)) = facts.hello_retry_request() {
         evidence.extend(hrr_frames);
+    }
+    // Alerts say more than the network; after them, the network's evidence.
+    let server_alert = facts.alerts.iter().any(|a| a.from == Role::Server);
+    if !server_alert {
+        let view = super::network::assess(facts);
+        if let Some((detail, frames)) = super::network::incomplete_cause(facts, &view) {
+            evidence.extend(frames);
+            return detail;
+        }
     }
     if let Some(alert) = facts.alerts.iter().find(|a| a.from == Role::Server) {
         evidence.push(alert.frame);

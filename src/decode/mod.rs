@@ -79,6 +79,8 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
     /// Payload length on the wire (≥ `payload.len()` when the snaplen cut the frame).
     pub payload_len: u32,
+    /// Window scale shift announced in a SYN's options (RFC 7323 §2.2).
+    pub window_scale: Option<u8>,
 }
 
 /// Which layer a malformed frame failed at.
@@ -298,6 +300,14 @@ fn segment<'a>(
         ttl,
         payload: tcp.payload(),
         payload_len: u32::try_from(wire_len).unwrap_or(u32::MAX),
+        window_scale: if tcp.syn() {
+            tcp.options_iterator().find_map(|o| match o {
+                Ok(etherparse::TcpOptionElement::WindowScale(shift)) => Some(shift),
+                _ => None,
+            })
+        } else {
+            None
+        },
     }
 }
 

@@ -23,9 +23,10 @@ impl fmt::Display for Endpoint {
 }
 
 /// Which canonical end of a [`FlowKey`] a packet came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Side {
     /// The lower endpoint.
+    #[default]
     A,
     /// The higher endpoint.
     B,

@@ -4,10 +4,12 @@
 //! Nothing here knows about TLS: the reassembler takes segments in capture order and hands out
 //! the byte stream in sequence order, with every hole it could not fill reported as a gap.
 
+mod health;
 mod key;
 mod reassembly;
 mod seq;
 
+pub use health::{Anomaly, Count, Counts, Resent, TcpHealth, Teardown};
 pub use key::{Endpoint, FlowKey, Side};
 pub use reassembly::{Chunk, MAX_PENDING_BYTES, Reassembler, ReassemblyStats};
 pub use seq::SeqNumber;

@@ -106,6 +106,43 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
     }
+    if s.handshake_loss_flows + s.reset_flows > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Network: **{} flows lost packets during the TLS handshake**, {} with loss anywhere, {} reset.",
+            s.handshake_loss_flows, s.loss_flows, s.reset_flows
+        )?;
+    }
+    let lossy: Vec<&FlowReport> = report
+        .flows
+        .iter()
+        .filter(|f| f.tcp.handshake_loss)
+        .collect();
+    if !lossy.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Flows whose handshake lost packets")?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "| flow | client → server | verdict | what the network did | Wireshark filter |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|")?;
+        for f in lossy {
+            writeln!(
+                out,
+                "| {} | {}:{} → {}:{} | `{}` | {} | `tcp.stream eq {}` |",
+                f.id,
+                f.client.ip,
+                f.client.port,
+                f.server.ip,
+                f.server.port,
+                f.verdict,
+                cell(f.network.as_deref().unwrap_or(&f.detail)),
+                f.tcp_stream
+            )?;
+        }
+    }
     let problems: Vec<&FlowReport> = report
         .flows
         .iter()
@@ -177,6 +214,22 @@ fn render_flow(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> {
             out,
             "| alert | {} `{}` from the {} (frame {}) |",
             alert.level, alert.description, alert.from, alert.frame
+        )?;
+    }
+    if let Some(network) = &flow.network {
+        writeln!(out, "| network | {} |", cell(network))?;
+    }
+    for reset in &flow.tcp.resets {
+        writeln!(
+            out,
+            "| reset | RST from the {} in frame {}, TTL {}{} |",
+            reset.from,
+            reset.frame,
+            reset.ttl,
+            reset
+                .usual_ttl
+                .map(|u| format!(" (usual {u})"))
+                .unwrap_or_default()
         )?;
     }
     for note in &flow.notes {

@@ -180,8 +180,105 @@ pub struct FlowReport {
     pub alerts: Vec<AlertReport>,
     /// Proxy hop before TLS.
     pub proxy: Option<ProxyReport>,
+    /// What the network did: timing, loss, resets.
+    pub tcp: TcpReport,
+    /// A sentence about loss in a handshake that got its ServerHello, or null.
+    pub network: Option<String>,
     /// Reassembly gaps, caps hit, malformed data.
     pub notes: Vec<String>,
+}
+
+/// A count and the frames behind it (the first 16).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CountReport {
+    /// How many.
+    pub count: u64,
+    /// Frames (capped).
+    pub frames: Vec<u64>,
+}
+
+/// One kind of TCP event, per direction (a side with none is omitted).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DirectionCounts {
+    /// Segments sent by the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<CountReport>,
+    /// Segments sent by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<CountReport>,
+}
+
+/// Holes in one direction's sequence space.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct HoleReport {
+    /// Later filled by an out-of-order or retransmitted segment (reordering).
+    pub filled: u64,
+    /// Never filled: data missing from the capture.
+    pub open: u64,
+}
+
+/// A RST.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResetReport {
+    /// "client" or "server".
+    pub from: &'static str,
+    /// Frame.
+    pub frame: u64,
+    /// TTL / hop limit of the RST.
+    pub ttl: u8,
+    /// Most common TTL of the sender's other packets.
+    pub usual_ttl: Option<u8>,
+}
+
+/// A FIN.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinReport {
+    /// "client" or "server".
+    pub from: &'static str,
+    /// Frame.
+    pub frame: u64,
+}
+
+/// A handshake message sent more than once.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageReport {
+    /// "SYN", "SYN/ACK", "ClientHello", "ServerHello".
+    pub message: &'static str,
+    /// Copies sent.
+    pub times: usize,
+    /// Frames of the copies.
+    pub frames: Vec<u64>,
+}
+
+/// TCP timing and health of a flow (Wireshark's TCP analysis definitions).
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpReport {
+    /// SYN → ACK of the three-way handshake, ms.
+    pub connect_ms: Option<f64>,
+    /// "client", "server" or "unknown".
+    pub capture_point: &'static str,
+    /// Last ClientHello segment → ServerHello, ms.
+    pub client_hello_to_server_hello_ms: Option<f64>,
+    /// First → last ClientHello segment, ms.
+    pub client_hello_span_ms: Option<f64>,
+    /// First packet → end of the TLS handshake, ms (null when it did not complete).
+    pub handshake_ms: Option<f64>,
+    /// Frame that ended the handshake window.
+    pub handshake_end_frame: Option<u64>,
+    /// The handshake lost or re-sent packets (or very likely did, before the capture point).
+    pub handshake_loss: bool,
+    /// Counts in the handshake window, by kind (kinds with no event omitted).
+    pub handshake: BTreeMap<&'static str, DirectionCounts>,
+    /// Counts over the whole flow, by kind.
+    pub flow: BTreeMap<&'static str, DirectionCounts>,
+    /// Holes per direction.
+    pub holes: BTreeMap<&'static str, HoleReport>,
+    /// RSTs.
+    pub resets: Vec<ResetReport>,
+    /// First FIN per side.
+    pub fins: Vec<FinReport>,
+    /// Handshake messages sent more than once.
+    pub retransmitted_messages: Vec<MessageReport>,
 }
 
 /// ClientHello details.
@@ -285,6 +382,12 @@ pub struct Summary {
     pub verdicts: BTreeMap<&'static str, u64>,
     /// TLS flows per server, in order of first appearance.
     pub servers: Vec<ServerSummary>,
+    /// TLS flows whose handshake lost or re-sent packets.
+    pub handshake_loss_flows: u64,
+    /// TLS flows with loss anywhere.
+    pub loss_flows: u64,
+    /// TLS flows with a RST.
+    pub reset_flows: u64,
 }
 
 /// Flows to one server endpoint.

@@ -148,6 +148,36 @@ fn render_flow(
             "alert", alert.from, alert.frame
         )?;
     }
+    if let Some(network) = &flow.network {
+        for (i, line) in wrap(network, WIDTH - LABEL - 2).iter().enumerate() {
+            writeln!(
+                out,
+                "  {:<LABEL$}{line}",
+                if i == 0 { "network" } else { "" }
+            )?;
+        }
+    }
+    let timing = timing_line(flow);
+    if !timing.is_empty() {
+        for (i, line) in wrap(&timing, WIDTH - LABEL - 2).iter().enumerate() {
+            writeln!(
+                out,
+                "  {:<LABEL$}{line}",
+                if i == 0 { "timing" } else { "" }
+            )?;
+        }
+    }
+    for reset in &flow.tcp.resets {
+        let ttl = match reset.usual_ttl {
+            Some(usual) if usual != reset.ttl => format!(", TTL {} (usual {usual})", reset.ttl),
+            _ => format!(", TTL {}", reset.ttl),
+        };
+        writeln!(
+            out,
+            "  {:<LABEL$}RST from the {} (frame {}){ttl}",
+            "reset", reset.from, reset.frame
+        )?;
+    }
     for note in &flow.notes {
         let lines = wrap(note, WIDTH - LABEL - 2);
         for (i, line) in lines.iter().enumerate() {
@@ -155,6 +185,27 @@ fn render_flow(
         }
     }
     Ok(())
+}
+
+/// Connect time, hello latency and handshake time, when known.
+fn timing_line(flow: &FlowReport) -> String {
+    let t = &flow.tcp;
+    let mut parts = Vec::new();
+    if let Some(ms) = t.connect_ms {
+        let point = match t.capture_point {
+            "client" => " (captured near the client)",
+            "server" => " (captured near the server)",
+            _ => "",
+        };
+        parts.push(format!("connect {ms:.3} ms{point}"));
+    }
+    if let Some(ms) = t.client_hello_to_server_hello_ms {
+        parts.push(format!("ClientHello → ServerHello {ms:.3} ms"));
+    }
+    if let Some(ms) = t.handshake_ms {
+        parts.push(format!("handshake {ms:.3} ms"));
+    }
+    parts.join(", ")
 }
 
 fn render_summary(report: &Report, style: &Style, out: &mut dyn Write) -> io::Result<()> {
@@ -173,6 +224,13 @@ fn render_summary(report: &Report, style: &Style, out: &mut dyn Write) -> io::Re
     )?;
     if s.tls_flows == 0 {
         return Ok(());
+    }
+    if s.handshake_loss_flows + s.reset_flows > 0 {
+        writeln!(
+            out,
+            "  network: {} flows lost packets in the handshake, {} with loss anywhere, {} reset",
+            s.handshake_loss_flows, s.loss_flows, s.reset_flows
+        )?;
     }
     writeln!(out, "  {:<22}{:>6}", "verdict", "flows")?;
     for (verdict, count) in ordered_verdicts(&s.verdicts) {

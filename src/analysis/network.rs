@@ -1,0 +1,452 @@
+//! What the network did to a flow's handshake: timing, retransmitted handshake messages, resets
+//! with their TTLs, and the sentence that names the most likely network cause.
+
+use super::facts::{FlowFacts, Role};
+use crate::capture::Timestamp;
+use crate::flow::{Anomaly, Side, TcpHealth};
+
+/// Where the capture was taken, inferred from the three-way handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapturePoint {
+    /// SYN → SYN/ACK is most of the round trip: the capture is near the client.
+    Client,
+    /// SYN/ACK → ACK is most of the round trip: the capture is near the server.
+    Server,
+    /// Not enough of the handshake was captured.
+    Unknown,
+}
+
+impl CapturePoint {
+    /// "client", "server" or "unknown".
+    pub fn name(self) -> &'static str {
+        match self {
+            CapturePoint::Client => "client",
+            CapturePoint::Server => "server",
+            CapturePoint::Unknown => "unknown",
+        }
+    }
+}
+
+/// A RST and how its TTL compares with its sender's other packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetSeen {
+    /// Sender.
+    pub from: Role,
+    /// Frame.
+    pub frame: u64,
+    /// TTL / hop limit of the RST.
+    pub ttl: u8,
+    /// Most common TTL of the sender's other packets.
+    pub usual_ttl: Option<u8>,
+    /// Time of the RST.
+    pub time: Timestamp,
+}
+
+impl ResetSeen {
+    /// True when the RST's TTL differs from its side's other packets: a middlebox sent it.
+    pub fn looks_injected(&self) -> bool {
+        self.usual_ttl.is_some_and(|usual| usual != self.ttl)
+    }
+}
+
+/// A handshake message sent more than once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetransmittedMessage {
+    /// "SYN", "SYN/ACK", "ClientHello", "ServerHello".
+    pub message: &'static str,
+    /// How many times it was sent.
+    pub times: usize,
+    /// Frames of every copy.
+    pub frames: Vec<u64>,
+}
+
+/// The network view of a flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkView {
+    /// SYN → ACK of the three-way handshake, ms.
+    pub connect_ms: Option<f64>,
+    /// Inferred capture point.
+    pub capture_point: CapturePoint,
+    /// Last ClientHello segment → ServerHello, ms.
+    pub client_hello_to_server_hello_ms: Option<f64>,
+    /// First → last ClientHello segment, ms.
+    pub client_hello_span_ms: Option<f64>,
+    /// First packet → end of the TLS handshake, ms.
+    pub handshake_ms: Option<f64>,
+    /// Handshake messages sent more than once.
+    pub retransmitted_messages: Vec<RetransmittedMessage>,
+    /// RSTs.
+    pub resets: Vec<ResetSeen>,
+    /// Losses in the handshake window (both directions).
+    pub handshake_losses: u64,
+    /// Losses over the whole flow.
+    pub flow_losses: u64,
+    /// A sentence about loss when the handshake completed anyway (or went on past the hello).
+    pub finding: Option<String>,
+    /// The handshake lost or re-sent packets (or very likely did, before the capture point).
+    pub handshake_loss: bool,
+}
+
+/// Milliseconds between two times, with microsecond precision.
+fn ms(from: Timestamp, to: Timestamp) -> f64 {
+    (to.nanos_since(from) / 1000) as f64 / 1000.0
+}
+
+fn role_of(side: Side, client: Side) -> Role {
+    if side == client {
+        Role::Client
+    } else {
+        Role::Server
+    }
+}
+
+/// The time of a frame of the handshake window.
+fn time_of(facts: &FlowFacts, frame: u64) -> Option<Timestamp> {
+    facts
+        .frame_times
+        .binary_search_by_key(&frame, |(f, _)| *f)
+        .ok()
+        .map(|i| facts.frame_times[i].1)
+}
+
+/// Every copy of the message carried by `frames`, from `side`'s retransmission log.
+fn copies(health: &TcpHealth, side: Side, frames: &[u64]) -> Option<(usize, Vec<u64>)> {
+    let originals: Vec<_> = health
+        .first_segments(side)
+        .iter()
+        .filter(|s| frames.contains(&s.frame))
+        .collect();
+    let start = originals
+        .iter()
+        .map(|s| s.seq)
+        .min_by(|a, b| a.diff(*b).cmp(&0))?;
+    let end = originals
+        .iter()
+        .map(|s| s.seq.plus(s.len))
+        .max_by(|a, b| a.diff(*b).cmp(&0))?;
+    let resent: Vec<_> = health
+        .resent(side)
+        .iter()
+        .filter(|r| r.seq.diff(end) < 0 && r.seq.plus(r.len).diff(start) > 0)
+        .collect();
+    if resent.is_empty() {
+        return None;
+    }
+    // Rounds: copies of the message's first byte.
+    let rounds = resent
+        .iter()
+        .filter(|r| r.seq.diff(start) <= 0 && r.seq.plus(r.len).diff(start) > 0)
+        .count()
+        .max(1);
+    let mut all: Vec<u64> = frames.to_vec();
+    all.extend(resent.iter().map(|r| r.frame));
+    all.sort_unstable();
+    all.dedup();
+    Some((1 + rounds, all))
+}
+
+/// Builds the network view of a flow.
+pub fn assess(facts: &FlowFacts) -> NetworkView {
+    let health = &facts.health;
+    let client = facts.client_side;
+    let server = client.other();
+    let mut view = NetworkView {
+        connect_ms: None,
+        capture_point: CapturePoint::Unknown,
+        client_hello_to_server_hello_ms: None,
+        client_hello_span_ms: None,
+        handshake_ms: None,
+        retransmitted_messages: Vec::new(),
+        resets: Vec::new(),
+        handshake_losses: health.handshake.iter().map(|c| c.losses()).sum(),
+        flow_losses: health.flow.iter().map(|c| c.losses()).sum(),
+        finding: None,
+        handshake_loss: false,
+    };
+    if let (Some((_, syn)), Some((_, syn_ack)), Some((_, ack))) =
+        (health.syn, health.syn_ack, health.handshake_ack)
+    {
+        view.connect_ms = Some(ms(syn, ack));
+        let (to_server, to_client) = (syn_ack.nanos_since(syn), ack.nanos_since(syn_ack));
+        view.capture_point = if to_server > to_client {
+            CapturePoint::Client
+        } else {
+            CapturePoint::Server
+        };
+    }
+    let ch_frames = facts
+        .client_hello()
+        .map(|(_, f)| f.as_slice())
+        .unwrap_or(&[]);
+    let sh_frames = facts
+        .server_hello()
+        .map(|(_, f)| f.as_slice())
+        .unwrap_or(&[]);
+    let ch_first = ch_frames.first().and_then(|f| time_of(facts, *f));
+    let ch_last = ch_frames.last().and_then(|f| time_of(facts, *f));
+    let sh_first = sh_frames.first().and_then(|f| time_of(facts, *f));
+    if let (Some(a), Some(b)) = (ch_first, ch_last) {
+        view.client_hello_span_ms = Some(ms(a, b));
+    }
+    if let (Some(a), Some(b)) = (ch_last, sh_first) {
+        view.client_hello_to_server_hello_ms = Some(ms(a, b));
+    }
+    if let (Some(end), Some((_, start))) = (facts.handshake_end, facts.frame_times.first()) {
+        view.handshake_ms = time_of(facts, end).map(|t| ms(*start, t));
+    }
+    if health.syn_frames.len() > 1 {
+        view.retransmitted_messages.push(RetransmittedMessage {
+            message: "SYN",
+            times: health.syn_frames.len(),
+            frames: health.syn_frames.clone(),
+        });
+    }
+    let syn_ack_copies = health.handshake[server.index()].get(Anomaly::SynRetransmission);
+    if syn_ack_copies.count > 0 {
+        let mut frames: Vec<u64> = health.syn_ack.map(|(f, _)| f).into_iter().collect();
+        frames.extend(&syn_ack_copies.frames);
+        view.retransmitted_messages.push(RetransmittedMessage {
+            message: "SYN/ACK",
+            times: 1 + syn_ack_copies.count as usize,
+            frames,
+        });
+    }
+    for (message, side, frames) in [
+        ("ClientHello", client, ch_frames),
+        ("ServerHello", server, sh_frames),
+    ] {
+        if let Some((times, frames)) = copies(health, side, frames) {
+            view.retransmitted_messages.push(RetransmittedMessage {
+                message,
+                times,
+                frames,
+            });
+        }
+    }
+    for r in &health.resets {
+        view.resets.push(ResetSeen {
+            from: role_of(r.side, client),
+            frame: r.frame,
+            ttl: r.ttl,
+            usual_ttl: health.usual_ttl_without_resets(r.side),
+            time: r.time,
+        });
+    }
+    view.handshake_loss = view.handshake_losses > 0;
+    if facts.server_hello().is_some() {
+        let (finding, loss) = completed_finding(facts, &view);
+        view.finding = finding;
+        view.handshake_loss |= loss;
+    }
+    view
+}
+
+fn describe_messages(view: &NetworkView) -> Vec<String> {
+    view.retransmitted_messages
+        .iter()
+        .map(|m| {
+            let frames: Vec<String> = m.frames.iter().map(u64::to_string).collect();
+            format!(
+                "{} sent {} times: frames {}",
+                m.message,
+                m.times,
+                frames.join(", ")
+            )
+        })
+        .collect()
+}
+
+fn frames_text(frames: &[u64]) -> String {
+    let frames: Vec<String> = frames.iter().map(u64::to_string).collect();
+    frames.join(", ")
+}
+
+/// The `network` finding of a flow whose ServerHello was seen.
+fn completed_finding(facts: &FlowFacts, view: &NetworkView) -> (Option<String>, bool) {
+    let health = &facts.health;
+    let client = facts.client_side;
+    if facts.handshake_end.is_none() {
+        let sh_last = facts
+            .server_hello()
+            .and_then(|(_, f)| f.last().copied())
+            .unwrap_or(0);
+        if health.last_frame(client.other()) <= sh_last && facts.resets.is_empty() {
+            return (
+                Some(format!(
+                    "the server stopped answering after the ServerHello (frame {sh_last}): the handshake never finished"
+                )),
+                view.handshake_losses > 0,
+            );
+        }
+    }
+    let mut loss = describe_messages(view);
+    let mut reordering = Vec::new();
+    for (side, who) in [(client, "client"), (client.other(), "server")] {
+        let counts = &health.handshake[side.index()];
+        let named = view
+            .retransmitted_messages
+            .iter()
+            .flat_map(|m| m.frames.iter())
+            .collect::<Vec<_>>();
+        for kind in [
+            Anomaly::Retransmission,
+            Anomaly::FastRetransmission,
+            Anomaly::SpuriousRetransmission,
+        ] {
+            let c = counts.get(kind);
+            let unnamed: Vec<u64> = c
+                .frames
+                .iter()
+                .copied()
+                .filter(|f| !named.contains(&f))
+                .collect();
+            if !unnamed.is_empty() {
+                loss.push(format!(
+                    "{} {who} {} (frames {})",
+                    unnamed.len(),
+                    kind.name().replace('_', " "),
+                    frames_text(&unnamed)
+                ));
+            }
+        }
+        let unseen = counts.get(Anomaly::AckedUnseen);
+        if unseen.count > 0 {
+            loss.push(format!(
+                "{} {who} ACKs for data the capture never saw (frames {}): lost before the capture point",
+                unseen.count,
+                frames_text(&unseen.frames)
+            ));
+        }
+        let (filled, open) = health.holes(side);
+        let gaps = counts.get(Anomaly::PreviousSegmentNotCaptured);
+        if gaps.count > 0 && open > 0 {
+            loss.push(format!(
+                "{who} data missing from the capture before frames {}",
+                frames_text(&gaps.frames)
+            ));
+        }
+        let ooo = counts.get(Anomaly::OutOfOrder);
+        if ooo.count > 0 || (gaps.count > 0 && filled > 0 && open == 0) {
+            let frames = if ooo.count > 0 {
+                &ooo.frames
+            } else {
+                &gaps.frames
+            };
+            reordering.push(format!(
+                "{who} segments out of order (frames {})",
+                frames_text(frames)
+            ));
+        }
+    }
+    // A ServerHello that comes a retransmission timeout after the ClientHello, on a connection
+    // whose round trip is far shorter, was most likely lost before the capture point.
+    if loss.is_empty()
+        && let (Some(wait), Some(rtt)) = (view.client_hello_to_server_hello_ms, view.connect_ms)
+        && wait >= 150.0
+        && wait > 20.0 * rtt.max(0.05)
+    {
+        loss.push(format!(
+            "the ServerHello came {wait:.3} ms after the ClientHello on a connection with a {rtt:.3} ms round trip: a segment was likely lost before the capture point and resent after a retransmission timeout"
+        ));
+    }
+    let lost = !loss.is_empty();
+    let finding = match (loss.is_empty(), reordering.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(format!(
+            "the handshake suffered packet loss but completed: {}",
+            loss.join("; ")
+        )),
+        (true, false) => Some(format!(
+            "the handshake saw reordering (no loss): {}",
+            reordering.join("; ")
+        )),
+        (false, false) => Some(format!(
+            "the handshake suffered packet loss but completed: {}; also reordering: {}",
+            loss.join("; "),
+            reordering.join("; ")
+        )),
+    };
+    (finding, lost)
+}
+
+/// The most likely network cause of a handshake that got no ServerHello, with its evidence.
+pub fn incomplete_cause(facts: &FlowFacts, view: &NetworkView) -> Option<(String, Vec<u64>)> {
+    let health = &facts.health;
+    let ch = facts.client_hello();
+    if ch.is_none() && !facts.is_tls() {
+        if health.syn.is_some() && health.syn_ack.is_none() {
+            if let Some(reset) = view.resets.iter().find(|r| r.from == Role::Server) {
+                return Some((
+                    format!(
+                        "connection refused: the server side answered the SYN with a RST (frame {})",
+                        reset.frame
+                    ),
+                    vec![health.syn_frames[0], reset.frame],
+                ));
+            }
+            let frames: Vec<String> = health.syn_frames.iter().map(u64::to_string).collect();
+            if health.syn_frames.len() == 1 && facts.end != super::facts::FlowEnd::Idle {
+                return Some((
+                    format!(
+                        "no answer to the SYN (frame {}) before the capture ended",
+                        health.syn_frames[0]
+                    ),
+                    health.syn_frames.clone(),
+                ));
+            }
+            return Some((
+                format!(
+                    "SYN never answered (sent {} times: frames {}) — the server is down, or a firewall drops the connection",
+                    health.syn_frames.len(),
+                    frames.join(", ")
+                ),
+                health.syn_frames.clone(),
+            ));
+        }
+        return None;
+    }
+    let (_, ch_frames) = ch?;
+    let ch_last = *ch_frames.last()?;
+    let ch_time = time_of(facts, ch_last);
+    if let Some(reset) = view.resets.first() {
+        let after = ch_time
+            .filter(|t| reset.time >= *t)
+            .map(|t| format!(" {:.3} ms after the ClientHello", ms(t, reset.time)))
+            .unwrap_or_default();
+        let side = reset.from.name();
+        if reset.looks_injected() {
+            return Some((
+                format!(
+                    "reset by the {side}'s side (RST in frame {}){after}, TTL {} vs {} on the {side}'s other packets — likely injected by a middlebox",
+                    reset.frame,
+                    reset.ttl,
+                    reset.usual_ttl.unwrap_or(0)
+                ),
+                vec![ch_last, reset.frame],
+            ));
+        }
+        return Some((
+            format!(
+                "the connection was reset by the {side} side (RST in frame {}){after}, before any ServerHello (ClientHello in frame {ch_last})",
+                reset.frame
+            ),
+            vec![ch_last, reset.frame],
+        ));
+    }
+    if let Some(m) = view
+        .retransmitted_messages
+        .iter()
+        .find(|m| m.message == "ClientHello")
+    {
+        let frames: Vec<String> = m.frames.iter().map(u64::to_string).collect();
+        return Some((
+            format!(
+                "ClientHello sent {} times (frames {}) and never answered — packet loss or a firewall dropping it",
+                m.times,
+                frames.join(", ")
+            ),
+            m.frames.clone(),
+        ));
+    }
+    None
+}

@@ -1,0 +1,491 @@
+//! TCP network health of one flow, after Wireshark's TCP analysis (`tcp_analyze_sequence_number()`
+//! in packet-tcp.c; Wireshark user guide, "TCP Analysis"), so a user can cross-check every count
+//! with `tcp.analysis.*` display filters.
+//!
+//! Each segment is classified once, in Wireshark's order of checks; the counts are kept for the
+//! whole flow and for the handshake window, per direction, each with the (capped) list of frames
+//! behind it. Where alpnscope differs from Wireshark it says so in the README. State is a few
+//! numbers per direction: memory does not grow with the flow.
+
+use super::{SeqNumber, Side};
+use crate::capture::Timestamp;
+use crate::decode::Segment;
+
+/// Most frame numbers kept per count.
+pub const MAX_FRAMES_PER_COUNT: usize = 16;
+/// Wireshark's window for a fast retransmission after duplicate ACKs.
+const FAST_RETRANSMISSION_NS: i64 = 20_000_000;
+/// Wireshark's default out-of-order threshold when no RTT is known (3 ms).
+const OUT_OF_ORDER_NS: i64 = 3_000_000;
+
+/// What Wireshark would flag on a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Anomaly {
+    /// Data or SYN/FIN sent again (`tcp.analysis.retransmission`).
+    Retransmission,
+    /// Retransmission right after duplicate ACKs (`tcp.analysis.fast_retransmission`).
+    FastRetransmission,
+    /// Retransmission of data already acknowledged (`tcp.analysis.spurious_retransmission`).
+    SpuriousRetransmission,
+    /// A SYN or SYN/ACK sent again.
+    SynRetransmission,
+    /// A segment after a hole: the previous segment was not captured (`tcp.analysis.lost_segment`).
+    PreviousSegmentNotCaptured,
+    /// An ACK for data the capture never saw (`tcp.analysis.ack_lost_segment`).
+    AckedUnseen,
+    /// A segment older than the newest one, arriving shortly after it (`tcp.analysis.out_of_order`).
+    OutOfOrder,
+    /// A repeated ACK with no data (`tcp.analysis.duplicate_ack`).
+    DuplicateAck,
+    /// A zero receive window (`tcp.analysis.zero_window`).
+    ZeroWindow,
+    /// The sender filled the receiver's window (`tcp.analysis.window_full`).
+    WindowFull,
+    /// A keep-alive (`tcp.analysis.keep_alive`): not a retransmission.
+    KeepAlive,
+}
+
+impl Anomaly {
+    /// Every kind, in report order.
+    pub const ALL: [Anomaly; 11] = [
+        Anomaly::Retransmission,
+        Anomaly::FastRetransmission,
+        Anomaly::SpuriousRetransmission,
+        Anomaly::SynRetransmission,
+        Anomaly::PreviousSegmentNotCaptured,
+        Anomaly::AckedUnseen,
+        Anomaly::OutOfOrder,
+        Anomaly::DuplicateAck,
+        Anomaly::ZeroWindow,
+        Anomaly::WindowFull,
+        Anomaly::KeepAlive,
+    ];
+
+    /// Name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Anomaly::Retransmission => "retransmissions",
+            Anomaly::FastRetransmission => "fast_retransmissions",
+            Anomaly::SpuriousRetransmission => "spurious_retransmissions",
+            Anomaly::SynRetransmission => "syn_retransmissions",
+            Anomaly::PreviousSegmentNotCaptured => "previous_segment_not_captured",
+            Anomaly::AckedUnseen => "acked_unseen",
+            Anomaly::OutOfOrder => "out_of_order",
+            Anomaly::DuplicateAck => "duplicate_acks",
+            Anomaly::ZeroWindow => "zero_window",
+            Anomaly::WindowFull => "window_full",
+            Anomaly::KeepAlive => "keep_alives",
+        }
+    }
+
+    /// True for the kinds that mean a segment was lost or re-sent. A segment after a hole is
+    /// not counted here: the hole may be reordering; [`TcpHealth::holes`] tells which.
+    pub fn is_loss(self) -> bool {
+        matches!(
+            self,
+            Anomaly::Retransmission
+                | Anomaly::FastRetransmission
+                | Anomaly::SpuriousRetransmission
+                | Anomaly::SynRetransmission
+                | Anomaly::AckedUnseen
+        )
+    }
+}
+
+/// A count and the first frames behind it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Count {
+    /// How many.
+    pub count: u64,
+    /// The first [`MAX_FRAMES_PER_COUNT`] frames.
+    pub frames: Vec<u64>,
+}
+
+impl Count {
+    fn add(&mut self, frame: u64) {
+        self.count += 1;
+        if self.frames.len() < MAX_FRAMES_PER_COUNT {
+            self.frames.push(frame);
+        }
+    }
+}
+
+/// Counts per kind for one direction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    counts: [Count; Anomaly::ALL.len()],
+}
+
+impl Counts {
+    /// The count for a kind.
+    pub fn get(&self, kind: Anomaly) -> &Count {
+        &self.counts[kind as usize]
+    }
+
+    fn add(&mut self, kind: Anomaly, frame: u64) {
+        self.counts[kind as usize].add(frame);
+    }
+
+    /// Sum over the kinds that mean loss.
+    pub fn losses(&self) -> u64 {
+        Anomaly::ALL
+            .iter()
+            .filter(|k| k.is_loss())
+            .map(|k| self.get(*k).count)
+            .sum()
+    }
+}
+
+/// A data segment that was retransmitted: where it sat in the sequence space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resent {
+    /// Frame of the copy.
+    pub frame: u64,
+    /// First sequence number.
+    pub seq: SeqNumber,
+    /// Payload length.
+    pub len: u32,
+}
+
+/// A RST or FIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Teardown {
+    /// Sender.
+    pub side: Side,
+    /// Frame.
+    pub frame: u64,
+    /// Its TTL / hop limit.
+    pub ttl: u8,
+    /// Time.
+    pub time: Timestamp,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Direction {
+    /// Highest sequence number seen plus its length (SYN and FIN count one).
+    next_seq: Option<SeqNumber>,
+    /// Time of the segment that last advanced `next_seq`.
+    next_seq_time: Timestamp,
+    /// Last acknowledgement this direction sent.
+    last_ack: Option<SeqNumber>,
+    /// Last window this direction advertised.
+    last_window: Option<u32>,
+    /// Window scale shift from this direction's SYN (RFC 7323).
+    window_shift: Option<u8>,
+    /// Duplicate ACKs in a row and the time of the last one.
+    dup_acks: u32,
+    last_dup_ack_time: Timestamp,
+    /// Initial sequence number of this direction's SYN.
+    isn: Option<SeqNumber>,
+    /// TTL histogram (value, packets), a handful of entries.
+    ttls: Vec<(u8, u64)>,
+    /// Data segments of the handshake window, for naming retransmitted messages.
+    first_segments: Vec<Resent>,
+    /// Retransmitted data segments in the handshake window.
+    resent: Vec<Resent>,
+    /// Open holes (start, end) left by "previous segment not captured", to tell later whether
+    /// they were filled.
+    holes: Vec<(SeqNumber, SeqNumber, u64)>,
+    filled_holes: u64,
+}
+
+/// Most data segments remembered per direction to name retransmitted handshake messages.
+const MAX_TRACKED_SEGMENTS: usize = 64;
+/// Most open holes tracked per direction.
+const MAX_HOLES: usize = 16;
+
+/// TCP analysis of one flow.
+#[derive(Debug, Default, Clone)]
+pub struct TcpHealth {
+    dirs: [Direction; 2],
+    /// Counts over the whole flow, per side.
+    pub flow: [Counts; 2],
+    /// Counts in the handshake window, per side.
+    pub handshake: [Counts; 2],
+    /// RST segments (first few).
+    pub resets: Vec<Teardown>,
+    /// First FIN per side.
+    pub fins: Vec<Teardown>,
+    /// First SYN (no ACK): frame and time.
+    pub syn: Option<(u64, Timestamp)>,
+    /// First SYN/ACK: frame and time.
+    pub syn_ack: Option<(u64, Timestamp)>,
+    /// The client's ACK completing the three-way handshake: frame and time.
+    pub handshake_ack: Option<(u64, Timestamp)>,
+    /// SYN copies: frames of every SYN (first few).
+    pub syn_frames: Vec<u64>,
+    /// Last frame seen from each side.
+    last_frames: [u64; 2],
+}
+
+/// Most RSTs remembered.
+const MAX_RESETS: usize = 4;
+
+impl TcpHealth {
+    /// An empty analysis.
+    pub fn new() -> TcpHealth {
+        TcpHealth::default()
+    }
+
+    /// The usual TTL of `side`'s packets (the most common value).
+    pub fn usual_ttl(&self, side: Side) -> Option<u8> {
+        self.dirs[side.index()]
+            .ttls
+            .iter()
+            .max_by_key(|(ttl, n)| (*n, *ttl))
+            .map(|(ttl, _)| *ttl)
+    }
+
+    /// The usual TTL of `side`'s packets other than its RSTs.
+    pub fn usual_ttl_without_resets(&self, side: Side) -> Option<u8> {
+        let mut ttls = self.dirs[side.index()].ttls.clone();
+        for r in self.resets.iter().filter(|r| r.side == side) {
+            if let Some(e) = ttls.iter_mut().find(|(t, _)| *t == r.ttl) {
+                e.1 = e.1.saturating_sub(1);
+            }
+        }
+        ttls.into_iter()
+            .filter(|(_, n)| *n > 0)
+            .max_by_key(|(ttl, n)| (*n, *ttl))
+            .map(|(ttl, _)| ttl)
+    }
+
+    /// The last frame `side` sent (0 when none).
+    pub fn last_frame(&self, side: Side) -> u64 {
+        self.last_frames[side.index()]
+    }
+
+    /// Retransmitted data segments of `side` in the handshake window.
+    pub fn resent(&self, side: Side) -> &[Resent] {
+        &self.dirs[side.index()].resent
+    }
+
+    /// The first data segments of `side` in the handshake window.
+    pub fn first_segments(&self, side: Side) -> &[Resent] {
+        &self.dirs[side.index()].first_segments
+    }
+
+    /// Holes of `side` that were later filled (reordering) and that stayed open (data missing).
+    pub fn holes(&self, side: Side) -> (u64, u64) {
+        let d = &self.dirs[side.index()];
+        (d.filled_holes, d.holes.len() as u64)
+    }
+
+    /// Classifies one segment from `side`. `in_handshake` says whether it falls in the handshake
+    /// window. Returns what Wireshark would flag on it.
+    pub fn segment(
+        &mut self,
+        side: Side,
+        seg: &Segment<'_>,
+        frame: u64,
+        time: Timestamp,
+        in_handshake: bool,
+    ) -> Vec<Anomaly> {
+        let mut found = Vec::new();
+        let i = side.index();
+        let o = side.other().index();
+        self.last_frames[i] = frame;
+        let flags = seg.flags;
+        let seq = SeqNumber(seg.seq);
+        let len = seg.payload_len;
+        let syn_fin = u32::from(flags.syn()) + u32::from(flags.fin());
+        let seg_len = len + syn_fin;
+
+        // TTL histogram (small: a flow's packets carry one or two values).
+        let ttls = &mut self.dirs[i].ttls;
+        if let Some(e) = ttls.iter_mut().find(|(t, _)| *t == seg.ttl) {
+            e.1 += 1;
+        } else if ttls.len() < 8 {
+            ttls.push((seg.ttl, 1));
+        }
+
+        if flags.syn() {
+            if flags.ack() {
+                self.syn_ack.get_or_insert((frame, time));
+            } else {
+                self.syn.get_or_insert((frame, time));
+                if self.syn_frames.len() < MAX_FRAMES_PER_COUNT {
+                    self.syn_frames.push(frame);
+                }
+            }
+            let d = &mut self.dirs[i];
+            if d.isn == Some(seq) {
+                found.push(Anomaly::SynRetransmission);
+            }
+            d.isn.get_or_insert(seq);
+            d.window_shift = seg.window_scale;
+        }
+        if flags.rst() && self.resets.len() < MAX_RESETS {
+            self.resets.push(Teardown {
+                side,
+                frame,
+                ttl: seg.ttl,
+                time,
+            });
+        }
+        if flags.fin() && !self.fins.iter().any(|f| f.side == side) {
+            self.fins.push(Teardown {
+                side,
+                frame,
+                ttl: seg.ttl,
+                time,
+            });
+        }
+        if !flags.syn()
+            && flags.ack()
+            && self.syn_ack.is_some()
+            && self.handshake_ack.is_none()
+            && self.syn.is_some()
+        {
+            self.handshake_ack = Some((frame, time));
+        }
+
+        let window = u32::from(seg.window) << self.dirs[i].window_shift.unwrap_or(0).min(14);
+        let peer_window = self.dirs[o].last_window;
+        let peer_ack = self.dirs[o].last_ack;
+        let next = self.dirs[i].next_seq;
+
+        if !found.contains(&Anomaly::SynRetransmission) {
+            // Zero window (not on SYN/FIN/RST).
+            if seg.window == 0 && !flags.syn() && !flags.fin() && !flags.rst() {
+                found.push(Anomaly::ZeroWindow);
+            }
+            if let Some(next) = next {
+                let d = seq.diff(next);
+                // Previous segment not captured: data beyond the highest byte seen.
+                if d > 0 && !flags.rst() {
+                    found.push(Anomaly::PreviousSegmentNotCaptured);
+                    let holes = &mut self.dirs[i].holes;
+                    if holes.len() < MAX_HOLES {
+                        holes.push((next, seq, frame));
+                    }
+                }
+                // Keep-alive: at most one byte, one below the next expected sequence number.
+                let keep_alive =
+                    len <= 1 && d == -1 && !flags.syn() && !flags.fin() && !flags.rst();
+                if keep_alive {
+                    found.push(Anomaly::KeepAlive);
+                }
+                // Window full: this segment fills the receiver's advertised window.
+                if len > 0
+                    && !keep_alive
+                    && let (Some(ack), Some(win)) = (peer_ack, peer_window)
+                    && seq.plus(len) == ack.plus(win)
+                    && win > 0
+                {
+                    found.push(Anomaly::WindowFull);
+                }
+                // Duplicate ACK: no data, same ACK and window as before, nothing new.
+                let d_state = &self.dirs[i];
+                if len == 0
+                    && syn_fin == 0
+                    && !flags.rst()
+                    && flags.ack()
+                    && d == 0
+                    && d_state.last_ack == Some(SeqNumber(seg.ack))
+                    && d_state.last_window == Some(window)
+                    && window > 0
+                {
+                    found.push(Anomaly::DuplicateAck);
+                }
+                // Retransmission family: data (or SYN/FIN) that is not new.
+                if seg_len > 0 && d < 0 && !keep_alive && !flags.syn() {
+                    let end = seq.plus(seg_len);
+                    let kind = if peer_ack.is_some_and(|a| !end.after(a)) {
+                        Anomaly::SpuriousRetransmission
+                    } else if self.dirs[o].dup_acks >= 2
+                        && peer_ack == Some(seq)
+                        && time.nanos_since(self.dirs[o].last_dup_ack_time) < FAST_RETRANSMISSION_NS
+                    {
+                        Anomaly::FastRetransmission
+                    } else if time.nanos_since(self.dirs[i].next_seq_time) < OUT_OF_ORDER_NS
+                        && self.fills_hole(i, seq, end)
+                    {
+                        Anomaly::OutOfOrder
+                    } else {
+                        Anomaly::Retransmission
+                    };
+                    if kind != Anomaly::OutOfOrder && in_handshake && len > 0 {
+                        let resent = &mut self.dirs[i].resent;
+                        if resent.len() < MAX_TRACKED_SEGMENTS {
+                            resent.push(Resent { frame, seq, len });
+                        }
+                    }
+                    self.close_holes(i, seq, end);
+                    found.push(kind);
+                }
+            }
+        }
+        // ACKed unseen: the ACK covers bytes of the other direction the capture never saw.
+        if flags.ack()
+            && !flags.rst()
+            && let Some(other_next) = self.dirs[o].next_seq
+            && SeqNumber(seg.ack).after(other_next)
+        {
+            found.push(Anomaly::AckedUnseen);
+        }
+
+        // Update state.
+        let d = &mut self.dirs[i];
+        if flags.ack() {
+            if len == 0
+                && syn_fin == 0
+                && d.last_ack == Some(SeqNumber(seg.ack))
+                && found.contains(&Anomaly::DuplicateAck)
+            {
+                d.dup_acks += 1;
+                d.last_dup_ack_time = time;
+            } else if d.last_ack != Some(SeqNumber(seg.ack)) {
+                d.dup_acks = 0;
+            }
+            d.last_ack = Some(SeqNumber(seg.ack));
+        }
+        d.last_window = Some(window);
+        let end = seq.plus(seg_len);
+        match d.next_seq {
+            None => {
+                d.next_seq = Some(end);
+                d.next_seq_time = time;
+            }
+            Some(n) if end.after(n) => {
+                d.next_seq = Some(end);
+                d.next_seq_time = time;
+            }
+            _ => {}
+        }
+        if in_handshake
+            && len > 0
+            && !found
+                .iter()
+                .any(|a| a.is_loss() || *a == Anomaly::OutOfOrder)
+        {
+            let first = &mut self.dirs[i].first_segments;
+            if first.len() < MAX_TRACKED_SEGMENTS {
+                first.push(Resent { frame, seq, len });
+            }
+        }
+        for kind in &found {
+            self.flow[i].add(*kind, frame);
+            if in_handshake {
+                self.handshake[i].add(*kind, frame);
+            }
+        }
+        found
+    }
+
+    /// True when `[seq, end)` falls in a recorded hole (so the segment fills it: reordering).
+    fn fills_hole(&self, i: usize, seq: SeqNumber, end: SeqNumber) -> bool {
+        self.dirs[i]
+            .holes
+            .iter()
+            .any(|(start, stop, _)| !seq.after(*stop) && end.after(*start))
+    }
+
+    fn close_holes(&mut self, i: usize, seq: SeqNumber, end: SeqNumber) {
+        let d = &mut self.dirs[i];
+        let before = d.holes.len();
+        d.holes
+            .retain(|(start, stop, _)| !(!seq.after(*start) && !stop.after(end)));
+        d.filled_holes += (before - d.holes.len()) as u64;
+    }
+}
