@@ -96,6 +96,8 @@ fn analyze(config: cli::Config) -> ExitCode {
             report::render(&report, config.format, config.color, &mut out).and_then(|_| out.flush())
         }
     };
+    // The process ends here: freeing every flow report one by one would only cost time.
+    std::mem::forget(report);
     match written {
         Ok(()) => ExitCode::SUCCESS,
         // `alpnscope … | head`: a closed pipe is not an error.

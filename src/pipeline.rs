@@ -118,10 +118,11 @@ impl FlowState {
 #[derive(Debug)]
 pub struct Analyzer {
     options: AnalyzerOptions,
-    flows: HashMap<FlowKey, FlowState>,
+    // Boxed: a flow's state is large, and the table moves its entries when it grows.
+    flows: HashMap<FlowKey, Box<FlowState>>,
     capture: usize,
     next_stream: u64,
-    finished: Vec<(usize, u64, FlowReport)>,
+    finished: Vec<(usize, u64, Box<FlowReport>)>,
     non_tls_flows: u64,
     decode: DecodeCounts,
     unsupported: BTreeMap<u32, u64>,
@@ -245,7 +246,7 @@ impl Analyzer {
         let flow = self.flows.entry(key).or_insert_with(|| {
             let s = *stream;
             *stream += 1;
-            FlowState::new(key, s, frame, seg.flags.syn())
+            Box::new(FlowState::new(key, s, frame, seg.flags.syn()))
         });
         flow.last_frame = frame.number;
         flow.last_time = frame.timestamp;
@@ -391,7 +392,7 @@ impl Analyzer {
 
     /// Ends the current capture: every open flow is finished, and the capture's report returned.
     pub fn end_capture(&mut self, path: &str, summary: &CaptureSummary) -> CaptureReport {
-        let mut open: Vec<FlowState> = self.flows.drain().map(|(_, f)| f).collect();
+        let mut open: Vec<Box<FlowState>> = self.flows.drain().map(|(_, f)| f).collect();
         open.sort_by_key(|f| f.tcp_stream);
         for flow in open {
             self.finish_flow(flow, FlowEnd::CaptureEnded);
@@ -444,7 +445,7 @@ impl Analyzer {
         }
     }
 
-    fn finish_flow(&mut self, mut flow: FlowState, end: FlowEnd) {
+    fn finish_flow(&mut self, mut flow: Box<FlowState>, end: FlowEnd) {
         let last = flow.last_frame;
         for i in 0..2 {
             let mut events = Vec::new();
@@ -480,7 +481,8 @@ impl Analyzer {
             }
         }
         let report = flow_report(&flow, client_side, &facts, verdict, self.capture);
-        self.finished.push((self.capture, flow.tcp_stream, report));
+        self.finished
+            .push((self.capture, flow.tcp_stream, Box::new(report)));
     }
 
     fn facts_of(&self, flow: &FlowState, client: Side, end: FlowEnd) -> FlowFacts {
@@ -562,7 +564,7 @@ impl Analyzer {
     pub fn into_report(mut self, captures: Vec<CaptureReport>) -> Report {
         self.finished
             .sort_by_key(|(capture, stream, _)| (*capture, *stream));
-        let mut flows: Vec<FlowReport> = self.finished.into_iter().map(|(_, _, r)| r).collect();
+        let mut flows: Vec<FlowReport> = self.finished.into_iter().map(|(_, _, r)| *r).collect();
         for (id, flow) in flows.iter_mut().enumerate() {
             flow.id = id as u64;
         }

@@ -92,6 +92,31 @@ impl Anomaly {
     }
 }
 
+/// The anomalies of one segment (a bit set: no allocation per packet).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnomalySet(u16);
+
+impl AnomalySet {
+    fn push(&mut self, kind: Anomaly) {
+        self.0 |= 1 << kind as u16;
+    }
+
+    /// True when `kind` is in the set.
+    pub fn contains(&self, kind: Anomaly) -> bool {
+        self.0 & (1 << kind as u16) != 0
+    }
+
+    /// True when no anomaly was found.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The anomalies, in report order.
+    pub fn iter(self) -> impl Iterator<Item = Anomaly> {
+        Anomaly::ALL.into_iter().filter(move |k| self.contains(*k))
+    }
+}
+
 /// A count and the first frames behind it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Count {
@@ -280,8 +305,8 @@ impl TcpHealth {
         frame: u64,
         time: Timestamp,
         in_handshake: bool,
-    ) -> Vec<Anomaly> {
-        let mut found = Vec::new();
+    ) -> AnomalySet {
+        let mut found = AnomalySet::default();
         let i = side.index();
         let o = side.other().index();
         self.last_frames[i] = frame;
@@ -345,7 +370,7 @@ impl TcpHealth {
         let peer_ack = self.dirs[o].last_ack;
         let next = self.dirs[i].next_seq;
 
-        if !found.contains(&Anomaly::SynRetransmission) {
+        if !found.contains(Anomaly::SynRetransmission) {
             // Zero window (not on SYN/FIN/RST).
             if seg.window == 0 && !flags.syn() && !flags.fin() && !flags.rst() {
                 found.push(Anomaly::ZeroWindow);
@@ -431,7 +456,7 @@ impl TcpHealth {
             if len == 0
                 && syn_fin == 0
                 && d.last_ack == Some(SeqNumber(seg.ack))
-                && found.contains(&Anomaly::DuplicateAck)
+                && found.contains(Anomaly::DuplicateAck)
             {
                 d.dup_acks += 1;
                 d.last_dup_ack_time = time;
@@ -457,17 +482,17 @@ impl TcpHealth {
             && len > 0
             && !found
                 .iter()
-                .any(|a| a.is_loss() || *a == Anomaly::OutOfOrder)
+                .any(|a| a.is_loss() || a == Anomaly::OutOfOrder)
         {
             let first = &mut self.dirs[i].first_segments;
             if first.len() < MAX_TRACKED_SEGMENTS {
                 first.push(Resent { frame, seq, len });
             }
         }
-        for kind in &found {
-            self.flow[i].add(*kind, frame);
+        for kind in found.iter() {
+            self.flow[i].add(kind, frame);
             if in_handshake {
-                self.handshake[i].add(*kind, frame);
+                self.handshake[i].add(kind, frame);
             }
         }
         found
@@ -525,6 +550,8 @@ mod tests {
             .enumerate()
             .map(|(i, (side, s, ms))| {
                 h.segment(*side, s, i as u64 + 1, Timestamp(ms * 1_000_000), true)
+                    .iter()
+                    .collect()
             })
             .collect();
         (h, found)

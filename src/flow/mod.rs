@@ -9,7 +9,7 @@ mod key;
 mod reassembly;
 mod seq;
 
-pub use health::{Anomaly, Count, Counts, Resent, TcpHealth, Teardown};
+pub use health::{Anomaly, AnomalySet, Count, Counts, Resent, TcpHealth, Teardown};
 pub use key::{Endpoint, FlowKey, Side};
 pub use reassembly::{Chunk, MAX_PENDING_BYTES, Reassembler, ReassemblyStats};
 pub use seq::SeqNumber;
