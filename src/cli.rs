@@ -2,8 +2,10 @@
 
 use alpnscope::analysis::VerdictKind;
 use alpnscope::report::Format;
+use alpnscope::report::filter::{self, FlowFilter};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// Explains why TLS connections did (or did not) negotiate h2, from packet captures.
@@ -77,6 +79,35 @@ pub struct AnalyzeArgs {
     /// embedded in a pcapng (editcap --inject-secrets) are used automatically.
     #[arg(long, value_name = "FILE")]
     pub keylog: Vec<String>,
+    /// Only flows whose SNI matches PATTERN (glob: `*` any run, `?` one character).
+    #[arg(long, value_name = "PATTERN")]
+    pub sni: Option<String>,
+    /// Only flows to this server: IP, IP:PORT or [IPv6]:PORT.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = server_arg)]
+    pub server: Option<(IpAddr, Option<u16>)>,
+    /// Only flows with these verdicts (comma-separated, e.g. server_declined,incomplete).
+    #[arg(long, value_name = "LIST", value_parser = verdicts_arg, conflicts_with = "problems")]
+    pub verdict: Option<VerdictList>,
+    /// Only problem flows: every verdict but agreed.
+    #[arg(long)]
+    pub problems: bool,
+    /// Exit with status 1 when any reported flow has one of these verdicts (for scripts and CI).
+    #[arg(long, value_name = "LIST", value_parser = verdicts_arg)]
+    pub fail_on: Option<VerdictList>,
+}
+
+/// A comma-separated verdict list as one flag value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerdictList(pub Vec<VerdictKind>);
+
+fn verdicts_arg(list: &str) -> Result<VerdictList, String> {
+    filter::parse_verdicts(list)
+        .map(VerdictList)
+        .map_err(|e| e.to_string())
+}
+
+fn server_arg(text: &str) -> Result<(IpAddr, Option<u16>), String> {
+    filter::parse_server(text).map_err(|e| e.to_string())
 }
 
 /// The glossary shown under `alpnscope analyze --help`.
@@ -86,7 +117,7 @@ fn verdict_help() -> String {
         s.push_str(&format!("  {:<20} {}\n", kind.name(), kind.explanation()));
     }
     s.push_str(
-        "\nExit status: 0 analysed (whatever the verdicts), 2 could not analyse (bad usage, unreadable or invalid capture).",
+        "\nExit status: 0 analysed, 1 a flow has a verdict named by --fail-on, 2 could not analyse (bad usage, unreadable or invalid capture).",
     );
     s
 }
@@ -108,6 +139,10 @@ pub struct Config {
     pub digest: bool,
     /// Key log files.
     pub keylogs: Vec<String>,
+    /// Which flows to report.
+    pub filter: FlowFilter,
+    /// Verdicts that make the exit status 1.
+    pub fail_on: Vec<VerdictKind>,
 }
 
 impl Config {
@@ -134,6 +169,21 @@ impl Config {
             include_non_tls: args.all,
             color,
             keylogs: args.keylog,
+            filter: FlowFilter {
+                sni: args.sni,
+                server: args.server,
+                verdicts: if args.problems {
+                    Some(
+                        VerdictKind::ALL
+                            .into_iter()
+                            .filter(|v| *v != VerdictKind::Agreed && *v != VerdictKind::NotTls)
+                            .collect(),
+                    )
+                } else {
+                    args.verdict.map(|v| v.0)
+                },
+            },
+            fail_on: args.fail_on.map(|v| v.0).unwrap_or_default(),
         }
     }
 
@@ -195,6 +245,56 @@ mod tests {
         assert!(c.include_non_tls);
         assert_eq!(c.output, Some(PathBuf::from("out.json")));
         assert_eq!(c.captures.len(), 2);
+    }
+
+    #[test]
+    fn filter_flags() {
+        let c = Config::resolve(
+            args(&[
+                "--sni",
+                "*.test",
+                "--server",
+                "[::1]:8443",
+                "--verdict",
+                "hidden,incomplete",
+                "x.pcap",
+            ]),
+            false,
+            false,
+        );
+        assert_eq!(c.filter.sni.as_deref(), Some("*.test"));
+        assert_eq!(c.filter.server, Some(("::1".parse().unwrap(), Some(8443))));
+        assert_eq!(
+            c.filter.verdicts,
+            Some(vec![VerdictKind::Hidden, VerdictKind::Incomplete])
+        );
+        let c = Config::resolve(
+            args(&["--problems", "--fail-on", "server_declined", "x.pcap"]),
+            false,
+            false,
+        );
+        let kept = c.filter.verdicts.unwrap();
+        assert!(!kept.contains(&VerdictKind::Agreed));
+        assert!(kept.contains(&VerdictKind::ServerDeclined));
+        assert_eq!(c.fail_on, vec![VerdictKind::ServerDeclined]);
+    }
+
+    #[test]
+    fn bad_filter_values_are_usage_errors() {
+        for bad in [
+            vec!["alpnscope", "analyze", "--verdict", "agred", "x.pcap"],
+            vec!["alpnscope", "analyze", "--server", "example.com", "x.pcap"],
+            vec![
+                "alpnscope",
+                "analyze",
+                "--verdict",
+                "agreed",
+                "--problems",
+                "x.pcap",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err());
+        }
     }
 
     #[test]

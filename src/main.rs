@@ -63,7 +63,7 @@ fn analyze(config: cli::Config) -> ExitCode {
     if shown {
         eprint!("\r\x1b[2K");
     }
-    let report = match result {
+    let mut report = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("alpnscope: error: {e}");
@@ -78,6 +78,11 @@ fn analyze(config: cli::Config) -> ExitCode {
             eprintln!("alpnscope: warning: {}: {warning}", capture.path);
         }
     }
+    config.filter.apply(&mut report);
+    let failed = report
+        .flows
+        .iter()
+        .any(|f| config.fail_on.iter().any(|v| v.name() == f.verdict));
     let written = match &config.output {
         Some(path) => match std::fs::File::create(path) {
             Ok(file) => {
@@ -99,6 +104,7 @@ fn analyze(config: cli::Config) -> ExitCode {
     // The process ends here: freeing every flow report one by one would only cost time.
     std::mem::forget(report);
     match written {
+        Ok(()) if failed => ExitCode::from(1),
         Ok(()) => ExitCode::SUCCESS,
         // `alpnscope … | head`: a closed pipe is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -568,7 +568,7 @@ impl Analyzer {
         for (id, flow) in flows.iter_mut().enumerate() {
             flow.id = id as u64;
         }
-        let summary = summarize(&flows, self.non_tls_flows);
+        let summary = crate::report::summary::summarize(&flows, self.non_tls_flows);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
@@ -914,57 +914,6 @@ fn tcp_report(facts: &FlowFacts, view: &analysis::network::NetworkView) -> TcpRe
             })
             .collect(),
     }
-}
-
-fn is_loss_name(name: &str) -> bool {
-    Anomaly::ALL.iter().any(|k| k.is_loss() && k.name() == name)
-}
-
-fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
-    let mut summary = Summary {
-        non_tls_flows,
-        ..Summary::default()
-    };
-    for kind in VerdictKind::ALL {
-        if kind != VerdictKind::NotTls {
-            summary.verdicts.insert(kind.name(), 0);
-        }
-    }
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for flow in flows {
-        if flow.verdict == VerdictKind::NotTls.name() {
-            continue;
-        }
-        summary.tls_flows += 1;
-        summary.handshake_loss_flows += u64::from(flow.tcp.handshake_loss);
-        summary.loss_flows += u64::from(
-            flow.tcp.handshake_loss || flow.tcp.flow.iter().any(|(k, _)| is_loss_name(k)),
-        );
-        summary.reset_flows += u64::from(!flow.tcp.resets.is_empty());
-        *summary.verdicts.entry(flow.verdict).or_default() += 1;
-        let server = match flow.server.ip.contains(':') {
-            true => format!("[{}]:{}", flow.server.ip, flow.server.port),
-            false => format!("{}:{}", flow.server.ip, flow.server.port),
-        };
-        let at = *index.entry(server.clone()).or_insert_with(|| {
-            summary.servers.push(ServerSummary {
-                server,
-                sni: Vec::new(),
-                flows: 0,
-                verdicts: BTreeMap::new(),
-            });
-            summary.servers.len() - 1
-        });
-        let entry = &mut summary.servers[at];
-        entry.flows += 1;
-        *entry.verdicts.entry(flow.verdict).or_default() += 1;
-        if let Some(sni) = &flow.sni
-            && !entry.sni.contains(sni)
-        {
-            entry.sni.push(sni.clone());
-        }
-    }
-    summary
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 //! Renderers never print directly and never read the clock: the same report renders to the same
 //! bytes.
 
+pub mod filter;
 pub mod json;
 pub mod markdown;
 pub mod model;
+pub mod summary;
 pub mod text;
 
 use std::io::{self, Write};
