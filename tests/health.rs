@@ -1,0 +1,227 @@
+//! Network health on captures with real impairments (nftables drops, an injected reset, a TUN
+//! forwarder that reorders). Frame numbers and counts are tshark's `tcp.analysis.*` flags on the
+//! same files (`fixtures/EXPECTED.md`), except where the README says alpnscope differs.
+
+mod common;
+
+use common::{analyze_json, numbers, project_path};
+use serde_json::Value;
+
+fn flow_of(name: &str) -> Value {
+    let path = project_path(&format!("fixtures/{name}"));
+    let doc = analyze_json(path.to_str().unwrap(), &[]);
+    let flows = doc["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 1, "{name}");
+    flows[0].clone()
+}
+
+/// Frames of one count: `tcp.<scope>.<kind>.<side>.frames`.
+fn frames(flow: &Value, scope: &str, kind: &str, side: &str) -> Vec<u64> {
+    numbers(&flow["tcp"][scope][kind][side]["frames"])
+}
+
+fn kinds(flow: &Value, scope: &str) -> Vec<String> {
+    flow["tcp"][scope]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn lost_client_hello_recovered_by_rto() {
+    let flow = flow_of("loss-client-hello-rto.pcap");
+    assert_eq!(flow["verdict"], "agreed");
+    assert_eq!(frames(&flow, "handshake", "retransmissions", "client"), [5]);
+    assert_eq!(kinds(&flow, "handshake"), ["retransmissions"]);
+    assert_eq!(kinds(&flow, "flow"), ["retransmissions"]);
+    let msg = &flow["tcp"]["retransmitted_messages"][0];
+    assert_eq!(msg["message"], "ClientHello");
+    assert_eq!(msg["times"], 2);
+    assert_eq!(numbers(&msg["frames"]), [4, 5]);
+    assert_eq!(flow["tcp"]["handshake_loss"], true);
+    assert_eq!(flow["tcp"]["capture_point"], "client");
+    assert!(
+        flow["network"]
+            .as_str()
+            .unwrap()
+            .contains("ClientHello sent 2 times: frames 4, 5")
+    );
+    // Retransmission timeout: the copy leaves about 200 ms after the original.
+    let wait = flow["tcp"]["client_hello_to_server_hello_ms"]
+        .as_f64()
+        .unwrap();
+    assert!(wait > 200.0 && wait < 220.0, "{wait}");
+}
+
+#[test]
+fn server_hello_lost_before_the_capture_point_shows_as_a_timeout() {
+    let flow = flow_of("loss-server-hello.pcap");
+    assert_eq!(flow["verdict"], "agreed");
+    assert!(
+        kinds(&flow, "flow").is_empty(),
+        "tshark flags nothing either"
+    );
+    assert_eq!(flow["tcp"]["handshake_loss"], true);
+    let network = flow["network"].as_str().unwrap();
+    assert!(
+        network.contains("likely lost before the capture point"),
+        "{network}"
+    );
+}
+
+#[test]
+fn syn_retransmission() {
+    let flow = flow_of("syn-retransmission.pcap");
+    assert_eq!(
+        frames(&flow, "handshake", "syn_retransmissions", "client"),
+        [2]
+    );
+    assert_eq!(kinds(&flow, "flow"), ["syn_retransmissions"]);
+    let msg = &flow["tcp"]["retransmitted_messages"][0];
+    assert_eq!(msg["message"], "SYN");
+    assert_eq!(numbers(&msg["frames"]), [1, 2]);
+    let connect = flow["tcp"]["connect_ms"].as_f64().unwrap();
+    assert!(connect > 1000.0 && connect < 1100.0, "{connect}");
+}
+
+#[test]
+fn client_hello_never_answered() {
+    let flow = flow_of("client-hello-unanswered.pcap");
+    assert_eq!(flow["verdict"], "incomplete");
+    assert_eq!(
+        frames(&flow, "handshake", "retransmissions", "client"),
+        [5, 6, 7, 8, 9, 10, 11]
+    );
+    assert_eq!(
+        numbers(&flow["evidence_frames"]),
+        [4, 5, 6, 7, 8, 9, 10, 11]
+    );
+    let detail = flow["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(
+            "ClientHello sent 8 times (frames 4, 5, 6, 7, 8, 9, 10, 11) and never answered"
+        ),
+        "{detail}"
+    );
+    assert!(flow["tcp"]["handshake_ms"].is_null());
+}
+
+#[test]
+fn reset_injected_by_a_middlebox() {
+    let flow = flow_of("reset-injected-ttl.pcap");
+    assert_eq!(flow["verdict"], "incomplete");
+    let reset = &flow["tcp"]["resets"][0];
+    assert_eq!(reset["from"], "server");
+    assert_eq!(reset["frame"], 5);
+    assert_eq!(reset["ttl"], 64);
+    assert_eq!(reset["usual_ttl"], 63);
+    let detail = flow["detail"].as_str().unwrap();
+    assert!(detail.contains("TTL 64 vs 63"), "{detail}");
+    assert!(
+        detail.contains("likely injected by a middlebox"),
+        "{detail}"
+    );
+    assert_eq!(numbers(&flow["evidence_frames"]), [4, 5]);
+}
+
+#[test]
+fn loss_during_bulk_data_is_not_handshake_loss() {
+    let flow = flow_of("bulk-loss-after-handshake.pcap");
+    assert_eq!(flow["verdict"], "agreed");
+    assert!(kinds(&flow, "handshake").is_empty());
+    assert_eq!(flow["tcp"]["handshake_loss"], false);
+    assert!(flow["network"].is_null());
+    assert_eq!(flow["tcp"]["handshake_end_frame"], 9);
+    assert_eq!(frames(&flow, "flow", "retransmissions", "server"), [11]);
+    assert_eq!(
+        frames(&flow, "flow", "fast_retransmissions", "server"),
+        [92, 107]
+    );
+    assert_eq!(
+        frames(&flow, "flow", "previous_segment_not_captured", "server"),
+        [85, 96, 100, 119]
+    );
+    assert_eq!(
+        frames(&flow, "flow", "duplicate_acks", "client"),
+        [88, 90, 99, 101, 129]
+    );
+    assert_eq!(frames(&flow, "flow", "out_of_order", "server"), [109, 130]);
+    assert_eq!(frames(&flow, "flow", "window_full", "server"), [115, 128]);
+    assert_eq!(
+        frames(&flow, "flow", "zero_window", "client"),
+        [116, 117, 131]
+    );
+    assert_eq!(flow["tcp"]["holes"]["server"]["filled"], 4);
+    assert_eq!(flow["tcp"]["holes"]["server"]["open"], 0);
+}
+
+#[test]
+fn reordered_server_flight() {
+    let flow = flow_of("reordering.pcap");
+    assert_eq!(flow["verdict"], "agreed");
+    assert_eq!(numbers(&flow["server_hello"]["frames"]), [8]);
+    assert_eq!(
+        frames(
+            &flow,
+            "handshake",
+            "previous_segment_not_captured",
+            "server"
+        ),
+        [6]
+    );
+    assert_eq!(frames(&flow, "handshake", "duplicate_acks", "client"), [7]);
+    assert_eq!(frames(&flow, "handshake", "out_of_order", "server"), [8]);
+    assert_eq!(flow["tcp"]["handshake_loss"], false);
+    assert!(
+        flow["network"]
+            .as_str()
+            .unwrap()
+            .starts_with("the handshake saw reordering (no loss)")
+    );
+}
+
+#[test]
+fn the_capture_point_changes_what_is_seen() {
+    let client = flow_of("both-sides-client.pcap");
+    let server = flow_of("both-sides-server.pcap");
+    assert_eq!(client["client"]["port"], server["client"]["port"]);
+    assert_eq!(client["tcp"]["capture_point"], "client");
+    assert_eq!(server["tcp"]["capture_point"], "server");
+    assert_eq!(
+        frames(&client, "handshake", "retransmissions", "client"),
+        [5]
+    );
+    assert!(kinds(&server, "flow").is_empty());
+    assert!(server["network"].is_null());
+}
+
+#[test]
+fn summaries_count_flows_with_handshake_loss() {
+    let a = project_path("fixtures/loss-client-hello-rto.pcap");
+    let b = project_path("fixtures/bulk-loss-after-handshake.pcap");
+    let c = project_path("fixtures/reset-injected-ttl.pcap");
+    let out = common::run(&[
+        "analyze",
+        "--format",
+        "json",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        c.to_str().unwrap(),
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["summary"]["handshake_loss_flows"], 1);
+    assert_eq!(doc["summary"]["loss_flows"], 2);
+    assert_eq!(doc["summary"]["reset_flows"], 1);
+    let out = common::run(&[
+        "analyze",
+        "--format",
+        "markdown",
+        a.to_str().unwrap(),
+        c.to_str().unwrap(),
+    ]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("## Flows whose handshake lost packets"));
+    assert!(md.contains("ClientHello sent 2 times: frames 4, 5"));
+}
