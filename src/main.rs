@@ -32,6 +32,7 @@ fn analyze(config: cli::Config) -> ExitCode {
     let options = AnalyzeOptions {
         analyzer: AnalyzerOptions {
             include_non_tls: config.include_non_tls,
+            stream: false,
         },
         digest: config.digest,
         keylogs: config.keylogs.clone(),

@@ -37,6 +37,9 @@ const TLS_PORTS: [u16; 9] = [443, 465, 636, 853, 993, 995, 4443, 5061, 8443];
 pub struct AnalyzerOptions {
     /// Keep reports of flows that are not TLS.
     pub include_non_tls: bool,
+    /// Live use: report each flow as soon as its verdict is final (see [`Analyzer::take_ready`])
+    /// instead of when it leaves the table.
+    pub stream: bool,
 }
 
 /// Per-flow state while the flow is in the table.
@@ -71,6 +74,8 @@ struct FlowState {
     /// Frame times of the handshake window.
     frame_times: Vec<(u64, Timestamp)>,
     payload_seen: bool,
+    /// Already reported (streaming): leaving the table adds nothing.
+    reported: bool,
 }
 
 impl FlowState {
@@ -105,6 +110,7 @@ impl FlowState {
             server_version: None,
             frame_times: Vec::new(),
             payload_seen: false,
+            reported: false,
         }
     }
 
@@ -133,6 +139,10 @@ pub struct Analyzer {
     frames_since_sweep: u64,
     now: Timestamp,
     snaplen: u32,
+    /// Flow ids of earlier captures: ids are `stream_base + tcp.stream`.
+    stream_base: u64,
+    /// Reports ready to stream (live use).
+    ready: Vec<FlowReport>,
 }
 
 impl Analyzer {
@@ -153,12 +163,15 @@ impl Analyzer {
             frames_since_sweep: 0,
             now: Timestamp(0),
             snaplen: 0,
+            stream_base: 0,
+            ready: Vec::new(),
         }
     }
 
     /// Starts a new capture: flows do not continue across captures.
     pub fn begin_capture(&mut self, index: usize) {
         self.capture = index;
+        self.stream_base += self.next_stream;
         self.next_stream = 0;
         self.decode = DecodeCounts::default();
         self.unsupported.clear();
@@ -341,7 +354,82 @@ impl Analyzer {
         if flow.fins.iter().all(Option::is_some) {
             flow.closed = true;
         }
+        let stream_now = self.options.stream && !flow.reported && verdict_is_final(flow);
         self.after_events(key, frame.number);
+        if stream_now
+            || (self.options.stream
+                && self
+                    .flows
+                    .get(&key)
+                    .is_some_and(|f| f.closed && !f.reported))
+        {
+            self.stream_flow(key);
+        }
+    }
+
+    /// Reports a flow whose verdict is final while it stays in the table (live use).
+    fn stream_flow(&mut self, key: FlowKey) {
+        let Some(flow) = self.flows.get(&key) else {
+            return;
+        };
+        let client_side = client_side_of(flow);
+        let mut facts = self.facts_of(flow, client_side, FlowEnd::CaptureEnded);
+        facts.health = flow.health.clone();
+        facts.frame_times = flow.frame_times.clone();
+        self.complete_facts(&mut facts, flow, client_side);
+        let verdict = analysis::judge(&facts);
+        if let Some(flow) = self.flows.get_mut(&key) {
+            flow.reported = true;
+        }
+        if verdict.kind == VerdictKind::NotTls {
+            return;
+        }
+        let Some(flow) = self.flows.get(&key) else {
+            return;
+        };
+        let report = flow_report(
+            flow,
+            client_side,
+            &facts,
+            verdict,
+            self.capture,
+            self.stream_base,
+        );
+        self.ready.push(report.clone());
+        self.finished
+            .push((self.capture, flow.tcp_stream, Box::new(report)));
+    }
+
+    /// Reports whose verdict became final since the last call (live use), in that order.
+    pub fn take_ready(&mut self) -> Vec<FlowReport> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Advances the clock without a packet (live use, on an idle link): idle flows are closed.
+    pub fn tick(&mut self, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.sweep();
+    }
+
+    /// Ends a live capture: every open flow is reported as stopped.
+    pub fn stop_capture(&mut self, path: &str, summary: &CaptureSummary) -> CaptureReport {
+        let mut open: Vec<Box<FlowState>> = self.flows.drain().map(|(_, f)| f).collect();
+        open.sort_by_key(|f| f.tcp_stream);
+        for flow in open {
+            self.finish_flow(flow, FlowEnd::CaptureStopped);
+        }
+        self.end_capture(path, summary)
+    }
+
+    fn complete_facts(&self, facts: &mut FlowFacts, flow: &FlowState, client_side: Side) {
+        let server = flow.key.endpoint(client_side.other());
+        facts.tls_candidate =
+            TLS_PORTS.contains(&server.port) || self.tls_servers.contains(&server);
+        facts.client_side = client_side;
+        facts.handshake_end = flow.handshake_end;
+        facts.payload_seen = flow.payload_seen;
     }
 
     /// Updates flow-level state after new events and stops work the flow no longer needs.
@@ -457,22 +545,14 @@ impl Analyzer {
         if flow.first_tls_frame.is_none() && flow.parsers.iter().any(DirectionParser::seen_tls) {
             flow.first_tls_frame = Some(last);
         }
-        // No SYN and no ClientHello: the side with the higher (ephemeral) port.
-        let by_port = if flow.key.a.port > flow.key.b.port {
-            Side::A
-        } else {
-            Side::B
-        };
-        let client_side = flow.client.unwrap_or(by_port);
+        if flow.reported {
+            return;
+        }
+        let client_side = client_side_of(&flow);
         let mut facts = self.facts_of(&flow, client_side, end);
-        let server = flow.key.endpoint(client_side.other());
-        facts.tls_candidate =
-            TLS_PORTS.contains(&server.port) || self.tls_servers.contains(&server);
         facts.health = std::mem::take(&mut flow.health);
         facts.frame_times = std::mem::take(&mut flow.frame_times);
-        facts.client_side = client_side;
-        facts.handshake_end = flow.handshake_end;
-        facts.payload_seen = flow.payload_seen;
+        self.complete_facts(&mut facts, &flow, client_side);
         let verdict = analysis::judge(&facts);
         if verdict.kind == VerdictKind::NotTls {
             self.non_tls_flows += 1;
@@ -480,7 +560,17 @@ impl Analyzer {
                 return;
             }
         }
-        let report = flow_report(&flow, client_side, &facts, verdict, self.capture);
+        let report = flow_report(
+            &flow,
+            client_side,
+            &facts,
+            verdict,
+            self.capture,
+            self.stream_base,
+        );
+        if self.options.stream {
+            self.ready.push(report.clone());
+        }
         self.finished
             .push((self.capture, flow.tcp_stream, Box::new(report)));
     }
@@ -564,10 +654,7 @@ impl Analyzer {
     pub fn into_report(mut self, captures: Vec<CaptureReport>) -> Report {
         self.finished
             .sort_by_key(|(capture, stream, _)| (*capture, *stream));
-        let mut flows: Vec<FlowReport> = self.finished.into_iter().map(|(_, _, r)| *r).collect();
-        for (id, flow) in flows.iter_mut().enumerate() {
-            flow.id = id as u64;
-        }
+        let flows: Vec<FlowReport> = self.finished.into_iter().map(|(_, _, r)| *r).collect();
         let summary = crate::report::summary::summarize(&flows, self.non_tls_flows);
         Report {
             schema_version: SCHEMA_VERSION,
@@ -668,12 +755,58 @@ fn endpoint_report(e: Endpoint) -> EndpointReport {
     }
 }
 
+/// The client side: the SYN sender, else the ClientHello sender, else the side with the higher
+/// (ephemeral) port.
+fn client_side_of(flow: &FlowState) -> Side {
+    let by_port = if flow.key.a.port > flow.key.b.port {
+        Side::A
+    } else {
+        Side::B
+    };
+    flow.client.unwrap_or(by_port)
+}
+
+/// True when more packets cannot change the flow's verdict: a ServerHello (with its decrypted
+/// EncryptedExtensions when keys are at hand), a server alert, or the end of the connection.
+fn verdict_is_final(flow: &FlowState) -> bool {
+    if flow.closed {
+        return true;
+    }
+    let server = flow.client.map(Side::other);
+    let mut server_alert = false;
+    let mut encrypted_extensions = false;
+    let mut decryption_failed = false;
+    for (side, event) in &flow.events {
+        match event {
+            TlsEvent::Alert { .. } if Some(*side) == server => server_alert = true,
+            TlsEvent::EncryptedExtensions { .. } => encrypted_extensions = true,
+            TlsEvent::Fault {
+                fault: crate::tls::StreamFault::Decryption(_),
+                ..
+            } => decryption_failed = true,
+            _ => {}
+        }
+    }
+    if server_alert {
+        return true;
+    }
+    match flow.server_version {
+        Some(v) if v < 0x0304 => true,
+        Some(_) if flow.keys == KeyStatus::Found => {
+            encrypted_extensions || decryption_failed || flow.handshake_end.is_some()
+        }
+        Some(_) => true,
+        None => false,
+    }
+}
+
 fn flow_report(
     flow: &FlowState,
     client: Side,
     facts: &FlowFacts,
     verdict: analysis::Verdict,
     capture: usize,
+    stream_base: u64,
 ) -> FlowReport {
     let ch = facts.client_hello();
     let sh = facts.server_hello();
@@ -741,7 +874,7 @@ fn flow_report(
     let view = analysis::network::assess(facts);
     let tcp = tcp_report(facts, &view);
     FlowReport {
-        id: 0,
+        id: stream_base + flow.tcp_stream,
         capture,
         tcp_stream: flow.tcp_stream,
         transport: "tcp",

@@ -62,6 +62,8 @@ pub enum FlowEnd {
     Idle,
     /// Replaced by a new connection on the same ports.
     PortReused,
+    /// A live capture was stopped while the flow was open.
+    CaptureStopped,
 }
 
 /// Everything the pipeline saw of one flow.

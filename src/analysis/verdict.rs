@@ -385,6 +385,9 @@ fn incomplete_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
         crate::analysis::FlowEnd::Idle => format!(
             "no ServerHello: the flow went idle after the ClientHello (frame {ch_last}) and the server never answered"
         ),
+        crate::analysis::FlowEnd::CaptureStopped => {
+            format!("capture stopped before a ServerHello (ClientHello in frame {ch_last})")
+        }
         _ => format!(
             "no ServerHello before the capture ended (ClientHello in frame {ch_last}, last packet of the flow in frame {})",
             facts.last_frame
