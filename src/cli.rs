@@ -30,6 +30,58 @@ pub enum Command {
     /// Analyse capture files and report each TLS flow's ALPN outcome.
     #[command(after_long_help = verdict_help(), after_help = verdict_help())]
     Analyze(AnalyzeArgs),
+    /// Sniff an interface and report each TLS handshake as it completes (needs root or
+    /// CAP_NET_RAW; built with --features live).
+    #[command(after_long_help = live_help(), after_help = live_help())]
+    Live(LiveArgs),
+    /// List the interfaces live capture can use, with their addresses.
+    Interfaces,
+}
+
+/// `alpnscope live` flags.
+#[derive(Debug, clap::Args)]
+pub struct LiveArgs {
+    /// Interface to capture on (default: libpcap's choice; `any` for all, on Linux).
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// Capture filter, tcpdump syntax. TLS runs on any port, hence the default.
+    #[arg(long, value_name = "EXPR", default_value = "tcp")]
+    pub filter: String,
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Also save the packets seen to FILE (pcap), to attach the evidence to a ticket.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<String>,
+    /// Output format: text and jsonl stream one flow at a time; json and markdown print at the end.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// TLS key log to follow as clients append to it (repeatable); see `analyze --keylog`.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<String>,
+    /// Also list TCP flows that are not TLS.
+    #[arg(long)]
+    pub all: bool,
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// Stay root after opening the capture (by default root drops to SUDO_UID/SUDO_GID or nobody).
+    #[arg(long)]
+    pub no_drop_privileges: bool,
+}
+
+fn live_help() -> String {
+    "Each flow is printed as soon as its verdict is final (ServerHello, alert, reset, or idle \
+timeout). Stop with Ctrl-C (or SIGTERM), --count or --duration: open flows are then reported as \
+incomplete (\"capture stopped\"), followed by the summary and libpcap's drop statistics.\n\
+Example: sudo alpnscope live -i any --filter 'tcp port 443' --format jsonl | jq .verdict"
+        .to_string()
 }
 
 /// Output format flag values.
@@ -203,7 +255,47 @@ mod tests {
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv).unwrap().command {
             Command::Analyze(a) => a,
+            other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn live_flags() {
+        let cli = Cli::try_parse_from([
+            "alpnscope",
+            "live",
+            "-i",
+            "any",
+            "--filter",
+            "tcp port 443",
+            "--count",
+            "10",
+            "--duration",
+            "2.5",
+            "--write",
+            "out.pcap",
+            "--format",
+            "jsonl",
+            "--keylog",
+            "k.log",
+            "--no-drop-privileges",
+        ])
+        .unwrap();
+        let Command::Live(a) = cli.command else {
+            panic!("not live");
+        };
+        assert_eq!(a.interface.as_deref(), Some("any"));
+        assert_eq!(a.filter, "tcp port 443");
+        assert_eq!(a.count, Some(10));
+        assert_eq!(a.duration, Some(2.5));
+        assert_eq!(a.write.as_deref(), Some("out.pcap"));
+        assert_eq!(a.format, FormatArg::Jsonl);
+        assert_eq!(a.keylog, ["k.log"]);
+        assert!(a.no_drop_privileges);
+        let Command::Live(a) = Cli::try_parse_from(["alpnscope", "live"]).unwrap().command else {
+            panic!("not live");
+        };
+        assert_eq!(a.filter, "tcp", "TLS runs on any port");
     }
 
     #[test]

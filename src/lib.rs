@@ -24,6 +24,8 @@ pub mod analysis;
 pub mod capture;
 pub mod decode;
 pub mod flow;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod pipeline;
 pub mod report;
 pub mod tls;

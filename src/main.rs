@@ -1,8 +1,10 @@
 //! The `alpnscope` binary: parse flags, run the library, map the outcome to an exit code.
-//! Exit codes: 0 analysed; 2 could not analyse (usage, unreadable or invalid input); 1 is kept
-//! for a check mode.
+//! Exit codes: 0 analysed; 1 a flow has a verdict named by --fail-on; 2 could not analyse
+//! (usage, unreadable or invalid input, no permission to capture).
 
 mod cli;
+#[cfg(feature = "live")]
+mod live_command;
 
 use alpnscope::pipeline::AnalyzerOptions;
 use alpnscope::{AnalyzeOptions, Progress, analyze_files, report};
@@ -25,6 +27,21 @@ fn main() -> ExitCode {
     };
     match cli.command {
         cli::Command::Analyze(args) => analyze(cli::Config::from_env(args)),
+        #[cfg(feature = "live")]
+        cli::Command::Live(args) => live_command::live(args),
+        #[cfg(feature = "live")]
+        cli::Command::Interfaces => live_command::interfaces(),
+        #[cfg(not(feature = "live"))]
+        cli::Command::Live(_) | cli::Command::Interfaces => {
+            eprintln!(
+                "alpnscope: error: this alpnscope was built without live capture.\n  \
+                 Build it with: cargo install --path . --features live (or cargo build --release --features live)\n  \
+                 It needs libpcap's development files: apt-get install libpcap-dev (Debian/Ubuntu), \
+                 dnf install libpcap-devel (Fedora/RHEL); built in on macOS.\n  \
+                 Meanwhile, capture with tcpdump -i any -s 0 -w capture.pcap and run alpnscope analyze capture.pcap."
+            );
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -530,6 +530,7 @@ impl Analyzer {
             complete: summary.complete(),
             warnings,
             decode: self.decode,
+            statistics: None,
         }
     }
 

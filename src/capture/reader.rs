@@ -24,6 +24,8 @@ pub enum CaptureFormat {
     PcapNanosecond,
     /// pcapng.
     Pcapng,
+    /// A live interface.
+    Live,
 }
 
 impl CaptureFormat {
@@ -33,6 +35,7 @@ impl CaptureFormat {
             CaptureFormat::Pcap => "pcap",
             CaptureFormat::PcapNanosecond => "pcap-ns",
             CaptureFormat::Pcapng => "pcapng",
+            CaptureFormat::Live => "live",
         }
     }
 }

@@ -26,6 +26,27 @@ struct SummaryLine<'a> {
     summary: &'a super::model::Summary,
 }
 
+/// One flow object on one line (live streaming).
+pub fn render_flow_line(flow: &super::model::FlowReport, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, flow).map_err(io::Error::other)?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// The summary line that ends a JSON-lines report.
+pub fn render_summary_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let line = SummaryLine {
+        kind: "summary",
+        schema_version: report.schema_version,
+        tool: &report.tool,
+        captures: &report.captures,
+        summary: &report.summary,
+    };
+    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
+    writeln!(out)?;
+    out.flush()
+}
+
 /// One flow object per line, then one summary line (`"type": "summary"`).
 pub fn render_lines(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(CHUNK, out);

@@ -92,6 +92,19 @@ pub struct CaptureReport {
     pub warnings: Vec<String>,
     /// How the frames decoded.
     pub decode: DecodeCounts,
+    /// libpcap's statistics of a live capture (null for files).
+    pub statistics: Option<CaptureStatistics>,
+}
+
+/// libpcap's counters for a live capture.
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+pub struct CaptureStatistics {
+    /// Packets the kernel received for the capture.
+    pub received: u64,
+    /// Dropped for lack of buffer space (alpnscope too slow).
+    pub dropped: u64,
+    /// Dropped by the interface or its driver.
+    pub interface_dropped: u64,
 }
 
 /// Frames by decoding outcome.

@@ -57,6 +57,33 @@ pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
     render_summary(report, &style, out)
 }
 
+/// One flow's block followed by a blank line (live streaming).
+pub fn render_flow_block(flow: &FlowReport, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    render_flow(flow, false, &Style { color }, out)?;
+    writeln!(out)
+}
+
+/// The summary alone (end of a live capture).
+pub fn render_summary_only(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    for capture in &report.captures {
+        for warning in &capture.warnings {
+            writeln!(out, "warning: {warning}")?;
+        }
+        if let Some(stats) = &capture.statistics {
+            writeln!(
+                out,
+                "capture {}: {} packets seen, {} received by the kernel, {} dropped by the kernel, {} by the interface",
+                capture.path,
+                capture.packets,
+                stats.received,
+                stats.dropped,
+                stats.interface_dropped
+            )?;
+        }
+    }
+    render_summary(report, &Style { color }, out)
+}
+
 fn render_flow(
     flow: &FlowReport,
     multi: bool,

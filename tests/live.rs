@@ -1,0 +1,370 @@
+//! `alpnscope live` on the loopback interface, with real TLS handshakes between rustls peers:
+//! a server selecting h2, one without ALPN, and one that rejects the offer with alert
+//! no_application_protocol. Live capture needs root: these tests run as root in CI (`.ci/run`);
+//! elsewhere they say they were not run, and under CI without root they fail.
+
+#![cfg(feature = "live")]
+
+mod common;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn may_capture() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "live-capture tests need root in CI: run .ci/run as root"
+    );
+    eprintln!("live-capture tests NOT RUN: they need root (run them as root, as .ci/run does)");
+    false
+}
+
+fn data(name: &str) -> String {
+    common::project_path(&format!("tests/data/{name}"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A TLS 1.2 server on 127.0.0.1:`port` that accepts one connection with the given ALPN list.
+fn serve_once(port: u16, alpn: &[&[u8]]) -> thread::JoinHandle<()> {
+    let certs = vec![CertificateDer::from_pem_file(data("server.pem")).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(data("server-key.pem")).unwrap();
+    let mut config =
+        rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                break;
+            }
+        }
+        let _ = conn.complete_io(&mut tcp);
+        conn.send_close_notify();
+        let _ = conn.complete_io(&mut tcp);
+    })
+}
+
+/// A client offering h2 and http/1.1; returns the protocol the server selected.
+fn connect(port: u16) -> Option<Vec<u8>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(data("ca.pem")).unwrap())
+        .unwrap();
+    let mut config =
+        rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let name = ServerName::try_from("alpn.test").unwrap();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    while conn.is_handshaking() {
+        if conn.complete_io(&mut tcp).is_err() {
+            return None;
+        }
+    }
+    let selected = conn.alpn_protocol().map(<[u8]>::to_vec);
+    conn.send_close_notify();
+    let _ = conn.complete_io(&mut tcp);
+    let _ = tcp.flush();
+    selected
+}
+
+/// A running `alpnscope live` with its output lines arriving on channels.
+struct Live {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+fn start_live(args: &[&str], envs: &[(&str, &str)]) -> Live {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_alpnscope"));
+    command
+        .arg("live")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let (out_tx, stdout) = channel();
+    let (err_tx, stderr) = channel();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
+        }
+    });
+    thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line);
+        }
+    });
+    Live {
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+impl Live {
+    /// Waits for a stderr line containing `text`.
+    fn wait_stderr(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(100))
+                && line.contains(text)
+            {
+                return line;
+            }
+        }
+        panic!("alpnscope live never said '{text}'");
+    }
+
+    /// The next stdout line, within 10 s.
+    fn next_line(&self) -> Value {
+        let line = self
+            .stdout
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a report line within 10 s");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    fn interrupt(&self) {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+    }
+
+    /// Waits for the process to end (at most 10 s) and returns its exit code.
+    fn wait(mut self) -> (Option<i32>, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let rest: Vec<String> = self.stdout.try_iter().collect();
+                return (status.code(), rest);
+            }
+            assert!(Instant::now() < deadline, "alpnscope live did not stop");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn uid_of(pid: u32) -> u32 {
+    let mut status = String::new();
+    std::fs::File::open(format!("/proc/{pid}/status"))
+        .unwrap()
+        .read_to_string(&mut status)
+        .unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+#[test]
+fn streams_each_handshake_and_stops_on_sigint() {
+    if !may_capture() {
+        return;
+    }
+    let pcap = std::env::temp_dir().join(format!("alpnscope-live-{}.pcap", std::process::id()));
+    let live = start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            "tcp portrange 19443-19445",
+            "--format",
+            "jsonl",
+            "--no-drop-privileges",
+            "--write",
+            pcap.to_str().unwrap(),
+        ],
+        &[],
+    );
+    live.wait_stderr("capturing on lo");
+    let expected = [
+        (19443u16, vec![&b"h2"[..]], Some(b"h2".to_vec()), "agreed"),
+        (19444, vec![], None, "server_declined"),
+        (19445, vec![&b"foo"[..]], None, "no_common_protocol"),
+    ];
+    for (port, alpn, selected, verdict) in &expected {
+        let server = serve_once(*port, alpn);
+        assert_eq!(&connect(*port), selected, "port {port}");
+        server.join().unwrap();
+        // Each report streams out before the capture stops.
+        let flow = live.next_line();
+        assert_eq!(flow["server"]["port"], *port);
+        assert_eq!(flow["verdict"], *verdict, "port {port}: {flow}");
+        assert_eq!(flow["alpn_offered"], serde_json::json!(["h2", "http/1.1"]));
+    }
+    live.interrupt();
+    let (code, rest) = live.wait();
+    assert_eq!(code, Some(0));
+    let summary: Value = serde_json::from_str(rest.last().expect("a summary line")).unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["summary"]["tls_flows"], 3);
+    assert_eq!(summary["captures"][0]["format"], "live");
+    assert!(
+        summary["captures"][0]["statistics"]["received"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // The written capture gives the same verdicts to `analyze`.
+    let doc = common::analyze_json(pcap.to_str().unwrap(), &[]);
+    let flows = doc["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 3);
+    for (flow, (port, _, _, verdict)) in flows.iter().zip(&expected) {
+        assert_eq!(flow["server"]["port"], *port);
+        assert_eq!(flow["verdict"], *verdict);
+    }
+    assert_eq!(flows[0]["alpn_selected"], "h2");
+    assert_eq!(
+        flows[2]["alerts"][0]["description"],
+        "no_application_protocol"
+    );
+}
+
+#[test]
+fn stops_after_count_packets_and_after_duration_on_an_idle_link() {
+    if !may_capture() {
+        return;
+    }
+    let live = start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            "tcp port 19446",
+            "--count",
+            "5",
+            "--format",
+            "jsonl",
+            "--no-drop-privileges",
+        ],
+        &[],
+    );
+    live.wait_stderr("capturing on lo");
+    let server = serve_once(19446, &[b"h2"]);
+    connect(19446);
+    server.join().unwrap();
+    let (code, lines) = live.wait();
+    assert_eq!(code, Some(0));
+    let summary: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(summary["captures"][0]["packets"], 5);
+
+    let started = Instant::now();
+    let live = start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            "tcp port 19447",
+            "--duration",
+            "1",
+            "--format",
+            "jsonl",
+            "--no-drop-privileges",
+        ],
+        &[],
+    );
+    let (code, lines) = live.wait();
+    assert_eq!(code, Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "an idle link delayed the stop"
+    );
+    let summary: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(summary["summary"]["tls_flows"], 0);
+}
+
+#[test]
+fn drops_root_privileges_after_opening_the_capture() {
+    if !may_capture() {
+        return;
+    }
+    let live = start_live(
+        &["-i", "lo", "--filter", "tcp port 19448", "--duration", "3"],
+        &[("SUDO_UID", "65534"), ("SUDO_GID", "65534")],
+    );
+    let line = live.wait_stderr("dropped root privileges");
+    assert!(line.contains("uid 65534"), "{line}");
+    live.wait_stderr("capturing on lo");
+    assert_eq!(uid_of(live.child.id()), 65534);
+    live.interrupt();
+    assert_eq!(live.wait().0, Some(0));
+
+    let live = start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            "tcp port 19449",
+            "--duration",
+            "3",
+            "--no-drop-privileges",
+        ],
+        &[],
+    );
+    live.wait_stderr("capturing on lo");
+    assert_eq!(uid_of(live.child.id()), 0);
+    live.interrupt();
+    assert_eq!(live.wait().0, Some(0));
+}
+
+#[test]
+fn bad_filter_and_missing_permission_exit_2() {
+    if !may_capture() {
+        return;
+    }
+    let out = common::run(&[
+        "live",
+        "-i",
+        "lo",
+        "--filter",
+        "tcp port nonsense",
+        "--duration",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad capture filter 'tcp port nonsense'"),
+        "{err}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+        .args(["live", "-i", "lo", "--duration", "1"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no permission to capture on lo"), "{err}");
+    assert!(
+        err.contains("setcap cap_net_raw,cap_net_admin=eip"),
+        "{err}"
+    );
+}
