@@ -279,6 +279,7 @@ impl LiveSession {
         let analyzer = Analyzer::new(AnalyzerOptions {
             include_non_tls: options.include_non_tls,
             stream: true,
+            ..AnalyzerOptions::default()
         });
         let mut session = LiveSession {
             capture,

@@ -49,7 +49,7 @@ fn analyze(config: cli::Config) -> ExitCode {
     let options = AnalyzeOptions {
         analyzer: AnalyzerOptions {
             include_non_tls: config.include_non_tls,
-            stream: false,
+            ..AnalyzerOptions::default()
         },
         digest: config.digest,
         keylogs: config.keylogs.clone(),

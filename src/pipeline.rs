@@ -40,6 +40,21 @@ pub struct AnalyzerOptions {
     /// Live use: report each flow as soon as its verdict is final (see [`Analyzer::take_ready`])
     /// instead of when it leaves the table.
     pub stream: bool,
+    /// Most flows tracked at once (0: [`DEFAULT_MAX_FLOWS`]).
+    pub flow_limit: usize,
+}
+
+/// Default cap on flows tracked at once: a few hundred MiB at most, whatever the capture.
+pub const DEFAULT_MAX_FLOWS: usize = 200_000;
+
+impl AnalyzerOptions {
+    fn max_flows(&self) -> usize {
+        if self.flow_limit == 0 {
+            DEFAULT_MAX_FLOWS
+        } else {
+            self.flow_limit
+        }
+    }
 }
 
 /// Per-flow state while the flow is in the table.
@@ -253,6 +268,14 @@ impl Analyzer {
                 if let Some(old) = self.flows.remove(&key) {
                     self.finish_flow(old, FlowEnd::PortReused);
                 }
+            }
+        }
+        if !self.flows.contains_key(&key) && self.flows.len() >= self.options.max_flows() {
+            // The table is full: make room from idle flows, else leave this one out (counted).
+            self.sweep();
+            if self.flows.len() >= self.options.max_flows() {
+                self.decode.flows_not_tracked += 1;
+                return;
             }
         }
         let stream = &mut self.next_stream;
@@ -501,6 +524,13 @@ impl Analyzer {
         self.defrag.finish();
         self.decode.datagrams_reassembled = self.defrag.completed;
         self.decode.datagrams_incomplete = self.defrag.abandoned;
+        if self.decode.flows_not_tracked > 0 {
+            warnings.push(format!(
+                "{} packets of new connections were not analysed: {} flows were already tracked (the cap)",
+                self.decode.flows_not_tracked,
+                self.options.max_flows()
+            ));
+        }
         if self.defrag.abandoned > 0 {
             warnings.push(format!(
                 "{} fragmented IP datagrams could not be reassembled (fragments missing, too old or inconsistent); their bytes are gaps in their flows",
@@ -1159,5 +1189,31 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("could not be reassembled"))
         );
+    }
+
+    #[test]
+    fn flow_table_is_capped_and_counts_what_it_left_out() {
+        let mut analyzer = Analyzer::new(AnalyzerOptions {
+            flow_limit: 2,
+            ..AnalyzerOptions::default()
+        });
+        analyzer.begin_capture(0);
+        let mut packets = Vec::new();
+        for port in 0..5u16 {
+            let mut packet = Vec::new();
+            PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+                .tcp(40000 + port, 443, 1, 1000)
+                .syn()
+                .write(&mut packet, &[])
+                .unwrap();
+            packets.push(packet);
+        }
+        for (i, packet) in packets.iter().enumerate() {
+            analyzer.frame(&frame(i as u64 + 1, packet));
+        }
+        assert_eq!(analyzer.active_flows(), 2);
+        let capture = analyzer.end_capture("test", &summary());
+        assert_eq!(capture.decode.flows_not_tracked, 3);
+        assert!(capture.warnings.iter().any(|w| w.contains("the cap")));
     }
 }

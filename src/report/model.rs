@@ -130,6 +130,8 @@ pub struct DecodeCounts {
     pub truncated_payload: u64,
     /// Frames of an unsupported link type.
     pub unsupported_link: u64,
+    /// Packets of new flows left out because the flow table was full.
+    pub flows_not_tracked: u64,
 }
 
 /// An IP address and port.
