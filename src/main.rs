@@ -97,6 +97,7 @@ fn analyze(config: cli::Config) -> ExitCode {
         }
     }
     config.filter.apply(&mut report);
+    report.tool.command_line = Some(command_line());
     let failed = report
         .flows
         .iter()
@@ -131,4 +132,11 @@ fn analyze(config: cli::Config) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The command line, with the program called `alpnscope` whatever its path.
+fn command_line() -> String {
+    let mut words = vec!["alpnscope".to_string()];
+    words.extend(std::env::args().skip(1));
+    words.join(" ")
 }

@@ -691,6 +691,7 @@ impl Analyzer {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
             captures,
+            diagnosis: crate::report::diagnosis::diagnose(&flows),
             flows,
             summary,
         }

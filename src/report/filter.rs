@@ -129,6 +129,7 @@ impl FlowFilter {
         report.flows.retain(|f| self.keeps(f));
         let non_tls = report.summary.non_tls_flows;
         report.summary = super::summary::summarize(&report.flows, non_tls);
+        report.diagnosis = super::diagnosis::diagnose(&report.flows);
     }
 }
 

@@ -23,6 +23,7 @@ struct SummaryLine<'a> {
     schema_version: u32,
     tool: &'a super::model::Tool,
     captures: &'a [super::model::CaptureReport],
+    diagnosis: &'a [super::model::Diagnosis],
     summary: &'a super::model::Summary,
 }
 
@@ -40,6 +41,7 @@ pub fn render_summary_line(report: &Report, out: &mut dyn Write) -> io::Result<(
         schema_version: report.schema_version,
         tool: &report.tool,
         captures: &report.captures,
+        diagnosis: &report.diagnosis,
         summary: &report.summary,
     };
     serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
@@ -59,6 +61,7 @@ pub fn render_lines(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         schema_version: report.schema_version,
         tool: &report.tool,
         captures: &report.captures,
+        diagnosis: &report.diagnosis,
         summary: &report.summary,
     };
     serde_json::to_writer(&mut out, &line).map_err(io::Error::other)?;

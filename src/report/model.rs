@@ -39,6 +39,8 @@ pub struct Report {
     pub tool: Tool,
     /// One entry per capture read.
     pub captures: Vec<CaptureReport>,
+    /// Conclusions across flows, per server.
+    pub diagnosis: Vec<Diagnosis>,
     /// Flows in order of their first frame.
     pub flows: Vec<FlowReport>,
     /// Counts over the flows.
@@ -52,6 +54,8 @@ pub struct Tool {
     pub name: &'static str,
     /// Crate version.
     pub version: &'static str,
+    /// The command line that made the report, when known.
+    pub command_line: Option<String>,
 }
 
 impl Default for Tool {
@@ -59,8 +63,25 @@ impl Default for Tool {
         Tool {
             name: "alpnscope",
             version: env!("CARGO_PKG_VERSION"),
+            command_line: None,
         }
     }
+}
+
+/// A conclusion across the flows to one server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    /// What kind: server_without_alpn, server_without_h2, client_side, inconsistent_server,
+    /// path, interception, network, server_bug, no_common_protocol, needs_keys.
+    pub kind: &'static str,
+    /// The server (SNI and address, or address).
+    pub server: String,
+    /// One sentence.
+    pub conclusion: String,
+    /// Flows behind it.
+    pub flows: Vec<u64>,
+    /// Frames behind it (the first 32).
+    pub evidence_frames: Vec<u64>,
 }
 
 /// What was read from one capture.

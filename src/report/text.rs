@@ -242,6 +242,15 @@ fn render_summary(report: &Report, style: &Style, out: &mut dyn Write) -> io::Re
     } else {
         ""
     };
+    if !report.diagnosis.is_empty() {
+        writeln!(out, "{}", style.paint("1", "findings"))?;
+        for d in &report.diagnosis {
+            for (i, line) in wrap(&d.conclusion, WIDTH - 4).iter().enumerate() {
+                writeln!(out, "{}{line}", if i == 0 { "  - " } else { "    " })?;
+            }
+        }
+        writeln!(out)?;
+    }
     writeln!(
         out,
         "{} {} TLS flows, {} other TCP flows{hint}",

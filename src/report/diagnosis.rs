@@ -1,0 +1,327 @@
+//! Conclusions across flows, as an experienced engineer would draw them: for each server (SNI,
+//! else address and port), what all of its flows say together — a server without ALPN, clients
+//! that offer different protocols, a path through a proxy or an interceptor, the network, or a
+//! server bug. Each conclusion is one sentence with the flows and frames behind it.
+
+use super::model::{Diagnosis, FlowReport};
+use std::collections::BTreeSet;
+
+/// How a client is told apart: its JA4 fingerprint, else its address.
+fn client_kind(flow: &FlowReport) -> String {
+    match &flow.client_hello {
+        Some(ch) => ch.ja4.clone(),
+        None => flow.client.ip.clone(),
+    }
+}
+
+/// The server a flow belongs to: its SNI, else its address and port.
+fn server_name(flow: &FlowReport) -> String {
+    match &flow.sni {
+        Some(sni) => sni.clone(),
+        None if flow.server.ip.contains(':') => {
+            format!("[{}]:{}", flow.server.ip, flow.server.port)
+        }
+        None => format!("{}:{}", flow.server.ip, flow.server.port),
+    }
+}
+
+fn ids(flows: &[&FlowReport]) -> String {
+    let ids: Vec<String> = flows.iter().map(|f| f.id.to_string()).collect();
+    ids.join(", ")
+}
+
+fn evidence(flows: &[&FlowReport]) -> Vec<u64> {
+    let mut frames: Vec<u64> = flows
+        .iter()
+        .flat_map(|f| f.evidence_frames.iter().copied())
+        .collect();
+    frames.sort_unstable();
+    frames.dedup();
+    frames.truncate(32);
+    frames
+}
+
+fn offer_of(flow: &FlowReport) -> String {
+    if flow.alpn_offered.is_empty() {
+        "no ALPN".into()
+    } else {
+        flow.alpn_offered.join(", ")
+    }
+}
+
+/// The distinct offers of some flows, e.g. "h2, http/1.1 or h2".
+fn offers(flows: &[&FlowReport]) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for f in flows {
+        let o = offer_of(f);
+        if !seen.contains(&o) {
+            seen.push(o);
+        }
+    }
+    seen.join(" or ")
+}
+
+/// The usual fixes for a server that does not negotiate ALPN.
+pub const SERVER_FIXES: &str = "nginx: `http2 on;` (or `listen … ssl http2`); Apache: `Protocols h2 http/1.1`; HAProxy: `bind … alpn h2,http/1.1`; Envoy: `alpn_protocols` in the TLS context; OpenSSL older than 1.0.2 cannot do ALPN at all";
+
+/// Draws the conclusions for every server in `flows` (TLS flows only), in order of first flow.
+pub fn diagnose(flows: &[FlowReport]) -> Vec<Diagnosis> {
+    let tls: Vec<&FlowReport> = flows.iter().filter(|f| f.verdict != "not_tls").collect();
+    let mut servers: Vec<String> = Vec::new();
+    for f in &tls {
+        let name = server_name(f);
+        if !servers.contains(&name) {
+            servers.push(name);
+        }
+    }
+    let mut out = Vec::new();
+    for server in servers {
+        let group: Vec<&FlowReport> = tls
+            .iter()
+            .copied()
+            .filter(|f| server_name(f) == server)
+            .collect();
+        diagnose_server(&server, &group, &mut out);
+    }
+    out
+}
+
+fn push(
+    out: &mut Vec<Diagnosis>,
+    kind: &'static str,
+    server: &str,
+    flows: &[&FlowReport],
+    conclusion: String,
+) {
+    out.push(Diagnosis {
+        kind,
+        server: server.to_string(),
+        conclusion,
+        flows: flows.iter().map(|f| f.id).collect(),
+        evidence_frames: evidence(flows),
+    });
+}
+
+fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>) {
+    let by = |verdict: &str| -> Vec<&FlowReport> {
+        flows
+            .iter()
+            .copied()
+            .filter(|f| f.verdict == verdict)
+            .collect()
+    };
+    let agreed = by("agreed");
+    let declined = by("server_declined");
+    let unoffered = by("selected_unoffered");
+    let no_common = by("no_common_protocol");
+    let incomplete = by("incomplete");
+    let hidden = by("hidden");
+
+    // Network first: failures explained by loss or resets are not configuration.
+    let network: Vec<&FlowReport> = incomplete
+        .iter()
+        .copied()
+        .filter(|f| {
+            f.tcp.handshake_loss
+                || !f.tcp.resets.is_empty()
+                || f.detail.contains("never answered")
+                || f.detail.contains("SYN")
+        })
+        .collect();
+    if !network.is_empty() {
+        let injected = network.iter().any(|f| f.detail.contains("injected"));
+        let cause = if injected {
+            "resets that a middlebox injected"
+        } else if network.iter().any(|f| !f.tcp.resets.is_empty()) {
+            "resets"
+        } else {
+            "packet loss"
+        };
+        push(
+            out,
+            "network",
+            server,
+            &network,
+            format!(
+                "network, not configuration: {} of {} handshakes with {server} failed on {cause} (flows {}); fix the path (firewall, middlebox, loss) before the TLS setup",
+                network.len(),
+                flows.len(),
+                ids(&network)
+            ),
+        );
+    }
+    if !unoffered.is_empty() {
+        push(
+            out,
+            "server_bug",
+            server,
+            &unoffered,
+            format!(
+                "server bug: {server} selected a protocol the client did not offer, or not exactly one (RFC 7301 §3.1–3.2) in flows {}; clients must abort",
+                ids(&unoffered)
+            ),
+        );
+    }
+    // Path: the same server answers differently through a proxy than directly, or presents
+    // certificates from different issuers (TLS interception).
+    let issuers: BTreeSet<&str> = flows
+        .iter()
+        .filter_map(|f| f.server_certificate.as_ref().map(|c| c.issuer.as_str()))
+        .collect();
+    if issuers.len() > 1 {
+        let list: Vec<&str> = issuers.iter().copied().collect();
+        push(
+            out,
+            "interception",
+            server,
+            flows,
+            format!(
+                "TLS interception likely: {server} presented certificates from {} different issuers ({}) — a proxy in some paths terminates TLS itself",
+                list.len(),
+                list.join("; ")
+            ),
+        );
+    }
+    let proxied: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| f.proxy.is_some())
+        .collect();
+    let direct: Vec<&FlowReport> = flows
+        .iter()
+        .copied()
+        .filter(|f| f.proxy.is_none())
+        .collect();
+    if !proxied.is_empty() && !direct.is_empty() {
+        let verdicts =
+            |set: &[&FlowReport]| -> BTreeSet<&str> { set.iter().map(|f| f.verdict).collect() };
+        if verdicts(&proxied) != verdicts(&direct) {
+            push(
+                out,
+                "path",
+                server,
+                flows,
+                format!(
+                    "the outcome depends on the path: through the proxy {} (flows {}), directly {} (flows {}) — the proxy or what it connects to changes the negotiation",
+                    verdicts(&proxied).into_iter().collect::<Vec<_>>().join("/"),
+                    ids(&proxied),
+                    verdicts(&direct).into_iter().collect::<Vec<_>>().join("/"),
+                    ids(&direct)
+                ),
+            );
+        }
+    }
+    let client_kinds =
+        |set: &[&FlowReport]| -> BTreeSet<String> { set.iter().map(|f| client_kind(f)).collect() };
+    if !declined.is_empty() && agreed.is_empty() && unoffered.is_empty() {
+        let kinds = client_kinds(&declined);
+        let clients = if kinds.len() > 1 {
+            format!("{} different clients", kinds.len())
+        } else {
+            "its client".to_string()
+        };
+        push(
+            out,
+            "server_without_alpn",
+            server,
+            &declined,
+            format!(
+                "server-side: {server} never negotiates ALPN — {clients} offered {} and got no ALPN extension back in {} flows ({}), so they fell back to HTTP/1.1; enable it: {SERVER_FIXES}",
+                offers(&declined),
+                declined.len(),
+                ids(&declined)
+            ),
+        );
+    } else if !declined.is_empty() && !agreed.is_empty() {
+        let good = client_kinds(&agreed);
+        let bad = client_kinds(&declined);
+        let same_offer = declined
+            .iter()
+            .any(|d| agreed.iter().any(|a| a.alpn_offered == d.alpn_offered));
+        if same_offer {
+            push(
+                out,
+                "inconsistent_server",
+                server,
+                flows,
+                format!(
+                    "{server} answered the same offer ({}) differently: agreed in flows {}, no ALPN in flows {} — different backends behind one address (a load balancer) or a configuration change between them",
+                    offers(&declined),
+                    ids(&agreed),
+                    ids(&declined)
+                ),
+            );
+        } else {
+            push(
+                out,
+                "client_side",
+                server,
+                &declined,
+                format!(
+                    "client-side: {server} agreed with some clients (flows {}, offering {}) but not with others (flows {}, offering {}; fingerprints {}) — compare what those clients send",
+                    ids(&agreed),
+                    offers(&agreed),
+                    ids(&declined),
+                    offers(&declined),
+                    bad.difference(&good)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+    }
+    if !agreed.is_empty() && declined.is_empty() {
+        let h1_only: Vec<&FlowReport> = agreed
+            .iter()
+            .copied()
+            .filter(|f| {
+                f.alpn_selected.as_deref() == Some("http/1.1")
+                    && f.alpn_offered.iter().any(|p| p == "h2")
+            })
+            .collect();
+        if !h1_only.is_empty()
+            && h1_only.len()
+                == agreed
+                    .iter()
+                    .filter(|f| f.alpn_offered.iter().any(|p| p == "h2"))
+                    .count()
+        {
+            push(
+                out,
+                "server_without_h2",
+                server,
+                &h1_only,
+                format!(
+                    "server-side: {server} negotiates ALPN but never picks h2 although clients offer it (flows {}): HTTP/2 is not enabled there; {SERVER_FIXES}",
+                    ids(&h1_only)
+                ),
+            );
+        }
+    }
+    if !no_common.is_empty() {
+        push(
+            out,
+            "no_common_protocol",
+            server,
+            &no_common,
+            format!(
+                "no protocol in common: {server} rejected the offer ({}) with alert no_application_protocol in flows {} — the client asks for protocols the server does not serve",
+                offers(&no_common),
+                ids(&no_common)
+            ),
+        );
+    }
+    if !hidden.is_empty() && hidden.len() == flows.len() {
+        push(
+            out,
+            "needs_keys",
+            server,
+            &hidden,
+            format!(
+                "TLS 1.3 hides {server}'s choice in all {} flows: log the client's keys (SSLKEYLOGFILE) and rerun with --keylog to see it",
+                hidden.len()
+            ),
+        );
+    }
+}
