@@ -3,6 +3,7 @@
 use alpnscope::analysis::VerdictKind;
 use alpnscope::report::Format;
 use alpnscope::report::filter::{self, FlowFilter};
+use alpnscope::report::redact::SniMode;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -146,6 +147,23 @@ pub struct AnalyzeArgs {
     /// Exit with status 1 when any reported flow has one of these verdicts (for scripts and CI).
     #[arg(long, value_name = "LIST", value_parser = verdicts_arg)]
     pub fail_on: Option<VerdictList>,
+    /// For public tickets: replace addresses and server names with stable pseudonyms (addresses
+    /// keep their family and class; names keep their registrable domain, or nothing with
+    /// `--redact=sni-full`).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "standard", value_name = "MODE")]
+    pub redact: Option<RedactArg>,
+    /// Key for the pseudonyms: the same input and key give the same report (default: random).
+    #[arg(long, value_name = "KEY", requires = "redact")]
+    pub redact_key: Option<String>,
+}
+
+/// `--redact` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RedactArg {
+    /// Keep the registrable domain of server names.
+    Standard,
+    /// Replace server names entirely.
+    SniFull,
 }
 
 /// A comma-separated verdict list as one flag value.
@@ -195,6 +213,8 @@ pub struct Config {
     pub filter: FlowFilter,
     /// Verdicts that make the exit status 1.
     pub fail_on: Vec<VerdictKind>,
+    /// Redaction: name mode and key (`None` key: a random one).
+    pub redact: Option<(SniMode, Option<String>)>,
 }
 
 impl Config {
@@ -236,6 +256,13 @@ impl Config {
                 },
             },
             fail_on: args.fail_on.map(|v| v.0).unwrap_or_default(),
+            redact: args.redact.map(|mode| {
+                let mode = match mode {
+                    RedactArg::Standard => SniMode::KeepSuffix,
+                    RedactArg::SniFull => SniMode::Full,
+                };
+                (mode, args.redact_key)
+            }),
         }
     }
 

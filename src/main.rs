@@ -98,6 +98,13 @@ fn analyze(config: cli::Config) -> ExitCode {
     }
     config.filter.apply(&mut report);
     report.tool.command_line = Some(command_line());
+    if let Some((mode, key)) = &config.redact {
+        let key = match key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => random_key(),
+        };
+        report::redact::Redactor::new(&key, *mode).apply(&mut report);
+    }
     let failed = report
         .flows
         .iter()
@@ -139,4 +146,20 @@ fn command_line() -> String {
     let mut words = vec!["alpnscope".to_string()];
     words.extend(std::env::args().skip(1));
     words.join(" ")
+}
+
+/// A random key for redaction pseudonyms when the user gave none.
+fn random_key() -> Vec<u8> {
+    use std::io::Read;
+    let mut key = vec![0u8; 32];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .is_err()
+    {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        key = format!("{}:{}", now.as_nanos(), std::process::id()).into_bytes();
+    }
+    key
 }

@@ -8,6 +8,7 @@ pub mod filter;
 pub mod json;
 pub mod markdown;
 pub mod model;
+pub mod redact;
 pub mod summary;
 pub mod text;
 

@@ -1,0 +1,337 @@
+//! Redaction for public tickets: addresses and server names replaced by stable pseudonyms.
+//!
+//! An address keeps its family and its class (loopback, private, link-local, public); a server
+//! name keeps its registrable domain when it has labels in front of it (`api.example.com` →
+//! `host-3f2a.example.com`), or only its top-level domain otherwise (`example.com` →
+//! `host-9c01.com`); `SniMode::Full` hides the whole name (`host-3f2a.invalid`). Pseudonyms are
+//! keyed: the same input and key give the same report, so reports can be compared; without a
+//! key the caller supplies a random one. Applies to the whole report model, so every format is
+//! covered; key material is never in the model to begin with.
+
+use super::model::{FlowReport, Report};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// How much of a server name is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SniMode {
+    /// Keep the registrable domain (or the top-level domain).
+    #[default]
+    KeepSuffix,
+    /// Replace the whole name.
+    Full,
+}
+
+/// Second-level labels under which registrations happen (`example.co.uk`).
+const SECOND_LEVEL: [&str; 8] = ["co", "com", "net", "org", "gov", "ac", "edu", "ne"];
+
+/// Replaces addresses and names with keyed pseudonyms.
+#[derive(Debug, Clone)]
+pub struct Redactor {
+    key: Vec<u8>,
+    mode: SniMode,
+    names: HashMap<String, String>,
+    addresses: HashMap<IpAddr, IpAddr>,
+}
+
+impl Redactor {
+    /// A redactor with `key` (any bytes) and the name mode.
+    pub fn new(key: &[u8], mode: SniMode) -> Redactor {
+        Redactor {
+            key: key.to_vec(),
+            mode,
+            names: HashMap::new(),
+            addresses: HashMap::new(),
+        }
+    }
+
+    fn digest(&self, domain: &str, data: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update((self.key.len() as u64).to_be_bytes());
+        h.update(&self.key);
+        h.update(domain.as_bytes());
+        h.update(data);
+        h.finalize().into()
+    }
+
+    fn tag(&self, domain: &str, data: &[u8]) -> String {
+        let d = self.digest(domain, data);
+        format!("{:02x}{:02x}", d[0], d[1])
+    }
+
+    /// The pseudonym of an address.
+    pub fn address(&mut self, ip: IpAddr) -> IpAddr {
+        if let Some(p) = self.addresses.get(&ip) {
+            return *p;
+        }
+        let mut counter = 0u32;
+        let pseudonym = loop {
+            let mut data = match ip {
+                IpAddr::V4(v4) => v4.octets().to_vec(),
+                IpAddr::V6(v6) => v6.octets().to_vec(),
+            };
+            data.extend_from_slice(&counter.to_be_bytes());
+            let d = self.digest("ip", &data);
+            let candidate = pseudonym_in_class(ip, &d);
+            // Distinct addresses keep distinct pseudonyms, and no pseudonym is an original.
+            if candidate != ip && !self.addresses.values().any(|v| *v == candidate) || counter > 64
+            {
+                break candidate;
+            }
+            counter += 1;
+        };
+        self.addresses.insert(ip, pseudonym);
+        pseudonym
+    }
+
+    /// The pseudonym of a DNS name.
+    pub fn name(&mut self, name: &str) -> String {
+        if let Some(p) = self.names.get(name) {
+            return p.clone();
+        }
+        let lower = name.to_ascii_lowercase();
+        let tag = self.tag("name", lower.as_bytes());
+        let labels: Vec<&str> = lower.trim_end_matches('.').split('.').collect();
+        let pseudonym = match self.mode {
+            SniMode::Full => format!("host-{tag}.invalid"),
+            SniMode::KeepSuffix => {
+                let registrable = registrable_labels(&labels);
+                let kept = if labels.len() > registrable {
+                    &labels[labels.len() - registrable..]
+                } else {
+                    // The name is its registrable domain: keep only the suffix under it.
+                    &labels[labels
+                        .len()
+                        .saturating_sub(registrable - 1)
+                        .min(labels.len())..]
+                };
+                if kept.is_empty() {
+                    format!("host-{tag}.invalid")
+                } else {
+                    format!("host-{tag}.{}", kept.join("."))
+                }
+            }
+        };
+        self.names.insert(name.to_string(), pseudonym.clone());
+        pseudonym
+    }
+
+    /// A `host:port` or `[v6]:port` target, or a bare name or address.
+    fn target(&mut self, target: &str) -> String {
+        let (host, port) = match target.rsplit_once(':') {
+            Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.is_empty() => (h, Some(p)),
+            _ => (target, None),
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let replaced = match bare.parse::<IpAddr>() {
+            Ok(IpAddr::V6(_)) => format!(
+                "[{}]",
+                self.address(bare.parse().unwrap_or(IpAddr::V6(Ipv6Addr::LOCALHOST)))
+            ),
+            Ok(ip) => self.address(ip).to_string(),
+            Err(_) => self.name(bare),
+        };
+        match port {
+            Some(p) => format!("{replaced}:{p}"),
+            None => replaced,
+        }
+    }
+
+    /// Distinguished name values (`CN=…, O=…`) replaced, keys kept.
+    fn distinguished_name(&mut self, dn: &str) -> String {
+        let parts: Vec<String> = dn
+            .split(", ")
+            .map(|part| match part.split_once('=') {
+                Some((k, v)) if v.contains('.') && !v.contains(' ') => {
+                    format!("{k}={}", self.name(v))
+                }
+                Some((k, v)) => format!("{k}=name-{}", self.tag("dn", v.as_bytes())),
+                None => part.to_string(),
+            })
+            .collect();
+        parts.join(", ")
+    }
+
+    fn flow(&mut self, flow: &mut FlowReport) {
+        let originals: Vec<(String, String)> = [&flow.client.ip, &flow.server.ip]
+            .into_iter()
+            .filter_map(|ip| {
+                ip.parse::<IpAddr>()
+                    .ok()
+                    .map(|a| (ip.clone(), self.address(a).to_string()))
+            })
+            .collect();
+        for endpoint in [&mut flow.client, &mut flow.server] {
+            if let Some((_, p)) = originals.iter().find(|(o, _)| *o == endpoint.ip) {
+                endpoint.ip = p.clone();
+            }
+        }
+        let sni = flow.sni.clone();
+        if let Some(name) = &sni {
+            let p = self.name(name);
+            flow.detail = flow.detail.replace(name.as_str(), &p);
+            flow.sni = Some(p);
+        }
+        for (original, pseudonym) in &originals {
+            flow.detail = flow.detail.replace(original.as_str(), pseudonym);
+        }
+        if let Some(proxy) = &mut flow.proxy
+            && let Some(target) = &proxy.target
+        {
+            proxy.target = Some(self.target(&target.clone()));
+        }
+        if let Some(cert) = &mut flow.server_certificate {
+            cert.subject = self.distinguished_name(&cert.subject.clone());
+            cert.issuer = self.distinguished_name(&cert.issuer.clone());
+            let san: Vec<String> = cert.san.clone();
+            cert.san = san
+                .iter()
+                .map(|entry| match entry.split_once(':') {
+                    Some(("DNS", name)) => format!("DNS:{}", self.name(name)),
+                    Some(("IP", ip)) => match ip.parse::<IpAddr>() {
+                        Ok(a) => format!("IP:{}", self.address(a)),
+                        Err(_) => "IP:redacted".into(),
+                    },
+                    _ => "redacted".into(),
+                })
+                .collect();
+        }
+    }
+
+    /// Redacts a whole report; the summary and diagnosis are rebuilt from the redacted flows.
+    pub fn apply(&mut self, report: &mut Report) {
+        for flow in &mut report.flows {
+            self.flow(flow);
+        }
+        let non_tls = report.summary.non_tls_flows;
+        report.summary = super::summary::summarize(&report.flows, non_tls);
+        report.diagnosis = super::diagnosis::diagnose(&report.flows);
+        if let Some(cmd) = &report.tool.command_line {
+            // Flags stay; their values and the file names may name hosts.
+            let words: Vec<&str> = cmd
+                .split(' ')
+                .enumerate()
+                .map(|(i, w)| {
+                    if i < 2 || w.starts_with('-') {
+                        w
+                    } else {
+                        "…"
+                    }
+                })
+                .collect();
+            report.tool.command_line = Some(words.join(" "));
+        }
+    }
+}
+
+/// How many trailing labels make the registrable domain.
+fn registrable_labels(labels: &[&str]) -> usize {
+    match labels {
+        [.., second, tld] if tld.len() == 2 && SECOND_LEVEL.contains(second) => 3,
+        _ => 2,
+    }
+}
+
+/// An address of the same family and class as `ip`, chosen by the digest `d`.
+fn pseudonym_in_class(ip: IpAddr, d: &[u8; 32]) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            let a = if v4.is_loopback() {
+                Ipv4Addr::new(127, d[0], d[1], d[2].max(1))
+            } else if o[0] == 10
+                || (o[0] == 172 && (16..32).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 168)
+            {
+                // Private (RFC 1918) → private.
+                Ipv4Addr::new(10, d[0], d[1], d[2].max(1))
+            } else if v4.is_link_local() {
+                Ipv4Addr::new(169, 254, d[0], d[1].max(1))
+            } else {
+                // Public → a public address: avoid the reserved and private first octets.
+                let first = match d[0] % 223 {
+                    0 | 10 | 127 | 169 | 172 | 192 | 100 => 11,
+                    n => n,
+                };
+                Ipv4Addr::new(first, d[1], d[2], d[3].max(1))
+            };
+            IpAddr::V4(a)
+        }
+        IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            let tail = |base: [u16; 4]| {
+                Ipv6Addr::new(
+                    base[0],
+                    base[1],
+                    base[2],
+                    base[3],
+                    u16::from_be_bytes([d[0], d[1]]),
+                    u16::from_be_bytes([d[2], d[3]]),
+                    u16::from_be_bytes([d[4], d[5]]),
+                    u16::from_be_bytes([d[6], d[7]]).max(1),
+                )
+            };
+            let a = if v6.is_loopback() {
+                // There is only one IPv6 loopback address: it says nothing about anyone.
+                Ipv6Addr::LOCALHOST
+            } else if seg[0] & 0xfe00 == 0xfc00 {
+                tail([
+                    0xfd00 | u16::from(d[8]),
+                    u16::from_be_bytes([d[9], d[10]]),
+                    0,
+                    0,
+                ])
+            } else if seg[0] & 0xffc0 == 0xfe80 {
+                tail([0xfe80, 0, 0, 0])
+            } else {
+                tail([
+                    0x2000 | (u16::from_be_bytes([d[8], d[9]]) & 0x0fff),
+                    u16::from_be_bytes([d[10], d[11]]),
+                    0,
+                    0,
+                ])
+            };
+            IpAddr::V6(a)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_keep_family_and_class() {
+        let mut r = Redactor::new(b"k", SniMode::KeepSuffix);
+        let p = r.address("10.1.2.3".parse().unwrap());
+        assert!(matches!(p, IpAddr::V4(a) if a.octets()[0] == 10));
+        assert_ne!(p, "10.1.2.3".parse::<IpAddr>().unwrap());
+        let p = r.address("127.0.0.1".parse().unwrap());
+        assert!(p.is_loopback() && p != "127.0.0.1".parse::<IpAddr>().unwrap());
+        let p = r.address("8.8.8.8".parse().unwrap());
+        assert!(matches!(p, IpAddr::V4(a) if !a.is_private() && !a.is_loopback()));
+        let p = r.address("2606:4700::1".parse().unwrap());
+        assert!(matches!(p, IpAddr::V6(a) if a.segments()[0] & 0xe000 == 0x2000));
+        // Stable for one key, different for another.
+        let again = Redactor::new(b"k", SniMode::KeepSuffix).address("8.8.8.8".parse().unwrap());
+        assert_eq!(r.address("8.8.8.8".parse().unwrap()), again);
+        let other =
+            Redactor::new(b"other", SniMode::KeepSuffix).address("8.8.8.8".parse().unwrap());
+        assert_ne!(again, other);
+    }
+
+    #[test]
+    fn names_keep_the_registrable_domain() {
+        let mut r = Redactor::new(b"k", SniMode::KeepSuffix);
+        let p = r.name("api.example.com");
+        assert!(p.starts_with("host-") && p.ends_with(".example.com"), "{p}");
+        let p = r.name("shop.example.co.uk");
+        assert!(p.ends_with(".example.co.uk"), "{p}");
+        let p = r.name("alpn.test");
+        assert!(p.ends_with(".test") && !p.contains("alpn"), "{p}");
+        let mut full = Redactor::new(b"k", SniMode::Full);
+        let p = full.name("api.example.com");
+        assert!(p.ends_with(".invalid") && !p.contains("example"), "{p}");
+    }
+}
