@@ -155,6 +155,17 @@ pub struct AnalyzeArgs {
     /// Key for the pseudonyms: the same input and key give the same report (default: random).
     #[arg(long, value_name = "KEY", requires = "redact")]
     pub redact_key: Option<String>,
+    /// Write the packets of the problem flows (or of --flow) up to the end of their handshake
+    /// to FILE, a small pcapng with each flow's verdict as a packet comment.
+    #[arg(long, value_name = "FILE.pcapng", conflicts_with = "redact")]
+    pub extract: Option<PathBuf>,
+    /// Flow to extract (repeatable; default: every flow whose verdict is not agreed).
+    #[arg(long = "flow", value_name = "ID", requires = "extract")]
+    pub flows: Vec<u64>,
+    /// Embed the handshake secrets of the extracted flows (from --keylog) in the pcapng, so
+    /// Wireshark shows EncryptedExtensions; application data stays undecryptable.
+    #[arg(long, requires_all = ["extract", "keylog"])]
+    pub include_keys: bool,
 }
 
 /// `--redact` modes.
@@ -215,6 +226,9 @@ pub struct Config {
     pub fail_on: Vec<VerdictKind>,
     /// Redaction: name mode and key (`None` key: a random one).
     pub redact: Option<(SniMode, Option<String>)>,
+    /// Handshake-only capture to write, the flows to put in it (empty: problem flows), and
+    /// whether to embed their handshake secrets.
+    pub extract: Option<(PathBuf, Vec<u64>, bool)>,
 }
 
 impl Config {
@@ -256,6 +270,9 @@ impl Config {
                 },
             },
             fail_on: args.fail_on.map(|v| v.0).unwrap_or_default(),
+            extract: args
+                .extract
+                .map(|path| (path, args.flows, args.include_keys)),
             redact: args.redact.map(|mode| {
                 let mode = match mode {
                     RedactArg::Standard => SniMode::KeepSuffix,

@@ -23,6 +23,7 @@
 pub mod analysis;
 pub mod capture;
 pub mod decode;
+pub mod extract;
 pub mod flow;
 #[cfg(feature = "live")]
 pub mod live;

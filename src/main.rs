@@ -98,6 +98,11 @@ fn analyze(config: cli::Config) -> ExitCode {
     }
     config.filter.apply(&mut report);
     report.tool.command_line = Some(command_line());
+    if let Some((path, ids, include_keys)) = &config.extract
+        && let Err(code) = extract(&report, path, ids, *include_keys, &config.keylogs)
+    {
+        return code;
+    }
     if let Some((mode, key)) = &config.redact {
         let key = match key {
             Some(k) => k.as_bytes().to_vec(),
@@ -162,4 +167,54 @@ fn random_key() -> Vec<u8> {
         key = format!("{}:{}", now.as_nanos(), std::process::id()).into_bytes();
     }
     key
+}
+
+/// `--extract`: writes the handshake-only pcapng and says what it holds on stderr.
+fn extract(
+    report: &report::model::Report,
+    path: &std::path::Path,
+    ids: &[u64],
+    include_keys: bool,
+    keylogs: &[String],
+) -> Result<(), ExitCode> {
+    let ids: Vec<u64> = if ids.is_empty() {
+        report
+            .flows
+            .iter()
+            .filter(|f| f.verdict != "agreed" && f.verdict != "not_tls")
+            .map(|f| f.id)
+            .collect()
+    } else {
+        ids.to_vec()
+    };
+    let keylog = if include_keys {
+        let mut log = alpnscope::tls::keylog::KeyLog::new();
+        for k in keylogs {
+            let text = std::fs::read(k).unwrap_or_default();
+            let _ = log.add_text(&String::from_utf8_lossy(&text));
+        }
+        Some(log)
+    } else {
+        None
+    };
+    match alpnscope::extract::extract(report, &ids, keylog.as_ref(), path) {
+        Ok(done) => {
+            eprintln!(
+                "alpnscope: wrote {} packets of {} flows to {}{}",
+                done.packets,
+                done.flows,
+                path.display(),
+                if include_keys {
+                    format!(" with the handshake secrets of {} of them", done.secrets)
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("alpnscope: error: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
 }

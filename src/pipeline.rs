@@ -927,6 +927,7 @@ fn flow_report(
         evidence_frames: verdict.evidence_frames,
         client_hello: ch.map(|(h, frames)| ClientHelloReport {
             frames: frames.clone(),
+            random: h.random.iter().map(|b| format!("{b:02x}")).collect(),
             legacy_version: version_name(h.legacy_version),
             supported_versions: h
                 .supported_versions

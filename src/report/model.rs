@@ -322,6 +322,8 @@ pub struct TcpReport {
 pub struct ClientHelloReport {
     /// Frames carrying the hello.
     pub frames: Vec<u64>,
+    /// The 32-byte random in hex: the key a key log files this connection's secrets under.
+    pub random: String,
     /// legacy_version, e.g. "1.2".
     pub legacy_version: String,
     /// supported_versions, e.g. ["1.3", "1.2"] (GREASE shown as hex).

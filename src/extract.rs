@@ -1,0 +1,292 @@
+//! Handshake-only captures: the packets of selected flows, up to the end of their TLS handshake,
+//! written to a small pcapng for a bug ticket.
+//!
+//! One section; one interface per original link type, with nanosecond timestamps; the original
+//! timestamps; a comment on each flow's first packet with its verdict; and, on request, a
+//! Decryption Secrets Block holding only the handshake secrets of those flows, so Wireshark can
+//! show EncryptedExtensions while no application data can be decrypted. The capture files are
+//! read a second time; nothing is kept in memory but the packets being written.
+
+use crate::capture::{self, CaptureEvent, LinkType};
+use crate::decode::{self, Decoded};
+use crate::report::model::{FlowReport, Report};
+use crate::tls::keylog::KeyLog;
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// pcapng block types and option codes.
+mod pcapng {
+    pub const SECTION_HEADER: u32 = 0x0A0D_0D0A;
+    pub const INTERFACE_DESCRIPTION: u32 = 0x0000_0001;
+    pub const ENHANCED_PACKET: u32 = 0x0000_0006;
+    pub const DECRYPTION_SECRETS: u32 = 0x0000_000A;
+    pub const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
+    pub const OPT_END: u16 = 0;
+    pub const OPT_COMMENT: u16 = 1;
+    pub const SHB_USERAPPL: u16 = 4;
+    pub const IF_TSRESOL: u16 = 9;
+    pub const TLS_KEY_LOG: u32 = 0x544c_534b;
+}
+
+/// Why the extract could not be written.
+#[derive(Debug)]
+pub enum ExtractError {
+    /// The output file could not be written.
+    Write {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+    /// A capture could not be read again.
+    Read {
+        /// Path.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A capture read from standard input cannot be read a second time.
+    Stdin,
+}
+
+impl fmt::Display for ExtractError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExtractError::Write { path, source } => {
+                write!(f, "cannot write {}: {source}", path.display())
+            }
+            ExtractError::Read { path, message } => {
+                write!(f, "cannot read {path} again: {message}")
+            }
+            ExtractError::Stdin => write!(
+                f,
+                "--extract needs to read the capture twice: give a file, not standard input"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ExtractError {}
+
+/// What was written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExtractSummary {
+    /// Flows written.
+    pub flows: usize,
+    /// Packets written.
+    pub packets: u64,
+    /// Connections whose handshake secrets were embedded.
+    pub secrets: usize,
+}
+
+/// A flow to extract: its endpoints and frame range within its capture.
+struct Selected {
+    client: (IpAddr, u16),
+    server: (IpAddr, u16),
+    first: u64,
+    last: u64,
+    comment: String,
+    commented: bool,
+}
+
+fn endpoint(ip: &str, port: u16) -> Option<(IpAddr, u16)> {
+    ip.parse().ok().map(|ip| (ip, port))
+}
+
+fn pad4(len: usize) -> usize {
+    (4 - len % 4) % 4
+}
+
+fn option(out: &mut Vec<u8>, code: u16, value: &[u8]) {
+    out.extend_from_slice(&code.to_le_bytes());
+    out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    out.extend_from_slice(value);
+    out.extend(std::iter::repeat_n(0u8, pad4(value.len())));
+}
+
+fn block(out: &mut dyn Write, kind: u32, body: &[u8]) -> io::Result<()> {
+    let total = (12 + body.len() + pad4(body.len())) as u32;
+    out.write_all(&kind.to_le_bytes())?;
+    out.write_all(&total.to_le_bytes())?;
+    out.write_all(body)?;
+    out.write_all(&[0u8; 3][..pad4(body.len())])?;
+    out.write_all(&total.to_le_bytes())
+}
+
+/// Writes the packets of `flows` (ids from `report`) up to the end of their handshakes.
+/// `keylog` adds a Decryption Secrets Block with those flows' handshake secrets.
+pub fn extract(
+    report: &Report,
+    flow_ids: &[u64],
+    keylog: Option<&KeyLog>,
+    out_path: &Path,
+) -> Result<ExtractSummary, ExtractError> {
+    let write_err = |source| ExtractError::Write {
+        path: out_path.to_path_buf(),
+        source,
+    };
+    let chosen: Vec<&FlowReport> = report
+        .flows
+        .iter()
+        .filter(|f| flow_ids.contains(&f.id))
+        .collect();
+    let mut by_capture: HashMap<usize, Vec<Selected>> = HashMap::new();
+    for f in &chosen {
+        let (Some(client), Some(server)) = (
+            endpoint(&f.client.ip, f.client.port),
+            endpoint(&f.server.ip, f.server.port),
+        ) else {
+            continue;
+        };
+        by_capture.entry(f.capture).or_default().push(Selected {
+            client,
+            server,
+            first: f.first_frame,
+            last: f.tcp.handshake_end_frame.unwrap_or(f.last_frame),
+            comment: format!("alpnscope flow {}: {} — {}", f.id, f.verdict, f.detail),
+            commented: false,
+        });
+    }
+    let file = File::create(out_path).map_err(write_err)?;
+    let mut out = BufWriter::new(file);
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&pcapng::BYTE_ORDER_MAGIC.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    option(
+        &mut shb,
+        pcapng::SHB_USERAPPL,
+        format!("alpnscope {}", env!("CARGO_PKG_VERSION")).as_bytes(),
+    );
+    option(&mut shb, pcapng::OPT_END, &[]);
+    block(&mut out, pcapng::SECTION_HEADER, &shb).map_err(write_err)?;
+
+    let mut summary = ExtractSummary {
+        flows: chosen.len(),
+        ..ExtractSummary::default()
+    };
+    if let Some(keylog) = keylog {
+        let mut lines = String::new();
+        for f in &chosen {
+            let Some(ch) = &f.client_hello else { continue };
+            let Some(random) = decode_hex(&ch.random) else {
+                continue;
+            };
+            if let Some(secrets) = keylog.get(&random) {
+                for (label, secret) in [
+                    ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &secrets.client),
+                    ("SERVER_HANDSHAKE_TRAFFIC_SECRET", &secrets.server),
+                ] {
+                    if let Some(secret) = secret {
+                        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+                        lines.push_str(&format!("{label} {} {hex}\n", ch.random));
+                    }
+                }
+                summary.secrets += 1;
+            }
+        }
+        if !lines.is_empty() {
+            let mut dsb = Vec::new();
+            dsb.extend_from_slice(&pcapng::TLS_KEY_LOG.to_le_bytes());
+            dsb.extend_from_slice(&(lines.len() as u32).to_le_bytes());
+            dsb.extend_from_slice(lines.as_bytes());
+            dsb.extend(std::iter::repeat_n(0u8, pad4(lines.len())));
+            block(&mut out, pcapng::DECRYPTION_SECRETS, &dsb).map_err(write_err)?;
+        }
+    }
+
+    let mut interfaces: Vec<LinkType> = Vec::new();
+    let mut captures: Vec<usize> = by_capture.keys().copied().collect();
+    captures.sort_unstable();
+    for index in captures {
+        let path = &report.captures[index].path;
+        if path == "-" {
+            return Err(ExtractError::Stdin);
+        }
+        let selected = by_capture
+            .get_mut(&index)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let mut selected = selected;
+        let mut failure: Option<io::Error> = None;
+        let input = File::open(path).map_err(|e| ExtractError::Read {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        capture::read_capture(io::BufReader::new(input), |event| {
+            let CaptureEvent::Frame(frame) = event else {
+                return;
+            };
+            if failure.is_some() {
+                return;
+            }
+            let Decoded::Tcp(seg) = decode::decode_frame(&frame) else {
+                return;
+            };
+            let a = (seg.src_ip, seg.src_port);
+            let b = (seg.dst_ip, seg.dst_port);
+            let Some(flow) = selected.iter_mut().find(|s| {
+                ((s.client == a && s.server == b) || (s.client == b && s.server == a))
+                    && (s.first..=s.last).contains(&frame.number)
+            }) else {
+                return;
+            };
+            let interface = match interfaces.iter().position(|l| *l == frame.link_type) {
+                Some(i) => i,
+                None => {
+                    let mut idb = Vec::new();
+                    idb.extend_from_slice(&(frame.link_type.0 as u16).to_le_bytes());
+                    idb.extend_from_slice(&0u16.to_le_bytes());
+                    idb.extend_from_slice(&0u32.to_le_bytes());
+                    option(&mut idb, pcapng::IF_TSRESOL, &[9]);
+                    option(&mut idb, pcapng::OPT_END, &[]);
+                    if let Err(e) = block(&mut out, pcapng::INTERFACE_DESCRIPTION, &idb) {
+                        failure = Some(e);
+                        return;
+                    }
+                    interfaces.push(frame.link_type);
+                    interfaces.len() - 1
+                }
+            };
+            let ns = frame.timestamp.0.max(0) as u64;
+            let mut epb = Vec::with_capacity(32 + frame.data.len());
+            epb.extend_from_slice(&(interface as u32).to_le_bytes());
+            epb.extend_from_slice(&((ns >> 32) as u32).to_le_bytes());
+            epb.extend_from_slice(&(ns as u32).to_le_bytes());
+            epb.extend_from_slice(&(frame.data.len() as u32).to_le_bytes());
+            epb.extend_from_slice(&frame.original_len.to_le_bytes());
+            epb.extend_from_slice(frame.data);
+            epb.extend(std::iter::repeat_n(0u8, pad4(frame.data.len())));
+            if !flow.commented {
+                flow.commented = true;
+                option(&mut epb, pcapng::OPT_COMMENT, flow.comment.as_bytes());
+                option(&mut epb, pcapng::OPT_END, &[]);
+            }
+            match block(&mut out, pcapng::ENHANCED_PACKET, &epb) {
+                Ok(()) => summary.packets += 1,
+                Err(e) => failure = Some(e),
+            }
+        })
+        .map_err(|e| ExtractError::Read {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(e) = failure {
+            return Err(write_err(e));
+        }
+    }
+    out.flush().map_err(write_err)?;
+    Ok(summary)
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
