@@ -157,7 +157,7 @@ pub struct AnalyzeArgs {
     pub redact_key: Option<String>,
     /// Write the packets of the problem flows (or of --flow) up to the end of their handshake
     /// to FILE, a small pcapng with each flow's verdict as a packet comment.
-    #[arg(long, value_name = "FILE.pcapng", conflicts_with = "redact")]
+    #[arg(long, value_name = "FILE.pcapng")]
     pub extract: Option<PathBuf>,
     /// Flow to extract (repeatable; default: every flow whose verdict is not agreed).
     #[arg(long = "flow", value_name = "ID", requires = "extract")]

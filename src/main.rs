@@ -98,17 +98,27 @@ fn analyze(config: cli::Config) -> ExitCode {
     }
     config.filter.apply(&mut report);
     report.tool.command_line = Some(command_line());
-    if let Some((path, ids, include_keys)) = &config.extract
-        && let Err(code) = extract(&report, path, ids, *include_keys, &config.keylogs)
-    {
-        return code;
-    }
-    if let Some((mode, key)) = &config.redact {
+    let mut redactor = config.redact.as_ref().map(|(mode, key)| {
         let key = match key {
             Some(k) => k.as_bytes().to_vec(),
             None => random_key(),
         };
-        report::redact::Redactor::new(&key, *mode).apply(&mut report);
+        report::redact::Redactor::new(&key, *mode)
+    });
+    if let Some((path, ids, include_keys)) = &config.extract
+        && let Err(code) = extract(
+            &report,
+            path,
+            ids,
+            *include_keys,
+            &config.keylogs,
+            redactor.as_mut(),
+        )
+    {
+        return code;
+    }
+    if let Some(redactor) = &mut redactor {
+        redactor.apply(&mut report);
     }
     let failed = report
         .flows
@@ -176,6 +186,7 @@ fn extract(
     ids: &[u64],
     include_keys: bool,
     keylogs: &[String],
+    redactor: Option<&mut report::redact::Redactor>,
 ) -> Result<(), ExitCode> {
     let ids: Vec<u64> = if ids.is_empty() {
         report
@@ -197,7 +208,7 @@ fn extract(
     } else {
         None
     };
-    match alpnscope::extract::extract(report, &ids, keylog.as_ref(), path) {
+    match alpnscope::extract::extract(report, &ids, keylog.as_ref(), redactor, path) {
         Ok(done) => {
             eprintln!(
                 "alpnscope: wrote {} packets of {} flows to {}{}",

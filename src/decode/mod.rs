@@ -7,7 +7,7 @@
 //! length is checked before it is used, and bad frames come back as [`Decoded::Malformed`].
 
 mod defrag;
-mod link;
+pub mod link;
 
 pub use defrag::{Datagram, Defragmenter, Fragment};
 

@@ -569,12 +569,14 @@ impl DirectionParser {
                     m.msg_type,
                     handshake::CLIENT_HELLO | handshake::SERVER_HELLO
                 );
-                // Decrypted messages worth reading: EncryptedExtensions and the Certificate.
-                let is_protected_wanted = self.decryptor.is_some()
+                // Decrypted messages worth reading: EncryptedExtensions and the Certificate; in
+                // TLS ≤ 1.2 the Certificate travels in the clear.
+                let is_protected_wanted = (self.decryptor.is_some()
                     && matches!(
                         m.msg_type,
                         handshake::ENCRYPTED_EXTENSIONS | handshake::CERTIFICATE
-                    );
+                    ))
+                    || (self.decryptor.is_none() && m.msg_type == handshake::CERTIFICATE);
                 m.keep = (is_hello || is_protected_wanted) && m.left <= MAX_HELLO_BYTES;
                 m.body.clear();
                 if is_hello && !m.keep {
@@ -621,9 +623,12 @@ impl DirectionParser {
                 });
             }
             handshake::CERTIFICATE => {
-                if let Some(names) =
-                    x509::first_certificate(&m.body).and_then(x509::certificate_names)
-                {
+                let first = if self.decryptor.is_some() {
+                    x509::first_certificate(&m.body)
+                } else {
+                    x509::first_certificate_tls12(&m.body)
+                };
+                if let Some(names) = first.and_then(x509::certificate_names) {
                     events.push(TlsEvent::Certificate {
                         names,
                         frames: m.frames,

@@ -130,6 +130,15 @@ pub fn certificate_names(der: &[u8]) -> Option<CertificateNames> {
     })
 }
 
+/// The first certificate of a TLS ≤ 1.2 Certificate message body (RFC 5246 §7.4.2).
+pub fn first_certificate_tls12(body: &[u8]) -> Option<&[u8]> {
+    let list = body.get(3..)?;
+    let len = (usize::from(*list.first()?) << 16)
+        | (usize::from(*list.get(1)?) << 8)
+        | usize::from(*list.get(2)?);
+    list.get(3..3 + len)
+}
+
 /// The first certificate of a TLS 1.3 Certificate message body (RFC 8446 §4.4.2).
 pub fn first_certificate(body: &[u8]) -> Option<&[u8]> {
     let (&ctx_len, rest) = body.split_first()?;

@@ -7,9 +7,14 @@
 //! show EncryptedExtensions while no application data can be decrypted. The capture files are
 //! read a second time; nothing is kept in memory but the packets being written.
 
+mod scrub;
+
+pub use scrub::Scrubber;
+
 use crate::capture::{self, CaptureEvent, LinkType};
 use crate::decode::{self, Decoded};
 use crate::report::model::{FlowReport, Report};
+use crate::report::redact::Redactor;
 use crate::tls::keylog::KeyLog;
 use std::collections::HashMap;
 use std::fmt;
@@ -117,12 +122,43 @@ fn block(out: &mut dyn Write, kind: u32, body: &[u8]) -> io::Result<()> {
     out.write_all(&total.to_le_bytes())
 }
 
+/// Host names of the flows that a redacted extract must not carry.
+fn sensitive_names(flows: &[&FlowReport]) -> Vec<String> {
+    let mut names = Vec::new();
+    for f in flows {
+        names.extend(f.sni.clone());
+        if let Some(cert) = &f.server_certificate {
+            names.extend(cert.san.iter().filter_map(|s| {
+                s.strip_prefix("DNS:")
+                    .or_else(|| s.strip_prefix("IP:"))
+                    .map(str::to_string)
+            }));
+            for part in cert.subject.split(", ").chain(cert.issuer.split(", ")) {
+                if let Some(value) = part.split_once('=').map(|(_, v)| v) {
+                    names.push(value.to_string());
+                }
+            }
+        }
+        if let Some(target) = f.proxy.as_ref().and_then(|p| p.target.as_ref()) {
+            let host = target.rsplit_once(':').map_or(target.as_str(), |(h, _)| h);
+            names.push(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+            );
+        }
+    }
+    names
+}
+
 /// Writes the packets of `flows` (ids from `report`) up to the end of their handshakes.
-/// `keylog` adds a Decryption Secrets Block with those flows' handshake secrets.
+/// `keylog` adds a Decryption Secrets Block with those flows' handshake secrets; `redactor`
+/// rewrites the packets (addresses, MAC addresses, host names) for a public ticket.
 pub fn extract(
     report: &Report,
     flow_ids: &[u64],
     keylog: Option<&KeyLog>,
+    redactor: Option<&mut Redactor>,
     out_path: &Path,
 ) -> Result<ExtractSummary, ExtractError> {
     let write_err = |source| ExtractError::Write {
@@ -134,6 +170,8 @@ pub fn extract(
         .iter()
         .filter(|f| flow_ids.contains(&f.id))
         .collect();
+    let names = sensitive_names(&chosen);
+    let mut scrubber = redactor.map(|r| Scrubber::new(r, &names));
     let mut by_capture: HashMap<usize, Vec<Selected>> = HashMap::new();
     for f in &chosen {
         let (Some(client), Some(server)) = (
@@ -147,7 +185,13 @@ pub fn extract(
             server,
             first: f.first_frame,
             last: f.tcp.handshake_end_frame.unwrap_or(f.last_frame),
-            comment: format!("alpnscope flow {}: {} — {}", f.id, f.verdict, f.detail),
+            comment: {
+                let comment = format!("alpnscope flow {}: {} — {}", f.id, f.verdict, f.detail);
+                match scrubber.as_mut() {
+                    Some(s) => s.text(&comment),
+                    None => comment,
+                }
+            },
             commented: false,
         });
     }
@@ -253,15 +297,23 @@ pub fn extract(
                     interfaces.len() - 1
                 }
             };
+            let scrubbed;
+            let data: &[u8] = match scrubber.as_mut() {
+                Some(s) => {
+                    scrubbed = s.frame(frame.link_type, frame.data);
+                    &scrubbed
+                }
+                None => frame.data,
+            };
             let ns = frame.timestamp.0.max(0) as u64;
-            let mut epb = Vec::with_capacity(32 + frame.data.len());
+            let mut epb = Vec::with_capacity(32 + data.len());
             epb.extend_from_slice(&(interface as u32).to_le_bytes());
             epb.extend_from_slice(&((ns >> 32) as u32).to_le_bytes());
             epb.extend_from_slice(&(ns as u32).to_le_bytes());
-            epb.extend_from_slice(&(frame.data.len() as u32).to_le_bytes());
+            epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
             epb.extend_from_slice(&frame.original_len.to_le_bytes());
-            epb.extend_from_slice(frame.data);
-            epb.extend(std::iter::repeat_n(0u8, pad4(frame.data.len())));
+            epb.extend_from_slice(data);
+            epb.extend(std::iter::repeat_n(0u8, pad4(data.len())));
             if !flow.commented {
                 flow.commented = true;
                 option(&mut epb, pcapng::OPT_COMMENT, flow.comment.as_bytes());

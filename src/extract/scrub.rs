@@ -1,0 +1,255 @@
+//! Redaction of the packets written by `--extract`: addresses replaced by the report's keyed
+//! pseudonyms (IP and TCP checksums recomputed), MAC addresses by locally administered
+//! pseudonyms, and known host names inside the payload (SNI, certificate names) overwritten with
+//! placeholders of the same length, so every length field and TLS structure stays valid.
+
+use crate::capture::LinkType;
+use crate::decode::link;
+use crate::report::redact::Redactor;
+use etherparse::{LaxNetSlice, TransportSlice};
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+
+/// Rewrites packets for a redacted extract.
+pub struct Scrubber<'r> {
+    redactor: &'r mut Redactor,
+    /// (original, same-length placeholder) byte strings replaced in payloads.
+    names: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// A same-length placeholder for a host name: letters and digits from a digest, dots kept.
+fn placeholder(name: &str) -> Vec<u8> {
+    let digest = Sha256::digest(name.as_bytes());
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    name.bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            if b == b'.' {
+                b'.'
+            } else {
+                ALPHABET[usize::from(digest[i % 32]) % ALPHABET.len()]
+            }
+        })
+        .collect()
+}
+
+fn replace_all(data: &mut [u8], from: &[u8], to: &[u8]) {
+    if from.is_empty() || from.len() != to.len() || data.len() < from.len() {
+        return;
+    }
+    let text = from.iter().all(|b| b.is_ascii_graphic());
+    let mut i = 0;
+    while i + from.len() <= data.len() {
+        let window = &data[i..i + from.len()];
+        let hit = if text {
+            window.eq_ignore_ascii_case(from)
+        } else {
+            window == from
+        };
+        if hit {
+            data[i..i + from.len()].copy_from_slice(to);
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+}
+
+fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
+    let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
+    (start + inner.len() <= outer.len()).then_some(start)
+}
+
+impl<'r> Scrubber<'r> {
+    /// A scrubber using `redactor`'s pseudonyms, replacing `names` in payloads.
+    pub fn new(redactor: &'r mut Redactor, names: &[String]) -> Scrubber<'r> {
+        let mut list: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for name in names {
+            // Addresses (certificate subjectAltName entries) are replaced in binary form.
+            match name.parse::<IpAddr>() {
+                Ok(ip) => {
+                    let (from, to) = match (ip, redactor.address(ip)) {
+                        (IpAddr::V4(a), IpAddr::V4(b)) => {
+                            (a.octets().to_vec(), b.octets().to_vec())
+                        }
+                        (IpAddr::V6(a), IpAddr::V6(b)) => {
+                            (a.octets().to_vec(), b.octets().to_vec())
+                        }
+                        _ => continue,
+                    };
+                    list.push((from, to));
+                }
+                Err(_) if name.len() >= 4 => {
+                    list.push((name.as_bytes().to_vec(), placeholder(name)))
+                }
+                Err(_) => {}
+            }
+        }
+        // Longer names first, so a name is not half-replaced by a shorter one inside it.
+        list.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        list.dedup();
+        Scrubber {
+            redactor,
+            names: list,
+        }
+    }
+
+    /// Replaces the known names in a text (packet comments).
+    pub fn text(&mut self, text: &str) -> String {
+        let mut bytes = text.as_bytes().to_vec();
+        for (from, to) in &self.names {
+            replace_all(&mut bytes, from, to);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    fn mac(&self, mac: &mut [u8]) {
+        let digest = Sha256::digest(&*mac);
+        for (i, b) in mac.iter_mut().enumerate() {
+            *b = digest[i];
+        }
+        if let Some(first) = mac.first_mut() {
+            // Locally administered, unicast.
+            *first = (*first & 0xfc) | 0x02;
+        }
+    }
+
+    /// A redacted copy of a frame.
+    pub fn frame(&mut self, link_type: LinkType, data: &[u8]) -> Vec<u8> {
+        let mut out = data.to_vec();
+        match link_type {
+            LinkType::ETHERNET if out.len() >= 12 => {
+                self.mac(&mut out[0..6]);
+                self.mac(&mut out[6..12]);
+            }
+            LinkType::LINUX_SLL if out.len() >= 14 => self.mac(&mut out[6..14]),
+            LinkType::LINUX_SLL2 if out.len() >= 20 => self.mac(&mut out[12..20]),
+            _ => {}
+        }
+        // Where the IP and TCP headers sit, from the original bytes.
+        let Ok(Some(packet)) = link::slice(link_type, data) else {
+            return out;
+        };
+        let mut tcp_at = None;
+        let mut addresses = None;
+        match &packet.net {
+            Some(LaxNetSlice::Ipv4(v4)) => {
+                let h = v4.header();
+                if let Some(at) = offset_in(data, h.slice()) {
+                    let src = self.redactor.address(IpAddr::V4(h.source_addr()));
+                    let dst = self.redactor.address(IpAddr::V4(h.destination_addr()));
+                    if let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) {
+                        out[at + 12..at + 16].copy_from_slice(&s.octets());
+                        out[at + 16..at + 20].copy_from_slice(&d.octets());
+                        // RFC 791 header checksum.
+                        let len = h.slice().len();
+                        out[at + 10..at + 12].copy_from_slice(&[0, 0]);
+                        let sum = checksum(&out[at..at + len], 0);
+                        out[at + 10..at + 12].copy_from_slice(&sum.to_be_bytes());
+                        addresses = Some((src, dst));
+                    }
+                }
+                if !v4.payload().incomplete {
+                    tcp_at = Some(v4.payload());
+                }
+            }
+            Some(LaxNetSlice::Ipv6(v6)) => {
+                let h = v6.header();
+                if let Some(at) = offset_in(data, h.slice()) {
+                    let src = self.redactor.address(IpAddr::V6(h.source_addr()));
+                    let dst = self.redactor.address(IpAddr::V6(h.destination_addr()));
+                    if let (IpAddr::V6(s), IpAddr::V6(d)) = (src, dst) {
+                        out[at + 8..at + 24].copy_from_slice(&s.octets());
+                        out[at + 24..at + 40].copy_from_slice(&d.octets());
+                        addresses = Some((src, dst));
+                    }
+                }
+                if !v6.payload().incomplete {
+                    tcp_at = Some(v6.payload());
+                }
+            }
+            _ => {}
+        }
+        if let Some(Some(TransportSlice::Tcp(tcp))) = Some(&packet.transport).map(|t| t.as_ref())
+            && let Some(at) = offset_in(data, tcp.slice())
+        {
+            let header = tcp.header_slice().len();
+            let end = at + tcp.slice().len();
+            for (from, to) in &self.names {
+                replace_all(&mut out[at + header..end], from, to);
+            }
+            // RFC 9293 §3.1: the checksum covers a pseudo-header and the whole segment; only a
+            // segment captured whole can be summed again.
+            if let (Some((src, dst)), Some(_)) = (addresses, tcp_at) {
+                out[at + 16..at + 18].copy_from_slice(&[0, 0]);
+                let len = (end - at) as u32;
+                let mut pseudo = Vec::with_capacity(40);
+                match (src, dst) {
+                    (IpAddr::V4(s), IpAddr::V4(d)) => {
+                        pseudo.extend_from_slice(&s.octets());
+                        pseudo.extend_from_slice(&d.octets());
+                        pseudo.extend_from_slice(&[0, 6]);
+                        pseudo.extend_from_slice(&(len as u16).to_be_bytes());
+                    }
+                    (IpAddr::V6(s), IpAddr::V6(d)) => {
+                        pseudo.extend_from_slice(&s.octets());
+                        pseudo.extend_from_slice(&d.octets());
+                        pseudo.extend_from_slice(&len.to_be_bytes());
+                        pseudo.extend_from_slice(&[0, 0, 0, 6]);
+                    }
+                    _ => {}
+                }
+                let partial = sum_words(&pseudo, 0);
+                let sum = checksum(&out[at..end], partial);
+                out[at + 16..at + 18].copy_from_slice(&sum.to_be_bytes());
+            }
+        }
+        out
+    }
+}
+
+fn sum_words(data: &[u8], mut sum: u32) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    sum
+}
+
+/// The Internet checksum (RFC 1071) of `data`, starting from a partial sum.
+fn checksum(data: &[u8], partial: u32) -> u16 {
+    let mut sum = sum_words(data, partial);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_keep_length_and_dots() {
+        let p = placeholder("api.example.com");
+        assert_eq!(p.len(), 15);
+        assert_eq!(p[3], b'.');
+        assert_ne!(&p[..], b"api.example.com");
+        let mut data = b"xxALPN.TESTyy".to_vec();
+        replace_all(&mut data, b"alpn.test", b"abcd.efgh");
+        assert_eq!(&data, b"xxabcd.efghyy");
+    }
+
+    #[test]
+    fn checksum_of_a_known_ipv4_header() {
+        // RFC 1071 style check: a header with its checksum sums to zero.
+        let header = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert_eq!(checksum(&header, 0), 0);
+    }
+}
