@@ -86,7 +86,7 @@ impl<'r> Scrubber<'r> {
             }
         }
         // Longer names first, so a name is not half-replaced by a shorter one inside it.
-        list.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        list.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
         list.dedup();
         Scrubber {
             redactor,
