@@ -7,10 +7,10 @@ use std::io::{self, Write};
 /// Buffer between serde_json's many small writes and the (dynamically dispatched) output.
 const CHUNK: usize = 64 * 1024;
 
-/// One pretty-printed JSON document.
+/// One JSON document (compact: pipe it through `jq .` to read it).
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut buffered = io::BufWriter::with_capacity(CHUNK, out);
-    serde_json::to_writer_pretty(&mut buffered, report).map_err(io::Error::other)?;
+    serde_json::to_writer(&mut buffered, report).map_err(io::Error::other)?;
     writeln!(buffered)?;
     buffered.flush()
 }
