@@ -321,12 +321,12 @@ impl LiveSession {
 
     /// Captures until `stop` is set, `--count` packets were seen or `--duration` passed.
     /// Each flow is handed to `on_flow` as its verdict becomes final; `on_progress` learns
-    /// (packets, flows) about once a second. Returns the whole report.
+    /// (packets, flows, handshakes reported) about once a second. Returns the whole report.
     pub fn run(
         mut self,
         stop: &AtomicBool,
         on_flow: &mut dyn FnMut(&FlowReport) -> io::Result<()>,
-        on_progress: &mut dyn FnMut(u64, usize),
+        on_progress: &mut dyn FnMut(u64, usize, usize),
     ) -> Result<Report, LiveError> {
         let started = Instant::now();
         let mut last_housekeeping = Instant::now();
@@ -414,6 +414,7 @@ impl LiveSession {
                 on_progress(
                     summary.packets,
                     self.analyzer.active_flows() + self.analyzer.finished_flows(),
+                    self.analyzer.finished_flows(),
                 );
             }
         }

@@ -98,9 +98,11 @@ pub fn live(args: LiveArgs) -> ExitCode {
             Format::Json | Format::Markdown => Ok(()),
         }
     };
-    let mut on_progress = |packets: u64, flows: usize| {
+    let mut on_progress = |packets: u64, flows: usize, handshakes: usize| {
         if progress {
-            eprint!("\ralpnscope: {packets} packets, {flows} flows");
+            eprint!(
+                "\ralpnscope: {packets} packets, {flows} flows, {handshakes} handshakes reported"
+            );
         }
     };
     let result = session.run(stop, &mut on_flow, &mut on_progress);
