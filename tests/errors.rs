@@ -189,3 +189,30 @@ fn text_report_is_plain_without_a_terminal_and_coloured_on_request() {
     let out = run(&["analyze", "--color", "always", path.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\x1b[32magreed\x1b[0m"));
 }
+
+/// The Markdown report of three captures, compared with `tests/snapshots/ticket-report.md`,
+/// which was reviewed by eye (and against Wireshark for the frame numbers and stream indexes).
+#[test]
+fn markdown_ticket_report_matches_the_reviewed_snapshot() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+        .current_dir(root)
+        .args([
+            "analyze",
+            "--format",
+            "markdown",
+            "fixtures/tls12-server-no-alpn.pcap",
+            "fixtures/loss-client-hello-rto.pcap",
+            "fixtures/reset-injected-ttl.pcap",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let expected =
+        std::fs::read_to_string(project_path("tests/snapshots/ticket-report.md")).unwrap();
+    let got = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        got == expected,
+        "Markdown report changed; review it and update the snapshot:\n{got}"
+    );
+}

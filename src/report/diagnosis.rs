@@ -97,7 +97,11 @@ fn push(
         kind,
         server: server.to_string(),
         conclusion,
-        flows: flows.iter().map(|f| f.id).collect(),
+        flows: {
+            let mut ids: Vec<u64> = flows.iter().map(|f| f.id).collect();
+            ids.sort_unstable();
+            ids
+        },
         evidence_frames: evidence(flows),
     });
 }
@@ -239,11 +243,13 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
             .iter()
             .any(|d| agreed.iter().any(|a| a.alpn_offered == d.alpn_offered));
         if same_offer {
+            let involved: Vec<&FlowReport> =
+                agreed.iter().chain(declined.iter()).copied().collect();
             push(
                 out,
                 "inconsistent_server",
                 server,
-                flows,
+                &involved,
                 format!(
                     "{server} answered the same offer ({}) differently: agreed in flows {}, no ALPN in flows {} — different backends behind one address (a load balancer) or a configuration change between them",
                     offers(&declined),

@@ -60,14 +60,17 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "{} TLS flows, {} other TCP flows.",
-        s.tls_flows, s.non_tls_flows
+        "{}, {}.",
+        plural(s.tls_flows, "TLS flow"),
+        plural(s.non_tls_flows, "other TCP flow")
     )?;
     if s.handshake_loss_flows + s.reset_flows > 0 {
         writeln!(
             out,
-            "Network: **{} flows lost packets during the TLS handshake**, {} with loss anywhere, {} reset.",
-            s.handshake_loss_flows, s.loss_flows, s.reset_flows
+            "Network: **{} lost packets during the TLS handshake**, {} with loss anywhere, {} reset.",
+            plural(s.handshake_loss_flows, "flow"),
+            s.loss_flows,
+            s.reset_flows
         )?;
     }
     if !s.servers.is_empty() {
@@ -155,6 +158,15 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         render_flow(flow, multi, out)?;
     }
     render_metadata(report, out)
+}
+
+/// "1 flow", "2 flows".
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn endpoint_of(ip: &str, port: u16) -> String {
@@ -296,11 +308,18 @@ fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Resul
         writeln!(out, "| timing | {} |", timing.join(", "))?;
     }
     for alert in &flow.alerts {
-        writeln!(
-            out,
-            "| alert | {} `{}` from the {} (frame {}) |",
-            alert.level, alert.description, alert.from, alert.frame
-        )?;
+        match alert.code {
+            Some(code) => writeln!(
+                out,
+                "| alert | {} `{}` ({code}) from the {} (frame {}) |",
+                alert.level, alert.description, alert.from, alert.frame
+            )?,
+            None => writeln!(
+                out,
+                "| alert | encrypted alert from the {} (frame {}) |",
+                alert.from, alert.frame
+            )?,
+        }
     }
     if let Some(network) = &flow.network {
         writeln!(out, "| network | {} |", cell(network))?;
