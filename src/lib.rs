@@ -167,32 +167,34 @@ pub fn analyze_files(
                 progress,
             )
         } else {
-            let file = File::open(Path::new(path)).map_err(|source| AnalyzeError::Open {
+            let open_error = |source| AnalyzeError::Open {
                 path: path.clone(),
                 source,
-            })?;
-            let metadata = file.metadata().map_err(|source| AnalyzeError::Open {
-                path: path.clone(),
-                source,
-            })?;
-            if metadata.is_file() && metadata.len() > 0 {
+            };
+            let file = File::open(Path::new(path)).map_err(open_error)?;
+            let metadata = file.metadata().map_err(open_error)?;
+            let len = metadata.len();
+            if metadata.is_file() && len > 0 {
+                let (digest, keylog_warnings) = (options.digest, &mut secrets_warnings);
                 read_mapped(
                     &file,
-                    metadata.len(),
+                    len,
                     index,
-                    options.digest,
+                    digest,
                     &mut analyzer,
-                    &mut secrets_warnings,
+                    keylog_warnings,
                     progress,
                 )
             } else {
+                let input = Box::new(file);
+                let (digest, keylog_warnings) = (options.digest, &mut secrets_warnings);
                 read_stream(
-                    Box::new(file),
-                    Some(metadata.len()),
+                    input,
+                    Some(len),
                     index,
-                    options.digest,
+                    digest,
                     &mut analyzer,
-                    &mut secrets_warnings,
+                    keylog_warnings,
                     progress,
                 )
             }

@@ -56,15 +56,5 @@ pub fn render_lines(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         serde_json::to_writer(&mut out, flow).map_err(io::Error::other)?;
         writeln!(out)?;
     }
-    let line = SummaryLine {
-        kind: "summary",
-        schema_version: report.schema_version,
-        tool: &report.tool,
-        captures: &report.captures,
-        diagnosis: &report.diagnosis,
-        summary: &report.summary,
-    };
-    serde_json::to_writer(&mut out, &line).map_err(io::Error::other)?;
-    writeln!(out)?;
-    out.flush()
+    render_summary_line(report, &mut out)
 }
