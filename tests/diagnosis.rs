@@ -72,7 +72,7 @@ fn same_offer_different_answers_points_at_the_server_side() {
     assert_eq!(kinds(&d), ["inconsistent_server"]);
     let c = d[0]["conclusion"].as_str().unwrap();
     assert!(c.contains("agreed in flows 0, 1"), "{c}");
-    assert!(c.contains("no ALPN in flows 2, 3"), "{c}");
+    assert!(c.contains("refused in flows 2, 3"), "{c}");
 }
 
 #[test]
@@ -83,4 +83,80 @@ fn healthy_and_hidden_captures() {
         "same outcome through the proxy and directly"
     );
     assert_eq!(kinds(&diagnosis(&["tls13-hidden.pcap"])), ["needs_keys"]);
+}
+
+fn diagnosis_with(fixture: &str, extra: &[&str]) -> Vec<Value> {
+    let path = project_path(&format!("fixtures/{fixture}"));
+    let mut args = vec!["analyze", "--format", "json"];
+    args.extend_from_slice(extra);
+    let p = path.to_str().unwrap().to_string();
+    args.push(&p);
+    let out = run(&args);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["diagnosis"].as_array().unwrap().clone()
+}
+
+/// curl (two ways), openssl s_client and Python against a server selecting h2 and one without
+/// ALPN.
+#[test]
+fn several_real_clients_against_two_servers() {
+    let d = diagnosis(&["diagnosis-clients.pcap"]);
+    assert_eq!(
+        kinds(&d),
+        ["client_side", "no_common_protocol", "server_without_alpn"]
+    );
+    assert_eq!(d[0]["server"], "a.alpn.test");
+    assert_eq!(numbers(&d[0]["flows"]), [2]);
+    let c = d[0]["conclusion"].as_str().unwrap();
+    assert!(
+        c.contains("agreed with some clients (flows 0, 4, 6, offering h2, http/1.1)"),
+        "{c}"
+    );
+    assert!(
+        c.contains("refused others (flows 2, offering http/1.1"),
+        "{c}"
+    );
+    assert_eq!(d[2]["server"], "b.alpn.test");
+    assert_eq!(numbers(&d[2]["flows"]), [1, 3, 5, 7]);
+    assert!(
+        d[2]["conclusion"]
+            .as_str()
+            .unwrap()
+            .contains("4 different clients")
+    );
+}
+
+#[test]
+fn outcome_depends_on_the_proxy_path() {
+    let d = diagnosis(&["diagnosis-proxy-path.pcap"]);
+    assert_eq!(kinds(&d), ["path"]);
+    let c = d[0]["conclusion"].as_str().unwrap();
+    assert!(
+        c.contains("through the proxy agreed on http/1.1 (flows 0, 2)"),
+        "{c}"
+    );
+    assert!(
+        c.contains("at 127.0.0.1:8443 agreed on h2 (flows 4, 5)"),
+        "{c}"
+    );
+}
+
+#[test]
+fn different_certificate_issuers_point_at_interception() {
+    let keys = project_path("fixtures/diagnosis-interception.keys");
+    let d = diagnosis_with(
+        "diagnosis-interception.pcap",
+        &["--keylog", keys.to_str().unwrap()],
+    );
+    assert_eq!(kinds(&d), ["interception"]);
+    let c = d[0]["conclusion"].as_str().unwrap();
+    assert!(
+        c.contains("Corp Inspection CA") && c.contains("Real Shop CA"),
+        "{c}"
+    );
+    // Without the keys the TLS 1.3 certificates stay hidden: no such conclusion.
+    assert_eq!(
+        kinds(&diagnosis_with("diagnosis-interception.pcap", &[])),
+        ["needs_keys"]
+    );
 }

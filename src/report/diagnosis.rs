@@ -41,6 +41,14 @@ fn evidence(flows: &[&FlowReport]) -> Vec<u64> {
     frames
 }
 
+/// A flow's outcome in words: "agreed on h2", "server_declined", …
+fn outcome(flow: &FlowReport) -> String {
+    match &flow.alpn_selected {
+        Some(p) => format!("{} on {p}", flow.verdict),
+        None => flow.verdict.to_string(),
+    }
+}
+
 fn offer_of(flow: &FlowReport) -> String {
     if flow.alpn_offered.is_empty() {
         "no ALPN".into()
@@ -197,20 +205,39 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
         .filter(|f| f.proxy.is_none())
         .collect();
     if !proxied.is_empty() && !direct.is_empty() {
-        let verdicts =
-            |set: &[&FlowReport]| -> BTreeSet<&str> { set.iter().map(|f| f.verdict).collect() };
-        if verdicts(&proxied) != verdicts(&direct) {
+        let outcomes =
+            |set: &[&FlowReport]| -> BTreeSet<String> { set.iter().map(|f| outcome(f)).collect() };
+        if outcomes(&proxied) != outcomes(&direct) {
+            // Direct flows, by server address: split DNS shows as different addresses.
+            let mut by_address: Vec<(String, Vec<&FlowReport>)> = Vec::new();
+            for f in &direct {
+                let addr = if f.server.ip.contains(':') {
+                    format!("[{}]:{}", f.server.ip, f.server.port)
+                } else {
+                    format!("{}:{}", f.server.ip, f.server.port)
+                };
+                match by_address.iter_mut().find(|(a, _)| *a == addr) {
+                    Some((_, list)) => list.push(f),
+                    None => by_address.push((addr, vec![f])),
+                }
+            }
+            let direct_text: Vec<String> = by_address
+                .iter()
+                .map(|(addr, list)| {
+                    let o: Vec<String> = outcomes(list).into_iter().collect();
+                    format!("at {addr} {} (flows {})", o.join("/"), ids(list))
+                })
+                .collect();
             push(
                 out,
                 "path",
                 server,
                 flows,
                 format!(
-                    "the outcome depends on the path: through the proxy {} (flows {}), directly {} (flows {}) — the proxy or what it connects to changes the negotiation",
-                    verdicts(&proxied).into_iter().collect::<Vec<_>>().join("/"),
+                    "the outcome depends on the path: through the proxy {} (flows {}), directly {} — the proxy reaches a different server for {server} (split DNS, another backend) or changes the negotiation",
+                    outcomes(&proxied).into_iter().collect::<Vec<_>>().join("/"),
                     ids(&proxied),
-                    verdicts(&direct).into_iter().collect::<Vec<_>>().join("/"),
-                    ids(&direct)
+                    direct_text.join(", ")
                 ),
             );
         }
@@ -236,7 +263,11 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
                 ids(&declined)
             ),
         );
-    } else if !declined.is_empty() && !agreed.is_empty() {
+    }
+    // Refused: no ALPN back, or alert no_application_protocol.
+    let refused: Vec<&FlowReport> = declined.iter().chain(no_common.iter()).copied().collect();
+    if !refused.is_empty() && !agreed.is_empty() {
+        let declined = refused;
         let good = client_kinds(&agreed);
         let bad = client_kinds(&declined);
         let same_offer = declined
@@ -251,7 +282,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
                 server,
                 &involved,
                 format!(
-                    "{server} answered the same offer ({}) differently: agreed in flows {}, no ALPN in flows {} — different backends behind one address (a load balancer) or a configuration change between them",
+                    "{server} answered the same offer ({}) differently: agreed in flows {}, refused in flows {} — different backends behind one address (a load balancer) or a configuration change between them",
                     offers(&declined),
                     ids(&agreed),
                     ids(&declined)
@@ -264,7 +295,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
                 server,
                 &declined,
                 format!(
-                    "client-side: {server} agreed with some clients (flows {}, offering {}) but not with others (flows {}, offering {}; fingerprints {}) — compare what those clients send",
+                    "client-side: {server} agreed with some clients (flows {}, offering {}) but refused others (flows {}, offering {}; fingerprints {}) — compare what those clients send",
                     ids(&agreed),
                     offers(&agreed),
                     ids(&declined),
