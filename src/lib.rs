@@ -176,9 +176,10 @@ pub fn analyze_files(
             let len = metadata.len();
             if metadata.is_file() && len > 0 {
                 let (digest, keylog_warnings) = (options.digest, &mut secrets_warnings);
-                read_mapped(
+                read_blocks(
                     &file,
                     len,
+                    READ_BUFFER,
                     index,
                     digest,
                     &mut analyzer,
@@ -248,15 +249,15 @@ fn on_capture_event(
 /// Frames between two progress reports.
 const PROGRESS_EVERY: u64 = 65_536;
 
-/// Size of the window of a capture file mapped at a time: resident memory stays near this
-/// whatever the file's size.
-const MAP_WINDOW: usize = 16 << 20;
+/// Size of the block buffer of [`read_blocks`].
+const READ_BUFFER: usize = 8 << 20;
 
-/// Reads a regular file through a sliding memory-mapped window: no copy of the packet data, and
-/// only one window resident at a time. Falls back to reading when mapping fails.
-fn read_mapped(
+/// Reads a regular file in large blocks into one reused buffer and parses the complete pcap
+/// blocks in place ([`capture::SliceParser`]); only a block cut by the buffer's end is moved.
+fn read_blocks(
     file: &File,
     len: u64,
+    buffer_size: usize,
     index: usize,
     digest: bool,
     analyzer: &mut Analyzer,
@@ -265,45 +266,24 @@ fn read_mapped(
 ) -> ReadOutcome {
     let mut parser = capture::SliceParser::new();
     let mut hasher = digest.then(Sha256::new);
+    let mut buffer = vec![0u8; buffer_size];
+    let mut filled = 0usize;
     let mut offset: u64 = 0;
-    let mut window = MAP_WINDOW;
+    let mut eof = false;
     let mut frames: u64 = 0;
-    while !parser.is_finished() && offset < len {
-        let span = (len - offset).min(window as u64) as usize;
-        // SAFETY: the map is only read. If another process truncates the file while it is
-        // mapped, reading past the new end faults; like other tools that map their input,
-        // alpnscope accepts that for captures being analysed, not written.
-        let map = match unsafe {
-            memmap2::MmapOptions::new()
-                .offset(offset)
-                .len(span)
-                .populate()
-                .map(file)
-        } {
-            Ok(map) => map,
-            Err(_) if offset == 0 => {
-                let reopened = file
-                    .try_clone()
-                    .map(|f| Box::new(f) as Box<dyn Read + Send>);
-                return match reopened {
-                    Ok(input) => read_stream(
-                        input,
-                        Some(len),
-                        index,
-                        digest,
-                        analyzer,
-                        secrets_warnings,
-                        progress,
-                    ),
-                    Err(e) => (Err(CaptureError::Io(e)), Some(len), None),
-                };
+    let mut input = file;
+    while !parser.is_finished() {
+        while !eof && filled < buffer.len() {
+            match input.read(&mut buffer[filled..]) {
+                Ok(0) => eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(CaptureError::Io(e)), Some(len), None),
             }
-            Err(e) => return (Err(CaptureError::Io(e)), Some(len), None),
-        };
-        let _ = map.advise(memmap2::Advice::Sequential);
-        let last = offset + span as u64 == len;
-        let base = map.as_ptr() as usize;
-        let consumed = parser.feed(&map, last, &mut |event| {
+        }
+        let data = &buffer[..filled];
+        let base = data.as_ptr() as usize;
+        let consumed = parser.feed(data, eof, &mut |event| {
             if let CaptureEvent::Frame(frame) = &event {
                 frames += 1;
                 if frames % PROGRESS_EVERY == 0 {
@@ -323,28 +303,28 @@ fn read_mapped(
             Err(e) => return (Err(e), Some(len), None),
         };
         if let Some(h) = &mut hasher {
-            h.update(&map[..consumed]);
+            h.update(&buffer[..consumed]);
         }
         offset += consumed as u64;
+        buffer.copy_within(consumed..filled, 0);
+        filled -= consumed;
+        if eof && filled == 0 {
+            break;
+        }
         if consumed == 0 && !parser.is_finished() {
-            // One block is larger than the window: widen it, up to the largest block accepted.
-            if window >= capture::MAX_BLOCK_BYTES + MAP_WINDOW {
+            // One block is larger than the buffer: grow it, up to the largest block accepted.
+            if buffer.len() >= capture::MAX_BLOCK_BYTES + buffer_size {
                 parser.oversized_block();
+                break;
             }
-            window *= 2;
-        } else {
-            window = MAP_WINDOW;
+            buffer.resize(buffer.len() * 2, 0);
         }
     }
-    if let Some(h) = &mut hasher
-        && offset < len
-    {
+    if let Some(h) = &mut hasher {
         // Hash what the parser did not need to read (after a corrupt block).
-        let mut rest = file;
-        if std::io::Seek::seek(&mut rest, std::io::SeekFrom::Start(offset)).is_ok() {
-            let mut sink = HashWriter(h);
-            let _ = io::copy(&mut rest, &mut sink);
-        }
+        h.update(&buffer[..filled]);
+        let mut sink = HashWriter(h);
+        let _ = io::copy(&mut input, &mut sink);
     }
     (Ok(parser.finish()), Some(len), hasher.map(hex_digest))
 }
@@ -398,4 +378,44 @@ fn read_stream(
     }
     let size = size.or(Some(count.load(Ordering::Relaxed)));
     (summary, size, metered.hasher.take().map(hex_digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every buffer size, down to one that splits every block and must grow, reads the same.
+    #[test]
+    fn block_reader_handles_blocks_cut_by_the_buffer() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/tls12-h2-agreed.pcapng"
+        );
+        let len = std::fs::metadata(path).unwrap().len();
+        let mut outcomes = Vec::new();
+        for size in [64, 100, 1000, 4096, READ_BUFFER] {
+            let file = File::open(path).unwrap();
+            let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+            analyzer.begin_capture(0);
+            let mut warnings = Vec::new();
+            let (summary, _, sha) = read_blocks(
+                &file,
+                len,
+                size,
+                0,
+                true,
+                &mut analyzer,
+                &mut warnings,
+                &mut |_| {},
+            );
+            let summary = summary.unwrap();
+            assert!(summary.complete(), "buffer {size}");
+            let capture = analyzer.end_capture(path, &summary);
+            let report = analyzer.into_report(vec![capture]);
+            let verdicts: Vec<&str> = report.flows.iter().map(|f| f.verdict).collect();
+            outcomes.push((summary.packets, verdicts.join(","), sha));
+        }
+        assert!(outcomes.windows(2).all(|w| w[0] == w[1]), "{outcomes:?}");
+        assert_eq!(outcomes[0].0, 33);
+    }
 }

@@ -453,7 +453,11 @@ impl SliceParser {
                 if data.is_empty() {
                     return Err(CaptureError::Empty);
                 }
-                let c = if parse_sectionheaderblock(data).is_ok() {
+                let section = parse_sectionheaderblock(data);
+                if matches!(section, Err(NomErr::Incomplete(_))) && !last {
+                    return Ok(0);
+                }
+                let c = if section.is_ok() {
                     Container::Pcapng { big_endian: false }
                 } else {
                     match parse_pcap_header(data) {
