@@ -156,16 +156,15 @@ pub fn analyze_files(
     for (index, path) in paths.iter().enumerate() {
         analyzer.begin_capture(index);
         let mut secrets_warnings = Vec::new();
+        let reading = Reading {
+            index,
+            digest: options.digest,
+            analyzer: &mut analyzer,
+            secrets_warnings: &mut secrets_warnings,
+            progress,
+        };
         let (summary, size, sha256) = if path == "-" {
-            read_stream(
-                Box::new(io::stdin()),
-                None,
-                index,
-                options.digest,
-                &mut analyzer,
-                &mut secrets_warnings,
-                progress,
-            )
+            read_stream(Box::new(io::stdin()), None, reading)
         } else {
             let open_error = |source| AnalyzeError::Open {
                 path: path.clone(),
@@ -175,29 +174,9 @@ pub fn analyze_files(
             let metadata = file.metadata().map_err(open_error)?;
             let len = metadata.len();
             if metadata.is_file() && len > 0 {
-                let (digest, keylog_warnings) = (options.digest, &mut secrets_warnings);
-                read_blocks(
-                    &file,
-                    len,
-                    READ_BUFFER,
-                    index,
-                    digest,
-                    &mut analyzer,
-                    keylog_warnings,
-                    progress,
-                )
+                read_blocks(&file, len, READ_BUFFER, reading)
             } else {
-                let input = Box::new(file);
-                let (digest, keylog_warnings) = (options.digest, &mut secrets_warnings);
-                read_stream(
-                    input,
-                    Some(len),
-                    index,
-                    digest,
-                    &mut analyzer,
-                    keylog_warnings,
-                    progress,
-                )
+                read_stream(Box::new(file), Some(len), reading)
             }
         };
         let summary = summary.map_err(|source| AnalyzeError::Capture {
@@ -211,6 +190,15 @@ pub fn analyze_files(
         captures.push(report);
     }
     Ok(analyzer.into_report(captures))
+}
+
+/// Where the frames of one capture go while it is read.
+struct Reading<'a> {
+    index: usize,
+    digest: bool,
+    analyzer: &'a mut Analyzer,
+    secrets_warnings: &'a mut Vec<String>,
+    progress: &'a mut dyn FnMut(Progress),
 }
 
 /// What reading one capture gives: its summary (or error), its size and its digest.
@@ -254,16 +242,14 @@ const READ_BUFFER: usize = 8 << 20;
 
 /// Reads a regular file in large blocks into one reused buffer and parses the complete pcap
 /// blocks in place ([`capture::SliceParser`]); only a block cut by the buffer's end is moved.
-fn read_blocks(
-    file: &File,
-    len: u64,
-    buffer_size: usize,
-    index: usize,
-    digest: bool,
-    analyzer: &mut Analyzer,
-    secrets_warnings: &mut Vec<String>,
-    progress: &mut dyn FnMut(Progress),
-) -> ReadOutcome {
+fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) -> ReadOutcome {
+    let Reading {
+        index,
+        digest,
+        analyzer,
+        secrets_warnings,
+        progress,
+    } = reading;
     let mut parser = capture::SliceParser::new();
     let mut hasher = digest.then(Sha256::new);
     let mut buffer = vec![0u8; buffer_size];
@@ -345,12 +331,15 @@ impl io::Write for HashWriter<'_> {
 fn read_stream(
     input: Box<dyn Read + Send>,
     size: Option<u64>,
-    index: usize,
-    digest: bool,
-    analyzer: &mut Analyzer,
-    secrets_warnings: &mut Vec<String>,
-    progress: &mut dyn FnMut(Progress),
+    reading: Reading<'_>,
 ) -> ReadOutcome {
+    let Reading {
+        index,
+        digest,
+        analyzer,
+        secrets_warnings,
+        progress,
+    } = reading;
     let count = Arc::new(AtomicU64::new(0));
     let mut metered = MeteredReader {
         inner: input,
@@ -398,16 +387,14 @@ mod tests {
             let mut analyzer = Analyzer::new(AnalyzerOptions::default());
             analyzer.begin_capture(0);
             let mut warnings = Vec::new();
-            let (summary, _, sha) = read_blocks(
-                &file,
-                len,
-                size,
-                0,
-                true,
-                &mut analyzer,
-                &mut warnings,
-                &mut |_| {},
-            );
+            let reading = Reading {
+                index: 0,
+                digest: true,
+                analyzer: &mut analyzer,
+                secrets_warnings: &mut warnings,
+                progress: &mut |_| {},
+            };
+            let (summary, _, sha) = read_blocks(&file, len, size, reading);
             let summary = summary.unwrap();
             assert!(summary.complete(), "buffer {size}");
             let capture = analyzer.end_capture(path, &summary);
