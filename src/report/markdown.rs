@@ -293,10 +293,11 @@ fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Resul
     let t = &flow.tcp;
     let mut timing = Vec::new();
     if let Some(ms) = t.connect_ms {
-        timing.push(format!(
-            "connect {ms:.3} ms (captured near the {})",
-            t.capture_point
-        ));
+        let point = match t.capture_point {
+            "client" | "server" => format!(" (captured near the {})", t.capture_point),
+            _ => String::new(),
+        };
+        timing.push(format!("connect {ms:.3} ms{point}"));
     }
     if let Some(ms) = t.client_hello_to_server_hello_ms {
         timing.push(format!("ClientHello → ServerHello {ms:.3} ms"));
