@@ -1218,4 +1218,74 @@ mod tests {
         assert_eq!(capture.decode.flows_not_tracked, 3);
         assert!(capture.warnings.iter().any(|w| w.contains("the cap")));
     }
+
+    /// A TLS 1.2 ServerHello record selecting `alpn`.
+    fn server_hello_record(alpn: &[u8]) -> Vec<u8> {
+        let mut ext = vec![0x00, 0x10];
+        ext.extend_from_slice(&((alpn.len() + 3) as u16).to_be_bytes());
+        ext.extend_from_slice(&((alpn.len() + 1) as u16).to_be_bytes());
+        ext.push(alpn.len() as u8);
+        ext.extend_from_slice(alpn);
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[4; 32]);
+        body.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend(ext);
+        let mut msg = vec![2, 0];
+        msg.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        msg.extend(body);
+        let mut record = vec![0x16, 3, 3];
+        record.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+        record.extend(msg);
+        record
+    }
+
+    #[test]
+    fn a_protocol_nobody_offered_is_a_server_bug() {
+        let ch = client_hello_record();
+        let sh = server_hello_record(b"spdy/1");
+        let mut packets = Vec::new();
+        for (src, dst, sport, dport, seq, ack, payload) in [
+            (
+                [192, 0, 2, 1],
+                [192, 0, 2, 2],
+                40000u16,
+                443u16,
+                1u32,
+                1u32,
+                &ch[..],
+            ),
+            (
+                [192, 0, 2, 2],
+                [192, 0, 2, 1],
+                443,
+                40000,
+                1,
+                1 + ch.len() as u32,
+                &sh[..],
+            ),
+        ] {
+            let mut packet = Vec::new();
+            PacketBuilder::ipv4(src, dst, 64)
+                .tcp(sport, dport, seq, 1000)
+                .ack(ack)
+                .write(&mut packet, payload)
+                .unwrap();
+            packets.push(packet);
+        }
+        let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+        analyzer.begin_capture(0);
+        for (i, packet) in packets.iter().enumerate() {
+            analyzer.frame(&frame(i as u64 + 1, packet));
+        }
+        let capture = analyzer.end_capture("test", &summary());
+        let report = analyzer.into_report(vec![capture]);
+        let flow = &report.flows[0];
+        assert_eq!(flow.verdict, "selected_unoffered");
+        assert_eq!(flow.alpn_selected.as_deref(), Some("spdy/1"));
+        assert_eq!(flow.evidence_frames, [1, 2]);
+        assert!(flow.detail.contains("RFC 7301 §3.2"), "{}", flow.detail);
+        let kinds: Vec<&str> = report.diagnosis.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, ["server_bug"]);
+    }
 }
