@@ -169,7 +169,10 @@ pub fn assess(facts: &FlowFacts) -> NetworkView {
         view.connect_ms = Some(ms(syn, ack));
         // One leg must clearly dominate the round trip (1.5 times the other); on loopback or a
         // capture between the two ends, neither does and the point stays unknown.
-        let (to_server, to_client) = (syn_ack.nanos_since(syn), ack.nanos_since(syn_ack));
+        let (to_server, to_client) = (
+            i128::from(syn_ack.nanos_since(syn)),
+            i128::from(ack.nanos_since(syn_ack)),
+        );
         view.capture_point = if 2 * to_server > 3 * to_client {
             CapturePoint::Client
         } else if 2 * to_client > 3 * to_server {
