@@ -43,15 +43,20 @@ fn verdicts(bytes: &[u8]) -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// The project's fixtures and the shared corpus's captures.
 fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dirs = [
+        root.join("fixtures"),
+        root.join("../shared/corpus/ja4/captures"),
+    ];
+    let mut files: Vec<_> = dirs
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()))
         .filter(|p| {
             matches!(
                 p.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
+                Some("pcap" | "pcapng" | "cap")
             )
         })
         .collect();
