@@ -73,8 +73,6 @@ struct FlowState {
     events: Vec<(Side, TlsEvent)>,
     resets: Vec<(Side, u64)>,
     fins: [Option<u64>; 2],
-    syn_seen: bool,
-    syn_ack_seen: bool,
     truncated_frames: u64,
     first_truncated_frame: Option<u64>,
     first_tls_frame: Option<u64>,
@@ -112,8 +110,6 @@ impl FlowState {
             events: Vec::new(),
             resets: Vec::new(),
             fins: [None, None],
-            syn_seen: false,
-            syn_ack_seen: false,
             truncated_frames: 0,
             first_truncated_frame: None,
             first_tls_frame: None,
@@ -297,13 +293,9 @@ impl Analyzer {
         flow.payload_seen |= seg.payload_len > 0;
 
         if seg.flags.syn() {
-            if seg.flags.ack() {
-                flow.syn_ack_seen = true;
-                flow.client.get_or_insert(other);
-            } else {
-                flow.syn_seen = true;
-                flow.client.get_or_insert(side);
-            }
+            // The SYN's sender is the client; the SYN/ACK's sender the server.
+            let client = if seg.flags.ack() { other } else { side };
+            flow.client.get_or_insert(client);
             if flow.isn[i].is_none() {
                 flow.isn[i] = Some(seg.seq);
             }
@@ -615,8 +607,6 @@ impl Analyzer {
             }
         };
         let mut facts = FlowFacts {
-            syn_seen: flow.syn_seen,
-            syn_ack_seen: flow.syn_ack_seen,
             truncated_frames: flow.truncated_frames,
             first_truncated_frame: flow.first_truncated_frame,
             snaplen: self.snaplen,
@@ -663,10 +653,7 @@ impl Analyzer {
                     }
                 }
                 TlsEvent::Finished { frame } => facts.finished.push((from, *frame)),
-                TlsEvent::ChangeCipherSpec { frame } => {
-                    facts.change_cipher_spec.push((from, *frame))
-                }
-                TlsEvent::ApplicationData { frame } => facts.application_data.push((from, *frame)),
+                TlsEvent::ChangeCipherSpec { .. } | TlsEvent::ApplicationData { .. } => {}
                 TlsEvent::Proxy { kind, target, .. } => {
                     if from == Role::Client || facts.proxy.is_none() {
                         facts.proxy = Some((*kind, target.clone()));

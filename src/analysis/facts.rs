@@ -81,10 +81,6 @@ pub struct FlowFacts {
     pub fins: Vec<(Role, u64)>,
     /// Stream faults: direction, frame, fault.
     pub faults: Vec<(Role, u64, StreamFault)>,
-    /// First ChangeCipherSpec per side.
-    pub change_cipher_spec: Vec<(Role, u64)>,
-    /// First application-data record per side.
-    pub application_data: Vec<(Role, u64)>,
     /// Proxy hop before TLS.
     pub proxy: Option<(ProxyKind, Option<String>)>,
     /// Decrypted EncryptedExtensions: its ALPN extension (if any) and frames.
@@ -112,10 +108,6 @@ pub struct FlowFacts {
     pub first_tls_frame: Option<u64>,
     /// A direction was recognised as not TLS.
     pub not_tls: bool,
-    /// The connection's SYN was captured.
-    pub syn_seen: bool,
-    /// The SYN was answered.
-    pub syn_ack_seen: bool,
     /// Frames of this flow cut short by the snaplen.
     pub truncated_frames: u64,
     /// First frame of this flow cut short by the snaplen.
