@@ -22,8 +22,6 @@ pub const IDLE_TIMEOUT_NS: i64 = 600 * 1_000_000_000;
 const CLOSED_LINGER_NS: i64 = 10 * 1_000_000_000;
 /// Frames between two sweeps of the flow table.
 const SWEEP_EVERY_FRAMES: u64 = 8192;
-/// Most RST frames remembered per flow.
-const MAX_RESETS: usize = 4;
 /// Most frame times kept per flow for the handshake window.
 const MAX_FRAME_TIMES: usize = 512;
 /// Most server endpoints remembered as TLS servers.
@@ -71,7 +69,6 @@ struct FlowState {
     reassembly: [Reassembler; 2],
     parsers: [DirectionParser; 2],
     events: Vec<(Side, TlsEvent)>,
-    resets: Vec<(Side, u64)>,
     fins: [Option<u64>; 2],
     truncated_frames: u64,
     first_truncated_frame: Option<u64>,
@@ -108,7 +105,6 @@ impl FlowState {
                 DirectionParser::new(!starts_with_syn),
             ],
             events: Vec::new(),
-            resets: Vec::new(),
             fins: [None, None],
             truncated_frames: 0,
             first_truncated_frame: None,
@@ -303,9 +299,6 @@ impl Analyzer {
         }
         if seg.flags.rst() {
             flow.closed = true;
-            if flow.resets.len() < MAX_RESETS {
-                flow.resets.push((side, frame.number));
-            }
         }
         if seg.payload.len() < seg.payload_len as usize {
             flow.truncated_frames += 1;
@@ -616,7 +609,12 @@ impl Analyzer {
             end,
             ..FlowFacts::default()
         };
-        facts.resets = flow.resets.iter().map(|(s, f)| (role(*s), *f)).collect();
+        facts.resets = flow
+            .health
+            .resets
+            .iter()
+            .map(|r| (role(r.side), r.frame))
+            .collect();
         for side in [Side::A, Side::B] {
             if let Some(f) = flow.fins[side.index()] {
                 facts.fins.push((role(side), f));
