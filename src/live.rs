@@ -279,6 +279,8 @@ impl LiveSession {
         let analyzer = Analyzer::new(AnalyzerOptions {
             include_non_tls: options.include_non_tls,
             stream: true,
+            // Clients log TLS 1.3 handshake secrets only after the ServerHello: wait for them.
+            await_keys: !options.keylogs.is_empty(),
             ..AnalyzerOptions::default()
         });
         let mut session = LiveSession {

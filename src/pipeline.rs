@@ -40,7 +40,13 @@ pub struct AnalyzerOptions {
     pub stream: bool,
     /// Most flows tracked at once (0: [`DEFAULT_MAX_FLOWS`]).
     pub flow_limit: usize,
+    /// Live use with a key log that clients are still writing: keep TLS 1.3 protected records
+    /// until their keys arrive (or [`KEY_WAIT_NS`] passes) before judging the flow.
+    pub await_keys: bool,
 }
+
+/// How long (capture time) a TLS 1.3 flow waits for its keys after the ServerHello.
+pub const KEY_WAIT_NS: i64 = 3_000_000_000;
 
 /// Default cap on flows tracked at once: a few hundred MiB at most, whatever the capture.
 pub const DEFAULT_MAX_FLOWS: usize = 200_000;
@@ -86,6 +92,10 @@ struct FlowState {
     payload_seen: bool,
     /// Already reported (streaming): leaving the table adds nothing.
     reported: bool,
+    /// The ClientHello random (to match key-log entries that arrive later).
+    client_random: Option<Vec<u8>>,
+    /// Time of the ServerHello.
+    server_hello_time: Option<Timestamp>,
 }
 
 impl FlowState {
@@ -118,6 +128,8 @@ impl FlowState {
             frame_times: Vec::new(),
             payload_seen: false,
             reported: false,
+            client_random: None,
+            server_hello_time: None,
         }
     }
 
@@ -189,7 +201,58 @@ impl Analyzer {
 
     /// Adds TLS key-log secrets (an NSS key log file, or a pcapng Decryption Secrets Block).
     pub fn add_key_log(&mut self, text: &str) -> Result<(), KeyLogError> {
-        self.keylog.add_text(text)
+        self.keylog.add_text(text)?;
+        if self.options.await_keys {
+            self.retry_keys();
+        }
+        Ok(())
+    }
+
+    /// Gives newly logged secrets to the flows that were waiting for them.
+    fn retry_keys(&mut self) {
+        let waiting: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.keys != KeyStatus::Found && f.client_random.is_some() && !f.reported)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in waiting {
+            let Some(flow) = self.flows.get_mut(&key) else {
+                continue;
+            };
+            let Some(secrets) = flow
+                .client_random
+                .as_deref()
+                .and_then(|r| self.keylog.get(r))
+            else {
+                continue;
+            };
+            let Some(client) = flow.client else { continue };
+            flow.keys = KeyStatus::Found;
+            let secrets = secrets.clone();
+            for (side, secret) in [(client, secrets.client), (client.other(), secrets.server)] {
+                let Some(secret) = secret else { continue };
+                let mut events = Vec::new();
+                flow.parsers[side.index()].provide_keys(secret, &mut events);
+                let mut context = Context {
+                    keylog: &self.keylog,
+                    tls_servers: &mut self.tls_servers,
+                    await_keys: false,
+                    now: self.now,
+                };
+                absorb(flow, side, &mut events, &mut context);
+            }
+            let frame = flow.last_frame;
+            self.after_events(key, frame);
+            if self.options.stream
+                && self
+                    .flows
+                    .get(&key)
+                    .is_some_and(|f| !f.reported && verdict_is_final(f, true, self.now))
+            {
+                self.stream_flow(key);
+            }
+        }
     }
 
     /// Number of flows currently tracked.
@@ -338,39 +401,29 @@ impl Analyzer {
             }
             flow.reassembly[i].fin(data_seq.plus(seg.payload_len));
         }
-        absorb(
-            flow,
-            side,
-            &mut new_events,
-            &self.keylog,
-            &mut self.tls_servers,
-        );
+        let mut context = Context {
+            keylog: &self.keylog,
+            tls_servers: &mut self.tls_servers,
+            await_keys: self.options.await_keys,
+            now: frame.timestamp,
+        };
+        absorb(flow, side, &mut new_events, &mut context);
         if seg.flags.ack() && !flow.parsers[other.index()].is_done() {
             let o = other.index();
             let (reassembly, parser) = (&mut flow.reassembly[o], &mut flow.parsers[o]);
             reassembly.acknowledged(SeqNumber(seg.ack), frame.number, &mut |chunk| {
                 feed(parser, chunk, &mut new_events)
             });
-            absorb(
-                flow,
-                other,
-                &mut new_events,
-                &self.keylog,
-                &mut self.tls_servers,
-            );
+            absorb(flow, other, &mut new_events, &mut context);
         }
         if flow.fins.iter().all(Option::is_some) {
             flow.closed = true;
         }
-        let stream_now = self.options.stream && !flow.reported && verdict_is_final(flow);
+        let stream_now = self.options.stream
+            && !flow.reported
+            && verdict_is_final(flow, self.options.await_keys, frame.timestamp);
         self.after_events(key, frame.number);
-        if stream_now
-            || (self.options.stream
-                && self
-                    .flows
-                    .get(&key)
-                    .is_some_and(|f| f.closed && !f.reported))
-        {
+        if stream_now {
             self.stream_flow(key);
         }
     }
@@ -419,6 +472,19 @@ impl Analyzer {
             self.now = now;
         }
         self.sweep();
+        if self.options.stream {
+            // Flows that waited long enough for keys are judged without them.
+            let mut due: Vec<(u64, FlowKey)> = self
+                .flows
+                .iter()
+                .filter(|(_, f)| !f.reported && verdict_is_final(f, self.options.await_keys, now))
+                .map(|(k, f)| (f.tcp_stream, *k))
+                .collect();
+            due.sort_unstable_by_key(|(stream, _)| *stream);
+            for (_, key) in due {
+                self.stream_flow(key);
+            }
+        }
     }
 
     /// Ends a live capture: every open flow is reported as stopped.
@@ -686,13 +752,16 @@ impl Analyzer {
 /// Records a direction's new events on the flow, and acts on the ones that concern the other
 /// direction: the ClientHello decides the client and selects key-log secrets, a TLS 1.3
 /// ServerHello makes the client's direction encrypted.
-fn absorb(
-    flow: &mut FlowState,
-    side: Side,
-    events: &mut Vec<TlsEvent>,
-    keylog: &KeyLog,
-    tls_servers: &mut HashSet<Endpoint>,
-) {
+/// What [`absorb`] needs from the analyzer besides the flow.
+struct Context<'a> {
+    keylog: &'a KeyLog,
+    tls_servers: &'a mut HashSet<Endpoint>,
+    await_keys: bool,
+    now: Timestamp,
+}
+
+fn absorb(flow: &mut FlowState, side: Side, events: &mut Vec<TlsEvent>, context: &mut Context<'_>) {
+    let keylog = context.keylog;
     let mut i = 0;
     while i < events.len() {
         let mut more = Vec::new();
@@ -700,10 +769,15 @@ fn absorb(
         match &events[i] {
             TlsEvent::ClientHello { hello, .. } => {
                 flow.client.get_or_insert(side);
-                if tls_servers.len() < MAX_TLS_SERVERS {
-                    tls_servers.insert(flow.key.endpoint(side.other()));
+                flow.client_random = Some(hello.random.clone());
+                if context.tls_servers.len() < MAX_TLS_SERVERS {
+                    context.tls_servers.insert(flow.key.endpoint(side.other()));
                 }
-                if !keylog.is_empty() {
+                if context.await_keys && keylog.get(&hello.random).is_none() {
+                    flow.parsers[0].await_keys();
+                    flow.parsers[1].await_keys();
+                }
+                if !keylog.is_empty() || context.await_keys {
                     match keylog.get(&hello.random) {
                         Some(secrets) => {
                             flow.keys = KeyStatus::Found;
@@ -720,6 +794,7 @@ fn absorb(
             }
             TlsEvent::ServerHello { hello, .. } if !hello.is_hello_retry_request => {
                 flow.server_version = Some(hello.version());
+                flow.server_hello_time.get_or_insert(context.now);
             }
             _ => {}
         }
@@ -785,7 +860,18 @@ fn client_side_of(flow: &FlowState) -> Side {
 
 /// True when more packets cannot change the flow's verdict: a ServerHello (with its decrypted
 /// EncryptedExtensions when keys are at hand), a server alert, or the end of the connection.
-fn verdict_is_final(flow: &FlowState) -> bool {
+fn verdict_is_final(flow: &FlowState, await_keys: bool, now: Timestamp) -> bool {
+    // A TLS 1.3 flow whose keys may still be logged waits a little for them, even when the
+    // connection is already over (clients write the key log as the handshake ends).
+    let awaiting_keys = await_keys
+        && flow.server_version == Some(0x0304)
+        && flow.keys != KeyStatus::Found
+        && flow
+            .server_hello_time
+            .is_some_and(|t| now.nanos_since(t) <= KEY_WAIT_NS);
+    if awaiting_keys {
+        return false;
+    }
     if flow.closed {
         return true;
     }

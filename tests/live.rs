@@ -64,6 +64,73 @@ fn serve_once(port: u16, alpn: &[&[u8]]) -> thread::JoinHandle<()> {
     })
 }
 
+/// A TLS 1.3 server on 127.0.0.1:`port` selecting h2, for one connection.
+fn serve_once_tls13(port: u16) -> thread::JoinHandle<()> {
+    let certs = vec![CertificateDer::from_pem_file(data("server.pem")).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(data("server-key.pem")).unwrap();
+    let mut config =
+        rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                break;
+            }
+        }
+        conn.send_close_notify();
+        let _ = conn.complete_io(&mut tcp);
+    })
+}
+
+/// Appends NSS key log lines to a file, as SSLKEYLOGFILE does.
+#[derive(Debug)]
+struct FileKeyLog(std::path::PathBuf);
+
+impl rustls::KeyLog for FileKeyLog {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.0)
+            .unwrap();
+        writeln!(f, "{label} {} {}", hex(client_random), hex(secret)).unwrap();
+    }
+}
+
+/// A TLS 1.3 client offering h2 and http/1.1, logging its keys to `keylog` when given.
+fn connect_tls13(port: u16, keylog: Option<&std::path::Path>) -> Option<Vec<u8>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(data("ca.pem")).unwrap())
+        .unwrap();
+    let mut config =
+        rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if let Some(path) = keylog {
+        config.key_log = Arc::new(FileKeyLog(path.to_path_buf()));
+    }
+    let name = ServerName::try_from("alpn.test").unwrap();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    while conn.is_handshaking() {
+        if conn.complete_io(&mut tcp).is_err() {
+            return None;
+        }
+    }
+    let selected = conn.alpn_protocol().map(<[u8]>::to_vec);
+    conn.send_close_notify();
+    let _ = conn.complete_io(&mut tcp);
+    selected
+}
+
 /// A client offering h2 and http/1.1; returns the protocol the server selected.
 fn connect(port: u16) -> Option<Vec<u8>> {
     let mut roots = rustls::RootCertStore::empty();
@@ -367,4 +434,51 @@ fn bad_filter_and_missing_permission_exit_2() {
         err.contains("setcap cap_net_raw,cap_net_admin=eip"),
         "{err}"
     );
+}
+
+#[test]
+fn follows_a_key_log_written_during_the_capture() {
+    if !may_capture() {
+        return;
+    }
+    let keys = std::env::temp_dir().join(format!("alpnscope-live-{}.keys", std::process::id()));
+    std::fs::write(&keys, "").unwrap();
+    let live = start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            "tcp portrange 19450-19451",
+            "--format",
+            "jsonl",
+            "--no-drop-privileges",
+            "--keylog",
+            keys.to_str().unwrap(),
+        ],
+        &[],
+    );
+    live.wait_stderr("capturing on lo");
+    // The client logs its handshake secrets while the capture runs.
+    let server = serve_once_tls13(19450);
+    assert_eq!(connect_tls13(19450, Some(&keys)), Some(b"h2".to_vec()));
+    server.join().unwrap();
+    let flow = live.next_line();
+    assert_eq!(flow["server"]["port"], 19450);
+    assert_eq!(flow["verdict"], "agreed", "{flow}");
+    assert_eq!(flow["alpn_selected"], "h2");
+    assert_eq!(flow["alpn_source"], "encrypted_extensions");
+    assert_eq!(flow["decryption"], "decrypted");
+    // A client that logs nothing: after a short wait the flow is reported without keys.
+    let server = serve_once_tls13(19451);
+    connect_tls13(19451, None);
+    server.join().unwrap();
+    let flow = live.next_line();
+    assert_eq!(flow["server"]["port"], 19451);
+    assert_eq!(flow["verdict"], "hidden", "{flow}");
+    assert_eq!(
+        flow["decryption"],
+        "no key-log entry for this ClientHello random"
+    );
+    live.interrupt();
+    assert_eq!(live.wait().0, Some(0));
 }

@@ -16,6 +16,11 @@ use super::x509::{self, CertificateNames};
 pub const MAX_HELLO_BYTES: usize = 64 * 1024;
 /// RFC 8446 §5.2: a record body is at most 2^14 + 256 bytes (2^14 + 2048 for TLS ≤ 1.2).
 const MAX_RECORD_BODY: usize = (1 << 14) + 2048;
+/// Protected records kept while waiting for a key log to catch up (live capture).
+const MAX_HELD_RECORDS: usize = 16;
+/// Bytes of protected records kept while waiting for keys.
+const MAX_HELD_BYTES: usize = 64 * 1024;
+
 /// Segments inspected for a record start when the stream was picked up mid-way.
 const RESYNC_SEGMENTS: u32 = 32;
 
@@ -196,6 +201,15 @@ pub struct DirectionParser {
     /// A ChangeCipherSpec switches this direction to encrypted records (TLS ≤ 1.2). In TLS 1.3
     /// it is a compatibility no-op (RFC 8446 §D.4) and may even precede a second ClientHello.
     ccs_encrypts: bool,
+    /// The TLS 1.3 cipher suite, once the ServerHello named it.
+    suite: Option<u16>,
+    /// Keep protected records until keys arrive (a key log that clients are still writing).
+    hold_for_keys: bool,
+    /// The protected record being read is being kept.
+    holding_record: bool,
+    /// Kept protected records: start frame, end frame, header, body.
+    held: Vec<(u64, u64, [u8; 5], Vec<u8>)>,
+    held_bytes: usize,
 }
 
 /// Reassembly of one handshake message across records.
@@ -241,6 +255,35 @@ impl DirectionParser {
             decryptor: None,
             protected: Vec::new(),
             ccs_encrypts: true,
+            suite: None,
+            hold_for_keys: false,
+            holding_record: false,
+            held: Vec::new(),
+            held_bytes: 0,
+        }
+    }
+
+    /// Keys for this connection may still arrive (live capture following a key log): keep the
+    /// first protected records (bounded) instead of giving up on them.
+    pub fn await_keys(&mut self) {
+        self.hold_for_keys = true;
+    }
+
+    /// The handshake secret arrived late: decrypt the records kept so far, then go on as usual.
+    pub fn provide_keys(&mut self, secret: Vec<u8>, events: &mut Vec<TlsEvent>) {
+        self.secret = Some(secret);
+        self.hold_for_keys = false;
+        self.holding_record = false;
+        if let Some(suite) = self.suite {
+            self.arm(suite, events);
+        }
+        let held = std::mem::take(&mut self.held);
+        self.held_bytes = 0;
+        for (start, end, header, body) in held {
+            if self.decryptor.is_none() {
+                break;
+            }
+            self.open_record(end, start, &header, &body, events);
         }
     }
 
@@ -262,6 +305,7 @@ impl DirectionParser {
     }
 
     fn arm(&mut self, suite: u16, events: &mut Vec<TlsEvent>) {
+        self.suite = Some(suite);
         let Some(secret) = &self.secret else { return };
         if self.decryptor.is_some() {
             return;
@@ -458,6 +502,16 @@ impl DirectionParser {
                     self.open_protected(frame, events);
                 }
             }
+            content::APPLICATION_DATA if self.holding_record => {
+                self.protected.extend_from_slice(body);
+                if self.body_left == 0 {
+                    let body = std::mem::take(&mut self.protected);
+                    self.held_bytes += body.len();
+                    self.held
+                        .push((self.record_start_frame, frame, self.record_header, body));
+                    self.holding_record = false;
+                }
+            }
             content::HANDSHAKE if !self.encrypted => self.handshake_bytes(frame, body, events),
             content::ALERT if !self.encrypted => {
                 for &b in body {
@@ -496,6 +550,17 @@ impl DirectionParser {
                 decrypted: false,
             }),
             content::APPLICATION_DATA if self.decryptor.is_some() => self.protected.clear(),
+            content::APPLICATION_DATA if self.hold_for_keys && self.suite.is_some() => {
+                if self.held.is_empty() {
+                    events.push(TlsEvent::ApplicationData { frame });
+                }
+                if self.held.len() < MAX_HELD_RECORDS && self.held_bytes + len <= MAX_HELD_BYTES {
+                    self.holding_record = true;
+                    self.protected.clear();
+                } else {
+                    self.stop();
+                }
+            }
             content::APPLICATION_DATA => {
                 events.push(TlsEvent::ApplicationData { frame });
                 // Nothing after the first application-data record matters to the handshake.
@@ -511,21 +576,34 @@ impl DirectionParser {
     /// Opens the protected record just read and hands its content on.
     fn open_protected(&mut self, frame: u64, events: &mut Vec<TlsEvent>) {
         let mut body = std::mem::take(&mut self.protected);
+        let header = self.record_header;
+        self.open_record(frame, self.record_start_frame, &header, &body, events);
+        body.clear();
+        self.protected = body;
+    }
+
+    /// Opens one protected record (started in `start_frame`, completed in `frame`).
+    fn open_record(
+        &mut self,
+        frame: u64,
+        start_frame: u64,
+        header: &[u8; 5],
+        body: &[u8],
+        events: &mut Vec<TlsEvent>,
+    ) {
         let Some(decryptor) = self.decryptor.as_mut() else {
             return;
         };
-        match decryptor.open(&self.record_header, &body) {
+        match decryptor.open(header, body) {
             Ok((content::HANDSHAKE, plain)) => self.handshake_bytes(frame, &plain, events),
             Ok((content::ALERT, plain)) if plain.len() >= 2 => events.push(TlsEvent::Alert {
                 level: plain[0],
                 description: Some(plain[1]),
-                frame: self.record_start_frame,
+                frame: start_frame,
                 decrypted: true,
             }),
             Ok(_) => {
-                events.push(TlsEvent::ApplicationData {
-                    frame: self.record_start_frame,
-                });
+                events.push(TlsEvent::ApplicationData { frame: start_frame });
                 self.stop();
             }
             Err(e) => {
@@ -533,15 +611,11 @@ impl DirectionParser {
                     frame,
                     fault: StreamFault::Decryption(e),
                 });
-                events.push(TlsEvent::ApplicationData {
-                    frame: self.record_start_frame,
-                });
+                events.push(TlsEvent::ApplicationData { frame: start_frame });
                 self.decryptor = None;
                 self.stop();
             }
         }
-        body.clear();
-        self.protected = body;
     }
 
     fn handshake_bytes(&mut self, frame: u64, mut body: &[u8], events: &mut Vec<TlsEvent>) {
