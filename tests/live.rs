@@ -482,3 +482,34 @@ fn follows_a_key_log_written_during_the_capture() {
     live.interrupt();
     assert_eq!(live.wait().0, Some(0));
 }
+
+#[test]
+fn captures_on_the_any_pseudo_interface() {
+    if !may_capture() {
+        return;
+    }
+    let live = start_live(
+        &[
+            "-i",
+            "any",
+            "--filter",
+            "tcp port 19452",
+            "--format",
+            "jsonl",
+            "--no-drop-privileges",
+        ],
+        &[],
+    );
+    live.wait_stderr("capturing on any");
+    let server = serve_once(19452, &[b"h2"]);
+    assert_eq!(connect(19452), Some(b"h2".to_vec()));
+    server.join().unwrap();
+    let flow = live.next_line();
+    assert_eq!(flow["verdict"], "agreed");
+    live.interrupt();
+    let (code, rest) = live.wait();
+    assert_eq!(code, Some(0));
+    let summary: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    let link = summary["captures"][0]["link_types"][0].as_str().unwrap();
+    assert!(link.starts_with("LINUX_SLL"), "{link}");
+}
