@@ -1359,4 +1359,51 @@ mod tests {
         let kinds: Vec<&str> = report.diagnosis.iter().map(|d| d.kind).collect();
         assert_eq!(kinds, ["server_bug"]);
     }
+
+    /// IPv6 fragments (RFC 8200 §4.5) of one TCP segment: fixed header, fragment header, piece.
+    fn ipv6_fragments(segment: &[u8], at: usize) -> (Vec<u8>, Vec<u8>) {
+        let piece = |offset: usize, data: &[u8], more: bool| {
+            let mut p = vec![0x60, 0, 0, 0];
+            p.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+            p.extend_from_slice(&[44, 64]);
+            p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+            p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+            let offset_flags = ((offset / 8) as u16) << 3 | u16::from(more);
+            p.extend_from_slice(&[6, 0]);
+            p.extend_from_slice(&offset_flags.to_be_bytes());
+            p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+            p.extend_from_slice(data);
+            p
+        };
+        (
+            piece(0, &segment[..at], true),
+            piece(at, &segment[at..], false),
+        )
+    }
+
+    #[test]
+    fn client_hello_in_ipv6_fragments_is_reassembled() {
+        let record = client_hello_record();
+        let mut packet = Vec::new();
+        PacketBuilder::ipv6(
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+        .tcp(40000, 443, 1, 1000)
+        .ack(1)
+        .write(&mut packet, &record)
+        .unwrap();
+        let segment = &packet[40..];
+        let (first, second) = ipv6_fragments(segment, 48);
+        let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+        analyzer.begin_capture(0);
+        analyzer.frame(&frame(1, &first));
+        analyzer.frame(&frame(2, &second));
+        let capture = analyzer.end_capture("test", &summary());
+        assert_eq!(capture.decode.datagrams_reassembled, 1);
+        let report = analyzer.into_report(vec![capture]);
+        assert_eq!(report.flows[0].alpn_offered, ["h2"]);
+        assert_eq!(report.flows[0].client.ip, "2001:db8::1");
+    }
 }
