@@ -27,6 +27,7 @@ fn every_cipher_suite_decrypts_encrypted_extensions() {
         ("tls13-aes256-keylog", 58688, "TLS_AES_256_GCM_SHA384"),
         ("tls13-chacha-keylog", 60590, "TLS_CHACHA20_POLY1305_SHA256"),
         ("tls13-curl-keylog", 60596, "TLS_AES_256_GCM_SHA384"),
+        ("tls13-ccm-keylog", 44938, "TLS_AES_128_CCM_SHA256"),
     ] {
         let keys = fixture(&format!("{name}.keys"));
         let doc = analyze_json(&fixture(&format!("{name}.pcap")), &["--keylog", &keys]);

@@ -18,6 +18,11 @@ pub const TLS_AES_128_GCM_SHA256: u16 = 0x1301;
 pub const TLS_AES_256_GCM_SHA384: u16 = 0x1302;
 /// TLS_CHACHA20_POLY1305_SHA256.
 pub const TLS_CHACHA20_POLY1305_SHA256: u16 = 0x1303;
+/// TLS_AES_128_CCM_SHA256 (16-byte tag).
+pub const TLS_AES_128_CCM_SHA256: u16 = 0x1304;
+
+/// AES-128-CCM with a 16-byte tag and a 12-byte nonce (RFC 8446 §B.4, RFC 6655).
+type Aes128Ccm = ccm::Ccm<aes_gcm::aes::Aes128, ccm::consts::U16, ccm::consts::U12>;
 
 /// Why a record could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +59,7 @@ enum Cipher {
     Aes128(Box<Aes128Gcm>),
     Aes256(Box<Aes256Gcm>),
     ChaCha(Box<ChaCha20Poly1305>),
+    Ccm(Box<Aes128Ccm>),
 }
 
 /// Opens one direction's protected handshake records.
@@ -94,7 +100,7 @@ where
 /// Write key and IV for a suite, from a traffic secret (RFC 8446 §7.3).
 pub fn traffic_keys(suite: u16, secret: &[u8]) -> Result<(Vec<u8>, Vec<u8>), DecryptError> {
     match suite {
-        TLS_AES_128_GCM_SHA256 => Ok((
+        TLS_AES_128_GCM_SHA256 | TLS_AES_128_CCM_SHA256 => Ok((
             expand_label::<Sha256>(secret, "key", 16)?,
             expand_label::<Sha256>(secret, "iv", 12)?,
         )),
@@ -121,6 +127,9 @@ impl RecordDecryptor {
             TLS_AES_256_GCM_SHA384 => Cipher::Aes256(Box::new(
                 Aes256Gcm::new_from_slice(&key).map_err(|_| DecryptError::BadSecret)?,
             )),
+            TLS_AES_128_CCM_SHA256 => Cipher::Ccm(Box::new(
+                Aes128Ccm::new_from_slice(&key).map_err(|_| DecryptError::BadSecret)?,
+            )),
             _ => Cipher::ChaCha(Box::new(
                 ChaCha20Poly1305::new_from_slice(&key).map_err(|_| DecryptError::BadSecret)?,
             )),
@@ -145,6 +154,7 @@ impl RecordDecryptor {
             Cipher::Aes128(c) => c.decrypt(&nonce.into(), payload),
             Cipher::Aes256(c) => c.decrypt(&nonce.into(), payload),
             Cipher::ChaCha(c) => c.decrypt(&nonce.into(), payload),
+            Cipher::Ccm(c) => c.decrypt(&nonce.into(), payload),
         }
         .map_err(|_| DecryptError::Authentication)?;
         // RFC 8446 §5.2: TLSInnerPlaintext = content || ContentType || zeros.
@@ -228,8 +238,8 @@ mod tests {
     #[test]
     fn rejects_unknown_suites_and_short_secrets() {
         assert_eq!(
-            RecordDecryptor::new(0x1304, &[0; 32]).err(),
-            Some(DecryptError::UnsupportedSuite(0x1304))
+            RecordDecryptor::new(0x1305, &[0; 32]).err(),
+            Some(DecryptError::UnsupportedSuite(0x1305))
         );
         assert_eq!(
             RecordDecryptor::new(TLS_AES_256_GCM_SHA384, &[0; 8]).err(),
