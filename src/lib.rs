@@ -172,6 +172,11 @@ pub fn analyze_files(
             };
             let file = File::open(Path::new(path)).map_err(open_error)?;
             let metadata = file.metadata().map_err(open_error)?;
+            if metadata.is_dir() {
+                return Err(open_error(io::Error::other(
+                    "it is a directory; give the capture files inside it (e.g. dir/*.pcap)",
+                )));
+            }
             let len = metadata.len();
             if metadata.is_file() && len > 0 {
                 read_blocks(&file, len, READ_BUFFER, reading)

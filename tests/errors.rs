@@ -44,6 +44,15 @@ fn missing_file_exits_2() {
 }
 
 #[test]
+fn directory_exits_2_and_says_so() {
+    let dir = std::env::temp_dir();
+    let out = run(&["analyze", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("it is a directory"), "{stderr}");
+}
+
+#[test]
 fn usage_error_exits_2() {
     assert_eq!(run(&["analyze"]).status.code(), Some(2));
     assert_eq!(
