@@ -103,45 +103,34 @@ impl rustls::KeyLog for FileKeyLog {
     }
 }
 
+/// A TLS 1.2 client offering h2 and http/1.1; returns the protocol the server selected.
+fn connect(port: u16) -> Option<Vec<u8>> {
+    connect_with(port, &rustls::version::TLS12, None)
+}
+
 /// A TLS 1.3 client offering h2 and http/1.1, logging its keys to `keylog` when given.
 fn connect_tls13(port: u16, keylog: Option<&std::path::Path>) -> Option<Vec<u8>> {
+    connect_with(port, &rustls::version::TLS13, keylog)
+}
+
+/// A rustls client of one TLS version offering h2 and http/1.1; returns the protocol the
+/// server selected, `None` when the handshake failed.
+fn connect_with(
+    port: u16,
+    version: &'static rustls::SupportedProtocolVersion,
+    keylog: Option<&std::path::Path>,
+) -> Option<Vec<u8>> {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_file(data("ca.pem")).unwrap())
         .unwrap();
-    let mut config =
-        rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let mut config = rustls::ClientConfig::builder_with_protocol_versions(&[version])
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     if let Some(path) = keylog {
         config.key_log = Arc::new(FileKeyLog(path.to_path_buf()));
     }
-    let name = ServerName::try_from("alpn.test").unwrap();
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    while conn.is_handshaking() {
-        if conn.complete_io(&mut tcp).is_err() {
-            return None;
-        }
-    }
-    let selected = conn.alpn_protocol().map(<[u8]>::to_vec);
-    conn.send_close_notify();
-    let _ = conn.complete_io(&mut tcp);
-    selected
-}
-
-/// A client offering h2 and http/1.1; returns the protocol the server selected.
-fn connect(port: u16) -> Option<Vec<u8>> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(data("ca.pem")).unwrap())
-        .unwrap();
-    let mut config =
-        rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let name = ServerName::try_from("alpn.test").unwrap();
     let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
     let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
