@@ -2,7 +2,7 @@
 //! privileges, stream each flow as its verdict becomes final, print the summary at the end.
 
 use crate::cli::{ColorArg, FormatArg, LiveArgs};
-use alpnscope::live::{self, LiveOptions, LiveSession};
+use alpnscope::pipeline::live::{self, LiveOptions, LiveSession};
 use alpnscope::report::{self, Format};
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! What was observed on one flow, in client/server terms.
 
 use crate::capture::Timestamp;
-use crate::flow::{Side, TcpHealth};
+use crate::flow::{Endpoint, ReassemblyStats, Side, TcpHealth};
 use crate::tls::preamble::ProxyKind;
 use crate::tls::x509::CertificateNames;
 use crate::tls::{AlpnList, ClientHello, ServerHello, StreamFault};
@@ -69,6 +69,18 @@ pub enum FlowEnd {
 /// Everything the pipeline saw of one flow.
 #[derive(Debug, Clone, Default)]
 pub struct FlowFacts {
+    /// Wireshark's `tcp.stream` index within the capture.
+    pub tcp_stream: u64,
+    /// The connecting side.
+    pub client: Endpoint,
+    /// The accepting side.
+    pub server: Endpoint,
+    /// First frame of the flow.
+    pub first_frame: u64,
+    /// Time of the first frame.
+    pub first_time: Timestamp,
+    /// Reassembly statistics per side of the flow key (index: [`Side::index`]).
+    pub reassembly: [ReassemblyStats; 2],
     /// ClientHellos (two after a HelloRetryRequest) with their frames.
     pub client_hellos: Vec<(ClientHello, Vec<u64>)>,
     /// ServerHellos and HelloRetryRequests with their frames.

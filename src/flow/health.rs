@@ -275,6 +275,26 @@ impl TcpHealth {
             .map(|(ttl, _)| ttl)
     }
 
+    /// Initial sequence number of `side`'s first SYN.
+    pub fn isn(&self, side: Side) -> Option<SeqNumber> {
+        self.dirs[side.index()].isn
+    }
+
+    /// Frame of `side`'s first FIN.
+    pub fn fin_frame(&self, side: Side) -> Option<u64> {
+        self.fins.iter().find(|f| f.side == side).map(|f| f.frame)
+    }
+
+    /// True once either side sent a RST or both sides sent a FIN.
+    pub fn closed(&self) -> bool {
+        !self.resets.is_empty() || self.fins.len() == 2
+    }
+
+    /// True once a RST or any FIN was sent: the connection is closing or closed.
+    pub fn closing(&self) -> bool {
+        !self.resets.is_empty() || !self.fins.is_empty()
+    }
+
     /// The last frame `side` sent (0 when none).
     pub fn last_frame(&self, side: Side) -> u64 {
         self.last_frames[side.index()]

@@ -13,6 +13,16 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+impl Default for Endpoint {
+    /// The unspecified IPv4 address, port 0.
+    fn default() -> Endpoint {
+        Endpoint {
+            ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            port: 0,
+        }
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.ip {

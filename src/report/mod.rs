@@ -3,6 +3,7 @@
 //! Renderers never print directly and never read the clock: the same report renders to the same
 //! bytes.
 
+pub mod build;
 pub mod diagnosis;
 pub mod filter;
 pub mod json;

@@ -1,0 +1,388 @@
+//! The file driver: reads capture files and stdin into the flow table and returns one report.
+//!
+//! Regular files are read in large blocks into one reused buffer and parsed in place; pipes and
+//! stdin go through the streaming reader. Key-log files are read before the first capture, and
+//! pcapng Decryption Secrets Blocks are handed to the table as they appear. The driver reports
+//! progress (bytes, flows) and, on request, each file's SHA-256.
+
+use super::{Analyzer, AnalyzerOptions};
+use crate::capture::{self, CaptureError, CaptureEvent};
+use crate::report::model::Report;
+use crate::tls;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A capture that could not be analysed at all.
+#[derive(Debug)]
+pub enum AnalyzeError {
+    /// The file could not be opened.
+    Open {
+        /// Path as given.
+        path: String,
+        /// Cause.
+        source: io::Error,
+    },
+    /// A key log file is not in NSS key log format.
+    KeyLog {
+        /// Path as given.
+        path: String,
+        /// Cause.
+        source: tls::keylog::KeyLogError,
+    },
+    /// The file is not a capture, or reading it failed.
+    Capture {
+        /// Path as given.
+        path: String,
+        /// Cause.
+        source: CaptureError,
+    },
+}
+
+impl fmt::Display for AnalyzeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnalyzeError::Open { path, source } => write!(f, "cannot open {path}: {source}"),
+            AnalyzeError::Capture { path, source } => write!(f, "{path}: {source}"),
+            AnalyzeError::KeyLog { path, source } => write!(f, "key log {path}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for AnalyzeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AnalyzeError::Open { source, .. } => Some(source),
+            AnalyzeError::Capture { source, .. } => Some(source),
+            AnalyzeError::KeyLog { source, .. } => Some(source),
+        }
+    }
+}
+
+/// Options for [`analyze_files`].
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    /// Options of the pipeline.
+    pub analyzer: AnalyzerOptions,
+    /// Compute each file's SHA-256 while reading it.
+    pub digest: bool,
+    /// NSS key log files (SSLKEYLOGFILE) with TLS 1.3 handshake secrets.
+    pub keylogs: Vec<String>,
+}
+
+/// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
+const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
+
+/// Progress of a file read: bytes read so far and the file size when known.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Index of the capture.
+    pub capture: usize,
+    /// Bytes read so far.
+    pub bytes: u64,
+    /// Size of the file, when known.
+    pub total: Option<u64>,
+    /// Flows seen so far.
+    pub flows: usize,
+}
+
+/// Counts (and optionally hashes) the bytes read through it.
+struct MeteredReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+    hasher: Option<Sha256>,
+}
+
+impl<R: Read> Read for MeteredReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// Analyses every capture in `paths` (`-` is stdin) and returns one report.
+pub fn analyze_files(
+    paths: &[String],
+    options: &AnalyzeOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, AnalyzeError> {
+    let mut analyzer = Analyzer::new(options.analyzer.clone());
+    for path in &options.keylogs {
+        let text = std::fs::read(path).map_err(|source| AnalyzeError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        analyzer
+            .add_key_log(&String::from_utf8_lossy(&text))
+            .map_err(|source| AnalyzeError::KeyLog {
+                path: path.clone(),
+                source,
+            })?;
+    }
+    let mut captures = Vec::new();
+    for (index, path) in paths.iter().enumerate() {
+        analyzer.begin_capture(index);
+        let mut secrets_warnings = Vec::new();
+        let reading = Reading {
+            index,
+            digest: options.digest,
+            analyzer: &mut analyzer,
+            secrets_warnings: &mut secrets_warnings,
+            progress,
+        };
+        let (summary, size, sha256) = if path == "-" {
+            read_stream(Box::new(io::stdin()), None, reading)
+        } else {
+            let open_error = |source| AnalyzeError::Open {
+                path: path.clone(),
+                source,
+            };
+            let file = File::open(Path::new(path)).map_err(open_error)?;
+            let metadata = file.metadata().map_err(open_error)?;
+            if metadata.is_dir() {
+                return Err(open_error(io::Error::other(
+                    "it is a directory; give the capture files inside it (e.g. dir/*.pcap)",
+                )));
+            }
+            let len = metadata.len();
+            if metadata.is_file() && len > 0 {
+                read_blocks(&file, len, READ_BUFFER, reading)
+            } else {
+                read_stream(Box::new(file), Some(len), reading)
+            }
+        };
+        let summary = summary.map_err(|source| AnalyzeError::Capture {
+            path: path.clone(),
+            source,
+        })?;
+        let mut report = analyzer.end_capture(path, &summary);
+        report.warnings.extend(secrets_warnings);
+        report.size = size;
+        report.sha256 = sha256;
+        captures.push(report);
+    }
+    Ok(analyzer.into_report(captures))
+}
+
+/// Where the frames of one capture go while it is read.
+struct Reading<'a> {
+    index: usize,
+    digest: bool,
+    analyzer: &'a mut Analyzer,
+    secrets_warnings: &'a mut Vec<String>,
+    progress: &'a mut dyn FnMut(Progress),
+}
+
+/// What reading one capture gives: its summary (or error), its size and its digest.
+type ReadOutcome = (
+    Result<capture::CaptureSummary, CaptureError>,
+    Option<u64>,
+    Option<String>,
+);
+
+fn hex_digest(hasher: Sha256) -> String {
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Passes one capture event to the analyzer.
+fn on_capture_event(
+    analyzer: &mut Analyzer,
+    secrets_warnings: &mut Vec<String>,
+    event: CaptureEvent<'_>,
+) {
+    match event {
+        CaptureEvent::Frame(frame) => analyzer.frame(&frame),
+        CaptureEvent::Secrets { secrets_type, data } => {
+            if secrets_type == SECRETS_TLS_KEY_LOG
+                && let Err(e) = analyzer.add_key_log(&String::from_utf8_lossy(data))
+            {
+                secrets_warnings.push(format!("embedded TLS key log ignored: {e}"));
+            }
+        }
+    }
+}
+
+/// Frames between two progress reports.
+const PROGRESS_EVERY: u64 = 65_536;
+
+/// Size of the block buffer of [`read_blocks`].
+const READ_BUFFER: usize = 8 << 20;
+
+/// Reads a regular file in large blocks into one reused buffer and parses the complete pcap
+/// blocks in place ([`capture::SliceParser`]); only a block cut by the buffer's end is moved.
+fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) -> ReadOutcome {
+    let Reading {
+        index,
+        digest,
+        analyzer,
+        secrets_warnings,
+        progress,
+    } = reading;
+    let mut parser = capture::SliceParser::new();
+    let mut hasher = digest.then(Sha256::new);
+    let mut buffer = vec![0u8; buffer_size];
+    let mut filled = 0usize;
+    let mut offset: u64 = 0;
+    let mut eof = false;
+    let mut frames: u64 = 0;
+    let mut input = file;
+    while !parser.is_finished() {
+        while !eof && filled < buffer.len() {
+            match input.read(&mut buffer[filled..]) {
+                Ok(0) => eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(CaptureError::Io(e)), Some(len), None),
+            }
+        }
+        let data = &buffer[..filled];
+        let base = data.as_ptr() as usize;
+        let consumed = parser.feed(data, eof, &mut |event| {
+            if let CaptureEvent::Frame(frame) = &event {
+                frames += 1;
+                if frames % PROGRESS_EVERY == 0 {
+                    let at = (frame.data.as_ptr() as usize).saturating_sub(base) as u64;
+                    progress(Progress {
+                        capture: index,
+                        bytes: offset + at,
+                        total: Some(len),
+                        flows: analyzer.active_flows() + analyzer.finished_flows(),
+                    });
+                }
+            }
+            on_capture_event(analyzer, secrets_warnings, event);
+        });
+        let consumed = match consumed {
+            Ok(n) => n,
+            Err(e) => return (Err(e), Some(len), None),
+        };
+        if let Some(h) = &mut hasher {
+            h.update(&buffer[..consumed]);
+        }
+        offset += consumed as u64;
+        buffer.copy_within(consumed..filled, 0);
+        filled -= consumed;
+        if eof && filled == 0 {
+            break;
+        }
+        if consumed == 0 && !parser.is_finished() {
+            // One block is larger than the buffer: grow it, up to the largest block accepted.
+            if buffer.len() >= capture::MAX_BLOCK_BYTES + buffer_size {
+                parser.oversized_block();
+                break;
+            }
+            buffer.resize(buffer.len() * 2, 0);
+        }
+    }
+    if let Some(h) = &mut hasher {
+        // Hash what the parser did not need to read (after a corrupt block).
+        h.update(&buffer[..filled]);
+        let mut sink = HashWriter(h);
+        let _ = io::copy(&mut input, &mut sink);
+    }
+    (Ok(parser.finish()), Some(len), hasher.map(hex_digest))
+}
+
+/// Feeds written bytes to a hasher.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn read_stream(
+    input: Box<dyn Read + Send>,
+    size: Option<u64>,
+    reading: Reading<'_>,
+) -> ReadOutcome {
+    let Reading {
+        index,
+        digest,
+        analyzer,
+        secrets_warnings,
+        progress,
+    } = reading;
+    let count = Arc::new(AtomicU64::new(0));
+    let mut metered = MeteredReader {
+        inner: input,
+        count: Arc::clone(&count),
+        hasher: digest.then(Sha256::new),
+    };
+    let mut frames: u64 = 0;
+    let summary = capture::read_capture(&mut metered, |event| {
+        if let CaptureEvent::Frame(_) = &event {
+            frames += 1;
+            if frames % PROGRESS_EVERY == 0 {
+                progress(Progress {
+                    capture: index,
+                    bytes: count.load(Ordering::Relaxed),
+                    total: size,
+                    flows: analyzer.active_flows() + analyzer.finished_flows(),
+                });
+            }
+        }
+        on_capture_event(analyzer, secrets_warnings, event);
+    });
+    // Hash whatever the parser did not need to read (e.g. after a corrupt block).
+    if digest {
+        let _ = io::copy(&mut metered, &mut io::sink());
+    }
+    let size = size.or(Some(count.load(Ordering::Relaxed)));
+    (summary, size, metered.hasher.take().map(hex_digest))
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+
+    /// Every buffer size, down to one that splits every block and must grow, reads the same.
+    #[test]
+    fn block_reader_handles_blocks_cut_by_the_buffer() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/tls12-h2-agreed.pcapng"
+        );
+        let len = std::fs::metadata(path).unwrap().len();
+        let mut outcomes = Vec::new();
+        for size in [64, 100, 1000, 4096, READ_BUFFER] {
+            let file = File::open(path).unwrap();
+            let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+            analyzer.begin_capture(0);
+            let mut warnings = Vec::new();
+            let reading = Reading {
+                index: 0,
+                digest: true,
+                analyzer: &mut analyzer,
+                secrets_warnings: &mut warnings,
+                progress: &mut |_| {},
+            };
+            let (summary, _, sha) = read_blocks(&file, len, size, reading);
+            let summary = summary.unwrap();
+            assert!(summary.complete(), "buffer {size}");
+            let capture = analyzer.end_capture(path, &summary);
+            let report = analyzer.into_report(vec![capture]);
+            let verdicts: Vec<&str> = report.flows.iter().map(|f| f.verdict).collect();
+            outcomes.push((summary.packets, verdicts.join(","), sha));
+        }
+        assert!(outcomes.windows(2).all(|w| w[0] == w[1]), "{outcomes:?}");
+        assert_eq!(outcomes[0].0, 33);
+    }
+}

@@ -1,0 +1,435 @@
+//! The pipeline: frames in, flow reports out.
+//!
+//! [`Analyzer`] is the flow table (the endpoint, in quinn-proto's terms): it decodes each frame,
+//! finds the frame's connection — creating it, or replacing it when its ports are reused — and
+//! hands the segment to that connection's state machine ([`tcp::TcpConnection`]). It decides
+//! when a connection leaves the table (capture end, idle timeout, linger after close, port
+//! reuse), and, in live use, when a connection's verdict is final and may be streamed. The
+//! connection produces [`FlowFacts`]; [`crate::report::build`] turns facts into reports.
+//!
+//! Memory is bounded: at most [`AnalyzerOptions::flow_limit`] connections (default
+//! [`DEFAULT_MAX_FLOWS`]), each with capped reassembly buffers that are freed as soon as both
+//! directions are past the handshake; at most [`MAX_TLS_SERVERS`] remembered TLS servers.
+//!
+//! The two drivers sit beside the table: [`files`] reads capture files and stdin, [`live`]
+//! (feature `live`) reads an interface through libpcap.
+
+pub mod files;
+#[cfg(feature = "live")]
+pub mod live;
+mod tcp;
+#[cfg(test)]
+mod tests;
+
+use crate::analysis::{self, FlowEnd, FlowFacts, VerdictKind};
+use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
+use crate::decode::{self, Decoded, Defragmenter, Segment};
+use crate::flow::{Endpoint, FlowKey};
+use crate::report::build::{self, CaptureTally, FlowPlace};
+use crate::report::model::{CaptureReport, DecodeCounts, FlowReport, Report, SCHEMA_VERSION, Tool};
+use crate::tls::keylog::{KeyLog, KeyLogError};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use tcp::{Context, TcpConnection};
+
+pub use tcp::KEY_WAIT_NS;
+
+/// How long (capture time) an open flow may stay silent before it is closed.
+pub const IDLE_TIMEOUT_NS: i64 = 600 * 1_000_000_000;
+/// How long a flow lingers after RST or both FINs, to absorb stray retransmissions and ACKs.
+const CLOSED_LINGER_NS: i64 = 10 * 1_000_000_000;
+/// Frames between two sweeps of the flow table.
+const SWEEP_EVERY_FRAMES: u64 = 8192;
+/// Most server endpoints remembered as TLS servers.
+pub const MAX_TLS_SERVERS: usize = 65_536;
+/// Ports where a connection that never got to TLS is still reported (HTTPS, DoT, SMTPS, LDAPS,
+/// IMAPS, POP3S, HTTPS alternates, SIPS).
+const TLS_PORTS: [u16; 9] = [443, 465, 636, 853, 993, 995, 4443, 5061, 8443];
+
+/// Options that shape the analysis.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzerOptions {
+    /// Keep reports of flows that are not TLS.
+    pub include_non_tls: bool,
+    /// Live use: report each flow as soon as its verdict is final (see [`Analyzer::take_ready`])
+    /// instead of when it leaves the table.
+    pub stream: bool,
+    /// Most flows tracked at once (0: [`DEFAULT_MAX_FLOWS`]).
+    pub flow_limit: usize,
+    /// Live use with a key log that clients are still writing: keep TLS 1.3 protected records
+    /// until their keys arrive (or [`KEY_WAIT_NS`] passes) before judging the flow.
+    pub await_keys: bool,
+}
+
+/// Default cap on flows tracked at once: a few hundred MiB at most, whatever the capture.
+pub const DEFAULT_MAX_FLOWS: usize = 200_000;
+
+impl AnalyzerOptions {
+    fn max_flows(&self) -> usize {
+        if self.flow_limit == 0 {
+            DEFAULT_MAX_FLOWS
+        } else {
+            self.flow_limit
+        }
+    }
+}
+
+/// Turns frames into flow reports for one or more captures.
+#[derive(Debug)]
+pub struct Analyzer {
+    options: AnalyzerOptions,
+    // Boxed: a connection's state is large, and the table moves its entries when it grows.
+    flows: HashMap<FlowKey, Box<TcpConnection>>,
+    capture: usize,
+    next_stream: u64,
+    finished: Vec<(usize, u64, Box<FlowReport>)>,
+    non_tls_flows: u64,
+    decode: DecodeCounts,
+    unsupported: BTreeMap<u32, u64>,
+    defrag: Defragmenter,
+    keylog: KeyLog,
+    /// Server endpoints that spoke TLS in this capture.
+    tls_servers: HashSet<Endpoint>,
+    frames_since_sweep: u64,
+    now: Timestamp,
+    /// Largest length frames were cut at by the snaplen.
+    snaplen: u32,
+    /// Flow ids of earlier captures: ids are `stream_base + tcp.stream`.
+    stream_base: u64,
+    /// Reports ready to stream (live use).
+    ready: Vec<FlowReport>,
+}
+
+impl Analyzer {
+    /// A new analyzer.
+    pub fn new(options: AnalyzerOptions) -> Analyzer {
+        Analyzer {
+            options,
+            flows: HashMap::new(),
+            capture: 0,
+            next_stream: 0,
+            finished: Vec::new(),
+            non_tls_flows: 0,
+            decode: DecodeCounts::default(),
+            unsupported: BTreeMap::new(),
+            defrag: Defragmenter::new(),
+            keylog: KeyLog::new(),
+            tls_servers: HashSet::new(),
+            frames_since_sweep: 0,
+            now: Timestamp(0),
+            snaplen: 0,
+            stream_base: 0,
+            ready: Vec::new(),
+        }
+    }
+
+    /// Starts a new capture: flows do not continue across captures.
+    pub fn begin_capture(&mut self, index: usize) {
+        self.capture = index;
+        self.stream_base += self.next_stream;
+        self.next_stream = 0;
+        self.decode = DecodeCounts::default();
+        self.unsupported.clear();
+        self.snaplen = 0;
+        self.defrag = Defragmenter::new();
+        self.tls_servers.clear();
+    }
+
+    /// Adds TLS key-log secrets (an NSS key log file, or a pcapng Decryption Secrets Block).
+    pub fn add_key_log(&mut self, text: &str) -> Result<(), KeyLogError> {
+        self.keylog.add_text(text)?;
+        if self.options.await_keys {
+            self.retry_keys();
+        }
+        Ok(())
+    }
+
+    /// Gives newly logged secrets to the flows that were waiting for them, in flow order.
+    fn retry_keys(&mut self) {
+        let mut waiting: Vec<(u64, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, c)| c.awaits_secrets().is_some())
+            .map(|(k, c)| (c.tcp_stream, *k))
+            .collect();
+        waiting.sort_unstable_by_key(|(stream, _)| *stream);
+        for (_, key) in waiting {
+            let Some(connection) = self.flows.get_mut(&key) else {
+                continue;
+            };
+            let Some(secrets) = connection
+                .awaits_secrets()
+                .and_then(|random| self.keylog.get(random))
+            else {
+                continue;
+            };
+            let mut context = Context {
+                keylog: &self.keylog,
+                tls_servers: &mut self.tls_servers,
+                await_keys: false,
+                now: self.now,
+            };
+            connection.provide_secrets(secrets, &mut context);
+            if self.options.stream
+                && !connection.reported
+                && connection.verdict_is_final(true, self.now)
+            {
+                self.stream_flow(key);
+            }
+        }
+    }
+
+    /// Number of flows currently tracked.
+    pub fn active_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Number of flows finished so far.
+    pub fn finished_flows(&self) -> usize {
+        self.finished.len()
+    }
+
+    /// One frame.
+    pub fn frame(&mut self, frame: &Frame<'_>) {
+        self.now = frame.timestamp;
+        match decode::decode_frame(frame) {
+            Decoded::Tcp(segment) => {
+                self.decode.tcp += 1;
+                if frame.is_truncated() && segment.payload.len() < segment.payload_len as usize {
+                    self.decode.truncated_payload += 1;
+                }
+                self.segment(frame, &segment);
+            }
+            Decoded::OtherIp => self.decode.other_ip += 1,
+            Decoded::NotIp => self.decode.not_ip += 1,
+            Decoded::Fragment(fragment) => {
+                self.decode.fragments += 1;
+                if let Some(datagram) = self.defrag.add(&fragment, frame.timestamp) {
+                    match decode::decode_datagram(&datagram) {
+                        Decoded::Tcp(segment) => {
+                            self.decode.tcp += 1;
+                            self.segment(frame, &segment);
+                        }
+                        Decoded::Malformed(_) => self.decode.malformed += 1,
+                        _ => self.decode.other_ip += 1,
+                    }
+                }
+            }
+            Decoded::Malformed(_) => self.decode.malformed += 1,
+            Decoded::TruncatedHeaders => self.decode.truncated_headers += 1,
+            Decoded::UnsupportedLink(LinkType(lt)) => {
+                self.decode.unsupported_link += 1;
+                *self.unsupported.entry(lt).or_default() += 1;
+            }
+        }
+        self.frames_since_sweep += 1;
+        if self.frames_since_sweep >= SWEEP_EVERY_FRAMES {
+            self.frames_since_sweep = 0;
+            self.sweep();
+        }
+    }
+
+    /// One TCP segment: to its connection, made (or remade, on port reuse) when needed.
+    fn segment(&mut self, frame: &Frame<'_>, seg: &Segment<'_>) {
+        let src = Endpoint {
+            ip: seg.src_ip,
+            port: seg.src_port,
+        };
+        let dst = Endpoint {
+            ip: seg.dst_ip,
+            port: seg.dst_port,
+        };
+        let (key, side) = FlowKey::of(src, dst);
+        let is_syn = seg.flags.syn() && !seg.flags.ack();
+        if is_syn
+            && self
+                .flows
+                .get(&key)
+                .is_some_and(|c| c.is_reused_by(side, seg.seq))
+            && let Some(old) = self.flows.remove(&key)
+        {
+            self.finish_flow(old, FlowEnd::PortReused);
+        }
+        if !self.flows.contains_key(&key) && self.flows.len() >= self.options.max_flows() {
+            // The table is full: make room from idle flows, else leave this one out (counted).
+            self.sweep();
+            if self.flows.len() >= self.options.max_flows() {
+                self.decode.flows_not_tracked += 1;
+                return;
+            }
+        }
+        if seg.payload.len() < seg.payload_len as usize {
+            self.snaplen = self.snaplen.max(frame.data.len() as u32);
+        }
+        let stream = &mut self.next_stream;
+        let connection = self.flows.entry(key).or_insert_with(|| {
+            let s = *stream;
+            *stream += 1;
+            Box::new(TcpConnection::new(key, s, frame, seg.flags.syn()))
+        });
+        let mut context = Context {
+            keylog: &self.keylog,
+            tls_servers: &mut self.tls_servers,
+            await_keys: self.options.await_keys,
+            now: frame.timestamp,
+        };
+        let read = connection.segment(side, frame, seg, &mut context);
+        let stream_now = read
+            && self.options.stream
+            && !connection.reported
+            && connection.verdict_is_final(self.options.await_keys, frame.timestamp);
+        if stream_now {
+            self.stream_flow(key);
+        }
+    }
+
+    /// Reports a flow whose verdict is final while it stays in the table (live use).
+    fn stream_flow(&mut self, key: FlowKey) {
+        let Some(connection) = self.flows.get_mut(&key) else {
+            return;
+        };
+        connection.reported = true;
+        let mut facts = connection.facts(FlowEnd::CaptureEnded);
+        self.complete_facts(&mut facts);
+        let verdict = analysis::judge(&facts);
+        if verdict.kind == VerdictKind::NotTls {
+            return;
+        }
+        let report = build::flow_report(&facts, verdict, self.place());
+        self.ready.push(report.clone());
+        self.finished
+            .push((self.capture, facts.tcp_stream, Box::new(report)));
+    }
+
+    /// Reports whose verdict became final since the last call (live use), in that order.
+    pub fn take_ready(&mut self) -> Vec<FlowReport> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Advances the clock without a packet (live use, on an idle link): idle flows are closed.
+    pub fn tick(&mut self, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.sweep();
+        if self.options.stream {
+            // Flows that waited long enough for keys are judged without them.
+            let mut due: Vec<(u64, FlowKey)> = self
+                .flows
+                .iter()
+                .filter(|(_, c)| !c.reported && c.verdict_is_final(self.options.await_keys, now))
+                .map(|(k, c)| (c.tcp_stream, *k))
+                .collect();
+            due.sort_unstable_by_key(|(stream, _)| *stream);
+            for (_, key) in due {
+                self.stream_flow(key);
+            }
+        }
+    }
+
+    /// What the table knows of a flow beyond the connection itself.
+    fn complete_facts(&self, facts: &mut FlowFacts) {
+        facts.tls_candidate =
+            TLS_PORTS.contains(&facts.server.port) || self.tls_servers.contains(&facts.server);
+        facts.snaplen = self.snaplen;
+    }
+
+    fn place(&self) -> FlowPlace {
+        FlowPlace {
+            capture: self.capture,
+            stream_base: self.stream_base,
+        }
+    }
+
+    /// Closes idle and long-closed flows.
+    fn sweep(&mut self) {
+        let now = self.now;
+        let mut expired: Vec<(FlowKey, u64, FlowEnd)> = self
+            .flows
+            .iter()
+            .filter_map(|(key, c)| {
+                let idle = now.nanos_since(c.last_time);
+                if c.closed() && idle > CLOSED_LINGER_NS {
+                    Some((*key, c.tcp_stream, FlowEnd::CaptureEnded))
+                } else if idle > IDLE_TIMEOUT_NS {
+                    Some((*key, c.tcp_stream, FlowEnd::Idle))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        expired.sort_by_key(|(_, stream, _)| *stream);
+        for (key, _, end) in expired {
+            if let Some(connection) = self.flows.remove(&key) {
+                self.finish_flow(connection, end);
+            }
+        }
+    }
+
+    /// Finishes every flow still in the table, in flow order.
+    fn finish_all(&mut self, end: FlowEnd) {
+        let mut open: Vec<Box<TcpConnection>> = self.flows.drain().map(|(_, c)| c).collect();
+        open.sort_by_key(|c| c.tcp_stream);
+        for connection in open {
+            self.finish_flow(connection, end);
+        }
+    }
+
+    /// Ends a live capture: every open flow is reported as stopped.
+    pub fn stop_capture(&mut self, path: &str, summary: &CaptureSummary) -> CaptureReport {
+        self.finish_all(FlowEnd::CaptureStopped);
+        self.end_capture(path, summary)
+    }
+
+    /// Ends the current capture: every open flow is finished, and the capture's report returned.
+    pub fn end_capture(&mut self, path: &str, summary: &CaptureSummary) -> CaptureReport {
+        self.finish_all(FlowEnd::CaptureEnded);
+        self.defrag.finish();
+        self.decode.datagrams_reassembled = self.defrag.completed;
+        self.decode.datagrams_incomplete = self.defrag.abandoned;
+        let tally = CaptureTally {
+            decode: self.decode,
+            unsupported_links: &self.unsupported,
+            cut_at: self.snaplen,
+            flow_limit: self.options.max_flows(),
+        };
+        build::capture_report(path, summary, &tally)
+    }
+
+    fn finish_flow(&mut self, mut connection: Box<TcpConnection>, end: FlowEnd) {
+        connection.finish();
+        if connection.reported {
+            return;
+        }
+        let mut facts = connection.into_facts(end);
+        self.complete_facts(&mut facts);
+        let verdict = analysis::judge(&facts);
+        if verdict.kind == VerdictKind::NotTls {
+            self.non_tls_flows += 1;
+            if !self.options.include_non_tls {
+                return;
+            }
+        }
+        let report = build::flow_report(&facts, verdict, self.place());
+        if self.options.stream {
+            self.ready.push(report.clone());
+        }
+        self.finished
+            .push((self.capture, facts.tcp_stream, Box::new(report)));
+    }
+
+    /// Finishes the analysis and returns the report over every capture.
+    pub fn into_report(mut self, captures: Vec<CaptureReport>) -> Report {
+        self.finished
+            .sort_by_key(|(capture, stream, _)| (*capture, *stream));
+        let flows: Vec<FlowReport> = self.finished.into_iter().map(|(_, _, r)| *r).collect();
+        let summary = crate::report::summary::summarize(&flows, self.non_tls_flows);
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            captures,
+            diagnosis: crate::report::diagnosis::diagnose(&flows),
+            flows,
+            summary,
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! One TCP connection's state machine: segments in, TLS events and [`FlowFacts`] out.
+//!
+//! A [`TcpConnection`] reassembles each direction, feeds the ordered bytes to that direction's
+//! TLS parser and acts on what the parsers report (the ClientHello names the client and selects
+//! key-log secrets, a TLS 1.3 ServerHello makes the other direction protected). It knows nothing
+//! of the flow table, the capture or the report: the table hands it segments and asks it for its
+//! facts. ISN, FIN and RST state lives once, in the connection's [`TcpHealth`]. Memory is bounded
+//! by the reassembler's and the TLS parser's caps and by [`MAX_FRAME_TIMES`].
+
+use crate::analysis::{AlertSeen, FlowEnd, FlowFacts, KeyStatus, Role};
+use crate::capture::{Frame, Timestamp};
+use crate::decode::Segment;
+use crate::flow::{Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side, TcpHealth};
+use crate::tls::keylog::{HandshakeSecrets, KeyLog};
+use crate::tls::{DirectionParser, StreamFault, TlsEvent};
+use std::collections::HashSet;
+
+/// Most frame times kept per flow for the handshake window.
+const MAX_FRAME_TIMES: usize = 512;
+/// Most server endpoints remembered as TLS servers.
+const MAX_TLS_SERVERS: usize = 65_536;
+/// How long (capture time) a TLS 1.3 flow waits for its keys after the ServerHello.
+pub const KEY_WAIT_NS: i64 = 3_000_000_000;
+
+/// TLS 1.3 as the ServerHello's selected version.
+const TLS13: u16 = 0x0304;
+
+/// What a connection needs from the flow table while it absorbs a segment.
+pub(super) struct Context<'a> {
+    /// Secrets known so far.
+    pub keylog: &'a KeyLog,
+    /// Server endpoints that spoke TLS in this capture (bounded by [`MAX_TLS_SERVERS`]).
+    pub tls_servers: &'a mut HashSet<Endpoint>,
+    /// Keep TLS 1.3 protected records until their keys arrive (live use).
+    pub await_keys: bool,
+    /// Capture time of the segment.
+    pub now: Timestamp,
+}
+
+/// One TCP connection while it is in the flow table.
+#[derive(Debug)]
+pub(super) struct TcpConnection {
+    /// Wireshark's `tcp.stream` index within the capture.
+    pub tcp_stream: u64,
+    key: FlowKey,
+    first_frame: u64,
+    first_time: Timestamp,
+    /// Last frame of the connection seen.
+    pub last_frame: u64,
+    /// Time of the last frame seen.
+    pub last_time: Timestamp,
+    client: Option<Side>,
+    reassembly: [Reassembler; 2],
+    parsers: [DirectionParser; 2],
+    events: Vec<(Side, TlsEvent)>,
+    truncated_frames: u64,
+    first_truncated_frame: Option<u64>,
+    first_tls_frame: Option<u64>,
+    not_tls: bool,
+    keys: KeyStatus,
+    health: TcpHealth,
+    /// Frame that ended the TLS handshake.
+    handshake_end: Option<u64>,
+    /// Version the ServerHello chose.
+    server_version: Option<u16>,
+    /// Frame times of the handshake window.
+    frame_times: Vec<(u64, Timestamp)>,
+    payload_seen: bool,
+    /// Already reported (streaming): leaving the table adds nothing.
+    pub reported: bool,
+    /// The ClientHello random (to match key-log entries that arrive later).
+    client_random: Option<Vec<u8>>,
+    /// Time of the ServerHello.
+    server_hello_time: Option<Timestamp>,
+}
+
+impl TcpConnection {
+    /// A connection whose first segment is in `frame`.
+    pub fn new(
+        key: FlowKey,
+        tcp_stream: u64,
+        frame: &Frame<'_>,
+        starts_with_syn: bool,
+    ) -> TcpConnection {
+        TcpConnection {
+            tcp_stream,
+            key,
+            first_frame: frame.number,
+            first_time: frame.timestamp,
+            last_frame: frame.number,
+            last_time: frame.timestamp,
+            client: None,
+            reassembly: [Reassembler::new(), Reassembler::new()],
+            parsers: [
+                DirectionParser::new(!starts_with_syn),
+                DirectionParser::new(!starts_with_syn),
+            ],
+            events: Vec::new(),
+            truncated_frames: 0,
+            first_truncated_frame: None,
+            first_tls_frame: None,
+            not_tls: false,
+            keys: KeyStatus::NoKeyLog,
+            health: TcpHealth::new(),
+            handshake_end: None,
+            server_version: None,
+            frame_times: Vec::new(),
+            payload_seen: false,
+            reported: false,
+            client_random: None,
+            server_hello_time: None,
+        }
+    }
+
+    /// True when a SYN from `side` with sequence number `seq` opens a new connection on the same
+    /// ports: another ISN, or any SYN but a retransmission after a FIN or RST.
+    pub fn is_reused_by(&self, side: Side, seq: u32) -> bool {
+        let isn = self.health.isn(side);
+        let new_isn = isn.is_some_and(|isn| isn != SeqNumber(seq));
+        new_isn || (self.health.closing() && isn != Some(SeqNumber(seq)))
+    }
+
+    /// True once a RST was sent or both sides sent a FIN.
+    pub fn closed(&self) -> bool {
+        self.health.closed()
+    }
+
+    /// True when neither direction wants more bytes.
+    fn passive(&self) -> bool {
+        self.parsers[0].is_done() && self.parsers[1].is_done()
+    }
+
+    /// The ClientHello random, when a key log may still name this connection's secrets.
+    pub fn awaits_secrets(&self) -> Option<&[u8]> {
+        if self.keys == KeyStatus::Found || self.reported {
+            return None;
+        }
+        self.client_random.as_deref()
+    }
+
+    /// Absorbs one segment from `side`. Returns false when the connection no longer reads
+    /// bytes (both parsers done): then only its TCP analysis and frame counters moved.
+    pub fn segment(
+        &mut self,
+        side: Side,
+        frame: &Frame<'_>,
+        seg: &Segment<'_>,
+        context: &mut Context<'_>,
+    ) -> bool {
+        self.last_frame = frame.number;
+        self.last_time = frame.timestamp;
+        let i = side.index();
+        let other = side.other();
+        let in_handshake = self.handshake_end.is_none();
+        self.health
+            .segment(side, seg, frame.number, frame.timestamp, in_handshake);
+        if in_handshake && self.frame_times.len() < MAX_FRAME_TIMES {
+            self.frame_times.push((frame.number, frame.timestamp));
+        }
+        self.payload_seen |= seg.payload_len > 0;
+
+        if seg.flags.syn() {
+            // The SYN's sender is the client; the SYN/ACK's sender the server.
+            let client = if seg.flags.ack() { other } else { side };
+            self.client.get_or_insert(client);
+            self.reassembly[i].syn(SeqNumber(seg.seq));
+        }
+        if seg.payload.len() < seg.payload_len as usize {
+            self.truncated_frames += 1;
+            self.first_truncated_frame.get_or_insert(frame.number);
+        }
+        if self.passive() {
+            return false;
+        }
+
+        let mut new_events: Vec<TlsEvent> = Vec::new();
+        // Payload first: a segment's own data precedes what its ACK says about the other side.
+        let data_seq = if seg.flags.syn() {
+            SeqNumber(seg.seq).plus(1)
+        } else {
+            SeqNumber(seg.seq)
+        };
+        if seg.payload_len > 0 && !self.parsers[i].is_done() {
+            let (reassembly, parser) = (&mut self.reassembly[i], &mut self.parsers[i]);
+            reassembly.segment(
+                data_seq,
+                frame.number,
+                seg.payload,
+                seg.payload_len,
+                &mut |chunk| feed(parser, chunk, &mut new_events),
+            );
+        }
+        if seg.flags.fin() {
+            self.reassembly[i].fin(data_seq.plus(seg.payload_len));
+        }
+        self.absorb(side, &mut new_events, context);
+        if seg.flags.ack() && !self.parsers[other.index()].is_done() {
+            let o = other.index();
+            let (reassembly, parser) = (&mut self.reassembly[o], &mut self.parsers[o]);
+            reassembly.acknowledged(SeqNumber(seg.ack), frame.number, &mut |chunk| {
+                feed(parser, chunk, &mut new_events)
+            });
+            self.absorb(other, &mut new_events, context);
+        }
+        self.after_events(frame.number);
+        true
+    }
+
+    /// Hands handshake secrets that arrived after the ClientHello to the parsers (live use).
+    pub fn provide_secrets(&mut self, secrets: &HandshakeSecrets, context: &mut Context<'_>) {
+        let Some(client) = self.client else { return };
+        self.keys = KeyStatus::Found;
+        for (side, secret) in [(client, &secrets.client), (client.other(), &secrets.server)] {
+            let Some(secret) = secret else { continue };
+            let mut events = Vec::new();
+            self.parsers[side.index()].provide_keys(secret.clone(), &mut events);
+            self.absorb(side, &mut events, context);
+        }
+        self.after_events(self.last_frame);
+    }
+
+    /// Records a direction's new events, and acts on the ones that concern the other direction:
+    /// the ClientHello decides the client and selects key-log secrets, a TLS 1.3 ServerHello
+    /// makes the client's direction protected.
+    fn absorb(&mut self, side: Side, events: &mut Vec<TlsEvent>, context: &mut Context<'_>) {
+        let mut i = 0;
+        while i < events.len() {
+            let mut more = Vec::new();
+            self.learn(side, &events[i], context);
+            self.mark_handshake_end(side, &events[i]);
+            match &events[i] {
+                TlsEvent::ServerHello { hello, .. }
+                    if !hello.is_hello_retry_request && hello.version() == TLS13 =>
+                {
+                    self.parsers[side.other().index()]
+                        .peer_selected_tls13(hello.cipher_suite, &mut more);
+                }
+                TlsEvent::ServerHello { hello, .. } if hello.version() != TLS13 => {
+                    self.parsers[side.other().index()].peer_selected_tls12();
+                }
+                TlsEvent::NotTls { .. } => self.not_tls = true,
+                _ => {}
+            }
+            i += 1;
+            self.events
+                .extend(more.into_iter().map(|e| (side.other(), e)));
+        }
+        self.events.extend(events.drain(..).map(|e| (side, e)));
+    }
+
+    /// What a hello tells about the connection: the client, its random and secrets, the
+    /// server's version.
+    fn learn(&mut self, side: Side, event: &TlsEvent, context: &mut Context<'_>) {
+        match event {
+            TlsEvent::ClientHello { hello, .. } => {
+                self.client.get_or_insert(side);
+                self.client_random = Some(hello.random.clone());
+                if context.tls_servers.len() < MAX_TLS_SERVERS {
+                    context.tls_servers.insert(self.key.endpoint(side.other()));
+                }
+                let keylog = context.keylog;
+                if context.await_keys && keylog.get(&hello.random).is_none() {
+                    self.parsers[0].await_keys();
+                    self.parsers[1].await_keys();
+                }
+                if !keylog.is_empty() || context.await_keys {
+                    match keylog.get(&hello.random) {
+                        Some(secrets) => {
+                            self.keys = KeyStatus::Found;
+                            if let Some(c) = &secrets.client {
+                                self.parsers[side.index()].set_handshake_secret(c.clone());
+                            }
+                            if let Some(s) = &secrets.server {
+                                self.parsers[side.other().index()].set_handshake_secret(s.clone());
+                            }
+                        }
+                        None => self.keys = KeyStatus::NoEntry,
+                    }
+                }
+            }
+            TlsEvent::ServerHello { hello, .. } if !hello.is_hello_retry_request => {
+                self.server_version = Some(hello.version());
+                self.server_hello_time.get_or_insert(context.now);
+            }
+            _ => {}
+        }
+    }
+
+    /// End of the handshake window: the server's ChangeCipherSpec (TLS ≤ 1.2), or the client's
+    /// first protected record after a TLS 1.3 ServerHello.
+    fn mark_handshake_end(&mut self, side: Side, event: &TlsEvent) {
+        let from_client = self.client == Some(side);
+        match event {
+            TlsEvent::ChangeCipherSpec { frame }
+                if !from_client && self.server_version.is_some_and(|v| v < TLS13) =>
+            {
+                self.handshake_end.get_or_insert(*frame);
+            }
+            TlsEvent::ApplicationData { frame } | TlsEvent::Finished { frame }
+                if from_client && self.server_version == Some(TLS13) =>
+            {
+                self.handshake_end.get_or_insert(*frame);
+            }
+            _ => {}
+        }
+    }
+
+    /// Updates connection-level state after new events and stops work no longer needed.
+    fn after_events(&mut self, frame: u64) {
+        if self.first_tls_frame.is_none() && self.parsers.iter().any(DirectionParser::seen_tls) {
+            self.first_tls_frame = Some(frame);
+        }
+        if self.not_tls && self.first_tls_frame.is_none() {
+            for p in &mut self.parsers {
+                p.stop();
+            }
+        }
+        for (parser, reassembly) in self.parsers.iter().zip(&mut self.reassembly) {
+            if parser.is_done() && !reassembly.is_passive() {
+                reassembly.make_passive();
+            }
+        }
+    }
+
+    /// True when more packets cannot change the verdict: a ServerHello (with its decrypted
+    /// EncryptedExtensions when keys are at hand), a server alert, or the end of the connection.
+    pub fn verdict_is_final(&self, await_keys: bool, now: Timestamp) -> bool {
+        // A TLS 1.3 flow whose keys may still be logged waits a little for them, even when the
+        // connection is already over (clients write the key log as the handshake ends).
+        let awaiting_keys = await_keys
+            && self.server_version == Some(TLS13)
+            && self.keys != KeyStatus::Found
+            && self
+                .server_hello_time
+                .is_some_and(|t| now.nanos_since(t) <= KEY_WAIT_NS);
+        if awaiting_keys {
+            return false;
+        }
+        if self.closed() {
+            return true;
+        }
+        let server = self.client.map(Side::other);
+        let mut server_alert = false;
+        let mut encrypted_extensions = false;
+        let mut decryption_failed = false;
+        for (side, event) in &self.events {
+            match event {
+                TlsEvent::Alert { .. } if Some(*side) == server => server_alert = true,
+                TlsEvent::EncryptedExtensions { .. } => encrypted_extensions = true,
+                TlsEvent::Fault {
+                    fault: StreamFault::Decryption(_),
+                    ..
+                } => decryption_failed = true,
+                _ => {}
+            }
+        }
+        if server_alert {
+            return true;
+        }
+        match self.server_version {
+            Some(v) if v < TLS13 => true,
+            Some(_) if self.keys == KeyStatus::Found => {
+                encrypted_extensions || decryption_failed || self.handshake_end.is_some()
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// The connection left the table: what the reassemblers still hold goes to the parsers.
+    pub fn finish(&mut self) {
+        let last = self.last_frame;
+        for side in [Side::A, Side::B] {
+            let mut events = Vec::new();
+            let i = side.index();
+            let (reassembly, parser) = (&mut self.reassembly[i], &mut self.parsers[i]);
+            reassembly.finish(last, &mut |chunk| feed(parser, chunk, &mut events));
+            self.events.extend(events.into_iter().map(|e| (side, e)));
+        }
+        if self.first_tls_frame.is_none() && self.parsers.iter().any(DirectionParser::seen_tls) {
+            self.first_tls_frame = Some(last);
+        }
+    }
+
+    /// The client side: the SYN sender, else the ClientHello sender, else the side with the
+    /// higher (ephemeral) port.
+    fn client_side(&self) -> Side {
+        let by_port = if self.key.a.port > self.key.b.port {
+            Side::A
+        } else {
+            Side::B
+        };
+        self.client.unwrap_or(by_port)
+    }
+
+    /// Everything seen of the connection so far, in client/server terms. The TCP analysis and
+    /// frame times are cloned (the connection goes on); see [`TcpConnection::into_facts`].
+    pub fn facts(&self, end: FlowEnd) -> FlowFacts {
+        let mut facts = self.facts_without_health(end);
+        facts.health = self.health.clone();
+        facts.frame_times = self.frame_times.clone();
+        facts
+    }
+
+    /// Like [`TcpConnection::facts`], for a connection that is over (nothing cloned).
+    pub fn into_facts(mut self, end: FlowEnd) -> FlowFacts {
+        let mut facts = self.facts_without_health(end);
+        facts.health = std::mem::take(&mut self.health);
+        facts.frame_times = std::mem::take(&mut self.frame_times);
+        facts
+    }
+
+    fn facts_without_health(&self, end: FlowEnd) -> FlowFacts {
+        let client = self.client_side();
+        let role = |side: Side| {
+            if side == client {
+                Role::Client
+            } else {
+                Role::Server
+            }
+        };
+        let mut facts = FlowFacts {
+            tcp_stream: self.tcp_stream,
+            client: self.key.endpoint(client),
+            server: self.key.endpoint(client.other()),
+            first_frame: self.first_frame,
+            first_time: self.first_time,
+            reassembly: [self.reassembly[0].stats(), self.reassembly[1].stats()],
+            truncated_frames: self.truncated_frames,
+            first_truncated_frame: self.first_truncated_frame,
+            last_frame: self.last_frame,
+            first_tls_frame: self.first_tls_frame,
+            keys: self.keys,
+            end,
+            client_side: client,
+            handshake_end: self.handshake_end,
+            payload_seen: self.payload_seen,
+            ..FlowFacts::default()
+        };
+        facts.resets = self
+            .health
+            .resets
+            .iter()
+            .map(|r| (role(r.side), r.frame))
+            .collect();
+        facts.fins = self
+            .health
+            .fins
+            .iter()
+            .map(|f| (role(f.side), f.frame))
+            .collect();
+        for (side, event) in &self.events {
+            add_event(&mut facts, role(*side), event);
+        }
+        facts
+    }
+}
+
+/// Adds one TLS event from `from` to the facts.
+fn add_event(facts: &mut FlowFacts, from: Role, event: &TlsEvent) {
+    match event {
+        TlsEvent::ClientHello { hello, frames } => facts
+            .client_hellos
+            .push(((**hello).clone(), frames.clone())),
+        TlsEvent::ServerHello { hello, frames } => facts
+            .server_hellos
+            .push(((**hello).clone(), frames.clone())),
+        TlsEvent::Alert {
+            level,
+            description,
+            frame,
+            decrypted,
+        } => facts.alerts.push(AlertSeen {
+            from,
+            level: *level,
+            description: *description,
+            frame: *frame,
+            decrypted: *decrypted,
+        }),
+        TlsEvent::EncryptedExtensions { alpn, frames } => {
+            facts.encrypted_extensions = Some((alpn.clone(), frames.clone()))
+        }
+        TlsEvent::Certificate { names, frames } => {
+            if from == Role::Server {
+                facts.server_certificate = Some((names.clone(), frames.clone()));
+            }
+        }
+        TlsEvent::Finished { frame } => facts.finished.push((from, *frame)),
+        TlsEvent::ChangeCipherSpec { .. } | TlsEvent::ApplicationData { .. } => {}
+        TlsEvent::Proxy { kind, target, .. } => {
+            if from == Role::Client || facts.proxy.is_none() {
+                facts.proxy = Some((*kind, target.clone()));
+            }
+        }
+        TlsEvent::NotTls { .. } => facts.not_tls = true,
+        TlsEvent::Fault { frame, fault } => facts.faults.push((from, *frame, fault.clone())),
+    }
+}
+
+fn feed(parser: &mut DirectionParser, chunk: Chunk<'_>, events: &mut Vec<TlsEvent>) {
+    match chunk {
+        Chunk::Data { frame, bytes } => parser.feed(frame, bytes, events),
+        Chunk::Gap { frame, len } => parser.gap(frame, len, events),
+    }
+}

@@ -1,0 +1,370 @@
+//! Flow reports from facts: [`flow_report`] turns one flow's [`FlowFacts`] and its verdict into
+//! the [`FlowReport`] every renderer reads. It reads nothing but the facts, so a TCP connection
+//! and any other transport that produces facts are reported alike.
+
+use super::model::*;
+use crate::analysis::{self, FlowFacts, KeyStatus, Verdict};
+use crate::capture::{CaptureSummary, LinkType};
+use crate::flow::{Anomaly, Endpoint, Side};
+use crate::tls::hello::version_name;
+use crate::tls::{ClientHello, ServerHello, StreamFault, ja4};
+use std::collections::BTreeMap;
+
+/// Where a flow report belongs: its capture and its report-wide id.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowPlace {
+    /// Index of the capture.
+    pub capture: usize,
+    /// Flow ids of earlier captures: the id is `stream_base + tcp_stream`.
+    pub stream_base: u64,
+}
+
+fn endpoint_report(e: Endpoint) -> EndpointReport {
+    EndpointReport {
+        ip: e.ip.to_string(),
+        port: e.port,
+    }
+}
+
+/// The report of one flow, from its facts and verdict.
+pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> FlowReport {
+    let ch = facts.client_hello();
+    let sh = facts.server_hello();
+    let ee_alpn = facts
+        .encrypted_extensions
+        .as_ref()
+        .and_then(|(alpn, _)| alpn.as_ref());
+    let (selected_list, alpn_source) = match (sh.and_then(|(h, _)| h.alpn.as_ref()), ee_alpn) {
+        (Some(a), _) => (Some(a), Some("server_hello")),
+        (None, Some(a)) => (Some(a), Some("encrypted_extensions")),
+        (None, None) => (None, None),
+    };
+    let alpn_selected = selected_list
+        .and_then(|a| a.protocols.first())
+        .map(|p| p.escaped());
+    let alpn_source = alpn_selected.as_ref().and(alpn_source);
+    let view = analysis::network::assess(facts);
+    FlowReport {
+        id: place.stream_base + facts.tcp_stream,
+        capture: place.capture,
+        tcp_stream: facts.tcp_stream,
+        transport: "tcp",
+        client: endpoint_report(facts.client),
+        server: endpoint_report(facts.server),
+        first_frame: facts.first_frame,
+        last_frame: facts.last_frame,
+        start: facts.first_time.rfc3339_micros(),
+        sni: ch.and_then(|(h, _)| h.sni.clone()),
+        alpn_offered: ch
+            .map(|(h, _)| h.offered().iter().map(|p| p.escaped()).collect())
+            .unwrap_or_default(),
+        alpn_source,
+        alpn_selected,
+        tls_version: sh.map(|(h, _)| version_name(h.version())),
+        verdict: verdict.kind.name(),
+        detail: verdict.detail,
+        evidence_frames: verdict.evidence_frames,
+        client_hello: ch.map(|(h, frames)| client_hello_report(facts, h, frames)),
+        server_hello: sh.map(|(h, frames)| server_hello_report(facts, h, frames)),
+        encrypted_extensions: facts.encrypted_extensions.as_ref().map(|(alpn, frames)| {
+            EncryptedExtensionsReport {
+                frames: frames.clone(),
+                alpn: alpn
+                    .as_ref()
+                    .map(|a| a.protocols.iter().map(|p| p.escaped()).collect()),
+            }
+        }),
+        server_certificate: facts.server_certificate.as_ref().map(|(names, frames)| {
+            CertificateReport {
+                subject: names.subject.clone(),
+                issuer: names.issuer.clone(),
+                san: names.san.clone(),
+                frames: frames.clone(),
+            }
+        }),
+        decryption: decryption(facts),
+        alerts: alerts(facts),
+        proxy: facts.proxy.as_ref().map(|(kind, target)| ProxyReport {
+            kind: kind.name(),
+            target: target.clone(),
+        }),
+        tcp: tcp_report(facts, &view),
+        network: view.finding.clone(),
+        notes: notes(facts),
+    }
+}
+
+fn client_hello_report(facts: &FlowFacts, h: &ClientHello, frames: &[u64]) -> ClientHelloReport {
+    ClientHelloReport {
+        frames: frames.to_vec(),
+        random: h.random.iter().map(|b| format!("{b:02x}")).collect(),
+        legacy_version: version_name(h.legacy_version),
+        supported_versions: h
+            .supported_versions
+            .iter()
+            .map(|v| version_name(*v))
+            .collect(),
+        cipher_suites: HexCodes(h.cipher_suites.clone()),
+        extensions: HexCodes(h.extensions.clone()),
+        alpn_grease: h.offered().iter().any(|p| p.is_grease()),
+        alpn_malformed: h
+            .alpn
+            .as_ref()
+            .and_then(|a| a.malformed)
+            .map(str::to_string),
+        // JA4 fingerprints the connection's first ClientHello, as the JA4 tools do.
+        ja4: ja4::ja4(facts.client_hellos.first().map_or(h, |(first, _)| first)),
+        after_hello_retry_request: facts.hello_retry_request().is_some()
+            && facts.client_hellos.len() > 1,
+    }
+}
+
+fn server_hello_report(facts: &FlowFacts, h: &ServerHello, frames: &[u64]) -> ServerHelloReport {
+    ServerHelloReport {
+        frames: frames.to_vec(),
+        version: version_name(h.version()),
+        cipher_suite: tls_parser::TlsCipherSuite::from_id(h.cipher_suite)
+            .map(|c| c.name.to_string())
+            .unwrap_or_else(|| format!("0x{:04x}", h.cipher_suite)),
+        extensions: HexCodes(h.extensions.clone()),
+        alpn: h
+            .alpn
+            .as_ref()
+            .map(|a| a.protocols.iter().map(|p| p.escaped()).collect()),
+        hello_retry_request_frames: facts.hello_retry_request().map(|(_, f)| f.clone()),
+        npn: h.npn,
+    }
+}
+
+/// The key-log outcome of a TLS 1.3 flow (none without a key log or for older versions).
+fn decryption(facts: &FlowFacts) -> Option<String> {
+    let tls13 = facts
+        .server_hello()
+        .is_some_and(|(h, _)| h.version() == 0x0304);
+    let decryption_failed = facts
+        .faults
+        .iter()
+        .any(|(_, _, f)| matches!(f, StreamFault::Decryption(_)));
+    match facts.keys {
+        _ if !tls13 => None,
+        KeyStatus::NoKeyLog => None,
+        KeyStatus::NoEntry => Some("no key-log entry for this ClientHello random".to_string()),
+        KeyStatus::Found if decryption_failed => {
+            Some("decryption failed: keys do not match this flow".to_string())
+        }
+        KeyStatus::Found => Some("decrypted".to_string()),
+    }
+}
+
+fn alerts(facts: &FlowFacts) -> Vec<AlertReport> {
+    facts
+        .alerts
+        .iter()
+        .map(|a| AlertReport {
+            from: a.from.name(),
+            level: match a.level {
+                1 => "warning",
+                2 => "fatal",
+                0 => "encrypted",
+                _ => "unknown",
+            },
+            description: a
+                .description
+                .map(analysis::alert_name)
+                .unwrap_or("encrypted"),
+            code: a.description,
+            frame: a.frame,
+            decrypted: a.decrypted,
+        })
+        .collect()
+}
+
+/// Reassembly gaps, caps hit, stream faults and odd handshakes, in words.
+fn notes(facts: &FlowFacts) -> Vec<String> {
+    let client = facts.client_side;
+    let mut notes: Vec<String> = Vec::new();
+    for (role, frame, fault) in &facts.faults {
+        notes.push(format!("{} stream, frame {frame}: {fault}", role.name()));
+    }
+    for side in [Side::A, Side::B] {
+        let stats = facts.reassembly[side.index()];
+        let who = if side == client { "client" } else { "server" };
+        if stats.cap_hits > 0 {
+            notes.push(format!(
+                "{who} stream: out-of-order buffer cap ({} KiB) reached {} times",
+                crate::flow::MAX_PENDING_BYTES / 1024,
+                stats.cap_hits
+            ));
+        }
+        if stats.gaps > 0 {
+            notes.push(format!(
+                "{who} stream: {} gaps, {} bytes missing from the capture",
+                stats.gaps, stats.gap_bytes
+            ));
+        }
+    }
+    if facts.truncated_frames > 0 {
+        notes.push(format!(
+            "{} frames cut by the snaplen",
+            facts.truncated_frames
+        ));
+    }
+    if facts.client_hellos.len() > 1 && facts.hello_retry_request().is_none() {
+        notes.push(format!(
+            "{} ClientHellos without a HelloRetryRequest",
+            facts.client_hellos.len()
+        ));
+    }
+    notes
+}
+
+fn counts_report(
+    counts: &[crate::flow::Counts; 2],
+    client: Side,
+) -> BTreeMap<&'static str, DirectionCounts> {
+    let mut out = BTreeMap::new();
+    for kind in Anomaly::ALL {
+        let side_count = |side: Side| {
+            let c = counts[side.index()].get(kind);
+            (c.count > 0).then(|| CountReport {
+                count: c.count,
+                frames: c.frames.clone(),
+            })
+        };
+        let entry = DirectionCounts {
+            client: side_count(client),
+            server: side_count(client.other()),
+        };
+        if entry.client.is_some() || entry.server.is_some() {
+            out.insert(kind.name(), entry);
+        }
+    }
+    out
+}
+
+fn tcp_report(facts: &FlowFacts, view: &analysis::network::NetworkView) -> TcpReport {
+    let health = &facts.health;
+    let client = facts.client_side;
+    let mut holes = BTreeMap::new();
+    for (side, name) in [(client, "client"), (client.other(), "server")] {
+        let (filled, open) = health.holes(side);
+        if filled + open > 0 {
+            holes.insert(name, HoleReport { filled, open });
+        }
+    }
+    TcpReport {
+        connect_ms: view.connect_ms,
+        capture_point: view.capture_point.name(),
+        client_hello_to_server_hello_ms: view.client_hello_to_server_hello_ms,
+        client_hello_span_ms: view.client_hello_span_ms,
+        handshake_ms: view.handshake_ms,
+        handshake_end_frame: facts.handshake_end,
+        handshake_loss: view.handshake_loss,
+        handshake: counts_report(&health.handshake, client),
+        flow: counts_report(&health.flow, client),
+        holes,
+        resets: view
+            .resets
+            .iter()
+            .map(|r| ResetReport {
+                from: r.from.name(),
+                frame: r.frame,
+                ttl: r.ttl,
+                usual_ttl: r.usual_ttl,
+            })
+            .collect(),
+        fins: health
+            .fins
+            .iter()
+            .map(|f| FinReport {
+                from: if f.side == client { "client" } else { "server" },
+                frame: f.frame,
+            })
+            .collect(),
+        retransmitted_messages: view
+            .retransmitted_messages
+            .iter()
+            .map(|m| MessageReport {
+                message: m.message,
+                times: m.times,
+                frames: m.frames.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// What the flow table counted while reading one capture.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureTally<'a> {
+    /// Frames by decoding outcome.
+    pub decode: DecodeCounts,
+    /// Frames per unsupported link type.
+    pub unsupported_links: &'a BTreeMap<u32, u64>,
+    /// Largest length frames were cut at by the snaplen (0: none were cut).
+    pub cut_at: u32,
+    /// The flow table's cap.
+    pub flow_limit: usize,
+}
+
+/// The report of one capture: what the reader and the flow table saw, and what to warn about.
+pub fn capture_report(
+    path: &str,
+    summary: &CaptureSummary,
+    tally: &CaptureTally<'_>,
+) -> CaptureReport {
+    let decode = tally.decode;
+    let mut warnings: Vec<String> = summary.warnings.iter().map(|w| w.to_string()).collect();
+    for (lt, n) in tally.unsupported_links {
+        warnings.push(format!(
+            "{n} frames of unsupported link type {} skipped (alpnscope reads Ethernet, Linux cooked SLL/SLL2, raw IP, NULL and LOOP)",
+            LinkType(*lt)
+        ));
+    }
+    if decode.malformed > 0 {
+        warnings.push(format!(
+            "{} malformed frames skipped (length fields or headers that do not add up)",
+            decode.malformed
+        ));
+    }
+    if decode.flows_not_tracked > 0 {
+        warnings.push(format!(
+            "{} packets of new connections were not analysed: {} flows were already tracked (the cap)",
+            decode.flows_not_tracked, tally.flow_limit
+        ));
+    }
+    if decode.datagrams_incomplete > 0 {
+        warnings.push(format!(
+            "{} fragmented IP datagrams could not be reassembled (fragments missing, too old or inconsistent); their bytes are gaps in their flows",
+            decode.datagrams_incomplete
+        ));
+    }
+    if decode.truncated_payload + decode.truncated_headers > 0 {
+        warnings.push(format!(
+            "{} frames were cut by the snaplen ({} bytes); capture with -s 0 to see whole handshakes",
+            decode.truncated_payload + decode.truncated_headers,
+            // The length frames were cut at; the file header's snaplen can be larger
+            // (editcap -s, or a capture re-written with a smaller snaplen).
+            if tally.cut_at > 0 {
+                tally.cut_at
+            } else {
+                summary.snaplen
+            }
+        ));
+    }
+    CaptureReport {
+        path: path.to_string(),
+        format: summary.format.name().to_string(),
+        link_types: summary.link_types.iter().map(|l| l.to_string()).collect(),
+        snaplen: summary.snaplen,
+        packets: summary.packets,
+        bytes: summary.bytes,
+        size: None,
+        sha256: None,
+        first_time: summary.first_time.map(|t| t.rfc3339_micros()),
+        last_time: summary.last_time.map(|t| t.rfc3339_micros()),
+        complete: summary.complete(),
+        warnings,
+        decode,
+        statistics: None,
+    }
+}
