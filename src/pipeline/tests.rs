@@ -251,3 +251,37 @@ fn client_hello_in_ipv6_fragments_is_reassembled() {
     assert_eq!(report.flows[0].alpn_offered, ["h2"]);
     assert_eq!(report.flows[0].client.ip, "2001:db8::1");
 }
+
+/// Live use: flows that waited for their keys are streamed in flow order when a key log
+/// names all of them at once (a hash-map walk must not decide the order).
+#[test]
+fn flows_given_keys_late_are_streamed_in_flow_order() {
+    use crate::capture::CaptureEvent;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/");
+    let capture = std::fs::read(format!("{dir}diagnosis-interception.pcap")).unwrap();
+    let keys = std::fs::read_to_string(format!("{dir}diagnosis-interception.keys")).unwrap();
+    let mut analyzer = Analyzer::new(AnalyzerOptions {
+        stream: true,
+        await_keys: true,
+        ..AnalyzerOptions::default()
+    });
+    analyzer.begin_capture(0);
+    let summary = crate::capture::read_capture(&mut &capture[..], |event| {
+        if let CaptureEvent::Frame(frame) = event {
+            analyzer.frame(&frame);
+        }
+    })
+    .unwrap();
+    assert!(summary.complete());
+    // Every TLS 1.3 handshake still waits for its keys.
+    assert!(analyzer.take_ready().is_empty());
+    analyzer.add_key_log(&keys).unwrap();
+    let ready = analyzer.take_ready();
+    let ids: Vec<u64> = ready.iter().map(|f| f.id).collect();
+    assert_eq!(ids, [0, 1, 2, 3]);
+    assert!(
+        ready
+            .iter()
+            .all(|f| f.decryption.as_deref() == Some("decrypted"))
+    );
+}
