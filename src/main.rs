@@ -6,6 +6,7 @@ mod cli;
 #[cfg(feature = "live")]
 mod live_command;
 
+use alpnscope::analysis::VerdictKind;
 use alpnscope::pipeline::AnalyzerOptions;
 use alpnscope::{AnalyzeOptions, Progress, analyze_files, report};
 use clap::Parser;
@@ -123,7 +124,7 @@ fn analyze(config: cli::Config) -> ExitCode {
     let failed = report
         .flows
         .iter()
-        .any(|f| config.fail_on.iter().any(|v| v.name() == f.verdict));
+        .any(|f| config.fail_on.contains(&f.verdict));
     let written = match &config.output {
         Some(path) => match std::fs::File::create(path) {
             Ok(file) => {
@@ -192,7 +193,7 @@ fn extract(
         report
             .flows
             .iter()
-            .filter(|f| f.verdict != "agreed" && f.verdict != "not_tls")
+            .filter(|f| f.verdict != VerdictKind::Agreed && f.verdict != VerdictKind::NotTls)
             .map(|f| f.id)
             .collect()
     } else {

@@ -5,9 +5,11 @@ use crate::flow::{Endpoint, ReassemblyStats, Side, TcpHealth};
 use crate::tls::preamble::ProxyKind;
 use crate::tls::x509::CertificateNames;
 use crate::tls::{AlpnList, ClientHello, ServerHello, StreamFault};
+use serde::Serialize;
 
 /// Which party of the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The side that opened the connection (or sent the ClientHello).
     Client,
@@ -22,6 +24,12 @@ impl Role {
             Role::Client => "client",
             Role::Server => "server",
         }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -4,9 +4,11 @@
 use super::facts::{FlowFacts, Role};
 use crate::capture::Timestamp;
 use crate::flow::{Anomaly, Side, TcpHealth};
+use serde::Serialize;
 
 /// Where the capture was taken, inferred from the three-way handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CapturePoint {
     /// SYN → SYN/ACK is most of the round trip: the capture is near the client.
     Client,
@@ -25,6 +27,32 @@ impl CapturePoint {
             CapturePoint::Unknown => "unknown",
         }
     }
+}
+
+impl std::fmt::Display for CapturePoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The network's part in a handshake that got no ServerHello, as [`incomplete_cause`] found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkCause {
+    /// The server's side answered the SYN with a RST.
+    ConnectionRefused,
+    /// One SYN, unanswered before the capture ended.
+    SynUnanswered,
+    /// The SYN was sent several times and never answered.
+    SynNeverAnswered,
+    /// A RST whose TTL differs from its sender's other packets: a middlebox sent it.
+    InjectedReset,
+    /// A RST before any ServerHello.
+    Reset,
+    /// The ClientHello was sent several times and never answered.
+    ClientHelloNeverAnswered,
+    /// The flow went idle after the ClientHello without an answer.
+    ServerSilent,
 }
 
 /// A RST and how its TTL compares with its sender's other packets.
@@ -376,14 +404,19 @@ fn completed_finding(facts: &FlowFacts, view: &NetworkView) -> (Option<String>, 
     (finding, lost)
 }
 
-/// The most likely network cause of a handshake that got no ServerHello, with its evidence.
-pub fn incomplete_cause(facts: &FlowFacts, view: &NetworkView) -> Option<(String, Vec<u64>)> {
+/// The most likely network cause of a handshake that got no ServerHello: the cause, a sentence
+/// for a person, and the frames behind it.
+pub fn incomplete_cause(
+    facts: &FlowFacts,
+    view: &NetworkView,
+) -> Option<(NetworkCause, String, Vec<u64>)> {
     let health = &facts.health;
     let ch = facts.client_hello();
     if ch.is_none() && !facts.is_tls() {
         if health.syn.is_some() && health.syn_ack.is_none() {
             if let Some(reset) = view.resets.iter().find(|r| r.from == Role::Server) {
                 return Some((
+                    NetworkCause::ConnectionRefused,
                     format!(
                         "connection refused: the server side answered the SYN with a RST (frame {})",
                         reset.frame
@@ -394,6 +427,7 @@ pub fn incomplete_cause(facts: &FlowFacts, view: &NetworkView) -> Option<(String
             let frames: Vec<String> = health.syn_frames.iter().map(u64::to_string).collect();
             if health.syn_frames.len() == 1 && facts.end != super::facts::FlowEnd::Idle {
                 return Some((
+                    NetworkCause::SynUnanswered,
                     format!(
                         "no answer to the SYN (frame {}) before the capture ended",
                         health.syn_frames[0]
@@ -402,6 +436,7 @@ pub fn incomplete_cause(facts: &FlowFacts, view: &NetworkView) -> Option<(String
                 ));
             }
             return Some((
+                NetworkCause::SynNeverAnswered,
                 format!(
                     "SYN never answered (sent {} times: frames {}) — the server is down, or a firewall drops the connection",
                     health.syn_frames.len(),
@@ -423,6 +458,7 @@ pub fn incomplete_cause(facts: &FlowFacts, view: &NetworkView) -> Option<(String
         let side = reset.from.name();
         if reset.looks_injected() {
             return Some((
+                NetworkCause::InjectedReset,
                 format!(
                     "reset by the {side}'s side (RST in frame {}){after}, TTL {} vs {} on the {side}'s other packets — likely injected by a middlebox",
                     reset.frame,
@@ -433,6 +469,7 @@ pub fn incomplete_cause(facts: &FlowFacts, view: &NetworkView) -> Option<(String
             ));
         }
         return Some((
+            NetworkCause::Reset,
             format!(
                 "the connection was reset by the {side} side (RST in frame {}){after}, before any ServerHello (ClientHello in frame {ch_last})",
                 reset.frame
@@ -447,6 +484,7 @@ pub fn incomplete_cause(facts: &FlowFacts, view: &NetworkView) -> Option<(String
     {
         let frames: Vec<String> = m.frames.iter().map(u64::to_string).collect();
         return Some((
+            NetworkCause::ClientHelloNeverAnswered,
             format!(
                 "ClientHello sent {} times (frames {}) and never answered — packet loss or a firewall dropping it",
                 m.times,

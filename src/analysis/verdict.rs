@@ -1,11 +1,14 @@
 //! The verdict: which of the ALPN outcomes a flow shows, said in one sentence, with its evidence.
 
 use super::facts::{FlowFacts, KeyStatus, Role, alert_name};
+use super::network::NetworkCause;
 use crate::tls::ProtocolName;
 use crate::tls::StreamFault;
+use serde::Serialize;
 
 /// The ALPN outcome of a flow. The names are part of the JSON contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VerdictKind {
     /// The server selected a protocol the client offered.
     Agreed,
@@ -82,6 +85,12 @@ impl VerdictKind {
     }
 }
 
+impl std::fmt::Display for VerdictKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A flow's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -91,6 +100,9 @@ pub struct Verdict {
     pub detail: String,
     /// Frames that show it, ascending.
     pub evidence_frames: Vec<u64>,
+    /// For a handshake that got no ServerHello: the network's part in it, when the packets
+    /// show one. Decisions across flows read this, never the sentence.
+    pub network_cause: Option<NetworkCause>,
 }
 
 fn list(protocols: &[ProtocolName]) -> String {
@@ -101,23 +113,30 @@ fn list(protocols: &[ProtocolName]) -> String {
 /// Judges a flow.
 pub fn judge(facts: &FlowFacts) -> Verdict {
     let mut evidence: Vec<u64> = Vec::new();
-    let (kind, detail) = judge_inner(facts, &mut evidence);
+    let mut network_cause = None;
+    let (kind, detail) = judge_inner(facts, &mut evidence, &mut network_cause);
     evidence.sort_unstable();
     evidence.dedup();
     Verdict {
         kind,
         detail,
         evidence_frames: evidence,
+        network_cause,
     }
 }
 
-fn judge_inner(facts: &FlowFacts, evidence: &mut Vec<u64>) -> (VerdictKind, String) {
+fn judge_inner(
+    facts: &FlowFacts,
+    evidence: &mut Vec<u64>,
+    network_cause: &mut Option<NetworkCause>,
+) -> (VerdictKind, String) {
     if !facts.is_tls() {
         // A connection to a TLS server that never got as far as TLS.
         if facts.tls_candidate && !facts.payload_seen {
             let view = super::network::assess(facts);
-            if let Some((detail, frames)) = super::network::incomplete_cause(facts, &view) {
+            if let Some((cause, detail, frames)) = super::network::incomplete_cause(facts, &view) {
                 evidence.extend(frames);
+                *network_cause = Some(cause);
                 return (VerdictKind::Incomplete, detail);
             }
         }
@@ -145,7 +164,10 @@ fn judge_inner(facts: &FlowFacts, evidence: &mut Vec<u64>) -> (VerdictKind, Stri
         );
     }
     let Some((server_hello, sh_frames)) = facts.server_hello() else {
-        return (VerdictKind::Incomplete, incomplete_detail(facts, evidence));
+        return (
+            VerdictKind::Incomplete,
+            incomplete_detail(facts, evidence, network_cause),
+        );
     };
     evidence.extend(sh_frames);
     let Some((client_hello, _)) = client_hello else {
@@ -292,7 +314,11 @@ fn not_tls_detail(facts: &FlowFacts) -> String {
     }
 }
 
-fn incomplete_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
+fn incomplete_detail(
+    facts: &FlowFacts,
+    evidence: &mut Vec<u64>,
+    network_cause: &mut Option<NetworkCause>,
+) -> String {
     let Some((_, ch_frames)) = facts.client_hello() else {
         if facts.truncated_frames > 0
             && facts
@@ -327,8 +353,9 @@ fn incomplete_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
     let server_alert = facts.alerts.iter().any(|a| a.from == Role::Server);
     if !server_alert {
         let view = super::network::assess(facts);
-        if let Some((detail, frames)) = super::network::incomplete_cause(facts, &view) {
+        if let Some((cause, detail, frames)) = super::network::incomplete_cause(facts, &view) {
             evidence.extend(frames);
+            *network_cause = Some(cause);
             return detail;
         }
     }
@@ -346,6 +373,7 @@ fn incomplete_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
     }
     if let Some((role, frame)) = facts.resets.first() {
         evidence.push(*frame);
+        *network_cause = Some(NetworkCause::Reset);
         return format!(
             "the connection was reset by the {} side (RST in frame {frame}) after the ClientHello (frame {ch_last}) and before any ServerHello",
             role.name()
@@ -382,9 +410,12 @@ fn incomplete_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
         );
     }
     match facts.end {
-        crate::analysis::FlowEnd::Idle => format!(
-            "no ServerHello: the flow went idle after the ClientHello (frame {ch_last}) and the server never answered"
-        ),
+        crate::analysis::FlowEnd::Idle => {
+            *network_cause = Some(NetworkCause::ServerSilent);
+            format!(
+                "no ServerHello: the flow went idle after the ClientHello (frame {ch_last}) and the server never answered"
+            )
+        }
         crate::analysis::FlowEnd::CaptureStopped => {
             format!("capture stopped before a ServerHello (ClientHello in frame {ch_last})")
         }

@@ -98,10 +98,6 @@ struct Selected {
     commented: bool,
 }
 
-fn endpoint(ip: &str, port: u16) -> Option<(IpAddr, u16)> {
-    ip.parse().ok().map(|ip| (ip, port))
-}
-
 fn pad4(len: usize) -> usize {
     (4 - len % 4) % 4
 }
@@ -174,12 +170,8 @@ pub fn extract(
     let mut scrubber = redactor.map(|r| Scrubber::new(r, &names));
     let mut by_capture: HashMap<usize, Vec<Selected>> = HashMap::new();
     for f in &chosen {
-        let (Some(client), Some(server)) = (
-            endpoint(&f.client.ip, f.client.port),
-            endpoint(&f.server.ip, f.server.port),
-        ) else {
-            continue;
-        };
+        let client = (f.client.ip, f.client.port);
+        let server = (f.server.ip, f.server.port);
         by_capture.entry(f.capture).or_default().push(Selected {
             client,
             server,

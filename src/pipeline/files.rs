@@ -379,7 +379,7 @@ mod tests {
             assert!(summary.complete(), "buffer {size}");
             let capture = analyzer.end_capture(path, &summary);
             let report = analyzer.into_report(vec![capture]);
-            let verdicts: Vec<&str> = report.flows.iter().map(|f| f.verdict).collect();
+            let verdicts: Vec<&str> = report.flows.iter().map(|f| f.verdict.name()).collect();
             outcomes.push((summary.packets, verdicts.join(","), sha));
         }
         assert!(outcomes.windows(2).all(|w| w[0] == w[1]), "{outcomes:?}");

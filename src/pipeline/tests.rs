@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::capture::{CaptureFormat, CaptureSummary};
+use crate::report::model::{Decryption, DiagnosisKind};
 use etherparse::PacketBuilder;
 
 /// A minimal TLS 1.2 ClientHello record offering `h2`.
@@ -84,7 +85,7 @@ fn client_hello_in_ipv4_fragments_is_reassembled() {
     assert_eq!(flow.alpn_offered, ["h2"]);
     assert_eq!(flow.client_hello.as_ref().unwrap().frames, [2]);
     assert_eq!(flow.client.port, 40000);
-    assert_eq!(flow.verdict, "incomplete");
+    assert_eq!(flow.verdict, VerdictKind::Incomplete);
 }
 
 #[test]
@@ -197,12 +198,12 @@ fn a_protocol_nobody_offered_is_a_server_bug() {
     let capture = analyzer.end_capture("test", &summary());
     let report = analyzer.into_report(vec![capture]);
     let flow = &report.flows[0];
-    assert_eq!(flow.verdict, "selected_unoffered");
+    assert_eq!(flow.verdict, VerdictKind::SelectedUnoffered);
     assert_eq!(flow.alpn_selected.as_deref(), Some("spdy/1"));
     assert_eq!(flow.evidence_frames, [1, 2]);
     assert!(flow.detail.contains("RFC 7301 §3.2"), "{}", flow.detail);
-    let kinds: Vec<&str> = report.diagnosis.iter().map(|d| d.kind).collect();
-    assert_eq!(kinds, ["server_bug"]);
+    let kinds: Vec<DiagnosisKind> = report.diagnosis.iter().map(|d| d.kind).collect();
+    assert_eq!(kinds, [DiagnosisKind::ServerBug]);
 }
 
 /// IPv6 fragments (RFC 8200 §4.5) of one TCP segment: fixed header, fragment header, piece.
@@ -249,7 +250,7 @@ fn client_hello_in_ipv6_fragments_is_reassembled() {
     assert_eq!(capture.decode.datagrams_reassembled, 1);
     let report = analyzer.into_report(vec![capture]);
     assert_eq!(report.flows[0].alpn_offered, ["h2"]);
-    assert_eq!(report.flows[0].client.ip, "2001:db8::1");
+    assert_eq!(report.flows[0].client.to_string(), "[2001:db8::1]:40000");
 }
 
 /// Live use: flows that waited for their keys are streamed in flow order when a key log
@@ -282,6 +283,6 @@ fn flows_given_keys_late_are_streamed_in_flow_order() {
     assert!(
         ready
             .iter()
-            .all(|f| f.decryption.as_deref() == Some("decrypted"))
+            .all(|f| f.decryption == Some(Decryption::Decrypted))
     );
 }

@@ -3,7 +3,7 @@
 //! and any other transport that produces facts are reported alike.
 
 use super::model::*;
-use crate::analysis::{self, FlowFacts, KeyStatus, Verdict};
+use crate::analysis::{self, FlowFacts, KeyStatus, Role, Verdict};
 use crate::capture::{CaptureSummary, LinkType};
 use crate::flow::{Anomaly, Endpoint, Side};
 use crate::tls::hello::version_name;
@@ -21,7 +21,7 @@ pub struct FlowPlace {
 
 fn endpoint_report(e: Endpoint) -> EndpointReport {
     EndpointReport {
-        ip: e.ip.to_string(),
+        ip: e.ip,
         port: e.port,
     }
 }
@@ -35,8 +35,8 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         .as_ref()
         .and_then(|(alpn, _)| alpn.as_ref());
     let (selected_list, alpn_source) = match (sh.and_then(|(h, _)| h.alpn.as_ref()), ee_alpn) {
-        (Some(a), _) => (Some(a), Some("server_hello")),
-        (None, Some(a)) => (Some(a), Some("encrypted_extensions")),
+        (Some(a), _) => (Some(a), Some(AlpnSource::ServerHello)),
+        (None, Some(a)) => (Some(a), Some(AlpnSource::EncryptedExtensions)),
         (None, None) => (None, None),
     };
     let alpn_selected = selected_list
@@ -48,7 +48,7 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         id: place.stream_base + facts.tcp_stream,
         capture: place.capture,
         tcp_stream: facts.tcp_stream,
-        transport: "tcp",
+        transport: Transport::Tcp,
         client: endpoint_report(facts.client),
         server: endpoint_report(facts.server),
         first_frame: facts.first_frame,
@@ -61,9 +61,10 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         alpn_source,
         alpn_selected,
         tls_version: sh.map(|(h, _)| version_name(h.version())),
-        verdict: verdict.kind.name(),
+        verdict: verdict.kind,
         detail: verdict.detail,
         evidence_frames: verdict.evidence_frames,
+        network_cause: verdict.network_cause,
         client_hello: ch.map(|(h, frames)| client_hello_report(facts, h, frames)),
         server_hello: sh.map(|(h, frames)| server_hello_report(facts, h, frames)),
         encrypted_extensions: facts.encrypted_extensions.as_ref().map(|(alpn, frames)| {
@@ -85,7 +86,7 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         decryption: decryption(facts),
         alerts: alerts(facts),
         proxy: facts.proxy.as_ref().map(|(kind, target)| ProxyReport {
-            kind: kind.name(),
+            kind: *kind,
             target: target.clone(),
         }),
         tcp: tcp_report(facts, &view),
@@ -137,7 +138,7 @@ fn server_hello_report(facts: &FlowFacts, h: &ServerHello, frames: &[u64]) -> Se
 }
 
 /// The key-log outcome of a TLS 1.3 flow (none without a key log or for older versions).
-fn decryption(facts: &FlowFacts) -> Option<String> {
+fn decryption(facts: &FlowFacts) -> Option<Decryption> {
     let tls13 = facts
         .server_hello()
         .is_some_and(|(h, _)| h.version() == 0x0304);
@@ -148,11 +149,9 @@ fn decryption(facts: &FlowFacts) -> Option<String> {
     match facts.keys {
         _ if !tls13 => None,
         KeyStatus::NoKeyLog => None,
-        KeyStatus::NoEntry => Some("no key-log entry for this ClientHello random".to_string()),
-        KeyStatus::Found if decryption_failed => {
-            Some("decryption failed: keys do not match this flow".to_string())
-        }
-        KeyStatus::Found => Some("decrypted".to_string()),
+        KeyStatus::NoEntry => Some(Decryption::NoEntry),
+        KeyStatus::Found if decryption_failed => Some(Decryption::Failed),
+        KeyStatus::Found => Some(Decryption::Decrypted),
     }
 }
 
@@ -161,12 +160,12 @@ fn alerts(facts: &FlowFacts) -> Vec<AlertReport> {
         .alerts
         .iter()
         .map(|a| AlertReport {
-            from: a.from.name(),
+            from: a.from,
             level: match a.level {
-                1 => "warning",
-                2 => "fatal",
-                0 => "encrypted",
-                _ => "unknown",
+                1 => AlertLevel::Warning,
+                2 => AlertLevel::Fatal,
+                0 => AlertLevel::Encrypted,
+                _ => AlertLevel::Unknown,
             },
             description: a
                 .description
@@ -246,15 +245,15 @@ fn tcp_report(facts: &FlowFacts, view: &analysis::network::NetworkView) -> TcpRe
     let health = &facts.health;
     let client = facts.client_side;
     let mut holes = BTreeMap::new();
-    for (side, name) in [(client, "client"), (client.other(), "server")] {
+    for (side, role) in [(client, Role::Client), (client.other(), Role::Server)] {
         let (filled, open) = health.holes(side);
         if filled + open > 0 {
-            holes.insert(name, HoleReport { filled, open });
+            holes.insert(role, HoleReport { filled, open });
         }
     }
     TcpReport {
         connect_ms: view.connect_ms,
-        capture_point: view.capture_point.name(),
+        capture_point: view.capture_point,
         client_hello_to_server_hello_ms: view.client_hello_to_server_hello_ms,
         client_hello_span_ms: view.client_hello_span_ms,
         handshake_ms: view.handshake_ms,
@@ -267,7 +266,7 @@ fn tcp_report(facts: &FlowFacts, view: &analysis::network::NetworkView) -> TcpRe
             .resets
             .iter()
             .map(|r| ResetReport {
-                from: r.from.name(),
+                from: r.from,
                 frame: r.frame,
                 ttl: r.ttl,
                 usual_ttl: r.usual_ttl,
@@ -277,7 +276,11 @@ fn tcp_report(facts: &FlowFacts, view: &analysis::network::NetworkView) -> TcpRe
             .fins
             .iter()
             .map(|f| FinReport {
-                from: if f.side == client { "client" } else { "server" },
+                from: if f.side == client {
+                    Role::Client
+                } else {
+                    Role::Server
+                },
                 frame: f.frame,
             })
             .collect(),

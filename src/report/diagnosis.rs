@@ -3,14 +3,16 @@
 //! that offer different protocols, a path through a proxy or an interceptor, the network, or a
 //! server bug. Each conclusion is one sentence with the flows and frames behind it.
 
-use super::model::{Diagnosis, FlowReport};
+use super::model::{Diagnosis, DiagnosisKind, FlowReport};
+use crate::analysis::VerdictKind;
+use crate::analysis::network::NetworkCause;
 use std::collections::BTreeSet;
 
 /// How a client is told apart: its JA4 fingerprint, else its address.
 fn client_kind(flow: &FlowReport) -> String {
     match &flow.client_hello {
         Some(ch) => ch.ja4.clone(),
-        None => flow.client.ip.clone(),
+        None => flow.client.ip.to_string(),
     }
 }
 
@@ -18,10 +20,7 @@ fn client_kind(flow: &FlowReport) -> String {
 fn server_name(flow: &FlowReport) -> String {
     match &flow.sni {
         Some(sni) => sni.clone(),
-        None if flow.server.ip.contains(':') => {
-            format!("[{}]:{}", flow.server.ip, flow.server.port)
-        }
-        None => format!("{}:{}", flow.server.ip, flow.server.port),
+        None => flow.server.to_string(),
     }
 }
 
@@ -74,7 +73,10 @@ pub const SERVER_FIXES: &str = "nginx: `http2 on;` (or `listen … ssl http2`); 
 
 /// Draws the conclusions for every server in `flows` (TLS flows only), in order of first flow.
 pub fn diagnose(flows: &[FlowReport]) -> Vec<Diagnosis> {
-    let tls: Vec<&FlowReport> = flows.iter().filter(|f| f.verdict != "not_tls").collect();
+    let tls: Vec<&FlowReport> = flows
+        .iter()
+        .filter(|f| f.verdict != VerdictKind::NotTls)
+        .collect();
     let mut servers: Vec<String> = Vec::new();
     for f in &tls {
         let name = server_name(f);
@@ -96,7 +98,7 @@ pub fn diagnose(flows: &[FlowReport]) -> Vec<Diagnosis> {
 
 fn push(
     out: &mut Vec<Diagnosis>,
-    kind: &'static str,
+    kind: DiagnosisKind,
     server: &str,
     flows: &[&FlowReport],
     conclusion: String,
@@ -115,33 +117,30 @@ fn push(
 }
 
 fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>) {
-    let by = |verdict: &str| -> Vec<&FlowReport> {
+    let by = |verdict: VerdictKind| -> Vec<&FlowReport> {
         flows
             .iter()
             .copied()
             .filter(|f| f.verdict == verdict)
             .collect()
     };
-    let agreed = by("agreed");
-    let declined = by("server_declined");
-    let unoffered = by("selected_unoffered");
-    let no_common = by("no_common_protocol");
-    let incomplete = by("incomplete");
-    let hidden = by("hidden");
+    let agreed = by(VerdictKind::Agreed);
+    let declined = by(VerdictKind::ServerDeclined);
+    let unoffered = by(VerdictKind::SelectedUnoffered);
+    let no_common = by(VerdictKind::NoCommonProtocol);
+    let incomplete = by(VerdictKind::Incomplete);
+    let hidden = by(VerdictKind::Hidden);
 
     // Network first: failures explained by loss or resets are not configuration.
     let network: Vec<&FlowReport> = incomplete
         .iter()
         .copied()
-        .filter(|f| {
-            f.tcp.handshake_loss
-                || !f.tcp.resets.is_empty()
-                || f.detail.contains("never answered")
-                || f.detail.contains("SYN")
-        })
+        .filter(|f| f.tcp.handshake_loss || !f.tcp.resets.is_empty() || f.network_cause.is_some())
         .collect();
     if !network.is_empty() {
-        let injected = network.iter().any(|f| f.detail.contains("injected"));
+        let injected = network
+            .iter()
+            .any(|f| f.network_cause == Some(NetworkCause::InjectedReset));
         let cause = if injected {
             "resets that a middlebox injected"
         } else if network.iter().any(|f| !f.tcp.resets.is_empty()) {
@@ -151,7 +150,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
         };
         push(
             out,
-            "network",
+            DiagnosisKind::Network,
             server,
             &network,
             format!(
@@ -165,7 +164,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
     if !unoffered.is_empty() {
         push(
             out,
-            "server_bug",
+            DiagnosisKind::ServerBug,
             server,
             &unoffered,
             format!(
@@ -184,7 +183,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
         let list: Vec<&str> = issuers.iter().copied().collect();
         push(
             out,
-            "interception",
+            DiagnosisKind::Interception,
             server,
             flows,
             format!(
@@ -211,11 +210,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
             // Direct flows, by server address: split DNS shows as different addresses.
             let mut by_address: Vec<(String, Vec<&FlowReport>)> = Vec::new();
             for f in &direct {
-                let addr = if f.server.ip.contains(':') {
-                    format!("[{}]:{}", f.server.ip, f.server.port)
-                } else {
-                    format!("{}:{}", f.server.ip, f.server.port)
-                };
+                let addr = f.server.to_string();
                 match by_address.iter_mut().find(|(a, _)| *a == addr) {
                     Some((_, list)) => list.push(f),
                     None => by_address.push((addr, vec![f])),
@@ -230,7 +225,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
                 .collect();
             push(
                 out,
-                "path",
+                DiagnosisKind::Path,
                 server,
                 flows,
                 format!(
@@ -253,7 +248,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
         };
         push(
             out,
-            "server_without_alpn",
+            DiagnosisKind::ServerWithoutAlpn,
             server,
             &declined,
             format!(
@@ -278,7 +273,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
                 agreed.iter().chain(declined.iter()).copied().collect();
             push(
                 out,
-                "inconsistent_server",
+                DiagnosisKind::InconsistentServer,
                 server,
                 &involved,
                 format!(
@@ -291,7 +286,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
         } else {
             push(
                 out,
-                "client_side",
+                DiagnosisKind::ClientSide,
                 server,
                 &declined,
                 format!(
@@ -326,7 +321,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
         {
             push(
                 out,
-                "server_without_h2",
+                DiagnosisKind::ServerWithoutH2,
                 server,
                 &h1_only,
                 format!(
@@ -339,7 +334,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
     if !no_common.is_empty() {
         push(
             out,
-            "no_common_protocol",
+            DiagnosisKind::NoCommonProtocol,
             server,
             &no_common,
             format!(
@@ -352,7 +347,7 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
     if !hidden.is_empty() && hidden.len() == flows.len() {
         push(
             out,
-            "needs_keys",
+            DiagnosisKind::NeedsKeys,
             server,
             &hidden,
             format!(

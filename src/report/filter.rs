@@ -108,13 +108,12 @@ impl FlowFilter {
             return false;
         }
         if let Some((ip, port)) = &self.server {
-            let same_ip = flow.server.ip.parse::<IpAddr>().is_ok_and(|a| a == *ip);
-            if !same_ip || port.is_some_and(|p| p != flow.server.port) {
+            if flow.server.ip != *ip || port.is_some_and(|p| p != flow.server.port) {
                 return false;
             }
         }
         if let Some(verdicts) = &self.verdicts
-            && !verdicts.iter().any(|v| v.name() == flow.verdict)
+            && !verdicts.contains(&flow.verdict)
         {
             return false;
         }

@@ -2,6 +2,8 @@
 //! Markdown): capture metadata, a summary table, and a section per problem flow.
 
 use super::model::{FlowReport, Report};
+use crate::analysis::VerdictKind;
+use crate::analysis::network::CapturePoint;
 use std::io::{self, Write};
 
 /// Escapes text for a table cell: pipes, backslashes and line breaks would break the table.
@@ -49,7 +51,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "- **{}** — {} (flows {}; frames {})",
-            d.kind.replace('_', " "),
+            d.kind.name().replace('_', " "),
             d.conclusion,
             flows.join(", "),
             frames.join(", ")
@@ -90,7 +92,9 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             let mut agreed: Vec<String> = report
                 .flows
                 .iter()
-                .filter(|f| f.verdict == "agreed" && endpoint(f) == server.server)
+                .filter(|f| {
+                    f.verdict == VerdictKind::Agreed && f.server.to_string() == server.server
+                })
                 .filter_map(|f| f.alpn_selected.as_deref().map(code))
                 .collect();
             agreed.sort();
@@ -133,8 +137,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 out,
                 "| {} | {} → {} | `{}` | {} | `tcp.stream eq {}` |",
                 f.id,
-                endpoint_of(&f.client.ip, f.client.port),
-                endpoint_of(&f.server.ip, f.server.port),
+                f.client,
+                f.server,
                 f.verdict,
                 cell(f.network.as_deref().unwrap_or(&f.detail)),
                 f.tcp_stream
@@ -144,7 +148,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let problems: Vec<&FlowReport> = report
         .flows
         .iter()
-        .filter(|f| f.verdict != "agreed" && f.verdict != "not_tls")
+        .filter(|f| f.verdict != VerdictKind::Agreed && f.verdict != VerdictKind::NotTls)
         .collect();
     writeln!(out)?;
     writeln!(out, "## Problem flows")?;
@@ -167,18 +171,6 @@ fn plural(n: u64, noun: &str) -> String {
     } else {
         format!("{n} {noun}s")
     }
-}
-
-fn endpoint_of(ip: &str, port: u16) -> String {
-    if ip.contains(':') {
-        format!("[{ip}]:{port}")
-    } else {
-        format!("{ip}:{port}")
-    }
-}
-
-fn endpoint(flow: &FlowReport) -> String {
-    endpoint_of(&flow.server.ip, flow.server.port)
 }
 
 fn render_metadata(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -237,10 +229,7 @@ fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Resul
     writeln!(
         out,
         "### Flow {}: `{}` — {} → {}",
-        flow.id,
-        flow.verdict,
-        endpoint_of(&flow.client.ip, flow.client.port),
-        endpoint_of(&flow.server.ip, flow.server.port)
+        flow.id, flow.verdict, flow.client, flow.server
     )?;
     writeln!(out)?;
     writeln!(out, "{}", flow.detail)?;
@@ -294,8 +283,10 @@ fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Resul
     let mut timing = Vec::new();
     if let Some(ms) = t.connect_ms {
         let point = match t.capture_point {
-            "client" | "server" => format!(" (captured near the {})", t.capture_point),
-            _ => String::new(),
+            CapturePoint::Client | CapturePoint::Server => {
+                format!(" (captured near the {})", t.capture_point)
+            }
+            CapturePoint::Unknown => String::new(),
         };
         timing.push(format!("connect {ms:.3} ms{point}"));
     }

@@ -1,8 +1,13 @@
 //! The report model: one set of serde types that every renderer reads. Field names are the JSON
 //! contract (schema version 1) documented in the README; add fields, never rename them.
 
+use crate::analysis::network::{CapturePoint, NetworkCause};
+use crate::analysis::{Role, VerdictKind};
+use crate::tls::preamble::ProxyKind;
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
 
 /// 16-bit code points (cipher suites, extension types) kept as numbers and written to JSON as
 /// 4-digit lowercase hex strings, so a report with many flows stays small in memory.
@@ -68,12 +73,61 @@ impl Default for Tool {
     }
 }
 
+/// What a cross-flow conclusion is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagnosisKind {
+    /// The server never negotiates ALPN.
+    ServerWithoutAlpn,
+    /// The server negotiates ALPN but never h2, although clients offer it.
+    ServerWithoutH2,
+    /// The clients differ: some offer h2, some do not.
+    ClientSide,
+    /// The same offer gets different answers from the server.
+    InconsistentServer,
+    /// The answer depends on the path (a proxy in some paths).
+    Path,
+    /// Certificates from different issuers: TLS interception.
+    Interception,
+    /// Handshakes failed on loss or resets, not on configuration.
+    Network,
+    /// The server violates RFC 7301.
+    ServerBug,
+    /// The server refused every offer with alert no_application_protocol.
+    NoCommonProtocol,
+    /// TLS 1.3 selections are encrypted: a key log would show them.
+    NeedsKeys,
+}
+
+impl DiagnosisKind {
+    /// The name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            DiagnosisKind::ServerWithoutAlpn => "server_without_alpn",
+            DiagnosisKind::ServerWithoutH2 => "server_without_h2",
+            DiagnosisKind::ClientSide => "client_side",
+            DiagnosisKind::InconsistentServer => "inconsistent_server",
+            DiagnosisKind::Path => "path",
+            DiagnosisKind::Interception => "interception",
+            DiagnosisKind::Network => "network",
+            DiagnosisKind::ServerBug => "server_bug",
+            DiagnosisKind::NoCommonProtocol => "no_common_protocol",
+            DiagnosisKind::NeedsKeys => "needs_keys",
+        }
+    }
+}
+
+impl std::fmt::Display for DiagnosisKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A conclusion across the flows to one server.
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
-    /// What kind: server_without_alpn, server_without_h2, client_side, inconsistent_server,
-    /// path, interception, network, server_bug, no_common_protocol, needs_keys.
-    pub kind: &'static str,
+    /// What kind of conclusion.
+    pub kind: DiagnosisKind,
     /// The server (SNI and address, or address).
     pub server: String,
     /// One sentence.
@@ -158,10 +212,66 @@ pub struct DecodeCounts {
 /// An IP address and port.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct EndpointReport {
-    /// Address.
-    pub ip: String,
+    /// Address (a string in JSON).
+    pub ip: IpAddr,
     /// Port.
     pub port: u16,
+}
+
+impl fmt::Display for EndpointReport {
+    /// `192.0.2.1:443`, or `[2001:db8::1]:443`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+/// The transport a flow ran over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// TLS over TCP.
+    Tcp,
+}
+
+/// Which message carried the server's ALPN selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlpnSource {
+    /// The ServerHello (TLS 1.2 and older).
+    ServerHello,
+    /// The decrypted EncryptedExtensions (TLS 1.3).
+    EncryptedExtensions,
+}
+
+/// What a key log did for a TLS 1.3 flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Decryption {
+    /// The handshake was decrypted.
+    #[serde(rename = "decrypted")]
+    Decrypted,
+    /// The key log has no entry for the flow's ClientHello random.
+    #[serde(rename = "no key-log entry for this ClientHello random")]
+    NoEntry,
+    /// The key log's secrets do not decrypt the flow.
+    #[serde(rename = "decryption failed: keys do not match this flow")]
+    Failed,
+}
+
+/// The level of an alert record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertLevel {
+    /// Level 1.
+    Warning,
+    /// Level 2.
+    Fatal,
+    /// The record is encrypted and was not decrypted.
+    Encrypted,
+    /// A level other than 1 or 2.
+    Unknown,
 }
 
 /// One TCP flow.
@@ -173,8 +283,8 @@ pub struct FlowReport {
     pub capture: usize,
     /// Wireshark's `tcp.stream` index within its capture.
     pub tcp_stream: u64,
-    /// "tcp".
-    pub transport: &'static str,
+    /// The transport.
+    pub transport: Transport,
     /// The connecting side.
     pub client: EndpointReport,
     /// The accepting side.
@@ -191,16 +301,20 @@ pub struct FlowReport {
     pub alpn_offered: Vec<String>,
     /// The protocol the server selected, when known.
     pub alpn_selected: Option<String>,
-    /// Where the selection was read ("server_hello" or "encrypted_extensions"), or null.
-    pub alpn_source: Option<&'static str>,
+    /// Where the selection was read, or null.
+    pub alpn_source: Option<AlpnSource>,
     /// Negotiated TLS version ("1.0" … "1.3").
     pub tls_version: Option<String>,
-    /// The verdict name.
-    pub verdict: &'static str,
+    /// The verdict.
+    pub verdict: VerdictKind,
     /// One sentence explaining the verdict.
     pub detail: String,
     /// Frames that show the verdict.
     pub evidence_frames: Vec<u64>,
+    /// For an incomplete handshake, the network's part in it (not in JSON: the diagnosis reads
+    /// it, the JSON carries the detail).
+    #[serde(skip)]
+    pub network_cause: Option<NetworkCause>,
     /// The ClientHello (the second one after a HelloRetryRequest).
     pub client_hello: Option<ClientHelloReport>,
     /// The ServerHello.
@@ -209,9 +323,8 @@ pub struct FlowReport {
     pub encrypted_extensions: Option<EncryptedExtensionsReport>,
     /// The server certificate's names, when decrypted with a key log (TLS 1.3).
     pub server_certificate: Option<CertificateReport>,
-    /// TLS 1.3 key-log outcome: "decrypted", "no key-log entry for this ClientHello random",
-    /// "decryption failed: keys do not match this flow"; null without a key log or TLS 1.3.
-    pub decryption: Option<String>,
+    /// TLS 1.3 key-log outcome; null without a key log or TLS 1.3.
+    pub decryption: Option<Decryption>,
     /// Alerts in order.
     pub alerts: Vec<AlertReport>,
     /// Proxy hop before TLS.
@@ -256,8 +369,8 @@ pub struct HoleReport {
 /// A RST.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResetReport {
-    /// "client" or "server".
-    pub from: &'static str,
+    /// Sender.
+    pub from: Role,
     /// Frame.
     pub frame: u64,
     /// TTL / hop limit of the RST.
@@ -269,8 +382,8 @@ pub struct ResetReport {
 /// A FIN.
 #[derive(Debug, Clone, Serialize)]
 pub struct FinReport {
-    /// "client" or "server".
-    pub from: &'static str,
+    /// Sender.
+    pub from: Role,
     /// Frame.
     pub frame: u64,
 }
@@ -291,8 +404,8 @@ pub struct MessageReport {
 pub struct TcpReport {
     /// SYN → ACK of the three-way handshake, ms.
     pub connect_ms: Option<f64>,
-    /// "client", "server" or "unknown".
-    pub capture_point: &'static str,
+    /// Where the capture was taken.
+    pub capture_point: CapturePoint,
     /// Last ClientHello segment → ServerHello, ms.
     pub client_hello_to_server_hello_ms: Option<f64>,
     /// First → last ClientHello segment, ms.
@@ -308,7 +421,7 @@ pub struct TcpReport {
     /// Counts over the whole flow, by kind.
     pub flow: BTreeMap<&'static str, DirectionCounts>,
     /// Holes per direction.
-    pub holes: BTreeMap<&'static str, HoleReport>,
+    pub holes: BTreeMap<Role, HoleReport>,
     /// RSTs.
     pub resets: Vec<ResetReport>,
     /// First FIN per side.
@@ -386,10 +499,10 @@ pub struct CertificateReport {
 /// An alert.
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertReport {
-    /// "client" or "server".
-    pub from: &'static str,
-    /// "warning", "fatal", or "encrypted".
-    pub level: &'static str,
+    /// Sender.
+    pub from: Role,
+    /// Level.
+    pub level: AlertLevel,
     /// Name, e.g. "no_application_protocol" ("encrypted" when unreadable).
     pub description: &'static str,
     /// Code, null when encrypted.
@@ -400,11 +513,29 @@ pub struct AlertReport {
     pub decrypted: bool,
 }
 
+impl AlertLevel {
+    /// The name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertLevel::Warning => "warning",
+            AlertLevel::Fatal => "fatal",
+            AlertLevel::Encrypted => "encrypted",
+            AlertLevel::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for AlertLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Proxy hop.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProxyReport {
-    /// "http_connect", "socks4" or "socks5".
-    pub kind: &'static str,
+    /// Which proxy protocol.
+    pub kind: ProxyKind,
     /// Target requested from the proxy.
     pub target: Option<String>,
 }

@@ -154,18 +154,12 @@ impl Redactor {
     }
 
     fn flow(&mut self, flow: &mut FlowReport) {
-        let originals: Vec<(String, String)> = [&flow.client.ip, &flow.server.ip]
+        let originals: Vec<(String, String)> = [flow.client.ip, flow.server.ip]
             .into_iter()
-            .filter_map(|ip| {
-                ip.parse::<IpAddr>()
-                    .ok()
-                    .map(|a| (ip.clone(), self.address(a).to_string()))
-            })
+            .map(|ip| (ip.to_string(), self.address(ip).to_string()))
             .collect();
         for endpoint in [&mut flow.client, &mut flow.server] {
-            if let Some((_, p)) = originals.iter().find(|(o, _)| *o == endpoint.ip) {
-                endpoint.ip = p.clone();
-            }
+            endpoint.ip = self.address(endpoint.ip);
         }
         let sni = flow.sni.clone();
         if let Some(name) = &sni {

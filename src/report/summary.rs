@@ -23,7 +23,7 @@ pub fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
     }
     let mut index: HashMap<String, usize> = HashMap::new();
     for flow in flows {
-        if flow.verdict == VerdictKind::NotTls.name() {
+        if flow.verdict == VerdictKind::NotTls {
             continue;
         }
         summary.tls_flows += 1;
@@ -32,11 +32,8 @@ pub fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
             flow.tcp.handshake_loss || flow.tcp.flow.iter().any(|(k, _)| is_loss_name(k)),
         );
         summary.reset_flows += u64::from(!flow.tcp.resets.is_empty());
-        *summary.verdicts.entry(flow.verdict).or_default() += 1;
-        let server = match flow.server.ip.contains(':') {
-            true => format!("[{}]:{}", flow.server.ip, flow.server.port),
-            false => format!("{}:{}", flow.server.ip, flow.server.port),
-        };
+        *summary.verdicts.entry(flow.verdict.name()).or_default() += 1;
+        let server = flow.server.to_string();
         let at = *index.entry(server.clone()).or_insert_with(|| {
             summary.servers.push(ServerSummary {
                 server,
@@ -48,7 +45,7 @@ pub fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
         });
         let entry = &mut summary.servers[at];
         entry.flows += 1;
-        *entry.verdicts.entry(flow.verdict).or_default() += 1;
+        *entry.verdicts.entry(flow.verdict.name()).or_default() += 1;
         if let Some(sni) = &flow.sni
             && !entry.sni.contains(sni)
         {

@@ -1,6 +1,8 @@
 //! The text renderer: a compact block per flow and a summary, readable at 100 columns.
 
-use super::model::{FlowReport, Report};
+use super::model::{AlpnSource, FlowReport, Report};
+use crate::analysis::VerdictKind;
+use crate::analysis::network::CapturePoint;
 use std::io::{self, Write};
 
 /// Line width the renderer wraps at.
@@ -21,13 +23,13 @@ impl Style {
         }
     }
 
-    fn verdict(&self, verdict: &str) -> String {
+    fn verdict(&self, verdict: VerdictKind) -> String {
         let code = match verdict {
-            "agreed" => "32",
-            "hidden" | "not_offered" | "not_tls" => "33",
+            VerdictKind::Agreed => "32",
+            VerdictKind::Hidden | VerdictKind::NotOffered | VerdictKind::NotTls => "33",
             _ => "31;1",
         };
-        self.paint(code, verdict)
+        self.paint(code, verdict.name())
     }
 }
 
@@ -90,11 +92,7 @@ fn render_flow(
     style: &Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let arrow = format!(
-        "{} → {}",
-        endpoint(&flow.client.ip, flow.client.port),
-        endpoint(&flow.server.ip, flow.server.port)
-    );
+    let arrow = format!("{} → {}", flow.client, flow.server);
     let capture = if multi {
         format!("  capture {}", flow.capture)
     } else {
@@ -120,7 +118,7 @@ fn render_flow(
             "proxy",
             &format!(
                 "{} to {}",
-                proxy.kind,
+                proxy.kind.name(),
                 proxy.target.as_deref().unwrap_or("(target not seen)")
             ),
         )?;
@@ -137,12 +135,12 @@ fn render_flow(
     let selected = match (&flow.alpn_selected, &flow.server_hello) {
         (Some(p), Some(sh)) => {
             let place = match flow.alpn_source {
-                Some("encrypted_extensions") => "EncryptedExtensions, decrypted",
-                _ => "ServerHello",
+                Some(AlpnSource::EncryptedExtensions) => "EncryptedExtensions, decrypted",
+                Some(AlpnSource::ServerHello) | None => "ServerHello",
             };
             format!("{p}  ({place}, TLS {})", sh.version)
         }
-        (None, Some(sh)) if flow.verdict == "hidden" => {
+        (None, Some(sh)) if flow.verdict == VerdictKind::Hidden => {
             format!("(encrypted)  (TLS {})", sh.version)
         }
         (None, Some(sh)) => format!("(none)  (ServerHello, TLS {})", sh.version),
@@ -154,7 +152,7 @@ fn render_flow(
     for (i, line) in painted.iter().enumerate() {
         let label = if i == 0 { "verdict" } else { "" };
         let line = if i == 0 {
-            line.replacen(flow.verdict, &style.verdict(flow.verdict), 1)
+            line.replacen(flow.verdict.name(), &style.verdict(flow.verdict), 1)
         } else {
             line.clone()
         };
@@ -220,9 +218,9 @@ fn timing_line(flow: &FlowReport) -> String {
     let mut parts = Vec::new();
     if let Some(ms) = t.connect_ms {
         let point = match t.capture_point {
-            "client" => " (captured near the client)",
-            "server" => " (captured near the server)",
-            _ => "",
+            CapturePoint::Client => " (captured near the client)",
+            CapturePoint::Server => " (captured near the server)",
+            CapturePoint::Unknown => "",
         };
         parts.push(format!("connect {ms:.3} ms{point}"));
     }
@@ -237,7 +235,12 @@ fn timing_line(flow: &FlowReport) -> String {
 
 fn render_summary(report: &Report, style: &Style, out: &mut dyn Write) -> io::Result<()> {
     let s = &report.summary;
-    let hint = if s.non_tls_flows > 0 && report.flows.iter().all(|f| f.verdict != "not_tls") {
+    let hint = if s.non_tls_flows > 0
+        && report
+            .flows
+            .iter()
+            .all(|f| f.verdict != VerdictKind::NotTls)
+    {
         " (--all lists them)"
     } else {
         ""
@@ -311,14 +314,6 @@ fn ordered_verdicts(
         .iter()
         .map(|k| (k.name(), counts.get(k.name()).copied().unwrap_or(0)))
         .collect()
-}
-
-fn endpoint(ip: &str, port: u16) -> String {
-    if ip.contains(':') {
-        format!("[{ip}]:{port}")
-    } else {
-        format!("{ip}:{port}")
-    }
 }
 
 fn truncate(s: &str, max: usize) -> String {

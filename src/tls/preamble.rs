@@ -8,7 +8,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 pub const MAX_PREAMBLE_BYTES: usize = 8192;
 
 /// The kind of proxy hop seen before TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ProxyKind {
     /// HTTP `CONNECT host:port`.
     HttpConnect,
