@@ -267,7 +267,7 @@ fn flows_given_keys_late_are_streamed_in_flow_order() {
         ..AnalyzerOptions::default()
     });
     analyzer.begin_capture(0);
-    let summary = crate::capture::read_capture(&mut &capture[..], |event| {
+    let summary = crate::capture::read_capture(&capture[..], |event| {
         if let CaptureEvent::Frame(frame) = event {
             analyzer.frame(&frame);
         }
