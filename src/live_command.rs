@@ -111,6 +111,8 @@ pub fn live(args: LiveArgs) -> ExitCode {
     }
     let report = match result {
         Ok(r) => r,
+        // `alpnscope live … | head`: the reader has what it wanted.
+        Err(e) if e.is_broken_pipe() => return ExitCode::SUCCESS,
         Err(e) => return fail(e),
     };
     let written = match format {

@@ -225,3 +225,27 @@ fn markdown_ticket_report_matches_the_reviewed_snapshot() {
         "Markdown report changed; review it and update the snapshot:\n{got}"
     );
 }
+
+/// `alpnscope analyze … | head`: a reader that goes away early is not an error, in any format.
+#[test]
+fn closed_stdout_exits_0_quietly_in_every_format() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let capture = common::project_path("fixtures/diagnosis-clients.pcap");
+    let capture = capture.to_str().unwrap();
+    for format in ["json", "jsonl", "text", "markdown"] {
+        // Enough flows that the report is far larger than a pipe buffer.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+            .args(["analyze", "--format", format])
+            .args(std::iter::repeat_n(capture, 40))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut head = [0u8; 64];
+        child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
+    }
+}

@@ -502,3 +502,64 @@ fn captures_on_the_any_pseudo_interface() {
     let link = summary["captures"][0]["link_types"][0].as_str().unwrap();
     assert!(link.starts_with("LINUX_SLL"), "{link}");
 }
+
+/// `alpnscope live … | head -1`: when the reader goes away, the capture ends quietly with 0.
+#[test]
+fn a_closed_stdout_ends_the_capture_quietly() {
+    if !may_capture() {
+        return;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+        .args([
+            "live",
+            "-i",
+            "lo",
+            "--filter",
+            "tcp port 19460",
+            "--format",
+            "jsonl",
+            "--no-drop-privileges",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (err_tx, err_rx) = channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line);
+        }
+    });
+    let started = Instant::now();
+    while !err_rx
+        .recv_timeout(Duration::from_millis(100))
+        .is_ok_and(|l| l.contains("capturing on lo"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "never started");
+    }
+    // Read the first report line, then close the pipe, as `head -1` does.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let server = serve_once(19460, &[b"h2"]);
+    connect(19460);
+    server.join().unwrap();
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("\"verdict\":\"agreed\""), "{first}");
+    drop(stdout);
+    // The next report finds the pipe closed.
+    let server = serve_once(19460, &[b"h2"]);
+    connect(19460);
+    server.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "alpnscope live did not stop");
+        thread::sleep(Duration::from_millis(50));
+    };
+    let said: Vec<String> = err_rx.try_iter().collect();
+    assert_eq!(status.code(), Some(0), "{said:?}");
+    assert!(!said.iter().any(|l| l.contains("error")), "{said:?}");
+}

@@ -10,6 +10,7 @@
 use crate::capture::{CaptureFormat, CaptureSummary, Frame, LinkType, Timestamp};
 use crate::pipeline::{Analyzer, AnalyzerOptions};
 use crate::report::model::{CaptureStatistics, FlowReport, Report};
+use crate::tls::keylog::KeyLogError;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -46,50 +47,80 @@ pub struct LiveOptions {
     pub include_non_tls: bool,
 }
 
-/// Why live capture could not start or go on.
+/// Why live capture could not start or go on. Each variant keeps its cause
+/// ([`std::error::Error::source`]).
 #[derive(Debug)]
 pub enum LiveError {
     /// libpcap found no interface to capture on.
     NoDevice,
-    /// The process may not capture on the interface.
+    /// libpcap could not list or look up the interfaces.
+    Devices {
+        /// libpcap's error.
+        source: pcap::Error,
+    },
+    /// The process may not capture (the kernel refused a capture socket).
     Permission {
         /// Interface.
         interface: String,
-        /// libpcap's message.
-        message: String,
+        /// libpcap's error.
+        source: pcap::Error,
     },
     /// The interface could not be opened (does not exist, down…).
     Open {
         /// Interface.
         interface: String,
-        /// libpcap's message.
-        message: String,
+        /// libpcap's error.
+        source: pcap::Error,
     },
     /// The BPF expression does not compile.
     Filter {
         /// The expression.
         expression: String,
-        /// libpcap's message.
-        message: String,
+        /// libpcap's error.
+        source: pcap::Error,
     },
     /// The `--write` file could not be created.
     Write {
         /// Path.
         path: PathBuf,
-        /// libpcap's message.
-        message: String,
+        /// libpcap's error.
+        source: pcap::Error,
     },
-    /// A key log could not be opened or is not in NSS key log format.
-    KeyLog {
+    /// A key log could not be opened or read.
+    KeyLogRead {
         /// Path.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// Cause.
+        source: io::Error,
     },
-    /// Reading packets failed.
-    Read(String),
+    /// A key log is not in NSS key log format.
+    KeyLogFormat {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        source: KeyLogError,
+    },
+    /// Writing a flow's report failed (a closed pipe among others: see [`LiveError::is_broken_pipe`]).
+    Output {
+        /// Cause.
+        source: io::Error,
+    },
+    /// No user to drop root privileges to.
+    NoUnprivilegedUser,
     /// Privileges could not be dropped.
-    Privileges(String),
+    Privileges {
+        /// The call that failed (setgroups, setgid, setuid).
+        call: &'static str,
+        /// Cause.
+        source: io::Error,
+    },
+}
+
+impl LiveError {
+    /// True when the report's reader went away (`alpnscope live … | head`): not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, LiveError::Output { source } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
 }
 
 impl fmt::Display for LiveError {
@@ -99,33 +130,86 @@ impl fmt::Display for LiveError {
                 f,
                 "no interface to capture on; name one with -i (see alpnscope interfaces)"
             ),
-            LiveError::Permission { interface, message } => write!(
+            LiveError::Devices { source } => write!(f, "capture failed: {source}"),
+            LiveError::Permission { interface, source } => write!(
                 f,
-                "no permission to capture on {interface} ({message}); run with sudo, or give the binary the capture capabilities: sudo setcap cap_net_raw,cap_net_admin=eip \"$(command -v alpnscope)\""
+                "no permission to capture on {interface} ({source}); run with sudo, or give the binary the capture capabilities: sudo setcap cap_net_raw,cap_net_admin=eip \"$(command -v alpnscope)\""
             ),
-            LiveError::Open { interface, message } => write!(
+            LiveError::Open { interface, source } => write!(
                 f,
-                "cannot capture on {interface}: {message} (alpnscope interfaces lists the interfaces)"
+                "cannot capture on {interface}: {source} (alpnscope interfaces lists the interfaces)"
             ),
-            LiveError::Filter {
-                expression,
-                message,
-            } => {
-                write!(f, "bad capture filter '{expression}': {message}")
+            LiveError::Filter { expression, source } => {
+                write!(f, "bad capture filter '{expression}': {source}")
             }
-            LiveError::Write { path, message } => {
-                write!(f, "cannot write {}: {message}", path.display())
+            LiveError::Write { path, source } => {
+                write!(f, "cannot write {}: {source}", path.display())
             }
-            LiveError::KeyLog { path, message } => {
-                write!(f, "key log {}: {message}", path.display())
+            LiveError::KeyLogRead { path, source } => {
+                write!(f, "key log {}: {source}", path.display())
             }
-            LiveError::Read(message) => write!(f, "capture failed: {message}"),
-            LiveError::Privileges(message) => write!(f, "cannot drop privileges: {message}"),
+            LiveError::KeyLogFormat { path, source } => {
+                write!(f, "key log {}: {source}", path.display())
+            }
+            LiveError::Output { source } => {
+                write!(f, "capture failed: writing the report failed: {source}")
+            }
+            LiveError::NoUnprivilegedUser => write!(f, "cannot drop privileges: no user 'nobody'"),
+            LiveError::Privileges { call, source } => {
+                write!(f, "cannot drop privileges: {call}: {source}")
+            }
         }
     }
 }
 
-impl std::error::Error for LiveError {}
+impl std::error::Error for LiveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LiveError::NoDevice | LiveError::NoUnprivilegedUser => None,
+            LiveError::Devices { source }
+            | LiveError::Permission { source, .. }
+            | LiveError::Open { source, .. }
+            | LiveError::Filter { source, .. }
+            | LiveError::Write { source, .. } => Some(source),
+            LiveError::KeyLogRead { source, .. }
+            | LiveError::Output { source }
+            | LiveError::Privileges { source, .. } => Some(source),
+            LiveError::KeyLogFormat { source, .. } => Some(source),
+        }
+    }
+}
+
+/// Asks the kernel for a capture socket, as libpcap does, to tell a refusal apart from other
+/// failures by its error kind (libpcap reports both as text).
+#[cfg(target_os = "linux")]
+fn may_capture() -> io::Result<()> {
+    // SAFETY: a plain system call; the descriptor is closed at once.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a descriptor this function owns.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+/// Opens the BPF clone device, as libpcap does on BSD and macOS.
+#[cfg(not(target_os = "linux"))]
+fn may_capture() -> io::Result<()> {
+    File::open("/dev/bpf").map(drop)
+}
+
+/// A libpcap failure to open `interface`: a permission problem when the kernel refuses this
+/// process a capture socket, else any other failure to open.
+fn open_error(interface: &str, source: pcap::Error) -> LiveError {
+    let refused = may_capture().is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied);
+    let interface = interface.to_string();
+    if refused {
+        LiveError::Permission { interface, source }
+    } else {
+        LiveError::Open { interface, source }
+    }
+}
 
 /// An interface and its addresses.
 #[derive(Debug, Clone)]
@@ -142,7 +226,7 @@ pub struct InterfaceInfo {
 
 /// The interfaces libpcap can capture on.
 pub fn interfaces() -> Result<Vec<InterfaceInfo>, LiveError> {
-    let devices = pcap::Device::list().map_err(|e| LiveError::Read(e.to_string()))?;
+    let devices = pcap::Device::list().map_err(|source| LiveError::Devices { source })?;
     Ok(devices
         .into_iter()
         .map(|d| {
@@ -207,11 +291,6 @@ pub struct LiveSession {
     pub default_interface: bool,
 }
 
-fn is_permission_error(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("permission") || m.contains("operation not permitted")
-}
-
 impl LiveSession {
     /// Opens the interface, the filter, the `--write` file and the key logs. Nothing is read yet.
     pub fn open(options: LiveOptions) -> Result<LiveSession, LiveError> {
@@ -220,25 +299,12 @@ impl LiveSession {
             Some(name) => name.clone(),
             None => {
                 pcap::Device::lookup()
-                    .map_err(|e| LiveError::Read(e.to_string()))?
+                    .map_err(|source| LiveError::Devices { source })?
                     .ok_or(LiveError::NoDevice)?
                     .name
             }
         };
-        let classify = |e: pcap::Error| {
-            let message = e.to_string();
-            if is_permission_error(&message) {
-                LiveError::Permission {
-                    interface: interface.clone(),
-                    message,
-                }
-            } else {
-                LiveError::Open {
-                    interface: interface.clone(),
-                    message,
-                }
-            }
-        };
+        let classify = |source: pcap::Error| open_error(&interface, source);
         let capture = pcap::Capture::from_device(interface.as_str())
             .map_err(classify)?
             .immediate_mode(true)
@@ -251,24 +317,24 @@ impl LiveSession {
         if !options.filter.is_empty() {
             capture
                 .filter(&options.filter, true)
-                .map_err(|e| LiveError::Filter {
+                .map_err(|source| LiveError::Filter {
                     expression: options.filter.clone(),
-                    message: e.to_string(),
+                    source,
                 })?;
         }
         let link_type = LinkType(capture.get_datalink().0 as u32);
         let savefile = match &options.write {
-            Some(path) => Some(capture.savefile(path).map_err(|e| LiveError::Write {
+            Some(path) => Some(capture.savefile(path).map_err(|source| LiveError::Write {
                 path: path.clone(),
-                message: e.to_string(),
+                source,
             })?),
             None => None,
         };
         let mut keylogs = Vec::new();
         for path in &options.keylogs {
-            let file = File::open(path).map_err(|e| LiveError::KeyLog {
+            let file = File::open(path).map_err(|source| LiveError::KeyLogRead {
                 path: path.clone(),
-                message: e.to_string(),
+                source,
             })?;
             keylogs.push(KeyLogFollower {
                 path: path.clone(),
@@ -305,16 +371,18 @@ impl LiveSession {
 
     fn read_key_logs(&mut self) -> Result<(), LiveError> {
         for follower in &mut self.keylogs {
-            let text = follower.new_lines().map_err(|e| LiveError::KeyLog {
-                path: follower.path.clone(),
-                message: e.to_string(),
-            })?;
+            let text = follower
+                .new_lines()
+                .map_err(|source| LiveError::KeyLogRead {
+                    path: follower.path.clone(),
+                    source,
+                })?;
             if !text.is_empty() {
                 self.analyzer
                     .add_key_log(&text)
-                    .map_err(|e| LiveError::KeyLog {
+                    .map_err(|source| LiveError::KeyLogFormat {
                         path: follower.path.clone(),
-                        message: e.to_string(),
+                        source,
                     })?;
             }
         }
@@ -343,7 +411,7 @@ impl LiveSession {
             last_time: None,
             warnings: Vec::new(),
         };
-        let write_error = |e: io::Error| LiveError::Read(format!("writing the report failed: {e}"));
+        let write_error = |source: io::Error| LiveError::Output { source };
         'capture: loop {
             if stop.load(Ordering::SeqCst)
                 || self.options.count.is_some_and(|n| summary.packets >= n)
@@ -499,14 +567,16 @@ pub fn drop_privileges() -> Result<Option<DroppedTo>, LiveError> {
             // SAFETY: getpwnam returns a pointer to static storage or null; read at once.
             let pw = unsafe { libc::getpwnam(c"nobody".as_ptr()) };
             if pw.is_null() {
-                return Err(LiveError::Privileges("no user 'nobody'".into()));
+                return Err(LiveError::NoUnprivilegedUser);
             }
             // SAFETY: non-null result of getpwnam.
             unsafe { ((*pw).pw_uid, (*pw).pw_gid) }
         }
     };
-    let fail =
-        |what: &str| LiveError::Privileges(format!("{what}: {}", io::Error::last_os_error()));
+    let fail = |call: &'static str| LiveError::Privileges {
+        call,
+        source: io::Error::last_os_error(),
+    };
     // SAFETY: plain system calls; order matters (groups and gid before uid).
     unsafe {
         if libc::setgroups(0, std::ptr::null()) != 0 {
@@ -520,4 +590,35 @@ pub fn drop_privileges() -> Result<Option<DroppedTo>, LiveError> {
         }
     }
     Ok(Some(DroppedTo { uid, gid }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn errors_keep_their_cause() {
+        let filter = LiveError::Filter {
+            expression: "tcp port nonsense".into(),
+            source: pcap::Error::PcapError("syntax error".into()),
+        };
+        assert!(filter.source().is_some());
+        assert!(!filter.is_broken_pipe());
+        let pipe = LiveError::Output {
+            source: io::Error::from(io::ErrorKind::BrokenPipe),
+        };
+        assert!(pipe.is_broken_pipe());
+        let source = pipe.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(source.map(io::Error::kind), Some(io::ErrorKind::BrokenPipe));
+        let privileges = LiveError::Privileges {
+            call: "setuid",
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert!(
+            privileges
+                .to_string()
+                .starts_with("cannot drop privileges: setuid: ")
+        );
+    }
 }

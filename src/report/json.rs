@@ -10,7 +10,7 @@ const CHUNK: usize = 64 * 1024;
 /// One JSON document (compact: pipe it through `jq .` to read it).
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut buffered = io::BufWriter::with_capacity(CHUNK, out);
-    serde_json::to_writer(&mut buffered, report).map_err(io::Error::other)?;
+    serde_json::to_writer(&mut buffered, report).map_err(io::Error::from)?;
     writeln!(buffered)?;
     buffered.flush()
 }
@@ -29,7 +29,7 @@ struct SummaryLine<'a> {
 
 /// One flow object on one line (live streaming).
 pub fn render_flow_line(flow: &super::model::FlowReport, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, flow).map_err(io::Error::other)?;
+    serde_json::to_writer(&mut *out, flow).map_err(io::Error::from)?;
     writeln!(out)?;
     out.flush()
 }
@@ -44,7 +44,7 @@ pub fn render_summary_line(report: &Report, out: &mut dyn Write) -> io::Result<(
         diagnosis: &report.diagnosis,
         summary: &report.summary,
     };
-    serde_json::to_writer(&mut *out, &line).map_err(io::Error::other)?;
+    serde_json::to_writer(&mut *out, &line).map_err(io::Error::from)?;
     writeln!(out)?;
     out.flush()
 }
@@ -53,7 +53,7 @@ pub fn render_summary_line(report: &Report, out: &mut dyn Write) -> io::Result<(
 pub fn render_lines(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(CHUNK, out);
     for flow in &report.flows {
-        serde_json::to_writer(&mut out, flow).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut out, flow).map_err(io::Error::from)?;
         writeln!(out)?;
     }
     render_summary_line(report, &mut out)
