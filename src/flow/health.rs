@@ -7,159 +7,15 @@
 //! behind it. Where alpnscope differs from Wireshark it says so in the README. State is a few
 //! numbers per direction: memory does not grow with the flow.
 
+use super::anomaly::{Anomaly, AnomalySet, Counts, MAX_FRAMES_PER_COUNT};
 use super::{SeqNumber, Side};
 use crate::capture::Timestamp;
 use crate::decode::Segment;
 
-/// Most frame numbers kept per count.
-pub const MAX_FRAMES_PER_COUNT: usize = 16;
 /// Wireshark's window for a fast retransmission after duplicate ACKs.
 const FAST_RETRANSMISSION_NS: i64 = 20_000_000;
 /// Wireshark's default out-of-order threshold when no RTT is known (3 ms).
 const OUT_OF_ORDER_NS: i64 = 3_000_000;
-
-/// What Wireshark would flag on a segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Anomaly {
-    /// Data or SYN/FIN sent again (`tcp.analysis.retransmission`).
-    Retransmission,
-    /// Retransmission right after duplicate ACKs (`tcp.analysis.fast_retransmission`).
-    FastRetransmission,
-    /// Retransmission of data already acknowledged (`tcp.analysis.spurious_retransmission`).
-    SpuriousRetransmission,
-    /// A SYN or SYN/ACK sent again.
-    SynRetransmission,
-    /// A segment after a hole: the previous segment was not captured (`tcp.analysis.lost_segment`).
-    PreviousSegmentNotCaptured,
-    /// An ACK for data the capture never saw (`tcp.analysis.ack_lost_segment`).
-    AckedUnseen,
-    /// A segment older than the newest one, arriving shortly after it (`tcp.analysis.out_of_order`).
-    OutOfOrder,
-    /// A repeated ACK with no data (`tcp.analysis.duplicate_ack`).
-    DuplicateAck,
-    /// A zero receive window (`tcp.analysis.zero_window`).
-    ZeroWindow,
-    /// The sender filled the receiver's window (`tcp.analysis.window_full`).
-    WindowFull,
-    /// A keep-alive (`tcp.analysis.keep_alive`): not a retransmission.
-    KeepAlive,
-}
-
-impl Anomaly {
-    /// Every kind, in report order.
-    pub const ALL: [Anomaly; 11] = [
-        Anomaly::Retransmission,
-        Anomaly::FastRetransmission,
-        Anomaly::SpuriousRetransmission,
-        Anomaly::SynRetransmission,
-        Anomaly::PreviousSegmentNotCaptured,
-        Anomaly::AckedUnseen,
-        Anomaly::OutOfOrder,
-        Anomaly::DuplicateAck,
-        Anomaly::ZeroWindow,
-        Anomaly::WindowFull,
-        Anomaly::KeepAlive,
-    ];
-
-    /// Name used in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Anomaly::Retransmission => "retransmissions",
-            Anomaly::FastRetransmission => "fast_retransmissions",
-            Anomaly::SpuriousRetransmission => "spurious_retransmissions",
-            Anomaly::SynRetransmission => "syn_retransmissions",
-            Anomaly::PreviousSegmentNotCaptured => "previous_segment_not_captured",
-            Anomaly::AckedUnseen => "acked_unseen",
-            Anomaly::OutOfOrder => "out_of_order",
-            Anomaly::DuplicateAck => "duplicate_acks",
-            Anomaly::ZeroWindow => "zero_window",
-            Anomaly::WindowFull => "window_full",
-            Anomaly::KeepAlive => "keep_alives",
-        }
-    }
-
-    /// True for the kinds that mean a segment was lost or re-sent. A segment after a hole is
-    /// not counted here: the hole may be reordering; [`TcpHealth::holes`] tells which.
-    pub fn is_loss(self) -> bool {
-        matches!(
-            self,
-            Anomaly::Retransmission
-                | Anomaly::FastRetransmission
-                | Anomaly::SpuriousRetransmission
-                | Anomaly::SynRetransmission
-                | Anomaly::AckedUnseen
-        )
-    }
-}
-
-/// The anomalies of one segment (a bit set: no allocation per packet).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AnomalySet(u16);
-
-impl AnomalySet {
-    fn push(&mut self, kind: Anomaly) {
-        self.0 |= 1 << kind as u16;
-    }
-
-    /// True when `kind` is in the set.
-    pub fn contains(&self, kind: Anomaly) -> bool {
-        self.0 & (1 << kind as u16) != 0
-    }
-
-    /// True when no anomaly was found.
-    pub fn is_empty(&self) -> bool {
-        self.0 == 0
-    }
-
-    /// The anomalies, in report order.
-    pub fn iter(self) -> impl Iterator<Item = Anomaly> {
-        Anomaly::ALL.into_iter().filter(move |k| self.contains(*k))
-    }
-}
-
-/// A count and the first frames behind it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Count {
-    /// How many.
-    pub count: u64,
-    /// The first [`MAX_FRAMES_PER_COUNT`] frames.
-    pub frames: Vec<u64>,
-}
-
-impl Count {
-    fn add(&mut self, frame: u64) {
-        self.count += 1;
-        if self.frames.len() < MAX_FRAMES_PER_COUNT {
-            self.frames.push(frame);
-        }
-    }
-}
-
-/// Counts per kind for one direction.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counts {
-    counts: [Count; Anomaly::ALL.len()],
-}
-
-impl Counts {
-    /// The count for a kind.
-    pub fn get(&self, kind: Anomaly) -> &Count {
-        &self.counts[kind as usize]
-    }
-
-    fn add(&mut self, kind: Anomaly, frame: u64) {
-        self.counts[kind as usize].add(frame);
-    }
-
-    /// Sum over the kinds that mean loss.
-    pub fn losses(&self) -> u64 {
-        Anomaly::ALL
-            .iter()
-            .filter(|k| k.is_loss())
-            .map(|k| self.get(*k).count)
-            .sum()
-    }
-}
 
 /// A data segment that was retransmitted: where it sat in the sequence space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,22 +184,67 @@ impl TcpHealth {
     ) -> AnomalySet {
         let mut found = AnomalySet::default();
         let i = side.index();
-        let o = side.other().index();
         self.last_frames[i] = frame;
-        let flags = seg.flags;
-        let seq = SeqNumber(seg.seq);
-        let len = seg.payload_len;
-        let syn_fin = u32::from(flags.syn()) + u32::from(flags.fin());
-        let seg_len = len + syn_fin;
+        self.note_ttl(i, seg.ttl);
+        self.note_control_flags(side, seg, frame, time, &mut found);
+        let window = u32::from(seg.window) << self.dirs[i].window_shift.unwrap_or(0).min(14);
+        if !found.contains(Anomaly::SynRetransmission) {
+            self.classify_sequence(side, seg, frame, time, window, in_handshake, &mut found);
+        }
+        // ACKed unseen: the ACK covers bytes of the other direction the capture never saw.
+        if seg.flags.ack()
+            && !seg.flags.rst()
+            && let Some(other_next) = self.dirs[side.other().index()].next_seq
+            && SeqNumber(seg.ack).after(other_next)
+        {
+            found.push(Anomaly::AckedUnseen);
+        }
+        self.advance(i, seg, time, window, found);
+        if in_handshake
+            && seg.payload_len > 0
+            && !found
+                .iter()
+                .any(|a| a.is_loss() || a == Anomaly::OutOfOrder)
+        {
+            let first = &mut self.dirs[i].first_segments;
+            if first.len() < MAX_TRACKED_SEGMENTS {
+                first.push(Resent {
+                    frame,
+                    seq: SeqNumber(seg.seq),
+                    len: seg.payload_len,
+                });
+            }
+        }
+        for kind in found.iter() {
+            self.flow[i].add(kind, frame);
+            if in_handshake {
+                self.handshake[i].add(kind, frame);
+            }
+        }
+        found
+    }
 
-        // TTL histogram (small: a flow's packets carry one or two values).
+    /// Adds a TTL to direction `i`'s histogram (small: a flow's packets carry one or two values).
+    fn note_ttl(&mut self, i: usize, ttl: u8) {
         let ttls = &mut self.dirs[i].ttls;
-        if let Some(e) = ttls.iter_mut().find(|(t, _)| *t == seg.ttl) {
+        if let Some(e) = ttls.iter_mut().find(|(t, _)| *t == ttl) {
             e.1 += 1;
         } else if ttls.len() < 8 {
-            ttls.push((seg.ttl, 1));
+            ttls.push((ttl, 1));
         }
+    }
 
+    /// SYN, SYN/ACK, the handshake's ACK, RST and FIN: the connection's control events, and a
+    /// SYN sent again.
+    fn note_control_flags(
+        &mut self,
+        side: Side,
+        seg: &Segment<'_>,
+        frame: u64,
+        time: Timestamp,
+        found: &mut AnomalySet,
+    ) {
+        let flags = seg.flags;
         if flags.syn() {
             if flags.ack() {
                 self.syn_ack.get_or_insert((frame, time));
@@ -353,28 +254,25 @@ impl TcpHealth {
                     self.syn_frames.push(frame);
                 }
             }
-            let d = &mut self.dirs[i];
+            let d = &mut self.dirs[side.index()];
+            let seq = SeqNumber(seg.seq);
             if d.isn == Some(seq) {
                 found.push(Anomaly::SynRetransmission);
             }
             d.isn.get_or_insert(seq);
             d.window_shift = seg.window_scale;
         }
+        let teardown = Teardown {
+            side,
+            frame,
+            ttl: seg.ttl,
+            time,
+        };
         if flags.rst() && self.resets.len() < MAX_RESETS {
-            self.resets.push(Teardown {
-                side,
-                frame,
-                ttl: seg.ttl,
-                time,
-            });
+            self.resets.push(teardown);
         }
         if flags.fin() && !self.fins.iter().any(|f| f.side == side) {
-            self.fins.push(Teardown {
-                side,
-                frame,
-                ttl: seg.ttl,
-                time,
-            });
+            self.fins.push(teardown);
         }
         if !flags.syn()
             && flags.ack()
@@ -384,96 +282,127 @@ impl TcpHealth {
         {
             self.handshake_ack = Some((frame, time));
         }
+    }
 
-        let window = u32::from(seg.window) << self.dirs[i].window_shift.unwrap_or(0).min(14);
-        let peer_window = self.dirs[o].last_window;
-        let peer_ack = self.dirs[o].last_ack;
-        let next = self.dirs[i].next_seq;
-
-        if !found.contains(Anomaly::SynRetransmission) {
-            // Zero window (not on SYN/FIN/RST).
-            if seg.window == 0 && !flags.syn() && !flags.fin() && !flags.rst() {
-                found.push(Anomaly::ZeroWindow);
-            }
-            if let Some(next) = next {
-                let d = seq.diff(next);
-                // Previous segment not captured: data beyond the highest byte seen.
-                if d > 0 && !flags.rst() {
-                    found.push(Anomaly::PreviousSegmentNotCaptured);
-                    let holes = &mut self.dirs[i].holes;
-                    if holes.len() < MAX_HOLES {
-                        holes.push((next, seq, frame));
-                    }
-                }
-                // Keep-alive: at most one byte, one below the next expected sequence number.
-                let keep_alive =
-                    len <= 1 && d == -1 && !flags.syn() && !flags.fin() && !flags.rst();
-                if keep_alive {
-                    found.push(Anomaly::KeepAlive);
-                }
-                // Window full: this segment fills the receiver's advertised window.
-                if len > 0
-                    && !keep_alive
-                    && let (Some(ack), Some(win)) = (peer_ack, peer_window)
-                    && seq.plus(len) == ack.plus(win)
-                    && win > 0
-                {
-                    found.push(Anomaly::WindowFull);
-                }
-                // Duplicate ACK: no data, same ACK and window as before, nothing new.
-                let d_state = &self.dirs[i];
-                if len == 0
-                    && syn_fin == 0
-                    && !flags.rst()
-                    && flags.ack()
-                    && d == 0
-                    && d_state.last_ack == Some(SeqNumber(seg.ack))
-                    && d_state.last_window == Some(window)
-                    && window > 0
-                {
-                    found.push(Anomaly::DuplicateAck);
-                }
-                // Retransmission family: data (or SYN/FIN) that is not new.
-                if seg_len > 0 && d < 0 && !keep_alive && !flags.syn() {
-                    let end = seq.plus(seg_len);
-                    let kind = if peer_ack.is_some_and(|a| !end.after(a)) {
-                        Anomaly::SpuriousRetransmission
-                    } else if self.dirs[o].dup_acks >= 2
-                        && peer_ack == Some(seq)
-                        && time.nanos_since(self.dirs[o].last_dup_ack_time) < FAST_RETRANSMISSION_NS
-                    {
-                        Anomaly::FastRetransmission
-                    } else if time.nanos_since(self.dirs[i].next_seq_time) < OUT_OF_ORDER_NS
-                        && self.fills_hole(i, seq, end)
-                    {
-                        Anomaly::OutOfOrder
-                    } else {
-                        Anomaly::Retransmission
-                    };
-                    if kind != Anomaly::OutOfOrder && in_handshake && len > 0 {
-                        let resent = &mut self.dirs[i].resent;
-                        if resent.len() < MAX_TRACKED_SEGMENTS {
-                            resent.push(Resent { frame, seq, len });
-                        }
-                    }
-                    self.close_holes(i, seq, end);
-                    found.push(kind);
-                }
+    /// Wireshark's sequence-number checks, in its order: zero window, previous segment not
+    /// captured, keep-alive, window full, duplicate ACK, the retransmission family.
+    #[allow(clippy::too_many_arguments)]
+    fn classify_sequence(
+        &mut self,
+        side: Side,
+        seg: &Segment<'_>,
+        frame: u64,
+        time: Timestamp,
+        window: u32,
+        in_handshake: bool,
+        found: &mut AnomalySet,
+    ) {
+        let (i, o) = (side.index(), side.other().index());
+        let flags = seg.flags;
+        let seq = SeqNumber(seg.seq);
+        let len = seg.payload_len;
+        let syn_fin = u32::from(flags.syn()) + u32::from(flags.fin());
+        // Zero window (not on SYN/FIN/RST).
+        if seg.window == 0 && !flags.syn() && !flags.fin() && !flags.rst() {
+            found.push(Anomaly::ZeroWindow);
+        }
+        let Some(next) = self.dirs[i].next_seq else {
+            return;
+        };
+        let d = seq.diff(next);
+        // Previous segment not captured: data beyond the highest byte seen.
+        if d > 0 && !flags.rst() {
+            found.push(Anomaly::PreviousSegmentNotCaptured);
+            let holes = &mut self.dirs[i].holes;
+            if holes.len() < MAX_HOLES {
+                holes.push((next, seq, frame));
             }
         }
-        // ACKed unseen: the ACK covers bytes of the other direction the capture never saw.
-        if flags.ack()
-            && !flags.rst()
-            && let Some(other_next) = self.dirs[o].next_seq
-            && SeqNumber(seg.ack).after(other_next)
+        // Keep-alive: at most one byte, one below the next expected sequence number.
+        let keep_alive = len <= 1 && d == -1 && !flags.syn() && !flags.fin() && !flags.rst();
+        if keep_alive {
+            found.push(Anomaly::KeepAlive);
+        }
+        // Window full: this segment fills the receiver's advertised window.
+        if len > 0
+            && !keep_alive
+            && let (Some(ack), Some(win)) = (self.dirs[o].last_ack, self.dirs[o].last_window)
+            && seq.plus(len) == ack.plus(win)
+            && win > 0
         {
-            found.push(Anomaly::AckedUnseen);
+            found.push(Anomaly::WindowFull);
         }
+        // Duplicate ACK: no data, same ACK and window as before, nothing new.
+        let d_state = &self.dirs[i];
+        if len == 0
+            && syn_fin == 0
+            && !flags.rst()
+            && flags.ack()
+            && d == 0
+            && d_state.last_ack == Some(SeqNumber(seg.ack))
+            && d_state.last_window == Some(window)
+            && window > 0
+        {
+            found.push(Anomaly::DuplicateAck);
+        }
+        // Retransmission family: data (or SYN/FIN) that is not new.
+        let seg_len = len + syn_fin;
+        if seg_len > 0 && d < 0 && !keep_alive && !flags.syn() {
+            let end = seq.plus(seg_len);
+            let kind = self.retransmission_kind(i, o, seq, end, time);
+            if kind != Anomaly::OutOfOrder && in_handshake && len > 0 {
+                let resent = &mut self.dirs[i].resent;
+                if resent.len() < MAX_TRACKED_SEGMENTS {
+                    resent.push(Resent { frame, seq, len });
+                }
+            }
+            self.close_holes(i, seq, end);
+            found.push(kind);
+        }
+    }
 
-        // Update state.
+    /// Which kind of old data `[seq, end)` from direction `i` is: spurious (already ACKed), fast
+    /// (right after duplicate ACKs), out of order (fills a recent hole), or a retransmission.
+    fn retransmission_kind(
+        &self,
+        i: usize,
+        o: usize,
+        seq: SeqNumber,
+        end: SeqNumber,
+        time: Timestamp,
+    ) -> Anomaly {
+        let peer_ack = self.dirs[o].last_ack;
+        if peer_ack.is_some_and(|a| !end.after(a)) {
+            Anomaly::SpuriousRetransmission
+        } else if self.dirs[o].dup_acks >= 2
+            && peer_ack == Some(seq)
+            && time.nanos_since(self.dirs[o].last_dup_ack_time) < FAST_RETRANSMISSION_NS
+        {
+            Anomaly::FastRetransmission
+        } else if time.nanos_since(self.dirs[i].next_seq_time) < OUT_OF_ORDER_NS
+            && self.fills_hole(i, seq, end)
+        {
+            Anomaly::OutOfOrder
+        } else {
+            Anomaly::Retransmission
+        }
+    }
+
+    /// Direction `i`'s state after the segment: duplicate-ACK run, last ACK and window, and the
+    /// highest sequence number seen.
+    fn advance(
+        &mut self,
+        i: usize,
+        seg: &Segment<'_>,
+        time: Timestamp,
+        window: u32,
+        found: AnomalySet,
+    ) {
+        let flags = seg.flags;
+        let syn_fin = u32::from(flags.syn()) + u32::from(flags.fin());
         let d = &mut self.dirs[i];
         if flags.ack() {
-            if len == 0
+            if seg.payload_len == 0
                 && syn_fin == 0
                 && d.last_ack == Some(SeqNumber(seg.ack))
                 && found.contains(Anomaly::DuplicateAck)
@@ -486,7 +415,7 @@ impl TcpHealth {
             d.last_ack = Some(SeqNumber(seg.ack));
         }
         d.last_window = Some(window);
-        let end = seq.plus(seg_len);
+        let end = SeqNumber(seg.seq).plus(seg.payload_len + syn_fin);
         match d.next_seq {
             None => {
                 d.next_seq = Some(end);
@@ -498,24 +427,6 @@ impl TcpHealth {
             }
             _ => {}
         }
-        if in_handshake
-            && len > 0
-            && !found
-                .iter()
-                .any(|a| a.is_loss() || a == Anomaly::OutOfOrder)
-        {
-            let first = &mut self.dirs[i].first_segments;
-            if first.len() < MAX_TRACKED_SEGMENTS {
-                first.push(Resent { frame, seq, len });
-            }
-        }
-        for kind in found.iter() {
-            self.flow[i].add(kind, frame);
-            if in_handshake {
-                self.handshake[i].add(kind, frame);
-            }
-        }
-        found
     }
 
     /// True when `[seq, end)` falls in a recorded hole (so the segment fills it: reordering).

@@ -4,12 +4,14 @@
 //! Nothing here knows about TLS: the reassembler takes segments in capture order and hands out
 //! the byte stream in sequence order, with every hole it could not fill reported as a gap.
 
+mod anomaly;
 mod health;
 mod key;
 mod reassembly;
 mod seq;
 
-pub use health::{Anomaly, AnomalySet, Count, Counts, Resent, TcpHealth, Teardown};
+pub use anomaly::{Anomaly, AnomalySet, Count, Counts, MAX_FRAMES_PER_COUNT};
+pub use health::{Resent, TcpHealth, Teardown};
 pub use key::{Endpoint, FlowKey, Side};
 pub use reassembly::{Chunk, MAX_PENDING_BYTES, Reassembler, ReassemblyStats};
 pub use seq::SeqNumber;
