@@ -7,13 +7,16 @@
 
 pub mod alpn;
 pub mod decrypt;
+pub mod extensions;
 pub mod hello;
 pub mod ja4;
 pub mod keylog;
 pub mod preamble;
 pub mod stream;
+pub mod types;
 pub mod x509;
 
 pub use alpn::{AlpnList, ProtocolName};
 pub use hello::{ClientHello, ServerHello};
 pub use stream::{DirectionParser, StreamFault, TlsEvent};
+pub use types::{ContentType, ExtensionType, HandshakeType, TlsVersion};
