@@ -2,6 +2,7 @@
 //! SOCKS4/4a/5 handshake. Each direction is read on its own; the parser says how many bytes the
 //! preamble took and, for a client, which target it asked the proxy for.
 
+use super::types::ContentType;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Most bytes a preamble may take before the stream is judged not to be TLS.
@@ -54,7 +55,7 @@ pub fn looks_like_record(b: &[u8]) -> Option<bool> {
     let head = b.get(..5);
     match b {
         [] => None,
-        [t, ..] if !(20..=24).contains(t) => Some(false),
+        [t, ..] if !ContentType(*t).is_record_type() => Some(false),
         [_] => None,
         [_, major, ..] if *major != 3 => Some(false),
         [_, _] => None,

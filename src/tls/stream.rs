@@ -8,7 +8,8 @@
 
 use super::alpn::AlpnList;
 use super::decrypt::{DecryptError, RecordDecryptor};
-use super::hello::{ClientHello, HelloError, ServerHello, ext};
+use super::extensions::encrypted_extensions_alpn;
+use super::hello::{ClientHello, HelloError, ServerHello};
 use super::preamble::{self, MAX_PREAMBLE_BYTES, Preamble, ProxyKind};
 use super::x509::{self, CertificateNames};
 
@@ -759,21 +760,6 @@ impl DirectionParser {
             },
         }
     }
-}
-
-/// The ALPN extension of an EncryptedExtensions body (RFC 8446 §4.3.1).
-fn encrypted_extensions_alpn(body: &[u8]) -> Option<AlpnList> {
-    let mut rest = body.get(2..)?;
-    while rest.len() >= 4 {
-        let ty = u16::from_be_bytes([rest[0], rest[1]]);
-        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
-        let data = rest.get(4..4 + len)?;
-        if ty == ext::ALPN {
-            return Some(AlpnList::parse(data));
-        }
-        rest = &rest[4 + len..];
-    }
-    None
 }
 
 #[cfg(test)]
