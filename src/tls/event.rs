@@ -1,4 +1,11 @@
-//! What a [`super::DirectionParser`] emits: [`TlsEvent`]s, with [`StreamFault`] for what was wrong.
+//! What a [`super::DirectionParser`] emits: [`TlsEvent`]s, with [`StreamFault`] for what was wrong,
+//! and the per-direction caps on how many it emits.
+//!
+//! Events that a peer can repeat without limit are capped per direction: at most
+//! [`MAX_ALERT_EVENTS`] alerts and [`MAX_CHANGE_CIPHER_SPEC_EVENTS`] ChangeCipherSpec records, and
+//! at most [`MAX_EVENTS`] events of all kinds together. What goes over a cap is counted
+//! ([`super::DirectionParser::suppressed_events`]), not emitted. A normal handshake emits a handful
+//! of events per direction, far below every cap.
 
 use super::alpn::AlpnList;
 use super::decrypt::DecryptError;
@@ -6,6 +13,15 @@ use super::handshake::MAX_HELLO_BYTES;
 use super::hello::{ClientHello, HelloError, ServerHello};
 use super::preamble::ProxyKind;
 use super::x509::CertificateNames;
+
+/// Most alert events one direction emits (plaintext, encrypted or decrypted); later alerts are
+/// counted, not emitted. A peer sends one alert, perhaps two, before closing.
+pub const MAX_ALERT_EVENTS: u32 = 32;
+/// Most ChangeCipherSpec events one direction emits (normally one; two around a
+/// HelloRetryRequest).
+pub const MAX_CHANGE_CIPHER_SPEC_EVENTS: u32 = 32;
+/// Most events of any kind one direction emits.
+pub const MAX_EVENTS: u32 = 128;
 
 /// A handshake fact seen in one direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,5 +143,71 @@ impl std::fmt::Display for StreamFault {
             }
             StreamFault::Decryption(e) => write!(f, "{e}"),
         }
+    }
+}
+
+/// Counts the events of one direction and holds back those over a cap.
+#[derive(Debug, Default)]
+pub(super) struct EventBudget {
+    emitted: u32,
+    alerts: u32,
+    change_cipher_specs: u32,
+    suppressed: u64,
+}
+
+impl EventBudget {
+    /// Pushes `event` onto `events` unless a cap is reached; counts it otherwise.
+    pub(super) fn emit(&mut self, events: &mut Vec<TlsEvent>, event: TlsEvent) {
+        let kind = match event {
+            TlsEvent::Alert { .. } => Some((&mut self.alerts, MAX_ALERT_EVENTS)),
+            TlsEvent::ChangeCipherSpec { .. } => {
+                Some((&mut self.change_cipher_specs, MAX_CHANGE_CIPHER_SPEC_EVENTS))
+            }
+            _ => None,
+        };
+        let kind_full = kind.as_ref().is_some_and(|(count, cap)| **count >= *cap);
+        if kind_full || self.emitted >= MAX_EVENTS {
+            self.suppressed = self.suppressed.saturating_add(1);
+            return;
+        }
+        if let Some((count, _)) = kind {
+            *count += 1;
+        }
+        self.emitted += 1;
+        events.push(event);
+    }
+
+    /// Events held back by a cap so far.
+    pub(super) fn suppressed(&self) -> u64 {
+        self.suppressed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_per_kind_and_in_total() {
+        let mut budget = EventBudget::default();
+        let mut events = Vec::new();
+        let alert = TlsEvent::Alert {
+            level: 2,
+            description: Some(40),
+            frame: 1,
+            decrypted: false,
+        };
+        for _ in 0..1000 {
+            budget.emit(&mut events, alert.clone());
+            budget.emit(&mut events, TlsEvent::ChangeCipherSpec { frame: 1 });
+        }
+        let cap = (MAX_ALERT_EVENTS + MAX_CHANGE_CIPHER_SPEC_EVENTS) as usize;
+        assert_eq!(events.len(), cap);
+        assert_eq!(budget.suppressed(), 2000 - cap as u64);
+        for _ in 0..1000 {
+            budget.emit(&mut events, TlsEvent::Finished { frame: 2 });
+        }
+        assert_eq!(events.len(), MAX_EVENTS as usize);
+        assert_eq!(budget.suppressed(), 3000 - u64::from(MAX_EVENTS));
     }
 }

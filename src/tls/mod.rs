@@ -14,7 +14,8 @@
 //! - [`handshake`]: handshake messages across records and segments;
 //! - [`protected`]: whether records are encrypted; decrypting them with the handshake secret
 //!   ([`decrypt`]), or holding them until keys arrive;
-//! - [`stream`]: the [`DirectionParser`] that wires them and emits the events of [`event`].
+//! - [`stream`]: the [`DirectionParser`] that wires them and emits events within the caps of
+//!   [`event`].
 //!
 //! Beside it: [`hello`] turns hello bodies into the offered and selected parameters, walking
 //! extensions with the one walker of [`extensions`]; [`types`] names the protocol numbers
@@ -30,7 +31,7 @@
 //! or `unwrap`. Unknown or malformed values are kept or reported as faults, never errors that
 //! stop the direction's bytes being read.
 //!
-//! Memory per direction is bounded whatever the peer sends:
+//! Memory and output per direction are bounded whatever the peer sends:
 //!
 //! | cap | value | what it bounds |
 //! |---|---|---|
@@ -40,8 +41,12 @@
 //! | [`MAX_HELLO_BYTES`] | 64 KiB | a buffered handshake message (hello, Certificate, EncryptedExtensions); longer ones are skipped by count |
 //! | [`protected::MAX_HELD_RECORDS`] | 16 records | protected records held until keys arrive |
 //! | [`protected::MAX_HELD_BYTES`] | 64 KiB | bytes of those records |
+//! | [`event::MAX_ALERT_EVENTS`] | 32 | alert events; later alerts are counted, not emitted |
+//! | [`event::MAX_CHANGE_CIPHER_SPEC_EVENTS`] | 32 | ChangeCipherSpec events, likewise |
+//! | [`event::MAX_EVENTS`] | 128 | events of all kinds, likewise |
 //!
-//! Once the direction carries application data the parser is done and reads nothing more.
+//! Events held back by a cap are counted ([`DirectionParser::suppressed_events`]). Once the
+//! direction carries application data the parser is done and reads nothing more.
 
 pub mod alpn;
 pub mod decrypt;

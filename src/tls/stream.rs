@@ -4,7 +4,8 @@
 //! something else), then runs the [`record`](super::record) layer; handshake record bodies go to
 //! [`handshake`](super::handshake) reassembly, application_data records to
 //! [`protected`](super::protected) record handling, whose decrypted handshake bytes go back to
-//! reassembly. Complete messages and records become [`TlsEvent`]s. Once a direction carries application data the parser is done and asks
+//! reassembly. Complete messages and records become [`TlsEvent`]s, emitted within the caps of
+//! [`event`](super::event). Once a direction carries application data the parser is done and asks
 //! for no more bytes.
 
 pub use super::event::{StreamFault, TlsEvent};
@@ -12,6 +13,7 @@ pub use super::handshake::MAX_HELLO_BYTES;
 
 mod messages;
 
+use super::event::EventBudget;
 use super::handshake::Reassembler;
 use super::preamble::{Start, StartDetector};
 use super::protected::{self, Protection};
@@ -63,6 +65,7 @@ pub struct DirectionParser {
     alert: AlertReader,
     handshake: Reassembler,
     protection: Protection,
+    budget: EventBudget,
 }
 
 impl Default for DirectionParser {
@@ -86,6 +89,7 @@ impl DirectionParser {
             alert: AlertReader::default(),
             handshake: Reassembler::default(),
             protection: Protection::default(),
+            budget: EventBudget::default(),
         }
     }
 
@@ -148,6 +152,12 @@ impl DirectionParser {
         self.seen_tls
     }
 
+    /// Events held back so far because a per-direction cap was reached (see
+    /// [`super::event`]).
+    pub fn suppressed_events(&self) -> u64 {
+        self.budget.suppressed()
+    }
+
     /// Stops reading: nothing more is wanted from this direction.
     pub fn stop(&mut self) {
         self.phase = Phase::Done;
@@ -156,7 +166,7 @@ impl DirectionParser {
     }
 
     fn emit(&mut self, events: &mut Vec<TlsEvent>, event: TlsEvent) {
-        events.push(event);
+        self.budget.emit(events, event);
     }
 
     /// Bytes missing from the stream: the parser loses sync and looks for the next record.
@@ -360,6 +370,7 @@ impl DirectionParser {
 mod tests {
     use super::*;
     use crate::tls::decrypt::DecryptError;
+    use crate::tls::event::{MAX_ALERT_EVENTS, MAX_CHANGE_CIPHER_SPEC_EVENTS, MAX_EVENTS};
     use crate::tls::testing::{
         client_hello_message, protected_record, record, tls13_server_hello_record,
     };
@@ -525,5 +536,59 @@ mod tests {
             }
         )));
         assert!(p.is_done());
+    }
+
+    #[test]
+    fn thousands_of_alert_records_emit_a_bounded_number_of_events() {
+        let mut stream = Vec::new();
+        for _ in 0..5000 {
+            stream.extend(record(21, &[1, 0]));
+        }
+        let mut p = DirectionParser::new(false);
+        let mut events = Vec::new();
+        // Every chunking of the flood is bounded the same way.
+        for chunk in stream.chunks(999) {
+            p.feed(1, chunk, &mut events);
+        }
+        assert_eq!(events.len(), MAX_ALERT_EVENTS as usize);
+        assert!(events.iter().all(|e| matches!(e, TlsEvent::Alert { .. })));
+        assert_eq!(p.suppressed_events(), 5000 - u64::from(MAX_ALERT_EVENTS));
+        // A later event of another kind still gets through.
+        p.feed(2, &record(23, &[0; 4]), &mut events);
+        assert_eq!(events.last(), Some(&TlsEvent::ApplicationData { frame: 2 }));
+    }
+
+    #[test]
+    fn encrypted_alerts_and_change_cipher_specs_are_capped() {
+        let mut p = DirectionParser::new(false);
+        let mut events = Vec::new();
+        p.feed(1, &tls13_server_hello_record(), &mut events);
+        for _ in 0..3000 {
+            p.feed(2, &record(20, &[1]), &mut events);
+            p.feed(3, &record(21, &[0; 19]), &mut events);
+        }
+        let count = |f: fn(&TlsEvent) -> bool| events.iter().filter(|e| f(e)).count();
+        assert_eq!(count(|e| matches!(e, TlsEvent::ServerHello { .. })), 1);
+        assert_eq!(
+            count(|e| matches!(e, TlsEvent::ChangeCipherSpec { .. })),
+            MAX_CHANGE_CIPHER_SPEC_EVENTS as usize
+        );
+        assert_eq!(
+            count(|e| matches!(e, TlsEvent::Alert { level: 0, .. })),
+            MAX_ALERT_EVENTS as usize
+        );
+        assert!(!p.is_done());
+    }
+
+    #[test]
+    fn a_flood_of_hellos_is_capped_in_total() {
+        let hello = record(22, &client_hello_message(&[b"h2"]));
+        let mut p = DirectionParser::new(false);
+        let mut events = Vec::new();
+        for frame in 0..1000 {
+            p.feed(frame, &hello, &mut events);
+        }
+        assert_eq!(events.len(), MAX_EVENTS as usize);
+        assert_eq!(p.suppressed_events(), 1000 - u64::from(MAX_EVENTS));
     }
 }
