@@ -5,32 +5,15 @@
 //! parse is a [`HelloError`]; a fault inside an extension is noted on the hello and the rest kept.
 
 use super::alpn::{AlpnList, escape_bytes};
+use super::extensions::{Extension, Extensions};
+use super::types::{ExtensionType, TlsVersion};
 use std::fmt;
-
-/// Extension type numbers this tool reads (IANA "TLS ExtensionType Values").
-pub mod ext {
-    /// server_name (RFC 6066).
-    pub const SERVER_NAME: u16 = 0x0000;
-    /// signature_algorithms (RFC 8446).
-    pub const SIGNATURE_ALGORITHMS: u16 = 0x000d;
-    /// application_layer_protocol_negotiation (RFC 7301).
-    pub const ALPN: u16 = 0x0010;
-    /// supported_versions (RFC 8446).
-    pub const SUPPORTED_VERSIONS: u16 = 0x002b;
-    /// next_protocol_negotiation (draft NPN, never standardised).
-    pub const NPN: u16 = 0x3374;
-}
 
 /// The SHA-256 of "HelloRetryRequest": a ServerHello with this random is an HRR (RFC 8446 §4.1.3).
 pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
-
-/// True for the GREASE code points of RFC 8701 (0x?A?A with equal bytes).
-pub fn is_grease_u16(v: u16) -> bool {
-    (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff)
-}
 
 /// A hello whose fixed fields do not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,17 +68,17 @@ impl ClientHello {
             cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
             ..ClientHello::default()
         };
-        let mut faults = Vec::new();
-        for (ty, data) in walk_extensions(ch.ext.unwrap_or(&[]), &mut faults) {
-            hello.extensions.push(ty);
+        let (extensions, mut faults) = walk(ch.ext.unwrap_or(&[]));
+        for Extension { ty, data, .. } in extensions {
+            hello.extensions.push(ty.0);
             match ty {
-                ext::SERVER_NAME => hello.sni = parse_sni(data, &mut faults),
-                ext::ALPN => hello.alpn = Some(AlpnList::parse(data)),
-                ext::SUPPORTED_VERSIONS => {
+                ExtensionType::SERVER_NAME => hello.sni = parse_sni(data, &mut faults),
+                ExtensionType::ALPN => hello.alpn = Some(AlpnList::parse(data)),
+                ExtensionType::SUPPORTED_VERSIONS => {
                     // One length byte, then 2-byte versions.
                     hello.supported_versions = u16_list(data.get(1..).unwrap_or(&[]));
                 }
-                ext::SIGNATURE_ALGORITHMS => {
+                ExtensionType::SIGNATURE_ALGORITHMS => {
                     hello.signature_algorithms = u16_list(data.get(2..).unwrap_or(&[]));
                 }
                 _ => {}
@@ -116,9 +99,14 @@ impl ClientHello {
         self.supported_versions
             .iter()
             .copied()
-            .filter(|v| !is_grease_u16(*v))
+            .filter(|v| !TlsVersion(*v).is_grease())
             .max()
             .unwrap_or(self.legacy_version)
+    }
+
+    /// [`ClientHello::max_version`] as a [`TlsVersion`].
+    pub fn max_tls_version(&self) -> TlsVersion {
+        TlsVersion(self.max_version())
     }
 }
 
@@ -156,15 +144,15 @@ impl ServerHello {
             is_hello_retry_request: sh.random == HELLO_RETRY_REQUEST_RANDOM,
             ..ServerHello::default()
         };
-        let mut faults = Vec::new();
-        for (ty, data) in walk_extensions(sh.ext.unwrap_or(&[]), &mut faults) {
-            hello.extensions.push(ty);
+        let (extensions, faults) = walk(sh.ext.unwrap_or(&[]));
+        for Extension { ty, data, .. } in extensions {
+            hello.extensions.push(ty.0);
             match ty {
-                ext::ALPN => hello.alpn = Some(AlpnList::parse(data)),
-                ext::SUPPORTED_VERSIONS => {
-                    hello.selected_version = data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+                ExtensionType::ALPN => hello.alpn = Some(AlpnList::parse(data)),
+                ExtensionType::SUPPORTED_VERSIONS => {
+                    hello.selected_version = data.first_chunk::<2>().map(|b| u16::from_be_bytes(*b))
                 }
-                ext::NPN => hello.npn = true,
+                ExtensionType::NPN => hello.npn = true,
                 _ => {}
             }
         }
@@ -176,63 +164,58 @@ impl ServerHello {
     pub fn version(&self) -> u16 {
         self.selected_version.unwrap_or(self.legacy_version)
     }
+
+    /// [`ServerHello::version`] as a [`TlsVersion`].
+    pub fn tls_version(&self) -> TlsVersion {
+        TlsVersion(self.version())
+    }
 }
 
-/// Iterates `(type, body)` over an extensions block, noting a truncated or overlong entry.
-fn walk_extensions<'a>(mut data: &'a [u8], faults: &mut Vec<&'static str>) -> Vec<(u16, &'a [u8])> {
-    let mut out = Vec::new();
-    while !data.is_empty() {
-        let Some(header) = data.get(..4) else {
-            faults.push("extension header truncated");
-            break;
-        };
-        let ty = u16::from_be_bytes([header[0], header[1]]);
-        let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-        let Some(body) = data.get(4..4 + len) else {
-            faults.push("extension runs past the end of the hello");
-            out.push((ty, &data[4..]));
-            break;
-        };
-        out.push((ty, body));
-        data = &data[4 + len..];
-    }
-    out
+/// Every entry of a hello's extensions block, and the fault that cut the walk short, if any
+/// (first in the list, as the entries' own faults come after it).
+fn walk(block: &[u8]) -> (Vec<Extension<'_>>, Vec<&'static str>) {
+    let mut walk = Extensions::new(block);
+    let extensions: Vec<Extension<'_>> = walk.by_ref().collect();
+    (extensions, walk.fault().into_iter().collect())
 }
 
 /// The host_name entry of a server_name extension (RFC 6066 §3).
 fn parse_sni(data: &[u8], faults: &mut Vec<&'static str>) -> Option<String> {
     let mut rest = data.get(2..)?;
-    while rest.len() >= 3 {
-        let kind = rest[0];
-        let len = usize::from(u16::from_be_bytes([rest[1], rest[2]]));
-        let Some(name) = rest.get(3..3 + len) else {
+    while let Some((&[kind, l0, l1], after)) = rest.split_first_chunk::<3>() {
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let Some((name, next)) = after.split_at_checked(len) else {
             faults.push("server_name entry runs past the end of the extension");
             return None;
         };
         if kind == 0 {
             return Some(escape_bytes(name));
         }
-        rest = &rest[3 + len..];
+        rest = next;
     }
     None
 }
 
 fn u16_list(data: &[u8]) -> Vec<u16> {
     data.chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .filter_map(|c| c.first_chunk::<2>().map(|b| u16::from_be_bytes(*b)))
         .collect()
 }
 
-/// Human name of a TLS version code.
+/// Name of a TLS version code as the reports show it: `SSL 3.0`, `1.0` to `1.3`,
+/// `1.3-draftNN`, and every other value (GREASE, DTLS, unknown) as `0x` and four hex digits.
 pub fn version_name(v: u16) -> String {
-    match v {
-        0x0300 => "SSL 3.0".into(),
-        0x0301 => "1.0".into(),
-        0x0302 => "1.1".into(),
-        0x0303 => "1.2".into(),
-        0x0304 => "1.3".into(),
-        v if v >> 8 == 0x7f => format!("1.3-draft{}", v & 0xff),
-        v => format!("0x{v:04x}"),
+    let version = TlsVersion(v);
+    match version {
+        TlsVersion::SSL30 => "SSL 3.0".into(),
+        TlsVersion::TLS10 => "1.0".into(),
+        TlsVersion::TLS11 => "1.1".into(),
+        TlsVersion::TLS12 => "1.2".into(),
+        TlsVersion::TLS13 => "1.3".into(),
+        _ => match version.tls13_draft() {
+            Some(draft) => format!("1.3-draft{draft}"),
+            None => format!("0x{v:04x}"),
+        },
     }
 }
 
@@ -269,7 +252,7 @@ mod tests {
         assert_eq!(ch.offered()[0].escaped(), "h2");
         assert_eq!(ch.cipher_suites, vec![0x1301, 0x0a0a]);
         assert_eq!(ch.extensions, vec![0, 0x10, 0x2b]);
-        assert_eq!(ch.max_version(), 0x0304);
+        assert_eq!(ch.max_tls_version(), TlsVersion::TLS13);
         assert!(ch.faults.is_empty());
     }
 
@@ -289,10 +272,38 @@ mod tests {
     }
 
     #[test]
-    fn grease_u16() {
-        assert!(is_grease_u16(0x0a0a));
-        assert!(is_grease_u16(0xfafa));
-        assert!(!is_grease_u16(0x0a1a));
-        assert!(!is_grease_u16(0x1301));
+    fn version_names_as_reported() {
+        let names: Vec<String> = [
+            TlsVersion::SSL30,
+            TlsVersion::TLS10,
+            TlsVersion::TLS11,
+            TlsVersion::TLS12,
+            TlsVersion::TLS13,
+            TlsVersion(0x7f17),
+            TlsVersion(0x7f00),
+            TlsVersion(0x0a0a),
+            TlsVersion::DTLS12,
+            TlsVersion::SSL20,
+            TlsVersion(0x1234),
+        ]
+        .into_iter()
+        .map(|v| version_name(v.0))
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "SSL 3.0",
+                "1.0",
+                "1.1",
+                "1.2",
+                "1.3",
+                "1.3-draft23",
+                "1.3-draft0",
+                "0x0a0a",
+                "0xfefd",
+                "0x0002",
+                "0x1234"
+            ]
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! SHA-256 of the sorted cipher list, `_`, 12 hex digits of the SHA-256 of the sorted extension
 //! list (without SNI and ALPN) and the signature algorithms in order. GREASE is ignored throughout.
 
-use super::hello::{ClientHello, ext, is_grease_u16};
+use super::hello::ClientHello;
+use super::types::{ExtensionType, TlsVersion, is_grease};
 use sha2::{Digest, Sha256};
 
 /// Computes the JA4 fingerprint of a ClientHello carried over TCP.
@@ -13,16 +14,16 @@ pub fn ja4(hello: &ClientHello) -> String {
         .cipher_suites
         .iter()
         .copied()
-        .filter(|c| !is_grease_u16(*c))
+        .filter(|c| !is_grease(*c))
         .collect();
     let extensions: Vec<u16> = hello
         .extensions
         .iter()
         .copied()
-        .filter(|e| !is_grease_u16(*e))
+        .filter(|e| !is_grease(*e))
         .collect();
     let version = version_code(hello.max_version());
-    let sni = if hello.extensions.contains(&ext::SERVER_NAME) {
+    let sni = if hello.extensions.contains(&ExtensionType::SERVER_NAME.0) {
         'd'
     } else {
         'i'
@@ -36,7 +37,7 @@ pub fn ja4(hello: &ClientHello) -> String {
     let mut sorted_exts: Vec<u16> = extensions
         .iter()
         .copied()
-        .filter(|e| *e != ext::SERVER_NAME && *e != ext::ALPN)
+        .filter(|e| ![ExtensionType::SERVER_NAME, ExtensionType::ALPN].contains(&ExtensionType(*e)))
         .collect();
     sorted_exts.sort_unstable();
     let ext_hash = if sorted_exts.is_empty() {
@@ -46,7 +47,7 @@ pub fn ja4(hello: &ClientHello) -> String {
             .signature_algorithms
             .iter()
             .copied()
-            .filter(|s| !is_grease_u16(*s))
+            .filter(|s| !is_grease(*s))
             .collect();
         let mut input = hex_list(&sorted_exts);
         if !sigs.is_empty() {
@@ -63,16 +64,16 @@ pub fn ja4(hello: &ClientHello) -> String {
 }
 
 fn version_code(v: u16) -> &'static str {
-    match v {
-        0x0304 => "13",
-        0x0303 => "12",
-        0x0302 => "11",
-        0x0301 => "10",
-        0x0300 => "s3",
-        0x0002 => "s2",
-        0xfeff => "d1",
-        0xfefd => "d2",
-        0xfefc => "d3",
+    match TlsVersion(v) {
+        TlsVersion::TLS13 => "13",
+        TlsVersion::TLS12 => "12",
+        TlsVersion::TLS11 => "11",
+        TlsVersion::TLS10 => "10",
+        TlsVersion::SSL30 => "s3",
+        TlsVersion::SSL20 => "s2",
+        TlsVersion::DTLS10 => "d1",
+        TlsVersion::DTLS12 => "d2",
+        TlsVersion::DTLS13 => "d3",
         _ => "00",
     }
 }
@@ -80,16 +81,15 @@ fn version_code(v: u16) -> &'static str {
 /// First and last character of the first ALPN value; their hex digits when either is not
 /// alphanumeric ASCII; `00` when there is none.
 fn alpn_code(first: Option<&[u8]>) -> String {
-    let Some(value) = first.filter(|v| !v.is_empty()) else {
+    let Some((&a, &b)) = first.and_then(|v| v.first().zip(v.last())) else {
         return "00".into();
     };
-    let (a, b) = (value[0], value[value.len() - 1]);
     if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() {
         format!("{}{}", char::from(a), char::from(b))
     } else {
+        // The first hex digit of the first byte and the last hex digit of the last byte.
         let hex = format!("{a:02x}{b:02x}");
-        let bytes = hex.as_bytes();
-        format!("{}{}", char::from(bytes[0]), char::from(bytes[3]))
+        hex.chars().take(1).chain(hex.chars().skip(3)).collect()
     }
 }
 

@@ -2,6 +2,8 @@
 //! SOCKS4/4a/5 handshake. Each direction is read on its own; the parser says how many bytes the
 //! preamble took and, for a client, which target it asked the proxy for.
 
+use super::types::ContentType;
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Most bytes a preamble may take before the stream is judged not to be TLS.
@@ -55,7 +57,7 @@ pub fn looks_like_record(b: &[u8]) -> Option<bool> {
     let head = b.get(..5);
     match b {
         [] => None,
-        [t, ..] if !(20..=24).contains(t) => Some(false),
+        [t, ..] if !ContentType(*t).is_record_type() => Some(false),
         [_] => None,
         [_, major, ..] if *major != 3 => Some(false),
         [_, _] => None,
@@ -102,6 +104,79 @@ pub fn classify(b: &[u8]) -> Preamble {
             client => client,
         },
         _ => Preamble::Other,
+    }
+}
+
+/// What the start of a direction turned out to be (see [`StartDetector`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start<'b> {
+    /// Not enough bytes yet; they are kept.
+    NeedMore,
+    /// TLS: read these bytes (everything kept so far and this chunk) as records.
+    Tls(Cow<'b, [u8]>),
+    /// A proxy preamble; the bytes after it are to be classified again.
+    Proxy {
+        /// Which proxy protocol.
+        kind: ProxyKind,
+        /// The requested target (client side only).
+        target: Option<String>,
+        /// The bytes after the preamble.
+        rest: Cow<'b, [u8]>,
+    },
+    /// Not TLS, or more than [`MAX_PREAMBLE_BYTES`] without a decision.
+    NotTls,
+}
+
+/// Classifies the start of one direction as chunks arrive, keeping the first bytes while they
+/// are too few to decide (at most [`MAX_PREAMBLE_BYTES`] plus one chunk).
+#[derive(Debug, Default)]
+pub struct StartDetector {
+    buf: Vec<u8>,
+}
+
+impl StartDetector {
+    /// True when no bytes are kept.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Drops the kept bytes.
+    pub fn clear(&mut self) {
+        self.buf = Vec::new();
+    }
+
+    /// Looks at the next chunk.
+    pub fn push<'b>(&mut self, bytes: &'b [u8]) -> Start<'b> {
+        let buffered = !self.buf.is_empty();
+        if buffered {
+            self.buf.extend_from_slice(bytes);
+        }
+        let view: &[u8] = if buffered { &self.buf } else { bytes };
+        match classify(view) {
+            Preamble::NeedMore => {
+                if !buffered {
+                    self.buf.extend_from_slice(bytes);
+                }
+                if self.buf.len() > MAX_PREAMBLE_BYTES {
+                    Start::NotTls
+                } else {
+                    Start::NeedMore
+                }
+            }
+            Preamble::Tls if buffered => Start::Tls(Cow::Owned(std::mem::take(&mut self.buf))),
+            Preamble::Tls => Start::Tls(Cow::Borrowed(bytes)),
+            Preamble::Proxy { kind, target, len } => {
+                let rest = if buffered {
+                    let rest = self.buf.split_off(len.min(self.buf.len()));
+                    self.buf.clear();
+                    Cow::Owned(rest)
+                } else {
+                    Cow::Borrowed(bytes.get(len..).unwrap_or(&[]))
+                };
+                Start::Proxy { kind, target, rest }
+            }
+            Preamble::Other => Start::NotTls,
+        }
     }
 }
 

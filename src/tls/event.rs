@@ -1,0 +1,213 @@
+//! What a [`super::DirectionParser`] emits: [`TlsEvent`]s, with [`StreamFault`] for what was wrong,
+//! and the per-direction caps on how many it emits.
+//!
+//! Events that a peer can repeat without limit are capped per direction: at most
+//! [`MAX_ALERT_EVENTS`] alerts and [`MAX_CHANGE_CIPHER_SPEC_EVENTS`] ChangeCipherSpec records, and
+//! at most [`MAX_EVENTS`] events of all kinds together. What goes over a cap is counted
+//! ([`super::DirectionParser::suppressed_events`]), not emitted. A normal handshake emits a handful
+//! of events per direction, far below every cap.
+
+use super::alpn::AlpnList;
+use super::decrypt::DecryptError;
+use super::handshake::MAX_HELLO_BYTES;
+use super::hello::{ClientHello, HelloError, ServerHello};
+use super::preamble::ProxyKind;
+use super::x509::CertificateNames;
+
+/// Most alert events one direction emits (plaintext, encrypted or decrypted); later alerts are
+/// counted, not emitted. A peer sends one alert, perhaps two, before closing.
+pub const MAX_ALERT_EVENTS: u32 = 32;
+/// Most ChangeCipherSpec events one direction emits (normally one; two around a
+/// HelloRetryRequest).
+pub const MAX_CHANGE_CIPHER_SPEC_EVENTS: u32 = 32;
+/// Most events of any kind one direction emits.
+pub const MAX_EVENTS: u32 = 128;
+
+/// A handshake fact seen in one direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsEvent {
+    /// A ClientHello, with every frame that carried part of it.
+    ClientHello {
+        /// The parsed hello.
+        hello: Box<ClientHello>,
+        /// Frames carrying it, in stream order.
+        frames: Vec<u64>,
+    },
+    /// A ServerHello or HelloRetryRequest.
+    ServerHello {
+        /// The parsed hello.
+        hello: Box<ServerHello>,
+        /// Frames carrying it.
+        frames: Vec<u64>,
+    },
+    /// An alert record.
+    Alert {
+        /// Level (1 warning, 2 fatal); 0 when encrypted.
+        level: u8,
+        /// Description code; `None` when encrypted.
+        description: Option<u8>,
+        /// Frame carrying it.
+        frame: u64,
+        /// True when it was read by decrypting the record with a key log.
+        decrypted: bool,
+    },
+    /// TLS 1.3 EncryptedExtensions, decrypted with a key log.
+    EncryptedExtensions {
+        /// The ALPN extension, when present.
+        alpn: Option<AlpnList>,
+        /// Frame that completed the record holding it.
+        frames: Vec<u64>,
+    },
+    /// The first certificate of a decrypted TLS 1.3 Certificate message.
+    Certificate {
+        /// Subject, issuer and subjectAltName.
+        names: CertificateNames,
+        /// Frame that completed the record holding it.
+        frames: Vec<u64>,
+    },
+    /// A decrypted Finished message: this direction's handshake is over.
+    Finished {
+        /// Frame.
+        frame: u64,
+    },
+    /// A ChangeCipherSpec record.
+    ChangeCipherSpec {
+        /// Frame carrying it.
+        frame: u64,
+    },
+    /// The first application-data record.
+    ApplicationData {
+        /// Frame carrying its header.
+        frame: u64,
+    },
+    /// A proxy preamble before TLS.
+    Proxy {
+        /// Kind of proxy.
+        kind: ProxyKind,
+        /// Requested target (client side).
+        target: Option<String>,
+        /// Frame that completed it.
+        frame: u64,
+    },
+    /// The direction does not carry TLS.
+    NotTls {
+        /// Frame where that became clear.
+        frame: u64,
+    },
+    /// A fault in the stream or a message.
+    Fault {
+        /// Frame where it was found.
+        frame: u64,
+        /// What was wrong.
+        fault: StreamFault,
+    },
+}
+
+/// What can go wrong while reading a TLS stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamFault {
+    /// Bytes missing from the capture (gap) in the middle of the handshake.
+    Gap {
+        /// Missing byte count.
+        len: u32,
+    },
+    /// A record header that is not TLS (after TLS was recognised).
+    BadRecordHeader,
+    /// A hello larger than [`MAX_HELLO_BYTES`].
+    HelloTooLarge {
+        /// Declared length.
+        len: usize,
+    },
+    /// A hello that does not parse.
+    BadHello(HelloError),
+    /// Faults inside a hello's extensions.
+    HelloFaults(Vec<&'static str>),
+    /// Protected records could not be opened with the key log's secret.
+    Decryption(DecryptError),
+}
+
+impl std::fmt::Display for StreamFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamFault::Gap { len } => write!(f, "{len} bytes missing from the capture"),
+            StreamFault::BadRecordHeader => write!(f, "bytes that are not a TLS record header"),
+            StreamFault::HelloTooLarge { len } => {
+                write!(
+                    f,
+                    "hello of {len} bytes exceeds the {MAX_HELLO_BYTES}-byte cap: not parsed"
+                )
+            }
+            StreamFault::BadHello(e) => write!(f, "{e}"),
+            StreamFault::HelloFaults(list) => {
+                write!(f, "malformed extensions: {}", list.join("; "))
+            }
+            StreamFault::Decryption(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Counts the events of one direction and holds back those over a cap.
+#[derive(Debug, Default)]
+pub(super) struct EventBudget {
+    emitted: u32,
+    alerts: u32,
+    change_cipher_specs: u32,
+    suppressed: u64,
+}
+
+impl EventBudget {
+    /// Pushes `event` onto `events` unless a cap is reached; counts it otherwise.
+    pub(super) fn emit(&mut self, events: &mut Vec<TlsEvent>, event: TlsEvent) {
+        let kind = match event {
+            TlsEvent::Alert { .. } => Some((&mut self.alerts, MAX_ALERT_EVENTS)),
+            TlsEvent::ChangeCipherSpec { .. } => {
+                Some((&mut self.change_cipher_specs, MAX_CHANGE_CIPHER_SPEC_EVENTS))
+            }
+            _ => None,
+        };
+        let kind_full = kind.as_ref().is_some_and(|(count, cap)| **count >= *cap);
+        if kind_full || self.emitted >= MAX_EVENTS {
+            self.suppressed = self.suppressed.saturating_add(1);
+            return;
+        }
+        if let Some((count, _)) = kind {
+            *count += 1;
+        }
+        self.emitted += 1;
+        events.push(event);
+    }
+
+    /// Events held back by a cap so far.
+    pub(super) fn suppressed(&self) -> u64 {
+        self.suppressed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_per_kind_and_in_total() {
+        let mut budget = EventBudget::default();
+        let mut events = Vec::new();
+        let alert = TlsEvent::Alert {
+            level: 2,
+            description: Some(40),
+            frame: 1,
+            decrypted: false,
+        };
+        for _ in 0..1000 {
+            budget.emit(&mut events, alert.clone());
+            budget.emit(&mut events, TlsEvent::ChangeCipherSpec { frame: 1 });
+        }
+        let cap = (MAX_ALERT_EVENTS + MAX_CHANGE_CIPHER_SPEC_EVENTS) as usize;
+        assert_eq!(events.len(), cap);
+        assert_eq!(budget.suppressed(), 2000 - cap as u64);
+        for _ in 0..1000 {
+            budget.emit(&mut events, TlsEvent::Finished { frame: 2 });
+        }
+        assert_eq!(events.len(), MAX_EVENTS as usize);
+        assert_eq!(budget.suppressed(), 3000 - u64::from(MAX_EVENTS));
+    }
+}

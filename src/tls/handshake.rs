@@ -1,0 +1,231 @@
+//! Handshake-message reassembly (RFC 8446 §4): the bodies of handshake records, plaintext or
+//! decrypted, in stream order → complete handshake messages.
+//!
+//! A message may be split across records and segments, and a record may hold several messages;
+//! the 4-byte message header is read as it comes. Only the messages this tool reads are buffered
+//! (see [`Reassembler::read`]), and only up to [`MAX_HELLO_BYTES`]: a longer one is skipped by
+//! count, and a hello that long is reported as too large. For a message that is not kept only its
+//! last frame is remembered, so memory stays bounded whatever length a header claims.
+
+use super::types::HandshakeType;
+
+/// Largest hello (or other kept message) this parser buffers; a larger one is reported, not
+/// parsed.
+pub const MAX_HELLO_BYTES: usize = 64 * 1024;
+/// Bytes of a handshake message header: type and 24-bit length.
+const HEADER_LEN: usize = 4;
+
+/// A complete handshake message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Its type.
+    pub ty: HandshakeType,
+    /// True when the body was kept; otherwise `body` is empty.
+    pub kept: bool,
+    /// The body (after the 4-byte header), when kept.
+    pub body: Vec<u8>,
+    /// Frames that carried it, in stream order (only the last one when not kept).
+    pub frames: Vec<u64>,
+}
+
+/// What one call to [`Reassembler::read`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to report yet.
+    Partial,
+    /// A hello whose header declares more than [`MAX_HELLO_BYTES`]: it is skipped.
+    TooLarge {
+        /// Declared length.
+        len: usize,
+    },
+    /// A message is complete.
+    Done(Message),
+}
+
+/// Messages worth buffering: the hellos; the Certificate (in the clear in TLS ≤ 1.2, decrypted
+/// in TLS 1.3); EncryptedExtensions when decrypting.
+fn wanted(ty: HandshakeType, decrypting: bool) -> bool {
+    ty.is_hello()
+        || ty == HandshakeType::CERTIFICATE
+        || (decrypting && ty == HandshakeType::ENCRYPTED_EXTENSIONS)
+}
+
+/// Reassembly of one handshake message at a time.
+#[derive(Debug, Default)]
+pub struct Reassembler {
+    header: [u8; HEADER_LEN],
+    /// Header bytes read so far (≤ `HEADER_LEN`).
+    header_have: usize,
+    ty: HandshakeType,
+    /// Body bytes still to come once the header is complete.
+    left: usize,
+    keep: bool,
+    /// The kept body so far; never longer than [`MAX_HELLO_BYTES`].
+    body: Vec<u8>,
+    frames: Vec<u64>,
+}
+
+impl Reassembler {
+    /// Forgets the message in progress (gap, lost sync, stop).
+    pub fn reset(&mut self) {
+        *self = Reassembler::default();
+    }
+
+    /// Consumes the front of `bytes` (from `frame`), up to the end of the message header or the
+    /// end of the message. `decrypting` says whether the bytes come from decrypted records; it is
+    /// read when a header completes, to decide whether the message is kept.
+    pub fn read<'b>(&mut self, frame: u64, bytes: &'b [u8], decrypting: bool) -> (Step, &'b [u8]) {
+        self.note_frame(frame);
+        if self.header_have < HEADER_LEN {
+            let mut took = 0;
+            for (slot, &b) in self.header.iter_mut().skip(self.header_have).zip(bytes) {
+                *slot = b;
+                took += 1;
+            }
+            self.header_have += took;
+            let rest = bytes.get(took..).unwrap_or(&[]);
+            if self.header_have < HEADER_LEN {
+                return (Step::Partial, rest);
+            }
+            let [ty, l0, l1, l2] = self.header;
+            self.ty = HandshakeType(ty);
+            self.left = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+            self.keep = wanted(self.ty, decrypting) && self.left <= MAX_HELLO_BYTES;
+            self.body.clear();
+            if self.left == 0 {
+                return (Step::Done(self.finish()), rest);
+            }
+            if self.ty.is_hello() && !self.keep {
+                return (Step::TooLarge { len: self.left }, rest);
+            }
+            return (Step::Partial, rest);
+        }
+        let (body, rest) = bytes.split_at_checked(self.left).unwrap_or((bytes, &[]));
+        if self.keep {
+            self.body.extend_from_slice(body);
+        }
+        self.left -= body.len();
+        if self.left == 0 {
+            (Step::Done(self.finish()), rest)
+        } else {
+            (Step::Partial, rest)
+        }
+    }
+
+    /// Records that `frame` carries part of the current message.
+    fn note_frame(&mut self, frame: u64) {
+        if self.header_have == 0 && self.left == 0 {
+            self.frames.clear();
+            self.frames.push(frame);
+        } else if self.frames.last() != Some(&frame) {
+            if self.header_have == HEADER_LEN && !self.keep {
+                // Only the last frame of a skipped message is ever used.
+                self.frames.clear();
+            }
+            self.frames.push(frame);
+        }
+    }
+
+    /// Hands out the completed message and gets ready for the next.
+    fn finish(&mut self) -> Message {
+        let message = Message {
+            ty: self.ty,
+            kept: self.keep,
+            body: if self.keep {
+                std::mem::take(&mut self.body)
+            } else {
+                Vec::new()
+            },
+            frames: std::mem::take(&mut self.frames),
+        };
+        self.header_have = 0;
+        self.left = 0;
+        self.keep = false;
+        message
+    }
+
+    /// Bytes the buffer holds room for (for tests of the cap).
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        self.body.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `chunks` (one per frame, numbered from 1); returns every step but `Partial`.
+    fn read_all(r: &mut Reassembler, chunks: &[&[u8]], decrypting: bool) -> Vec<Step> {
+        let mut out = Vec::new();
+        for (frame, chunk) in (1..).zip(chunks) {
+            let mut bytes = *chunk;
+            while !bytes.is_empty() {
+                let (step, rest) = r.read(frame, bytes, decrypting);
+                bytes = rest;
+                if step != Step::Partial {
+                    out.push(step);
+                }
+            }
+        }
+        out
+    }
+
+    fn done(ty: HandshakeType, body: &[u8], frames: &[u64]) -> Step {
+        Step::Done(Message {
+            ty,
+            kept: !body.is_empty(),
+            body: body.to_vec(),
+            frames: frames.to_vec(),
+        })
+    }
+
+    #[test]
+    fn message_across_chunks_and_two_in_one() {
+        let mut r = Reassembler::default();
+        let got = read_all(
+            &mut r,
+            &[&[1, 0], &[0, 3, 7], &[8, 9, 14, 0, 0, 0, 2, 0, 0, 2, 5]],
+            false,
+        );
+        assert_eq!(
+            got,
+            [
+                done(HandshakeType::CLIENT_HELLO, &[7, 8, 9], &[1, 2, 3]),
+                done(HandshakeType::SERVER_HELLO_DONE, &[], &[3]),
+            ]
+        );
+        // The ServerHello (type 2) is incomplete: nothing more.
+        assert_eq!(read_all(&mut r, &[&[6]], false).len(), 1);
+    }
+
+    #[test]
+    fn skipped_messages_keep_only_their_last_frame() {
+        let mut r = Reassembler::default();
+        let got = read_all(&mut r, &[&[20, 0, 0, 3, 1], &[2], &[3]], false);
+        assert_eq!(got, [done(HandshakeType::FINISHED, &[], &[3])]);
+    }
+
+    #[test]
+    fn encrypted_extensions_only_when_decrypting() {
+        let ee: &[u8] = &[8, 0, 0, 2, 0, 0];
+        let mut r = Reassembler::default();
+        assert_eq!(
+            read_all(&mut r, &[ee], false),
+            [done(HandshakeType::ENCRYPTED_EXTENSIONS, &[], &[1])]
+        );
+        assert_eq!(
+            read_all(&mut r, &[ee], true),
+            [done(HandshakeType::ENCRYPTED_EXTENSIONS, &[0, 0], &[1])]
+        );
+    }
+
+    #[test]
+    fn lying_length_does_not_buffer_unbounded() {
+        let mut r = Reassembler::default();
+        let got = read_all(&mut r, &[&[1, 0xff, 0xff, 0xff], &[0; 100]], false);
+        assert_eq!(got, [Step::TooLarge { len: 0xff_ffff }]);
+        assert!(r.capacity() <= MAX_HELLO_BYTES);
+        assert!(r.frames.len() <= 1);
+    }
+}

@@ -1,0 +1,194 @@
+//! What the content of a direction means: handshake messages and opened protected records →
+//! events and changes to the direction's protection (a TLS 1.3 hello makes ChangeCipherSpec a
+//! no-op; a TLS 1.3 ServerHello encrypts what follows; Finished ends decryption).
+
+use super::{DirectionParser, StreamFault, TlsEvent};
+use crate::tls::extensions::encrypted_extensions_alpn;
+use crate::tls::handshake::{Message, Step};
+use crate::tls::hello::{ClientHello, ServerHello};
+use crate::tls::protected::Opened;
+use crate::tls::types::{ContentType, HandshakeType, TlsVersion};
+use crate::tls::x509;
+
+impl DirectionParser {
+    /// Hands on the content of a protected record (started in `start_frame`, completed in
+    /// `frame`).
+    pub(super) fn opened(
+        &mut self,
+        frame: u64,
+        start_frame: u64,
+        opened: Opened,
+        events: &mut Vec<TlsEvent>,
+    ) {
+        match opened {
+            Ok((ContentType::HANDSHAKE, plain)) => self.handshake_bytes(frame, &plain, events),
+            Ok((ContentType::ALERT, plain)) if plain.len() >= 2 => {
+                let [level, description] = plain.first_chunk::<2>().copied().unwrap_or_default();
+                self.emit(
+                    events,
+                    TlsEvent::Alert {
+                        level,
+                        description: Some(description),
+                        frame: start_frame,
+                        decrypted: true,
+                    },
+                )
+            }
+            Ok(_) => {
+                self.emit(events, TlsEvent::ApplicationData { frame: start_frame });
+                self.stop();
+            }
+            Err(e) => {
+                self.emit(
+                    events,
+                    TlsEvent::Fault {
+                        frame,
+                        fault: StreamFault::Decryption(e),
+                    },
+                );
+                self.emit(events, TlsEvent::ApplicationData { frame: start_frame });
+                self.protection.stop_decrypting();
+                self.stop();
+            }
+        }
+    }
+
+    /// Handshake bytes (plaintext, or from a decrypted record) completed in `frame`.
+    pub(super) fn handshake_bytes(
+        &mut self,
+        frame: u64,
+        mut body: &[u8],
+        events: &mut Vec<TlsEvent>,
+    ) {
+        while !body.is_empty() {
+            let decrypting = self.protection.is_decrypting();
+            let (step, rest) = self.handshake.read(frame, body, decrypting);
+            body = rest;
+            match step {
+                Step::Partial => {}
+                Step::TooLarge { len } => self.emit(
+                    events,
+                    TlsEvent::Fault {
+                        frame,
+                        fault: StreamFault::HelloTooLarge { len },
+                    },
+                ),
+                Step::Done(message) => self.message_done(message, events),
+            }
+        }
+    }
+
+    pub(super) fn message_done(&mut self, m: Message, events: &mut Vec<TlsEvent>) {
+        let frame = m.frames.last().copied().unwrap_or(0);
+        if m.ty == HandshakeType::FINISHED && self.protection.is_decrypting() {
+            // The next records are under application traffic keys, which are never used.
+            self.emit(events, TlsEvent::Finished { frame });
+            self.protection.stop_decrypting();
+            return;
+        }
+        if !m.kept {
+            return;
+        }
+        match m.ty {
+            HandshakeType::ENCRYPTED_EXTENSIONS => self.emit(
+                events,
+                TlsEvent::EncryptedExtensions {
+                    alpn: encrypted_extensions_alpn(&m.body),
+                    frames: m.frames,
+                },
+            ),
+            HandshakeType::CERTIFICATE => {
+                let first = if self.protection.is_decrypting() {
+                    x509::first_certificate(&m.body)
+                } else {
+                    x509::first_certificate_tls12(&m.body)
+                };
+                if let Some(names) = first.and_then(x509::certificate_names) {
+                    self.emit(
+                        events,
+                        TlsEvent::Certificate {
+                            names,
+                            frames: m.frames,
+                        },
+                    );
+                }
+            }
+            HandshakeType::CLIENT_HELLO => self.client_hello(frame, m, events),
+            HandshakeType::SERVER_HELLO => self.server_hello(frame, m, events),
+            _ => {}
+        }
+    }
+
+    pub(super) fn client_hello(&mut self, frame: u64, m: Message, events: &mut Vec<TlsEvent>) {
+        match ClientHello::parse(&m.body) {
+            Ok(hello) => {
+                if hello.max_tls_version() == TlsVersion::TLS13 {
+                    // Until the server picks TLS 1.2, a CCS is the 1.3 compatibility one.
+                    self.protection.ccs_is_compat();
+                }
+                if !hello.faults.is_empty() {
+                    self.emit(
+                        events,
+                        TlsEvent::Fault {
+                            frame,
+                            fault: StreamFault::HelloFaults(hello.faults.clone()),
+                        },
+                    );
+                }
+                self.emit(
+                    events,
+                    TlsEvent::ClientHello {
+                        hello: Box::new(hello),
+                        frames: m.frames,
+                    },
+                );
+            }
+            Err(e) => self.emit(
+                events,
+                TlsEvent::Fault {
+                    frame,
+                    fault: StreamFault::BadHello(e),
+                },
+            ),
+        }
+    }
+
+    pub(super) fn server_hello(&mut self, frame: u64, m: Message, events: &mut Vec<TlsEvent>) {
+        match ServerHello::parse(&m.body) {
+            Ok(hello) => {
+                let tls13 = hello.tls_version() == TlsVersion::TLS13;
+                if tls13 {
+                    self.protection.ccs_is_compat();
+                }
+                // RFC 8446 §4.1.3: after a TLS 1.3 ServerHello everything is encrypted.
+                if tls13 && !hello.is_hello_retry_request {
+                    self.protection.encrypt();
+                    self.arm(hello.cipher_suite, events);
+                }
+                if !hello.faults.is_empty() {
+                    self.emit(
+                        events,
+                        TlsEvent::Fault {
+                            frame,
+                            fault: StreamFault::HelloFaults(hello.faults.clone()),
+                        },
+                    );
+                }
+                self.emit(
+                    events,
+                    TlsEvent::ServerHello {
+                        hello: Box::new(hello),
+                        frames: m.frames,
+                    },
+                );
+            }
+            Err(e) => self.emit(
+                events,
+                TlsEvent::Fault {
+                    frame,
+                    fault: StreamFault::BadHello(e),
+                },
+            ),
+        }
+    }
+}
