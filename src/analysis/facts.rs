@@ -89,6 +89,8 @@ pub struct FlowFacts {
     pub first_time: Timestamp,
     /// Reassembly statistics per side of the flow key (index: [`Side::index`]).
     pub reassembly: [ReassemblyStats; 2],
+    /// TLS events over the parser's caps, not recorded, per side of the flow key.
+    pub suppressed_events: [u64; 2],
     /// ClientHellos (two after a HelloRetryRequest) with their frames.
     pub client_hellos: Vec<(ClientHello, Vec<u64>)>,
     /// ServerHellos and HelloRetryRequests with their frames.

@@ -12,7 +12,7 @@ use crate::capture::{Frame, Timestamp};
 use crate::decode::Segment;
 use crate::flow::{Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side, TcpHealth};
 use crate::tls::keylog::{HandshakeSecrets, KeyLog};
-use crate::tls::{DirectionParser, StreamFault, TlsEvent};
+use crate::tls::{DirectionParser, StreamFault, TlsEvent, TlsVersion};
 use std::collections::HashSet;
 
 /// Most frame times kept per flow for the handshake window.
@@ -21,9 +21,6 @@ const MAX_FRAME_TIMES: usize = 512;
 const MAX_TLS_SERVERS: usize = 65_536;
 /// How long (capture time) a TLS 1.3 flow waits for its keys after the ServerHello.
 pub const KEY_WAIT_NS: i64 = 3_000_000_000;
-
-/// TLS 1.3 as the ServerHello's selected version.
-const TLS13: u16 = 0x0304;
 
 /// What a connection needs from the flow table while it absorbs a segment.
 pub(super) struct Context<'a> {
@@ -62,7 +59,7 @@ pub(super) struct TcpConnection {
     /// Frame that ended the TLS handshake.
     handshake_end: Option<u64>,
     /// Version the ServerHello chose.
-    server_version: Option<u16>,
+    server_version: Option<TlsVersion>,
     /// Frame times of the handshake window.
     frame_times: Vec<(u64, Timestamp)>,
     payload_seen: bool,
@@ -230,12 +227,13 @@ impl TcpConnection {
             self.mark_handshake_end(side, &events[i]);
             match &events[i] {
                 TlsEvent::ServerHello { hello, .. }
-                    if !hello.is_hello_retry_request && hello.version() == TLS13 =>
+                    if !hello.is_hello_retry_request
+                        && hello.tls_version() == TlsVersion::TLS13 =>
                 {
                     self.parsers[side.other().index()]
                         .peer_selected_tls13(hello.cipher_suite, &mut more);
                 }
-                TlsEvent::ServerHello { hello, .. } if hello.version() != TLS13 => {
+                TlsEvent::ServerHello { hello, .. } if hello.tls_version() != TlsVersion::TLS13 => {
                     self.parsers[side.other().index()].peer_selected_tls12();
                 }
                 TlsEvent::NotTls { .. } => self.not_tls = true,
@@ -279,7 +277,7 @@ impl TcpConnection {
                 }
             }
             TlsEvent::ServerHello { hello, .. } if !hello.is_hello_retry_request => {
-                self.server_version = Some(hello.version());
+                self.server_version = Some(hello.tls_version());
                 self.server_hello_time.get_or_insert(context.now);
             }
             _ => {}
@@ -292,12 +290,12 @@ impl TcpConnection {
         let from_client = self.client == Some(side);
         match event {
             TlsEvent::ChangeCipherSpec { frame }
-                if !from_client && self.server_version.is_some_and(|v| v < TLS13) =>
+                if !from_client && self.server_version.is_some_and(|v| v < TlsVersion::TLS13) =>
             {
                 self.handshake_end.get_or_insert(*frame);
             }
             TlsEvent::ApplicationData { frame } | TlsEvent::Finished { frame }
-                if from_client && self.server_version == Some(TLS13) =>
+                if from_client && self.server_version == Some(TlsVersion::TLS13) =>
             {
                 self.handshake_end.get_or_insert(*frame);
             }
@@ -328,7 +326,7 @@ impl TcpConnection {
         // A TLS 1.3 flow whose keys may still be logged waits a little for them, even when the
         // connection is already over (clients write the key log as the handshake ends).
         let awaiting_keys = await_keys
-            && self.server_version == Some(TLS13)
+            && self.server_version == Some(TlsVersion::TLS13)
             && self.keys != KeyStatus::Found
             && self
                 .server_hello_time
@@ -358,7 +356,7 @@ impl TcpConnection {
             return true;
         }
         match self.server_version {
-            Some(v) if v < TLS13 => true,
+            Some(v) if v < TlsVersion::TLS13 => true,
             Some(_) if self.keys == KeyStatus::Found => {
                 encrypted_extensions || decryption_failed || self.handshake_end.is_some()
             }
@@ -426,6 +424,10 @@ impl TcpConnection {
             first_frame: self.first_frame,
             first_time: self.first_time,
             reassembly: [self.reassembly[0].stats(), self.reassembly[1].stats()],
+            suppressed_events: [
+                self.parsers[0].suppressed_events(),
+                self.parsers[1].suppressed_events(),
+            ],
             truncated_frames: self.truncated_frames,
             first_truncated_frame: self.first_truncated_frame,
             last_frame: self.last_frame,

@@ -286,3 +286,52 @@ fn flows_given_keys_late_are_streamed_in_flow_order() {
             .all(|f| f.decryption == Some(Decryption::Decrypted))
     );
 }
+
+/// A peer that floods alert records: the flow lists at most the parser's cap and says how many
+/// it left out.
+#[test]
+fn an_alert_flood_is_capped_and_reported() {
+    let ch = client_hello_record();
+    let mut alerts = Vec::new();
+    for _ in 0..1000 {
+        alerts.extend_from_slice(&[0x15, 3, 3, 0, 2, 1, 112]); // warning unrecognized_name
+    }
+    let mut packets = Vec::new();
+    let mut server_seq = 1u32;
+    let mut first = Vec::new();
+    PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+        .tcp(40000, 443, 1, 1000)
+        .ack(1)
+        .write(&mut first, &ch)
+        .unwrap();
+    packets.push(first);
+    for chunk in alerts.chunks(1400) {
+        let mut packet = Vec::new();
+        PacketBuilder::ipv4([192, 0, 2, 2], [192, 0, 2, 1], 64)
+            .tcp(443, 40000, server_seq, 1000)
+            .ack(1 + ch.len() as u32)
+            .write(&mut packet, chunk)
+            .unwrap();
+        server_seq += chunk.len() as u32;
+        packets.push(packet);
+    }
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.begin_capture(0);
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    let capture = analyzer.end_capture("test", &summary());
+    let report = analyzer.into_report(vec![capture]);
+    let flow = &report.flows[0];
+    assert_eq!(
+        flow.alerts.len(),
+        crate::tls::event::MAX_ALERT_EVENTS as usize
+    );
+    assert!(
+        flow.notes
+            .iter()
+            .any(|n| n == "server stream: 968 TLS records not listed (more than 32 alerts, 32 ChangeCipherSpecs or 128 events in all)"),
+        "{:?}",
+        flow.notes
+    );
+}

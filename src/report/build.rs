@@ -7,7 +7,7 @@ use crate::analysis::{self, FlowFacts, KeyStatus, Role, Verdict};
 use crate::capture::{CaptureSummary, LinkType};
 use crate::flow::{Anomaly, Endpoint, Side};
 use crate::tls::hello::version_name;
-use crate::tls::{ClientHello, ServerHello, StreamFault, ja4};
+use crate::tls::{ClientHello, ServerHello, StreamFault, TlsVersion, ja4};
 use std::collections::BTreeMap;
 
 /// Where a flow report belongs: its capture and its report-wide id.
@@ -141,7 +141,7 @@ fn server_hello_report(facts: &FlowFacts, h: &ServerHello, frames: &[u64]) -> Se
 fn decryption(facts: &FlowFacts) -> Option<Decryption> {
     let tls13 = facts
         .server_hello()
-        .is_some_and(|(h, _)| h.version() == 0x0304);
+        .is_some_and(|(h, _)| h.tls_version() == TlsVersion::TLS13);
     let decryption_failed = facts
         .faults
         .iter()
@@ -199,6 +199,15 @@ fn notes(facts: &FlowFacts) -> Vec<String> {
             notes.push(format!(
                 "{who} stream: {} gaps, {} bytes missing from the capture",
                 stats.gaps, stats.gap_bytes
+            ));
+        }
+        let suppressed = facts.suppressed_events[side.index()];
+        if suppressed > 0 {
+            notes.push(format!(
+                "{who} stream: {suppressed} TLS records not listed (more than {} alerts, {} ChangeCipherSpecs or {} events in all)",
+                crate::tls::event::MAX_ALERT_EVENTS,
+                crate::tls::event::MAX_CHANGE_CIPHER_SPEC_EVENTS,
+                crate::tls::event::MAX_EVENTS
             ));
         }
     }
