@@ -125,23 +125,9 @@ fn analyze(config: cli::Config) -> ExitCode {
         .flows
         .iter()
         .any(|f| config.fail_on.contains(&f.verdict));
-    let written = match &config.output {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(file) => {
-                let mut out = io::BufWriter::new(file);
-                report::render(&report, config.format, config.color, &mut out)
-                    .and_then(|_| out.flush())
-            }
-            Err(e) => {
-                eprintln!("alpnscope: error: cannot create {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        },
-        None => {
-            let stdout = io::stdout();
-            let mut out = io::BufWriter::new(stdout.lock());
-            report::render(&report, config.format, config.color, &mut out).and_then(|_| out.flush())
-        }
+    let written = match write_report(&report, &config) {
+        Ok(written) => written,
+        Err(code) => return code,
     };
     // The process ends here: freeing every flow report one by one would only cost time.
     std::mem::forget(report);
@@ -155,6 +141,32 @@ fn analyze(config: cli::Config) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Renders the report to `--output` or stdout. The outer error is a file that could not be
+/// created (already reported); the inner one a failed write.
+fn write_report(
+    report: &report::model::Report,
+    config: &cli::Config,
+) -> Result<io::Result<()>, ExitCode> {
+    Ok(match &config.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => {
+                let mut out = io::BufWriter::new(file);
+                report::render(report, config.format, config.color, &mut out)
+                    .and_then(|_| out.flush())
+            }
+            Err(e) => {
+                eprintln!("alpnscope: error: cannot create {}: {e}", path.display());
+                return Err(ExitCode::from(2));
+            }
+        },
+        None => {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            report::render(report, config.format, config.color, &mut out).and_then(|_| out.flush())
+        }
+    })
 }
 
 /// The command line, with the program called `alpnscope` whatever its path.

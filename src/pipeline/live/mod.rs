@@ -1,0 +1,399 @@
+//! Live capture (feature `live`): frames from a network interface through libpcap, into the same
+//! pipeline as files, with each flow reported as soon as its verdict is final.
+//!
+//! The handle is opened in immediate mode with a full snaplen and a 16 MiB kernel buffer, and read
+//! non-blocking behind `poll(2)` with a 100 ms timeout, so an idle link never delays stopping (a
+//! plain libpcap read timeout does not fire on an idle Linux link). Key logs given with `--keylog`
+//! are re-read as clients append to them. Privileges are dropped, as tcpdump does, before the
+//! first packet is parsed.
+
+mod error;
+mod process;
+
+pub use error::LiveError;
+use error::open_error;
+pub use process::{DroppedTo, drop_privileges, stop_on_signals};
+
+use crate::capture::{CaptureFormat, CaptureSummary, Frame, LinkType, Timestamp};
+use crate::pipeline::{Analyzer, AnalyzerOptions};
+use crate::report::model::{CaptureStatistics, FlowReport, Report};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Snapshot length: whole packets.
+const SNAPLEN: i32 = 262_144;
+/// Kernel capture buffer.
+const BUFFER_BYTES: i32 = 16 << 20;
+/// Longest wait for packets before checking the stop conditions.
+const POLL_MS: i32 = 100;
+/// How often key logs are checked for new lines and idle flows swept.
+const HOUSEKEEPING: Duration = Duration::from_millis(500);
+
+/// What to capture and when to stop.
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    /// Interface; libpcap's default when `None`.
+    pub interface: Option<String>,
+    /// BPF filter (tcpdump syntax).
+    pub filter: String,
+    /// Stop after this many packets.
+    pub count: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Save the packets seen to this pcap file.
+    pub write: Option<PathBuf>,
+    /// Key logs to follow.
+    pub keylogs: Vec<PathBuf>,
+    /// Keep reports of flows that are not TLS.
+    pub include_non_tls: bool,
+}
+
+/// An interface and its addresses.
+#[derive(Debug, Clone)]
+pub struct InterfaceInfo {
+    /// Name (for `-i`).
+    pub name: String,
+    /// Description, when libpcap has one.
+    pub description: Option<String>,
+    /// Addresses.
+    pub addresses: Vec<String>,
+    /// Loopback, up, running flags as words.
+    pub flags: Vec<&'static str>,
+}
+
+/// The interfaces libpcap can capture on.
+pub fn interfaces() -> Result<Vec<InterfaceInfo>, LiveError> {
+    let devices = pcap::Device::list().map_err(|source| LiveError::Devices { source })?;
+    Ok(devices
+        .into_iter()
+        .map(|d| {
+            let mut flags = Vec::new();
+            if d.flags.is_loopback() {
+                flags.push("loopback");
+            }
+            if d.flags.is_up() {
+                flags.push("up");
+            }
+            if d.flags.is_running() {
+                flags.push("running");
+            }
+            InterfaceInfo {
+                name: d.name,
+                description: d.desc,
+                addresses: d.addresses.iter().map(|a| a.addr.to_string()).collect(),
+                flags,
+            }
+        })
+        .collect())
+}
+
+/// Follows a key log that clients append to.
+struct KeyLogFollower {
+    path: PathBuf,
+    file: File,
+    offset: u64,
+}
+
+impl KeyLogFollower {
+    /// Returns the complete lines added since the last call.
+    fn new_lines(&mut self) -> io::Result<String> {
+        let len = self.file.metadata()?.len();
+        if len < self.offset {
+            self.offset = 0; // truncated and rewritten
+        }
+        if len == self.offset {
+            return Ok(String::new());
+        }
+        self.file.seek(SeekFrom::Start(self.offset))?;
+        let mut bytes = Vec::new();
+        (&self.file)
+            .take(len - self.offset)
+            .read_to_end(&mut bytes)?;
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+        self.offset += complete as u64;
+        Ok(String::from_utf8_lossy(&bytes[..complete]).into_owned())
+    }
+}
+
+/// An open live capture.
+pub struct LiveSession {
+    capture: pcap::Capture<pcap::Active>,
+    savefile: Option<pcap::Savefile>,
+    analyzer: Analyzer,
+    keylogs: Vec<KeyLogFollower>,
+    interface: String,
+    link_type: LinkType,
+    options: LiveOptions,
+    /// True when the interface was libpcap's choice.
+    pub default_interface: bool,
+}
+
+impl LiveSession {
+    /// Opens the interface, the filter, the `--write` file and the key logs. Nothing is read yet.
+    pub fn open(options: LiveOptions) -> Result<LiveSession, LiveError> {
+        let default_interface = options.interface.is_none();
+        let interface = match &options.interface {
+            Some(name) => name.clone(),
+            None => {
+                pcap::Device::lookup()
+                    .map_err(|source| LiveError::Devices { source })?
+                    .ok_or(LiveError::NoDevice)?
+                    .name
+            }
+        };
+        let classify = |source: pcap::Error| open_error(&interface, source);
+        let capture = pcap::Capture::from_device(interface.as_str())
+            .map_err(classify)?
+            .immediate_mode(true)
+            .snaplen(SNAPLEN)
+            .buffer_size(BUFFER_BYTES)
+            .timeout(POLL_MS)
+            .open()
+            .map_err(classify)?;
+        let mut capture = capture.setnonblock().map_err(classify)?;
+        if !options.filter.is_empty() {
+            capture
+                .filter(&options.filter, true)
+                .map_err(|source| LiveError::Filter {
+                    expression: options.filter.clone(),
+                    source,
+                })?;
+        }
+        let link_type = LinkType(capture.get_datalink().0 as u32);
+        let savefile = match &options.write {
+            Some(path) => Some(capture.savefile(path).map_err(|source| LiveError::Write {
+                path: path.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let mut keylogs = Vec::new();
+        for path in &options.keylogs {
+            let file = File::open(path).map_err(|source| LiveError::KeyLogRead {
+                path: path.clone(),
+                source,
+            })?;
+            keylogs.push(KeyLogFollower {
+                path: path.clone(),
+                file,
+                offset: 0,
+            });
+        }
+        let analyzer = Analyzer::new(AnalyzerOptions {
+            include_non_tls: options.include_non_tls,
+            stream: true,
+            // Clients log TLS 1.3 handshake secrets only after the ServerHello: wait for them.
+            await_keys: !options.keylogs.is_empty(),
+            ..AnalyzerOptions::default()
+        });
+        let mut session = LiveSession {
+            capture,
+            savefile,
+            analyzer,
+            keylogs,
+            interface,
+            link_type,
+            options,
+            default_interface,
+        };
+        session.analyzer.begin_capture(0);
+        session.read_key_logs()?;
+        Ok(session)
+    }
+
+    /// The interface captured on.
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    fn read_key_logs(&mut self) -> Result<(), LiveError> {
+        for follower in &mut self.keylogs {
+            let text = follower
+                .new_lines()
+                .map_err(|source| LiveError::KeyLogRead {
+                    path: follower.path.clone(),
+                    source,
+                })?;
+            if !text.is_empty() {
+                self.analyzer
+                    .add_key_log(&text)
+                    .map_err(|source| LiveError::KeyLogFormat {
+                        path: follower.path.clone(),
+                        source,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Captures until `stop` is set, `--count` packets were seen or `--duration` passed.
+    /// Each flow is handed to `on_flow` as its verdict becomes final; `on_progress` learns
+    /// (packets, flows, handshakes reported) about once a second. Returns the whole report.
+    pub fn run(
+        mut self,
+        stop: &AtomicBool,
+        on_flow: &mut dyn FnMut(&FlowReport) -> io::Result<()>,
+        on_progress: &mut dyn FnMut(u64, usize, usize),
+    ) -> Result<Report, LiveError> {
+        let started = Instant::now();
+        let mut last_housekeeping = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut summary = CaptureSummary {
+            format: CaptureFormat::Live,
+            link_types: vec![self.link_type],
+            snaplen: SNAPLEN as u32,
+            packets: 0,
+            bytes: 0,
+            first_time: None,
+            last_time: None,
+            warnings: Vec::new(),
+        };
+        loop {
+            if stop.load(Ordering::SeqCst)
+                || self.options.count.is_some_and(|n| summary.packets >= n)
+                || self
+                    .options
+                    .duration
+                    .is_some_and(|d| started.elapsed() >= d)
+            {
+                break;
+            }
+            self.wait_for_packets();
+            let failed = self.read_available(&mut summary);
+            self.hand_out_ready(on_flow)?;
+            if failed {
+                break;
+            }
+            if last_housekeeping.elapsed() >= HOUSEKEEPING {
+                last_housekeeping = Instant::now();
+                self.read_key_logs()?;
+                self.analyzer.tick(wall_clock());
+                if let Some(savefile) = &mut self.savefile {
+                    let _ = savefile.flush();
+                }
+            }
+            if last_progress.elapsed() >= Duration::from_secs(1) {
+                last_progress = Instant::now();
+                on_progress(
+                    summary.packets,
+                    self.analyzer.active_flows() + self.analyzer.finished_flows(),
+                    self.analyzer.finished_flows(),
+                );
+            }
+        }
+        self.finish(summary, on_flow)
+    }
+
+    /// Waits (at most [`POLL_MS`]) until the capture has packets to read.
+    fn wait_for_packets(&self) {
+        let mut poll = libc::pollfd {
+            fd: self.capture.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, for the duration of the call.
+        unsafe { libc::poll(&mut poll, 1, POLL_MS) };
+    }
+
+    /// Analyses the packets libpcap has ready (up to `--count`). Returns true when reading
+    /// failed: the failure is a warning of the capture, and capturing ends.
+    fn read_available(&mut self, summary: &mut CaptureSummary) -> bool {
+        loop {
+            if self.options.count.is_some_and(|n| summary.packets >= n) {
+                return false;
+            }
+            match self.capture.next_packet() {
+                Ok(packet) => {
+                    summary.packets += 1;
+                    summary.bytes += packet.data.len() as u64;
+                    let timestamp = Timestamp::from_parts(
+                        packet.header.ts.tv_sec,
+                        packet.header.ts.tv_usec.max(0) as u64,
+                        1_000_000,
+                    );
+                    summary.first_time.get_or_insert(timestamp);
+                    summary.last_time = Some(timestamp);
+                    if let Some(savefile) = &mut self.savefile {
+                        savefile.write(&packet);
+                    }
+                    let frame = Frame {
+                        number: summary.packets,
+                        timestamp,
+                        link_type: self.link_type,
+                        data: packet.data,
+                        original_len: packet.header.len,
+                    };
+                    self.analyzer.frame(&frame);
+                }
+                Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => return false,
+                Err(e) => {
+                    summary
+                        .warnings
+                        .push(crate::capture::CaptureWarning::Corrupt {
+                            last_good_frame: summary.packets,
+                            reason: e.to_string(),
+                        });
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Hands the flows whose verdict became final to `on_flow`.
+    fn hand_out_ready(
+        &mut self,
+        on_flow: &mut dyn FnMut(&FlowReport) -> io::Result<()>,
+    ) -> Result<(), LiveError> {
+        for flow in self.analyzer.take_ready() {
+            on_flow(&flow).map_err(|source| LiveError::Output { source })?;
+        }
+        Ok(())
+    }
+
+    /// Ends the capture: open flows are reported as stopped, libpcap's drop counters join the
+    /// capture's report.
+    fn finish(
+        mut self,
+        summary: CaptureSummary,
+        on_flow: &mut dyn FnMut(&FlowReport) -> io::Result<()>,
+    ) -> Result<Report, LiveError> {
+        if let Some(savefile) = &mut self.savefile {
+            let _ = savefile.flush();
+        }
+        let statistics = self.capture.stats().ok().map(|s| CaptureStatistics {
+            received: u64::from(s.received),
+            dropped: u64::from(s.dropped),
+            interface_dropped: u64::from(s.if_dropped),
+        });
+        let mut capture_report = self.analyzer.stop_capture(&self.interface, &summary);
+        if let Some(stats) = &statistics
+            && stats.dropped + stats.interface_dropped > 0
+        {
+            capture_report.warnings.push(format!(
+                "the capture itself dropped {} packets (kernel {}, interface {}): loss figures may include these capture drops",
+                stats.dropped + stats.interface_dropped,
+                stats.dropped,
+                stats.interface_dropped
+            ));
+        }
+        capture_report.statistics = statistics;
+        self.hand_out_ready(on_flow)?;
+        Ok(self.analyzer.into_report(vec![capture_report]))
+    }
+}
+
+/// Now, as a capture timestamp.
+fn wall_clock() -> Timestamp {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_parts(
+        now.as_secs() as i64,
+        u64::from(now.subsec_nanos()),
+        1_000_000_000,
+    )
+}
