@@ -213,9 +213,23 @@ fn extract(
     };
     let keylog = if include_keys {
         let mut log = alpnscope::tls::keylog::KeyLog::new();
+        // The analysis read these files already; they are read again here, and one removed or
+        // rewritten in between must not silently leave its secrets out of the extract.
         for k in keylogs {
-            let text = std::fs::read(k).unwrap_or_default();
-            let _ = log.add_text(&String::from_utf8_lossy(&text));
+            let added: Result<(), Box<dyn std::error::Error>> = match std::fs::read(k) {
+                Ok(text) => log
+                    .add_text(&String::from_utf8_lossy(&text))
+                    .map_err(Into::into),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = added {
+                eprintln!("alpnscope: error: cannot read key log {k}: {e}");
+                eprintln!(
+                    "  (--include-keys reads the --keylog files again after the analysis: \
+                     keep them in place until alpnscope has finished)"
+                );
+                return Err(ExitCode::from(2));
+            }
         }
         Some(log)
     } else {

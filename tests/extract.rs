@@ -140,3 +140,118 @@ fn chosen_flows_and_errors() {
         "--include-keys needs --extract and --keylog"
     );
 }
+
+/// Runs `--extract --include-keys` with a key log that `change` alters once the analysis has
+/// read it; returns the outcome and the paths of the key log and of the extract.
+///
+/// The analysis reads the key logs before any capture, and reports a key log it cannot read
+/// itself ("cannot open"); only the second read, for the extract, can meet a file that went
+/// away or changed. The capture comes through a named pipe so the test decides when the
+/// analysis ends: the key log is changed after the analysis opened the pipe (hence after it read
+/// the key log) and before the pipe is closed.
+#[cfg(unix)]
+fn extract_with_key_log_changed(
+    name: &str,
+    change: fn(&str),
+) -> (std::process::Output, String, String) {
+    use std::io::Write;
+    let fifo = temp(&format!("{name}.fifo"));
+    let keys = temp(&format!("{name}.keys"));
+    let out_path = temp(&format!("{name}.pcapng"));
+    let _ = std::fs::remove_file(&fifo);
+    let _ = std::fs::remove_file(&out_path);
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::copy(fixture("tls13-no-alpn-server-keylog.keys"), &keys).unwrap();
+    let capture = std::fs::read(fixture("tls13-no-alpn-server-keylog.pcap")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+        .args([
+            "analyze",
+            "--extract",
+            &out_path,
+            "--include-keys",
+            "--keylog",
+            &keys,
+            &fifo,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (done, written) = std::sync::mpsc::channel();
+    {
+        let (fifo, keys) = (fifo.clone(), keys.clone());
+        std::thread::spawn(move || {
+            let result = (|| -> std::io::Result<()> {
+                // Opening for writing waits until alpnscope opens the pipe for reading.
+                let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo)?;
+                pipe.write_all(&capture)?;
+                change(&keys);
+                Ok(())
+            })();
+            let _ = done.send(result);
+        });
+    }
+    // Had the key log been read without complaint, the extract would open the pipe again and
+    // wait for a writer forever: give up after a minute.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("alpnscope did not finish: it went on past the key log");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    // A run that stopped before opening the pipe leaves the writer waiting for a reader.
+    written
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap_or_else(|_| {
+            panic!(
+                "alpnscope did not read the capture: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .unwrap();
+    let _ = std::fs::remove_file(&fifo);
+    (out, keys, out_path)
+}
+
+#[cfg(unix)]
+#[test]
+fn key_log_removed_before_the_extract_is_an_error() {
+    let (out, keys, out_path) =
+        extract_with_key_log_changed("removed-keys", |keys| std::fs::remove_file(keys).unwrap());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("alpnscope: error: cannot read key log {keys}: ")),
+        "{err}"
+    );
+    assert!(err.contains("(os error 2)"), "the cause is shown: {err}");
+    assert!(out.stdout.is_empty(), "no report after a fatal error");
+    assert!(!std::path::Path::new(&out_path).exists(), "no extract");
+}
+
+#[cfg(unix)]
+#[test]
+fn key_log_rewritten_before_the_extract_is_an_error() {
+    let (out, keys, out_path) = extract_with_key_log_changed("rewritten-keys", |keys| {
+        std::fs::write(keys, "not a key log\n").unwrap()
+    });
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "alpnscope: error: cannot read key log {keys}: line 1: not three space-separated fields"
+        )),
+        "{err}"
+    );
+    assert!(!std::path::Path::new(&out_path).exists(), "no extract");
+}

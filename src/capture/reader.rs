@@ -271,11 +271,16 @@ impl BlockHandler {
                     packet = Some(self.interfaces.get(epb.if_id as usize).map(|iface| {
                         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                         let units = iface.units_per_second.max(1);
-                        let timestamp = Timestamp::from_parts(
-                            (raw / units) as i64 + iface.offset_seconds,
-                            raw % units,
-                            units,
-                        );
+                        // if_tsoffset is an untrusted i64: a crafted file can push the sum out
+                        // of i64's range, and the time then saturates as in
+                        // `Timestamp::from_parts`.
+                        let seconds = i128::from(raw / units) + i128::from(iface.offset_seconds);
+                        let seconds = i64::try_from(seconds).unwrap_or(if seconds < 0 {
+                            i64::MIN
+                        } else {
+                            i64::MAX
+                        });
+                        let timestamp = Timestamp::from_parts(seconds, raw % units, units);
                         let len = (epb.caplen as usize).min(epb.data.len());
                         (timestamp, iface.link_type, &epb.data[..len], epb.origlen)
                     }));
@@ -692,6 +697,76 @@ mod tests {
             vec![CaptureWarning::Truncated { last_good_frame: 1 }]
         );
         assert!(!summary.complete());
+    }
+
+    /// A little-endian pcapng block: type, length, body (padded), length.
+    fn ng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let pad = (4 - body.len() % 4) % 4;
+        let total = (12 + body.len() + pad) as u32;
+        let mut v = Vec::new();
+        v.extend_from_slice(&kind.to_le_bytes());
+        v.extend_from_slice(&total.to_le_bytes());
+        v.extend_from_slice(body);
+        v.extend(std::iter::repeat_n(0u8, pad));
+        v.extend_from_slice(&total.to_le_bytes());
+        v
+    }
+
+    /// A pcapng section with one Ethernet interface (`if_tsresol`, `if_tsoffset`) and one
+    /// packet at `raw` time units.
+    fn pcapng_with_offset(tsresol: u8, tsoffset: i64, raw: u64) -> Vec<u8> {
+        let mut shb = Vec::new();
+        shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+        shb.extend_from_slice(&1u16.to_le_bytes());
+        shb.extend_from_slice(&0u16.to_le_bytes());
+        shb.extend_from_slice(&(-1i64).to_le_bytes());
+        let mut idb = Vec::new();
+        idb.extend_from_slice(&1u16.to_le_bytes());
+        idb.extend_from_slice(&0u16.to_le_bytes());
+        idb.extend_from_slice(&65535u32.to_le_bytes());
+        idb.extend_from_slice(&9u16.to_le_bytes()); // if_tsresol
+        idb.extend_from_slice(&1u16.to_le_bytes());
+        idb.extend_from_slice(&[tsresol, 0, 0, 0]);
+        idb.extend_from_slice(&14u16.to_le_bytes()); // if_tsoffset
+        idb.extend_from_slice(&8u16.to_le_bytes());
+        idb.extend_from_slice(&tsoffset.to_le_bytes());
+        idb.extend_from_slice(&[0; 4]); // opt_endofopt
+        let mut epb = Vec::new();
+        epb.extend_from_slice(&0u32.to_le_bytes());
+        epb.extend_from_slice(&((raw >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(raw as u32).to_le_bytes());
+        epb.extend_from_slice(&4u32.to_le_bytes());
+        epb.extend_from_slice(&4u32.to_le_bytes());
+        epb.extend_from_slice(&[1, 2, 3, 4]);
+        let mut file = ng_block(0x0A0D_0D0A, &shb);
+        file.extend(ng_block(1, &idb));
+        file.extend(ng_block(6, &epb));
+        file
+    }
+
+    #[test]
+    fn pcapng_timestamp_offset_is_applied() {
+        let (frames, summary) = frames_of(&pcapng_with_offset(6, 100, 5_000_007));
+        assert_eq!(summary.unwrap().format, CaptureFormat::Pcapng);
+        assert_eq!(frames, vec![(1, Timestamp(105_000_007_000), 4)]);
+    }
+
+    #[test]
+    fn crafted_pcapng_timestamp_offset_saturates() {
+        // if_tsoffset near i64::MAX: the packet's seconds plus the offset overflow i64.
+        let (frames, summary) = frames_of(&pcapng_with_offset(6, i64::MAX - 1, 5_000_000));
+        assert!(summary.unwrap().complete());
+        assert_eq!(frames, vec![(1, Timestamp(i64::MAX), 4)]);
+        // One-second units and the largest raw time (more seconds than i64 holds), pulled
+        // back by an offset of i64::MIN: 2^64 - 1 - 2^63 = i64::MAX seconds.
+        let (frames, _) = frames_of(&pcapng_with_offset(0, i64::MIN, u64::MAX));
+        assert_eq!(frames, vec![(1, Timestamp(i64::MAX), 4)]);
+        // And the other way: the earliest representable time.
+        let (frames, _) = frames_of(&pcapng_with_offset(0, i64::MIN, 0));
+        assert_eq!(frames, vec![(1, Timestamp(i64::MIN), 4)]);
+        // The saturated times still format.
+        assert!(!Timestamp(i64::MAX).to_string().is_empty());
+        assert!(!Timestamp(i64::MIN).to_string().is_empty());
     }
 
     #[test]

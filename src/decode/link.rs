@@ -2,15 +2,46 @@
 //! raw IP, each reduced to an etherparse [`LaxSlicedPacket`] starting at the network layer.
 
 use crate::capture::LinkType;
+use etherparse::err::{LenError, ip::LaxHeaderSliceError, packet::SliceError};
 use etherparse::{EtherType, LaxSlicedPacket};
+use std::fmt;
 
 /// Why the link layer could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkError {
     /// This tool does not decode the link type.
     Unsupported,
-    /// The frame is shorter than its link header.
+    /// The frame is shorter than its link header (a header read by hand: SLL, SLL2, NULL…).
     TooShort,
+    /// The frame is shorter than its Ethernet II header, as etherparse found.
+    Ethernet(LenError),
+}
+
+impl LinkError {
+    /// True when the frame is shorter than its link header.
+    pub fn is_too_short(&self) -> bool {
+        matches!(self, LinkError::TooShort | LinkError::Ethernet(_))
+    }
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::Unsupported => write!(f, "link type not decoded"),
+            LinkError::TooShort | LinkError::Ethernet(_) => {
+                write!(f, "frame shorter than its link header")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LinkError::Ethernet(e) => Some(e),
+            LinkError::Unsupported | LinkError::TooShort => None,
+        }
+    }
 }
 
 /// SLL v1 header: packet type, ARPHRD, address length, 8-byte address, protocol.
@@ -25,7 +56,7 @@ pub fn slice(link_type: LinkType, data: &[u8]) -> Result<Option<LaxSlicedPacket<
     match link_type {
         LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data)
             .map(Some)
-            .map_err(|_| LinkError::TooShort),
+            .map_err(LinkError::Ethernet),
         LinkType::LINUX_SLL => {
             let protocol = be16(data, 14).ok_or(LinkError::TooShort)?;
             Ok(ether_payload(protocol, &data[SLL_HEADER..]))
@@ -80,23 +111,22 @@ fn ether_payload(protocol: u16, payload: &[u8]) -> Option<LaxSlicedPacket<'_>> {
 }
 
 fn from_ip(data: &[u8]) -> Option<LaxSlicedPacket<'_>> {
-    // A header that does not parse at all still counts as IP; the caller reports it malformed.
+    // A header that does not parse at all still counts as IP; the caller reports it malformed,
+    // with etherparse's error kept as the stop error (as etherparse's own slicing below an
+    // Ethernet header stores it).
     match LaxSlicedPacket::from_ip(data) {
         Ok(p) => Some(p),
-        Err(_) => Some(LaxSlicedPacket {
+        Err(e) => Some(LaxSlicedPacket {
             link: None,
             link_exts: Default::default(),
             net: None,
             transport: None,
             stop_err: Some((
-                etherparse::err::packet::SliceError::Len(etherparse::err::LenError {
-                    required_len: 20,
-                    len: data.len(),
-                    len_source: etherparse::LenSource::Slice,
-                    layer: etherparse::err::Layer::Ipv4Header,
-                    layer_start_offset: 0,
-                }),
-                etherparse::err::Layer::Ipv4Header,
+                match e {
+                    LaxHeaderSliceError::Len(e) => SliceError::Len(e),
+                    LaxHeaderSliceError::Content(e) => SliceError::Ip(e),
+                },
+                etherparse::err::Layer::IpHeader,
             )),
         }),
     }
@@ -133,5 +163,25 @@ mod tests {
             slice(LinkType::LINUX_SLL2, &[8, 0, 1]).err(),
             Some(LinkError::TooShort)
         );
+    }
+
+    #[test]
+    fn errors_keep_etherparse_causes() {
+        use std::error::Error;
+        let Err(e) = slice(LinkType::ETHERNET, &[0; 10]) else {
+            panic!("a 10-byte Ethernet frame");
+        };
+        assert!(e.is_too_short());
+        assert_eq!(e.to_string(), "frame shorter than its link header");
+        let cause = e.source().expect("etherparse's length error");
+        let len = cause.downcast_ref::<LenError>().expect("a LenError");
+        assert_eq!((len.required_len, len.len), (14, 10));
+
+        // Raw IP whose version nibble is neither 4 nor 6: etherparse's own error is kept.
+        let packet = slice(LinkType::RAW, &[0x75; 40]).unwrap().unwrap();
+        assert!(packet.net.is_none());
+        assert!(matches!(packet.stop_err, Some((SliceError::Ip(_), _))));
+        let packet = slice(LinkType::RAW, &[0x45, 0, 0]).unwrap().unwrap();
+        assert!(matches!(packet.stop_err, Some((SliceError::Len(_), _))));
     }
 }

@@ -12,6 +12,8 @@ pub mod link;
 pub use defrag::{Datagram, Defragmenter, Fragment};
 
 use crate::capture::{Frame, LinkType};
+use etherparse::err::packet::SliceError;
+use etherparse::err::tcp::HeaderSliceError as TcpHeaderSliceError;
 use etherparse::{Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice};
 use std::fmt;
 use std::net::IpAddr;
@@ -94,23 +96,79 @@ pub enum Layer {
     Tcp,
 }
 
-/// Why a frame could not be decoded.
+/// Why a frame could not be decoded. The etherparse error behind it, when there is one, is its
+/// [`source`](std::error::Error::source).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError {
+pub enum DecodeError {
+    /// The frame is shorter than its link header.
+    LinkTooShort(link::LinkError),
+    /// The IP header does not parse.
+    IpHeader(SliceError),
+    /// An IPv6 fragment whose fragment header cannot be read.
+    Ipv6FragmentHeader,
+    /// The IP length field is shorter than the headers it carries.
+    IpLength {
+        /// Payload length the IP header declares after its own headers (`None`: the length
+        /// field does not even cover those).
+        declared_payload: Option<usize>,
+        /// Length of the TCP header inside that payload.
+        tcp_header: usize,
+    },
+    /// The TCP header does not parse (etherparse's error, when it gave one).
+    TcpHeader(Option<SliceError>),
+    /// The TCP header of a reassembled datagram does not parse.
+    ReassembledTcpHeader(TcpHeaderSliceError),
+}
+
+impl DecodeError {
     /// Layer at which decoding stopped.
-    pub layer: Layer,
-    /// What was wrong there.
-    pub reason: &'static str,
+    pub fn layer(&self) -> Layer {
+        match self {
+            DecodeError::LinkTooShort(_) => Layer::Link,
+            DecodeError::IpHeader(_)
+            | DecodeError::Ipv6FragmentHeader
+            | DecodeError::IpLength { .. } => Layer::Ip,
+            DecodeError::TcpHeader(_) | DecodeError::ReassembledTcpHeader(_) => Layer::Tcp,
+        }
+    }
+
+    /// What was wrong, in words.
+    fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::LinkTooShort(_) => "frame shorter than its link header",
+            DecodeError::IpHeader(_) => "IP header does not parse",
+            DecodeError::Ipv6FragmentHeader => "IPv6 fragment without a readable fragment header",
+            DecodeError::IpLength { .. } => "IP length field shorter than the headers it carries",
+            DecodeError::TcpHeader(_) => "TCP header does not parse (bad data offset or too short)",
+            DecodeError::ReassembledTcpHeader(_) => {
+                "TCP header in a reassembled datagram does not parse"
+            }
+        }
+    }
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let layer = match self.layer {
+        let layer = match self.layer() {
             Layer::Link => "link",
             Layer::Ip => "IP",
             Layer::Tcp => "TCP",
         };
-        write!(f, "{layer} layer: {}", self.reason)
+        write!(f, "{layer} layer: {}", self.reason())
+    }
+}
+
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // The link error says the same as this one; its cause is etherparse's.
+            DecodeError::LinkTooShort(e) => e.source(),
+            DecodeError::IpHeader(e) | DecodeError::TcpHeader(Some(e)) => Some(e),
+            DecodeError::ReassembledTcpHeader(e) => Some(e),
+            DecodeError::Ipv6FragmentHeader
+            | DecodeError::IpLength { .. }
+            | DecodeError::TcpHeader(None) => None,
+        }
     }
 }
 
@@ -139,14 +197,11 @@ pub fn decode_frame<'a>(frame: &Frame<'a>) -> Decoded<'a> {
         Ok(Some(packet)) => packet,
         Ok(None) => return Decoded::NotIp,
         Err(link::LinkError::Unsupported) => return Decoded::UnsupportedLink(frame.link_type),
-        Err(link::LinkError::TooShort) => {
+        Err(e) => {
             return if frame.is_truncated() {
                 Decoded::TruncatedHeaders
             } else {
-                Decoded::Malformed(DecodeError {
-                    layer: Layer::Link,
-                    reason: "frame shorter than its link header",
-                })
+                Decoded::Malformed(DecodeError::LinkTooShort(e))
             };
         }
     };
@@ -157,10 +212,7 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
     let Some(net) = &packet.net else {
         return match &packet.stop_err {
             Some(_) if frame_truncated => Decoded::TruncatedHeaders,
-            Some(_) => Decoded::Malformed(DecodeError {
-                layer: Layer::Ip,
-                reason: "IP header does not parse",
-            }),
+            Some((e, _)) => Decoded::Malformed(DecodeError::IpHeader(e.clone())),
             None => Decoded::NotIp,
         };
     };
@@ -207,10 +259,7 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
                             _ => None,
                         });
                 let Some(f) = fragment_header else {
-                    return Decoded::Malformed(DecodeError {
-                        layer: Layer::Ip,
-                        reason: "IPv6 fragment without a readable fragment header",
-                    });
+                    return Decoded::Malformed(DecodeError::Ipv6FragmentHeader);
                 };
                 return fragment_or_truncated(
                     Fragment {
@@ -243,10 +292,11 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
         Some(TransportSlice::Tcp(tcp)) => tcp,
         _ if frame_truncated || payload.incomplete => return Decoded::TruncatedHeaders,
         _ => {
-            return Decoded::Malformed(DecodeError {
-                layer: Layer::Tcp,
-                reason: "TCP header does not parse (bad data offset or too short)",
-            });
+            let cause = match &packet.stop_err {
+                Some((e, etherparse::err::Layer::TcpHeader)) => Some(e.clone()),
+                _ => None,
+            };
+            return Decoded::Malformed(DecodeError::TcpHeader(cause));
         }
     };
     let header_len = tcp.header_slice().len();
@@ -257,9 +307,9 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
         Some(n) if n >= header_len => n - header_len,
         Some(_) | None if !payload.incomplete => captured.len(),
         _ => {
-            return Decoded::Malformed(DecodeError {
-                layer: Layer::Ip,
-                reason: "IP length field shorter than the headers it carries",
+            return Decoded::Malformed(DecodeError::IpLength {
+                declared_payload: declared_ip_payload,
+                tcp_header: header_len,
             });
         }
     };
@@ -321,10 +371,7 @@ pub fn decode_datagram(datagram: &Datagram) -> Decoded<'_> {
             let len = tcp.payload().len();
             Decoded::Tcp(segment(datagram.src, datagram.dst, datagram.ttl, &tcp, len))
         }
-        Err(_) => Decoded::Malformed(DecodeError {
-            layer: Layer::Tcp,
-            reason: "TCP header in a reassembled datagram does not parse",
-        }),
+        Err(e) => Decoded::Malformed(DecodeError::ReassembledTcpHeader(e)),
     }
 }
 
@@ -420,6 +467,60 @@ mod tests {
                 let _ = decode_frame(&frame(LinkType(lt), &bytes, len as u32));
             }
         }
+    }
+
+    #[test]
+    fn malformed_frames_keep_etherparse_causes() {
+        use std::error::Error;
+        let malformed = |d: Decoded<'_>| match d {
+            Decoded::Malformed(e) => e,
+            other => panic!("not malformed: {other:?}"),
+        };
+
+        let e = malformed(decode_frame(&frame(LinkType::ETHERNET, &[0; 10], 10)));
+        assert_eq!(e.layer(), Layer::Link);
+        assert_eq!(
+            e.to_string(),
+            "link layer: frame shorter than its link header"
+        );
+        let len = e
+            .source()
+            .unwrap()
+            .downcast_ref::<etherparse::err::LenError>();
+        assert_eq!(len.map(|l| (l.required_len, l.len)), Some((14, 10)));
+
+        let e = malformed(decode_frame(&frame(LinkType::RAW, &[0x75; 40], 40)));
+        assert_eq!(e.to_string(), "IP layer: IP header does not parse");
+        assert!(matches!(e, DecodeError::IpHeader(SliceError::Ip(_))));
+        assert!(e.source().unwrap().is::<SliceError>());
+
+        let mut bytes = tcp_ipv4(b"abc");
+        bytes[14 + 20 + 12] = 0x10; // data offset 1 word, below the 5 of a bare header
+        let len = bytes.len() as u32;
+        let e = malformed(decode_frame(&frame(LinkType::ETHERNET, &bytes, len)));
+        assert_eq!(
+            e.to_string(),
+            "TCP layer: TCP header does not parse (bad data offset or too short)"
+        );
+        assert!(matches!(
+            e,
+            DecodeError::TcpHeader(Some(SliceError::Tcp(_)))
+        ));
+        assert!(e.source().is_some());
+
+        let datagram = Datagram {
+            src: "192.0.2.1".parse().unwrap(),
+            dst: "192.0.2.2".parse().unwrap(),
+            ttl: 64,
+            protocol: etherparse::IpNumber::TCP.0,
+            payload: vec![0; 5],
+        };
+        let e = malformed(decode_datagram(&datagram));
+        assert_eq!(
+            e.to_string(),
+            "TCP layer: TCP header in a reassembled datagram does not parse"
+        );
+        assert!(e.source().unwrap().is::<TcpHeaderSliceError>());
     }
 
     #[test]

@@ -102,11 +102,32 @@ fn pad4(len: usize) -> usize {
     (4 - len % 4) % 4
 }
 
+/// Longest pcapng option value: its length field has 16 bits.
+const MAX_OPTION_BYTES: usize = u16::MAX as usize;
+
+/// Appends one option. A value longer than an option can hold is cut, so the length field
+/// never lies about the bytes that follow; text goes through [`fit_option_text`] first.
 fn option(out: &mut Vec<u8>, code: u16, value: &[u8]) {
+    let value = &value[..value.len().min(MAX_OPTION_BYTES)];
     out.extend_from_slice(&code.to_le_bytes());
     out.extend_from_slice(&(value.len() as u16).to_le_bytes());
     out.extend_from_slice(value);
     out.extend(std::iter::repeat_n(0u8, pad4(value.len())));
+}
+
+/// `text` cut at a character boundary to fit an option value (pcapng options hold UTF-8),
+/// ending in `…` when something was cut.
+fn fit_option_text(mut text: String) -> String {
+    if text.len() <= MAX_OPTION_BYTES {
+        return text;
+    }
+    let mut end = MAX_OPTION_BYTES - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+    text
 }
 
 fn block(out: &mut dyn Write, kind: u32, body: &[u8]) -> io::Result<()> {
@@ -179,10 +200,10 @@ pub fn extract(
             last: f.tcp.handshake_end_frame.unwrap_or(f.last_frame),
             comment: {
                 let comment = format!("alpnscope flow {}: {} — {}", f.id, f.verdict, f.detail);
-                match scrubber.as_mut() {
+                fit_option_text(match scrubber.as_mut() {
                     Some(s) => s.text(&comment),
                     None => comment,
-                }
+                })
             },
             commented: false,
         });
@@ -333,4 +354,88 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcap_parser::pcapng::{Block, OptionCode, parse_block_le};
+
+    /// The packet comments of a little-endian pcapng, in file order.
+    fn comments(mut bytes: &[u8]) -> Vec<String> {
+        let mut found = Vec::new();
+        while !bytes.is_empty() {
+            let (rest, block) = parse_block_le(bytes).expect("a valid pcapng block");
+            if let Block::EnhancedPacket(epb) = block {
+                for opt in &epb.options {
+                    match opt.code {
+                        OptionCode::Comment => {
+                            found.push(opt.as_str().expect("UTF-8 comment").to_string())
+                        }
+                        OptionCode::EndOfOpt => {}
+                        other => panic!("unexpected option {other:?}: a length field lies"),
+                    }
+                }
+            }
+            bytes = rest;
+        }
+        found
+    }
+
+    #[test]
+    fn option_text_is_cut_at_a_character_boundary() {
+        assert_eq!(fit_option_text("short".into()), "short");
+        let exact = "a".repeat(MAX_OPTION_BYTES);
+        assert_eq!(fit_option_text(exact.clone()), exact);
+        // Two-byte characters: room for the last one ends at byte 65,532, inside a character
+        // (after the leading "x"), so the cut steps back one byte.
+        let cut = fit_option_text(format!("x{}", "é".repeat(40_000)));
+        assert!(cut.ends_with('…'));
+        assert!(cut[1..].trim_end_matches('…').chars().all(|c| c == 'é'));
+        assert_eq!(cut.len(), MAX_OPTION_BYTES - 1);
+    }
+
+    #[test]
+    fn a_comment_longer_than_an_option_keeps_the_extract_valid() {
+        let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls12-h2-agreed.pcap");
+        let mut report = crate::analyze_files(
+            &[capture.to_string()],
+            &crate::AnalyzeOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let flow = &mut report.flows[0];
+        flow.detail = "é".repeat(40_000); // 80,000 bytes
+        let ids = [flow.id];
+        let out = std::env::temp_dir().join(format!(
+            "alpnscope-long-comment-{}.pcapng",
+            std::process::id()
+        ));
+        let written = extract(&report, &ids, None, None, &out).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        let _ = std::fs::remove_file(&out);
+        assert!(written.packets > 1);
+
+        let mut frames = 0;
+        let summary = capture::read_capture_slice(&bytes, |event| {
+            if let CaptureEvent::Frame(_) = event {
+                frames += 1;
+            }
+        })
+        .unwrap();
+        assert!(summary.complete(), "{:?}", summary.warnings);
+        assert_eq!(summary.packets, written.packets);
+        assert_eq!(frames, written.packets);
+
+        let comments = comments(&bytes);
+        assert_eq!(comments.len(), 1);
+        let comment = &comments[0];
+        assert!(comment.len() <= MAX_OPTION_BYTES);
+        let start = format!(
+            "alpnscope flow {}: {} — éé",
+            ids[0], report.flows[0].verdict
+        );
+        assert!(comment.starts_with(&start), "{}", &comment[..60]);
+        assert!(comment.ends_with("é…"));
+    }
 }

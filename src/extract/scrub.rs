@@ -208,19 +208,22 @@ impl<'r> Scrubber<'r> {
     }
 }
 
-fn sum_words(data: &[u8], mut sum: u32) -> u32 {
+/// Adds the big-endian 16-bit words of `data` to `sum`, unfolded. A u64 cannot overflow here:
+/// that would take 2^48 words, far beyond any segment (a u32 overflowed past ~128 KiB, which
+/// BIG TCP and GRO segments exceed).
+fn sum_words(data: &[u8], mut sum: u64) -> u64 {
     let mut chunks = data.chunks_exact(2);
     for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+        sum += u64::from(u16::from_be_bytes([c[0], c[1]]));
     }
     if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
+        sum += u64::from(*last) << 8;
     }
     sum
 }
 
 /// The Internet checksum (RFC 1071) of `data`, starting from a partial sum.
-fn checksum(data: &[u8], partial: u32) -> u16 {
+fn checksum(data: &[u8], partial: u64) -> u16 {
     let mut sum = sum_words(data, partial);
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
@@ -251,5 +254,51 @@ mod tests {
             0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
         ];
         assert_eq!(checksum(&header, 0), 0);
+    }
+
+    /// RFC 1071 one's-complement sum, folded after every word: slow but obviously right.
+    fn reference_checksum(data: &[u8]) -> u16 {
+        let mut sum: u64 = 0;
+        for pair in data.chunks(2) {
+            let word = u64::from(pair[0]) << 8 | u64::from(pair.get(1).copied().unwrap_or(0));
+            sum += word;
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    #[test]
+    fn checksum_of_the_rfc_1071_example() {
+        // RFC 1071 §3: the words 0001 f203 f4f5 f6f7 sum to ddf2.
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(checksum(&data, 0), !0xddf2);
+        assert_eq!(reference_checksum(&data), !0xddf2);
+        // An odd length pads the last byte with a zero.
+        assert_eq!(checksum(&data[..7], 0), reference_checksum(&data[..7]));
+    }
+
+    #[test]
+    fn checksum_of_a_segment_larger_than_256_kib() {
+        // A BIG TCP / GRO segment: 300 KiB of 0xff words overflow a 32-bit accumulator.
+        let ones = vec![0xffu8; 300 * 1024];
+        assert_eq!(checksum(&ones, 0), 0);
+        assert_eq!(reference_checksum(&ones), 0);
+        // Varied bytes, an odd length and a pseudo-header partial sum.
+        let mut seed = 0x2545_f491u32;
+        let data: Vec<u8> = (0..(300 * 1024 + 1))
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                (seed >> 24) as u8
+            })
+            .collect();
+        let pseudo = [192, 0, 2, 1, 192, 0, 2, 2, 0, 0, 0, 6];
+        let mut whole = pseudo.to_vec();
+        whole.extend_from_slice(&data);
+        assert_eq!(
+            checksum(&data, sum_words(&pseudo, 0)),
+            reference_checksum(&whole)
+        );
     }
 }
