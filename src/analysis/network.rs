@@ -176,39 +176,6 @@ fn copies(health: &TcpHealth, side: Side, frames: &[u64]) -> Option<(usize, Vec<
 /// Builds the network view of a flow.
 pub fn assess(facts: &FlowFacts) -> NetworkView {
     let health = &facts.health;
-    let client = facts.client_side;
-    let server = client.other();
-    let mut view = NetworkView {
-        connect_ms: None,
-        capture_point: CapturePoint::Unknown,
-        client_hello_to_server_hello_ms: None,
-        client_hello_span_ms: None,
-        handshake_ms: None,
-        retransmitted_messages: Vec::new(),
-        resets: Vec::new(),
-        handshake_losses: health.handshake.iter().map(|c| c.losses()).sum(),
-        flow_losses: health.flow.iter().map(|c| c.losses()).sum(),
-        finding: None,
-        handshake_loss: false,
-    };
-    if let (Some((_, syn)), Some((_, syn_ack)), Some((_, ack))) =
-        (health.syn, health.syn_ack, health.handshake_ack)
-    {
-        view.connect_ms = Some(ms(syn, ack));
-        // One leg must clearly dominate the round trip (1.5 times the other); on loopback or a
-        // capture between the two ends, neither does and the point stays unknown.
-        let (to_server, to_client) = (
-            i128::from(syn_ack.nanos_since(syn)),
-            i128::from(ack.nanos_since(syn_ack)),
-        );
-        view.capture_point = if 2 * to_server > 3 * to_client {
-            CapturePoint::Client
-        } else if 2 * to_client > 3 * to_server {
-            CapturePoint::Server
-        } else {
-            CapturePoint::Unknown
-        };
-    }
     let ch_frames = facts
         .client_hello()
         .map(|(_, f)| f.as_slice())
@@ -217,20 +184,92 @@ pub fn assess(facts: &FlowFacts) -> NetworkView {
         .server_hello()
         .map(|(_, f)| f.as_slice())
         .unwrap_or(&[]);
-    let ch_first = ch_frames.first().and_then(|f| time_of(facts, *f));
-    let ch_last = ch_frames.last().and_then(|f| time_of(facts, *f));
-    let sh_first = sh_frames.first().and_then(|f| time_of(facts, *f));
-    if let (Some(a), Some(b)) = (ch_first, ch_last) {
-        view.client_hello_span_ms = Some(ms(a, b));
+    let (connect_ms, capture_point) = connect_time(health);
+    let hellos = HelloTimes::of(facts, ch_frames, sh_frames);
+    let handshake_losses = health.handshake.iter().map(|c| c.losses()).sum();
+    let mut view = NetworkView {
+        connect_ms,
+        capture_point,
+        client_hello_to_server_hello_ms: hellos.client_hello_to_server_hello_ms,
+        client_hello_span_ms: hellos.client_hello_span_ms,
+        handshake_ms: hellos.handshake_ms,
+        retransmitted_messages: retransmitted_messages(facts, ch_frames, sh_frames),
+        resets: resets_seen(facts),
+        handshake_losses,
+        flow_losses: health.flow.iter().map(|c| c.losses()).sum(),
+        finding: None,
+        handshake_loss: handshake_losses > 0,
+    };
+    if facts.server_hello().is_some() {
+        let (finding, loss) = completed_finding(facts, &view);
+        view.finding = finding;
+        view.handshake_loss |= loss;
     }
-    if let (Some(a), Some(b)) = (ch_last, sh_first) {
-        view.client_hello_to_server_hello_ms = Some(ms(a, b));
+    view
+}
+
+/// SYN → ACK time and the capture point it implies, when the whole three-way handshake was
+/// captured.
+fn connect_time(health: &TcpHealth) -> (Option<f64>, CapturePoint) {
+    let (Some((_, syn)), Some((_, syn_ack)), Some((_, ack))) =
+        (health.syn, health.syn_ack, health.handshake_ack)
+    else {
+        return (None, CapturePoint::Unknown);
+    };
+    // One leg must clearly dominate the round trip (1.5 times the other); on loopback or a
+    // capture between the two ends, neither does and the point stays unknown.
+    let (to_server, to_client) = (
+        i128::from(syn_ack.nanos_since(syn)),
+        i128::from(ack.nanos_since(syn_ack)),
+    );
+    let point = if 2 * to_server > 3 * to_client {
+        CapturePoint::Client
+    } else if 2 * to_client > 3 * to_server {
+        CapturePoint::Server
+    } else {
+        CapturePoint::Unknown
+    };
+    (Some(ms(syn, ack)), point)
+}
+
+/// The hello timings of a flow, as far as the captured frames show them.
+struct HelloTimes {
+    client_hello_span_ms: Option<f64>,
+    client_hello_to_server_hello_ms: Option<f64>,
+    handshake_ms: Option<f64>,
+}
+
+impl HelloTimes {
+    /// Times the hellos carried by `ch_frames` and `sh_frames`, and the whole handshake.
+    fn of(facts: &FlowFacts, ch_frames: &[u64], sh_frames: &[u64]) -> HelloTimes {
+        let ch_first = ch_frames.first().and_then(|f| time_of(facts, *f));
+        let ch_last = ch_frames.last().and_then(|f| time_of(facts, *f));
+        let sh_first = sh_frames.first().and_then(|f| time_of(facts, *f));
+        let between = |a: Option<Timestamp>, b: Option<Timestamp>| Some(ms(a?, b?));
+        let handshake_ms = match (facts.handshake_end, facts.frame_times.first()) {
+            (Some(end), Some((_, start))) => time_of(facts, end).map(|t| ms(*start, t)),
+            _ => None,
+        };
+        HelloTimes {
+            client_hello_span_ms: between(ch_first, ch_last),
+            client_hello_to_server_hello_ms: between(ch_last, sh_first),
+            handshake_ms,
+        }
     }
-    if let (Some(end), Some((_, start))) = (facts.handshake_end, facts.frame_times.first()) {
-        view.handshake_ms = time_of(facts, end).map(|t| ms(*start, t));
-    }
+}
+
+/// The handshake messages sent more than once: SYN, SYN/ACK, ClientHello, ServerHello.
+fn retransmitted_messages(
+    facts: &FlowFacts,
+    ch_frames: &[u64],
+    sh_frames: &[u64],
+) -> Vec<RetransmittedMessage> {
+    let health = &facts.health;
+    let client = facts.client_side;
+    let server = client.other();
+    let mut messages = Vec::new();
     if health.syn_frames.len() > 1 {
-        view.retransmitted_messages.push(RetransmittedMessage {
+        messages.push(RetransmittedMessage {
             message: "SYN",
             times: health.syn_frames.len(),
             frames: health.syn_frames.clone(),
@@ -240,7 +279,7 @@ pub fn assess(facts: &FlowFacts) -> NetworkView {
     if syn_ack_copies.count > 0 {
         let mut frames: Vec<u64> = health.syn_ack.map(|(f, _)| f).into_iter().collect();
         frames.extend(&syn_ack_copies.frames);
-        view.retransmitted_messages.push(RetransmittedMessage {
+        messages.push(RetransmittedMessage {
             message: "SYN/ACK",
             times: 1 + syn_ack_copies.count as usize,
             frames,
@@ -250,30 +289,31 @@ pub fn assess(facts: &FlowFacts) -> NetworkView {
         ("ClientHello", client, ch_frames),
         ("ServerHello", server, sh_frames),
     ] {
-        if let Some((times, frames)) = copies(health, side, frames) {
-            view.retransmitted_messages.push(RetransmittedMessage {
+        if let Some((times, frames)) = copies(&facts.health, side, frames) {
+            messages.push(RetransmittedMessage {
                 message,
                 times,
                 frames,
             });
         }
     }
-    for r in &health.resets {
-        view.resets.push(ResetSeen {
-            from: role_of(r.side, client),
+    messages
+}
+
+/// Every RST, with the usual TTL of its sender's other packets.
+fn resets_seen(facts: &FlowFacts) -> Vec<ResetSeen> {
+    let health = &facts.health;
+    health
+        .resets
+        .iter()
+        .map(|r| ResetSeen {
+            from: role_of(r.side, facts.client_side),
             frame: r.frame,
             ttl: r.ttl,
             usual_ttl: health.usual_ttl_without_resets(r.side),
             time: r.time,
-        });
-    }
-    view.handshake_loss = view.handshake_losses > 0;
-    if facts.server_hello().is_some() {
-        let (finding, loss) = completed_finding(facts, &view);
-        view.finding = finding;
-        view.handshake_loss |= loss;
-    }
-    view
+        })
+        .collect()
 }
 
 fn describe_messages(view: &NetworkView) -> Vec<String> {
@@ -296,96 +336,130 @@ fn frames_text(frames: &[u64]) -> String {
     frames.join(", ")
 }
 
-/// The `network` finding of a flow whose ServerHello was seen.
+/// The `network` finding of a flow whose ServerHello was seen, and whether the handshake lost
+/// packets.
 fn completed_finding(facts: &FlowFacts, view: &NetworkView) -> (Option<String>, bool) {
-    let health = &facts.health;
-    let client = facts.client_side;
-    if facts.handshake_end.is_none() {
-        let sh_last = facts
-            .server_hello()
-            .and_then(|(_, f)| f.last().copied())
-            .unwrap_or(0);
-        if health.last_frame(client.other()) <= sh_last && facts.resets.is_empty() {
-            return (
-                Some(format!(
-                    "the server stopped answering after the ServerHello (frame {sh_last}): the handshake never finished"
-                )),
-                view.handshake_losses > 0,
-            );
-        }
+    if let Some(stalled) = stalled_after_server_hello(facts) {
+        return (Some(stalled), view.handshake_losses > 0);
     }
+    let client = facts.client_side;
+    let named: Vec<u64> = view
+        .retransmitted_messages
+        .iter()
+        .flat_map(|m| m.frames.iter().copied())
+        .collect();
     let mut loss = describe_messages(view);
     let mut reordering = Vec::new();
     for (side, who) in [(client, "client"), (client.other(), "server")] {
-        let counts = &health.handshake[side.index()];
-        let named = view
-            .retransmitted_messages
-            .iter()
-            .flat_map(|m| m.frames.iter())
-            .collect::<Vec<_>>();
-        for kind in [
-            Anomaly::Retransmission,
-            Anomaly::FastRetransmission,
-            Anomaly::SpuriousRetransmission,
-        ] {
-            let c = counts.get(kind);
-            let unnamed: Vec<u64> = c
-                .frames
-                .iter()
-                .copied()
-                .filter(|f| !named.contains(&f))
-                .collect();
-            if !unnamed.is_empty() {
-                loss.push(format!(
-                    "{} {who} {} (frames {})",
-                    unnamed.len(),
-                    kind.name().replace('_', " "),
-                    frames_text(&unnamed)
-                ));
-            }
-        }
-        let unseen = counts.get(Anomaly::AckedUnseen);
-        if unseen.count > 0 {
-            loss.push(format!(
-                "{} {who} ACKs for data the capture never saw (frames {}): lost before the capture point",
-                unseen.count,
-                frames_text(&unseen.frames)
-            ));
-        }
-        let (filled, open) = health.holes(side);
-        let gaps = counts.get(Anomaly::PreviousSegmentNotCaptured);
-        if gaps.count > 0 && open > 0 {
-            loss.push(format!(
-                "{who} data missing from the capture before frames {}",
-                frames_text(&gaps.frames)
-            ));
-        }
-        let ooo = counts.get(Anomaly::OutOfOrder);
-        if ooo.count > 0 || (gaps.count > 0 && filled > 0 && open == 0) {
-            let frames = if ooo.count > 0 {
-                &ooo.frames
-            } else {
-                &gaps.frames
-            };
-            reordering.push(format!(
-                "{who} segments out of order (frames {})",
-                frames_text(frames)
-            ));
-        }
+        let (side_loss, side_reordering) = side_anomalies(facts, side, who, &named);
+        loss.extend(side_loss);
+        reordering.extend(side_reordering);
     }
-    // A ServerHello that comes a retransmission timeout after the ClientHello, on a connection
-    // whose round trip is far shorter, was most likely lost before the capture point.
-    if loss.is_empty()
-        && let (Some(wait), Some(rtt)) = (view.client_hello_to_server_hello_ms, view.connect_ms)
-        && wait >= 150.0
-        && wait > 20.0 * rtt.max(0.05)
-    {
-        loss.push(format!(
-            "the ServerHello came {wait:.3} ms after the ClientHello on a connection with a {rtt:.3} ms round trip: a segment was likely lost before the capture point and resent after a retransmission timeout"
-        ));
+    if loss.is_empty() {
+        loss.extend(late_server_hello(view));
     }
     let lost = !loss.is_empty();
-    let finding = match (loss.is_empty(), reordering.is_empty()) {
+    (loss_and_reordering(&loss, &reordering), lost)
+}
+
+/// The sentence for a server that went silent after its ServerHello, without a reset, so the
+/// handshake never finished.
+fn stalled_after_server_hello(facts: &FlowFacts) -> Option<String> {
+    if facts.handshake_end.is_some() {
+        return None;
+    }
+    let sh_last = facts
+        .server_hello()
+        .and_then(|(_, f)| f.last().copied())
+        .unwrap_or(0);
+    if facts.health.last_frame(facts.client_side.other()) > sh_last || !facts.resets.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the server stopped answering after the ServerHello (frame {sh_last}): the handshake never finished"
+    ))
+}
+
+/// One side's loss and reordering in the handshake window, as phrases; retransmissions already
+/// named by a retransmitted message (`named` frames) are left out.
+fn side_anomalies(
+    facts: &FlowFacts,
+    side: Side,
+    who: &str,
+    named: &[u64],
+) -> (Vec<String>, Vec<String>) {
+    let health = &facts.health;
+    let counts = &health.handshake[side.index()];
+    let mut loss = Vec::new();
+    let mut reordering = Vec::new();
+    for kind in [
+        Anomaly::Retransmission,
+        Anomaly::FastRetransmission,
+        Anomaly::SpuriousRetransmission,
+    ] {
+        let c = counts.get(kind);
+        let unnamed: Vec<u64> = c
+            .frames
+            .iter()
+            .copied()
+            .filter(|f| !named.contains(f))
+            .collect();
+        if !unnamed.is_empty() {
+            loss.push(format!(
+                "{} {who} {} (frames {})",
+                unnamed.len(),
+                kind.name().replace('_', " "),
+                frames_text(&unnamed)
+            ));
+        }
+    }
+    let unseen = counts.get(Anomaly::AckedUnseen);
+    if unseen.count > 0 {
+        loss.push(format!(
+            "{} {who} ACKs for data the capture never saw (frames {}): lost before the capture point",
+            unseen.count,
+            frames_text(&unseen.frames)
+        ));
+    }
+    let (filled, open) = health.holes(side);
+    let gaps = counts.get(Anomaly::PreviousSegmentNotCaptured);
+    if gaps.count > 0 && open > 0 {
+        loss.push(format!(
+            "{who} data missing from the capture before frames {}",
+            frames_text(&gaps.frames)
+        ));
+    }
+    let ooo = counts.get(Anomaly::OutOfOrder);
+    if ooo.count > 0 || (gaps.count > 0 && filled > 0 && open == 0) {
+        let frames = if ooo.count > 0 {
+            &ooo.frames
+        } else {
+            &gaps.frames
+        };
+        reordering.push(format!(
+            "{who} segments out of order (frames {})",
+            frames_text(frames)
+        ));
+    }
+    (loss, reordering)
+}
+
+/// A ServerHello that comes a retransmission timeout after the ClientHello, on a connection
+/// whose round trip is far shorter, was most likely lost before the capture point.
+fn late_server_hello(view: &NetworkView) -> Option<String> {
+    let (Some(wait), Some(rtt)) = (view.client_hello_to_server_hello_ms, view.connect_ms) else {
+        return None;
+    };
+    (wait >= 150.0 && wait > 20.0 * rtt.max(0.05)).then(|| {
+        format!(
+            "the ServerHello came {wait:.3} ms after the ClientHello on a connection with a {rtt:.3} ms round trip: a segment was likely lost before the capture point and resent after a retransmission timeout"
+        )
+    })
+}
+
+/// The finding sentence from the loss and reordering phrases, if there are any.
+fn loss_and_reordering(loss: &[String], reordering: &[String]) -> Option<String> {
+    match (loss.is_empty(), reordering.is_empty()) {
         (true, true) => None,
         (false, true) => Some(format!(
             "the handshake suffered packet loss but completed: {}",
@@ -400,8 +474,7 @@ fn completed_finding(facts: &FlowFacts, view: &NetworkView) -> (Option<String>, 
             loss.join("; "),
             reordering.join("; ")
         )),
-    };
-    (finding, lost)
+    }
 }
 
 /// The most likely network cause of a handshake that got no ServerHello: the cause, a sentence

@@ -2,8 +2,8 @@
 
 use super::facts::{FlowFacts, KeyStatus, Role, alert_name};
 use super::network::NetworkCause;
-use crate::tls::ProtocolName;
 use crate::tls::StreamFault;
+use crate::tls::{AlpnList, ClientHello, ProtocolName, ServerHello};
 use serde::Serialize;
 
 /// The ALPN outcome of a flow. The names are part of the JSON contract.
@@ -125,43 +125,22 @@ pub fn judge(facts: &FlowFacts) -> Verdict {
     }
 }
 
+/// The verdict and its sentence; fills in the evidence frames and, for a handshake the network
+/// stopped, its cause.
 fn judge_inner(
     facts: &FlowFacts,
     evidence: &mut Vec<u64>,
     network_cause: &mut Option<NetworkCause>,
 ) -> (VerdictKind, String) {
     if !facts.is_tls() {
-        // A connection to a TLS server that never got as far as TLS.
-        if facts.tls_candidate && !facts.payload_seen {
-            let view = super::network::assess(facts);
-            if let Some((cause, detail, frames)) = super::network::incomplete_cause(facts, &view) {
-                evidence.extend(frames);
-                *network_cause = Some(cause);
-                return (VerdictKind::Incomplete, detail);
-            }
-        }
-        return (VerdictKind::NotTls, not_tls_detail(facts));
+        return judge_without_tls(facts, evidence, network_cause);
     }
     let client_hello = facts.client_hello();
     if let Some((_, frames)) = client_hello {
         evidence.extend(frames);
     }
-    let server_alert_120 = facts
-        .alerts
-        .iter()
-        .find(|a| a.from == Role::Server && a.description == Some(120));
-    if let Some(alert) = server_alert_120 {
-        evidence.push(alert.frame);
-        let offered = client_hello
-            .map(|(h, _)| list(h.offered()))
-            .unwrap_or_default();
-        return (
-            VerdictKind::NoCommonProtocol,
-            format!(
-                "the server aborted with fatal alert no_application_protocol (120) in frame {}: it supports none of the offered protocols ({offered})",
-                alert.frame
-            ),
-        );
+    if let Some(judgement) = judge_alert_120(facts, client_hello, evidence) {
+        return judgement;
     }
     let Some((server_hello, sh_frames)) = facts.server_hello() else {
         return (
@@ -181,11 +160,84 @@ fn judge_inner(
             format!("the ClientHello is not in the capture, so the offer is unknown{selected}"),
         );
     };
-    let offered = client_hello.offered();
-    // Where the server's answer is: the ServerHello (TLS ≤ 1.2), or the EncryptedExtensions
-    // (TLS 1.3), readable only when it was decrypted with a key log.
+    let answer = server_answer(facts, server_hello, sh_frames, evidence);
+    let Some(alpn) = answer.alpn else {
+        // TLS 1.3 without the keys to read the answer.
+        if client_hello.alpn.is_none() {
+            return (VerdictKind::NotOffered, NOT_OFFERED.to_string());
+        }
+        return (
+            VerdictKind::Hidden,
+            hidden_detail(facts, client_hello.offered(), &client_hello.random),
+        );
+    };
+    judge_answer(client_hello, server_hello, alpn, &answer)
+}
+
+/// The sentence of a flow whose client sent no ALPN extension.
+const NOT_OFFERED: &str = "the client sent no ALPN extension, so the server could not select a protocol (HTTP clients then use http/1.1)";
+
+/// A flow without TLS: a connection to a TLS server that the network stopped before TLS
+/// (incomplete), else not TLS.
+fn judge_without_tls(
+    facts: &FlowFacts,
+    evidence: &mut Vec<u64>,
+    network_cause: &mut Option<NetworkCause>,
+) -> (VerdictKind, String) {
+    // A connection to a TLS server that never got as far as TLS.
+    if facts.tls_candidate
+        && !facts.payload_seen
+        && let Some(detail) = network_detail(facts, evidence, network_cause)
+    {
+        return (VerdictKind::Incomplete, detail);
+    }
+    (VerdictKind::NotTls, not_tls_detail(facts))
+}
+
+/// No common protocol, when the server sent alert no_application_protocol (120).
+fn judge_alert_120(
+    facts: &FlowFacts,
+    client_hello: Option<&(ClientHello, Vec<u64>)>,
+    evidence: &mut Vec<u64>,
+) -> Option<(VerdictKind, String)> {
+    let alert = facts
+        .alerts
+        .iter()
+        .find(|a| a.from == Role::Server && a.description == Some(120))?;
+    evidence.push(alert.frame);
+    let offered = client_hello
+        .map(|(h, _)| list(h.offered()))
+        .unwrap_or_default();
+    Some((
+        VerdictKind::NoCommonProtocol,
+        format!(
+            "the server aborted with fatal alert no_application_protocol (120) in frame {}: it supports none of the offered protocols ({offered})",
+            alert.frame
+        ),
+    ))
+}
+
+/// Where the server's ALPN answer is, and the answer when it could be read.
+struct ServerAnswer<'a> {
+    /// The server's ALPN extension, `Some(None)` when it sent none; `None` when the answer is
+    /// encrypted and was not decrypted.
+    alpn: Option<Option<&'a AlpnList>>,
+    /// "ServerHello" or "EncryptedExtensions".
+    place: &'static str,
+    /// The last frame of the message that carries it, 0 when unknown.
+    frame: u64,
+}
+
+/// Finds the server's answer: in the ServerHello (TLS ≤ 1.2), or in the EncryptedExtensions
+/// (TLS 1.3), readable only when it was decrypted with a key log.
+fn server_answer<'a>(
+    facts: &'a FlowFacts,
+    server_hello: &'a ServerHello,
+    sh_frames: &[u64],
+    evidence: &mut Vec<u64>,
+) -> ServerAnswer<'a> {
     let tls13 = server_hello.version() == 0x0304 && server_hello.alpn.is_none();
-    let (answer, place, place_frame) = if tls13 {
+    let (alpn, place, frame) = if tls13 {
         match &facts.encrypted_extensions {
             Some((alpn, frames)) => {
                 evidence.extend(frames);
@@ -204,21 +256,24 @@ fn judge_inner(
             sh_frames.last().copied(),
         )
     };
-    let place_frame = place_frame.unwrap_or(0);
-    let Some(answer) = answer else {
-        // TLS 1.3 without the keys to read the answer.
-        if client_hello.alpn.is_none() {
-            return (
-                VerdictKind::NotOffered,
-                "the client sent no ALPN extension, so the server could not select a protocol (HTTP clients then use http/1.1)".to_string(),
-            );
-        }
-        return (
-            VerdictKind::Hidden,
-            hidden_detail(facts, offered, &client_hello.random),
-        );
-    };
-    match (&client_hello.alpn, answer) {
+    ServerAnswer {
+        alpn,
+        place,
+        frame: frame.unwrap_or(0),
+    }
+}
+
+/// Compares the server's readable answer with the client's offer: agreed, declined, not
+/// offered, or a selection RFC 7301 forbids.
+fn judge_answer(
+    client_hello: &ClientHello,
+    server_hello: &ServerHello,
+    alpn: Option<&AlpnList>,
+    answer: &ServerAnswer,
+) -> (VerdictKind, String) {
+    let offered = client_hello.offered();
+    let (place, place_frame) = (answer.place, answer.frame);
+    match (&client_hello.alpn, alpn) {
         (_, Some(sel)) if sel.protocols.len() != 1 => (
             VerdictKind::SelectedUnoffered,
             format!(
@@ -234,34 +289,8 @@ fn judge_inner(
                 list(&sel.protocols)
             ),
         ),
-        (Some(_), Some(sel)) => {
-            let chosen = &sel.protocols[0];
-            if offered.contains(chosen) {
-                let detail = if offered.first() == Some(chosen) {
-                    format!("the server selected {chosen}, the client's first choice")
-                } else {
-                    format!(
-                        "the server selected {chosen} although the client preferred {} (offered: {}): the server does not enable {} here",
-                        offered[0],
-                        list(offered),
-                        offered[0]
-                    )
-                };
-                (VerdictKind::Agreed, detail)
-            } else {
-                (
-                    VerdictKind::SelectedUnoffered,
-                    format!(
-                        "the server selected {chosen}, which the client did not offer ({}): RFC 7301 §3.2 violation, the client must abort",
-                        list(offered)
-                    ),
-                )
-            }
-        }
-        (None, None) => (
-            VerdictKind::NotOffered,
-            "the client sent no ALPN extension, so the server could not select a protocol (HTTP clients then use http/1.1)".to_string(),
-        ),
+        (Some(_), Some(sel)) => judge_selection(offered, &sel.protocols[0]),
+        (None, None) => (VerdictKind::NotOffered, NOT_OFFERED.to_string()),
         (Some(_), None) => {
             let npn = if server_hello.npn {
                 " It answered with NPN instead, the pre-ALPN mechanism: the server software predates ALPN (e.g. OpenSSL < 1.0.2)."
@@ -277,6 +306,31 @@ fn judge_inner(
             )
         }
     }
+}
+
+/// Agreed when the server's one choice was offered (and whether it was the first choice), else
+/// a selection of something not offered.
+fn judge_selection(offered: &[ProtocolName], chosen: &ProtocolName) -> (VerdictKind, String) {
+    if !offered.contains(chosen) {
+        return (
+            VerdictKind::SelectedUnoffered,
+            format!(
+                "the server selected {chosen}, which the client did not offer ({}): RFC 7301 §3.2 violation, the client must abort",
+                list(offered)
+            ),
+        );
+    }
+    let detail = if offered.first() == Some(chosen) {
+        format!("the server selected {chosen}, the client's first choice")
+    } else {
+        format!(
+            "the server selected {chosen} although the client preferred {} (offered: {}): the server does not enable {} here",
+            offered[0],
+            list(offered),
+            offered[0]
+        )
+    };
+    (VerdictKind::Agreed, detail)
 }
 
 /// Why a TLS 1.3 selection could not be read, and how to get the keys.
@@ -314,36 +368,16 @@ fn not_tls_detail(facts: &FlowFacts) -> String {
     }
 }
 
+/// Why a TLS flow got no ServerHello, most telling first: an unreadable or missing
+/// ClientHello, the network, the server's alert, a reset, a gap or fault in the server's stream,
+/// a FIN, then how the flow ended.
 fn incomplete_detail(
     facts: &FlowFacts,
     evidence: &mut Vec<u64>,
     network_cause: &mut Option<NetworkCause>,
 ) -> String {
     let Some((_, ch_frames)) = facts.client_hello() else {
-        if facts.truncated_frames > 0
-            && facts
-                .faults
-                .iter()
-                .any(|(_, _, f)| matches!(f, StreamFault::Gap { .. }))
-        {
-            evidence.extend(facts.first_truncated_frame);
-            return format!(
-                "the handshake could not be read: {} frames were cut by the snaplen ({} bytes); capture with a full snaplen (tcpdump -s 0)",
-                facts.truncated_frames, facts.snaplen
-            );
-        }
-        if let Some((role, frame, fault)) = facts.faults.first() {
-            evidence.push(*frame);
-            return format!(
-                "the ClientHello could not be read: {fault} in the {} stream at frame {frame}",
-                role.name()
-            );
-        }
-        evidence.extend(facts.first_tls_frame);
-        return format!(
-            "handshake not captured: the capture began after this connection's TLS handshake (first TLS record in frame {})",
-            facts.first_tls_frame.unwrap_or(0)
-        );
+        return no_client_hello_detail(facts, evidence);
     };
     let ch_last = ch_frames.last().copied().unwrap_or(0);
     if let Some((_, hrr_frames)) = facts.hello_retry_request() {
@@ -351,58 +385,118 @@ fn incomplete_detail(
     }
     // Alerts say more than the network; after them, the network's evidence.
     let server_alert = facts.alerts.iter().any(|a| a.from == Role::Server);
-    if !server_alert {
-        let view = super::network::assess(facts);
-        if let Some((cause, detail, frames)) = super::network::incomplete_cause(facts, &view) {
-            evidence.extend(frames);
-            *network_cause = Some(cause);
-            return detail;
-        }
+    if !server_alert && let Some(detail) = network_detail(facts, evidence, network_cause) {
+        return detail;
     }
+    if let Some(detail) = server_stopped_detail(facts, ch_last, evidence, network_cause) {
+        return detail;
+    }
+    unanswered_detail(facts, ch_last, network_cause)
+}
+
+/// Why a TLS flow has no ClientHello: frames cut by the snaplen, a fault in a stream, or a
+/// capture that began after the handshake.
+fn no_client_hello_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
+    if facts.truncated_frames > 0
+        && facts
+            .faults
+            .iter()
+            .any(|(_, _, f)| matches!(f, StreamFault::Gap { .. }))
+    {
+        evidence.extend(facts.first_truncated_frame);
+        return format!(
+            "the handshake could not be read: {} frames were cut by the snaplen ({} bytes); capture with a full snaplen (tcpdump -s 0)",
+            facts.truncated_frames, facts.snaplen
+        );
+    }
+    if let Some((role, frame, fault)) = facts.faults.first() {
+        evidence.push(*frame);
+        return format!(
+            "the ClientHello could not be read: {fault} in the {} stream at frame {frame}",
+            role.name()
+        );
+    }
+    evidence.extend(facts.first_tls_frame);
+    format!(
+        "handshake not captured: the capture began after this connection's TLS handshake (first TLS record in frame {})",
+        facts.first_tls_frame.unwrap_or(0)
+    )
+}
+
+/// The network's explanation of a handshake without ServerHello, with its cause and frames.
+fn network_detail(
+    facts: &FlowFacts,
+    evidence: &mut Vec<u64>,
+    network_cause: &mut Option<NetworkCause>,
+) -> Option<String> {
+    let view = super::network::assess(facts);
+    let (cause, detail, frames) = super::network::incomplete_cause(facts, &view)?;
+    evidence.extend(frames);
+    *network_cause = Some(cause);
+    Some(detail)
+}
+
+/// What ended the handshake after the ClientHello, when the packets show it: the server's
+/// alert, a reset, a gap or fault in the server's stream, or a FIN.
+fn server_stopped_detail(
+    facts: &FlowFacts,
+    ch_last: u64,
+    evidence: &mut Vec<u64>,
+    network_cause: &mut Option<NetworkCause>,
+) -> Option<String> {
     if let Some(alert) = facts.alerts.iter().find(|a| a.from == Role::Server) {
         evidence.push(alert.frame);
         let name = alert
             .description
             .map(|d| format!("{} ({d})", alert_name(d)))
             .unwrap_or_else(|| "an encrypted alert".into());
-        return format!(
+        return Some(format!(
             "the server answered the ClientHello with {} alert {name} in frame {} instead of a ServerHello",
             if alert.level == 2 { "fatal" } else { "an" },
             alert.frame
-        );
+        ));
     }
     if let Some((role, frame)) = facts.resets.first() {
         evidence.push(*frame);
         *network_cause = Some(NetworkCause::Reset);
-        return format!(
+        return Some(format!(
             "the connection was reset by the {} side (RST in frame {frame}) after the ClientHello (frame {ch_last}) and before any ServerHello",
             role.name()
-        );
+        ));
     }
     if let Some((_, frame, StreamFault::Gap { len })) =
         facts.faults.iter().find(|(r, _, _)| *r == Role::Server)
     {
         evidence.push(*frame);
-        return format!(
+        return Some(format!(
             "{len} bytes of the server's stream are missing from the capture (frame {frame}), so its ServerHello could not be read"
-        );
+        ));
     }
     if let Some((_, frame, fault)) = facts.faults.iter().find(|(r, _, _)| *r == Role::Server) {
         evidence.push(*frame);
-        return format!("the server's reply could not be read: {fault} (frame {frame})");
+        return Some(format!(
+            "the server's reply could not be read: {fault} (frame {frame})"
+        ));
     }
-    if let Some((role, frame)) = facts
+    let (role, frame) = facts
         .fins
         .iter()
         .find(|(r, _)| *r == Role::Server)
-        .or(facts.fins.first())
-    {
-        evidence.push(*frame);
-        return format!(
-            "the {} closed the connection (FIN in frame {frame}) without a ServerHello after the ClientHello (frame {ch_last})",
-            role.name()
-        );
-    }
+        .or(facts.fins.first())?;
+    evidence.push(*frame);
+    Some(format!(
+        "the {} closed the connection (FIN in frame {frame}) without a ServerHello after the ClientHello (frame {ch_last})",
+        role.name()
+    ))
+}
+
+/// A ClientHello that nothing ended: a HelloRetryRequest the handshake did not get past, an
+/// idle flow (the server silent), or a capture that stopped or ended first.
+fn unanswered_detail(
+    facts: &FlowFacts,
+    ch_last: u64,
+    network_cause: &mut Option<NetworkCause>,
+) -> String {
     if let Some((_, hrr_frames)) = facts.hello_retry_request() {
         return format!(
             "the server sent a HelloRetryRequest (frame {}) and the handshake went no further in the capture",

@@ -30,13 +30,21 @@ fn code(text: &str) -> String {
 /// Renders the report as Markdown: findings first, then the summary, the problem flows, and the
 /// capture metadata.
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let s = &report.summary;
     writeln!(out, "# alpnscope report")?;
     writeln!(out)?;
+    render_findings(report, out)?;
+    render_summary(report, out)?;
+    render_lossy_flows(report, out)?;
+    render_problem_flows(report, out)?;
+    render_metadata(report, out)
+}
+
+/// The findings section: one bullet per diagnosis, or why there is none.
+fn render_findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "## Findings")?;
     writeln!(out)?;
     if report.diagnosis.is_empty() {
-        if s.tls_flows == 0 {
+        if report.summary.tls_flows == 0 {
             writeln!(out, "- No TLS flow in the capture.")?;
         } else {
             writeln!(
@@ -57,7 +65,12 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             frames.join(", ")
         )?;
     }
-    writeln!(out)?;
+    writeln!(out)
+}
+
+/// The summary section: flow counts, the network line, and the table of servers.
+fn render_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let s = &report.summary;
     writeln!(out, "## Summary")?;
     writeln!(out)?;
     writeln!(
@@ -76,75 +89,90 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     if !s.servers.is_empty() {
-        writeln!(out)?;
+        render_server_table(report, out)?;
+    }
+    Ok(())
+}
+
+/// The table of servers: SNI, flow count, protocols agreed and verdict counts.
+fn render_server_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| server | SNI | flows | protocols agreed | verdicts |"
+    )?;
+    writeln!(out, "|---|---|---:|---|---|")?;
+    for server in &report.summary.servers {
+        let verdicts: Vec<String> = server
+            .verdicts
+            .iter()
+            .map(|(v, n)| format!("`{v}` {n}"))
+            .collect();
+        let sni: Vec<String> = server.sni.iter().map(|n| code(n)).collect();
+        let mut agreed: Vec<String> = report
+            .flows
+            .iter()
+            .filter(|f| f.verdict == VerdictKind::Agreed && f.server.to_string() == server.server)
+            .filter_map(|f| f.alpn_selected.as_deref().map(code))
+            .collect();
+        agreed.sort();
+        agreed.dedup();
         writeln!(
             out,
-            "| server | SNI | flows | protocols agreed | verdicts |"
+            "| {} | {} | {} | {} | {} |",
+            code(&server.server),
+            if sni.is_empty() {
+                "-".into()
+            } else {
+                sni.join(", ")
+            },
+            server.flows,
+            if agreed.is_empty() {
+                "-".into()
+            } else {
+                agreed.join(", ")
+            },
+            verdicts.join(", ")
         )?;
-        writeln!(out, "|---|---|---:|---|---|")?;
-        for server in &s.servers {
-            let verdicts: Vec<String> = server
-                .verdicts
-                .iter()
-                .map(|(v, n)| format!("`{v}` {n}"))
-                .collect();
-            let sni: Vec<String> = server.sni.iter().map(|n| code(n)).collect();
-            let mut agreed: Vec<String> = report
-                .flows
-                .iter()
-                .filter(|f| {
-                    f.verdict == VerdictKind::Agreed && f.server.to_string() == server.server
-                })
-                .filter_map(|f| f.alpn_selected.as_deref().map(code))
-                .collect();
-            agreed.sort();
-            agreed.dedup();
-            writeln!(
-                out,
-                "| {} | {} | {} | {} | {} |",
-                code(&server.server),
-                if sni.is_empty() {
-                    "-".into()
-                } else {
-                    sni.join(", ")
-                },
-                server.flows,
-                if agreed.is_empty() {
-                    "-".into()
-                } else {
-                    agreed.join(", ")
-                },
-                verdicts.join(", ")
-            )?;
-        }
     }
+    Ok(())
+}
+
+/// The table of flows whose handshake lost packets, when there are any.
+fn render_lossy_flows(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let lossy: Vec<&FlowReport> = report
         .flows
         .iter()
         .filter(|f| f.tcp.handshake_loss)
         .collect();
-    if !lossy.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "## Flows whose handshake lost packets")?;
-        writeln!(out)?;
+    if lossy.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "## Flows whose handshake lost packets")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| flow | client → server | verdict | what the network did | Wireshark filter |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|")?;
+    for f in lossy {
         writeln!(
             out,
-            "| flow | client → server | verdict | what the network did | Wireshark filter |"
+            "| {} | {} → {} | `{}` | {} | `tcp.stream eq {}` |",
+            f.id,
+            f.client,
+            f.server,
+            f.verdict,
+            cell(f.network.as_deref().unwrap_or(&f.detail)),
+            f.tcp_stream
         )?;
-        writeln!(out, "|---|---|---|---|---|")?;
-        for f in lossy {
-            writeln!(
-                out,
-                "| {} | {} → {} | `{}` | {} | `tcp.stream eq {}` |",
-                f.id,
-                f.client,
-                f.server,
-                f.verdict,
-                cell(f.network.as_deref().unwrap_or(&f.detail)),
-                f.tcp_stream
-            )?;
-        }
     }
+    Ok(())
+}
+
+/// A section per TLS flow that did not agree on a protocol.
+fn render_problem_flows(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let problems: Vec<&FlowReport> = report
         .flows
         .iter()
@@ -161,7 +189,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for flow in problems {
         render_flow(flow, multi, out)?;
     }
-    render_metadata(report, out)
+    Ok(())
 }
 
 /// "1 flow", "2 flows".
@@ -225,6 +253,7 @@ fn render_metadata(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
 }
 
+/// One problem flow: its heading and sentence, then a table of what the capture shows.
 fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
@@ -236,6 +265,18 @@ fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Resul
     writeln!(out)?;
     writeln!(out, "| | |")?;
     writeln!(out, "|---|---|")?;
+    render_handshake_rows(flow, multi, out)?;
+    let timing = timing(flow);
+    if !timing.is_empty() {
+        writeln!(out, "| timing | {} |", timing.join(", "))?;
+    }
+    render_event_rows(flow, out)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The rows about the handshake: Wireshark filter, SNI, offer, selection, version, evidence, JA4.
+fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Result<()> {
     let capture = if multi {
         format!(" (in capture {})", flow.capture)
     } else {
@@ -279,6 +320,11 @@ fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Resul
     if let Some(ch) = &flow.client_hello {
         writeln!(out, "| JA4 | `{}` |", ch.ja4)?;
     }
+    Ok(())
+}
+
+/// Connect time, hello latency and handshake time, when known.
+fn timing(flow: &FlowReport) -> Vec<String> {
     let t = &flow.tcp;
     let mut timing = Vec::new();
     if let Some(ms) = t.connect_ms {
@@ -296,9 +342,11 @@ fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Resul
     if let Some(ms) = t.handshake_ms {
         timing.push(format!("handshake {ms:.3} ms"));
     }
-    if !timing.is_empty() {
-        writeln!(out, "| timing | {} |", timing.join(", "))?;
-    }
+    timing
+}
+
+/// The rows about what happened: alerts, the network finding, resets and notes.
+fn render_event_rows(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> {
     for alert in &flow.alerts {
         match alert.code {
             Some(code) => writeln!(
@@ -332,7 +380,6 @@ fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Resul
     for note in &flow.notes {
         writeln!(out, "| note | {} |", cell(note))?;
     }
-    writeln!(out)?;
     Ok(())
 }
 

@@ -86,6 +86,8 @@ pub fn render_summary_only(report: &Report, color: bool, out: &mut dyn Write) ->
     render_summary(report, &Style { color }, out)
 }
 
+/// One flow's block: the header line, what was offered and selected, the verdict, and what the
+/// packets showed.
 fn render_flow(
     flow: &FlowReport,
     multi: bool,
@@ -105,16 +107,26 @@ fn render_flow(
         flow.first_frame,
         flow.last_frame
     )?;
-    let mut field = |label: &str, value: &str| -> io::Result<()> {
-        let lines = wrap(value, WIDTH - LABEL - 2);
-        for (i, line) in lines.iter().enumerate() {
-            let label = if i == 0 { label } else { "" };
-            writeln!(out, "  {label:<LABEL$}{line}")?;
-        }
-        Ok(())
-    };
+    render_negotiation(flow, out)?;
+    render_verdict(flow, style, out)?;
+    render_observations(flow, out)
+}
+
+/// A labelled field, wrapped to the width, the label on its first line only.
+fn field(out: &mut dyn Write, label: &str, value: &str) -> io::Result<()> {
+    let lines = wrap(value, WIDTH - LABEL - 2);
+    for (i, line) in lines.iter().enumerate() {
+        let label = if i == 0 { label } else { "" };
+        writeln!(out, "  {label:<LABEL$}{line}")?;
+    }
+    Ok(())
+}
+
+/// The proxy, SNI, offered and selected fields.
+fn render_negotiation(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(proxy) = &flow.proxy {
         field(
+            out,
             "proxy",
             &format!(
                 "{} to {}",
@@ -123,16 +135,25 @@ fn render_flow(
             ),
         )?;
     }
-    field("SNI", flow.sni.as_deref().unwrap_or("(none)"))?;
-    let offered = if flow.client_hello.is_none() {
+    field(out, "SNI", flow.sni.as_deref().unwrap_or("(none)"))?;
+    field(out, "offered", &offered_text(flow))?;
+    field(out, "selected", &selected_text(flow))
+}
+
+/// What the client offered, or why that is unknown.
+fn offered_text(flow: &FlowReport) -> String {
+    if flow.client_hello.is_none() {
         "(no ClientHello)".to_string()
     } else if flow.alpn_offered.is_empty() {
         "(no ALPN extension)".to_string()
     } else {
         flow.alpn_offered.join(", ")
-    };
-    field("offered", &offered)?;
-    let selected = match (&flow.alpn_selected, &flow.server_hello) {
+    }
+}
+
+/// What the server selected and where it was read, or why it is unknown.
+fn selected_text(flow: &FlowReport) -> String {
+    match (&flow.alpn_selected, &flow.server_hello) {
         (Some(p), Some(sh)) => {
             let place = match flow.alpn_source {
                 Some(AlpnSource::EncryptedExtensions) => "EncryptedExtensions, decrypted",
@@ -145,8 +166,11 @@ fn render_flow(
         }
         (None, Some(sh)) => format!("(none)  (ServerHello, TLS {})", sh.version),
         _ => "(no ServerHello)".to_string(),
-    };
-    field("selected", &selected)?;
+    }
+}
+
+/// The verdict with its sentence (the verdict name painted) and the evidence frames.
+fn render_verdict(flow: &FlowReport, style: &Style, out: &mut dyn Write) -> io::Result<()> {
     let verdict_line = format!("{}: {}", flow.verdict, flow.detail);
     let painted = wrap(&verdict_line, WIDTH - LABEL - 2);
     for (i, line) in painted.iter().enumerate() {
@@ -162,6 +186,11 @@ fn render_flow(
     if !frames.is_empty() {
         writeln!(out, "  {:<LABEL$}frames {}", "evidence", frames.join(", "))?;
     }
+    Ok(())
+}
+
+/// What the packets showed: alerts, the network finding, timing, resets and notes.
+fn render_observations(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> {
     for alert in &flow.alerts {
         let what = match alert.code {
             Some(code) => format!("{} {} ({code})", alert.level, alert.description),
@@ -174,23 +203,11 @@ fn render_flow(
         )?;
     }
     if let Some(network) = &flow.network {
-        for (i, line) in wrap(network, WIDTH - LABEL - 2).iter().enumerate() {
-            writeln!(
-                out,
-                "  {:<LABEL$}{line}",
-                if i == 0 { "network" } else { "" }
-            )?;
-        }
+        field(out, "network", network)?;
     }
     let timing = timing_line(flow);
     if !timing.is_empty() {
-        for (i, line) in wrap(&timing, WIDTH - LABEL - 2).iter().enumerate() {
-            writeln!(
-                out,
-                "  {:<LABEL$}{line}",
-                if i == 0 { "timing" } else { "" }
-            )?;
-        }
+        field(out, "timing", &timing)?;
     }
     for reset in &flow.tcp.resets {
         let ttl = match reset.usual_ttl {
@@ -204,10 +221,7 @@ fn render_flow(
         )?;
     }
     for note in &flow.notes {
-        let lines = wrap(note, WIDTH - LABEL - 2);
-        for (i, line) in lines.iter().enumerate() {
-            writeln!(out, "  {:<LABEL$}{line}", if i == 0 { "note" } else { "" })?;
-        }
+        field(out, "note", note)?;
     }
     Ok(())
 }
