@@ -3,7 +3,7 @@
 use super::facts::{FlowFacts, KeyStatus, Role, alert_name};
 use super::network::NetworkCause;
 use crate::tls::StreamFault;
-use crate::tls::{AlpnList, ClientHello, ProtocolName, ServerHello};
+use crate::tls::{AlpnList, ClientHello, ProtocolName, ServerHello, TlsVersion};
 use serde::Serialize;
 
 /// The ALPN outcome of a flow. The names are part of the JSON contract.
@@ -236,7 +236,7 @@ fn server_answer<'a>(
     sh_frames: &[u64],
     evidence: &mut Vec<u64>,
 ) -> ServerAnswer<'a> {
-    let tls13 = server_hello.version() == 0x0304 && server_hello.alpn.is_none();
+    let tls13 = server_hello.tls_version() == TlsVersion::TLS13 && server_hello.alpn.is_none();
     let (alpn, place, frame) = if tls13 {
         match &facts.encrypted_extensions {
             Some((alpn, frames)) => {

@@ -112,7 +112,7 @@ fn render_server_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         let mut agreed: Vec<String> = report
             .flows
             .iter()
-            .filter(|f| f.verdict == VerdictKind::Agreed && f.server.to_string() == server.server)
+            .filter(|f| f.verdict == VerdictKind::Agreed && f.server == server.endpoint)
             .filter_map(|f| f.alpn_selected.as_deref().map(code))
             .collect();
         agreed.sort();

@@ -562,8 +562,11 @@ pub struct Summary {
 /// Flows to one server endpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerSummary {
-    /// "ip:port".
+    /// "ip:port" (`[ip]:port` for IPv6).
     pub server: String,
+    /// The same endpoint, typed (not in JSON).
+    #[serde(skip)]
+    pub endpoint: EndpointReport,
     /// SNI values seen, in order.
     pub sni: Vec<String>,
     /// Flow count.

@@ -37,6 +37,7 @@ pub fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
         let at = *index.entry(server.clone()).or_insert_with(|| {
             summary.servers.push(ServerSummary {
                 server,
+                endpoint: flow.server.clone(),
                 sni: Vec::new(),
                 flows: 0,
                 verdicts: BTreeMap::new(),
