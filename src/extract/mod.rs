@@ -7,11 +7,14 @@
 //! show EncryptedExtensions while no application data can be decrypted. The capture files are
 //! read a second time; nothing is kept in memory but the packets being written.
 
+mod pcapng;
 mod scrub;
+
+use pcapng::{PcapngWriter, fit_option_text};
 
 pub use scrub::Scrubber;
 
-use crate::capture::{self, CaptureEvent, LinkType};
+use crate::capture::{self, CaptureError, CaptureEvent};
 use crate::decode::{self, Decoded};
 use crate::report::model::{FlowReport, Report};
 use crate::report::redact::Redactor;
@@ -23,20 +26,6 @@ use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-/// pcapng block types and option codes.
-mod pcapng {
-    pub const SECTION_HEADER: u32 = 0x0A0D_0D0A;
-    pub const INTERFACE_DESCRIPTION: u32 = 0x0000_0001;
-    pub const ENHANCED_PACKET: u32 = 0x0000_0006;
-    pub const DECRYPTION_SECRETS: u32 = 0x0000_000A;
-    pub const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
-    pub const OPT_END: u16 = 0;
-    pub const OPT_COMMENT: u16 = 1;
-    pub const SHB_USERAPPL: u16 = 4;
-    pub const IF_TSRESOL: u16 = 9;
-    pub const TLS_KEY_LOG: u32 = 0x544c_534b;
-}
-
 /// Why the extract could not be written.
 #[derive(Debug)]
 pub enum ExtractError {
@@ -47,12 +36,19 @@ pub enum ExtractError {
         /// Cause.
         source: io::Error,
     },
+    /// A capture could not be opened again.
+    Reopen {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: io::Error,
+    },
     /// A capture could not be read again.
     Read {
         /// Path.
         path: String,
-        /// What went wrong.
-        message: String,
+        /// Cause.
+        source: CaptureError,
     },
     /// A capture read from standard input cannot be read a second time.
     Stdin,
@@ -64,8 +60,11 @@ impl fmt::Display for ExtractError {
             ExtractError::Write { path, source } => {
                 write!(f, "cannot write {}: {source}", path.display())
             }
-            ExtractError::Read { path, message } => {
-                write!(f, "cannot read {path} again: {message}")
+            ExtractError::Reopen { path, source } => {
+                write!(f, "cannot read {path} again: {source}")
+            }
+            ExtractError::Read { path, source } => {
+                write!(f, "cannot read {path} again: {source}")
             }
             ExtractError::Stdin => write!(
                 f,
@@ -75,7 +74,16 @@ impl fmt::Display for ExtractError {
     }
 }
 
-impl std::error::Error for ExtractError {}
+impl std::error::Error for ExtractError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExtractError::Write { source, .. } => Some(source),
+            ExtractError::Reopen { source, .. } => Some(source),
+            ExtractError::Read { source, .. } => Some(source),
+            ExtractError::Stdin => None,
+        }
+    }
+}
 
 /// What was written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,47 +104,6 @@ struct Selected {
     last: u64,
     comment: String,
     commented: bool,
-}
-
-fn pad4(len: usize) -> usize {
-    (4 - len % 4) % 4
-}
-
-/// Longest pcapng option value: its length field has 16 bits.
-const MAX_OPTION_BYTES: usize = u16::MAX as usize;
-
-/// Appends one option. A value longer than an option can hold is cut, so the length field
-/// never lies about the bytes that follow; text goes through [`fit_option_text`] first.
-fn option(out: &mut Vec<u8>, code: u16, value: &[u8]) {
-    let value = &value[..value.len().min(MAX_OPTION_BYTES)];
-    out.extend_from_slice(&code.to_le_bytes());
-    out.extend_from_slice(&(value.len() as u16).to_le_bytes());
-    out.extend_from_slice(value);
-    out.extend(std::iter::repeat_n(0u8, pad4(value.len())));
-}
-
-/// `text` cut at a character boundary to fit an option value (pcapng options hold UTF-8),
-/// ending in `…` when something was cut.
-fn fit_option_text(mut text: String) -> String {
-    if text.len() <= MAX_OPTION_BYTES {
-        return text;
-    }
-    let mut end = MAX_OPTION_BYTES - '…'.len_utf8();
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text.push('…');
-    text
-}
-
-fn block(out: &mut dyn Write, kind: u32, body: &[u8]) -> io::Result<()> {
-    let total = (12 + body.len() + pad4(body.len())) as u32;
-    out.write_all(&kind.to_le_bytes())?;
-    out.write_all(&total.to_le_bytes())?;
-    out.write_all(body)?;
-    out.write_all(&[0u8; 3][..pad4(body.len())])?;
-    out.write_all(&total.to_le_bytes())
 }
 
 /// Host names of the flows that a redacted extract must not carry.
@@ -189,164 +156,152 @@ pub fn extract(
         .collect();
     let names = sensitive_names(&chosen);
     let mut scrubber = redactor.map(|r| Scrubber::new(r, &names));
-    let mut by_capture: HashMap<usize, Vec<Selected>> = HashMap::new();
-    for f in &chosen {
-        let client = (f.client.ip, f.client.port);
-        let server = (f.server.ip, f.server.port);
-        by_capture.entry(f.capture).or_default().push(Selected {
-            client,
-            server,
-            first: f.first_frame,
-            last: f.tcp.handshake_end_frame.unwrap_or(f.last_frame),
-            comment: {
-                let comment = format!("alpnscope flow {}: {} — {}", f.id, f.verdict, f.detail);
-                fit_option_text(match scrubber.as_mut() {
-                    Some(s) => s.text(&comment),
-                    None => comment,
-                })
-            },
-            commented: false,
-        });
-    }
+    let mut by_capture = select(&chosen, scrubber.as_mut());
     let file = File::create(out_path).map_err(write_err)?;
-    let mut out = BufWriter::new(file);
-    let mut shb = Vec::new();
-    shb.extend_from_slice(&pcapng::BYTE_ORDER_MAGIC.to_le_bytes());
-    shb.extend_from_slice(&1u16.to_le_bytes());
-    shb.extend_from_slice(&0u16.to_le_bytes());
-    shb.extend_from_slice(&(-1i64).to_le_bytes());
-    option(
-        &mut shb,
-        pcapng::SHB_USERAPPL,
-        format!("alpnscope {}", env!("CARGO_PKG_VERSION")).as_bytes(),
-    );
-    option(&mut shb, pcapng::OPT_END, &[]);
-    block(&mut out, pcapng::SECTION_HEADER, &shb).map_err(write_err)?;
-
+    let mut writer = PcapngWriter::new(BufWriter::new(file)).map_err(write_err)?;
     let mut summary = ExtractSummary {
         flows: chosen.len(),
         ..ExtractSummary::default()
     };
     if let Some(keylog) = keylog {
-        let mut lines = String::new();
-        for f in &chosen {
-            let Some(ch) = &f.client_hello else { continue };
-            let Some(random) = decode_hex(&ch.random) else {
-                continue;
-            };
-            if let Some(secrets) = keylog.get(&random) {
-                for (label, secret) in [
-                    ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &secrets.client),
-                    ("SERVER_HANDSHAKE_TRAFFIC_SECRET", &secrets.server),
-                ] {
-                    if let Some(secret) = secret {
-                        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-                        lines.push_str(&format!("{label} {} {hex}\n", ch.random));
-                    }
-                }
-                summary.secrets += 1;
-            }
-        }
+        let (lines, connections) = handshake_secrets(&chosen, keylog);
+        summary.secrets = connections;
         if !lines.is_empty() {
-            let mut dsb = Vec::new();
-            dsb.extend_from_slice(&pcapng::TLS_KEY_LOG.to_le_bytes());
-            dsb.extend_from_slice(&(lines.len() as u32).to_le_bytes());
-            dsb.extend_from_slice(lines.as_bytes());
-            dsb.extend(std::iter::repeat_n(0u8, pad4(lines.len())));
-            block(&mut out, pcapng::DECRYPTION_SECRETS, &dsb).map_err(write_err)?;
+            writer.key_log(&lines).map_err(write_err)?;
         }
     }
-
-    let mut interfaces: Vec<LinkType> = Vec::new();
     let mut captures: Vec<usize> = by_capture.keys().copied().collect();
     captures.sort_unstable();
     for index in captures {
-        let path = &report.captures[index].path;
+        let path = report.captures.get(index).map_or("", |c| c.path.as_str());
         if path == "-" {
             return Err(ExtractError::Stdin);
         }
-        let selected = by_capture
-            .get_mut(&index)
-            .map(std::mem::take)
-            .unwrap_or_default();
-        let mut selected = selected;
-        let mut failure: Option<io::Error> = None;
-        let input = File::open(path).map_err(|e| ExtractError::Read {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        capture::read_capture(io::BufReader::new(input), |event| {
-            let CaptureEvent::Frame(frame) = event else {
-                return;
-            };
-            if failure.is_some() {
-                return;
-            }
-            let Decoded::Tcp(seg) = decode::decode_frame(&frame) else {
-                return;
-            };
-            let a = (seg.src_ip, seg.src_port);
-            let b = (seg.dst_ip, seg.dst_port);
-            let Some(flow) = selected.iter_mut().find(|s| {
-                ((s.client == a && s.server == b) || (s.client == b && s.server == a))
-                    && (s.first..=s.last).contains(&frame.number)
-            }) else {
-                return;
-            };
-            let interface = match interfaces.iter().position(|l| *l == frame.link_type) {
-                Some(i) => i,
-                None => {
-                    let mut idb = Vec::new();
-                    idb.extend_from_slice(&(frame.link_type.0 as u16).to_le_bytes());
-                    idb.extend_from_slice(&0u16.to_le_bytes());
-                    idb.extend_from_slice(&0u32.to_le_bytes());
-                    option(&mut idb, pcapng::IF_TSRESOL, &[9]);
-                    option(&mut idb, pcapng::OPT_END, &[]);
-                    if let Err(e) = block(&mut out, pcapng::INTERFACE_DESCRIPTION, &idb) {
-                        failure = Some(e);
-                        return;
-                    }
-                    interfaces.push(frame.link_type);
-                    interfaces.len() - 1
-                }
-            };
-            let scrubbed;
-            let data: &[u8] = match scrubber.as_mut() {
-                Some(s) => {
-                    scrubbed = s.frame(frame.link_type, frame.data);
-                    &scrubbed
-                }
-                None => frame.data,
-            };
-            let ns = frame.timestamp.0.max(0) as u64;
-            let mut epb = Vec::with_capacity(32 + data.len());
-            epb.extend_from_slice(&(interface as u32).to_le_bytes());
-            epb.extend_from_slice(&((ns >> 32) as u32).to_le_bytes());
-            epb.extend_from_slice(&(ns as u32).to_le_bytes());
-            epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            epb.extend_from_slice(&frame.original_len.to_le_bytes());
-            epb.extend_from_slice(data);
-            epb.extend(std::iter::repeat_n(0u8, pad4(data.len())));
-            if !flow.commented {
-                flow.commented = true;
-                option(&mut epb, pcapng::OPT_COMMENT, flow.comment.as_bytes());
-                option(&mut epb, pcapng::OPT_END, &[]);
-            }
-            match block(&mut out, pcapng::ENHANCED_PACKET, &epb) {
-                Ok(()) => summary.packets += 1,
-                Err(e) => failure = Some(e),
-            }
-        })
-        .map_err(|e| ExtractError::Read {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        if let Some(e) = failure {
-            return Err(write_err(e));
-        }
+        let mut selected = by_capture.remove(&index).unwrap_or_default();
+        summary.packets += copy_packets(path, &mut selected, &mut writer, scrubber.as_mut())
+            .map_err(|e| match e {
+                CopyError::Open(source) => ExtractError::Reopen {
+                    path: path.to_string(),
+                    source,
+                },
+                CopyError::Read(source) => ExtractError::Read {
+                    path: path.to_string(),
+                    source,
+                },
+                CopyError::Write(source) => write_err(source),
+            })?;
     }
-    out.flush().map_err(write_err)?;
+    writer.flush().map_err(write_err)?;
     Ok(summary)
+}
+
+/// The chosen flows by capture, each with the comment its first packet will carry.
+fn select(
+    chosen: &[&FlowReport],
+    mut scrubber: Option<&mut Scrubber<'_>>,
+) -> HashMap<usize, Vec<Selected>> {
+    let mut by_capture: HashMap<usize, Vec<Selected>> = HashMap::new();
+    for f in chosen {
+        let comment = format!("alpnscope flow {}: {} — {}", f.id, f.verdict, f.detail);
+        let comment = match scrubber.as_deref_mut() {
+            Some(s) => s.text(&comment),
+            None => comment,
+        };
+        by_capture.entry(f.capture).or_default().push(Selected {
+            client: (f.client.ip, f.client.port),
+            server: (f.server.ip, f.server.port),
+            first: f.first_frame,
+            last: f.tcp.handshake_end_frame.unwrap_or(f.last_frame),
+            comment: fit_option_text(comment),
+            commented: false,
+        });
+    }
+    by_capture
+}
+
+/// NSS key log lines with the handshake secrets of the chosen flows, and how many connections
+/// they cover.
+fn handshake_secrets(chosen: &[&FlowReport], keylog: &KeyLog) -> (String, usize) {
+    let mut lines = String::new();
+    let mut connections = 0;
+    for f in chosen {
+        let Some(ch) = &f.client_hello else { continue };
+        let Some(secrets) = decode_hex(&ch.random).and_then(|random| keylog.get(&random)) else {
+            continue;
+        };
+        for (label, secret) in [
+            ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", &secrets.client),
+            ("SERVER_HANDSHAKE_TRAFFIC_SECRET", &secrets.server),
+        ] {
+            if let Some(secret) = secret {
+                let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+                lines.push_str(&format!("{label} {} {hex}\n", ch.random));
+            }
+        }
+        connections += 1;
+    }
+    (lines, connections)
+}
+
+/// Why copying one capture's packets stopped.
+enum CopyError {
+    /// The capture could not be opened again.
+    Open(io::Error),
+    /// The capture could not be read again.
+    Read(CaptureError),
+    /// The extract could not be written.
+    Write(io::Error),
+}
+
+/// Reads the capture at `path` again and writes the packets of the `selected` flows; returns how
+/// many were written.
+fn copy_packets<W: Write>(
+    path: &str,
+    selected: &mut [Selected],
+    writer: &mut PcapngWriter<W>,
+    mut scrubber: Option<&mut Scrubber<'_>>,
+) -> Result<u64, CopyError> {
+    let input = File::open(path).map_err(CopyError::Open)?;
+    let mut failure: Option<io::Error> = None;
+    let mut packets = 0;
+    capture::read_capture(io::BufReader::new(input), |event| {
+        let CaptureEvent::Frame(frame) = event else {
+            return;
+        };
+        if failure.is_some() {
+            return;
+        }
+        let Decoded::Tcp(seg) = decode::decode_frame(&frame) else {
+            return;
+        };
+        let a = (seg.src_ip, seg.src_port);
+        let b = (seg.dst_ip, seg.dst_port);
+        let Some(flow) = selected.iter_mut().find(|s| {
+            ((s.client == a && s.server == b) || (s.client == b && s.server == a))
+                && (s.first..=s.last).contains(&frame.number)
+        }) else {
+            return;
+        };
+        let scrubbed;
+        let data: &[u8] = match scrubber.as_deref_mut() {
+            Some(s) => {
+                scrubbed = s.frame(frame.link_type, frame.data);
+                &scrubbed
+            }
+            None => frame.data,
+        };
+        let comment = (!flow.commented).then_some(flow.comment.as_str());
+        flow.commented = true;
+        match writer.packet(&frame, data, comment) {
+            Ok(()) => packets += 1,
+            Err(e) => failure = Some(e),
+        }
+    })
+    .map_err(CopyError::Read)?;
+    match failure {
+        Some(e) => Err(CopyError::Write(e)),
+        None => Ok(packets),
+    }
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
@@ -358,6 +313,7 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use super::pcapng::MAX_OPTION_BYTES;
     use super::*;
     use pcap_parser::pcapng::{Block, OptionCode, parse_block_le};
 
