@@ -268,6 +268,7 @@ fn tcp_report(facts: &FlowFacts, view: &analysis::network::NetworkView) -> TcpRe
         handshake_ms: view.handshake_ms,
         handshake_end_frame: facts.handshake_end,
         handshake_loss: view.handshake_loss,
+        flow_loss: health.flow.iter().any(|counts| counts.losses() > 0),
         handshake: counts_report(&health.handshake, client),
         flow: counts_report(&health.flow, client),
         holes,

@@ -221,10 +221,11 @@ pub struct EndpointReport {
 impl fmt::Display for EndpointReport {
     /// `192.0.2.1:443`, or `[2001:db8::1]:443`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.ip {
-            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
-            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
-        }
+        let endpoint = crate::flow::Endpoint {
+            ip: self.ip,
+            port: self.port,
+        };
+        endpoint.fmt(f)
     }
 }
 
@@ -416,6 +417,9 @@ pub struct TcpReport {
     pub handshake_end_frame: Option<u64>,
     /// The handshake lost or re-sent packets (or very likely did, before the capture point).
     pub handshake_loss: bool,
+    /// Some segment of the flow was lost or re-sent (not in JSON: the summary counts it).
+    #[serde(skip)]
+    pub flow_loss: bool,
     /// Counts in the handshake window, by kind (kinds with no event omitted).
     pub handshake: BTreeMap<&'static str, DirectionCounts>,
     /// Counts over the whole flow, by kind.

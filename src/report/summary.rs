@@ -3,12 +3,7 @@
 
 use super::model::{FlowReport, ServerSummary, Summary};
 use crate::analysis::VerdictKind;
-use crate::flow::Anomaly;
 use std::collections::{BTreeMap, HashMap};
-
-fn is_loss_name(name: &str) -> bool {
-    Anomaly::ALL.iter().any(|k| k.is_loss() && k.name() == name)
-}
 
 /// Counts over `flows` (TLS flows by verdict, by server, with loss) plus the non-TLS count.
 pub fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
@@ -28,9 +23,7 @@ pub fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
         }
         summary.tls_flows += 1;
         summary.handshake_loss_flows += u64::from(flow.tcp.handshake_loss);
-        summary.loss_flows += u64::from(
-            flow.tcp.handshake_loss || flow.tcp.flow.iter().any(|(k, _)| is_loss_name(k)),
-        );
+        summary.loss_flows += u64::from(flow.tcp.handshake_loss || flow.tcp.flow_loss);
         summary.reset_flows += u64::from(!flow.tcp.resets.is_empty());
         *summary.verdicts.entry(flow.verdict.name()).or_default() += 1;
         let server = flow.server.to_string();
