@@ -109,6 +109,10 @@ pub struct FlowFacts {
     pub encrypted_extensions: Option<(Option<AlpnList>, Vec<u64>)>,
     /// The server's decrypted certificate names.
     pub server_certificate: Option<(CertificateNames, Vec<u64>)>,
+    /// The first ChangeCipherSpec record of each side: sender and frame.
+    pub change_cipher_specs: Vec<(Role, u64)>,
+    /// The first protected (application data) record of each side: sender and frame.
+    pub application_data: Vec<(Role, u64)>,
     /// Decrypted Finished messages: sender and frame.
     pub finished: Vec<(Role, u64)>,
     /// Key-log availability.

@@ -113,6 +113,85 @@ pub struct NetworkView {
     pub finding: Option<String>,
     /// The handshake lost or re-sent packets (or very likely did, before the capture point).
     pub handshake_loss: bool,
+    /// Handshake bytes that one side received but the capture did not see.
+    pub capture_gaps: Vec<CaptureGap>,
+}
+
+/// Bytes of one side's stream in the handshake window that the other side evidently received
+/// (it acknowledged them, and they were never retransmitted) but the capture did not see: the
+/// capture dropped them, the network did not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureGap {
+    /// Whose bytes are missing.
+    pub from: Role,
+    /// Missing bytes, where the capture shows where they end (0 when only an ACK shows them).
+    pub bytes: u64,
+    /// The first captured segment after the missing bytes.
+    pub before_frame: Option<u64>,
+    /// The peer's first ACK for the missing bytes.
+    pub acked_in: Option<u64>,
+    /// Frames that show the gap (the segments after it, the peer's ACKs for it), the first few.
+    pub frames: Vec<u64>,
+}
+
+impl CaptureGap {
+    /// "695 bytes of the server's stream before frame 8", or "bytes of the client's stream" when
+    /// only an ACK shows them.
+    pub fn describe(&self) -> String {
+        let who = self.from.name();
+        match (self.bytes, self.before_frame) {
+            (0, _) | (_, None) => format!("bytes of the {who}'s stream"),
+            (bytes, Some(frame)) => format!("{bytes} bytes of the {who}'s stream before frame {frame}"),
+        }
+    }
+
+    /// "the server acknowledged them in frame 4", when an ACK shows it.
+    pub fn acknowledgement(&self) -> String {
+        let peer = match self.from {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        };
+        match self.acked_in {
+            Some(frame) => format!("the {} acknowledged them in frame {frame}", peer.name()),
+            None => format!("the {} acknowledged them", peer.name()),
+        }
+    }
+}
+
+/// Most frames named per capture gap.
+const MAX_GAP_FRAMES: usize = 8;
+
+/// The capture gaps of a flow's handshake window, client first.
+pub fn capture_gaps(facts: &FlowFacts) -> Vec<CaptureGap> {
+    let health = &facts.health;
+    let client = facts.client_side;
+    let in_window = |frame: u64| facts.handshake_end.is_none_or(|end| frame <= end);
+    let mut gaps = Vec::new();
+    for side in [client, client.other()] {
+        let peer = side.other();
+        let acked: Vec<_> = health
+            .open_holes(side)
+            .iter()
+            .filter(|h| h.acked && in_window(h.frame))
+            .collect();
+        let unseen = &health.handshake[peer.index()].get(Anomaly::AckedUnseen).frames;
+        if acked.is_empty() && unseen.is_empty() {
+            continue;
+        }
+        let mut frames: Vec<u64> = acked.iter().map(|h| h.frame).collect();
+        frames.extend(unseen.iter().copied());
+        frames.sort_unstable();
+        frames.dedup();
+        frames.truncate(MAX_GAP_FRAMES);
+        gaps.push(CaptureGap {
+            from: role_of(side, client),
+            bytes: acked.iter().map(|h| u64::from(h.len())).sum(),
+            before_frame: acked.first().map(|h| h.frame),
+            acked_in: unseen.first().copied(),
+            frames,
+        });
+    }
+    gaps
 }
 
 /// Milliseconds between two times, with microsecond precision.
@@ -199,6 +278,7 @@ pub fn assess(facts: &FlowFacts) -> NetworkView {
         flow_losses: health.flow.iter().map(|c| c.losses()).sum(),
         finding: None,
         handshake_loss: handshake_losses > 0,
+        capture_gaps: capture_gaps(facts),
     };
     if facts.server_hello().is_some() {
         let (finding, loss) = completed_finding(facts, &view);
@@ -359,7 +439,29 @@ fn completed_finding(facts: &FlowFacts, view: &NetworkView) -> (Option<String>, 
         loss.extend(late_server_hello(view));
     }
     let lost = !loss.is_empty();
-    (loss_and_reordering(&loss, &reordering), lost)
+    let finding = match (
+        loss_and_reordering(&loss, &reordering),
+        capture_gap_sentence(&view.capture_gaps),
+    ) {
+        (Some(network), Some(capture)) => Some(format!("{network}; {capture}")),
+        (network, capture) => network.or(capture),
+    };
+    (finding, lost)
+}
+
+/// What the capture missed, when the peers evidently received it.
+pub fn capture_gap_sentence(gaps: &[CaptureGap]) -> Option<String> {
+    if gaps.is_empty() {
+        return None;
+    }
+    let missed: Vec<String> = gaps
+        .iter()
+        .map(|g| format!("{} ({})", g.describe(), g.acknowledgement()))
+        .collect();
+    Some(format!(
+        "the capture missed {}, and nothing was resent: the capture dropped these packets, not the network",
+        missed.join(" and ")
+    ))
 }
 
 /// The sentence for a server that went silent after its ServerHello, without a reset, so the
@@ -413,20 +515,20 @@ fn side_anomalies(
             ));
         }
     }
-    let unseen = counts.get(Anomaly::AckedUnseen);
-    if unseen.count > 0 {
-        loss.push(format!(
-            "{} {who} ACKs for data the capture never saw (frames {}): lost before the capture point",
-            unseen.count,
-            frames_text(&unseen.frames)
-        ));
-    }
+    // ACKs for unseen data and acknowledged holes are capture gaps (see `capture_gaps`), not
+    // loss. A hole nobody acknowledged may be either.
     let (filled, open) = health.holes(side);
     let gaps = counts.get(Anomaly::PreviousSegmentNotCaptured);
-    if gaps.count > 0 && open > 0 {
+    let unacknowledged: Vec<u64> = health
+        .open_holes(side)
+        .iter()
+        .filter(|h| !h.acked && gaps.frames.contains(&h.frame))
+        .map(|h| h.frame)
+        .collect();
+    if !unacknowledged.is_empty() {
         loss.push(format!(
             "{who} data missing from the capture before frames {}",
-            frames_text(&gaps.frames)
+            frames_text(&unacknowledged)
         ));
     }
     let ooo = counts.get(Anomaly::OutOfOrder);

@@ -155,9 +155,14 @@ fn judge_inner(
             .as_ref()
             .map(|a| format!("; the server selected {}", list(&a.protocols)))
             .unwrap_or_default();
+        let missing = client_capture_gap(facts, evidence)
+            .map(|gap| format!(" ({gap})"))
+            .unwrap_or_default();
         return (
             VerdictKind::Incomplete,
-            format!("the ClientHello is not in the capture, so the offer is unknown{selected}"),
+            format!(
+                "the ClientHello is not in the capture{missing}, so the offer is unknown{selected}"
+            ),
         );
     };
     let answer = server_answer(facts, server_hello, sh_frames, evidence);
@@ -383,6 +388,11 @@ fn incomplete_detail(
     if let Some((_, hrr_frames)) = facts.hello_retry_request() {
         evidence.extend(hrr_frames);
     }
+    // A ServerHello the client evidently received is missing from the capture, whatever
+    // happened to the connection later.
+    if let Some(detail) = server_hello_not_captured(facts, ch_last, evidence) {
+        return detail;
+    }
     // Alerts say more than the network; after them, the network's evidence.
     let server_alert = facts.alerts.iter().any(|a| a.from == Role::Server);
     if !server_alert && let Some(detail) = network_detail(facts, evidence, network_cause) {
@@ -396,6 +406,63 @@ fn incomplete_detail(
 
 /// Why a TLS flow has no ClientHello: frames cut by the snaplen, a fault in a stream, or a
 /// capture that began after the handshake.
+/// The client's bytes that the capture missed although the server received them, in words, with
+/// the frames that show it added to the evidence.
+fn client_capture_gap(facts: &FlowFacts, evidence: &mut Vec<u64>) -> Option<String> {
+    let gap = super::network::capture_gaps(facts)
+        .into_iter()
+        .find(|g| g.from == Role::Client)?;
+    evidence.extend(&gap.frames);
+    Some(format!(
+        "{} are missing from it; {}",
+        gap.describe(),
+        gap.acknowledgement()
+    ))
+}
+
+/// The sentence for a ServerHello the capture missed: the server's stream has a gap that the
+/// client acknowledged, and the handshake went on after the ClientHello (a ChangeCipherSpec or
+/// protected records from either side), so it completed; only the capture lacks the answer.
+fn server_hello_not_captured(
+    facts: &FlowFacts,
+    ch_last: u64,
+    evidence: &mut Vec<u64>,
+) -> Option<String> {
+    let gap = super::network::capture_gaps(facts)
+        .into_iter()
+        .find(|g| g.from == Role::Server)?;
+    // Each side's first record after the ClientHello that only a handshake past the
+    // ServerHello sends: a ChangeCipherSpec, or protected records.
+    let mut went_on: Vec<(u64, String)> = Vec::new();
+    for role in [Role::Client, Role::Server] {
+        let ccs = facts
+            .change_cipher_specs
+            .iter()
+            .find(|(r, f)| *r == role && *f > ch_last)
+            .map(|(_, f)| (*f, "ChangeCipherSpec"));
+        let protected = facts
+            .application_data
+            .iter()
+            .find(|(r, f)| *r == role && *f > ch_last)
+            .map(|(_, f)| (*f, "protected records"));
+        if let Some((frame, what)) = [ccs, protected].into_iter().flatten().min() {
+            went_on.push((frame, format!("the {}'s {what} in frame {frame}", role.name())));
+        }
+    }
+    if went_on.is_empty() {
+        return None;
+    }
+    evidence.extend(&gap.frames);
+    evidence.extend(went_on.iter().map(|(frame, _)| *frame));
+    let went_on: Vec<String> = went_on.into_iter().map(|(_, what)| what).collect();
+    Some(format!(
+        "the ServerHello is missing from the capture: {} were not captured, but {} and the handshake went on ({}), so it completed; what the server selected is unknown",
+        gap.describe(),
+        gap.acknowledgement(),
+        went_on.join(", ")
+    ))
+}
+
 fn no_client_hello_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String {
     if facts.truncated_frames > 0
         && facts

@@ -66,6 +66,8 @@ impl Anomaly {
 
     /// True for the kinds that mean a segment was lost or re-sent. A segment after a hole is
     /// not counted here: the hole may be reordering; [`super::TcpHealth::holes`] tells which.
+    /// Nor is an ACK for data the capture never saw: the peer received that data, so it was
+    /// missing from the capture, not lost on the network.
     pub fn is_loss(self) -> bool {
         matches!(
             self,
@@ -73,7 +75,6 @@ impl Anomaly {
                 | Anomaly::FastRetransmission
                 | Anomaly::SpuriousRetransmission
                 | Anomaly::SynRetransmission
-                | Anomaly::AckedUnseen
         )
     }
 }

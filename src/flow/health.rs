@@ -64,10 +64,35 @@ struct Direction {
     first_segments: Vec<Resent>,
     /// Retransmitted data segments in the handshake window.
     resent: Vec<Resent>,
-    /// Open holes (start, end) left by "previous segment not captured", to tell later whether
-    /// they were filled.
-    holes: Vec<(SeqNumber, SeqNumber, u64)>,
+    /// Open holes left by "previous segment not captured", to tell later whether they were
+    /// filled (reordering, retransmission) or acknowledged by the peer (a capture gap).
+    holes: Vec<Hole>,
     filled_holes: u64,
+}
+
+/// Bytes of one direction the capture has not seen (yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hole {
+    /// First missing sequence number.
+    pub start: SeqNumber,
+    /// First sequence number after the hole (the segment that revealed it starts here).
+    pub end: SeqNumber,
+    /// The frame that revealed the hole.
+    pub frame: u64,
+    /// The peer acknowledged the missing bytes: it received them, the capture did not.
+    pub acked: bool,
+}
+
+impl Hole {
+    /// Missing bytes.
+    pub fn len(&self) -> u32 {
+        self.end.diff(self.start).clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// True for an empty hole (never recorded).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Most data segments remembered per direction to name retransmitted handshake messages.
@@ -172,6 +197,11 @@ impl TcpHealth {
         (d.filled_holes, d.holes.len() as u64)
     }
 
+    /// The holes of `side` still open (the first [`MAX_HOLES`]), in the order they appeared.
+    pub fn open_holes(&self, side: Side) -> &[Hole] {
+        &self.dirs[side.index()].holes
+    }
+
     /// Classifies one segment from `side`. `in_handshake` says whether it falls in the handshake
     /// window. Returns what Wireshark would flag on it.
     pub fn segment(
@@ -200,6 +230,9 @@ impl TcpHealth {
             found.push(Anomaly::AckedUnseen);
         }
         self.advance(i, seg, time, window, found);
+        if seg.flags.ack() && !seg.flags.rst() {
+            self.acknowledge_holes(side.other().index(), SeqNumber(seg.ack));
+        }
         if in_handshake
             && seg.payload_len > 0
             && !found
@@ -315,7 +348,12 @@ impl TcpHealth {
             found.push(Anomaly::PreviousSegmentNotCaptured);
             let holes = &mut self.dirs[i].holes;
             if holes.len() < MAX_HOLES {
-                holes.push((next, seq, frame));
+                holes.push(Hole {
+                    start: next,
+                    end: seq,
+                    frame,
+                    acked: false,
+                });
             }
         }
         // Keep-alive: at most one byte, one below the next expected sequence number.
@@ -434,14 +472,23 @@ impl TcpHealth {
         self.dirs[i]
             .holes
             .iter()
-            .any(|(start, stop, _)| !seq.after(*stop) && end.after(*start))
+            .any(|h| !seq.after(h.end) && end.after(h.start))
+    }
+
+    /// An ACK from the peer of direction `i` up to `ack`: the holes it covers were received.
+    fn acknowledge_holes(&mut self, i: usize, ack: SeqNumber) {
+        for hole in &mut self.dirs[i].holes {
+            if !hole.end.after(ack) {
+                hole.acked = true;
+            }
+        }
     }
 
     fn close_holes(&mut self, i: usize, seq: SeqNumber, end: SeqNumber) {
         let d = &mut self.dirs[i];
         let before = d.holes.len();
         d.holes
-            .retain(|(start, stop, _)| !(!seq.after(*start) && !stop.after(end)));
+            .retain(|h| !(!seq.after(h.start) && !h.end.after(end)));
         d.filled_holes += (before - d.holes.len()) as u64;
     }
 }

@@ -97,6 +97,8 @@ pub struct Analyzer {
     stream_base: u64,
     /// Reports ready to stream (live use).
     ready: Vec<FlowReport>,
+    /// Flows of this capture whose handshake has capture gaps.
+    capture_gap_flows: u64,
 }
 
 impl Analyzer {
@@ -119,6 +121,7 @@ impl Analyzer {
             snaplen: 0,
             stream_base: 0,
             ready: Vec::new(),
+            capture_gap_flows: 0,
         }
     }
 
@@ -132,6 +135,7 @@ impl Analyzer {
         self.snaplen = 0;
         self.defrag = Defragmenter::new();
         self.tls_servers.clear();
+        self.capture_gap_flows = 0;
     }
 
     /// Adds TLS key-log secrets (an NSS key log file, or a pcapng Decryption Secrets Block).
@@ -295,6 +299,7 @@ impl Analyzer {
             return;
         }
         let report = build::flow_report(&facts, verdict, self.place());
+        self.capture_gap_flows += u64::from(!report.tcp.capture_gaps.is_empty());
         self.ready.push(report.clone());
         self.finished
             .push((self.capture, facts.tcp_stream, Box::new(report)));
@@ -391,6 +396,7 @@ impl Analyzer {
             unsupported_links: &self.unsupported,
             cut_at: self.snaplen,
             flow_limit: self.options.max_flows(),
+            capture_gap_flows: self.capture_gap_flows,
         };
         build::capture_report(path, summary, &tally)
     }
@@ -410,6 +416,7 @@ impl Analyzer {
             }
         }
         let report = build::flow_report(&facts, verdict, self.place());
+        self.capture_gap_flows += u64::from(!report.tcp.capture_gaps.is_empty());
         if self.options.stream {
             self.ready.push(report.clone());
         }

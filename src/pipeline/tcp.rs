@@ -488,7 +488,16 @@ fn add_event(facts: &mut FlowFacts, from: Role, event: &TlsEvent) {
             }
         }
         TlsEvent::Finished { frame } => facts.finished.push((from, *frame)),
-        TlsEvent::ChangeCipherSpec { .. } | TlsEvent::ApplicationData { .. } => {}
+        TlsEvent::ChangeCipherSpec { frame } => {
+            if !facts.change_cipher_specs.iter().any(|(r, _)| *r == from) {
+                facts.change_cipher_specs.push((from, *frame));
+            }
+        }
+        TlsEvent::ApplicationData { frame } => {
+            if !facts.application_data.iter().any(|(r, _)| *r == from) {
+                facts.application_data.push((from, *frame));
+            }
+        }
         TlsEvent::Proxy { kind, target, .. } => {
             if from == Role::Client || facts.proxy.is_none() {
                 facts.proxy = Some((*kind, target.clone()));

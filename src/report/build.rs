@@ -303,6 +303,17 @@ fn tcp_report(facts: &FlowFacts, view: &analysis::network::NetworkView) -> TcpRe
                 frames: m.frames.clone(),
             })
             .collect(),
+        capture_gaps: view
+            .capture_gaps
+            .iter()
+            .map(|g| CaptureGapReport {
+                from: g.from,
+                bytes: g.bytes,
+                before_frame: g.before_frame,
+                acked_in: g.acked_in,
+                frames: g.frames.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -317,6 +328,8 @@ pub struct CaptureTally<'a> {
     pub cut_at: u32,
     /// The flow table's cap.
     pub flow_limit: usize,
+    /// Flows whose handshake lacks packets that the peers received.
+    pub capture_gap_flows: u64,
 }
 
 /// The report of one capture: what the reader and the flow table saw, and what to warn about.
@@ -362,6 +375,12 @@ pub fn capture_report(
             } else {
                 summary.snaplen
             }
+        ));
+    }
+    if tally.capture_gap_flows > 0 {
+        warnings.push(format!(
+            "the capture itself missed packets in {} handshakes: the peers acknowledged data it never saw, and nothing was resent (capture drops, e.g. tcpdump's \"packets dropped by kernel\"); those flows say what is missing instead of blaming the network",
+            tally.capture_gap_flows
         ));
     }
     CaptureReport {

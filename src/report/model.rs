@@ -432,6 +432,24 @@ pub struct TcpReport {
     pub fins: Vec<FinReport>,
     /// Handshake messages sent more than once.
     pub retransmitted_messages: Vec<MessageReport>,
+    /// Handshake bytes the capture missed although the peer received them (acknowledged, never
+    /// resent): gaps in the capture, not network loss.
+    pub capture_gaps: Vec<CaptureGapReport>,
+}
+
+/// Bytes of one side's handshake that the capture missed and the peer received.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureGapReport {
+    /// Whose bytes.
+    pub from: Role,
+    /// Missing bytes, when the next captured segment shows where they end (else 0).
+    pub bytes: u64,
+    /// The first captured segment after the gap.
+    pub before_frame: Option<u64>,
+    /// The peer's first ACK for bytes the capture never saw.
+    pub acked_in: Option<u64>,
+    /// Frames that show the gap (the first 8).
+    pub frames: Vec<u64>,
 }
 
 /// ClientHello details.
