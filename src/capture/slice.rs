@@ -10,8 +10,10 @@
 
 use super::blocks::{BlockHandler, MAX_BLOCK_BYTES, describe_parse_error};
 use super::{CaptureError, CaptureEvent, CaptureSummary, CaptureWarning};
-use pcap_parser::PcapBlockOwned;
-use pcap_parser::pcapng::Block;
+use pcap_parser::nom::{Err as NomErr, IResult};
+use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
+use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
+use pcap_parser::{PcapBlockOwned, PcapError};
 
 /// The container, once recognised by [`SliceParser`].
 #[derive(Clone, Copy)]
@@ -19,6 +21,9 @@ enum Container {
     Pcapng { big_endian: bool },
     Pcap { big_endian: bool },
 }
+
+/// How a run of blocks ended: at the end of the piece, or at a block that did not parse.
+type Outcome<'d> = Result<(), NomErr<PcapError<&'d [u8]>>>;
 
 /// Parses a capture handed over in consecutive pieces of memory (windows of a memory-mapped
 /// file): each call takes the complete blocks at the start of its piece and says how many bytes
@@ -58,81 +63,73 @@ impl SliceParser {
         last: bool,
         on_event: &mut dyn FnMut(CaptureEvent<'_>),
     ) -> Result<usize, CaptureError> {
-        use pcap_parser::nom::Err as NomErr;
-        use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
-        use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock};
-        let mut rest = data;
-        let container = match self.container {
-            Some(c) => c,
-            None => {
-                if data.is_empty() {
-                    return Err(CaptureError::Empty);
-                }
-                let section = parse_sectionheaderblock(data);
-                if matches!(section, Err(NomErr::Incomplete(_))) && !last {
-                    return Ok(0);
-                }
-                let c = if section.is_ok() {
-                    Container::Pcapng { big_endian: false }
-                } else {
-                    match parse_pcap_header(data) {
-                        Ok((tail, header)) => {
-                            let big_endian = header.is_bigendian();
-                            self.handler
-                                .block(PcapBlockOwned::LegacyHeader(header), on_event);
-                            rest = tail;
-                            Container::Pcap { big_endian }
-                        }
-                        Err(NomErr::Incomplete(_)) if !last => return Ok(0),
-                        Err(_) => return Err(CaptureError::NotACapture),
-                    }
-                };
-                self.container = Some(c);
-                c
-            }
+        let (mut container, start) = match self.container {
+            Some(c) => (c, data),
+            None => match self.recognise(data, last, on_event)? {
+                Some(found) => found,
+                None => return Ok(0),
+            },
         };
-        let mut big_endian_ng = matches!(container, Container::Pcapng { big_endian: true });
-        let outcome = loop {
-            if rest.is_empty() {
-                break Ok(());
+        let (rest, outcome) = self.blocks(&mut container, start, on_event);
+        self.container = Some(container);
+        self.conclude(outcome, last);
+        Ok(data.len() - rest.len())
+    }
+
+    /// Recognises the container from the first bytes, handling a pcap file header; `None` when
+    /// `data` is too short to tell and more is to come.
+    fn recognise<'d>(
+        &mut self,
+        data: &'d [u8],
+        last: bool,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) -> Result<Option<(Container, &'d [u8])>, CaptureError> {
+        if data.is_empty() {
+            return Err(CaptureError::Empty);
+        }
+        let section = parse_sectionheaderblock(data);
+        if matches!(section, Err(NomErr::Incomplete(_))) && !last {
+            return Ok(None);
+        }
+        if section.is_ok() {
+            // The section header is parsed again as the first block.
+            return Ok(Some((Container::Pcapng { big_endian: false }, data)));
+        }
+        match parse_pcap_header(data) {
+            Ok((tail, header)) => {
+                let big_endian = header.is_bigendian();
+                self.handler
+                    .block(PcapBlockOwned::LegacyHeader(header), on_event);
+                Ok(Some((Container::Pcap { big_endian }, tail)))
             }
-            let parsed = match container {
-                Container::Pcapng { .. } => {
-                    let parse = if big_endian_ng {
-                        parse_block_be
-                    } else {
-                        parse_block_le
-                    };
-                    parse(rest).map(|(tail, block)| {
-                        if let Block::SectionHeader(shb) = &block {
-                            big_endian_ng = shb.big_endian();
-                        }
-                        (tail, PcapBlockOwned::NG(block))
-                    })
-                }
-                Container::Pcap { big_endian } => {
-                    let parse = if big_endian {
-                        parse_pcap_frame_be
-                    } else {
-                        parse_pcap_frame
-                    };
-                    parse(rest).map(|(tail, record)| (tail, PcapBlockOwned::Legacy(record)))
-                }
-            };
-            match parsed {
+            Err(NomErr::Incomplete(_)) if !last => Ok(None),
+            Err(_) => Err(CaptureError::NotACapture),
+        }
+    }
+
+    /// Hands every complete block at the start of `data` to the handler; returns the bytes
+    /// left and why the run stopped.
+    fn blocks<'d>(
+        &mut self,
+        container: &mut Container,
+        data: &'d [u8],
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) -> (&'d [u8], Outcome<'d>) {
+        let mut rest = data;
+        while !rest.is_empty() {
+            match next_block(container, rest) {
                 Ok((tail, block)) => {
                     self.handler.block(block, on_event);
                     rest = tail;
                 }
-                Err(e) => break Err(e),
+                Err(e) => return (rest, Err(e)),
             }
-        };
-        if let Container::Pcapng { .. } = container {
-            self.container = Some(Container::Pcapng {
-                big_endian: big_endian_ng,
-            });
         }
-        let consumed = data.len() - rest.len();
+        (rest, Ok(()))
+    }
+
+    /// Ends the capture at the end of the last piece, or at a block cut short or unparseable.
+    fn conclude(&mut self, outcome: Outcome<'_>, last: bool) {
         match outcome {
             Ok(()) if last => self.finished = true,
             Ok(()) => {}
@@ -152,7 +149,6 @@ impl SliceParser {
                 self.finished = true;
             }
         }
-        Ok(consumed)
     }
 
     /// Gives up: the next block is larger than any piece the caller will hand over.
@@ -168,6 +164,36 @@ impl SliceParser {
     /// The summary of everything parsed.
     pub fn finish(self) -> CaptureSummary {
         self.handler.summary
+    }
+}
+
+/// Parses the block at the start of `data`, following the byte order of the current pcapng
+/// section (a section header may change it).
+fn next_block<'d>(
+    container: &mut Container,
+    data: &'d [u8],
+) -> IResult<&'d [u8], PcapBlockOwned<'d>, PcapError<&'d [u8]>> {
+    match container {
+        Container::Pcapng { big_endian } => {
+            let parse = if *big_endian {
+                parse_block_be
+            } else {
+                parse_block_le
+            };
+            let (tail, block) = parse(data)?;
+            if let Block::SectionHeader(shb) = &block {
+                *big_endian = shb.big_endian();
+            }
+            Ok((tail, PcapBlockOwned::NG(block)))
+        }
+        Container::Pcap { big_endian } => {
+            let parse = if *big_endian {
+                parse_pcap_frame_be
+            } else {
+                parse_pcap_frame
+            };
+            parse(data).map(|(tail, record)| (tail, PcapBlockOwned::Legacy(record)))
+        }
     }
 }
 
