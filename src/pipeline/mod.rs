@@ -2,7 +2,7 @@
 //!
 //! [`Analyzer`] is the flow table (the endpoint, in quinn-proto's terms): it decodes each frame,
 //! finds the frame's connection — creating it, or replacing it when its ports are reused — and
-//! hands the segment to that connection's state machine ([`tcp::TcpConnection`]). It decides
+//! hands the segment to that connection's state machine (`tcp::TcpConnection`). It decides
 //! when a connection leaves the table (capture end, idle timeout, linger after close, port
 //! reuse), and, in live use, when a connection's verdict is final and may be streamed. The
 //! connection produces [`FlowFacts`]; [`crate::report::build`] turns facts into reports.
@@ -11,7 +11,7 @@
 //! [`DEFAULT_MAX_FLOWS`]), each with capped reassembly buffers that are freed as soon as both
 //! directions are past the handshake; at most [`MAX_TLS_SERVERS`] remembered TLS servers.
 //!
-//! The two drivers sit beside the table: [`files`] reads capture files and stdin, [`live`]
+//! The two drivers sit beside the table: [`files`] reads capture files and stdin, `live`
 //! (feature `live`) reads an interface through libpcap.
 
 pub mod files;
