@@ -23,7 +23,8 @@ pub enum VerdictKind {
     ServerDeclined,
     /// The server aborted with alert no_application_protocol (120).
     NoCommonProtocol,
-    /// The server selected a protocol the client did not offer, or not exactly one.
+    /// The server selected a protocol the client did not offer, a GREASE value (RFC 8701 §3),
+    /// or not exactly one.
     SelectedUnoffered,
     /// The client sent no ALPN extension.
     NotOffered,
@@ -80,7 +81,7 @@ impl VerdictKind {
                 "the server aborted with alert no_application_protocol (120): no protocol in common"
             }
             VerdictKind::SelectedUnoffered => {
-                "the server selected a protocol the client did not offer, or not exactly one (RFC 7301 violation)"
+                "the server selected a protocol the client did not offer, a GREASE value, or not exactly one (RFC 7301 violation)"
             }
             VerdictKind::NotOffered => "the client sent no ALPN extension",
             VerdictKind::Hidden => {
