@@ -451,12 +451,18 @@ fn a_loss_after_the_streamed_server_hello_is_corrected() {
             .as_str()
         )
     );
-    let json = serde_json::to_value(correction).unwrap();
-    assert_eq!(
-        json["changed"],
-        serde_json::json!(["network", "handshake_loss"])
+    let mut line = Vec::new();
+    crate::report::json::render_correction_line(correction, &mut line).unwrap();
+    let line = String::from_utf8(line).unwrap();
+    assert!(
+        line.starts_with(r#"{"type":"correction","id":0,"changed":["network","handshake_loss"],"reason":"seen to frame 19"#),
+        "{line}"
     );
+    let json: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(json["previous"]["verdict"], "agreed");
+    assert_eq!(json["previous"]["network"], serde_json::Value::Null);
+    assert_eq!(json["flow"]["network"], loss);
+    assert_eq!(json["flow"]["last_frame"], 19);
 
     // The report at the end holds the corrected flow.
     assert_eq!(report.flows.len(), 1);
