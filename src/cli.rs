@@ -141,7 +141,7 @@ pub struct AnalyzeArgs {
     /// Only flows with these verdicts (comma-separated, e.g. server_declined,incomplete).
     #[arg(long, value_name = "LIST", value_parser = verdicts_arg, conflicts_with = "problems")]
     pub verdict: Option<VerdictList>,
-    /// Only problem flows: every verdict but agreed.
+    /// Only problem flows: every verdict but agreed (downgraded included).
     #[arg(long)]
     pub problems: bool,
     /// Exit with status 1 when any reported flow has one of these verdicts (for scripts and CI).
@@ -262,7 +262,7 @@ impl Config {
                     Some(
                         VerdictKind::ALL
                             .into_iter()
-                            .filter(|v| *v != VerdictKind::Agreed && *v != VerdictKind::NotTls)
+                            .filter(|v| v.is_problem())
                             .collect(),
                     )
                 } else {
@@ -409,10 +409,28 @@ mod tests {
             false,
             false,
         );
-        let kept = c.filter.verdicts.unwrap();
-        assert!(!kept.contains(&VerdictKind::Agreed));
-        assert!(kept.contains(&VerdictKind::ServerDeclined));
+        assert_eq!(
+            c.filter.verdicts.unwrap(),
+            [
+                VerdictKind::Downgraded,
+                VerdictKind::ServerDeclined,
+                VerdictKind::NoCommonProtocol,
+                VerdictKind::SelectedUnoffered,
+                VerdictKind::NotOffered,
+                VerdictKind::Hidden,
+                VerdictKind::Incomplete,
+            ]
+        );
         assert_eq!(c.fail_on, vec![VerdictKind::ServerDeclined]);
+        let c = Config::resolve(
+            args(&["--fail-on", "downgraded,server_declined", "x.pcap"]),
+            false,
+            false,
+        );
+        assert_eq!(
+            c.fail_on,
+            vec![VerdictKind::Downgraded, VerdictKind::ServerDeclined]
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `alpnscope live` and `alpnscope interfaces`: open the capture and the outputs, drop
-//! privileges, stream each flow as its verdict becomes final, print the summary at the end.
+//! privileges, stream each flow as its verdict becomes final (and a correction when a flow's
+//! conclusion changed by its end), print the summary at the end.
 
 use crate::cli::{ColorArg, FormatArg, LiveArgs};
+use alpnscope::pipeline::Streamed;
 use alpnscope::pipeline::live::{self, LiveOptions, LiveSession};
 use alpnscope::report::{self, Format};
 use std::io::{self, IsTerminal, Write};
@@ -59,11 +61,15 @@ pub fn live(args: LiveArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    // Output files are opened before privileges are dropped.
+    // Output files are opened before privileges are dropped. A failure here leaves no
+    // `--write` file behind.
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => Box::new(io::BufWriter::new(f)),
-            Err(e) => return fail(format!("cannot create {}: {e}", path.display())),
+            Err(e) => {
+                session.abandon();
+                return fail(format!("cannot create {}: {e}", path.display()));
+            }
         },
         None => Box::new(io::stdout()),
     };
@@ -74,8 +80,17 @@ pub fn live(args: LiveArgs) -> ExitCode {
                 to.uid, to.gid
             ),
             Ok(None) => {}
-            Err(e) => return fail(e),
+            Err(e) => {
+                session.abandon();
+                return fail(e);
+            }
         }
+    }
+    for path in session.waiting_key_logs() {
+        eprintln!(
+            "alpnscope: key log {} does not exist yet: waiting for it (clients create it at their first connection)",
+            path.display()
+        );
     }
     let stop = live::stop_on_signals();
     let which = if session.default_interface {
@@ -88,14 +103,28 @@ pub fn live(args: LiveArgs) -> ExitCode {
         session.interface()
     );
     let progress = io::stderr().is_terminal();
-    let mut on_flow = |flow: &alpnscope::report::model::FlowReport| -> io::Result<()> {
-        match format {
-            Format::Text => {
+    let mut on_flow = |streamed: &Streamed| -> io::Result<()> {
+        match (format, streamed) {
+            (Format::Text, Streamed::Flow(flow)) => {
                 report::text::render_flow_block(flow, color, &mut *out)?;
                 out.flush()
             }
-            Format::Jsonl => report::json::render_flow_line(flow, &mut *out),
-            Format::Json | Format::Markdown => Ok(()),
+            (Format::Text, Streamed::Correction(correction)) => {
+                writeln!(
+                    out,
+                    "Correction of flow {}: {}",
+                    correction.id, correction.reason
+                )?;
+                report::text::render_flow_block(&correction.flow, color, &mut *out)?;
+                out.flush()
+            }
+            (Format::Jsonl, Streamed::Flow(flow)) => {
+                report::json::render_flow_line(flow, &mut *out)
+            }
+            (Format::Jsonl, Streamed::Correction(correction)) => {
+                report::json::render_correction_line(correction, &mut *out)
+            }
+            (Format::Json | Format::Markdown, _) => Ok(()),
         }
     };
     let mut on_progress = |packets: u64, flows: usize, handshakes: usize| {

@@ -6,7 +6,6 @@ mod cli;
 #[cfg(feature = "live")]
 mod live_command;
 
-use alpnscope::analysis::VerdictKind;
 use alpnscope::pipeline::AnalyzerOptions;
 use alpnscope::{AnalyzeOptions, Progress, analyze_files, report};
 use clap::Parser;
@@ -205,7 +204,7 @@ fn extract(
         report
             .flows
             .iter()
-            .filter(|f| f.verdict != VerdictKind::Agreed && f.verdict != VerdictKind::NotTls)
+            .filter(|f| f.verdict.is_problem())
             .map(|f| f.id)
             .collect()
     } else {

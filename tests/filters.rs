@@ -41,6 +41,52 @@ fn fail_on_sets_exit_status_1_and_still_writes_the_report() {
     );
 }
 
+/// The README's CI check: `--fail-on downgraded` fails when nginx loses `http2` (curl's h2 offer
+/// answered with http/1.1) and passes when it selects h2.
+#[test]
+fn fail_on_downgraded_catches_a_server_that_stopped_negotiating_h2() {
+    let out = run(&[
+        "analyze",
+        "--fail-on",
+        "downgraded",
+        &fixture("tls12-nginx-http1-only.pcap"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verdict   downgraded: "));
+    let out = run(&[
+        "analyze",
+        "--fail-on",
+        "downgraded",
+        &fixture("tls12-h2-agreed.pcap"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// A downgraded flow is a problem: `--problems` and the Markdown problem sections list it,
+/// `--verdict downgraded` selects it.
+#[test]
+fn downgraded_flows_are_problems() {
+    let a = fixture("tls12-h2-agreed.pcap");
+    let h1 = fixture("tls12-nginx-http1-only.pcap");
+    let out = run(&["analyze", "--format", "json", "--problems", &a, &h1]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flows = doc["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0]["id"], 2);
+    assert_eq!(flows[0]["verdict"], "downgraded");
+    assert_eq!(doc["summary"]["verdicts"]["downgraded"], 1);
+    let doc = analyze_json(&a, &["--verdict", "downgraded"]);
+    assert!(doc["flows"].as_array().unwrap().is_empty());
+    let out = run(&["analyze", "--format", "markdown", &a, &h1]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains("### Flow 2: `downgraded` — 127.0.0.1:44402 → 127.0.0.1:8443"),
+        "{md}"
+    );
+    assert!(!md.contains("### Flow 0"), "{md}");
+}
+
 #[test]
 fn verdict_and_problem_filters_recompute_the_summary() {
     let a = fixture("tls12-h2-agreed.pcap");

@@ -125,7 +125,9 @@ fn tls12_h2_agreed() {
     assert_eq!(capture["complete"], true);
     assert_eq!(strings(&capture["link_types"]), ["ETHERNET (1)"]);
     assert_eq!(doc["summary"]["tls_flows"], 2);
+    // curl --http1.1 offers only http/1.1: getting it is its first choice, agreed.
     assert_eq!(doc["summary"]["verdicts"]["agreed"], 2);
+    assert_eq!(doc["summary"]["verdicts"]["downgraded"], 0);
     assert_eq!(
         doc["flows"][0]["server_hello"]["cipher_suite"],
         "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
@@ -162,14 +164,23 @@ fn nanosecond_pcap() {
     assert_eq!(doc["captures"][0]["format"], "pcap-ns");
 }
 
+/// nginx without http2: curl offers h2, http/1.1 and gets its second choice.
 #[test]
-fn nginx_without_http2_selects_http1() {
+fn nginx_without_http2_downgrades_to_http1() {
     let doc = check(
         "tls12-nginx-http1-only.pcap",
-        &[agreed(44402, 1, 4, 6, H2_H1, "http/1.1")],
+        &[Expect {
+            verdict: "downgraded",
+            ..agreed(44402, 1, 4, 6, H2_H1, "http/1.1")
+        }],
     );
-    let detail = doc["flows"][0]["detail"].as_str().unwrap();
-    assert!(detail.contains("preferred h2"), "{detail}");
+    assert_eq!(
+        doc["flows"][0]["detail"],
+        "the client preferred h2 but the server selected http/1.1 (offered: h2, http/1.1): the server does not enable h2 here, or ranks it below http/1.1"
+    );
+    assert_eq!(doc["summary"]["verdicts"]["downgraded"], 1);
+    assert_eq!(doc["summary"]["verdicts"]["agreed"], 0);
+    assert_eq!(doc["summary"]["servers"][0]["verdicts"]["downgraded"], 1);
 }
 
 #[test]

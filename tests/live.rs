@@ -88,7 +88,7 @@ fn serve_once_tls13(port: u16) -> thread::JoinHandle<()> {
     })
 }
 
-/// Appends NSS key log lines to a file, as SSLKEYLOGFILE does.
+/// Appends NSS key log lines to a file, creating it at the first line, as SSLKEYLOGFILE does.
 #[derive(Debug)]
 struct FileKeyLog(std::path::PathBuf);
 
@@ -96,6 +96,7 @@ impl rustls::KeyLog for FileKeyLog {
     fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
         let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         let mut f = std::fs::OpenOptions::new()
+            .create(true)
             .append(true)
             .open(&self.0)
             .unwrap();
@@ -425,13 +426,15 @@ fn bad_filter_and_missing_permission_exit_2() {
     );
 }
 
+/// The key log does not exist when the capture starts: the client creates it during its
+/// handshake, and the capture waits for it.
 #[test]
 fn follows_a_key_log_written_during_the_capture() {
     if !may_capture() {
         return;
     }
     let keys = std::env::temp_dir().join(format!("alpnscope-live-{}.keys", std::process::id()));
-    std::fs::write(&keys, "").unwrap();
+    let _ = std::fs::remove_file(&keys);
     let live = start_live(
         &[
             "-i",
@@ -446,8 +449,16 @@ fn follows_a_key_log_written_during_the_capture() {
         ],
         &[],
     );
+    let waiting = live.wait_stderr("does not exist yet");
+    assert_eq!(
+        waiting,
+        format!(
+            "alpnscope: key log {} does not exist yet: waiting for it (clients create it at their first connection)",
+            keys.display()
+        )
+    );
     live.wait_stderr("capturing on lo");
-    // The client logs its handshake secrets while the capture runs.
+    // The client creates the key log and writes its handshake secrets while the capture runs.
     let server = serve_once_tls13(19450);
     assert_eq!(connect_tls13(19450, Some(&keys)), Some(b"h2".to_vec()));
     server.join().unwrap();
@@ -470,6 +481,99 @@ fn follows_a_key_log_written_during_the_capture() {
     );
     live.interrupt();
     assert_eq!(live.wait().0, Some(0));
+    let _ = std::fs::remove_file(&keys);
+}
+
+/// Exit code 2 and no `--write` file when the capture cannot start: a key log that is not one,
+/// a bad filter, an output that cannot be created.
+#[test]
+fn an_early_error_leaves_no_write_file() {
+    if !may_capture() {
+        return;
+    }
+    let dir = std::env::temp_dir();
+    let pcap = dir.join(format!("alpnscope-live-early-{}.pcap", std::process::id()));
+    let pcap = pcap.to_str().unwrap();
+    let bad_keys = dir.join(format!("alpnscope-live-early-{}.keys", std::process::id()));
+    std::fs::write(&bad_keys, "this is not a key log\n").unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--keylog", bad_keys.to_str().unwrap()],
+            "line 1: not three space-separated fields",
+        ),
+        (
+            &["--filter", "tcp port nonsense"],
+            "bad capture filter 'tcp port nonsense'",
+        ),
+        (
+            &["-o", "/nonexistent-alpnscope-dir/report.json"],
+            "cannot create /nonexistent-alpnscope-dir/report.json",
+        ),
+    ];
+    for (extra, error) in cases {
+        let mut args = vec!["live", "-i", "lo", "--duration", "1", "--write", pcap];
+        args.extend_from_slice(extra);
+        let out = common::run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(error), "{extra:?}: {err}");
+        assert!(
+            !std::path::Path::new(pcap).exists(),
+            "{extra:?} left {pcap} behind"
+        );
+    }
+    let _ = std::fs::remove_file(&bad_keys);
+}
+
+/// Working TLS 1.2 and TLS 1.3 connections, each streamed at its ServerHello while still
+/// open: no statement about the network (nothing has gone wrong), and no correction later.
+#[test]
+fn working_connections_get_no_network_statement() {
+    if !may_capture() {
+        return;
+    }
+    let live = start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            "tcp portrange 19461-19464",
+            "--format",
+            "jsonl",
+            "--no-drop-privileges",
+        ],
+        &[],
+    );
+    live.wait_stderr("capturing on lo");
+    let mut verdicts = Vec::new();
+    for port in 19461u16..=19464 {
+        if port % 2 == 1 {
+            let server = serve_once(port, &[b"h2"]);
+            assert_eq!(connect(port), Some(b"h2".to_vec()));
+            server.join().unwrap();
+        } else {
+            let server = serve_once_tls13(port);
+            assert_eq!(connect_tls13(port, None), Some(b"h2".to_vec()));
+            server.join().unwrap();
+        }
+        let flow = live.next_line();
+        assert_eq!(flow["server"]["port"], port);
+        assert_eq!(flow["network"], Value::Null, "port {port}: {flow}");
+        assert_eq!(flow["tcp"]["handshake_loss"], false, "port {port}: {flow}");
+        verdicts.push(flow["verdict"].as_str().unwrap().to_string());
+    }
+    assert_eq!(verdicts, ["agreed", "hidden", "agreed", "hidden"]);
+    // The closed connections still linger in the flow table: stopping the capture checks them
+    // again at once.
+    live.interrupt();
+    let (code, rest) = live.wait();
+    assert_eq!(code, Some(0));
+    assert_eq!(rest.len(), 1, "only the summary line: {rest:?}");
+    let summary: Value = serde_json::from_str(&rest[0]).unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["summary"]["tls_flows"], 4);
+    assert_eq!(summary["summary"]["handshake_loss_flows"], 0);
+    assert!(!rest[0].contains("stopped answering"), "{}", rest[0]);
 }
 
 #[test]

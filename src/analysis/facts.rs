@@ -72,6 +72,9 @@ pub enum FlowEnd {
     PortReused,
     /// A live capture was stopped while the flow was open.
     CaptureStopped,
+    /// Reported while still in the flow table (live use, once its verdict is final): what the
+    /// flow does after its last frame so far is not known yet.
+    StillOpen,
 }
 
 /// Everything the pipeline saw of one flow.
@@ -169,6 +172,21 @@ impl FlowFacts {
     /// True when the flow carries TLS.
     pub fn is_tls(&self) -> bool {
         self.first_tls_frame.is_some()
+    }
+
+    /// True when the flow was followed to its end: closed (a FIN or a RST), idle past the idle
+    /// timeout, or replaced by a new connection on its ports. A flow that was still open when it
+    /// was reported, or when the capture ended or was stopped, was not: its silence since its
+    /// last frame says nothing about what it did next.
+    pub fn ended(&self) -> bool {
+        matches!(self.end, FlowEnd::Idle | FlowEnd::PortReused)
+            || !self.fins.is_empty()
+            || !self.resets.is_empty()
+    }
+
+    /// True when the facts are a snapshot of a flow still in the flow table (live use).
+    pub fn still_open(&self) -> bool {
+        self.end == FlowEnd::StillOpen
     }
 }
 

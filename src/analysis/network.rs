@@ -439,8 +439,9 @@ fn completed_finding(facts: &FlowFacts, view: &NetworkView) -> (Option<String>, 
         loss.extend(late_server_hello(view));
     }
     let lost = !loss.is_empty();
+    let completed = facts.handshake_end.is_some();
     let finding = match (
-        loss_and_reordering(&loss, &reordering),
+        loss_and_reordering(&loss, &reordering, completed),
         capture_gap_sentence(&view.capture_gaps),
     ) {
         (Some(network), Some(capture)) => Some(format!("{network}; {capture}")),
@@ -465,9 +466,11 @@ pub fn capture_gap_sentence(gaps: &[CaptureGap]) -> Option<String> {
 }
 
 /// The sentence for a server that went silent after its ServerHello, without a reset, so the
-/// handshake never finished.
+/// handshake never finished. Silence proves that only once the flow ended ([`FlowFacts::ended`]):
+/// a flow reported while still open (live use), or cut off by the end of the capture, may yet
+/// go on.
 fn stalled_after_server_hello(facts: &FlowFacts) -> Option<String> {
-    if facts.handshake_end.is_some() {
+    if facts.handshake_end.is_some() || !facts.ended() {
         return None;
     }
     let sh_last = facts
@@ -559,20 +562,24 @@ fn late_server_hello(view: &NetworkView) -> Option<String> {
     })
 }
 
-/// The finding sentence from the loss and reordering phrases, if there are any.
-fn loss_and_reordering(loss: &[String], reordering: &[String]) -> Option<String> {
+/// The finding sentence from the loss and reordering phrases, if there are any. "but completed"
+/// only when the end of the handshake was seen: a flow reported at its ServerHello (live use)
+/// has not got that far yet.
+fn loss_and_reordering(loss: &[String], reordering: &[String], completed: bool) -> Option<String> {
+    let suffered = if completed {
+        "the handshake suffered packet loss but completed"
+    } else {
+        "the handshake suffered packet loss"
+    };
     match (loss.is_empty(), reordering.is_empty()) {
         (true, true) => None,
-        (false, true) => Some(format!(
-            "the handshake suffered packet loss but completed: {}",
-            loss.join("; ")
-        )),
+        (false, true) => Some(format!("{suffered}: {}", loss.join("; "))),
         (true, false) => Some(format!(
             "the handshake saw reordering (no loss): {}",
             reordering.join("; ")
         )),
         (false, false) => Some(format!(
-            "the handshake suffered packet loss but completed: {}; also reordering: {}",
+            "{suffered}: {}; also reordering: {}",
             loss.join("; "),
             reordering.join("; ")
         )),
@@ -580,12 +587,14 @@ fn loss_and_reordering(loss: &[String], reordering: &[String]) -> Option<String>
 }
 
 /// The most likely network cause of a handshake that got no ServerHello: the cause, a sentence
-/// for a person, and the frames behind it.
+/// for a person, and the frames behind it. A flow reported while still open (live use) gets no
+/// cause that rests on an answer never coming: only what its packets already show (a RST).
 pub fn incomplete_cause(
     facts: &FlowFacts,
     view: &NetworkView,
 ) -> Option<(NetworkCause, String, Vec<u64>)> {
     let health = &facts.health;
+    let observation_over = !facts.still_open();
     let ch = facts.client_hello();
     if ch.is_none() && !facts.is_tls() {
         if health.syn.is_some() && health.syn_ack.is_none() {
@@ -598,6 +607,9 @@ pub fn incomplete_cause(
                     ),
                     vec![health.syn_frames[0], reset.frame],
                 ));
+            }
+            if !observation_over {
+                return None;
             }
             let frames: Vec<String> = health.syn_frames.iter().map(u64::to_string).collect();
             if health.syn_frames.len() == 1 && facts.end != super::facts::FlowEnd::Idle {
@@ -656,6 +668,7 @@ pub fn incomplete_cause(
         .retransmitted_messages
         .iter()
         .find(|m| m.message == "ClientHello")
+        .filter(|_| observation_over)
     {
         let frames: Vec<String> = m.frames.iter().map(u64::to_string).collect();
         return Some((

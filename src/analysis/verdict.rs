@@ -10,13 +10,21 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictKind {
-    /// The server selected a protocol the client offered.
+    /// The server selected the client's first choice. GREASE values (RFC 8701) in the offer are
+    /// not a choice and are skipped, so a client that offers only http/1.1 and gets it agreed.
     Agreed,
+    /// The server selected a protocol the client offered, but not its first choice: offered
+    /// h2, http/1.1 and got http/1.1. The first choice is the first offered value that is not
+    /// GREASE; a TLS 1.3 selection read from the decrypted EncryptedExtensions is judged the
+    /// same way as one in a TLS 1.2 ServerHello. The handshake succeeded, but on a protocol the
+    /// client ranked lower: the server does not enable the preferred one there, or ranks it lower.
+    Downgraded,
     /// The client offered ALPN; the server's hello carried no ALPN extension.
     ServerDeclined,
     /// The server aborted with alert no_application_protocol (120).
     NoCommonProtocol,
-    /// The server selected a protocol the client did not offer, or not exactly one.
+    /// The server selected a protocol the client did not offer, a GREASE value (RFC 8701 §3),
+    /// or not exactly one.
     SelectedUnoffered,
     /// The client sent no ALPN extension.
     NotOffered,
@@ -30,8 +38,9 @@ pub enum VerdictKind {
 
 impl VerdictKind {
     /// Every verdict, in report order.
-    pub const ALL: [VerdictKind; 8] = [
+    pub const ALL: [VerdictKind; 9] = [
         VerdictKind::Agreed,
+        VerdictKind::Downgraded,
         VerdictKind::ServerDeclined,
         VerdictKind::NoCommonProtocol,
         VerdictKind::SelectedUnoffered,
@@ -45,6 +54,7 @@ impl VerdictKind {
     pub fn name(self) -> &'static str {
         match self {
             VerdictKind::Agreed => "agreed",
+            VerdictKind::Downgraded => "downgraded",
             VerdictKind::ServerDeclined => "server_declined",
             VerdictKind::NoCommonProtocol => "no_common_protocol",
             VerdictKind::SelectedUnoffered => "selected_unoffered",
@@ -58,7 +68,12 @@ impl VerdictKind {
     /// One line that explains the verdict (used by `--help` and the README).
     pub fn explanation(self) -> &'static str {
         match self {
-            VerdictKind::Agreed => "the server selected a protocol the client offered",
+            VerdictKind::Agreed => {
+                "the server selected the client's first choice (GREASE values in the offer skipped)"
+            }
+            VerdictKind::Downgraded => {
+                "the server selected an offered protocol below the client's first choice (offered h2, http/1.1; got http/1.1)"
+            }
             VerdictKind::ServerDeclined => {
                 "the client offered ALPN, the server's hello has no ALPN extension (curl: \"server did not agree on a protocol\")"
             }
@@ -66,7 +81,7 @@ impl VerdictKind {
                 "the server aborted with alert no_application_protocol (120): no protocol in common"
             }
             VerdictKind::SelectedUnoffered => {
-                "the server selected a protocol the client did not offer, or not exactly one (RFC 7301 violation)"
+                "the server selected a protocol the client did not offer, a GREASE value, or not exactly one (RFC 7301 violation)"
             }
             VerdictKind::NotOffered => "the client sent no ALPN extension",
             VerdictKind::Hidden => {
@@ -77,6 +92,12 @@ impl VerdictKind {
             }
             VerdictKind::NotTls => "the flow does not carry TLS (listed with --all only)",
         }
+    }
+
+    /// True for every verdict but `agreed` and `not_tls`: the flows `--problems`, the Markdown
+    /// problem sections and `--extract` select by default.
+    pub fn is_problem(self) -> bool {
+        !matches!(self, VerdictKind::Agreed | VerdictKind::NotTls)
     }
 
     /// Parses a verdict name.
@@ -268,8 +289,8 @@ fn server_answer<'a>(
     }
 }
 
-/// Compares the server's readable answer with the client's offer: agreed, declined, not
-/// offered, or a selection RFC 7301 forbids.
+/// Compares the server's readable answer (ServerHello, or decrypted EncryptedExtensions) with
+/// the client's offer: agreed, downgraded, declined, not offered, or a selection RFC 7301 forbids.
 fn judge_answer(
     client_hello: &ClientHello,
     server_hello: &ServerHello,
@@ -313,9 +334,18 @@ fn judge_answer(
     }
 }
 
-/// Agreed when the server's one choice was offered (and whether it was the first choice), else
-/// a selection of something not offered.
+/// The server's one choice against the offer: agreed when it is the client's first choice
+/// (GREASE skipped), downgraded when it is a later one, else a selection RFC 7301 §3.2 or
+/// RFC 8701 §3 forbids.
 fn judge_selection(offered: &[ProtocolName], chosen: &ProtocolName) -> (VerdictKind, String) {
+    if chosen.is_grease() {
+        return (
+            VerdictKind::SelectedUnoffered,
+            format!(
+                "the server selected the GREASE value {chosen}, which is never a protocol (RFC 8701 §3: servers must not negotiate GREASE, the client must abort)"
+            ),
+        );
+    }
     if !offered.contains(chosen) {
         return (
             VerdictKind::SelectedUnoffered,
@@ -325,17 +355,19 @@ fn judge_selection(offered: &[ProtocolName], chosen: &ProtocolName) -> (VerdictK
             ),
         );
     }
-    let detail = if offered.first() == Some(chosen) {
-        format!("the server selected {chosen}, the client's first choice")
-    } else {
-        format!(
-            "the server selected {chosen} although the client preferred {} (offered: {}): the server does not enable {} here",
-            offered[0],
-            list(offered),
-            offered[0]
-        )
-    };
-    (VerdictKind::Agreed, detail)
+    match offered.iter().find(|p| !p.is_grease()) {
+        Some(first) if first != chosen => (
+            VerdictKind::Downgraded,
+            format!(
+                "the client preferred {first} but the server selected {chosen} (offered: {}): the server does not enable {first} here, or ranks it below {chosen}",
+                list(offered)
+            ),
+        ),
+        _ => (
+            VerdictKind::Agreed,
+            format!("the server selected {chosen}, the client's first choice"),
+        ),
+    }
 }
 
 /// Why a TLS 1.3 selection could not be read, and how to get the keys.
@@ -584,5 +616,85 @@ fn unanswered_detail(
             "no ServerHello before the capture ended (ClientHello in frame {ch_last}, last packet of the flow in frame {})",
             facts.last_frame
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<ProtocolName> {
+        list.iter()
+            .map(|n| ProtocolName(n.as_bytes().to_vec()))
+            .collect()
+    }
+
+    fn grease() -> ProtocolName {
+        ProtocolName(vec![0x3a, 0x3a])
+    }
+
+    #[test]
+    fn first_choice_agrees_later_choice_is_downgraded() {
+        let offer = names(&["h2", "http/1.1"]);
+        assert_eq!(
+            judge_selection(&offer, &offer[0]),
+            (
+                VerdictKind::Agreed,
+                "the server selected h2, the client's first choice".to_string()
+            )
+        );
+        assert_eq!(
+            judge_selection(&offer, &offer[1]),
+            (
+                VerdictKind::Downgraded,
+                "the client preferred h2 but the server selected http/1.1 (offered: h2, http/1.1): the server does not enable h2 here, or ranks it below http/1.1".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn an_offer_of_http1_only_answered_with_http1_is_agreed() {
+        let offer = names(&["http/1.1"]);
+        assert_eq!(judge_selection(&offer, &offer[0]).0, VerdictKind::Agreed);
+    }
+
+    #[test]
+    fn grease_is_not_a_first_choice() {
+        let mut offer = vec![grease()];
+        offer.extend(names(&["h2", "http/1.1"]));
+        assert_eq!(judge_selection(&offer, &offer[1]).0, VerdictKind::Agreed);
+        let (kind, detail) = judge_selection(&offer, &offer[2]);
+        assert_eq!(kind, VerdictKind::Downgraded);
+        assert!(
+            detail.starts_with("the client preferred h2 but"),
+            "{detail}"
+        );
+        // A server that picks the GREASE value itself breaks RFC 8701.
+        assert_eq!(
+            judge_selection(&offer, &offer[0]).0,
+            VerdictKind::SelectedUnoffered
+        );
+    }
+
+    #[test]
+    fn an_unoffered_selection_is_a_violation() {
+        let offer = names(&["h2"]);
+        let chosen = ProtocolName(b"http/1.1".to_vec());
+        assert_eq!(
+            judge_selection(&offer, &chosen).0,
+            VerdictKind::SelectedUnoffered
+        );
+    }
+
+    #[test]
+    fn every_verdict_has_a_distinct_name_and_only_agreed_and_not_tls_are_no_problem() {
+        for kind in VerdictKind::ALL {
+            assert_eq!(VerdictKind::from_name(kind.name()), Some(kind));
+        }
+        let fine: Vec<VerdictKind> = VerdictKind::ALL
+            .into_iter()
+            .filter(|k| !k.is_problem())
+            .collect();
+        assert_eq!(fine, [VerdictKind::Agreed, VerdictKind::NotTls]);
     }
 }

@@ -6,15 +6,20 @@
 //! cut off mid-packet, or a block whose length fields lie, ends the read with a
 //! [`CaptureWarning`] naming the last good frame, and everything read so far stays valid.
 
+mod blocks;
 mod link_type;
 mod reader;
+mod slice;
+mod summary;
+#[cfg(test)]
+mod tests;
 mod timestamp;
 
+pub use blocks::MAX_BLOCK_BYTES;
 pub use link_type::LinkType;
-pub use reader::{
-    CaptureError, CaptureFormat, CaptureSummary, CaptureWarning, MAX_BLOCK_BYTES, SliceParser,
-    read_capture, read_capture_slice,
-};
+pub use reader::read_capture;
+pub use slice::{SliceParser, read_capture_slice};
+pub use summary::{CaptureError, CaptureFormat, CaptureSummary, CaptureWarning};
 pub use timestamp::Timestamp;
 
 /// One captured packet, borrowed from the reader's buffer.

@@ -14,7 +14,10 @@ pub use defrag::{Datagram, Defragmenter, Fragment};
 use crate::capture::{Frame, LinkType};
 use etherparse::err::packet::SliceError;
 use etherparse::err::tcp::HeaderSliceError as TcpHeaderSliceError;
-use etherparse::{Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice};
+use etherparse::{
+    Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxIpv4Slice, LaxIpv6Slice, LaxNetSlice,
+    LaxSlicedPacket, TcpSlice, TransportSlice,
+};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -208,6 +211,18 @@ pub fn decode_frame<'a>(frame: &Frame<'a>) -> Decoded<'a> {
     segment_of(&packet, frame.is_truncated())
 }
 
+/// The IP layer of a frame: what a TCP segment needs from it.
+struct IpView<'a> {
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+    /// Payload length the IP header declares after its own headers (`None`: the length field
+    /// does not even cover those).
+    declared_payload: Option<usize>,
+    payload: &'a LaxIpPayloadSlice<'a>,
+}
+
+/// Decodes a sliced packet down to its TCP segment: the IP layer, then the TCP header.
 fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decoded<'a> {
     let Some(net) = &packet.net else {
         return match &packet.stop_err {
@@ -216,81 +231,98 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
             None => Decoded::NotIp,
         };
     };
-    let (src_ip, dst_ip, ttl, declared_ip_payload, payload) = match net {
-        LaxNetSlice::Ipv4(v4) => {
-            let h = v4.header();
-            let declared = usize::from(h.total_len()).checked_sub(usize::from(h.ihl()) * 4);
-            let payload = v4.payload();
-            if payload.fragmented {
-                return fragment_or_truncated(
-                    Fragment {
-                        src: IpAddr::V4(h.source_addr()),
-                        dst: IpAddr::V4(h.destination_addr()),
-                        ttl: h.ttl(),
-                        id: u32::from(h.identification()),
-                        protocol: payload.ip_number.0,
-                        offset: usize::from(h.fragments_offset().value()) * 8,
-                        more: h.more_fragments(),
-                        data: payload.payload,
-                    },
-                    payload.incomplete,
-                );
-            }
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-                h.ttl(),
-                declared,
-                payload,
-            )
-        }
-        LaxNetSlice::Ipv6(v6) => {
-            let h = v6.header();
-            let declared =
-                usize::from(h.payload_length()).checked_sub(v6.extensions().slice().len());
-            let payload = v6.payload();
-            if payload.fragmented {
-                let fragment_header =
-                    v6.extensions()
-                        .clone()
-                        .into_iter()
-                        .find_map(|ext| match ext {
-                            Ipv6ExtensionSlice::Fragment(f) => Some(f),
-                            _ => None,
-                        });
-                let Some(f) = fragment_header else {
-                    return Decoded::Malformed(DecodeError::Ipv6FragmentHeader);
-                };
-                return fragment_or_truncated(
-                    Fragment {
-                        src: IpAddr::V6(h.source_addr()),
-                        dst: IpAddr::V6(h.destination_addr()),
-                        ttl: h.hop_limit(),
-                        id: f.identification(),
-                        protocol: payload.ip_number.0,
-                        offset: usize::from(f.fragment_offset().value()) * 8,
-                        more: f.more_fragments(),
-                        data: payload.payload,
-                    },
-                    payload.incomplete,
-                );
-            }
-            (
-                IpAddr::V6(h.source_addr()),
-                IpAddr::V6(h.destination_addr()),
-                h.hop_limit(),
-                declared,
-                payload,
-            )
-        }
+    let ip = match net {
+        LaxNetSlice::Ipv4(v4) => ipv4(v4),
+        LaxNetSlice::Ipv6(v6) => ipv6(v6),
         LaxNetSlice::Arp(_) => return Decoded::NotIp,
     };
-    if payload.ip_number != etherparse::IpNumber::TCP {
+    match ip {
+        Ok(ip) => tcp_segment(packet, &ip, frame_truncated),
+        Err(decoded) => decoded,
+    }
+}
+
+/// The IPv4 layer, or the fragment it carries.
+fn ipv4<'p, 'a>(v4: &'p LaxIpv4Slice<'a>) -> Result<IpView<'p>, Decoded<'a>> {
+    let h = v4.header();
+    let declared = usize::from(h.total_len()).checked_sub(usize::from(h.ihl()) * 4);
+    let payload = v4.payload();
+    if payload.fragmented {
+        return Err(fragment_or_truncated(
+            Fragment {
+                src: IpAddr::V4(h.source_addr()),
+                dst: IpAddr::V4(h.destination_addr()),
+                ttl: h.ttl(),
+                id: u32::from(h.identification()),
+                protocol: payload.ip_number.0,
+                offset: usize::from(h.fragments_offset().value()) * 8,
+                more: h.more_fragments(),
+                data: payload.payload,
+            },
+            payload.incomplete,
+        ));
+    }
+    Ok(IpView {
+        src: IpAddr::V4(h.source_addr()),
+        dst: IpAddr::V4(h.destination_addr()),
+        ttl: h.ttl(),
+        declared_payload: declared,
+        payload,
+    })
+}
+
+/// The IPv6 layer, or the fragment it carries.
+fn ipv6<'p, 'a>(v6: &'p LaxIpv6Slice<'a>) -> Result<IpView<'p>, Decoded<'a>> {
+    let h = v6.header();
+    let declared = usize::from(h.payload_length()).checked_sub(v6.extensions().slice().len());
+    let payload = v6.payload();
+    if payload.fragmented {
+        let fragment_header = v6
+            .extensions()
+            .clone()
+            .into_iter()
+            .find_map(|ext| match ext {
+                Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                _ => None,
+            });
+        let Some(f) = fragment_header else {
+            return Err(Decoded::Malformed(DecodeError::Ipv6FragmentHeader));
+        };
+        return Err(fragment_or_truncated(
+            Fragment {
+                src: IpAddr::V6(h.source_addr()),
+                dst: IpAddr::V6(h.destination_addr()),
+                ttl: h.hop_limit(),
+                id: f.identification(),
+                protocol: payload.ip_number.0,
+                offset: usize::from(f.fragment_offset().value()) * 8,
+                more: f.more_fragments(),
+                data: payload.payload,
+            },
+            payload.incomplete,
+        ));
+    }
+    Ok(IpView {
+        src: IpAddr::V6(h.source_addr()),
+        dst: IpAddr::V6(h.destination_addr()),
+        ttl: h.hop_limit(),
+        declared_payload: declared,
+        payload,
+    })
+}
+
+/// The TCP header on top of an unfragmented IP layer, and the payload length on the wire.
+fn tcp_segment<'a>(
+    packet: &LaxSlicedPacket<'a>,
+    ip: &IpView<'_>,
+    frame_truncated: bool,
+) -> Decoded<'a> {
+    if ip.payload.ip_number != etherparse::IpNumber::TCP {
         return Decoded::OtherIp;
     }
     let tcp = match &packet.transport {
         Some(TransportSlice::Tcp(tcp)) => tcp,
-        _ if frame_truncated || payload.incomplete => return Decoded::TruncatedHeaders,
+        _ if frame_truncated || ip.payload.incomplete => return Decoded::TruncatedHeaders,
         _ => {
             let cause = match &packet.stop_err {
                 Some((e, etherparse::err::Layer::TcpHeader)) => Some(e.clone()),
@@ -303,20 +335,20 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
     let captured = tcp.payload();
     // No usable length field (a zero IPv4 total length from TSO on the capturing host, an IPv6
     // jumbogram) leaves only the captured length to go by.
-    let wire_len = match declared_ip_payload {
+    let wire_len = match ip.declared_payload {
         Some(n) if n >= header_len => n - header_len,
-        Some(_) | None if !payload.incomplete => captured.len(),
+        Some(_) | None if !ip.payload.incomplete => captured.len(),
         _ => {
             return Decoded::Malformed(DecodeError::IpLength {
-                declared_payload: declared_ip_payload,
+                declared_payload: ip.declared_payload,
                 tcp_header: header_len,
             });
         }
     };
     Decoded::Tcp(segment(
-        src_ip,
-        dst_ip,
-        ttl,
+        ip.src,
+        ip.dst,
+        ip.ttl,
         tcp,
         wire_len.max(captured.len()),
     ))

@@ -2,7 +2,7 @@
 //!
 //! [`Analyzer`] is the flow table (the endpoint, in quinn-proto's terms): it decodes each frame,
 //! finds the frame's connection — creating it, or replacing it when its ports are reused — and
-//! hands the segment to that connection's state machine ([`tcp::TcpConnection`]). It decides
+//! hands the segment to that connection's state machine (`tcp::TcpConnection`). It decides
 //! when a connection leaves the table (capture end, idle timeout, linger after close, port
 //! reuse), and, in live use, when a connection's verdict is final and may be streamed. The
 //! connection produces [`FlowFacts`]; [`crate::report::build`] turns facts into reports.
@@ -11,9 +11,10 @@
 //! [`DEFAULT_MAX_FLOWS`]), each with capped reassembly buffers that are freed as soon as both
 //! directions are past the handshake; at most [`MAX_TLS_SERVERS`] remembered TLS servers.
 //!
-//! The two drivers sit beside the table: [`files`] reads capture files and stdin, [`live`]
+//! The two drivers sit beside the table: [`files`] reads capture files and stdin, `live`
 //! (feature `live`) reads an interface through libpcap.
 
+mod correction;
 pub mod files;
 #[cfg(feature = "live")]
 pub mod live;
@@ -26,10 +27,12 @@ use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
 use crate::decode::{self, Decoded, Defragmenter, Segment};
 use crate::flow::{Endpoint, FlowKey};
 use crate::report::build::{self, CaptureTally, FlowPlace};
-use crate::report::model::{CaptureReport, DecodeCounts, FlowReport, Report, SCHEMA_VERSION, Tool};
+use crate::report::model::{
+    CaptureReport, Correction, DecodeCounts, FlowReport, Report, SCHEMA_VERSION, Tool,
+};
 use crate::tls::keylog::{KeyLog, KeyLogError};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use tcp::{Context, TcpConnection};
+use tcp::{Context, Reported, TcpConnection};
 
 pub use tcp::KEY_WAIT_NS;
 
@@ -51,7 +54,8 @@ pub struct AnalyzerOptions {
     /// Keep reports of flows that are not TLS.
     pub include_non_tls: bool,
     /// Live use: report each flow as soon as its verdict is final (see [`Analyzer::take_ready`])
-    /// instead of when it leaves the table.
+    /// instead of when it leaves the table; such a flow is judged again when it leaves, and a
+    /// changed conclusion is reported as a [`Correction`].
     pub stream: bool,
     /// Most flows tracked at once (0: [`DEFAULT_MAX_FLOWS`]).
     pub flow_limit: usize,
@@ -95,10 +99,17 @@ pub struct Analyzer {
     snaplen: u32,
     /// Flow ids of earlier captures: ids are `stream_base + tcp.stream`.
     stream_base: u64,
-    /// Reports ready to stream (live use).
-    ready: Vec<FlowReport>,
-    /// Flows of this capture whose handshake has capture gaps.
-    capture_gap_flows: u64,
+    /// Reports and corrections ready to stream (live use).
+    ready: Vec<Streamed>,
+}
+
+/// What live use hands out, in order (see [`Analyzer::take_ready`]).
+#[derive(Debug, Clone)]
+pub enum Streamed {
+    /// A flow whose verdict became final, or that left the table before.
+    Flow(FlowReport),
+    /// A flow streamed earlier whose conclusion changed by the time it left the table.
+    Correction(Correction),
 }
 
 impl Analyzer {
@@ -121,7 +132,6 @@ impl Analyzer {
             snaplen: 0,
             stream_base: 0,
             ready: Vec::new(),
-            capture_gap_flows: 0,
         }
     }
 
@@ -135,7 +145,6 @@ impl Analyzer {
         self.snaplen = 0;
         self.defrag = Defragmenter::new();
         self.tls_servers.clear();
-        self.capture_gap_flows = 0;
     }
 
     /// Adds TLS key-log secrets (an NSS key log file, or a pcapng Decryption Secrets Block).
@@ -174,7 +183,7 @@ impl Analyzer {
             };
             connection.provide_secrets(secrets, &mut context);
             if self.options.stream
-                && !connection.reported
+                && connection.reported == Reported::No
                 && connection.verdict_is_final(true, self.now)
             {
                 self.stream_flow(key);
@@ -279,34 +288,39 @@ impl Analyzer {
         let read = connection.segment(side, frame, seg, &mut context);
         let stream_now = read
             && self.options.stream
-            && !connection.reported
+            && connection.reported == Reported::No
             && connection.verdict_is_final(self.options.await_keys, frame.timestamp);
         if stream_now {
             self.stream_flow(key);
         }
     }
 
-    /// Reports a flow whose verdict is final while it stays in the table (live use).
+    /// Reports a flow whose verdict is final while it stays in the table (live use). Its facts
+    /// end with [`FlowEnd::StillOpen`]: nothing is said of what it has not done yet.
     fn stream_flow(&mut self, key: FlowKey) {
-        let Some(connection) = self.flows.get_mut(&key) else {
+        let Some(connection) = self.flows.get(&key) else {
             return;
         };
-        connection.reported = true;
-        let mut facts = connection.facts(FlowEnd::CaptureEnded);
+        let mut facts = connection.facts(FlowEnd::StillOpen);
         self.complete_facts(&mut facts);
         let verdict = analysis::judge(&facts);
-        if verdict.kind == VerdictKind::NotTls {
-            return;
+        let reported = if verdict.kind == VerdictKind::NotTls {
+            Reported::NotTls
+        } else {
+            let report = build::flow_report(&facts, verdict, self.place());
+            self.ready.push(Streamed::Flow(report.clone()));
+            self.finished
+                .push((self.capture, facts.tcp_stream, Box::new(report)));
+            Reported::Streamed(self.finished.len() - 1)
+        };
+        if let Some(connection) = self.flows.get_mut(&key) {
+            connection.reported = reported;
         }
-        let report = build::flow_report(&facts, verdict, self.place());
-        self.capture_gap_flows += u64::from(!report.tcp.capture_gaps.is_empty());
-        self.ready.push(report.clone());
-        self.finished
-            .push((self.capture, facts.tcp_stream, Box::new(report)));
     }
 
-    /// Reports whose verdict became final since the last call (live use), in that order.
-    pub fn take_ready(&mut self) -> Vec<FlowReport> {
+    /// Reports whose verdict became final, and corrections of reports streamed earlier, since
+    /// the last call (live use), in that order.
+    pub fn take_ready(&mut self) -> Vec<Streamed> {
         std::mem::take(&mut self.ready)
     }
 
@@ -321,7 +335,9 @@ impl Analyzer {
             let mut due: Vec<(u64, FlowKey)> = self
                 .flows
                 .iter()
-                .filter(|(_, c)| !c.reported && c.verdict_is_final(self.options.await_keys, now))
+                .filter(|(_, c)| {
+                    c.reported == Reported::No && c.verdict_is_final(self.options.await_keys, now)
+                })
                 .map(|(k, c)| (c.tcp_stream, *k))
                 .collect();
             due.sort_unstable_by_key(|(stream, _)| *stream);
@@ -391,24 +407,38 @@ impl Analyzer {
         self.defrag.finish();
         self.decode.datagrams_reassembled = self.defrag.completed;
         self.decode.datagrams_incomplete = self.defrag.abandoned;
+        let capture_gap_flows = self
+            .finished
+            .iter()
+            .filter(|(capture, _, report)| {
+                *capture == self.capture && !report.tcp.capture_gaps.is_empty()
+            })
+            .count() as u64;
         let tally = CaptureTally {
             decode: self.decode,
             unsupported_links: &self.unsupported,
             cut_at: self.snaplen,
             flow_limit: self.options.max_flows(),
-            capture_gap_flows: self.capture_gap_flows,
+            capture_gap_flows,
         };
         build::capture_report(path, summary, &tally)
     }
 
+    /// Judges a flow that leaves the table: reports it, or checks again the report streamed
+    /// while it was open.
     fn finish_flow(&mut self, mut connection: Box<TcpConnection>, end: FlowEnd) {
         connection.finish();
-        if connection.reported {
-            return;
-        }
+        let streamed = match connection.reported {
+            Reported::Streamed(index) => Some(index),
+            Reported::No | Reported::NotTls => None,
+        };
         let mut facts = connection.into_facts(end);
         self.complete_facts(&mut facts);
         let verdict = analysis::judge(&facts);
+        if let Some(index) = streamed {
+            self.recheck(index, &facts, verdict);
+            return;
+        }
         if verdict.kind == VerdictKind::NotTls {
             self.non_tls_flows += 1;
             if !self.options.include_non_tls {
@@ -416,12 +446,29 @@ impl Analyzer {
             }
         }
         let report = build::flow_report(&facts, verdict, self.place());
-        self.capture_gap_flows += u64::from(!report.tcp.capture_gaps.is_empty());
         if self.options.stream {
-            self.ready.push(report.clone());
+            self.ready.push(Streamed::Flow(report.clone()));
         }
         self.finished
             .push((self.capture, facts.tcp_stream, Box::new(report)));
+    }
+
+    /// Compares a flow streamed while open with its judgement on leaving the table: when the
+    /// conclusion changed, the final report holds the new one and a correction is streamed.
+    fn recheck(&mut self, index: usize, facts: &FlowFacts, verdict: analysis::Verdict) {
+        let now = build::flow_report(facts, verdict, self.place());
+        let Some((_, _, report)) = self.finished.get_mut(index) else {
+            return;
+        };
+        let Some(correction) = correction::correct(report, now) else {
+            return;
+        };
+        if correction.flow.verdict == VerdictKind::NotTls {
+            // Kept in the report, with its correction: the flow was streamed as TLS.
+            self.non_tls_flows += 1;
+        }
+        **report = correction.flow.clone();
+        self.ready.push(Streamed::Correction(correction));
     }
 
     /// Finishes the analysis and returns the report over every capture.

@@ -34,6 +34,19 @@ pub(super) struct Context<'a> {
     pub now: Timestamp,
 }
 
+/// Whether the flow table reported a connection before it left the table (live use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reported {
+    /// Not yet: it is reported when it leaves the table.
+    No,
+    /// Streamed as the flow table's finished report at this index; checked again when it
+    /// leaves the table.
+    Streamed(usize),
+    /// Its verdict was final but it was judged not TLS: not streamed, judged again when it
+    /// leaves the table.
+    NotTls,
+}
+
 /// One TCP connection while it is in the flow table.
 #[derive(Debug)]
 pub(super) struct TcpConnection {
@@ -63,8 +76,8 @@ pub(super) struct TcpConnection {
     /// Frame times of the handshake window.
     frame_times: Vec<(u64, Timestamp)>,
     payload_seen: bool,
-    /// Already reported (streaming): leaving the table adds nothing.
-    pub reported: bool,
+    /// Whether the flow table already reported the connection (live use).
+    pub reported: Reported,
     /// The ClientHello random (to match key-log entries that arrive later).
     client_random: Option<Vec<u8>>,
     /// Time of the ServerHello.
@@ -103,7 +116,7 @@ impl TcpConnection {
             server_version: None,
             frame_times: Vec::new(),
             payload_seen: false,
-            reported: false,
+            reported: Reported::No,
             client_random: None,
             server_hello_time: None,
         }
@@ -129,7 +142,7 @@ impl TcpConnection {
 
     /// The ClientHello random, when a key log may still name this connection's secrets.
     pub fn awaits_secrets(&self) -> Option<&[u8]> {
-        if self.keys == KeyStatus::Found || self.reported {
+        if self.keys == KeyStatus::Found || self.reported != Reported::No {
             return None;
         }
         self.client_random.as_deref()

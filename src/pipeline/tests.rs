@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::capture::{CaptureFormat, CaptureSummary};
-use crate::report::model::{Decryption, DiagnosisKind};
+use crate::report::model::{CorrectedField, Decryption, DiagnosisKind};
 use etherparse::PacketBuilder;
 
 /// A minimal TLS 1.2 ClientHello record offering `h2`.
@@ -277,7 +277,14 @@ fn flows_given_keys_late_are_streamed_in_flow_order() {
     // Every TLS 1.3 handshake still waits for its keys.
     assert!(analyzer.take_ready().is_empty());
     analyzer.add_key_log(&keys).unwrap();
-    let ready = analyzer.take_ready();
+    let ready: Vec<FlowReport> = analyzer
+        .take_ready()
+        .into_iter()
+        .map(|s| match s {
+            Streamed::Flow(flow) => flow,
+            Streamed::Correction(c) => panic!("no correction expected: {c:?}"),
+        })
+        .collect();
     let ids: Vec<u64> = ready.iter().map(|f| f.id).collect();
     assert_eq!(ids, [0, 1, 2, 3]);
     assert!(
@@ -334,4 +341,132 @@ fn an_alert_flood_is_capped_and_reported() {
         "{:?}",
         flow.notes
     );
+}
+
+/// Live use: a capture fed frame by frame to a streaming analyzer; each event with the number of
+/// the frame after which it was ready (0: at the end of the capture).
+fn stream_fixture(name: &str) -> (Vec<(u64, Streamed)>, Report) {
+    use crate::capture::CaptureEvent;
+    let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let capture = std::fs::read(path).unwrap();
+    let mut analyzer = Analyzer::new(AnalyzerOptions {
+        stream: true,
+        ..AnalyzerOptions::default()
+    });
+    analyzer.begin_capture(0);
+    let mut events = Vec::new();
+    let summary = crate::capture::read_capture(&capture[..], |event| {
+        if let CaptureEvent::Frame(frame) = event {
+            analyzer.frame(&frame);
+            events.extend(analyzer.take_ready().into_iter().map(|s| (frame.number, s)));
+        }
+    })
+    .unwrap();
+    let report = analyzer.end_capture(name, &summary);
+    events.extend(analyzer.take_ready().into_iter().map(|s| (0, s)));
+    (events, analyzer.into_report(vec![report]))
+}
+
+/// Working connections streamed at their ServerHello say nothing of the network, and leaving
+/// the table changes nothing.
+#[test]
+fn flows_streamed_at_the_server_hello_make_no_network_statement() {
+    for name in ["tls12-h2-agreed.pcap", "tls13-hidden.pcap"] {
+        let (events, report) = stream_fixture(name);
+        let streamed: Vec<(u64, u64, VerdictKind, Option<String>, bool)> = events
+            .iter()
+            .map(|(at, s)| match s {
+                Streamed::Flow(f) => (
+                    *at,
+                    f.id,
+                    f.verdict,
+                    f.network.clone(),
+                    f.tcp.handshake_loss,
+                ),
+                Streamed::Correction(c) => panic!("{name}: no correction expected: {c:?}"),
+            })
+            .collect();
+        let expected = if name == "tls12-h2-agreed.pcap" {
+            [
+                (6, 0, VerdictKind::Agreed, None, false),
+                (24, 1, VerdictKind::Agreed, None, false),
+            ]
+        } else {
+            [
+                (6, 0, VerdictKind::Hidden, None, false),
+                (25, 1, VerdictKind::Hidden, None, false),
+            ]
+        };
+        assert_eq!(streamed, expected, "{name}");
+        assert!(report.flows.iter().all(|f| f.network.is_none()), "{name}");
+        assert_eq!(report.summary.handshake_loss_flows, 0, "{name}");
+    }
+}
+
+/// A flow streamed at its ServerHello whose handshake lost a packet afterwards (the client's
+/// second flight, frame 8, resent in frame 9): one correction when it leaves the table, and the
+/// final report holds the corrected flow.
+#[test]
+fn a_loss_after_the_streamed_server_hello_is_corrected() {
+    let (events, report) = stream_fixture("loss-after-server-hello.pcap");
+    assert_eq!(events.len(), 2, "{events:?}");
+    let (at, Streamed::Flow(first)) = &events[0] else {
+        panic!("a flow first: {events:?}");
+    };
+    assert_eq!(*at, 6);
+    assert_eq!(first.id, 0);
+    assert_eq!(first.verdict, VerdictKind::Agreed);
+    assert_eq!(first.network, None);
+    assert!(!first.tcp.handshake_loss);
+    assert_eq!(first.last_frame, 6);
+    let (at, Streamed::Correction(correction)) = &events[1] else {
+        panic!("then a correction: {events:?}");
+    };
+    assert_eq!(*at, 0);
+    let loss =
+        "the handshake suffered packet loss but completed: 1 client retransmissions (frames 9)";
+    assert_eq!(correction.id, 0);
+    assert_eq!(
+        correction.changed,
+        [CorrectedField::Network, CorrectedField::HandshakeLoss]
+    );
+    assert_eq!(
+        correction.reason,
+        format!("seen to frame 19 after it was reported: network: {loss}")
+    );
+    assert_eq!(correction.previous.verdict, VerdictKind::Agreed);
+    assert_eq!(correction.previous.network, None);
+    assert!(!correction.previous.handshake_loss);
+    assert_eq!(correction.flow.verdict, VerdictKind::Agreed);
+    assert_eq!(correction.flow.network.as_deref(), Some(loss));
+    assert!(correction.flow.tcp.handshake_loss);
+    assert_eq!(correction.flow.last_frame, 19);
+    assert_eq!(
+        correction.flow.notes.last().map(String::as_str),
+        Some(
+            format!(
+                "corrected after it was reported live: {}",
+                correction.reason
+            )
+            .as_str()
+        )
+    );
+    let mut line = Vec::new();
+    crate::report::json::render_correction_line(correction, &mut line).unwrap();
+    let line = String::from_utf8(line).unwrap();
+    assert!(
+        line.starts_with(r#"{"type":"correction","id":0,"changed":["network","handshake_loss"],"reason":"seen to frame 19"#),
+        "{line}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(json["previous"]["verdict"], "agreed");
+    assert_eq!(json["previous"]["network"], serde_json::Value::Null);
+    assert_eq!(json["flow"]["network"], loss);
+    assert_eq!(json["flow"]["last_frame"], 19);
+
+    // The report at the end holds the corrected flow.
+    assert_eq!(report.flows.len(), 1);
+    assert_eq!(report.flows[0].network.as_deref(), Some(loss));
+    assert_eq!(report.flows[0].last_frame, 19);
+    assert_eq!(report.summary.handshake_loss_flows, 1);
 }

@@ -1,12 +1,16 @@
-//! Conclusions across flows, as an experienced engineer would draw them: for each server (SNI,
-//! else address and port), what all of its flows say together — a server without ALPN, clients
-//! that offer different protocols, a path through a proxy or an interceptor, the network, or a
-//! server bug. Each conclusion is one sentence with the flows and frames behind it.
+//! Conclusions across flows, as an experienced engineer would draw them. A server is an address
+//! and port (for a proxied flow: the proxy and the target asked of it) plus the SNI asked for, so
+//! two servers on two ports with one name are two servers: for each, what all of its flows say
+//! together — a server without ALPN or without h2, clients that offer different protocols, the
+//! network, or a server bug. Two conclusions compare one name across addresses and paths instead
+//! (the SNI and the port the client asked for): a path through a proxy, and an interceptor's
+//! certificates. Each conclusion is one sentence with the flows and frames behind it.
 
-use super::model::{Diagnosis, DiagnosisKind, FlowReport};
+use super::model::{Diagnosis, DiagnosisKind, EndpointReport, FlowReport};
 use crate::analysis::VerdictKind;
 use crate::analysis::network::NetworkCause;
 use std::collections::BTreeSet;
+use std::fmt;
 
 /// How a client is told apart: its JA4 fingerprint, else its address.
 fn client_kind(flow: &FlowReport) -> String {
@@ -16,12 +20,90 @@ fn client_kind(flow: &FlowReport) -> String {
     }
 }
 
-/// The server a flow belongs to: its SNI, else its address and port.
-fn server_name(flow: &FlowReport) -> String {
-    match &flow.sni {
-        Some(sni) => sni.clone(),
-        None => flow.server.to_string(),
+/// The server a flow reached: where its TLS went (the proxy's target too, for a proxied flow)
+/// and the name the client asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ServerKey {
+    /// The address and port the TLS connection went to.
+    endpoint: EndpointReport,
+    /// The target asked of a proxy (`host:port`), for a proxied flow.
+    target: Option<String>,
+    /// The SNI.
+    sni: Option<String>,
+}
+
+impl ServerKey {
+    fn of(flow: &FlowReport) -> ServerKey {
+        ServerKey {
+            endpoint: flow.server.clone(),
+            target: flow.proxy.as_ref().and_then(|p| p.target.clone()),
+            sni: flow.sni.clone(),
+        }
     }
+
+    /// The name and port the client asked for, compared across addresses and paths; without
+    /// SNI (or a readable target port), the server itself.
+    fn service(&self) -> ServiceKey {
+        let port = match &self.target {
+            Some(target) => target
+                .rsplit_once(':')
+                .and_then(|(_, port)| port.parse::<u16>().ok()),
+            None => Some(self.endpoint.port),
+        };
+        match (&self.sni, port) {
+            (Some(sni), Some(port)) => ServiceKey::Name {
+                sni: sni.clone(),
+                port,
+            },
+            _ => ServiceKey::Server(self.clone()),
+        }
+    }
+}
+
+impl fmt::Display for ServerKey {
+    /// `alpn.test (127.0.0.1:8443)`, `app.test (app.test:443 via proxy 127.0.0.1:3128)`, or the
+    /// address alone without SNI.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let place = match &self.target {
+            Some(target) => format!("{target} via proxy {}", self.endpoint),
+            None => self.endpoint.to_string(),
+        };
+        match &self.sni {
+            Some(sni) => write!(f, "{sni} ({place})"),
+            None => f.write_str(&place),
+        }
+    }
+}
+
+/// A name and port as the client asked for them, whichever address or path answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ServiceKey {
+    /// The SNI and the port (the proxy target's port for a proxied flow).
+    Name { sni: String, port: u16 },
+    /// No name to compare by: the server alone.
+    Server(ServerKey),
+}
+
+impl fmt::Display for ServiceKey {
+    /// `alpn.test:8443`, else the server.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceKey::Name { sni, port } => write!(f, "{sni}:{port}"),
+            ServiceKey::Server(server) => server.fmt(f),
+        }
+    }
+}
+
+/// The distinct keys of `flows`, in order of first flow.
+fn distinct<K: PartialEq>(flows: &[&FlowReport], key: impl Fn(&FlowReport) -> K) -> Vec<K> {
+    let mut keys: Vec<K> = Vec::new();
+    for f in flows {
+        let k = key(f);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys
 }
 
 fn ids(flows: &[&FlowReport]) -> String {
@@ -40,11 +122,12 @@ fn evidence(flows: &[&FlowReport]) -> Vec<u64> {
     frames
 }
 
-/// A flow's outcome in words: "agreed on h2", "server_declined", …
+/// A flow's outcome in words: "agreed on h2", "downgraded to http/1.1", "server_declined", …
 fn outcome(flow: &FlowReport) -> String {
-    match &flow.alpn_selected {
-        Some(p) => format!("{} on {p}", flow.verdict),
-        None => flow.verdict.to_string(),
+    match (&flow.alpn_selected, flow.verdict) {
+        (Some(p), VerdictKind::Downgraded) => format!("downgraded to {p}"),
+        (Some(p), _) => format!("{} on {p}", flow.verdict),
+        (None, _) => flow.verdict.to_string(),
     }
 }
 
@@ -68,30 +151,39 @@ fn offers(flows: &[&FlowReport]) -> String {
     seen.join(" or ")
 }
 
-/// The usual fixes for a server that does not negotiate ALPN.
-pub const SERVER_FIXES: &str = "nginx: `http2 on;` (or `listen … ssl http2`); Apache: `Protocols h2 http/1.1`; HAProxy: `bind … alpn h2,http/1.1`; Envoy: `alpn_protocols` in the TLS context; OpenSSL older than 1.0.2 cannot do ALPN at all";
+/// The usual ways to enable h2 (and ALPN with it) on a server that negotiates neither or only
+/// http/1.1.
+pub const SERVER_FIXES: &str = "nginx: `http2 on;` (or `listen … ssl http2`); Apache: `Protocols h2 http/1.1`; HAProxy: `bind … alpn h2,http/1.1`; Envoy: `alpn_protocols` in the TLS context";
 
-/// Draws the conclusions for every server in `flows` (TLS flows only), in order of first flow.
+/// Said only of a server that never negotiates ALPN: a server that selects http/1.1 has ALPN.
+pub const OLD_OPENSSL: &str = "OpenSSL older than 1.0.2 cannot do ALPN at all";
+
+/// Draws the conclusions for `flows` (TLS flows only): for each name and port in order of first
+/// flow, the comparisons across its addresses and paths, then each of its servers in order of
+/// first flow.
 pub fn diagnose(flows: &[FlowReport]) -> Vec<Diagnosis> {
     let tls: Vec<&FlowReport> = flows
         .iter()
         .filter(|f| f.verdict != VerdictKind::NotTls)
         .collect();
-    let mut servers: Vec<String> = Vec::new();
-    for f in &tls {
-        let name = server_name(f);
-        if !servers.contains(&name) {
-            servers.push(name);
-        }
-    }
     let mut out = Vec::new();
-    for server in servers {
+    for service in distinct(&tls, |f| ServerKey::of(f).service()) {
         let group: Vec<&FlowReport> = tls
             .iter()
             .copied()
-            .filter(|f| server_name(f) == server)
+            .filter(|f| ServerKey::of(f).service() == service)
             .collect();
-        diagnose_server(&server, &group, &mut out);
+        let name = service.to_string();
+        out.extend(interception(&name, &group));
+        out.extend(path_dependent(&name, &group));
+        for server in distinct(&group, ServerKey::of) {
+            let flows: Vec<&FlowReport> = group
+                .iter()
+                .copied()
+                .filter(|f| ServerKey::of(f) == server)
+                .collect();
+            diagnose_server(&server.to_string(), &flows, &mut out);
+        }
     }
     out
 }
@@ -118,11 +210,13 @@ fn diagnosis(
 
 /// One server's TLS flows, all of them and grouped by verdict.
 struct ServerFlows<'a> {
-    /// The server's name (SNI, else address and port).
+    /// The server's name (`alpn.test (127.0.0.1:8443)`, else address and port).
     server: &'a str,
     /// Every TLS flow to the server, in flow order.
     all: &'a [&'a FlowReport],
-    agreed: Vec<&'a FlowReport>,
+    /// Flows where the server selected an offered protocol: agreed or downgraded.
+    negotiated: Vec<&'a FlowReport>,
+    downgraded: Vec<&'a FlowReport>,
     declined: Vec<&'a FlowReport>,
     unoffered: Vec<&'a FlowReport>,
     no_common: Vec<&'a FlowReport>,
@@ -143,7 +237,12 @@ impl<'a> ServerFlows<'a> {
         ServerFlows {
             server,
             all: flows,
-            agreed: by(VerdictKind::Agreed),
+            negotiated: flows
+                .iter()
+                .copied()
+                .filter(|f| matches!(f.verdict, VerdictKind::Agreed | VerdictKind::Downgraded))
+                .collect(),
+            downgraded: by(VerdictKind::Downgraded),
             declined: by(VerdictKind::ServerDeclined),
             unoffered: by(VerdictKind::SelectedUnoffered),
             no_common: by(VerdictKind::NoCommonProtocol),
@@ -170,10 +269,8 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
     let findings = [
         network_failures(&s),
         server_bug(&s),
-        interception(&s),
-        path_dependent(&s),
         server_without_alpn(&s),
-        refused_by_some(&s),
+        turned_down_by_some(&s),
         server_without_h2(&s),
         no_common_protocol(&s),
         needs_keys(&s),
@@ -233,11 +330,10 @@ fn server_bug(s: &ServerFlows) -> Option<Diagnosis> {
     ))
 }
 
-/// Interception: the server presented certificates from different issuers.
-fn interception(s: &ServerFlows) -> Option<Diagnosis> {
-    let server = s.server;
-    let issuers: BTreeSet<&str> = s
-        .all
+/// Interception: one name and port presented certificates from different issuers (across
+/// its addresses and paths).
+fn interception(server: &str, all: &[&FlowReport]) -> Option<Diagnosis> {
+    let issuers: BTreeSet<&str> = all
         .iter()
         .filter_map(|f| f.server_certificate.as_ref().map(|c| c.issuer.as_str()))
         .collect();
@@ -248,7 +344,7 @@ fn interception(s: &ServerFlows) -> Option<Diagnosis> {
     Some(diagnosis(
         DiagnosisKind::Interception,
         server,
-        s.all,
+        all,
         format!(
             "TLS interception likely: {server} presented certificates from {} different issuers ({}) — a proxy in some paths terminates TLS itself",
             list.len(),
@@ -257,21 +353,10 @@ fn interception(s: &ServerFlows) -> Option<Diagnosis> {
     ))
 }
 
-/// Path: the same server answers differently through a proxy than directly.
-fn path_dependent(s: &ServerFlows) -> Option<Diagnosis> {
-    let server = s.server;
-    let proxied: Vec<&FlowReport> = s
-        .all
-        .iter()
-        .copied()
-        .filter(|f| f.proxy.is_some())
-        .collect();
-    let direct: Vec<&FlowReport> = s
-        .all
-        .iter()
-        .copied()
-        .filter(|f| f.proxy.is_none())
-        .collect();
+/// Path: one name and port answers differently through a proxy than directly.
+fn path_dependent(server: &str, all: &[&FlowReport]) -> Option<Diagnosis> {
+    let proxied: Vec<&FlowReport> = all.iter().copied().filter(|f| f.proxy.is_some()).collect();
+    let direct: Vec<&FlowReport> = all.iter().copied().filter(|f| f.proxy.is_none()).collect();
     if proxied.is_empty() || direct.is_empty() || outcomes(&proxied) == outcomes(&direct) {
         return None;
     }
@@ -294,7 +379,7 @@ fn path_dependent(s: &ServerFlows) -> Option<Diagnosis> {
     Some(diagnosis(
         DiagnosisKind::Path,
         server,
-        s.all,
+        all,
         format!(
             "the outcome depends on the path: through the proxy {} (flows {}), directly {} — the proxy reaches a different server for {server} (split DNS, another backend) or changes the negotiation",
             outcomes(&proxied).into_iter().collect::<Vec<_>>().join("/"),
@@ -304,11 +389,11 @@ fn path_dependent(s: &ServerFlows) -> Option<Diagnosis> {
     ))
 }
 
-/// Server without ALPN: it declined every offer and agreed to none.
+/// Server without ALPN: it declined every offer and selected no protocol in any flow.
 fn server_without_alpn(s: &ServerFlows) -> Option<Diagnosis> {
     let server = s.server;
     let declined = &s.declined;
-    if declined.is_empty() || !s.agreed.is_empty() || !s.unoffered.is_empty() {
+    if declined.is_empty() || !s.negotiated.is_empty() || !s.unoffered.is_empty() {
         return None;
     }
     let kinds = client_kinds(declined);
@@ -322,7 +407,7 @@ fn server_without_alpn(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         declined,
         format!(
-            "server-side: {server} never negotiates ALPN — {clients} offered {} and got no ALPN extension back in {} flows ({}), so they fell back to HTTP/1.1; enable it: {SERVER_FIXES}",
+            "server-side: {server} never negotiates ALPN — {clients} offered {} and got no ALPN extension back in {} flows ({}), so they fell back to HTTP/1.1; enable it: {SERVER_FIXES}; {OLD_OPENSSL}",
             offers(declined),
             declined.len(),
             ids(declined)
@@ -330,50 +415,72 @@ fn server_without_alpn(s: &ServerFlows) -> Option<Diagnosis> {
     ))
 }
 
-/// Inconsistent server or client side: some flows agreed, others were refused (no ALPN back,
-/// or alert no_application_protocol); the same offer refused points at the server, different
-/// offers at the clients.
-fn refused_by_some(s: &ServerFlows) -> Option<Diagnosis> {
+/// How some flows were turned down: "declined ALPN in flows 1, 3" (a hello without ALPN) and/or
+/// "refused with alert no_application_protocol in flows 2".
+fn turned_down_text(declined: &[&FlowReport], refused: &[&FlowReport]) -> String {
+    let mut parts = Vec::new();
+    if !declined.is_empty() {
+        parts.push(format!(
+            "declined ALPN (no ALPN extension back) in flows {}",
+            ids(declined)
+        ));
+    }
+    if !refused.is_empty() {
+        parts.push(format!(
+            "refused with alert no_application_protocol in flows {}",
+            ids(refused)
+        ));
+    }
+    parts.join(" and ")
+}
+
+/// Inconsistent server or client side: some flows got a protocol, others were turned down
+/// (declined: no ALPN back; refused: alert no_application_protocol); the same offer turned down
+/// points at the server, different offers at the clients.
+fn turned_down_by_some(s: &ServerFlows) -> Option<Diagnosis> {
     let server = s.server;
-    let agreed = &s.agreed;
-    let refused: Vec<&FlowReport> = s
+    let negotiated = &s.negotiated;
+    let turned_down: Vec<&FlowReport> = s
         .declined
         .iter()
         .chain(s.no_common.iter())
         .copied()
         .collect();
-    if refused.is_empty() || agreed.is_empty() {
+    if turned_down.is_empty() || negotiated.is_empty() {
         return None;
     }
-    let same_offer = refused
+    let how = turned_down_text(&s.declined, &s.no_common);
+    let same_offer = turned_down
         .iter()
-        .any(|d| agreed.iter().any(|a| a.alpn_offered == d.alpn_offered));
+        .any(|d| negotiated.iter().any(|a| a.alpn_offered == d.alpn_offered));
     if same_offer {
-        let involved: Vec<&FlowReport> = agreed.iter().chain(refused.iter()).copied().collect();
+        let involved: Vec<&FlowReport> = negotiated
+            .iter()
+            .chain(turned_down.iter())
+            .copied()
+            .collect();
         return Some(diagnosis(
             DiagnosisKind::InconsistentServer,
             server,
             &involved,
             format!(
-                "{server} answered the same offer ({}) differently: agreed in flows {}, refused in flows {} — different backends behind one address (a load balancer) or a configuration change between them",
-                offers(&refused),
-                ids(agreed),
-                ids(&refused)
+                "{server} answered the same offer ({}) differently: selected a protocol in flows {}, {how} — different backends behind one address (a load balancer) or a configuration change between them",
+                offers(&turned_down),
+                ids(negotiated)
             ),
         ));
     }
-    let good = client_kinds(agreed);
-    let bad = client_kinds(&refused);
+    let good = client_kinds(negotiated);
+    let bad = client_kinds(&turned_down);
     Some(diagnosis(
         DiagnosisKind::ClientSide,
         server,
-        &refused,
+        &turned_down,
         format!(
-            "client-side: {server} agreed with some clients (flows {}, offering {}) but refused others (flows {}, offering {}; fingerprints {}) — compare what those clients send",
-            ids(agreed),
-            offers(agreed),
-            ids(&refused),
-            offers(&refused),
+            "client-side: {server} selected a protocol for some clients (flows {}, offering {}) but not for others ({how}, offering {}; fingerprints {}) — compare what those clients send",
+            ids(negotiated),
+            offers(negotiated),
+            offers(&turned_down),
             bad.difference(&good)
                 .cloned()
                 .collect::<Vec<_>>()
@@ -382,31 +489,59 @@ fn refused_by_some(s: &ServerFlows) -> Option<Diagnosis> {
     ))
 }
 
-/// Server without h2: it agreed, but on http/1.1 every time a client offered h2.
+/// Server without h2: it negotiates ALPN, no flow got h2, and clients that ranked h2 above the
+/// protocol they got were downgraded. A flow that offered h2 below its selection proves nothing
+/// about h2 and is not counted.
 fn server_without_h2(s: &ServerFlows) -> Option<Diagnosis> {
     let server = s.server;
-    let agreed = &s.agreed;
-    if agreed.is_empty() || !s.declined.is_empty() {
+    if s.negotiated.is_empty() || !s.declined.is_empty() {
         return None;
     }
-    let offers_h2 = |f: &FlowReport| f.alpn_offered.iter().any(|p| p == "h2");
-    let h1_only: Vec<&FlowReport> = agreed
+    let got_h2 = |f: &FlowReport| f.alpn_selected.as_deref() == Some("h2");
+    if s.negotiated.iter().any(|f| got_h2(f)) {
+        return None;
+    }
+    // h2 offered before the selected protocol: the server passed over it.
+    let passed_over_h2 = |f: &FlowReport| {
+        let at = |name: &str| f.alpn_offered.iter().position(|p| p == name);
+        match (at("h2"), f.alpn_selected.as_deref().and_then(at)) {
+            (Some(h2), Some(selected)) => h2 < selected,
+            _ => false,
+        }
+    };
+    let without_h2: Vec<&FlowReport> = s
+        .downgraded
         .iter()
         .copied()
-        .filter(|f| f.alpn_selected.as_deref() == Some("http/1.1") && offers_h2(f))
+        .filter(|f| passed_over_h2(f))
         .collect();
-    if h1_only.is_empty() || h1_only.len() != agreed.iter().filter(|f| offers_h2(f)).count() {
+    if without_h2.is_empty() {
         return None;
     }
     Some(diagnosis(
         DiagnosisKind::ServerWithoutH2,
         server,
-        &h1_only,
+        &without_h2,
         format!(
-            "server-side: {server} negotiates ALPN but never picks h2 although clients offer it (flows {}): HTTP/2 is not enabled there; {SERVER_FIXES}",
-            ids(&h1_only)
+            "server-side: {server} negotiates ALPN but never picks h2 although clients rank it higher (flows {}, offering {}; selected: {}): HTTP/2 is not enabled there; {SERVER_FIXES}",
+            ids(&without_h2),
+            offers(&without_h2),
+            selections(&without_h2)
         ),
     ))
+}
+
+/// The distinct selections of some flows, e.g. "http/1.1".
+fn selections(flows: &[&FlowReport]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for f in flows {
+        if let Some(p) = f.alpn_selected.as_deref()
+            && !seen.contains(&p)
+        {
+            seen.push(p);
+        }
+    }
+    seen.join(", ")
 }
 
 /// No common protocol: the server rejected offers with alert no_application_protocol.
@@ -438,7 +573,7 @@ fn needs_keys(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         &s.hidden,
         format!(
-            "TLS 1.3 hides {server}'s choice in all {} flows: log the client's keys (SSLKEYLOGFILE) and rerun with --keylog to see it",
+            "TLS 1.3 hides the choice of {server} in all {} flows: log the client's keys (SSLKEYLOGFILE) and rerun with --keylog to see it",
             s.hidden.len()
         ),
     ))

@@ -34,6 +34,30 @@ pub fn render_flow_line(flow: &super::model::FlowReport, out: &mut dyn Write) ->
     out.flush()
 }
 
+/// A correction line (live streaming): `{"type": "correction", "id": …, "changed": […],
+/// "reason": "…", "previous": {…}, "flow": {…}}`.
+#[derive(Serialize)]
+struct CorrectionLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    correction: &'a super::model::Correction,
+}
+
+/// One correction of a flow streamed earlier, on one line (live streaming).
+pub fn render_correction_line(
+    correction: &super::model::Correction,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let line = CorrectionLine {
+        kind: "correction",
+        correction,
+    };
+    serde_json::to_writer(&mut *out, &line).map_err(io::Error::from)?;
+    writeln!(out)?;
+    out.flush()
+}
+
 /// The summary line that ends a JSON-lines report.
 pub fn render_summary_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let line = SummaryLine {

@@ -94,12 +94,13 @@ fn render_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// The table of servers: SNI, flow count, protocols agreed and verdict counts.
+/// The table of servers: SNI, flow count, protocols selected (agreed or downgraded) and verdict
+/// counts.
 fn render_server_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "| server | SNI | flows | protocols agreed | verdicts |"
+        "| server | SNI | flows | protocols selected | verdicts |"
     )?;
     writeln!(out, "|---|---|---:|---|---|")?;
     for server in &report.summary.servers {
@@ -112,7 +113,10 @@ fn render_server_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         let mut agreed: Vec<String> = report
             .flows
             .iter()
-            .filter(|f| f.verdict == VerdictKind::Agreed && f.server == server.endpoint)
+            .filter(|f| {
+                matches!(f.verdict, VerdictKind::Agreed | VerdictKind::Downgraded)
+                    && f.server == server.endpoint
+            })
             .filter_map(|f| f.alpn_selected.as_deref().map(code))
             .collect();
         agreed.sort();
@@ -176,7 +180,7 @@ fn render_problem_flows(report: &Report, out: &mut dyn Write) -> io::Result<()> 
     let problems: Vec<&FlowReport> = report
         .flows
         .iter()
-        .filter(|f| f.verdict != VerdictKind::Agreed && f.verdict != VerdictKind::NotTls)
+        .filter(|f| f.verdict.is_problem())
         .collect();
     writeln!(out)?;
     writeln!(out, "## Problem flows")?;

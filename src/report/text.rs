@@ -26,7 +26,10 @@ impl Style {
     fn verdict(&self, verdict: VerdictKind) -> String {
         let code = match verdict {
             VerdictKind::Agreed => "32",
-            VerdictKind::Hidden | VerdictKind::NotOffered | VerdictKind::NotTls => "33",
+            VerdictKind::Downgraded
+            | VerdictKind::Hidden
+            | VerdictKind::NotOffered
+            | VerdictKind::NotTls => "33",
             _ => "31;1",
         };
         self.paint(code, verdict.name())

@@ -3,7 +3,7 @@
 //! [`DirectionParser`] first classifies the start of the direction (TLS, a proxy preamble, or
 //! something else), then runs the [`record`](super::record) layer; handshake record bodies go to
 //! [`handshake`](super::handshake) reassembly, application_data records to
-//! [`protected`](super::protected) record handling, whose decrypted handshake bytes go back to
+//! [`super::protected`] record handling, whose decrypted handshake bytes go back to
 //! reassembly. Complete messages and records become [`TlsEvent`]s, emitted within the caps of
 //! [`event`](super::event). Once a direction carries application data the parser is done and asks
 //! for no more bytes.

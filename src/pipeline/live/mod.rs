@@ -4,8 +4,13 @@
 //! The handle is opened in immediate mode with a full snaplen and a 16 MiB kernel buffer, and read
 //! non-blocking behind `poll(2)` with a 100 ms timeout, so an idle link never delays stopping (a
 //! plain libpcap read timeout does not fire on an idle Linux link). Key logs given with `--keylog`
-//! are re-read as clients append to them. Privileges are dropped, as tcpdump does, before the
+//! are re-read as clients append to them; one that does not exist yet is waited for (clients
+//! create it at their first connection). Privileges are dropped, as tcpdump does, before the
 //! first packet is parsed.
+//!
+//! A flow is streamed as soon as its verdict is final, usually long before it ends; when it
+//! leaves the flow table it is judged again, and a changed conclusion is streamed as a
+//! correction ([`Streamed::Correction`]).
 
 mod error;
 mod process;
@@ -15,12 +20,12 @@ use error::open_error;
 pub use process::{DroppedTo, drop_privileges, stop_on_signals};
 
 use crate::capture::{CaptureFormat, CaptureSummary, Frame, LinkType, Timestamp};
-use crate::pipeline::{Analyzer, AnalyzerOptions};
-use crate::report::model::{CaptureStatistics, FlowReport, Report};
+use crate::pipeline::{Analyzer, AnalyzerOptions, Streamed};
+use crate::report::model::{CaptureStatistics, Report};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -91,28 +96,56 @@ pub fn interfaces() -> Result<Vec<InterfaceInfo>, LiveError> {
         .collect())
 }
 
-/// Follows a key log that clients append to.
+/// Follows a key log that clients append to, or will create.
 struct KeyLogFollower {
     path: PathBuf,
-    file: File,
+    /// `None` while the file does not exist yet.
+    file: Option<File>,
     offset: u64,
 }
 
 impl KeyLogFollower {
-    /// Returns the complete lines added since the last call.
+    /// Opens the key log at `path`, or waits for it when it does not exist yet.
+    fn open(path: &Path) -> io::Result<KeyLogFollower> {
+        let mut follower = KeyLogFollower {
+            path: path.to_path_buf(),
+            file: None,
+            offset: 0,
+        };
+        follower.try_open()?;
+        Ok(follower)
+    }
+
+    /// Opens the file if it exists now; any failure but its absence is an error.
+    fn try_open(&mut self) -> io::Result<()> {
+        if self.file.is_none() {
+            match File::open(&self.path) {
+                Ok(file) => self.file = Some(file),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the complete lines added since the last call (none while the file does not
+    /// exist).
     fn new_lines(&mut self) -> io::Result<String> {
-        let len = self.file.metadata()?.len();
+        self.try_open()?;
+        let Some(file) = &self.file else {
+            return Ok(String::new());
+        };
+        let mut file = file;
+        let len = file.metadata()?.len();
         if len < self.offset {
             self.offset = 0; // truncated and rewritten
         }
         if len == self.offset {
             return Ok(String::new());
         }
-        self.file.seek(SeekFrom::Start(self.offset))?;
+        file.seek(SeekFrom::Start(self.offset))?;
         let mut bytes = Vec::new();
-        (&self.file)
-            .take(len - self.offset)
-            .read_to_end(&mut bytes)?;
+        file.take(len - self.offset).read_to_end(&mut bytes)?;
         let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
         self.offset += complete as u64;
         Ok(String::from_utf8_lossy(&bytes[..complete]).into_owned())
@@ -133,7 +166,9 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
-    /// Opens the interface, the filter, the `--write` file and the key logs. Nothing is read yet.
+    /// Opens the interface, the filter, the key logs and, once all of them opened, the `--write`
+    /// file (so an error leaves no file behind). Nothing is captured yet. A key log that does not
+    /// exist yet is waited for: see [`LiveSession::waiting_key_logs`].
     pub fn open(options: LiveOptions) -> Result<LiveSession, LiveError> {
         let default_interface = options.interface.is_none();
         let interface = match &options.interface {
@@ -164,24 +199,13 @@ impl LiveSession {
                 })?;
         }
         let link_type = LinkType(capture.get_datalink().0 as u32);
-        let savefile = match &options.write {
-            Some(path) => Some(capture.savefile(path).map_err(|source| LiveError::Write {
-                path: path.clone(),
-                source,
-            })?),
-            None => None,
-        };
         let mut keylogs = Vec::new();
         for path in &options.keylogs {
-            let file = File::open(path).map_err(|source| LiveError::KeyLogRead {
+            let follower = KeyLogFollower::open(path).map_err(|source| LiveError::KeyLogRead {
                 path: path.clone(),
                 source,
             })?;
-            keylogs.push(KeyLogFollower {
-                path: path.clone(),
-                file,
-                offset: 0,
-            });
+            keylogs.push(follower);
         }
         let analyzer = Analyzer::new(AnalyzerOptions {
             include_non_tls: options.include_non_tls,
@@ -192,7 +216,7 @@ impl LiveSession {
         });
         let mut session = LiveSession {
             capture,
-            savefile,
+            savefile: None,
             analyzer,
             keylogs,
             interface,
@@ -202,12 +226,41 @@ impl LiveSession {
         };
         session.analyzer.begin_capture(0);
         session.read_key_logs()?;
+        if let Some(path) = &session.options.write {
+            let savefile = session
+                .capture
+                .savefile(path)
+                .map_err(|source| LiveError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+            session.savefile = Some(savefile);
+        }
         Ok(session)
     }
 
     /// The interface captured on.
     pub fn interface(&self) -> &str {
         &self.interface
+    }
+
+    /// The key logs that do not exist yet: they are checked for again every half second.
+    pub fn waiting_key_logs(&self) -> Vec<&Path> {
+        self.keylogs
+            .iter()
+            .filter(|k| k.file.is_none())
+            .map(|k| k.path.as_path())
+            .collect()
+    }
+
+    /// Gives up a session that failed before capturing (the caller could not open its output,
+    /// or drop privileges): the `--write` file it created is removed.
+    pub fn abandon(mut self) {
+        if self.savefile.take().is_some()
+            && let Some(path) = &self.options.write
+        {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     fn read_key_logs(&mut self) -> Result<(), LiveError> {
@@ -231,12 +284,14 @@ impl LiveSession {
     }
 
     /// Captures until `stop` is set, `--count` packets were seen or `--duration` passed.
-    /// Each flow is handed to `on_flow` as its verdict becomes final; `on_progress` learns
-    /// (packets, flows, handshakes reported) about once a second. Returns the whole report.
+    /// Each flow is handed to `on_flow` as its verdict becomes final, and again as a correction
+    /// when its conclusion changed by the time it left the flow table; `on_progress` learns
+    /// (packets, flows, handshakes reported) about once a second. Returns the whole report,
+    /// corrections applied.
     pub fn run(
         mut self,
         stop: &AtomicBool,
-        on_flow: &mut dyn FnMut(&FlowReport) -> io::Result<()>,
+        on_flow: &mut dyn FnMut(&Streamed) -> io::Result<()>,
         on_progress: &mut dyn FnMut(u64, usize, usize),
     ) -> Result<Report, LiveError> {
         let started = Instant::now();
@@ -343,13 +398,13 @@ impl LiveSession {
         }
     }
 
-    /// Hands the flows whose verdict became final to `on_flow`.
+    /// Hands the flows whose verdict became final, and the corrections, to `on_flow`.
     fn hand_out_ready(
         &mut self,
-        on_flow: &mut dyn FnMut(&FlowReport) -> io::Result<()>,
+        on_flow: &mut dyn FnMut(&Streamed) -> io::Result<()>,
     ) -> Result<(), LiveError> {
-        for flow in self.analyzer.take_ready() {
-            on_flow(&flow).map_err(|source| LiveError::Output { source })?;
+        for streamed in self.analyzer.take_ready() {
+            on_flow(&streamed).map_err(|source| LiveError::Output { source })?;
         }
         Ok(())
     }
@@ -359,7 +414,7 @@ impl LiveSession {
     fn finish(
         mut self,
         summary: CaptureSummary,
-        on_flow: &mut dyn FnMut(&FlowReport) -> io::Result<()>,
+        on_flow: &mut dyn FnMut(&Streamed) -> io::Result<()>,
     ) -> Result<Report, LiveError> {
         if let Some(savefile) = &mut self.savefile {
             let _ = savefile.flush();

@@ -1,0 +1,237 @@
+//! One parsed block in, its frame or secrets out: the state both readers share.
+//!
+//! Takes the blocks `pcap-parser` cut out of the input (a pcap file header and records; pcapng
+//! section headers, interface descriptions, enhanced, simple and decryption-secrets blocks) and
+//! emits a [`CaptureEvent`] per packet or secrets block, numbering packet blocks 1-based in file
+//! order whatever their interface, as Wireshark does. Every field is untrusted: captured lengths
+//! are clamped to the bytes present and timestamps saturate, so no block can cause a panic.
+//! Memory is bounded by the interfaces of the current section (a new section forgets them).
+
+use super::{
+    CaptureEvent, CaptureFormat, CaptureSummary, CaptureWarning, Frame, LinkType, Timestamp,
+};
+use pcap_parser::pcap::{LegacyPcapBlock, PcapHeader};
+use pcap_parser::pcapng::{Block, EnhancedPacketBlock, InterfaceDescriptionBlock};
+use pcap_parser::{PcapBlockOwned, PcapError};
+
+/// Largest single block accepted; a larger length field is taken as a lie.
+pub const MAX_BLOCK_BYTES: usize = 64 << 20;
+
+/// A packet's time, link type, captured bytes and length on the wire.
+type PacketView<'a> = (Timestamp, LinkType, &'a [u8], u32);
+
+/// Per-interface decoding parameters of a pcapng section.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link_type: LinkType,
+    units_per_second: u64,
+    offset_seconds: i64,
+}
+
+impl Interface {
+    /// The time of a packet stamped `raw` units after the epoch, shifted by `if_tsoffset`.
+    fn time(&self, raw: u64) -> Timestamp {
+        let units = self.units_per_second.max(1);
+        // if_tsoffset is an untrusted i64: a crafted file can push the sum out of i64's range,
+        // and the time then saturates as in `Timestamp::from_parts`.
+        let seconds = i128::from(raw / units) + i128::from(self.offset_seconds);
+        let seconds =
+            i64::try_from(seconds).unwrap_or(if seconds < 0 { i64::MIN } else { i64::MAX });
+        Timestamp::from_parts(seconds, raw % units, units)
+    }
+}
+
+/// State shared by the stream and slice readers: interfaces of the current section and the
+/// summary so far.
+pub(super) struct BlockHandler {
+    pub(super) summary: CaptureSummary,
+    interfaces: Vec<Interface>,
+    warned_interfaces: bool,
+    last_time: Timestamp,
+}
+
+impl BlockHandler {
+    /// A handler before the first block: no interfaces, an empty pcap summary.
+    pub(super) fn new() -> BlockHandler {
+        BlockHandler {
+            summary: CaptureSummary {
+                format: CaptureFormat::Pcap,
+                link_types: Vec::new(),
+                snaplen: 0,
+                packets: 0,
+                bytes: 0,
+                first_time: None,
+                last_time: None,
+                warnings: Vec::new(),
+            },
+            interfaces: Vec::new(),
+            warned_interfaces: false,
+            last_time: Timestamp(0),
+        }
+    }
+
+    /// Handles one block, emitting its frame or secrets.
+    pub(super) fn block(
+        &mut self,
+        block: PcapBlockOwned<'_>,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) {
+        // A packet block yields Some(frame data), or Some(None) when it cannot be placed.
+        let packet = match block {
+            PcapBlockOwned::LegacyHeader(header) => {
+                self.pcap_header(&header);
+                None
+            }
+            PcapBlockOwned::Legacy(record) => Some(self.pcap_record(&record)),
+            PcapBlockOwned::NG(block) => self.pcapng_block(block, on_event),
+        };
+        if let Some(packet) = packet {
+            self.packet(packet, on_event);
+        }
+    }
+
+    /// A pcap file header: the format, the snaplen and the file's single interface.
+    fn pcap_header(&mut self, header: &PcapHeader) {
+        let nanos = header.is_nanosecond_precision();
+        self.summary.format = if nanos {
+            CaptureFormat::PcapNanosecond
+        } else {
+            CaptureFormat::Pcap
+        };
+        self.summary.snaplen = header.snaplen;
+        let link_type = LinkType(header.network.0 as u32);
+        note_link_type(&mut self.summary.link_types, link_type);
+        self.interfaces = vec![Interface {
+            link_type,
+            units_per_second: if nanos { 1_000_000_000 } else { 1_000_000 },
+            offset_seconds: 0,
+        }];
+    }
+
+    /// A pcap record, placed on the file's interface (`None` before any file header).
+    fn pcap_record<'a>(&self, record: &LegacyPcapBlock<'a>) -> Option<PacketView<'a>> {
+        self.interfaces.first().map(|iface| {
+            let timestamp = Timestamp::from_parts(
+                i64::from(record.ts_sec),
+                u64::from(record.ts_usec),
+                iface.units_per_second,
+            );
+            let data = captured(record.data, record.caplen);
+            (timestamp, iface.link_type, data, record.origlen)
+        })
+    }
+
+    /// A pcapng block: a packet block yields `Some`, the others update the section or emit
+    /// secrets and yield `None`.
+    fn pcapng_block<'a>(
+        &mut self,
+        block: Block<'a>,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) -> Option<Option<PacketView<'a>>> {
+        match block {
+            Block::SectionHeader(_) => {
+                self.summary.format = CaptureFormat::Pcapng;
+                self.interfaces.clear();
+            }
+            Block::InterfaceDescription(idb) => self.interface(&idb),
+            Block::EnhancedPacket(epb) => return Some(self.enhanced_packet(&epb)),
+            Block::SimplePacket(spb) => {
+                // A simple packet has no time of its own: it takes the time of the frame before it.
+                return Some(self.interfaces.first().map(|iface| {
+                    let data = captured(spb.data, spb.origlen);
+                    (self.last_time, iface.link_type, data, spb.origlen)
+                }));
+            }
+            Block::DecryptionSecrets(dsb) => on_event(CaptureEvent::Secrets {
+                secrets_type: dsb.secrets_type.0,
+                data: dsb.data,
+            }),
+            _ => {}
+        }
+        None
+    }
+
+    /// A pcapng interface description: one more interface in the current section.
+    fn interface(&mut self, idb: &InterfaceDescriptionBlock<'_>) {
+        let link_type = LinkType(u32::from(idb.linktype.0 as u16));
+        note_link_type(&mut self.summary.link_types, link_type);
+        self.summary.snaplen = self.summary.snaplen.max(idb.snaplen);
+        self.interfaces.push(Interface {
+            link_type,
+            units_per_second: idb.ts_resolution().unwrap_or(1_000_000),
+            offset_seconds: idb.ts_offset(),
+        });
+    }
+
+    /// A pcapng enhanced packet, placed on the interface it names; the first that names an
+    /// undescribed interface is warned about.
+    fn enhanced_packet<'a>(&mut self, epb: &EnhancedPacketBlock<'a>) -> Option<PacketView<'a>> {
+        let packet = self.interfaces.get(epb.if_id as usize).map(|iface| {
+            let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+            let data = captured(epb.data, epb.caplen);
+            (iface.time(raw), iface.link_type, data, epb.origlen)
+        });
+        if packet.is_none() && !self.warned_interfaces {
+            self.warned_interfaces = true;
+            self.summary
+                .warnings
+                .push(CaptureWarning::UnknownInterface {
+                    frame: self.summary.packets + 1,
+                    interface: epb.if_id,
+                });
+        }
+        packet
+    }
+
+    /// Counts a packet block and emits its frame, when it could be placed on an interface.
+    fn packet(
+        &mut self,
+        packet: Option<PacketView<'_>>,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) {
+        self.summary.packets += 1;
+        if let Some((timestamp, link_type, data, original_len)) = packet {
+            self.summary.bytes += data.len() as u64;
+            self.summary.first_time.get_or_insert(timestamp);
+            self.summary.last_time = Some(timestamp);
+            self.last_time = timestamp;
+            on_event(CaptureEvent::Frame(Frame {
+                number: self.summary.packets,
+                timestamp,
+                link_type,
+                data,
+                original_len,
+            }));
+        }
+    }
+
+    /// Ends the read with the warning built from the last good frame's number.
+    pub(super) fn stop(&mut self, warning: impl FnOnce(u64) -> CaptureWarning) {
+        let w = warning(self.summary.packets);
+        self.summary.warnings.push(w);
+    }
+}
+
+/// The first `len` bytes of a block's data, or all of them when the length field claims more.
+fn captured(data: &[u8], len: u32) -> &[u8] {
+    data.get(..len as usize).unwrap_or(data)
+}
+
+/// Adds a link type to the list of those seen, once.
+fn note_link_type(seen: &mut Vec<LinkType>, link_type: LinkType) {
+    if !seen.contains(&link_type) {
+        seen.push(link_type);
+    }
+}
+
+/// Why `pcap-parser` could not read a block, in words for a [`CaptureWarning::Corrupt`].
+pub(super) fn describe_parse_error<I>(e: &PcapError<I>) -> String {
+    match e {
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("unparseable block ({kind:?})")
+        }
+        PcapError::HeaderNotRecognized => "unrecognised block header".into(),
+        PcapError::ReadError => "read error".into(),
+        _ => "unparseable block".into(),
+    }
+}

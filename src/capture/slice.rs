@@ -1,0 +1,209 @@
+//! The in-place parser: a capture held in memory (or handed over in windows of a memory-mapped
+//! file) in, the same events, summary and errors as the streaming reader out.
+//!
+//! Takes consecutive pieces of memory and parses the complete blocks at the start of each,
+//! saying how many bytes they took; a block cut by the piece's end is left for the next call. No
+//! packet data is copied and nothing is kept between calls but the container, the interfaces of
+//! the current section and the summary, so memory does not grow with the capture. Any input,
+//! however cut or corrupted, ends in a summary with a warning or in a [`CaptureError`]; nothing
+//! panics.
+
+use super::blocks::{BlockHandler, MAX_BLOCK_BYTES, describe_parse_error};
+use super::{CaptureError, CaptureEvent, CaptureSummary, CaptureWarning};
+use pcap_parser::nom::{Err as NomErr, IResult};
+use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
+use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
+use pcap_parser::{PcapBlockOwned, PcapError};
+
+/// The container, once recognised by [`SliceParser`].
+#[derive(Clone, Copy)]
+enum Container {
+    Pcapng { big_endian: bool },
+    Pcap { big_endian: bool },
+}
+
+/// How a run of blocks ended: at the end of the piece, or at a block that did not parse.
+type Outcome<'d> = Result<(), NomErr<PcapError<&'d [u8]>>>;
+
+/// Parses a capture handed over in consecutive pieces of memory (windows of a memory-mapped
+/// file): each call takes the complete blocks at the start of its piece and says how many bytes
+/// they took, so the caller can start the next piece there. No packet data is copied.
+pub struct SliceParser {
+    handler: BlockHandler,
+    container: Option<Container>,
+    finished: bool,
+}
+
+impl Default for SliceParser {
+    fn default() -> Self {
+        SliceParser::new()
+    }
+}
+
+impl SliceParser {
+    /// A parser at the start of a capture.
+    pub fn new() -> SliceParser {
+        SliceParser {
+            handler: BlockHandler::new(),
+            container: None,
+            finished: false,
+        }
+    }
+
+    /// True once the capture ended (end of data, or a block that cannot be read).
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Parses the complete blocks at the start of `data`, which reaches the end of the capture
+    /// when `last` is set. Returns the bytes consumed (0: the next block is larger than `data`).
+    pub fn feed(
+        &mut self,
+        data: &[u8],
+        last: bool,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) -> Result<usize, CaptureError> {
+        let (mut container, start) = match self.container {
+            Some(c) => (c, data),
+            None => match self.recognise(data, last, on_event)? {
+                Some(found) => found,
+                None => return Ok(0),
+            },
+        };
+        let (rest, outcome) = self.blocks(&mut container, start, on_event);
+        self.container = Some(container);
+        self.conclude(outcome, last);
+        Ok(data.len() - rest.len())
+    }
+
+    /// Recognises the container from the first bytes, handling a pcap file header; `None` when
+    /// `data` is too short to tell and more is to come.
+    fn recognise<'d>(
+        &mut self,
+        data: &'d [u8],
+        last: bool,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) -> Result<Option<(Container, &'d [u8])>, CaptureError> {
+        if data.is_empty() {
+            return Err(CaptureError::Empty);
+        }
+        let section = parse_sectionheaderblock(data);
+        if matches!(section, Err(NomErr::Incomplete(_))) && !last {
+            return Ok(None);
+        }
+        if section.is_ok() {
+            // The section header is parsed again as the first block.
+            return Ok(Some((Container::Pcapng { big_endian: false }, data)));
+        }
+        match parse_pcap_header(data) {
+            Ok((tail, header)) => {
+                let big_endian = header.is_bigendian();
+                self.handler
+                    .block(PcapBlockOwned::LegacyHeader(header), on_event);
+                Ok(Some((Container::Pcap { big_endian }, tail)))
+            }
+            Err(NomErr::Incomplete(_)) if !last => Ok(None),
+            Err(_) => Err(CaptureError::NotACapture),
+        }
+    }
+
+    /// Hands every complete block at the start of `data` to the handler; returns the bytes
+    /// left and why the run stopped.
+    fn blocks<'d>(
+        &mut self,
+        container: &mut Container,
+        data: &'d [u8],
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) -> (&'d [u8], Outcome<'d>) {
+        let mut rest = data;
+        while !rest.is_empty() {
+            match next_block(container, rest) {
+                Ok((tail, block)) => {
+                    self.handler.block(block, on_event);
+                    rest = tail;
+                }
+                Err(e) => return (rest, Err(e)),
+            }
+        }
+        (rest, Ok(()))
+    }
+
+    /// Ends the capture at the end of the last piece, or at a block cut short or unparseable.
+    fn conclude(&mut self, outcome: Outcome<'_>, last: bool) {
+        match outcome {
+            Ok(()) if last => self.finished = true,
+            Ok(()) => {}
+            Err(NomErr::Incomplete(_)) if !last => {}
+            Err(NomErr::Incomplete(_)) => {
+                self.handler
+                    .stop(|last_good_frame| CaptureWarning::Truncated { last_good_frame });
+                self.finished = true;
+            }
+            Err(NomErr::Error(e)) | Err(NomErr::Failure(e)) => {
+                let reason = describe_parse_error(&e);
+                self.handler
+                    .stop(|last_good_frame| CaptureWarning::Corrupt {
+                        last_good_frame,
+                        reason,
+                    });
+                self.finished = true;
+            }
+        }
+    }
+
+    /// Gives up: the next block is larger than any piece the caller will hand over.
+    pub fn oversized_block(&mut self) {
+        self.handler
+            .stop(|last_good_frame| CaptureWarning::Corrupt {
+                last_good_frame,
+                reason: format!("a block claims more than {} MiB", MAX_BLOCK_BYTES >> 20),
+            });
+        self.finished = true;
+    }
+
+    /// The summary of everything parsed.
+    pub fn finish(self) -> CaptureSummary {
+        self.handler.summary
+    }
+}
+
+/// Parses the block at the start of `data`, following the byte order of the current pcapng
+/// section (a section header may change it).
+fn next_block<'d>(
+    container: &mut Container,
+    data: &'d [u8],
+) -> IResult<&'d [u8], PcapBlockOwned<'d>, PcapError<&'d [u8]>> {
+    match container {
+        Container::Pcapng { big_endian } => {
+            let parse = if *big_endian {
+                parse_block_be
+            } else {
+                parse_block_le
+            };
+            let (tail, block) = parse(data)?;
+            if let Block::SectionHeader(shb) = &block {
+                *big_endian = shb.big_endian();
+            }
+            Ok((tail, PcapBlockOwned::NG(block)))
+        }
+        Container::Pcap { big_endian } => {
+            let parse = if *big_endian {
+                parse_pcap_frame_be
+            } else {
+                parse_pcap_frame
+            };
+            parse(data).map(|(tail, record)| (tail, PcapBlockOwned::Legacy(record)))
+        }
+    }
+}
+
+/// Reads a whole capture held in memory: same events, summary and errors as
+/// [`read_capture`](super::read_capture).
+pub fn read_capture_slice<F>(data: &[u8], mut on_event: F) -> Result<CaptureSummary, CaptureError>
+where
+    F: FnMut(CaptureEvent<'_>),
+{
+    let mut parser = SliceParser::new();
+    parser.feed(data, true, &mut on_event)?;
+    Ok(parser.finish())
+}

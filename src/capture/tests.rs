@@ -1,0 +1,192 @@
+//! Tests of both readers, the streaming one and the slice parser, which must agree on every input.
+
+use super::*;
+
+/// A little-endian microsecond pcap header for Ethernet.
+fn pcap_header(magic: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&magic.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&4u16.to_le_bytes());
+    v.extend_from_slice(&[0; 8]);
+    v.extend_from_slice(&65535u32.to_le_bytes());
+    v.extend_from_slice(&1u32.to_le_bytes());
+    v
+}
+
+fn record(ts_sec: u32, frac: u32, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&ts_sec.to_le_bytes());
+    v.extend_from_slice(&frac.to_le_bytes());
+    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+type Outcome = (
+    Vec<(u64, Timestamp, usize)>,
+    Result<CaptureSummary, CaptureError>,
+);
+
+/// Reads `bytes` with both readers and checks that they agree.
+fn frames_of(bytes: &[u8]) -> Outcome {
+    let collect = |slice: bool| {
+        let mut frames = Vec::new();
+        let on_event = |event: CaptureEvent<'_>| {
+            if let CaptureEvent::Frame(f) = event {
+                frames.push((f.number, f.timestamp, f.data.len()));
+            }
+        };
+        let result = if slice {
+            read_capture_slice(bytes, on_event)
+        } else {
+            read_capture(bytes, on_event)
+        };
+        (frames, result)
+    };
+    let (stream_frames, stream) = collect(false);
+    let (slice_frames, slice) = collect(true);
+    assert_eq!(
+        stream_frames, slice_frames,
+        "stream and slice readers agree on frames"
+    );
+    match (&stream, &slice) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a.packets, b.packets);
+            assert_eq!(a.format, b.format);
+            assert_eq!(a.complete(), b.complete());
+        }
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        _ => panic!("readers disagree: {stream:?} / {slice:?}"),
+    }
+    (stream_frames, stream)
+}
+
+#[test]
+fn empty_input_is_an_error() {
+    assert!(matches!(frames_of(&[]).1, Err(CaptureError::Empty)));
+}
+
+#[test]
+fn text_is_not_a_capture() {
+    let text = b"GET / HTTP/1.1\r\nHost: example\r\n\r\nsome more text to be long enough";
+    assert!(matches!(frames_of(text).1, Err(CaptureError::NotACapture)));
+}
+
+#[test]
+fn reads_microsecond_and_nanosecond_pcap() {
+    let mut file = pcap_header(0xa1b2_c3d4);
+    file.extend(record(10, 5, &[1, 2, 3]));
+    file.extend(record(11, 6, &[4; 10]));
+    let (frames, summary) = frames_of(&file);
+    let summary = summary.unwrap();
+    assert_eq!(summary.packets, 2);
+    assert!(summary.complete());
+    assert_eq!(frames[0], (1, Timestamp(10_000_005_000), 3));
+    assert_eq!(frames[1], (2, Timestamp(11_000_006_000), 10));
+
+    let mut file = pcap_header(0xa1b2_3c4d);
+    file.extend(record(10, 5, &[1, 2, 3]));
+    let (frames, summary) = frames_of(&file);
+    assert_eq!(summary.unwrap().format, CaptureFormat::PcapNanosecond);
+    assert_eq!(frames[0].1, Timestamp(10_000_000_005));
+}
+
+#[test]
+fn truncated_file_names_last_good_frame() {
+    let mut file = pcap_header(0xa1b2_c3d4);
+    file.extend(record(10, 5, &[1, 2, 3]));
+    file.extend(record(11, 6, &[4; 10]));
+    file.truncate(file.len() - 4);
+    let (frames, summary) = frames_of(&file);
+    let summary = summary.unwrap();
+    assert_eq!(frames.len(), 1);
+    assert_eq!(
+        summary.warnings,
+        vec![CaptureWarning::Truncated { last_good_frame: 1 }]
+    );
+    assert!(!summary.complete());
+}
+
+/// A little-endian pcapng block: type, length, body (padded), length.
+fn ng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let pad = (4 - body.len() % 4) % 4;
+    let total = (12 + body.len() + pad) as u32;
+    let mut v = Vec::new();
+    v.extend_from_slice(&kind.to_le_bytes());
+    v.extend_from_slice(&total.to_le_bytes());
+    v.extend_from_slice(body);
+    v.extend(std::iter::repeat_n(0u8, pad));
+    v.extend_from_slice(&total.to_le_bytes());
+    v
+}
+
+/// A pcapng section with one Ethernet interface (`if_tsresol`, `if_tsoffset`) and one
+/// packet at `raw` time units.
+fn pcapng_with_offset(tsresol: u8, tsoffset: i64, raw: u64) -> Vec<u8> {
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    let mut idb = Vec::new();
+    idb.extend_from_slice(&1u16.to_le_bytes());
+    idb.extend_from_slice(&0u16.to_le_bytes());
+    idb.extend_from_slice(&65535u32.to_le_bytes());
+    idb.extend_from_slice(&9u16.to_le_bytes()); // if_tsresol
+    idb.extend_from_slice(&1u16.to_le_bytes());
+    idb.extend_from_slice(&[tsresol, 0, 0, 0]);
+    idb.extend_from_slice(&14u16.to_le_bytes()); // if_tsoffset
+    idb.extend_from_slice(&8u16.to_le_bytes());
+    idb.extend_from_slice(&tsoffset.to_le_bytes());
+    idb.extend_from_slice(&[0; 4]); // opt_endofopt
+    let mut epb = Vec::new();
+    epb.extend_from_slice(&0u32.to_le_bytes());
+    epb.extend_from_slice(&((raw >> 32) as u32).to_le_bytes());
+    epb.extend_from_slice(&(raw as u32).to_le_bytes());
+    epb.extend_from_slice(&4u32.to_le_bytes());
+    epb.extend_from_slice(&4u32.to_le_bytes());
+    epb.extend_from_slice(&[1, 2, 3, 4]);
+    let mut file = ng_block(0x0A0D_0D0A, &shb);
+    file.extend(ng_block(1, &idb));
+    file.extend(ng_block(6, &epb));
+    file
+}
+
+#[test]
+fn pcapng_timestamp_offset_is_applied() {
+    let (frames, summary) = frames_of(&pcapng_with_offset(6, 100, 5_000_007));
+    assert_eq!(summary.unwrap().format, CaptureFormat::Pcapng);
+    assert_eq!(frames, vec![(1, Timestamp(105_000_007_000), 4)]);
+}
+
+#[test]
+fn crafted_pcapng_timestamp_offset_saturates() {
+    // if_tsoffset near i64::MAX: the packet's seconds plus the offset overflow i64.
+    let (frames, summary) = frames_of(&pcapng_with_offset(6, i64::MAX - 1, 5_000_000));
+    assert!(summary.unwrap().complete());
+    assert_eq!(frames, vec![(1, Timestamp(i64::MAX), 4)]);
+    // One-second units and the largest raw time (more seconds than i64 holds), pulled
+    // back by an offset of i64::MIN: 2^64 - 1 - 2^63 = i64::MAX seconds.
+    let (frames, _) = frames_of(&pcapng_with_offset(0, i64::MIN, u64::MAX));
+    assert_eq!(frames, vec![(1, Timestamp(i64::MAX), 4)]);
+    // And the other way: the earliest representable time.
+    let (frames, _) = frames_of(&pcapng_with_offset(0, i64::MIN, 0));
+    assert_eq!(frames, vec![(1, Timestamp(i64::MIN), 4)]);
+    // The saturated times still format.
+    assert!(!Timestamp(i64::MAX).to_string().is_empty());
+    assert!(!Timestamp(i64::MIN).to_string().is_empty());
+}
+
+#[test]
+fn lying_record_length_stops_with_a_warning() {
+    let mut file = pcap_header(0xa1b2_c3d4);
+    file.extend(record(10, 5, &[1, 2, 3]));
+    let mut bad = record(11, 6, &[4; 10]);
+    bad[8..12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+    file.extend(bad);
+    let (frames, summary) = frames_of(&file);
+    assert_eq!(frames.len(), 1);
+    assert!(!summary.unwrap().complete());
+}
