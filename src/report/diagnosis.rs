@@ -278,6 +278,13 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
     out.extend(findings.into_iter().flatten());
 }
 
+/// A handshake the capture saw start (its ClientHello) that lost packets and got no ServerHello,
+/// when no hello is merely missing from the capture. A flow whose handshake the capture never
+/// saw proves nothing about the network.
+fn lost_in_a_captured_handshake(flow: &FlowReport) -> bool {
+    flow.client_hello.is_some() && flow.tcp.handshake_loss && !flow.hello_missing_from_capture
+}
+
 /// Network: incomplete handshakes that lost packets, were reset, or have a network cause.
 fn network_failures(s: &ServerFlows) -> Option<Diagnosis> {
     let server = s.server;
@@ -285,7 +292,7 @@ fn network_failures(s: &ServerFlows) -> Option<Diagnosis> {
         .incomplete
         .iter()
         .copied()
-        .filter(|f| f.tcp.handshake_loss || !f.tcp.resets.is_empty() || f.network_cause.is_some())
+        .filter(|f| f.network_cause.is_some() || lost_in_a_captured_handshake(f))
         .collect();
     if network.is_empty() {
         return None;
