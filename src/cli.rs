@@ -147,9 +147,10 @@ pub struct AnalyzeArgs {
     /// Exit with status 1 when any reported flow has one of these verdicts (for scripts and CI).
     #[arg(long, value_name = "LIST", value_parser = verdicts_arg)]
     pub fail_on: Option<VerdictList>,
-    /// For public tickets: replace addresses and server names with stable pseudonyms (addresses
-    /// keep their family and class; names keep their registrable domain, or nothing with
-    /// `--redact=sni-full`).
+    /// For public tickets: replace addresses, server names and capture file names with stable
+    /// pseudonyms (addresses keep their family and class; names keep only their public suffix,
+    /// `api.example.com` → `host-3f2a.site-9c01.com`, or nothing with `--redact=sni-full`;
+    /// files are called `capture 0`, `capture 1`, …).
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "standard", value_name = "MODE")]
     pub redact: Option<RedactArg>,
     /// Key for the pseudonyms: the same input and key give the same report (default: random).
@@ -163,7 +164,9 @@ pub struct AnalyzeArgs {
     #[arg(long = "flow", value_name = "ID", requires = "extract")]
     pub flows: Vec<u64>,
     /// Embed the handshake secrets of the extracted flows (from --keylog) in the pcapng, so
-    /// Wireshark shows EncryptedExtensions; application data stays undecryptable.
+    /// Wireshark shows EncryptedExtensions; application data stays undecryptable. Refused with
+    /// --redact: the secrets decrypt the TLS 1.3 server's original certificate (names,
+    /// addresses) inside the extract; share a redacted extract without keys instead.
     #[arg(long, requires_all = ["extract", "keylog"])]
     pub include_keys: bool,
 }
@@ -171,7 +174,7 @@ pub struct AnalyzeArgs {
 /// `--redact` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RedactArg {
-    /// Keep the registrable domain of server names.
+    /// Keep the public suffix of server names; pseudonymise the rest.
     Standard,
     /// Replace server names entirely.
     SniFull,
@@ -231,10 +234,43 @@ pub struct Config {
     pub extract: Option<(PathBuf, Vec<u64>, bool)>,
 }
 
+/// Flags that parse but cannot be honoured together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `--redact` with `--extract … --include-keys`: the embedded TLS 1.3 handshake secrets
+    /// decrypt the original certificate, which the redaction cannot rewrite.
+    RedactWithKeys,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::RedactWithKeys => write!(
+                f,
+                "--include-keys cannot be combined with --redact: the embedded handshake secrets \
+                 decrypt the TLS 1.3 server's original certificate (its names and addresses) inside \
+                 the extract, which the redaction cannot rewrite.\n  \
+                 For a public ticket: drop --include-keys (the redacted report still shows the \
+                 ALPN that the key log revealed). To let someone trusted decrypt the handshakes: \
+                 drop --redact and share that extract privately."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
 impl Config {
     /// Resolves flags against the environment (`no_color`: NO_COLOR is set and non-empty;
     /// `stdout_tty`: standard output is a terminal).
-    pub fn resolve(args: AnalyzeArgs, no_color: bool, stdout_tty: bool) -> Config {
+    pub fn resolve(
+        args: AnalyzeArgs,
+        no_color: bool,
+        stdout_tty: bool,
+    ) -> Result<Config, ConfigError> {
+        if args.redact.is_some() && args.include_keys {
+            return Err(ConfigError::RedactWithKeys);
+        }
         let format = match args.format {
             FormatArg::Text => Format::Text,
             FormatArg::Json => Format::Json,
@@ -247,7 +283,7 @@ impl Config {
                 ColorArg::Never => false,
                 ColorArg::Auto => !no_color && stdout_tty && args.output.is_none(),
             };
-        Config {
+        Ok(Config {
             captures: args.captures,
             digest: format == Format::Markdown,
             format,
@@ -280,11 +316,11 @@ impl Config {
                 };
                 (mode, args.redact_key)
             }),
-        }
+        })
     }
 
     /// Resolves flags against the real environment.
-    pub fn from_env(args: AnalyzeArgs) -> Config {
+    pub fn from_env(args: AnalyzeArgs) -> Result<Config, ConfigError> {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Config::resolve(args, no_color, std::io::stdout().is_terminal())
     }
@@ -293,6 +329,10 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resolve(args: AnalyzeArgs, no_color: bool, stdout_tty: bool) -> Config {
+        Config::resolve(args, no_color, stdout_tty).unwrap()
+    }
 
     fn args(extra: &[&str]) -> AnalyzeArgs {
         let mut argv = vec!["alpnscope", "analyze"];
@@ -344,7 +384,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let c = Config::resolve(args(&["x.pcap"]), false, false);
+        let c = resolve(args(&["x.pcap"]), false, false);
         assert_eq!(c.format, Format::Text);
         assert_eq!(c.captures, ["x.pcap"]);
         assert!(!c.include_non_tls && !c.color && !c.digest);
@@ -352,28 +392,28 @@ mod tests {
 
     #[test]
     fn format_flag() {
-        let c = Config::resolve(args(&["--format", "markdown", "x.pcap"]), false, true);
+        let c = resolve(args(&["--format", "markdown", "x.pcap"]), false, true);
         assert_eq!(c.format, Format::Markdown);
         assert!(c.digest);
         assert!(!c.color, "markdown is never coloured");
         assert_eq!(
-            Config::resolve(args(&["--format", "jsonl", "-"]), false, false).format,
+            resolve(args(&["--format", "jsonl", "-"]), false, false).format,
             Format::Jsonl
         );
     }
 
     #[test]
     fn color_flag_and_no_color() {
-        assert!(Config::resolve(args(&["x.pcap"]), false, true).color);
-        assert!(!Config::resolve(args(&["x.pcap"]), true, true).color);
-        assert!(Config::resolve(args(&["--color", "always", "x.pcap"]), true, false).color);
-        assert!(!Config::resolve(args(&["--color", "never", "x.pcap"]), false, true).color);
-        assert!(!Config::resolve(args(&["-o", "r.txt", "x.pcap"]), false, true).color);
+        assert!(resolve(args(&["x.pcap"]), false, true).color);
+        assert!(!resolve(args(&["x.pcap"]), true, true).color);
+        assert!(resolve(args(&["--color", "always", "x.pcap"]), true, false).color);
+        assert!(!resolve(args(&["--color", "never", "x.pcap"]), false, true).color);
+        assert!(!resolve(args(&["-o", "r.txt", "x.pcap"]), false, true).color);
     }
 
     #[test]
     fn all_and_output_flags() {
-        let c = Config::resolve(
+        let c = resolve(
             args(&["--all", "-o", "out.json", "a.pcap", "b.pcapng"]),
             false,
             false,
@@ -385,7 +425,7 @@ mod tests {
 
     #[test]
     fn filter_flags() {
-        let c = Config::resolve(
+        let c = resolve(
             args(&[
                 "--sni",
                 "*.test",
@@ -404,7 +444,7 @@ mod tests {
             c.filter.verdicts,
             Some(vec![VerdictKind::Hidden, VerdictKind::Incomplete])
         );
-        let c = Config::resolve(
+        let c = resolve(
             args(&["--problems", "--fail-on", "server_declined", "x.pcap"]),
             false,
             false,
@@ -422,7 +462,7 @@ mod tests {
             ]
         );
         assert_eq!(c.fail_on, vec![VerdictKind::ServerDeclined]);
-        let c = Config::resolve(
+        let c = resolve(
             args(&["--fail-on", "downgraded,server_declined", "x.pcap"]),
             false,
             false,
@@ -449,6 +489,52 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(bad).is_err());
         }
+    }
+
+    #[test]
+    fn redacted_extract_with_keys_is_refused() {
+        let refused = Config::resolve(
+            args(&[
+                "--redact",
+                "--extract",
+                "e.pcapng",
+                "--include-keys",
+                "--keylog",
+                "k.log",
+                "x.pcap",
+            ]),
+            false,
+            false,
+        );
+        assert_eq!(refused, Err(ConfigError::RedactWithKeys));
+        // Each alone is fine.
+        let c = resolve(
+            args(&[
+                "--redact",
+                "--extract",
+                "e.pcapng",
+                "--keylog",
+                "k.log",
+                "x.pcap",
+            ]),
+            false,
+            false,
+        );
+        assert_eq!(c.extract, Some((PathBuf::from("e.pcapng"), vec![], false)));
+        let c = resolve(
+            args(&[
+                "--extract",
+                "e.pcapng",
+                "--include-keys",
+                "--keylog",
+                "k.log",
+                "x.pcap",
+            ]),
+            false,
+            false,
+        );
+        assert_eq!(c.extract, Some((PathBuf::from("e.pcapng"), vec![], true)));
+        assert!(c.redact.is_none());
     }
 
     #[test]

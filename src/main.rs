@@ -26,7 +26,14 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        cli::Command::Analyze(args) => analyze(cli::Config::from_env(args)),
+        cli::Command::Analyze(args) => match cli::Config::from_env(args) {
+            Ok(config) => analyze(config),
+            Err(e) => {
+                // Refused before anything is read or written.
+                eprintln!("alpnscope: error: {e}");
+                ExitCode::from(2)
+            }
+        },
         #[cfg(feature = "live")]
         cli::Command::Live(args) => live_command::live(args),
         #[cfg(feature = "live")]
@@ -91,9 +98,20 @@ fn analyze(config: cli::Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    for capture in &report.captures {
+    for (index, capture) in report.captures.iter().enumerate() {
+        // A redacted run names no file, not even on stderr (logs of CI jobs end up in tickets).
+        let name = if config.redact.is_some() {
+            report::redact::capture_name(index)
+        } else {
+            capture.path.clone()
+        };
         for warning in &capture.warnings {
-            eprintln!("alpnscope: warning: {}: {warning}", capture.path);
+            let warning = if config.redact.is_some() {
+                report::redact::hide_path(warning, &capture.path, &name)
+            } else {
+                warning.clone()
+            };
+            eprintln!("alpnscope: warning: {name}: {warning}");
         }
     }
     config.filter.apply(&mut report);

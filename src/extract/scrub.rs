@@ -1,13 +1,16 @@
 //! Redaction of the packets written by `--extract`: addresses replaced by the report's keyed
 //! pseudonyms (IP and TCP checksums recomputed), MAC addresses by locally administered
-//! pseudonyms, and known host names inside the payload (SNI, certificate names) overwritten with
-//! placeholders of the same length, so every length field and TLS structure stays valid.
+//! pseudonyms (keyed), and known host names inside the payload (SNI, certificate names, and every parent
+//! domain of them: `alpn.test` of `h1.alpn.test`, wherever it appears, e.g. in a URL inside the
+//! certificate) overwritten with keyed placeholders of the same length, so every length field
+//! and TLS structure stays valid. Only bytes in the clear can be rewritten: TLS 1.3 certificates
+//! are encrypted, which is why a redacted extract never carries handshake secrets (the CLI
+//! refuses `--redact` with `--include-keys`).
 
 use crate::capture::LinkType;
 use crate::decode::link;
 use crate::report::redact::Redactor;
 use etherparse::{LaxNetSlice, TransportSlice};
-use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 
 /// Rewrites packets for a redacted extract.
@@ -15,22 +18,6 @@ pub struct Scrubber<'r> {
     redactor: &'r mut Redactor,
     /// (original, same-length placeholder) byte strings replaced in payloads.
     names: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
-/// A same-length placeholder for a host name: letters and digits from a digest, dots kept.
-fn placeholder(name: &str) -> Vec<u8> {
-    let digest = Sha256::digest(name.as_bytes());
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    name.bytes()
-        .enumerate()
-        .map(|(i, b)| {
-            if b == b'.' {
-                b'.'
-            } else {
-                ALPHABET[usize::from(digest[i % 32]) % ALPHABET.len()]
-            }
-        })
-        .collect()
 }
 
 fn replace_all(data: &mut [u8], from: &[u8], to: &[u8]) {
@@ -53,6 +40,21 @@ fn replace_all(data: &mut [u8], from: &[u8], to: &[u8]) {
             i += 1;
         }
     }
+}
+
+/// A name and each parent domain of it with at least two labels: `h1.alpn.test`,
+/// `alpn.test`. Single labels (`test`) would match unrelated bytes.
+fn with_parents(name: &str) -> Vec<&str> {
+    let name = name.trim_end_matches('.');
+    let mut found = vec![name];
+    let mut rest = name;
+    while let Some((_, parent)) = rest.split_once('.') {
+        if parent.contains('.') && !parent.starts_with('.') {
+            found.push(parent);
+        }
+        rest = parent;
+    }
+    found
 }
 
 fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
@@ -79,10 +81,14 @@ impl<'r> Scrubber<'r> {
                     };
                     list.push((from, to));
                 }
-                Err(_) if name.len() >= 4 => {
-                    list.push((name.as_bytes().to_vec(), placeholder(name)))
+                Err(_) => {
+                    for candidate in with_parents(name) {
+                        if candidate.len() >= 4 {
+                            let stand_in = redactor.placeholder(candidate);
+                            list.push((candidate.as_bytes().to_vec(), stand_in));
+                        }
+                    }
                 }
-                Err(_) => {}
             }
         }
         // Longer names first, so a name is not half-replaced by a shorter one inside it.
@@ -104,7 +110,9 @@ impl<'r> Scrubber<'r> {
     }
 
     fn mac(&self, mac: &mut [u8]) {
-        let digest = Sha256::digest(&*mac);
+        // Keyed: a MAC address has few enough likely values (a vendor prefix and 24 bits)
+        // that an unkeyed hash could be reversed by trying them all.
+        let digest = self.redactor.digest("mac", mac);
         for (i, b) in mac.iter_mut().enumerate() {
             *b = digest[i];
         }
@@ -236,14 +244,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_keep_length_and_dots() {
-        let p = placeholder("api.example.com");
-        assert_eq!(p.len(), 15);
-        assert_eq!(p[3], b'.');
-        assert_ne!(&p[..], b"api.example.com");
+    fn replacement_ignores_case() {
         let mut data = b"xxALPN.TESTyy".to_vec();
         replace_all(&mut data, b"alpn.test", b"abcd.efgh");
         assert_eq!(&data, b"xxabcd.efghyy");
+    }
+
+    #[test]
+    fn parents_of_a_name_are_scrubbed_too() {
+        assert_eq!(
+            with_parents("a.h1.alpn.test."),
+            ["a.h1.alpn.test", "h1.alpn.test", "alpn.test"]
+        );
+        assert_eq!(with_parents("alpn.test"), ["alpn.test"]);
+        assert_eq!(with_parents("Example Org"), ["Example Org"]);
+        // A parent named outside the known names (here in a URL) gets the same stand-in as
+        // the end of the child name.
+        let mut redactor = Redactor::new(b"k", crate::report::redact::SniMode::KeepSuffix);
+        let mut scrubber = Scrubber::new(&mut redactor, &["h1.alpn.test".to_string()]);
+        let text = scrubber.text("h1.alpn.test http://ocsp.alpn.test/");
+        assert!(!text.contains("alpn"), "{text}");
+        let (child, url) = text.split_once(' ').unwrap();
+        assert!(url.ends_with(&format!("{}/", &child[3..])), "{text}");
     }
 
     #[test]

@@ -106,9 +106,21 @@ fn distinct<K: PartialEq>(flows: &[&FlowReport], key: impl Fn(&FlowReport) -> K)
     keys
 }
 
+/// Ids listed in a sentence before "and N more" (the diagnosis's `flows` keeps them all).
+const SENTENCE_IDS: usize = 10;
+
+/// "0, 1, 2", or the first ten ids and "and 290 more": a conclusion stays one readable sentence
+/// on a capture of thousands of flows.
 fn ids(flows: &[&FlowReport]) -> String {
-    let ids: Vec<String> = flows.iter().map(|f| f.id.to_string()).collect();
-    ids.join(", ")
+    let ids: Vec<String> = flows
+        .iter()
+        .take(SENTENCE_IDS)
+        .map(|f| f.id.to_string())
+        .collect();
+    match flows.len().saturating_sub(SENTENCE_IDS) {
+        0 => ids.join(", "),
+        more => format!("{} and {more} more", ids.join(", ")),
+    }
 }
 
 fn evidence(flows: &[&FlowReport]) -> Vec<u64> {

@@ -1,12 +1,19 @@
-//! Redaction for public tickets: addresses and server names replaced by stable pseudonyms.
+//! Redaction for public tickets: addresses, server names and capture paths replaced by stable
+//! pseudonyms.
 //!
-//! An address keeps its family and its class (loopback, private, link-local, public); a server
-//! name keeps its registrable domain when it has labels in front of it (`api.example.com` →
-//! `host-3f2a.example.com`), or only its top-level domain otherwise (`example.com` →
-//! `host-9c01.com`); `SniMode::Full` hides the whole name (`host-3f2a.invalid`). Pseudonyms are
-//! keyed: the same input and key give the same report, so reports can be compared; without a
-//! key the caller supplies a random one. Applies to the whole report model, so every format is
-//! covered; key material is never in the model to begin with.
+//! An address keeps its family and its class (loopback, private, link-local, public). A server
+//! name keeps only its public suffix (`com`, `co.uk`, `test`); the registrable label under it
+//! becomes `site-TAG`, a pseudonym of the registrable domain, and every label in front of that
+//! becomes one `host-TAG`, a pseudonym of the whole name: `example.com` → `site-9c01.com`,
+//! `api.example.com` → `host-3f2a.site-9c01.com`. So no label is ever shown in one name and
+//! hidden in another (the old rule kept `example.com` in `api.example.com` while it hid
+//! `example.com` itself), and names under one registrable domain still visibly share it.
+//! `SniMode::Full` hides the whole name (`host-3f2a.invalid`). Capture files are called
+//! `capture 0`, `capture 1`, … — the numbers the report already uses for them — because paths
+//! name users, customers and hosts. Pseudonyms are keyed: the same input and key give the same
+//! report, so reports can be compared; without a key the caller supplies a random one. Applies
+//! to the whole report model, so every format is covered; key material is never in the model
+//! to begin with.
 
 use super::model::{FlowReport, Report};
 use sha2::{Digest, Sha256};
@@ -46,7 +53,9 @@ impl Redactor {
         }
     }
 
-    fn digest(&self, domain: &str, data: &[u8]) -> [u8; 32] {
+    /// The keyed digest of `data` for one use (`domain`): pseudonyms that cannot be checked
+    /// against a guess without the key.
+    pub(crate) fn digest(&self, domain: &str, data: &[u8]) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update((self.key.len() as u64).to_be_bytes());
         h.update(&self.key);
@@ -85,36 +94,61 @@ impl Redactor {
         pseudonym
     }
 
-    /// The pseudonym of a DNS name.
+    /// The pseudonym of a DNS name: its public suffix kept, the registrable label replaced by a
+    /// pseudonym of the registrable domain, the labels in front by one pseudonym of the name.
     pub fn name(&mut self, name: &str) -> String {
         if let Some(p) = self.names.get(name) {
             return p.clone();
         }
         let lower = name.to_ascii_lowercase();
-        let tag = self.tag("name", lower.as_bytes());
-        let labels: Vec<&str> = lower.trim_end_matches('.').split('.').collect();
+        let trimmed = lower.trim_end_matches('.');
+        let tag = self.tag("name", trimmed.as_bytes());
+        let labels: Vec<&str> = trimmed.split('.').collect();
+        let registrable = registrable_labels(&labels);
         let pseudonym = match self.mode {
             SniMode::Full => format!("host-{tag}.invalid"),
+            // A bare public suffix or a single label: nothing can be kept.
+            SniMode::KeepSuffix if labels.len() < registrable => format!("host-{tag}.invalid"),
             SniMode::KeepSuffix => {
-                let registrable = registrable_labels(&labels);
-                let kept = if labels.len() > registrable {
-                    &labels[labels.len() - registrable..]
+                let domain_at = labels.len() - registrable;
+                let suffix = labels.get(domain_at + 1..).unwrap_or_default().join(".");
+                let domain = labels.get(domain_at..).unwrap_or_default().join(".");
+                let site = self.tag("site", domain.as_bytes());
+                if domain_at == 0 {
+                    format!("site-{site}.{suffix}")
                 } else {
-                    // The name is its registrable domain: keep only the suffix under it.
-                    &labels[labels
-                        .len()
-                        .saturating_sub(registrable - 1)
-                        .min(labels.len())..]
-                };
-                if kept.is_empty() {
-                    format!("host-{tag}.invalid")
-                } else {
-                    format!("host-{tag}.{}", kept.join("."))
+                    format!("host-{tag}.site-{site}.{suffix}")
                 }
             }
         };
         self.names.insert(name.to_string(), pseudonym.clone());
         pseudonym
+    }
+
+    /// A same-length stand-in for `name` inside packets, where lengths cannot change: each
+    /// dot-separated label is replaced by keyed letters and digits derived from the label and
+    /// everything after it, so `alpn.test` reads the same alone and at the end of
+    /// `h1.alpn.test`, and nobody without the key can test a guess against it.
+    pub fn placeholder(&self, name: &str) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let lower = name.to_ascii_lowercase();
+        let mut out = Vec::with_capacity(name.len());
+        let mut start = 0;
+        for label in lower.split('.') {
+            let rest = lower.as_bytes().get(start..).unwrap_or_default();
+            let digest = self.digest("placeholder", rest);
+            out.extend(
+                label
+                    .bytes()
+                    .enumerate()
+                    .map(|(i, _)| ALPHABET[usize::from(digest[i % 32]) % ALPHABET.len()]),
+            );
+            start += label.len() + 1;
+            if start <= lower.len() {
+                out.push(b'.');
+            }
+        }
+        out
     }
 
     /// A `host:port` or `[v6]:port` target, or a bare name or address.
@@ -198,6 +232,13 @@ impl Redactor {
         for flow in &mut report.flows {
             self.flow(flow);
         }
+        for (index, capture) in report.captures.iter_mut().enumerate() {
+            let name = capture_name(index);
+            for warning in &mut capture.warnings {
+                *warning = hide_path(warning, &capture.path, &name);
+            }
+            capture.path = name;
+        }
         let non_tls = report.summary.non_tls_flows;
         report.summary = super::summary::summarize(&report.flows, non_tls);
         report.diagnosis = super::diagnosis::diagnose(&report.flows);
@@ -217,6 +258,29 @@ impl Redactor {
             report.tool.command_line = Some(words.join(" "));
         }
     }
+}
+
+/// What a redacted report calls the capture at `index` of the report's captures: the number the
+/// report already uses for it (`in capture 0`).
+pub fn capture_name(index: usize) -> String {
+    format!("capture {index}")
+}
+
+/// `text` with the capture `path` and its file name replaced by `name`.
+pub fn hide_path(text: &str, path: &str, name: &str) -> String {
+    let mut text = text.to_string();
+    if !path.is_empty() && path != "-" {
+        text = text.replace(path, name);
+    }
+    let file = std::path::Path::new(path)
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or("");
+    // A file name of a few characters ("a", "1") would match inside unrelated words.
+    if file.len() >= 4 {
+        text = text.replace(file, name);
+    }
+    text
 }
 
 /// How many trailing labels make the registrable domain.
@@ -315,17 +379,77 @@ mod tests {
         assert_ne!(again, other);
     }
 
+    /// Splits a pseudonym into its labels and checks their shapes.
+    fn shape(p: &str) -> Vec<String> {
+        p.split('.').map(str::to_string).collect()
+    }
+
     #[test]
-    fn names_keep_the_registrable_domain() {
+    fn names_keep_only_the_public_suffix_and_share_the_site_pseudonym() {
         let mut r = Redactor::new(b"k", SniMode::KeepSuffix);
-        let p = r.name("api.example.com");
-        assert!(p.starts_with("host-") && p.ends_with(".example.com"), "{p}");
-        let p = r.name("shop.example.co.uk");
-        assert!(p.ends_with(".example.co.uk"), "{p}");
-        let p = r.name("alpn.test");
-        assert!(p.ends_with(".test") && !p.contains("alpn"), "{p}");
+        let parent = r.name("alpn.test");
+        let child = r.name("h1.alpn.test");
+        let other = r.name("a.alpn.test");
+        let p = shape(&parent);
+        assert_eq!(p.len(), 2, "{parent}");
+        assert!(p[0].starts_with("site-") && p[0].len() == 9, "{parent}");
+        assert_eq!(p[1], "test");
+        let c = shape(&child);
+        assert_eq!(c.len(), 3, "{child}");
+        assert!(c[0].starts_with("host-") && c[0].len() == 9, "{child}");
+        // The parent reads the same in both names: hidden in both, linked in both.
+        assert_eq!(c[1..], p[..], "{child} vs {parent}");
+        assert_eq!(shape(&other)[1..], p[..]);
+        assert_ne!(other, child);
+        for pseudonym in [&parent, &child, &other] {
+            assert!(!pseudonym.contains("alpn") && !pseudonym.contains("h1."));
+        }
+        let shop = r.name("shop.example.co.uk");
+        assert!(
+            shop.starts_with("host-") && shop.ends_with(".co.uk"),
+            "{shop}"
+        );
+        assert!(
+            !shop.contains("example") && !shop.contains("shop"),
+            "{shop}"
+        );
+        assert_eq!(r.name("localhost").len(), "host-0000.invalid".len());
+        assert!(r.name("test").ends_with(".invalid"));
+        // Case and a trailing dot do not make another pseudonym.
+        assert_eq!(r.name("ALPN.test."), parent);
         let mut full = Redactor::new(b"k", SniMode::Full);
         let p = full.name("api.example.com");
         assert!(p.ends_with(".invalid") && !p.contains("example"), "{p}");
+    }
+
+    #[test]
+    fn placeholders_keep_length_dots_and_shared_parents() {
+        let r = Redactor::new(b"k", SniMode::KeepSuffix);
+        let parent = r.placeholder("alpn.test");
+        let child = r.placeholder("H1.alpn.test");
+        assert_eq!(parent.len(), 9);
+        assert_eq!(child.len(), 12);
+        assert_eq!(parent[4], b'.');
+        assert_eq!(&child[3..], &parent[..]);
+        assert_ne!(&parent[..5], b"alpn.");
+        // Keyed: another key, another stand-in.
+        assert_ne!(
+            Redactor::new(b"other", SniMode::KeepSuffix).placeholder("alpn.test"),
+            parent
+        );
+    }
+
+    #[test]
+    fn paths_are_replaced_by_the_capture_number() {
+        assert_eq!(capture_name(2), "capture 2");
+        assert_eq!(
+            hide_path(
+                "cannot read /home/alice/acme/edge-1.pcap: cut off; edge-1.pcap again",
+                "/home/alice/acme/edge-1.pcap",
+                "capture 0"
+            ),
+            "cannot read capture 0: cut off; capture 0 again"
+        );
+        assert_eq!(hide_path("stdin", "-", "capture 0"), "stdin");
     }
 }
