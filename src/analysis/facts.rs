@@ -145,6 +145,10 @@ pub struct FlowFacts {
     pub snaplen: u32,
     /// Last frame of the flow.
     pub last_frame: u64,
+    /// Time of the last frame of the flow.
+    pub last_time: Timestamp,
+    /// The capture's clock when these facts were taken (the time of its latest frame).
+    pub capture_time: Timestamp,
     /// How the flow record ended.
     pub end: FlowEnd,
 }

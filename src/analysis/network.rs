@@ -1,7 +1,7 @@
 //! What the network did to a flow's handshake: timing, retransmitted handshake messages, resets
 //! with their TTLs, and the sentence that names the most likely network cause.
 
-use super::facts::{FlowFacts, Role};
+use super::facts::{FlowEnd, FlowFacts, Role};
 use crate::capture::Timestamp;
 use crate::flow::{Anomaly, Side, TcpHealth};
 use serde::Serialize;
@@ -41,7 +41,8 @@ impl std::fmt::Display for CapturePoint {
 pub enum NetworkCause {
     /// The server's side answered the SYN with a RST.
     ConnectionRefused,
-    /// One SYN, unanswered before the capture ended.
+    /// One SYN, unanswered in the capture and never resent: no proof against the network (a
+    /// lost SYN is resent after a second), see [`NetworkCause::blames_the_network`].
     SynUnanswered,
     /// The SYN was sent several times and never answered.
     SynNeverAnswered,
@@ -53,6 +54,14 @@ pub enum NetworkCause {
     ClientHelloNeverAnswered,
     /// The flow went idle after the ClientHello without an answer.
     ServerSilent,
+}
+
+impl NetworkCause {
+    /// True when the packets show the network (or a middlebox on it) stopped the handshake; a
+    /// single unanswered SYN does not: the capture may have ended or dropped the rest.
+    pub fn blames_the_network(self) -> bool {
+        self != NetworkCause::SynUnanswered
+    }
 }
 
 /// A RST and how its TTL compares with its sender's other packets.
@@ -141,7 +150,9 @@ impl CaptureGap {
         let who = self.from.name();
         match (self.bytes, self.before_frame) {
             (0, _) | (_, None) => format!("bytes of the {who}'s stream"),
-            (bytes, Some(frame)) => format!("{bytes} bytes of the {who}'s stream before frame {frame}"),
+            (bytes, Some(frame)) => {
+                format!("{bytes} bytes of the {who}'s stream before frame {frame}")
+            }
         }
     }
 
@@ -174,7 +185,9 @@ pub fn capture_gaps(facts: &FlowFacts) -> Vec<CaptureGap> {
             .iter()
             .filter(|h| h.acked && in_window(h.frame))
             .collect();
-        let unseen = &health.handshake[peer.index()].get(Anomaly::AckedUnseen).frames;
+        let unseen = &health.handshake[peer.index()]
+            .get(Anomaly::AckedUnseen)
+            .frames;
         if acked.is_empty() && unseen.is_empty() {
             continue;
         }
@@ -470,7 +483,14 @@ pub fn capture_gap_sentence(gaps: &[CaptureGap]) -> Option<String> {
 /// a flow reported while still open (live use), or cut off by the end of the capture, may yet
 /// go on.
 fn stalled_after_server_hello(facts: &FlowFacts) -> Option<String> {
-    if facts.handshake_end.is_some() || !facts.ended() {
+    // Ended by a FIN or an idle timeout: a port reused by a new connection proves the old one
+    // closed, with its last packets (and FINs) missing from the capture.
+    let closed_or_idle = facts.end == FlowEnd::Idle || !facts.fins.is_empty();
+    if facts.handshake_end.is_some() || !facts.ended() || !closed_or_idle {
+        return None;
+    }
+    // Server bytes the client acknowledged were sent: the capture missed them.
+    if capture_gaps(facts).iter().any(|g| g.from == Role::Server) {
         return None;
     }
     let sh_last = facts
@@ -612,13 +632,24 @@ pub fn incomplete_cause(
                 return None;
             }
             let frames: Vec<String> = health.syn_frames.iter().map(u64::to_string).collect();
-            if health.syn_frames.len() == 1 && facts.end != super::facts::FlowEnd::Idle {
-                return Some((
-                    NetworkCause::SynUnanswered,
+            if health.syn_frames.len() == 1 && facts.end != FlowEnd::Idle {
+                let silent_ns = facts.capture_time.nanos_since(facts.last_time);
+                let detail = if silent_ns >= 1_000_000_000 {
+                    // A SYN lost on the network is resent after a second.
+                    format!(
+                        "no answer to the SYN (frame {}) in the capture, and no copy of it although the capture went on for {:.1} s: the capture dropped the rest of this connection, or the client gave up at once",
+                        health.syn_frames[0],
+                        silent_ns as f64 / 1e9
+                    )
+                } else {
                     format!(
                         "no answer to the SYN (frame {}) before the capture ended",
                         health.syn_frames[0]
-                    ),
+                    )
+                };
+                return Some((
+                    NetworkCause::SynUnanswered,
+                    detail,
                     health.syn_frames.clone(),
                 ));
             }

@@ -497,7 +497,10 @@ fn server_hello_not_captured(
             .find(|(r, f)| *r == role && *f > ch_last)
             .map(|(_, f)| (*f, "protected records"));
         if let Some((frame, what)) = [ccs, protected].into_iter().flatten().min() {
-            went_on.push((frame, format!("the {}'s {what} in frame {frame}", role.name())));
+            went_on.push((
+                frame,
+                format!("the {}'s {what} in frame {frame}", role.name()),
+            ));
         }
     }
     if went_on.is_empty() {
@@ -534,11 +537,20 @@ fn no_client_hello_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String 
             role.name()
         );
     }
+    if let Some(gap) = client_capture_gap(facts, evidence) {
+        return format!("the ClientHello is not in the capture ({gap}), so the offer is unknown");
+    }
     evidence.extend(facts.first_tls_frame);
-    format!(
-        "handshake not captured: the capture began after this connection's TLS handshake (first TLS record in frame {})",
-        facts.first_tls_frame.unwrap_or(0)
-    )
+    let first_tls = facts.first_tls_frame.unwrap_or(0);
+    match facts.health.syn {
+        // The capture saw the connection open: it lost the handshake's packets, not its start.
+        Some((syn, _)) => format!(
+            "handshake not captured: the capture saw the connection open (SYN in frame {syn}) but not its hellos; the first TLS record is in frame {first_tls}"
+        ),
+        None => format!(
+            "handshake not captured: the capture has neither this connection's start nor its hellos (the connection predates the capture, or the capture dropped them); the first TLS record is in frame {first_tls}"
+        ),
+    }
 }
 
 /// The network's explanation of a handshake without ServerHello, with its cause and frames.
@@ -631,12 +643,27 @@ fn unanswered_detail(
         crate::analysis::FlowEnd::CaptureStopped => {
             format!("capture stopped before a ServerHello (ClientHello in frame {ch_last})")
         }
-        _ => format!(
-            "no ServerHello before the capture ended (ClientHello in frame {ch_last}, last packet of the flow in frame {})",
-            facts.last_frame
-        ),
+        _ => {
+            let silent_ns = facts.capture_time.nanos_since(facts.last_time);
+            if silent_ns >= SILENCE_BEFORE_CAPTURE_END_NS {
+                // Without a FIN, RST or idle timeout, silence proves nothing either way.
+                format!(
+                    "no ServerHello in the capture: the flow's packets stop at frame {} after the ClientHello (frame {ch_last}) although the capture went on for {:.1} s, with no FIN, RST or timeout: the server never answered, or the capture dropped the rest of the flow",
+                    facts.last_frame,
+                    silent_ns as f64 / 1e9
+                )
+            } else {
+                format!(
+                    "no ServerHello before the capture ended (ClientHello in frame {ch_last}, last packet of the flow in frame {})",
+                    facts.last_frame
+                )
+            }
+        }
     }
 }
+
+/// Silence at the end of a capture that is worth naming (shorter: the capture just ended).
+const SILENCE_BEFORE_CAPTURE_END_NS: i64 = 1_000_000_000;
 
 #[cfg(test)]
 mod tests {

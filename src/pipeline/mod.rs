@@ -352,6 +352,7 @@ impl Analyzer {
         facts.tls_candidate =
             TLS_PORTS.contains(&facts.server.port) || self.tls_servers.contains(&facts.server);
         facts.snaplen = self.snaplen;
+        facts.capture_time = self.now;
     }
 
     fn place(&self) -> FlowPlace {

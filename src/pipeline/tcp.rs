@@ -444,6 +444,7 @@ impl TcpConnection {
             truncated_frames: self.truncated_frames,
             first_truncated_frame: self.first_truncated_frame,
             last_frame: self.last_frame,
+            last_time: self.last_time,
             first_tls_frame: self.first_tls_frame,
             keys: self.keys,
             end,

@@ -379,9 +379,10 @@ pub fn capture_report(
         ));
     }
     if tally.capture_gap_flows > 0 {
+        let n = tally.capture_gap_flows;
         warnings.push(format!(
-            "the capture itself missed packets in {} handshakes: the peers acknowledged data it never saw, and nothing was resent (capture drops, e.g. tcpdump's \"packets dropped by kernel\"); those flows say what is missing instead of blaming the network",
-            tally.capture_gap_flows
+            "the capture itself missed packets in {n} handshake{}: the peers acknowledged data it never saw, and nothing was resent (capture drops, e.g. tcpdump's \"packets dropped by kernel\"); those flows say what is missing instead of blaming the network",
+            if n == 1 { "" } else { "s" }
         ));
     }
     CaptureReport {

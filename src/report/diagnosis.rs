@@ -304,7 +304,11 @@ fn network_failures(s: &ServerFlows) -> Option<Diagnosis> {
         .incomplete
         .iter()
         .copied()
-        .filter(|f| f.network_cause.is_some() || lost_in_a_captured_handshake(f))
+        .filter(|f| {
+            f.network_cause
+                .is_some_and(NetworkCause::blames_the_network)
+                || lost_in_a_captured_handshake(f)
+        })
         .collect();
     if network.is_empty() {
         return None;
