@@ -41,8 +41,9 @@ impl std::fmt::Display for CapturePoint {
 pub enum NetworkCause {
     /// The server's side answered the SYN with a RST.
     ConnectionRefused,
-    /// One SYN, unanswered in the capture and never resent: no proof against the network (a
-    /// lost SYN is resent after a second), see [`NetworkCause::blames_the_network`].
+    /// A SYN unanswered in a capture that ended (or dropped the rest) before a copy, or before
+    /// enough copies, was due: no proof against the network (see
+    /// [`NetworkCause::blames_the_network`]).
     SynUnanswered,
     /// The SYN was sent several times and never answered.
     SynNeverAnswered,
@@ -52,6 +53,9 @@ pub enum NetworkCause {
     Reset,
     /// The ClientHello was sent several times and never answered.
     ClientHelloNeverAnswered,
+    /// The ClientHello was sent several times, and the capture ended soon after the last copy:
+    /// loss, but no proof that the handshake failed.
+    ClientHelloResent,
     /// The flow went idle after the ClientHello without an answer.
     ServerSilent,
 }
@@ -60,7 +64,10 @@ impl NetworkCause {
     /// True when the packets show the network (or a middlebox on it) stopped the handshake; a
     /// single unanswered SYN does not: the capture may have ended or dropped the rest.
     pub fn blames_the_network(self) -> bool {
-        self != NetworkCause::SynUnanswered
+        !matches!(
+            self,
+            NetworkCause::SynUnanswered | NetworkCause::ClientHelloResent
+        )
     }
 }
 
@@ -632,6 +639,18 @@ pub fn incomplete_cause(
                 return None;
             }
             let frames: Vec<String> = health.syn_frames.iter().map(u64::to_string).collect();
+            let cut_off = !watched_long_enough(facts, &health.syn_frames);
+            if health.syn_frames.len() > 1 && cut_off {
+                return Some((
+                    NetworkCause::SynUnanswered,
+                    format!(
+                        "SYN sent {} times (frames {}) with no answer before the capture ended",
+                        health.syn_frames.len(),
+                        frames.join(", ")
+                    ),
+                    health.syn_frames.clone(),
+                ));
+            }
             if health.syn_frames.len() == 1 && facts.end != FlowEnd::Idle {
                 let silent_ns = facts.capture_time.nanos_since(facts.last_time);
                 let detail = if silent_ns >= 1_000_000_000 {
@@ -702,6 +721,20 @@ pub fn incomplete_cause(
         .filter(|_| observation_over)
     {
         let frames: Vec<String> = m.frames.iter().map(u64::to_string).collect();
+        // "Never" needs the flow to have ended, or the capture to have watched long enough after
+        // the last copy for another one to be due; a capture cut off right after a copy shows
+        // loss, not a failed handshake.
+        if !watched_long_enough(facts, &m.frames) {
+            return Some((
+                NetworkCause::ClientHelloResent,
+                format!(
+                    "ClientHello sent {} times (frames {}) with no answer before the capture ended",
+                    m.times,
+                    frames.join(", ")
+                ),
+                m.frames.clone(),
+            ));
+        }
         return Some((
             NetworkCause::ClientHelloNeverAnswered,
             format!(
@@ -713,4 +746,27 @@ pub fn incomplete_cause(
         ));
     }
     None
+}
+
+/// How long the client must have been seen resending an unanswered message, or the capture
+/// must go on after the flow's last packet, when the flow did not end, before "never answered"
+/// is said (a retransmission timeout has grown to seconds by the third copy).
+const NEVER_ANSWERED_WATCH_NS: i64 = 3_000_000_000;
+
+/// True when a message resent in `copies` (frames) went unanswered long enough to say it was
+/// never answered: the flow ended, or the copies span [`NEVER_ANSWERED_WATCH_NS`], or the
+/// capture went on that long after the flow's last packet. A capture cut off right after a copy
+/// shows loss, not a failed handshake.
+fn watched_long_enough(facts: &FlowFacts, copies: &[u64]) -> bool {
+    let watched_ns = facts.capture_time.nanos_since(facts.last_time);
+    let first = copies.first().and_then(|f| time_of(facts, *f));
+    let last = copies.last().and_then(|f| time_of(facts, *f));
+    let resent_for_ns = match (first, last) {
+        (Some(first), Some(last)) => last.nanos_since(first),
+        _ => 0,
+    };
+    facts.ended()
+        || facts.end == FlowEnd::Idle
+        || watched_ns >= NEVER_ANSWERED_WATCH_NS
+        || resent_for_ns >= NEVER_ANSWERED_WATCH_NS
 }

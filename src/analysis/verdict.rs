@@ -124,9 +124,6 @@ pub struct Verdict {
     /// For a handshake that got no ServerHello: the network's part in it, when the packets
     /// show one. Decisions across flows read this, never the sentence.
     pub network_cause: Option<NetworkCause>,
-    /// The verdict rests on a hello the capture missed although the peers exchanged it (the
-    /// other side acknowledged it): a gap in the capture, not a failure.
-    pub hello_missing_from_capture: bool,
 }
 
 fn list(protocols: &[ProtocolName]) -> String {
@@ -146,22 +143,6 @@ pub fn judge(facts: &FlowFacts) -> Verdict {
         detail,
         evidence_frames: evidence,
         network_cause,
-        hello_missing_from_capture: kind == VerdictKind::Incomplete
-            && hello_missing_from_capture(facts),
-    }
-}
-
-/// True when a hello is missing from the capture although the peers exchanged it: the
-/// ServerHello of a handshake that went on, or a ClientHello the server acknowledged.
-fn hello_missing_from_capture(facts: &FlowFacts) -> bool {
-    let mut scratch = Vec::new();
-    match (facts.client_hello(), facts.server_hello()) {
-        (Some((_, ch_frames)), None) => {
-            let ch_last = ch_frames.last().copied().unwrap_or(0);
-            server_hello_not_captured(facts, ch_last, &mut scratch).is_some()
-        }
-        (None, _) => client_capture_gap(facts, &mut scratch).is_some(),
-        (Some(_), Some(_)) => false,
     }
 }
 

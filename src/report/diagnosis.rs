@@ -290,14 +290,8 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
     out.extend(findings.into_iter().flatten());
 }
 
-/// A handshake the capture saw start (its ClientHello) that lost packets and got no ServerHello,
-/// when no hello is merely missing from the capture. A flow whose handshake the capture never
-/// saw proves nothing about the network.
-fn lost_in_a_captured_handshake(flow: &FlowReport) -> bool {
-    flow.client_hello.is_some() && flow.tcp.handshake_loss && !flow.hello_missing_from_capture
-}
-
-/// Network: incomplete handshakes that lost packets, were reset, or have a network cause.
+/// Network: incomplete handshakes whose verdict names a network cause that the packets prove
+/// (resets, a SYN or ClientHello resent for seconds and never answered, a silent server).
 fn network_failures(s: &ServerFlows) -> Option<Diagnosis> {
     let server = s.server;
     let network: Vec<&FlowReport> = s
@@ -307,7 +301,6 @@ fn network_failures(s: &ServerFlows) -> Option<Diagnosis> {
         .filter(|f| {
             f.network_cause
                 .is_some_and(NetworkCause::blames_the_network)
-                || lost_in_a_captured_handshake(f)
         })
         .collect();
     if network.is_empty() {

@@ -316,10 +316,6 @@ pub struct FlowReport {
     /// it, the JSON carries the detail).
     #[serde(skip)]
     pub network_cause: Option<NetworkCause>,
-    /// The verdict rests on a hello the capture missed although the peers exchanged it (not in
-    /// JSON: the diagnosis reads it).
-    #[serde(skip)]
-    pub hello_missing_from_capture: bool,
     /// The ClientHello (the second one after a HelloRetryRequest).
     pub client_hello: Option<ClientHelloReport>,
     /// The ServerHello.
