@@ -315,6 +315,17 @@ fn tcp_report(facts: &FlowFacts, view: &analysis::network::NetworkView) -> TcpRe
                 frames: g.frames.clone(),
             })
             .collect(),
+        slow_server: view.slow_server.as_ref().map(|s| SlowServerReport {
+            wait_ms: s.wait_ms,
+            ack_frame: s.ack_frame,
+            ack_ms: s.ack_ms,
+            server_hello_frame: s.server_hello_frame,
+            nothing_sent_between: matches!(
+                s.ip_ids,
+                analysis::network::IpIdRun::Consecutive { .. }
+            ),
+            detail: s.describe(),
+        }),
     }
 }
 
