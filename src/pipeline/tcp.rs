@@ -369,7 +369,7 @@ impl TcpConnection {
                 TlsEvent::Alert { .. } if Some(*side) == server => server_alert = true,
                 TlsEvent::EncryptedExtensions { .. } => encrypted_extensions = true,
                 TlsEvent::Fault {
-                    fault: StreamFault::Decryption(_),
+                    fault: StreamFault::Decryption(_) | StreamFault::DecryptionAfterGap { .. },
                     ..
                 } => decryption_failed = true,
                 _ => {}

@@ -259,6 +259,13 @@ pub enum Decryption {
     /// The key log's secrets do not decrypt the flow.
     #[serde(rename = "decryption failed: keys do not match this flow")]
     Failed,
+    /// Decryption stopped at bytes of the client's stream missing from the capture (the records
+    /// after a gap cannot be opened, whatever the keys).
+    #[serde(rename = "decryption stopped at a gap in the client stream")]
+    StoppedAtClientGap,
+    /// Decryption stopped at bytes of the server's stream missing from the capture.
+    #[serde(rename = "decryption stopped at a gap in the server stream")]
+    StoppedAtServerGap,
 }
 
 /// The level of an alert record.
