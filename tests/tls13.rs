@@ -121,10 +121,9 @@ fn key_log_for_other_connections_is_named() {
     );
 }
 
-#[test]
-fn wrong_secret_for_the_right_random_is_a_decryption_failure() {
-    let keys = std::fs::read_to_string(fixture("tls13-aes128-keylog.keys")).unwrap();
-    // Same randoms, every secret's first hex digit changed.
+/// A copy of a key log with the same randoms and every secret's first hex digit changed.
+fn broken_keys(name: &str) -> std::path::PathBuf {
+    let keys = std::fs::read_to_string(fixture(name)).unwrap();
     let broken: String = keys
         .lines()
         .map(|l| match l.rsplit_once(' ') {
@@ -137,8 +136,14 @@ fn wrong_secret_for_the_right_random_is_a_decryption_failure() {
         .collect();
     let dir = std::env::temp_dir().join(format!("alpnscope-keys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("broken.keys");
+    let path = dir.join(format!("broken-{name}"));
     std::fs::write(&path, broken).unwrap();
+    path
+}
+
+#[test]
+fn wrong_secret_for_the_right_random_is_a_decryption_failure() {
+    let path = broken_keys("tls13-aes128-keylog.keys");
     let doc = analyze_json(
         &fixture("tls13-aes128-keylog.pcap"),
         &["--keylog", path.to_str().unwrap()],
@@ -149,6 +154,50 @@ fn wrong_secret_for_the_right_random_is_a_decryption_failure() {
         flow["decryption"],
         "decryption failed: keys do not match this flow"
     );
+}
+
+#[test]
+fn decryption_that_stops_at_a_gap_names_the_gap_not_the_keys() {
+    // editcap removed the server segment that completes its Certificate (bytes 617–822 of the
+    // server stream): the client ACKs them in frame 10, the next server segment is frame 12
+    // (tshark: tcp.analysis.lost_segment), whose record does not open.
+    let doc = analyze_json(
+        &fixture("tls13-gap-keylog.pcap"),
+        &["--keylog", &fixture("tls13-gap-keylog.keys")],
+    );
+    let flow = only_flow(&doc);
+    assert_eq!(flow["verdict"], "agreed");
+    assert_eq!(flow["alpn_selected"], "h2");
+    assert_eq!(numbers(&flow["encrypted_extensions"]["frames"]), [6]);
+    assert_eq!(
+        flow["decryption"],
+        "decryption stopped at a gap in the server stream"
+    );
+    assert_eq!(
+        strings(&flow["notes"]),
+        [
+            "server stream, frame 10: 206 bytes missing from the capture",
+            "server stream, frame 12: decryption stopped at a gap: 206 bytes of this stream are missing before frame 12, and the records after a gap cannot be opened (their sequence numbers are lost); the same keys opened the records before it",
+            "server stream: 1 gaps, 206 bytes missing from the capture",
+        ]
+    );
+    assert_eq!(flow["tcp"]["handshake_loss"], false);
+
+    // The same capture with wrong secrets fails at its first protected record, before the gap.
+    let wrong = broken_keys("tls13-gap-keylog.keys");
+    let doc = analyze_json(
+        &fixture("tls13-gap-keylog.pcap"),
+        &["--keylog", wrong.to_str().unwrap()],
+    );
+    let flow = only_flow(&doc);
+    assert_eq!(flow["verdict"], "hidden");
+    assert_eq!(
+        flow["decryption"],
+        "decryption failed: keys do not match this flow"
+    );
+    assert!(strings(&flow["notes"]).contains(
+        &"server stream, frame 6: decryption failed: the keys do not match this flow".to_string()
+    ));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! What was observed on one flow, in client/server terms.
 
 use crate::capture::Timestamp;
-use crate::flow::{Endpoint, ReassemblyStats, Side, TcpHealth};
+use crate::flow::{Endpoint, ReassemblyStats, SeqNumber, Side, TcpHealth};
 use crate::tls::preamble::ProxyKind;
 use crate::tls::x509::CertificateNames;
 use crate::tls::{AlpnList, ClientHello, ServerHello, StreamFault};
@@ -46,6 +46,21 @@ pub struct AlertSeen {
     pub frame: u64,
     /// Read by decrypting the record with a key log.
     pub decrypted: bool,
+}
+
+/// What the timing rules need of one packet of the handshake window beyond its time: who sent
+/// it, what it acknowledged, and its IPv4 identification (consecutive values from one sender
+/// show it sent nothing in between).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowPacket {
+    /// Frame.
+    pub frame: u64,
+    /// Sender, as a side of the flow key.
+    pub side: Side,
+    /// Acknowledgement number, when the ACK flag is set (and RST is not).
+    pub ack: Option<SeqNumber>,
+    /// IPv4 identification (`None` for IPv6 and reassembled datagrams).
+    pub ip_id: Option<u16>,
 }
 
 /// Whether key-log secrets were available for a flow.
@@ -126,6 +141,8 @@ pub struct FlowFacts {
     pub client_side: Side,
     /// Times of the frames of the handshake window, by frame number.
     pub frame_times: Vec<(u64, Timestamp)>,
+    /// The packets of the handshake window (as many as `frame_times`), by frame number.
+    pub window_packets: Vec<WindowPacket>,
     /// Frame that ended the TLS handshake (server CCS for TLS ≤ 1.2, the client's first protected
     /// record for TLS 1.3), when it completed.
     pub handshake_end: Option<u64>,

@@ -1,9 +1,9 @@
 //! What the network did to a flow's handshake: timing, retransmitted handshake messages, resets
 //! with their TTLs, and the sentence that names the most likely network cause.
 
-use super::facts::{FlowEnd, FlowFacts, Role};
+use super::facts::{FlowEnd, FlowFacts, Role, WindowPacket};
 use crate::capture::Timestamp;
-use crate::flow::{Anomaly, Side, TcpHealth};
+use crate::flow::{Anomaly, SeqNumber, Side, TcpHealth};
 use serde::Serialize;
 
 /// Where the capture was taken, inferred from the three-way handshake.
@@ -131,6 +131,73 @@ pub struct NetworkView {
     pub handshake_loss: bool,
     /// Handshake bytes that one side received but the capture did not see.
     pub capture_gaps: Vec<CaptureGap>,
+    /// The server took long to answer a ClientHello it had acknowledged at once (no loss).
+    pub slow_server: Option<SlowServer>,
+}
+
+/// How the server's IPv4 identification runs from its ACK of the ClientHello to its
+/// ServerHello. Stacks that number a connection's packets one by one (Linux does, per socket)
+/// show in it whether the server sent packets in between that the capture never saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpIdRun {
+    /// The ServerHello's identification follows the ACK's: the server sent nothing in between.
+    Consecutive {
+        /// Identification of the ACK.
+        ack: u16,
+        /// Identification of the ServerHello's first segment.
+        server_hello: u16,
+    },
+    /// Identifications were skipped while the server's other packets count up one by one:
+    /// `missing` packets it sent in between never reached the capture point.
+    Skipped {
+        /// Identification of the ACK.
+        ack: u16,
+        /// Identification of the ServerHello's first segment.
+        server_hello: u16,
+        /// Packets missing in between.
+        missing: u16,
+    },
+    /// Nothing to tell from them (IPv6, zero or random identifications).
+    Unknown,
+}
+
+/// Most packets a skipped IP ID run may stand for: a lost server flight, resent.
+const MAX_SKIPPED_IDS: u16 = 16;
+
+/// A ServerHello that came long after the ClientHello although the server acknowledged the
+/// ClientHello promptly and nothing was resent: the server was slow to answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlowServer {
+    /// Last ClientHello segment → ServerHello, ms.
+    pub wait_ms: f64,
+    /// The server's first ACK of the whole ClientHello.
+    pub ack_frame: u64,
+    /// Last ClientHello segment → that ACK, ms.
+    pub ack_ms: f64,
+    /// First frame of the ServerHello.
+    pub server_hello_frame: u64,
+    /// What the server's IP identifications show about packets in between.
+    pub ip_ids: IpIdRun,
+}
+
+impl SlowServer {
+    /// "server slow to answer (300.955 ms): it acknowledged the ClientHello in frame 5 after
+    /// 0.019 ms but sent its ServerHello only in frame 6, …".
+    pub fn describe(&self) -> String {
+        let base = format!(
+            "server slow to answer ({:.3} ms): it acknowledged the ClientHello in frame {} after {:.3} ms but sent its ServerHello only in frame {}",
+            self.wait_ms, self.ack_frame, self.ack_ms, self.server_hello_frame
+        );
+        match self.ip_ids {
+            IpIdRun::Consecutive { ack, server_hello } => format!(
+                "{base}, and sent nothing in between (IP IDs {ack:#06x}, {server_hello:#06x} in a row)"
+            ),
+            // A Skipped run is loss, never a slow server; described alike for completeness.
+            IpIdRun::Skipped { .. } | IpIdRun::Unknown => format!(
+                "{base}; a ServerHello lost before the capture point and resent would look the same (no IP IDs tell them apart)"
+            ),
+        }
+    }
 }
 
 /// Bytes of one side's stream in the handshake window that the other side evidently received
@@ -299,11 +366,13 @@ pub fn assess(facts: &FlowFacts) -> NetworkView {
         finding: None,
         handshake_loss: handshake_losses > 0,
         capture_gaps: capture_gaps(facts),
+        slow_server: None,
     };
     if facts.server_hello().is_some() {
-        let (finding, loss) = completed_finding(facts, &view);
+        let (finding, loss, slow) = completed_finding(facts, &view);
         view.finding = finding;
         view.handshake_loss |= loss;
+        view.slow_server = slow;
     }
     view
 }
@@ -436,11 +505,14 @@ fn frames_text(frames: &[u64]) -> String {
     frames.join(", ")
 }
 
-/// The `network` finding of a flow whose ServerHello was seen, and whether the handshake lost
-/// packets.
-fn completed_finding(facts: &FlowFacts, view: &NetworkView) -> (Option<String>, bool) {
+/// The `network` finding of a flow whose ServerHello was seen, whether the handshake lost
+/// packets, and a server slow to answer (which is no loss).
+fn completed_finding(
+    facts: &FlowFacts,
+    view: &NetworkView,
+) -> (Option<String>, bool, Option<SlowServer>) {
     if let Some(stalled) = stalled_after_server_hello(facts) {
-        return (Some(stalled), view.handshake_losses > 0);
+        return (Some(stalled), view.handshake_losses > 0, None);
     }
     let client = facts.client_side;
     let named: Vec<u64> = view
@@ -455,8 +527,13 @@ fn completed_finding(facts: &FlowFacts, view: &NetworkView) -> (Option<String>, 
         loss.extend(side_loss);
         reordering.extend(side_reordering);
     }
+    let mut slow = None;
     if loss.is_empty() {
-        loss.extend(late_server_hello(view));
+        match late_server_hello(facts, view) {
+            Some(LateServerHello::Lost(sentence)) => loss.push(sentence),
+            Some(LateServerHello::Slow(server)) => slow = Some(server),
+            None => {}
+        }
     }
     let lost = !loss.is_empty();
     let completed = facts.handshake_end.is_some();
@@ -467,7 +544,7 @@ fn completed_finding(facts: &FlowFacts, view: &NetworkView) -> (Option<String>, 
         (Some(network), Some(capture)) => Some(format!("{network}; {capture}")),
         (network, capture) => network.or(capture),
     };
-    (finding, lost)
+    (finding, lost, slow)
 }
 
 /// What the capture missed, when the peers evidently received it.
@@ -576,17 +653,125 @@ fn side_anomalies(
     (loss, reordering)
 }
 
-/// A ServerHello that comes a retransmission timeout after the ClientHello, on a connection
-/// whose round trip is far shorter, was most likely lost before the capture point.
-fn late_server_hello(view: &NetworkView) -> Option<String> {
+/// What a ServerHello that came late, with no loss in sight, says.
+enum LateServerHello {
+    /// A segment was lost before the capture point: the sentence.
+    Lost(String),
+    /// The server was slow to answer.
+    Slow(SlowServer),
+}
+
+/// A ServerHello that comes long after the ClientHello (≥ 150 ms and more than 20 round trips)
+/// when no loss was seen. A server that acknowledged the ClientHello before its ServerHello had
+/// received it: the wait is the server's, unless its IP IDs show packets sent in between that the
+/// capture never saw (a ServerHello lost before the capture point and resent after a
+/// retransmission timeout). Without such an ACK, the ClientHello or the ServerHello was most
+/// likely lost before the capture point.
+fn late_server_hello(facts: &FlowFacts, view: &NetworkView) -> Option<LateServerHello> {
     let (Some(wait), Some(rtt)) = (view.client_hello_to_server_hello_ms, view.connect_ms) else {
         return None;
     };
-    (wait >= 150.0 && wait > 20.0 * rtt.max(0.05)).then(|| {
-        format!(
-            "the ServerHello came {wait:.3} ms after the ClientHello on a connection with a {rtt:.3} ms round trip: a segment was likely lost before the capture point and resent after a retransmission timeout"
-        )
-    })
+    if wait < 150.0 || wait <= 20.0 * rtt.max(0.05) {
+        return None;
+    }
+    let came = format!(
+        "the ServerHello came {wait:.3} ms after the ClientHello on a connection with a {rtt:.3} ms round trip"
+    );
+    let Some((ack, server_hello)) = client_hello_ack(facts) else {
+        return Some(LateServerHello::Lost(format!(
+            "{came}: a segment was likely lost before the capture point and resent after a retransmission timeout"
+        )));
+    };
+    let ip_ids = ip_id_run(facts, ack, server_hello);
+    if let IpIdRun::Skipped {
+        ack: from,
+        server_hello: to,
+        missing,
+    } = ip_ids
+    {
+        let packets = if missing == 1 {
+            "1 server packet was".to_string()
+        } else {
+            format!("{missing} server packets were")
+        };
+        return Some(LateServerHello::Lost(format!(
+            "{came}, and the server's IP ID skipped from {from:#06x} (frame {}) to {to:#06x} (frame {}): {packets} lost before the capture point and resent after a retransmission timeout",
+            ack.frame, server_hello.frame
+        )));
+    }
+    let ch_last = facts.client_hello()?.1.last().copied()?;
+    let ack_ms = ms(time_of(facts, ch_last)?, time_of(facts, ack.frame)?);
+    Some(LateServerHello::Slow(SlowServer {
+        wait_ms: wait,
+        ack_frame: ack.frame,
+        ack_ms,
+        server_hello_frame: server_hello.frame,
+        ip_ids,
+    }))
+}
+
+/// The server's first packet that acknowledges the whole ClientHello, when it comes before the
+/// ServerHello, and the ServerHello's first packet.
+fn client_hello_ack(facts: &FlowFacts) -> Option<(WindowPacket, WindowPacket)> {
+    let client = facts.client_side;
+    let ch_frames = &facts.client_hello()?.1;
+    let sh_first = *facts.server_hello()?.1.first()?;
+    let end: SeqNumber = facts
+        .health
+        .first_segments(client)
+        .iter()
+        .filter(|s| ch_frames.contains(&s.frame))
+        .map(|s| s.seq.plus(s.len))
+        .max_by(|a, b| a.diff(*b).cmp(&0))?;
+    let server = client.other();
+    let packets = &facts.window_packets;
+    let ack = packets.iter().find(|p| {
+        p.side == server && p.frame < sh_first && p.ack.is_some_and(|a| a.diff(end) >= 0)
+    })?;
+    let server_hello = packets.iter().find(|p| p.frame == sh_first)?;
+    Some((*ack, *server_hello))
+}
+
+/// How the server's IP identification runs from `ack` to `server_hello`. A skip counts only when
+/// the server's other packets of the handshake window count up one by one (at least one such
+/// step, none otherwise): then the skipped values are packets the capture never saw.
+fn ip_id_run(facts: &FlowFacts, ack: WindowPacket, server_hello: WindowPacket) -> IpIdRun {
+    let (Some(from), Some(to)) = (ack.ip_id, server_hello.ip_id) else {
+        return IpIdRun::Unknown;
+    };
+    let step = to.wrapping_sub(from);
+    if step == 1 {
+        return IpIdRun::Consecutive {
+            ack: from,
+            server_hello: to,
+        };
+    }
+    if !(2..=MAX_SKIPPED_IDS + 1).contains(&step) {
+        return IpIdRun::Unknown;
+    }
+    // The server's other steps, from one captured packet to its next (the SYN/ACK often
+    // carries 0 and is left out).
+    let ids: Vec<(u64, u16)> = facts
+        .window_packets
+        .iter()
+        .filter(|p| p.side == ack.side && p.frame >= ack.frame)
+        .filter_map(|p| Some((p.frame, p.ip_id?)))
+        .collect();
+    let steps: Vec<u16> = ids
+        .windows(2)
+        .filter_map(|w| match w {
+            [(frame, a), (_, b)] if *frame != ack.frame => Some(b.wrapping_sub(*a)),
+            _ => None,
+        })
+        .collect();
+    if steps.is_empty() || steps.iter().any(|s| *s != 1) {
+        return IpIdRun::Unknown;
+    }
+    IpIdRun::Skipped {
+        ack: from,
+        server_hello: to,
+        missing: step - 1,
+    }
 }
 
 /// The finding sentence from the loss and reordering phrases, if there are any. "but completed"
@@ -769,4 +954,80 @@ fn watched_long_enough(facts: &FlowFacts, copies: &[u64]) -> bool {
         || facts.end == FlowEnd::Idle
         || watched_ns >= NEVER_ANSWERED_WATCH_NS
         || resent_for_ns >= NEVER_ANSWERED_WATCH_NS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Server packets (side B) with these frames and IP IDs.
+    fn facts(ids: &[(u64, Option<u16>)]) -> FlowFacts {
+        FlowFacts {
+            client_side: Side::A,
+            window_packets: ids
+                .iter()
+                .map(|&(frame, ip_id)| WindowPacket {
+                    frame,
+                    side: Side::B,
+                    ack: None,
+                    ip_id,
+                })
+                .collect(),
+            ..FlowFacts::default()
+        }
+    }
+
+    fn run(ids: &[(u64, Option<u16>)]) -> IpIdRun {
+        let f = facts(ids);
+        let (ack, sh) = (f.window_packets[0], f.window_packets[1]);
+        ip_id_run(&f, ack, sh)
+    }
+
+    #[test]
+    fn ip_ids_in_a_row_prove_nothing_was_sent_between() {
+        assert_eq!(
+            run(&[(5, Some(0xffff)), (6, Some(0))]),
+            IpIdRun::Consecutive {
+                ack: 0xffff,
+                server_hello: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_skip_counts_only_when_the_other_packets_count_up_by_one() {
+        assert_eq!(
+            run(&[(5, Some(10)), (6, Some(13)), (9, Some(14)), (12, Some(15))]),
+            IpIdRun::Skipped {
+                ack: 10,
+                server_hello: 13,
+                missing: 2
+            }
+        );
+        // Random (or global) identifications: no skip can be read from them.
+        assert_eq!(
+            run(&[(5, Some(10)), (6, Some(13)), (9, Some(900))]),
+            IpIdRun::Unknown
+        );
+        // No other step to compare with.
+        assert_eq!(run(&[(5, Some(10)), (6, Some(12))]), IpIdRun::Unknown);
+        // Zero identifications, IPv6.
+        assert_eq!(run(&[(5, Some(0)), (6, Some(0))]), IpIdRun::Unknown);
+        assert_eq!(run(&[(5, None), (6, None)]), IpIdRun::Unknown);
+    }
+
+    #[test]
+    fn a_slow_server_without_ip_ids_says_what_it_cannot_rule_out() {
+        let slow = SlowServer {
+            wait_ms: 300.5,
+            ack_frame: 5,
+            ack_ms: 0.02,
+            server_hello_frame: 6,
+            ip_ids: IpIdRun::Unknown,
+        };
+        assert_eq!(
+            slow.describe(),
+            "server slow to answer (300.500 ms): it acknowledged the ClientHello in frame 5 after 0.020 ms but sent its ServerHello only in frame 6; a ServerHello lost before the capture point and resent would look the same (no IP IDs tell them apart)"
+        );
+    }
 }

@@ -80,6 +80,9 @@ pub struct Segment<'a> {
     pub window: u16,
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
+    /// IPv4 identification field; `None` for IPv6 (which has none outside fragments) and for a
+    /// datagram reassembled from fragments.
+    pub ip_id: Option<u16>,
     /// Payload bytes present in the capture.
     pub payload: &'a [u8],
     /// Payload length on the wire (≥ `payload.len()` when the snaplen cut the frame).
@@ -216,6 +219,8 @@ struct IpView<'a> {
     src: IpAddr,
     dst: IpAddr,
     ttl: u8,
+    /// IPv4 identification field (`None` for IPv6).
+    ip_id: Option<u16>,
     /// Payload length the IP header declares after its own headers (`None`: the length field
     /// does not even cover those).
     declared_payload: Option<usize>,
@@ -266,6 +271,7 @@ fn ipv4<'p, 'a>(v4: &'p LaxIpv4Slice<'a>) -> Result<IpView<'p>, Decoded<'a>> {
         src: IpAddr::V4(h.source_addr()),
         dst: IpAddr::V4(h.destination_addr()),
         ttl: h.ttl(),
+        ip_id: Some(h.identification()),
         declared_payload: declared,
         payload,
     })
@@ -306,6 +312,7 @@ fn ipv6<'p, 'a>(v6: &'p LaxIpv6Slice<'a>) -> Result<IpView<'p>, Decoded<'a>> {
         src: IpAddr::V6(h.source_addr()),
         dst: IpAddr::V6(h.destination_addr()),
         ttl: h.hop_limit(),
+        ip_id: None,
         declared_payload: declared,
         payload,
     })
@@ -348,7 +355,7 @@ fn tcp_segment<'a>(
     Decoded::Tcp(segment(
         ip.src,
         ip.dst,
-        ip.ttl,
+        (ip.ttl, ip.ip_id),
         tcp,
         wire_len.max(captured.len()),
     ))
@@ -363,10 +370,11 @@ fn fragment_or_truncated(fragment: Fragment<'_>, incomplete: bool) -> Decoded<'_
     }
 }
 
+/// The segment view of a TCP header; `(ttl, ip_id)` come from its IP header.
 fn segment<'a>(
     src_ip: IpAddr,
     dst_ip: IpAddr,
-    ttl: u8,
+    (ttl, ip_id): (u8, Option<u16>),
     tcp: &TcpSlice<'a>,
     wire_len: usize,
 ) -> Segment<'a> {
@@ -380,6 +388,7 @@ fn segment<'a>(
         flags: TcpFlags(tcp.header_slice().get(13).copied().unwrap_or(0)),
         window: tcp.window_size(),
         ttl,
+        ip_id,
         payload: tcp.payload(),
         payload_len: u32::try_from(wire_len).unwrap_or(u32::MAX),
         window_scale: if tcp.syn() {
@@ -401,7 +410,13 @@ pub fn decode_datagram(datagram: &Datagram) -> Decoded<'_> {
     match TcpSlice::from_slice(&datagram.payload) {
         Ok(tcp) => {
             let len = tcp.payload().len();
-            Decoded::Tcp(segment(datagram.src, datagram.dst, datagram.ttl, &tcp, len))
+            Decoded::Tcp(segment(
+                datagram.src,
+                datagram.dst,
+                (datagram.ttl, None),
+                &tcp,
+                len,
+            ))
         }
         Err(e) => Decoded::Malformed(DecodeError::ReassembledTcpHeader(e)),
     }
@@ -447,6 +462,7 @@ mod tests {
         assert_eq!(seg.seq, 1000);
         assert_eq!(seg.ack, 7);
         assert_eq!(seg.ttl, 64);
+        assert_eq!(seg.ip_id, Some(0));
         assert_eq!(seg.payload, b"hello");
         assert_eq!(seg.payload_len, 5);
         assert!(seg.flags.ack() && !seg.flags.syn());

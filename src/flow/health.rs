@@ -514,6 +514,7 @@ mod tests {
             flags: TcpFlags(flags),
             window,
             ttl: 64,
+            ip_id: None,
             payload: &[],
             payload_len: len,
             window_scale: None,

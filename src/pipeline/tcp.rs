@@ -5,9 +5,10 @@
 //! key-log secrets, a TLS 1.3 ServerHello makes the other direction protected). It knows nothing
 //! of the flow table, the capture or the report: the table hands it segments and asks it for its
 //! facts. ISN, FIN and RST state lives once, in the connection's [`TcpHealth`]. Memory is bounded
-//! by the reassembler's and the TLS parser's caps and by [`MAX_FRAME_TIMES`].
+//! by the reassembler's and the TLS parser's caps and by [`MAX_FRAME_TIMES`] (frame times and
+//! window packets).
 
-use crate::analysis::{AlertSeen, FlowEnd, FlowFacts, KeyStatus, Role};
+use crate::analysis::{AlertSeen, FlowEnd, FlowFacts, KeyStatus, Role, WindowPacket};
 use crate::capture::{Frame, Timestamp};
 use crate::decode::Segment;
 use crate::flow::{Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side, TcpHealth};
@@ -75,6 +76,8 @@ pub(super) struct TcpConnection {
     server_version: Option<TlsVersion>,
     /// Frame times of the handshake window.
     frame_times: Vec<(u64, Timestamp)>,
+    /// Packets of the handshake window (as many as `frame_times`).
+    window_packets: Vec<WindowPacket>,
     payload_seen: bool,
     /// Whether the flow table already reported the connection (live use).
     pub reported: Reported,
@@ -115,6 +118,7 @@ impl TcpConnection {
             handshake_end: None,
             server_version: None,
             frame_times: Vec::new(),
+            window_packets: Vec::new(),
             payload_seen: false,
             reported: Reported::No,
             client_random: None,
@@ -166,6 +170,12 @@ impl TcpConnection {
             .segment(side, seg, frame.number, frame.timestamp, in_handshake);
         if in_handshake && self.frame_times.len() < MAX_FRAME_TIMES {
             self.frame_times.push((frame.number, frame.timestamp));
+            self.window_packets.push(WindowPacket {
+                frame: frame.number,
+                side,
+                ack: (seg.flags.ack() && !seg.flags.rst()).then_some(SeqNumber(seg.ack)),
+                ip_id: seg.ip_id,
+            });
         }
         self.payload_seen |= seg.payload_len > 0;
 
@@ -359,7 +369,7 @@ impl TcpConnection {
                 TlsEvent::Alert { .. } if Some(*side) == server => server_alert = true,
                 TlsEvent::EncryptedExtensions { .. } => encrypted_extensions = true,
                 TlsEvent::Fault {
-                    fault: StreamFault::Decryption(_),
+                    fault: StreamFault::Decryption(_) | StreamFault::DecryptionAfterGap { .. },
                     ..
                 } => decryption_failed = true,
                 _ => {}
@@ -410,6 +420,7 @@ impl TcpConnection {
         let mut facts = self.facts_without_health(end);
         facts.health = self.health.clone();
         facts.frame_times = self.frame_times.clone();
+        facts.window_packets = self.window_packets.clone();
         facts
     }
 
@@ -418,6 +429,7 @@ impl TcpConnection {
         let mut facts = self.facts_without_health(end);
         facts.health = std::mem::take(&mut self.health);
         facts.frame_times = std::mem::take(&mut self.frame_times);
+        facts.window_packets = std::mem::take(&mut self.window_packets);
         facts
     }
 

@@ -142,16 +142,24 @@ fn decryption(facts: &FlowFacts) -> Option<Decryption> {
     let tls13 = facts
         .server_hello()
         .is_some_and(|(h, _)| h.tls_version() == TlsVersion::TLS13);
-    let decryption_failed = facts
+    // Keys that do not open a record with no gap before it outweigh a gap in the other side.
+    let keys_failed = facts
         .faults
         .iter()
         .any(|(_, _, f)| matches!(f, StreamFault::Decryption(_)));
+    let stopped_at_gap = facts.faults.iter().find_map(|(role, _, f)| {
+        matches!(f, StreamFault::DecryptionAfterGap { .. }).then_some(*role)
+    });
     match facts.keys {
         _ if !tls13 => None,
         KeyStatus::NoKeyLog => None,
         KeyStatus::NoEntry => Some(Decryption::NoEntry),
-        KeyStatus::Found if decryption_failed => Some(Decryption::Failed),
-        KeyStatus::Found => Some(Decryption::Decrypted),
+        KeyStatus::Found if keys_failed => Some(Decryption::Failed),
+        KeyStatus::Found => Some(match stopped_at_gap {
+            Some(Role::Client) => Decryption::StoppedAtClientGap,
+            Some(Role::Server) => Decryption::StoppedAtServerGap,
+            None => Decryption::Decrypted,
+        }),
     }
 }
 
@@ -314,6 +322,17 @@ fn tcp_report(facts: &FlowFacts, view: &analysis::network::NetworkView) -> TcpRe
                 frames: g.frames.clone(),
             })
             .collect(),
+        slow_server: view.slow_server.as_ref().map(|s| SlowServerReport {
+            wait_ms: s.wait_ms,
+            ack_frame: s.ack_frame,
+            ack_ms: s.ack_ms,
+            server_hello_frame: s.server_hello_frame,
+            nothing_sent_between: matches!(
+                s.ip_ids,
+                analysis::network::IpIdRun::Consecutive { .. }
+            ),
+            detail: s.describe(),
+        }),
     }
 }
 

@@ -626,6 +626,9 @@ fn render_event_rows(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(network) = &flow.network {
         writeln!(out, "| network | {} |", cell(network))?;
     }
+    if let Some(slow) = &flow.tcp.slow_server {
+        writeln!(out, "| wait | {} |", cell(&slow.detail))?;
+    }
     for reset in &flow.tcp.resets {
         writeln!(
             out,

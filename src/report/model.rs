@@ -259,6 +259,13 @@ pub enum Decryption {
     /// The key log's secrets do not decrypt the flow.
     #[serde(rename = "decryption failed: keys do not match this flow")]
     Failed,
+    /// Decryption stopped at bytes of the client's stream missing from the capture (the records
+    /// after a gap cannot be opened, whatever the keys).
+    #[serde(rename = "decryption stopped at a gap in the client stream")]
+    StoppedAtClientGap,
+    /// Decryption stopped at bytes of the server's stream missing from the capture.
+    #[serde(rename = "decryption stopped at a gap in the server stream")]
+    StoppedAtServerGap,
 }
 
 /// The level of an alert record.
@@ -435,6 +442,27 @@ pub struct TcpReport {
     /// Handshake bytes the capture missed although the peer received them (acknowledged, never
     /// resent): gaps in the capture, not network loss.
     pub capture_gaps: Vec<CaptureGapReport>,
+    /// The server acknowledged the ClientHello at once but sent its ServerHello long after, and
+    /// nothing was lost: a slow server, not the network.
+    pub slow_server: Option<SlowServerReport>,
+}
+
+/// A server slow to answer the ClientHello.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowServerReport {
+    /// Last ClientHello segment → ServerHello, ms.
+    pub wait_ms: f64,
+    /// The server's first ACK of the whole ClientHello.
+    pub ack_frame: u64,
+    /// Last ClientHello segment → that ACK, ms.
+    pub ack_ms: f64,
+    /// First frame of the ServerHello.
+    pub server_hello_frame: u64,
+    /// The server's IPv4 identifications run on from the ACK to the ServerHello: it sent
+    /// nothing in between (false: the packets cannot tell, e.g. IPv6).
+    pub nothing_sent_between: bool,
+    /// The sentence for people.
+    pub detail: String,
 }
 
 /// Bytes of one side's handshake that the capture missed and the peer received.

@@ -212,6 +212,9 @@ fn render_observations(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()>
     if !timing.is_empty() {
         field(out, "timing", &timing)?;
     }
+    if let Some(slow) = &flow.tcp.slow_server {
+        field(out, "wait", &slow.detail)?;
+    }
     for reset in &flow.tcp.resets {
         let ttl = match reset.usual_ttl {
             Some(usual) if usual != reset.ttl => format!(", TTL {} (usual {usual})", reset.ttl),

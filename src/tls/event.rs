@@ -124,6 +124,18 @@ pub enum StreamFault {
     HelloFaults(Vec<&'static str>),
     /// Protected records could not be opened with the key log's secret.
     Decryption(DecryptError),
+    /// A protected record did not open after bytes of this direction went missing: a record's
+    /// nonce is built from its sequence number (RFC 8446 §5.3), which is lost at a gap, so the
+    /// records after one cannot be opened whatever the keys.
+    DecryptionAfterGap {
+        /// Bytes missing since the last record that opened (or since the direction was
+        /// protected).
+        missing: u64,
+        /// The first frame captured after the missing bytes.
+        before_frame: u64,
+        /// The same keys opened records of this direction before the gap.
+        opened_before: bool,
+    },
 }
 
 impl std::fmt::Display for StreamFault {
@@ -142,6 +154,21 @@ impl std::fmt::Display for StreamFault {
                 write!(f, "malformed extensions: {}", list.join("; "))
             }
             StreamFault::Decryption(e) => write!(f, "{e}"),
+            StreamFault::DecryptionAfterGap {
+                missing,
+                before_frame,
+                opened_before,
+            } => {
+                write!(
+                    f,
+                    "decryption stopped at a gap: {missing} bytes of this stream are missing before frame {before_frame}, and the records after a gap cannot be opened (their sequence numbers are lost); "
+                )?;
+                if *opened_before {
+                    write!(f, "the same keys opened the records before it")
+                } else {
+                    write!(f, "whether the keys match is not known")
+                }
+            }
         }
     }
 }

@@ -54,6 +54,15 @@ impl AlertReader {
     }
 }
 
+/// Bytes of a protected direction that went missing since its last record that opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GapSinceOpened {
+    /// Missing bytes.
+    missing: u64,
+    /// The first frame whose bytes were fed after them.
+    before_frame: Option<u64>,
+}
+
 /// Reads one direction of a connection.
 #[derive(Debug)]
 pub struct DirectionParser {
@@ -66,6 +75,11 @@ pub struct DirectionParser {
     handshake: Reassembler,
     protection: Protection,
     budget: EventBudget,
+    /// Gaps in this direction since it was protected and its last record opened: a record
+    /// that then fails to open failed at the gap, not on the keys.
+    gap_since_opened: Option<GapSinceOpened>,
+    /// A protected record of this direction opened.
+    opened_any: bool,
 }
 
 impl Default for DirectionParser {
@@ -90,6 +104,8 @@ impl DirectionParser {
             handshake: Reassembler::default(),
             protection: Protection::default(),
             budget: EventBudget::default(),
+            gap_since_opened: None,
+            opened_any: false,
         }
     }
 
@@ -171,6 +187,15 @@ impl DirectionParser {
 
     /// Bytes missing from the stream: the parser loses sync and looks for the next record.
     pub fn gap(&mut self, frame: u64, len: u32, events: &mut Vec<TlsEvent>) {
+        if self.phase != Phase::Done && self.protection.is_encrypted() {
+            let gap = self.gap_since_opened.get_or_insert(GapSinceOpened {
+                missing: 0,
+                before_frame: None,
+            });
+            gap.missing = gap.missing.saturating_add(u64::from(len));
+            // Bytes that arrive later name the frame after all the missing ones.
+            gap.before_frame = None;
+        }
         match self.phase {
             Phase::Done => {}
             Phase::Detect if self.start.is_empty() => self.phase = Phase::Resync,
@@ -198,6 +223,9 @@ impl DirectionParser {
 
     /// Ordered bytes from `frame`.
     pub fn feed(&mut self, frame: u64, bytes: &[u8], events: &mut Vec<TlsEvent>) {
+        if let Some(gap) = &mut self.gap_since_opened {
+            gap.before_frame.get_or_insert(frame);
+        }
         if self.phase == Phase::Resync {
             // Only a segment that starts with a record header can restore sync.
             match self.records.resync_segment(bytes) {
@@ -535,6 +563,37 @@ mod tests {
                 ..
             }
         )));
+        assert!(p.is_done());
+    }
+
+    #[test]
+    fn a_record_that_fails_after_a_gap_is_blamed_on_the_gap() {
+        let secret = [2; 32];
+        let mut p = DirectionParser::new(false);
+        p.set_handshake_secret(secret.to_vec());
+        let mut events = Vec::new();
+        p.feed(1, &tls13_server_hello_record(), &mut events);
+        // EncryptedExtensions (record 0) opens; record 1 is lost; record 2 cannot open as
+        // record 1.
+        p.feed(
+            2,
+            &protected_record(&secret, 0, &[8, 0, 0, 2, 0, 0, 22]),
+            &mut events,
+        );
+        p.gap(3, 40, &mut events);
+        p.feed(
+            4,
+            &protected_record(&secret, 2, &[20, 0, 0, 1, 0, 22]),
+            &mut events,
+        );
+        assert!(events.contains(&TlsEvent::Fault {
+            frame: 4,
+            fault: StreamFault::DecryptionAfterGap {
+                missing: 40,
+                before_frame: 4,
+                opened_before: true
+            }
+        }));
         assert!(p.is_done());
     }
 

@@ -3,6 +3,7 @@
 //! no-op; a TLS 1.3 ServerHello encrypts what follows; Finished ends decryption).
 
 use super::{DirectionParser, StreamFault, TlsEvent};
+use crate::tls::decrypt::DecryptError;
 use crate::tls::extensions::encrypted_extensions_alpn;
 use crate::tls::handshake::{Message, Step};
 use crate::tls::hello::{ClientHello, ServerHello};
@@ -20,6 +21,10 @@ impl DirectionParser {
         opened: Opened,
         events: &mut Vec<TlsEvent>,
     ) {
+        if opened.is_ok() {
+            self.opened_any = true;
+            self.gap_since_opened = None;
+        }
         match opened {
             Ok((ContentType::HANDSHAKE, plain)) => self.handshake_bytes(frame, &plain, events),
             Ok((ContentType::ALERT, plain)) if plain.len() >= 2 => {
@@ -39,13 +44,15 @@ impl DirectionParser {
                 self.stop();
             }
             Err(e) => {
-                self.emit(
-                    events,
-                    TlsEvent::Fault {
-                        frame,
-                        fault: StreamFault::Decryption(e),
+                let fault = match (e, self.gap_since_opened) {
+                    (DecryptError::Authentication, Some(gap)) => StreamFault::DecryptionAfterGap {
+                        missing: gap.missing,
+                        before_frame: gap.before_frame.unwrap_or(start_frame),
+                        opened_before: self.opened_any,
                     },
-                );
+                    (e, _) => StreamFault::Decryption(e),
+                };
+                self.emit(events, TlsEvent::Fault { frame, fault });
                 self.emit(events, TlsEvent::ApplicationData { frame: start_frame });
                 self.protection.stop_decrypting();
                 self.stop();
