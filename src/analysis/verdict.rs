@@ -377,6 +377,23 @@ fn hidden_detail(facts: &FlowFacts, offered: &[ProtocolName], client_random: &[u
         StreamFault::Decryption(e) => Some(e.to_string()),
         _ => None,
     });
+    // A gap in the capture before the EncryptedExtensions: the keys are right, the bytes missing.
+    let gap = facts.faults.iter().find_map(|(role, _, f)| match f {
+        StreamFault::DecryptionAfterGap {
+            missing,
+            before_frame,
+            ..
+        } => Some((*role, *missing, *before_frame)),
+        _ => None,
+    });
+    if decrypt_failure.is_none()
+        && let Some((role, missing, before_frame)) = gap
+    {
+        return format!(
+            "TLS 1.3: the server's choice among {choices} is in the encrypted EncryptedExtensions, which the key log could not open because {missing} bytes of the {} stream are missing from the capture before frame {before_frame}: the records after a gap cannot be decrypted, so the selection is unknown",
+            role.name()
+        );
+    }
     match (facts.keys, decrypt_failure) {
         (_, Some(failure)) => format!(
             "TLS 1.3: the server's choice among {choices} is in the encrypted EncryptedExtensions, and {failure} (the key-log entry for this ClientHello random does not open its records)"
