@@ -6,5 +6,5 @@ mod facts;
 pub mod network;
 mod verdict;
 
-pub use facts::{AlertSeen, FlowEnd, FlowFacts, KeyStatus, Role, alert_name};
+pub use facts::{AlertSeen, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, alert_name};
 pub use verdict::{Verdict, VerdictKind, judge};
