@@ -281,18 +281,20 @@ fn judge_without_tls(
 
 /// A connection to a TLS server that was closed or reset before anyone sent a byte: who ended
 /// it, and when. Not the network's doing: a FIN or a RST from an end, with no ClientHello for it
-/// to answer.
+/// to answer. `None` when the capture cannot prove that no byte was sent.
 fn closed_before_client_hello(facts: &FlowFacts, evidence: &mut Vec<u64>) -> Option<String> {
+    // Only a connection seen from its SYN, with no bytes that an end acknowledged but the
+    // capture missed, proves that nothing was sent.
+    let (syn, opened) = facts.health.syn?;
+    if !super::network::capture_gaps(facts).is_empty() {
+        return None;
+    }
     let fin = facts.fins.first().map(|(r, f)| (*f, *r, false));
     let rst = facts.resets.first().map(|(r, f)| (*f, *r, true));
     let (frame, role, reset) = [fin, rst].into_iter().flatten().min()?;
-    evidence.extend(facts.health.syn.map(|(syn, _)| syn));
-    evidence.push(frame);
-    let after = facts
-        .health
-        .syn
-        .zip(frame_time(facts, frame))
-        .map(|((_, opened), closed)| {
+    evidence.extend([syn, frame]);
+    let after = frame_time(facts, frame)
+        .map(|closed| {
             format!(
                 ", {:.3} ms after it opened",
                 closed.nanos_since(opened) as f64 / 1e6
@@ -935,6 +937,87 @@ mod tests {
             judge_selection(&offer, &chosen).0,
             VerdictKind::SelectedUnoffered
         );
+    }
+
+    /// A client whose first bytes are not TLS, answered by the server with a TLS alert.
+    fn plaintext_answered_with_an_alert(start: Option<Plaintext>) -> FlowFacts {
+        FlowFacts {
+            tls_candidate: true,
+            payload_seen: true,
+            not_tls: true,
+            plaintext: vec![PlaintextSeen {
+                from: Role::Client,
+                frame: 4,
+                start,
+                bytes: 5,
+            }],
+            alerts: vec![super::super::facts::AlertSeen {
+                from: Role::Server,
+                level: 2,
+                description: Some(50),
+                frame: 6,
+                decrypted: false,
+            }],
+            first_tls_frame: Some(6),
+            fins: vec![(Role::Server, 7)],
+            ..FlowFacts::default()
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_tls_rejected_with_an_alert_are_the_clients_doing() {
+        let verdict = judge(&plaintext_answered_with_an_alert(Some(Plaintext::Other)));
+        assert_eq!(verdict.kind, VerdictKind::NotTls);
+        assert_eq!(
+            verdict.detail,
+            "the client sent 5 bytes that are not TLS to a TLS port (frame 4); the server rejected them with fatal alert decode_error (50) (frame 6) and closed the connection (FIN in frame 7)"
+        );
+        assert_eq!(verdict.evidence_frames, [4, 6, 7]);
+        assert_eq!(verdict.network_cause, None);
+        assert!(!verdict.plain_http_to_tls_port);
+        let http = judge(&plaintext_answered_with_an_alert(Some(
+            Plaintext::HttpRequest { method: "GET" },
+        )));
+        assert!(http.plain_http_to_tls_port);
+        assert!(
+            http.detail
+                .starts_with("the client sent plain HTTP to a TLS port (GET request line in frame 4); the server rejected them"),
+            "{}",
+            http.detail
+        );
+    }
+
+    #[test]
+    fn a_direction_picked_up_mid_stream_says_nothing_about_what_the_client_sent() {
+        let verdict = judge(&plaintext_answered_with_an_alert(None));
+        assert!(
+            !verdict.detail.starts_with("the client sent"),
+            "{}",
+            verdict.detail
+        );
+        assert!(!verdict.plain_http_to_tls_port);
+    }
+
+    #[test]
+    fn a_connection_closed_before_any_byte_needs_its_syn_to_say_so() {
+        let mut facts = FlowFacts {
+            tls_candidate: true,
+            fins: vec![(Role::Server, 4)],
+            ..FlowFacts::default()
+        };
+        // Only a FIN in the capture: the capture may have missed everything before it.
+        assert_eq!(judge(&facts).kind, VerdictKind::NotTls);
+        facts.health.syn = Some((1, crate::capture::Timestamp(0)));
+        facts.health.syn_frames = vec![1];
+        facts.health.syn_ack = Some((2, crate::capture::Timestamp(0)));
+        let verdict = judge(&facts);
+        assert_eq!(verdict.kind, VerdictKind::Incomplete);
+        assert_eq!(
+            verdict.detail,
+            "the server closed the connection (FIN in frame 4) before the client sent a ClientHello"
+        );
+        assert_eq!(verdict.evidence_frames, [1, 4]);
+        assert_eq!(verdict.network_cause, None);
     }
 
     #[test]
