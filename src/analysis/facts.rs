@@ -2,7 +2,7 @@
 
 use crate::capture::Timestamp;
 use crate::flow::{Endpoint, ReassemblyStats, SeqNumber, Side, TcpHealth};
-use crate::tls::preamble::ProxyKind;
+use crate::tls::preamble::{Plaintext, ProxyKind};
 use crate::tls::x509::CertificateNames;
 use crate::tls::{AlpnList, ClientHello, ServerHello, StreamFault};
 use serde::Serialize;
@@ -61,6 +61,20 @@ pub struct WindowPacket {
     pub ack: Option<SeqNumber>,
     /// IPv4 identification (`None` for IPv6 and reassembled datagrams).
     pub ip_id: Option<u16>,
+}
+
+/// A direction whose first bytes are not TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaintextSeen {
+    /// Sender.
+    pub from: Role,
+    /// Frame where the bytes were recognised as not TLS.
+    pub frame: u64,
+    /// What the direction's first bytes are; `None` when its start was not captured (picked
+    /// up mid-stream).
+    pub start: Option<Plaintext>,
+    /// How many bytes were looked at, up to `frame`.
+    pub bytes: usize,
 }
 
 /// Whether key-log secrets were available for a flow.
@@ -154,6 +168,8 @@ pub struct FlowFacts {
     pub first_tls_frame: Option<u64>,
     /// A direction was recognised as not TLS.
     pub not_tls: bool,
+    /// The directions recognised as not TLS, with what their first bytes are (one per side).
+    pub plaintext: Vec<PlaintextSeen>,
     /// Frames of this flow cut short by the snaplen.
     pub truncated_frames: u64,
     /// First frame of this flow cut short by the snaplen.
@@ -188,6 +204,16 @@ impl FlowFacts {
         self.server_hellos
             .iter()
             .find(|(h, _)| h.is_hello_retry_request)
+    }
+
+    /// The client's first bytes, when they are not TLS.
+    pub fn client_plaintext(&self) -> Option<&PlaintextSeen> {
+        self.plaintext.iter().find(|p| p.from == Role::Client)
+    }
+
+    /// The server's first bytes, when they are not TLS.
+    pub fn server_plaintext(&self) -> Option<&PlaintextSeen> {
+        self.plaintext.iter().find(|p| p.from == Role::Server)
     }
 
     /// True when the flow carries TLS.

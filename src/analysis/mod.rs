@@ -6,5 +6,7 @@ mod facts;
 pub mod network;
 mod verdict;
 
-pub use facts::{AlertSeen, FlowEnd, FlowFacts, KeyStatus, Role, WindowPacket, alert_name};
+pub use facts::{
+    AlertSeen, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, WindowPacket, alert_name,
+};
 pub use verdict::{Verdict, VerdictKind, judge};

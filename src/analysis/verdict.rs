@@ -1,8 +1,9 @@
 //! The verdict: which of the ALPN outcomes a flow shows, said in one sentence, with its evidence.
 
-use super::facts::{FlowFacts, KeyStatus, Role, alert_name};
+use super::facts::{FlowFacts, KeyStatus, PlaintextSeen, Role, alert_name};
 use super::network::NetworkCause;
 use crate::tls::StreamFault;
+use crate::tls::preamble::Plaintext;
 use crate::tls::{AlpnList, ClientHello, ProtocolName, ServerHello, TlsVersion};
 use serde::Serialize;
 
@@ -32,7 +33,7 @@ pub enum VerdictKind {
     Hidden,
     /// No ServerHello was seen.
     Incomplete,
-    /// Not a TLS flow (listed only with `--all`).
+    /// Not a TLS flow (listed only with `--all`, but for plain HTTP sent to a TLS port).
     NotTls,
 }
 
@@ -88,9 +89,11 @@ impl VerdictKind {
                 "TLS 1.3: the selection travels encrypted in EncryptedExtensions; keys are needed to see it"
             }
             VerdictKind::Incomplete => {
-                "no ServerHello in the capture: reset, closed, alert, gap, or the capture missed the handshake"
+                "no ServerHello in the capture: reset, closed, alert, gap, a client that closed without a ClientHello, or the capture missed the handshake"
             }
-            VerdictKind::NotTls => "the flow does not carry TLS (listed with --all only)",
+            VerdictKind::NotTls => {
+                "the flow does not carry TLS (listed with --all only, except plain HTTP sent to a TLS port)"
+            }
         }
     }
 
@@ -124,6 +127,9 @@ pub struct Verdict {
     /// For a handshake that got no ServerHello: the network's part in it, when the packets
     /// show one. Decisions across flows read this, never the sentence.
     pub network_cause: Option<NetworkCause>,
+    /// A `not_tls` flow whose client sent a plain HTTP request to a TLS port (by port number, or
+    /// TLS seen on that server in the capture): listed without `--all`, and a client-side finding.
+    pub plain_http_to_tls_port: bool,
 }
 
 fn list(protocols: &[ProtocolName]) -> String {
@@ -143,7 +149,27 @@ pub fn judge(facts: &FlowFacts) -> Verdict {
         detail,
         evidence_frames: evidence,
         network_cause,
+        plain_http_to_tls_port: kind == VerdictKind::NotTls
+            && plain_http_to_tls_port(facts).is_some(),
     }
+}
+
+/// The client's first bytes when they are an HTTP request line sent to a TLS port: its method
+/// and frame.
+fn plain_http_to_tls_port(facts: &FlowFacts) -> Option<(&'static str, u64)> {
+    let client = client_spoke_first_without_tls(facts)?;
+    match (facts.tls_candidate, client.start) {
+        (true, Some(Plaintext::HttpRequest { method })) => Some((method, client.frame)),
+        _ => None,
+    }
+}
+
+/// The client's first bytes, when the capture has them, they are not TLS, and no ClientHello
+/// followed (a proxy preamble may have come first).
+fn client_spoke_first_without_tls(facts: &FlowFacts) -> Option<&PlaintextSeen> {
+    facts
+        .client_plaintext()
+        .filter(|p| p.start.is_some() && facts.client_hello().is_none())
 }
 
 /// The verdict and its sentence; fills in the evidence frames and, for a handshake the network
@@ -153,6 +179,14 @@ fn judge_inner(
     evidence: &mut Vec<u64>,
     network_cause: &mut Option<NetworkCause>,
 ) -> (VerdictKind, String) {
+    if facts.tls_candidate
+        && let Some(client) = client_spoke_first_without_tls(facts)
+    {
+        return (
+            VerdictKind::NotTls,
+            plaintext_detail(facts, client, evidence),
+        );
+    }
     if !facts.is_tls() {
         return judge_without_tls(facts, evidence, network_cause);
     }
@@ -217,7 +251,169 @@ fn judge_without_tls(
     {
         return (VerdictKind::Incomplete, detail);
     }
+    if facts.tls_candidate
+        && !facts.payload_seen
+        && let Some(detail) = closed_before_client_hello(facts, evidence)
+    {
+        return (VerdictKind::Incomplete, detail);
+    }
     (VerdictKind::NotTls, not_tls_detail(facts))
+}
+
+/// A connection to a TLS server that was closed or reset before anyone sent a byte: who ended
+/// it, and when. Not the network's doing: a FIN or a RST from an end, with no ClientHello for it
+/// to answer. `None` when the capture cannot prove that no byte was sent.
+fn closed_before_client_hello(facts: &FlowFacts, evidence: &mut Vec<u64>) -> Option<String> {
+    // Only a connection seen from its SYN, with no bytes that an end acknowledged but the
+    // capture missed, proves that nothing was sent.
+    let (syn, opened) = facts.health.syn?;
+    if !super::network::capture_gaps(facts).is_empty() {
+        return None;
+    }
+    let fin = facts.fins.first().map(|(r, f)| (*f, *r, false));
+    let rst = facts.resets.first().map(|(r, f)| (*f, *r, true));
+    let (frame, role, reset) = [fin, rst].into_iter().flatten().min()?;
+    evidence.extend([syn, frame]);
+    let after = frame_time(facts, frame)
+        .map(|closed| {
+            format!(
+                ", {:.3} ms after it opened",
+                closed.nanos_since(opened) as f64 / 1e6
+            )
+        })
+        .unwrap_or_default();
+    let (who, how) = match (role, reset) {
+        (Role::Client, false) => ("the client", "closed"),
+        (Role::Client, true) => ("the client's side", "reset"),
+        (Role::Server, false) => ("the server", "closed"),
+        (Role::Server, true) => ("the server's side", "reset"),
+    };
+    let packet = if reset { "RST" } else { "FIN" };
+    Some(match role {
+        Role::Client => format!(
+            "{who} {how} the connection ({packet} in frame {frame}{after}) without sending a ClientHello: a port check (nc -z), a health check, a scanner, or a client that gave up; not a TLS or network failure"
+        ),
+        Role::Server => format!(
+            "{who} {how} the connection ({packet} in frame {frame}{after}) before the client sent a ClientHello"
+        ),
+    })
+}
+
+/// The time of a frame of the handshake window.
+fn frame_time(facts: &FlowFacts, frame: u64) -> Option<crate::capture::Timestamp> {
+    facts
+        .frame_times
+        .iter()
+        .find(|(f, _)| *f == frame)
+        .map(|(_, t)| *t)
+}
+
+/// A client that spoke something other than TLS to a TLS port: what it sent, and how the server
+/// answered and ended the connection.
+fn plaintext_detail(facts: &FlowFacts, client: &PlaintextSeen, evidence: &mut Vec<u64>) -> String {
+    evidence.push(client.frame);
+    let sent = match client.start {
+        Some(Plaintext::HttpRequest { method }) => format!(
+            "the client sent plain HTTP to a TLS port ({method} request line in frame {})",
+            client.frame
+        ),
+        _ => format!(
+            "the client sent {} bytes that are not TLS to a TLS port (frame {})",
+            client.bytes, client.frame
+        ),
+    };
+    // The server's answer: its own plaintext, or a TLS alert.
+    let answer = match (
+        facts.server_plaintext(),
+        facts.alerts.iter().find(|a| a.from == Role::Server),
+    ) {
+        (Some(server), _) => {
+            let what = match server.start {
+                Some(Plaintext::HttpResponse { status }) => format!("HTTP status {status}"),
+                _ => format!("{} bytes that are neither TLS nor HTTP", server.bytes),
+            };
+            Some((
+                server.frame,
+                format!("answered with {what} (frame {})", server.frame),
+            ))
+        }
+        (None, Some(alert)) => Some((
+            alert.frame,
+            format!(
+                "rejected them with {} (frame {})",
+                alert_text(alert.level, alert.description),
+                alert.frame
+            ),
+        )),
+        (None, None) => None,
+    };
+    let end_of = |role: Role| {
+        let fin = facts
+            .fins
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, f)| (*f, false));
+        let rst = facts
+            .resets
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, f)| (*f, true));
+        [fin, rst].into_iter().flatten().min()
+    };
+    let server_end = end_of(Role::Server);
+    let first_reaction = answer
+        .as_ref()
+        .map(|(f, _)| *f)
+        .into_iter()
+        .chain(server_end.map(|(f, _)| f))
+        .min();
+    let client_end = end_of(Role::Client)
+        .filter(|(frame, _)| first_reaction.is_none_or(|reaction| *frame < reaction));
+    let client_end = match client_end {
+        Some((frame, reset)) => {
+            evidence.push(frame);
+            if reset {
+                format!(" and reset the connection (RST in frame {frame})")
+            } else {
+                format!(" and closed its side (FIN in frame {frame})")
+            }
+        }
+        None => String::new(),
+    };
+    let server_end = server_end.map(|(frame, reset)| {
+        evidence.push(frame);
+        if reset {
+            format!("reset the connection (RST in frame {frame})")
+        } else {
+            format!("closed the connection (FIN in frame {frame})")
+        }
+    });
+    let server = match (answer, server_end) {
+        (Some((frame, answer)), Some(end)) => {
+            evidence.push(frame);
+            format!("the server {answer} and {end}")
+        }
+        (Some((frame, answer)), None) => {
+            evidence.push(frame);
+            format!("the server {answer}")
+        }
+        (None, Some(end)) => format!("the server {end} without answering"),
+        (None, None) => "no answer from the server in the capture".to_string(),
+    };
+    format!("{sent}{client_end}; {server}")
+}
+
+/// "fatal alert decode_error (50)", "a warning alert …", or "an encrypted alert".
+fn alert_text(level: u8, description: Option<u8>) -> String {
+    let level = match level {
+        2 => "fatal alert",
+        1 => "warning alert",
+        _ => "alert",
+    };
+    match description {
+        Some(d) => format!("{level} {} ({d})", alert_name(d)),
+        None => "an encrypted alert".to_string(),
+    }
 }
 
 /// No common protocol, when the server sent alert no_application_protocol (120).
@@ -530,8 +726,19 @@ fn no_client_hello_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String 
     }
     if let Some((role, frame, fault)) = facts.faults.first() {
         evidence.push(*frame);
+        let rejected = match facts.alerts.iter().find(|a| a.from == Role::Server) {
+            Some(alert) if *role == Role::Client && alert.frame > *frame => {
+                evidence.push(alert.frame);
+                format!(
+                    "; the server rejected it with {} in frame {}",
+                    alert_text(alert.level, alert.description),
+                    alert.frame
+                )
+            }
+            _ => String::new(),
+        };
         return format!(
-            "the ClientHello could not be read: {fault} in the {} stream at frame {frame}",
+            "the ClientHello could not be read: {fault} in the {} stream at frame {frame}{rejected}",
             role.name()
         );
     }
@@ -728,6 +935,87 @@ mod tests {
             judge_selection(&offer, &chosen).0,
             VerdictKind::SelectedUnoffered
         );
+    }
+
+    /// A client whose first bytes are not TLS, answered by the server with a TLS alert.
+    fn plaintext_answered_with_an_alert(start: Option<Plaintext>) -> FlowFacts {
+        FlowFacts {
+            tls_candidate: true,
+            payload_seen: true,
+            not_tls: true,
+            plaintext: vec![PlaintextSeen {
+                from: Role::Client,
+                frame: 4,
+                start,
+                bytes: 5,
+            }],
+            alerts: vec![super::super::facts::AlertSeen {
+                from: Role::Server,
+                level: 2,
+                description: Some(50),
+                frame: 6,
+                decrypted: false,
+            }],
+            first_tls_frame: Some(6),
+            fins: vec![(Role::Server, 7)],
+            ..FlowFacts::default()
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_tls_rejected_with_an_alert_are_the_clients_doing() {
+        let verdict = judge(&plaintext_answered_with_an_alert(Some(Plaintext::Other)));
+        assert_eq!(verdict.kind, VerdictKind::NotTls);
+        assert_eq!(
+            verdict.detail,
+            "the client sent 5 bytes that are not TLS to a TLS port (frame 4); the server rejected them with fatal alert decode_error (50) (frame 6) and closed the connection (FIN in frame 7)"
+        );
+        assert_eq!(verdict.evidence_frames, [4, 6, 7]);
+        assert_eq!(verdict.network_cause, None);
+        assert!(!verdict.plain_http_to_tls_port);
+        let http = judge(&plaintext_answered_with_an_alert(Some(
+            Plaintext::HttpRequest { method: "GET" },
+        )));
+        assert!(http.plain_http_to_tls_port);
+        assert!(
+            http.detail
+                .starts_with("the client sent plain HTTP to a TLS port (GET request line in frame 4); the server rejected them"),
+            "{}",
+            http.detail
+        );
+    }
+
+    #[test]
+    fn a_direction_picked_up_mid_stream_says_nothing_about_what_the_client_sent() {
+        let verdict = judge(&plaintext_answered_with_an_alert(None));
+        assert!(
+            !verdict.detail.starts_with("the client sent"),
+            "{}",
+            verdict.detail
+        );
+        assert!(!verdict.plain_http_to_tls_port);
+    }
+
+    #[test]
+    fn a_connection_closed_before_any_byte_needs_its_syn_to_say_so() {
+        let mut facts = FlowFacts {
+            tls_candidate: true,
+            fins: vec![(Role::Server, 4)],
+            ..FlowFacts::default()
+        };
+        // Only a FIN in the capture: the capture may have missed everything before it.
+        assert_eq!(judge(&facts).kind, VerdictKind::NotTls);
+        facts.health.syn = Some((1, crate::capture::Timestamp(0)));
+        facts.health.syn_frames = vec![1];
+        facts.health.syn_ack = Some((2, crate::capture::Timestamp(0)));
+        let verdict = judge(&facts);
+        assert_eq!(verdict.kind, VerdictKind::Incomplete);
+        assert_eq!(
+            verdict.detail,
+            "the server closed the connection (FIN in frame 4) before the client sent a ClientHello"
+        );
+        assert_eq!(verdict.evidence_frames, [1, 4]);
+        assert_eq!(verdict.network_cause, None);
     }
 
     #[test]

@@ -442,7 +442,8 @@ impl Analyzer {
         }
         if verdict.kind == VerdictKind::NotTls {
             self.non_tls_flows += 1;
-            if !self.options.include_non_tls {
+            // Plain HTTP sent to a TLS port is listed anyway: it is why that client fails.
+            if !self.options.include_non_tls && !verdict.plain_http_to_tls_port {
                 return;
             }
         }

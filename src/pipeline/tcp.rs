@@ -8,7 +8,9 @@
 //! by the reassembler's and the TLS parser's caps and by [`MAX_FRAME_TIMES`] (frame times and
 //! window packets).
 
-use crate::analysis::{AlertSeen, FlowEnd, FlowFacts, KeyStatus, Role, WindowPacket};
+use crate::analysis::{
+    AlertSeen, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, WindowPacket,
+};
 use crate::capture::{Frame, Timestamp};
 use crate::decode::Segment;
 use crate::flow::{Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side, TcpHealth};
@@ -67,7 +69,6 @@ pub(super) struct TcpConnection {
     truncated_frames: u64,
     first_truncated_frame: Option<u64>,
     first_tls_frame: Option<u64>,
-    not_tls: bool,
     keys: KeyStatus,
     health: TcpHealth,
     /// Frame that ended the TLS handshake.
@@ -112,7 +113,6 @@ impl TcpConnection {
             truncated_frames: 0,
             first_truncated_frame: None,
             first_tls_frame: None,
-            not_tls: false,
             keys: KeyStatus::NoKeyLog,
             health: TcpHealth::new(),
             handshake_end: None,
@@ -259,7 +259,9 @@ impl TcpConnection {
                 TlsEvent::ServerHello { hello, .. } if hello.tls_version() != TlsVersion::TLS13 => {
                     self.parsers[side.other().index()].peer_selected_tls12();
                 }
-                TlsEvent::NotTls { .. } => self.not_tls = true,
+                // The other direction may still answer with a TLS alert (a server rejecting
+                // bytes that are not TLS): it goes on until its own first bytes decide.
+                TlsEvent::NotTls { .. } => self.parsers[side.other().index()].peer_not_tls(),
                 _ => {}
             }
             i += 1;
@@ -330,11 +332,6 @@ impl TcpConnection {
     fn after_events(&mut self, frame: u64) {
         if self.first_tls_frame.is_none() && self.parsers.iter().any(DirectionParser::seen_tls) {
             self.first_tls_frame = Some(frame);
-        }
-        if self.not_tls && self.first_tls_frame.is_none() {
-            for p in &mut self.parsers {
-                p.stop();
-            }
         }
         for (parser, reassembly) in self.parsers.iter().zip(&mut self.reassembly) {
             if parser.is_done() && !reassembly.is_passive() {
@@ -529,7 +526,21 @@ fn add_event(facts: &mut FlowFacts, from: Role, event: &TlsEvent) {
                 facts.proxy = Some((*kind, target.clone()));
             }
         }
-        TlsEvent::NotTls { .. } => facts.not_tls = true,
+        TlsEvent::NotTls {
+            frame,
+            start,
+            bytes,
+        } => {
+            facts.not_tls = true;
+            if !facts.plaintext.iter().any(|p| p.from == from) {
+                facts.plaintext.push(PlaintextSeen {
+                    from,
+                    frame: *frame,
+                    start: *start,
+                    bytes: *bytes,
+                });
+            }
+        }
         TlsEvent::Fault { frame, fault } => facts.faults.push((from, *frame, fault.clone())),
     }
 }

@@ -170,9 +170,9 @@ pub const SERVER_FIXES: &str = "nginx: `http2 on;` (or `listen … ssl http2`); 
 /// Said only of a server that never negotiates ALPN: a server that selects http/1.1 has ALPN.
 pub const OLD_OPENSSL: &str = "OpenSSL older than 1.0.2 cannot do ALPN at all";
 
-/// Draws the conclusions for `flows` (TLS flows only): for each name and port in order of first
+/// Draws the conclusions for `flows`: for each name and port of the TLS flows in order of first
 /// flow, the comparisons across its addresses and paths, then each of its servers in order of
-/// first flow.
+/// first flow; last, the TLS ports that clients sent plain HTTP to.
 pub fn diagnose(flows: &[FlowReport]) -> Vec<Diagnosis> {
     let tls: Vec<&FlowReport> = flows
         .iter()
@@ -197,7 +197,33 @@ pub fn diagnose(flows: &[FlowReport]) -> Vec<Diagnosis> {
             diagnose_server(&server.to_string(), &flows, &mut out);
         }
     }
+    out.extend(plain_http(flows));
     out
+}
+
+/// Client side: clients sent plain HTTP to a TLS port (`not_tls` flows the pipeline lists for
+/// that reason); one conclusion per server address and port, in order of first flow.
+fn plain_http(flows: &[FlowReport]) -> Vec<Diagnosis> {
+    let plain: Vec<&FlowReport> = flows.iter().filter(|f| f.plain_http_to_tls_port).collect();
+    distinct(&plain, |f| f.server.clone())
+        .into_iter()
+        .map(|server| {
+            let group: Vec<&FlowReport> = plain
+                .iter()
+                .copied()
+                .filter(|f| f.server == server)
+                .collect();
+            diagnosis(
+                DiagnosisKind::ClientSide,
+                &server.to_string(),
+                &group,
+                format!(
+                    "client-side: clients sent plain HTTP to the TLS port {server} (flows {}): use https:// for this port",
+                    ids(&group)
+                ),
+            )
+        })
+        .collect()
 }
 
 /// One conclusion about `server`, backed by `flows` (ids ascending) and their evidence frames.

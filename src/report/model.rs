@@ -81,7 +81,8 @@ pub enum DiagnosisKind {
     ServerWithoutAlpn,
     /// The server negotiates ALPN but never h2, although clients offer it.
     ServerWithoutH2,
-    /// The clients differ: some offer h2, some do not.
+    /// The clients are at fault: some offer h2, some do not; or they send plain HTTP to a
+    /// TLS port.
     ClientSide,
     /// The same offer gets different answers from the server.
     InconsistentServer,
@@ -323,6 +324,10 @@ pub struct FlowReport {
     /// it, the JSON carries the detail).
     #[serde(skip)]
     pub network_cause: Option<NetworkCause>,
+    /// A `not_tls` flow whose client sent plain HTTP to a TLS port (not in JSON: the pipeline
+    /// lists it without `--all` and the diagnosis reads it; the JSON carries the detail).
+    #[serde(skip)]
+    pub plain_http_to_tls_port: bool,
     /// The ClientHello (the second one after a HelloRetryRequest).
     pub client_hello: Option<ClientHelloReport>,
     /// The ServerHello.

@@ -11,7 +11,7 @@ use super::alpn::AlpnList;
 use super::decrypt::DecryptError;
 use super::handshake::MAX_HELLO_BYTES;
 use super::hello::{ClientHello, HelloError, ServerHello};
-use super::preamble::ProxyKind;
+use super::preamble::{Plaintext, ProxyKind};
 use super::x509::CertificateNames;
 
 /// Most alert events one direction emits (plaintext, encrypted or decrypted); later alerts are
@@ -93,6 +93,11 @@ pub enum TlsEvent {
     NotTls {
         /// Frame where that became clear.
         frame: u64,
+        /// What the direction's first bytes are; `None` for a direction picked up mid-stream,
+        /// whose first bytes were not captured.
+        start: Option<Plaintext>,
+        /// How many bytes were looked at, up to `frame`.
+        bytes: usize,
     },
     /// A fault in the stream or a message.
     Fault {

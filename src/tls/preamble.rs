@@ -1,6 +1,8 @@
 //! Plaintext that may precede TLS in the same TCP stream: an HTTP `CONNECT` exchange or a
 //! SOCKS4/4a/5 handshake. Each direction is read on its own; the parser says how many bytes the
-//! preamble took and, for a client, which target it asked the proxy for.
+//! preamble took and, for a client, which target it asked the proxy for. A direction that is not
+//! TLS is named by its first bytes ([`Plaintext`]): an HTTP/1.x request or status line, or
+//! something else. Nothing here allocates except a proxy target.
 
 use super::types::ContentType;
 use std::borrow::Cow;
@@ -107,6 +109,67 @@ pub fn classify(b: &[u8]) -> Preamble {
     }
 }
 
+/// HTTP methods recognised at the start of a request line (RFC 9110 §9, RFC 5789).
+const HTTP_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT",
+];
+
+/// What the first bytes of a direction that is not TLS are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plaintext {
+    /// An HTTP/1.x request line: a method, a space, a target, then ` HTTP/1.`.
+    HttpRequest {
+        /// The method (one of a fixed list).
+        method: &'static str,
+    },
+    /// An HTTP/1.x status line: `HTTP/1.x` and a three-digit status code.
+    HttpResponse {
+        /// The status code.
+        status: u16,
+    },
+    /// Neither TLS nor HTTP/1.x (or an HTTP line split across segments).
+    Other,
+}
+
+/// Names the first bytes of a direction that is not TLS. Only `b` is read: a request line
+/// whose ` HTTP/1.` is not in it is [`Plaintext::Other`].
+pub fn plaintext(b: &[u8]) -> Plaintext {
+    if let Some(status) = http_status(b) {
+        return Plaintext::HttpResponse { status };
+    }
+    match http_request_method(b) {
+        Some(method) => Plaintext::HttpRequest { method },
+        None => Plaintext::Other,
+    }
+}
+
+/// The method of an HTTP/1.x request line at the start of `b` (RFC 9112 §3: method SP
+/// request-target SP HTTP-version), when the whole line up to `HTTP/1.` is in `b`.
+fn http_request_method(b: &[u8]) -> Option<&'static str> {
+    let method = HTTP_METHODS
+        .into_iter()
+        .find(|m| b.starts_with(m.as_bytes()) && b.get(m.len()) == Some(&b' '))?;
+    let rest = b.get(method.len() + 1..)?;
+    let target_len = rest.iter().take_while(|c| c.is_ascii_graphic()).count();
+    let version = rest.get(target_len..)?;
+    (target_len > 0 && version.starts_with(b" HTTP/1.")).then_some(method)
+}
+
+/// The status code of an HTTP/1.x status line at the start of `b` (RFC 9112 §4).
+fn http_status(b: &[u8]) -> Option<u16> {
+    match b {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', _, b' ', d @ ..] if d.len() >= 3 => {
+            let digits = [d[0], d[1], d[2]];
+            digits.iter().all(u8::is_ascii_digit).then(|| {
+                digits
+                    .iter()
+                    .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'))
+            })
+        }
+        _ => None,
+    }
+}
+
 /// What the start of a direction turned out to be (see [`StartDetector`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start<'b> {
@@ -124,7 +187,12 @@ pub enum Start<'b> {
         rest: Cow<'b, [u8]>,
     },
     /// Not TLS, or more than [`MAX_PREAMBLE_BYTES`] without a decision.
-    NotTls,
+    NotTls {
+        /// What the first bytes are.
+        start: Plaintext,
+        /// How many bytes were looked at.
+        bytes: usize,
+    },
 }
 
 /// Classifies the start of one direction as chunks arrive, keeping the first bytes while they
@@ -132,12 +200,20 @@ pub enum Start<'b> {
 #[derive(Debug, Default)]
 pub struct StartDetector {
     buf: Vec<u8>,
+    /// No proxy preamble may come first (the peer's direction is not TLS).
+    tls_only: bool,
 }
 
 impl StartDetector {
     /// True when no bytes are kept.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
+    }
+
+    /// The peer's direction is not TLS, so this one carries no proxy exchange: TLS or not TLS
+    /// is decided from its first bytes alone (a proxy's `HTTP/1.1 200` is then not TLS).
+    pub fn tls_only(&mut self) {
+        self.tls_only = true;
     }
 
     /// Drops the kept bytes.
@@ -152,13 +228,27 @@ impl StartDetector {
             self.buf.extend_from_slice(bytes);
         }
         let view: &[u8] = if buffered { &self.buf } else { bytes };
-        match classify(view) {
+        let preamble = if self.tls_only {
+            match looks_like_record(view) {
+                Some(true) => Preamble::Tls,
+                Some(false) => Preamble::Other,
+                None => Preamble::NeedMore,
+            }
+        } else {
+            classify(view)
+        };
+        match preamble {
             Preamble::NeedMore => {
                 if !buffered {
                     self.buf.extend_from_slice(bytes);
                 }
                 if self.buf.len() > MAX_PREAMBLE_BYTES {
-                    Start::NotTls
+                    let start = Start::NotTls {
+                        start: plaintext(&self.buf),
+                        bytes: self.buf.len(),
+                    };
+                    self.clear();
+                    start
                 } else {
                     Start::NeedMore
                 }
@@ -175,7 +265,14 @@ impl StartDetector {
                 };
                 Start::Proxy { kind, target, rest }
             }
-            Preamble::Other => Start::NotTls,
+            Preamble::Other => {
+                let start = Start::NotTls {
+                    start: plaintext(view),
+                    bytes: view.len(),
+                };
+                self.clear();
+                start
+            }
         }
     }
 }
@@ -356,6 +453,73 @@ mod tests {
             classify(b"HTTP/1.1 407 Proxy Auth\r\n\r\n"),
             Preamble::Other
         );
+    }
+
+    #[test]
+    fn plain_http_request_and_status_lines() {
+        assert_eq!(
+            plaintext(b"GET / HTTP/1.1\r\nHost: alpn.test:8443\r\n"),
+            Plaintext::HttpRequest { method: "GET" }
+        );
+        assert_eq!(
+            plaintext(b"OPTIONS * HTTP/1.0\r\n"),
+            Plaintext::HttpRequest { method: "OPTIONS" }
+        );
+        assert_eq!(
+            plaintext(b"HTTP/1.1 400 Bad Request\r\n"),
+            Plaintext::HttpResponse { status: 400 }
+        );
+        // Not a request line: no target, a lowercase method, no version, a version cut off.
+        for other in [
+            &b"GET  HTTP/1.1\r\n"[..],
+            b"get / HTTP/1.1\r\n",
+            b"GET /\r\n",
+            b"GET / HTTP/",
+            b"GETS / HTTP/1.1\r\n",
+            b"hello\r\n",
+            b"HTTP/1.1 4",
+            b"HTTP/2 200",
+            b"",
+        ] {
+            assert_eq!(plaintext(other), Plaintext::Other, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_direction_that_is_not_tls_is_named_by_its_first_bytes() {
+        let mut detector = StartDetector::default();
+        assert_eq!(
+            detector.push(b"POST /api HTTP/1.1\r\n"),
+            Start::NotTls {
+                start: Plaintext::HttpRequest { method: "POST" },
+                bytes: 20
+            }
+        );
+        // A status line that is not a proxy's 2xx, after a byte kept back.
+        let mut detector = StartDetector::default();
+        assert_eq!(detector.push(b"H"), Start::NeedMore);
+        assert_eq!(
+            detector.push(b"TTP/1.1 400 Bad Request\r\n"),
+            Start::NotTls {
+                start: Plaintext::HttpResponse { status: 400 },
+                bytes: 26
+            }
+        );
+        assert!(detector.is_empty());
+        // A proxy's answer is not taken as one when the peer does not speak TLS.
+        let mut detector = StartDetector::default();
+        detector.tls_only();
+        assert_eq!(
+            detector.push(b"HTTP/1.1 200 OK\r\n\r\n"),
+            Start::NotTls {
+                start: Plaintext::HttpResponse { status: 200 },
+                bytes: 19
+            }
+        );
+        assert!(matches!(
+            detector.push(&[0x15, 3, 3, 0, 2, 2, 50]),
+            Start::Tls(_)
+        ));
     }
 
     #[test]

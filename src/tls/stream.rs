@@ -174,6 +174,12 @@ impl DirectionParser {
         self.budget.suppressed()
     }
 
+    /// The peer's direction is not TLS: this one can only be TLS from its first byte (a
+    /// server's alert) or not TLS; a proxy preamble is not looked for.
+    pub fn peer_not_tls(&mut self) {
+        self.start.tls_only();
+    }
+
     /// Stops reading: nothing more is wanted from this direction.
     pub fn stop(&mut self) {
         self.phase = Phase::Done;
@@ -234,7 +240,12 @@ impl DirectionParser {
                     self.seen_tls = true;
                 }
                 Resync::Exhausted if !self.seen_tls => {
-                    self.emit(events, TlsEvent::NotTls { frame });
+                    let not_tls = TlsEvent::NotTls {
+                        frame,
+                        start: None,
+                        bytes: bytes.len(),
+                    };
+                    self.emit(events, not_tls);
                     self.stop();
                     return;
                 }
@@ -269,8 +280,16 @@ impl DirectionParser {
                     self.feed(frame, &rest, events);
                 }
             }
-            Start::NotTls => {
-                self.emit(events, TlsEvent::NotTls { frame });
+            Start::NotTls { start, bytes } => {
+                let start = Some(start);
+                self.emit(
+                    events,
+                    TlsEvent::NotTls {
+                        frame,
+                        start,
+                        bytes,
+                    },
+                );
                 self.stop();
             }
         }
@@ -399,6 +418,7 @@ mod tests {
     use super::*;
     use crate::tls::decrypt::DecryptError;
     use crate::tls::event::{MAX_ALERT_EVENTS, MAX_CHANGE_CIPHER_SPEC_EVENTS, MAX_EVENTS};
+    use crate::tls::preamble::Plaintext;
     use crate::tls::testing::{
         client_hello_message, protected_record, record, tls13_server_hello_record,
     };
@@ -463,7 +483,14 @@ mod tests {
         let mut p = DirectionParser::new(false);
         let mut events = Vec::new();
         p.feed(3, b"SSH-2.0-OpenSSH_9.6\r\n", &mut events);
-        assert_eq!(events, vec![TlsEvent::NotTls { frame: 3 }]);
+        assert_eq!(
+            events,
+            vec![TlsEvent::NotTls {
+                frame: 3,
+                start: Some(Plaintext::Other),
+                bytes: 21
+            }]
+        );
         assert!(p.is_done());
     }
 
