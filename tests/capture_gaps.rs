@@ -117,3 +117,57 @@ fn a_capture_with_kernel_drops_counts_no_completed_handshake_as_failed() {
         "the capture itself missed packets in 6 handshakes: the peers acknowledged data it never saw, and nothing was resent (capture drops, e.g. tcpdump's \"packets dropped by kernel\"); those flows say what is missing instead of blaming the network"
     );
 }
+
+/// `capture-drops.pcapng`: 300 curl → nginx handshakes that all completed, captured by a
+/// dumpcap paused with SIGSTOP behind a 1 MiB buffer. dumpcap wrote its counters into an
+/// Interface Statistics Block (`isb_ifrecv` 2881, `isb_ifdrop` 6274, no `isb_osdrop`): they are
+/// kept in the capture's statistics and named in a warning, and no flow blames the network.
+#[test]
+fn a_pcapng_capture_reports_its_own_drops() {
+    let doc = analyze_json(&fixture("capture-drops.pcapng"), &[]);
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["packets"], 2881);
+    assert_eq!(
+        capture["statistics"],
+        json!({"received": 2881, "dropped": null, "interface_dropped": 6274})
+    );
+    assert_eq!(
+        capture["warnings"],
+        json!([
+            "the capture itself dropped 6274 packets (interface 6274, OS not recorded): handshake data missing from its flows is put down to these drops, not counted as network loss"
+        ])
+    );
+    let summary = &doc["summary"];
+    assert_eq!(summary["tls_flows"], 145);
+    assert_eq!(summary["verdicts"]["agreed"], 143);
+    assert_eq!(summary["verdicts"]["incomplete"], 2);
+    assert_eq!(summary["handshake_loss_flows"], 0);
+    assert_eq!(doc["diagnosis"], json!([]));
+    let incomplete: Vec<u64> = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["verdict"] == "incomplete")
+        .map(|f| {
+            assert!(
+                f["detail"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("handshake not captured: "),
+                "{f}"
+            );
+            f["id"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(incomplete, [48, 50]);
+    assert!(
+        doc["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["network"].is_null())
+    );
+    // A pcap file has no such counters.
+    let doc = analyze_json(&fixture("capture-drops.pcap"), &[]);
+    assert_eq!(doc["captures"][0]["statistics"], Value::Null);
+}
