@@ -23,22 +23,22 @@ fn hellos_cut_from_the_capture_are_missing_not_failed() {
     let expected = [
         (
             "the ServerHello is missing from the capture: 694 bytes of the server's stream before frame 8 were not captured, but the client acknowledged them in frame 6 and the handshake went on (the client's ChangeCipherSpec in frame 7, the server's ChangeCipherSpec in frame 8), so it completed; what the server selected is unknown",
-            vec![4, 6, 7, 8],
-            json!([{"from": "server", "bytes": 694, "before_frame": 8, "acked_in": 6, "frames": [6, 7, 8]}]),
+            vec![4, 6, 7, 8, 10],
+            json!([{"from": "server", "bytes": 694, "before_frame": 8, "acked_in": 6, "frames": [6, 8, 10]}]),
             Value::Null,
         ),
         (
             "the ClientHello is not in the capture (220 bytes of the client's stream before frame 23 are missing from it; the server acknowledged them in frame 21), so the offer is unknown; the server selected h2",
-            vec![21, 22, 23],
-            json!([{"from": "client", "bytes": 220, "before_frame": 23, "acked_in": 21, "frames": [21, 22, 23]}]),
+            vec![21, 22, 23, 25],
+            json!([{"from": "client", "bytes": 220, "before_frame": 23, "acked_in": 21, "frames": [21, 23, 25]}]),
             json!(
                 "the capture missed 220 bytes of the client's stream before frame 23 (the server acknowledged them in frame 21), and nothing was resent: the capture dropped these packets, not the network"
             ),
         ),
         (
             "the ServerHello is missing from the capture: 822 bytes of the server's stream before frame 44 were not captured, but the client acknowledged them in frame 42 and the handshake went on (the client's ChangeCipherSpec in frame 43, the server's protected records in frame 44), so it completed; what the server selected is unknown",
-            vec![40, 42, 43, 44],
-            json!([{"from": "server", "bytes": 822, "before_frame": 44, "acked_in": 42, "frames": [42, 43, 44]}]),
+            vec![40, 42, 43, 44, 47],
+            json!([{"from": "server", "bytes": 822, "before_frame": 44, "acked_in": 42, "frames": [42, 44, 47]}]),
             Value::Null,
         ),
     ];
@@ -116,4 +116,58 @@ fn a_capture_with_kernel_drops_counts_no_completed_handshake_as_failed() {
         doc["captures"][0]["warnings"][0],
         "the capture itself missed packets in 6 handshakes: the peers acknowledged data it never saw, and nothing was resent (capture drops, e.g. tcpdump's \"packets dropped by kernel\"); those flows say what is missing instead of blaming the network"
     );
+}
+
+/// `capture-drops.pcapng`: 300 curl → nginx handshakes that all completed, captured by a
+/// dumpcap paused with SIGSTOP behind a 1 MiB buffer. dumpcap wrote its counters into an
+/// Interface Statistics Block (`isb_ifrecv` 2881, `isb_ifdrop` 6274, no `isb_osdrop`): they are
+/// kept in the capture's statistics and named in a warning, and no flow blames the network.
+#[test]
+fn a_pcapng_capture_reports_its_own_drops() {
+    let doc = analyze_json(&fixture("capture-drops.pcapng"), &[]);
+    let capture = &doc["captures"][0];
+    assert_eq!(capture["packets"], 2881);
+    assert_eq!(
+        capture["statistics"],
+        json!({"received": 2881, "dropped": null, "interface_dropped": 6274})
+    );
+    assert_eq!(
+        capture["warnings"],
+        json!([
+            "the capture itself dropped 6274 packets (interface 6274, OS not recorded): handshake data missing from its flows is put down to these drops, not counted as network loss"
+        ])
+    );
+    let summary = &doc["summary"];
+    assert_eq!(summary["tls_flows"], 145);
+    assert_eq!(summary["verdicts"]["agreed"], 143);
+    assert_eq!(summary["verdicts"]["incomplete"], 2);
+    assert_eq!(summary["handshake_loss_flows"], 0);
+    assert_eq!(doc["diagnosis"], json!([]));
+    let incomplete: Vec<u64> = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["verdict"] == "incomplete")
+        .map(|f| {
+            assert!(
+                f["detail"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("handshake not captured: "),
+                "{f}"
+            );
+            f["id"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(incomplete, [48, 50]);
+    assert!(
+        doc["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["network"].is_null())
+    );
+    // A pcap file has no such counters.
+    let doc = analyze_json(&fixture("capture-drops.pcap"), &[]);
+    assert_eq!(doc["captures"][0]["statistics"], Value::Null);
 }

@@ -259,3 +259,59 @@ fn summaries_count_flows_with_handshake_loss() {
     assert!(md.contains("## Flows whose handshake lost packets"));
     assert!(md.contains("ClientHello sent 2 times: frames 4, 5"));
 }
+
+/// Every `acked_unseen` frame of a capture (all flows, both sides, `--all`), sorted, and the
+/// total count.
+fn acked_unseen(path: &str) -> (Vec<u64>, u64) {
+    let doc = analyze_json(path, &["--all"]);
+    let mut frames = Vec::new();
+    let mut count = 0;
+    for flow in doc["flows"].as_array().unwrap() {
+        if let Some(sides) = flow["tcp"]["flow"]["acked_unseen"].as_object() {
+            for side in sides.values() {
+                frames.extend(numbers(&side["frames"]));
+                count += side["count"].as_u64().unwrap();
+            }
+        }
+    }
+    frames.sort_unstable();
+    (frames, count)
+}
+
+/// `acked_unseen` is Wireshark's `tcp.analysis.ack_lost_segment`, frame for frame: the lists
+/// are `tshark -r FILE -Y tcp.analysis.ack_lost_segment -T fields -e frame.number` (Wireshark
+/// 4.0), derived once. Consecutive ACKs of the same missing bytes are flagged once; an ACK is
+/// flagged again only once the other side sent more, or its own ACK changed.
+#[test]
+fn acked_unseen_matches_wiresharks_ack_lost_segment() {
+    let fixture = |name: &str| project_path(&format!("fixtures/{name}"));
+    let corpus = |name: &str| project_path(&format!("../shared/corpus/ja4/captures/{name}"));
+    let expected: [(std::path::PathBuf, Vec<u64>); 5] = [
+        (fixture("capture-gaps.pcap"), vec![6, 10, 21, 25, 42, 47]),
+        (
+            fixture("capture-drops.pcap"),
+            vec![
+                566, 569, 1142, 1147, 2293, 2301, 3454, 3463, 4112, 4113, 4691, 4700, 4701, 5255,
+                5267, 5825, 5826, 5827, 5838, 5844, 6154, 6156, 6157, 6158, 6161, 6171, 6725, 6728,
+                6729, 6746, 7308, 7311, 7316,
+            ],
+        ),
+        (corpus("latest.pcapng"), vec![131]),
+        (corpus("socks4-https.pcap"), vec![7, 12]),
+        (corpus("tls-handshake.pcapng"), vec![114, 139, 167]),
+    ];
+    for (path, frames) in expected {
+        let path = path.to_str().unwrap();
+        let (seen, count) = acked_unseen(path);
+        assert_eq!(seen, frames, "{path}");
+        assert_eq!(count, frames.len() as u64, "{path}");
+    }
+    // Captures where Wireshark flags none.
+    for name in [
+        "bulk-loss-after-handshake.pcap",
+        "reordering.pcap",
+        "loss-client-hello-rto.pcap",
+    ] {
+        assert_eq!(acked_unseen(fixture(name).to_str().unwrap()), (vec![], 0));
+    }
+}

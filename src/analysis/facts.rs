@@ -184,6 +184,9 @@ pub struct FlowFacts {
     pub capture_time: Timestamp,
     /// How the flow record ended.
     pub end: FlowEnd,
+    /// Packets the capture itself says it dropped (its pcapng interface statistics, or
+    /// libpcap's counters live); 0 when it does not say.
+    pub capture_drops: u64,
 }
 
 impl FlowFacts {

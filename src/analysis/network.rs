@@ -537,14 +537,65 @@ fn completed_finding(
     }
     let lost = !loss.is_empty();
     let completed = facts.handshake_end.is_some();
-    let finding = match (
-        loss_and_reordering(&loss, &reordering, completed),
+    let capture = [
         capture_gap_sentence(&view.capture_gaps),
-    ) {
+        dropped_by_the_capture(facts),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>();
+    let capture = (!capture.is_empty()).then(|| capture.join("; "));
+    let finding = match (loss_and_reordering(&loss, &reordering, completed), capture) {
         (Some(network), Some(capture)) => Some(format!("{network}; {capture}")),
         (network, capture) => network.or(capture),
     };
     (finding, lost, slow)
+}
+
+/// The frames after holes of `side`'s stream in the handshake window that nobody acknowledged:
+/// lost on the network, or dropped by the capture.
+fn unacknowledged_holes(facts: &FlowFacts, side: Side) -> Vec<u64> {
+    let gaps = facts.health.handshake[side.index()].get(Anomaly::PreviousSegmentNotCaptured);
+    facts
+        .health
+        .open_holes(side)
+        .iter()
+        .filter(|h| !h.acked && gaps.frames.contains(&h.frame))
+        .map(|h| h.frame)
+        .collect()
+}
+
+/// True when a handshake lacks data nobody acknowledged: whether that counts as network loss
+/// depends on whether the capture says it dropped packets ([`FlowFacts::capture_drops`]).
+pub fn has_unacknowledged_holes(facts: &FlowFacts) -> bool {
+    [Side::A, Side::B]
+        .into_iter()
+        .any(|side| !unacknowledged_holes(facts, side).is_empty())
+}
+
+/// Handshake data nobody acknowledged, in a capture whose own counters say it dropped packets:
+/// the capture is the likely cause, and the flow says so instead of counting loss.
+fn dropped_by_the_capture(facts: &FlowFacts) -> Option<String> {
+    if facts.capture_drops == 0 {
+        return None;
+    }
+    let client = facts.client_side;
+    let missing: Vec<String> = [(client, "client"), (client.other(), "server")]
+        .into_iter()
+        .filter_map(|(side, who)| {
+            let frames = unacknowledged_holes(facts, side);
+            (!frames.is_empty())
+                .then(|| format!("{who} data before frames {}", frames_text(&frames)))
+        })
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} missing from a capture that dropped {} packets itself (its own counters): not counted as network loss",
+        missing.join(" and "),
+        facts.capture_drops
+    ))
 }
 
 /// What the capture missed, when the peers evidently received it.
@@ -624,15 +675,12 @@ fn side_anomalies(
     }
     // ACKs for unseen data and acknowledged holes are capture gaps (see `capture_gaps`), not
     // loss. A hole nobody acknowledged may be either.
+    // In a capture that says it dropped packets, it is missing from the capture (see
+    // `dropped_by_the_capture`).
     let (filled, open) = health.holes(side);
     let gaps = counts.get(Anomaly::PreviousSegmentNotCaptured);
-    let unacknowledged: Vec<u64> = health
-        .open_holes(side)
-        .iter()
-        .filter(|h| !h.acked && gaps.frames.contains(&h.frame))
-        .map(|h| h.frame)
-        .collect();
-    if !unacknowledged.is_empty() {
+    let unacknowledged = unacknowledged_holes(facts, side);
+    if !unacknowledged.is_empty() && facts.capture_drops == 0 {
         loss.push(format!(
             "{who} data missing from the capture before frames {}",
             frames_text(&unacknowledged)

@@ -1,21 +1,29 @@
 //! One parsed block in, its frame or secrets out: the state both readers share.
 //!
 //! Takes the blocks `pcap-parser` cut out of the input (a pcap file header and records; pcapng
-//! section headers, interface descriptions, enhanced, simple and decryption-secrets blocks) and
-//! emits a [`CaptureEvent`] per packet or secrets block, numbering packet blocks 1-based in file
+//! section headers, interface descriptions, enhanced, simple, decryption-secrets and interface
+//! statistics blocks) and emits a [`CaptureEvent`] per packet or secrets block, keeps the
+//! capturer's drop counters in the summary, numbering packet blocks 1-based in file
 //! order whatever their interface, as Wireshark does. Every field is untrusted: captured lengths
 //! are clamped to the bytes present and timestamps saturate, so no block can cause a panic.
-//! Memory is bounded by the interfaces of the current section (a new section forgets them).
+//! Memory is bounded by the interfaces of the current section (a new section forgets them) and
+//! by [`MAX_COUNTED_INTERFACES`] interfaces' statistics.
 
 use super::{
-    CaptureEvent, CaptureFormat, CaptureSummary, CaptureWarning, Frame, LinkType, Timestamp,
+    CaptureCounters, CaptureEvent, CaptureFormat, CaptureSummary, CaptureWarning, Frame, LinkType,
+    Timestamp,
 };
 use pcap_parser::pcap::{LegacyPcapBlock, PcapHeader};
-use pcap_parser::pcapng::{Block, EnhancedPacketBlock, InterfaceDescriptionBlock};
+use pcap_parser::pcapng::{
+    Block, EnhancedPacketBlock, InterfaceDescriptionBlock, InterfaceStatisticsBlock, OptionCode,
+};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
 /// Largest single block accepted; a larger length field is taken as a lie.
 pub const MAX_BLOCK_BYTES: usize = 64 << 20;
+
+/// Most interfaces (over all sections) whose statistics are kept; later ones are ignored.
+const MAX_COUNTED_INTERFACES: usize = 256;
 
 /// A packet's time, link type, captured bytes and length on the wire.
 type PacketView<'a> = (Timestamp, LinkType, &'a [u8], u32);
@@ -48,6 +56,11 @@ pub(super) struct BlockHandler {
     interfaces: Vec<Interface>,
     warned_interfaces: bool,
     last_time: Timestamp,
+    /// Sections seen so far (interface ids are per section) and the byte order of the current one.
+    sections: u32,
+    big_endian: bool,
+    /// The latest statistics of each (section, interface): the blocks are cumulative.
+    counters: Vec<((u32, u32), CaptureCounters)>,
 }
 
 impl BlockHandler {
@@ -63,10 +76,14 @@ impl BlockHandler {
                 first_time: None,
                 last_time: None,
                 warnings: Vec::new(),
+                statistics: None,
             },
             interfaces: Vec::new(),
             warned_interfaces: false,
             last_time: Timestamp(0),
+            sections: 0,
+            big_endian: false,
+            counters: Vec::new(),
         }
     }
 
@@ -129,10 +146,13 @@ impl BlockHandler {
         on_event: &mut dyn FnMut(CaptureEvent<'_>),
     ) -> Option<Option<PacketView<'a>>> {
         match block {
-            Block::SectionHeader(_) => {
+            Block::SectionHeader(shb) => {
                 self.summary.format = CaptureFormat::Pcapng;
                 self.interfaces.clear();
+                self.sections += 1;
+                self.big_endian = shb.big_endian();
             }
+            Block::InterfaceStatistics(isb) => self.statistics(&isb),
             Block::InterfaceDescription(idb) => self.interface(&idb),
             Block::EnhancedPacket(epb) => return Some(self.enhanced_packet(&epb)),
             Block::SimplePacket(spb) => {
@@ -161,6 +181,38 @@ impl BlockHandler {
             units_per_second: idb.ts_resolution().unwrap_or(1_000_000),
             offset_seconds: idb.ts_offset(),
         });
+    }
+
+    /// A pcapng interface statistics block: it replaces the interface's earlier counters, and the
+    /// summary's totals are summed again. A counter whose option has the wrong length is left
+    /// out, as if absent.
+    fn statistics(&mut self, isb: &InterfaceStatisticsBlock<'_>) {
+        let big_endian = self.big_endian;
+        let counter = |code: OptionCode| {
+            let option = isb.options.iter().find(|o| o.code == code)?;
+            let bytes: [u8; 8] = option.value().try_into().ok()?;
+            Some(if big_endian {
+                u64::from_be_bytes(bytes)
+            } else {
+                u64::from_le_bytes(bytes)
+            })
+        };
+        let counters = CaptureCounters {
+            received: counter(OptionCode::IsbIfRecv),
+            interface_dropped: counter(OptionCode::IsbIfDrop),
+            os_dropped: counter(OptionCode::IsbOsDrop),
+        };
+        let key = (self.sections, isb.if_id);
+        if let Some(entry) = self.counters.iter_mut().find(|(k, _)| *k == key) {
+            entry.1 = counters;
+        } else if self.counters.len() < MAX_COUNTED_INTERFACES {
+            self.counters.push((key, counters));
+        }
+        let mut total = CaptureCounters::default();
+        for (_, c) in &self.counters {
+            total.add(c);
+        }
+        self.summary.statistics = Some(total);
     }
 
     /// A pcapng enhanced packet, placed on the interface it names; the first that names an

@@ -131,6 +131,43 @@ pub struct CaptureSummary {
     pub last_time: Option<Timestamp>,
     /// Problems with the file itself.
     pub warnings: Vec<CaptureWarning>,
+    /// The capturer's own counters, from pcapng Interface Statistics Blocks (`None` when the
+    /// file has none, as pcap files never do).
+    pub statistics: Option<CaptureCounters>,
+}
+
+/// What the capturing software counted on its interfaces: pcapng Interface Statistics Block
+/// options, the last block of each interface (they are cumulative), summed over the interfaces
+/// of the file. A counter no block records stays `None`: the file does not say, which is not 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptureCounters {
+    /// `isb_ifrecv`: packets the interface received.
+    pub received: Option<u64>,
+    /// `isb_ifdrop`: packets dropped by the interface for lack of resources (dumpcap records
+    /// libpcap's buffer drops here).
+    pub interface_dropped: Option<u64>,
+    /// `isb_osdrop`: packets dropped by the operating system.
+    pub os_dropped: Option<u64>,
+}
+
+impl CaptureCounters {
+    /// Packets the capture itself dropped, as far as the counters say (interface and OS).
+    pub fn dropped(&self) -> u64 {
+        self.interface_dropped
+            .unwrap_or(0)
+            .saturating_add(self.os_dropped.unwrap_or(0))
+    }
+
+    /// Adds another interface's counters; a counter stays `None` only when neither records it.
+    pub fn add(&mut self, other: &CaptureCounters) {
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+        };
+        self.received = sum(self.received, other.received);
+        self.interface_dropped = sum(self.interface_dropped, other.interface_dropped);
+        self.os_dropped = sum(self.os_dropped, other.os_dropped);
+    }
 }
 
 impl CaptureSummary {

@@ -190,3 +190,50 @@ fn lying_record_length_stops_with_a_warning() {
     assert_eq!(frames.len(), 1);
     assert!(!summary.unwrap().complete());
 }
+
+/// An Interface Statistics Block for interface `if_id` with the given (code, value) options.
+fn isb(if_id: u32, counters: &[(u16, u64)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&if_id.to_le_bytes());
+    body.extend_from_slice(&[0; 8]); // timestamp
+    for (code, value) in counters {
+        body.extend_from_slice(&code.to_le_bytes());
+        body.extend_from_slice(&8u16.to_le_bytes());
+        body.extend_from_slice(&value.to_le_bytes());
+    }
+    body.extend_from_slice(&[0; 4]); // opt_endofopt
+    ng_block(5, &body)
+}
+
+#[test]
+fn interface_statistics_take_the_last_block_of_each_interface_and_sum_them() {
+    let mut file = pcapng_with_offset(6, 0, 1);
+    // Cumulative counters of interface 0: the later block replaces the earlier one.
+    file.extend(isb(0, &[(4, 10), (5, 3)]));
+    file.extend(isb(0, &[(4, 20), (5, 4), (7, 1)]));
+    // Interface 1 records only received packets; a wrongly sized option counts as absent.
+    file.extend(isb(1, &[(4, 5)]));
+    let mut bad = isb(1, &[(4, 5)]);
+    bad[22..24].copy_from_slice(&4u16.to_le_bytes()); // isb_ifrecv claiming 4 bytes
+    file.extend(bad);
+    for read in [true, false] {
+        let summary = if read {
+            read_capture(&file[..], |_| {}).unwrap()
+        } else {
+            read_capture_slice(&file, |_| {}).unwrap()
+        };
+        assert!(summary.complete(), "{:?}", summary.warnings);
+        let stats = summary.statistics.unwrap();
+        assert_eq!(
+            stats,
+            CaptureCounters {
+                received: Some(20),
+                interface_dropped: Some(4),
+                os_dropped: Some(1),
+            }
+        );
+        assert_eq!(stats.dropped(), 5);
+    }
+    let (_, summary) = frames_of(&pcapng_with_offset(6, 0, 1));
+    assert_eq!(summary.unwrap().statistics, None);
+}

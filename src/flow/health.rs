@@ -53,9 +53,14 @@ struct Direction {
     last_window: Option<u32>,
     /// Window scale shift from this direction's SYN (RFC 7323).
     window_shift: Option<u8>,
-    /// Duplicate ACKs in a row and the time of the last one.
-    dup_acks: u32,
+    /// Duplicate ACKs in a row (Wireshark's `dupacknum`), and the time of the last one. -1: the
+    /// peer was just flagged for acknowledging bytes of this direction the capture never saw, and
+    /// this direction has not sent an ACK since (so the same missing bytes are not flagged twice).
+    dup_acks: i32,
     last_dup_ack_time: Timestamp,
+    /// Wireshark's `maxseqtobeacked`: the end of the bytes of this direction seen without a hole
+    /// since it last moved; an ACK from the peer beyond it acknowledges bytes the capture missed.
+    max_to_ack: Option<SeqNumber>,
     /// Initial sequence number of this direction's SYN.
     isn: Option<SeqNumber>,
     /// TTL histogram (value, packets), a handful of entries.
@@ -218,16 +223,15 @@ impl TcpHealth {
         self.note_ttl(i, seg.ttl);
         self.note_control_flags(side, seg, frame, time, &mut found);
         let window = u32::from(seg.window) << self.dirs[i].window_shift.unwrap_or(0).min(14);
-        if !found.contains(Anomaly::SynRetransmission) {
-            self.classify_sequence(side, seg, frame, time, window, in_handshake, &mut found);
+        let classify = !found.contains(Anomaly::SynRetransmission);
+        if classify {
+            self.classify_sequence(side, seg, frame, window, &mut found);
         }
-        // ACKed unseen: the ACK covers bytes of the other direction the capture never saw.
-        if seg.flags.ack()
-            && !seg.flags.rst()
-            && let Some(other_next) = self.dirs[side.other().index()].next_seq
-            && SeqNumber(seg.ack).after(other_next)
-        {
-            found.push(Anomaly::AckedUnseen);
+        // Wireshark checks for an ACK of unseen bytes after the duplicate ACK and before the
+        // retransmission family (whose fast-retransmission test reads the counter it changes).
+        self.acked_unseen(side, seg, &mut found);
+        if classify {
+            self.classify_retransmission(side, seg, frame, time, in_handshake, &mut found);
         }
         self.advance(i, seg, time, window, found);
         if seg.flags.ack() && !seg.flags.rst() {
@@ -317,17 +321,14 @@ impl TcpHealth {
         }
     }
 
-    /// Wireshark's sequence-number checks, in its order: zero window, previous segment not
-    /// captured, keep-alive, window full, duplicate ACK, the retransmission family.
-    #[allow(clippy::too_many_arguments)]
+    /// Wireshark's sequence-number checks up to duplicate ACKs, in its order: zero window,
+    /// previous segment not captured, keep-alive, window full, duplicate ACK.
     fn classify_sequence(
         &mut self,
         side: Side,
         seg: &Segment<'_>,
         frame: u64,
-        time: Timestamp,
         window: u32,
-        in_handshake: bool,
         found: &mut AnomalySet,
     ) {
         let (i, o) = (side.index(), side.other().index());
@@ -383,7 +384,56 @@ impl TcpHealth {
         {
             found.push(Anomaly::DuplicateAck);
         }
-        // Retransmission family: data (or SYN/FIN) that is not new.
+    }
+
+    /// Wireshark's "ACKed segment that wasn't captured" (`tcp.analysis.ack_lost_segment`): an
+    /// ACK beyond the peer's [`Direction::max_to_ack`]. The bound then moves to the highest byte
+    /// seen, so the same missing bytes are flagged once; when nothing new was seen since, only
+    /// the first such ACK after the peer's last change of ACK is flagged.
+    fn acked_unseen(&mut self, side: Side, seg: &Segment<'_>, found: &mut AnomalySet) {
+        let peer = &mut self.dirs[side.other().index()];
+        // Wireshark keeps sequence numbers raw and takes 0 for "not seen yet".
+        let Some(bound) = peer.max_to_ack.filter(|b| b.0 != 0) else {
+            return;
+        };
+        if !seg.flags.ack() || !SeqNumber(seg.ack).after(bound) {
+            return;
+        }
+        match peer.next_seq {
+            Some(next) if next.after(bound) => {
+                peer.max_to_ack = Some(next);
+                found.push(Anomaly::AckedUnseen);
+            }
+            _ => {
+                if peer.dup_acks == 0 {
+                    found.push(Anomaly::AckedUnseen);
+                }
+                peer.dup_acks = -1;
+            }
+        }
+    }
+
+    /// The retransmission family, Wireshark's last sequence-number check: data (or SYN/FIN)
+    /// that is not new is a spurious, fast or plain retransmission, or out of order.
+    fn classify_retransmission(
+        &mut self,
+        side: Side,
+        seg: &Segment<'_>,
+        frame: u64,
+        time: Timestamp,
+        in_handshake: bool,
+        found: &mut AnomalySet,
+    ) {
+        let (i, o) = (side.index(), side.other().index());
+        let flags = seg.flags;
+        let seq = SeqNumber(seg.seq);
+        let len = seg.payload_len;
+        let syn_fin = u32::from(flags.syn()) + u32::from(flags.fin());
+        let Some(next) = self.dirs[i].next_seq else {
+            return;
+        };
+        let d = seq.diff(next);
+        let keep_alive = found.contains(Anomaly::KeepAlive);
         let seg_len = len + syn_fin;
         if seg_len > 0 && d < 0 && !keep_alive && !flags.syn() {
             let end = seq.plus(seg_len);
@@ -445,7 +495,8 @@ impl TcpHealth {
                 && d.last_ack == Some(SeqNumber(seg.ack))
                 && found.contains(Anomaly::DuplicateAck)
             {
-                d.dup_acks += 1;
+                // After an ACK of unseen bytes (-1), Wireshark starts counting again at 1.
+                d.dup_acks = d.dup_acks.max(0) + 1;
                 d.last_dup_ack_time = time;
             } else if d.last_ack != Some(SeqNumber(seg.ack)) {
                 d.dup_acks = 0;
@@ -464,6 +515,12 @@ impl TcpHealth {
                 d.next_seq_time = time;
             }
             _ => {}
+        }
+        // The bound for ACKs of unseen bytes follows the bytes seen without a hole: it moves
+        // when a segment starts exactly at it (or when it is not set yet).
+        let seq = SeqNumber(seg.seq);
+        if d.max_to_ack.is_none_or(|b| b.0 == 0 || b == seq) {
+            d.max_to_ack = d.next_seq;
         }
     }
 
@@ -614,6 +671,32 @@ mod tests {
         assert_eq!(found[3], vec![Anomaly::AckedUnseen]);
         assert_eq!(found[4], vec![Anomaly::KeepAlive]);
         assert!(found[5].contains(&Anomaly::ZeroWindow));
+    }
+
+    #[test]
+    fn acked_unseen_is_flagged_once_per_missing_bytes() {
+        let mut s = open();
+        s.push((Side::A, seg(101, 501, PSH_ACK, 200, 502), 3)); // frame 4
+        s.push((Side::A, seg(301, 1501, ACK, 0, 502), 4)); // 5: acks 1000 server bytes unseen
+        s.push((Side::A, seg(301, 1501, PSH_ACK, 50, 502), 5)); // 6: same ACK: not again
+        s.push((Side::B, seg(1501, 351, PSH_ACK, 100, 509), 6)); // 7: after the hole
+        s.push((Side::A, seg(351, 1601, ACK, 0, 502), 7)); // 8: beyond the bound: flagged
+        s.push((Side::B, seg(1601, 351, PSH_ACK, 100, 509), 8)); // 9: starts at the bound
+        s.push((Side::A, seg(351, 1701, ACK, 0, 502), 9)); // 10: all seen: not flagged
+        let (h, found) = run(&s);
+        assert_eq!(h.flow[0].get(Anomaly::AckedUnseen).frames, vec![5, 8]);
+        assert_eq!(found[6], vec![Anomaly::PreviousSegmentNotCaptured]);
+
+        // The server stays silent, its ACK unchanged: one flag; a new server ACK re-arms it.
+        let mut s = open();
+        s.push((Side::A, seg(101, 1501, ACK, 0, 502), 3)); // 4: flagged
+        s.push((Side::A, seg(101, 2501, ACK, 0, 502), 4)); // 5: more unseen, nothing new seen
+        s.push((Side::B, seg(501, 101, ACK, 0, 510), 5)); // 6: the server's ACK is unchanged
+        s.push((Side::A, seg(101, 3501, ACK, 0, 502), 6)); // 7: still quiet
+        s.push((Side::B, seg(501, 102, ACK, 0, 510), 7)); // 8: the server's ACK changes
+        s.push((Side::A, seg(101, 4501, ACK, 0, 502), 8)); // 9: flagged again
+        let (h, _) = run(&s);
+        assert_eq!(h.flow[0].get(Anomaly::AckedUnseen).frames, vec![4, 9]);
     }
 
     #[test]

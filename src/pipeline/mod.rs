@@ -101,7 +101,17 @@ pub struct Analyzer {
     stream_base: u64,
     /// Reports and corrections ready to stream (live use).
     ready: Vec<Streamed>,
+    /// Packets the current capture says it dropped itself (0 until its counters are known).
+    capture_drops: u64,
+    /// Flows of the current file that left the table with handshake data nobody acknowledged
+    /// missing: judged when the capture ends, once its own drop counters (which pcapng writes
+    /// at the end) are known. At most [`MAX_DEFERRED_FLOWS`].
+    deferred: Vec<FlowFacts>,
 }
+
+/// Most flows whose judgement waits for the capture's drop counters; later ones are judged at
+/// once.
+const MAX_DEFERRED_FLOWS: usize = 4096;
 
 /// What live use hands out, in order (see [`Analyzer::take_ready`]).
 #[derive(Debug, Clone)]
@@ -132,6 +142,8 @@ impl Analyzer {
             snaplen: 0,
             stream_base: 0,
             ready: Vec::new(),
+            capture_drops: 0,
+            deferred: Vec::new(),
         }
     }
 
@@ -145,6 +157,14 @@ impl Analyzer {
         self.snaplen = 0;
         self.defrag = Defragmenter::new();
         self.tls_servers.clear();
+        self.capture_drops = 0;
+    }
+
+    /// The capture's own counters say it dropped `packets` packets (libpcap's statistics of a
+    /// live capture): handshake data missing from flows judged from now on is put down to the
+    /// capture, not to the network.
+    pub fn note_capture_drops(&mut self, packets: u64) {
+        self.capture_drops = packets;
     }
 
     /// Adds TLS key-log secrets (an NSS key log file, or a pcapng Decryption Secrets Block).
@@ -353,6 +373,7 @@ impl Analyzer {
             TLS_PORTS.contains(&facts.server.port) || self.tls_servers.contains(&facts.server);
         facts.snaplen = self.snaplen;
         facts.capture_time = self.now;
+        facts.capture_drops = self.capture_drops;
     }
 
     fn place(&self) -> FlowPlace {
@@ -404,7 +425,16 @@ impl Analyzer {
 
     /// Ends the current capture: every open flow is finished, and the capture's report returned.
     pub fn end_capture(&mut self, path: &str, summary: &CaptureSummary) -> CaptureReport {
+        if let Some(counters) = &summary.statistics {
+            self.capture_drops = counters.dropped();
+        }
         self.finish_all(FlowEnd::CaptureEnded);
+        let mut deferred = std::mem::take(&mut self.deferred);
+        deferred.sort_by_key(|f| f.tcp_stream);
+        for mut facts in deferred {
+            facts.capture_drops = self.capture_drops;
+            self.conclude(facts, None);
+        }
         self.defrag.finish();
         self.decode.datagrams_reassembled = self.defrag.completed;
         self.decode.datagrams_incomplete = self.defrag.abandoned;
@@ -435,6 +465,21 @@ impl Analyzer {
         };
         let mut facts = connection.into_facts(end);
         self.complete_facts(&mut facts);
+        if streamed.is_none()
+            && !self.options.stream
+            && self.capture_drops == 0
+            && self.deferred.len() < MAX_DEFERRED_FLOWS
+            && analysis::network::has_unacknowledged_holes(&facts)
+        {
+            self.deferred.push(facts);
+            return;
+        }
+        self.conclude(facts, streamed);
+    }
+
+    /// Judges a flow's facts: reports it, or checks again the report streamed while it was
+    /// open (`streamed`: its index among the finished reports).
+    fn conclude(&mut self, facts: FlowFacts, streamed: Option<usize>) {
         let verdict = analysis::judge(&facts);
         if let Some(index) = streamed {
             self.recheck(index, &facts, verdict);

@@ -33,6 +33,7 @@ fn summary() -> CaptureSummary {
         first_time: None,
         last_time: None,
         warnings: Vec::new(),
+        statistics: None,
     }
 }
 
@@ -469,4 +470,85 @@ fn a_loss_after_the_streamed_server_hello_is_corrected() {
     assert_eq!(report.flows[0].network.as_deref(), Some(loss));
     assert_eq!(report.flows[0].last_frame, 19);
     assert_eq!(report.summary.handshake_loss_flows, 1);
+}
+
+/// A ServerHello, then server data after 500 bytes nobody acknowledged: loss or a capture drop.
+/// Judged with the capture's counters (`statistics`), as pcapng files give them at their end.
+fn hole_after_server_hello(statistics: Option<crate::capture::CaptureCounters>) -> Report {
+    let ch = client_hello_record();
+    let sh = server_hello_record(b"h2");
+    let after = 1 + sh.len() as u32 + 500;
+    let ch_end = 1 + ch.len() as u32;
+    let mut packets = Vec::new();
+    for (client, seq, ack, payload) in [
+        (true, 1u32, 1u32, &ch[..]),
+        (false, 1, ch_end, &sh[..]),
+        (false, after, ch_end, &[0x17u8, 3, 3, 0, 1, 0][..]),
+    ] {
+        let (src, dst, sport, dport) = if client {
+            ([192, 0, 2, 1], [192, 0, 2, 2], 40000, 443)
+        } else {
+            ([192, 0, 2, 2], [192, 0, 2, 1], 443, 40000)
+        };
+        let mut packet = Vec::new();
+        PacketBuilder::ipv4(src, dst, 64)
+            .tcp(sport, dport, seq, 1000)
+            .ack(ack)
+            .write(&mut packet, payload)
+            .unwrap();
+        packets.push(packet);
+    }
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.begin_capture(0);
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    let mut summary = summary();
+    summary.statistics = statistics;
+    let capture = analyzer.end_capture("test", &summary);
+    analyzer.into_report(vec![capture])
+}
+
+#[test]
+fn data_nobody_acknowledged_is_missing_from_a_capture_that_dropped_packets() {
+    let report = hole_after_server_hello(None);
+    let flow = &report.flows[0];
+    assert!(flow.tcp.handshake_loss);
+    assert_eq!(
+        flow.network.as_deref(),
+        Some(
+            "the handshake suffered packet loss: server data missing from the capture before frames 3"
+        )
+    );
+    assert!(report.captures[0].warnings.is_empty());
+
+    let counters = crate::capture::CaptureCounters {
+        received: Some(40),
+        interface_dropped: Some(7),
+        os_dropped: None,
+    };
+    let report = hole_after_server_hello(Some(counters));
+    let flow = &report.flows[0];
+    assert!(!flow.tcp.handshake_loss);
+    assert_eq!(
+        flow.network.as_deref(),
+        Some(
+            "server data before frames 3 missing from a capture that dropped 7 packets itself (its own counters): not counted as network loss"
+        )
+    );
+    assert_eq!(
+        report.captures[0].warnings,
+        [
+            "the capture itself dropped 7 packets (interface 7, OS not recorded): handshake data missing from its flows is put down to these drops, not counted as network loss"
+        ]
+    );
+    assert_eq!(
+        report.captures[0].statistics,
+        Some(crate::report::model::CaptureStatistics {
+            received: Some(40),
+            dropped: None,
+            interface_dropped: Some(7),
+        })
+    );
+    assert!(report.diagnosis.is_empty());
 }

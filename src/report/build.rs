@@ -404,6 +404,12 @@ pub fn capture_report(
             if n == 1 { "" } else { "s" }
         ));
     }
+    let statistics = summary.statistics.map(|c| CaptureStatistics {
+        received: c.received,
+        dropped: c.os_dropped,
+        interface_dropped: c.interface_dropped,
+    });
+    warnings.extend(statistics.as_ref().and_then(capture_drops_warning));
     CaptureReport {
         path: path.to_string(),
         format: summary.format.name().to_string(),
@@ -418,6 +424,20 @@ pub fn capture_report(
         complete: summary.complete(),
         warnings,
         decode,
-        statistics: None,
+        statistics,
     }
+}
+
+/// The warning for a capture whose own counters say it dropped packets, if they do.
+pub fn capture_drops_warning(stats: &CaptureStatistics) -> Option<String> {
+    let total = stats.total_dropped();
+    if total == 0 {
+        return None;
+    }
+    let count = |n: Option<u64>| n.map_or_else(|| "not recorded".to_string(), |n| n.to_string());
+    Some(format!(
+        "the capture itself dropped {total} packets (interface {}, OS {}): handshake data missing from its flows is put down to these drops, not counted as network loss",
+        count(stats.interface_dropped),
+        count(stats.dropped)
+    ))
 }

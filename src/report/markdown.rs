@@ -474,9 +474,12 @@ fn render_metadata(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         let stats = c
             .statistics
             .map(|st| {
+                let count = |n: Option<u64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
                 format!(
-                    "received {}, dropped {} (kernel), {} (interface)",
-                    st.received, st.dropped, st.interface_dropped
+                    "received {}, dropped {} (OS), {} (interface)",
+                    count(st.received),
+                    count(st.dropped),
+                    count(st.interface_dropped)
                 )
             })
             .unwrap_or_else(|| "-".into());

@@ -168,19 +168,33 @@ pub struct CaptureReport {
     pub warnings: Vec<String>,
     /// How the frames decoded.
     pub decode: DecodeCounts,
-    /// libpcap's statistics of a live capture (null for files).
+    /// The capture's own counters: libpcap's statistics of a live capture, or a pcapng file's
+    /// Interface Statistics Blocks (null for pcap files and pcapng files without them).
     pub statistics: Option<CaptureStatistics>,
 }
 
-/// libpcap's counters for a live capture.
+/// The capturer's own counters. Live, all three are libpcap's; a pcapng file fills those its
+/// Interface Statistics Blocks record (the last block of each interface, summed over the
+/// interfaces) and leaves the others null: `received` from `isb_ifrecv`, `dropped` from
+/// `isb_osdrop`, `interface_dropped` from `isb_ifdrop` (where dumpcap puts libpcap's drops).
 #[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
 pub struct CaptureStatistics {
-    /// Packets the kernel received for the capture.
-    pub received: u64,
-    /// Dropped for lack of buffer space (alpnscope too slow).
-    pub dropped: u64,
-    /// Dropped by the interface or its driver.
-    pub interface_dropped: u64,
+    /// Packets received for the capture (live: by the kernel; file: `isb_ifrecv`).
+    pub received: Option<u64>,
+    /// Dropped by the operating system for lack of buffer space (live: the capture too slow;
+    /// file: `isb_osdrop`).
+    pub dropped: Option<u64>,
+    /// Dropped by the interface or its driver (file: `isb_ifdrop`).
+    pub interface_dropped: Option<u64>,
+}
+
+impl CaptureStatistics {
+    /// Packets the capture itself dropped (OS and interface).
+    pub fn total_dropped(&self) -> u64 {
+        self.dropped
+            .unwrap_or(0)
+            .saturating_add(self.interface_dropped.unwrap_or(0))
+    }
 }
 
 /// Frames by decoding outcome.

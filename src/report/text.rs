@@ -75,14 +75,15 @@ pub fn render_summary_only(report: &Report, color: bool, out: &mut dyn Write) ->
             writeln!(out, "warning: {warning}")?;
         }
         if let Some(stats) = &capture.statistics {
+            let count = |n: Option<u64>| n.map_or_else(|| "?".to_string(), |n| n.to_string());
             writeln!(
                 out,
                 "capture {}: {} packets seen, {} received by the kernel, {} dropped by the kernel, {} by the interface",
                 capture.path,
                 capture.packets,
-                stats.received,
-                stats.dropped,
-                stats.interface_dropped
+                count(stats.received),
+                count(stats.dropped),
+                count(stats.interface_dropped)
             )?;
         }
     }

@@ -21,6 +21,7 @@ pub use process::{DroppedTo, drop_privileges, stop_on_signals};
 
 use crate::capture::{CaptureFormat, CaptureSummary, Frame, LinkType, Timestamp};
 use crate::pipeline::{Analyzer, AnalyzerOptions, Streamed};
+use crate::report::build;
 use crate::report::model::{CaptureStatistics, Report};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -306,6 +307,7 @@ impl LiveSession {
             first_time: None,
             last_time: None,
             warnings: Vec::new(),
+            statistics: None,
         };
         loop {
             if stop.load(Ordering::SeqCst)
@@ -420,21 +422,18 @@ impl LiveSession {
             let _ = savefile.flush();
         }
         let statistics = self.capture.stats().ok().map(|s| CaptureStatistics {
-            received: u64::from(s.received),
-            dropped: u64::from(s.dropped),
-            interface_dropped: u64::from(s.if_dropped),
+            received: Some(u64::from(s.received)),
+            dropped: Some(u64::from(s.dropped)),
+            interface_dropped: Some(u64::from(s.if_dropped)),
         });
-        let mut capture_report = self.analyzer.stop_capture(&self.interface, &summary);
-        if let Some(stats) = &statistics
-            && stats.dropped + stats.interface_dropped > 0
-        {
-            capture_report.warnings.push(format!(
-                "the capture itself dropped {} packets (kernel {}, interface {}): loss figures may include these capture drops",
-                stats.dropped + stats.interface_dropped,
-                stats.dropped,
-                stats.interface_dropped
-            ));
+        // Flows still open are judged knowing the drops (those already gone were not).
+        if let Some(stats) = &statistics {
+            self.analyzer.note_capture_drops(stats.total_dropped());
         }
+        let mut capture_report = self.analyzer.stop_capture(&self.interface, &summary);
+        capture_report
+            .warnings
+            .extend(statistics.as_ref().and_then(build::capture_drops_warning));
         capture_report.statistics = statistics;
         self.hand_out_ready(on_flow)?;
         Ok(self.analyzer.into_report(vec![capture_report]))
