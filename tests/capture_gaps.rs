@@ -171,3 +171,23 @@ fn a_pcapng_capture_reports_its_own_drops() {
     let doc = analyze_json(&fixture("capture-drops.pcap"), &[]);
     assert_eq!(doc["captures"][0]["statistics"], Value::Null);
 }
+
+/// The Markdown report says why it has no finding: problem flows without a pattern, explained
+/// by the capture's own gaps, not "every flow agreed".
+#[test]
+fn markdown_names_the_capture_gaps_when_no_finding_applies() {
+    let out = run(&[
+        "analyze",
+        "--format",
+        "markdown",
+        &fixture("capture-gaps.pcap"),
+    ]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains(
+            "## Findings\n\n- No conclusion across flows: the 3 problem flows below share no server, client or network cause. The capture itself missed packets in 3 handshakes (see its warnings): those flows say what is missing.\n"
+        ),
+        "{md}"
+    );
+    assert!(!md.contains("nothing to fix"));
+}

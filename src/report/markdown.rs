@@ -11,6 +11,7 @@
 use super::model::{Diagnosis, EndpointReport, FlowReport, Report};
 use crate::analysis::VerdictKind;
 use crate::analysis::network::CapturePoint;
+use crate::flow::Anomaly;
 use std::io::{self, Write};
 
 /// Groups of problem flows up to this size are shown flow by flow; larger ones as examples.
@@ -64,17 +65,76 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     render_metadata(report, out)
 }
 
+/// The loss a flow's handshake saw: its `network` finding, else its retransmissions in the
+/// handshake window (a flow without a ServerHello has no finding).
+fn what_the_network_did(flow: &FlowReport) -> String {
+    if let Some(network) = &flow.network {
+        return network.clone();
+    }
+    let mut parts = Vec::new();
+    for kind in [
+        Anomaly::Retransmission,
+        Anomaly::FastRetransmission,
+        Anomaly::SpuriousRetransmission,
+        Anomaly::SynRetransmission,
+    ] {
+        let Some(counts) = flow.tcp.handshake.get(kind.name()) else {
+            continue;
+        };
+        for (who, count) in [("client", &counts.client), ("server", &counts.server)] {
+            if let Some(c) = count {
+                let frames: Vec<String> = c.frames.iter().map(u64::to_string).collect();
+                parts.push(format!(
+                    "{} {who} {} (frames {})",
+                    c.count,
+                    kind.name().replace('_', " "),
+                    frames.join(", ")
+                ));
+            }
+        }
+    }
+    if parts.is_empty() {
+        flow.detail.clone()
+    } else {
+        format!("in the handshake: {}", parts.join("; "))
+    }
+}
+
 /// The findings section: one bullet per diagnosis, or why there is none.
 fn render_findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "## Findings")?;
     writeln!(out)?;
     if report.diagnosis.is_empty() {
+        let problems = report
+            .flows
+            .iter()
+            .filter(|f| f.verdict.is_problem())
+            .count();
+        let gaps = report
+            .flows
+            .iter()
+            .filter(|f| !f.tcp.capture_gaps.is_empty())
+            .count();
         if report.summary.tls_flows == 0 {
             writeln!(out, "- No TLS flow in the capture.")?;
-        } else {
+        } else if problems == 0 {
             writeln!(
                 out,
                 "- Every TLS flow agreed on a protocol; nothing to fix."
+            )?;
+        } else {
+            writeln!(
+                out,
+                "- No conclusion across flows: the {problems} problem flow{} below share no server, client or network cause.{}",
+                if problems == 1 { "" } else { "s" },
+                if gaps > 0 {
+                    format!(
+                        " The capture itself missed packets in {gaps} handshake{} (see its warnings): those flows say what is missing.",
+                        if gaps == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                }
             )?;
         }
     }
@@ -247,7 +307,7 @@ fn render_lossy_flows(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             f.client,
             f.server,
             f.verdict,
-            cell(f.network.as_deref().unwrap_or(&f.detail)),
+            cell(&what_the_network_did(f)),
             f.tcp_stream,
             in_capture(f, multi)
         )?;
