@@ -874,6 +874,38 @@ const SILENCE_BEFORE_CAPTURE_END_NS: i64 = 1_000_000_000;
 mod tests {
     use super::*;
 
+    /// TLS 1.3 with keys, where the EncryptedExtensions could not be opened because bytes of
+    /// the server's stream are missing from the capture before it: the gap is named, not the
+    /// keys, nor the advice to log keys.
+    #[test]
+    fn a_hidden_selection_behind_a_capture_gap_names_the_gap() {
+        use crate::tls::testing::{client_hello_message, tls13_server_hello_record};
+        let ch = ClientHello::parse(&client_hello_message(&[b"h2", b"http/1.1"])[4..]).unwrap();
+        let sh = ServerHello::parse(&tls13_server_hello_record()[9..]).unwrap();
+        let facts = FlowFacts {
+            client_hellos: vec![(ch, vec![4])],
+            server_hellos: vec![(sh, vec![6])],
+            keys: KeyStatus::Found,
+            first_tls_frame: Some(4),
+            faults: vec![(
+                Role::Server,
+                12,
+                StreamFault::DecryptionAfterGap {
+                    missing: 206,
+                    before_frame: 12,
+                    opened_before: false,
+                },
+            )],
+            ..FlowFacts::default()
+        };
+        let verdict = judge(&facts);
+        assert_eq!(verdict.kind, VerdictKind::Hidden);
+        assert_eq!(
+            verdict.detail,
+            "TLS 1.3: the server's choice among h2, http/1.1 is in the encrypted EncryptedExtensions, which the key log could not open because 206 bytes of the server stream are missing from the capture before frame 12: the records after a gap cannot be decrypted, so the selection is unknown"
+        );
+    }
+
     fn names(list: &[&str]) -> Vec<ProtocolName> {
         list.iter()
             .map(|n| ProtocolName(n.as_bytes().to_vec()))

@@ -61,7 +61,7 @@ pub mod protected;
 pub mod record;
 pub mod stream;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod types;
 pub mod x509;
 
