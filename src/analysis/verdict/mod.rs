@@ -1,0 +1,506 @@
+//! The verdict: which of the ALPN outcomes a flow shows, said in one sentence, with its evidence.
+//!
+//! Takes a flow's [`FlowFacts`]; emits one [`Verdict`]: a [`VerdictKind`], the sentence, the frames
+//! that show it (ascending, no duplicates) and, for a handshake the network stopped, its typed
+//! [`NetworkCause`]. This module holds the order of the questions ([`judge`]) and the selection
+//! rules (agreed, downgraded, declined, not offered, RFC 7301 and RFC 8701 violations); the
+//! sentences of the other outcomes live beside it:
+//!
+//! - `incomplete`: why a handshake got no ServerHello;
+//! - `plaintext`: a flow that is not TLS, and plain HTTP sent to a TLS port;
+//! - `hidden`: why a TLS 1.3 selection could not be read.
+
+mod hidden;
+mod incomplete;
+mod plaintext;
+
+use super::facts::{FlowFacts, Role, alert_name};
+use super::network::NetworkCause;
+use crate::tls::{AlpnList, ClientHello, ProtocolName, ServerHello, TlsVersion};
+use hidden::hidden_detail;
+use incomplete::{
+    client_capture_gap, closed_before_client_hello, incomplete_detail, network_detail,
+};
+use plaintext::{
+    client_spoke_first_without_tls, not_tls_detail, plain_http_to_tls_port, plaintext_detail,
+};
+use serde::Serialize;
+
+/// The ALPN outcome of a flow. The names are part of the JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    /// The server selected the client's first choice. GREASE values (RFC 8701) in the offer are
+    /// not a choice and are skipped, so a client that offers only http/1.1 and gets it agreed.
+    Agreed,
+    /// The server selected a protocol the client offered, but not its first choice: offered
+    /// h2, http/1.1 and got http/1.1. The first choice is the first offered value that is not
+    /// GREASE; a TLS 1.3 selection read from the decrypted EncryptedExtensions is judged the
+    /// same way as one in a TLS 1.2 ServerHello. The handshake succeeded, but on a protocol the
+    /// client ranked lower: the server does not enable the preferred one there, or ranks it lower.
+    Downgraded,
+    /// The client offered ALPN; the server's hello carried no ALPN extension.
+    ServerDeclined,
+    /// The server aborted with alert no_application_protocol (120).
+    NoCommonProtocol,
+    /// The server selected a protocol the client did not offer, a GREASE value (RFC 8701 §3),
+    /// or not exactly one.
+    SelectedUnoffered,
+    /// The client sent no ALPN extension.
+    NotOffered,
+    /// TLS 1.3: the selection is encrypted.
+    Hidden,
+    /// No ServerHello was seen.
+    Incomplete,
+    /// Not a TLS flow (listed only with `--all`, but for plain HTTP sent to a TLS port).
+    NotTls,
+}
+
+impl VerdictKind {
+    /// Every verdict, in report order.
+    pub const ALL: [VerdictKind; 9] = [
+        VerdictKind::Agreed,
+        VerdictKind::Downgraded,
+        VerdictKind::ServerDeclined,
+        VerdictKind::NoCommonProtocol,
+        VerdictKind::SelectedUnoffered,
+        VerdictKind::NotOffered,
+        VerdictKind::Hidden,
+        VerdictKind::Incomplete,
+        VerdictKind::NotTls,
+    ];
+
+    /// The stable name used in JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            VerdictKind::Agreed => "agreed",
+            VerdictKind::Downgraded => "downgraded",
+            VerdictKind::ServerDeclined => "server_declined",
+            VerdictKind::NoCommonProtocol => "no_common_protocol",
+            VerdictKind::SelectedUnoffered => "selected_unoffered",
+            VerdictKind::NotOffered => "not_offered",
+            VerdictKind::Hidden => "hidden",
+            VerdictKind::Incomplete => "incomplete",
+            VerdictKind::NotTls => "not_tls",
+        }
+    }
+
+    /// One line that explains the verdict (used by `--help` and the README).
+    pub fn explanation(self) -> &'static str {
+        match self {
+            VerdictKind::Agreed => {
+                "the server selected the client's first choice (GREASE values in the offer skipped)"
+            }
+            VerdictKind::Downgraded => {
+                "the server selected an offered protocol below the client's first choice (offered h2, http/1.1; got http/1.1)"
+            }
+            VerdictKind::ServerDeclined => {
+                "the client offered ALPN, the server's hello has no ALPN extension (curl: \"server did not agree on a protocol\")"
+            }
+            VerdictKind::NoCommonProtocol => {
+                "the server aborted with alert no_application_protocol (120): no protocol in common"
+            }
+            VerdictKind::SelectedUnoffered => {
+                "the server selected a protocol the client did not offer, a GREASE value, or not exactly one (RFC 7301 violation)"
+            }
+            VerdictKind::NotOffered => "the client sent no ALPN extension",
+            VerdictKind::Hidden => {
+                "TLS 1.3: the selection travels encrypted in EncryptedExtensions; keys are needed to see it"
+            }
+            VerdictKind::Incomplete => {
+                "no ServerHello in the capture: reset, closed, alert, gap, a client that closed without a ClientHello, or the capture missed the handshake"
+            }
+            VerdictKind::NotTls => {
+                "the flow does not carry TLS (listed with --all only, except plain HTTP sent to a TLS port)"
+            }
+        }
+    }
+
+    /// True for every verdict but `agreed` and `not_tls`: the flows `--problems`, the Markdown
+    /// problem sections and `--extract` select by default.
+    pub fn is_problem(self) -> bool {
+        !matches!(self, VerdictKind::Agreed | VerdictKind::NotTls)
+    }
+
+    /// Parses a verdict name.
+    pub fn from_name(name: &str) -> Option<VerdictKind> {
+        VerdictKind::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
+impl std::fmt::Display for VerdictKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A flow's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Which outcome.
+    pub kind: VerdictKind,
+    /// One sentence for a person.
+    pub detail: String,
+    /// Frames that show it, ascending.
+    pub evidence_frames: Vec<u64>,
+    /// For a handshake that got no ServerHello: the network's part in it, when the packets
+    /// show one. Decisions across flows read this, never the sentence.
+    pub network_cause: Option<NetworkCause>,
+    /// A `not_tls` flow whose client sent a plain HTTP request to a TLS port (by port number, or
+    /// TLS seen on that server in the capture): listed without `--all`, and a client-side finding.
+    pub plain_http_to_tls_port: bool,
+}
+
+/// "h2, http/1.1".
+fn list(protocols: &[ProtocolName]) -> String {
+    let names: Vec<String> = protocols.iter().map(|p| p.escaped()).collect();
+    names.join(", ")
+}
+
+/// Judges a flow.
+pub fn judge(facts: &FlowFacts) -> Verdict {
+    let mut evidence: Vec<u64> = Vec::new();
+    let mut network_cause = None;
+    let (kind, detail) = judge_inner(facts, &mut evidence, &mut network_cause);
+    evidence.sort_unstable();
+    evidence.dedup();
+    Verdict {
+        kind,
+        detail,
+        evidence_frames: evidence,
+        network_cause,
+        plain_http_to_tls_port: kind == VerdictKind::NotTls
+            && plain_http_to_tls_port(facts).is_some(),
+    }
+}
+
+/// The verdict and its sentence; fills in the evidence frames and, for a handshake the network
+/// stopped, its cause.
+fn judge_inner(
+    facts: &FlowFacts,
+    evidence: &mut Vec<u64>,
+    network_cause: &mut Option<NetworkCause>,
+) -> (VerdictKind, String) {
+    if facts.tls_candidate
+        && let Some(client) = client_spoke_first_without_tls(facts)
+    {
+        return (
+            VerdictKind::NotTls,
+            plaintext_detail(facts, client, evidence),
+        );
+    }
+    if !facts.is_tls() {
+        return judge_without_tls(facts, evidence, network_cause);
+    }
+    let client_hello = facts.client_hello();
+    if let Some((_, frames)) = client_hello {
+        evidence.extend(frames);
+    }
+    if let Some(judgement) = judge_alert_120(facts, client_hello, evidence) {
+        return judgement;
+    }
+    let Some((server_hello, sh_frames)) = facts.server_hello() else {
+        return (
+            VerdictKind::Incomplete,
+            incomplete_detail(facts, evidence, network_cause),
+        );
+    };
+    evidence.extend(sh_frames);
+    let Some((client_hello, _)) = client_hello else {
+        let selected = server_hello
+            .alpn
+            .as_ref()
+            .map(|a| format!("; the server selected {}", list(&a.protocols)))
+            .unwrap_or_default();
+        let missing = client_capture_gap(facts, evidence)
+            .map(|gap| format!(" ({gap})"))
+            .unwrap_or_default();
+        return (
+            VerdictKind::Incomplete,
+            format!(
+                "the ClientHello is not in the capture{missing}, so the offer is unknown{selected}"
+            ),
+        );
+    };
+    let answer = server_answer(facts, server_hello, sh_frames, evidence);
+    let Some(alpn) = answer.alpn else {
+        // TLS 1.3 without the keys to read the answer.
+        if client_hello.alpn.is_none() {
+            return (VerdictKind::NotOffered, NOT_OFFERED.to_string());
+        }
+        return (
+            VerdictKind::Hidden,
+            hidden_detail(facts, client_hello.offered(), &client_hello.random),
+        );
+    };
+    judge_answer(client_hello, server_hello, alpn, &answer)
+}
+
+/// The sentence of a flow whose client sent no ALPN extension.
+const NOT_OFFERED: &str = "the client sent no ALPN extension, so the server could not select a protocol (HTTP clients then use http/1.1)";
+
+/// A flow without TLS: a connection to a TLS server that the network stopped before TLS
+/// (incomplete), else not TLS.
+fn judge_without_tls(
+    facts: &FlowFacts,
+    evidence: &mut Vec<u64>,
+    network_cause: &mut Option<NetworkCause>,
+) -> (VerdictKind, String) {
+    // A connection to a TLS server that never got as far as TLS.
+    if facts.tls_candidate
+        && !facts.payload_seen
+        && let Some(detail) = network_detail(facts, evidence, network_cause)
+    {
+        return (VerdictKind::Incomplete, detail);
+    }
+    if facts.tls_candidate
+        && !facts.payload_seen
+        && let Some(detail) = closed_before_client_hello(facts, evidence)
+    {
+        return (VerdictKind::Incomplete, detail);
+    }
+    (VerdictKind::NotTls, not_tls_detail(facts))
+}
+
+/// "fatal alert decode_error (50)", "a warning alert …", or "an encrypted alert".
+fn alert_text(level: u8, description: Option<u8>) -> String {
+    let level = match level {
+        2 => "fatal alert",
+        1 => "warning alert",
+        _ => "alert",
+    };
+    match description {
+        Some(d) => format!("{level} {} ({d})", alert_name(d)),
+        None => "an encrypted alert".to_string(),
+    }
+}
+
+/// No common protocol, when the server sent alert no_application_protocol (120).
+fn judge_alert_120(
+    facts: &FlowFacts,
+    client_hello: Option<&(ClientHello, Vec<u64>)>,
+    evidence: &mut Vec<u64>,
+) -> Option<(VerdictKind, String)> {
+    let alert = facts
+        .alerts
+        .iter()
+        .find(|a| a.from == Role::Server && a.description == Some(120))?;
+    evidence.push(alert.frame);
+    let offered = client_hello
+        .map(|(h, _)| list(h.offered()))
+        .unwrap_or_default();
+    Some((
+        VerdictKind::NoCommonProtocol,
+        format!(
+            "the server aborted with fatal alert no_application_protocol (120) in frame {}: it supports none of the offered protocols ({offered})",
+            alert.frame
+        ),
+    ))
+}
+
+/// Where the server's ALPN answer is, and the answer when it could be read.
+struct ServerAnswer<'a> {
+    /// The server's ALPN extension, `Some(None)` when it sent none; `None` when the answer is
+    /// encrypted and was not decrypted.
+    alpn: Option<Option<&'a AlpnList>>,
+    /// "ServerHello" or "EncryptedExtensions".
+    place: &'static str,
+    /// The last frame of the message that carries it, 0 when unknown.
+    frame: u64,
+}
+
+/// Finds the server's answer: in the ServerHello (TLS ≤ 1.2), or in the EncryptedExtensions
+/// (TLS 1.3), readable only when it was decrypted with a key log.
+fn server_answer<'a>(
+    facts: &'a FlowFacts,
+    server_hello: &'a ServerHello,
+    sh_frames: &[u64],
+    evidence: &mut Vec<u64>,
+) -> ServerAnswer<'a> {
+    let tls13 = server_hello.tls_version() == TlsVersion::TLS13 && server_hello.alpn.is_none();
+    let (alpn, place, frame) = if tls13 {
+        match &facts.encrypted_extensions {
+            Some((alpn, frames)) => {
+                evidence.extend(frames);
+                (
+                    Some(alpn.as_ref()),
+                    "EncryptedExtensions",
+                    frames.last().copied(),
+                )
+            }
+            None => (None, "EncryptedExtensions", None),
+        }
+    } else {
+        (
+            Some(server_hello.alpn.as_ref()),
+            "ServerHello",
+            sh_frames.last().copied(),
+        )
+    };
+    ServerAnswer {
+        alpn,
+        place,
+        frame: frame.unwrap_or(0),
+    }
+}
+
+/// Compares the server's readable answer (ServerHello, or decrypted EncryptedExtensions) with
+/// the client's offer: agreed, downgraded, declined, not offered, or a selection RFC 7301 forbids.
+fn judge_answer(
+    client_hello: &ClientHello,
+    server_hello: &ServerHello,
+    alpn: Option<&AlpnList>,
+    answer: &ServerAnswer,
+) -> (VerdictKind, String) {
+    let offered = client_hello.offered();
+    let (place, place_frame) = (answer.place, answer.frame);
+    match (&client_hello.alpn, alpn) {
+        (_, Some(sel)) if sel.protocols.len() != 1 => (
+            VerdictKind::SelectedUnoffered,
+            format!(
+                "the server's ALPN extension ({place}, frame {place_frame}) names {} protocols ({}) where RFC 7301 §3.1 requires exactly one: the client must abort",
+                sel.protocols.len(),
+                list(&sel.protocols)
+            ),
+        ),
+        (None, Some(sel)) => (
+            VerdictKind::SelectedUnoffered,
+            format!(
+                "the client sent no ALPN extension but the server selected {} in its {place} (frame {place_frame}; RFC 7301 §3.1 forbids that)",
+                list(&sel.protocols)
+            ),
+        ),
+        (Some(_), Some(sel)) => judge_selection(offered, &sel.protocols[0]),
+        (None, None) => (VerdictKind::NotOffered, NOT_OFFERED.to_string()),
+        (Some(_), None) => {
+            let npn = if server_hello.npn {
+                " It answered with NPN instead, the pre-ALPN mechanism: the server software predates ALPN (e.g. OpenSSL < 1.0.2)."
+            } else {
+                ""
+            };
+            (
+                VerdictKind::ServerDeclined,
+                format!(
+                    "the client offered {} but the {place} (frame {place_frame}) has no ALPN extension: the server does not negotiate ALPN here, so the client falls back to its default (curl: \"ALPN: server did not agree on a protocol\").{npn}",
+                    list(offered),
+                ),
+            )
+        }
+    }
+}
+
+/// The server's one choice against the offer: agreed when it is the client's first choice
+/// (GREASE skipped), downgraded when it is a later one, else a selection RFC 7301 §3.2 or
+/// RFC 8701 §3 forbids.
+fn judge_selection(offered: &[ProtocolName], chosen: &ProtocolName) -> (VerdictKind, String) {
+    if chosen.is_grease() {
+        return (
+            VerdictKind::SelectedUnoffered,
+            format!(
+                "the server selected the GREASE value {chosen}, which is never a protocol (RFC 8701 §3: servers must not negotiate GREASE, the client must abort)"
+            ),
+        );
+    }
+    if !offered.contains(chosen) {
+        return (
+            VerdictKind::SelectedUnoffered,
+            format!(
+                "the server selected {chosen}, which the client did not offer ({}): RFC 7301 §3.2 violation, the client must abort",
+                list(offered)
+            ),
+        );
+    }
+    match offered.iter().find(|p| !p.is_grease()) {
+        Some(first) if first != chosen => (
+            VerdictKind::Downgraded,
+            format!(
+                "the client preferred {first} but the server selected {chosen} (offered: {}): the server does not enable {first} here, or ranks it below {chosen}",
+                list(offered)
+            ),
+        ),
+        _ => (
+            VerdictKind::Agreed,
+            format!("the server selected {chosen}, the client's first choice"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<ProtocolName> {
+        list.iter()
+            .map(|n| ProtocolName(n.as_bytes().to_vec()))
+            .collect()
+    }
+
+    fn grease() -> ProtocolName {
+        ProtocolName(vec![0x3a, 0x3a])
+    }
+
+    #[test]
+    fn first_choice_agrees_later_choice_is_downgraded() {
+        let offer = names(&["h2", "http/1.1"]);
+        assert_eq!(
+            judge_selection(&offer, &offer[0]),
+            (
+                VerdictKind::Agreed,
+                "the server selected h2, the client's first choice".to_string()
+            )
+        );
+        assert_eq!(
+            judge_selection(&offer, &offer[1]),
+            (
+                VerdictKind::Downgraded,
+                "the client preferred h2 but the server selected http/1.1 (offered: h2, http/1.1): the server does not enable h2 here, or ranks it below http/1.1".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn an_offer_of_http1_only_answered_with_http1_is_agreed() {
+        let offer = names(&["http/1.1"]);
+        assert_eq!(judge_selection(&offer, &offer[0]).0, VerdictKind::Agreed);
+    }
+
+    #[test]
+    fn grease_is_not_a_first_choice() {
+        let mut offer = vec![grease()];
+        offer.extend(names(&["h2", "http/1.1"]));
+        assert_eq!(judge_selection(&offer, &offer[1]).0, VerdictKind::Agreed);
+        let (kind, detail) = judge_selection(&offer, &offer[2]);
+        assert_eq!(kind, VerdictKind::Downgraded);
+        assert!(
+            detail.starts_with("the client preferred h2 but"),
+            "{detail}"
+        );
+        // A server that picks the GREASE value itself breaks RFC 8701.
+        assert_eq!(
+            judge_selection(&offer, &offer[0]).0,
+            VerdictKind::SelectedUnoffered
+        );
+    }
+
+    #[test]
+    fn an_unoffered_selection_is_a_violation() {
+        let offer = names(&["h2"]);
+        let chosen = ProtocolName(b"http/1.1".to_vec());
+        assert_eq!(
+            judge_selection(&offer, &chosen).0,
+            VerdictKind::SelectedUnoffered
+        );
+    }
+
+    #[test]
+    fn every_verdict_has_a_distinct_name_and_only_agreed_and_not_tls_are_no_problem() {
+        for kind in VerdictKind::ALL {
+            assert_eq!(VerdictKind::from_name(kind.name()), Some(kind));
+        }
+        let fine: Vec<VerdictKind> = VerdictKind::ALL
+            .into_iter()
+            .filter(|k| !k.is_problem())
+            .collect();
+        assert_eq!(fine, [VerdictKind::Agreed, VerdictKind::NotTls]);
+    }
+}

@@ -1,0 +1,209 @@
+//! The sentences of a flow that is not TLS: a client that spoke plaintext to a TLS port (plain
+//! HTTP, or other bytes), with how the server answered and ended the connection, and a flow with
+//! no TLS at all.
+//!
+//! Takes [`FlowFacts`]; emits the sentence, the frames behind it, and whether the client sent a
+//! plain HTTP request to a TLS port. A direction picked up mid-stream says nothing about what the
+//! client sent.
+
+use super::alert_text;
+use crate::analysis::{FlowFacts, PlaintextSeen, Role};
+use crate::tls::preamble::Plaintext;
+
+/// The client's first bytes when they are an HTTP request line sent to a TLS port: its method
+/// and frame.
+pub(super) fn plain_http_to_tls_port(facts: &FlowFacts) -> Option<(&'static str, u64)> {
+    let client = client_spoke_first_without_tls(facts)?;
+    match (facts.tls_candidate, client.start) {
+        (true, Some(Plaintext::HttpRequest { method })) => Some((method, client.frame)),
+        _ => None,
+    }
+}
+
+/// The client's first bytes, when the capture has them, they are not TLS, and no ClientHello
+/// followed (a proxy preamble may have come first).
+pub(super) fn client_spoke_first_without_tls(facts: &FlowFacts) -> Option<&PlaintextSeen> {
+    facts
+        .client_plaintext()
+        .filter(|p| p.start.is_some() && facts.client_hello().is_none())
+}
+
+/// A client that spoke something other than TLS to a TLS port: what it sent, and how the server
+/// answered and ended the connection.
+pub(super) fn plaintext_detail(
+    facts: &FlowFacts,
+    client: &PlaintextSeen,
+    evidence: &mut Vec<u64>,
+) -> String {
+    evidence.push(client.frame);
+    let sent = match client.start {
+        Some(Plaintext::HttpRequest { method }) => format!(
+            "the client sent plain HTTP to a TLS port ({method} request line in frame {})",
+            client.frame
+        ),
+        _ => format!(
+            "the client sent {} bytes that are not TLS to a TLS port (frame {})",
+            client.bytes, client.frame
+        ),
+    };
+    let answer = server_answer_to_plaintext(facts);
+    let server_end = first_end(facts, Role::Server);
+    let first_reaction = answer
+        .as_ref()
+        .map(|(f, _)| *f)
+        .into_iter()
+        .chain(server_end.map(|(f, _)| f))
+        .min();
+    let client_end = first_end(facts, Role::Client)
+        .filter(|(frame, _)| first_reaction.is_none_or(|reaction| *frame < reaction));
+    let client_end = match client_end {
+        Some((frame, reset)) => {
+            evidence.push(frame);
+            if reset {
+                format!(" and reset the connection (RST in frame {frame})")
+            } else {
+                format!(" and closed its side (FIN in frame {frame})")
+            }
+        }
+        None => String::new(),
+    };
+    let server_end = server_end.map(|(frame, reset)| {
+        evidence.push(frame);
+        if reset {
+            format!("reset the connection (RST in frame {frame})")
+        } else {
+            format!("closed the connection (FIN in frame {frame})")
+        }
+    });
+    let server = match (answer, server_end) {
+        (Some((frame, answer)), Some(end)) => {
+            evidence.push(frame);
+            format!("the server {answer} and {end}")
+        }
+        (Some((frame, answer)), None) => {
+            evidence.push(frame);
+            format!("the server {answer}")
+        }
+        (None, Some(end)) => format!("the server {end} without answering"),
+        (None, None) => "no answer from the server in the capture".to_string(),
+    };
+    format!("{sent}{client_end}; {server}")
+}
+
+/// The server's answer to a client's plaintext: its own plaintext, or a TLS alert, with the
+/// frame that carries it.
+fn server_answer_to_plaintext(facts: &FlowFacts) -> Option<(u64, String)> {
+    match (
+        facts.server_plaintext(),
+        facts.alerts.iter().find(|a| a.from == Role::Server),
+    ) {
+        (Some(server), _) => {
+            let what = match server.start {
+                Some(Plaintext::HttpResponse { status }) => format!("HTTP status {status}"),
+                _ => format!("{} bytes that are neither TLS nor HTTP", server.bytes),
+            };
+            Some((
+                server.frame,
+                format!("answered with {what} (frame {})", server.frame),
+            ))
+        }
+        (None, Some(alert)) => Some((
+            alert.frame,
+            format!(
+                "rejected them with {} (frame {})",
+                alert_text(alert.level, alert.description),
+                alert.frame
+            ),
+        )),
+        (None, None) => None,
+    }
+}
+
+/// The first FIN or RST from `role`: its frame, and true for a RST.
+fn first_end(facts: &FlowFacts, role: Role) -> Option<(u64, bool)> {
+    let fin = facts
+        .fins
+        .iter()
+        .find(|(r, _)| *r == role)
+        .map(|(_, f)| (*f, false));
+    let rst = facts
+        .resets
+        .iter()
+        .find(|(r, _)| *r == role)
+        .map(|(_, f)| (*f, true));
+    [fin, rst].into_iter().flatten().min()
+}
+
+/// "no TLS record in this flow", or that nothing that could be TLS was captured.
+pub(super) fn not_tls_detail(facts: &FlowFacts) -> String {
+    if facts.not_tls {
+        "no TLS record in this flow".into()
+    } else {
+        "no payload that could be TLS was captured".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{VerdictKind, judge};
+
+    /// A client whose first bytes are not TLS, answered by the server with a TLS alert.
+    fn plaintext_answered_with_an_alert(start: Option<Plaintext>) -> FlowFacts {
+        FlowFacts {
+            tls_candidate: true,
+            payload_seen: true,
+            not_tls: true,
+            plaintext: vec![PlaintextSeen {
+                from: Role::Client,
+                frame: 4,
+                start,
+                bytes: 5,
+            }],
+            alerts: vec![crate::analysis::AlertSeen {
+                from: Role::Server,
+                level: 2,
+                description: Some(50),
+                frame: 6,
+                decrypted: false,
+            }],
+            first_tls_frame: Some(6),
+            fins: vec![(Role::Server, 7)],
+            ..FlowFacts::default()
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_tls_rejected_with_an_alert_are_the_clients_doing() {
+        let verdict = judge(&plaintext_answered_with_an_alert(Some(Plaintext::Other)));
+        assert_eq!(verdict.kind, VerdictKind::NotTls);
+        assert_eq!(
+            verdict.detail,
+            "the client sent 5 bytes that are not TLS to a TLS port (frame 4); the server rejected them with fatal alert decode_error (50) (frame 6) and closed the connection (FIN in frame 7)"
+        );
+        assert_eq!(verdict.evidence_frames, [4, 6, 7]);
+        assert_eq!(verdict.network_cause, None);
+        assert!(!verdict.plain_http_to_tls_port);
+        let http = judge(&plaintext_answered_with_an_alert(Some(
+            Plaintext::HttpRequest { method: "GET" },
+        )));
+        assert!(http.plain_http_to_tls_port);
+        assert!(
+            http.detail
+                .starts_with("the client sent plain HTTP to a TLS port (GET request line in frame 4); the server rejected them"),
+            "{}",
+            http.detail
+        );
+    }
+
+    #[test]
+    fn a_direction_picked_up_mid_stream_says_nothing_about_what_the_client_sent() {
+        let verdict = judge(&plaintext_answered_with_an_alert(None));
+        assert!(
+            !verdict.detail.starts_with("the client sent"),
+            "{}",
+            verdict.detail
+        );
+        assert!(!verdict.plain_http_to_tls_port);
+    }
+}
