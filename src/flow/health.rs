@@ -202,7 +202,7 @@ impl TcpHealth {
         (d.filled_holes, d.holes.len() as u64)
     }
 
-    /// The holes of `side` still open (the first [`MAX_HOLES`]), in the order they appeared.
+    /// The holes of `side` still open (the first 16), in the order they appeared.
     pub fn open_holes(&self, side: Side) -> &[Hole] {
         &self.dirs[side.index()].holes
     }
