@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Prints a fatal error and returns exit code 2.
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("alpnscope: error: {message}");
     ExitCode::from(2)
@@ -35,57 +36,15 @@ pub fn interfaces() -> ExitCode {
 
 /// `alpnscope live`.
 pub fn live(args: LiveArgs) -> ExitCode {
-    let format = match args.format {
-        FormatArg::Text => Format::Text,
-        FormatArg::Json => Format::Json,
-        FormatArg::Jsonl => Format::Jsonl,
-        FormatArg::Markdown => Format::Markdown,
-    };
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let color = format == Format::Text
-        && match args.color {
-            ColorArg::Always => true,
-            ColorArg::Never => false,
-            ColorArg::Auto => !no_color && io::stdout().is_terminal() && args.output.is_none(),
-        };
-    let options = LiveOptions {
-        interface: args.interface,
-        filter: args.filter,
-        count: args.count,
-        duration: args.duration.map(Duration::from_secs_f64),
-        write: args.write.map(PathBuf::from),
-        keylogs: args.keylog.iter().map(PathBuf::from).collect(),
-        include_non_tls: args.all,
-    };
-    let session = match LiveSession::open(options) {
+    let (format, color) = output_style(&args);
+    let session = match LiveSession::open(live_options(&args)) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    // Output files are opened before privileges are dropped. A failure here leaves no
-    // `--write` file behind.
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Box::new(io::BufWriter::new(f)),
-            Err(e) => {
-                session.abandon();
-                return fail(format!("cannot create {}: {e}", path.display()));
-            }
-        },
-        None => Box::new(io::stdout()),
+    let (session, mut out) = match open_output(session, &args) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
-    if !args.no_drop_privileges {
-        match live::drop_privileges() {
-            Ok(Some(to)) => eprintln!(
-                "alpnscope: dropped root privileges to uid {} gid {}",
-                to.uid, to.gid
-            ),
-            Ok(None) => {}
-            Err(e) => {
-                session.abandon();
-                return fail(e);
-            }
-        }
-    }
     for path in session.waiting_key_logs() {
         eprintln!(
             "alpnscope: key log {} does not exist yet: waiting for it (clients create it at their first connection)",
@@ -103,30 +62,7 @@ pub fn live(args: LiveArgs) -> ExitCode {
         session.interface()
     );
     let progress = io::stderr().is_terminal();
-    let mut on_flow = |streamed: &Streamed| -> io::Result<()> {
-        match (format, streamed) {
-            (Format::Text, Streamed::Flow(flow)) => {
-                report::text::render_flow_block(flow, color, &mut *out)?;
-                out.flush()
-            }
-            (Format::Text, Streamed::Correction(correction)) => {
-                writeln!(
-                    out,
-                    "Correction of flow {}: {}",
-                    correction.id, correction.reason
-                )?;
-                report::text::render_flow_block(&correction.flow, color, &mut *out)?;
-                out.flush()
-            }
-            (Format::Jsonl, Streamed::Flow(flow)) => {
-                report::json::render_flow_line(flow, &mut *out)
-            }
-            (Format::Jsonl, Streamed::Correction(correction)) => {
-                report::json::render_correction_line(correction, &mut *out)
-            }
-            (Format::Json | Format::Markdown, _) => Ok(()),
-        }
-    };
+    let mut on_flow = |streamed: &Streamed| stream(streamed, format, color, &mut *out);
     let mut on_progress = |packets: u64, flows: usize, handshakes: usize| {
         if progress {
             eprint!(
@@ -144,10 +80,110 @@ pub fn live(args: LiveArgs) -> ExitCode {
         Err(e) if e.is_broken_pipe() => return ExitCode::SUCCESS,
         Err(e) => return fail(e),
     };
+    write_summary(&report, format, color, &mut *out)
+}
+
+/// The output format, and whether to colour it (text only; `--color`, NO_COLOR, a terminal).
+fn output_style(args: &LiveArgs) -> (Format, bool) {
+    let format = match args.format {
+        FormatArg::Text => Format::Text,
+        FormatArg::Json => Format::Json,
+        FormatArg::Jsonl => Format::Jsonl,
+        FormatArg::Markdown => Format::Markdown,
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = format == Format::Text
+        && match args.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => !no_color && io::stdout().is_terminal() && args.output.is_none(),
+        };
+    (format, color)
+}
+
+/// The capture options the flags ask for.
+fn live_options(args: &LiveArgs) -> LiveOptions {
+    LiveOptions {
+        interface: args.interface.clone(),
+        filter: args.filter.clone(),
+        count: args.count,
+        duration: args.duration.map(Duration::from_secs_f64),
+        write: args.write.as_ref().map(PathBuf::from),
+        keylogs: args.keylog.iter().map(PathBuf::from).collect(),
+        include_non_tls: args.all,
+    }
+}
+
+/// Opens `--output` (or stdout), then drops root privileges unless told not to: output files
+/// are opened before privileges are dropped. A failure abandons the session, which leaves no
+/// `--write` file behind.
+fn open_output(
+    session: LiveSession,
+    args: &LiveArgs,
+) -> Result<(LiveSession, Box<dyn Write>), ExitCode> {
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(io::BufWriter::new(f)),
+            Err(e) => {
+                session.abandon();
+                return Err(fail(format!("cannot create {}: {e}", path.display())));
+            }
+        },
+        None => Box::new(io::stdout()),
+    };
+    if !args.no_drop_privileges {
+        match live::drop_privileges() {
+            Ok(Some(to)) => eprintln!(
+                "alpnscope: dropped root privileges to uid {} gid {}",
+                to.uid, to.gid
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                session.abandon();
+                return Err(fail(e));
+            }
+        }
+    }
+    Ok((session, out))
+}
+
+/// Writes one streamed flow or correction as soon as it is final (text and JSON Lines; JSON and
+/// Markdown wait for the end).
+fn stream(streamed: &Streamed, format: Format, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    match (format, streamed) {
+        (Format::Text, Streamed::Flow(flow)) => {
+            report::text::render_flow_block(flow, color, out)?;
+            out.flush()
+        }
+        (Format::Text, Streamed::Correction(correction)) => {
+            writeln!(
+                out,
+                "Correction of flow {}: {}",
+                correction.id, correction.reason
+            )?;
+            report::text::render_flow_block(&correction.flow, color, out)?;
+            out.flush()
+        }
+        (Format::Jsonl, Streamed::Flow(flow)) => report::json::render_flow_line(flow, out),
+        (Format::Jsonl, Streamed::Correction(correction)) => {
+            report::json::render_correction_line(correction, out)
+        }
+        (Format::Json | Format::Markdown, _) => Ok(()),
+    }
+}
+
+/// Writes what comes at the end (the summary; the whole report in JSON and Markdown) and maps
+/// the outcome to an exit code (a closed pipe is not a failure).
+fn write_summary(
+    report: &report::model::Report,
+    format: Format,
+    color: bool,
+    out: &mut dyn Write,
+) -> ExitCode {
     let written = match format {
-        Format::Text => report::text::render_summary_only(&report, color, &mut *out),
-        Format::Jsonl => report::json::render_summary_line(&report, &mut *out),
-        Format::Json | Format::Markdown => report::render(&report, format, false, &mut *out),
+        Format::Text => report::text::render_summary_only(report, color, out),
+        Format::Jsonl => report::json::render_summary_line(report, out),
+        Format::Json | Format::Markdown => report::render(report, format, false, out),
     }
     .and_then(|_| out.flush());
     match written {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 /// Files smaller than this get no progress indicator.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
+/// Parses the command line and runs the subcommand.
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
@@ -52,77 +53,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// `alpnscope analyze`: read the captures, filter, extract, redact, write, and map the outcome
+/// to an exit code.
 fn analyze(config: cli::Config) -> ExitCode {
-    let options = AnalyzeOptions {
-        analyzer: AnalyzerOptions {
-            include_non_tls: config.include_non_tls,
-            ..AnalyzerOptions::default()
-        },
-        digest: config.digest,
-        keylogs: config.keylogs.clone(),
+    let mut report = match read_captures(&config) {
+        Ok(report) => report,
+        Err(code) => return code,
     };
-    let show_progress = io::stderr().is_terminal();
-    let mut last = Instant::now();
-    let mut shown = false;
-    let mut on_progress = |p: Progress| {
-        let Some(total) = p
-            .total
-            .filter(|t| show_progress && *t >= PROGRESS_MIN_BYTES)
-        else {
-            return;
-        };
-        if last.elapsed() < Duration::from_millis(250) {
-            return;
-        }
-        last = Instant::now();
-        shown = true;
-        eprint!(
-            "\ralpnscope: {:>3}% of capture {} ({} MiB), {} flows",
-            p.bytes * 100 / total.max(1),
-            p.capture,
-            p.bytes >> 20,
-            p.flows
-        );
-    };
-    let result = analyze_files(&config.captures, &options, &mut on_progress);
-    if shown {
-        eprint!("\r\x1b[2K");
-    }
-    let mut report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("alpnscope: error: {e}");
-            eprintln!(
-                "  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
-            );
-            return ExitCode::from(2);
-        }
-    };
-    for (index, capture) in report.captures.iter().enumerate() {
-        // A redacted run names no file, not even on stderr (logs of CI jobs end up in tickets).
-        let name = if config.redact.is_some() {
-            report::redact::capture_name(index)
-        } else {
-            capture.path.clone()
-        };
-        for warning in &capture.warnings {
-            let warning = if config.redact.is_some() {
-                report::redact::hide_path(warning, &capture.path, &name)
-            } else {
-                warning.clone()
-            };
-            eprintln!("alpnscope: warning: {name}: {warning}");
-        }
-    }
+    print_warnings(&report, &config);
     config.filter.apply(&mut report);
     report.tool.command_line = Some(command_line());
-    let mut redactor = config.redact.as_ref().map(|(mode, key)| {
-        let key = match key {
-            Some(k) => k.as_bytes().to_vec(),
-            None => random_key(),
-        };
-        report::redact::Redactor::new(&key, *mode)
-    });
+    let mut redactor = redactor(&config);
     if let Some((path, ids, include_keys)) = &config.extract
         && let Err(code) = extract(
             &report,
@@ -148,6 +89,113 @@ fn analyze(config: cli::Config) -> ExitCode {
     };
     // The process ends here: freeing every flow report one by one would only cost time.
     std::mem::forget(report);
+    exit_code(written, failed)
+}
+
+/// Analyses the captures, showing progress on a terminal for big files; a fatal error is
+/// reported here.
+fn read_captures(config: &cli::Config) -> Result<report::model::Report, ExitCode> {
+    let options = AnalyzeOptions {
+        analyzer: AnalyzerOptions {
+            include_non_tls: config.include_non_tls,
+            ..AnalyzerOptions::default()
+        },
+        digest: config.digest,
+        keylogs: config.keylogs.clone(),
+    };
+    let mut progress = ProgressLine::new(io::stderr().is_terminal());
+    let result = analyze_files(&config.captures, &options, &mut |p| progress.show(p));
+    progress.clear();
+    result.map_err(|e| {
+        eprintln!("alpnscope: error: {e}");
+        eprintln!(
+            "  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
+        );
+        ExitCode::from(2)
+    })
+}
+
+/// The progress indicator on stderr: at most four updates a second, for big files only.
+struct ProgressLine {
+    /// stderr is a terminal.
+    enabled: bool,
+    /// When the line was last written.
+    last: Instant,
+    /// Whether the line was ever written (and must be cleared).
+    shown: bool,
+}
+
+impl ProgressLine {
+    /// A progress line, silent unless `enabled`.
+    fn new(enabled: bool) -> Self {
+        ProgressLine {
+            enabled,
+            last: Instant::now(),
+            shown: false,
+        }
+    }
+
+    /// Rewrites the line with `p`, unless the file is small or the last update is recent.
+    fn show(&mut self, p: Progress) {
+        let Some(total) = p.total.filter(|t| self.enabled && *t >= PROGRESS_MIN_BYTES) else {
+            return;
+        };
+        if self.last.elapsed() < Duration::from_millis(250) {
+            return;
+        }
+        self.last = Instant::now();
+        self.shown = true;
+        eprint!(
+            "\ralpnscope: {:>3}% of capture {} ({} MiB), {} flows",
+            p.bytes * 100 / total.max(1),
+            p.capture,
+            p.bytes >> 20,
+            p.flows
+        );
+    }
+
+    /// Erases the line, if it was written.
+    fn clear(&self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+/// Prints each capture's warnings on stderr (a redacted run names no file).
+fn print_warnings(report: &report::model::Report, config: &cli::Config) {
+    for (index, capture) in report.captures.iter().enumerate() {
+        // A redacted run names no file, not even on stderr (logs of CI jobs end up in tickets).
+        let name = if config.redact.is_some() {
+            report::redact::capture_name(index)
+        } else {
+            capture.path.clone()
+        };
+        for warning in &capture.warnings {
+            let warning = if config.redact.is_some() {
+                report::redact::hide_path(warning, &capture.path, &name)
+            } else {
+                warning.clone()
+            };
+            eprintln!("alpnscope: warning: {name}: {warning}");
+        }
+    }
+}
+
+/// The redactor `--redact` asks for, keyed by `--redact-key` or a random key.
+fn redactor(config: &cli::Config) -> Option<report::redact::Redactor> {
+    config.redact.as_ref().map(|(mode, key)| {
+        let key = match key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => random_key(),
+        };
+        report::redact::Redactor::new(&key, *mode)
+    })
+}
+
+/// The exit code once the report is written: 1 when `--fail-on` matched, 2 when writing failed
+/// (a closed pipe is not a failure).
+fn exit_code(written: io::Result<()>, failed: bool) -> ExitCode {
     match written {
         Ok(()) if failed => ExitCode::from(1),
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,187 @@
+//! The findings and summary sections: one bullet per cross-flow conclusion (or why there is
+//! none), then the flow counts and the table of servers.
+
+use super::{code, plural, short_list};
+use crate::analysis::VerdictKind;
+use crate::report::model::{Diagnosis, Report};
+use std::io::{self, Write};
+
+/// The findings section: one bullet per diagnosis, or why there is none.
+pub(super) fn render_findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "## Findings")?;
+    writeln!(out)?;
+    if report.diagnosis.is_empty() {
+        let problems = report
+            .flows
+            .iter()
+            .filter(|f| f.verdict.is_problem())
+            .count();
+        let gaps = report
+            .flows
+            .iter()
+            .filter(|f| !f.tcp.capture_gaps.is_empty())
+            .count();
+        if report.summary.tls_flows == 0 {
+            writeln!(out, "- No TLS flow in the capture.")?;
+        } else if problems == 0 {
+            writeln!(
+                out,
+                "- Every TLS flow agreed on a protocol; nothing to fix."
+            )?;
+        } else {
+            writeln!(
+                out,
+                "- No conclusion across flows: the {problems} problem flow{} below share no server, client or network cause.{}",
+                if problems == 1 { "" } else { "s" },
+                if gaps > 0 {
+                    format!(
+                        " The capture itself missed packets in {gaps} handshake{} (see its warnings): those flows say what is missing.",
+                        if gaps == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+    }
+    for d in &report.diagnosis {
+        writeln!(
+            out,
+            "- **{}** — {} (flows {}; frames {})",
+            d.kind.name().replace('_', " "),
+            d.conclusion,
+            short_list(&d.flows),
+            finding_frames(report, d)
+        )?;
+    }
+    writeln!(out)
+}
+
+/// The evidence frames of a finding; with several captures, per capture ("4, 6 in capture 0;
+/// 5 in capture 2"), since frame numbers restart in every file.
+fn finding_frames(report: &Report, d: &Diagnosis) -> String {
+    let list = |frames: &[u64]| {
+        frames
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if report.captures.len() <= 1 {
+        return list(&d.evidence_frames);
+    }
+    let mut parts = Vec::new();
+    for capture in 0..report.captures.len() {
+        // The finding's frames that are evidence of its flows in this capture.
+        let mut frames: Vec<u64> = report
+            .flows
+            .iter()
+            .filter(|f| f.capture == capture && d.flows.contains(&f.id))
+            .flat_map(|f| f.evidence_frames.iter().copied())
+            .filter(|n| d.evidence_frames.contains(n))
+            .collect();
+        frames.sort_unstable();
+        frames.dedup();
+        if !frames.is_empty() {
+            parts.push(format!("{} in capture {capture}", list(&frames)));
+        }
+    }
+    parts.join("; ")
+}
+
+/// The summary section: flow counts, the network line, and the table of servers.
+pub(super) fn render_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let s = &report.summary;
+    writeln!(out, "## Summary")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}, {}.",
+        plural(s.tls_flows, "TLS flow"),
+        plural(s.non_tls_flows, "other TCP flow")
+    )?;
+    if s.handshake_loss_flows + s.reset_flows > 0 {
+        writeln!(
+            out,
+            "Network: **{} lost packets during the TLS handshake**, {} with loss anywhere, {} reset.",
+            plural(s.handshake_loss_flows, "flow"),
+            s.loss_flows,
+            s.reset_flows
+        )?;
+    }
+    if !s.servers.is_empty() {
+        render_server_table(report, out)?;
+    }
+    Ok(())
+}
+
+/// The table of servers: SNI, flow count, protocols selected (agreed or downgraded) and verdict
+/// counts.
+fn render_server_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let multi = report.captures.len() > 1;
+    writeln!(out)?;
+    if multi {
+        writeln!(
+            out,
+            "| server | captures | SNI | flows | protocols selected | verdicts |"
+        )?;
+        writeln!(out, "|---|---|---|---:|---|---|")?;
+    } else {
+        writeln!(
+            out,
+            "| server | SNI | flows | protocols selected | verdicts |"
+        )?;
+        writeln!(out, "|---|---|---:|---|---|")?;
+    }
+    for server in &report.summary.servers {
+        let verdicts: Vec<String> = server
+            .verdicts
+            .iter()
+            .map(|(v, n)| format!("`{v}` {n}"))
+            .collect();
+        let sni: Vec<String> = server.sni.iter().map(|n| code(n)).collect();
+        let mut agreed: Vec<String> = report
+            .flows
+            .iter()
+            .filter(|f| {
+                matches!(f.verdict, VerdictKind::Agreed | VerdictKind::Downgraded)
+                    && f.server == server.endpoint
+            })
+            .filter_map(|f| f.alpn_selected.as_deref().map(code))
+            .collect();
+        agreed.sort();
+        agreed.dedup();
+        let captures = if multi {
+            let mut seen: Vec<usize> = report
+                .flows
+                .iter()
+                .filter(|f| f.server == server.endpoint)
+                .map(|f| f.capture)
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            let seen: Vec<String> = seen.iter().map(usize::to_string).collect();
+            format!(" {} |", seen.join(", "))
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "| {} |{captures} {} | {} | {} | {} |",
+            code(&server.server),
+            if sni.is_empty() {
+                "-".into()
+            } else {
+                sni.join(", ")
+            },
+            server.flows,
+            if agreed.is_empty() {
+                "-".into()
+            } else {
+                agreed.join(", ")
+            },
+            verdicts.join(", ")
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! What the report says across flows: conclusions per server (diagnosis) and counts over all
+//! flows (summary).
+
+use super::EndpointReport;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What a cross-flow conclusion is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagnosisKind {
+    /// The server never negotiates ALPN.
+    ServerWithoutAlpn,
+    /// The server negotiates ALPN but never h2, although clients offer it.
+    ServerWithoutH2,
+    /// The clients are at fault: some offer h2, some do not; or they send plain HTTP to a
+    /// TLS port.
+    ClientSide,
+    /// The same offer gets different answers from the server.
+    InconsistentServer,
+    /// The answer depends on the path (a proxy in some paths).
+    Path,
+    /// Certificates from different issuers: TLS interception.
+    Interception,
+    /// Handshakes failed on loss or resets, not on configuration.
+    Network,
+    /// The server violates RFC 7301.
+    ServerBug,
+    /// The server refused every offer with alert no_application_protocol.
+    NoCommonProtocol,
+    /// TLS 1.3 selections are encrypted: a key log would show them.
+    NeedsKeys,
+}
+
+impl DiagnosisKind {
+    /// The name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            DiagnosisKind::ServerWithoutAlpn => "server_without_alpn",
+            DiagnosisKind::ServerWithoutH2 => "server_without_h2",
+            DiagnosisKind::ClientSide => "client_side",
+            DiagnosisKind::InconsistentServer => "inconsistent_server",
+            DiagnosisKind::Path => "path",
+            DiagnosisKind::Interception => "interception",
+            DiagnosisKind::Network => "network",
+            DiagnosisKind::ServerBug => "server_bug",
+            DiagnosisKind::NoCommonProtocol => "no_common_protocol",
+            DiagnosisKind::NeedsKeys => "needs_keys",
+        }
+    }
+}
+
+impl std::fmt::Display for DiagnosisKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A conclusion across the flows to one server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    /// What kind of conclusion.
+    pub kind: DiagnosisKind,
+    /// The server (SNI and address, or address).
+    pub server: String,
+    /// One sentence.
+    pub conclusion: String,
+    /// Flows behind it.
+    pub flows: Vec<u64>,
+    /// Frames behind it (the first 32).
+    pub evidence_frames: Vec<u64>,
+}
+
+/// Counts over all flows.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    /// TLS flows.
+    pub tls_flows: u64,
+    /// TCP flows without TLS.
+    pub non_tls_flows: u64,
+    /// TLS flows per verdict (every verdict listed, zero included).
+    pub verdicts: BTreeMap<&'static str, u64>,
+    /// TLS flows per server, in order of first appearance.
+    pub servers: Vec<ServerSummary>,
+    /// TLS flows whose handshake lost or re-sent packets.
+    pub handshake_loss_flows: u64,
+    /// TLS flows with loss anywhere.
+    pub loss_flows: u64,
+    /// TLS flows with a RST.
+    pub reset_flows: u64,
+}
+
+/// Flows to one server endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSummary {
+    /// "ip:port" (`[ip]:port` for IPv6).
+    pub server: String,
+    /// The same endpoint, typed (not in JSON).
+    #[serde(skip)]
+    pub endpoint: EndpointReport,
+    /// SNI values seen, in order.
+    pub sni: Vec<String>,
+    /// Flow count.
+    pub flows: u64,
+    /// Flows per verdict (non-zero only).
+    pub verdicts: BTreeMap<&'static str, u64>,
+}

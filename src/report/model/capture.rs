@@ -1,0 +1,89 @@
+//! What was read from each capture: the file, its packets and times, how the frames decoded, and
+//! the capturer's own drop counters.
+
+use serde::Serialize;
+
+/// What was read from one capture.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CaptureReport {
+    /// Path as given (`-` for stdin).
+    pub path: String,
+    /// "pcap", "pcap-ns" or "pcapng".
+    pub format: String,
+    /// Link types, e.g. "ETHERNET (1)".
+    pub link_types: Vec<String>,
+    /// Largest snaplen declared.
+    pub snaplen: u32,
+    /// Packet blocks read.
+    pub packets: u64,
+    /// Captured bytes.
+    pub bytes: u64,
+    /// File size in bytes (null for stdin).
+    pub size: Option<u64>,
+    /// SHA-256 of the file (Markdown reports only; null otherwise).
+    pub sha256: Option<String>,
+    /// First packet time (RFC 3339).
+    pub first_time: Option<String>,
+    /// Last packet time (RFC 3339).
+    pub last_time: Option<String>,
+    /// False when the file was cut off or corrupt.
+    pub complete: bool,
+    /// Problems with the file and frames that could not be decoded.
+    pub warnings: Vec<String>,
+    /// How the frames decoded.
+    pub decode: DecodeCounts,
+    /// The capture's own counters: libpcap's statistics of a live capture, or a pcapng file's
+    /// Interface Statistics Blocks (null for pcap files and pcapng files without them).
+    pub statistics: Option<CaptureStatistics>,
+}
+
+/// The capturer's own counters. Live, all three are libpcap's; a pcapng file fills those its
+/// Interface Statistics Blocks record (the last block of each interface, summed over the
+/// interfaces) and leaves the others null: `received` from `isb_ifrecv`, `dropped` from
+/// `isb_osdrop`, `interface_dropped` from `isb_ifdrop` (where dumpcap puts libpcap's drops).
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+pub struct CaptureStatistics {
+    /// Packets received for the capture (live: by the kernel; file: `isb_ifrecv`).
+    pub received: Option<u64>,
+    /// Dropped by the operating system for lack of buffer space (live: the capture too slow;
+    /// file: `isb_osdrop`).
+    pub dropped: Option<u64>,
+    /// Dropped by the interface or its driver (file: `isb_ifdrop`).
+    pub interface_dropped: Option<u64>,
+}
+
+impl CaptureStatistics {
+    /// Packets the capture itself dropped (OS and interface).
+    pub fn total_dropped(&self) -> u64 {
+        self.dropped
+            .unwrap_or(0)
+            .saturating_add(self.interface_dropped.unwrap_or(0))
+    }
+}
+
+/// Frames by decoding outcome.
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+pub struct DecodeCounts {
+    /// TCP segments.
+    pub tcp: u64,
+    /// IP but not TCP.
+    pub other_ip: u64,
+    /// Not IP.
+    pub not_ip: u64,
+    /// IP fragments.
+    pub fragments: u64,
+    /// Datagrams reassembled from fragments.
+    pub datagrams_reassembled: u64,
+    /// Fragmented datagrams that could not be reassembled.
+    pub datagrams_incomplete: u64,
+    /// Malformed frames (lying lengths, bad headers), skipped.
+    pub malformed: u64,
+    /// Frames cut by the snaplen inside the headers.
+    pub truncated_headers: u64,
+    /// Frames whose payload the snaplen cut.
+    pub truncated_payload: u64,
+    /// Frames of an unsupported link type.
+    pub unsupported_link: u64,
+    /// Packets of new flows left out because the flow table was full.
+    pub flows_not_tracked: u64,
+}

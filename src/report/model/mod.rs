@@ -1,0 +1,166 @@
+//! The report model: one set of serde types that every renderer reads. Field names are the JSON
+//! contract (schema version 1) documented in the README; add fields, never rename them.
+//!
+//! The report and its flows are here; their parts live by concept in `tls` (hellos, certificate,
+//! alerts), `tcp` (timing and health), `capture` (what was read), `across` (diagnosis and
+//! summary) and `live` (corrections), all re-exported here.
+
+mod across;
+mod capture;
+mod live;
+mod tcp;
+mod tls;
+
+pub use across::{Diagnosis, DiagnosisKind, ServerSummary, Summary};
+pub use capture::{CaptureReport, CaptureStatistics, DecodeCounts};
+pub use live::{CorrectedField, Correction, PreviousConclusion};
+pub use tcp::{
+    CaptureGapReport, CountReport, DirectionCounts, FinReport, HoleReport, MessageReport,
+    ResetReport, SlowServerReport, TcpReport,
+};
+pub use tls::{
+    AlertLevel, AlertReport, AlpnSource, CertificateReport, ClientHelloReport, Decryption,
+    EncryptedExtensionsReport, HexCodes, ProxyReport, ServerHelloReport,
+};
+
+use crate::analysis::VerdictKind;
+use crate::analysis::network::NetworkCause;
+use serde::Serialize;
+use std::fmt;
+use std::net::IpAddr;
+
+/// Version of the JSON schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The tool that made the report.
+    pub tool: Tool,
+    /// One entry per capture read.
+    pub captures: Vec<CaptureReport>,
+    /// Conclusions across flows, per server.
+    pub diagnosis: Vec<Diagnosis>,
+    /// Flows in order of their first frame.
+    pub flows: Vec<FlowReport>,
+    /// Counts over the flows.
+    pub summary: Summary,
+}
+
+/// Tool identification.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    /// "alpnscope".
+    pub name: &'static str,
+    /// Crate version.
+    pub version: &'static str,
+    /// The command line that made the report, when known.
+    pub command_line: Option<String>,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: "alpnscope",
+            version: env!("CARGO_PKG_VERSION"),
+            command_line: None,
+        }
+    }
+}
+
+/// One TCP flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowReport {
+    /// Report-wide flow number (0-based, in order of first frame).
+    pub id: u64,
+    /// Index into `captures`.
+    pub capture: usize,
+    /// Wireshark's `tcp.stream` index within its capture.
+    pub tcp_stream: u64,
+    /// The transport.
+    pub transport: Transport,
+    /// The connecting side.
+    pub client: EndpointReport,
+    /// The accepting side.
+    pub server: EndpointReport,
+    /// First frame of the flow (1-based).
+    pub first_frame: u64,
+    /// Last frame of the flow seen.
+    pub last_frame: u64,
+    /// Time of the first frame (RFC 3339, µs).
+    pub start: String,
+    /// server_name from the ClientHello.
+    pub sni: Option<String>,
+    /// ALPN protocols the client offered, in order (escaped losslessly).
+    pub alpn_offered: Vec<String>,
+    /// The protocol the server selected, when known.
+    pub alpn_selected: Option<String>,
+    /// Where the selection was read, or null.
+    pub alpn_source: Option<AlpnSource>,
+    /// Negotiated TLS version ("1.0" … "1.3").
+    pub tls_version: Option<String>,
+    /// The verdict.
+    pub verdict: VerdictKind,
+    /// One sentence explaining the verdict.
+    pub detail: String,
+    /// Frames that show the verdict.
+    pub evidence_frames: Vec<u64>,
+    /// For an incomplete handshake, the network's part in it (not in JSON: the diagnosis reads
+    /// it, the JSON carries the detail).
+    #[serde(skip)]
+    pub network_cause: Option<NetworkCause>,
+    /// A `not_tls` flow whose client sent plain HTTP to a TLS port (not in JSON: the pipeline
+    /// lists it without `--all` and the diagnosis reads it; the JSON carries the detail).
+    #[serde(skip)]
+    pub plain_http_to_tls_port: bool,
+    /// The ClientHello (the second one after a HelloRetryRequest).
+    pub client_hello: Option<ClientHelloReport>,
+    /// The ServerHello.
+    pub server_hello: Option<ServerHelloReport>,
+    /// TLS 1.3 EncryptedExtensions, when decrypted with a key log.
+    pub encrypted_extensions: Option<EncryptedExtensionsReport>,
+    /// The server certificate's names, when decrypted with a key log (TLS 1.3).
+    pub server_certificate: Option<CertificateReport>,
+    /// TLS 1.3 key-log outcome; null without a key log or TLS 1.3.
+    pub decryption: Option<Decryption>,
+    /// Alerts in order.
+    pub alerts: Vec<AlertReport>,
+    /// Proxy hop before TLS.
+    pub proxy: Option<ProxyReport>,
+    /// What the network did: timing, loss, resets.
+    pub tcp: TcpReport,
+    /// A sentence about loss in a handshake that got its ServerHello, or null.
+    pub network: Option<String>,
+    /// Reassembly gaps, caps hit, malformed data.
+    pub notes: Vec<String>,
+}
+
+/// An IP address and port.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EndpointReport {
+    /// Address (a string in JSON).
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+}
+
+impl fmt::Display for EndpointReport {
+    /// `192.0.2.1:443`, or `[2001:db8::1]:443`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let endpoint = crate::flow::Endpoint {
+            ip: self.ip,
+            port: self.port,
+        };
+        endpoint.fmt(f)
+    }
+}
+
+/// The transport a flow ran over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// TLS over TCP.
+    Tcp,
+}
