@@ -1,0 +1,264 @@
+//! The direction parser on hand-built records: every layer together, under any chunking.
+
+use super::*;
+use crate::tls::decrypt::DecryptError;
+use crate::tls::event::{MAX_ALERT_EVENTS, MAX_CHANGE_CIPHER_SPEC_EVENTS, MAX_EVENTS};
+use crate::tls::preamble::Plaintext;
+use crate::tls::testing::{
+    client_hello_message, protected_record, record, tls13_server_hello_record,
+};
+
+fn offered(events: &[TlsEvent]) -> Vec<(Vec<String>, Vec<u64>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TlsEvent::ClientHello { hello, frames } => Some((
+                hello.offered().iter().map(|p| p.escaped()).collect(),
+                frames.clone(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn hello_split_over_records_and_chunks() {
+    let msg = client_hello_message(&[b"h2", b"http/1.1"]);
+    let (a, b) = msg.split_at(20);
+    let mut stream = record(22, a);
+    stream.extend(record(22, b));
+    // Every chunking of the stream yields the same hello.
+    for cut in 1..stream.len() {
+        let mut p = DirectionParser::new(false);
+        let mut events = Vec::new();
+        p.feed(1, &stream[..cut], &mut events);
+        p.feed(2, &stream[cut..], &mut events);
+        let got = offered(&events);
+        assert_eq!(got.len(), 1, "cut {cut}");
+        assert_eq!(got[0].0, ["h2", "http/1.1"]);
+        let expected_frames = if cut <= 5 { vec![2] } else { vec![1, 2] };
+        assert_eq!(got[0].1, expected_frames, "cut {cut}");
+    }
+}
+
+#[test]
+fn alert_and_application_data() {
+    let mut stream = record(21, &[2, 120]);
+    stream.extend(record(23, &[0; 10]));
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    p.feed(7, &stream, &mut events);
+    assert_eq!(
+        events,
+        vec![
+            TlsEvent::Alert {
+                level: 2,
+                description: Some(120),
+                frame: 7,
+                decrypted: false,
+            },
+            TlsEvent::ApplicationData { frame: 7 },
+        ]
+    );
+    assert!(p.is_done());
+}
+
+#[test]
+fn not_tls() {
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    p.feed(3, b"SSH-2.0-OpenSSH_9.6\r\n", &mut events);
+    assert_eq!(
+        events,
+        vec![TlsEvent::NotTls {
+            frame: 3,
+            start: Some(Plaintext::Other),
+            bytes: 21
+        }]
+    );
+    assert!(p.is_done());
+}
+
+#[test]
+fn gap_then_resync_at_next_record() {
+    let msg = client_hello_message(&[b"h2"]);
+    let stream = record(22, &msg);
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    p.feed(1, &stream[..10], &mut events);
+    p.gap(2, 30, &mut events);
+    p.feed(3, &[0xde, 0xad], &mut events);
+    p.feed(4, &record(21, &[2, 40]), &mut events);
+    assert!(matches!(
+        events[0],
+        TlsEvent::Fault {
+            fault: StreamFault::Gap { len: 30 },
+            frame: 2
+        }
+    ));
+    assert_eq!(
+        events[1],
+        TlsEvent::Alert {
+            level: 2,
+            description: Some(40),
+            frame: 4,
+            decrypted: false,
+        }
+    );
+}
+
+#[test]
+fn lying_handshake_length_does_not_buffer_unbounded() {
+    let mut stream = record(22, &[1, 0xff, 0xff, 0xff]);
+    stream.extend(record(22, &[0; 100]));
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    p.feed(1, &stream, &mut events);
+    assert!(matches!(
+        events[0],
+        TlsEvent::Fault {
+            fault: StreamFault::HelloTooLarge { .. },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn decrypts_encrypted_extensions_and_an_alert_with_the_handshake_secret() {
+    let secret = [7u8; 32];
+    let mut p = DirectionParser::new(false);
+    p.set_handshake_secret(secret.to_vec());
+    let mut events = Vec::new();
+    p.feed(1, &tls13_server_hello_record(), &mut events);
+    // EncryptedExtensions with ALPN h2, then a fatal no_application_protocol alert.
+    let ee = [8, 0, 0, 11, 0, 9, 0x00, 0x10, 0, 5, 0, 3, 2, b'h', b'2', 22];
+    p.feed(2, &protected_record(&secret, 0, &ee), &mut events);
+    p.feed(
+        3,
+        &protected_record(&secret, 1, &[2, 120, 21, 0, 0]),
+        &mut events,
+    );
+    assert!(matches!(&events[0], TlsEvent::ServerHello { .. }));
+    match &events[1] {
+        TlsEvent::EncryptedExtensions { alpn, frames } => {
+            assert_eq!(alpn.as_ref().unwrap().protocols[0].escaped(), "h2");
+            assert_eq!(frames, &[2]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        events[2],
+        TlsEvent::Alert {
+            level: 2,
+            description: Some(120),
+            frame: 3,
+            decrypted: true
+        }
+    );
+}
+
+#[test]
+fn wrong_secret_is_reported_and_stops_the_direction() {
+    let mut p = DirectionParser::new(false);
+    p.set_handshake_secret(vec![1; 32]);
+    let mut events = Vec::new();
+    p.feed(1, &tls13_server_hello_record(), &mut events);
+    p.feed(
+        2,
+        &protected_record(&[2; 32], 0, &[8, 0, 0, 2, 0, 0, 22]),
+        &mut events,
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        TlsEvent::Fault {
+            fault: StreamFault::Decryption(DecryptError::Authentication),
+            ..
+        }
+    )));
+    assert!(p.is_done());
+}
+
+#[test]
+fn a_record_that_fails_after_a_gap_is_blamed_on_the_gap() {
+    let secret = [2; 32];
+    let mut p = DirectionParser::new(false);
+    p.set_handshake_secret(secret.to_vec());
+    let mut events = Vec::new();
+    p.feed(1, &tls13_server_hello_record(), &mut events);
+    // EncryptedExtensions (record 0) opens; record 1 is lost; record 2 cannot open as
+    // record 1.
+    p.feed(
+        2,
+        &protected_record(&secret, 0, &[8, 0, 0, 2, 0, 0, 22]),
+        &mut events,
+    );
+    p.gap(3, 40, &mut events);
+    p.feed(
+        4,
+        &protected_record(&secret, 2, &[20, 0, 0, 1, 0, 22]),
+        &mut events,
+    );
+    assert!(events.contains(&TlsEvent::Fault {
+        frame: 4,
+        fault: StreamFault::DecryptionAfterGap {
+            missing: 40,
+            before_frame: 4,
+            opened_before: true
+        }
+    }));
+    assert!(p.is_done());
+}
+
+#[test]
+fn thousands_of_alert_records_emit_a_bounded_number_of_events() {
+    let mut stream = Vec::new();
+    for _ in 0..5000 {
+        stream.extend(record(21, &[1, 0]));
+    }
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    // Every chunking of the flood is bounded the same way.
+    for chunk in stream.chunks(999) {
+        p.feed(1, chunk, &mut events);
+    }
+    assert_eq!(events.len(), MAX_ALERT_EVENTS as usize);
+    assert!(events.iter().all(|e| matches!(e, TlsEvent::Alert { .. })));
+    assert_eq!(p.suppressed_events(), 5000 - u64::from(MAX_ALERT_EVENTS));
+    // A later event of another kind still gets through.
+    p.feed(2, &record(23, &[0; 4]), &mut events);
+    assert_eq!(events.last(), Some(&TlsEvent::ApplicationData { frame: 2 }));
+}
+
+#[test]
+fn encrypted_alerts_and_change_cipher_specs_are_capped() {
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    p.feed(1, &tls13_server_hello_record(), &mut events);
+    for _ in 0..3000 {
+        p.feed(2, &record(20, &[1]), &mut events);
+        p.feed(3, &record(21, &[0; 19]), &mut events);
+    }
+    let count = |f: fn(&TlsEvent) -> bool| events.iter().filter(|e| f(e)).count();
+    assert_eq!(count(|e| matches!(e, TlsEvent::ServerHello { .. })), 1);
+    assert_eq!(
+        count(|e| matches!(e, TlsEvent::ChangeCipherSpec { .. })),
+        MAX_CHANGE_CIPHER_SPEC_EVENTS as usize
+    );
+    assert_eq!(
+        count(|e| matches!(e, TlsEvent::Alert { level: 0, .. })),
+        MAX_ALERT_EVENTS as usize
+    );
+    assert!(!p.is_done());
+}
+
+#[test]
+fn a_flood_of_hellos_is_capped_in_total() {
+    let hello = record(22, &client_hello_message(&[b"h2"]));
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    for frame in 0..1000 {
+        p.feed(frame, &hello, &mut events);
+    }
+    assert_eq!(events.len(), MAX_EVENTS as usize);
+    assert_eq!(p.suppressed_events(), 1000 - u64::from(MAX_EVENTS));
+}
