@@ -249,3 +249,84 @@ fn closed_stdout_exits_0_quietly_in_every_format() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
     }
 }
+
+/// A little-endian pcapng: section header, one Ethernet interface, one 60-byte packet, then one
+/// Enhanced Packet Block of `last_block` bytes in all.
+fn pcapng_with_block_of(last_block: usize) -> Vec<u8> {
+    fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+        let total = (12 + body.len()) as u32;
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(&total.to_le_bytes());
+    }
+    fn packet(len: usize) -> Vec<u8> {
+        let mut body = Vec::with_capacity(20 + len);
+        body.extend_from_slice(&0u32.to_le_bytes()); // interface
+        body.extend_from_slice(&[0; 8]); // timestamp
+        body.extend_from_slice(&(len as u32).to_le_bytes());
+        body.extend_from_slice(&(len as u32).to_le_bytes());
+        body.resize(20 + len, 0);
+        body
+    }
+    let mut out = Vec::new();
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    shb.extend_from_slice(&[1, 0, 0, 0]); // version 1.0
+    shb.extend_from_slice(&(-1i64).to_le_bytes()); // section length unknown
+    block(&mut out, 0x0A0D_0D0A, &shb);
+    block(&mut out, 1, &[1, 0, 0, 0, 0, 0, 0, 0]); // Ethernet, no snaplen
+    block(&mut out, 6, &packet(60));
+    block(&mut out, 6, &packet(last_block - 32));
+    out
+}
+
+/// `(packets, complete, warnings)` of a capture read from a file and from stdin; both readers
+/// must agree.
+fn read_both_ways(name: &str, bytes: &[u8]) -> (u64, bool, Vec<String>) {
+    let path = temp_file(name, bytes);
+    let from_file = run(&["analyze", "--format", "json", path.to_str().unwrap()]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+        .args(["analyze", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let from_stdin = child.wait_with_output().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let outcome = |out: &std::process::Output| {
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let capture = &doc["captures"][0];
+        (
+            capture["packets"].as_u64().unwrap(),
+            capture["complete"].as_bool().unwrap(),
+            common::strings(&capture["warnings"]),
+        )
+    };
+    let file = outcome(&from_file);
+    assert_eq!(file, outcome(&from_stdin), "file and stdin readers differ");
+    file
+}
+
+#[test]
+fn a_block_of_64_mib_is_read_and_a_larger_one_is_corrupt() {
+    let limit = 64 << 20;
+    assert_eq!(
+        read_both_ways("block-64mib.pcapng", &pcapng_with_block_of(limit)),
+        (2, true, vec![])
+    );
+    assert_eq!(
+        read_both_ways("block-over.pcapng", &pcapng_with_block_of(limit + 4)),
+        (
+            1,
+            false,
+            vec![
+                "capture corrupt after frame 1 (a block claims more than 64 MiB): the rest of the file was not read"
+                    .to_string()
+            ]
+        )
+    );
+}

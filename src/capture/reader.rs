@@ -80,14 +80,18 @@ where
                 break;
             }
             Err(PcapError::BufferTooSmall) => {
-                if capacity >= MAX_BLOCK_BYTES || !reader.grow(capacity * 2) {
+                // The reader wants a block to be smaller than its buffer: a capacity one byte
+                // over the limit holds every block of up to `MAX_BLOCK_BYTES`.
+                if capacity > MAX_BLOCK_BYTES
+                    || !reader.grow((capacity * 2).min(MAX_BLOCK_BYTES + 1))
+                {
                     handler.stop(|last_good_frame| CaptureWarning::Corrupt {
                         last_good_frame,
                         reason: format!("a block claims more than {} MiB", MAX_BLOCK_BYTES >> 20),
                     });
                     break;
                 }
-                capacity *= 2;
+                capacity = (capacity * 2).min(MAX_BLOCK_BYTES + 1);
                 if reader.refill().is_err() {
                     break;
                 }

@@ -278,12 +278,14 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
             break;
         }
         if consumed == 0 && !parser.is_finished() {
-            // One block is larger than the buffer: grow it, up to the largest block accepted.
-            if buffer.len() >= capture::MAX_BLOCK_BYTES + buffer_size {
+            // One block is larger than the full buffer: grow it, up to the largest block
+            // accepted. A buffer of `MAX_BLOCK_BYTES` holds any block that is not over the limit.
+            if buffer.len() >= capture::MAX_BLOCK_BYTES {
                 parser.oversized_block();
                 break;
             }
-            buffer.resize(buffer.len() * 2, 0);
+            let grown = (buffer.len() * 2).min(capture::MAX_BLOCK_BYTES);
+            buffer.resize(grown, 0);
         }
     }
     if let Some(h) = &mut hasher {
