@@ -118,6 +118,9 @@ fn no_client_hello_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String 
             facts.truncated_frames, facts.snaplen
         );
     }
+    if let Some(over_long) = over_long_client_hello(facts, evidence) {
+        return over_long;
+    }
     if let Some((role, frame, fault)) = facts.faults.first() {
         evidence.push(*frame);
         let rejected = match facts.alerts.iter().find(|a| a.from == Role::Server) {
@@ -150,6 +153,22 @@ fn no_client_hello_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String 
             "handshake not captured: the capture has neither this connection's start nor its hellos (the connection predates the capture, or the capture dropped them); the first TLS record is in frame {first_tls}"
         ),
     }
+}
+
+/// The sentence for a ClientHello whose handshake header claims more than
+/// [`MAX_HELLO_BYTES`](crate::tls::MAX_HELLO_BYTES): it is in the capture, but its body was
+/// skipped, so the offer is not known. Adds the frame that completed its header to the evidence.
+pub(super) fn over_long_client_hello(facts: &FlowFacts, evidence: &mut Vec<u64>) -> Option<String> {
+    facts.faults.iter().find_map(|(role, frame, fault)| match fault {
+        StreamFault::HelloTooLarge { len } if *role == Role::Client => {
+            evidence.push(*frame);
+            Some(format!(
+                "the ClientHello claims {len} bytes (frame {frame}), more than the {} KiB alpnscope reads; its offer is not analysed",
+                crate::tls::MAX_HELLO_BYTES / 1024
+            ))
+        }
+        _ => None,
+    })
 }
 
 /// The network's explanation of a handshake without ServerHello, with its cause and frames.

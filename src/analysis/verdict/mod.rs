@@ -20,6 +20,7 @@ use crate::tls::{AlpnList, ClientHello, ProtocolName, ServerHello, TlsVersion};
 use hidden::hidden_detail;
 use incomplete::{
     client_capture_gap, closed_before_client_hello, incomplete_detail, network_detail,
+    over_long_client_hello,
 };
 use plaintext::{
     client_spoke_first_without_tls, not_tls_detail, plain_http_to_tls_port, plaintext_detail,
@@ -212,6 +213,9 @@ fn judge_inner(
             .as_ref()
             .map(|a| format!("; the server selected {}", list(&a.protocols)))
             .unwrap_or_default();
+        if let Some(over_long) = over_long_client_hello(facts, evidence) {
+            return (VerdictKind::Incomplete, format!("{over_long}{selected}"));
+        }
         let missing = client_capture_gap(facts, evidence)
             .map(|gap| format!(" ({gap})"))
             .unwrap_or_default();
