@@ -75,3 +75,29 @@ fn an_over_long_client_hello_is_named_not_taken_for_a_missing_one() {
     assert_eq!(common::numbers(&flow["evidence_frames"]), [4, 6]);
     assert_eq!(doc["flows"][1]["verdict"], "agreed");
 }
+
+#[test]
+fn a_retransmitted_client_hello_with_another_sni_is_a_note_and_the_first_copy_wins() {
+    // fixtures/make-conflicting-copies.py: frame 5 repeats frame 4's ClientHello with the SNI
+    // "alpn.test" rewritten to "evil.test".
+    let doc = analyze_json("fixtures/conflicting-client-hello-copies.pcap", &[]);
+    let flows = doc["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 1);
+    let flow = &flows[0];
+    assert_eq!(flow["verdict"], "agreed");
+    assert_eq!(
+        flow["detail"],
+        "the server selected h2, the client's first choice"
+    );
+    assert_eq!(flow["sni"], "alpn.test");
+    assert_eq!(common::numbers(&flow["evidence_frames"]), [4, 7]);
+    assert_eq!(
+        strings(&flow["notes"]),
+        [
+            "client stream: frame 5 carries different bytes for 4 of 220 bytes already seen in frame 4 (first copy kept, as Wireshark does)"
+        ]
+    );
+    // The capture it was made from: the same copies, identical, and no note.
+    let doc = analyze_json("fixtures/loss-client-hello-rto.pcap", &[]);
+    assert_eq!(strings(&doc["flows"][0]["notes"]), Vec::<String>::new());
+}

@@ -13,5 +13,7 @@ mod seq;
 pub use anomaly::{Anomaly, AnomalySet, Count, Counts, MAX_FRAMES_PER_COUNT};
 pub use health::{Hole, Resent, TcpHealth, Teardown};
 pub use key::{Endpoint, FlowKey, Side};
-pub use reassembly::{Chunk, MAX_PENDING_BYTES, Reassembler, ReassemblyStats};
+pub use reassembly::{
+    Chunk, Conflict, MAX_COMPARED_BYTES, MAX_PENDING_BYTES, Reassembler, ReassemblyStats,
+};
 pub use seq::SeqNumber;

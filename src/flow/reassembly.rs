@@ -7,8 +7,17 @@
 //! the peer acknowledges past it (the capture missed data the receiver got), when the buffer cap
 //! is reached, when the snaplen cut a segment's payload, or when the stream is finished.
 //!
+//! A copy that repeats bytes already seen is compared with the first copy while those bytes are
+//! still held: the first [`MAX_COMPARED_BYTES`] delivered bytes of the direction (its hellos),
+//! kept until the reassembler turns passive, and the segments waiting in the buffer. A copy that
+//! differs is a [`Conflict`] in the [`ReassemblyStats`]; the first copy still wins. A sender can
+//! thus not show the capture one ClientHello and the server another without it being said.
+//!
 //! Invariants: `pending` is sorted by sequence number, every pending segment starts after
 //! `next`, and `pending_bytes` is the sum of their lengths, never above [`MAX_PENDING_BYTES`].
+//! `kept` holds the delivered bytes from `kept_start` on, contiguous, never more than
+//! [`MAX_COMPARED_BYTES`], and `kept_frames` (at most [`MAX_KEPT_FRAMES`]) says which frame
+//! delivered each part of it.
 
 use super::SeqNumber;
 
@@ -16,6 +25,11 @@ use super::SeqNumber;
 pub const MAX_PENDING_BYTES: usize = 256 * 1024;
 /// Most out-of-order segments held per direction.
 const MAX_PENDING_SEGMENTS: usize = 256;
+/// Delivered bytes kept per direction, from its first byte, to compare retransmitted copies
+/// with; enough for the hellos, released when the reassembler turns passive.
+pub const MAX_COMPARED_BYTES: usize = 16 * 1024;
+/// Most frames whose delivered bytes are kept (one entry per delivering frame).
+const MAX_KEPT_FRAMES: usize = 64;
 /// An acknowledgement this far ahead is not taken as evidence of missing data.
 const MAX_PLAUSIBLE_ACK_JUMP: i64 = 1 << 30;
 
@@ -38,6 +52,20 @@ pub enum Chunk<'a> {
     },
 }
 
+/// A segment whose bytes differ from a copy of the same sequence range seen before; the first
+/// copy is the one delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conflict {
+    /// The frame carrying the differing copy.
+    pub frame: u64,
+    /// The frame that carried the first copy of the first differing byte.
+    pub first_frame: u64,
+    /// Bytes of the segment that repeat bytes still held, and were compared.
+    pub compared: u32,
+    /// Of those, the bytes that differ.
+    pub differing: u32,
+}
+
 /// Counters kept while reassembling.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReassemblyStats {
@@ -55,6 +83,10 @@ pub struct ReassemblyStats {
     pub gap_bytes: u64,
     /// Times the out-of-order buffer cap forced a gap.
     pub cap_hits: u32,
+    /// Segments whose copy of bytes still held differs from the first copy.
+    pub conflicting_segments: u64,
+    /// The first of those.
+    pub first_conflict: Option<Conflict>,
 }
 
 #[derive(Debug)]
@@ -74,6 +106,11 @@ pub struct Reassembler {
     pending_bytes: usize,
     passive: bool,
     stats: ReassemblyStats,
+    /// Sequence number of `kept[0]`, once a byte was delivered.
+    kept_start: Option<SeqNumber>,
+    kept: Vec<u8>,
+    /// `(offset in kept, frame)` for each frame that delivered kept bytes, in order.
+    kept_frames: Vec<(usize, u64)>,
 }
 
 impl Reassembler {
@@ -109,6 +146,8 @@ impl Reassembler {
         self.passive = true;
         self.pending = Vec::new();
         self.pending_bytes = 0;
+        self.kept = Vec::new();
+        self.kept_frames = Vec::new();
     }
 
     /// True once [`Reassembler::make_passive`] was called.
@@ -140,6 +179,7 @@ impl Reassembler {
             return;
         }
         let skip = offset.unsigned_abs();
+        self.compare_with_kept(seq, frame, captured, skip);
         if skip >= u64::from(wire_len) {
             self.stats.retransmitted_segments += 1;
             return;
@@ -149,6 +189,66 @@ impl Reassembler {
         }
         self.deliver(frame, captured, wire_len, skip as u32, out);
         self.drain(out);
+    }
+
+    /// Compares the first `repeated` bytes of a segment at `seq` (bytes already delivered) with
+    /// the kept first copy, where it is still held, and counts a [`Conflict`] when they differ.
+    fn compare_with_kept(&mut self, seq: SeqNumber, frame: u64, captured: &[u8], repeated: u64) {
+        let Some(start) = self.kept_start else { return };
+        let repeated = usize::try_from(repeated).unwrap_or(usize::MAX);
+        let copy = &captured[..captured.len().min(repeated)];
+        // Where the copy starts in `kept`; bytes before `kept_start` are not held.
+        let at = seq.diff(start);
+        let (copy, at) = if at < 0 {
+            let before = usize::try_from(at.unsigned_abs()).unwrap_or(usize::MAX);
+            (copy.get(before..).unwrap_or(&[]), 0)
+        } else {
+            (copy, usize::try_from(at).unwrap_or(usize::MAX))
+        };
+        let held = self.kept.get(at..).unwrap_or(&[]);
+        let compared = copy.len().min(held.len());
+        let mut differing = 0;
+        let mut first_differing = None;
+        for (i, (a, b)) in copy.iter().zip(held).enumerate() {
+            if a != b {
+                differing += 1;
+                first_differing.get_or_insert(at + i);
+            }
+        }
+        let Some(first_differing) = first_differing else {
+            return;
+        };
+        let first_frame = self
+            .kept_frames
+            .iter()
+            .take_while(|(offset, _)| *offset <= first_differing)
+            .last()
+            .map_or(0, |(_, frame)| *frame);
+        self.conflict(Conflict {
+            frame,
+            first_frame,
+            compared: compared as u32,
+            differing,
+        });
+    }
+
+    fn conflict(&mut self, conflict: Conflict) {
+        self.stats.conflicting_segments += 1;
+        self.stats.first_conflict.get_or_insert(conflict);
+    }
+
+    /// Keeps delivered bytes for comparison while they continue the kept prefix.
+    fn keep(&mut self, at: SeqNumber, frame: u64, bytes: &[u8]) {
+        let start = *self.kept_start.get_or_insert(at);
+        if at.diff(start) != self.kept.len() as i64
+            || self.kept.len() >= MAX_COMPARED_BYTES
+            || self.kept_frames.len() >= MAX_KEPT_FRAMES
+        {
+            return;
+        }
+        let room = MAX_COMPARED_BYTES - self.kept.len();
+        self.kept_frames.push((self.kept.len(), frame));
+        self.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// The peer acknowledged everything before `ack`: a hole below it is data the capture missed.
@@ -207,6 +307,7 @@ impl Reassembler {
         let fresh = wire_len - skip;
         let present = captured.get(skip as usize..).unwrap_or(&[]);
         if !self.passive && !present.is_empty() {
+            self.keep(next, frame, present);
             out(Chunk::Data {
                 frame,
                 bytes: present,
@@ -237,6 +338,7 @@ impl Reassembler {
             let p = self.pending.remove(0);
             self.pending_bytes -= p.data.len();
             let skip = offset.unsigned_abs();
+            self.compare_with_kept(p.seq, p.frame, &p.data, skip);
             if skip >= u64::from(p.wire_len) {
                 self.stats.retransmitted_segments += 1;
                 continue;
@@ -280,6 +382,21 @@ impl Reassembler {
             && same.seq == seq
             && same.wire_len >= wire_len
         {
+            let compared = captured.len().min(same.data.len());
+            let differing = captured
+                .iter()
+                .zip(&same.data)
+                .filter(|(a, b)| a != b)
+                .count();
+            if differing > 0 {
+                let first_frame = same.frame;
+                self.conflict(Conflict {
+                    frame,
+                    first_frame,
+                    compared: compared as u32,
+                    differing: differing as u32,
+                });
+            }
             self.stats.retransmitted_segments += 1;
             return;
         }
@@ -483,6 +600,123 @@ mod tests {
         assert_eq!(r.stats().gaps, 1);
         assert_eq!(&seen.bytes[..10], b"??????????");
         assert_eq!(seen.bytes.len(), 10 + 400 * 1000 - r.pending_bytes);
+    }
+
+    /// The conflicts counted while feeding `segments` after a SYN with ISN 0.
+    fn conflicts(segments: &[(u32, u64, &[u8])]) -> (Vec<u8>, u64, Option<Conflict>) {
+        let (seen, stats) = run(0, segments);
+        (seen.bytes, stats.conflicting_segments, stats.first_conflict)
+    }
+
+    fn conflict(frame: u64, first_frame: u64, compared: u32, differing: u32) -> Option<Conflict> {
+        Some(Conflict {
+            frame,
+            first_frame,
+            compared,
+            differing,
+        })
+    }
+
+    #[test]
+    fn an_identical_copy_is_no_conflict() {
+        let (bytes, count, first) = conflicts(&[(1, 1, b"abcd"), (1, 2, b"abcd"), (3, 3, b"cdef")]);
+        assert_eq!(bytes, b"abcdef");
+        assert_eq!((count, first), (0, None));
+    }
+
+    #[test]
+    fn a_differing_retransmission_keeps_the_first_copy_and_is_counted() {
+        let (bytes, count, first) = conflicts(&[(1, 4, b"alpn.test"), (1, 5, b"evil.test")]);
+        assert_eq!(bytes, b"alpn.test");
+        assert_eq!((count, first), (1, conflict(5, 4, 9, 4)));
+    }
+
+    #[test]
+    fn an_overlap_compares_only_the_repeated_bytes() {
+        // Frame 3 repeats "cd" as "cX" and brings "ef" new; frame 4 repeats "ab" as it was.
+        let (bytes, count, first) =
+            conflicts(&[(1, 1, b"ab"), (3, 2, b"cd"), (4, 3, b"Xef"), (1, 4, b"ab")]);
+        assert_eq!(bytes, b"abcdef");
+        assert_eq!((count, first), (1, conflict(3, 2, 1, 1)));
+    }
+
+    #[test]
+    fn the_first_frame_is_the_one_that_carried_the_differing_byte() {
+        let (_, count, first) = conflicts(&[(1, 1, b"ab"), (3, 2, b"cd"), (1, 3, b"abcX")]);
+        assert_eq!((count, first), (1, conflict(3, 2, 4, 1)));
+    }
+
+    #[test]
+    fn copies_waiting_in_the_buffer_are_compared() {
+        // Two copies of "cd" wait behind the hole at 1..=2; the second differs.
+        let (bytes, count, first) = conflicts(&[(3, 1, b"cd"), (3, 2, b"cD"), (1, 3, b"ab")]);
+        assert_eq!(bytes, b"abcd");
+        assert_eq!((count, first), (1, conflict(2, 1, 2, 1)));
+    }
+
+    #[test]
+    fn a_buffered_segment_overlapping_delivered_bytes_is_compared_when_released() {
+        // "bX" waits for the hole at 1; once "abc" arrives, its "b" repeats a delivered byte
+        // identically, but "X" differs from the "c" already delivered.
+        let (bytes, count, first) = conflicts(&[(2, 1, b"bXd"), (1, 2, b"abc")]);
+        assert_eq!(bytes, b"abcd");
+        assert_eq!((count, first), (1, conflict(1, 2, 2, 1)));
+    }
+
+    #[test]
+    fn every_conflict_is_counted_and_the_first_one_kept() {
+        let (_, count, first) = conflicts(&[(1, 1, b"abcd"), (1, 2, b"Xbcd"), (2, 3, b"bYd")]);
+        assert_eq!((count, first), (2, conflict(2, 1, 4, 1)));
+    }
+
+    #[test]
+    fn bytes_past_the_comparison_cap_or_after_a_gap_are_not_compared() {
+        let block = vec![b'x'; MAX_COMPARED_BYTES];
+        let start = 1 + MAX_COMPARED_BYTES as u32;
+        let (_, count, _) = conflicts(&[(1, 1, &block), (start, 2, b"ab"), (start, 3, b"XY")]);
+        assert_eq!(count, 0);
+        // After a snaplen cut the kept bytes stop: the copy after the gap is not compared.
+        let mut r = Reassembler::new();
+        r.syn(SeqNumber(0));
+        let mut sink = |_: Chunk<'_>| {};
+        r.segment(SeqNumber(1), 1, b"ab", 4, &mut sink);
+        r.segment(SeqNumber(5), 2, b"ef", 2, &mut sink);
+        r.segment(SeqNumber(5), 3, b"XY", 2, &mut sink);
+        r.segment(SeqNumber(1), 4, b"aZ", 2, &mut sink);
+        assert_eq!(r.stats().conflicting_segments, 1);
+        assert_eq!(r.stats().first_conflict, conflict(4, 1, 2, 1));
+    }
+
+    #[test]
+    fn a_passive_reassembler_releases_its_kept_bytes() {
+        let mut r = Reassembler::new();
+        r.syn(SeqNumber(0));
+        let mut sink = |_: Chunk<'_>| {};
+        r.segment(SeqNumber(1), 1, b"abcd", 4, &mut sink);
+        r.make_passive();
+        assert!(r.kept.is_empty() && r.kept_frames.is_empty());
+        r.segment(SeqNumber(1), 2, b"XXXX", 4, &mut sink);
+        assert_eq!(r.stats().conflicting_segments, 0);
+        assert_eq!(r.stats().retransmitted_segments, 1);
+    }
+
+    #[test]
+    fn kept_bytes_stay_bounded() {
+        let mut r = Reassembler::new();
+        r.syn(SeqNumber(0));
+        let mut sink = |_: Chunk<'_>| {};
+        for i in 0..200u32 {
+            r.segment(
+                SeqNumber(1 + i * 100),
+                u64::from(i) + 1,
+                &[b'a'; 100],
+                100,
+                &mut sink,
+            );
+        }
+        assert!(r.kept.len() <= MAX_COMPARED_BYTES);
+        assert_eq!(r.kept_frames.len(), MAX_KEPT_FRAMES);
+        assert_eq!(r.kept.len(), MAX_KEPT_FRAMES * 100);
     }
 
     /// Any order and duplication of the same segments gives the same bytes (a small exhaustive

@@ -210,6 +210,16 @@ fn notes(facts: &FlowFacts) -> Vec<String> {
                 stats.gaps, stats.gap_bytes
             ));
         }
+        if let Some(c) = stats.first_conflict {
+            let more = match stats.conflicting_segments {
+                0 | 1 => String::new(),
+                n => format!("; {n} segments in all carry bytes that differ from the first copy"),
+            };
+            notes.push(format!(
+                "{who} stream: frame {} carries different bytes for {} of {} bytes already seen in frame {} (first copy kept, as Wireshark does){more}",
+                c.frame, c.differing, c.compared, c.first_frame
+            ));
+        }
         let suppressed = facts.suppressed_events[side.index()];
         if suppressed > 0 {
             notes.push(format!(
