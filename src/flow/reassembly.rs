@@ -10,7 +10,8 @@
 //! A copy that repeats bytes already seen is compared with the first copy while those bytes are
 //! still held: the first [`MAX_COMPARED_BYTES`] delivered bytes of the direction (its hellos),
 //! kept until the reassembler turns passive, and the segments waiting in the buffer. A copy that
-//! differs is a [`Conflict`] in the [`ReassemblyStats`]; the first copy still wins. A sender can
+//! differs is a [`Conflict`] in the [`ReassemblyStats`]; the first copy still wins. A keep-alive
+//! probe (one byte at the last sequence number sent, any value) is not compared. A sender can
 //! thus not show the capture one ClientHello and the server another without it being said.
 //!
 //! Invariants: `pending` is sorted by sequence number, every pending segment starts after
@@ -179,7 +180,12 @@ impl Reassembler {
             return;
         }
         let skip = offset.unsigned_abs();
-        self.compare_with_kept(seq, frame, captured, skip);
+        // A keep-alive probe repeats the last byte sent with any value (usually zero), as
+        // Wireshark's `tcp.analysis.keep_alive` rule knows: not a conflicting copy.
+        let keep_alive = wire_len == 1 && skip == 1;
+        if !keep_alive {
+            self.compare_with_kept(seq, frame, captured, skip);
+        }
         if skip >= u64::from(wire_len) {
             self.stats.retransmitted_segments += 1;
             return;
@@ -661,6 +667,17 @@ mod tests {
         let (bytes, count, first) = conflicts(&[(2, 1, b"bXd"), (1, 2, b"abc")]);
         assert_eq!(bytes, b"abcd");
         assert_eq!((count, first), (1, conflict(1, 2, 2, 1)));
+    }
+
+    #[test]
+    fn a_keep_alive_probe_is_no_conflict() {
+        // A one-byte segment repeating the last byte sent, with another value.
+        let (bytes, count, _) = conflicts(&[(1, 1, b"abcd"), (4, 2, b"\0")]);
+        assert_eq!(bytes, b"abcd");
+        assert_eq!(count, 0);
+        // One byte further back is a retransmission, and compared.
+        let (_, count, first) = conflicts(&[(1, 1, b"abcd"), (3, 2, b"\0")]);
+        assert_eq!((count, first), (1, conflict(2, 1, 1, 1)));
     }
 
     #[test]
