@@ -79,7 +79,7 @@ fn an_over_long_client_hello_is_named_not_taken_for_a_missing_one() {
 #[test]
 fn a_retransmitted_client_hello_with_another_sni_is_a_note_and_the_first_copy_wins() {
     // fixtures/make-conflicting-copies.py: frame 5 repeats frame 4's ClientHello with the SNI
-    // "alpn.test" rewritten to "evil.test".
+    // "alpn.test" rewritten to "evil.test" and the ALPN "h2" to "h3".
     let doc = analyze_json("fixtures/conflicting-client-hello-copies.pcap", &[]);
     let flows = doc["flows"].as_array().unwrap();
     assert_eq!(flows.len(), 1);
@@ -94,7 +94,7 @@ fn a_retransmitted_client_hello_with_another_sni_is_a_note_and_the_first_copy_wi
     assert_eq!(
         strings(&flow["notes"]),
         [
-            "client stream: frame 5 carries different bytes for 4 of 220 bytes already seen in frame 4 (first copy kept, as Wireshark does)"
+            "client stream: frame 5 carries different bytes for 5 of 220 bytes already seen in frame 4 (first copy kept, as Wireshark does); that copy's ClientHello names SNI evil.test instead of alpn.test and offers ALPN h3, http/1.1 instead of h2, http/1.1"
         ]
     );
     // The capture it was made from: the same copies, identical, and no note.

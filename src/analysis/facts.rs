@@ -125,6 +125,10 @@ pub struct FlowFacts {
     pub suppressed_events: [u64; 2],
     /// ClientHellos (two after a HelloRetryRequest) with their frames.
     pub client_hellos: Vec<(ClientHello, Vec<u64>)>,
+    /// The first ClientHello as read from the other copy, when a retransmitted client segment
+    /// carried bytes that differ from the first copy (which is the one analysed) and that copy
+    /// parses: see [`ReassemblyStats::first_conflict`].
+    pub other_client_hello: Option<ClientHello>,
     /// ServerHellos and HelloRetryRequests with their frames.
     pub server_hellos: Vec<(ServerHello, Vec<u64>)>,
     /// Alerts in order.

@@ -112,6 +112,9 @@ pub struct Reassembler {
     kept: Vec<u8>,
     /// `(offset in kept, frame)` for each frame that delivered kept bytes, in order.
     kept_frames: Vec<(usize, u64)>,
+    /// The kept bytes as the first conflicting segment would have them (at most
+    /// [`MAX_COMPARED_BYTES`]), kept after the reassembler turns passive.
+    conflicting_copy: Option<Vec<u8>>,
 }
 
 impl Reassembler {
@@ -123,6 +126,13 @@ impl Reassembler {
     /// Counters so far.
     pub fn stats(&self) -> ReassemblyStats {
         self.stats
+    }
+
+    /// The start of the stream (from its first delivered byte) with the bytes of the first
+    /// conflicting segment in place of the first copy's, when that segment repeated kept bytes:
+    /// what the receiver got if it kept the other copy. At most [`MAX_COMPARED_BYTES`].
+    pub fn conflicting_copy(&self) -> Option<&[u8]> {
+        self.conflicting_copy.as_deref()
     }
 
     /// The next expected sequence number, once known.
@@ -224,6 +234,15 @@ impl Reassembler {
         let Some(first_differing) = first_differing else {
             return;
         };
+        if self.stats.first_conflict.is_none() {
+            let mut other = self.kept.clone();
+            if let (Some(target), Some(source)) =
+                (other.get_mut(at..at + compared), copy.get(..compared))
+            {
+                target.copy_from_slice(source);
+            }
+            self.conflicting_copy = Some(other);
+        }
         let first_frame = self
             .kept_frames
             .iter()
@@ -667,6 +686,23 @@ mod tests {
         let (bytes, count, first) = conflicts(&[(2, 1, b"bXd"), (1, 2, b"abc")]);
         assert_eq!(bytes, b"abcd");
         assert_eq!((count, first), (1, conflict(1, 2, 2, 1)));
+    }
+
+    #[test]
+    fn the_other_copy_is_the_kept_bytes_with_the_conflicting_segment_in_place() {
+        let mut r = Reassembler::new();
+        r.syn(SeqNumber(0));
+        let mut sink = |_: Chunk<'_>| {};
+        r.segment(SeqNumber(1), 1, b"abc", 3, &mut sink);
+        r.segment(SeqNumber(4), 2, b"def", 3, &mut sink);
+        assert_eq!(r.conflicting_copy(), None);
+        r.segment(SeqNumber(3), 3, b"cX", 2, &mut sink);
+        r.segment(SeqNumber(1), 4, b"Y", 1, &mut sink);
+        // Only the first conflict is kept, and it outlives the passive turn.
+        r.make_passive();
+        assert_eq!(r.conflicting_copy(), Some(&b"abcXef"[..]));
+        assert_eq!(r.stats().conflicting_segments, 2);
+        assert_eq!(r.stats().first_conflict, conflict(3, 2, 2, 1));
     }
 
     #[test]

@@ -15,7 +15,10 @@ use crate::capture::{Frame, Timestamp};
 use crate::decode::Segment;
 use crate::flow::{Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side, TcpHealth};
 use crate::tls::keylog::{HandshakeSecrets, KeyLog};
-use crate::tls::{DirectionParser, StreamFault, TlsEvent, TlsVersion};
+use crate::tls::{
+    ClientHello, DirectionParser, HandshakeType, StreamFault, TlsEvent, TlsVersion,
+    first_plaintext_message,
+};
 use std::collections::HashSet;
 
 /// Most frame times kept per flow for the handshake window.
@@ -462,6 +465,12 @@ impl TcpConnection {
             payload_seen: self.payload_seen,
             ..FlowFacts::default()
         };
+        // The ClientHello as the differing copy of a retransmitted client segment has it.
+        facts.other_client_hello = self.reassembly[client.index()]
+            .conflicting_copy()
+            .and_then(first_plaintext_message)
+            .filter(|(ty, _)| *ty == HandshakeType::CLIENT_HELLO)
+            .and_then(|(_, body)| ClientHello::parse(&body).ok());
         facts.resets = self
             .health
             .resets

@@ -215,8 +215,13 @@ fn notes(facts: &FlowFacts) -> Vec<String> {
                 0 | 1 => String::new(),
                 n => format!("; {n} segments in all carry bytes that differ from the first copy"),
             };
+            let values = if side == client {
+                other_hello_values(facts)
+            } else {
+                String::new()
+            };
             notes.push(format!(
-                "{who} stream: frame {} carries different bytes for {} of {} bytes already seen in frame {} (first copy kept, as Wireshark does){more}",
+                "{who} stream: frame {} carries different bytes for {} of {} bytes already seen in frame {} (first copy kept, as Wireshark does){values}{more}",
                 c.frame, c.differing, c.compared, c.first_frame
             ));
         }
@@ -243,6 +248,44 @@ fn notes(facts: &FlowFacts) -> Vec<String> {
         ));
     }
     notes
+}
+
+/// How the ClientHello of the other copy of a retransmitted client segment differs from the one
+/// analysed, in SNI and ALPN: "; that copy's ClientHello names SNI … instead of …".
+fn other_hello_values(facts: &FlowFacts) -> String {
+    let (Some(other), Some((first, _))) = (&facts.other_client_hello, facts.client_hellos.first())
+    else {
+        return String::new();
+    };
+    let sni = |h: &crate::tls::ClientHello| h.sni.clone().unwrap_or_else(|| "(none)".into());
+    let alpn = |h: &crate::tls::ClientHello| match &h.alpn {
+        Some(list) => list
+            .protocols
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => "(no ALPN extension)".into(),
+    };
+    let mut differences = Vec::new();
+    if other.sni != first.sni {
+        differences.push(format!(
+            "names SNI {} instead of {}",
+            sni(other),
+            sni(first)
+        ));
+    }
+    if other.alpn != first.alpn {
+        differences.push(format!(
+            "offers ALPN {} instead of {}",
+            alpn(other),
+            alpn(first)
+        ));
+    }
+    if differences.is_empty() {
+        return String::new();
+    }
+    format!("; that copy's ClientHello {}", differences.join(" and "))
 }
 
 fn counts_report(

@@ -42,6 +42,35 @@ pub enum Step {
     Done(Message),
 }
 
+/// The first handshake message of a stream that starts with plaintext handshake records (the
+/// start of a client's stream, say), when its body is whole within `stream`: its type and body.
+/// Used to read a second copy of a hello, rebuilt from a retransmission whose bytes differ.
+pub fn first_plaintext_message(stream: &[u8]) -> Option<(HandshakeType, Vec<u8>)> {
+    let mut joined: Vec<u8> = Vec::new();
+    let mut rest = stream;
+    while let [ty, _, _, l0, l1, after @ ..] = rest {
+        if super::types::ContentType(*ty) != super::types::ContentType::HANDSHAKE {
+            break;
+        }
+        let len = usize::from(*l0) << 8 | usize::from(*l1);
+        let (fragment, tail) = after.split_at_checked(len).unwrap_or((after, &[]));
+        joined.extend_from_slice(fragment);
+        rest = tail;
+        if joined.len() > MAX_HELLO_BYTES + HEADER_LEN {
+            break;
+        }
+    }
+    let [ty, l0, l1, l2, body @ ..] = joined.as_slice() else {
+        return None;
+    };
+    let len = usize::from(*l0) << 16 | usize::from(*l1) << 8 | usize::from(*l2);
+    if len > MAX_HELLO_BYTES {
+        return None;
+    }
+    let body = body.get(..len)?;
+    Some((HandshakeType(*ty), body.to_vec()))
+}
+
 /// Messages worth buffering: the hellos; the Certificate (in the clear in TLS ≤ 1.2, decrypted
 /// in TLS 1.3); EncryptedExtensions when decrypting.
 fn wanted(ty: HandshakeType, decrypting: bool) -> bool {
@@ -154,6 +183,23 @@ impl Reassembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_message_of_a_stream_is_read_across_records() {
+        // A 6-byte ClientHello body split over two handshake records, then application data.
+        let stream = [
+            22, 3, 1, 0, 5, 1, 0, 0, 6, b'a', //
+            22, 3, 1, 0, 5, b'b', b'c', b'd', b'e', b'f', //
+            23, 3, 3, 0, 1, 0,
+        ];
+        assert_eq!(
+            first_plaintext_message(&stream),
+            Some((HandshakeType::CLIENT_HELLO, b"abcdef".to_vec()))
+        );
+        // Cut short, or not a handshake record: nothing.
+        assert_eq!(first_plaintext_message(&stream[..12]), None);
+        assert_eq!(first_plaintext_message(&stream[20..]), None);
+    }
 
     /// Feeds `chunks` (one per frame, numbered from 1); returns every step but `Partial`.
     fn read_all(r: &mut Reassembler, chunks: &[&[u8]], decrypting: bool) -> Vec<Step> {
