@@ -132,6 +132,10 @@ fn client_packet(port: u16, syn: bool, payload: &[u8]) -> Vec<u8> {
     packet
 }
 
+/// A flow as the eviction test checks it: client port, first and last frame, verdict, network
+/// cause, detail.
+type FlowRow<'a> = (u16, u64, u64, VerdictKind, Option<NetworkCause>, &'a str);
+
 #[test]
 fn a_full_flow_table_evicts_the_least_recently_active_flow_without_tls() {
     let mut analyzer = Analyzer::new(AnalyzerOptions {
@@ -159,7 +163,7 @@ fn a_full_flow_table_evicts_the_least_recently_active_flow_without_tls() {
     assert!(capture.warnings.iter().any(|w| w
         == "3 flows were closed early to make room in the full flow table (3 flows, the cap): each time the least recently active flow that had shown no TLS record; their reports end where they were closed"));
     let report = analyzer.into_report(vec![capture]);
-    let flows: Vec<(u16, u64, u64, VerdictKind, Option<NetworkCause>, &str)> = report
+    let flows: Vec<FlowRow<'_>> = report
         .flows
         .iter()
         .map(|f| {
