@@ -219,6 +219,43 @@ fn a_full_flow_table_evicts_the_least_recently_active_flow_without_tls() {
 }
 
 #[test]
+fn idle_flows_leave_by_their_last_activity_even_when_the_clock_goes_back() {
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.begin_capture(0);
+    let s = |secs: i64| Timestamp(secs * 1_000_000_000);
+    // (client port, capture time in s): A active at 0 and 500, B at 100, C at 300 then 200.
+    let packets = [(40000, 0), (40001, 100), (40002, 300), (40002, 200), (40000, 500)];
+    for (i, (port, secs)) in packets.into_iter().enumerate() {
+        let packet = client_packet(port, true, &[]);
+        analyzer.frame(&Frame {
+            number: i as u64 + 1,
+            timestamp: s(secs),
+            link_type: LinkType::RAW,
+            data: &packet,
+            original_len: packet.len() as u32,
+        });
+    }
+    assert_eq!(analyzer.active_flows(), 3);
+    analyzer.tick(s(700));
+    assert_eq!(analyzer.active_flows(), 3);
+    // B (last at 100) and C (last at 200) are idle past 600 s; A (last at 500) is not.
+    analyzer.tick(s(801));
+    assert_eq!(analyzer.active_flows(), 1);
+    assert_eq!(analyzer.finished_flows(), 2);
+    analyzer.tick(s(1101));
+    assert_eq!(analyzer.active_flows(), 0);
+    let capture = analyzer.end_capture("test", &summary());
+    assert!(capture.warnings.is_empty(), "{:?}", capture.warnings);
+    let report = analyzer.into_report(vec![capture]);
+    let ends: Vec<(u16, u64)> = report
+        .flows
+        .iter()
+        .map(|f| (f.client.port, f.last_frame))
+        .collect();
+    assert_eq!(ends, [(40000, 5), (40001, 2), (40002, 4)]);
+}
+
+#[test]
 fn a_full_flow_table_of_tls_flows_leaves_new_connections_out() {
     let mut analyzer = Analyzer::new(AnalyzerOptions {
         flow_limit: 1,
