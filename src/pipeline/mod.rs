@@ -12,8 +12,8 @@
 //! directions are past the handshake; at most [`MAX_TLS_SERVERS`] remembered TLS servers.
 //!
 //! Time stays linear under a flood: the table keeps its flows in order of last activity
-//! ([`ActivityIndex`]), so the sweep only meets the flows it closes, and a full table makes room
-//! in O(log n) by evicting the least recently active flow that has shown no TLS record (a
+//! (`ActivityIndex`), so the sweep only meets the flows it closes, and a full table makes room
+//! in amortised O(log n) by evicting the least recently active flow that has shown no TLS record (a
 //! SYN-only flow goes before one with a ClientHello). Only when every tracked flow has shown TLS
 //! is a new connection left out (counted).
 //!
