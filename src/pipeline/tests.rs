@@ -224,7 +224,13 @@ fn idle_flows_leave_by_their_last_activity_even_when_the_clock_goes_back() {
     analyzer.begin_capture(0);
     let s = |secs: i64| Timestamp(secs * 1_000_000_000);
     // (client port, capture time in s): A active at 0 and 500, B at 100, C at 300 then 200.
-    let packets = [(40000, 0), (40001, 100), (40002, 300), (40002, 200), (40000, 500)];
+    let packets = [
+        (40000, 0),
+        (40001, 100),
+        (40002, 300),
+        (40002, 200),
+        (40000, 500),
+    ];
     for (i, (port, secs)) in packets.into_iter().enumerate() {
         let packet = client_packet(port, true, &[]);
         analyzer.frame(&Frame {
