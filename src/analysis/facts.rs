@@ -101,6 +101,9 @@ pub enum FlowEnd {
     PortReused,
     /// A live capture was stopped while the flow was open.
     CaptureStopped,
+    /// Closed early by the flow table, full, to make room for a new connection: what the flow
+    /// did after its last frame so far was not followed (nothing is known of it).
+    Evicted,
     /// Reported while still in the flow table (live use, once its verdict is final): what the
     /// flow does after its last frame so far is not known yet.
     StillOpen,

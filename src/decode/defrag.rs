@@ -4,10 +4,11 @@
 //! released once its pieces cover every byte from 0 to the end the last fragment declares;
 //! overlapping bytes keep the first copy. At most [`MAX_DATAGRAMS`] datagrams of at most 65 535
 //! bytes wait at once, and a datagram older than [`FRAGMENT_TIMEOUT_NS`] of capture time is
-//! dropped; every datagram given up is counted.
+//! dropped; every datagram given up is counted. Waiting datagrams are also kept in order of
+//! their first fragment's time, so expiry and making room cost O(log n) per fragment.
 
 use crate::capture::Timestamp;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 /// Most datagrams under reassembly at once.
@@ -53,7 +54,7 @@ pub struct Datagram {
     pub payload: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Key {
     src: IpAddr,
     dst: IpAddr,
@@ -74,6 +75,8 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct Defragmenter {
     pending: HashMap<Key, Pending>,
+    /// The keys of `pending` by (first fragment's time, key): oldest first.
+    by_age: BTreeSet<(Timestamp, Key)>,
     /// Datagrams completed.
     pub completed: u64,
     /// Datagrams given up (timeout, cap, inconsistent lengths).
@@ -101,22 +104,21 @@ impl Defragmenter {
             return None;
         }
         if !self.pending.contains_key(&key) && self.pending.len() >= MAX_DATAGRAMS {
-            // Make room: give up the oldest datagram.
-            if let Some(oldest) = self
-                .pending
-                .iter()
-                .min_by_key(|(k, p)| (p.first_seen, format!("{k:?}")))
-                .map(|(k, _)| *k)
-            {
+            // Make room: give up the oldest datagram (ties: the smallest key).
+            if let Some(&(_, oldest)) = self.by_age.first() {
                 self.drop_datagram(&oldest);
             }
         }
-        let pending = self.pending.entry(key).or_insert_with(|| Pending {
-            pieces: Vec::new(),
-            end: None,
-            bytes: 0,
-            ttl: frag.ttl,
-            first_seen: now,
+        let by_age = &mut self.by_age;
+        let pending = self.pending.entry(key).or_insert_with(|| {
+            by_age.insert((now, key));
+            Pending {
+                pieces: Vec::new(),
+                end: None,
+                bytes: 0,
+                ttl: frag.ttl,
+                first_seen: now,
+            }
         });
         if !frag.more {
             match pending.end {
@@ -139,7 +141,9 @@ impl Defragmenter {
         let end = pending.end?;
         let payload = assemble(&mut pending.pieces, end)?;
         let ttl = pending.ttl;
+        let first_seen = pending.first_seen;
         self.pending.remove(&key);
+        self.by_age.remove(&(first_seen, key));
         self.completed += 1;
         Some(Datagram {
             src: frag.src,
@@ -150,16 +154,19 @@ impl Defragmenter {
         })
     }
 
-    /// Drops datagrams that waited too long.
+    /// Drops datagrams that waited too long (oldest first, until one that did not).
     fn expire(&mut self, now: Timestamp) {
-        let before = self.pending.len();
-        self.pending
-            .retain(|_, p| now.nanos_since(p.first_seen) <= FRAGMENT_TIMEOUT_NS);
-        self.abandoned += (before - self.pending.len()) as u64;
+        while let Some(&(first_seen, key)) = self.by_age.first() {
+            if now.nanos_since(first_seen) <= FRAGMENT_TIMEOUT_NS {
+                break;
+            }
+            self.drop_datagram(&key);
+        }
     }
 
     fn drop_datagram(&mut self, key: &Key) {
-        if self.pending.remove(key).is_some() {
+        if let Some(pending) = self.pending.remove(key) {
+            self.by_age.remove(&(pending.first_seen, *key));
             self.abandoned += 1;
         }
     }
@@ -168,6 +175,7 @@ impl Defragmenter {
     pub fn finish(&mut self) {
         self.abandoned += self.pending.len() as u64;
         self.pending.clear();
+        self.by_age.clear();
     }
 }
 
@@ -253,6 +261,57 @@ mod tests {
             d.add(&f, Timestamp(i64::from(id)));
         }
         assert_eq!(d.pending.len(), MAX_DATAGRAMS);
+        assert_eq!(d.by_age.len(), MAX_DATAGRAMS);
         assert_eq!(d.abandoned, 10);
+    }
+
+    #[test]
+    fn a_full_defragmenter_gives_up_the_oldest_datagram() {
+        let mut d = Defragmenter::new();
+        // Datagram i starts at time 1000 - i: the last one added is the oldest.
+        for id in 0..MAX_DATAGRAMS as u32 {
+            let mut f = frag(0, true, b"abcdefgh");
+            f.id = id;
+            d.add(&f, Timestamp(1000 - i64::from(id)));
+        }
+        let mut f = frag(0, true, b"abcdefgh");
+        f.id = 1000;
+        d.add(&f, Timestamp(2000));
+        assert_eq!(d.abandoned, 1);
+        assert!(!d.pending.keys().any(|k| k.id == MAX_DATAGRAMS as u32 - 1));
+        // The datagram that started at time 1000 - 254 completes: its bytes were kept.
+        let mut last = frag(8, false, b"ijkl");
+        last.id = 254;
+        let got = d.add(&last, Timestamp(2001)).unwrap();
+        assert_eq!(got.payload, b"abcdefghijkl");
+        assert_eq!(d.pending.len(), MAX_DATAGRAMS - 1);
+        assert_eq!(d.by_age.len(), MAX_DATAGRAMS - 1);
+        // Expiry goes oldest first and stops at the first datagram young enough (the fragment
+        // itself belongs to datagram 7, still waiting).
+        d.add(
+            &frag(0, true, b"x"),
+            Timestamp(1000 - 250 + FRAGMENT_TIMEOUT_NS + 1),
+        );
+        // Gone: ids 253, 252, 251, 250 (times 747..=750); id 254 completed, 255 evicted.
+        assert_eq!(d.abandoned, 5);
+        assert_eq!(d.pending.len(), MAX_DATAGRAMS - 5);
+        assert_eq!(d.by_age.len(), d.pending.len());
+        assert!(d.pending.keys().all(|k| k.id < 250 || k.id == 1000));
+    }
+
+    #[test]
+    fn same_time_datagrams_leave_smallest_key_first() {
+        let mut d = Defragmenter::new();
+        for id in (0..MAX_DATAGRAMS as u32).rev() {
+            let mut f = frag(0, true, b"abcdefgh");
+            f.id = id;
+            d.add(&f, Timestamp(5));
+        }
+        let mut f = frag(0, true, b"abcdefgh");
+        f.id = 9999;
+        d.add(&f, Timestamp(5));
+        assert_eq!(d.abandoned, 1);
+        assert!(!d.pending.keys().any(|k| k.id == 0));
+        assert!(d.pending.keys().any(|k| k.id == 9999));
     }
 }

@@ -11,6 +11,12 @@
 //! [`DEFAULT_MAX_FLOWS`]), each with capped reassembly buffers that are freed as soon as both
 //! directions are past the handshake; at most [`MAX_TLS_SERVERS`] remembered TLS servers.
 //!
+//! Time stays linear under a flood: the table keeps its flows in order of last activity
+//! (`ActivityIndex`), so the sweep only meets the flows it closes, and a full table makes room
+//! in amortised O(log n) by evicting the least recently active flow that has shown no TLS record (a
+//! SYN-only flow goes before one with a ClientHello). Only when every tracked flow has shown TLS
+//! is a new connection left out (counted).
+//!
 //! The two drivers sit beside the table: [`files`] reads capture files and stdin, `live`
 //! (feature `live`) reads an interface through libpcap.
 
@@ -32,7 +38,7 @@ use crate::report::model::{
 };
 use crate::tls::keylog::{KeyLog, KeyLogError};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use tcp::{Context, Reported, TcpConnection};
+use tcp::{Context, Indexed, Reported, TcpConnection};
 
 pub use tcp::KEY_WAIT_NS;
 
@@ -83,6 +89,10 @@ pub struct Analyzer {
     options: AnalyzerOptions,
     // Boxed: a connection's state is large, and the table moves its entries when it grows.
     flows: HashMap<FlowKey, Box<TcpConnection>>,
+    /// The flows in order of last activity.
+    activity: ActivityIndex,
+    /// Flows of the current capture evicted to make room in the full table.
+    flows_evicted: u64,
     capture: usize,
     next_stream: u64,
     finished: Vec<(usize, u64, Box<FlowReport>)>,
@@ -128,6 +138,8 @@ impl Analyzer {
         Analyzer {
             options,
             flows: HashMap::new(),
+            activity: ActivityIndex::default(),
+            flows_evicted: 0,
             capture: 0,
             next_stream: 0,
             finished: Vec::new(),
@@ -153,6 +165,7 @@ impl Analyzer {
         self.stream_base += self.next_stream;
         self.next_stream = 0;
         self.decode = DecodeCounts::default();
+        self.flows_evicted = 0;
         self.unsupported.clear();
         self.snaplen = 0;
         self.defrag = Defragmenter::new();
@@ -278,14 +291,15 @@ impl Analyzer {
                 .flows
                 .get(&key)
                 .is_some_and(|c| c.is_reused_by(side, seg.seq))
-            && let Some(old) = self.flows.remove(&key)
+            && let Some(old) = self.take(&key)
         {
             self.finish_flow(old, FlowEnd::PortReused);
         }
         if !self.flows.contains_key(&key) && self.flows.len() >= self.options.max_flows() {
-            // The table is full: make room from idle flows, else leave this one out (counted).
+            // The table is full: make room from idle flows, else from a flow without TLS, else
+            // leave this one out (counted).
             self.sweep();
-            if self.flows.len() >= self.options.max_flows() {
+            if self.flows.len() >= self.options.max_flows() && !self.evict_one() {
                 self.decode.flows_not_tracked += 1;
                 return;
             }
@@ -294,10 +308,13 @@ impl Analyzer {
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }
         let stream = &mut self.next_stream;
+        let activity = &mut self.activity;
         let connection = self.flows.entry(key).or_insert_with(|| {
             let s = *stream;
             *stream += 1;
-            Box::new(TcpConnection::new(key, s, frame, seg.flags.syn()))
+            let connection = TcpConnection::new(key, s, frame, seg.flags.syn());
+            activity.quiet.insert((connection.indexed.time, s), key);
+            Box::new(connection)
         });
         let mut context = Context {
             keylog: &self.keylog,
@@ -306,6 +323,7 @@ impl Analyzer {
             now: frame.timestamp,
         };
         let read = connection.segment(side, frame, seg, &mut context);
+        self.activity.update(key, connection);
         let stream_now = read
             && self.options.stream
             && connection.reported == Reported::No
@@ -383,33 +401,63 @@ impl Analyzer {
         }
     }
 
-    /// Closes idle and long-closed flows.
+    /// Closes idle and long-closed flows, in flow order. Only the flows it closes (and entries
+    /// of flows active since they were indexed) are visited.
     fn sweep(&mut self) {
         let now = self.now;
-        let mut expired: Vec<(FlowKey, u64, FlowEnd)> = self
-            .flows
-            .iter()
-            .filter_map(|(key, c)| {
-                let idle = now.nanos_since(c.last_time);
-                if c.closed() && idle > CLOSED_LINGER_NS {
-                    Some((*key, c.tcp_stream, FlowEnd::CaptureEnded))
-                } else if idle > IDLE_TIMEOUT_NS {
-                    Some((*key, c.tcp_stream, FlowEnd::Idle))
-                } else {
-                    None
-                }
-            })
-            .collect();
-        expired.sort_by_key(|(_, stream, _)| *stream);
-        for (key, _, end) in expired {
-            if let Some(connection) = self.flows.remove(&key) {
-                self.finish_flow(connection, end);
+        let mut expired: Vec<(Box<TcpConnection>, FlowEnd)> = Vec::new();
+        // Closed flows linger; a closed flow idle past the idle timeout is one of them.
+        while let Some(key) =
+            self.activity
+                .pop_older(Which::Closed, now, Some(CLOSED_LINGER_NS), &mut self.flows)
+        {
+            if let Some(connection) = self.take(&key) {
+                expired.push((connection, FlowEnd::CaptureEnded));
             }
         }
+        for which in [Which::Quiet, Which::Tls] {
+            while let Some(key) =
+                self.activity
+                    .pop_older(which, now, Some(IDLE_TIMEOUT_NS), &mut self.flows)
+            {
+                if let Some(connection) = self.take(&key) {
+                    expired.push((connection, FlowEnd::Idle));
+                }
+            }
+        }
+        expired.sort_by_key(|(c, _)| c.tcp_stream);
+        for (connection, end) in expired {
+            self.finish_flow(connection, end);
+        }
+    }
+
+    /// Makes room in the full table: finishes the least recently active flow that has shown no
+    /// TLS record as [`FlowEnd::Evicted`]. False when every tracked flow has shown TLS.
+    fn evict_one(&mut self) -> bool {
+        let Some(key) = self
+            .activity
+            .pop_older(Which::Quiet, self.now, None, &mut self.flows)
+        else {
+            return false;
+        };
+        let Some(connection) = self.take(&key) else {
+            return false;
+        };
+        self.flows_evicted += 1;
+        self.finish_flow(connection, FlowEnd::Evicted);
+        true
+    }
+
+    /// Removes a flow from the table and from the activity index.
+    fn take(&mut self, key: &FlowKey) -> Option<Box<TcpConnection>> {
+        let connection = self.flows.remove(key)?;
+        self.activity.remove(&connection);
+        Some(connection)
     }
 
     /// Finishes every flow still in the table, in flow order.
     fn finish_all(&mut self, end: FlowEnd) {
+        self.activity = ActivityIndex::default();
         let mut open: Vec<Box<TcpConnection>> = self.flows.drain().map(|(_, c)| c).collect();
         open.sort_by_key(|c| c.tcp_stream);
         for connection in open {
@@ -450,6 +498,7 @@ impl Analyzer {
             unsupported_links: &self.unsupported,
             cut_at: self.snaplen,
             flow_limit: self.options.max_flows(),
+            flows_evicted: self.flows_evicted,
             capture_gap_flows,
         };
         build::capture_report(path, summary, &tally)
@@ -531,6 +580,122 @@ impl Analyzer {
             diagnosis: crate::report::diagnosis::diagnose(&flows),
             flows,
             summary,
+        }
+    }
+}
+
+/// One of the orders of [`ActivityIndex`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// Flows that have shown no TLS record.
+    Quiet,
+    /// Flows that have shown a TLS record.
+    Tls,
+    /// Closed flows (a RST, or both FINs).
+    Closed,
+}
+
+/// The flow table's flows in order of last activity, so that neither the sweep nor a full
+/// table scans the table.
+///
+/// Every flow is in `quiet` or in `tls`, and once closed also in `closed`, keyed by (last
+/// activity, `tcp.stream`). Keys are updated lazily: a packet moves a flow's last activity but
+/// not its entry, so an entry's time is never later than the flow's ([`Indexed`] remembers it).
+/// An entry met at the front with a stale time is put back under the flow's current time; each
+/// packet causes at most one such move, so the cost per packet is amortised O(log n).
+#[derive(Debug, Default)]
+struct ActivityIndex {
+    quiet: BTreeMap<(Timestamp, u64), FlowKey>,
+    tls: BTreeMap<(Timestamp, u64), FlowKey>,
+    closed: BTreeMap<(Timestamp, u64), FlowKey>,
+}
+
+impl ActivityIndex {
+    fn order(&mut self, which: Which) -> &mut BTreeMap<(Timestamp, u64), FlowKey> {
+        match which {
+            Which::Quiet => &mut self.quiet,
+            Which::Tls => &mut self.tls,
+            Which::Closed => &mut self.closed,
+        }
+    }
+
+    /// After a packet of `connection`: a flow that showed TLS moves to `tls`, a flow that
+    /// closed joins `closed` (each once per flow).
+    fn update(&mut self, key: FlowKey, connection: &mut TcpConnection) {
+        let stream = connection.tcp_stream;
+        let last = connection.last_time;
+        let (seen_tls, closed) = (connection.seen_tls(), connection.closed());
+        let indexed = &mut connection.indexed;
+        if !indexed.tls && seen_tls {
+            self.quiet.remove(&(indexed.time, stream));
+            indexed.tls = true;
+            indexed.time = last;
+            self.tls.insert((last, stream), key);
+        }
+        if indexed.closed.is_none() && closed {
+            indexed.closed = Some(last);
+            self.closed.insert((last, stream), key);
+        }
+        // A capture whose clock went backwards: entries must never be later than the flow.
+        if last < indexed.time {
+            let order = if indexed.tls {
+                &mut self.tls
+            } else {
+                &mut self.quiet
+            };
+            order.remove(&(indexed.time, stream));
+            order.insert((last, stream), key);
+            indexed.time = last;
+        }
+        if let Some(closed) = indexed.closed.filter(|t| last < *t) {
+            self.closed.remove(&(closed, stream));
+            self.closed.insert((last, stream), key);
+            indexed.closed = Some(last);
+        }
+    }
+
+    /// Removes a flow's entries.
+    fn remove(&mut self, connection: &TcpConnection) {
+        let Indexed { time, tls, closed } = connection.indexed;
+        let stream = connection.tcp_stream;
+        let order = if tls { Which::Tls } else { Which::Quiet };
+        self.order(order).remove(&(time, stream));
+        if let Some(time) = closed {
+            self.closed.remove(&(time, stream));
+        }
+    }
+
+    /// The least recently active flow of `which` that has been silent longer than `idle_ns`
+    /// at `now` (any: `None`), its entry removed (its other entries stay until [`ActivityIndex::remove`]).
+    /// Stale entries met on the way are put back under their flow's current time.
+    fn pop_older(
+        &mut self,
+        which: Which,
+        now: Timestamp,
+        idle_ns: Option<i64>,
+        flows: &mut HashMap<FlowKey, Box<TcpConnection>>,
+    ) -> Option<FlowKey> {
+        loop {
+            let order = self.order(which);
+            let (&(time, stream), &key) = order.first_key_value()?;
+            if idle_ns.is_some_and(|idle| now.nanos_since(time) <= idle) {
+                return None;
+            }
+            order.remove(&(time, stream));
+            let Some(connection) = flows.get_mut(&key).filter(|c| c.tcp_stream == stream) else {
+                // Not expected: entries leave with their flow.
+                continue;
+            };
+            let last = connection.last_time;
+            if last == time {
+                return Some(key);
+            }
+            // Active since it was indexed: back in under its current time.
+            match which {
+                Which::Closed => connection.indexed.closed = Some(last),
+                Which::Quiet | Which::Tls => connection.indexed.time = last,
+            }
+            order.insert((last, stream), key);
         }
     }
 }

@@ -89,6 +89,20 @@ pub(super) struct TcpConnection {
     client_random: Option<Vec<u8>>,
     /// Time of the ServerHello.
     server_hello_time: Option<Timestamp>,
+    /// Where the flow table's activity index holds the connection.
+    pub indexed: Indexed,
+}
+
+/// Where the flow table's activity index (`super::ActivityIndex`) holds a connection: the
+/// keys of its entries, so that they can be removed with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Indexed {
+    /// Last activity when it was last indexed (never later than `last_time`).
+    pub time: Timestamp,
+    /// Indexed among the flows with a TLS record (else among those without).
+    pub tls: bool,
+    /// Last activity when it was indexed among the closed flows, once closed.
+    pub closed: Option<Timestamp>,
 }
 
 impl TcpConnection {
@@ -126,6 +140,11 @@ impl TcpConnection {
             reported: Reported::No,
             client_random: None,
             server_hello_time: None,
+            indexed: Indexed {
+                time: frame.timestamp,
+                tls: false,
+                closed: None,
+            },
         }
     }
 
@@ -140,6 +159,11 @@ impl TcpConnection {
     /// True once a RST was sent or both sides sent a FIN.
     pub fn closed(&self) -> bool {
         self.health.closed()
+    }
+
+    /// True once either direction carried a TLS record.
+    pub fn seen_tls(&self) -> bool {
+        self.first_tls_frame.is_some()
     }
 
     /// True when neither direction wants more bytes.

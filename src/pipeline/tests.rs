@@ -1,6 +1,7 @@
 //! The flow table on hand-built packets: fragments, the flow cap, a server bug.
 
 use super::*;
+use crate::analysis::network::NetworkCause;
 use crate::capture::{CaptureFormat, CaptureSummary};
 use crate::report::model::{CorrectedField, Decryption, DiagnosisKind};
 use etherparse::PacketBuilder;
@@ -111,30 +112,181 @@ fn missing_fragment_is_reported() {
     );
 }
 
+/// A client packet from port `port` to 192.0.2.2:443: a SYN (sequence number 1), or data
+/// (sequence number 2).
+fn client_packet(port: u16, syn: bool, payload: &[u8]) -> Vec<u8> {
+    let mut packet = Vec::new();
+    let builder = PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64);
+    if syn {
+        builder
+            .tcp(port, 443, 1, 1000)
+            .syn()
+            .write(&mut packet, payload)
+    } else {
+        builder
+            .tcp(port, 443, 2, 1000)
+            .ack(1)
+            .write(&mut packet, payload)
+    }
+    .unwrap();
+    packet
+}
+
+/// A flow as the eviction test checks it: client port, first and last frame, verdict, network
+/// cause, detail.
+type FlowRow<'a> = (u16, u64, u64, VerdictKind, Option<NetworkCause>, &'a str);
+
 #[test]
-fn flow_table_is_capped_and_counts_what_it_left_out() {
+fn a_full_flow_table_evicts_the_least_recently_active_flow_without_tls() {
     let mut analyzer = Analyzer::new(AnalyzerOptions {
-        flow_limit: 2,
+        flow_limit: 3,
         ..AnalyzerOptions::default()
     });
     analyzer.begin_capture(0);
-    let mut packets = Vec::new();
-    for port in 0..5u16 {
-        let mut packet = Vec::new();
-        PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
-            .tcp(40000 + port, 443, 1, 1000)
-            .syn()
-            .write(&mut packet, &[])
-            .unwrap();
-        packets.push(packet);
-    }
+    let hello = client_hello_record();
+    let packets = [
+        client_packet(40000, true, &[]),     // 1: A
+        client_packet(40000, false, &hello), // 2: A's ClientHello
+        client_packet(40001, true, &[]),     // 3: B
+        client_packet(40002, true, &[]),     // 4: C
+        client_packet(40001, true, &[]),     // 5: B again (retransmitted SYN)
+        client_packet(40003, true, &[]),     // 6: D evicts C (A showed TLS, B is newer)
+        client_packet(40004, true, &[]),     // 7: E evicts B
+        client_packet(40005, true, &[]),     // 8: F evicts D
+    ];
     for (i, packet) in packets.iter().enumerate() {
         analyzer.frame(&frame(i as u64 + 1, packet));
     }
-    assert_eq!(analyzer.active_flows(), 2);
+    assert_eq!(analyzer.active_flows(), 3);
     let capture = analyzer.end_capture("test", &summary());
-    assert_eq!(capture.decode.flows_not_tracked, 3);
-    assert!(capture.warnings.iter().any(|w| w.contains("the cap")));
+    assert_eq!(capture.decode.flows_not_tracked, 0);
+    assert!(capture.warnings.iter().any(|w| w
+        == "3 flows were closed early to make room in the full flow table (3 flows, the cap): each time the least recently active flow that had shown no TLS record; their reports end where they were closed"));
+    let report = analyzer.into_report(vec![capture]);
+    let flows: Vec<FlowRow<'_>> = report
+        .flows
+        .iter()
+        .map(|f| {
+            (
+                f.client.port,
+                f.first_frame,
+                f.last_frame,
+                f.verdict,
+                f.network_cause,
+                f.detail.as_str(),
+            )
+        })
+        .collect();
+    let evicted = |last: u64| {
+        format!(
+            "the flow table was full; this flow was closed early to make room after frame {last} (no TLS record until then), so what it did next was not analysed"
+        )
+    };
+    let (e5, e4, e6) = (evicted(5), evicted(4), evicted(6));
+    use VerdictKind::Incomplete;
+    assert_eq!(
+        flows,
+        [
+            (
+                40000,
+                1,
+                2,
+                Incomplete,
+                None,
+                "no ServerHello before the capture ended (ClientHello in frame 2, last packet of the flow in frame 2)"
+            ),
+            (40001, 3, 5, Incomplete, None, e5.as_str()),
+            (40002, 4, 4, Incomplete, None, e4.as_str()),
+            (40003, 6, 6, Incomplete, None, e6.as_str()),
+            (
+                40004,
+                7,
+                7,
+                Incomplete,
+                Some(NetworkCause::SynUnanswered),
+                "no answer to the SYN (frame 7) before the capture ended"
+            ),
+            (
+                40005,
+                8,
+                8,
+                Incomplete,
+                Some(NetworkCause::SynUnanswered),
+                "no answer to the SYN (frame 8) before the capture ended"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn idle_flows_leave_by_their_last_activity_even_when_the_clock_goes_back() {
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.begin_capture(0);
+    let s = |secs: i64| Timestamp(secs * 1_000_000_000);
+    // (client port, capture time in s): A active at 0 and 500, B at 100, C at 300 then 200.
+    let packets = [
+        (40000, 0),
+        (40001, 100),
+        (40002, 300),
+        (40002, 200),
+        (40000, 500),
+    ];
+    for (i, (port, secs)) in packets.into_iter().enumerate() {
+        let packet = client_packet(port, true, &[]);
+        analyzer.frame(&Frame {
+            number: i as u64 + 1,
+            timestamp: s(secs),
+            link_type: LinkType::RAW,
+            data: &packet,
+            original_len: packet.len() as u32,
+        });
+    }
+    assert_eq!(analyzer.active_flows(), 3);
+    analyzer.tick(s(700));
+    assert_eq!(analyzer.active_flows(), 3);
+    // B (last at 100) and C (last at 200) are idle past 600 s; A (last at 500) is not.
+    analyzer.tick(s(801));
+    assert_eq!(analyzer.active_flows(), 1);
+    assert_eq!(analyzer.finished_flows(), 2);
+    analyzer.tick(s(1101));
+    assert_eq!(analyzer.active_flows(), 0);
+    let capture = analyzer.end_capture("test", &summary());
+    assert!(capture.warnings.is_empty(), "{:?}", capture.warnings);
+    let report = analyzer.into_report(vec![capture]);
+    let ends: Vec<(u16, u64)> = report
+        .flows
+        .iter()
+        .map(|f| (f.client.port, f.last_frame))
+        .collect();
+    assert_eq!(ends, [(40000, 5), (40001, 2), (40002, 4)]);
+}
+
+#[test]
+fn a_full_flow_table_of_tls_flows_leaves_new_connections_out() {
+    let mut analyzer = Analyzer::new(AnalyzerOptions {
+        flow_limit: 1,
+        ..AnalyzerOptions::default()
+    });
+    analyzer.begin_capture(0);
+    let hello = client_hello_record();
+    let packets = [
+        client_packet(40000, true, &[]),
+        client_packet(40000, false, &hello),
+        client_packet(40001, true, &[]),
+        client_packet(40002, true, &[]),
+    ];
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    assert_eq!(analyzer.active_flows(), 1);
+    let capture = analyzer.end_capture("test", &summary());
+    assert_eq!(capture.decode.flows_not_tracked, 2);
+    assert_eq!(
+        capture.warnings,
+        vec![
+            "2 packets of new connections were not analysed: 1 flows were already tracked (the cap), every one of them with TLS"
+        ]
+    );
 }
 
 /// A TLS 1.2 ServerHello record selecting `alpn`.

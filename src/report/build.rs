@@ -401,6 +401,8 @@ pub struct CaptureTally<'a> {
     pub cut_at: u32,
     /// The flow table's cap.
     pub flow_limit: usize,
+    /// Flows closed early to make room in the full flow table.
+    pub flows_evicted: u64,
     /// Flows whose handshake lacks packets that the peers received.
     pub capture_gap_flows: u64,
 }
@@ -425,9 +427,15 @@ pub fn capture_report(
             decode.malformed
         ));
     }
+    if tally.flows_evicted > 0 {
+        warnings.push(format!(
+            "{} flows were closed early to make room in the full flow table ({} flows, the cap): each time the least recently active flow that had shown no TLS record; their reports end where they were closed",
+            tally.flows_evicted, tally.flow_limit
+        ));
+    }
     if decode.flows_not_tracked > 0 {
         warnings.push(format!(
-            "{} packets of new connections were not analysed: {} flows were already tracked (the cap)",
+            "{} packets of new connections were not analysed: {} flows were already tracked (the cap), every one of them with TLS",
             decode.flows_not_tracked, tally.flow_limit
         ));
     }

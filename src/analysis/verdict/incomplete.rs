@@ -261,6 +261,10 @@ fn unanswered_detail(
         FlowEnd::CaptureStopped => {
             format!("capture stopped before a ServerHello (ClientHello in frame {ch_last})")
         }
+        FlowEnd::Evicted => format!(
+            "no ServerHello before the flow table was full; this flow was closed early to make room after frame {} (ClientHello in frame {ch_last}), so what it did next was not analysed",
+            facts.last_frame
+        ),
         _ => {
             let silent_ns = facts.capture_time.nanos_since(facts.last_time);
             if silent_ns >= SILENCE_BEFORE_CAPTURE_END_NS {

@@ -14,7 +14,7 @@ mod hidden;
 mod incomplete;
 mod plaintext;
 
-use super::facts::{FlowFacts, Role, alert_name};
+use super::facts::{FlowEnd, FlowFacts, Role, alert_name};
 use super::network::NetworkCause;
 use crate::tls::{AlpnList, ClientHello, ProtocolName, ServerHello, TlsVersion};
 use hidden::hidden_detail;
@@ -262,6 +262,17 @@ fn judge_without_tls(
         && let Some(detail) = closed_before_client_hello(facts, evidence)
     {
         return (VerdictKind::Incomplete, detail);
+    }
+    if facts.tls_candidate && facts.end == FlowEnd::Evicted {
+        // The table's doing, not the network's: what the flow did next was not followed.
+        evidence.push(facts.last_frame);
+        return (
+            VerdictKind::Incomplete,
+            format!(
+                "the flow table was full; this flow was closed early to make room after frame {} (no TLS record until then), so what it did next was not analysed",
+                facts.last_frame
+            ),
+        );
     }
     (VerdictKind::NotTls, not_tls_detail(facts))
 }
