@@ -6,9 +6,13 @@
 
 use alpnscope::tls::keylog::KeyLog;
 use libfuzzer_sys::fuzz_target;
+use std::collections::HashMap;
 
 const CLIENT: &str = "CLIENT_HANDSHAKE_TRAFFIC_SECRET";
 const SERVER: &str = "SERVER_HANDSHAKE_TRAFFIC_SECRET";
+
+/// The client's and the server's handshake secret expected for one random.
+type Sides = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// A secret known before the fuzzed text is added.
 const KNOWN_RANDOM: [u8; 32] = [0xa5; 32];
@@ -20,7 +24,7 @@ const KNOWN_RANDOM: [u8; 32] = [0xa5; 32];
 /// read as `0f` and a random or secret with a `+` in it is accepted. Once the key log rejects
 /// it, drop `|| b == b'+'` and this target checks that too.
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'+') {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'+') {
         return None;
     }
     (0..s.len())
@@ -80,8 +84,7 @@ fuzz_target!(|data: &[u8]| {
             Vec::new()
         }
     };
-    let mut expected: std::collections::HashMap<[u8; 32], (Option<Vec<u8>>, Option<Vec<u8>>)> =
-        std::collections::HashMap::new();
+    let mut expected: HashMap<[u8; 32], Sides> = HashMap::new();
     expected.insert(KNOWN_RANDOM, (Some(vec![1, 2]), None));
     for (random, client, secret) in lines {
         let entry = expected.entry(random).or_default();
