@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Seeds the fuzz corpora from the fixtures: fuzz/corpus/<target>/ (not committed; libFuzzer adds
+# what it finds there). Captures over 256 KiB are left out: they slow every execution down.
+#   capture         every fixtures/*.pcap and *.pcapng
+#   pcapng_secrets  two-byte length + key log + capture: each fixtures/X.keys with its X.pcap*,
+#                   and every capture with an empty key log
+#   keylog          every fixtures/*.keys
+#   tls_chunking    mode 0, no split point, then the TCP payload of one direction (in capture
+#                   order, retransmissions left out, at most 16 KiB) of each Ethernet pcap's
+#                   connections: real hellos, certificates, alerts and encrypted records
+set -euo pipefail
+cd "$(dirname "$0")"
+fixtures=../fixtures
+max=$((256 * 1024))
+mkdir -p corpus/capture corpus/pcapng_secrets corpus/keylog corpus/tls_chunking
+
+# A two-byte big-endian length prefix.
+be16() { printf "\\x$(printf %02x $(($1 >> 8)))\\x$(printf %02x $(($1 & 255)))"; }
+
+for capture in "$fixtures"/*.pcap "$fixtures"/*.pcapng; do
+  [ "$(stat -c %s "$capture")" -le "$max" ] || continue
+  name=$(basename "$capture")
+  cp "$capture" "corpus/capture/$name"
+  { be16 0; cat "$capture"; } >"corpus/pcapng_secrets/$name"
+done
+for keys in "$fixtures"/*.keys; do
+  name=$(basename "$keys" .keys)
+  cp "$keys" "corpus/keylog/$name.keys"
+  len=$(stat -c %s "$keys")
+  for capture in "$fixtures/$name".pcap "$fixtures/$name".pcapng; do
+    [ -e "$capture" ] && [ "$(stat -c %s "$capture")" -le "$max" ] || continue
+    { be16 "$len"; cat "$keys"; cat "$capture"; } >"corpus/pcapng_secrets/$(basename "$capture")+keys"
+  done
+done
+
+python3 - "$fixtures" "$max" <<'PY'
+import glob, os, struct, sys
+fixtures, limit = sys.argv[1], int(sys.argv[2])
+for path in sorted(glob.glob(os.path.join(fixtures, "*.pcap"))):
+    data = open(path, "rb").read()
+    if len(data) > limit or len(data) < 24:
+        continue
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        order = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        order = ">"
+    else:
+        continue
+    if struct.unpack(order + "I", data[20:24])[0] != 1:  # Ethernet only
+        continue
+    streams, seen, at = {}, set(), 24
+    while at + 16 <= len(data):
+        caplen = struct.unpack(order + "I", data[at + 8:at + 12])[0]
+        frame = data[at + 16:at + 16 + caplen]
+        at += 16 + caplen
+        if len(frame) < 14 + 20 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+            continue
+        ihl = (frame[14] & 15) * 4
+        tcp = frame[14 + ihl:]
+        if len(tcp) < 20:
+            continue
+        total = struct.unpack(">H", frame[16:18])[0]
+        payload = frame[14 + ihl + (tcp[12] >> 4) * 4:14 + total]
+        key = (frame[26:34], tcp[:4])
+        seq = struct.unpack(">I", tcp[4:8])[0]
+        if not payload or (key, seq) in seen:
+            continue
+        seen.add((key, seq))
+        streams.setdefault(key, bytearray()).extend(payload)
+    for n, stream in enumerate(streams.values()):
+        if n >= 8:
+            break
+        name = "%s.%d" % (os.path.basename(path), n)
+        with open(os.path.join("corpus", "tls_chunking", name), "wb") as out:
+            out.write(b"\x00\x00" + bytes(stream[:16384]))
+PY
+echo "seeded: $(for t in corpus/*; do printf '%s %s  ' "${t#corpus/}" "$(ls "$t" | wc -l)"; done)"
