@@ -17,14 +17,10 @@ type Sides = (Option<Vec<u8>>, Option<Vec<u8>>);
 /// A secret known before the fuzzed text is added.
 const KNOWN_RANDOM: [u8; 32] = [0xa5; 32];
 
-/// Hex digits, as the key log reads them.
-///
-/// Known deviation, kept here so that the target runs clean until it is fixed: the key log's own
-/// decoder takes each pair with `u8::from_str_radix`, which accepts a leading `+`, so `+f` is
-/// read as `0f` and a random or secret with a `+` in it is accepted. Once the key log rejects
-/// it, drop `|| b == b'+'` and this target checks that too.
+/// Hex digits, as the key log must read them (only `0-9a-fA-F`; this target found the key log
+/// once taking a `+`).
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'+') {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())

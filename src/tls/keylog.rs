@@ -127,7 +127,8 @@ impl KeyLog {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    // `from_str_radix` would take a leading `+`: only hex digits are hex.
+    if s.len() % 2 != 0 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
@@ -159,6 +160,14 @@ mod tests {
         assert_eq!(s.server.as_deref(), Some(&[3u8, 4][..]));
         assert_eq!(log.len(), 1);
         assert!(!format!("{s:?}").contains("0304"));
+    }
+
+    /// Found by the `keylog` fuzz target: `+` is not a hex digit.
+    #[test]
+    fn a_plus_sign_is_not_hex() {
+        assert_eq!(decode_hex("+1"), None);
+        let plus = format!("CLIENT_HANDSHAKE_TRAFFIC_SECRET {RANDOM} 0+02");
+        assert!(KeyLog::new().add_text(&plus).is_err());
     }
 
     #[test]

@@ -85,8 +85,12 @@ pub fn classify(b: &[u8]) -> Preamble {
         });
     }
     if b.starts_with(b"HTTP/1.") {
-        let status_ok = b.get(9) == Some(&b'2');
-        if b.len() >= 10 && !status_ok {
+        // Wait for the whole status code, so that the status line is named alike however it
+        // was segmented (`HTTP/1.x ddd` is 12 bytes).
+        if b.len() < 12 {
+            return Preamble::NeedMore;
+        }
+        if b.get(9) != Some(&b'2') {
             return Preamble::Other;
         }
         return http_block(b, |_| None);
@@ -96,10 +100,15 @@ pub fn classify(b: &[u8]) -> Preamble {
     {
         return Preamble::NeedMore;
     }
+    if unfinished_request_line(b) {
+        return Preamble::NeedMore;
+    }
     match b {
         [4, 1, ..] => socks4_request(b),
         [0, 0x5a..=0x5d, ..] => sized(b, 8, ProxyKind::Socks4, None),
         [0] => Preamble::NeedMore,
+        // A SOCKS4 request's version byte, alone in its segment.
+        [4] => Preamble::NeedMore,
         [5] => Preamble::NeedMore,
         [5, ..] => match socks5_client(b) {
             Preamble::Other => socks5_server(b),
@@ -141,6 +150,32 @@ pub fn plaintext(b: &[u8]) -> Plaintext {
         Some(method) => Plaintext::HttpRequest { method },
         None => Plaintext::Other,
     }
+}
+
+/// Longest request line waited for before the bytes are judged (they are not TLS either way).
+const MAX_REQUEST_LINE: usize = 2048;
+
+/// True when `b` could still become an HTTP/1.x request line (a method, a space, a target, then
+/// ` HTTP/1.`) but does not hold all of it yet: wait for more, so that how the bytes were
+/// segmented never changes what they are called.
+fn unfinished_request_line(b: &[u8]) -> bool {
+    if b.len() >= MAX_REQUEST_LINE {
+        return false;
+    }
+    HTTP_METHODS.into_iter().any(|m| {
+        let m = m.as_bytes();
+        if b.len() <= m.len() {
+            // A prefix of the method and its space.
+            return m.starts_with(b);
+        }
+        if !b.starts_with(m) || b.get(m.len()) != Some(&b' ') {
+            return false;
+        }
+        let rest = b.get(m.len() + 1..).unwrap_or(&[]);
+        let target_len = rest.iter().take_while(|c| c.is_ascii_graphic()).count();
+        let version = rest.get(target_len..).unwrap_or(&[]);
+        version.len() < b" HTTP/1.".len() && b" HTTP/1.".starts_with(version)
+    })
 }
 
 /// The method of an HTTP/1.x request line at the start of `b` (RFC 9112 §3: method SP
@@ -304,8 +339,15 @@ fn socks4_request(b: &[u8]) -> Preamble {
     }
     let port = u16::from_be_bytes([b[2], b[3]]);
     let ip = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
-    let Some(user_end) = b[8..].iter().position(|&c| c == 0).map(|p| 8 + p) else {
-        return if b.len() > 512 {
+    // The user id must end within the first 512 bytes and a SOCKS4a host name within the first
+    // 768: both limits are on positions, so the decision never depends on how much arrived in
+    // one segment (found by the `tls_chunking` fuzz target).
+    let Some(user_end) = b
+        .get(8..b.len().min(SOCKS4_USERID_END))
+        .and_then(|u| u.iter().position(|&c| c == 0))
+        .map(|p| 8 + p)
+    else {
+        return if b.len() >= SOCKS4_USERID_END {
             Preamble::Other
         } else {
             Preamble::NeedMore
@@ -321,7 +363,7 @@ fn socks4_request(b: &[u8]) -> Preamble {
     }
     let host_start = user_end + 1;
     match b
-        .get(host_start..)
+        .get(host_start..b.len().min(SOCKS4A_HOST_END))
         .and_then(|r| r.iter().position(|&c| c == 0))
     {
         Some(p) => Preamble::Proxy {
@@ -332,10 +374,15 @@ fn socks4_request(b: &[u8]) -> Preamble {
             )),
             len: host_start + p + 1,
         },
-        None if b.len() > 768 => Preamble::Other,
+        None if b.len() >= SOCKS4A_HOST_END => Preamble::Other,
         None => Preamble::NeedMore,
     }
 }
+
+/// A SOCKS4 user id ends (its NUL) before this offset of the request.
+const SOCKS4_USERID_END: usize = 512;
+/// A SOCKS4a host name ends (its NUL) before this offset of the request.
+const SOCKS4A_HOST_END: usize = 768;
 
 /// SOCKS5 client: greeting, optional username/password (RFC 1929), then the CONNECT request.
 fn socks5_client(b: &[u8]) -> Preamble {
@@ -453,6 +500,45 @@ mod tests {
             classify(b"HTTP/1.1 407 Proxy Auth\r\n\r\n"),
             Preamble::Other
         );
+    }
+
+    /// Found by the `tls_chunking` fuzz target: what the first bytes are called must not depend
+    /// on how they were segmented.
+    #[test]
+    fn unfinished_starts_wait_for_more_bytes() {
+        // A SOCKS4 version byte alone.
+        assert_eq!(classify(&[4]), Preamble::NeedMore);
+        // A request line arriving a byte at a time is judged once it is whole.
+        let line = b"GET / HTTP/1.1\r\n";
+        for cut in 1..b"GET / HTTP/1.".len() {
+            assert_eq!(classify(&line[..cut]), Preamble::NeedMore, "{cut}");
+        }
+        assert_eq!(classify(&line[..]), Preamble::Other);
+        assert_eq!(
+            plaintext(&line[..]),
+            Plaintext::HttpRequest { method: "GET" }
+        );
+        // Not a method, or not a request line: judged at once.
+        assert_eq!(classify(b"SSH-2.0"), Preamble::Other);
+        assert_eq!(classify(b"GET /x\r\n"), Preamble::Other);
+        // A status line: judged once its code is whole.
+        let status = b"HTTP/1.1 400 Bad Request\r\n";
+        for cut in 1..12 {
+            assert_eq!(classify(&status[..cut]), Preamble::NeedMore, "{cut}");
+        }
+        assert_eq!(classify(&status[..]), Preamble::Other);
+        assert_eq!(
+            plaintext(&status[..]),
+            Plaintext::HttpResponse { status: 400 }
+        );
+        // A SOCKS4 user id whose NUL comes after byte 512 is not SOCKS, whether the bytes come
+        // in one segment or several.
+        let mut socks = vec![4, 1, 0x01, 0xbb, 10, 0, 0, 1];
+        socks.extend(std::iter::repeat_n(b'u', 520));
+        socks.push(0);
+        assert_eq!(classify(&socks), Preamble::Other);
+        assert_eq!(classify(&socks[..511]), Preamble::NeedMore);
+        assert_eq!(classify(&socks[..512]), Preamble::Other);
     }
 
     #[test]
