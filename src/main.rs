@@ -7,7 +7,7 @@ mod cli;
 mod live_command;
 
 use alpnscope::pipeline::AnalyzerOptions;
-use alpnscope::{AnalyzeOptions, Progress, analyze_files, report};
+use alpnscope::{AnalyzeError, AnalyzeOptions, Progress, analyze_files, report};
 use clap::Parser;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -108,9 +108,12 @@ fn read_captures(config: &cli::Config) -> Result<report::model::Report, ExitCode
     progress.clear();
     result.map_err(|e| {
         eprintln!("alpnscope: error: {e}");
-        eprintln!(
-            "  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
-        );
+        // The hint fits a file that is not a capture, not a missing file or a bad key log.
+        if matches!(e, AnalyzeError::Capture { .. }) {
+            eprintln!(
+                "  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
+            );
+        }
         ExitCode::from(2)
     })
 }

@@ -40,7 +40,10 @@ fn empty_file_exits_2() {
 fn missing_file_exits_2() {
     let out = run(&["analyze", "/nonexistent/capture.pcap"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open /nonexistent/capture.pcap"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot open /nonexistent/capture.pcap"));
+    // The "not a capture" hint is for files that are not captures.
+    assert!(!err.contains("alpnscope reads pcap"), "{err}");
 }
 
 #[test]
