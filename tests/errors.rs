@@ -25,6 +25,12 @@ fn not_a_capture_exits_2_with_a_clear_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a pcap or pcapng file"), "{err}");
     assert!(err.starts_with("alpnscope: error:"), "{err}");
+    assert!(
+        err.contains(
+            "(alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
+        ),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
 }
 
