@@ -67,7 +67,14 @@ impl DirectionParser {
         mut body: &[u8],
         events: &mut Vec<TlsEvent>,
     ) {
+        let plaintext = !self.protection.is_encrypted();
         while !body.is_empty() {
+            // A TLS 1.3 ServerHello encrypts what follows, even the rest of its own record
+            // (RFC 8446 §5.1: a key change falls on a record boundary): those bytes are dropped,
+            // as they are when they arrive in a later segment.
+            if plaintext && self.protection.is_encrypted() {
+                break;
+            }
             let decrypting = self.protection.is_decrypting();
             let (step, rest) = self.handshake.read(frame, body, decrypting);
             body = rest;

@@ -262,3 +262,27 @@ fn a_flood_of_hellos_is_capped_in_total() {
     assert_eq!(events.len(), MAX_EVENTS as usize);
     assert_eq!(p.suppressed_events(), 1000 - u64::from(MAX_EVENTS));
 }
+
+/// Found by the `tls_chunking` fuzz target (its input, verbatim): bytes after a TLS 1.3
+/// ServerHello in the same, still incomplete record are treated alike whether they arrive with it
+/// or later (dropped: what follows the ServerHello is encrypted).
+#[test]
+fn bytes_after_a_tls13_server_hello_in_its_record_do_not_depend_on_chunking() {
+    const STREAM: &str = "160303007e020000540303cf21ad74e59a6111be1d8c021e29b891c22d11167abb8c5e079e09e2c8a8339c2002c8055183ab11c3fe1ca43aecb98b2919a50ae6a953bdb47b40a36b65053f70130200000c002b0002030400330000141d0203030001011603a3007a020000760303d1f89137c588a047505c2b000203324a07";
+    let stream: Vec<u8> = (0..STREAM.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&STREAM[i..i + 2], 16).unwrap())
+        .collect();
+    let run = |chunk: usize| {
+        let mut p = DirectionParser::new(false);
+        let mut events = Vec::new();
+        for piece in stream.chunks(chunk) {
+            p.feed(1, piece, &mut events);
+        }
+        format!("{events:?}")
+    };
+    let whole = run(stream.len());
+    assert_eq!(whole, run(1));
+    assert!(whole.contains("ServerHello"), "{whole}");
+    assert!(!whole.contains("HelloTooLarge"), "{whole}");
+}
