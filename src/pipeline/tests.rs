@@ -48,6 +48,17 @@ fn frame(number: u64, data: &[u8]) -> Frame<'_> {
     }
 }
 
+/// The report of `packets`, frames 1, 2, … of one capture, with the default options.
+fn report_of(packets: &[Vec<u8>]) -> Report {
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.begin_capture(0);
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    let capture = analyzer.end_capture("test", &summary());
+    analyzer.into_report(vec![capture])
+}
+
 /// Splits an IPv4 packet (20-byte header) into two fragments at `at` payload bytes.
 fn fragment(packet: &[u8], at: usize) -> (Vec<u8>, Vec<u8>) {
     let payload = &packet[20..];
@@ -343,13 +354,7 @@ fn a_protocol_nobody_offered_is_a_server_bug() {
             .unwrap();
         packets.push(packet);
     }
-    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
-    analyzer.begin_capture(0);
-    for (i, packet) in packets.iter().enumerate() {
-        analyzer.frame(&frame(i as u64 + 1, packet));
-    }
-    let capture = analyzer.end_capture("test", &summary());
-    let report = analyzer.into_report(vec![capture]);
+    let report = report_of(&packets);
     let flow = &report.flows[0];
     assert_eq!(flow.verdict, VerdictKind::SelectedUnoffered);
     assert_eq!(flow.alpn_selected.as_deref(), Some("spdy/1"));
@@ -475,13 +480,7 @@ fn an_alert_flood_is_capped_and_reported() {
         server_seq += chunk.len() as u32;
         packets.push(packet);
     }
-    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
-    analyzer.begin_capture(0);
-    for (i, packet) in packets.iter().enumerate() {
-        analyzer.frame(&frame(i as u64 + 1, packet));
-    }
-    let capture = analyzer.end_capture("test", &summary());
-    let report = analyzer.into_report(vec![capture]);
+    let report = report_of(&packets);
     let flow = &report.flows[0];
     assert_eq!(
         flow.alerts.len(),

@@ -140,15 +140,7 @@ impl DirectionParser {
                     // Until the server picks TLS 1.2, a CCS is the 1.3 compatibility one.
                     self.protection.ccs_is_compat();
                 }
-                if !hello.faults.is_empty() {
-                    self.emit(
-                        events,
-                        TlsEvent::Fault {
-                            frame,
-                            fault: StreamFault::HelloFaults(hello.faults.clone()),
-                        },
-                    );
-                }
+                self.hello_faults(frame, &hello.faults, events);
                 self.emit(
                     events,
                     TlsEvent::ClientHello {
@@ -167,6 +159,19 @@ impl DirectionParser {
         }
     }
 
+    /// What was wrong inside a hello that still parsed, as one fault event.
+    fn hello_faults(&mut self, frame: u64, faults: &[&'static str], events: &mut Vec<TlsEvent>) {
+        if !faults.is_empty() {
+            self.emit(
+                events,
+                TlsEvent::Fault {
+                    frame,
+                    fault: StreamFault::HelloFaults(faults.to_vec()),
+                },
+            );
+        }
+    }
+
     pub(super) fn server_hello(&mut self, frame: u64, m: Message, events: &mut Vec<TlsEvent>) {
         match ServerHello::parse(&m.body) {
             Ok(hello) => {
@@ -179,15 +184,7 @@ impl DirectionParser {
                     self.protection.encrypt();
                     self.arm(hello.cipher_suite, events);
                 }
-                if !hello.faults.is_empty() {
-                    self.emit(
-                        events,
-                        TlsEvent::Fault {
-                            frame,
-                            fault: StreamFault::HelloFaults(hello.faults.clone()),
-                        },
-                    );
-                }
+                self.hello_faults(frame, &hello.faults, events);
                 self.emit(
                     events,
                     TlsEvent::ServerHello {
