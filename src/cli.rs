@@ -121,7 +121,8 @@ pub struct AnalyzeArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Also list TCP flows that are not TLS (by default they are only counted).
+    /// Also list TCP flows that are not TLS (by default they are only counted, except plain HTTP
+    /// sent to a TLS port, which is always listed).
     #[arg(long)]
     pub all: bool,
     /// Colour the text output.

@@ -109,7 +109,7 @@ impl VerdictKind {
                 "TLS 1.3: the selection travels encrypted in EncryptedExtensions; keys are needed to see it"
             }
             VerdictKind::Incomplete => {
-                "no ServerHello in the capture: reset, closed, alert, gap, a client that closed without a ClientHello, or the capture missed the handshake"
+                "no ServerHello in the capture: reset, closed, alert, a client that closed without a ClientHello, or the capture missed it (a gap the peers acknowledged is named as such, never as loss)"
             }
             VerdictKind::NotTls => {
                 "the flow does not carry TLS (listed with --all only, except plain HTTP sent to a TLS port)"
