@@ -1,50 +1,118 @@
-//! The summary of a report: counts over its flows. Recomputed after filtering, so a filtered
-//! report's summary describes exactly the flows it lists.
+//! The summary of a report: counts over its flows, gathered one flow at a time
+//! ([`SummaryTally`]) so that a report can stream its flows. Recomputed after filtering, so a
+//! filtered report's summary describes exactly the flows it lists.
+//!
+//! Caps: [`MAX_SUMMARY_SERVERS`] servers listed (flows to later servers are counted in the
+//! totals and in `servers_omitted`), [`MAX_SERVER_SNI`] SNI values per server.
 
-use super::model::{FlowReport, ServerSummary, Summary};
+use super::model::{EndpointReport, FlowReport, ServerSummary, Summary};
 use crate::analysis::VerdictKind;
 use std::collections::{BTreeMap, HashMap};
 
+/// Most servers listed in the summary, in order of first flow.
+pub const MAX_SUMMARY_SERVERS: usize = 16_384;
+/// Most SNI values listed per server.
+pub const MAX_SERVER_SNI: usize = 64;
+
 /// Counts over `flows` (TLS flows by verdict, by server, with loss) plus the non-TLS count.
 pub fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
-    let mut summary = Summary {
-        non_tls_flows,
-        ..Summary::default()
-    };
-    for kind in VerdictKind::ALL {
-        if kind != VerdictKind::NotTls {
-            summary.verdicts.insert(kind.name(), 0);
-        }
-    }
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut tally = SummaryTally::default();
     for flow in flows {
+        tally.add(flow);
+    }
+    tally.summary(non_tls_flows)
+}
+
+/// The summary's counts, gathered flow by flow in any order.
+#[derive(Debug, Default)]
+pub struct SummaryTally {
+    /// Everything but the servers and the non-TLS count.
+    totals: Summary,
+    /// The listed servers.
+    servers: HashMap<EndpointReport, ServerTally>,
+}
+
+/// One listed server.
+#[derive(Debug)]
+struct ServerTally {
+    /// The smallest id of its flows.
+    first: u64,
+    /// Its counts (SNI values aside).
+    counts: ServerSummary,
+    /// Its SNI values, each with the smallest id that asked for it.
+    sni: Vec<(u64, String)>,
+}
+
+impl SummaryTally {
+    /// Adds one flow of the report.
+    pub fn add(&mut self, flow: &FlowReport) {
         if flow.verdict == VerdictKind::NotTls {
-            continue;
+            return;
         }
-        summary.tls_flows += 1;
-        summary.handshake_loss_flows += u64::from(flow.tcp.handshake_loss);
-        summary.loss_flows += u64::from(flow.tcp.handshake_loss || flow.tcp.flow_loss);
-        summary.reset_flows += u64::from(!flow.tcp.resets.is_empty());
-        *summary.verdicts.entry(flow.verdict.name()).or_default() += 1;
-        let server = flow.server.to_string();
-        let at = *index.entry(server.clone()).or_insert_with(|| {
-            summary.servers.push(ServerSummary {
-                server,
-                endpoint: flow.server.clone(),
+        let totals = &mut self.totals;
+        totals.tls_flows += 1;
+        totals.handshake_loss_flows += u64::from(flow.tcp.handshake_loss);
+        totals.loss_flows += u64::from(flow.tcp.handshake_loss || flow.tcp.flow_loss);
+        totals.reset_flows += u64::from(!flow.tcp.resets.is_empty());
+        *totals.verdicts.entry(flow.verdict.name()).or_default() += 1;
+        if !self.servers.contains_key(&flow.server) && self.servers.len() >= MAX_SUMMARY_SERVERS {
+            totals.servers_omitted += 1;
+            return;
+        }
+        let server = self
+            .servers
+            .entry(flow.server.clone())
+            .or_insert_with(|| ServerTally {
+                first: flow.id,
+                counts: ServerSummary {
+                    server: flow.server.to_string(),
+                    endpoint: flow.server.clone(),
+                    sni: Vec::new(),
+                    flows: 0,
+                    verdicts: BTreeMap::new(),
+                },
                 sni: Vec::new(),
-                flows: 0,
-                verdicts: BTreeMap::new(),
             });
-            summary.servers.len() - 1
-        });
-        let entry = &mut summary.servers[at];
-        entry.flows += 1;
-        *entry.verdicts.entry(flow.verdict.name()).or_default() += 1;
-        if let Some(sni) = &flow.sni
-            && !entry.sni.contains(sni)
-        {
-            entry.sni.push(sni.clone());
+        server.first = server.first.min(flow.id);
+        server.counts.flows += 1;
+        *server
+            .counts
+            .verdicts
+            .entry(flow.verdict.name())
+            .or_default() += 1;
+        if let Some(sni) = &flow.sni {
+            if let Some(at) = server.sni.iter_mut().find(|(_, s)| s == sni) {
+                at.0 = at.0.min(flow.id);
+            } else if server.sni.len() < MAX_SERVER_SNI {
+                server.sni.push((flow.id, sni.clone()));
+            }
         }
     }
-    summary
+
+    /// The summary, with `non_tls_flows` TCP flows without TLS.
+    pub fn summary(&self, non_tls_flows: u64) -> Summary {
+        let mut summary = Summary {
+            non_tls_flows,
+            ..self.totals.clone()
+        };
+        for kind in VerdictKind::ALL {
+            if kind != VerdictKind::NotTls {
+                summary.verdicts.entry(kind.name()).or_insert(0);
+            }
+        }
+        let mut servers: Vec<&ServerTally> = self.servers.values().collect();
+        servers.sort_by_key(|server| server.first);
+        summary.servers = servers
+            .into_iter()
+            .map(|server| {
+                let mut sni: Vec<&(u64, String)> = server.sni.iter().collect();
+                sni.sort_by_key(|(first, _)| *first);
+                ServerSummary {
+                    sni: sni.into_iter().map(|(_, s)| s.clone()).collect(),
+                    ..server.counts.clone()
+                }
+            })
+            .collect();
+        summary
+    }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 /// The server a flow reached: where its TLS went (the proxy's target too, for a proxied flow)
 /// and the name the client asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct ServerKey {
     /// The address and port the TLS connection went to.
     endpoint: EndpointReport,
@@ -24,6 +24,11 @@ impl ServerKey {
             target: flow.proxy.as_ref().and_then(|p| p.target.clone()),
             sni: flow.sni.clone(),
         }
+    }
+
+    /// The address and port the TLS connection went to.
+    pub(super) fn endpoint(&self) -> &EndpointReport {
+        &self.endpoint
     }
 
     /// The name and port the client asked for, compared across addresses and paths; without
@@ -61,7 +66,7 @@ impl fmt::Display for ServerKey {
 }
 
 /// A name and port as the client asked for them, whichever address or path answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum ServiceKey {
     /// The SNI and the port (the proxy target's port for a proxied flow).
     Name { sni: String, port: u16 },
@@ -77,19 +82,4 @@ impl fmt::Display for ServiceKey {
             ServiceKey::Server(server) => server.fmt(f),
         }
     }
-}
-
-/// The distinct keys of `flows`, in order of first flow.
-pub(super) fn distinct<K: PartialEq>(
-    flows: &[&FlowReport],
-    key: impl Fn(&FlowReport) -> K,
-) -> Vec<K> {
-    let mut keys: Vec<K> = Vec::new();
-    for f in flows {
-        let k = key(f);
-        if !keys.contains(&k) {
-            keys.push(k);
-        }
-    }
-    keys
 }

@@ -6,161 +6,140 @@
 //! (the SNI and the port the client asked for): a path through a proxy, and an interceptor's
 //! certificates. Each conclusion is one sentence with the flows and frames behind it.
 //!
-//! Here: the grouping of flows into services and servers and the order of the conclusions;
+//! The flows are gathered one at a time into a [`DiagnosisTally`] (`tally`), bounded per server
+//! whatever their number, so a report can stream its flows and still draw conclusions over all
+//! of them. Here: the grouping of servers into services and the order of the conclusions;
 //! `keys` tells servers and services apart, `findings` draws each conclusion, `words` writes
 //! the pieces of its sentence.
 
 mod findings;
 mod keys;
+mod tally;
 mod words;
 
+pub use tally::{
+    DiagnosisTally, MAX_DIAGNOSED_SERVERS, MAX_DIAGNOSIS_FLOWS, MAX_DISTINCT, MAX_EVIDENCE_FRAMES,
+};
 pub use words::{OLD_OPENSSL, SERVER_FIXES};
 
-use super::model::{Diagnosis, DiagnosisKind, FlowReport};
-use crate::analysis::VerdictKind;
+use super::model::{Diagnosis, DiagnosisKind, EndpointReport, FlowReport};
 use findings::{
     interception, needs_keys, network_failures, no_common_protocol, path_dependent, server_bug,
     server_without_alpn, server_without_h2, turned_down_by_some,
 };
-use keys::{ServerKey, distinct};
+use keys::{ServerKey, ServiceKey};
+use tally::{Group, Members, ServerTally};
 use words::ids;
 
-/// Draws the conclusions for `flows`: for each name and port of the TLS flows in order of first
-/// flow, the comparisons across its addresses and paths, then each of its servers in order of
-/// first flow; last, the TLS ports that clients sent plain HTTP to.
+/// Draws the conclusions for `flows` (see [`DiagnosisTally::conclusions`]).
 pub fn diagnose(flows: &[FlowReport]) -> Vec<Diagnosis> {
-    let tls: Vec<&FlowReport> = flows
-        .iter()
-        .filter(|f| f.verdict != VerdictKind::NotTls)
-        .collect();
-    let mut out = Vec::new();
-    for service in distinct(&tls, |f| ServerKey::of(f).service()) {
-        let group: Vec<&FlowReport> = tls
-            .iter()
-            .copied()
-            .filter(|f| ServerKey::of(f).service() == service)
-            .collect();
-        let name = service.to_string();
-        out.extend(interception(&name, &group));
-        out.extend(path_dependent(&name, &group));
-        for server in distinct(&group, ServerKey::of) {
-            let flows: Vec<&FlowReport> = group
-                .iter()
-                .copied()
-                .filter(|f| ServerKey::of(f) == server)
-                .collect();
-            diagnose_server(&server.to_string(), &flows, &mut out);
-        }
+    let mut tally = DiagnosisTally::default();
+    for flow in flows {
+        tally.add(flow);
     }
-    out.extend(plain_http(flows));
-    out
+    tally.conclusions()
 }
 
-/// Client side: clients sent plain HTTP to a TLS port (`not_tls` flows the pipeline lists for
-/// that reason); one conclusion per server address and port, in order of first flow.
-fn plain_http(flows: &[FlowReport]) -> Vec<Diagnosis> {
-    let plain: Vec<&FlowReport> = flows.iter().filter(|f| f.plain_http_to_tls_port).collect();
-    distinct(&plain, |f| f.server.clone())
-        .into_iter()
-        .map(|server| {
-            let group: Vec<&FlowReport> = plain
-                .iter()
-                .copied()
-                .filter(|f| f.server == server)
-                .collect();
-            diagnosis(
-                DiagnosisKind::ClientSide,
-                &server.to_string(),
-                &group,
-                format!(
-                    "client-side: clients sent plain HTTP to the TLS port {server} (flows {}): use https:// for this port",
-                    ids(&group)
-                ),
-            )
-        })
-        .collect()
+impl DiagnosisTally {
+    /// Draws the conclusions: for each name and port of the TLS flows in order of first flow,
+    /// the comparisons across its addresses and paths, then each of its servers in order of
+    /// first flow; last, the TLS ports that clients sent plain HTTP to.
+    pub fn conclusions(&self) -> Vec<Diagnosis> {
+        let mut servers: Vec<(&ServerKey, &ServerTally)> = self.servers.iter().collect();
+        servers.sort_by_key(|(_, tally)| tally.first);
+        // Services in order of first flow: the first server of each comes first.
+        let mut services: Vec<(ServiceKey, Vec<(&ServerKey, &ServerTally)>)> = Vec::new();
+        let mut index: std::collections::HashMap<ServiceKey, usize> =
+            std::collections::HashMap::new();
+        for (key, tally) in servers {
+            let service = key.service();
+            let at = *index.entry(service.clone()).or_insert_with(|| {
+                services.push((service, Vec::new()));
+                services.len() - 1
+            });
+            services[at].1.push((key, tally));
+        }
+        let mut out = Vec::new();
+        for (service, group) in &services {
+            let name = service.to_string();
+            out.extend(interception(&name, group));
+            out.extend(path_dependent(&name, group));
+            for (key, tally) in group {
+                diagnose_server(&key.to_string(), tally, &mut out);
+            }
+        }
+        out.extend(self.plain_http());
+        out
+    }
+
+    /// Client side: clients sent plain HTTP to a TLS port (`not_tls` flows the pipeline lists
+    /// for that reason); one conclusion per server address and port, in order of first flow.
+    fn plain_http(&self) -> Vec<Diagnosis> {
+        let mut servers: Vec<(&EndpointReport, &(u64, Members))> = self.plain_http.iter().collect();
+        servers.sort_by_key(|(_, (first, _))| *first);
+        servers
+            .into_iter()
+            .map(|(server, (_, group))| {
+                diagnosis(
+                    DiagnosisKind::ClientSide,
+                    &server.to_string(),
+                    group,
+                    format!(
+                        "client-side: clients sent plain HTTP to the TLS port {server} (flows {}): use https:// for this port",
+                        ids(group)
+                    ),
+                )
+            })
+            .collect()
+    }
 }
 
-/// One conclusion about `server`, backed by `flows` (ids ascending) and their evidence frames.
-fn diagnosis(
-    kind: DiagnosisKind,
-    server: &str,
-    flows: &[&FlowReport],
-    conclusion: String,
-) -> Diagnosis {
+/// One conclusion about `server`, backed by `flows` and their evidence frames.
+fn diagnosis(kind: DiagnosisKind, server: &str, flows: &Members, conclusion: String) -> Diagnosis {
     Diagnosis {
         kind,
         server: server.to_string(),
         conclusion,
-        flows: {
-            let mut ids: Vec<u64> = flows.iter().map(|f| f.id).collect();
-            ids.sort_unstable();
-            ids
-        },
-        evidence_frames: evidence(flows),
+        flows: flows.ids.clone(),
+        flows_omitted: flows.count.saturating_sub(flows.ids.len() as u64),
+        evidence_frames: flows.frames.clone(),
     }
-}
-
-/// The evidence frames of `flows`, sorted, without duplicates, the first 32.
-fn evidence(flows: &[&FlowReport]) -> Vec<u64> {
-    let mut frames: Vec<u64> = flows
-        .iter()
-        .flat_map(|f| f.evidence_frames.iter().copied())
-        .collect();
-    frames.sort_unstable();
-    frames.dedup();
-    frames.truncate(32);
-    frames
 }
 
 /// One server's TLS flows, all of them and grouped by verdict.
 struct ServerFlows<'a> {
     /// The server's name (`alpn.test (127.0.0.1:8443)`, else address and port).
     server: &'a str,
-    /// Every TLS flow to the server, in flow order.
-    all: &'a [&'a FlowReport],
+    /// Every TLS flow to the server.
+    all: &'a Members,
     /// Flows where the server selected an offered protocol: agreed or downgraded.
-    negotiated: Vec<&'a FlowReport>,
-    downgraded: Vec<&'a FlowReport>,
-    declined: Vec<&'a FlowReport>,
-    unoffered: Vec<&'a FlowReport>,
-    no_common: Vec<&'a FlowReport>,
-    incomplete: Vec<&'a FlowReport>,
-    hidden: Vec<&'a FlowReport>,
-}
-
-impl<'a> ServerFlows<'a> {
-    /// Groups `flows` of `server` by verdict.
-    fn new(server: &'a str, flows: &'a [&'a FlowReport]) -> Self {
-        let by = |verdict: VerdictKind| -> Vec<&'a FlowReport> {
-            flows
-                .iter()
-                .copied()
-                .filter(|f| f.verdict == verdict)
-                .collect()
-        };
-        ServerFlows {
-            server,
-            all: flows,
-            negotiated: flows
-                .iter()
-                .copied()
-                .filter(|f| matches!(f.verdict, VerdictKind::Agreed | VerdictKind::Downgraded))
-                .collect(),
-            downgraded: by(VerdictKind::Downgraded),
-            declined: by(VerdictKind::ServerDeclined),
-            unoffered: by(VerdictKind::SelectedUnoffered),
-            no_common: by(VerdictKind::NoCommonProtocol),
-            incomplete: by(VerdictKind::Incomplete),
-            hidden: by(VerdictKind::Hidden),
-        }
-    }
+    negotiated: &'a Members,
+    declined: &'a Members,
+    unoffered: &'a Members,
+    no_common: &'a Members,
+    hidden: &'a Members,
+    /// Incomplete on a network cause the packets prove.
+    network: &'a Members,
+    /// Downgraded although h2 was offered above the selection.
+    passed_over_h2: &'a Members,
+    tally: &'a ServerTally,
 }
 
 /// Draws the conclusions for one server, network first: failures explained by loss or resets
 /// are not configuration.
-fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>) {
-    let s = ServerFlows::new(server, flows);
+fn diagnose_server(server: &str, tally: &ServerTally, out: &mut Vec<Diagnosis>) {
+    let s = ServerFlows {
+        server,
+        all: &tally.all,
+        negotiated: tally.group(Group::Negotiated),
+        declined: tally.group(Group::Declined),
+        unoffered: tally.group(Group::Unoffered),
+        no_common: tally.group(Group::NoCommon),
+        hidden: tally.group(Group::Hidden),
+        network: tally.group(Group::Network),
+        passed_over_h2: tally.group(Group::PassedOverH2),
+        tally,
+    };
     let findings = [
         network_failures(&s),
         server_bug(&s),
@@ -172,3 +151,6 @@ fn diagnose_server(server: &str, flows: &[&FlowReport], out: &mut Vec<Diagnosis>
     ];
     out.extend(findings.into_iter().flatten());
 }
+
+#[cfg(test)]
+mod tests;

@@ -65,10 +65,19 @@ pub struct Diagnosis {
     pub server: String,
     /// One sentence.
     pub conclusion: String,
-    /// Flows behind it.
+    /// Flows behind it: the smallest ids, at most
+    /// [`crate::report::diagnosis::MAX_DIAGNOSIS_FLOWS`].
     pub flows: Vec<u64>,
+    /// Flows behind it beyond those listed in `flows` (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub flows_omitted: u64,
     /// Frames behind it (the first 32).
     pub evidence_frames: Vec<u64>,
+}
+
+/// For `skip_serializing_if`: absent when zero.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Counts over all flows.
@@ -88,6 +97,10 @@ pub struct Summary {
     pub loss_flows: u64,
     /// TLS flows with a RST.
     pub reset_flows: u64,
+    /// TLS flows to servers beyond those listed in `servers` (absent when none; see
+    /// [`crate::report::summary::MAX_SUMMARY_SERVERS`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub servers_omitted: u64,
 }
 
 /// Flows to one server endpoint.

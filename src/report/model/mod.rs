@@ -138,7 +138,7 @@ pub struct FlowReport {
 }
 
 /// An IP address and port.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
 pub struct EndpointReport {
     /// Address (a string in JSON).
     pub ip: IpAddr,

@@ -1,0 +1,340 @@
+//! What the conclusions need to know of the flows, gathered one flow at a time and bounded
+//! whatever their number: per server, per group of flows (by verdict, by path), a count, the
+//! smallest ids and evidence frames, and the distinct offers, selections, clients, outcomes and
+//! certificate issuers. Flows may arrive in any order: every "first" is by flow id.
+//!
+//! Caps: [`MAX_DIAGNOSIS_FLOWS`] ids per conclusion, 32 evidence frames, [`MAX_DISTINCT`]
+//! distinct values of each kind per group, [`MAX_DIAGNOSED_SERVERS`] servers (flows to later
+//! servers are counted, not diagnosed).
+
+use super::keys::ServerKey;
+use crate::analysis::VerdictKind;
+use crate::analysis::network::NetworkCause;
+use crate::report::model::{EndpointReport, FlowReport};
+use std::collections::{BTreeSet, HashMap};
+
+/// Most flow ids a conclusion lists in `flows` (the smallest); the rest are counted in
+/// `flows_omitted`.
+pub const MAX_DIAGNOSIS_FLOWS: usize = 1000;
+/// Most evidence frames a conclusion cites (the smallest).
+pub const MAX_EVIDENCE_FRAMES: usize = 32;
+/// Most distinct offers, selections, client kinds, outcomes or issuers kept per group of flows.
+pub const MAX_DISTINCT: usize = 64;
+/// Most servers diagnosed (in order of arrival); flows to other servers are counted only.
+pub const MAX_DIAGNOSED_SERVERS: usize = 16_384;
+
+/// A bounded description of a set of flows.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Members {
+    /// Flows in the set.
+    pub count: u64,
+    /// The smallest flow ids, ascending, at most [`MAX_DIAGNOSIS_FLOWS`].
+    pub ids: Vec<u64>,
+    /// The smallest evidence frames, ascending and distinct, at most [`MAX_EVIDENCE_FRAMES`].
+    pub frames: Vec<u64>,
+    /// Distinct ALPN offers, each with the smallest id that made it.
+    offers: Vec<(u64, Vec<String>)>,
+    /// Distinct selected protocols, each with the smallest id that got it.
+    selections: Vec<(u64, String)>,
+    /// Distinct client kinds (JA4, else the client address).
+    pub kinds: BTreeSet<String>,
+    /// Distinct outcomes in words ("agreed on h2", "server_declined").
+    pub outcomes: BTreeSet<String>,
+    /// Distinct issuers of the server certificates.
+    pub issuers: BTreeSet<String>,
+}
+
+/// Inserts `value` into an ascending list that keeps the `cap` smallest values.
+fn insert_smallest(list: &mut Vec<u64>, value: u64, cap: usize) {
+    if let Err(at) = list.binary_search(&value)
+        && at < cap
+    {
+        list.insert(at, value);
+        list.truncate(cap);
+    }
+}
+
+/// Adds `value` first seen at `id` to a list of distinct values, keeping each value's smallest
+/// id; at most [`MAX_DISTINCT`] values.
+fn note_first<T: PartialEq + Clone>(list: &mut Vec<(u64, T)>, id: u64, value: &T) {
+    if let Some(entry) = list.iter_mut().find(|(_, v)| v == value) {
+        entry.0 = entry.0.min(id);
+    } else if list.len() < MAX_DISTINCT {
+        list.push((id, value.clone()));
+    }
+}
+
+/// Adds `value` to a set of at most [`MAX_DISTINCT`] values.
+fn note_distinct(set: &mut BTreeSet<String>, value: &str) {
+    if set.len() < MAX_DISTINCT && !set.contains(value) {
+        set.insert(value.to_string());
+    }
+}
+
+/// How a client is told apart: its JA4 fingerprint, else its address.
+fn client_kind(flow: &FlowReport) -> String {
+    match &flow.client_hello {
+        Some(ch) => ch.ja4.clone(),
+        None => flow.client.ip.to_string(),
+    }
+}
+
+/// A flow's outcome in words: "agreed on h2", "downgraded to http/1.1", "server_declined", …
+fn outcome(flow: &FlowReport) -> String {
+    match (&flow.alpn_selected, flow.verdict) {
+        (Some(p), VerdictKind::Downgraded) => format!("downgraded to {p}"),
+        (Some(p), _) => format!("{} on {p}", flow.verdict),
+        (None, _) => flow.verdict.to_string(),
+    }
+}
+
+impl Members {
+    /// Adds one flow.
+    fn add(&mut self, flow: &FlowReport) {
+        self.count += 1;
+        insert_smallest(&mut self.ids, flow.id, MAX_DIAGNOSIS_FLOWS);
+        for frame in &flow.evidence_frames {
+            insert_smallest(&mut self.frames, *frame, MAX_EVIDENCE_FRAMES);
+        }
+        note_first(&mut self.offers, flow.id, &flow.alpn_offered);
+        if let Some(selected) = &flow.alpn_selected {
+            note_first(&mut self.selections, flow.id, selected);
+        }
+        note_distinct(&mut self.kinds, &client_kind(flow));
+        note_distinct(&mut self.outcomes, &outcome(flow));
+        if let Some(certificate) = &flow.server_certificate {
+            note_distinct(&mut self.issuers, &certificate.issuer);
+        }
+    }
+
+    /// Adds the flows of `other` (a disjoint set).
+    pub fn merge(&mut self, other: &Members) {
+        self.count += other.count;
+        for id in &other.ids {
+            insert_smallest(&mut self.ids, *id, MAX_DIAGNOSIS_FLOWS);
+        }
+        for frame in &other.frames {
+            insert_smallest(&mut self.frames, *frame, MAX_EVIDENCE_FRAMES);
+        }
+        for (id, offer) in &other.offers {
+            note_first(&mut self.offers, *id, offer);
+        }
+        for (id, selected) in &other.selections {
+            note_first(&mut self.selections, *id, selected);
+        }
+        for (set, from) in [
+            (&mut self.kinds, &other.kinds),
+            (&mut self.outcomes, &other.outcomes),
+            (&mut self.issuers, &other.issuers),
+        ] {
+            for value in from {
+                note_distinct(set, value);
+            }
+        }
+    }
+
+    /// True when the set holds no flow.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The distinct offers, in order of the first flow that made each.
+    pub fn offers(&self) -> Vec<&[String]> {
+        let mut offers: Vec<&(u64, Vec<String>)> = self.offers.iter().collect();
+        offers.sort_by_key(|(id, _)| *id);
+        offers.into_iter().map(|(_, o)| o.as_slice()).collect()
+    }
+
+    /// The distinct selected protocols, in order of the first flow that got each.
+    pub fn selections(&self) -> Vec<&str> {
+        let mut selections: Vec<&(u64, String)> = self.selections.iter().collect();
+        selections.sort_by_key(|(id, _)| *id);
+        selections.into_iter().map(|(_, s)| s.as_str()).collect()
+    }
+
+    /// True when both sets hold a flow with the same offer.
+    pub fn share_an_offer(&self, other: &Members) -> bool {
+        self.offers
+            .iter()
+            .any(|(_, a)| other.offers.iter().any(|(_, b)| a == b))
+    }
+}
+
+/// A group of one server's flows that some conclusion reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Group {
+    /// The server selected an offered protocol: agreed or downgraded.
+    Negotiated,
+    /// No ALPN extension back.
+    Declined,
+    /// A selection the client did not offer.
+    Unoffered,
+    /// Alert no_application_protocol.
+    NoCommon,
+    /// TLS 1.3 hid the selection.
+    Hidden,
+    /// Incomplete on a network cause that the packets prove.
+    Network,
+    /// Downgraded although h2 was offered above the selection.
+    PassedOverH2,
+    /// Through a proxy.
+    Proxied,
+    /// Not through a proxy.
+    Direct,
+}
+
+impl Group {
+    const COUNT: usize = 9;
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The groups `flow` belongs to.
+    fn of(flow: &FlowReport) -> impl Iterator<Item = Group> {
+        let verdict = match flow.verdict {
+            VerdictKind::Agreed | VerdictKind::Downgraded => Some(Group::Negotiated),
+            VerdictKind::ServerDeclined => Some(Group::Declined),
+            VerdictKind::SelectedUnoffered => Some(Group::Unoffered),
+            VerdictKind::NoCommonProtocol => Some(Group::NoCommon),
+            VerdictKind::Hidden => Some(Group::Hidden),
+            VerdictKind::Incomplete
+                if flow
+                    .network_cause
+                    .is_some_and(NetworkCause::blames_the_network) =>
+            {
+                Some(Group::Network)
+            }
+            _ => None,
+        };
+        let passed_over_h2 = (flow.verdict == VerdictKind::Downgraded && passed_over_h2(flow))
+            .then_some(Group::PassedOverH2);
+        let path = if flow.proxy.is_some() {
+            Group::Proxied
+        } else {
+            Group::Direct
+        };
+        verdict.into_iter().chain(passed_over_h2).chain([path])
+    }
+}
+
+/// h2 offered before the selected protocol: the server passed over it.
+fn passed_over_h2(flow: &FlowReport) -> bool {
+    let at = |name: &str| flow.alpn_offered.iter().position(|p| p == name);
+    match (at("h2"), flow.alpn_selected.as_deref().and_then(at)) {
+        (Some(h2), Some(selected)) => h2 < selected,
+        _ => false,
+    }
+}
+
+/// One server's TLS flows.
+#[derive(Debug)]
+pub(super) struct ServerTally {
+    /// The smallest id of its flows.
+    pub first: u64,
+    /// Every flow.
+    pub all: Members,
+    /// The groups that hold a flow.
+    groups: [Option<Box<Members>>; Group::COUNT],
+    /// A negotiated flow got h2.
+    pub got_h2: bool,
+    /// A network flow's cause is a reset a middlebox injected.
+    pub injected_reset: bool,
+    /// A network flow has a reset.
+    pub reset: bool,
+}
+
+/// The empty set, for groups without flows.
+static NO_MEMBERS: Members = Members {
+    count: 0,
+    ids: Vec::new(),
+    frames: Vec::new(),
+    offers: Vec::new(),
+    selections: Vec::new(),
+    kinds: BTreeSet::new(),
+    outcomes: BTreeSet::new(),
+    issuers: BTreeSet::new(),
+};
+
+impl ServerTally {
+    fn new(first: u64) -> Self {
+        ServerTally {
+            first,
+            all: Members::default(),
+            groups: Default::default(),
+            got_h2: false,
+            injected_reset: false,
+            reset: false,
+        }
+    }
+
+    fn add(&mut self, flow: &FlowReport) {
+        self.first = self.first.min(flow.id);
+        self.all.add(flow);
+        for group in Group::of(flow) {
+            self.groups[group.index()]
+                .get_or_insert_with(Box::default)
+                .add(flow);
+            match group {
+                Group::Negotiated => {
+                    self.got_h2 |= flow.alpn_selected.as_deref() == Some("h2");
+                }
+                Group::Network => {
+                    self.injected_reset |= flow.network_cause == Some(NetworkCause::InjectedReset);
+                    self.reset |= !flow.tcp.resets.is_empty();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The flows of `group` (the empty set when none).
+    pub fn group(&self, group: Group) -> &Members {
+        self.groups[group.index()].as_deref().unwrap_or(&NO_MEMBERS)
+    }
+}
+
+/// Everything the diagnosis needs, gathered flow by flow (see [`super::diagnose`]).
+#[derive(Debug, Default)]
+pub struct DiagnosisTally {
+    /// TLS flows by server.
+    pub(super) servers: HashMap<ServerKey, ServerTally>,
+    /// Plain HTTP sent to a TLS port, by server endpoint, with the smallest id of each.
+    pub(super) plain_http: HashMap<EndpointReport, (u64, Members)>,
+    /// TLS flows to servers beyond [`MAX_DIAGNOSED_SERVERS`].
+    pub(super) flows_not_diagnosed: u64,
+}
+
+impl DiagnosisTally {
+    /// Adds one flow of the report.
+    pub fn add(&mut self, flow: &FlowReport) {
+        if flow.plain_http_to_tls_port {
+            let at_limit = self.plain_http.len() >= MAX_DIAGNOSED_SERVERS;
+            match self.plain_http.get_mut(&flow.server) {
+                Some((first, members)) => {
+                    *first = (*first).min(flow.id);
+                    members.add(flow);
+                }
+                None if !at_limit => {
+                    let mut members = Members::default();
+                    members.add(flow);
+                    self.plain_http
+                        .insert(flow.server.clone(), (flow.id, members));
+                }
+                None => {}
+            }
+        }
+        if flow.verdict == VerdictKind::NotTls {
+            return;
+        }
+        let key = ServerKey::of(flow);
+        if !self.servers.contains_key(&key) && self.servers.len() >= MAX_DIAGNOSED_SERVERS {
+            self.flows_not_diagnosed += 1;
+            return;
+        }
+        self.servers
+            .entry(key)
+            .or_insert_with(|| ServerTally::new(flow.id))
+            .add(flow);
+    }
+}
