@@ -24,6 +24,7 @@ mod correction;
 pub mod files;
 #[cfg(feature = "live")]
 pub mod live;
+mod output;
 mod tcp;
 #[cfg(test)]
 mod tests;
@@ -37,8 +38,11 @@ use crate::report::model::{
     CaptureReport, Correction, DecodeCounts, FlowReport, Report, SCHEMA_VERSION, Tool,
 };
 use crate::tls::keylog::{KeyLog, KeyLogError};
+use output::Output;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tcp::{Context, Indexed, Reported, TcpConnection};
+
+pub use output::MAX_WAITING_REPORTS;
 
 pub use tcp::KEY_WAIT_NS;
 
@@ -93,9 +97,14 @@ pub struct Analyzer {
     activity: ActivityIndex,
     /// Flows of the current capture evicted to make room in the full table.
     flows_evicted: u64,
+    /// Reported flows of the current capture with gaps the capture itself left.
+    capture_gap_flows: u64,
     capture: usize,
     next_stream: u64,
-    finished: Vec<(usize, u64, Box<FlowReport>)>,
+    /// Final reports on their way out, in order of flow id.
+    output: Output,
+    /// Flows concluded so far.
+    concluded: usize,
     non_tls_flows: u64,
     decode: DecodeCounts,
     unsupported: BTreeMap<u32, u64>,
@@ -140,9 +149,11 @@ impl Analyzer {
             flows: HashMap::new(),
             activity: ActivityIndex::default(),
             flows_evicted: 0,
+            capture_gap_flows: 0,
             capture: 0,
             next_stream: 0,
-            finished: Vec::new(),
+            output: Output::default(),
+            concluded: 0,
             non_tls_flows: 0,
             decode: DecodeCounts::default(),
             unsupported: BTreeMap::new(),
@@ -216,7 +227,7 @@ impl Analyzer {
             };
             connection.provide_secrets(secrets, &mut context);
             if self.options.stream
-                && connection.reported == Reported::No
+                && matches!(connection.reported, Reported::No)
                 && connection.verdict_is_final(true, self.now)
             {
                 self.stream_flow(key);
@@ -231,7 +242,19 @@ impl Analyzer {
 
     /// Number of flows finished so far.
     pub fn finished_flows(&self) -> usize {
-        self.finished.len()
+        self.concluded
+    }
+
+    /// The final reports handed out since the last call, in order of flow id (see
+    /// [`MAX_WAITING_REPORTS`] for the exception). The summary and diagnosis of
+    /// [`Analyzer::into_report`] count them all; its `flows` holds those never taken.
+    pub fn take_flows(&mut self) -> Vec<FlowReport> {
+        self.output.take()
+    }
+
+    /// True when [`Analyzer::take_flows`] has reports to hand out.
+    pub fn has_flows(&self) -> bool {
+        self.output.has_ready()
     }
 
     /// One frame.
@@ -309,11 +332,14 @@ impl Analyzer {
         }
         let stream = &mut self.next_stream;
         let activity = &mut self.activity;
+        let output = &mut self.output;
+        let stream_base = self.stream_base;
         let connection = self.flows.entry(key).or_insert_with(|| {
             let s = *stream;
             *stream += 1;
             let connection = TcpConnection::new(key, s, frame, seg.flags.syn());
             activity.quiet.insert((connection.indexed.time, s), key);
+            output.opened(stream_base + s);
             Box::new(connection)
         });
         let mut context = Context {
@@ -326,7 +352,7 @@ impl Analyzer {
         self.activity.update(key, connection);
         let stream_now = read
             && self.options.stream
-            && connection.reported == Reported::No
+            && matches!(connection.reported, Reported::No)
             && connection.verdict_is_final(self.options.await_keys, frame.timestamp);
         if stream_now {
             self.stream_flow(key);
@@ -347,9 +373,7 @@ impl Analyzer {
         } else {
             let report = build::flow_report(&facts, verdict, self.place());
             self.ready.push(Streamed::Flow(report.clone()));
-            self.finished
-                .push((self.capture, facts.tcp_stream, Box::new(report)));
-            Reported::Streamed(self.finished.len() - 1)
+            Reported::Streamed(Box::new(report))
         };
         if let Some(connection) = self.flows.get_mut(&key) {
             connection.reported = reported;
@@ -374,7 +398,8 @@ impl Analyzer {
                 .flows
                 .iter()
                 .filter(|(_, c)| {
-                    c.reported == Reported::No && c.verdict_is_final(self.options.await_keys, now)
+                    matches!(c.reported, Reported::No)
+                        && c.verdict_is_final(self.options.await_keys, now)
                 })
                 .map(|(k, c)| (c.tcp_stream, *k))
                 .collect();
@@ -486,13 +511,7 @@ impl Analyzer {
         self.defrag.finish();
         self.decode.datagrams_reassembled = self.defrag.completed;
         self.decode.datagrams_incomplete = self.defrag.abandoned;
-        let capture_gap_flows = self
-            .finished
-            .iter()
-            .filter(|(capture, _, report)| {
-                *capture == self.capture && !report.tcp.capture_gaps.is_empty()
-            })
-            .count() as u64;
+        let capture_gap_flows = std::mem::take(&mut self.capture_gap_flows);
         let tally = CaptureTally {
             decode: self.decode,
             unsupported_links: &self.unsupported,
@@ -508,8 +527,8 @@ impl Analyzer {
     /// while it was open.
     fn finish_flow(&mut self, mut connection: Box<TcpConnection>, end: FlowEnd) {
         connection.finish();
-        let streamed = match connection.reported {
-            Reported::Streamed(index) => Some(index),
+        let streamed = match std::mem::replace(&mut connection.reported, Reported::No) {
+            Reported::Streamed(report) => Some(report),
             Reported::No | Reported::NotTls => None,
         };
         let mut facts = connection.into_facts(end);
@@ -527,59 +546,68 @@ impl Analyzer {
     }
 
     /// Judges a flow's facts: reports it, or checks again the report streamed while it was
-    /// open (`streamed`: its index among the finished reports).
-    fn conclude(&mut self, facts: FlowFacts, streamed: Option<usize>) {
+    /// open (`streamed`).
+    fn conclude(&mut self, facts: FlowFacts, streamed: Option<Box<FlowReport>>) {
+        self.concluded += 1;
+        let id = self.stream_base + facts.tcp_stream;
         let verdict = analysis::judge(&facts);
-        if let Some(index) = streamed {
-            self.recheck(index, &facts, verdict);
-            return;
+        let report = match streamed {
+            Some(report) => Some(self.recheck(*report, &facts, verdict)),
+            None => self.report(&facts, verdict),
+        };
+        if let Some(report) = &report {
+            self.capture_gap_flows += u64::from(!report.tcp.capture_gaps.is_empty());
         }
+        self.output.concluded(id, report);
+    }
+
+    /// The report of a flow that was not streamed, if it is reported.
+    fn report(&mut self, facts: &FlowFacts, verdict: analysis::Verdict) -> Option<FlowReport> {
         if verdict.kind == VerdictKind::NotTls {
             self.non_tls_flows += 1;
             // Plain HTTP sent to a TLS port is listed anyway: it is why that client fails.
             if !self.options.include_non_tls && !verdict.plain_http_to_tls_port {
-                return;
+                return None;
             }
         }
-        let report = build::flow_report(&facts, verdict, self.place());
+        let report = build::flow_report(facts, verdict, self.place());
         if self.options.stream {
             self.ready.push(Streamed::Flow(report.clone()));
         }
-        self.finished
-            .push((self.capture, facts.tcp_stream, Box::new(report)));
+        Some(report)
     }
 
     /// Compares a flow streamed while open with its judgement on leaving the table: when the
-    /// conclusion changed, the final report holds the new one and a correction is streamed.
-    fn recheck(&mut self, index: usize, facts: &FlowFacts, verdict: analysis::Verdict) {
+    /// conclusion changed, the final report is the new one and a correction is streamed.
+    fn recheck(
+        &mut self,
+        streamed: FlowReport,
+        facts: &FlowFacts,
+        verdict: analysis::Verdict,
+    ) -> FlowReport {
         let now = build::flow_report(facts, verdict, self.place());
-        let Some((_, _, report)) = self.finished.get_mut(index) else {
-            return;
-        };
-        let Some(correction) = correction::correct(report, now) else {
-            return;
+        let Some(correction) = correction::correct(&streamed, now) else {
+            return streamed;
         };
         if correction.flow.verdict == VerdictKind::NotTls {
             // Kept in the report, with its correction: the flow was streamed as TLS.
             self.non_tls_flows += 1;
         }
-        **report = correction.flow.clone();
+        let report = correction.flow.clone();
         self.ready.push(Streamed::Correction(correction));
+        report
     }
 
-    /// Finishes the analysis and returns the report over every capture.
+    /// Finishes the analysis and returns the report over every capture: its summary and
+    /// diagnosis count every flow, its `flows` are those [`Analyzer::take_flows`] did not take.
     pub fn into_report(mut self, captures: Vec<CaptureReport>) -> Report {
-        self.finished
-            .sort_by_key(|(capture, stream, _)| (*capture, *stream));
-        let flows: Vec<FlowReport> = self.finished.into_iter().map(|(_, _, r)| *r).collect();
-        let summary = crate::report::summary::summarize(&flows, self.non_tls_flows);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
             captures,
-            diagnosis: crate::report::diagnosis::diagnose(&flows),
-            flows,
-            summary,
+            diagnosis: self.output.diagnosis.conclusions(),
+            flows: self.output.take(),
+            summary: self.output.summary.summary(self.non_tls_flows),
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::analysis::{
 use crate::capture::{Frame, Timestamp};
 use crate::decode::Segment;
 use crate::flow::{Chunk, Endpoint, FlowKey, Reassembler, SeqNumber, Side, TcpHealth};
+use crate::report::model::FlowReport;
 use crate::tls::keylog::{HandshakeSecrets, KeyLog};
 use crate::tls::{
     ClientHello, DirectionParser, HandshakeType, StreamFault, TlsEvent, TlsVersion,
@@ -41,13 +42,12 @@ pub(super) struct Context<'a> {
 }
 
 /// Whether the flow table reported a connection before it left the table (live use).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(super) enum Reported {
     /// Not yet: it is reported when it leaves the table.
     No,
-    /// Streamed as the flow table's finished report at this index; checked again when it
-    /// leaves the table.
-    Streamed(usize),
+    /// Streamed with this report; checked again when it leaves the table.
+    Streamed(Box<FlowReport>),
     /// Its verdict was final but it was judged not TLS: not streamed, judged again when it
     /// leaves the table.
     NotTls,
@@ -173,7 +173,7 @@ impl TcpConnection {
 
     /// The ClientHello random, when a key log may still name this connection's secrets.
     pub fn awaits_secrets(&self) -> Option<&[u8]> {
-        if self.keys == KeyStatus::Found || self.reported != Reported::No {
+        if self.keys == KeyStatus::Found || !matches!(self.reported, Reported::No) {
             return None;
         }
         self.client_random.as_deref()
