@@ -80,7 +80,7 @@ pub fn live(args: LiveArgs) -> ExitCode {
         Err(e) if e.is_broken_pipe() => return ExitCode::SUCCESS,
         Err(e) => return fail(e),
     };
-    write_summary(&report, format, color, &mut *out)
+    write_summary(&report, format, color, args.all, &mut *out)
 }
 
 /// The output format, and whether to colour it (text only; `--color`, NO_COLOR, a terminal).
@@ -111,6 +111,8 @@ fn live_options(args: &LiveArgs) -> LiveOptions {
         write: args.write.as_ref().map(PathBuf::from),
         keylogs: args.keylog.iter().map(PathBuf::from).collect(),
         include_non_tls: args.all,
+        // JSON and Markdown write the whole report at the end.
+        keep_flows: matches!(output_style(args).0, Format::Json | Format::Markdown),
     }
 }
 
@@ -152,7 +154,7 @@ fn open_output(
 fn stream(streamed: &Streamed, format: Format, color: bool, out: &mut dyn Write) -> io::Result<()> {
     match (format, streamed) {
         (Format::Text, Streamed::Flow(flow)) => {
-            report::text::render_flow_block(flow, color, out)?;
+            report::text::render_flow_block(flow, false, color, out)?;
             out.flush()
         }
         (Format::Text, Streamed::Correction(correction)) => {
@@ -161,7 +163,7 @@ fn stream(streamed: &Streamed, format: Format, color: bool, out: &mut dyn Write)
                 "Correction of flow {}: {}",
                 correction.id, correction.reason
             )?;
-            report::text::render_flow_block(&correction.flow, color, out)?;
+            report::text::render_flow_block(&correction.flow, false, color, out)?;
             out.flush()
         }
         (Format::Jsonl, Streamed::Flow(flow)) => report::json::render_flow_line(flow, out),
@@ -178,10 +180,11 @@ fn write_summary(
     report: &report::model::Report,
     format: Format,
     color: bool,
+    listed_not_tls: bool,
     out: &mut dyn Write,
 ) -> ExitCode {
     let written = match format {
-        Format::Text => report::text::render_summary_only(report, color, out),
+        Format::Text => report::text::render_summary_only(report, listed_not_tls, color, out),
         Format::Jsonl => report::json::render_summary_line(report, out),
         Format::Json | Format::Markdown => report::render(report, format, false, out),
     }

@@ -7,7 +7,7 @@ mod cli;
 mod live_command;
 
 use alpnscope::pipeline::AnalyzerOptions;
-use alpnscope::{AnalyzeError, AnalyzeOptions, Progress, analyze_files, report};
+use alpnscope::{AnalyzeError, AnalyzeOptions, Progress, report};
 use clap::Parser;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -53,48 +53,116 @@ fn main() -> ExitCode {
     }
 }
 
-/// `alpnscope analyze`: read the captures, filter, extract, redact, write, and map the outcome
-/// to an exit code.
+/// `alpnscope analyze`: read the captures and write the report while the flows arrive
+/// (filtered, redacted), then extract, and map the outcome to an exit code.
 fn analyze(config: cli::Config) -> ExitCode {
-    let mut report = match read_captures(&config) {
-        Ok(report) => report,
+    let mut redactor = redactor(&config);
+    let (mut out, output_file) = match open_output(&config) {
+        Ok(opened) => opened,
         Err(code) => return code,
     };
-    print_warnings(&report, &config);
-    config.filter.apply(&mut report);
-    report.tool.command_line = Some(command_line());
-    let mut redactor = redactor(&config);
-    if let Some((path, ids, include_keys)) = &config.extract
-        && let Err(code) = extract(
-            &report,
+    let tool = report::model::Tool {
+        command_line: Some(command_line()),
+        ..report::model::Tool::default()
+    };
+    let mut writer = report::stream::ReportWriter::new(
+        config.format,
+        config.color,
+        &mut out,
+        config.filter.clone(),
+        redactor.as_mut(),
+        config.captures.len() > 1,
+        tool,
+    );
+    let mut failed = false;
+    let mut to_extract = Vec::new();
+    let mut on_flow = |flow: report::model::FlowReport| {
+        if writer.keeps(&flow) {
+            failed |= config.fail_on.contains(&flow.verdict);
+            if let Some((_, ids, _)) = &config.extract
+                && (if ids.is_empty() {
+                    flow.verdict.is_problem()
+                } else {
+                    ids.contains(&flow.id)
+                })
+            {
+                to_extract.push(flow.clone());
+            }
+        }
+        writer.flow(flow)
+    };
+    let rest = match read_captures(&config, &mut on_flow) {
+        Ok(rest) => rest,
+        Err(ReadFailure::Exit(code)) => {
+            discard_output(output_file.as_deref());
+            return code;
+        }
+        Err(ReadFailure::Write(e)) => return exit_code(Err(e), false),
+    };
+    print_warnings(&rest, &config);
+    let captures = rest.captures.clone();
+    let written = writer.finish(rest).and_then(|_| out.flush());
+    drop(out);
+    if let Some((path, _, include_keys)) = &config.extract {
+        let chosen = report::model::Report {
+            schema_version: report::model::SCHEMA_VERSION,
+            tool: report::model::Tool::default(),
+            flows: to_extract,
+            captures,
+            diagnosis: Vec::new(),
+            summary: report::model::Summary::default(),
+        };
+        if let Err(code) = extract(
+            &chosen,
             path,
-            ids,
             *include_keys,
             &config.keylogs,
             redactor.as_mut(),
-        )
-    {
-        return code;
+        ) {
+            return code;
+        }
     }
-    if let Some(redactor) = &mut redactor {
-        redactor.apply(&mut report);
-    }
-    let failed = report
-        .flows
-        .iter()
-        .any(|f| config.fail_on.contains(&f.verdict));
-    let written = match write_report(&report, &config) {
-        Ok(written) => written,
-        Err(code) => return code,
-    };
-    // The process ends here: freeing every flow report one by one would only cost time.
-    std::mem::forget(report);
     exit_code(written, failed)
 }
 
-/// Analyses the captures, showing progress on a terminal for big files; a fatal error is
-/// reported here.
-fn read_captures(config: &cli::Config) -> Result<report::model::Report, ExitCode> {
+/// Opens `--output` (or stdout), buffered; a file that cannot be created is reported here.
+/// Also returns the output file's path.
+fn open_output(
+    config: &cli::Config,
+) -> Result<(Box<dyn Write>, Option<std::path::PathBuf>), ExitCode> {
+    match &config.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Ok((Box::new(io::BufWriter::new(file)), Some(path.clone()))),
+            Err(e) => {
+                eprintln!("alpnscope: error: cannot create {}: {e}", path.display());
+                Err(ExitCode::from(2))
+            }
+        },
+        None => Ok((Box::new(io::BufWriter::new(io::stdout().lock())), None)),
+    }
+}
+
+/// Removes the `--output` file of a run that failed before its report was complete.
+fn discard_output(path: Option<&std::path::Path>) {
+    if let Some(path) = path {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Why reading the captures ended early.
+enum ReadFailure {
+    /// A capture could not be analysed (reported here): exit with this code.
+    Exit(ExitCode),
+    /// Writing the report failed: reading stopped.
+    Write(io::Error),
+}
+
+/// Analyses the captures, handing each flow to `on_flow`, showing progress on a terminal for
+/// big files; a fatal error is reported here. Returns the report without its flows.
+fn read_captures(
+    config: &cli::Config,
+    on_flow: &mut alpnscope::pipeline::files::FlowSink<'_>,
+) -> Result<report::model::Report, ReadFailure> {
     let options = AnalyzeOptions {
         analyzer: AnalyzerOptions {
             include_non_tls: config.include_non_tls,
@@ -104,9 +172,17 @@ fn read_captures(config: &cli::Config) -> Result<report::model::Report, ExitCode
         keylogs: config.keylogs.clone(),
     };
     let mut progress = ProgressLine::new(io::stderr().is_terminal());
-    let result = analyze_files(&config.captures, &options, &mut |p| progress.show(p));
+    let result = alpnscope::pipeline::files::analyze_files_streaming(
+        &config.captures,
+        &options,
+        &mut |p| progress.show(p),
+        on_flow,
+    );
     progress.clear();
     result.map_err(|e| {
+        if let AnalyzeError::Output { source } = e {
+            return ReadFailure::Write(source);
+        }
         eprintln!("alpnscope: error: {e}");
         // The hint fits a file that is not a capture, not a missing file or a bad key log.
         if matches!(e, AnalyzeError::Capture { .. }) {
@@ -114,7 +190,7 @@ fn read_captures(config: &cli::Config) -> Result<report::model::Report, ExitCode
                 "  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
             );
         }
-        ExitCode::from(2)
+        ReadFailure::Exit(ExitCode::from(2))
     })
 }
 
@@ -211,32 +287,6 @@ fn exit_code(written: io::Result<()>, failed: bool) -> ExitCode {
     }
 }
 
-/// Renders the report to `--output` or stdout. The outer error is a file that could not be
-/// created (already reported); the inner one a failed write.
-fn write_report(
-    report: &report::model::Report,
-    config: &cli::Config,
-) -> Result<io::Result<()>, ExitCode> {
-    Ok(match &config.output {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(file) => {
-                let mut out = io::BufWriter::new(file);
-                report::render(report, config.format, config.color, &mut out)
-                    .and_then(|_| out.flush())
-            }
-            Err(e) => {
-                eprintln!("alpnscope: error: cannot create {}: {e}", path.display());
-                return Err(ExitCode::from(2));
-            }
-        },
-        None => {
-            let stdout = io::stdout();
-            let mut out = io::BufWriter::new(stdout.lock());
-            report::render(report, config.format, config.color, &mut out).and_then(|_| out.flush())
-        }
-    })
-}
-
 /// The command line, with the program called `alpnscope` whatever its path.
 fn command_line() -> String {
     let mut words = vec!["alpnscope".to_string()];
@@ -260,25 +310,16 @@ fn random_key() -> Vec<u8> {
     key
 }
 
-/// `--extract`: writes the handshake-only pcapng and says what it holds on stderr.
+/// `--extract`: writes the handshake-only pcapng of the flows of `report` and says what it
+/// holds on stderr.
 fn extract(
     report: &report::model::Report,
     path: &std::path::Path,
-    ids: &[u64],
     include_keys: bool,
     keylogs: &[String],
     redactor: Option<&mut report::redact::Redactor>,
 ) -> Result<(), ExitCode> {
-    let ids: Vec<u64> = if ids.is_empty() {
-        report
-            .flows
-            .iter()
-            .filter(|f| f.verdict.is_problem())
-            .map(|f| f.id)
-            .collect()
-    } else {
-        ids.to_vec()
-    };
+    let ids: Vec<u64> = report.flows.iter().map(|f| f.id).collect();
     let keylog = if include_keys {
         let mut log = alpnscope::tls::keylog::KeyLog::new();
         // The analysis read these files already; they are read again here, and one removed or

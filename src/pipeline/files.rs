@@ -7,7 +7,7 @@
 
 use super::{Analyzer, AnalyzerOptions};
 use crate::capture::{self, CaptureError, CaptureEvent};
-use crate::report::model::Report;
+use crate::report::model::{FlowReport, Report};
 use crate::tls;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -41,6 +41,11 @@ pub enum AnalyzeError {
         /// Cause.
         source: CaptureError,
     },
+    /// Writing a flow report failed (reading stopped there).
+    Output {
+        /// Cause.
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for AnalyzeError {
@@ -49,6 +54,7 @@ impl fmt::Display for AnalyzeError {
             AnalyzeError::Open { path, source } => write!(f, "cannot open {path}: {source}"),
             AnalyzeError::Capture { path, source } => write!(f, "{path}: {source}"),
             AnalyzeError::KeyLog { path, source } => write!(f, "key log {path}: {source}"),
+            AnalyzeError::Output { source } => write!(f, "writing the report failed: {source}"),
         }
     }
 }
@@ -59,6 +65,7 @@ impl std::error::Error for AnalyzeError {
             AnalyzeError::Open { source, .. } => Some(source),
             AnalyzeError::Capture { source, .. } => Some(source),
             AnalyzeError::KeyLog { source, .. } => Some(source),
+            AnalyzeError::Output { source } => Some(source),
         }
     }
 }
@@ -108,11 +115,33 @@ impl<R: Read> Read for MeteredReader<R> {
     }
 }
 
-/// Analyses every capture in `paths` (`-` is stdin) and returns one report.
+/// Analyses every capture in `paths` (`-` is stdin) and returns one report with every flow.
 pub fn analyze_files(
     paths: &[String],
     options: &AnalyzeOptions,
     progress: &mut dyn FnMut(Progress),
+) -> Result<Report, AnalyzeError> {
+    let mut flows = Vec::new();
+    let mut report = analyze_files_streaming(paths, options, progress, &mut |flow| {
+        flows.push(flow);
+        Ok(())
+    })?;
+    report.flows = flows;
+    Ok(report)
+}
+
+/// Where final flow reports go as soon as they are written: in order of flow id, except that
+/// a flow open while [`super::MAX_WAITING_REPORTS`] later reports wait comes after them.
+pub type FlowSink<'a> = dyn FnMut(FlowReport) -> io::Result<()> + 'a;
+
+/// Analyses every capture in `paths` (`-` is stdin), handing each flow report to `on_flow` as
+/// soon as it is final, and returns the rest of the report: captures, summary and diagnosis
+/// over every flow, and no flows. Reading stops at the first error of `on_flow`.
+pub fn analyze_files_streaming(
+    paths: &[String],
+    options: &AnalyzeOptions,
+    progress: &mut dyn FnMut(Progress),
+    on_flow: &mut FlowSink<'_>,
 ) -> Result<Report, AnalyzeError> {
     let mut analyzer = Analyzer::new(options.analyzer.clone());
     for path in &options.keylogs {
@@ -128,6 +157,7 @@ pub fn analyze_files(
             })?;
     }
     let mut captures = Vec::new();
+    let mut write_error = None;
     for (index, path) in paths.iter().enumerate() {
         analyzer.begin_capture(index);
         let mut secrets_warnings = Vec::new();
@@ -137,6 +167,10 @@ pub fn analyze_files(
             analyzer: &mut analyzer,
             secrets_warnings: &mut secrets_warnings,
             progress,
+            sink: Sink {
+                on_flow: &mut *on_flow,
+                error: &mut write_error,
+            },
         };
         let (summary, size, sha256) = if path == "-" {
             read_stream(Box::new(io::stdin()), None, reading)
@@ -168,8 +202,44 @@ pub fn analyze_files(
         report.size = size;
         report.sha256 = sha256;
         captures.push(report);
+        Sink {
+            on_flow: &mut *on_flow,
+            error: &mut write_error,
+        }
+        .drain(&mut analyzer);
+        if let Some(source) = write_error {
+            return Err(AnalyzeError::Output { source });
+        }
     }
     Ok(analyzer.into_report(captures))
+}
+
+/// The flow reports' way out while captures are read.
+struct Sink<'a, 'b> {
+    on_flow: &'a mut FlowSink<'b>,
+    /// The first error of `on_flow`: later reports are dropped, and reading stops.
+    error: &'a mut Option<io::Error>,
+}
+
+impl Sink<'_, '_> {
+    /// Hands the reports the analyzer has ready to `on_flow`.
+    fn drain(&mut self, analyzer: &mut Analyzer) {
+        if !analyzer.has_flows() {
+            return;
+        }
+        for flow in analyzer.take_flows() {
+            if self.error.is_none()
+                && let Err(e) = (self.on_flow)(flow)
+            {
+                *self.error = Some(e);
+            }
+        }
+    }
+
+    /// True once writing failed.
+    fn failed(&self) -> bool {
+        self.error.is_some()
+    }
 }
 
 /// Where the frames of one capture go while it is read.
@@ -179,6 +249,7 @@ struct Reading<'a> {
     analyzer: &'a mut Analyzer,
     secrets_warnings: &'a mut Vec<String>,
     progress: &'a mut dyn FnMut(Progress),
+    sink: Sink<'a, 'a>,
 }
 
 /// What reading one capture gives: its summary (or error), its size and its digest.
@@ -196,14 +267,18 @@ fn hex_digest(hasher: Sha256) -> String {
         .collect()
 }
 
-/// Passes one capture event to the analyzer.
+/// Passes one capture event to the analyzer, and the reports it finished to the sink.
 fn on_capture_event(
     analyzer: &mut Analyzer,
     secrets_warnings: &mut Vec<String>,
+    sink: &mut Sink<'_, '_>,
     event: CaptureEvent<'_>,
 ) {
     match event {
-        CaptureEvent::Frame(frame) => analyzer.frame(&frame),
+        CaptureEvent::Frame(frame) => {
+            analyzer.frame(&frame);
+            sink.drain(analyzer);
+        }
         CaptureEvent::Secrets { secrets_type, data } => {
             if secrets_type == SECRETS_TLS_KEY_LOG
                 && let Err(e) = analyzer.add_key_log(&String::from_utf8_lossy(data))
@@ -229,6 +304,7 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
         analyzer,
         secrets_warnings,
         progress,
+        mut sink,
     } = reading;
     let mut parser = capture::SliceParser::new();
     let mut hasher = digest.then(Sha256::new);
@@ -262,8 +338,12 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
                     });
                 }
             }
-            on_capture_event(analyzer, secrets_warnings, event);
+            on_capture_event(analyzer, secrets_warnings, &mut sink, event);
         });
+        if sink.failed() {
+            // Nobody reads the report any more: stop reading.
+            return (Ok(parser.finish()), Some(len), None);
+        }
         let consumed = match consumed {
             Ok(n) => n,
             Err(e) => return (Err(e), Some(len), None),
@@ -321,6 +401,7 @@ fn read_stream(
         analyzer,
         secrets_warnings,
         progress,
+        mut sink,
     } = reading;
     let count = Arc::new(AtomicU64::new(0));
     let mut metered = MeteredReader {
@@ -341,7 +422,7 @@ fn read_stream(
                 });
             }
         }
-        on_capture_event(analyzer, secrets_warnings, event);
+        on_capture_event(analyzer, secrets_warnings, &mut sink, event);
     });
     // Hash whatever the parser did not need to read (e.g. after a corrupt block).
     if digest {
@@ -369,20 +450,30 @@ mod tests {
             let mut analyzer = Analyzer::new(AnalyzerOptions::default());
             analyzer.begin_capture(0);
             let mut warnings = Vec::new();
+            let mut flows = Vec::new();
+            let mut on_flow = |flow: FlowReport| {
+                flows.push(flow.verdict.name());
+                Ok(())
+            };
+            let mut error = None;
             let reading = Reading {
                 index: 0,
                 digest: true,
                 analyzer: &mut analyzer,
                 secrets_warnings: &mut warnings,
                 progress: &mut |_| {},
+                sink: Sink {
+                    on_flow: &mut on_flow,
+                    error: &mut error,
+                },
             };
             let (summary, _, sha) = read_blocks(&file, len, size, reading);
             let summary = summary.unwrap();
             assert!(summary.complete(), "buffer {size}");
             let capture = analyzer.end_capture(path, &summary);
             let report = analyzer.into_report(vec![capture]);
-            let verdicts: Vec<&str> = report.flows.iter().map(|f| f.verdict.name()).collect();
-            outcomes.push((summary.packets, verdicts.join(","), sha));
+            flows.extend(report.flows.iter().map(|f| f.verdict.name()));
+            outcomes.push((summary.packets, flows.join(","), sha));
         }
         assert!(outcomes.windows(2).all(|w| w[0] == w[1]), "{outcomes:?}");
         assert_eq!(outcomes[0].0, 33);

@@ -15,6 +15,28 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     buffered.flush()
 }
 
+/// What follows the `flows` array in a JSON report (the pieces known only at the end).
+#[derive(Serialize)]
+struct AfterFlows<'a> {
+    captures: &'a [super::model::CaptureReport],
+    diagnosis: &'a [super::model::Diagnosis],
+    summary: &'a super::model::Summary,
+}
+
+/// The end of a JSON report streamed flow by flow, after its `flows` array and a comma:
+/// `"captures":[…],"diagnosis":[…],"summary":{…}}` and a newline; the same bytes as
+/// [`render`] writes after the flows.
+pub fn render_after_flows(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let after = AfterFlows {
+        captures: &report.captures,
+        diagnosis: &report.diagnosis,
+        summary: &report.summary,
+    };
+    let mut text = serde_json::to_string(&after).map_err(io::Error::from)?;
+    text.remove(0); // the opening brace
+    writeln!(out, "{text}")
+}
+
 /// The last line of a JSON-lines report.
 #[derive(Serialize)]
 struct SummaryLine<'a> {

@@ -10,6 +10,7 @@ pub mod json;
 pub mod markdown;
 pub mod model;
 pub mod redact;
+pub mod stream;
 pub mod summary;
 pub mod text;
 

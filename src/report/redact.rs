@@ -187,7 +187,8 @@ impl Redactor {
         parts.join(", ")
     }
 
-    fn flow(&mut self, flow: &mut FlowReport) {
+    /// Redacts one flow report.
+    pub fn redact_flow(&mut self, flow: &mut FlowReport) {
         let originals: Vec<(String, String)> = [flow.client.ip, flow.server.ip]
             .into_iter()
             .map(|ip| (ip.to_string(), self.address(ip).to_string()))
@@ -230,8 +231,17 @@ impl Redactor {
     /// Redacts a whole report; the summary and diagnosis are rebuilt from the redacted flows.
     pub fn apply(&mut self, report: &mut Report) {
         for flow in &mut report.flows {
-            self.flow(flow);
+            self.redact_flow(flow);
         }
+        self.redact_captures(report);
+        let non_tls = report.summary.non_tls_flows;
+        report.summary = super::summary::summarize(&report.flows, non_tls);
+        report.diagnosis = super::diagnosis::diagnose(&report.flows);
+        self.redact_command_line(&mut report.tool);
+    }
+
+    /// Redacts the captures of a report: their paths, also inside their warnings.
+    pub fn redact_captures(&self, report: &mut Report) {
         for (index, capture) in report.captures.iter_mut().enumerate() {
             let name = capture_name(index);
             for warning in &mut capture.warnings {
@@ -239,10 +249,12 @@ impl Redactor {
             }
             capture.path = name;
         }
-        let non_tls = report.summary.non_tls_flows;
-        report.summary = super::summary::summarize(&report.flows, non_tls);
-        report.diagnosis = super::diagnosis::diagnose(&report.flows);
-        if let Some(cmd) = &report.tool.command_line {
+    }
+
+    /// Redacts the command line that made the report: flags stay, their values and the file
+    /// names go.
+    pub fn redact_command_line(&self, tool: &mut super::model::Tool) {
+        if let Some(cmd) = &tool.command_line {
             // Flags stay; their values and the file names may name hosts.
             let words: Vec<&str> = cmd
                 .split(' ')
@@ -255,7 +267,7 @@ impl Redactor {
                     }
                 })
                 .collect();
-            report.tool.command_line = Some(words.join(" "));
+            tool.command_line = Some(words.join(" "));
         }
     }
 }

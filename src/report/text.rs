@@ -36,8 +36,39 @@ impl Style {
     }
 }
 
-/// Renders the report as text.
+/// Renders the report as text: each flow, then the captures read, the findings and the summary.
 pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let multi = report.captures.len() > 1;
+    for flow in &report.flows {
+        render_flow_block(flow, multi, color, out)?;
+    }
+    let listed_not_tls = report
+        .flows
+        .iter()
+        .any(|f| f.verdict == VerdictKind::NotTls);
+    render_end(report, listed_not_tls, color, out)
+}
+
+/// One flow's block followed by a blank line; `multi`: flows of several captures, each block
+/// names its capture.
+pub fn render_flow_block(
+    flow: &FlowReport,
+    multi: bool,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    render_flow(flow, multi, &Style { color }, out)?;
+    writeln!(out)
+}
+
+/// What follows the flows: the captures read (with their warnings), the findings and the
+/// summary. `listed_not_tls`: the report lists flows that are not TLS.
+pub fn render_end(
+    report: &Report,
+    listed_not_tls: bool,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let style = Style { color };
     for capture in &report.captures {
         writeln!(
@@ -54,22 +85,17 @@ pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
         }
     }
     writeln!(out)?;
-    let multi = report.captures.len() > 1;
-    for flow in &report.flows {
-        render_flow(flow, multi, &style, out)?;
-        writeln!(out)?;
-    }
-    render_summary(report, &style, out)
+    render_summary(report, listed_not_tls, &style, out)
 }
 
-/// One flow's block followed by a blank line (live streaming).
-pub fn render_flow_block(flow: &FlowReport, color: bool, out: &mut dyn Write) -> io::Result<()> {
-    render_flow(flow, false, &Style { color }, out)?;
-    writeln!(out)
-}
-
-/// The summary alone (end of a live capture).
-pub fn render_summary_only(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
+/// The summary alone (end of a live capture, whose flows were streamed);
+/// `listed_not_tls`: flows that are not TLS were streamed too (`--all`).
+pub fn render_summary_only(
+    report: &Report,
+    listed_not_tls: bool,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     for capture in &report.captures {
         for warning in &capture.warnings {
             writeln!(out, "warning: {warning}")?;
@@ -87,7 +113,7 @@ pub fn render_summary_only(report: &Report, color: bool, out: &mut dyn Write) ->
             )?;
         }
     }
-    render_summary(report, &Style { color }, out)
+    render_summary(report, listed_not_tls, &Style { color }, out)
 }
 
 /// One flow's block: the header line, what was offered and selected, the verdict, and what the
@@ -254,14 +280,15 @@ fn timing_line(flow: &FlowReport) -> String {
     parts.join(", ")
 }
 
-fn render_summary(report: &Report, style: &Style, out: &mut dyn Write) -> io::Result<()> {
+/// The findings and the summary; `listed_not_tls`: the report lists flows that are not TLS.
+fn render_summary(
+    report: &Report,
+    listed_not_tls: bool,
+    style: &Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let s = &report.summary;
-    let hint = if s.non_tls_flows > 0
-        && report
-            .flows
-            .iter()
-            .all(|f| f.verdict != VerdictKind::NotTls)
-    {
+    let hint = if s.non_tls_flows > 0 && !listed_not_tls {
         " (--all lists them)"
     } else {
         ""

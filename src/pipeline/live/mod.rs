@@ -56,6 +56,9 @@ pub struct LiveOptions {
     pub keylogs: Vec<PathBuf>,
     /// Keep reports of flows that are not TLS.
     pub include_non_tls: bool,
+    /// Keep every final flow report for the report returned at the end (JSON, Markdown);
+    /// otherwise only the summary and diagnosis tallies are kept and memory stays flat.
+    pub keep_flows: bool,
 }
 
 /// An interface and its addresses.
@@ -162,6 +165,8 @@ pub struct LiveSession {
     interface: String,
     link_type: LinkType,
     options: LiveOptions,
+    /// Final flow reports, kept when [`LiveOptions::keep_flows`] asks for them.
+    kept: Vec<crate::report::model::FlowReport>,
     /// True when the interface was libpcap's choice.
     pub default_interface: bool,
 }
@@ -223,6 +228,7 @@ impl LiveSession {
             interface,
             link_type,
             options,
+            kept: Vec::new(),
             default_interface,
         };
         session.analyzer.begin_capture(0);
@@ -408,6 +414,11 @@ impl LiveSession {
         for streamed in self.analyzer.take_ready() {
             on_flow(&streamed).map_err(|source| LiveError::Output { source })?;
         }
+        // Final reports: counted by the analyzer's tallies either way.
+        let finals = self.analyzer.take_flows();
+        if self.options.keep_flows {
+            self.kept.extend(finals);
+        }
         Ok(())
     }
 
@@ -436,7 +447,9 @@ impl LiveSession {
             .extend(statistics.as_ref().and_then(build::capture_drops_warning));
         capture_report.statistics = statistics;
         self.hand_out_ready(on_flow)?;
-        Ok(self.analyzer.into_report(vec![capture_report]))
+        let mut report = self.analyzer.into_report(vec![capture_report]);
+        report.flows = std::mem::take(&mut self.kept);
+        Ok(report)
     }
 }
 

@@ -39,12 +39,13 @@ pub struct Report {
     pub schema_version: u32,
     /// The tool that made the report.
     pub tool: Tool,
+    /// Flows in order of their first frame (see [`crate::pipeline::MAX_WAITING_REPORTS`] for
+    /// the exception). Before the captures: a report is written while its flows arrive.
+    pub flows: Vec<FlowReport>,
     /// One entry per capture read.
     pub captures: Vec<CaptureReport>,
     /// Conclusions across flows, per server.
     pub diagnosis: Vec<Diagnosis>,
-    /// Flows in order of their first frame.
-    pub flows: Vec<FlowReport>,
     /// Counts over the flows.
     pub summary: Summary,
 }

@@ -1,0 +1,152 @@
+//! Writing a report while its flows arrive: each flow is filtered, redacted, counted and
+//! written as soon as the pipeline hands it out, so a run keeps only the tallies its summary and
+//! diagnosis need — not the flows. Text, JSON and JSON Lines stream; Markdown (a ticket report
+//! that groups flows) holds its flows until the end.
+//!
+//! The output is the same as rendering the whole report at once ([`super::render`]).
+
+use super::diagnosis::DiagnosisTally;
+use super::filter::FlowFilter;
+use super::model::{FlowReport, Report, SCHEMA_VERSION, Tool};
+use super::redact::Redactor;
+use super::summary::SummaryTally;
+use super::{Format, json, markdown, text};
+use crate::analysis::VerdictKind;
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// Writes a report flow by flow.
+pub struct ReportWriter<'a> {
+    format: Format,
+    color: bool,
+    out: &'a mut dyn Write,
+    filter: FlowFilter,
+    redactor: Option<&'a mut Redactor>,
+    /// Flows come from more than one capture.
+    multi: bool,
+    tool: Tool,
+    summary: SummaryTally,
+    diagnosis: DiagnosisTally,
+    /// A listed flow is not TLS (`--all`).
+    listed_not_tls: bool,
+    /// Flows written.
+    flows: u64,
+    /// Markdown's flows, held until the end.
+    held: Vec<FlowReport>,
+}
+
+/// The start of a JSON report, up to its `flows` array.
+#[derive(Serialize)]
+struct JsonHead<'a> {
+    schema_version: u32,
+    tool: &'a Tool,
+}
+
+impl<'a> ReportWriter<'a> {
+    /// A writer of `format` to `out` (buffer it) keeping the flows `filter` keeps, redacted by
+    /// `redactor`; `multi`: the flows come from several captures. `tool` heads the report.
+    pub fn new(
+        format: Format,
+        color: bool,
+        out: &'a mut dyn Write,
+        filter: FlowFilter,
+        redactor: Option<&'a mut Redactor>,
+        multi: bool,
+        mut tool: Tool,
+    ) -> Self {
+        if let Some(redactor) = &redactor {
+            redactor.redact_command_line(&mut tool);
+        }
+        ReportWriter {
+            format,
+            color,
+            out,
+            filter,
+            redactor,
+            multi,
+            tool,
+            summary: SummaryTally::default(),
+            diagnosis: DiagnosisTally::default(),
+            listed_not_tls: false,
+            flows: 0,
+            held: Vec::new(),
+        }
+    }
+
+    /// True when the filter keeps `flow`.
+    pub fn keeps(&self, flow: &FlowReport) -> bool {
+        self.filter.keeps(flow)
+    }
+
+    /// One flow, as the pipeline hands it out: dropped unless the filter keeps it, else
+    /// redacted, counted and written.
+    pub fn flow(&mut self, mut flow: FlowReport) -> io::Result<()> {
+        if !self.filter.keeps(&flow) {
+            return Ok(());
+        }
+        if let Some(redactor) = &mut self.redactor {
+            redactor.redact_flow(&mut flow);
+        }
+        self.summary.add(&flow);
+        self.diagnosis.add(&flow);
+        self.listed_not_tls |= flow.verdict == VerdictKind::NotTls;
+        let first = self.flows == 0;
+        self.flows += 1;
+        match self.format {
+            Format::Text => text::render_flow_block(&flow, self.multi, self.color, self.out),
+            Format::Json => {
+                if first {
+                    self.json_head()?;
+                } else {
+                    self.out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *self.out, &flow).map_err(io::Error::from)
+            }
+            Format::Jsonl => {
+                serde_json::to_writer(&mut *self.out, &flow).map_err(io::Error::from)?;
+                writeln!(self.out)
+            }
+            Format::Markdown => {
+                self.held.push(flow);
+                Ok(())
+            }
+        }
+    }
+
+    /// `{"schema_version":1,"tool":{…},"flows":[`
+    fn json_head(&mut self) -> io::Result<()> {
+        let head = JsonHead {
+            schema_version: SCHEMA_VERSION,
+            tool: &self.tool,
+        };
+        let mut text = serde_json::to_string(&head).map_err(io::Error::from)?;
+        text.pop(); // the closing brace
+        write!(self.out, "{text},\"flows\":[")
+    }
+
+    /// Ends the report with `rest` (the pipeline's report without flows: its captures and its
+    /// count of non-TLS flows): the summary and diagnosis over the flows written.
+    pub fn finish(mut self, mut rest: Report) -> io::Result<()> {
+        if let Some(redactor) = &mut self.redactor {
+            redactor.redact_captures(&mut rest);
+        }
+        rest.tool = self.tool.clone();
+        rest.summary = self.summary.summary(rest.summary.non_tls_flows);
+        rest.diagnosis = self.diagnosis.conclusions();
+        match self.format {
+            Format::Text => text::render_end(&rest, self.listed_not_tls, self.color, self.out),
+            Format::Json => {
+                if self.flows == 0 {
+                    self.json_head()?;
+                }
+                self.out.write_all(b"],")?;
+                json::render_after_flows(&rest, self.out)
+            }
+            Format::Jsonl => json::render_summary_line(&rest, self.out),
+            Format::Markdown => {
+                rest.flows = std::mem::take(&mut self.held);
+                markdown::render(&rest, self.out)
+            }
+        }
+    }
+}
