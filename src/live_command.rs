@@ -111,6 +111,7 @@ fn live_options(args: &LiveArgs) -> LiveOptions {
         write: args.write.as_ref().map(PathBuf::from),
         keylogs: args.keylog.iter().map(PathBuf::from).collect(),
         include_non_tls: args.all,
+        memory: args.memory,
     }
 }
 

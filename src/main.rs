@@ -98,6 +98,7 @@ fn read_captures(config: &cli::Config) -> Result<report::model::Report, ExitCode
     let options = AnalyzeOptions {
         analyzer: AnalyzerOptions {
             include_non_tls: config.include_non_tls,
+            memory: config.memory,
             ..AnalyzerOptions::default()
         },
         digest: config.digest,

@@ -56,6 +56,8 @@ pub struct LiveOptions {
     pub keylogs: Vec<PathBuf>,
     /// Keep reports of flows that are not TLS.
     pub include_non_tls: bool,
+    /// Memory budget for flow state in bytes (0: the default).
+    pub memory: usize,
 }
 
 /// An interface and its addresses.
@@ -210,6 +212,7 @@ impl LiveSession {
         }
         let analyzer = Analyzer::new(AnalyzerOptions {
             include_non_tls: options.include_non_tls,
+            memory: options.memory,
             stream: true,
             // Clients log TLS 1.3 handshake secrets only after the ServerHello: wait for them.
             await_keys: !options.keylogs.is_empty(),
