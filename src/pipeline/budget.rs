@@ -8,6 +8,9 @@
 //! the total moves by the difference: nothing ever walks the flows.
 //!
 //! While the total is over the budget, the flow table sheds, in this order:
+//! 0. closed flows (RST, or both FINs) that linger to absorb stray retransmissions are
+//!    finished at once, the least recently active first: their verdict is final, and nothing
+//!    the report uses is lost;
 //! 1. the buffers of flows past their handshake (the server answered, and more bytes cannot
 //!    change the verdict): alpnscope stops reading them, oldest first
 //!    ([`MemoryBudget::next_past_handshake`]);
@@ -57,6 +60,8 @@ pub(super) struct Charge {
 pub(super) struct ShedTally {
     /// Most bytes of flow state held at once.
     pub peak_bytes: u64,
+    /// Closed flows finished before their linger time was over.
+    pub closed_flows: u64,
     /// Flows past their handshake that alpnscope stopped reading.
     pub stopped_reading_flows: u64,
     /// Bytes those flows buffered.
@@ -116,6 +121,7 @@ impl MemoryBudget {
         MemoryUse {
             budget: self.limit as u64,
             peak: t.peak_bytes,
+            closed_flows: t.closed_flows,
             stopped_reading_flows: t.stopped_reading_flows,
             stopped_reading_bytes: t.stopped_reading_bytes,
             out_of_order_flows: t.out_of_order_flows,
@@ -123,6 +129,12 @@ impl MemoryBudget {
             evicted_flows: t.evicted_flows,
             evicted_bytes: t.evicted_bytes,
         }
+    }
+
+    /// Sets the budget (tests).
+    #[cfg(test)]
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
     }
 
     /// A new capture: its tally starts at zero.

@@ -372,12 +372,21 @@ impl Analyzer {
         self.relieve();
     }
 
-    /// Sheds state while the table is over its memory budget, in the budget's order: buffers
-    /// of flows past their handshake, out-of-order data of stalled flows, flows without a
-    /// complete handshake (see `budget`).
+    /// Sheds state while the table is over its memory budget, in the budget's order: closed
+    /// flows still lingering, buffers of flows past their handshake, out-of-order data of
+    /// stalled flows, flows without a complete handshake (see `budget`).
     fn relieve(&mut self) {
         while self.budget.over() {
-            if let Some(key) = self.budget.next_past_handshake(&mut self.flows) {
+            if let Some(key) =
+                self.activity
+                    .pop_older(Which::Closed, self.now, None, &mut self.flows)
+            {
+                // Over and judged: it only lingered to absorb stray retransmissions.
+                if let Some(connection) = self.take(&key) {
+                    self.budget.tally.closed_flows += 1;
+                    self.finish_flow(connection, FlowEnd::CaptureEnded);
+                }
+            } else if let Some(key) = self.budget.next_past_handshake(&mut self.flows) {
                 if let Some(connection) = self.flows.get_mut(&key) {
                     let released = connection.stop_reading();
                     self.budget.tally.stopped_reading_flows += 1;
@@ -404,9 +413,11 @@ impl Analyzer {
         }
     }
 
-    /// Charges a flow again with what it holds after shedding.
+    /// Indexes and charges a flow again after shedding.
     fn recharge(&mut self, key: FlowKey) {
         if let Some(connection) = self.flows.get_mut(&key) {
+            // Reading on may have shown TLS.
+            self.activity.update(key, connection);
             let footprint = connection.footprint(self.now);
             let stream = connection.tcp_stream;
             self.budget

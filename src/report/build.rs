@@ -526,9 +526,16 @@ fn size_text(bytes: u64) -> String {
 fn memory_warning(tally: &CaptureTally<'_>) -> Option<String> {
     let shed = &tally.memory;
     if shed.stopped_reading_flows + shed.out_of_order_flows + shed.evicted_flows == 0 {
+        // Finishing closed flows early loses nothing: no warning for that alone.
         return None;
     }
     let mut what = Vec::new();
+    if shed.closed_flows > 0 {
+        what.push(format!(
+            "finished {} closed flows before their linger time was over",
+            shed.closed_flows
+        ));
+    }
     if shed.stopped_reading_flows > 0 {
         what.push(format!(
             "stopped reading {} flows past their handshake ({} bytes released; their verdicts stand, later handshake messages were not read)",

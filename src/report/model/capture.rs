@@ -48,6 +48,9 @@ pub struct MemoryUse {
     pub budget: u64,
     /// Most bytes of flow state held at once (alpnscope's estimate).
     pub peak: u64,
+    /// Closed flows (RST, or both FINs) finished before their 10 s linger was over: their
+    /// verdicts were final, so nothing is lost but the absorption of stray retransmissions.
+    pub closed_flows: u64,
     /// Flows past their handshake whose buffers were released: alpnscope read no more of them.
     pub stopped_reading_flows: u64,
     /// Bytes released from those flows.
