@@ -508,7 +508,7 @@ pub fn capture_report(
     }
 }
 
-/// "1 MiB", "64 MiB", "1.5 GiB", "1000 bytes".
+/// "64 KiB", "64 MiB", "1.5 GiB", "1000 bytes".
 fn size_text(bytes: u64) -> String {
     const MIB: u64 = 1 << 20;
     const GIB: u64 = 1 << 30;
@@ -516,6 +516,8 @@ fn size_text(bytes: u64) -> String {
         format!("{} GiB", bytes as f64 / GIB as f64)
     } else if bytes >= MIB && bytes % (MIB / 16) == 0 {
         format!("{} MiB", bytes as f64 / MIB as f64)
+    } else if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
     } else {
         format!("{bytes} bytes")
     }
