@@ -826,7 +826,7 @@ fn over_the_memory_budget_the_table_sheds_in_order() {
     };
     assert_eq!(tally(&analyzer), (0, 0, 0, 0));
     // One byte over, twice: each time the next step of the order is taken.
-    let mut over_by_one = |a: &mut Analyzer| {
+    let over_by_one = |a: &mut Analyzer| {
         let used = a.budget.used();
         a.budget.set_limit(used - 1);
         a.relieve();
