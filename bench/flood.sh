@@ -2,22 +2,39 @@
 # Flood benchmark: alpnscope's time and memory on hostile captures, each holding one real TLS 1.2
 # connection among the flood.
 #
-# Usage: bench/flood.sh [N]              (default N: 1000000)
+# Usage: bench/flood.sh [KIND[=N] ...]   (default: every kind at the size below)
 # Env:   ALPNSCOPE=PATH   binary to measure (default: build target/release/alpnscope)
 #        TIMEOUT=SECONDS  kill a run after this long (default 600)
 #        REAL=PCAP        the real connection (default fixtures/tls12-h2-agreed.pcap, its first flow)
+#        ARGS="..."       more arguments for `alpnscope analyze` (e.g. ARGS="--memory 16M")
 #
-# Writes, unless present, target/bench/flood-syn-N.pcap (N SYN-only connections 10 us apart) and
-# target/bench/flood-frag-N.pcap (N first fragments of distinct IPv4 datagrams 10 us apart), the
-# real connection interleaved half-way through (bench/flood_pcap.py). For each, warms the page
-# cache, runs `alpnscope analyze --format json -o /dev/null` once under /usr/bin/time -v, then
-# checks (untimed) that the real connection is reported `agreed` and prints the capture warnings.
+# Kinds (bench/flood_pcap.py writes them, unless present, to target/bench/flood-KIND-N.pcap):
+#   syn=1000000    SYN-only connections 10 us apart
+#   frag=1000000   first fragments of distinct IPv4 datagrams 10 us apart
+#   hello=200000   connections each sending 8 KiB of a ClientHello that claims 65,000 bytes
+#                  (the real connection after all of them)
+#   ooo=4000       connections each holding 255 KiB out of order behind a hole
+#   short=1000000  complete short connections (ClientHello, alert, FINs), one per millisecond
+# The real connection is interleaved half-way through the flood (hello: after it). For each,
+# warms the page cache, runs `alpnscope analyze --format json -o /dev/null` once under
+# /usr/bin/time -v, then checks (untimed) that the real connection is reported `agreed` and
+# prints the capture warnings.
 # Exit status: 0 measured and the real flow agreed, 1 a run failed or the real flow is not agreed,
 # 2 missing tool.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-N="${1:-1000000}"
+declare -A SIZE=([syn]=1000000 [frag]=1000000 [hello]=200000 [ooo]=4000 [short]=1000000)
+KINDS=()
+for arg in "${@:-syn frag hello ooo short}"; do
+  for a in $arg; do
+    kind="${a%%=*}"
+    [[ -n "${SIZE[$kind]:-}" ]] || { echo "flood.sh: unknown kind '$kind' (syn frag hello ooo short)" >&2; exit 2; }
+    [[ "$a" == *=* ]] && SIZE[$kind]="${a#*=}"
+    KINDS+=("$kind")
+  done
+done
+read -r -a EXTRA <<< "${ARGS:-}"
 TIMEOUT="${TIMEOUT:-600}"
 REAL="${REAL:-$ROOT/fixtures/tls12-h2-agreed.pcap}"
 
@@ -40,8 +57,9 @@ TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
 status=0
-printf '%-6s %9s %9s %10s %13s  %s\n' "flood" "packets" "MB" "wall s" "peak RSS MiB" "real flow"
-for kind in syn frag; do
+printf '%-6s %9s %9s %10s %13s  %s\n' "flood" "N" "MB" "wall s" "peak RSS MiB" "real flow"
+for kind in "${KINDS[@]}"; do
+  N="${SIZE[$kind]}"
   FILE="$OUT/flood-$kind-$N.pcap"
   if [[ ! -f "$FILE" ]]; then
     python3 "$ROOT/bench/flood_pcap.py" "$kind" "$N" "$REAL" "$FILE" >&2
@@ -50,7 +68,7 @@ for kind in syn frag; do
   cat "$FILE" > /dev/null
   t0=$EPOCHREALTIME rc=0
   timeout "$TIMEOUT" /usr/bin/time -v -o "$TMP/$kind.time" \
-    "$BIN" analyze --format json -o /dev/null "$FILE" 2> "$TMP/$kind.err" || rc=$?
+    "$BIN" analyze "${EXTRA[@]}" --format json -o /dev/null "$FILE" 2> "$TMP/$kind.err" || rc=$?
   t1=$EPOCHREALTIME
   WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
   if [[ $rc -eq 124 ]]; then
@@ -65,7 +83,7 @@ for kind in syn frag; do
   fi
   RSS=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$TMP/$kind.time")
   # Untimed: only the agreed flows, with the capture's warnings.
-  "$BIN" analyze --format json --verdict agreed -o "$TMP/$kind.json" "$FILE"
+  "$BIN" analyze "${EXTRA[@]}" --format json --verdict agreed -o "$TMP/$kind.json" "$FILE" 2> /dev/null
   REAL_FLOW=$(python3 - "$TMP/$kind.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))

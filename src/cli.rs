@@ -75,6 +75,9 @@ pub struct LiveArgs {
     /// Stay root after opening the capture (by default root drops to SUDO_UID/SUDO_GID or nobody).
     #[arg(long)]
     pub no_drop_privileges: bool,
+    /// Memory budget for flow state; see `analyze --memory`.
+    #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
+    pub memory: usize,
 }
 
 fn live_help() -> String {
@@ -164,6 +167,13 @@ pub struct AnalyzeArgs {
     /// Flow to extract (repeatable; default: every flow whose verdict is not agreed).
     #[arg(long = "flow", value_name = "ID", requires = "extract")]
     pub flows: Vec<u64>,
+    /// Memory budget for flow state (reassembly and hello buffers, held records, IP fragments,
+    /// per-connection state): SIZE in bytes, or with K, M or G (KiB, MiB, GiB), at least 64K.
+    /// Over it, alpnscope stops reading flows past their handshake, then stops waiting for
+    /// holes in the oldest stalled flows, then closes flows without a complete handshake,
+    /// least recently active first; the capture's warnings and each affected flow say so.
+    #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
+    pub memory: usize,
     /// Embed the handshake secrets of the extracted flows (from --keylog) in the pcapng, so
     /// Wireshark shows EncryptedExtensions; application data stays undecryptable. Refused with
     /// --redact: the secrets decrypt the TLS 1.3 server's original certificate (names,
@@ -189,6 +199,37 @@ fn verdicts_arg(list: &str) -> Result<VerdictList, String> {
     filter::parse_verdicts(list)
         .map(VerdictList)
         .map_err(|e| e.to_string())
+}
+
+/// Smallest `--memory`: room for a few dozen flows with their hellos.
+pub const MIN_MEMORY: usize = 64 * 1024;
+
+/// `--memory SIZE`: bytes, or a number with K, M or G (binary units, an optional `iB` or `B`).
+fn memory_arg(text: &str) -> Result<usize, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let digits = upper.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &upper[digits.len()..];
+    let shift = match unit {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => {
+            return Err(format!(
+                "unknown unit '{unit}': use K, M or G (e.g. 64M, 1G)"
+            ));
+        }
+    };
+    let number: usize = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (e.g. 64M, 1G, 1048576)"))?;
+    let bytes = number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))?;
+    if bytes < MIN_MEMORY {
+        return Err(format!("'{text}' is below the smallest budget, 64K"));
+    }
+    Ok(bytes)
 }
 
 fn server_arg(text: &str) -> Result<(IpAddr, Option<u16>), String> {
@@ -233,6 +274,8 @@ pub struct Config {
     /// Handshake-only capture to write, the flows to put in it (empty: problem flows), and
     /// whether to embed their handshake secrets.
     pub extract: Option<(PathBuf, Vec<u64>, bool)>,
+    /// Memory budget for flow state in bytes.
+    pub memory: usize,
 }
 
 /// Flags that parse but cannot be honoured together.
@@ -307,6 +350,7 @@ impl Config {
                 },
             },
             fail_on: args.fail_on.map(|v| v.0).unwrap_or_default(),
+            memory: args.memory,
             extract: args
                 .extract
                 .map(|path| (path, args.flows, args.include_keys)),

@@ -113,6 +113,7 @@ fn live_options(args: &LiveArgs) -> LiveOptions {
         include_non_tls: args.all,
         // JSON and Markdown write the whole report at the end.
         keep_flows: matches!(output_style(args).0, Format::Json | Format::Markdown),
+        memory: args.memory,
     }
 }
 

@@ -166,6 +166,7 @@ fn read_captures(
     let options = AnalyzeOptions {
         analyzer: AnalyzerOptions {
             include_non_tls: config.include_non_tls,
+            memory: config.memory,
             ..AnalyzerOptions::default()
         },
         digest: config.digest,

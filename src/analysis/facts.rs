@@ -101,12 +101,43 @@ pub enum FlowEnd {
     PortReused,
     /// A live capture was stopped while the flow was open.
     CaptureStopped,
-    /// Closed early by the flow table, full, to make room for a new connection: what the flow
-    /// did after its last frame so far was not followed (nothing is known of it).
-    Evicted,
+    /// Closed early by the flow table, full or over its memory budget: what the flow did after
+    /// its last frame so far was not followed (nothing is known of it).
+    Evicted(Eviction),
     /// Reported while still in the flow table (live use, once its verdict is final): what the
     /// flow does after its last frame so far is not known yet.
     StillOpen,
+}
+
+/// Why the flow table closed a flow early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    /// The table held its cap of flows and a new connection needed a place.
+    TableFull,
+    /// The flow table's state was over its memory budget (`--memory`).
+    MemoryBudget,
+}
+
+impl Eviction {
+    /// Why, in words: "the flow table was full", ….
+    pub fn reason(self) -> &'static str {
+        match self {
+            Eviction::TableFull => "the flow table was full",
+            Eviction::MemoryBudget => {
+                "alpnscope's memory budget for flow state (--memory) was used up"
+            }
+        }
+    }
+}
+
+/// Bytes alpnscope stopped holding for a flow past its handshake to stay within its memory
+/// budget: it read no more of the flow's TLS streams after `frame`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoppedReading {
+    /// Bytes released.
+    pub bytes: u64,
+    /// The last frame read.
+    pub frame: u64,
 }
 
 /// Everything the pipeline saw of one flow.
@@ -194,6 +225,8 @@ pub struct FlowFacts {
     /// Packets the capture itself says it dropped (its pcapng interface statistics, or
     /// libpcap's counters live); 0 when it does not say.
     pub capture_drops: u64,
+    /// alpnscope stopped reading the flow after its handshake to free memory.
+    pub stopped_reading: Option<StoppedReading>,
 }
 
 impl FlowFacts {

@@ -81,6 +81,8 @@ pub struct Defragmenter {
     pub completed: u64,
     /// Datagrams given up (timeout, cap, inconsistent lengths).
     pub abandoned: u64,
+    /// Fragment bytes held in `pending`.
+    held: usize,
 }
 
 impl Defragmenter {
@@ -137,11 +139,13 @@ impl Defragmenter {
             return None;
         }
         pending.bytes += frag.data.len();
+        self.held += frag.data.len();
         pending.pieces.push((frag.offset, frag.data.to_vec()));
         let end = pending.end?;
         let payload = assemble(&mut pending.pieces, end)?;
         let ttl = pending.ttl;
         let first_seen = pending.first_seen;
+        self.held -= pending.bytes;
         self.pending.remove(&key);
         self.by_age.remove(&(first_seen, key));
         self.completed += 1;
@@ -152,6 +156,12 @@ impl Defragmenter {
             protocol: frag.protocol,
             payload,
         })
+    }
+
+    /// Bytes held for incomplete datagrams, with an estimate of each one's bookkeeping. O(1).
+    pub fn held_bytes(&self) -> usize {
+        const PER_DATAGRAM: usize = 160;
+        self.held + self.pending.len() * PER_DATAGRAM
     }
 
     /// Drops datagrams that waited too long (oldest first, until one that did not).
@@ -166,6 +176,7 @@ impl Defragmenter {
 
     fn drop_datagram(&mut self, key: &Key) {
         if let Some(pending) = self.pending.remove(key) {
+            self.held -= pending.bytes;
             self.by_age.remove(&(pending.first_seen, *key));
             self.abandoned += 1;
         }
@@ -174,6 +185,7 @@ impl Defragmenter {
     /// Datagrams still incomplete (counted as abandoned at the end of a capture).
     pub fn finish(&mut self) {
         self.abandoned += self.pending.len() as u64;
+        self.held = 0;
         self.pending.clear();
         self.by_age.clear();
     }

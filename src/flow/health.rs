@@ -138,6 +138,22 @@ impl TcpHealth {
         TcpHealth::default()
     }
 
+    /// Heap bytes held by the capped lists. O(1).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let dirs: usize = self
+            .dirs
+            .iter()
+            .map(|d| {
+                d.ttls.capacity() * size_of::<(u8, u64)>()
+                    + (d.first_segments.capacity() + d.resent.capacity()) * size_of::<Resent>()
+                    + d.holes.capacity() * size_of::<Hole>()
+            })
+            .sum();
+        dirs + (self.resets.capacity() + self.fins.capacity()) * size_of::<Teardown>()
+            + self.syn_frames.capacity() * size_of::<u64>()
+    }
+
     /// The usual TTL of `side`'s packets (the most common value).
     pub fn usual_ttl(&self, side: Side) -> Option<u8> {
         self.dirs[side.index()]

@@ -51,6 +51,14 @@ pub enum Chunk<'a> {
         /// Missing byte count.
         len: u32,
     },
+    /// A hole given up by [`Reassembler::shed_pending`] to free memory: the bytes were missing
+    /// when alpnscope stopped waiting, not necessarily missing from the capture.
+    Shed {
+        /// The frame at which the hole was given up.
+        frame: u64,
+        /// Missing byte count.
+        len: u32,
+    },
 }
 
 /// A segment whose bytes differ from a copy of the same sequence range seen before; the first
@@ -88,6 +96,14 @@ pub struct ReassemblyStats {
     pub conflicting_segments: u64,
     /// The first of those.
     pub first_conflict: Option<Conflict>,
+    /// Holes given up to free memory ([`Reassembler::shed_pending`]); not counted in `gaps`.
+    pub shed_holes: u32,
+    /// Bytes missing in those holes.
+    pub shed_hole_bytes: u64,
+    /// Out-of-order bytes that were waiting behind them, delivered when the holes were given up.
+    pub shed_pending_bytes: u64,
+    /// The frame at which holes were first given up.
+    pub first_shed_frame: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -159,6 +175,52 @@ impl Reassembler {
         self.pending_bytes = 0;
         self.kept = Vec::new();
         self.kept_frames = Vec::new();
+    }
+
+    /// Heap bytes held: out-of-order segments waiting behind a hole, the delivered bytes kept
+    /// for comparison, and a conflicting copy. O(1).
+    pub fn held_bytes(&self) -> usize {
+        self.pending_bytes
+            + self.pending.capacity() * std::mem::size_of::<Pending>()
+            + self.kept.capacity()
+            + self.kept_frames.capacity() * std::mem::size_of::<(usize, u64)>()
+            + self.conflicting_copy.as_ref().map_or(0, Vec::capacity)
+    }
+
+    /// Out-of-order bytes waiting behind a hole.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// Frees the out-of-order segments by giving up the holes before them (memory pressure):
+    /// each hole goes out as a [`Chunk::Shed`] and the segments after it are delivered.
+    /// Returns the bytes that were waiting.
+    pub fn shed_pending(&mut self, frame: u64, out: &mut dyn FnMut(Chunk<'_>)) -> usize {
+        let waiting = self.pending_bytes;
+        while let Some(first) = self.pending.first() {
+            let until = first.seq;
+            if let Some(next) = self.next {
+                let len = until.diff(next);
+                if len > 0 {
+                    let len = len as u32;
+                    self.stats.shed_holes += 1;
+                    self.stats.shed_hole_bytes += u64::from(len);
+                    self.stats.first_shed_frame.get_or_insert(frame);
+                    self.next = Some(until);
+                    out(Chunk::Shed { frame, len });
+                }
+            }
+            let before = self.pending.len();
+            self.drain(out);
+            if self.pending.len() == before {
+                // Not expected: the first segment starts at `next` after the hole.
+                break;
+            }
+        }
+        self.stats.shed_pending_bytes += waiting as u64;
+        self.pending = Vec::new();
+        self.pending_bytes = 0;
+        waiting
     }
 
     /// True once [`Reassembler::make_passive`] was called.

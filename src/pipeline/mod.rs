@@ -17,9 +17,18 @@
 //! SYN-only flow goes before one with a ClientHello). Only when every tracked flow has shown TLS
 //! is a new connection left out (counted).
 //!
+//! One memory budget covers the flows' state (`budget`, default [`DEFAULT_MEMORY_BUDGET`]): each
+//! packet's connection is charged with what it holds, and while the total is over the budget
+//! the table sheds buffers of flows past their handshake, then out-of-order data of stalled
+//! flows, then flows without a complete handshake, least recently active first (see the module
+//! for the rules). The same order decides which flow a full table closes to make room: a flow
+//! without a TLS record, else one whose ClientHello the server has not answered; a flow whose
+//! server answered is never closed early.
+//!
 //! The two drivers sit beside the table: [`files`] reads capture files and stdin, `live`
 //! (feature `live`) reads an interface through libpcap.
 
+mod budget;
 mod correction;
 pub mod files;
 #[cfg(feature = "live")]
@@ -29,7 +38,7 @@ mod tcp;
 #[cfg(test)]
 mod tests;
 
-use crate::analysis::{self, FlowEnd, FlowFacts, VerdictKind};
+use crate::analysis::{self, Eviction, FlowEnd, FlowFacts, VerdictKind};
 use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
 use crate::decode::{self, Decoded, Defragmenter, Segment};
 use crate::flow::{Endpoint, FlowKey};
@@ -38,12 +47,14 @@ use crate::report::model::{
     CaptureReport, Correction, DecodeCounts, FlowReport, Report, SCHEMA_VERSION, Tool,
 };
 use crate::tls::keylog::{KeyLog, KeyLogError};
+use budget::MemoryBudget;
 use output::Output;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use tcp::{Context, Indexed, Reported, TcpConnection};
+use tcp::{Context, Indexed, Progress, Reported, TcpConnection};
 
 pub use output::MAX_WAITING_REPORTS;
 
+pub use budget::DEFAULT_MEMORY_BUDGET;
 pub use tcp::KEY_WAIT_NS;
 
 /// How long (capture time) an open flow may stay silent before it is closed.
@@ -69,6 +80,8 @@ pub struct AnalyzerOptions {
     pub stream: bool,
     /// Most flows tracked at once (0: [`DEFAULT_MAX_FLOWS`]).
     pub flow_limit: usize,
+    /// Memory budget for flow state in bytes (0: [`DEFAULT_MEMORY_BUDGET`]).
+    pub memory: usize,
     /// Live use with a key log that clients are still writing: keep TLS 1.3 protected records
     /// until their keys arrive (or [`KEY_WAIT_NS`] passes) before judging the flow.
     pub await_keys: bool,
@@ -85,6 +98,14 @@ impl AnalyzerOptions {
             self.flow_limit
         }
     }
+
+    fn memory(&self) -> usize {
+        if self.memory == 0 {
+            DEFAULT_MEMORY_BUDGET
+        } else {
+            self.memory
+        }
+    }
 }
 
 /// Turns frames into flow reports for one or more captures.
@@ -99,6 +120,8 @@ pub struct Analyzer {
     flows_evicted: u64,
     /// Reported flows of the current capture with gaps the capture itself left.
     capture_gap_flows: u64,
+    /// The memory budget for flow state, and what it shed in the current capture.
+    budget: MemoryBudget,
     capture: usize,
     next_stream: u64,
     /// Final reports on their way out, in order of flow id.
@@ -144,12 +167,14 @@ pub enum Streamed {
 impl Analyzer {
     /// A new analyzer.
     pub fn new(options: AnalyzerOptions) -> Analyzer {
+        let budget = MemoryBudget::new(options.memory());
         Analyzer {
             options,
             flows: HashMap::new(),
             activity: ActivityIndex::default(),
             flows_evicted: 0,
             capture_gap_flows: 0,
+            budget,
             capture: 0,
             next_stream: 0,
             output: Output::default(),
@@ -177,6 +202,7 @@ impl Analyzer {
         self.next_stream = 0;
         self.decode = DecodeCounts::default();
         self.flows_evicted = 0;
+        self.budget.begin_capture();
         self.unsupported.clear();
         self.snaplen = 0;
         self.defrag = Defragmenter::new();
@@ -272,7 +298,9 @@ impl Analyzer {
             Decoded::NotIp => self.decode.not_ip += 1,
             Decoded::Fragment(fragment) => {
                 self.decode.fragments += 1;
-                if let Some(datagram) = self.defrag.add(&fragment, frame.timestamp) {
+                let datagram = self.defrag.add(&fragment, frame.timestamp);
+                self.budget.set_other(self.defrag.held_bytes());
+                if let Some(datagram) = datagram {
                     match decode::decode_datagram(&datagram) {
                         Decoded::Tcp(segment) => {
                             self.decode.tcp += 1;
@@ -322,7 +350,8 @@ impl Analyzer {
             // The table is full: make room from idle flows, else from a flow without TLS, else
             // leave this one out (counted).
             self.sweep();
-            if self.flows.len() >= self.options.max_flows() && !self.evict_one() {
+            if self.flows.len() >= self.options.max_flows() && !self.evict_one(Eviction::TableFull)
+            {
                 self.decode.flows_not_tracked += 1;
                 return;
             }
@@ -350,12 +379,75 @@ impl Analyzer {
         };
         let read = connection.segment(side, frame, seg, &mut context);
         self.activity.update(key, connection);
+        let footprint = connection.footprint(frame.timestamp);
+        let stream = connection.tcp_stream;
+        self.budget.charge(
+            key,
+            stream,
+            &mut connection.charge,
+            footprint,
+            frame.timestamp,
+        );
         let stream_now = read
             && self.options.stream
             && matches!(connection.reported, Reported::No)
             && connection.verdict_is_final(self.options.await_keys, frame.timestamp);
         if stream_now {
             self.stream_flow(key);
+        }
+        self.relieve();
+    }
+
+    /// Sheds state while the table is over its memory budget, in the budget's order: closed
+    /// flows still lingering, buffers of flows past their handshake, out-of-order data of
+    /// stalled flows, flows without a complete handshake (see `budget`).
+    fn relieve(&mut self) {
+        while self.budget.over() {
+            if let Some(key) =
+                self.activity
+                    .pop_older(Which::Closed, self.now, None, &mut self.flows)
+            {
+                // Over and judged: it only lingered to absorb stray retransmissions.
+                if let Some(connection) = self.take(&key) {
+                    self.budget.tally.closed_flows += 1;
+                    self.finish_flow(connection, FlowEnd::CaptureEnded);
+                }
+            } else if let Some(key) = self.budget.next_past_handshake(&mut self.flows) {
+                if let Some(connection) = self.flows.get_mut(&key) {
+                    let released = connection.stop_reading();
+                    self.budget.tally.stopped_reading_flows += 1;
+                    self.budget.tally.stopped_reading_bytes += released as u64;
+                    self.recharge(key);
+                }
+            } else if let Some(key) = self.budget.next_stalled(&mut self.flows) {
+                if let Some(connection) = self.flows.get_mut(&key) {
+                    let mut context = Context {
+                        keylog: &self.keylog,
+                        tls_servers: &mut self.tls_servers,
+                        await_keys: self.options.await_keys,
+                        now: self.now,
+                    };
+                    let released = connection.shed_out_of_order(&mut context);
+                    self.budget.tally.out_of_order_flows += 1;
+                    self.budget.tally.out_of_order_bytes += released as u64;
+                    self.recharge(key);
+                }
+            } else if !self.evict_one(Eviction::MemoryBudget) {
+                // Only flows whose server answered are left: the flow cap bounds them.
+                return;
+            }
+        }
+    }
+
+    /// Indexes and charges a flow again after shedding.
+    fn recharge(&mut self, key: FlowKey) {
+        if let Some(connection) = self.flows.get_mut(&key) {
+            // Reading on may have shown TLS.
+            self.activity.update(key, connection);
+            let footprint = connection.footprint(self.now);
+            let stream = connection.tcp_stream;
+            self.budget
+                .charge(key, stream, &mut connection.charge, footprint, self.now);
         }
     }
 
@@ -440,7 +532,11 @@ impl Analyzer {
                 expired.push((connection, FlowEnd::CaptureEnded));
             }
         }
-        for which in [Which::Quiet, Which::Tls] {
+        for which in [
+            Which::Open(Progress::Quiet),
+            Which::Open(Progress::Partial),
+            Which::Open(Progress::Answered),
+        ] {
             while let Some(key) =
                 self.activity
                     .pop_older(which, now, Some(IDLE_TIMEOUT_NS), &mut self.flows)
@@ -456,27 +552,47 @@ impl Analyzer {
         }
     }
 
-    /// Makes room in the full table: finishes the least recently active flow that has shown no
-    /// TLS record as [`FlowEnd::Evicted`]. False when every tracked flow has shown TLS.
-    fn evict_one(&mut self) -> bool {
-        let Some(key) = self
+    /// Makes room (in the full table, or in the memory budget): finishes the least recently
+    /// active flow without a TLS record, else the least recently active one whose ClientHello
+    /// the server has not answered, as [`FlowEnd::Evicted`]. False when the server answered
+    /// every tracked flow.
+    fn evict_one(&mut self, eviction: Eviction) -> bool {
+        let key = self
             .activity
-            .pop_older(Which::Quiet, self.now, None, &mut self.flows)
-        else {
+            .pop_older(
+                Which::Open(Progress::Quiet),
+                self.now,
+                None,
+                &mut self.flows,
+            )
+            .or_else(|| {
+                self.activity.pop_older(
+                    Which::Open(Progress::Partial),
+                    self.now,
+                    None,
+                    &mut self.flows,
+                )
+            });
+        let Some(connection) = key.and_then(|key| self.take(&key)) else {
             return false;
         };
-        let Some(connection) = self.take(&key) else {
-            return false;
-        };
-        self.flows_evicted += 1;
-        self.finish_flow(connection, FlowEnd::Evicted);
+        match eviction {
+            Eviction::TableFull => self.flows_evicted += 1,
+            Eviction::MemoryBudget => {
+                self.budget.tally.evicted_flows += 1;
+                self.budget.tally.evicted_bytes += connection.footprint(self.now).total as u64;
+            }
+        }
+        self.finish_flow(connection, FlowEnd::Evicted(eviction));
         true
     }
 
-    /// Removes a flow from the table and from the activity index.
+    /// Removes a flow from the table, the activity index and the memory budget.
     fn take(&mut self, key: &FlowKey) -> Option<Box<TcpConnection>> {
-        let connection = self.flows.remove(key)?;
+        let mut connection = self.flows.remove(key)?;
         self.activity.remove(&connection);
+        self.budget
+            .release(connection.tcp_stream, &mut connection.charge);
         Some(connection)
     }
 
@@ -484,6 +600,10 @@ impl Analyzer {
     fn finish_all(&mut self, end: FlowEnd) {
         self.activity = ActivityIndex::default();
         let mut open: Vec<Box<TcpConnection>> = self.flows.drain().map(|(_, c)| c).collect();
+        for connection in &mut open {
+            self.budget
+                .release(connection.tcp_stream, &mut connection.charge);
+        }
         open.sort_by_key(|c| c.tcp_stream);
         for connection in open {
             self.finish_flow(connection, end);
@@ -519,6 +639,7 @@ impl Analyzer {
             flow_limit: self.options.max_flows(),
             flows_evicted: self.flows_evicted,
             capture_gap_flows,
+            memory: self.budget.memory_use(),
         };
         build::capture_report(path, summary, &tally)
     }
@@ -615,10 +736,8 @@ impl Analyzer {
 /// One of the orders of [`ActivityIndex`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Which {
-    /// Flows that have shown no TLS record.
-    Quiet,
-    /// Flows that have shown a TLS record.
-    Tls,
+    /// Open flows that got this far (closed ones too, until they leave).
+    Open(Progress),
     /// Closed flows (a RST, or both FINs).
     Closed,
 }
@@ -626,39 +745,44 @@ enum Which {
 /// The flow table's flows in order of last activity, so that neither the sweep nor a full
 /// table scans the table.
 ///
-/// Every flow is in `quiet` or in `tls`, and once closed also in `closed`, keyed by (last
-/// activity, `tcp.stream`). Keys are updated lazily: a packet moves a flow's last activity but
-/// not its entry, so an entry's time is never later than the flow's ([`Indexed`] remembers it).
-/// An entry met at the front with a stale time is put back under the flow's current time; each
-/// packet causes at most one such move, so the cost per packet is amortised O(log n).
+/// Every flow is in one of `quiet`, `partial` and `answered` (by its [`Progress`]), and once
+/// closed also in `closed`, keyed by (last activity, `tcp.stream`). Keys are updated lazily: a
+/// packet moves a flow's last activity but not its entry, so an entry's time is never later
+/// than the flow's ([`Indexed`] remembers it). An entry met at the front with a stale time is
+/// put back under the flow's current time; each packet causes at most one such move, so the
+/// cost per packet is amortised O(log n).
 #[derive(Debug, Default)]
 struct ActivityIndex {
     quiet: BTreeMap<(Timestamp, u64), FlowKey>,
-    tls: BTreeMap<(Timestamp, u64), FlowKey>,
+    partial: BTreeMap<(Timestamp, u64), FlowKey>,
+    answered: BTreeMap<(Timestamp, u64), FlowKey>,
     closed: BTreeMap<(Timestamp, u64), FlowKey>,
 }
 
 impl ActivityIndex {
     fn order(&mut self, which: Which) -> &mut BTreeMap<(Timestamp, u64), FlowKey> {
         match which {
-            Which::Quiet => &mut self.quiet,
-            Which::Tls => &mut self.tls,
+            Which::Open(Progress::Quiet) => &mut self.quiet,
+            Which::Open(Progress::Partial) => &mut self.partial,
+            Which::Open(Progress::Answered) => &mut self.answered,
             Which::Closed => &mut self.closed,
         }
     }
 
-    /// After a packet of `connection`: a flow that showed TLS moves to `tls`, a flow that
-    /// closed joins `closed` (each once per flow).
+    /// After a packet of `connection`: a flow that got further moves to that order, a flow
+    /// that closed joins `closed` (each once per flow).
     fn update(&mut self, key: FlowKey, connection: &mut TcpConnection) {
         let stream = connection.tcp_stream;
         let last = connection.last_time;
-        let (seen_tls, closed) = (connection.seen_tls(), connection.closed());
+        let (progress, closed) = (connection.progress(), connection.closed());
         let indexed = &mut connection.indexed;
-        if !indexed.tls && seen_tls {
-            self.quiet.remove(&(indexed.time, stream));
-            indexed.tls = true;
+        if progress > indexed.progress {
+            self.order(Which::Open(indexed.progress))
+                .remove(&(indexed.time, stream));
+            indexed.progress = progress;
             indexed.time = last;
-            self.tls.insert((last, stream), key);
+            self.order(Which::Open(progress))
+                .insert((last, stream), key);
         }
         if indexed.closed.is_none() && closed {
             indexed.closed = Some(last);
@@ -666,11 +790,7 @@ impl ActivityIndex {
         }
         // A capture whose clock went backwards: entries must never be later than the flow.
         if last < indexed.time {
-            let order = if indexed.tls {
-                &mut self.tls
-            } else {
-                &mut self.quiet
-            };
+            let order = self.order(Which::Open(indexed.progress));
             order.remove(&(indexed.time, stream));
             order.insert((last, stream), key);
             indexed.time = last;
@@ -684,10 +804,13 @@ impl ActivityIndex {
 
     /// Removes a flow's entries.
     fn remove(&mut self, connection: &TcpConnection) {
-        let Indexed { time, tls, closed } = connection.indexed;
+        let Indexed {
+            time,
+            progress,
+            closed,
+        } = connection.indexed;
         let stream = connection.tcp_stream;
-        let order = if tls { Which::Tls } else { Which::Quiet };
-        self.order(order).remove(&(time, stream));
+        self.order(Which::Open(progress)).remove(&(time, stream));
         if let Some(time) = closed {
             self.closed.remove(&(time, stream));
         }
@@ -721,7 +844,7 @@ impl ActivityIndex {
             // Active since it was indexed: back in under its current time.
             match which {
                 Which::Closed => connection.indexed.closed = Some(last),
-                Which::Quiet | Which::Tls => connection.indexed.time = last,
+                Which::Open(_) => connection.indexed.time = last,
             }
             order.insert((last, stream), key);
         }

@@ -8,8 +8,9 @@
 //! by the reassembler's and the TLS parser's caps and by [`MAX_FRAME_TIMES`] (frame times and
 //! window packets).
 
+use super::budget::{Charge, Footprint};
 use crate::analysis::{
-    AlertSeen, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, WindowPacket,
+    AlertSeen, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StoppedReading, WindowPacket,
 };
 use crate::capture::{Frame, Timestamp};
 use crate::decode::Segment;
@@ -91,7 +92,31 @@ pub(super) struct TcpConnection {
     server_hello_time: Option<Timestamp>,
     /// Where the flow table's activity index holds the connection.
     pub indexed: Indexed,
+    /// The server answered the ClientHello (a ServerHello that is not a HelloRetryRequest, or
+    /// an alert): the handshake is complete as far as the verdict goes.
+    server_answered: bool,
+    /// alpnscope stopped reading the connection's streams to free memory.
+    stopped_reading: Option<StoppedReading>,
+    /// What the memory budget charged the connection with.
+    pub charge: Charge,
 }
+
+/// How far a connection got, for the order in which the flow table closes flows early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Progress {
+    /// No TLS record yet (a SYN-only connection, or one that is not TLS).
+    Quiet,
+    /// TLS records, but the server has not answered a complete ClientHello.
+    Partial,
+    /// The server answered the ClientHello.
+    Answered,
+}
+
+/// Bytes a connection costs beyond what it holds on the heap: its boxed state, the table's
+/// entry and its activity-index entries (an estimate).
+const TABLE_ENTRY_BYTES: usize = 256;
+/// Estimated heap bytes of one parsed hello event.
+const HELLO_EVENT_BYTES: usize = 1024;
 
 /// Where the flow table's activity index (`super::ActivityIndex`) holds a connection: the
 /// keys of its entries, so that they can be removed with it.
@@ -99,8 +124,8 @@ pub(super) struct TcpConnection {
 pub(super) struct Indexed {
     /// Last activity when it was last indexed (never later than `last_time`).
     pub time: Timestamp,
-    /// Indexed among the flows with a TLS record (else among those without).
-    pub tls: bool,
+    /// The order it is indexed in.
+    pub progress: Progress,
     /// Last activity when it was indexed among the closed flows, once closed.
     pub closed: Option<Timestamp>,
 }
@@ -142,9 +167,12 @@ impl TcpConnection {
             server_hello_time: None,
             indexed: Indexed {
                 time: frame.timestamp,
-                tls: false,
+                progress: Progress::Quiet,
                 closed: None,
             },
+            server_answered: false,
+            stopped_reading: None,
+            charge: Charge::default(),
         }
     }
 
@@ -164,6 +192,94 @@ impl TcpConnection {
     /// True once either direction carried a TLS record.
     pub fn seen_tls(&self) -> bool {
         self.first_tls_frame.is_some()
+    }
+
+    /// How far the connection got.
+    pub fn progress(&self) -> Progress {
+        if self.server_answered {
+            Progress::Answered
+        } else if self.seen_tls() {
+            Progress::Partial
+        } else {
+            Progress::Quiet
+        }
+    }
+
+    /// What the connection holds now, for the memory budget. O(1) but for the verdict check of
+    /// an answered connection that still buffers bytes.
+    pub fn footprint(&self, now: Timestamp) -> Footprint {
+        use std::mem::size_of;
+        let buffered: usize = self
+            .reassembly
+            .iter()
+            .map(Reassembler::held_bytes)
+            .chain(self.parsers.iter().map(DirectionParser::held_bytes))
+            .sum();
+        let hellos = self.client_random.is_some() as usize + self.server_version.is_some() as usize;
+        let fixed = size_of::<TcpConnection>()
+            + TABLE_ENTRY_BYTES
+            + self.frame_times.capacity() * size_of::<(u64, Timestamp)>()
+            + self.window_packets.capacity() * size_of::<WindowPacket>()
+            + self.events.capacity() * size_of::<(Side, TlsEvent)>()
+            + hellos * HELLO_EVENT_BYTES
+            + self.client_random.as_ref().map_or(0, Vec::capacity)
+            + self.health.heap_bytes();
+        let out_of_order = self.reassembly.iter().map(Reassembler::pending_bytes).sum();
+        Footprint {
+            total: fixed + buffered,
+            out_of_order,
+            buffered_past_handshake: buffered > 0
+                && self.server_answered
+                && self.stopped_reading.is_none()
+                && self.verdict_is_final(false, now),
+        }
+    }
+
+    /// Stops reading both streams to free their buffers (memory pressure on a connection past
+    /// its handshake, whose verdict more bytes cannot change). Returns the bytes released.
+    pub fn stop_reading(&mut self) -> usize {
+        let before: usize = self
+            .reassembly
+            .iter()
+            .map(Reassembler::held_bytes)
+            .chain(self.parsers.iter().map(DirectionParser::held_bytes))
+            .sum();
+        for (parser, reassembly) in self.parsers.iter_mut().zip(&mut self.reassembly) {
+            parser.stop();
+            reassembly.make_passive();
+        }
+        let after: usize = self
+            .reassembly
+            .iter()
+            .map(Reassembler::held_bytes)
+            .chain(self.parsers.iter().map(DirectionParser::held_bytes))
+            .sum();
+        let released = before.saturating_sub(after);
+        self.stopped_reading = Some(StoppedReading {
+            bytes: released as u64,
+            frame: self.last_frame,
+        });
+        released
+    }
+
+    /// Gives up the holes that out-of-order data waits behind, in both directions, and reads
+    /// on (memory pressure). Returns the out-of-order bytes that were waiting.
+    pub fn shed_out_of_order(&mut self, context: &mut Context<'_>) -> usize {
+        let frame = self.last_frame;
+        let mut released = 0;
+        for side in [Side::A, Side::B] {
+            let i = side.index();
+            if self.reassembly[i].pending_bytes() == 0 {
+                continue;
+            }
+            let mut events = Vec::new();
+            let (reassembly, parser) = (&mut self.reassembly[i], &mut self.parsers[i]);
+            released +=
+                reassembly.shed_pending(frame, &mut |chunk| feed(parser, chunk, &mut events));
+            self.absorb(side, &mut events, context);
+        }
+        self.after_events(frame);
+        released
     }
 
     /// True when neither direction wants more bytes.
@@ -331,6 +447,10 @@ impl TcpConnection {
             TlsEvent::ServerHello { hello, .. } if !hello.is_hello_retry_request => {
                 self.server_version = Some(hello.tls_version());
                 self.server_hello_time.get_or_insert(context.now);
+                self.server_answered = true;
+            }
+            TlsEvent::Alert { .. } if self.client == Some(side.other()) => {
+                self.server_answered = true;
             }
             _ => {}
         }
@@ -487,6 +607,7 @@ impl TcpConnection {
             client_side: client,
             handshake_end: self.handshake_end,
             payload_seen: self.payload_seen,
+            stopped_reading: self.stopped_reading,
             ..FlowFacts::default()
         };
         // The ClientHello as the differing copy of a retransmitted client segment has it.
@@ -582,5 +703,6 @@ fn feed(parser: &mut DirectionParser, chunk: Chunk<'_>, events: &mut Vec<TlsEven
     match chunk {
         Chunk::Data { frame, bytes } => parser.feed(frame, bytes, events),
         Chunk::Gap { frame, len } => parser.gap(frame, len, events),
+        Chunk::Shed { frame, len } => parser.gave_up(frame, len, events),
     }
 }

@@ -172,7 +172,7 @@ fn a_full_flow_table_evicts_the_least_recently_active_flow_without_tls() {
     let capture = analyzer.end_capture("test", &summary());
     assert_eq!(capture.decode.flows_not_tracked, 0);
     assert!(capture.warnings.iter().any(|w| w
-        == "3 flows were closed early to make room in the full flow table (3 flows, the cap): each time the least recently active flow that had shown no TLS record; their reports end where they were closed"));
+        == "3 flows were closed early to make room in the full flow table (3 flows, the cap): each time the least recently active flow that had shown no TLS record, else one whose ClientHello the server had not answered; their reports end where they were closed"));
     let report = analyzer.into_report(vec![capture]);
     let flows: Vec<FlowRow<'_>> = report
         .flows
@@ -272,8 +272,20 @@ fn idle_flows_leave_by_their_last_activity_even_when_the_clock_goes_back() {
     assert_eq!(ends, [(40000, 5), (40001, 2), (40002, 4)]);
 }
 
+/// A server packet from 192.0.2.2:443 to the client port `port`: data at sequence number
+/// `seq`, acknowledging `ack`.
+fn server_packet(port: u16, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let mut packet = Vec::new();
+    PacketBuilder::ipv4([192, 0, 2, 2], [192, 0, 2, 1], 64)
+        .tcp(443, port, seq, 1000)
+        .ack(ack)
+        .write(&mut packet, payload)
+        .unwrap();
+    packet
+}
+
 #[test]
-fn a_full_flow_table_of_tls_flows_leaves_new_connections_out() {
+fn a_full_flow_table_of_answered_flows_leaves_new_connections_out() {
     let mut analyzer = Analyzer::new(AnalyzerOptions {
         flow_limit: 1,
         ..AnalyzerOptions::default()
@@ -283,6 +295,12 @@ fn a_full_flow_table_of_tls_flows_leaves_new_connections_out() {
     let packets = [
         client_packet(40000, true, &[]),
         client_packet(40000, false, &hello),
+        server_packet(
+            40000,
+            1,
+            2 + hello.len() as u32,
+            &server_hello_record(b"h2"),
+        ),
         client_packet(40001, true, &[]),
         client_packet(40002, true, &[]),
     ];
@@ -295,7 +313,64 @@ fn a_full_flow_table_of_tls_flows_leaves_new_connections_out() {
     assert_eq!(
         capture.warnings,
         vec![
-            "2 packets of new connections were not analysed: 1 flows were already tracked (the cap), every one of them with TLS"
+            "2 packets of new connections were not analysed: 1 flows were already tracked (the cap), the server had answered every one of them"
+        ]
+    );
+}
+
+/// A table full of flows whose ClientHello is unanswered (or incomplete) still takes a new
+/// connection: the least recently active of them is closed early, and says so.
+#[test]
+fn a_full_flow_table_of_unanswered_hellos_makes_room_for_a_new_connection() {
+    let mut analyzer = Analyzer::new(AnalyzerOptions {
+        flow_limit: 2,
+        ..AnalyzerOptions::default()
+    });
+    analyzer.begin_capture(0);
+    let hello = client_hello_record();
+    let packets = [
+        client_packet(40000, true, &[]),           // 1: A
+        client_packet(40000, false, &hello),       // 2: A's ClientHello
+        client_packet(40001, true, &[]),           // 3: B
+        client_packet(40001, false, &hello[..30]), // 4: B's ClientHello, incomplete
+        client_packet(40000, false, &[]),          // 5: A again (an ACK)
+        client_packet(40002, true, &[]),           // 6: C evicts B (least recently active)
+        client_packet(40003, true, &[]),           // 7: D evicts C (no TLS record)
+    ];
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    let capture = analyzer.end_capture("test", &summary());
+    assert_eq!(capture.decode.flows_not_tracked, 0);
+    let report = analyzer.into_report(vec![capture]);
+    let flows: Vec<(u16, u64, &str)> = report
+        .flows
+        .iter()
+        .map(|f| (f.client.port, f.last_frame, f.detail.as_str()))
+        .collect();
+    assert_eq!(
+        flows,
+        [
+            (
+                40000,
+                5,
+                "no ServerHello before the capture ended (ClientHello in frame 2, last packet of the flow in frame 5)"
+            ),
+            (
+                40001,
+                4,
+                "the flow table was full; this flow was closed early to make room after frame 4 before its ClientHello was complete (first TLS record in frame 4), so what it offered was not analysed"
+            ),
+            (
+                40002,
+                6,
+                "the flow table was full; this flow was closed early to make room after frame 6 (no TLS record until then), so what it did next was not analysed"
+            ),
+            (
+                40003,
+                7,
+                "no answer to the SYN (frame 7) before the capture ended"
+            ),
         ]
     );
 }
@@ -702,4 +777,115 @@ fn data_nobody_acknowledged_is_missing_from_a_capture_that_dropped_packets() {
         })
     );
     assert!(report.diagnosis.is_empty());
+}
+
+/// A client segment from port `port` carrying `payload` at sequence number `seq`.
+fn client_data(port: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let mut packet = Vec::new();
+    PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+        .tcp(port, 443, seq, 1000)
+        .ack(1)
+        .write(&mut packet, payload)
+        .unwrap();
+    packet
+}
+
+/// Over its memory budget, the table sheds in the documented order, one step at a time: the
+/// buffers of the flow past its handshake, then the out-of-order data of the stalled flow,
+/// then the flow without TLS, least recently active first; each affected flow says so.
+#[test]
+fn over_the_memory_budget_the_table_sheds_in_order() {
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.begin_capture(0);
+    let hello = client_hello_record();
+    let packets = [
+        client_packet(40000, true, &[]),     // 1: A
+        client_packet(40000, false, &hello), // 2
+        server_packet(
+            40000,
+            1,
+            2 + hello.len() as u32,
+            &server_hello_record(b"h2"),
+        ), // 3
+        client_packet(40001, true, &[]),     // 4: B
+        client_data(40001, 12, &hello),      // 5: B's ClientHello behind a 10-byte hole
+        client_packet(40002, true, &[]),     // 6: C, SYN only
+        client_packet(40003, true, &[]),     // 7: D, SYN only
+    ];
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    let tally = |a: &Analyzer| {
+        let t = a.budget.tally;
+        (
+            t.stopped_reading_flows,
+            t.out_of_order_flows,
+            t.out_of_order_bytes,
+            t.evicted_flows,
+        )
+    };
+    assert_eq!(tally(&analyzer), (0, 0, 0, 0));
+    // One byte over, twice: each time the next step of the order is taken.
+    let over_by_one = |a: &mut Analyzer| {
+        let used = a.budget.used();
+        a.budget.set_limit(used - 1);
+        a.relieve();
+        assert!(!a.budget.over());
+    };
+    over_by_one(&mut analyzer);
+    assert_eq!(tally(&analyzer), (1, 0, 0, 0));
+    over_by_one(&mut analyzer);
+    // B read on: its ClientHello, parsed, costs more than the 61 bytes that waited, so the
+    // last step closes a flow too: C, the least recently active flow without TLS.
+    assert_eq!(tally(&analyzer), (1, 1, 61, 1));
+    assert_eq!(analyzer.active_flows(), 3);
+    analyzer.budget.set_limit(DEFAULT_MEMORY_BUDGET);
+    let capture = analyzer.end_capture("test", &summary());
+    assert_eq!(
+        (
+            capture.memory.stopped_reading_flows,
+            capture.memory.out_of_order_flows,
+            capture.memory.out_of_order_bytes,
+            capture.memory.evicted_flows,
+        ),
+        (1, 1, 61, 1)
+    );
+    let report = analyzer.into_report(vec![capture]);
+    let flows: Vec<(u16, VerdictKind, &str, Vec<&str>)> = report
+        .flows
+        .iter()
+        .map(|f| {
+            (
+                f.client.port,
+                f.verdict,
+                f.detail.as_str(),
+                f.notes.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(flows[0].0, 40000);
+    assert_eq!(flows[0].1, VerdictKind::Agreed);
+    assert_eq!(
+        flows[0].3,
+        [
+            "alpnscope stopped reading this flow after frame 3 to stay within its memory budget (--memory), releasing 247 buffered bytes; its verdict was final, later handshake messages were not read"
+        ]
+    );
+    assert_eq!(flows[1].0, 40001);
+    assert_eq!(
+        flows[1].3,
+        [
+            "client stream: alpnscope gave up waiting for 10 bytes missing in 1 holes at frame 5 to stay within its memory budget (--memory) and read the 61 bytes after them; the capture may hold the missing bytes later"
+        ]
+    );
+    assert_eq!(
+        (flows[2].0, flows[2].1, flows[2].2),
+        (
+            40002,
+            VerdictKind::Incomplete,
+            "alpnscope's memory budget for flow state (--memory) was used up; this flow was closed early to make room after frame 6 (no TLS record until then), so what it did next was not analysed"
+        )
+    );
+    assert_eq!(flows[3].0, 40003);
+    assert_eq!(flows.len(), 4);
 }

@@ -210,6 +210,15 @@ fn notes(facts: &FlowFacts) -> Vec<String> {
                 stats.gaps, stats.gap_bytes
             ));
         }
+        if stats.shed_holes > 0 {
+            notes.push(format!(
+                "{who} stream: alpnscope gave up waiting for {} bytes missing in {} holes at frame {} to stay within its memory budget (--memory) and read the {} bytes after them; the capture may hold the missing bytes later",
+                stats.shed_hole_bytes,
+                stats.shed_holes,
+                stats.first_shed_frame.unwrap_or(0),
+                stats.shed_pending_bytes
+            ));
+        }
         if let Some(c) = stats.first_conflict {
             let more = match stats.conflicting_segments {
                 0 | 1 => String::new(),
@@ -234,6 +243,12 @@ fn notes(facts: &FlowFacts) -> Vec<String> {
                 crate::tls::event::MAX_EVENTS
             ));
         }
+    }
+    if let Some(stopped) = facts.stopped_reading {
+        notes.push(format!(
+            "alpnscope stopped reading this flow after frame {} to stay within its memory budget (--memory), releasing {} buffered bytes; its verdict was final, later handshake messages were not read",
+            stopped.frame, stopped.bytes
+        ));
     }
     if facts.truncated_frames > 0 {
         notes.push(format!(
@@ -405,6 +420,8 @@ pub struct CaptureTally<'a> {
     pub flows_evicted: u64,
     /// Flows whose handshake lacks packets that the peers received.
     pub capture_gap_flows: u64,
+    /// The memory budget for flow state and what was shed to stay within it.
+    pub memory: MemoryUse,
 }
 
 /// The report of one capture: what the reader and the flow table saw, and what to warn about.
@@ -429,13 +446,14 @@ pub fn capture_report(
     }
     if tally.flows_evicted > 0 {
         warnings.push(format!(
-            "{} flows were closed early to make room in the full flow table ({} flows, the cap): each time the least recently active flow that had shown no TLS record; their reports end where they were closed",
+            "{} flows were closed early to make room in the full flow table ({} flows, the cap): each time the least recently active flow that had shown no TLS record, else one whose ClientHello the server had not answered; their reports end where they were closed",
             tally.flows_evicted, tally.flow_limit
         ));
     }
+    warnings.extend(memory_warning(tally));
     if decode.flows_not_tracked > 0 {
         warnings.push(format!(
-            "{} packets of new connections were not analysed: {} flows were already tracked (the cap), every one of them with TLS",
+            "{} packets of new connections were not analysed: {} flows were already tracked (the cap), the server had answered every one of them",
             decode.flows_not_tracked, tally.flow_limit
         ));
     }
@@ -486,7 +504,63 @@ pub fn capture_report(
         warnings,
         decode,
         statistics,
+        memory: tally.memory,
     }
+}
+
+/// "64 KiB", "64 MiB", "1.5 GiB", "1000 bytes".
+fn size_text(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    if bytes >= GIB && bytes % (GIB / 10) == 0 {
+        format!("{} GiB", bytes as f64 / GIB as f64)
+    } else if bytes >= MIB && bytes % (MIB / 16) == 0 {
+        format!("{} MiB", bytes as f64 / MIB as f64)
+    } else if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// The warning for a capture that needed more memory than the budget, if it did: what was
+/// shed, in the order it is shed.
+fn memory_warning(tally: &CaptureTally<'_>) -> Option<String> {
+    let shed = &tally.memory;
+    if shed.stopped_reading_flows + shed.out_of_order_flows + shed.evicted_flows == 0 {
+        // Finishing closed flows early loses nothing: no warning for that alone.
+        return None;
+    }
+    let mut what = Vec::new();
+    if shed.closed_flows > 0 {
+        what.push(format!(
+            "finished {} closed flows before their linger time was over",
+            shed.closed_flows
+        ));
+    }
+    if shed.stopped_reading_flows > 0 {
+        what.push(format!(
+            "stopped reading {} flows past their handshake ({} bytes released; their verdicts stand, later handshake messages were not read)",
+            shed.stopped_reading_flows, shed.stopped_reading_bytes
+        ));
+    }
+    if shed.out_of_order_flows > 0 {
+        what.push(format!(
+            "gave up waiting for missing bytes in {} flows ({} bytes of out-of-order data had waited; the holes are gaps alpnscope declared, not proof of capture loss)",
+            shed.out_of_order_flows, shed.out_of_order_bytes
+        ));
+    }
+    if shed.evicted_flows > 0 {
+        what.push(format!(
+            "closed {} flows without a complete handshake early, least recently active first ({} bytes)",
+            shed.evicted_flows, shed.evicted_bytes
+        ));
+    }
+    Some(format!(
+        "the flow state outgrew the memory budget ({}, --memory): alpnscope {}; each affected flow says so",
+        size_text(shed.budget),
+        what.join(", then ")
+    ))
 }
 
 /// The warning for a capture whose own counters say it dropped packets, if they do.

@@ -116,6 +116,12 @@ pub enum StreamFault {
         /// Missing byte count.
         len: u32,
     },
+    /// Bytes still missing when alpnscope gave up waiting for them to stay within its memory
+    /// budget (`--memory`): not proven missing from the capture, which may hold them later.
+    GaveUpWaiting {
+        /// Missing byte count.
+        len: u32,
+    },
     /// A record header that is not TLS (after TLS was recognised).
     BadRecordHeader,
     /// A hello larger than [`MAX_HELLO_BYTES`].
@@ -147,6 +153,10 @@ impl std::fmt::Display for StreamFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StreamFault::Gap { len } => write!(f, "{len} bytes missing from the capture"),
+            StreamFault::GaveUpWaiting { len } => write!(
+                f,
+                "alpnscope gave up waiting for {len} missing bytes to stay within its memory budget (--memory), not proof that the capture lacks them"
+            ),
             StreamFault::BadRecordHeader => write!(f, "bytes that are not a TLS record header"),
             StreamFault::HelloTooLarge { len } => {
                 write!(

@@ -95,6 +95,11 @@ pub struct Reassembler {
 }
 
 impl Reassembler {
+    /// Heap bytes held: the body so far and its frames.
+    pub fn held_bytes(&self) -> usize {
+        self.body.capacity() + self.frames.capacity() * std::mem::size_of::<u64>()
+    }
+
     /// Forgets the message in progress (gap, lost sync, stop).
     pub fn reset(&mut self) {
         *self = Reassembler::default();

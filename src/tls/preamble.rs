@@ -251,6 +251,11 @@ impl StartDetector {
         self.tls_only = true;
     }
 
+    /// Heap bytes held.
+    pub fn held_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Drops the kept bytes.
     pub fn clear(&mut self) {
         self.buf = Vec::new();

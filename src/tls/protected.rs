@@ -94,6 +94,13 @@ impl Default for Protection {
 }
 
 impl Protection {
+    /// Heap bytes held: the record being read and the records kept for keys.
+    pub fn held_bytes(&self) -> usize {
+        self.buf.capacity()
+            + self.held_bytes
+            + self.held.capacity() * std::mem::size_of::<HeldRecord>()
+    }
+
     /// True once this direction's records are encrypted.
     pub fn is_encrypted(&self) -> bool {
         self.encrypted

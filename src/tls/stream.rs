@@ -191,8 +191,24 @@ impl DirectionParser {
         self.budget.emit(events, event);
     }
 
+    /// Heap bytes held: the first bytes being classified, the handshake message being
+    /// reassembled, protected records. O(1).
+    pub fn held_bytes(&self) -> usize {
+        self.start.held_bytes() + self.handshake.held_bytes() + self.protection.held_bytes()
+    }
+
     /// Bytes missing from the stream: the parser loses sync and looks for the next record.
     pub fn gap(&mut self, frame: u64, len: u32, events: &mut Vec<TlsEvent>) {
+        self.missing(frame, len, StreamFault::Gap { len }, events);
+    }
+
+    /// Bytes given up by the reassembler to free memory: like [`DirectionParser::gap`], with
+    /// a fault that says alpnscope, not the capture, is why they are missing.
+    pub fn gave_up(&mut self, frame: u64, len: u32, events: &mut Vec<TlsEvent>) {
+        self.missing(frame, len, StreamFault::GaveUpWaiting { len }, events);
+    }
+
+    fn missing(&mut self, frame: u64, len: u32, fault: StreamFault, events: &mut Vec<TlsEvent>) {
         if self.phase != Phase::Done && self.protection.is_encrypted() {
             let gap = self.gap_since_opened.get_or_insert(GapSinceOpened {
                 missing: 0,
@@ -206,13 +222,7 @@ impl DirectionParser {
             Phase::Done => {}
             Phase::Detect if self.start.is_empty() => self.phase = Phase::Resync,
             Phase::Records | Phase::Detect => {
-                self.emit(
-                    events,
-                    TlsEvent::Fault {
-                        frame,
-                        fault: StreamFault::Gap { len },
-                    },
-                );
+                self.emit(events, TlsEvent::Fault { frame, fault });
                 self.resync();
             }
             Phase::Resync => {}

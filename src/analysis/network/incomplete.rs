@@ -55,7 +55,7 @@ pub fn incomplete_cause(
 ) -> Option<(NetworkCause, String, Vec<u64>)> {
     // A flow evicted from the full flow table was, like one still open, not followed to its
     // end: only what its packets already show counts.
-    let observation_over = !facts.still_open() && facts.end != FlowEnd::Evicted;
+    let observation_over = !facts.still_open() && !matches!(facts.end, FlowEnd::Evicted(_));
     let ch = facts.client_hello();
     if ch.is_none() && !facts.is_tls() {
         return syn_cause(facts, view, observation_over);

@@ -144,6 +144,15 @@ fn no_client_hello_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String 
     }
     evidence.extend(facts.first_tls_frame);
     let first_tls = facts.first_tls_frame.unwrap_or(0);
+    if let FlowEnd::Evicted(eviction) = facts.end {
+        // alpnscope's doing: the rest of the ClientHello may well have followed.
+        evidence.push(facts.last_frame);
+        return format!(
+            "{}; this flow was closed early to make room after frame {} before its ClientHello was complete (first TLS record in frame {first_tls}), so what it offered was not analysed",
+            eviction.reason(),
+            facts.last_frame
+        );
+    }
     match facts.health.syn {
         // The capture saw the connection open: it lost the handshake's packets, not its start.
         Some((syn, _)) => format!(
@@ -261,8 +270,9 @@ fn unanswered_detail(
         FlowEnd::CaptureStopped => {
             format!("capture stopped before a ServerHello (ClientHello in frame {ch_last})")
         }
-        FlowEnd::Evicted => format!(
-            "no ServerHello before the flow table was full; this flow was closed early to make room after frame {} (ClientHello in frame {ch_last}), so what it did next was not analysed",
+        FlowEnd::Evicted(eviction) => format!(
+            "no ServerHello before {}; this flow was closed early to make room after frame {} (ClientHello in frame {ch_last}), so what it did next was not analysed",
+            eviction.reason(),
             facts.last_frame
         ),
         _ => {

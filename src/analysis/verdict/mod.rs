@@ -263,13 +263,16 @@ fn judge_without_tls(
     {
         return (VerdictKind::Incomplete, detail);
     }
-    if facts.tls_candidate && facts.end == FlowEnd::Evicted {
+    if facts.tls_candidate
+        && let FlowEnd::Evicted(eviction) = facts.end
+    {
         // The table's doing, not the network's: what the flow did next was not followed.
         evidence.push(facts.last_frame);
         return (
             VerdictKind::Incomplete,
             format!(
-                "the flow table was full; this flow was closed early to make room after frame {} (no TLS record until then), so what it did next was not analysed",
+                "{}; this flow was closed early to make room after frame {} (no TLS record until then), so what it did next was not analysed",
+                eviction.reason(),
                 facts.last_frame
             ),
         );

@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// What a consumer saw: the bytes, with `?` for each missing byte.
+/// What a consumer saw: the bytes, with `?` for each missing byte (`!` for each byte of a hole
+/// given up to free memory).
 #[derive(Default)]
 struct Seen {
     bytes: Vec<u8>,
@@ -18,6 +19,10 @@ impl Seen {
             }
             Chunk::Gap { len, frame } => {
                 self.bytes.extend(std::iter::repeat_n(b'?', len as usize));
+                self.frames.push(frame);
+            }
+            Chunk::Shed { len, frame } => {
+                self.bytes.extend(std::iter::repeat_n(b'!', len as usize));
                 self.frames.push(frame);
             }
         }
@@ -346,4 +351,49 @@ fn permute(v: &mut [usize; 4], k: usize, f: &mut dyn FnMut(&[usize; 4])) {
         permute(v, k + 1, f);
         v.swap(k, i);
     }
+}
+
+#[test]
+fn shedding_gives_up_every_hole_and_reads_the_data_after_them() {
+    let mut r = Reassembler::new();
+    let mut seen = Seen::default();
+    r.syn(SeqNumber(999));
+    {
+        let mut sink = seen.sink();
+        r.segment(SeqNumber(1000), 1, b"ab", 2, &mut sink);
+        // Holes at 1002..1004 and 1006..1007.
+        r.segment(SeqNumber(1004), 2, b"cd", 2, &mut sink);
+        r.segment(SeqNumber(1007), 3, b"efg", 3, &mut sink);
+        assert_eq!(r.pending_bytes(), 5);
+        assert!(r.held_bytes() >= 5 + 2);
+        assert_eq!(r.shed_pending(4, &mut sink), 5);
+        assert_eq!(r.pending_bytes(), 0);
+        // The stream goes on after the data that waited.
+        r.segment(SeqNumber(1010), 5, b"h", 1, &mut sink);
+    }
+    assert_eq!(seen.bytes, b"ab!!cd!efgh");
+    assert_eq!(seen.frames, vec![1, 4, 2, 4, 3, 5]);
+    let stats = r.stats();
+    assert_eq!(
+        (
+            stats.shed_holes,
+            stats.shed_hole_bytes,
+            stats.shed_pending_bytes,
+            stats.first_shed_frame
+        ),
+        (2, 3, 5, Some(4))
+    );
+    // Holes given up are not counted as capture gaps.
+    assert_eq!((stats.gaps, stats.gap_bytes), (0, 0));
+}
+
+#[test]
+fn shedding_without_waiting_data_changes_nothing() {
+    let mut r = Reassembler::new();
+    let mut seen = Seen::default();
+    r.syn(SeqNumber(999));
+    let mut sink = seen.sink();
+    r.segment(SeqNumber(1000), 1, b"ab", 2, &mut sink);
+    assert_eq!(r.shed_pending(2, &mut sink), 0);
+    assert_eq!(r.stats().shed_holes, 0);
 }

@@ -59,6 +59,8 @@ pub struct LiveOptions {
     /// Keep every final flow report for the report returned at the end (JSON, Markdown);
     /// otherwise only the summary and diagnosis tallies are kept and memory stays flat.
     pub keep_flows: bool,
+    /// Memory budget for flow state in bytes (0: the default).
+    pub memory: usize,
 }
 
 /// An interface and its addresses.
@@ -215,6 +217,7 @@ impl LiveSession {
         }
         let analyzer = Analyzer::new(AnalyzerOptions {
             include_non_tls: options.include_non_tls,
+            memory: options.memory,
             stream: true,
             // Clients log TLS 1.3 handshake secrets only after the ServerHello: wait for them.
             await_keys: !options.keylogs.is_empty(),

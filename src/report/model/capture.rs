@@ -35,6 +35,35 @@ pub struct CaptureReport {
     /// The capture's own counters: libpcap's statistics of a live capture, or a pcapng file's
     /// Interface Statistics Blocks (null for pcap files and pcapng files without them).
     pub statistics: Option<CaptureStatistics>,
+    /// The memory budget for flow state, and what alpnscope shed to stay within it.
+    pub memory: MemoryUse,
+}
+
+/// The memory budget for flow state (`--memory`) while reading one capture, and what was shed
+/// to stay within it, in the order it is shed. Each affected flow says so in its notes or its
+/// verdict.
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+pub struct MemoryUse {
+    /// The budget in bytes.
+    pub budget: u64,
+    /// Most bytes of flow state held at once (alpnscope's estimate).
+    pub peak: u64,
+    /// Closed flows (RST, or both FINs) finished before their 10 s linger was over: their
+    /// verdicts were final, so nothing is lost but the absorption of stray retransmissions.
+    pub closed_flows: u64,
+    /// Flows past their handshake whose buffers were released: alpnscope read no more of them.
+    pub stopped_reading_flows: u64,
+    /// Bytes released from those flows.
+    pub stopped_reading_bytes: u64,
+    /// Flows whose out-of-order data stopped waiting behind a hole (the hole became a gap
+    /// that alpnscope declared, and the data after it was read).
+    pub out_of_order_flows: u64,
+    /// Out-of-order bytes that were waiting.
+    pub out_of_order_bytes: u64,
+    /// Flows without a complete handshake closed early (reported `incomplete`, "closed early").
+    pub evicted_flows: u64,
+    /// Bytes those flows held.
+    pub evicted_bytes: u64,
 }
 
 /// The capturer's own counters. Live, all three are libpcap's; a pcapng file fills those its

@@ -12,7 +12,7 @@ mod tcp;
 mod tls;
 
 pub use across::{Diagnosis, DiagnosisKind, ServerSummary, Summary};
-pub use capture::{CaptureReport, CaptureStatistics, DecodeCounts};
+pub use capture::{CaptureReport, CaptureStatistics, DecodeCounts, MemoryUse};
 pub use live::{CorrectedField, Correction, PreviousConclusion};
 pub use tcp::{
     CaptureGapReport, CountReport, DirectionCounts, FinReport, HoleReport, MessageReport,
