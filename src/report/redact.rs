@@ -334,9 +334,10 @@ fn v4_pseudonym(v4: Ipv4Addr, d: &[u8; 32]) -> Ipv4Addr {
     // The octets kept: the class's prefix.
     let fixed = if v4.is_loopback() || o[0] == 10 {
         1
-    } else if (o[0] == 172 && (16..32).contains(&o[1])) || (o[0] == 192 && o[1] == 168) {
-        2
-    } else if v4.is_link_local() {
+    } else if (o[0] == 172 && (16..32).contains(&o[1]))
+        || (o[0] == 192 && o[1] == 168)
+        || v4.is_link_local()
+    {
         2
     } else {
         0
