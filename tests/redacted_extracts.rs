@@ -174,25 +174,82 @@ fn reassemble(segments: &[Segment]) -> Vec<u8> {
     stream
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// Byte strings to look for, bucketed by their first byte, so that one pass over a haystack
+/// finds them all (a search per needle took half a minute in a debug build).
+struct Needles {
+    buckets: Vec<Vec<(Vec<u8>, String)>>,
+    /// Match regardless of ASCII case (needles stored in lower case).
+    text: bool,
 }
 
-fn find_text(haystack: &[u8], needle: &str) -> Option<usize> {
-    let needle = needle.as_bytes();
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
+impl Needles {
+    fn new(text: bool) -> Needles {
+        Needles {
+            buckets: vec![Vec::new(); 256],
+            text,
+        }
     }
-    haystack
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
+
+    fn add(&mut self, needle: Vec<u8>, label: String) {
+        let needle = if self.text {
+            needle.to_ascii_lowercase()
+        } else {
+            needle
+        };
+        if let Some(&first) = needle.first() {
+            self.buckets[usize::from(first)].push((needle, label));
+        }
+    }
+
+    /// `(label, offset)` of every needle found in `haystack`.
+    fn scan(&self, haystack: &[u8]) -> Vec<(String, usize)> {
+        let lower;
+        let hay = if self.text {
+            lower = haystack.to_ascii_lowercase();
+            &lower[..]
+        } else {
+            haystack
+        };
+        let mut found = Vec::new();
+        for (i, b) in hay.iter().enumerate() {
+            for (needle, label) in &self.buckets[usize::from(*b)] {
+                if hay[i..].starts_with(needle) {
+                    found.push((label.clone(), i));
+                }
+            }
+        }
+        found
+    }
+}
+
+fn mac_text(mac: &[u8; 6]) -> String {
+    let hex: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+    format!("MAC {}", hex.join(":"))
 }
 
 /// Where `originals` show in the extract `bytes` (an empty list: nowhere).
 fn leaks(bytes: &[u8], originals: &Originals) -> Vec<String> {
+    // Text: addresses as text and names, anywhere. Binary: MAC addresses and IPv6 addresses
+    // anywhere; IPv4 addresses only in payloads and streams (four bytes of a TCP header can
+    // spell one by chance: a checksum ending in 0x7f, a zero urgent pointer and a NOP are
+    // 127.0.0.1), and in the IP header's address fields, checked after decoding.
+    let mut text = Needles::new(true);
+    let mut binary = Needles::new(false);
+    let mut v4 = Needles::new(false);
+    for ip in &originals.addresses {
+        text.add(ip.to_string().into_bytes(), format!("{ip} as text"));
+        match ip {
+            IpAddr::V4(a) => v4.add(a.octets().to_vec(), format!("{ip} in binary")),
+            IpAddr::V6(a) => binary.add(a.octets().to_vec(), format!("{ip} in binary")),
+        }
+    }
+    for name in &originals.names {
+        text.add(name.clone().into_bytes(), format!("name {name}"));
+    }
+    for mac in &originals.macs {
+        binary.add(mac.to_vec(), mac_text(mac));
+    }
+
     let mut found = Vec::new();
     let mut streams: BTreeMap<Direction, Vec<Segment>> = BTreeMap::new();
     let summary = read_capture_slice(bytes, |event| {
@@ -203,31 +260,11 @@ fn leaks(bytes: &[u8], originals: &Originals) -> Vec<String> {
         let data = frame.data;
         for mac in frame_macs(frame.link_type, data) {
             if originals.macs.contains(&mac) {
-                found.push(format!("frame {n}: MAC {mac:02x?} in the link header"));
+                found.push(format!("frame {n}: {} in the link header", mac_text(&mac)));
             }
         }
-        for mac in &originals.macs {
-            if let Some(at) = find(data, mac) {
-                found.push(format!("frame {n}: MAC {mac:02x?} at byte {at}"));
-            }
-        }
-        for ip in &originals.addresses {
-            if let Some(at) = find_text(data, &ip.to_string()) {
-                found.push(format!("frame {n}: {ip} as text at byte {at}"));
-            }
-            // A 16-byte IPv6 address does not show up by chance; a 4-byte IPv4 one does (a
-            // checksum, a port and a window can spell 127.0.0.1), so those are searched in the
-            // IP header's address fields and in the payloads.
-            if let IpAddr::V6(v6) = ip
-                && let Some(at) = find(data, &v6.octets())
-            {
-                found.push(format!("frame {n}: {ip} in binary at byte {at}"));
-            }
-        }
-        for name in &originals.names {
-            if let Some(at) = find_text(data, name) {
-                found.push(format!("frame {n}: name {name} at byte {at}"));
-            }
+        for (what, at) in text.scan(data).into_iter().chain(binary.scan(data)) {
+            found.push(format!("frame {n}: {what} at byte {at}"));
         }
         match decode_frame(&frame) {
             Decoded::Tcp(seg) => {
@@ -236,12 +273,8 @@ fn leaks(bytes: &[u8], originals: &Originals) -> Vec<String> {
                         found.push(format!("frame {n}: {ip} in the IP header"));
                     }
                 }
-                for ip in &originals.addresses {
-                    if let IpAddr::V4(v4) = ip
-                        && let Some(at) = find(seg.payload, &v4.octets())
-                    {
-                        found.push(format!("frame {n}: {ip} in binary at payload byte {at}"));
-                    }
+                for (what, at) in v4.scan(seg.payload) {
+                    found.push(format!("frame {n}: {what} at payload byte {at}"));
                 }
                 if !seg.payload.is_empty() {
                     streams
@@ -261,28 +294,16 @@ fn leaks(bytes: &[u8], originals: &Originals) -> Vec<String> {
     for (direction, segments) in &streams {
         let stream = reassemble(segments);
         let (src, dst) = direction;
-        let at = format!("stream {}:{} → {}:{}", src.0, src.1, dst.0, dst.1);
-        for ip in &originals.addresses {
-            if let Some(i) = find_text(&stream, &ip.to_string()) {
-                found.push(format!("{at}: {ip} as text at offset {i}"));
-            }
-            let binary = match ip {
-                IpAddr::V4(v4) => v4.octets().to_vec(),
-                IpAddr::V6(v6) => v6.octets().to_vec(),
-            };
-            if let Some(i) = find(&stream, &binary) {
-                found.push(format!("{at}: {ip} in binary at offset {i}"));
-            }
-        }
-        for mac in &originals.macs {
-            if let Some(i) = find(&stream, mac) {
-                found.push(format!("{at}: MAC {mac:02x?} at offset {i}"));
-            }
-        }
-        for name in &originals.names {
-            if let Some(i) = find_text(&stream, name) {
-                found.push(format!("{at}: name {name} at offset {i}"));
-            }
+        let hits = text
+            .scan(&stream)
+            .into_iter()
+            .chain(binary.scan(&stream))
+            .chain(v4.scan(&stream));
+        for (what, at) in hits {
+            found.push(format!(
+                "stream {}:{} → {}:{}: {what} at offset {at}",
+                src.0, src.1, dst.0, dst.1
+            ));
         }
     }
     found
