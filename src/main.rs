@@ -345,6 +345,7 @@ fn extract(
     } else {
         None
     };
+    let redacted = redactor.is_some();
     match alpnscope::extract::extract(report, &ids, keylog.as_ref(), redactor, path) {
         Ok(done) => {
             eprintln!(
@@ -358,6 +359,15 @@ fn extract(
                     String::new()
                 }
             );
+            if redacted && done.cut_packets > 0 {
+                eprintln!(
+                    "alpnscope: redacted extract: the payload of {} packets is cut off as if by a \
+                     snaplen (Wireshark: \"Packet size limited during capture\"; lengths and \
+                     sequence numbers kept): {} directions are not TLS, and only TLS and proxy \
+                     handshakes can be redacted",
+                    done.cut_packets, done.not_tls_directions
+                );
+            }
             Ok(())
         }
         Err(e) => {

@@ -8,7 +8,9 @@
 //! read a second time; nothing is kept in memory but the packets being written.
 
 mod pcapng;
+mod proxy;
 mod scrub;
+mod stream;
 
 use pcapng::{PcapngWriter, fit_option_text};
 
@@ -25,6 +27,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use stream::Direction;
 
 /// Why the extract could not be written.
 #[derive(Debug)]
@@ -94,6 +97,10 @@ pub struct ExtractSummary {
     pub packets: u64,
     /// Connections whose handshake secrets were embedded.
     pub secrets: usize,
+    /// Redacted extracts: directions whose payload was left out because it is not TLS.
+    pub not_tls_directions: usize,
+    /// Redacted extracts: packets whose payload was cut, in whole or in part.
+    pub cut_packets: u64,
 }
 
 /// A flow to extract: its endpoints and frame range within its capture.
@@ -104,6 +111,38 @@ struct Selected {
     last: u64,
     comment: String,
     commented: bool,
+    /// Client to server, then server to client (redacted extracts only).
+    streams: [Direction; 2],
+}
+
+impl Selected {
+    /// Whether `seg` of frame `number` belongs to this flow, and if so, from the client or not.
+    fn direction_of(&self, seg: &decode::Segment<'_>, number: u64) -> Option<bool> {
+        if !(self.first..=self.last).contains(&number) {
+            return None;
+        }
+        let a = (seg.src_ip, seg.src_port);
+        let b = (seg.dst_ip, seg.dst_port);
+        if self.client == a && self.server == b {
+            Some(true)
+        } else if self.client == b && self.server == a {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// Addresses of the flows that a redacted extract must not carry, besides those in
+/// [`sensitive_names`].
+fn sensitive_addresses(flows: &[&FlowReport]) -> Vec<IpAddr> {
+    let mut found: Vec<IpAddr> = flows
+        .iter()
+        .flat_map(|f| [f.client.ip, f.server.ip])
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
 }
 
 /// Host names of the flows that a redacted extract must not carry.
@@ -155,7 +194,8 @@ pub fn extract(
         .filter(|f| flow_ids.contains(&f.id))
         .collect();
     let names = sensitive_names(&chosen);
-    let mut scrubber = redactor.map(|r| Scrubber::new(r, &names));
+    let addresses = sensitive_addresses(&chosen);
+    let mut scrubber = redactor.map(|r| Scrubber::new(r, &names, &addresses));
     let mut by_capture = select(&chosen, scrubber.as_mut());
     let file = File::create(out_path).map_err(write_err)?;
     let mut writer = PcapngWriter::new(BufWriter::new(file)).map_err(write_err)?;
@@ -172,24 +212,38 @@ pub fn extract(
     }
     let mut captures: Vec<usize> = by_capture.keys().copied().collect();
     captures.sort_unstable();
+    let mut budget = stream::MAX_STORED_BYTES;
     for index in captures {
         let path = report.captures.get(index).map_or("", |c| c.path.as_str());
         if path == "-" {
             return Err(ExtractError::Stdin);
         }
         let mut selected = by_capture.remove(&index).unwrap_or_default();
-        summary.packets += copy_packets(path, &mut selected, &mut writer, scrubber.as_mut())
-            .map_err(|e| match e {
-                CopyError::Open(source) => ExtractError::Reopen {
-                    path: path.to_string(),
-                    source,
-                },
-                CopyError::Read(source) => ExtractError::Read {
-                    path: path.to_string(),
-                    source,
-                },
-                CopyError::Write(source) => write_err(source),
-            })?;
+        let copied = match scrubber.as_mut() {
+            Some(scrubber) => collect_streams(path, &mut selected, &mut budget).map(|()| {
+                for flow in &mut selected {
+                    for (direction, from_client) in flow.streams.iter_mut().zip([true, false]) {
+                        direction.finish(from_client, scrubber);
+                        summary.not_tls_directions += usize::from(direction.not_tls());
+                    }
+                }
+            }),
+            None => Ok(()),
+        }
+        .and_then(|()| copy_packets(path, &mut selected, &mut writer, scrubber.as_mut()));
+        let (packets, cut) = copied.map_err(|e| match e {
+            CopyError::Open(source) => ExtractError::Reopen {
+                path: path.to_string(),
+                source,
+            },
+            CopyError::Read(source) => ExtractError::Read {
+                path: path.to_string(),
+                source,
+            },
+            CopyError::Write(source) => write_err(source),
+        })?;
+        summary.packets += packets;
+        summary.cut_packets += cut;
     }
     writer.flush().map_err(write_err)?;
     Ok(summary)
@@ -214,6 +268,7 @@ fn select(
             last: f.tcp.handshake_end_frame.unwrap_or(f.last_frame),
             comment: fit_option_text(comment),
             commented: false,
+            streams: Default::default(),
         });
     }
     by_capture
@@ -253,17 +308,49 @@ enum CopyError {
     Write(io::Error),
 }
 
+/// First pass of a redacted extract: reads the capture at `path` and hands each segment of the
+/// `selected` flows to its direction.
+fn collect_streams(
+    path: &str,
+    selected: &mut [Selected],
+    budget: &mut usize,
+) -> Result<(), CopyError> {
+    let input = File::open(path).map_err(CopyError::Open)?;
+    capture::read_capture(io::BufReader::new(input), |event| {
+        let CaptureEvent::Frame(frame) = event else {
+            return;
+        };
+        let Decoded::Tcp(seg) = decode::decode_frame(&frame) else {
+            return;
+        };
+        for flow in selected.iter_mut() {
+            if let Some(from_client) = flow.direction_of(&seg, frame.number) {
+                flow.streams[usize::from(!from_client)].collect(
+                    seg.seq,
+                    seg.flags.syn(),
+                    seg.payload,
+                    budget,
+                );
+                return;
+            }
+        }
+    })
+    .map_err(CopyError::Read)?;
+    Ok(())
+}
+
 /// Reads the capture at `path` again and writes the packets of the `selected` flows; returns how
-/// many were written.
+/// many were written and of those, how many had their payload cut.
 fn copy_packets<W: Write>(
     path: &str,
     selected: &mut [Selected],
     writer: &mut PcapngWriter<W>,
     mut scrubber: Option<&mut Scrubber<'_>>,
-) -> Result<u64, CopyError> {
+) -> Result<(u64, u64), CopyError> {
     let input = File::open(path).map_err(CopyError::Open)?;
     let mut failure: Option<io::Error> = None;
     let mut packets = 0;
+    let mut cut = 0;
     capture::read_capture(io::BufReader::new(input), |event| {
         let CaptureEvent::Frame(frame) = event else {
             return;
@@ -274,18 +361,23 @@ fn copy_packets<W: Write>(
         let Decoded::Tcp(seg) = decode::decode_frame(&frame) else {
             return;
         };
-        let a = (seg.src_ip, seg.src_port);
-        let b = (seg.dst_ip, seg.dst_port);
-        let Some(flow) = selected.iter_mut().find(|s| {
-            ((s.client == a && s.server == b) || (s.client == b && s.server == a))
-                && (s.first..=s.last).contains(&frame.number)
-        }) else {
+        let Some((flow, from_client)) = selected
+            .iter_mut()
+            .find_map(|s| s.direction_of(&seg, frame.number).map(|d| (s, d)))
+        else {
             return;
         };
         let scrubbed;
         let data: &[u8] = match scrubber.as_deref_mut() {
             Some(s) => {
-                scrubbed = s.frame(frame.link_type, frame.data);
+                let direction = &flow.streams[usize::from(!from_client)];
+                let mut was_cut = false;
+                scrubbed = s.frame(frame.link_type, frame.data, &mut |seq, syn, payload| {
+                    let kept = direction.patch(seq, syn, payload);
+                    was_cut = kept < payload.len();
+                    kept
+                });
+                cut += u64::from(was_cut);
                 &scrubbed
             }
             None => frame.data,
@@ -300,7 +392,7 @@ fn copy_packets<W: Write>(
     .map_err(CopyError::Read)?;
     match failure {
         Some(e) => Err(CopyError::Write(e)),
-        None => Ok(packets),
+        None => Ok((packets, cut)),
     }
 }
 

@@ -1,15 +1,19 @@
 //! Redaction of the packets written by `--extract`: addresses replaced by the report's keyed
 //! pseudonyms (IP and TCP checksums recomputed), MAC addresses by locally administered
-//! pseudonyms (keyed), and known host names inside the payload (SNI, certificate names, and every parent
-//! domain of them: `alpn.test` of `h1.alpn.test`, wherever it appears, e.g. in a URL inside the
-//! certificate) overwritten with keyed placeholders of the same length, so every length field
-//! and TLS structure stays valid. Only bytes in the clear can be rewritten: TLS 1.3 certificates
-//! are encrypted, which is why a redacted extract never carries handshake secrets (the CLI
-//! refuses `--redact` with `--include-keys`).
+//! pseudonyms (keyed), and known host names and addresses inside the payload (SNI, certificate
+//! names, proxy targets, and every parent domain of a name: `alpn.test` of `h1.alpn.test`,
+//! wherever it appears, e.g. in a URL inside the certificate; addresses in binary and as text)
+//! overwritten with keyed stand-ins of the same length, so every length field, sequence number
+//! and TLS structure stays valid. The payload rewrite itself is chosen per direction over the
+//! reassembled bytes (`stream.rs`), so a name split across segments is found; the patterns are
+//! applied once more to each segment alone, for a retransmitted copy whose bytes differ. Only
+//! bytes in the clear can be rewritten: TLS 1.3 certificates are encrypted, which is why a
+//! redacted extract never carries handshake secrets (the CLI refuses `--redact` with
+//! `--include-keys`).
 
 use crate::capture::LinkType;
 use crate::decode::link;
-use crate::report::redact::Redactor;
+use crate::report::redact::{Redactor, address_text};
 use etherparse::{LaxNetSlice, TransportSlice};
 use std::net::IpAddr;
 
@@ -62,25 +66,38 @@ fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
     (start + inner.len() <= outer.len()).then_some(start)
 }
 
+/// The same-length replacement patterns of an address: its binary form and its text.
+fn address_patterns(redactor: &mut Redactor, ip: IpAddr) -> Vec<(Vec<u8>, Vec<u8>)> {
+    if ip.is_unspecified() {
+        // Zeros are everywhere, and name nobody.
+        return Vec::new();
+    }
+    let pseudonym = redactor.address(ip);
+    let mut found = match (ip, pseudonym) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => vec![(a.octets().to_vec(), b.octets().to_vec())],
+        (IpAddr::V6(a), IpAddr::V6(b)) => vec![(a.octets().to_vec(), b.octets().to_vec())],
+        _ => Vec::new(),
+    };
+    let text = ip.to_string();
+    if let Some(stand_in) = address_text(pseudonym, text.len()) {
+        found.push((text.into_bytes(), stand_in.into_bytes()));
+    }
+    found.retain(|(from, to)| from != to);
+    found
+}
+
 impl<'r> Scrubber<'r> {
-    /// A scrubber using `redactor`'s pseudonyms, replacing `names` in payloads.
-    pub fn new(redactor: &'r mut Redactor, names: &[String]) -> Scrubber<'r> {
+    /// A scrubber using `redactor`'s pseudonyms, replacing `names` (and their parent domains)
+    /// and `addresses` (binary and text forms) in payloads.
+    pub fn new(redactor: &'r mut Redactor, names: &[String], addresses: &[IpAddr]) -> Scrubber<'r> {
         let mut list: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for ip in addresses {
+            list.extend(address_patterns(redactor, *ip));
+        }
         for name in names {
-            // Addresses (certificate subjectAltName entries) are replaced in binary form.
             match name.parse::<IpAddr>() {
-                Ok(ip) => {
-                    let (from, to) = match (ip, redactor.address(ip)) {
-                        (IpAddr::V4(a), IpAddr::V4(b)) => {
-                            (a.octets().to_vec(), b.octets().to_vec())
-                        }
-                        (IpAddr::V6(a), IpAddr::V6(b)) => {
-                            (a.octets().to_vec(), b.octets().to_vec())
-                        }
-                        _ => continue,
-                    };
-                    list.push((from, to));
-                }
+                // Addresses (certificate subjectAltName entries, common names, proxy targets).
+                Ok(ip) => list.extend(address_patterns(redactor, ip)),
                 Err(_) => {
                     for candidate in with_parents(name) {
                         if candidate.len() >= 4 {
@@ -92,7 +109,7 @@ impl<'r> Scrubber<'r> {
             }
         }
         // Longer names first, so a name is not half-replaced by a shorter one inside it.
-        list.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+        list.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.cmp(b)));
         list.dedup();
         Scrubber {
             redactor,
@@ -100,12 +117,22 @@ impl<'r> Scrubber<'r> {
         }
     }
 
+    /// The redactor whose pseudonyms this scrubber writes.
+    pub(super) fn redactor(&mut self) -> &mut Redactor {
+        self.redactor
+    }
+
+    /// Replaces every known name and address in `data`.
+    pub(super) fn patterns(&self, data: &mut [u8]) {
+        for (from, to) in &self.names {
+            replace_all(data, from, to);
+        }
+    }
+
     /// Replaces the known names in a text (packet comments).
     pub fn text(&mut self, text: &str) -> String {
         let mut bytes = text.as_bytes().to_vec();
-        for (from, to) in &self.names {
-            replace_all(&mut bytes, from, to);
-        }
+        self.patterns(&mut bytes);
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
@@ -122,8 +149,16 @@ impl<'r> Scrubber<'r> {
         }
     }
 
-    /// A redacted copy of a frame.
-    pub fn frame(&mut self, link_type: LinkType, data: &[u8]) -> Vec<u8> {
+    /// A redacted copy of a frame. `payload` rewrites a TCP segment's payload (given its
+    /// sequence number and SYN flag) and says how many of its bytes may be written: the rest is
+    /// cut, as a snaplen would cut it (the lengths in the headers stay, so sequence analysis is
+    /// unchanged), and the TCP checksum, which covered the original bytes, is zeroed.
+    pub fn frame(
+        &mut self,
+        link_type: LinkType,
+        data: &[u8],
+        payload: &mut dyn FnMut(u32, bool, &mut [u8]) -> usize,
+    ) -> Vec<u8> {
         let mut out = data.to_vec();
         match link_type {
             LinkType::ETHERNET if out.len() >= 12 => {
@@ -183,8 +218,14 @@ impl<'r> Scrubber<'r> {
         {
             let header = tcp.header_slice().len();
             let end = at + tcp.slice().len();
-            for (from, to) in &self.names {
-                replace_all(&mut out[at + header..end], from, to);
+            let syn = tcp.syn();
+            let kept = payload(tcp.sequence_number(), syn, &mut out[at + header..end]);
+            // Names inside one segment, also in a copy whose bytes differ from the first.
+            self.patterns(&mut out[at + header..end]);
+            if at + header + kept < end {
+                out.truncate(at + header + kept);
+                out[at + 16..at + 18].copy_from_slice(&[0, 0]);
+                return out;
             }
             // RFC 9293 §3.1: the checksum covers a pseudo-header and the whole segment; only a
             // segment captured whole can be summed again.
@@ -261,7 +302,7 @@ mod tests {
         // A parent named outside the known names (here in a URL) gets the same stand-in as
         // the end of the child name.
         let mut redactor = Redactor::new(b"k", crate::report::redact::SniMode::KeepSuffix);
-        let mut scrubber = Scrubber::new(&mut redactor, &["h1.alpn.test".to_string()]);
+        let mut scrubber = Scrubber::new(&mut redactor, &["h1.alpn.test".to_string()], &[]);
         let text = scrubber.text("h1.alpn.test http://ocsp.alpn.test/");
         assert!(!text.contains("alpn"), "{text}");
         let (child, url) = text.split_once(' ').unwrap();

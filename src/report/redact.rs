@@ -1,7 +1,8 @@
 //! Redaction for public tickets: addresses, server names and capture paths replaced by stable
 //! pseudonyms.
 //!
-//! An address keeps its family and its class (loopback, private, link-local, public). A server
+//! An address keeps its family, its class (loopback, private, link-local, public) and the length
+//! of its text, so a packet can carry the pseudonym in its place. A server
 //! name keeps only its public suffix (`com`, `co.uk`, `test`); the registrable label under it
 //! becomes `site-TAG`, a pseudonym of the registrable domain, and every label in front of that
 //! becomes one `host-TAG`, a pseudonym of the whole name: `example.com` → `site-9c01.com`,
@@ -69,10 +70,20 @@ impl Redactor {
         format!("{:02x}{:02x}", d[0], d[1])
     }
 
-    /// The pseudonym of an address.
+    /// The pseudonym of an address: same family, same class (loopback, each private range,
+    /// link-local, public; for IPv6 also unique-local and multicast), and written as long as the
+    /// original (an IPv4 pseudonym has as many characters in dotted form; an IPv6 one has its
+    /// zero groups where the original has them), so that an extract can carry it in place of
+    /// the original's text (`CONNECT 10.1.2.3:443`) without moving a byte.
     pub fn address(&mut self, ip: IpAddr) -> IpAddr {
         if let Some(p) = self.addresses.get(&ip) {
             return *p;
+        }
+        if let IpAddr::V6(v6) = ip
+            && (v6.is_loopback() || v6.is_unspecified())
+        {
+            // One of a kind: it names nobody.
+            return ip;
         }
         let mut counter = 0u32;
         let pseudonym = loop {
@@ -84,7 +95,10 @@ impl Redactor {
             let d = self.digest("ip", &data);
             let candidate = pseudonym_in_class(ip, &d);
             // Distinct addresses keep distinct pseudonyms, and no pseudonym is an original.
-            if candidate != ip && !self.addresses.values().any(|v| *v == candidate) || counter > 64
+            if candidate != ip
+                && !self.addresses.contains_key(&candidate)
+                && !self.addresses.values().any(|v| *v == candidate)
+                || counter > 64
             {
                 break candidate;
             }
@@ -303,68 +317,131 @@ fn registrable_labels(labels: &[&str]) -> usize {
     }
 }
 
-/// An address of the same family and class as `ip`, chosen by the digest `d`.
+/// An address of the same family and class as `ip`, chosen by the digest `d`, whose text is as
+/// long as the original's (see [`Redactor::address`]).
 fn pseudonym_in_class(ip: IpAddr, d: &[u8; 32]) -> IpAddr {
     match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            let a = if v4.is_loopback() {
-                Ipv4Addr::new(127, d[0], d[1], d[2].max(1))
-            } else if o[0] == 10
-                || (o[0] == 172 && (16..32).contains(&o[1]))
-                || (o[0] == 192 && o[1] == 168)
-            {
-                // Private (RFC 1918) → private.
-                Ipv4Addr::new(10, d[0], d[1], d[2].max(1))
-            } else if v4.is_link_local() {
-                Ipv4Addr::new(169, 254, d[0], d[1].max(1))
-            } else {
-                // Public → a public address: avoid the reserved and private first octets.
-                let first = match d[0] % 223 {
-                    0 | 10 | 127 | 169 | 172 | 192 | 100 => 11,
-                    n => n,
-                };
-                Ipv4Addr::new(first, d[1], d[2], d[3].max(1))
-            };
-            IpAddr::V4(a)
-        }
-        IpAddr::V6(v6) => {
-            let seg = v6.segments();
-            let tail = |base: [u16; 4]| {
-                Ipv6Addr::new(
-                    base[0],
-                    base[1],
-                    base[2],
-                    base[3],
-                    u16::from_be_bytes([d[0], d[1]]),
-                    u16::from_be_bytes([d[2], d[3]]),
-                    u16::from_be_bytes([d[4], d[5]]),
-                    u16::from_be_bytes([d[6], d[7]]).max(1),
-                )
-            };
-            let a = if v6.is_loopback() {
-                // There is only one IPv6 loopback address: it says nothing about anyone.
-                Ipv6Addr::LOCALHOST
-            } else if seg[0] & 0xfe00 == 0xfc00 {
-                tail([
-                    0xfd00 | u16::from(d[8]),
-                    u16::from_be_bytes([d[9], d[10]]),
-                    0,
-                    0,
-                ])
-            } else if seg[0] & 0xffc0 == 0xfe80 {
-                tail([0xfe80, 0, 0, 0])
-            } else {
-                tail([
-                    0x2000 | (u16::from_be_bytes([d[8], d[9]]) & 0x0fff),
-                    u16::from_be_bytes([d[10], d[11]]),
-                    0,
-                    0,
-                ])
-            };
-            IpAddr::V6(a)
-        }
+        IpAddr::V4(v4) => IpAddr::V4(v4_pseudonym(v4, d)),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            // `::ffff:a.b.c.d` is written with the IPv4 address in it.
+            Some(v4) => IpAddr::V6(v4_pseudonym(v4, d).to_ipv6_mapped()),
+            None => IpAddr::V6(v6_pseudonym(v6, d)),
+        },
     }
+}
+
+/// Decimal digits of an octet.
+fn digits(n: u8) -> usize {
+    match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        _ => 3,
+    }
+}
+
+/// An IPv4 address in the class of `v4` (loopback, each RFC 1918 range, link-local, public),
+/// with as many characters in dotted form, chosen by `d`.
+fn v4_pseudonym(v4: Ipv4Addr, d: &[u8; 32]) -> Ipv4Addr {
+    let o = v4.octets();
+    // The octets kept: the class's prefix.
+    let fixed = if v4.is_loopback() || o[0] == 10 {
+        1
+    } else if (o[0] == 172 && (16..32).contains(&o[1]))
+        || (o[0] == 192 && o[1] == 168)
+        || v4.is_link_local()
+    {
+        2
+    } else {
+        0
+    };
+    let mut out = o;
+    if o[0] == 172 && fixed == 2 {
+        // 172.16/12: the second octet stays two digits and in the range.
+        out[1] = 16 + d[31] % 16;
+    }
+    // The digit count of each octet after the prefix: the same total as the original, spread
+    // by the digest.
+    let mut left: usize = o[fixed..].iter().map(|&n| digits(n)).sum();
+    for i in fixed..4 {
+        let after = 3 - i;
+        let lowest = left.saturating_sub(3 * after).max(1);
+        let highest = left.saturating_sub(after).min(3);
+        let span = highest.saturating_sub(lowest) + 1;
+        let width = lowest + usize::from(d[i]) % span;
+        left -= width;
+        let pick = u16::from_be_bytes([d[4 + 2 * i], d[5 + 2 * i]]);
+        let (low, high): (u16, u16) = match (width, i) {
+            // A public first octet: neither 0 nor 10, 100, 127, 169, 172, 192 (private,
+            // shared, loopback, link-local ranges start there).
+            (1, 0) => (1, 9),
+            (2, 0) => (11, 99),
+            (_, 0) => (101, 223),
+            // The last octet is not 0 (a network address).
+            (1, 3) => (1, 9),
+            (1, _) => (0, 9),
+            (2, _) => (10, 99),
+            _ => (100, 255),
+        };
+        let mut value = low + pick % (high - low + 1);
+        if i == 0 && [127, 169, 172, 192].contains(&value) {
+            value += 1;
+        }
+        out[i] = value as u8;
+    }
+    Ipv4Addr::from(out)
+}
+
+/// An IPv6 address in the class of `v6` whose zero groups are where the original has them and
+/// whose other groups have as many hex digits, so that its RFC 5952 text is as long. The
+/// loopback address stays: there is only one, it names nobody.
+fn v6_pseudonym(v6: Ipv6Addr, d: &[u8; 32]) -> Ipv6Addr {
+    if v6.is_loopback() || v6.is_unspecified() {
+        return v6;
+    }
+    let seg = v6.segments();
+    let mut out = [0u16; 8];
+    for (i, (&s, o)) in seg.iter().zip(out.iter_mut()).enumerate() {
+        let pick = u16::from_be_bytes([d[2 * i], d[2 * i + 1]]);
+        *o = match s {
+            0 => 0,
+            1..=0xf => 1 + pick % 0xf,
+            0x10..=0xff => 0x10 + pick % 0xf0,
+            0x100..=0xfff => 0x100 + pick % 0xf00,
+            _ => 0x1000 + pick % 0xf000,
+        };
+    }
+    // The class lives in the first group: unique local fc00::/7 → fd00::/8, link-local
+    // fe80::/10 and multicast ff00::/8 kept, global unicast 2000::/3 stays in it.
+    out[0] = match seg[0] {
+        s if s & 0xfe00 == 0xfc00 => 0xfd00 | (out[0] & 0x00ff),
+        s if s & 0xffc0 == 0xfe80 || s & 0xff00 == 0xff00 => s,
+        s if s & 0xe000 == 0x2000 => 0x2000 | (out[0] & 0x1fff),
+        _ => out[0],
+    };
+    Ipv6Addr::from(out)
+}
+
+/// `ip` written in exactly `len` characters (IPv6 groups padded with leading zeros), when it
+/// can be: the form a packet can carry in place of an original of that length.
+pub fn address_text(ip: IpAddr, len: usize) -> Option<String> {
+    let text = ip.to_string();
+    if text.len() == len {
+        return Some(text);
+    }
+    let IpAddr::V6(_) = ip else { return None };
+    let mut extra = len.checked_sub(text.len())?;
+    let padded: Vec<String> = text
+        .split(':')
+        .map(|group| {
+            if group.is_empty() || group.contains('.') {
+                return group.to_string();
+            }
+            let pad = (4usize.saturating_sub(group.len())).min(extra);
+            extra -= pad;
+            format!("{}{group}", "0".repeat(pad))
+        })
+        .collect();
+    (extra == 0).then(|| padded.join(":"))
 }
 
 #[cfg(test)]
@@ -389,6 +466,49 @@ mod tests {
         let other =
             Redactor::new(b"other", SniMode::KeepSuffix).address("8.8.8.8".parse().unwrap());
         assert_ne!(again, other);
+    }
+
+    #[test]
+    fn address_pseudonyms_are_written_as_long_as_the_original() {
+        let mut r = Redactor::new(b"k", SniMode::KeepSuffix);
+        for (original, prefix) in [
+            ("127.0.0.1", "127."),
+            ("10.1.2.3", "10."),
+            ("10.255.255.255", "10."),
+            ("172.16.0.1", "172."),
+            ("172.31.200.10", "172."),
+            ("192.168.1.1", "192.168."),
+            ("192.168.235.136", "192.168."),
+            ("169.254.1.1", "169.254."),
+            ("8.8.8.8", ""),
+            ("93.184.216.119", ""),
+            ("203.0.113.255", ""),
+            ("2001:db8::1", ""),
+            ("2001:db8:1:2:3:4:5:6", ""),
+            ("fe80::1c2a:3bff:fe4d:5e6f", "fe80::"),
+            ("fd12:3456::2", "fd"),
+            ("ff02::fb", "ff02::"),
+            ("::ffff:10.1.2.3", "::ffff:10."),
+        ] {
+            let ip: IpAddr = original.parse().unwrap();
+            let p = r.address(ip);
+            let text = p.to_string();
+            assert_eq!(text.len(), original.len(), "{original} → {text}");
+            assert!(text.starts_with(prefix), "{original} → {text}");
+            assert_ne!(p, ip);
+            if let (IpAddr::V4(a), IpAddr::V4(b)) = (ip, p) {
+                assert_eq!(a.is_private(), b.is_private(), "{original} → {text}");
+            }
+        }
+        assert_eq!(r.address("::1".parse().unwrap()).to_string(), "::1");
+        // A packet may spell an IPv6 address with leading zeros: the pseudonym can too.
+        let p: IpAddr = "2abc:d12::3".parse().unwrap();
+        assert_eq!(
+            address_text(p, "2001:0db8::0001".len()).as_deref(),
+            Some("2abc:0d12::0003")
+        );
+        assert_eq!(address_text(p, 3), None);
+        assert_eq!(address_text(p, 40), None);
     }
 
     /// Splits a pseudonym into its labels and checks their shapes.
