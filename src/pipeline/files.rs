@@ -293,7 +293,7 @@ fn on_capture_event(
 const PROGRESS_EVERY: u64 = 65_536;
 
 /// Size of the block buffer of [`read_blocks`].
-const READ_BUFFER: usize = 8 << 20;
+const READ_BUFFER: usize = 2 << 20;
 
 /// Reads a regular file in large blocks into one reused buffer and parses the complete pcap
 /// blocks in place ([`capture::SliceParser`]); only a block cut by the buffer's end is moved.
