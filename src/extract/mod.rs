@@ -188,10 +188,11 @@ pub fn extract(
         path: out_path.to_path_buf(),
         source,
     };
+    let wanted: std::collections::HashSet<u64> = flow_ids.iter().copied().collect();
     let chosen: Vec<&FlowReport> = report
         .flows
         .iter()
-        .filter(|f| flow_ids.contains(&f.id))
+        .filter(|f| wanted.contains(&f.id))
         .collect();
     let names = sensitive_names(&chosen);
     let addresses = sensitive_addresses(&chosen);

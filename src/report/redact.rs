@@ -18,7 +18,7 @@
 
 use super::model::{FlowReport, Report};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// How much of a server name is kept.
@@ -41,6 +41,8 @@ pub struct Redactor {
     mode: SniMode,
     names: HashMap<String, String>,
     addresses: HashMap<IpAddr, IpAddr>,
+    /// The pseudonyms handed out (the values of `addresses`), to keep them distinct in O(1).
+    pseudonyms: HashSet<IpAddr>,
 }
 
 impl Redactor {
@@ -51,6 +53,7 @@ impl Redactor {
             mode,
             names: HashMap::new(),
             addresses: HashMap::new(),
+            pseudonyms: HashSet::new(),
         }
     }
 
@@ -97,7 +100,7 @@ impl Redactor {
             // Distinct addresses keep distinct pseudonyms, and no pseudonym is an original.
             if candidate != ip
                 && !self.addresses.contains_key(&candidate)
-                && !self.addresses.values().any(|v| *v == candidate)
+                && !self.pseudonyms.contains(&candidate)
                 || counter > 64
             {
                 break candidate;
@@ -105,6 +108,7 @@ impl Redactor {
             counter += 1;
         };
         self.addresses.insert(ip, pseudonym);
+        self.pseudonyms.insert(pseudonym);
         pseudonym
     }
 
