@@ -123,19 +123,42 @@ impl Count {
 }
 
 /// Counts per kind for one direction.
+///
+/// Allocated at the first anomaly: most connections have none, and a connection that only sent
+/// a SYN must cost the flow table little (8 bytes here instead of 352).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
-    counts: [Count; Anomaly::ALL.len()],
+    counts: Option<Box<[Count; Anomaly::ALL.len()]>>,
 }
+
+/// The count of a kind nothing was counted for.
+static NO_COUNT: Count = Count {
+    count: 0,
+    frames: Vec::new(),
+};
 
 impl Counts {
     /// The count for a kind.
     pub fn get(&self, kind: Anomaly) -> &Count {
-        &self.counts[kind as usize]
+        match &self.counts {
+            Some(counts) => &counts[kind as usize],
+            None => &NO_COUNT,
+        }
     }
 
     pub(super) fn add(&mut self, kind: Anomaly, frame: u64) {
-        self.counts[kind as usize].add(frame);
+        self.counts.get_or_insert_with(Box::default)[kind as usize].add(frame);
+    }
+
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.counts.as_ref().map_or(0, |counts| {
+            std::mem::size_of_val(&**counts)
+                + counts
+                    .iter()
+                    .map(|c| c.frames.capacity() * std::mem::size_of::<u64>())
+                    .sum::<usize>()
+        })
     }
 
     /// Sum over the kinds that mean loss.

@@ -150,7 +150,14 @@ impl TcpHealth {
                     + d.holes.capacity() * size_of::<Hole>()
             })
             .sum();
-        dirs + (self.resets.capacity() + self.fins.capacity()) * size_of::<Teardown>()
+        let counts: usize = self
+            .flow
+            .iter()
+            .chain(&self.handshake)
+            .map(Counts::heap_bytes)
+            .sum();
+        dirs + counts
+            + (self.resets.capacity() + self.fins.capacity()) * size_of::<Teardown>()
             + self.syn_frames.capacity() * size_of::<u64>()
     }
 
