@@ -76,7 +76,7 @@ fn analyze(config: cli::Config) -> ExitCode {
     );
     let mut failed = false;
     let mut to_extract = Vec::new();
-    let mut on_flow = |flow: report::model::FlowReport| {
+    let mut on_flow = |flow: Box<report::model::FlowReport>| {
         if writer.keeps(&flow) {
             failed |= config.fail_on.contains(&flow.verdict);
             if let Some((_, ids, _)) = &config.extract
@@ -86,7 +86,7 @@ fn analyze(config: cli::Config) -> ExitCode {
                     ids.contains(&flow.id)
                 })
             {
-                to_extract.push(flow.clone());
+                to_extract.push((*flow).clone());
             }
         }
         writer.flow(flow)

@@ -123,7 +123,7 @@ pub fn analyze_files(
 ) -> Result<Report, AnalyzeError> {
     let mut flows = Vec::new();
     let mut report = analyze_files_streaming(paths, options, progress, &mut |flow| {
-        flows.push(flow);
+        flows.push(*flow);
         Ok(())
     })?;
     report.flows = flows;
@@ -132,7 +132,7 @@ pub fn analyze_files(
 
 /// Where final flow reports go as soon as they are written: in order of flow id, except that
 /// a flow open while [`super::MAX_WAITING_REPORTS`] later reports wait comes after them.
-pub type FlowSink<'a> = dyn FnMut(FlowReport) -> io::Result<()> + 'a;
+pub type FlowSink<'a> = dyn FnMut(Box<FlowReport>) -> io::Result<()> + 'a;
 
 /// Analyses every capture in `paths` (`-` is stdin), handing each flow report to `on_flow` as
 /// soon as it is final, and returns the rest of the report: captures, summary and diagnosis
@@ -451,7 +451,7 @@ mod tests {
             analyzer.begin_capture(0);
             let mut warnings = Vec::new();
             let mut flows = Vec::new();
-            let mut on_flow = |flow: FlowReport| {
+            let mut on_flow = |flow: Box<FlowReport>| {
                 flows.push(flow.verdict.name());
                 Ok(())
             };

@@ -274,7 +274,7 @@ impl Analyzer {
     /// The final reports handed out since the last call, in order of flow id (see
     /// [`MAX_WAITING_REPORTS`] for the exception). The summary and diagnosis of
     /// [`Analyzer::into_report`] count them all; its `flows` holds those never taken.
-    pub fn take_flows(&mut self) -> Vec<FlowReport> {
+    pub fn take_flows(&mut self) -> Vec<Box<FlowReport>> {
         self.output.take()
     }
 
@@ -673,8 +673,8 @@ impl Analyzer {
         let id = self.stream_base + facts.tcp_stream;
         let verdict = analysis::judge(&facts);
         let report = match streamed {
-            Some(report) => Some(self.recheck(*report, &facts, verdict)),
-            None => self.report(&facts, verdict),
+            Some(report) => Some(Box::new(self.recheck(*report, &facts, verdict))),
+            None => self.report(&facts, verdict).map(Box::new),
         };
         if let Some(report) = &report {
             self.capture_gap_flows += u64::from(!report.tcp.capture_gaps.is_empty());
@@ -727,7 +727,7 @@ impl Analyzer {
             tool: Tool::default(),
             captures,
             diagnosis: self.output.diagnosis.conclusions(),
-            flows: self.output.take(),
+            flows: self.output.take().into_iter().map(|f| *f).collect(),
             summary: self.output.summary.summary(self.non_tls_flows),
         }
     }

@@ -22,8 +22,10 @@ pub(super) struct Output {
     open: BTreeSet<u64>,
     /// Reports of concluded flows waiting behind an open one.
     waiting: BTreeMap<u64, Box<FlowReport>>,
-    /// Reports ready for the driver, in order.
-    ready: Vec<FlowReport>,
+    /// Reports ready for the driver, in order. Boxed: a report is 1.2 KB, and it is handed on
+    /// several times on its way out.
+    #[allow(clippy::vec_box)]
+    ready: Vec<Box<FlowReport>>,
     /// Reports handed out of order because too many waited.
     pub early: u64,
     /// Counts over every report handed out.
@@ -40,10 +42,10 @@ impl Output {
 
     /// The flow `id` was concluded: `report` is its final report, or `None` when it is not
     /// reported.
-    pub fn concluded(&mut self, id: u64, report: Option<FlowReport>) {
+    pub fn concluded(&mut self, id: u64, report: Option<Box<FlowReport>>) {
         self.open.remove(&id);
         if let Some(report) = report {
-            self.waiting.insert(id, Box::new(report));
+            self.waiting.insert(id, report);
         }
         self.release();
     }
@@ -63,12 +65,13 @@ impl Output {
             self.early += u64::from(early);
             self.summary.add(&report);
             self.diagnosis.add(&report);
-            self.ready.push(*report);
+            self.ready.push(report);
         }
     }
 
     /// The reports handed out since the last call, in order.
-    pub fn take(&mut self) -> Vec<FlowReport> {
+    #[allow(clippy::vec_box)] // see `ready`
+    pub fn take(&mut self) -> Vec<Box<FlowReport>> {
         std::mem::take(&mut self.ready)
     }
 
@@ -94,7 +97,7 @@ mod tests {
         }
     }
 
-    fn ids(reports: &[FlowReport]) -> Vec<u64> {
+    fn ids(reports: &[Box<FlowReport>]) -> Vec<u64> {
         reports.iter().map(|r| r.id).collect()
     }
 
@@ -107,22 +110,22 @@ mod tests {
         }
         out.concluded(
             2,
-            Some(FlowReport {
+            Some(Box::new(FlowReport {
                 id: 2,
                 ..one.clone()
-            }),
+            })),
         );
         out.concluded(1, None);
         assert!(out.take().is_empty());
         out.concluded(
             0,
-            Some(FlowReport {
+            Some(Box::new(FlowReport {
                 id: 0,
                 ..one.clone()
-            }),
+            })),
         );
         assert_eq!(ids(&out.take()), [0, 2]);
-        out.concluded(3, Some(FlowReport { id: 3, ..one }));
+        out.concluded(3, Some(Box::new(FlowReport { id: 3, ..one })));
         assert_eq!(ids(&out.take()), [3]);
         assert_eq!(out.early, 0);
         assert_eq!(out.summary.summary(0).tls_flows, 3);
@@ -137,12 +140,12 @@ mod tests {
             out.opened(id);
         }
         for id in 1..=last {
-            out.concluded(id, Some(FlowReport { id, ..one.clone() }));
+            out.concluded(id, Some(Box::new(FlowReport { id, ..one.clone() })));
         }
         // Flow 0 is still open: all but MAX_WAITING_REPORTS of the later reports went out.
         assert_eq!(ids(&out.take()), [1, 2, 3]);
         assert_eq!(out.early, 3);
-        out.concluded(0, Some(FlowReport { id: 0, ..one }));
+        out.concluded(0, Some(Box::new(FlowReport { id: 0, ..one })));
         let rest = out.take();
         assert_eq!(rest.len(), MAX_WAITING_REPORTS + 1);
         assert_eq!(rest[0].id, 0);

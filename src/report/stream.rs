@@ -33,6 +33,8 @@ pub struct ReportWriter<'a> {
     flows: u64,
     /// Markdown's flows, held until the end.
     held: Vec<FlowReport>,
+    /// One flow serialized, written out in one piece.
+    scratch: Vec<u8>,
 }
 
 /// The start of a JSON report, up to its `flows` array.
@@ -70,6 +72,7 @@ impl<'a> ReportWriter<'a> {
             listed_not_tls: false,
             flows: 0,
             held: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -80,7 +83,7 @@ impl<'a> ReportWriter<'a> {
 
     /// One flow, as the pipeline hands it out: dropped unless the filter keeps it, else
     /// redacted, counted and written.
-    pub fn flow(&mut self, mut flow: FlowReport) -> io::Result<()> {
+    pub fn flow(&mut self, mut flow: Box<FlowReport>) -> io::Result<()> {
         if !self.filter.keeps(&flow) {
             return Ok(());
         }
@@ -93,21 +96,27 @@ impl<'a> ReportWriter<'a> {
         let first = self.flows == 0;
         self.flows += 1;
         match self.format {
-            Format::Text => text::render_flow_block(&flow, self.multi, self.color, self.out),
-            Format::Json => {
-                if first {
-                    self.json_head()?;
-                } else {
-                    self.out.write_all(b",")?;
-                }
-                serde_json::to_writer(&mut *self.out, &flow).map_err(io::Error::from)
+            Format::Text => {
+                self.scratch.clear();
+                text::render_flow_block(&flow, self.multi, self.color, &mut self.scratch)?;
+                self.out.write_all(&self.scratch)
             }
-            Format::Jsonl => {
-                serde_json::to_writer(&mut *self.out, &flow).map_err(io::Error::from)?;
-                writeln!(self.out)
+            Format::Json | Format::Jsonl => {
+                if first && self.format == Format::Json {
+                    self.json_head()?;
+                }
+                self.scratch.clear();
+                if !first && self.format == Format::Json {
+                    self.scratch.push(b',');
+                }
+                serde_json::to_writer(&mut self.scratch, &flow).map_err(io::Error::from)?;
+                if self.format == Format::Jsonl {
+                    self.scratch.push(b'\n');
+                }
+                self.out.write_all(&self.scratch)
             }
             Format::Markdown => {
-                self.held.push(flow);
+                self.held.push(*flow);
                 Ok(())
             }
         }

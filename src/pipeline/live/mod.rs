@@ -420,7 +420,7 @@ impl LiveSession {
         // Final reports: counted by the analyzer's tallies either way.
         let finals = self.analyzer.take_flows();
         if self.options.keep_flows {
-            self.kept.extend(finals);
+            self.kept.extend(finals.into_iter().map(|f| *f));
         }
         Ok(())
     }
