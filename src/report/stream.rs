@@ -1,7 +1,7 @@
 //! Writing a report while its flows arrive: each flow is filtered, redacted, counted and
 //! written as soon as the pipeline hands it out, so a run keeps only the tallies its summary and
 //! diagnosis need — not the flows. Text, JSON and JSON Lines stream; Markdown (a ticket report
-//! that groups flows) holds its flows until the end.
+//! that groups flows) gathers what it shows in a bounded tally and writes it at the end.
 //!
 //! The output is the same as rendering the whole report at once ([`super::render`]).
 
@@ -31,8 +31,8 @@ pub struct ReportWriter<'a> {
     listed_not_tls: bool,
     /// Flows written.
     flows: u64,
-    /// Markdown's flows, held until the end.
-    held: Vec<FlowReport>,
+    /// What Markdown shows of the flows, gathered as they arrive.
+    markdown: markdown::MarkdownTally,
     /// One flow serialized, written out in one piece.
     scratch: Vec<u8>,
 }
@@ -71,7 +71,7 @@ impl<'a> ReportWriter<'a> {
             diagnosis: DiagnosisTally::default(),
             listed_not_tls: false,
             flows: 0,
-            held: Vec::new(),
+            markdown: markdown::MarkdownTally::default(),
             scratch: Vec::new(),
         }
     }
@@ -116,7 +116,7 @@ impl<'a> ReportWriter<'a> {
                 self.out.write_all(&self.scratch)
             }
             Format::Markdown => {
-                self.held.push(*flow);
+                self.markdown.add(&flow);
                 Ok(())
             }
         }
@@ -152,10 +152,7 @@ impl<'a> ReportWriter<'a> {
                 json::render_after_flows(&rest, self.out)
             }
             Format::Jsonl => json::render_summary_line(&rest, self.out),
-            Format::Markdown => {
-                rest.flows = std::mem::take(&mut self.held);
-                markdown::render(&rest, self.out)
-            }
+            Format::Markdown => markdown::render_tallied(&rest, &self.markdown, self.out),
         }
     }
 }

@@ -103,6 +103,11 @@ fn diagnosis(kind: DiagnosisKind, server: &str, flows: &Members, conclusion: Str
         flows: flows.ids.clone(),
         flows_omitted: flows.count.saturating_sub(flows.ids.len() as u64),
         evidence_frames: flows.frames.clone(),
+        evidence_by_capture: {
+            let mut by_capture = flows.frames_by_capture.clone();
+            by_capture.sort_by_key(|(capture, _)| *capture);
+            by_capture
+        },
     }
 }
 

@@ -32,6 +32,8 @@ pub(super) struct Members {
     pub ids: Vec<u64>,
     /// The smallest evidence frames, ascending and distinct, at most [`MAX_EVIDENCE_FRAMES`].
     pub frames: Vec<u64>,
+    /// The same per capture index, for the first [`MAX_DISTINCT`] captures.
+    pub frames_by_capture: Vec<(usize, Vec<u64>)>,
     /// Distinct ALPN offers, each with the smallest id that made it.
     offers: Vec<(u64, Vec<String>)>,
     /// Distinct selected protocols, each with the smallest id that got it.
@@ -96,6 +98,7 @@ impl Members {
         for frame in &flow.evidence_frames {
             insert_smallest(&mut self.frames, *frame, MAX_EVIDENCE_FRAMES);
         }
+        self.note_capture_frames(flow.capture, &flow.evidence_frames);
         note_first(&mut self.offers, flow.id, &flow.alpn_offered);
         if let Some(selected) = &flow.alpn_selected {
             note_first(&mut self.selections, flow.id, selected);
@@ -116,6 +119,9 @@ impl Members {
         for frame in &other.frames {
             insert_smallest(&mut self.frames, *frame, MAX_EVIDENCE_FRAMES);
         }
+        for (capture, frames) in &other.frames_by_capture {
+            self.note_capture_frames(*capture, frames);
+        }
         for (id, offer) in &other.offers {
             note_first(&mut self.offers, *id, offer);
         }
@@ -130,6 +136,26 @@ impl Members {
             for value in from {
                 note_distinct(set, value);
             }
+        }
+    }
+
+    /// Adds evidence frames of `capture`.
+    fn note_capture_frames(&mut self, capture: usize, frames: &[u64]) {
+        let at = match self
+            .frames_by_capture
+            .iter()
+            .position(|(c, _)| *c == capture)
+        {
+            Some(at) => at,
+            None if self.frames_by_capture.len() < MAX_DISTINCT => {
+                self.frames_by_capture.push((capture, Vec::new()));
+                self.frames_by_capture.len() - 1
+            }
+            None => return,
+        };
+        let list = &mut self.frames_by_capture[at].1;
+        for frame in frames {
+            insert_smallest(list, *frame, MAX_EVIDENCE_FRAMES);
         }
     }
 
@@ -249,6 +275,7 @@ static NO_MEMBERS: Members = Members {
     count: 0,
     ids: Vec::new(),
     frames: Vec::new(),
+    frames_by_capture: Vec::new(),
     offers: Vec::new(),
     selections: Vec::new(),
     kinds: BTreeSet::new(),

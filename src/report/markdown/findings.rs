@@ -1,26 +1,22 @@
 //! The findings and summary sections: one bullet per cross-flow conclusion (or why there is
 //! none), then the flow counts and the table of servers.
 
-use super::{code, plural, short_list};
-use crate::analysis::VerdictKind;
+use super::tally::MarkdownTally;
+use super::{code, plural, short_list_of};
 use crate::report::model::{Diagnosis, Report};
 use std::io::{self, Write};
 
 /// The findings section: one bullet per diagnosis, or why there is none.
-pub(super) fn render_findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn render_findings(
+    report: &Report,
+    tally: &MarkdownTally,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(out, "## Findings")?;
     writeln!(out)?;
     if report.diagnosis.is_empty() {
-        let problems = report
-            .flows
-            .iter()
-            .filter(|f| f.verdict.is_problem())
-            .count();
-        let gaps = report
-            .flows
-            .iter()
-            .filter(|f| !f.tcp.capture_gaps.is_empty())
-            .count();
+        let problems = tally.problems;
+        let gaps = tally.gap_flows;
         if report.summary.tls_flows == 0 {
             writeln!(out, "- No TLS flow in the capture.")?;
         } else if problems == 0 {
@@ -50,7 +46,7 @@ pub(super) fn render_findings(report: &Report, out: &mut dyn Write) -> io::Resul
             "- **{}** — {} (flows {}; frames {})",
             d.kind.name().replace('_', " "),
             d.conclusion,
-            short_list(&d.flows),
+            short_list_of(&d.flows, d.flows.len() as u64 + d.flows_omitted),
             finding_frames(report, d)
         )?;
     }
@@ -71,17 +67,13 @@ fn finding_frames(report: &Report, d: &Diagnosis) -> String {
         return list(&d.evidence_frames);
     }
     let mut parts = Vec::new();
-    for capture in 0..report.captures.len() {
+    for (capture, frames) in &d.evidence_by_capture {
         // The finding's frames that are evidence of its flows in this capture.
-        let mut frames: Vec<u64> = report
-            .flows
+        let frames: Vec<u64> = frames
             .iter()
-            .filter(|f| f.capture == capture && d.flows.contains(&f.id))
-            .flat_map(|f| f.evidence_frames.iter().copied())
+            .copied()
             .filter(|n| d.evidence_frames.contains(n))
             .collect();
-        frames.sort_unstable();
-        frames.dedup();
         if !frames.is_empty() {
             parts.push(format!("{} in capture {capture}", list(&frames)));
         }
@@ -90,7 +82,11 @@ fn finding_frames(report: &Report, d: &Diagnosis) -> String {
 }
 
 /// The summary section: flow counts, the network line, and the table of servers.
-pub(super) fn render_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn render_summary(
+    report: &Report,
+    tally: &MarkdownTally,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let s = &report.summary;
     writeln!(out, "## Summary")?;
     writeln!(out)?;
@@ -110,14 +106,18 @@ pub(super) fn render_summary(report: &Report, out: &mut dyn Write) -> io::Result
         )?;
     }
     if !s.servers.is_empty() {
-        render_server_table(report, out)?;
+        render_server_table(report, tally, out)?;
     }
     Ok(())
 }
 
 /// The table of servers: SNI, flow count, protocols selected (agreed or downgraded) and verdict
 /// counts.
-fn render_server_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+fn render_server_table(
+    report: &Report,
+    tally: &MarkdownTally,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let multi = report.captures.len() > 1;
     writeln!(out)?;
     if multi {
@@ -140,27 +140,14 @@ fn render_server_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .map(|(v, n)| format!("`{v}` {n}"))
             .collect();
         let sni: Vec<String> = server.sni.iter().map(|n| code(n)).collect();
-        let mut agreed: Vec<String> = report
-            .flows
-            .iter()
-            .filter(|f| {
-                matches!(f.verdict, VerdictKind::Agreed | VerdictKind::Downgraded)
-                    && f.server == server.endpoint
-            })
-            .filter_map(|f| f.alpn_selected.as_deref().map(code))
-            .collect();
-        agreed.sort();
-        agreed.dedup();
+        let extras = tally.servers.get(&server.endpoint);
+        let agreed: Vec<&str> = extras
+            .map(|e| e.agreed.iter().map(String::as_str).collect())
+            .unwrap_or_default();
         let captures = if multi {
-            let mut seen: Vec<usize> = report
-                .flows
-                .iter()
-                .filter(|f| f.server == server.endpoint)
-                .map(|f| f.capture)
-                .collect();
-            seen.sort_unstable();
-            seen.dedup();
-            let seen: Vec<String> = seen.iter().map(usize::to_string).collect();
+            let seen: Vec<String> = extras
+                .map(|e| e.captures.iter().map(usize::to_string).collect())
+                .unwrap_or_default();
             format!(" {} |", seen.join(", "))
         } else {
             String::new()

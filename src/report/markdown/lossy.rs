@@ -1,21 +1,19 @@
 //! The section of flows whose handshake lost packets: what the network did to each, capped at
 //! [`LOSSY_ROWS`] rows with the rest listed by id.
 
-use super::{cell, in_capture, short_list};
+use super::tally::{LOSSY_ROWS, MarkdownTally};
+use super::{cell, in_capture, short_list_of};
 use crate::flow::Anomaly;
 use crate::report::model::{FlowReport, Report};
 use std::io::{self, Write};
 
-/// Rows of the table of lossy flows before the rest are only listed by id.
-const LOSSY_ROWS: usize = 20;
-
 /// The table of flows whose handshake lost packets, when there are any.
-pub(super) fn render_lossy_flows(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let lossy: Vec<&FlowReport> = report
-        .flows
-        .iter()
-        .filter(|f| f.tcp.handshake_loss)
-        .collect();
+pub(super) fn render_lossy_flows(
+    report: &Report,
+    tally: &MarkdownTally,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let lossy = &tally.lossy.flows;
     if lossy.is_empty() {
         return Ok(());
     }
@@ -41,14 +39,14 @@ pub(super) fn render_lossy_flows(report: &Report, out: &mut dyn Write) -> io::Re
             in_capture(f, multi)
         )?;
     }
-    if lossy.len() > LOSSY_ROWS {
+    let more = tally.lossy_count.saturating_sub(LOSSY_ROWS as u64);
+    if more > 0 {
         let rest: Vec<u64> = lossy.iter().skip(LOSSY_ROWS).map(|f| f.id).collect();
         writeln!(out)?;
         writeln!(
             out,
-            "{} more flows lost packets during the handshake (not shown): flows {}.",
-            rest.len(),
-            short_list(&rest)
+            "{more} more flows lost packets during the handshake (not shown): flows {}.",
+            short_list_of(&rest, more)
         )?;
     }
     Ok(())

@@ -13,6 +13,7 @@ mod findings;
 mod flow;
 mod lossy;
 mod problems;
+mod tally;
 
 use super::model::{FlowReport, Report};
 use capture::render_metadata;
@@ -20,6 +21,7 @@ use findings::{render_findings, render_summary};
 use lossy::render_lossy_flows;
 use problems::render_problem_flows;
 use std::io::{self, Write};
+pub use tally::{LOSSY_ROWS, MAX_GROUPS, MAX_SERVER_VALUES, MAX_TALLIED, MarkdownTally};
 
 /// Groups of problem flows up to this size are shown flow by flow; larger ones as examples.
 pub const GROUP_EXAMPLES: usize = 3;
@@ -30,19 +32,33 @@ pub const LISTED_IDS: usize = 10;
 /// Renders the report as Markdown: findings first, then the summary, the problem flows, and the
 /// capture metadata.
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut tally = MarkdownTally::default();
+    for flow in &report.flows {
+        tally.add(flow);
+    }
+    render_tallied(report, &tally, out)
+}
+
+/// Renders a report whose flows were gathered in `tally` (its own `flows` are not read).
+pub fn render_tallied(
+    report: &Report,
+    tally: &MarkdownTally,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(out, "# alpnscope report")?;
     writeln!(out)?;
-    render_findings(report, out)?;
-    render_summary(report, out)?;
-    render_lossy_flows(report, out)?;
-    render_problem_flows(report, out)?;
+    render_findings(report, tally, out)?;
+    render_summary(report, tally, out)?;
+    render_lossy_flows(report, tally, out)?;
+    render_problem_flows(report, tally, out)?;
     render_metadata(report, out)
 }
 
-/// "3, 7, 12", or "3, 7, 12 … (the first `LISTED_IDS`) and 487 more".
-fn short_list(ids: &[u64]) -> String {
+/// "3, 7, 12", or "3, 7, 12 … (the first `LISTED_IDS` of `ids`) and 487 more" when `total`
+/// ids stand behind the list.
+fn short_list_of(ids: &[u64], total: u64) -> String {
     let shown: Vec<String> = ids.iter().take(LISTED_IDS).map(u64::to_string).collect();
-    match ids.len().saturating_sub(LISTED_IDS) {
+    match total.saturating_sub(shown.len() as u64) {
         0 => shown.join(", "),
         more => format!("{} and {more} more", shown.join(", ")),
     }
@@ -93,12 +109,15 @@ mod tests {
 
     #[test]
     fn long_id_lists_are_shortened() {
-        assert_eq!(short_list(&[3, 7, 12]), "3, 7, 12");
+        assert_eq!(short_list_of(&[3, 7, 12], 3), "3, 7, 12");
         let ids: Vec<u64> = (0..10).collect();
-        assert_eq!(short_list(&ids), "0, 1, 2, 3, 4, 5, 6, 7, 8, 9");
+        assert_eq!(
+            short_list_of(&ids, ids.len() as u64),
+            "0, 1, 2, 3, 4, 5, 6, 7, 8, 9"
+        );
         let ids: Vec<u64> = (0..497).collect();
         assert_eq!(
-            short_list(&ids),
+            short_list_of(&ids, ids.len() as u64),
             "0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 487 more"
         );
     }

@@ -2,88 +2,69 @@
 //! flow by flow, large ones as a count, a table of examples and the ids of the rest.
 
 use super::flow::render_flow;
-use super::{GROUP_EXAMPLES, LISTED_IDS, code, in_capture, plural, short_list};
-use crate::analysis::VerdictKind;
-use crate::report::model::{EndpointReport, FlowReport, Report};
+use super::tally::{MarkdownTally, ProblemGroup, Tally};
+use super::{GROUP_EXAMPLES, LISTED_IDS, code, in_capture, plural, short_list_of};
 use std::io::{self, Write};
 
 /// A section per TLS flow that did not agree on a protocol.
-pub(super) fn render_problem_flows(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let problems: Vec<&FlowReport> = report
-        .flows
-        .iter()
-        .filter(|f| f.verdict.is_problem())
-        .collect();
+pub(super) fn render_problem_flows(
+    report: &crate::report::model::Report,
+    tally: &MarkdownTally,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "## Problem flows")?;
     writeln!(out)?;
-    if problems.is_empty() {
+    if tally.problems == 0 {
         writeln!(out, "None: every TLS flow agreed on a protocol.")?;
         writeln!(out)?;
     }
     let multi = report.captures.len() > 1;
-    let groups = group_problems(&problems);
-    let collapsed: Vec<&ProblemGroup<'_>> = groups
+    let groups = tally.groups();
+    let collapsed: Vec<&&ProblemGroup> = groups
         .iter()
-        .filter(|g| g.flows.len() > GROUP_EXAMPLES)
+        .filter(|g| g.count > GROUP_EXAMPLES as u64)
         .collect();
     if !collapsed.is_empty() {
-        let hidden: usize = collapsed
+        let hidden: u64 = collapsed
             .iter()
-            .map(|g| g.flows.len() - GROUP_EXAMPLES)
+            .map(|g| g.count - GROUP_EXAMPLES as u64)
             .sum();
         writeln!(
             out,
             "{} in {} of one capture, server and verdict. Groups of more than \
              {GROUP_EXAMPLES} flows ({} here) show {GROUP_EXAMPLES} examples and list the other \
              {hidden} flows by id; `--format json` reports every flow.",
-            plural(problems.len() as u64, "problem flow"),
-            plural(groups.len() as u64, "group"),
+            plural(tally.problems, "problem flow"),
+            plural((groups.len() + tally.other_groups.len()) as u64, "group"),
             collapsed.len(),
         )?;
         writeln!(out)?;
     }
     for group in &groups {
-        if group.flows.len() > GROUP_EXAMPLES {
+        if group.count > GROUP_EXAMPLES as u64 {
             render_group(group, multi, out)?;
         } else {
-            for flow in &group.flows {
+            for flow in &group.examples.flows {
                 render_flow(flow, multi, out)?;
             }
         }
     }
+    if tally.other_group_flows > 0 {
+        writeln!(
+            out,
+            "Not shown: {} in {} more groups (only the first {} groups are shown); `--format json` reports every flow.",
+            plural(tally.other_group_flows, "more problem flow"),
+            tally.other_groups.len(),
+            super::tally::MAX_GROUPS
+        )?;
+        writeln!(out)?;
+    }
     Ok(())
 }
 
-/// Problem flows of one capture and server with one verdict.
-struct ProblemGroup<'a> {
-    capture: usize,
-    server: EndpointReport,
-    verdict: VerdictKind,
-    flows: Vec<&'a FlowReport>,
-}
-
-/// The problem flows grouped by capture, server and verdict, in order of each group's first flow.
-fn group_problems<'a>(problems: &[&'a FlowReport]) -> Vec<ProblemGroup<'a>> {
-    let mut groups: Vec<ProblemGroup<'a>> = Vec::new();
-    for flow in problems {
-        match groups.iter_mut().find(|g| {
-            g.capture == flow.capture && g.server == flow.server && g.verdict == flow.verdict
-        }) {
-            Some(group) => group.flows.push(flow),
-            None => groups.push(ProblemGroup {
-                capture: flow.capture,
-                server: flow.server.clone(),
-                verdict: flow.verdict,
-                flows: vec![flow],
-            }),
-        }
-    }
-    groups
-}
-
 /// A large group: its count, the first flow's explanation, a table of examples, the other ids.
-fn render_group(group: &ProblemGroup<'_>, multi: bool, out: &mut dyn Write) -> io::Result<()> {
+fn render_group(group: &ProblemGroup, multi: bool, out: &mut dyn Write) -> io::Result<()> {
     let capture = if multi {
         format!(" in capture {}", group.capture)
     } else {
@@ -92,30 +73,20 @@ fn render_group(group: &ProblemGroup<'_>, multi: bool, out: &mut dyn Write) -> i
     writeln!(
         out,
         "### {} flows: `{}` — server {}{capture}",
-        group.flows.len(),
-        group.verdict,
-        group.server
+        group.count, group.verdict, group.server
     )?;
     writeln!(out)?;
-    let examples = group.flows.get(..GROUP_EXAMPLES).unwrap_or(&group.flows);
+    let examples = &group.examples.flows;
     if let Some(first) = examples.first() {
         writeln!(out, "Flow {}: {}", first.id, first.detail)?;
         writeln!(out)?;
     }
-    let sni = tally(
-        group
-            .flows
-            .iter()
-            .map(|f| f.sni.as_deref().map(code).unwrap_or_else(|| "none".into())),
-    );
-    let offers = tally(group.flows.iter().map(|f| {
-        if f.alpn_offered.is_empty() {
-            "none".into()
-        } else {
-            code(&f.alpn_offered.join(","))
-        }
-    }));
-    writeln!(out, "SNI: {sni}. Offered: {offers}.")?;
+    writeln!(
+        out,
+        "SNI: {}. Offered: {}.",
+        tally(&group.sni),
+        tally(&group.offers)
+    )?;
     writeln!(out)?;
     writeln!(
         out,
@@ -146,36 +117,24 @@ fn render_group(group: &ProblemGroup<'_>, multi: bool, out: &mut dyn Write) -> i
             in_capture(f, multi)
         )?;
     }
-    let rest: Vec<u64> = group
-        .flows
-        .iter()
-        .skip(GROUP_EXAMPLES)
-        .map(|f| f.id)
-        .collect();
+    let rest = group.count - GROUP_EXAMPLES as u64;
+    let rest_ids = group.ids.get(GROUP_EXAMPLES..).unwrap_or_default();
     writeln!(out)?;
     writeln!(
         out,
-        "Not shown: {} more flows with this verdict to this server: flows {}.",
-        rest.len(),
-        short_list(&rest)
+        "Not shown: {rest} more flows with this verdict to this server: flows {}.",
+        short_list_of(rest_ids, rest)
     )?;
     writeln!(out)?;
     Ok(())
 }
 
-/// Distinct values with their counts, most frequent first (ties in order of appearance), the
+/// Distinct values with their counts, most frequent first (ties in order of first flow), the
 /// first `LISTED_IDS` of them: "`alpn.test` (200), `h1.alpn.test` (100)".
-fn tally<'a>(values: impl Iterator<Item = String> + 'a) -> String {
-    let mut seen: Vec<(String, usize)> = Vec::new();
-    for v in values {
-        match seen.iter_mut().find(|(s, _)| *s == v) {
-            Some((_, n)) => *n += 1,
-            None => seen.push((v, 1)),
-        }
-    }
-    seen.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    let more = seen.len().saturating_sub(LISTED_IDS);
-    let mut parts: Vec<String> = seen
+fn tally(values: &Tally) -> String {
+    let ranked = values.ranked();
+    let more = ranked.len().saturating_sub(LISTED_IDS);
+    let mut parts: Vec<String> = ranked
         .iter()
         .take(LISTED_IDS)
         .map(|(v, n)| format!("{v} ({n})"))
@@ -192,9 +151,15 @@ mod tests {
 
     #[test]
     fn tallies_count_and_cap() {
-        let values = ["b", "a", "b", "c"].into_iter().map(String::from);
-        assert_eq!(tally(values), "b (2), a (1), c (1)");
-        let many = (0..12).map(|i| i.to_string());
-        assert!(tally(many).ends_with("9 (1), and 2 more"));
+        let mut values = Tally::default();
+        for (id, v) in ["b", "a", "b", "c"].into_iter().enumerate() {
+            values.add(v.to_string(), id as u64);
+        }
+        assert_eq!(tally(&values), "b (2), a (1), c (1)");
+        let mut many = Tally::default();
+        for i in 0..12 {
+            many.add(i.to_string(), i);
+        }
+        assert!(tally(&many).ends_with("9 (1), and 2 more"));
     }
 }

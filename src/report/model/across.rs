@@ -73,6 +73,10 @@ pub struct Diagnosis {
     pub flows_omitted: u64,
     /// Frames behind it (the first 32).
     pub evidence_frames: Vec<u64>,
+    /// The smallest 32 evidence frames of its flows in each capture (frame numbers restart in
+    /// every capture), by capture index; not in JSON.
+    #[serde(skip)]
+    pub evidence_by_capture: Vec<(usize, Vec<u64>)>,
 }
 
 /// For `skip_serializing_if`: absent when zero.
