@@ -121,6 +121,14 @@ fn a_small_budget_closes_unanswered_hellos_and_the_real_flow_is_still_agreed() {
     assert_eq!(memory["budget"], 64 * 1024 * 1024);
     assert_eq!(memory["evicted_flows"], 0);
     assert!(strings(&doc["captures"][0]["warnings"]).is_empty());
+    // A hello cut short is in the capture: not a handshake the capture missed.
+    let flows = doc["flows"].as_array().unwrap();
+    assert_eq!(flows[0]["verdict"], "incomplete");
+    assert_eq!(
+        flows[0]["detail"],
+        "the ClientHello is incomplete: it announces 65000 bytes, the capture holds the first 8183 (frames 2–7) and nothing more of it, so the offer is unknown; the client stopped sending it, or the capture ended first"
+    );
+    assert_eq!(flows[0]["evidence_frames"], serde_json::json!([2, 7]));
 }
 
 #[test]

@@ -163,6 +163,8 @@ pub struct FlowFacts {
     /// carried bytes that differ from the first copy (which is the one analysed) and that copy
     /// parses: see [`ReassemblyStats::first_conflict`].
     pub other_client_hello: Option<ClientHello>,
+    /// A ClientHello whose header was read but whose body did not all arrive by the end.
+    pub partial_client_hello: Option<crate::tls::PartialMessage>,
     /// ServerHellos and HelloRetryRequests with their frames.
     pub server_hellos: Vec<(ServerHello, Vec<u64>)>,
     /// Alerts in order.

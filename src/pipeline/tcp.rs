@@ -613,6 +613,9 @@ impl TcpConnection {
             stopped_reading: self.stopped_reading,
             ..FlowFacts::default()
         };
+        facts.partial_client_hello = self.parsers[client.index()]
+            .message_in_progress()
+            .filter(|m| m.ty == HandshakeType::CLIENT_HELLO);
         // The ClientHello as the differing copy of a retransmitted client segment has it.
         facts.other_client_hello = self.reassembly[client.index()]
             .conflicting_copy()

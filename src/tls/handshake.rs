@@ -79,6 +79,19 @@ fn wanted(ty: HandshakeType, decrypting: bool) -> bool {
         || (decrypting && ty == HandshakeType::ENCRYPTED_EXTENSIONS)
 }
 
+/// A handshake message whose header was read but whose body did not all arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialMessage {
+    /// Its type.
+    pub ty: HandshakeType,
+    /// The body length its header announces.
+    pub announced: usize,
+    /// Body bytes read.
+    pub have: usize,
+    /// The first and last frames that carried part of it.
+    pub frames: (u64, u64),
+}
+
 /// Reassembly of one handshake message at a time.
 #[derive(Debug, Default)]
 pub struct Reassembler {
@@ -95,6 +108,21 @@ pub struct Reassembler {
 }
 
 impl Reassembler {
+    /// The message in progress: its header read, its body not complete.
+    pub fn in_progress(&self) -> Option<PartialMessage> {
+        if self.header_have < HEADER_LEN || self.left == 0 {
+            return None;
+        }
+        let [_, l0, l1, l2] = self.header;
+        let announced = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+        Some(PartialMessage {
+            ty: self.ty,
+            announced,
+            have: announced.saturating_sub(self.left),
+            frames: (*self.frames.first()?, *self.frames.last()?),
+        })
+    }
+
     /// Heap bytes held: the body so far and its frames.
     pub fn held_bytes(&self) -> usize {
         self.body.capacity() + self.frames.capacity() * std::mem::size_of::<u64>()

@@ -66,7 +66,7 @@ pub mod types;
 pub mod x509;
 
 pub use alpn::{AlpnList, ProtocolName};
-pub use handshake::{MAX_HELLO_BYTES, first_plaintext_message};
+pub use handshake::{MAX_HELLO_BYTES, PartialMessage, first_plaintext_message};
 pub use hello::{ClientHello, ServerHello};
 pub use stream::{DirectionParser, StreamFault, TlsEvent};
 pub use types::{ContentType, ExtensionType, HandshakeType, TlsVersion};

@@ -163,6 +163,11 @@ impl DirectionParser {
         self.phase == Phase::Done
     }
 
+    /// The handshake message whose body did not all arrive yet (its header read).
+    pub fn message_in_progress(&self) -> Option<super::handshake::PartialMessage> {
+        self.handshake.in_progress()
+    }
+
     /// True once a TLS record was recognised in this direction.
     pub fn seen_tls(&self) -> bool {
         self.seen_tls

@@ -153,6 +153,15 @@ fn no_client_hello_detail(facts: &FlowFacts, evidence: &mut Vec<u64>) -> String 
             facts.last_frame
         );
     }
+    if let Some(partial) = facts.partial_client_hello {
+        // The hello is in the capture, cut short: not a handshake the capture missed.
+        let (first, last) = partial.frames;
+        evidence.push(last);
+        return format!(
+            "the ClientHello is incomplete: it announces {} bytes, the capture holds the first {} (frames {first}–{last}) and nothing more of it, so the offer is unknown; the client stopped sending it, or the capture ended first",
+            partial.announced, partial.have
+        );
+    }
     match facts.health.syn {
         // The capture saw the connection open: it lost the handshake's packets, not its start.
         Some((syn, _)) => format!(
