@@ -22,7 +22,9 @@
 //!    (the flow table's activity index picks them).
 //!
 //! What was shed is counted in a [`ShedTally`] per capture and noted in each affected flow.
-//! Flows whose server answered keep their fixed state: the flow cap bounds those.
+//! Flows whose server answered keep their fixed state; when they alone fill the budget, new
+//! connections are left out (counted in `refused_packets` and warned about), so the total stays
+//! within the budget plus one connection.
 
 use super::tcp::TcpConnection;
 use crate::capture::Timestamp;
@@ -74,6 +76,9 @@ pub(super) struct ShedTally {
     pub evicted_flows: u64,
     /// Bytes those flows held.
     pub evicted_bytes: u64,
+    /// Packets of new connections left out because the budget was taken by flows whose server
+    /// answered (nothing left to shed).
+    pub refused_packets: u64,
 }
 
 /// The budget: the bytes charged, and the flows that can give some back, in shedding order.
@@ -128,6 +133,7 @@ impl MemoryBudget {
             out_of_order_bytes: t.out_of_order_bytes,
             evicted_flows: t.evicted_flows,
             evicted_bytes: t.evicted_bytes,
+            refused_packets: t.refused_packets,
         }
     }
 

@@ -356,6 +356,12 @@ impl Analyzer {
                 return;
             }
         }
+        if !self.flows.contains_key(&key) && self.budget.over() {
+            // `relieve` left the budget exceeded: only flows whose server answered remain.
+            self.budget.tally.refused_packets += 1;
+            self.decode.flows_not_tracked += 1;
+            return;
+        }
         if seg.payload.len() < seg.payload_len as usize {
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }

@@ -908,3 +908,43 @@ fn a_syn_only_connection_costs_the_table_little() {
         "a SYN-only connection is charged {total} bytes"
     );
 }
+
+/// When flows whose server answered fill the memory budget, nothing is left to shed: new
+/// connections are left out, counted and warned about, and memory stays within the budget.
+#[test]
+fn a_budget_full_of_answered_flows_leaves_new_connections_out() {
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.begin_capture(0);
+    let hello = client_hello_record();
+    let packets = [
+        client_packet(40000, true, &[]),
+        client_packet(40000, false, &hello),
+        server_packet(
+            40000,
+            1,
+            2 + hello.len() as u32,
+            &server_hello_record(b"h2"),
+        ),
+    ];
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    // The one answered flow alone is over this budget.
+    analyzer.budget.set_limit(1024);
+    for (i, port) in [40001, 40002].into_iter().enumerate() {
+        analyzer.frame(&frame(4 + i as u64, &client_packet(port, true, &[])));
+    }
+    assert_eq!(analyzer.active_flows(), 1);
+    let capture = analyzer.end_capture("test", &summary());
+    assert_eq!(capture.decode.flows_not_tracked, 2);
+    assert_eq!(capture.memory.refused_packets, 2);
+    assert_eq!(capture.memory.evicted_flows, 0);
+    assert_eq!(capture.warnings.len(), 1, "{:?}", capture.warnings);
+    assert!(
+        capture.warnings[0].contains(
+            "left out 2 packets of new connections (not analysed): flows whose handshake had completed filled the budget; raise --memory to analyse them"
+        ),
+        "{:?}",
+        capture.warnings
+    );
+}

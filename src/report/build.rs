@@ -451,10 +451,14 @@ pub fn capture_report(
         ));
     }
     warnings.extend(memory_warning(tally));
-    if decode.flows_not_tracked > 0 {
+    // Packets the memory budget left out are in the memory warning.
+    let over_the_cap = decode
+        .flows_not_tracked
+        .saturating_sub(tally.memory.refused_packets);
+    if over_the_cap > 0 {
         warnings.push(format!(
-            "{} packets of new connections were not analysed: {} flows were already tracked (the cap), the server had answered every one of them",
-            decode.flows_not_tracked, tally.flow_limit
+            "{over_the_cap} packets of new connections were not analysed: {} flows were already tracked (the cap), the server had answered every one of them",
+            tally.flow_limit
         ));
     }
     if decode.datagrams_incomplete > 0 {
@@ -527,7 +531,12 @@ fn size_text(bytes: u64) -> String {
 /// shed, in the order it is shed.
 fn memory_warning(tally: &CaptureTally<'_>) -> Option<String> {
     let shed = &tally.memory;
-    if shed.stopped_reading_flows + shed.out_of_order_flows + shed.evicted_flows == 0 {
+    if shed.stopped_reading_flows
+        + shed.out_of_order_flows
+        + shed.evicted_flows
+        + shed.refused_packets
+        == 0
+    {
         // Finishing closed flows early loses nothing: no warning for that alone.
         return None;
     }
@@ -554,6 +563,12 @@ fn memory_warning(tally: &CaptureTally<'_>) -> Option<String> {
         what.push(format!(
             "closed {} flows without a complete handshake early, least recently active first ({} bytes)",
             shed.evicted_flows, shed.evicted_bytes
+        ));
+    }
+    if shed.refused_packets > 0 {
+        what.push(format!(
+            "left out {} packets of new connections (not analysed): flows whose handshake had completed filled the budget; raise --memory to analyse them",
+            shed.refused_packets
         ));
     }
     Some(format!(

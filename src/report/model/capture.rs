@@ -64,6 +64,10 @@ pub struct MemoryUse {
     pub evicted_flows: u64,
     /// Bytes those flows held.
     pub evicted_bytes: u64,
+    /// Packets of new connections left out (not analysed, also counted in
+    /// `decode.flows_not_tracked`) because flows whose handshake had completed filled the
+    /// budget: nothing was left to shed. Raise `--memory` to analyse them.
+    pub refused_packets: u64,
 }
 
 /// The capturer's own counters. Live, all three are libpcap's; a pcapng file fills those its
