@@ -100,6 +100,33 @@ impl Hole {
     }
 }
 
+/// A SYN/ACK whose initial sequence number differs from another SYN/ACK of the same connection
+/// (SYN cookies or a SYN proxy answering twice, a stale SYN/ACK of an earlier connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SynAckAnswer {
+    /// Frame of the SYN/ACK.
+    pub frame: u64,
+    /// Its initial sequence number.
+    pub isn: SeqNumber,
+}
+
+/// The SYN/ACKs of a connection that carried different initial sequence numbers, and the one
+/// the client's ACK used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SynAckIsns {
+    /// Sender of the SYN/ACKs.
+    pub side: Option<Side>,
+    /// One entry per distinct initial sequence number, in capture order (at most
+    /// [`MAX_SYN_ACK_ISNS`]); empty while every SYN/ACK carried the same one.
+    pub answers: Vec<SynAckAnswer>,
+    /// Frame of the SYN/ACK whose ISN + 1 the client acknowledged (or the server's first data
+    /// started at), once known.
+    pub used: Option<u64>,
+}
+
+/// Most SYN/ACKs with distinct initial sequence numbers remembered per connection.
+pub const MAX_SYN_ACK_ISNS: usize = 4;
+
 /// Most data segments remembered per direction to name retransmitted handshake messages.
 const MAX_TRACKED_SEGMENTS: usize = 64;
 /// Most open holes tracked per direction.
@@ -125,6 +152,8 @@ pub struct TcpHealth {
     pub handshake_ack: Option<(u64, Timestamp)>,
     /// SYN copies: frames of every SYN (first few).
     pub syn_frames: Vec<u64>,
+    /// SYN/ACKs with different initial sequence numbers, and the one the client used.
+    pub syn_ack_isns: SynAckIsns,
     /// Last frame seen from each side.
     last_frames: [u64; 2],
 }
@@ -152,6 +181,7 @@ impl TcpHealth {
             .sum();
         dirs + (self.resets.capacity() + self.fins.capacity()) * size_of::<Teardown>()
             + self.syn_frames.capacity() * size_of::<u64>()
+            + self.syn_ack_isns.answers.capacity() * size_of::<SynAckAnswer>()
     }
 
     /// The usual TTL of `side`'s packets (the most common value).
@@ -177,7 +207,8 @@ impl TcpHealth {
             .map(|(ttl, _)| ttl)
     }
 
-    /// Initial sequence number of `side`'s first SYN.
+    /// Initial sequence number of `side`'s first SYN; for a side that answered the SYN with
+    /// several initial sequence numbers, the one the client used (the latest while unknown).
     pub fn isn(&self, side: Side) -> Option<SeqNumber> {
         self.dirs[side.index()].isn
     }
@@ -237,9 +268,12 @@ impl TcpHealth {
         let i = side.index();
         self.last_frames[i] = frame;
         self.note_ttl(i, seg.ttl);
-        self.note_control_flags(side, seg, frame, time, &mut found);
+        let other_isn = self.note_control_flags(side, seg, frame, time, &mut found);
+        self.choose_isn(side, seg, time);
         let window = u32::from(seg.window) << self.dirs[i].window_shift.unwrap_or(0).min(14);
-        let classify = !found.contains(Anomaly::SynRetransmission);
+        // A SYN/ACK with another initial sequence number starts its side's sequence space
+        // anew: it is no hole and no retransmission.
+        let classify = !found.contains(Anomaly::SynRetransmission) && !other_isn;
         if classify {
             self.classify_sequence(side, seg, frame, window, &mut found);
         }
@@ -288,7 +322,8 @@ impl TcpHealth {
     }
 
     /// SYN, SYN/ACK, the handshake's ACK, RST and FIN: the connection's control events, and a
-    /// SYN sent again.
+    /// SYN sent again. Returns true for a SYN/ACK with another initial sequence number than the
+    /// side's earlier SYN/ACKs (see [`TcpHealth::another_isn`]).
     fn note_control_flags(
         &mut self,
         side: Side,
@@ -296,9 +331,13 @@ impl TcpHealth {
         frame: u64,
         time: Timestamp,
         found: &mut AnomalySet,
-    ) {
+    ) -> bool {
         let flags = seg.flags;
-        if flags.syn() {
+        let mut other_isn = false;
+        if flags.syn() && flags.ack() && self.another_isn(side, SeqNumber(seg.seq), frame, time) {
+            other_isn = true;
+            self.dirs[side.index()].window_shift = seg.window_scale;
+        } else if flags.syn() {
             if flags.ack() {
                 self.syn_ack.get_or_insert((frame, time));
             } else {
@@ -307,9 +346,10 @@ impl TcpHealth {
                     self.syn_frames.push(frame);
                 }
             }
-            let d = &mut self.dirs[side.index()];
             let seq = SeqNumber(seg.seq);
-            if d.isn == Some(seq) {
+            let earlier_answer = self.syn_ack_isns.answers.iter().any(|a| a.isn == seq);
+            let d = &mut self.dirs[side.index()];
+            if d.isn == Some(seq) || (flags.ack() && earlier_answer) {
                 found.push(Anomaly::SynRetransmission);
             }
             d.isn.get_or_insert(seq);
@@ -335,6 +375,74 @@ impl TcpHealth {
         {
             self.handshake_ack = Some((frame, time));
         }
+        other_isn
+    }
+
+    /// A SYN/ACK from `side` whose initial sequence number `isn` differs from the one its
+    /// earlier SYN/ACK carried, before `side` sent any data: records it and, unless the client
+    /// already acknowledged one, makes it the side's current sequence space (the client takes
+    /// the SYN/ACK it receives first; [`TcpHealth::choose_isn`] follows its ACK). Returns false
+    /// for a first SYN/ACK, a copy with a known ISN, or one after data.
+    fn another_isn(&mut self, side: Side, isn: SeqNumber, frame: u64, time: Timestamp) -> bool {
+        let Some(first) = self.dirs[side.index()].isn else {
+            return false;
+        };
+        let answers = &self.syn_ack_isns.answers;
+        let known = first == isn || answers.iter().any(|a| a.isn == isn);
+        let data_sent = self.dirs[side.index()]
+            .next_seq
+            .is_some_and(|n| n.diff(first) > 1);
+        if known || data_sent || self.syn_ack.is_none() {
+            return false;
+        }
+        let choice = &mut self.syn_ack_isns;
+        if choice.answers.is_empty() {
+            if let Some((frame, _)) = self.syn_ack {
+                choice.answers.push(SynAckAnswer { frame, isn: first });
+            }
+            choice.side = Some(side);
+        }
+        if choice.answers.len() < MAX_SYN_ACK_ISNS {
+            choice.answers.push(SynAckAnswer { frame, isn });
+        }
+        if choice.used.is_none() {
+            self.restart_sequence(side, isn, time);
+        }
+        true
+    }
+
+    /// With several SYN/ACK ISNs on record and none chosen yet: the client's ACK of one ISN + 1,
+    /// or the server's first data starting there, says which one the connection uses.
+    fn choose_isn(&mut self, side: Side, seg: &Segment<'_>, time: Timestamp) {
+        let choice = &self.syn_ack_isns;
+        let Some(server) = choice.side else { return };
+        if choice.used.is_some() || seg.flags.syn() {
+            return;
+        }
+        let start = if side == server {
+            (seg.payload_len > 0).then_some(SeqNumber(seg.seq))
+        } else {
+            seg.flags.ack().then_some(SeqNumber(seg.ack))
+        };
+        let Some(answer) = start.and_then(|s| choice.answers.iter().find(|a| a.isn.plus(1) == s))
+        else {
+            return;
+        };
+        let answer = *answer;
+        self.syn_ack_isns.used = Some(answer.frame);
+        if self.dirs[server.index()].isn != Some(answer.isn) {
+            self.restart_sequence(server, answer.isn, time);
+        }
+    }
+
+    /// `side`'s sequence space starts again at `isn` (a SYN/ACK with another ISN).
+    fn restart_sequence(&mut self, side: Side, isn: SeqNumber, time: Timestamp) {
+        let d = &mut self.dirs[side.index()];
+        d.isn = Some(isn);
+        d.next_seq = Some(isn.plus(1));
+        d.next_seq_time = time;
+        d.max_to_ack = Some(isn.plus(1));
+        d.holes.clear();
     }
 
     /// Wireshark's sequence-number checks up to duplicate ACKs, in its order: zero window,
