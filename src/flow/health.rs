@@ -14,7 +14,7 @@ use crate::decode::Segment;
 
 /// Wireshark's window for a fast retransmission after duplicate ACKs.
 const FAST_RETRANSMISSION_NS: i64 = 20_000_000;
-/// Wireshark's default out-of-order threshold when no RTT is known (3 ms).
+/// Wireshark's out-of-order threshold while the connection's first RTT is unknown (3 ms).
 const OUT_OF_ORDER_NS: i64 = 3_000_000;
 
 /// A data segment that was retransmitted: where it sat in the sequence space.
@@ -53,11 +53,16 @@ struct Direction {
     last_window: Option<u32>,
     /// Window scale shift from this direction's SYN (RFC 7323).
     window_shift: Option<u8>,
-    /// Duplicate ACKs in a row (Wireshark's `dupacknum`), and the time of the last one. -1: the
-    /// peer was just flagged for acknowledging bytes of this direction the capture never saw, and
-    /// this direction has not sent an ACK since (so the same missing bytes are not flagged twice).
+    /// Duplicate ACKs in a row (Wireshark's `dupacknum`). -1: the peer was just flagged for
+    /// acknowledging bytes of this direction the capture never saw, and this direction has not
+    /// sent an ACK since (so the same missing bytes are not flagged twice).
     dup_acks: i32,
-    last_dup_ack_time: Timestamp,
+    /// Time of this direction's last segment (Wireshark's `lastacktime`: the time its last ACK
+    /// number was sent, duplicate or not).
+    last_ack_time: Timestamp,
+    /// What the direction's last segment was flagged with (Wireshark's `lastsegmentflags`): the
+    /// ACK of a keep-alive is no duplicate ACK.
+    last_flags: AnomalySet,
     /// Wireshark's `maxseqtobeacked`: the end of the bytes of this direction seen without a hole
     /// since it last moved; an ACK from the peer beyond it acknowledges bytes the capture missed.
     max_to_ack: Option<SeqNumber>,
@@ -156,6 +161,11 @@ pub struct TcpHealth {
     pub syn_ack_isns: SynAckIsns,
     /// Last frame seen from each side.
     last_frames: [u64; 2],
+    /// Time of the most recent SYN (Wireshark's `ts_mru_syn`).
+    mru_syn: Option<Timestamp>,
+    /// The connection's first RTT: from the most recent SYN to the first segment with ACK and
+    /// without SYN (Wireshark's `ts_first_rtt`), ns. The out-of-order threshold once known.
+    first_rtt: Option<i64>,
 }
 
 /// Most RSTs remembered.
@@ -274,7 +284,12 @@ impl TcpHealth {
         // A SYN/ACK with another initial sequence number starts its side's sequence space
         // anew: it is no hole and no retransmission.
         let classify = !found.contains(Anomaly::SynRetransmission) && !other_isn;
-        if classify {
+        // Wireshark's zero-window probe: one byte at the next sequence number into a closed
+        // window. It skips the checks up to duplicate ACKs and does not advance `next_seq`.
+        let zero_window_probe = seg.payload_len == 1
+            && self.dirs[i].next_seq == Some(SeqNumber(seg.seq))
+            && self.dirs[side.other().index()].last_window == Some(0);
+        if classify && !zero_window_probe {
             self.classify_sequence(side, seg, frame, window, &mut found);
         }
         // Wireshark checks for an ACK of unseen bytes after the duplicate ACK and before the
@@ -283,7 +298,8 @@ impl TcpHealth {
         if classify {
             self.classify_retransmission(side, seg, frame, time, in_handshake, &mut found);
         }
-        self.advance(i, seg, time, window, found);
+        self.advance(i, seg, time, window, found, zero_window_probe);
+        self.note_first_rtt(seg, time);
         if seg.flags.ack() && !seg.flags.rst() {
             self.acknowledge_holes(side.other().index(), SeqNumber(seg.ack));
         }
@@ -309,6 +325,28 @@ impl TcpHealth {
             }
         }
         found
+    }
+
+    /// Wireshark's first RTT: the most recent SYN's time, then at the first segment with ACK
+    /// and without SYN (either side), the time since it.
+    fn note_first_rtt(&mut self, seg: &Segment<'_>, time: Timestamp) {
+        let flags = seg.flags;
+        if flags.syn() && !flags.ack() {
+            self.mru_syn = Some(time);
+        } else if !flags.syn()
+            && flags.ack()
+            && self.first_rtt.is_none()
+            && let Some(syn) = self.mru_syn
+        {
+            self.first_rtt = Some(time.nanos_since(syn));
+        }
+    }
+
+    /// The out-of-order threshold: the first RTT, 3 ms while it is unknown (or zero).
+    fn out_of_order_threshold(&self) -> i64 {
+        self.first_rtt
+            .filter(|r| *r != 0)
+            .unwrap_or(OUT_OF_ORDER_NS)
     }
 
     /// Adds a TTL to direction `i`'s histogram (small: a flow's packets carry one or two values).
@@ -495,12 +533,14 @@ impl TcpHealth {
         {
             found.push(Anomaly::WindowFull);
         }
-        // Duplicate ACK: no data, same ACK and window as before, nothing new.
+        // Duplicate ACK: no data, same ACK and window as before, nothing new; not the ACK of the
+        // peer's keep-alive (Wireshark's "keep-alive ACK", checked first). Like Wireshark, the
+        // fields decide, not the ACK flag.
         let d_state = &self.dirs[i];
         if len == 0
             && syn_fin == 0
             && !flags.rst()
-            && flags.ack()
+            && !self.dirs[o].last_flags.contains(Anomaly::KeepAlive)
             && d == 0
             && d_state.last_ack == Some(SeqNumber(seg.ack))
             && d_state.last_window == Some(window)
@@ -537,8 +577,13 @@ impl TcpHealth {
         }
     }
 
-    /// The retransmission family, Wireshark's last sequence-number check: data (or SYN/FIN)
-    /// that is not new is a spurious, fast or plain retransmission, or out of order.
+    /// The retransmission family, Wireshark 4.0's last sequence-number check, in its order:
+    /// data (or a SYN/FIN) that does not advance the sequence number and is no keep-alive is a
+    /// fast retransmission (the peer sent 2+ duplicate ACKs of this sequence number, its last
+    /// segment < 20 ms ago), out of order (< the first RTT, 3 ms while unknown, after the segment
+    /// that last advanced `next_seq`, and not ending exactly there, a FIN counting one), a spurious retransmission
+    /// (payload the peer already acknowledged; checked even when the sequence number advanced),
+    /// or a retransmission.
     fn classify_retransmission(
         &mut self,
         side: Side,
@@ -552,52 +597,49 @@ impl TcpHealth {
         let flags = seg.flags;
         let seq = SeqNumber(seg.seq);
         let len = seg.payload_len;
-        let syn_fin = u32::from(flags.syn()) + u32::from(flags.fin());
-        let Some(next) = self.dirs[i].next_seq else {
+        if !(len > 0 || flags.syn() || flags.fin()) || flags.syn() {
             return;
-        };
-        let d = seq.diff(next);
-        let keep_alive = found.contains(Anomaly::KeepAlive);
-        let seg_len = len + syn_fin;
-        if seg_len > 0 && d < 0 && !keep_alive && !flags.syn() {
-            let end = seq.plus(seg_len);
-            let kind = self.retransmission_kind(i, o, seq, end, time);
-            if kind != Anomaly::OutOfOrder && in_handshake && len > 0 {
-                let resent = &mut self.dirs[i].resent;
-                if resent.len() < MAX_TRACKED_SEGMENTS {
-                    resent.push(Resent { frame, seq, len });
-                }
-            }
-            self.close_holes(i, seq, end);
-            found.push(kind);
         }
-    }
-
-    /// Which kind of old data `[seq, end)` from direction `i` is: spurious (already ACKed), fast
-    /// (right after duplicate ACKs), out of order (fills a recent hole), or a retransmission.
-    fn retransmission_kind(
-        &self,
-        i: usize,
-        o: usize,
-        seq: SeqNumber,
-        end: SeqNumber,
-        time: Timestamp,
-    ) -> Anomaly {
-        let peer_ack = self.dirs[o].last_ack;
-        if peer_ack.is_some_and(|a| !end.after(a)) {
-            Anomaly::SpuriousRetransmission
-        } else if self.dirs[o].dup_acks >= 2
+        if found.contains(Anomaly::KeepAlive) {
+            return;
+        }
+        let next = self.dirs[i].next_seq.filter(|n| n.0 != 0);
+        // Wireshark: a segment of 2+ bytes starting one below `next_seq` (after a possible
+        // zero-window probe) adds new data.
+        let not_advanced =
+            next.is_some_and(|n| n.after(seq)) && !(len > 1 && next == Some(seq.plus(1)));
+        // Wireshark computes these time differences unsigned: a clock going back never passes.
+        let since = |t: Timestamp| time.nanos_since(t) as u64;
+        // A FIN takes one sequence number of its own.
+        let end = seq.plus(len + u32::from(flags.fin()));
+        let peer = &self.dirs[o];
+        let peer_ack = peer.last_ack.filter(|a| a.0 != 0);
+        let kind = if not_advanced
+            && peer.dup_acks >= 2
             && peer_ack == Some(seq)
-            && time.nanos_since(self.dirs[o].last_dup_ack_time) < FAST_RETRANSMISSION_NS
+            && since(peer.last_ack_time) < FAST_RETRANSMISSION_NS as u64
         {
             Anomaly::FastRetransmission
-        } else if time.nanos_since(self.dirs[i].next_seq_time) < OUT_OF_ORDER_NS
-            && self.fills_hole(i, seq, end)
+        } else if not_advanced
+            && since(self.dirs[i].next_seq_time) < self.out_of_order_threshold() as u64
+            && next != Some(end)
         {
             Anomaly::OutOfOrder
-        } else {
+        } else if len > 0 && peer_ack.is_some_and(|a| !seq.plus(len).after(a)) {
+            Anomaly::SpuriousRetransmission
+        } else if not_advanced {
             Anomaly::Retransmission
+        } else {
+            return;
+        };
+        if kind != Anomaly::OutOfOrder && in_handshake && len > 0 {
+            let resent = &mut self.dirs[i].resent;
+            if resent.len() < MAX_TRACKED_SEGMENTS {
+                resent.push(Resent { frame, seq, len });
+            }
         }
+        self.close_holes(i, seq, end);
+        found.push(kind);
     }
 
     /// Direction `i`'s state after the segment: duplicate-ACK run, last ACK and window, and the
@@ -609,25 +651,25 @@ impl TcpHealth {
         time: Timestamp,
         window: u32,
         found: AnomalySet,
+        zero_window_probe: bool,
     ) {
         let flags = seg.flags;
         let syn_fin = u32::from(flags.syn()) + u32::from(flags.fin());
         let d = &mut self.dirs[i];
-        if flags.ack() {
-            if seg.payload_len == 0
-                && syn_fin == 0
-                && d.last_ack == Some(SeqNumber(seg.ack))
-                && found.contains(Anomaly::DuplicateAck)
-            {
-                // After an ACK of unseen bytes (-1), Wireshark starts counting again at 1.
-                d.dup_acks = d.dup_acks.max(0) + 1;
-                d.last_dup_ack_time = time;
-            } else if d.last_ack != Some(SeqNumber(seg.ack)) {
-                d.dup_acks = 0;
-            }
-            d.last_ack = Some(SeqNumber(seg.ack));
+        // Like Wireshark, every segment's acknowledgement field counts, ACK flag or not.
+        if found.contains(Anomaly::DuplicateAck) {
+            // After an ACK of unseen bytes (-1), Wireshark starts counting again at 1.
+            d.dup_acks = d.dup_acks.max(0) + 1;
+        } else if d.last_ack != Some(SeqNumber(seg.ack)) {
+            d.dup_acks = 0;
         }
+        d.last_ack = Some(SeqNumber(seg.ack));
+        d.last_ack_time = time;
+        d.last_flags = found;
         d.last_window = Some(window);
+        if zero_window_probe {
+            return;
+        }
         let end = SeqNumber(seg.seq).plus(seg.payload_len + syn_fin);
         match d.next_seq {
             None => {
@@ -646,14 +688,6 @@ impl TcpHealth {
         if d.max_to_ack.is_none_or(|b| b.0 == 0 || b == seq) {
             d.max_to_ack = d.next_seq;
         }
-    }
-
-    /// True when `[seq, end)` falls in a recorded hole (so the segment fills it: reordering).
-    fn fills_hole(&self, i: usize, seq: SeqNumber, end: SeqNumber) -> bool {
-        self.dirs[i]
-            .holes
-            .iter()
-            .any(|h| !seq.after(h.end) && end.after(h.start))
     }
 
     /// An ACK from the peer of direction `i` up to `ack`: the holes it covers were received.
