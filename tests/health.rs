@@ -120,6 +120,30 @@ fn syn_retransmission() {
     assert!(connect > 1000.0 && connect < 1100.0, "{connect}");
 }
 
+/// Linux SYN cookies answered the SYN and its retransmission with two ISNs (frames 2 and 4);
+/// the client acknowledged the second. The server stream starts there: the ServerHello is
+/// read, and neither a hole nor a capture gap is reported for the other ISN.
+#[test]
+fn two_syn_acks_with_different_isns() {
+    let flow = flow_of("syn-ack-two-isns.pcap");
+    assert_eq!(flow["verdict"], "agreed");
+    assert_eq!(flow["alpn_selected"], "h2");
+    assert_eq!(numbers(&flow["evidence_frames"]), [6, 8]);
+    assert_eq!(
+        flow["notes"],
+        serde_json::json!([
+            "the server answered the SYN twice with different initial sequence numbers (frames 2, 4); the client used the one in frame 4"
+        ])
+    );
+    assert_eq!(frames(&flow, "flow", "syn_retransmissions", "client"), [3]);
+    assert_eq!(kinds(&flow, "flow"), ["syn_retransmissions"]);
+    assert_eq!(flow["tcp"]["capture_gaps"], serde_json::json!([]));
+    assert_eq!(
+        flow["network"],
+        "the handshake suffered packet loss but completed: SYN sent 2 times: frames 1, 3"
+    );
+}
+
 #[test]
 fn client_hello_never_answered() {
     let flow = flow_of("client-hello-unanswered.pcap");

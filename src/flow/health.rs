@@ -14,7 +14,7 @@ use crate::decode::Segment;
 
 /// Wireshark's window for a fast retransmission after duplicate ACKs.
 const FAST_RETRANSMISSION_NS: i64 = 20_000_000;
-/// Wireshark's default out-of-order threshold when no RTT is known (3 ms).
+/// Wireshark's out-of-order threshold while the connection's first RTT is unknown (3 ms).
 const OUT_OF_ORDER_NS: i64 = 3_000_000;
 
 /// A data segment that was retransmitted: where it sat in the sequence space.
@@ -53,11 +53,16 @@ struct Direction {
     last_window: Option<u32>,
     /// Window scale shift from this direction's SYN (RFC 7323).
     window_shift: Option<u8>,
-    /// Duplicate ACKs in a row (Wireshark's `dupacknum`), and the time of the last one. -1: the
-    /// peer was just flagged for acknowledging bytes of this direction the capture never saw, and
-    /// this direction has not sent an ACK since (so the same missing bytes are not flagged twice).
+    /// Duplicate ACKs in a row (Wireshark's `dupacknum`). -1: the peer was just flagged for
+    /// acknowledging bytes of this direction the capture never saw, and this direction has not
+    /// sent an ACK since (so the same missing bytes are not flagged twice).
     dup_acks: i32,
-    last_dup_ack_time: Timestamp,
+    /// Time of this direction's last segment (Wireshark's `lastacktime`: the time its last ACK
+    /// number was sent, duplicate or not).
+    last_ack_time: Timestamp,
+    /// What the direction's last segment was flagged with (Wireshark's `lastsegmentflags`): the
+    /// ACK of a keep-alive is no duplicate ACK.
+    last_flags: AnomalySet,
     /// Wireshark's `maxseqtobeacked`: the end of the bytes of this direction seen without a hole
     /// since it last moved; an ACK from the peer beyond it acknowledges bytes the capture missed.
     max_to_ack: Option<SeqNumber>,
@@ -100,6 +105,33 @@ impl Hole {
     }
 }
 
+/// A SYN/ACK whose initial sequence number differs from another SYN/ACK of the same connection
+/// (SYN cookies or a SYN proxy answering twice, a stale SYN/ACK of an earlier connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SynAckAnswer {
+    /// Frame of the SYN/ACK.
+    pub frame: u64,
+    /// Its initial sequence number.
+    pub isn: SeqNumber,
+}
+
+/// The SYN/ACKs of a connection that carried different initial sequence numbers, and the one
+/// the client's ACK used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SynAckIsns {
+    /// Sender of the SYN/ACKs.
+    pub side: Option<Side>,
+    /// One entry per distinct initial sequence number, in capture order (at most
+    /// [`MAX_SYN_ACK_ISNS`]); empty while every SYN/ACK carried the same one.
+    pub answers: Vec<SynAckAnswer>,
+    /// Frame of the SYN/ACK whose ISN + 1 the client acknowledged (or the server's first data
+    /// started at), once known.
+    pub used: Option<u64>,
+}
+
+/// Most SYN/ACKs with distinct initial sequence numbers remembered per connection.
+pub const MAX_SYN_ACK_ISNS: usize = 4;
+
 /// Most data segments remembered per direction to name retransmitted handshake messages.
 const MAX_TRACKED_SEGMENTS: usize = 64;
 /// Most open holes tracked per direction.
@@ -125,8 +157,15 @@ pub struct TcpHealth {
     pub handshake_ack: Option<(u64, Timestamp)>,
     /// SYN copies: frames of every SYN (first few).
     pub syn_frames: Vec<u64>,
+    /// SYN/ACKs with different initial sequence numbers, and the one the client used.
+    pub syn_ack_isns: SynAckIsns,
     /// Last frame seen from each side.
     last_frames: [u64; 2],
+    /// Time of the most recent SYN (Wireshark's `ts_mru_syn`).
+    mru_syn: Option<Timestamp>,
+    /// The connection's first RTT: from the most recent SYN to the first segment with ACK and
+    /// without SYN (Wireshark's `ts_first_rtt`), ns. The out-of-order threshold once known.
+    first_rtt: Option<i64>,
 }
 
 /// Most RSTs remembered.
@@ -159,6 +198,7 @@ impl TcpHealth {
         dirs + counts
             + (self.resets.capacity() + self.fins.capacity()) * size_of::<Teardown>()
             + self.syn_frames.capacity() * size_of::<u64>()
+            + self.syn_ack_isns.answers.capacity() * size_of::<SynAckAnswer>()
     }
 
     /// The usual TTL of `side`'s packets (the most common value).
@@ -184,7 +224,8 @@ impl TcpHealth {
             .map(|(ttl, _)| ttl)
     }
 
-    /// Initial sequence number of `side`'s first SYN.
+    /// Initial sequence number of `side`'s first SYN; for a side that answered the SYN with
+    /// several initial sequence numbers, the one the client used (the latest while unknown).
     pub fn isn(&self, side: Side) -> Option<SeqNumber> {
         self.dirs[side.index()].isn
     }
@@ -244,10 +285,18 @@ impl TcpHealth {
         let i = side.index();
         self.last_frames[i] = frame;
         self.note_ttl(i, seg.ttl);
-        self.note_control_flags(side, seg, frame, time, &mut found);
+        let other_isn = self.note_control_flags(side, seg, frame, time, &mut found);
+        self.choose_isn(side, seg, time);
         let window = u32::from(seg.window) << self.dirs[i].window_shift.unwrap_or(0).min(14);
-        let classify = !found.contains(Anomaly::SynRetransmission);
-        if classify {
+        // A SYN/ACK with another initial sequence number starts its side's sequence space
+        // anew: it is no hole and no retransmission.
+        let classify = !found.contains(Anomaly::SynRetransmission) && !other_isn;
+        // Wireshark's zero-window probe: one byte at the next sequence number into a closed
+        // window. It skips the checks up to duplicate ACKs and does not advance `next_seq`.
+        let zero_window_probe = seg.payload_len == 1
+            && self.dirs[i].next_seq == Some(SeqNumber(seg.seq))
+            && self.dirs[side.other().index()].last_window == Some(0);
+        if classify && !zero_window_probe {
             self.classify_sequence(side, seg, frame, window, &mut found);
         }
         // Wireshark checks for an ACK of unseen bytes after the duplicate ACK and before the
@@ -256,7 +305,8 @@ impl TcpHealth {
         if classify {
             self.classify_retransmission(side, seg, frame, time, in_handshake, &mut found);
         }
-        self.advance(i, seg, time, window, found);
+        self.advance(i, seg, time, window, found, zero_window_probe);
+        self.note_first_rtt(seg, time);
         if seg.flags.ack() && !seg.flags.rst() {
             self.acknowledge_holes(side.other().index(), SeqNumber(seg.ack));
         }
@@ -284,6 +334,28 @@ impl TcpHealth {
         found
     }
 
+    /// Wireshark's first RTT: the most recent SYN's time, then at the first segment with ACK
+    /// and without SYN (either side), the time since it.
+    fn note_first_rtt(&mut self, seg: &Segment<'_>, time: Timestamp) {
+        let flags = seg.flags;
+        if flags.syn() && !flags.ack() {
+            self.mru_syn = Some(time);
+        } else if !flags.syn()
+            && flags.ack()
+            && self.first_rtt.is_none()
+            && let Some(syn) = self.mru_syn
+        {
+            self.first_rtt = Some(time.nanos_since(syn));
+        }
+    }
+
+    /// The out-of-order threshold: the first RTT, 3 ms while it is unknown (or zero).
+    fn out_of_order_threshold(&self) -> i64 {
+        self.first_rtt
+            .filter(|r| *r != 0)
+            .unwrap_or(OUT_OF_ORDER_NS)
+    }
+
     /// Adds a TTL to direction `i`'s histogram (small: a flow's packets carry one or two values).
     fn note_ttl(&mut self, i: usize, ttl: u8) {
         let ttls = &mut self.dirs[i].ttls;
@@ -295,7 +367,8 @@ impl TcpHealth {
     }
 
     /// SYN, SYN/ACK, the handshake's ACK, RST and FIN: the connection's control events, and a
-    /// SYN sent again.
+    /// SYN sent again. Returns true for a SYN/ACK with another initial sequence number than the
+    /// side's earlier SYN/ACKs (see [`TcpHealth::another_isn`]).
     fn note_control_flags(
         &mut self,
         side: Side,
@@ -303,9 +376,13 @@ impl TcpHealth {
         frame: u64,
         time: Timestamp,
         found: &mut AnomalySet,
-    ) {
+    ) -> bool {
         let flags = seg.flags;
-        if flags.syn() {
+        let mut other_isn = false;
+        if flags.syn() && flags.ack() && self.another_isn(side, SeqNumber(seg.seq), frame, time) {
+            other_isn = true;
+            self.dirs[side.index()].window_shift = seg.window_scale;
+        } else if flags.syn() {
             if flags.ack() {
                 self.syn_ack.get_or_insert((frame, time));
             } else {
@@ -314,9 +391,10 @@ impl TcpHealth {
                     self.syn_frames.push(frame);
                 }
             }
-            let d = &mut self.dirs[side.index()];
             let seq = SeqNumber(seg.seq);
-            if d.isn == Some(seq) {
+            let earlier_answer = self.syn_ack_isns.answers.iter().any(|a| a.isn == seq);
+            let d = &mut self.dirs[side.index()];
+            if d.isn == Some(seq) || (flags.ack() && earlier_answer) {
                 found.push(Anomaly::SynRetransmission);
             }
             d.isn.get_or_insert(seq);
@@ -342,6 +420,74 @@ impl TcpHealth {
         {
             self.handshake_ack = Some((frame, time));
         }
+        other_isn
+    }
+
+    /// A SYN/ACK from `side` whose initial sequence number `isn` differs from the one its
+    /// earlier SYN/ACK carried, before `side` sent any data: records it and, unless the client
+    /// already acknowledged one, makes it the side's current sequence space (the client takes
+    /// the SYN/ACK it receives first; [`TcpHealth::choose_isn`] follows its ACK). Returns false
+    /// for a first SYN/ACK, a copy with a known ISN, or one after data.
+    fn another_isn(&mut self, side: Side, isn: SeqNumber, frame: u64, time: Timestamp) -> bool {
+        let Some(first) = self.dirs[side.index()].isn else {
+            return false;
+        };
+        let answers = &self.syn_ack_isns.answers;
+        let known = first == isn || answers.iter().any(|a| a.isn == isn);
+        let data_sent = self.dirs[side.index()]
+            .next_seq
+            .is_some_and(|n| n.diff(first) > 1);
+        if known || data_sent || self.syn_ack.is_none() {
+            return false;
+        }
+        let choice = &mut self.syn_ack_isns;
+        if choice.answers.is_empty() {
+            if let Some((frame, _)) = self.syn_ack {
+                choice.answers.push(SynAckAnswer { frame, isn: first });
+            }
+            choice.side = Some(side);
+        }
+        if choice.answers.len() < MAX_SYN_ACK_ISNS {
+            choice.answers.push(SynAckAnswer { frame, isn });
+        }
+        if choice.used.is_none() {
+            self.restart_sequence(side, isn, time);
+        }
+        true
+    }
+
+    /// With several SYN/ACK ISNs on record and none chosen yet: the client's ACK of one ISN + 1,
+    /// or the server's first data starting there, says which one the connection uses.
+    fn choose_isn(&mut self, side: Side, seg: &Segment<'_>, time: Timestamp) {
+        let choice = &self.syn_ack_isns;
+        let Some(server) = choice.side else { return };
+        if choice.used.is_some() || seg.flags.syn() {
+            return;
+        }
+        let start = if side == server {
+            (seg.payload_len > 0).then_some(SeqNumber(seg.seq))
+        } else {
+            seg.flags.ack().then_some(SeqNumber(seg.ack))
+        };
+        let Some(answer) = start.and_then(|s| choice.answers.iter().find(|a| a.isn.plus(1) == s))
+        else {
+            return;
+        };
+        let answer = *answer;
+        self.syn_ack_isns.used = Some(answer.frame);
+        if self.dirs[server.index()].isn != Some(answer.isn) {
+            self.restart_sequence(server, answer.isn, time);
+        }
+    }
+
+    /// `side`'s sequence space starts again at `isn` (a SYN/ACK with another ISN).
+    fn restart_sequence(&mut self, side: Side, isn: SeqNumber, time: Timestamp) {
+        let d = &mut self.dirs[side.index()];
+        d.isn = Some(isn);
+        d.next_seq = Some(isn.plus(1));
+        d.next_seq_time = time;
+        d.max_to_ack = Some(isn.plus(1));
+        d.holes.clear();
     }
 
     /// Wireshark's sequence-number checks up to duplicate ACKs, in its order: zero window,
@@ -394,12 +540,14 @@ impl TcpHealth {
         {
             found.push(Anomaly::WindowFull);
         }
-        // Duplicate ACK: no data, same ACK and window as before, nothing new.
+        // Duplicate ACK: no data, same ACK and window as before, nothing new; not the ACK of the
+        // peer's keep-alive (Wireshark's "keep-alive ACK", checked first). Like Wireshark, the
+        // fields decide, not the ACK flag.
         let d_state = &self.dirs[i];
         if len == 0
             && syn_fin == 0
             && !flags.rst()
-            && flags.ack()
+            && !self.dirs[o].last_flags.contains(Anomaly::KeepAlive)
             && d == 0
             && d_state.last_ack == Some(SeqNumber(seg.ack))
             && d_state.last_window == Some(window)
@@ -436,8 +584,13 @@ impl TcpHealth {
         }
     }
 
-    /// The retransmission family, Wireshark's last sequence-number check: data (or SYN/FIN)
-    /// that is not new is a spurious, fast or plain retransmission, or out of order.
+    /// The retransmission family, Wireshark 4.0's last sequence-number check, in its order:
+    /// data (or a SYN/FIN) that does not advance the sequence number and is no keep-alive is a
+    /// fast retransmission (the peer sent 2+ duplicate ACKs of this sequence number, its last
+    /// segment < 20 ms ago), out of order (< the first RTT, 3 ms while unknown, after the segment
+    /// that last advanced `next_seq`, and not ending exactly there, a FIN counting one), a spurious retransmission
+    /// (payload the peer already acknowledged; checked even when the sequence number advanced),
+    /// or a retransmission.
     fn classify_retransmission(
         &mut self,
         side: Side,
@@ -451,52 +604,49 @@ impl TcpHealth {
         let flags = seg.flags;
         let seq = SeqNumber(seg.seq);
         let len = seg.payload_len;
-        let syn_fin = u32::from(flags.syn()) + u32::from(flags.fin());
-        let Some(next) = self.dirs[i].next_seq else {
+        if !(len > 0 || flags.syn() || flags.fin()) || flags.syn() {
             return;
-        };
-        let d = seq.diff(next);
-        let keep_alive = found.contains(Anomaly::KeepAlive);
-        let seg_len = len + syn_fin;
-        if seg_len > 0 && d < 0 && !keep_alive && !flags.syn() {
-            let end = seq.plus(seg_len);
-            let kind = self.retransmission_kind(i, o, seq, end, time);
-            if kind != Anomaly::OutOfOrder && in_handshake && len > 0 {
-                let resent = &mut self.dirs[i].resent;
-                if resent.len() < MAX_TRACKED_SEGMENTS {
-                    resent.push(Resent { frame, seq, len });
-                }
-            }
-            self.close_holes(i, seq, end);
-            found.push(kind);
         }
-    }
-
-    /// Which kind of old data `[seq, end)` from direction `i` is: spurious (already ACKed), fast
-    /// (right after duplicate ACKs), out of order (fills a recent hole), or a retransmission.
-    fn retransmission_kind(
-        &self,
-        i: usize,
-        o: usize,
-        seq: SeqNumber,
-        end: SeqNumber,
-        time: Timestamp,
-    ) -> Anomaly {
-        let peer_ack = self.dirs[o].last_ack;
-        if peer_ack.is_some_and(|a| !end.after(a)) {
-            Anomaly::SpuriousRetransmission
-        } else if self.dirs[o].dup_acks >= 2
+        if found.contains(Anomaly::KeepAlive) {
+            return;
+        }
+        let next = self.dirs[i].next_seq.filter(|n| n.0 != 0);
+        // Wireshark: a segment of 2+ bytes starting one below `next_seq` (after a possible
+        // zero-window probe) adds new data.
+        let not_advanced =
+            next.is_some_and(|n| n.after(seq)) && !(len > 1 && next == Some(seq.plus(1)));
+        // Wireshark computes these time differences unsigned: a clock going back never passes.
+        let since = |t: Timestamp| time.nanos_since(t) as u64;
+        // A FIN takes one sequence number of its own.
+        let end = seq.plus(len + u32::from(flags.fin()));
+        let peer = &self.dirs[o];
+        let peer_ack = peer.last_ack.filter(|a| a.0 != 0);
+        let kind = if not_advanced
+            && peer.dup_acks >= 2
             && peer_ack == Some(seq)
-            && time.nanos_since(self.dirs[o].last_dup_ack_time) < FAST_RETRANSMISSION_NS
+            && since(peer.last_ack_time) < FAST_RETRANSMISSION_NS as u64
         {
             Anomaly::FastRetransmission
-        } else if time.nanos_since(self.dirs[i].next_seq_time) < OUT_OF_ORDER_NS
-            && self.fills_hole(i, seq, end)
+        } else if not_advanced
+            && since(self.dirs[i].next_seq_time) < self.out_of_order_threshold() as u64
+            && next != Some(end)
         {
             Anomaly::OutOfOrder
-        } else {
+        } else if len > 0 && peer_ack.is_some_and(|a| !seq.plus(len).after(a)) {
+            Anomaly::SpuriousRetransmission
+        } else if not_advanced {
             Anomaly::Retransmission
+        } else {
+            return;
+        };
+        if kind != Anomaly::OutOfOrder && in_handshake && len > 0 {
+            let resent = &mut self.dirs[i].resent;
+            if resent.len() < MAX_TRACKED_SEGMENTS {
+                resent.push(Resent { frame, seq, len });
+            }
         }
+        self.close_holes(i, seq, end);
+        found.push(kind);
     }
 
     /// Direction `i`'s state after the segment: duplicate-ACK run, last ACK and window, and the
@@ -508,25 +658,25 @@ impl TcpHealth {
         time: Timestamp,
         window: u32,
         found: AnomalySet,
+        zero_window_probe: bool,
     ) {
         let flags = seg.flags;
         let syn_fin = u32::from(flags.syn()) + u32::from(flags.fin());
         let d = &mut self.dirs[i];
-        if flags.ack() {
-            if seg.payload_len == 0
-                && syn_fin == 0
-                && d.last_ack == Some(SeqNumber(seg.ack))
-                && found.contains(Anomaly::DuplicateAck)
-            {
-                // After an ACK of unseen bytes (-1), Wireshark starts counting again at 1.
-                d.dup_acks = d.dup_acks.max(0) + 1;
-                d.last_dup_ack_time = time;
-            } else if d.last_ack != Some(SeqNumber(seg.ack)) {
-                d.dup_acks = 0;
-            }
-            d.last_ack = Some(SeqNumber(seg.ack));
+        // Like Wireshark, every segment's acknowledgement field counts, ACK flag or not.
+        if found.contains(Anomaly::DuplicateAck) {
+            // After an ACK of unseen bytes (-1), Wireshark starts counting again at 1.
+            d.dup_acks = d.dup_acks.max(0) + 1;
+        } else if d.last_ack != Some(SeqNumber(seg.ack)) {
+            d.dup_acks = 0;
         }
+        d.last_ack = Some(SeqNumber(seg.ack));
+        d.last_ack_time = time;
+        d.last_flags = found;
         d.last_window = Some(window);
+        if zero_window_probe {
+            return;
+        }
         let end = SeqNumber(seg.seq).plus(seg.payload_len + syn_fin);
         match d.next_seq {
             None => {
@@ -545,14 +695,6 @@ impl TcpHealth {
         if d.max_to_ack.is_none_or(|b| b.0 == 0 || b == seq) {
             d.max_to_ack = d.next_seq;
         }
-    }
-
-    /// True when `[seq, end)` falls in a recorded hole (so the segment fills it: reordering).
-    fn fills_hole(&self, i: usize, seq: SeqNumber, end: SeqNumber) -> bool {
-        self.dirs[i]
-            .holes
-            .iter()
-            .any(|h| !seq.after(h.end) && end.after(h.start))
     }
 
     /// An ACK from the peer of direction `i` up to `ack`: the holes it covers were received.

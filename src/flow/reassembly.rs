@@ -163,6 +163,14 @@ impl Reassembler {
         }
     }
 
+    /// The stream starts at `isn + 1` after all: the peer used another SYN/ACK's initial
+    /// sequence number than the first one seen. Only before any data segment.
+    pub fn restart(&mut self, isn: SeqNumber) {
+        if self.stats.segments == 0 {
+            self.next = Some(isn.plus(1));
+        }
+    }
+
     /// A FIN whose sequence number (after any payload) is `at`.
     pub fn fin(&mut self, at: SeqNumber) {
         self.fin_seq = Some(at);

@@ -331,6 +331,15 @@ impl TcpConnection {
             self.client.get_or_insert(client);
             self.reassembly[i].syn(SeqNumber(seg.seq));
         }
+        if seg.flags.syn() || seg.flags.ack() {
+            // A side that answered the SYN with several ISNs: its stream starts where the
+            // client's ACK says (the analysis follows it).
+            for s in [side, other] {
+                if let Some(isn) = self.health.isn(s) {
+                    self.reassembly[s.index()].restart(isn);
+                }
+            }
+        }
         if seg.payload.len() < seg.payload_len as usize {
             self.truncated_frames += 1;
             self.first_truncated_frame.get_or_insert(frame.number);

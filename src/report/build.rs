@@ -250,6 +250,9 @@ fn notes(facts: &FlowFacts) -> Vec<String> {
             stopped.frame, stopped.bytes
         ));
     }
+    if let Some(note) = syn_ack_isns_note(facts) {
+        notes.push(note);
+    }
     if facts.truncated_frames > 0 {
         notes.push(format!(
             "{} frames cut by the snaplen",
@@ -263,6 +266,35 @@ fn notes(facts: &FlowFacts) -> Vec<String> {
         ));
     }
     notes
+}
+
+/// SYN/ACKs with different initial sequence numbers, as a fact (SYN cookies or a SYN proxy
+/// answering twice, a stale SYN/ACK): "the server answered the SYN twice with different initial
+/// sequence numbers (frames 2, 4); the client used the one in frame 4".
+fn syn_ack_isns_note(facts: &FlowFacts) -> Option<String> {
+    let isns = &facts.health.syn_ack_isns;
+    let side = isns.side?;
+    if isns.answers.len() < 2 {
+        return None;
+    }
+    let (who, peer) = if side == facts.client_side {
+        ("client", "server")
+    } else {
+        ("server", "client")
+    };
+    let times = match isns.answers.len() {
+        2 => "twice".to_string(),
+        n => format!("{n} times"),
+    };
+    let frames: Vec<String> = isns.answers.iter().map(|a| a.frame.to_string()).collect();
+    let used = match isns.used {
+        Some(frame) => format!("the {peer} used the one in frame {frame}"),
+        None => format!("no ACK of the {peer} shows which one it used"),
+    };
+    Some(format!(
+        "the {who} answered the SYN {times} with different initial sequence numbers (frames {}); {used}",
+        frames.join(", ")
+    ))
 }
 
 /// How the ClientHello of the other copy of a retransmitted client segment differs from the one

@@ -158,3 +158,46 @@ fn reset_ttl_against_the_usual_ttl() {
     assert_eq!(h.resets[0].ttl, 57);
     assert_eq!(h.usual_ttl_without_resets(Side::B), Some(64));
 }
+
+/// SYN cookies or a SYN proxy answering twice: two SYN/ACKs with ISNs far apart. The client
+/// acknowledges the second; the server's data starts there. Nothing is a hole, an ACK of unseen
+/// bytes or a retransmission, and the server's ISN is the one the client used.
+#[test]
+fn two_syn_acks_client_uses_the_second() {
+    let far = 3_000_000_000u32;
+    let s = vec![
+        (Side::A, seg(100, 0, SYN, 0, 64240), 0),
+        (Side::B, seg(500, 101, SYN | ACK, 0, 65160), 1),
+        (Side::B, seg(far, 101, SYN | ACK, 0, 65160), 2),
+        (Side::A, seg(101, far + 1, ACK, 0, 502), 3),
+        (Side::A, seg(101, far + 1, PSH_ACK, 200, 502), 4),
+        (Side::B, seg(far + 1, 301, PSH_ACK, 1000, 509), 5),
+        (Side::A, seg(301, far + 1001, ACK, 0, 502), 6),
+    ];
+    let (h, found) = run(&s);
+    assert!(found.iter().all(Vec::is_empty), "{found:?}");
+    assert_eq!(h.isn(Side::B), Some(SeqNumber(far)));
+    let isns = &h.syn_ack_isns;
+    assert_eq!(isns.side, Some(Side::B));
+    let answers: Vec<(u64, u32)> = isns.answers.iter().map(|a| (a.frame, a.isn.0)).collect();
+    assert_eq!(answers, [(2, 500), (3, far)]);
+    assert_eq!(isns.used, Some(3));
+}
+
+/// A stale SYN/ACK (another ISN) after the client acknowledged the first: recorded, not
+/// followed; a copy of it again is a SYN/ACK retransmission.
+#[test]
+fn stale_syn_ack_after_the_handshake_ack() {
+    let mut s = open();
+    s.push((Side::B, seg(9_000, 77, SYN | ACK, 0, 65160), 3));
+    s.push((Side::A, seg(101, 501, PSH_ACK, 200, 502), 4));
+    s.push((Side::B, seg(501, 301, PSH_ACK, 1000, 509), 5));
+    s.push((Side::B, seg(9_000, 77, SYN | ACK, 0, 65160), 6));
+    let (h, found) = run(&s);
+    assert!(found[..6].iter().all(Vec::is_empty), "{found:?}");
+    assert_eq!(found[6], vec![Anomaly::SynRetransmission]);
+    assert_eq!(h.isn(Side::B), Some(SeqNumber(500)));
+    assert_eq!(h.syn_ack_isns.used, Some(2));
+    let frames: Vec<u64> = h.syn_ack_isns.answers.iter().map(|a| a.frame).collect();
+    assert_eq!(frames, [2, 4]);
+}
