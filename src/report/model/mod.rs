@@ -19,8 +19,8 @@ pub use tcp::{
     ResetReport, SlowServerReport, TcpReport,
 };
 pub use tls::{
-    AlertLevel, AlertReport, AlpnSource, CertificateReport, ClientHelloReport, Decryption,
-    EncryptedExtensionsReport, HexCodes, ProxyReport, ServerHelloReport,
+    AlertLevel, AlertReport, AlpnSource, CertificateReport, ClientHelloReport, CutReport,
+    Decryption, EncryptedExtensionsReport, HexCodes, ProxyReport, ServerHelloReport,
 };
 
 use crate::analysis::VerdictKind;
