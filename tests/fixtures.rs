@@ -511,4 +511,28 @@ fn tls13_server_hello_cut_by_a_snaplen_is_hidden() {
         // Cut before supported_versions: the extension list seen is empty.
         assert!(strings(&flow["server_hello"]["extensions"]).is_empty());
     }
+    // Text and Markdown never show a cut offer as "no ALPN".
+    let path = project_path("fixtures/tls13-snaplen-150.pcap");
+    let path = path.to_str().unwrap();
+    let text = String::from_utf8(common::run(&["analyze", path]).stdout).unwrap();
+    let offered: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  offered"))
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            "  offered   (unknown: the capture holds 75 of the ClientHello's 508 bytes)",
+            "  offered   (unknown: the capture holds 75 of the ClientHello's 252 bytes)",
+        ]
+    );
+    let markdown =
+        String::from_utf8(common::run(&["analyze", "--format", "markdown", path]).stdout).unwrap();
+    assert_eq!(
+        markdown
+            .matches("| offered | unknown (the capture cut the ClientHello short) |")
+            .count(),
+        2
+    );
+    assert!(!markdown.contains("Offered: none"), "{markdown}");
 }

@@ -176,7 +176,7 @@ fn offered_text(flow: &FlowReport) -> String {
     let sslv2 = flow.client_hello.as_ref().is_some_and(|h| h.sslv2_format);
     if flow.client_hello.is_none() {
         "(no ClientHello)".to_string()
-    } else if let Some(cut) = cut.filter(|_| flow.alpn_offered.is_empty()) {
+    } else if let Some(cut) = cut.filter(|_| flow.offer_unknown()) {
         format!(
             "(unknown: the capture holds {} of the ClientHello's {} bytes)",
             cut.captured, cut.length

@@ -45,7 +45,9 @@ fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) ->
     writeln!(
         out,
         "| offered | {} |",
-        if offered.is_empty() {
+        if flow.offer_unknown() {
+            "unknown (the capture cut the ClientHello short)".into()
+        } else if offered.is_empty() {
             "-".into()
         } else {
             offered.join(", ")

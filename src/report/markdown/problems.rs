@@ -109,7 +109,9 @@ fn render_group(group: &ProblemGroup<'_>, multi: bool, out: &mut dyn Write) -> i
             .map(|f| f.sni.as_deref().map(code).unwrap_or_else(|| "none".into())),
     );
     let offers = tally(group.flows.iter().map(|f| {
-        if f.alpn_offered.is_empty() {
+        if f.offer_unknown() {
+            "unknown (ClientHello cut short)".into()
+        } else if f.alpn_offered.is_empty() {
             "none".into()
         } else {
             code(&f.alpn_offered.join(","))

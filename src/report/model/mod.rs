@@ -138,6 +138,14 @@ pub struct FlowReport {
     pub notes: Vec<String>,
 }
 
+impl FlowReport {
+    /// True when the capture cut the ClientHello before its ALPN extension could be read:
+    /// whether the client offered ALPN is unknown (an empty `alpn_offered` is not "none").
+    pub fn offer_unknown(&self) -> bool {
+        self.alpn_offered.is_empty() && self.client_hello.as_ref().is_some_and(|h| h.cut.is_some())
+    }
+}
+
 /// An IP address and port.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
 pub struct EndpointReport {
