@@ -1,8 +1,12 @@
 //! ClientHello and ServerHello bodies (RFC 8446 §4.1.2–4.1.4) → the fields this tool reports.
 //!
-//! The fixed part is parsed by `tls-parser`; extensions are walked here so that their order,
-//! unknown types, GREASE values and encoding faults are all kept. A hello whose fixed part does not
-//! parse is a [`HelloError`]; a fault inside an extension is noted on the hello and the rest kept.
+//! The ClientHello's fixed part is parsed by `tls-parser`; the ServerHello's here, so that the
+//! layout of the TLS 1.3 drafts before draft-22 is read too. Extensions are walked here so that
+//! their order, unknown types, GREASE values and encoding faults are all kept. A hello whose fixed
+//! part does not parse is a [`HelloError`]; a fault inside an extension is noted on the hello and
+//! the rest kept. Two other shapes are read: an SSLv2-format ClientHello record (RFC 5246
+//! Appendix E.2, [`ClientHello::parse_sslv2`]), and a hello the capture holds only the start of
+//! ([`ClientHello::parse_cut`], [`ServerHello::parse_cut`]), marked with its [`Cut`].
 
 use super::alpn::{AlpnList, escape_bytes};
 use super::extensions::{Extension, Extensions};

@@ -2,7 +2,9 @@
 //! SOCKS4/4a/5 handshake. Each direction is read on its own; the parser says how many bytes the
 //! preamble took and, for a client, which target it asked the proxy for. A direction that is not
 //! TLS is named by its first bytes ([`Plaintext`]): an HTTP/1.x request or status line, or
-//! something else. Nothing here allocates except a proxy target.
+//! something else. A client direction may also open with an SSLv2-format ClientHello (RFC 5246
+//! Appendix E.2), which is TLS that does not start with a TLS record ([`sslv2_client_hello`]).
+//! Nothing here allocates except a proxy target.
 
 use super::types::ContentType;
 use std::borrow::Cow;
@@ -714,5 +716,27 @@ mod tests {
         );
         let server = [5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0, 80];
         assert!(matches!(classify(&server), Preamble::Proxy { len: 12, .. }));
+    }
+
+    #[test]
+    fn sslv2_format_client_hellos_and_what_is_not_one() {
+        let hello = crate::tls::testing::sslv2_hello();
+        let len = hello.len();
+        assert_eq!(classify(&hello), Preamble::Sslv2ClientHello { len });
+        for cut in 1..len {
+            assert_eq!(classify(&hello[..cut]), Preamble::NeedMore, "cut {cut}");
+        }
+        let not = |patch: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = hello.clone();
+            patch(&mut b);
+            classify(&b)
+        };
+        // SSL 2.0 itself (version 0x0002), another message type, a record length that does not
+        // match its fields, a challenge of 8 bytes, cipher specs that are not 3 bytes each.
+        assert_eq!(not(&|b| b[3] = 0), Preamble::Other);
+        assert_eq!(not(&|b| b[2] = 4), Preamble::Other);
+        assert_eq!(not(&|b| b[1] += 1), Preamble::Other);
+        assert_eq!(not(&|b| b[10] = 8), Preamble::Other);
+        assert_eq!(not(&|b| b[6] = 8), Preamble::Other);
     }
 }
