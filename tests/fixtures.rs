@@ -504,6 +504,8 @@ fn tls13_server_hello_cut_by_a_snaplen_is_hidden() {
         assert_eq!(flow["server_hello"]["cut"]["length"], 118);
         assert_eq!(flow["client_hello"]["cut"]["captured"], 75);
         assert_eq!(flow["client_hello"]["cut"]["length"], ch_len);
+        // A fingerprint of part of a hello would name another client.
+        assert!(flow["client_hello"]["ja4"].is_null());
         assert_eq!(
             flow["server_hello"]["cipher_suite"],
             "TLS_AES_256_GCM_SHA384"

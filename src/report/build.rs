@@ -122,7 +122,9 @@ fn client_hello_report(facts: &FlowFacts, h: &ClientHello, frames: &[u64]) -> Cl
             .as_ref()
             .map(|a| a.protocols.iter().map(|p| p.escaped()).collect()),
         // JA4 fingerprints the connection's first ClientHello, as the JA4 tools do.
-        ja4: ja4::ja4(facts.client_hellos.first().map_or(h, |(first, _)| first)),
+        ja4: Some(facts.client_hellos.first().map_or(h, |(first, _)| first))
+            .filter(|first| first.cut.is_none())
+            .map(ja4::ja4),
         after_hello_retry_request: facts.hello_retry_request().is_some()
             && facts.client_hellos.len() > 1,
     }

@@ -74,7 +74,7 @@ fn note_distinct(set: &mut BTreeSet<String>, value: &str) {
 /// How a client is told apart: its JA4 fingerprint, else its address.
 fn client_kind(flow: &FlowReport) -> String {
     match &flow.client_hello {
-        Some(ch) => ch.ja4.clone(),
+        Some(ch) => ch.ja4.clone().unwrap_or_else(|| flow.client.ip.to_string()),
         None => flow.client.ip.to_string(),
     }
 }

@@ -73,8 +73,8 @@ fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) ->
         frames.join(", "),
         in_capture(flow, multi)
     )?;
-    if let Some(ch) = &flow.client_hello {
-        writeln!(out, "| JA4 | `{}` |", ch.ja4)?;
+    if let Some(ja4) = flow.client_hello.as_ref().and_then(|ch| ch.ja4.as_ref()) {
+        writeln!(out, "| JA4 | `{ja4}` |")?;
     }
     Ok(())
 }

@@ -90,8 +90,9 @@ pub struct ClientHelloReport {
     /// The protocols the client's application_settings extension (ALPS, 17513 or 17613) lists,
     /// null when it sent none: a fact of the client, never the server's selection.
     pub alps: Option<Vec<String>>,
-    /// JA4 fingerprint.
-    pub ja4: String,
+    /// JA4 fingerprint; `None` when the capture cut the ClientHello short (a fingerprint of
+    /// part of a hello would name another client).
+    pub ja4: Option<String>,
     /// True when this hello followed a HelloRetryRequest.
     pub after_hello_retry_request: bool,
 }
