@@ -203,6 +203,13 @@ fn selected_text(flow: &FlowReport) -> String {
         (None, Some(sh)) if flow.verdict == VerdictKind::Hidden => {
             format!("(encrypted)  (TLS {})", sh.version)
         }
+        (None, Some(sh)) if sh.cut.is_some() => {
+            let cut = sh.cut.map_or((0, 0), |c| (c.captured, c.length));
+            format!(
+                "(unknown: the capture holds {} of the ServerHello's {} bytes)  (TLS {})",
+                cut.0, cut.1, sh.version
+            )
+        }
         (None, Some(sh)) => format!("(none)  (ServerHello, TLS {})", sh.version),
         _ => "(no ServerHello)".to_string(),
     }

@@ -254,6 +254,9 @@ pub struct ServerHello {
     pub faults: Vec<&'static str>,
     /// Set when the capture holds only the start of the hello (see [`ServerHello::parse_cut`]).
     pub cut: Option<Cut>,
+    /// The cut runs through the ALPN extension: the server sent one (it did not decline), but
+    /// the protocol it names is not in the capture.
+    pub alpn_cut: bool,
 }
 
 impl ServerHello {
@@ -262,7 +265,9 @@ impl ServerHello {
     /// SSL 3.0's (extensions optional), and the layout of the TLS 1.3 drafts before draft-22
     /// (version, random, cipher suite, extensions: no session id, no compression method).
     pub fn parse(body: &[u8]) -> Result<ServerHello, HelloError> {
-        let (hello, complete) = ServerHello::parse_prefix(body)?;
+        let (mut hello, complete) = ServerHello::parse_prefix(body)?;
+        // In a whole hello a truncated extension is a fault, not a cut.
+        hello.alpn_cut = false;
         if complete {
             Ok(hello)
         } else {
@@ -346,6 +351,7 @@ impl ServerHello {
         {
             hello.extensions.push(ty.0);
             if truncated {
+                hello.alpn_cut = ty == ExtensionType::ALPN;
                 continue;
             }
             match ty {
@@ -599,6 +605,15 @@ mod tests {
         let cut = ServerHello::parse_cut(&tls12[..72], tls12.len()).unwrap();
         assert_eq!(cut.cut_tls13_evidence(), None);
         assert_eq!(cut.tls_version(), TlsVersion::TLS12);
+        // A TLS 1.2 ServerHello cut inside its ALPN extension: one was sent, its value is cut.
+        let mut alpn12 = tls12[..70].to_vec();
+        alpn12.extend_from_slice(&[0, 9, 0, 0x10, 0, 5, 0, 3, 2, b'h', b'2']);
+        let cut = ServerHello::parse_cut(&alpn12[..76], alpn12.len()).unwrap();
+        assert!(cut.alpn_cut && cut.alpn.is_none());
+        assert_eq!(cut.extensions, [0x10]);
+        let whole = ServerHello::parse_cut(&alpn12, alpn12.len()).unwrap();
+        assert!(!whole.alpn_cut);
+        assert_eq!(whole.alpn.unwrap().protocols[0].escaped(), "h2");
         // Draft-22 and later: the RFC layout with supported_versions naming the draft.
         let mut draft23 = sh.clone();
         draft23[76..78].copy_from_slice(&[0x7f, 0x17]);

@@ -238,11 +238,16 @@ fn judge_inner(
         );
     };
     if let Some(cut) = server_hello.cut.filter(|_| alpn.is_none()) {
-        // TLS ≤ 1.2 and no ALPN extension in the part the capture holds: not a decline.
+        // TLS ≤ 1.2 and no whole ALPN extension in the part the capture holds: not a decline.
+        let answer_unknown = if server_hello.alpn_cut {
+            "its ALPN extension begins but is cut before the protocol it names: the server selected one (it did not decline), which is not in the capture"
+        } else {
+            "not enough to see whether it carries an ALPN extension, so the server's answer is unknown, not declined"
+        };
         return (
             VerdictKind::Incomplete,
             format!(
-                "the capture holds only {} of the ServerHello's {} bytes (frame {}; {}), not enough to see whether it carries an ALPN extension, so the server's answer is unknown, not declined{}; capture whole packets (tcpdump -s 0) to see it",
+                "the capture holds only {} of the ServerHello's {} bytes (frame {}; {}): {answer_unknown}{}; capture whole packets (tcpdump -s 0) to see it",
                 cut.captured,
                 cut.len,
                 answer.frame,
@@ -683,7 +688,7 @@ mod tests {
         assert_eq!(verdict.kind, VerdictKind::Incomplete);
         assert_eq!(
             verdict.detail,
-            "the capture holds only 40 of the ServerHello's 49 bytes (frame 6; cut by the capture's snaplen of 120 bytes), not enough to see whether it carries an ALPN extension, so the server's answer is unknown, not declined; the client offered h2, http/1.1; capture whole packets (tcpdump -s 0) to see it"
+            "the capture holds only 40 of the ServerHello's 49 bytes (frame 6; cut by the capture's snaplen of 120 bytes): not enough to see whether it carries an ALPN extension, so the server's answer is unknown, not declined; the client offered h2, http/1.1; capture whole packets (tcpdump -s 0) to see it"
         );
     }
 
