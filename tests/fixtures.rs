@@ -538,3 +538,56 @@ fn tls13_server_hello_cut_by_a_snaplen_is_hidden() {
     );
     assert!(!markdown.contains("Offered: none"), "{markdown}");
 }
+
+/// tls12-h2-agreed.pcap cut to 168 bytes a frame (editcap -s 168): the TLS 1.2 ServerHellos
+/// are cut inside their ALPN extension, the ClientHellos before theirs. The server answered
+/// with ALPN; nothing here may say it declined.
+#[test]
+fn tls12_server_hello_cut_inside_its_alpn_extension_is_not_a_decline() {
+    let cut = |client_port, first_frame, ch: u64| Expect {
+        client_port,
+        server_port: 8443,
+        first_frame,
+        sni: None,
+        offered: &[],
+        selected: None,
+        version: Some("1.2"),
+        verdict: "incomplete",
+        client_hello_frames: if ch == 4 { &[4] } else { &[22] },
+        evidence: if ch == 4 { &[4, 6] } else { &[22, 24] },
+    };
+    let doc = check(
+        "tls12-snaplen-168.pcap",
+        &[cut(42452, 1, 4), cut(42462, 19, 22)],
+    );
+    let flows = doc["flows"].as_array().unwrap();
+    for (flow, (sh_frame, sh_len, ch_len)) in flows.iter().zip([(6, 102, 211), (24, 108, 208)]) {
+        assert_eq!(
+            flow["detail"].as_str().unwrap(),
+            format!(
+                "the capture holds only 93 of the ServerHello's {sh_len} bytes (frame {sh_frame}; cut by the capture's snaplen of 168 bytes): its ALPN extension begins but is cut before the protocol it names: the server selected one (it did not decline), which is not in the capture; the capture holds only 93 of the ClientHello's {ch_len} bytes (cut by the capture's snaplen of 168 bytes), not its ALPN extension if it has one, so the offer is unknown; capture whole packets (tcpdump -s 0) to see it"
+            )
+        );
+        // The ALPN extension's type is in the capture, its list is not.
+        assert_eq!(
+            strings(&flow["server_hello"]["extensions"]),
+            ["ff01", "0000", "000b", "0010"]
+        );
+        assert!(flow["server_hello"]["alpn"].is_null());
+        assert_eq!(flow["server_hello"]["cut"]["captured"], 93);
+        assert!(flow["network"].is_null());
+    }
+    let path = project_path("fixtures/tls12-snaplen-168.pcap");
+    let text = String::from_utf8(common::run(&["analyze", path.to_str().unwrap()]).stdout).unwrap();
+    let selected: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  selected"))
+        .collect();
+    assert_eq!(
+        selected,
+        [
+            "  selected  (unknown: the capture holds 93 of the ServerHello's 102 bytes)  (TLS 1.2)",
+            "  selected  (unknown: the capture holds 93 of the ServerHello's 108 bytes)  (TLS 1.2)",
+        ]
+    );
+}
