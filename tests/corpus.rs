@@ -243,3 +243,91 @@ fn embedded_secrets_reveal_the_tls13_selection() {
         "TLS 1.3 ServerHello has no ALPN"
     );
 }
+
+/// With the captures' own secrets (pcapng Decryption Secrets Blocks), the selection is the one
+/// the server's EncryptedExtensions hold, never the client's: Chrome sends its own
+/// EncryptedExtensions (ALPS only, no ALPN) in its Finished flight, which once read as a
+/// decline. Every TLS-over-TCP flow of the corpus with secrets is listed; the EncryptedExtensions
+/// frames and ALPN are Wireshark's (`tshark -Y tls.handshake.type==8`, server side).
+#[test]
+fn the_servers_encrypted_extensions_decide_with_the_captures_own_secrets() {
+    let dir = corpus().join("captures");
+    let mut captures: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.to_string_lossy().ends_with(".notest.cap"))
+        .collect();
+    captures.sort();
+    let mut decrypted = Vec::new();
+    for capture in captures {
+        let name = capture.file_name().unwrap().to_str().unwrap().to_string();
+        let doc = analyze_json(capture.to_str().unwrap(), &[]);
+        for flow in doc["flows"].as_array().unwrap() {
+            if flow["decryption"].is_null() {
+                continue;
+            }
+            let ee = &flow["encrypted_extensions"];
+            decrypted.push((
+                name.clone(),
+                flow["tcp_stream"].as_u64().unwrap(),
+                flow["decryption"].as_str().unwrap().to_string(),
+                common::numbers(&ee["frames"]),
+                common::strings(&ee["alpn"]),
+                flow["alpn_selected"].as_str().map(str::to_string),
+                flow["verdict"].as_str().unwrap().to_string(),
+                common::numbers(&flow["evidence_frames"]),
+            ));
+        }
+    }
+    let flow = |name: &str, ee_frame: u64| {
+        (
+            name.to_string(),
+            0,
+            "decrypted".to_string(),
+            vec![ee_frame],
+            vec!["h2".to_string()],
+            Some("h2".to_string()),
+            "agreed".to_string(),
+            vec![4, 6, ee_frame],
+        )
+    };
+    assert_eq!(
+        decrypted,
+        [
+            flow("chrome-cloudflare-quic-with-secrets.pcapng", 8),
+            flow("http2-with-cookies.pcapng", 10),
+        ]
+    );
+}
+
+/// The client's ALPS (application_settings, 17513) is reported as a fact of the ClientHello:
+/// per capture, the TLS-over-TCP flows whose ClientHello carries it (tshark: distinct
+/// `tcp.stream` of `tls.handshake.type==1 && tls.handshake.extension.type==17513`), each
+/// listing h2.
+#[test]
+fn client_alps_is_reported_as_the_clients() {
+    let dir = corpus().join("captures");
+    for (name, flows) in [
+        ("browsers-x509.pcapng", 3),
+        ("chrome-cloudflare-quic-with-secrets.pcapng", 1),
+        ("http2-with-cookies.pcapng", 1),
+        ("latest.pcapng", 4),
+        ("ssh2.pcapng", 1),
+        ("tls-handshake.pcapng", 58),
+        ("tls-non-ascii-alpn.pcapng", 1),
+        ("tls-sni.pcapng", 58),
+        ("tls3.pcapng", 7),
+        ("tls12.pcap", 0),
+        ("tls-alpn-h2.pcap", 0),
+    ] {
+        let doc = analyze_json(dir.join(name).to_str().unwrap(), &[]);
+        let alps: Vec<Vec<String>> = doc["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| !f["client_hello"]["alps"].is_null())
+            .map(|f| common::strings(&f["client_hello"]["alps"]))
+            .collect();
+        assert_eq!(alps, vec![vec!["h2".to_string()]; flows], "{name}");
+    }
+}

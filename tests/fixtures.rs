@@ -429,3 +429,171 @@ fn snaplen_cut_handshake_is_incomplete_and_says_why() {
     let detail = flow["detail"].as_str().unwrap();
     assert!(detail.contains("snaplen (96 bytes)"), "{detail}");
 }
+
+/// An SSLv2-format ClientHello (py-sslv2-hello.py) answered by openssl s_server with a TLS 1.2
+/// ServerHello: a TLS flow whose client could not offer ALPN, not "not TLS".
+#[test]
+fn sslv2_format_client_hello_is_not_offered() {
+    let doc = check(
+        "sslv2-client-hello.pcap",
+        &[Expect {
+            client_port: 38220,
+            server_port: 8443,
+            first_frame: 1,
+            sni: None,
+            offered: &[],
+            selected: None,
+            version: Some("1.2"),
+            verdict: "not_offered",
+            client_hello_frames: &[4],
+            evidence: &[4, 6],
+        }],
+    );
+    let flow = &doc["flows"][0];
+    assert_eq!(
+        flow["detail"],
+        "the client sent an SSLv2-format ClientHello (offering up to TLS 1.2; RFC 5246 Appendix E.2), which cannot carry extensions, so it could not offer ALPN and the server could not select a protocol: the client software (or its configuration) predates ALPN"
+    );
+    let ch = &flow["client_hello"];
+    assert_eq!(ch["sslv2_format"], true);
+    assert_eq!(ch["legacy_version"], "1.2");
+    // SSL_CK_RC4_128_WITH_MD5 is an SSL 2.0 cipher kind, not a TLS suite: left out.
+    assert_eq!(
+        strings(&ch["cipher_suites"]),
+        ["009c", "002f", "c02b", "c009"]
+    );
+    assert!(strings(&ch["extensions"]).is_empty());
+    assert_eq!(
+        flow["server_hello"]["cipher_suite"],
+        "TLS_RSA_WITH_AES_128_GCM_SHA256"
+    );
+    assert!(flow["server_hello"]["alpn"].is_null());
+    assert_eq!(doc["summary"]["tls_flows"], 1);
+}
+
+/// tls13-hidden.pcap cut to 150 bytes a frame (editcap -s 150): both hellos are cut, the
+/// ServerHello after its TLS 1.3-only cipher suite. TLS 1.3 is still shown, so the selection
+/// is hidden, not incomplete; and the cut ClientHello leaves the offer unknown, never "none".
+#[test]
+fn tls13_server_hello_cut_by_a_snaplen_is_hidden() {
+    let cut = |client_port, first_frame, ch: u64, sh: u64| Expect {
+        client_port,
+        server_port: 8443,
+        first_frame,
+        sni: None,
+        offered: &[],
+        selected: None,
+        version: Some("1.3"),
+        verdict: "hidden",
+        client_hello_frames: if ch == 4 { &[4] } else { &[23] },
+        evidence: if sh == 6 { &[4, 6] } else { &[23, 25] },
+    };
+    let doc = check(
+        "tls13-snaplen-150.pcap",
+        &[cut(57894, 1, 4, 6), cut(57900, 20, 23, 25)],
+    );
+    let flows = doc["flows"].as_array().unwrap();
+    for (flow, ch_len) in flows.iter().zip([508, 252]) {
+        assert_eq!(
+            flow["detail"].as_str().unwrap(),
+            format!(
+                "TLS 1.3: the capture holds only 75 of the ServerHello's 118 bytes and 75 of the ClientHello's {ch_len} bytes (cut by the capture's snaplen of 150 bytes), but the ServerHello's cipher suite TLS_AES_256_GCM_SHA384, which exists only in TLS 1.3, shows TLS 1.3, so the server's choice is in the encrypted EncryptedExtensions, and whether the client offered ALPN at all is not in the captured bytes. To read it, capture whole packets (tcpdump -s 0), log the client's keys (SSLKEYLOGFILE=keys.log) and run alpnscope analyze --keylog keys.log"
+            )
+        );
+        assert_eq!(flow["server_hello"]["cut"]["captured"], 75);
+        assert_eq!(flow["server_hello"]["cut"]["length"], 118);
+        assert_eq!(flow["client_hello"]["cut"]["captured"], 75);
+        assert_eq!(flow["client_hello"]["cut"]["length"], ch_len);
+        // A fingerprint of part of a hello would name another client.
+        assert!(flow["client_hello"]["ja4"].is_null());
+        assert_eq!(
+            flow["server_hello"]["cipher_suite"],
+            "TLS_AES_256_GCM_SHA384"
+        );
+        // Cut before supported_versions: the extension list seen is empty.
+        assert!(strings(&flow["server_hello"]["extensions"]).is_empty());
+    }
+    // The finding asks for whole packets as well as keys: keys cannot open cut records.
+    assert_eq!(doc["diagnosis"][0]["kind"], "needs_keys");
+    assert_eq!(
+        doc["diagnosis"][0]["conclusion"],
+        "TLS 1.3 hides the choice of 127.0.0.1:8443 in all 2 flows: log the client's keys (SSLKEYLOGFILE), capture whole packets (tcpdump -s 0: the capture cut the ServerHello of 2 of them) and rerun with --keylog to see it"
+    );
+    // Text and Markdown never show a cut offer as "no ALPN".
+    let path = project_path("fixtures/tls13-snaplen-150.pcap");
+    let path = path.to_str().unwrap();
+    let text = String::from_utf8(common::run(&["analyze", path]).stdout).unwrap();
+    let offered: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  offered"))
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            "  offered   (unknown: the capture holds 75 of the ClientHello's 508 bytes)",
+            "  offered   (unknown: the capture holds 75 of the ClientHello's 252 bytes)",
+        ]
+    );
+    let markdown =
+        String::from_utf8(common::run(&["analyze", "--format", "markdown", path]).stdout).unwrap();
+    assert_eq!(
+        markdown
+            .matches("| offered | unknown (the capture cut the ClientHello short) |")
+            .count(),
+        2
+    );
+    assert!(!markdown.contains("Offered: none"), "{markdown}");
+}
+
+/// tls12-h2-agreed.pcap cut to 168 bytes a frame (editcap -s 168): the TLS 1.2 ServerHellos
+/// are cut inside their ALPN extension, the ClientHellos before theirs. The server answered
+/// with ALPN; nothing here may say it declined.
+#[test]
+fn tls12_server_hello_cut_inside_its_alpn_extension_is_not_a_decline() {
+    let cut = |client_port, first_frame, ch: u64| Expect {
+        client_port,
+        server_port: 8443,
+        first_frame,
+        sni: None,
+        offered: &[],
+        selected: None,
+        version: Some("1.2"),
+        verdict: "incomplete",
+        client_hello_frames: if ch == 4 { &[4] } else { &[22] },
+        evidence: if ch == 4 { &[4, 6] } else { &[22, 24] },
+    };
+    let doc = check(
+        "tls12-snaplen-168.pcap",
+        &[cut(42452, 1, 4), cut(42462, 19, 22)],
+    );
+    let flows = doc["flows"].as_array().unwrap();
+    for (flow, (sh_frame, sh_len, ch_len)) in flows.iter().zip([(6, 102, 211), (24, 108, 208)]) {
+        assert_eq!(
+            flow["detail"].as_str().unwrap(),
+            format!(
+                "the capture holds only 93 of the ServerHello's {sh_len} bytes (frame {sh_frame}; cut by the capture's snaplen of 168 bytes): its ALPN extension begins but is cut before the protocol it names: the server selected one (it did not decline), which is not in the capture; the capture holds only 93 of the ClientHello's {ch_len} bytes (cut by the capture's snaplen of 168 bytes), not its ALPN extension if it has one, so the offer is unknown; capture whole packets (tcpdump -s 0) to see it"
+            )
+        );
+        // The ALPN extension's type is in the capture, its list is not.
+        assert_eq!(
+            strings(&flow["server_hello"]["extensions"]),
+            ["ff01", "0000", "000b", "0010"]
+        );
+        assert!(flow["server_hello"]["alpn"].is_null());
+        assert_eq!(flow["server_hello"]["cut"]["captured"], 93);
+        assert!(flow["network"].is_null());
+    }
+    let path = project_path("fixtures/tls12-snaplen-168.pcap");
+    let text = String::from_utf8(common::run(&["analyze", path.to_str().unwrap()]).stdout).unwrap();
+    let selected: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  selected"))
+        .collect();
+    assert_eq!(
+        selected,
+        [
+            "  selected  (unknown: the capture holds 93 of the ServerHello's 102 bytes)  (TLS 1.2)",
+            "  selected  (unknown: the capture holds 93 of the ServerHello's 108 bytes)  (TLS 1.2)",
+        ]
+    );
+}

@@ -322,3 +322,79 @@ fn unsupported_interface_is_named_and_the_others_analysed() {
     assert_eq!(numbers(&flow["evidence_frames"]), [22, 24]);
     assert_eq!(flow["verdict"], "agreed");
 }
+
+/// `fixture` with every ServerHello's supported_versions (`00 2b 00 02 03 04`) made to name
+/// `version` instead of TLS 1.3, written to a temporary file: the pre-standard TLS 1.3 servers
+/// of 2016–2018, on a real capture (the metamorphosis changes one field; TCP checksums are not
+/// checked). Returns the file and how many ServerHellos were changed.
+fn with_server_version(fixture_name: &str, version: u16) -> (std::path::PathBuf, usize) {
+    let mut bytes = std::fs::read(fixture(fixture_name)).unwrap();
+    let from = [0x00, 0x2b, 0x00, 0x02, 0x03, 0x04];
+    let [hi, lo] = version.to_be_bytes();
+    let mut changed = 0;
+    let mut i = 0;
+    while i + from.len() <= bytes.len() {
+        if bytes[i..i + from.len()] == from {
+            bytes[i + 4] = hi;
+            bytes[i + 5] = lo;
+            changed += 1;
+        }
+        i += 1;
+    }
+    let dir = std::env::temp_dir().join(format!("alpnscope-drafts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{version:04x}-{fixture_name}"));
+    std::fs::write(&path, bytes).unwrap();
+    (path, changed)
+}
+
+/// A TLS 1.3 draft server is TLS 1.3 for every purpose: hidden without keys (never
+/// server_declined), decrypted with keys where the draft protects records as RFC 8446 does
+/// (draft-28), and hidden with the reason where alpnscope does not follow its key schedule
+/// (draft-18).
+#[test]
+fn pre_standard_tls13_servers_are_tls13() {
+    let (path, changed) = with_server_version("tls13-hidden.pcap", 0x7f17);
+    assert_eq!(changed, 2);
+    let doc = analyze_json(path.to_str().unwrap(), &[]);
+    for flow in doc["flows"].as_array().unwrap() {
+        assert_eq!(flow["tls_version"], "1.3 (draft 23)");
+        assert_eq!(flow["server_hello"]["version"], "1.3 (draft 23)");
+        assert_eq!(flow["verdict"], "hidden");
+        assert!(
+            flow["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("TLS 1.3 (draft 23): the server's choice among h2, http/1.1 is in the encrypted EncryptedExtensions. To read it,"),
+            "{}",
+            flow["detail"]
+        );
+    }
+
+    let keys = fixture("tls13-aes256-keylog.keys");
+    let (path, changed) = with_server_version("tls13-aes256-keylog.pcap", 0x7f1c);
+    assert_eq!(changed, 1);
+    let doc = analyze_json(path.to_str().unwrap(), &["--keylog", &keys]);
+    let flow = only_flow(&doc);
+    assert_eq!(flow["tls_version"], "1.3 (draft 28)");
+    assert_eq!(flow["decryption"], "decrypted");
+    assert_eq!(flow["verdict"], "agreed");
+    assert_eq!(flow["alpn_selected"], "h2");
+    assert_eq!(flow["alpn_source"], "encrypted_extensions");
+    assert_eq!(numbers(&flow["encrypted_extensions"]["frames"]), [6]);
+
+    let (path, _) = with_server_version("tls13-aes256-keylog.pcap", 0x7f12);
+    let doc = analyze_json(path.to_str().unwrap(), &["--keylog", &keys]);
+    let flow = only_flow(&doc);
+    assert_eq!(flow["tls_version"], "1.3 (draft 18)");
+    assert_eq!(
+        flow["decryption"],
+        "not decrypted: alpnscope does not follow this TLS 1.3 draft's key schedule"
+    );
+    assert_eq!(flow["verdict"], "hidden");
+    assert_eq!(
+        flow["detail"],
+        "TLS 1.3 (draft 18): the server's choice among h2, http/1.1 is in the encrypted EncryptedExtensions, and alpnscope cannot decrypt TLS 1.3 draft 18: its key schedule differs from RFC 8446's, so the selection stays unknown although the key log has this connection's keys"
+    );
+    assert!(flow["encrypted_extensions"].is_null());
+}

@@ -151,7 +151,8 @@ impl Direction {
     ) -> Option<std::ops::Range<usize>> {
         self.shown = vec![Shown::No; bytes.len()];
         let after_preamble = match classify(bytes) {
-            Preamble::Tls => return Some(0..bytes.len()),
+            // An SSLv2-format ClientHello holds no names.
+            Preamble::Tls | Preamble::Sslv2ClientHello { .. } => return Some(0..bytes.len()),
             Preamble::Proxy { len, .. } => len.min(bytes.len()),
             Preamble::NeedMore | Preamble::Other => {
                 self.not_tls = true;

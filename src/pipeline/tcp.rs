@@ -408,8 +408,11 @@ impl TcpConnection {
                     if !hello.is_hello_retry_request
                         && hello.tls_version() == TlsVersion::TLS13 =>
                 {
-                    self.parsers[side.other().index()]
-                        .peer_selected_tls13(hello.cipher_suite, &mut more);
+                    self.parsers[side.other().index()].peer_selected_tls13_version(
+                        hello.cipher_suite,
+                        TlsVersion(hello.version()),
+                        &mut more,
+                    );
                 }
                 TlsEvent::ServerHello { hello, .. } if hello.tls_version() != TlsVersion::TLS13 => {
                     self.parsers[side.other().index()].peer_selected_tls12();

@@ -6,6 +6,7 @@ use super::model::*;
 use crate::analysis::{self, FlowFacts, KeyStatus, Role, Verdict};
 use crate::capture::{CaptureSummary, LinkType};
 use crate::flow::{Anomaly, Endpoint, Side};
+use crate::tls::decrypt::DecryptError;
 use crate::tls::hello::version_name;
 use crate::tls::{ClientHello, ServerHello, StreamFault, TlsVersion, ja4};
 use std::collections::BTreeMap;
@@ -114,8 +115,16 @@ fn client_hello_report(facts: &FlowFacts, h: &ClientHello, frames: &[u64]) -> Cl
             .as_ref()
             .and_then(|a| a.malformed)
             .map(str::to_string),
+        sslv2_format: h.sslv2,
+        cut: h.cut.map(cut_report),
+        alps: h
+            .alps
+            .as_ref()
+            .map(|a| a.protocols.iter().map(|p| p.escaped()).collect()),
         // JA4 fingerprints the connection's first ClientHello, as the JA4 tools do.
-        ja4: ja4::ja4(facts.client_hellos.first().map_or(h, |(first, _)| first)),
+        ja4: Some(facts.client_hellos.first().map_or(h, |(first, _)| first))
+            .filter(|first| first.cut.is_none())
+            .map(ja4::ja4),
         after_hello_retry_request: facts.hello_retry_request().is_some()
             && facts.client_hellos.len() > 1,
     }
@@ -135,6 +144,14 @@ fn server_hello_report(facts: &FlowFacts, h: &ServerHello, frames: &[u64]) -> Se
             .map(|a| a.protocols.iter().map(|p| p.escaped()).collect()),
         hello_retry_request_frames: facts.hello_retry_request().map(|(_, f)| f.clone()),
         npn: h.npn,
+        cut: h.cut.map(cut_report),
+    }
+}
+
+fn cut_report(cut: crate::tls::hello::Cut) -> CutReport {
+    CutReport {
+        captured: cut.captured,
+        length: cut.len,
     }
 }
 
@@ -144,6 +161,12 @@ fn decryption(facts: &FlowFacts) -> Option<Decryption> {
         .server_hello()
         .is_some_and(|(h, _)| h.tls_version() == TlsVersion::TLS13);
     // Keys that do not open a record with no gap before it outweigh a gap in the other side.
+    let unsupported_draft = facts.faults.iter().any(|(_, _, f)| {
+        matches!(
+            f,
+            StreamFault::Decryption(DecryptError::UnsupportedVersion(_))
+        )
+    });
     let keys_failed = facts
         .faults
         .iter()
@@ -155,6 +178,7 @@ fn decryption(facts: &FlowFacts) -> Option<Decryption> {
         _ if !tls13 => None,
         KeyStatus::NoKeyLog => None,
         KeyStatus::NoEntry => Some(Decryption::NoEntry),
+        KeyStatus::Found if unsupported_draft => Some(Decryption::UnsupportedDraft),
         KeyStatus::Found if keys_failed => Some(Decryption::Failed),
         KeyStatus::Found => Some(match stopped_at_gap {
             Some(Role::Client) => Decryption::StoppedAtClientGap,

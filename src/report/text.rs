@@ -172,8 +172,17 @@ fn render_negotiation(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> 
 
 /// What the client offered, or why that is unknown.
 fn offered_text(flow: &FlowReport) -> String {
+    let cut = flow.client_hello.as_ref().and_then(|h| h.cut);
+    let sslv2 = flow.client_hello.as_ref().is_some_and(|h| h.sslv2_format);
     if flow.client_hello.is_none() {
         "(no ClientHello)".to_string()
+    } else if let Some(cut) = cut.filter(|_| flow.offer_unknown()) {
+        format!(
+            "(unknown: the capture holds {} of the ClientHello's {} bytes)",
+            cut.captured, cut.length
+        )
+    } else if sslv2 {
+        "(none: SSLv2-format ClientHello, no extensions)".to_string()
     } else if flow.alpn_offered.is_empty() {
         "(no ALPN extension)".to_string()
     } else {
@@ -193,6 +202,13 @@ fn selected_text(flow: &FlowReport) -> String {
         }
         (None, Some(sh)) if flow.verdict == VerdictKind::Hidden => {
             format!("(encrypted)  (TLS {})", sh.version)
+        }
+        (None, Some(sh)) if sh.cut.is_some() => {
+            let cut = sh.cut.map_or((0, 0), |c| (c.captured, c.length));
+            format!(
+                "(unknown: the capture holds {} of the ServerHello's {} bytes)  (TLS {})",
+                cut.0, cut.1, sh.version
+            )
         }
         (None, Some(sh)) => format!("(none)  (ServerHello, TLS {})", sh.version),
         _ => "(no ServerHello)".to_string(),

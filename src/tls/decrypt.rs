@@ -35,6 +35,10 @@ pub enum DecryptError {
     Authentication,
     /// The plaintext holds no content type (all padding).
     NoContentType,
+    /// A pre-standard TLS 1.3 whose record protection differs from RFC 8446's in a way this
+    /// tool does not follow (drafts before draft-20 label their keys "TLS 1.3, "; BoringSSL's
+    /// experiments are not specified).
+    UnsupportedVersion(u16),
 }
 
 impl fmt::Display for DecryptError {
@@ -51,6 +55,11 @@ impl fmt::Display for DecryptError {
                 write!(f, "decryption failed: the keys do not match this flow")
             }
             DecryptError::NoContentType => write!(f, "a decrypted record holds only padding"),
+            DecryptError::UnsupportedVersion(v) => write!(
+                f,
+                "alpnscope cannot decrypt {}: its key schedule differs from RFC 8446's",
+                super::types::TlsVersion(*v)
+            ),
         }
     }
 }
@@ -67,6 +76,9 @@ pub struct RecordDecryptor {
     cipher: Cipher,
     iv: [u8; 12],
     seq: u64,
+    /// The record header is the AEAD's additional data (RFC 8446 §5.2, from draft-25 on);
+    /// drafts before draft-25 used none.
+    header_aad: bool,
 }
 
 impl fmt::Debug for RecordDecryptor {
@@ -135,7 +147,32 @@ impl RecordDecryptor {
             )),
         };
         let iv: [u8; 12] = iv.try_into().map_err(|_| DecryptError::BadSecret)?;
-        Ok(RecordDecryptor { cipher, iv, seq: 0 })
+        Ok(RecordDecryptor {
+            cipher,
+            iv,
+            seq: 0,
+            header_aad: true,
+        })
+    }
+
+    /// A decryptor for a connection that negotiated `version`: RFC 8446, or a draft whose
+    /// record protection this tool follows. Drafts from draft-20 on derive keys with the
+    /// "tls13 " labels of RFC 8446 §7.1; before draft-25 the AEAD had no additional data
+    /// (draft-ietf-tls-tls13-25 added the record header). Earlier drafts and BoringSSL's
+    /// experiments are [`DecryptError::UnsupportedVersion`].
+    pub fn for_version(
+        suite: u16,
+        secret: &[u8],
+        version: super::types::TlsVersion,
+    ) -> Result<RecordDecryptor, DecryptError> {
+        let header_aad = match version.tls13_draft() {
+            _ if version == super::types::TlsVersion::TLS13 => true,
+            Some(draft) if version.is_tls13_prestandard() && draft >= 20 => draft >= 25,
+            _ => return Err(DecryptError::UnsupportedVersion(version.0)),
+        };
+        let mut decryptor = RecordDecryptor::new(suite, secret)?;
+        decryptor.header_aad = header_aad;
+        Ok(decryptor)
     }
 
     /// Opens the next record (`header` is the 5-byte record header, the AAD) and returns the inner
@@ -148,7 +185,7 @@ impl RecordDecryptor {
         self.seq += 1;
         let payload = Payload {
             msg: body,
-            aad: header,
+            aad: if self.header_aad { header } else { &[] },
         };
         let plain = match &self.cipher {
             Cipher::Aes128(c) => c.decrypt(&nonce.into(), payload),
@@ -232,6 +269,48 @@ mod tests {
         assert_eq!(
             dec.open(&header, &[0; 20]),
             Err(DecryptError::Authentication)
+        );
+    }
+
+    #[test]
+    fn drafts_from_20_are_decrypted_earlier_ones_are_not() {
+        use crate::tls::TlsVersion;
+        let secret = [7u8; 32];
+        let header = [23, 3, 3, 0, 17];
+        // A record sealed without additional data, as drafts before draft-25 did.
+        let (key, iv) = traffic_keys(TLS_AES_128_GCM_SHA256, &secret).unwrap();
+        let cipher = Aes128Gcm::new_from_slice(&key).unwrap();
+        let iv: [u8; 12] = iv.try_into().unwrap();
+        let sealed = cipher
+            .encrypt(
+                &iv.into(),
+                Payload {
+                    msg: &[8, 22],
+                    aad: &[],
+                },
+            )
+            .unwrap();
+        for (version, opens) in [
+            (0x7f17, true),
+            (0x7f14, true),
+            (0xfb17, true),
+            (0x7f19, false),
+        ] {
+            let mut dec =
+                RecordDecryptor::for_version(TLS_AES_128_GCM_SHA256, &secret, TlsVersion(version))
+                    .unwrap();
+            assert_eq!(dec.open(&header, &sealed).is_ok(), opens, "0x{version:04x}");
+        }
+        for version in [0x7f13, 0x7f12, 0x7e01, 0x0303] {
+            assert_eq!(
+                RecordDecryptor::for_version(TLS_AES_128_GCM_SHA256, &secret, TlsVersion(version))
+                    .err(),
+                Some(DecryptError::UnsupportedVersion(version))
+            );
+        }
+        assert_eq!(
+            DecryptError::UnsupportedVersion(0x7f12).to_string(),
+            "alpnscope cannot decrypt TLS 1.3 draft 18: its key schedule differs from RFC 8446's"
         );
     }
 

@@ -174,6 +174,17 @@ impl Reassembler {
         }
     }
 
+    /// The hello being reassembled, when its header was read and part of its body is kept: its
+    /// type, the body so far, its declared length and its frames. Read at a gap, to report what
+    /// the capture holds of a hello it cut short.
+    pub fn partial_hello(&self) -> Option<(HandshakeType, &[u8], usize, &[u64])> {
+        let in_body = self.header_have == HEADER_LEN && self.left > 0;
+        (in_body && self.keep && self.ty.is_hello()).then(|| {
+            let len = self.body.len() + self.left;
+            (self.ty, self.body.as_slice(), len, self.frames.as_slice())
+        })
+    }
+
     /// Records that `frame` carries part of the current message.
     fn note_frame(&mut self, frame: u64) {
         if self.header_have == 0 && self.left == 0 {
@@ -297,6 +308,21 @@ mod tests {
             read_all(&mut r, &[ee], true),
             [done(HandshakeType::ENCRYPTED_EXTENSIONS, &[0, 0], &[1])]
         );
+    }
+
+    #[test]
+    fn a_hello_cut_short_is_readable_until_reset() {
+        let mut r = Reassembler::default();
+        assert_eq!(read_all(&mut r, &[&[2, 0, 0, 6, 3, 3], &[1]], false), []);
+        assert_eq!(
+            r.partial_hello(),
+            Some((HandshakeType::SERVER_HELLO, &[3, 3, 1][..], 6, &[1, 2][..]))
+        );
+        r.reset();
+        assert_eq!(r.partial_hello(), None);
+        // Messages other than hellos are not offered.
+        read_all(&mut r, &[&[11, 0, 0, 6, 3, 3]], false);
+        assert_eq!(r.partial_hello(), None);
     }
 
     #[test]

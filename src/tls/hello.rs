@@ -1,8 +1,12 @@
 //! ClientHello and ServerHello bodies (RFC 8446 §4.1.2–4.1.4) → the fields this tool reports.
 //!
-//! The fixed part is parsed by `tls-parser`; extensions are walked here so that their order,
-//! unknown types, GREASE values and encoding faults are all kept. A hello whose fixed part does not
-//! parse is a [`HelloError`]; a fault inside an extension is noted on the hello and the rest kept.
+//! The ClientHello's fixed part is parsed by `tls-parser`; the ServerHello's here, so that the
+//! layout of the TLS 1.3 drafts before draft-22 is read too. Extensions are walked here so that
+//! their order, unknown types, GREASE values and encoding faults are all kept. A hello whose fixed
+//! part does not parse is a [`HelloError`]; a fault inside an extension is noted on the hello and
+//! the rest kept. Two other shapes are read: an SSLv2-format ClientHello record (RFC 5246
+//! Appendix E.2, [`ClientHello::parse_sslv2`]), and a hello the capture holds only the start of
+//! ([`ClientHello::parse_cut`], [`ServerHello::parse_cut`]), marked with its [`Cut`].
 
 use super::alpn::{AlpnList, escape_bytes};
 use super::extensions::{Extension, Extensions};
@@ -47,15 +51,58 @@ pub struct ClientHello {
     pub sni: Option<String>,
     /// ALPN list; `None` when the extension is absent.
     pub alpn: Option<AlpnList>,
+    /// The protocols the client has application settings for (ALPS, extension 17513 or 17613:
+    /// an ALPN-style list); `None` when neither extension is present. Chrome sends the settings
+    /// themselves in its own EncryptedExtensions, which never carries the server's selection.
+    pub alps: Option<AlpnList>,
     /// supported_versions list (GREASE included).
     pub supported_versions: Vec<u16>,
     /// signature_algorithms in order.
     pub signature_algorithms: Vec<u16>,
     /// Encoding faults found in the extensions.
     pub faults: Vec<&'static str>,
+    /// Sent in the SSLv2 record format (RFC 5246 Appendix E.2), which has no extensions.
+    pub sslv2: bool,
+    /// Set when the capture holds only the start of the hello (see [`ClientHello::parse_cut`]):
+    /// extensions after the cut are unknown, so an absent ALPN extension proves nothing.
+    pub cut: Option<Cut>,
 }
 
 impl ClientHello {
+    /// Parses an SSLv2-format ClientHello record (its 2-byte header included) as RFC 5246
+    /// Appendix E.2 reads it: the version, the cipher specs whose first byte is 0 as TLS cipher
+    /// suites (the SSL 2.0 ones are left out), the challenge right-aligned in a 32-byte random.
+    /// It cannot carry extensions.
+    pub fn parse_sslv2(record: &[u8]) -> Result<ClientHello, HelloError> {
+        let error = HelloError {
+            message: "SSLv2-format ClientHello",
+        };
+        let (&[_, _, _, v0, v1, c0, c1, s0, s1, r0, r1], rest) =
+            record.split_first_chunk::<11>().ok_or(error.clone())?;
+        let specs_len = usize::from(u16::from_be_bytes([c0, c1]));
+        let session_id_len = usize::from(u16::from_be_bytes([s0, s1]));
+        let challenge_len = usize::from(u16::from_be_bytes([r0, r1]));
+        let (specs, rest) = rest.split_at_checked(specs_len).ok_or(error.clone())?;
+        let rest = rest.get(session_id_len..).ok_or(error.clone())?;
+        let challenge = rest.get(..challenge_len).ok_or(error.clone())?;
+        let mut random = vec![0u8; 32usize.saturating_sub(challenge.len())];
+        random.extend_from_slice(challenge.get(..challenge.len().min(32)).unwrap_or(&[]));
+        let cipher_suites = specs
+            .chunks_exact(3)
+            .filter_map(|spec| match spec {
+                [0, a, b] => Some(u16::from_be_bytes([*a, *b])),
+                _ => None,
+            })
+            .collect();
+        Ok(ClientHello {
+            legacy_version: u16::from_be_bytes([v0, v1]),
+            random,
+            cipher_suites,
+            sslv2: true,
+            ..ClientHello::default()
+        })
+    }
+
     /// Parses a ClientHello body (after the 4-byte handshake header).
     pub fn parse(body: &[u8]) -> Result<ClientHello, HelloError> {
         let (_, ch) =
@@ -74,6 +121,10 @@ impl ClientHello {
             match ty {
                 ExtensionType::SERVER_NAME => hello.sni = parse_sni(data, &mut faults),
                 ExtensionType::ALPN => hello.alpn = Some(AlpnList::parse(data)),
+                ExtensionType::APPLICATION_SETTINGS | ExtensionType::APPLICATION_SETTINGS_OLD => {
+                    // draft-vvv-tls-alps §3: `ProtocolName supported_protocols<2..2^16-1>`.
+                    hello.alps.get_or_insert_with(|| AlpnList::parse(data));
+                }
                 ExtensionType::SUPPORTED_VERSIONS => {
                     // One length byte, then 2-byte versions.
                     hello.supported_versions = u16_list(data.get(1..).unwrap_or(&[]));
@@ -86,6 +137,77 @@ impl ClientHello {
         }
         hello.faults = faults;
         Ok(hello)
+    }
+
+    /// Parses the first `body.len()` bytes of a ClientHello whose body is `len` bytes long, of
+    /// which the capture holds only these: the version and random must be there; the cipher
+    /// suites and the extensions that are whole are read, the one the cut runs through is not.
+    pub fn parse_cut(body: &[u8], len: usize) -> Option<ClientHello> {
+        let (&version, rest) = body.split_first_chunk::<2>()?;
+        let (random, rest) = rest.split_first_chunk::<32>()?;
+        let mut hello = ClientHello {
+            legacy_version: u16::from_be_bytes(version),
+            random: random.to_vec(),
+            cut: Some(Cut {
+                captured: body.len(),
+                len,
+            }),
+            ..ClientHello::default()
+        };
+        let field = |rest: &[u8], len_bytes: usize| -> (Vec<u8>, Option<usize>) {
+            let declared = match rest.get(..len_bytes) {
+                Some([l]) => usize::from(*l),
+                Some([l0, l1]) => usize::from(u16::from_be_bytes([*l0, *l1])),
+                _ => return (Vec::new(), None),
+            };
+            let data = rest.get(len_bytes..).unwrap_or(&[]);
+            let have = data.get(..declared).unwrap_or(data);
+            let next = (have.len() == declared).then_some(len_bytes + declared);
+            (have.to_vec(), next)
+        };
+        let (_, Some(next)) = field(rest, 1) else {
+            return Some(hello);
+        };
+        let rest = rest.get(next..).unwrap_or(&[]);
+        let (suites, next) = field(rest, 2);
+        hello.cipher_suites = u16_list(&suites);
+        let Some(next) = next else {
+            return Some(hello);
+        };
+        let rest = rest.get(next..).unwrap_or(&[]);
+        let (_, Some(next)) = field(rest, 1) else {
+            return Some(hello);
+        };
+        let rest = rest.get(next..).unwrap_or(&[]);
+        let block = rest.get(2..).unwrap_or(&[]);
+        let mut faults = Vec::new();
+        for Extension {
+            ty,
+            data,
+            truncated,
+        } in Extensions::new(block)
+        {
+            if truncated {
+                break;
+            }
+            hello.extensions.push(ty.0);
+            match ty {
+                ExtensionType::SERVER_NAME => hello.sni = parse_sni(data, &mut faults),
+                ExtensionType::ALPN => hello.alpn = Some(AlpnList::parse(data)),
+                ExtensionType::SUPPORTED_VERSIONS => {
+                    hello.supported_versions = u16_list(data.get(1..).unwrap_or(&[]));
+                }
+                _ => {}
+            }
+        }
+        hello.faults = faults;
+        Some(hello)
+    }
+
+    /// True when the capture cut the hello before its ALPN extension could be read: whether the
+    /// client offered ALPN is unknown.
+    pub fn offer_unknown(&self) -> bool {
+        self.cut.is_some() && self.alpn.is_none()
     }
 
     /// The protocols offered (empty when the extension is absent).
@@ -104,9 +226,10 @@ impl ClientHello {
             .unwrap_or(self.legacy_version)
     }
 
-    /// [`ClientHello::max_version`] as a [`TlsVersion`].
+    /// [`ClientHello::max_version`] as a [`TlsVersion`], pre-standard TLS 1.3 counted as
+    /// [`TlsVersion::TLS13`].
     pub fn max_tls_version(&self) -> TlsVersion {
-        TlsVersion(self.max_version())
+        TlsVersion(self.max_version()).family()
     }
 }
 
@@ -129,24 +252,108 @@ pub struct ServerHello {
     pub npn: bool,
     /// Encoding faults found in the extensions.
     pub faults: Vec<&'static str>,
+    /// Set when the capture holds only the start of the hello (see [`ServerHello::parse_cut`]).
+    pub cut: Option<Cut>,
+    /// The cut runs through the ALPN extension: the server sent one (it did not decline), but
+    /// the protocol it names is not in the capture.
+    pub alpn_cut: bool,
 }
 
 impl ServerHello {
-    /// Parses a ServerHello body (after the 4-byte handshake header).
+    /// Parses a ServerHello body (after the 4-byte handshake header): the RFC 8446 §4.1.3
+    /// layout (TLS 1.0–1.3 and the TLS 1.3 drafts from draft-22 on, legacy_version 0x0303),
+    /// SSL 3.0's (extensions optional), and the layout of the TLS 1.3 drafts before draft-22
+    /// (version, random, cipher suite, extensions: no session id, no compression method).
     pub fn parse(body: &[u8]) -> Result<ServerHello, HelloError> {
-        let (_, sh) =
-            tls_parser::parse_tls_handshake_server_hello(body).map_err(|_| HelloError {
+        let (mut hello, complete) = ServerHello::parse_prefix(body)?;
+        // In a whole hello a truncated extension is a fault, not a cut.
+        hello.alpn_cut = false;
+        if complete {
+            Ok(hello)
+        } else {
+            Err(HelloError {
                 message: "ServerHello",
-            })?;
+            })
+        }
+    }
+
+    /// Parses the first `body.len()` bytes of a ServerHello whose body is `len` bytes long, of
+    /// which the capture holds only these (a snaplen, a capture cut short): the fixed fields up
+    /// to the cipher suite must be there; the extensions that are whole are read, the one the
+    /// cut runs through is not. `None` when the cipher suite is not in the bytes.
+    pub fn parse_cut(body: &[u8], len: usize) -> Option<ServerHello> {
+        let (mut hello, _) = ServerHello::parse_prefix(body).ok()?;
+        hello.faults.clear();
+        hello.cut = Some(Cut {
+            captured: body.len(),
+            len,
+        });
+        Some(hello)
+    }
+
+    /// The fields in `body` as far as they go, and whether the fixed part (up to the
+    /// compression method) was whole; an extensions block that runs past the end is a fault
+    /// noted on the hello. Errors when the bytes end before the cipher suite or the layout is
+    /// unknown.
+    fn parse_prefix(body: &[u8]) -> Result<(ServerHello, bool), HelloError> {
+        let error = HelloError {
+            message: "ServerHello",
+        };
+        let (&version, rest) = body.split_first_chunk::<2>().ok_or(error.clone())?;
+        let legacy_version = u16::from_be_bytes(version);
+        let (random, rest) = rest.split_first_chunk::<32>().ok_or(error.clone())?;
+        let v = TlsVersion(legacy_version);
+        // Before draft-22 a TLS 1.3 ServerHello named its version here and had no session id
+        // and no compression method (draft-ietf-tls-tls13-21 §4.1.3).
+        let draft_layout = v.is_tls13_prestandard();
+        if !draft_layout && !(TlsVersion::SSL30..=TlsVersion::TLS12).contains(&v) {
+            return Err(error);
+        }
+        let rest = if draft_layout {
+            rest
+        } else {
+            let (&[sid_len], rest) = rest.split_first_chunk::<1>().ok_or(error.clone())?;
+            if sid_len > 32 {
+                return Err(error);
+            }
+            rest.get(usize::from(sid_len)..).ok_or(error.clone())?
+        };
+        let (&cipher, rest) = rest.split_first_chunk::<2>().ok_or(error.clone())?;
         let mut hello = ServerHello {
-            legacy_version: sh.version.0,
-            cipher_suite: sh.cipher.0,
-            is_hello_retry_request: sh.random == HELLO_RETRY_REQUEST_RANDOM,
+            legacy_version,
+            cipher_suite: u16::from_be_bytes(cipher),
+            is_hello_retry_request: *random == HELLO_RETRY_REQUEST_RANDOM,
             ..ServerHello::default()
         };
-        let (extensions, faults) = walk(sh.ext.unwrap_or(&[]));
-        for Extension { ty, data, .. } in extensions {
+        let rest = if draft_layout {
+            rest
+        } else {
+            match rest.split_first() {
+                Some((_compression, rest)) => rest,
+                None => return Ok((hello, false)),
+            }
+        };
+        // The extensions block is optional (RFC 5246 §7.4.1.3).
+        if rest.is_empty() {
+            return Ok((hello, true));
+        }
+        let Some((&ext_len, block)) = rest.split_first_chunk::<2>() else {
+            return Ok((hello, false));
+        };
+        let declared = usize::from(u16::from_be_bytes(ext_len));
+        let whole = block.len() >= declared;
+        let (extensions, faults) = walk(block.get(..declared).unwrap_or(block));
+        for Extension {
+            ty,
+            data,
+            truncated,
+        } in extensions
+        {
             hello.extensions.push(ty.0);
+            if truncated {
+                hello.alpn_cut = ty == ExtensionType::ALPN;
+                continue;
+            }
             match ty {
                 ExtensionType::ALPN => hello.alpn = Some(AlpnList::parse(data)),
                 ExtensionType::SUPPORTED_VERSIONS => {
@@ -157,18 +364,66 @@ impl ServerHello {
             }
         }
         hello.faults = faults;
-        Ok(hello)
+        if !whole {
+            hello
+                .faults
+                .insert(0, "extensions block runs past the end of the hello");
+        }
+        Ok((hello, true))
     }
 
-    /// The negotiated version: supported_versions when present, else legacy_version.
+    /// The negotiated version: supported_versions when present, else legacy_version; for a
+    /// ServerHello cut before its supported_versions extension, TLS 1.3 when its cipher suite
+    /// exists only in TLS 1.3.
     pub fn version(&self) -> u16 {
-        self.selected_version.unwrap_or(self.legacy_version)
+        match self.selected_version {
+            Some(v) => v,
+            None if self.cut.is_some() && is_tls13_suite(self.cipher_suite) => TlsVersion::TLS13.0,
+            None => self.legacy_version,
+        }
     }
 
-    /// [`ServerHello::version`] as a [`TlsVersion`].
+    /// [`ServerHello::version`] as a [`TlsVersion`], with the pre-standard TLS 1.3 versions
+    /// (drafts, experiments) counted as [`TlsVersion::TLS13`]: they select the same way.
     pub fn tls_version(&self) -> TlsVersion {
-        TlsVersion(self.version())
+        TlsVersion(self.version()).family()
     }
+
+    /// How TLS 1.3 shows in a ServerHello cut short: by its supported_versions, else by its
+    /// cipher suite; `None` for a whole hello or one that shows no TLS 1.3.
+    pub fn cut_tls13_evidence(&self) -> Option<Tls13Evidence> {
+        self.cut?;
+        match self.selected_version {
+            Some(v) if TlsVersion(v).is_tls13() => Some(Tls13Evidence::SupportedVersions),
+            Some(_) => None,
+            None if is_tls13_suite(self.cipher_suite) => Some(Tls13Evidence::CipherSuite),
+            None => None,
+        }
+    }
+}
+
+/// What shows that a ServerHello cut short chose TLS 1.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls13Evidence {
+    /// Its supported_versions extension.
+    SupportedVersions,
+    /// Its cipher suite, one that exists only in TLS 1.3 (RFC 8446 §B.4, RFC 8998).
+    CipherSuite,
+}
+
+/// A hello the capture holds only the start of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    /// Bytes of the body captured.
+    pub captured: usize,
+    /// The body's length as its header declares it.
+    pub len: usize,
+}
+
+/// True for the cipher suites defined for TLS 1.3 only: RFC 8446 §B.4 (0x1301–0x1305) and
+/// RFC 8998 (0x00c6, 0x00c7).
+pub fn is_tls13_suite(suite: u16) -> bool {
+    matches!(suite, 0x1301..=0x1305 | 0x00c6 | 0x00c7)
 }
 
 /// Every entry of a hello's extensions block, and the fault that cut the walk short, if any
@@ -203,7 +458,7 @@ fn u16_list(data: &[u8]) -> Vec<u16> {
 }
 
 /// Name of a TLS version code as the reports show it: `SSL 3.0`, `1.0` to `1.3`,
-/// `1.3-draftNN`, and every other value (GREASE, DTLS, unknown) as `0x` and four hex digits.
+/// `1.3 (draft NN)`, `1.3 (Facebook draft NN)`, `1.3 (experiment 0x7e0N)`, and every other value (GREASE, DTLS, unknown) as `0x` and four hex digits.
 pub fn version_name(v: u16) -> String {
     let version = TlsVersion(v);
     match version {
@@ -212,8 +467,14 @@ pub fn version_name(v: u16) -> String {
         TlsVersion::TLS11 => "1.1".into(),
         TlsVersion::TLS12 => "1.2".into(),
         TlsVersion::TLS13 => "1.3".into(),
+        TlsVersion::FACEBOOK_DRAFT23 | TlsVersion::FACEBOOK_DRAFT26 => {
+            format!("1.3 (Facebook draft {})", v & 0xff)
+        }
+        _ if version.is_tls13_prestandard() && version.tls13_draft().is_none() => {
+            format!("1.3 (experiment 0x{v:04x})")
+        }
         _ => match version.tls13_draft() {
-            Some(draft) => format!("1.3-draft{draft}"),
+            Some(draft) => format!("1.3 (draft {draft})"),
             None => format!("0x{v:04x}"),
         },
     }
@@ -266,6 +527,134 @@ mod tests {
     }
 
     #[test]
+    fn sslv2_format_client_hello() {
+        use crate::tls::testing::sslv2_hello;
+        let ch = ClientHello::parse_sslv2(&sslv2_hello()).unwrap();
+        assert!(ch.sslv2);
+        assert_eq!(ch.legacy_version, 0x0303);
+        assert_eq!(ch.cipher_suites, [0xc02f, 0x002f]);
+        assert_eq!(ch.random[..16], [0; 16]);
+        assert_eq!(ch.random[16..], [0xab; 16]);
+        assert_eq!(ch.alpn, None);
+        assert!(ch.extensions.is_empty());
+        assert!(ClientHello::parse_sslv2(&sslv2_hello()[..20]).is_err());
+    }
+
+    #[test]
+    fn cut_client_hello_keeps_what_is_whole() {
+        let sni = [0, 9, 0, 0, 6, b'a', b'.', b't', b'e', b's', b't'].to_vec();
+        let alpn = [0, 3, 2, b'h', b'2'].to_vec();
+        let body = client_hello_body(&[(0, sni), (0x10, alpn), (0x2b, vec![2, 3, 4])]);
+        let whole = ClientHello::parse(&body).unwrap();
+        // Cut inside supported_versions: SNI and ALPN read, the offer known.
+        let cut = ClientHello::parse_cut(&body[..body.len() - 1], body.len()).unwrap();
+        assert_eq!(cut.sni.as_deref(), Some("a.test"));
+        assert_eq!(cut.alpn, whole.alpn);
+        assert_eq!(cut.extensions, [0, 0x10]);
+        assert!(!cut.offer_unknown());
+        // Cut inside the ALPN extension: the offer is unknown.
+        let cut = ClientHello::parse_cut(&body[..body.len() - 9], body.len()).unwrap();
+        assert!(cut.offer_unknown());
+        assert_eq!(cut.random, whole.random);
+        // Cut in the cipher suites: the whole ones are kept.
+        let cut = ClientHello::parse_cut(&body[..39], body.len()).unwrap();
+        assert_eq!(cut.cipher_suites, [0x1301]);
+        assert_eq!(
+            cut.cut,
+            Some(Cut {
+                captured: 39,
+                len: body.len()
+            })
+        );
+        // No random: nothing.
+        assert_eq!(ClientHello::parse_cut(&body[..30], body.len()), None);
+    }
+
+    #[test]
+    fn server_hello_layouts_and_cuts() {
+        // TLS 1.3 (RFC 8446 layout): supported_versions 0x0304, then key_share.
+        let mut sh = vec![3, 3];
+        sh.extend_from_slice(&[1; 32]);
+        sh.push(32);
+        sh.extend_from_slice(&[2; 32]);
+        sh.extend_from_slice(&[0x13, 0x02, 0]);
+        let exts = [0, 0x2b, 0, 2, 3, 4, 0, 0x33, 0, 4, 0, 0x1d, 0, 0];
+        sh.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        sh.extend_from_slice(&exts);
+        let whole = ServerHello::parse(&sh).unwrap();
+        assert_eq!(whole.tls_version(), TlsVersion::TLS13);
+        assert_eq!(whole.extensions, [0x2b, 0x33]);
+        assert!(whole.faults.is_empty() && whole.cut.is_none());
+        // Cut inside key_share: supported_versions shows TLS 1.3.
+        let cut = ServerHello::parse_cut(&sh[..sh.len() - 3], sh.len()).unwrap();
+        assert_eq!(
+            cut.cut_tls13_evidence(),
+            Some(Tls13Evidence::SupportedVersions)
+        );
+        assert!(cut.faults.is_empty());
+        // Cut before any extension: the TLS 1.3-only cipher suite shows it.
+        let cut = ServerHello::parse_cut(&sh[..70], sh.len()).unwrap();
+        assert_eq!(cut.cut_tls13_evidence(), Some(Tls13Evidence::CipherSuite));
+        assert_eq!(cut.tls_version(), TlsVersion::TLS13);
+        assert_eq!(cut.legacy_version, 0x0303);
+        // Cut before the cipher suite: nothing to go on.
+        assert_eq!(ServerHello::parse_cut(&sh[..68], sh.len()), None);
+        // A TLS 1.2 suite, cut before the extensions: TLS 1.2, no evidence of 1.3.
+        let mut tls12 = sh.clone();
+        tls12[67..69].copy_from_slice(&[0xc0, 0x2f]);
+        let cut = ServerHello::parse_cut(&tls12[..72], tls12.len()).unwrap();
+        assert_eq!(cut.cut_tls13_evidence(), None);
+        assert_eq!(cut.tls_version(), TlsVersion::TLS12);
+        // A TLS 1.2 ServerHello cut inside its ALPN extension: one was sent, its value is cut.
+        let mut alpn12 = tls12[..70].to_vec();
+        alpn12.extend_from_slice(&[0, 9, 0, 0x10, 0, 5, 0, 3, 2, b'h', b'2']);
+        let cut = ServerHello::parse_cut(&alpn12[..76], alpn12.len()).unwrap();
+        assert!(cut.alpn_cut && cut.alpn.is_none());
+        assert_eq!(cut.extensions, [0x10]);
+        let whole = ServerHello::parse_cut(&alpn12, alpn12.len()).unwrap();
+        assert!(!whole.alpn_cut);
+        assert_eq!(whole.alpn.unwrap().protocols[0].escaped(), "h2");
+        // Draft-22 and later: the RFC layout with supported_versions naming the draft.
+        let mut draft23 = sh.clone();
+        draft23[76..78].copy_from_slice(&[0x7f, 0x17]);
+        let d = ServerHello::parse(&draft23).unwrap();
+        assert_eq!((d.version(), d.tls_version()), (0x7f17, TlsVersion::TLS13));
+        assert_eq!(version_name(d.version()), "1.3 (draft 23)");
+        // Before draft-22: version, random, cipher suite, extensions.
+        let mut draft18 = vec![0x7f, 0x12];
+        draft18.extend_from_slice(&[1; 32]);
+        draft18.extend_from_slice(&[0x13, 0x01, 0, 8, 0, 0x28, 0, 4, 0, 0x1d, 0, 0]);
+        let d = ServerHello::parse(&draft18).unwrap();
+        assert_eq!((d.version(), d.tls_version()), (0x7f12, TlsVersion::TLS13));
+        assert_eq!(d.cipher_suite, 0x1301);
+        assert_eq!(d.extensions, [0x28]);
+        // An extensions block longer than the hello is a fault, not an error.
+        let mut long = sh.clone();
+        long[70] = 0x40;
+        assert_eq!(
+            ServerHello::parse(&long).unwrap().faults,
+            ["extensions block runs past the end of the hello"]
+        );
+    }
+
+    #[test]
+    fn client_hello_alps() {
+        let alps = [0, 3, 2, b'h', b'2'].to_vec();
+        let body = client_hello_body(&[(0x4469, alps.clone()), (0x44cd, [0, 0].to_vec())]);
+        let ch = ClientHello::parse(&body).unwrap();
+        assert_eq!(ch.alps.unwrap().protocols[0].escaped(), "h2");
+        let body = client_hello_body(&[(0x44cd, alps)]);
+        assert_eq!(
+            ClientHello::parse(&body).unwrap().alps.unwrap().protocols[0].escaped(),
+            "h2"
+        );
+        assert_eq!(
+            ClientHello::parse(&client_hello_body(&[])).unwrap().alps,
+            None
+        );
+    }
+
+    #[test]
     fn garbage_is_an_error() {
         assert!(ClientHello::parse(&[3, 3, 1]).is_err());
         assert!(ServerHello::parse(&[9, 9]).is_err());
@@ -281,6 +670,8 @@ mod tests {
             TlsVersion::TLS13,
             TlsVersion(0x7f17),
             TlsVersion(0x7f00),
+            TlsVersion(0xfb17),
+            TlsVersion(0x7e01),
             TlsVersion(0x0a0a),
             TlsVersion::DTLS12,
             TlsVersion::SSL20,
@@ -297,8 +688,10 @@ mod tests {
                 "1.1",
                 "1.2",
                 "1.3",
-                "1.3-draft23",
-                "1.3-draft0",
+                "1.3 (draft 23)",
+                "1.3 (draft 0)",
+                "1.3 (Facebook draft 23)",
+                "1.3 (experiment 0x7e01)",
                 "0x0a0a",
                 "0xfefd",
                 "0x0002",

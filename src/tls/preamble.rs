@@ -2,7 +2,9 @@
 //! SOCKS4/4a/5 handshake. Each direction is read on its own; the parser says how many bytes the
 //! preamble took and, for a client, which target it asked the proxy for. A direction that is not
 //! TLS is named by its first bytes ([`Plaintext`]): an HTTP/1.x request or status line, or
-//! something else. Nothing here allocates except a proxy target.
+//! something else. A client direction may also open with an SSLv2-format ClientHello (RFC 5246
+//! Appendix E.2), which is TLS that does not start with a TLS record ([`sslv2_client_hello`]).
+//! Nothing here allocates except a proxy target.
 
 use super::types::ContentType;
 use std::borrow::Cow;
@@ -50,8 +52,56 @@ pub enum Preamble {
         /// Bytes the preamble takes.
         len: usize,
     },
+    /// An SSLv2-format ClientHello of `len` bytes (its 2-byte record header included; RFC 5246
+    /// Appendix E.2), then TLS records.
+    Sslv2ClientHello {
+        /// Bytes the SSLv2 record takes.
+        len: usize,
+    },
     /// Something else.
     Other,
+}
+
+/// Bytes of an SSLv2 CLIENT-HELLO before its variable fields: the 2-byte record header, then
+/// msg_type, version, cipher_spec_length, session_id_length and challenge_length.
+const SSLV2_HELLO_FIXED: usize = 11;
+
+/// Whether `b` starts with an SSLv2-format ClientHello offering SSL 3.0 or TLS (RFC 5246
+/// Appendix E.2, RFC 6101 Appendix E.1): a 2-byte record header with the high bit set, message
+/// type 1, a version with major 3, cipher specs of 3 bytes, a session id of 0 or 16 bytes and a
+/// challenge of 16 to 32 bytes that exactly fill the record. `None` while the bytes are too few
+/// to tell.
+pub fn sslv2_client_hello(b: &[u8]) -> Option<Preamble> {
+    let other = Some(Preamble::Other);
+    let need = |have: usize, want: usize| (have < want).then_some(Preamble::NeedMore);
+    match b {
+        [] => None,
+        [h, ..] if h & 0x80 == 0 => other,
+        [_] | [_, _] => None,
+        [_, _, ty, ..] if *ty != 1 => other,
+        [_, _, _] => None,
+        [_, _, _, major, ..] if *major != 3 => other,
+        _ => {
+            let Some(&[h0, h1, _, _, _, c0, c1, s0, s1, r0, r1]) =
+                b.first_chunk::<SSLV2_HELLO_FIXED>()
+            else {
+                return Some(Preamble::NeedMore);
+            };
+            let record = usize::from(h0 & 0x7f) << 8 | usize::from(h1);
+            let specs = usize::from(u16::from_be_bytes([c0, c1]));
+            let session_id = usize::from(u16::from_be_bytes([s0, s1]));
+            let challenge = usize::from(u16::from_be_bytes([r0, r1]));
+            let consistent = specs % 3 == 0
+                && specs > 0
+                && matches!(session_id, 0 | 16)
+                && (16..=32).contains(&challenge)
+                && record == SSLV2_HELLO_FIXED - 2 + specs + session_id + challenge;
+            if !consistent {
+                return other;
+            }
+            need(b.len(), record + 2).or(Some(Preamble::Sslv2ClientHello { len: record + 2 }))
+        }
+    }
 }
 
 /// True when `b` starts with a plausible TLS record header (RFC 8446 §5.1).
@@ -76,6 +126,11 @@ pub fn classify(b: &[u8]) -> Preamble {
         Some(true) => return Preamble::Tls,
         None => return Preamble::NeedMore,
         Some(false) => {}
+    }
+    match sslv2_client_hello(b) {
+        None => return Preamble::NeedMore,
+        Some(Preamble::Other) => {}
+        Some(hello) => return hello,
     }
     if b.starts_with(b"CONNECT ") {
         return http_block(b, |head| {
@@ -221,6 +276,14 @@ pub enum Start<'b> {
         /// The bytes after the preamble.
         rest: Cow<'b, [u8]>,
     },
+    /// An SSLv2-format ClientHello (`hello`, its record header included), then TLS records
+    /// (`rest`).
+    Sslv2ClientHello {
+        /// The SSLv2 record.
+        hello: Cow<'b, [u8]>,
+        /// The bytes after it.
+        rest: Cow<'b, [u8]>,
+    },
     /// Not TLS, or more than [`MAX_PREAMBLE_BYTES`] without a decision.
     NotTls {
         /// What the first bytes are.
@@ -291,6 +354,22 @@ impl StartDetector {
                     start
                 } else {
                     Start::NeedMore
+                }
+            }
+            Preamble::Sslv2ClientHello { len } => {
+                if buffered {
+                    let rest = self.buf.split_off(len.min(self.buf.len()));
+                    let hello = std::mem::take(&mut self.buf);
+                    Start::Sslv2ClientHello {
+                        hello: Cow::Owned(hello),
+                        rest: Cow::Owned(rest),
+                    }
+                } else {
+                    let (hello, rest) = bytes.split_at_checked(len).unwrap_or((bytes, &[]));
+                    Start::Sslv2ClientHello {
+                        hello: Cow::Borrowed(hello),
+                        rest: Cow::Borrowed(rest),
+                    }
                 }
             }
             Preamble::Tls if buffered => Start::Tls(Cow::Owned(std::mem::take(&mut self.buf))),
@@ -637,5 +716,27 @@ mod tests {
         );
         let server = [5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0, 80];
         assert!(matches!(classify(&server), Preamble::Proxy { len: 12, .. }));
+    }
+
+    #[test]
+    fn sslv2_format_client_hellos_and_what_is_not_one() {
+        let hello = crate::tls::testing::sslv2_hello();
+        let len = hello.len();
+        assert_eq!(classify(&hello), Preamble::Sslv2ClientHello { len });
+        for cut in 1..len {
+            assert_eq!(classify(&hello[..cut]), Preamble::NeedMore, "cut {cut}");
+        }
+        let not = |patch: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = hello.clone();
+            patch(&mut b);
+            classify(&b)
+        };
+        // SSL 2.0 itself (version 0x0002), another message type, a record length that does not
+        // match its fields, a challenge of 8 bytes, cipher specs that are not 3 bytes each.
+        assert_eq!(not(&|b| b[3] = 0), Preamble::Other);
+        assert_eq!(not(&|b| b[2] = 4), Preamble::Other);
+        assert_eq!(not(&|b| b[1] += 1), Preamble::Other);
+        assert_eq!(not(&|b| b[10] = 8), Preamble::Other);
+        assert_eq!(not(&|b| b[6] = 8), Preamble::Other);
     }
 }

@@ -10,7 +10,7 @@
 
 use super::decrypt::{DecryptError, RecordDecryptor};
 use super::record::HEADER_LEN;
-use super::types::ContentType;
+use super::types::{ContentType, TlsVersion};
 
 /// Protected records kept while waiting for a key log to catch up (live capture).
 pub const MAX_HELD_RECORDS: usize = 16;
@@ -66,6 +66,8 @@ pub struct Protection {
     decryptor: Option<RecordDecryptor>,
     /// The TLS 1.3 cipher suite, once the ServerHello named it.
     suite: Option<u16>,
+    /// The TLS 1.3 version the ServerHello chose (RFC 8446's, or a draft's).
+    version: TlsVersion,
     /// Body of the protected record being read.
     buf: Vec<u8>,
     /// Keep protected records until keys arrive (a key log that clients are still writing).
@@ -84,6 +86,7 @@ impl Default for Protection {
             secret: None,
             decryptor: None,
             suite: None,
+            version: TlsVersion::TLS13,
             buf: Vec::new(),
             hold_for_keys: false,
             holding: false,
@@ -150,9 +153,15 @@ impl Protection {
             return Ok(());
         };
         if self.decryptor.is_none() {
-            self.decryptor = Some(RecordDecryptor::new(suite, secret)?);
+            self.decryptor = Some(RecordDecryptor::for_version(suite, secret, self.version)?);
         }
         Ok(())
+    }
+
+    /// The TLS 1.3 version the ServerHello chose (RFC 8446 unless told otherwise): drafts
+    /// protect records slightly differently.
+    pub fn set_version(&mut self, version: TlsVersion) {
+        self.version = version;
     }
 
     /// The secret arrived late: stop holding, and return the suite to arm with, if known.

@@ -18,7 +18,7 @@ use super::handshake::Reassembler;
 use super::preamble::{Start, StartDetector};
 use super::protected::{self, Protection};
 use super::record::{RecordLayer, RecordRead, Resync};
-use super::types::ContentType;
+use super::types::{ContentType, TlsVersion};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -80,6 +80,9 @@ pub struct DirectionParser {
     gap_since_opened: Option<GapSinceOpened>,
     /// A protected record of this direction opened.
     opened_any: bool,
+    /// This direction sent a ClientHello: it is the client's, whose EncryptedExtensions (Chrome
+    /// sends one carrying ALPS) are never the server's answer.
+    client: bool,
 }
 
 impl Default for DirectionParser {
@@ -106,6 +109,7 @@ impl DirectionParser {
             budget: EventBudget::default(),
             gap_since_opened: None,
             opened_any: false,
+            client: false,
         }
     }
 
@@ -138,9 +142,21 @@ impl DirectionParser {
         self.protection.set_secret(secret);
     }
 
-    /// The peer's ServerHello chose TLS 1.3 with `suite`: this direction is encrypted from now
-    /// on (RFC 8446 §2), and readable when its secret is known.
+    /// The peer's ServerHello chose TLS 1.3 (RFC 8446) with `suite`: this direction is
+    /// encrypted from now on (RFC 8446 §2), and readable when its secret is known.
     pub fn peer_selected_tls13(&mut self, suite: u16, events: &mut Vec<TlsEvent>) {
+        self.peer_selected_tls13_version(suite, TlsVersion::TLS13, events);
+    }
+
+    /// Like [`DirectionParser::peer_selected_tls13`], for the TLS 1.3 `version` the ServerHello
+    /// named (RFC 8446's or a pre-standard one, whose records may be protected differently).
+    pub fn peer_selected_tls13_version(
+        &mut self,
+        suite: u16,
+        version: TlsVersion,
+        events: &mut Vec<TlsEvent>,
+    ) {
+        self.protection.set_version(version);
         self.protection.encrypt();
         self.arm(suite, events);
     }
@@ -227,6 +243,7 @@ impl DirectionParser {
             Phase::Done => {}
             Phase::Detect if self.start.is_empty() => self.phase = Phase::Resync,
             Phase::Records | Phase::Detect => {
+                self.cut_hello(events);
                 self.emit(events, TlsEvent::Fault { frame, fault });
                 self.resync();
             }
@@ -282,6 +299,14 @@ impl DirectionParser {
                 self.phase = Phase::Records;
                 self.seen_tls = true;
                 self.feed_records(frame, &records, events);
+            }
+            Start::Sslv2ClientHello { hello, rest } => {
+                self.phase = Phase::Records;
+                self.seen_tls = true;
+                self.sslv2_client_hello(frame, &hello, events);
+                if !rest.is_empty() {
+                    self.feed_records(frame, &rest, events);
+                }
             }
             Start::Proxy { kind, target, rest } => {
                 let proxy = TlsEvent::Proxy {

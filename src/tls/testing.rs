@@ -65,3 +65,13 @@ pub fn protected_record(secret: &[u8], seq: u64, inner: &[u8]) -> Vec<u8> {
         .unwrap();
     [header.to_vec(), sealed].concat()
 }
+
+/// An SSLv2-compatible ClientHello record offering TLS 1.2 (RFC 5246 Appendix E.2): three
+/// cipher specs (one of them SSL 2.0's kind), no session id, a 16-byte challenge.
+pub fn sslv2_hello() -> Vec<u8> {
+    let mut b = vec![0x80, 0, 1, 3, 3, 0, 9, 0, 0, 0, 16];
+    b.extend_from_slice(&[0, 0xc0, 0x2f, 0, 0, 0x2f, 0x07, 0x00, 0xc0]);
+    b.extend_from_slice(&[0xab; 16]);
+    b[1] = (b.len() - 2) as u8;
+    b
+}

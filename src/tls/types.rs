@@ -40,6 +40,17 @@ impl TlsVersion {
 
     /// High byte of the TLS 1.3 draft versions `0x7fNN` (draft NN).
     const DRAFT_PREFIX: u16 = 0x7f;
+    /// The IETF drafts whose version numbers peers sent in supported_versions (draft-14 to
+    /// draft-28, `0x7f0e`–`0x7f1c`).
+    const DRAFTS: std::ops::RangeInclusive<u8> = 14..=28;
+    /// Facebook's drafts (Fizz, Wireshark's names): draft 23 and draft 26.
+    pub const FACEBOOK_DRAFT23: TlsVersion = TlsVersion(0xfb17);
+    /// See [`TlsVersion::FACEBOOK_DRAFT23`].
+    pub const FACEBOOK_DRAFT26: TlsVersion = TlsVersion(0xfb1a);
+    /// BoringSSL's TLS 1.3 experiments of 2017 (`TLS1_3_EXPERIMENT_VERSION` to
+    /// `TLS1_3_EXPERIMENT3_VERSION`, `0x7e01`–`0x7e03`): TLS 1.3 variants Chrome tried against
+    /// middleboxes.
+    const EXPERIMENTS: std::ops::RangeInclusive<u16> = 0x7e01..=0x7e03;
 
     /// The name of a known version ("TLS 1.3"); `None` for drafts, GREASE and unknown values.
     pub fn name(self) -> Option<&'static str> {
@@ -57,10 +68,44 @@ impl TlsVersion {
         })
     }
 
-    /// The draft number of a TLS 1.3 draft version (`0x7f17` is draft 23).
+    /// The draft number of a TLS 1.3 draft version (`0x7f17` is draft 23; Facebook's `0xfb17`
+    /// is draft 23 too).
     pub fn tls13_draft(self) -> Option<u8> {
         let [high, low] = self.0.to_be_bytes();
-        (u16::from(high) == Self::DRAFT_PREFIX).then_some(low)
+        match self {
+            TlsVersion::FACEBOOK_DRAFT23 | TlsVersion::FACEBOOK_DRAFT26 => Some(low),
+            _ => (u16::from(high) == Self::DRAFT_PREFIX).then_some(low),
+        }
+    }
+
+    /// True for a pre-standard TLS 1.3: an IETF draft (14–28), Facebook's drafts, BoringSSL's
+    /// experiments. For this tool they are TLS 1.3 in every way that matters: the ServerHello
+    /// carries no selection, which travels encrypted in the EncryptedExtensions.
+    pub fn is_tls13_prestandard(self) -> bool {
+        let ietf_draft = self
+            .tls13_draft()
+            .is_some_and(|d| Self::DRAFTS.contains(&d) && self.0 >> 8 == Self::DRAFT_PREFIX);
+        ietf_draft
+            || matches!(
+                self,
+                TlsVersion::FACEBOOK_DRAFT23 | TlsVersion::FACEBOOK_DRAFT26
+            )
+            || Self::EXPERIMENTS.contains(&self.0)
+    }
+
+    /// True for TLS 1.3 (RFC 8446) and its pre-standard versions.
+    pub fn is_tls13(self) -> bool {
+        self == TlsVersion::TLS13 || self.is_tls13_prestandard()
+    }
+
+    /// The protocol family: [`TlsVersion::TLS13`] for every TLS 1.3 version (final or
+    /// pre-standard), the version itself otherwise.
+    pub fn family(self) -> TlsVersion {
+        if self.is_tls13() {
+            TlsVersion::TLS13
+        } else {
+            self
+        }
     }
 
     /// True for a GREASE value (RFC 8701).
@@ -73,6 +118,13 @@ impl fmt::Display for TlsVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(name) = self.name() {
             f.write_str(name)
+        } else if matches!(
+            *self,
+            TlsVersion::FACEBOOK_DRAFT23 | TlsVersion::FACEBOOK_DRAFT26
+        ) {
+            write!(f, "TLS 1.3 Facebook draft {}", self.0 & 0xff)
+        } else if Self::EXPERIMENTS.contains(&self.0) {
+            write!(f, "TLS 1.3 experiment 0x{:04x}", self.0)
         } else if let Some(draft) = self.tls13_draft() {
             write!(f, "TLS 1.3 draft {draft}")
         } else if self.is_grease() {
@@ -124,6 +176,10 @@ impl ExtensionType {
     pub const KEY_SHARE: ExtensionType = ExtensionType(0x0033);
     /// next_protocol_negotiation (draft NPN, never standardised).
     pub const NPN: ExtensionType = ExtensionType(0x3374);
+    /// application_settings, ALPS (draft-vvv-tls-alps), the code point Chrome used first.
+    pub const APPLICATION_SETTINGS_OLD: ExtensionType = ExtensionType(0x4469);
+    /// application_settings, ALPS (draft-vvv-tls-alps), the newer code point.
+    pub const APPLICATION_SETTINGS: ExtensionType = ExtensionType(0x44cd);
     /// encrypted_client_hello (draft-ietf-tls-esni).
     pub const ENCRYPTED_CLIENT_HELLO: ExtensionType = ExtensionType(0xfe0d);
     /// renegotiation_info (RFC 5746).
@@ -150,6 +206,8 @@ impl ExtensionType {
             ExtensionType::PSK_KEY_EXCHANGE_MODES => "psk_key_exchange_modes",
             ExtensionType::KEY_SHARE => "key_share",
             ExtensionType::NPN => "next_protocol_negotiation",
+            ExtensionType::APPLICATION_SETTINGS_OLD => "application_settings_old",
+            ExtensionType::APPLICATION_SETTINGS => "application_settings",
             ExtensionType::ENCRYPTED_CLIENT_HELLO => "encrypted_client_hello",
             ExtensionType::RENEGOTIATION_INFO => "renegotiation_info",
             _ => return None,
@@ -311,18 +369,45 @@ mod tests {
     fn display_names_or_numbers() {
         assert_eq!(TlsVersion::TLS13.to_string(), "TLS 1.3");
         assert_eq!(TlsVersion(0x7f17).to_string(), "TLS 1.3 draft 23");
+        assert_eq!(TlsVersion(0xfb1a).to_string(), "TLS 1.3 Facebook draft 26");
+        assert_eq!(TlsVersion(0x7e02).to_string(), "TLS 1.3 experiment 0x7e02");
         assert_eq!(TlsVersion(0x2a2a).to_string(), "GREASE 0x2a2a");
         assert_eq!(TlsVersion(0x0305).to_string(), "0x0305");
         assert_eq!(
             ExtensionType::ALPN.to_string(),
             "application_layer_protocol_negotiation"
         );
-        assert_eq!(ExtensionType(0x4469).to_string(), "0x4469");
+        assert_eq!(
+            ExtensionType(0x4469).to_string(),
+            "application_settings_old"
+        );
+        assert_eq!(ExtensionType(0x4468).to_string(), "0x4468");
         assert_eq!(ExtensionType(0x1a1a).to_string(), "GREASE 0x1a1a");
         assert_eq!(ContentType::HANDSHAKE.to_string(), "handshake");
         assert_eq!(ContentType(99).to_string(), "99");
         assert_eq!(HandshakeType::CLIENT_HELLO.to_string(), "client_hello");
         assert_eq!(HandshakeType(99).to_string(), "99");
+    }
+
+    #[test]
+    fn pre_standard_tls13_is_tls13() {
+        let tls13: Vec<u16> = [
+            0x0303, 0x0304, 0x7f0d, 0x7f0e, 0x7f17, 0x7f1c, 0x7f1d, 0x7e00, 0x7e01, 0x7e02, 0xfb17,
+            0xfb1a, 0xfb18,
+        ]
+        .into_iter()
+        .filter(|v| TlsVersion(*v).is_tls13())
+        .collect();
+        assert_eq!(
+            tls13,
+            [
+                0x0304, 0x7f0e, 0x7f17, 0x7f1c, 0x7e01, 0x7e02, 0xfb17, 0xfb1a
+            ]
+        );
+        assert_eq!(TlsVersion(0x7f17).family(), TlsVersion::TLS13);
+        assert_eq!(TlsVersion::TLS12.family(), TlsVersion::TLS12);
+        assert_eq!(TlsVersion(0xfb1a).tls13_draft(), Some(26));
+        assert_eq!(TlsVersion::TLS13.tls13_draft(), None);
     }
 
     #[test]

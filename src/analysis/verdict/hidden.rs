@@ -5,19 +5,29 @@
 //! Takes [`FlowFacts`] and the client's offer; emits one sentence. A gap in the capture is named
 //! before any advice about keys.
 
-use super::list;
+use super::{cut_cause, cut_offer, list};
 use crate::analysis::{FlowFacts, KeyStatus};
-use crate::tls::{ProtocolName, StreamFault};
+use crate::tls::decrypt::DecryptError;
+use crate::tls::hello::{Tls13Evidence, version_name};
+use crate::tls::{ClientHello, ServerHello, StreamFault};
 
-/// Why a TLS 1.3 selection could not be read, and how to get the keys.
+/// Why a TLS 1.3 selection could not be read, and how to get it read.
 pub(super) fn hidden_detail(
     facts: &FlowFacts,
-    offered: &[ProtocolName],
-    client_random: &[u8],
+    client_hello: &ClientHello,
+    server_hello: &ServerHello,
 ) -> String {
-    let choices = list(offered);
+    let version = tls13_label(server_hello);
+    let choices = if client_hello.offer_unknown() {
+        format!(
+            "the protocols the client offered ({})",
+            cut_offer(facts, client_hello)
+        )
+    } else {
+        list(client_hello.offered())
+    };
     let decrypt_failure = facts.faults.iter().find_map(|(_, _, f)| match f {
-        StreamFault::Decryption(e) => Some(e.to_string()),
+        StreamFault::Decryption(e) => Some(*e),
         _ => None,
     });
     // A gap in the capture before the EncryptedExtensions: the keys are right, the bytes missing.
@@ -29,32 +39,74 @@ pub(super) fn hidden_detail(
         } => Some((*role, *missing, *before_frame)),
         _ => None,
     });
+    if let Some(cut) = server_hello.cut {
+        // The records after a cut ServerHello are cut too: keys alone cannot open them.
+        let by = match server_hello.cut_tls13_evidence() {
+            Some(Tls13Evidence::SupportedVersions) => {
+                "its supported_versions extension".to_string()
+            }
+            _ => format!(
+                "the ServerHello's cipher suite {}, which exists only in TLS 1.3,",
+                suite_name(server_hello.cipher_suite)
+            ),
+        };
+        let (client_cut, among, offer) = match client_hello.cut {
+            Some(c) if client_hello.offer_unknown() => (
+                format!(" and {} of the ClientHello's {} bytes", c.captured, c.len),
+                String::new(),
+                ", and whether the client offered ALPN at all is not in the captured bytes",
+            ),
+            _ => (String::new(), format!(" among {choices}"), ""),
+        };
+        return format!(
+            "{version}: the capture holds only {} of the ServerHello's {} bytes{client_cut} ({}), but {by} shows TLS 1.3, so the server's choice{among} is in the encrypted EncryptedExtensions{offer}. To read it, capture whole packets (tcpdump -s 0), log the client's keys (SSLKEYLOGFILE=keys.log) and run alpnscope analyze --keylog keys.log",
+            cut.captured,
+            cut.len,
+            cut_cause(facts)
+        );
+    }
     if decrypt_failure.is_none()
         && let Some((role, missing, before_frame)) = gap
     {
         return format!(
-            "TLS 1.3: the server's choice among {choices} is in the encrypted EncryptedExtensions, which the key log could not open because {missing} bytes of the {} stream are missing from the capture before frame {before_frame}: the records after a gap cannot be decrypted, so the selection is unknown",
+            "{version}: the server's choice among {choices} is in the encrypted EncryptedExtensions, which the key log could not open because {missing} bytes of the {} stream are missing from the capture before frame {before_frame}: the records after a gap cannot be decrypted, so the selection is unknown",
             role.name()
         );
     }
     match (facts.keys, decrypt_failure) {
+        (_, Some(failure @ DecryptError::UnsupportedVersion(_))) => format!(
+            "{version}: the server's choice among {choices} is in the encrypted EncryptedExtensions, and {failure}, so the selection stays unknown although the key log has this connection's keys"
+        ),
         (_, Some(failure)) => format!(
-            "TLS 1.3: the server's choice among {choices} is in the encrypted EncryptedExtensions, and {failure} (the key-log entry for this ClientHello random does not open its records)"
+            "{version}: the server's choice among {choices} is in the encrypted EncryptedExtensions, and {failure} (the key-log entry for this ClientHello random does not open its records)"
         ),
         (KeyStatus::NoEntry, None) => {
-            let random: String = client_random
+            let random: String = client_hello
+                .random
                 .iter()
                 .take(8)
                 .map(|b| format!("{b:02x}"))
                 .collect();
             format!(
-                "TLS 1.3: the server's choice among {choices} is encrypted, and the key log has no entry for this ClientHello random ({random}…): it holds other connections' keys; log the keys while reproducing this connection"
+                "{version}: the server's choice among {choices} is encrypted, and the key log has no entry for this ClientHello random ({random}…): it holds other connections' keys; log the keys while reproducing this connection"
             )
         }
         _ => format!(
-            "TLS 1.3: the server's choice among {choices} is in the encrypted EncryptedExtensions. To read it, log the client's keys (curl, browsers, Python, Go: SSLKEYLOGFILE=keys.log; openssl s_client: -keylogfile keys.log) and run alpnscope analyze --keylog keys.log"
+            "{version}: the server's choice among {choices} is in the encrypted EncryptedExtensions. To read it, log the client's keys (curl, browsers, Python, Go: SSLKEYLOGFILE=keys.log; openssl s_client: -keylogfile keys.log) and run alpnscope analyze --keylog keys.log"
         ),
     }
+}
+
+/// "TLS 1.3", or "TLS 1.3 (draft 23)" for a pre-standard version.
+fn tls13_label(server_hello: &ServerHello) -> String {
+    format!("TLS {}", version_name(server_hello.version()))
+}
+
+/// The IANA name of a cipher suite, or its number.
+fn suite_name(suite: u16) -> String {
+    tls_parser::TlsCipherSuite::from_id(suite)
+        .map(|c| c.name.to_string())
+        .unwrap_or_else(|| format!("0x{suite:04x}"))
 }
 
 #[cfg(test)]

@@ -229,19 +229,97 @@ fn judge_inner(
     let answer = server_answer(facts, server_hello, sh_frames, evidence);
     let Some(alpn) = answer.alpn else {
         // TLS 1.3 without the keys to read the answer.
-        if client_hello.alpn.is_none() {
-            return (VerdictKind::NotOffered, NOT_OFFERED.to_string());
+        if client_hello.alpn.is_none() && !client_hello.offer_unknown() {
+            return (VerdictKind::NotOffered, not_offered(client_hello));
         }
         return (
             VerdictKind::Hidden,
-            hidden_detail(facts, client_hello.offered(), &client_hello.random),
+            hidden_detail(facts, client_hello, server_hello),
         );
     };
+    if let Some(cut) = server_hello.cut.filter(|_| alpn.is_none()) {
+        // TLS ≤ 1.2 and no whole ALPN extension in the part the capture holds: not a decline.
+        let answer_unknown = if server_hello.alpn_cut {
+            "its ALPN extension begins but is cut before the protocol it names: the server selected one (it did not decline), which is not in the capture"
+        } else {
+            "not enough to see whether it carries an ALPN extension, so the server's answer is unknown, not declined"
+        };
+        return (
+            VerdictKind::Incomplete,
+            format!(
+                "the capture holds only {} of the ServerHello's {} bytes (frame {}; {}): {answer_unknown}{}; capture whole packets (tcpdump -s 0) to see it",
+                cut.captured,
+                cut.len,
+                answer.frame,
+                cut_cause(facts),
+                offer_clause(facts, client_hello)
+            ),
+        );
+    }
+    if client_hello.offer_unknown() {
+        let selected = alpn.map_or_else(
+            || format!("the {} has no ALPN extension", answer.place),
+            |a| format!("the server selected {}", list(&a.protocols)),
+        );
+        return (
+            VerdictKind::Incomplete,
+            format!("{}; {selected}", cut_offer(facts, client_hello)),
+        );
+    }
     judge_answer(client_hello, server_hello, alpn, &answer)
+}
+
+/// "the capture holds only 96 of the ClientHello's 512 bytes, …, so the offer is unknown".
+fn cut_offer(facts: &FlowFacts, client_hello: &ClientHello) -> String {
+    let (captured, len) = client_hello.cut.map_or((0, 0), |c| (c.captured, c.len));
+    format!(
+        "the capture holds only {captured} of the ClientHello's {len} bytes ({}), not its ALPN extension if it has one, so the offer is unknown",
+        cut_cause(facts)
+    )
+}
+
+/// Why a hello is cut short: the capture's snaplen when it cut frames of the flow, else bytes
+/// missing from the capture.
+fn cut_cause(facts: &FlowFacts) -> String {
+    if facts.truncated_frames > 0 && facts.snaplen > 0 {
+        format!("cut by the capture's snaplen of {} bytes", facts.snaplen)
+    } else {
+        "the rest is missing from the capture".to_string()
+    }
+}
+
+/// What the client offered, for a sentence about the server's side: "" when the offer is
+/// known and empty, else "; the client offered h2, http/1.1" or the cut ClientHello.
+fn offer_clause(facts: &FlowFacts, client_hello: &ClientHello) -> String {
+    if client_hello.offer_unknown() {
+        format!("; {}", cut_offer(facts, client_hello))
+    } else if client_hello.alpn.is_some() {
+        format!("; the client offered {}", list(client_hello.offered()))
+    } else {
+        String::new()
+    }
 }
 
 /// The sentence of a flow whose client sent no ALPN extension.
 const NOT_OFFERED: &str = "the client sent no ALPN extension, so the server could not select a protocol (HTTP clients then use http/1.1)";
+
+/// Why the client offered no ALPN: no extension, or a hello in the SSLv2 format, which has no
+/// room for extensions.
+fn not_offered(client_hello: &ClientHello) -> String {
+    if client_hello.sslv2 {
+        let version = crate::tls::hello::version_name(client_hello.legacy_version);
+        let version = if version.starts_with(|c: char| c.is_ascii_digit()) {
+            format!("TLS {version}")
+        } else {
+            version
+        };
+        format!(
+            "the client sent an SSLv2-format ClientHello (offering up to {version}; RFC 5246 Appendix E.2), which cannot carry extensions, so it could not offer ALPN and the server could not select a protocol: the client software (or its configuration) predates ALPN"
+        )
+    } else {
+        NOT_OFFERED.to_string()
+    }
+}
 
 /// A flow without TLS: a connection to a TLS server that the network stopped before TLS
 /// (incomplete), else not TLS.
@@ -389,7 +467,7 @@ fn judge_answer(
             ),
         ),
         (Some(_), Some(sel)) => judge_selection(offered, &sel.protocols[0]),
-        (None, None) => (VerdictKind::NotOffered, NOT_OFFERED.to_string()),
+        (None, None) => (VerdictKind::NotOffered, not_offered(client_hello)),
         (Some(_), None) => {
             let npn = if server_hello.npn {
                 " It answered with NPN instead, the pre-ALPN mechanism: the server software predates ALPN (e.g. OpenSSL < 1.0.2)."
@@ -507,6 +585,110 @@ mod tests {
         assert_eq!(
             judge_selection(&offer, &chosen).0,
             VerdictKind::SelectedUnoffered
+        );
+    }
+
+    use crate::analysis::{FlowFacts, KeyStatus};
+    use crate::tls::StreamFault;
+    use crate::tls::decrypt::DecryptError;
+    use crate::tls::testing::{client_hello_message, sslv2_hello, tls13_server_hello_record};
+
+    /// The facts of a flow with these hellos (frames 4 and 6).
+    fn facts(ch: ClientHello, sh: ServerHello) -> FlowFacts {
+        FlowFacts {
+            client_hellos: vec![(ch, vec![4])],
+            server_hellos: vec![(sh, vec![6])],
+            first_tls_frame: Some(4),
+            ..FlowFacts::default()
+        }
+    }
+
+    fn h2_h1_hello() -> ClientHello {
+        ClientHello::parse(&client_hello_message(&[b"h2", b"http/1.1"])[4..]).unwrap()
+    }
+
+    /// A TLS 1.3 ServerHello body whose supported_versions names `version`.
+    fn server_hello_selecting(version: u16) -> ServerHello {
+        let mut body = tls13_server_hello_record()[9..].to_vec();
+        let n = body.len();
+        body[n - 2..].copy_from_slice(&version.to_be_bytes());
+        ServerHello::parse(&body).unwrap()
+    }
+
+    /// Draft-23 is TLS 1.3: its ServerHello has no ALPN because the selection is encrypted,
+    /// not because the server declined.
+    #[test]
+    fn a_tls13_draft_is_hidden_not_declined() {
+        let verdict = judge(&facts(h2_h1_hello(), server_hello_selecting(0x7f17)));
+        assert_eq!(verdict.kind, VerdictKind::Hidden);
+        assert_eq!(
+            verdict.detail,
+            "TLS 1.3 (draft 23): the server's choice among h2, http/1.1 is in the encrypted EncryptedExtensions. To read it, log the client's keys (curl, browsers, Python, Go: SSLKEYLOGFILE=keys.log; openssl s_client: -keylogfile keys.log) and run alpnscope analyze --keylog keys.log"
+        );
+        assert_eq!(verdict.evidence_frames, [4, 6]);
+        for version in [0x7f0e, 0x7f1c, 0xfb1a, 0x7e01] {
+            let verdict = judge(&facts(h2_h1_hello(), server_hello_selecting(version)));
+            assert_eq!(verdict.kind, VerdictKind::Hidden, "0x{version:04x}");
+        }
+        // An unknown version in supported_versions is not TLS 1.3: the ServerHello is read.
+        let verdict = judge(&facts(h2_h1_hello(), server_hello_selecting(0x7f1d)));
+        assert_eq!(verdict.kind, VerdictKind::ServerDeclined);
+    }
+
+    /// Draft-18 (its own ServerHello layout) with the keys logged: alpnscope cannot follow its
+    /// key schedule, and says so instead of blaming the keys.
+    #[test]
+    fn an_early_draft_with_keys_is_hidden_with_the_reason() {
+        let mut body = vec![0x7f, 0x12];
+        body.extend_from_slice(&[1; 32]);
+        body.extend_from_slice(&[0x13, 0x01, 0, 8, 0, 0x28, 0, 4, 0, 0x1d, 0, 0]);
+        let sh = ServerHello::parse(&body).unwrap();
+        let mut f = facts(h2_h1_hello(), sh);
+        f.keys = KeyStatus::Found;
+        f.faults = vec![(
+            Role::Server,
+            6,
+            StreamFault::Decryption(DecryptError::UnsupportedVersion(0x7f12)),
+        )];
+        let verdict = judge(&f);
+        assert_eq!(verdict.kind, VerdictKind::Hidden);
+        assert_eq!(
+            verdict.detail,
+            "TLS 1.3 (draft 18): the server's choice among h2, http/1.1 is in the encrypted EncryptedExtensions, and alpnscope cannot decrypt TLS 1.3 draft 18: its key schedule differs from RFC 8446's, so the selection stays unknown although the key log has this connection's keys"
+        );
+    }
+
+    /// An SSLv2-format ClientHello cannot offer ALPN; a TLS 1.2 answer without ALPN follows.
+    #[test]
+    fn an_sslv2_format_hello_is_not_offered_and_says_why() {
+        let ch = ClientHello::parse_sslv2(&sslv2_hello()).unwrap();
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[5; 32]);
+        body.extend_from_slice(&[0, 0xc0, 0x2f, 0, 0, 0]);
+        let sh = ServerHello::parse(&body).unwrap();
+        let verdict = judge(&facts(ch, sh));
+        assert_eq!(verdict.kind, VerdictKind::NotOffered);
+        assert_eq!(
+            verdict.detail,
+            "the client sent an SSLv2-format ClientHello (offering up to TLS 1.2; RFC 5246 Appendix E.2), which cannot carry extensions, so it could not offer ALPN and the server could not select a protocol: the client software (or its configuration) predates ALPN"
+        );
+    }
+
+    /// A TLS 1.2 ServerHello cut before its extensions: the answer is unknown, not declined.
+    #[test]
+    fn a_cut_tls12_server_hello_is_not_a_decline() {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[5; 32]);
+        body.extend_from_slice(&[0, 0xc0, 0x2f, 0, 0, 11]);
+        let sh = ServerHello::parse_cut(&body, 49).unwrap();
+        let mut f = facts(h2_h1_hello(), sh);
+        f.truncated_frames = 2;
+        f.snaplen = 120;
+        let verdict = judge(&f);
+        assert_eq!(verdict.kind, VerdictKind::Incomplete);
+        assert_eq!(
+            verdict.detail,
+            "the capture holds only 40 of the ServerHello's 49 bytes (frame 6; cut by the capture's snaplen of 120 bytes): not enough to see whether it carries an ALPN extension, so the server's answer is unknown, not declined; the client offered h2, http/1.1; capture whole packets (tcpdump -s 0) to see it"
         );
     }
 

@@ -262,12 +262,21 @@ pub(super) fn needs_keys(s: &ServerFlows) -> Option<Diagnosis> {
     if s.hidden.is_empty() || s.hidden.count != s.all.count {
         return None;
     }
+    // Keys cannot open records the snaplen cut: say to capture whole packets too.
+    let whole_packets = if s.hidden_cut.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", capture whole packets (tcpdump -s 0: the capture cut the ServerHello of {} of them)",
+            s.hidden_cut.count
+        )
+    };
     Some(diagnosis(
         DiagnosisKind::NeedsKeys,
         server,
         s.hidden,
         format!(
-            "TLS 1.3 hides the choice of {server} in all {} flows: log the client's keys (SSLKEYLOGFILE) and rerun with --keylog to see it",
+            "TLS 1.3 hides the choice of {server} in all {} flows: log the client's keys (SSLKEYLOGFILE){whole_packets} and rerun with --keylog to see it",
             s.hidden.count
         ),
     ))

@@ -123,6 +123,8 @@ struct ServerFlows<'a> {
     unoffered: &'a Members,
     no_common: &'a Members,
     hidden: &'a Members,
+    /// Hidden flows whose ServerHello the capture cut short.
+    hidden_cut: &'a Members,
     /// Incomplete on a network cause the packets prove.
     network: &'a Members,
     /// Downgraded although h2 was offered above the selection.
@@ -141,6 +143,7 @@ fn diagnose_server(server: &str, tally: &ServerTally, out: &mut Vec<Diagnosis>) 
         unoffered: tally.group(Group::Unoffered),
         no_common: tally.group(Group::NoCommon),
         hidden: tally.group(Group::Hidden),
+        hidden_cut: tally.group(Group::HiddenCut),
         network: tally.group(Group::Network),
         passed_over_h2: tally.group(Group::PassedOverH2),
         tally,

@@ -76,7 +76,7 @@ fn note_distinct(set: &mut BTreeSet<String>, value: &str) {
 /// How a client is told apart: its JA4 fingerprint, else its address.
 fn client_kind(flow: &FlowReport) -> String {
     match &flow.client_hello {
-        Some(ch) => ch.ja4.clone(),
+        Some(ch) => ch.ja4.clone().unwrap_or_else(|| flow.client.ip.to_string()),
         None => flow.client.ip.to_string(),
     }
 }
@@ -199,6 +199,9 @@ pub(super) enum Group {
     NoCommon,
     /// TLS 1.3 hid the selection.
     Hidden,
+    /// TLS 1.3 hid the selection of a ServerHello the capture cut short (a snaplen): keys alone
+    /// do not reveal it.
+    HiddenCut,
     /// Incomplete on a network cause that the packets prove.
     Network,
     /// Downgraded although h2 was offered above the selection.
@@ -210,7 +213,7 @@ pub(super) enum Group {
 }
 
 impl Group {
-    const COUNT: usize = 9;
+    const COUNT: usize = 10;
 
     fn index(self) -> usize {
         self as usize
@@ -235,12 +238,19 @@ impl Group {
         };
         let passed_over_h2 = (flow.verdict == VerdictKind::Downgraded && passed_over_h2(flow))
             .then_some(Group::PassedOverH2);
+        let hidden_cut = (flow.verdict == VerdictKind::Hidden
+            && flow.server_hello.as_ref().is_some_and(|h| h.cut.is_some()))
+        .then_some(Group::HiddenCut);
         let path = if flow.proxy.is_some() {
             Group::Proxied
         } else {
             Group::Direct
         };
-        verdict.into_iter().chain(passed_over_h2).chain([path])
+        verdict
+            .into_iter()
+            .chain(passed_over_h2)
+            .chain(hidden_cut)
+            .chain([path])
     }
 }
 

@@ -45,7 +45,9 @@ fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) ->
     writeln!(
         out,
         "| offered | {} |",
-        if offered.is_empty() {
+        if flow.offer_unknown() {
+            "unknown (the capture cut the ClientHello short)".into()
+        } else if offered.is_empty() {
             "-".into()
         } else {
             offered.join(", ")
@@ -71,8 +73,8 @@ fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) ->
         frames.join(", "),
         in_capture(flow, multi)
     )?;
-    if let Some(ch) = &flow.client_hello {
-        writeln!(out, "| JA4 | `{}` |", ch.ja4)?;
+    if let Some(ja4) = flow.client_hello.as_ref().and_then(|ch| ch.ja4.as_ref()) {
+        writeln!(out, "| JA4 | `{ja4}` |")?;
     }
     Ok(())
 }

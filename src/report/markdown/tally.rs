@@ -190,7 +190,9 @@ impl MarkdownTally {
             .map(super::code)
             .unwrap_or_else(|| "none".into());
         group.sni.add(sni, flow.id);
-        let offer = if flow.alpn_offered.is_empty() {
+        let offer = if flow.offer_unknown() {
+            "unknown (ClientHello cut short)".into()
+        } else if flow.alpn_offered.is_empty() {
             "none".into()
         } else {
             super::code(&flow.alpn_offered.join(","))

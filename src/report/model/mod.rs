@@ -19,8 +19,8 @@ pub use tcp::{
     ResetReport, SlowServerReport, TcpReport,
 };
 pub use tls::{
-    AlertLevel, AlertReport, AlpnSource, CertificateReport, ClientHelloReport, Decryption,
-    EncryptedExtensionsReport, HexCodes, ProxyReport, ServerHelloReport,
+    AlertLevel, AlertReport, AlpnSource, CertificateReport, ClientHelloReport, CutReport,
+    Decryption, EncryptedExtensionsReport, HexCodes, ProxyReport, ServerHelloReport,
 };
 
 use crate::analysis::VerdictKind;
@@ -136,6 +136,14 @@ pub struct FlowReport {
     pub network: Option<String>,
     /// Reassembly gaps, caps hit, malformed data.
     pub notes: Vec<String>,
+}
+
+impl FlowReport {
+    /// True when the capture cut the ClientHello before its ALPN extension could be read:
+    /// whether the client offered ALPN is unknown (an empty `alpn_offered` is not "none").
+    pub fn offer_unknown(&self) -> bool {
+        self.alpn_offered.is_empty() && self.client_hello.as_ref().is_some_and(|h| h.cut.is_some())
+    }
 }
 
 /// An IP address and port.

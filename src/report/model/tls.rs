@@ -50,6 +50,10 @@ pub enum Decryption {
     /// The key log's secrets do not decrypt the flow.
     #[serde(rename = "decryption failed: keys do not match this flow")]
     Failed,
+    /// A pre-standard TLS 1.3 (a draft before draft-20, a BoringSSL experiment) whose record
+    /// protection differs from RFC 8446's: the keys are there, alpnscope cannot use them.
+    #[serde(rename = "not decrypted: alpnscope does not follow this TLS 1.3 draft's key schedule")]
+    UnsupportedDraft,
     /// Decryption stopped at bytes of the client's stream missing from the capture (the records
     /// after a gap cannot be opened, whatever the keys).
     #[serde(rename = "decryption stopped at a gap in the client stream")]
@@ -78,8 +82,17 @@ pub struct ClientHelloReport {
     pub alpn_grease: bool,
     /// What is wrong with the ALPN extension, if anything.
     pub alpn_malformed: Option<String>,
-    /// JA4 fingerprint.
-    pub ja4: String,
+    /// True when the hello came in the SSLv2 record format (RFC 5246 Appendix E.2), which has
+    /// no extensions and so no ALPN.
+    pub sslv2_format: bool,
+    /// Set when the capture holds only the start of the hello (a snaplen, a capture cut short).
+    pub cut: Option<CutReport>,
+    /// The protocols the client's application_settings extension (ALPS, 17513 or 17613) lists,
+    /// null when it sent none: a fact of the client, never the server's selection.
+    pub alps: Option<Vec<String>>,
+    /// JA4 fingerprint; `None` when the capture cut the ClientHello short (a fingerprint of
+    /// part of a hello would name another client).
+    pub ja4: Option<String>,
     /// True when this hello followed a HelloRetryRequest.
     pub after_hello_retry_request: bool,
 }
@@ -101,6 +114,17 @@ pub struct ServerHelloReport {
     pub hello_retry_request_frames: Option<Vec<u64>>,
     /// True when the server sent the NPN extension.
     pub npn: bool,
+    /// Set when the capture holds only the start of the hello (a snaplen, a capture cut short).
+    pub cut: Option<CutReport>,
+}
+
+/// How much of a hello the capture holds, when it cut it short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CutReport {
+    /// Bytes of the hello's body captured.
+    pub captured: usize,
+    /// The body's length as its header declares it.
+    pub length: usize,
 }
 
 /// Decrypted EncryptedExtensions.

@@ -104,6 +104,9 @@ impl DirectionParser {
             return;
         }
         match m.ty {
+            // Only the server's EncryptedExtensions select (RFC 8446 §4.3.1); a client's own
+            // (Chrome's, carrying its ALPS settings in its Finished flight) says nothing of it.
+            HandshakeType::ENCRYPTED_EXTENSIONS if self.client => {}
             HandshakeType::ENCRYPTED_EXTENSIONS => self.emit(
                 events,
                 TlsEvent::EncryptedExtensions {
@@ -134,6 +137,7 @@ impl DirectionParser {
     }
 
     pub(super) fn client_hello(&mut self, frame: u64, m: Message, events: &mut Vec<TlsEvent>) {
+        self.client = true;
         match ClientHello::parse(&m.body) {
             Ok(hello) => {
                 if hello.max_tls_version() == TlsVersion::TLS13 {
@@ -159,6 +163,67 @@ impl DirectionParser {
         }
     }
 
+    /// Bytes went missing in the middle of a hello (a snaplen, a capture cut short): what the
+    /// capture holds of it is read and emitted as the hello, marked as cut.
+    pub(super) fn cut_hello(&mut self, events: &mut Vec<TlsEvent>) {
+        let Some((ty, body, len, frames)) = self.handshake.partial_hello() else {
+            return;
+        };
+        let frames = frames.to_vec();
+        let frame = frames.last().copied().unwrap_or(0);
+        match ty {
+            HandshakeType::CLIENT_HELLO => {
+                let Some(hello) = ClientHello::parse_cut(body, len) else {
+                    return;
+                };
+                self.client = true;
+                if hello.max_tls_version() == TlsVersion::TLS13 {
+                    self.protection.ccs_is_compat();
+                }
+                self.emit(
+                    events,
+                    TlsEvent::ClientHello {
+                        hello: Box::new(hello),
+                        frames,
+                    },
+                );
+            }
+            HandshakeType::SERVER_HELLO => {
+                let Some(hello) = ServerHello::parse_cut(body, len) else {
+                    return;
+                };
+                self.server_hello_parsed(frame, hello, frames, events);
+            }
+            _ => {}
+        }
+    }
+
+    /// An SSLv2-format ClientHello record, completed in `frame`.
+    pub(super) fn sslv2_client_hello(
+        &mut self,
+        frame: u64,
+        record: &[u8],
+        events: &mut Vec<TlsEvent>,
+    ) {
+        self.client = true;
+        match ClientHello::parse_sslv2(record) {
+            Ok(hello) => self.emit(
+                events,
+                TlsEvent::ClientHello {
+                    hello: Box::new(hello),
+                    frames: vec![frame],
+                },
+            ),
+            Err(e) => self.emit(
+                events,
+                TlsEvent::Fault {
+                    frame,
+                    fault: StreamFault::BadHello(e),
+                },
+            ),
+        }
+    }
+
     /// What was wrong inside a hello that still parsed, as one fault event.
     fn hello_faults(&mut self, frame: u64, faults: &[&'static str], events: &mut Vec<TlsEvent>) {
         if !faults.is_empty() {
@@ -174,25 +239,7 @@ impl DirectionParser {
 
     pub(super) fn server_hello(&mut self, frame: u64, m: Message, events: &mut Vec<TlsEvent>) {
         match ServerHello::parse(&m.body) {
-            Ok(hello) => {
-                let tls13 = hello.tls_version() == TlsVersion::TLS13;
-                if tls13 {
-                    self.protection.ccs_is_compat();
-                }
-                // RFC 8446 §4.1.3: after a TLS 1.3 ServerHello everything is encrypted.
-                if tls13 && !hello.is_hello_retry_request {
-                    self.protection.encrypt();
-                    self.arm(hello.cipher_suite, events);
-                }
-                self.hello_faults(frame, &hello.faults, events);
-                self.emit(
-                    events,
-                    TlsEvent::ServerHello {
-                        hello: Box::new(hello),
-                        frames: m.frames,
-                    },
-                );
-            }
+            Ok(hello) => self.server_hello_parsed(frame, hello, m.frames, events),
             Err(e) => self.emit(
                 events,
                 TlsEvent::Fault {
@@ -201,5 +248,33 @@ impl DirectionParser {
                 },
             ),
         }
+    }
+
+    /// A ServerHello (whole or cut) carried by `frames`: protection changes, then the event.
+    fn server_hello_parsed(
+        &mut self,
+        frame: u64,
+        hello: ServerHello,
+        frames: Vec<u64>,
+        events: &mut Vec<TlsEvent>,
+    ) {
+        let tls13 = hello.tls_version() == TlsVersion::TLS13;
+        if tls13 {
+            self.protection.ccs_is_compat();
+        }
+        // RFC 8446 §4.1.3: after a TLS 1.3 ServerHello everything is encrypted.
+        if tls13 && !hello.is_hello_retry_request {
+            self.protection.set_version(TlsVersion(hello.version()));
+            self.protection.encrypt();
+            self.arm(hello.cipher_suite, events);
+        }
+        self.hello_faults(frame, &hello.faults, events);
+        self.emit(
+            events,
+            TlsEvent::ServerHello {
+                hello: Box::new(hello),
+                frames,
+            },
+        );
     }
 }

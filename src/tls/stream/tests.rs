@@ -286,3 +286,111 @@ fn bytes_after_a_tls13_server_hello_in_its_record_do_not_depend_on_chunking() {
     assert!(whole.contains("ServerHello"), "{whole}");
     assert!(!whole.contains("HelloTooLarge"), "{whole}");
 }
+
+/// Chrome's Finished flight: its own EncryptedExtensions (ALPS, extension 17513) before its
+/// Finished. The client's direction never emits it: only the server's EncryptedExtensions
+/// select (the client's carries no ALPN, and taking it for the server's read as a decline).
+#[test]
+fn a_clients_own_encrypted_extensions_are_not_emitted() {
+    let secret = [3; 32];
+    let mut p = DirectionParser::new(false);
+    p.set_handshake_secret(secret.to_vec());
+    let mut events = Vec::new();
+    p.feed(1, &record(22, &client_hello_message(&[b"h2"])), &mut events);
+    p.peer_selected_tls13(0x1301, &mut events);
+    // EncryptedExtensions { application_settings (17513), empty } then Finished.
+    let mut inner = vec![8, 0, 0, 6, 0, 4, 0x44, 0x69, 0, 0];
+    inner.extend_from_slice(&[20, 0, 0, 2, 0, 0, 22]);
+    p.feed(2, &protected_record(&secret, 0, &inner), &mut events);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| match e {
+            TlsEvent::ClientHello { .. } => "client_hello",
+            TlsEvent::EncryptedExtensions { .. } => "encrypted_extensions",
+            TlsEvent::Finished { .. } => "finished",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["client_hello", "finished"]);
+}
+
+/// An SSLv2-format ClientHello (RFC 5246 Appendix E.2), whole or split anywhere, then TLS
+/// records: one ClientHello event without extensions, and the records read as usual.
+#[test]
+fn sslv2_client_hello_then_records() {
+    let hello = crate::tls::testing::sslv2_hello();
+    let mut stream = hello.clone();
+    stream.extend(record(21, &[2, 40]));
+    for cut in 1..stream.len() {
+        let mut p = DirectionParser::new(false);
+        let mut events = Vec::new();
+        p.feed(4, &stream[..cut], &mut events);
+        p.feed(5, &stream[cut..], &mut events);
+        let hello_frame = if cut < hello.len() { 5 } else { 4 };
+        // An alert is placed at the frame its record starts in.
+        let alert_frame = if cut > hello.len() { 4 } else { 5 };
+        let [
+            TlsEvent::ClientHello { hello, frames },
+            TlsEvent::Alert {
+                level: 2,
+                description: Some(40),
+                frame,
+                ..
+            },
+        ] = events.as_slice()
+        else {
+            panic!("cut {cut}: {events:?}");
+        };
+        assert_eq!(*frame, alert_frame, "cut {cut}");
+        assert!(hello.sslv2 && hello.alpn.is_none(), "cut {cut}");
+        assert_eq!(hello.cipher_suites, [0xc02f, 0x002f]);
+        assert_eq!(frames, &[hello_frame], "cut {cut}");
+        assert!(p.seen_tls());
+    }
+    // A record with the high bit set that is not a CLIENT-HELLO is not TLS.
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    p.feed(1, &[0x80, 0x10, 4, 3, 3, 0, 0, 0, 0, 0, 0], &mut events);
+    assert!(matches!(events.as_slice(), [TlsEvent::NotTls { .. }]));
+}
+
+/// A snaplen cuts the ServerHello: at the gap, what the capture holds of it is emitted as a
+/// cut ServerHello, and TLS 1.3 (shown by its cipher suite) makes the direction encrypted.
+#[test]
+fn a_server_hello_cut_by_a_gap_is_read_as_far_as_it_goes() {
+    let sh = tls13_server_hello_record();
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    // Record header, handshake header, version, random, session id, cipher suite, compression.
+    let captured = 5 + 4 + 2 + 32 + 1 + 2 + 1;
+    p.feed(6, &sh[..captured], &mut events);
+    p.gap(6, (sh.len() - captured) as u32, &mut events);
+    let [
+        TlsEvent::ServerHello { hello, frames },
+        TlsEvent::Fault { frame: 6, .. },
+    ] = events.as_slice()
+    else {
+        panic!("{events:?}");
+    };
+    assert_eq!(frames, &[6]);
+    assert_eq!(
+        hello.cut,
+        Some(crate::tls::hello::Cut {
+            captured: captured - 9,
+            len: sh.len() - 9
+        })
+    );
+    assert_eq!(hello.tls_version(), crate::tls::TlsVersion::TLS13);
+    // A gap outside a hello emits no hello.
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    p.feed(1, &sh, &mut events);
+    p.gap(2, 10, &mut events);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, TlsEvent::ServerHello { .. }))
+            .count(),
+        1
+    );
+}
