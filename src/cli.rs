@@ -171,7 +171,8 @@ pub struct AnalyzeArgs {
     /// per-connection state): SIZE in bytes, or with K, M or G (KiB, MiB, GiB), at least 64K.
     /// Over it, alpnscope stops reading flows past their handshake, then stops waiting for
     /// holes in the oldest stalled flows, then closes flows without a complete handshake,
-    /// least recently active first; the capture's warnings and each affected flow say so.
+    /// least recently active first; when only completed handshakes are left, new connections
+    /// are left out. The capture's warnings and each affected flow say so.
     #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
     pub memory: usize,
     /// Embed the handshake secrets of the extracted flows (from --keylog) in the pcapng, so
