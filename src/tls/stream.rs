@@ -8,7 +8,7 @@
 //! [`event`](super::event). Once a direction carries application data the parser is done and asks
 //! for no more bytes.
 
-pub use super::event::{StreamFault, TlsEvent};
+pub use super::event::{StartTlsStep, StreamFault, TlsEvent};
 pub use super::handshake::MAX_HELLO_BYTES;
 
 mod messages;
@@ -18,12 +18,15 @@ use super::handshake::Reassembler;
 use super::preamble::{Start, StartDetector};
 use super::protected::{self, Protection};
 use super::record::{RecordLayer, RecordRead, Resync};
+use super::starttls::{Ask, Negotiation, Step};
 use super::types::ContentType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Looking at the first bytes (TLS, proxy preamble, or something else).
     Detect,
+    /// Reading a plaintext exchange that may switch to TLS (STARTTLS and its kin).
+    Plaintext,
     /// Reading TLS records.
     Records,
     /// Lost sync (mid-stream pickup or a gap): waiting for a segment that starts a record.
@@ -80,6 +83,9 @@ pub struct DirectionParser {
     gap_since_opened: Option<GapSinceOpened>,
     /// A protected record of this direction opened.
     opened_any: bool,
+    /// The plaintext exchange being read, and the "not TLS" event it holds back until it is
+    /// known not to switch to TLS (in [`Phase::Plaintext`]).
+    starttls: Option<Box<(Negotiation, TlsEvent)>>,
 }
 
 impl Default for DirectionParser {
@@ -106,6 +112,7 @@ impl DirectionParser {
             budget: EventBudget::default(),
             gap_since_opened: None,
             opened_any: false,
+            starttls: None,
         }
     }
 
@@ -188,6 +195,7 @@ impl DirectionParser {
     /// Stops reading: nothing more is wanted from this direction.
     pub fn stop(&mut self) {
         self.phase = Phase::Done;
+        self.starttls = None;
         self.start.clear();
         self.handshake.reset();
     }
@@ -199,7 +207,23 @@ impl DirectionParser {
     /// Heap bytes held: the first bytes being classified, the handshake message being
     /// reassembled, protected records. O(1).
     pub fn held_bytes(&self) -> usize {
-        self.start.held_bytes() + self.handshake.held_bytes() + self.protection.held_bytes()
+        self.start.held_bytes()
+            + self.handshake.held_bytes()
+            + self.protection.held_bytes()
+            + self.starttls.as_ref().map_or(0, |s| s.0.held_bytes())
+    }
+
+    /// The client asked to start TLS in the other direction: this one's next answer decides.
+    pub fn peer_asked_starttls(&mut self, ask: Ask) {
+        if let Some(negotiation) = &mut self.starttls {
+            negotiation.0.peer_asked(ask);
+        }
+    }
+
+    /// The "not TLS" event held back while a plaintext exchange may still switch to TLS: it
+    /// stands when the stream ends there.
+    pub fn pending_not_tls(&self) -> Option<&TlsEvent> {
+        self.starttls.as_ref().map(|s| &s.1)
     }
 
     /// Bytes missing from the stream: the parser loses sync and looks for the next record.
@@ -226,6 +250,7 @@ impl DirectionParser {
         match self.phase {
             Phase::Done => {}
             Phase::Detect if self.start.is_empty() => self.phase = Phase::Resync,
+            Phase::Plaintext => self.give_up_starttls(events),
             Phase::Records | Phase::Detect => {
                 self.emit(events, TlsEvent::Fault { frame, fault });
                 self.resync();
@@ -267,7 +292,9 @@ impl DirectionParser {
                 Resync::Waiting | Resync::Exhausted => return,
             }
         }
-        if self.phase == Phase::Detect {
+        if self.phase == Phase::Plaintext {
+            self.plaintext(frame, bytes, events);
+        } else if self.phase == Phase::Detect {
             self.detect(frame, bytes, events);
         } else {
             self.feed_records(frame, bytes, events);
@@ -276,6 +303,7 @@ impl DirectionParser {
 
     /// Classifies the start of the direction, then reads on.
     fn detect(&mut self, frame: u64, bytes: &[u8], events: &mut Vec<TlsEvent>) {
+        let first_chunk = self.start.is_empty();
         match self.start.push(bytes) {
             Start::NeedMore => {}
             Start::Tls(records) => {
@@ -295,19 +323,84 @@ impl DirectionParser {
                     self.feed(frame, &rest, events);
                 }
             }
-            Start::NotTls { start, bytes } => {
-                let start = Some(start);
-                self.emit(
-                    events,
-                    TlsEvent::NotTls {
-                        frame,
-                        start,
-                        bytes,
-                    },
-                );
-                self.stop();
+            Start::NotTls { start, bytes: n } => {
+                let not_tls = TlsEvent::NotTls {
+                    frame,
+                    start: Some(start),
+                    bytes: n,
+                };
+                // A plaintext protocol that may switch to TLS: its opening is in the first
+                // chunk, and the verdict "not TLS" waits until it did not.
+                match Negotiation::begin(bytes).filter(|_| first_chunk) {
+                    Some(negotiation) => {
+                        self.phase = Phase::Plaintext;
+                        self.starttls = Some(Box::new((negotiation, not_tls)));
+                        self.plaintext(frame, bytes, events);
+                    }
+                    None => {
+                        self.emit(events, not_tls);
+                        self.stop();
+                    }
+                }
             }
         }
+    }
+
+    /// Reads the plaintext exchange; switches to records when TLS starts.
+    fn plaintext(&mut self, frame: u64, bytes: &[u8], events: &mut Vec<TlsEvent>) {
+        let Some(negotiation) = &mut self.starttls else {
+            return;
+        };
+        match negotiation.0.push(frame, bytes) {
+            Step::NeedMore => {}
+            Step::Asked { ask, command } => {
+                let protocol = ask.protocol;
+                let step = StartTlsStep::Asked { ask, command };
+                let event = TlsEvent::StartTls {
+                    protocol,
+                    step,
+                    frame,
+                };
+                self.emit(events, event);
+                // Bytes of this chunk after the request (a ClientHello sent at once).
+                self.plaintext(frame, &[], events);
+            }
+            Step::Tls {
+                protocol,
+                frame: at,
+                rest,
+            } => {
+                let event = TlsEvent::StartTls {
+                    protocol,
+                    step: StartTlsStep::Switched,
+                    frame: at,
+                };
+                self.emit(events, event);
+                self.starttls = None;
+                self.phase = Phase::Records;
+                self.seen_tls = true;
+                self.feed_records(frame, &rest, events);
+            }
+            Step::Refused { protocol, reply } => {
+                let event = TlsEvent::StartTls {
+                    protocol,
+                    step: StartTlsStep::Refused { reply },
+                    frame,
+                };
+                self.emit(events, event);
+                self.give_up_starttls(events);
+            }
+            Step::NotTls => self.give_up_starttls(events),
+        }
+    }
+
+    /// The plaintext exchange did not switch to TLS: the held-back "not TLS" stands.
+    fn give_up_starttls(&mut self, events: &mut Vec<TlsEvent>) {
+        if let Some(negotiation) = self.starttls.take() {
+            let (_, not_tls) = *negotiation;
+            self.emit(events, not_tls);
+        }
+        self.stop();
     }
 
     /// Reads `bytes` as records while the phase allows it.

@@ -135,6 +135,35 @@ fn first_end(facts: &FlowFacts, role: Role) -> Option<(u64, bool)> {
 }
 
 /// "no TLS record in this flow", or that nothing that could be TLS was captured.
+/// A server that refused the client's request to start TLS (SMTP `454`, IMAP `NO`, PostgreSQL
+/// `N`…), when no TLS followed: the sentence, with the request's and the answer's frames. The
+/// refusal is the server's decision, not the network's.
+pub(super) fn starttls_refused(facts: &FlowFacts, evidence: &mut Vec<u64>) -> Option<String> {
+    let seen = facts.starttls.as_ref().filter(|_| !facts.is_tls())?;
+    let reply = seen.refused.as_ref()?;
+    let protocol = seen
+        .protocol
+        .map(|p| format!("{} ", p.name().to_ascii_uppercase()))
+        .unwrap_or_default();
+    let asked = match &seen.command {
+        Some((command, frame)) => {
+            evidence.push(*frame);
+            format!("the client's {protocol}request `{command}` (frame {frame})")
+        }
+        None => format!("the client's {protocol}request to start TLS"),
+    };
+    let answered = match seen.reply_frame {
+        Some(frame) => {
+            evidence.push(frame);
+            format!("`{reply}` (frame {frame})")
+        }
+        None => format!("`{reply}`"),
+    };
+    Some(format!(
+        "the server refused to start TLS: it answered {asked} with {answered}, so no TLS handshake took place — the server's TLS setup (STARTTLS/SSL enabled, certificate and key) is what to check, not the network"
+    ))
+}
+
 pub(super) fn not_tls_detail(facts: &FlowFacts) -> String {
     if facts.not_tls {
         "no TLS record in this flow".into()

@@ -1,0 +1,683 @@
+//! Plaintext protocols that switch their TCP stream to TLS: SMTP `STARTTLS` (RFC 3207), IMAP
+//! `STARTTLS` (RFC 9051 §6.2.1), POP3 `STLS` (RFC 2595 §4), FTP `AUTH TLS`/`AUTH SSL`
+//! (RFC 4217 §4), NNTP `STARTTLS` (RFC 4642), the LDAP StartTLS extended operation (RFC 4511
+//! §4.14) and the PostgreSQL `SSLRequest`.
+//!
+//! A [`Negotiation`] reads one direction whose first bytes are not TLS, chunk by chunk, and is
+//! recognised by content, never by port: a client direction must open with a command of one of
+//! these protocols (`EHLO`, `a1 CAPABILITY`, `CAPA`, `AUTH TLS`, an LDAP StartTLS request, an
+//! SSLRequest…), a server direction with a greeting (`220`, `* OK`, `+OK`, `200`) or the one-byte
+//! PostgreSQL answer. Anything else is given up at once, so a direction that is not one of these
+//! protocols is judged exactly as before. It then looks for the client's command, the server's
+//! answer to it (the pipeline tells the server's reader when the client asked, see
+//! [`Negotiation::peer_asked`]), and a TLS record right after them.
+//!
+//! Bounded: at most [`super::preamble::MAX_PREAMBLE_BYTES`] are read, lines are kept up to
+//! [`MAX_LINE`] bytes and an LDAP message up to [`MAX_LDAP_MESSAGE`]; nothing here can panic.
+
+use super::preamble::{MAX_PREAMBLE_BYTES, looks_like_record};
+use std::borrow::Cow;
+
+/// Longest plaintext line kept while it is incomplete (RFC 5321 §4.5.3.1.5: 512 for SMTP
+/// replies; IMAP capability lines are longer).
+pub const MAX_LINE: usize = 2048;
+/// Longest LDAP message read (a StartTLS request is about 31 bytes).
+pub const MAX_LDAP_MESSAGE: usize = 512;
+/// Client lines read before its command: a client that sent this many without asking for TLS is
+/// not negotiating it.
+const MAX_CLIENT_LINES: usize = 8;
+/// The LDAP StartTLS extended operation (RFC 4511 §4.14.1).
+const LDAP_STARTTLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
+/// The PostgreSQL `SSLRequest`: length 8, code 80877103 (1234 << 16 | 5679).
+const PG_SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// The plaintext protocol that negotiated TLS. The names are part of the JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartTlsProtocol {
+    /// SMTP (or LMTP) `STARTTLS`, answered `220`.
+    Smtp,
+    /// IMAP `tag STARTTLS`, answered `tag OK`.
+    Imap,
+    /// POP3 `STLS`, answered `+OK`.
+    Pop3,
+    /// FTP `AUTH TLS` / `AUTH SSL`, answered `234`.
+    Ftp,
+    /// NNTP `STARTTLS`, answered `382`.
+    Nntp,
+    /// LDAP StartTLS extended request, answered with resultCode success (0).
+    Ldap,
+    /// PostgreSQL `SSLRequest`, answered `S`.
+    Postgresql,
+}
+
+impl StartTlsProtocol {
+    /// Name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            StartTlsProtocol::Smtp => "smtp",
+            StartTlsProtocol::Imap => "imap",
+            StartTlsProtocol::Pop3 => "pop3",
+            StartTlsProtocol::Ftp => "ftp",
+            StartTlsProtocol::Nntp => "nntp",
+            StartTlsProtocol::Ldap => "ldap",
+            StartTlsProtocol::Postgresql => "postgresql",
+        }
+    }
+
+    /// How the client's request is called in a sentence.
+    pub fn command(self) -> &'static str {
+        match self {
+            StartTlsProtocol::Smtp | StartTlsProtocol::Imap | StartTlsProtocol::Nntp => "STARTTLS",
+            StartTlsProtocol::Pop3 => "STLS",
+            StartTlsProtocol::Ftp => "AUTH TLS",
+            StartTlsProtocol::Ldap => "StartTLS extended request",
+            StartTlsProtocol::Postgresql => "SSLRequest",
+        }
+    }
+}
+
+impl std::fmt::Display for StartTlsProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the client asked for, as the server's reader needs it to find the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ask {
+    /// The protocol, when the client's opening named it (a bare `STARTTLS` does not).
+    pub protocol: Option<StartTlsProtocol>,
+    /// The IMAP tag the answer carries.
+    pub tag: Option<String>,
+}
+
+/// What a chunk brought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<'b> {
+    /// Nothing decided yet.
+    NeedMore,
+    /// The client asked to start TLS in this chunk (the command completed here); reading goes on:
+    /// the bytes after the request are kept, and read by the next push (an empty one will do).
+    Asked {
+        /// The request.
+        ask: Ask,
+        /// The command as sent (escaped, at most [`MAX_SHOWN`] characters).
+        command: String,
+    },
+    /// TLS starts: these bytes (the rest of this chunk, or kept bytes and it) are TLS records.
+    Tls {
+        /// The protocol, when known from this direction.
+        protocol: Option<StartTlsProtocol>,
+        /// The frame of the command (client) or of the positive answer (server).
+        frame: u64,
+        /// The first TLS bytes.
+        rest: Cow<'b, [u8]>,
+    },
+    /// The server answered the client's request with a refusal.
+    Refused {
+        /// The protocol.
+        protocol: Option<StartTlsProtocol>,
+        /// The answer (escaped, at most [`MAX_SHOWN`] characters).
+        reply: String,
+    },
+    /// Not a negotiation of TLS (or no longer one): the direction is not TLS.
+    NotTls,
+}
+
+/// Characters of a command or reply shown in a report.
+pub const MAX_SHOWN: usize = 80;
+
+/// Which side a direction's opening shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    /// A client's text command; the protocol, when the command names it.
+    Client(Option<StartTlsProtocol>),
+    /// A server greeting of a text protocol (`220` is SMTP or FTP: the answer code tells).
+    Server(Greeting),
+    /// An LDAP client (a StartTLS request first).
+    LdapClient,
+    /// An LDAP server's first message.
+    LdapServer,
+    /// A PostgreSQL client's SSLRequest.
+    PgClient,
+    /// A PostgreSQL server's one-byte answer.
+    PgServer,
+}
+
+/// A text server's greeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Greeting {
+    /// `220`: SMTP or FTP.
+    Code220,
+    /// `200`/`201`: NNTP.
+    Nntp,
+    /// `* OK` / `* PREAUTH`: IMAP.
+    Imap,
+    /// `+OK`: POP3.
+    Pop3,
+}
+
+/// Reads the plaintext start of one direction (see the module documentation).
+#[derive(Debug)]
+pub struct Negotiation {
+    opening: Opening,
+    /// Bytes of an incomplete line or message.
+    kept: Vec<u8>,
+    /// Bytes read so far.
+    read: usize,
+    /// Lines read (client) or final answers read (server, the greeting first).
+    lines: usize,
+    /// The client asked (client side) — TLS must follow; its frame.
+    asked_frame: Option<u64>,
+    /// The peer (client) asked: the server's next answer decides.
+    peer_ask: Option<Ask>,
+    /// The server agreed: TLS must follow; the protocol and the answer's frame.
+    agreed: Option<(Option<StartTlsProtocol>, u64)>,
+    /// The protocol this direction's opening named.
+    protocol: Option<StartTlsProtocol>,
+}
+
+impl Negotiation {
+    /// A reader for a direction whose first bytes (`first`, a whole first chunk) are not TLS;
+    /// `None` when they open none of the protocols read here.
+    pub fn begin(first: &[u8]) -> Option<Negotiation> {
+        let opening = opening(first)?;
+        let protocol = match opening {
+            Opening::Client(p) => p,
+            Opening::Server(Greeting::Imap) => Some(StartTlsProtocol::Imap),
+            Opening::Server(Greeting::Pop3) => Some(StartTlsProtocol::Pop3),
+            Opening::Server(Greeting::Nntp) => Some(StartTlsProtocol::Nntp),
+            Opening::Server(Greeting::Code220) => None,
+            Opening::LdapClient | Opening::LdapServer => Some(StartTlsProtocol::Ldap),
+            Opening::PgClient | Opening::PgServer => Some(StartTlsProtocol::Postgresql),
+        };
+        Some(Negotiation {
+            opening,
+            kept: Vec::new(),
+            read: 0,
+            lines: 0,
+            asked_frame: None,
+            peer_ask: None,
+            agreed: None,
+            protocol,
+        })
+    }
+
+    /// The other direction (the client) asked to start TLS: the next answer decides.
+    pub fn peer_asked(&mut self, ask: Ask) {
+        if matches!(
+            self.opening,
+            Opening::Server(_) | Opening::LdapServer | Opening::PgServer
+        ) {
+            if let Some(p) = ask.protocol {
+                self.protocol.get_or_insert(p);
+            }
+            self.peer_ask = Some(ask);
+        }
+    }
+
+    /// Heap bytes held.
+    pub fn held_bytes(&self) -> usize {
+        self.kept.capacity()
+    }
+
+    /// Reads the next chunk, from `frame`.
+    pub fn push<'b>(&mut self, frame: u64, bytes: &'b [u8]) -> Step<'b> {
+        self.read = self.read.saturating_add(bytes.len());
+        let mut kept = std::mem::take(&mut self.kept);
+        let buffered = !kept.is_empty();
+        if buffered {
+            kept.extend_from_slice(bytes);
+        }
+        let view: &[u8] = if buffered { &kept } else { bytes };
+        let (used, step) = self.scan(frame, view);
+        if let Step::Tls {
+            protocol, frame, ..
+        } = step
+        {
+            let rest = if buffered {
+                Cow::Owned(kept.split_off(used.min(kept.len())))
+            } else {
+                Cow::Borrowed(bytes.get(used..).unwrap_or(&[]))
+            };
+            return Step::Tls {
+                protocol,
+                frame,
+                rest,
+            };
+        }
+        // Keep what was not used.
+        if buffered {
+            kept.drain(..used.min(kept.len()));
+        } else {
+            kept.extend_from_slice(bytes.get(used..).unwrap_or(&[]));
+        }
+        self.kept = kept;
+        match step {
+            Step::NeedMore if self.read > MAX_PREAMBLE_BYTES || self.kept.len() > MAX_LINE => {
+                Step::NotTls
+            }
+            step => step,
+        }
+    }
+
+    /// Reads complete lines or messages of `b`; returns the bytes used and what they showed.
+    /// A [`Step::Tls`] returned here has an empty `rest`: the caller cuts it at `used`.
+    fn scan<'b>(&mut self, frame: u64, b: &[u8]) -> (usize, Step<'b>) {
+        let mut at = 0;
+        loop {
+            let rest = b.get(at..).unwrap_or(&[]);
+            if let Some(step) = self.after_request_or_answer(rest) {
+                return (at, step);
+            }
+            let Some(len) = self.message_len(rest) else {
+                return (at, Step::NeedMore);
+            };
+            let Some(message) = rest.get(..len) else {
+                return (at, Step::NeedMore);
+            };
+            at += len;
+            match self.message(frame, message) {
+                Step::NeedMore => {}
+                step => return (at, step),
+            }
+        }
+    }
+
+    /// Once the client asked (client side) or the server agreed (server side), the next bytes
+    /// must be a TLS record: `Some` when they decide.
+    fn after_request_or_answer<'b>(&mut self, rest: &[u8]) -> Option<Step<'b>> {
+        let (protocol, switched) = match (self.asked_frame, self.agreed) {
+            (Some(f), _) => (self.protocol, f),
+            (None, Some((p, f))) => (p.or(self.protocol), f),
+            (None, None) => return None,
+        };
+        match looks_like_record(rest) {
+            None => None,
+            Some(true) => Some(Step::Tls {
+                protocol,
+                frame: switched,
+                rest: Cow::Borrowed(&[]),
+            }),
+            // A positive answer the client's request was not seen for (a POP3 `+OK` opening a
+            // capability list): read on.
+            Some(false) if self.asked_frame.is_none() && self.peer_ask.is_none() => {
+                self.agreed = None;
+                None
+            }
+            // More plaintext after the request or its acceptance: refused, or never meant.
+            Some(false) => Some(Step::NotTls),
+        }
+    }
+
+    /// Length of the next complete line or message at the start of `b`, `None` until it is
+    /// complete.
+    fn message_len(&self, b: &[u8]) -> Option<usize> {
+        match self.opening {
+            Opening::Client(_) | Opening::Server(_) => {
+                b.iter().position(|&c| c == b'\n').map(|p| p + 1)
+            }
+            Opening::LdapClient | Opening::LdapServer => ber_len(b),
+            Opening::PgClient => (b.len() >= PG_SSL_REQUEST.len()).then_some(PG_SSL_REQUEST.len()),
+            Opening::PgServer => (!b.is_empty()).then_some(1),
+        }
+    }
+
+    /// One complete line or message.
+    fn message<'b>(&mut self, frame: u64, m: &[u8]) -> Step<'b> {
+        match self.opening {
+            Opening::Client(_) => self.client_line(frame, trim_eol(m)),
+            Opening::Server(greeting) => self.server_line(frame, greeting, trim_eol(m)),
+            Opening::LdapClient => match ldap_extended_request_oid(m) {
+                Some(LDAP_STARTTLS_OID) => self.asked(frame, None, "StartTLS extended request"),
+                _ => Step::NotTls,
+            },
+            Opening::LdapServer => match ldap_extended_response_code(m) {
+                Some(0) => self.agree(frame, Some(StartTlsProtocol::Ldap)),
+                Some(code) if self.peer_ask.is_some() => Step::Refused {
+                    protocol: Some(StartTlsProtocol::Ldap),
+                    reply: format!("resultCode {code} ({})", ldap_result_name(code)),
+                },
+                _ => Step::NotTls,
+            },
+            Opening::PgClient if m == PG_SSL_REQUEST => self.asked(frame, None, "SSLRequest"),
+            Opening::PgClient => Step::NotTls,
+            Opening::PgServer => match m {
+                b"S" => self.agree(frame, Some(StartTlsProtocol::Postgresql)),
+                b"N" if self.peer_ask.is_some() => Step::Refused {
+                    protocol: Some(StartTlsProtocol::Postgresql),
+                    reply: "N (the server does not accept SSL)".into(),
+                },
+                _ => Step::NotTls,
+            },
+        }
+    }
+
+    /// The client's request, read in `frame`.
+    fn asked<'b>(&mut self, frame: u64, tag: Option<String>, command: &str) -> Step<'b> {
+        self.asked_frame = Some(frame);
+        Step::Asked {
+            ask: Ask {
+                protocol: self.protocol,
+                tag,
+            },
+            command: shown(command.as_bytes()),
+        }
+    }
+
+    /// The server agreed in `frame`: TLS must follow.
+    fn agree<'b>(&mut self, frame: u64, protocol: Option<StartTlsProtocol>) -> Step<'b> {
+        self.agreed = Some((protocol, frame));
+        Step::NeedMore
+    }
+
+    fn client_line<'b>(&mut self, frame: u64, line: &[u8]) -> Step<'b> {
+        self.lines += 1;
+        if self.lines > MAX_CLIENT_LINES {
+            return Step::NotTls;
+        }
+        let mut words = line.split(|&c| c == b' ');
+        let first = words.next().unwrap_or(&[]);
+        let second = words.next().unwrap_or(&[]);
+        let is = |w: &[u8], name: &str| w.eq_ignore_ascii_case(name.as_bytes());
+        let command = match self.protocol {
+            Some(StartTlsProtocol::Imap) => {
+                (is(second, "STARTTLS") && words.next().is_none()).then(|| shown(first))
+            }
+            Some(StartTlsProtocol::Pop3) => (is(line, "STLS")).then(String::new),
+            Some(StartTlsProtocol::Ftp) => (is(first, "AUTH")
+                && ["TLS", "SSL", "TLS-C", "TLS-P"]
+                    .iter()
+                    .any(|m| is(second, m))
+                && words.next().is_none())
+            .then(String::new),
+            _ => is(line, "STARTTLS").then(String::new),
+        };
+        match command {
+            Some(tag) if self.protocol == Some(StartTlsProtocol::Imap) => {
+                let shown_line = shown(line);
+                self.asked_frame = Some(frame);
+                Step::Asked {
+                    ask: Ask {
+                        protocol: self.protocol,
+                        tag: Some(tag),
+                    },
+                    command: shown_line,
+                }
+            }
+            Some(_) => {
+                let shown_line = shown(line);
+                self.asked_frame = Some(frame);
+                Step::Asked {
+                    ask: Ask {
+                        protocol: self.protocol,
+                        tag: None,
+                    },
+                    command: shown_line,
+                }
+            }
+            None if line.iter().all(|c| c.is_ascii_graphic() || *c == b' ') => Step::NeedMore,
+            None => Step::NotTls,
+        }
+    }
+
+    fn server_line<'b>(&mut self, frame: u64, greeting: Greeting, line: &[u8]) -> Step<'b> {
+        if !line
+            .iter()
+            .all(|c| c.is_ascii_graphic() || *c == b' ' || *c == b'\t')
+        {
+            return Step::NotTls;
+        }
+        // The answer the peer's request is waiting for, and whether it agrees.
+        let answer: Option<(bool, Option<StartTlsProtocol>)> = match greeting {
+            Greeting::Code220 | Greeting::Nntp => reply_code(line).map(|code| match code {
+                220 if greeting == Greeting::Code220 => (true, Some(StartTlsProtocol::Smtp)),
+                234 | 334 if greeting == Greeting::Code220 => (true, Some(StartTlsProtocol::Ftp)),
+                382 if greeting == Greeting::Nntp => (true, Some(StartTlsProtocol::Nntp)),
+                _ => (false, None),
+            }),
+            Greeting::Pop3 => match line {
+                [b'+', b'O', b'K', ..] => Some((true, Some(StartTlsProtocol::Pop3))),
+                [b'-', b'E', b'R', b'R', ..] => Some((false, None)),
+                _ => None,
+            },
+            Greeting::Imap => {
+                let mut words = line.split(|&c| c == b' ');
+                let tag = words.next().unwrap_or(&[]);
+                let status = words.next().unwrap_or(&[]);
+                let wanted = self.peer_ask.as_ref().and_then(|a| a.tag.as_deref());
+                if tag == b"*" || tag == b"+" || wanted.is_some_and(|w| w.as_bytes() != tag) {
+                    None
+                } else if status.eq_ignore_ascii_case(b"OK") {
+                    Some((true, Some(StartTlsProtocol::Imap)))
+                } else if status.eq_ignore_ascii_case(b"NO") || status.eq_ignore_ascii_case(b"BAD")
+                {
+                    Some((false, None))
+                } else {
+                    None
+                }
+            }
+        };
+        let Some((agrees, protocol)) = answer else {
+            return Step::NeedMore;
+        };
+        // The first answer of a code-based or POP3 server is its greeting.
+        self.lines += 1;
+        if greeting != Greeting::Imap && self.lines == 1 {
+            return Step::NeedMore;
+        }
+        let asked = self.peer_ask.is_some();
+        if agrees {
+            // Without the client's request (its direction not captured) a positive answer
+            // still counts when TLS follows it at once.
+            let protocol = if asked {
+                self.protocol.or(protocol)
+            } else {
+                protocol
+            };
+            self.agreed = Some((protocol, frame));
+            return Step::NeedMore;
+        }
+        self.agreed = None;
+        if asked {
+            return Step::Refused {
+                protocol: self.protocol,
+                reply: shown(line),
+            };
+        }
+        Step::NeedMore
+    }
+}
+
+/// How a direction opens, from its first chunk; `None` for anything not read here.
+fn opening(b: &[u8]) -> Option<Opening> {
+    if b.starts_with(&PG_SSL_REQUEST) {
+        return Some(Opening::PgClient);
+    }
+    match b {
+        [b'S'] | [b'N'] => return Some(Opening::PgServer),
+        [b'S', rest @ ..] if looks_like_record(rest) == Some(true) => {
+            return Some(Opening::PgServer);
+        }
+        [0x30, ..] => {
+            return match (ldap_extended_request_oid(b), ldap_extended_response_code(b)) {
+                (Some(LDAP_STARTTLS_OID), _) => Some(Opening::LdapClient),
+                (_, Some(_)) => Some(Opening::LdapServer),
+                _ => None,
+            };
+        }
+        _ => {}
+    }
+    // A text opening: the first line must be whole in the first chunk.
+    let end = b.iter().position(|&c| c == b'\n')?;
+    let line = trim_eol(b.get(..=end)?);
+    let starts = |p: &str| {
+        line.len() >= p.len()
+            && line
+                .get(..p.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
+    };
+    let mut words = line.split(|&c| c == b' ');
+    let first = words.next().unwrap_or(&[]);
+    let second = words.next().unwrap_or(&[]);
+    let is = |w: &[u8], name: &str| w.eq_ignore_ascii_case(name.as_bytes());
+    if let [a, b2, c, rest @ ..] = line
+        && a.is_ascii_digit()
+        && b2.is_ascii_digit()
+        && c.is_ascii_digit()
+        && matches!(rest.first(), None | Some(b' ' | b'-'))
+    {
+        return match line.get(..3) {
+            Some(b"220") => Some(Opening::Server(Greeting::Code220)),
+            Some(b"200" | b"201") => Some(Opening::Server(Greeting::Nntp)),
+            _ => None,
+        };
+    }
+    if starts("* OK") || starts("* PREAUTH") {
+        return Some(Opening::Server(Greeting::Imap));
+    }
+    if starts("+OK") {
+        return Some(Opening::Server(Greeting::Pop3));
+    }
+    let protocol = if ["EHLO", "HELO", "LHLO"].iter().any(|c| is(first, c)) && !second.is_empty() {
+        StartTlsProtocol::Smtp
+    } else if is(line, "CAPA") || is(line, "STLS") {
+        StartTlsProtocol::Pop3
+    } else if is(line, "FEAT") || (is(first, "AUTH") && !second.is_empty()) {
+        StartTlsProtocol::Ftp
+    } else if is(line, "CAPABILITIES") || starts("MODE READER") {
+        StartTlsProtocol::Nntp
+    } else if is(line, "STARTTLS") {
+        // SMTP, NNTP or ManageSieve: the server's answer tells.
+        return Some(Opening::Client(None));
+    } else if !first.is_empty()
+        && first
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'.')
+        && ["CAPABILITY", "STARTTLS", "ID", "NOOP"]
+            .iter()
+            .any(|c| is(second, c))
+    {
+        StartTlsProtocol::Imap
+    } else {
+        return None;
+    };
+    Some(Opening::Client(Some(protocol)))
+}
+
+/// The line without its CR LF.
+fn trim_eol(m: &[u8]) -> &[u8] {
+    let m = m.strip_suffix(b"\n").unwrap_or(m);
+    m.strip_suffix(b"\r").unwrap_or(m)
+}
+
+/// The reply code of a final reply line `ddd` or `ddd text` (RFC 5321 §4.2: `ddd-` lines
+/// continue a multi-line reply and are not the answer).
+fn reply_code(line: &[u8]) -> Option<u16> {
+    match line {
+        [a, b, c, rest @ ..]
+            if a.is_ascii_digit()
+                && b.is_ascii_digit()
+                && c.is_ascii_digit()
+                && matches!(rest.first(), None | Some(b' ')) =>
+        {
+            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => None,
+    }
+}
+
+/// A command or reply as shown in a report: escaped, cut at [`MAX_SHOWN`] characters.
+fn shown(b: &[u8]) -> String {
+    let cut = b.get(..MAX_SHOWN).unwrap_or(b);
+    let mut s = super::alpn::escape_bytes(cut);
+    if cut.len() < b.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// A BER length at the start of `b` → (length, bytes it took); `None` when incomplete or
+/// longer than [`MAX_LDAP_MESSAGE`].
+fn ber_length(b: &[u8]) -> Option<(usize, usize)> {
+    match b {
+        [n, ..] if *n < 0x80 => Some((usize::from(*n), 1)),
+        [0x81, n, ..] => Some((usize::from(*n), 2)),
+        [0x82, a, c, ..] => Some((usize::from(u16::from_be_bytes([*a, *c])), 3)),
+        [0x84, a, c, d, e, ..] => usize::try_from(u32::from_be_bytes([*a, *c, *d, *e]))
+            .ok()
+            .map(|n| (n, 5)),
+        _ => None,
+    }
+}
+
+/// One BER element at the start of `b` → (tag, content, total length); `None` when incomplete.
+fn ber_element(b: &[u8]) -> Option<(u8, &[u8], usize)> {
+    let (&tag, rest) = b.split_first()?;
+    let (len, used) = ber_length(rest)?;
+    let content = rest.get(used..used.checked_add(len)?)?;
+    Some((tag, content, 1 + used + len))
+}
+
+/// Length of the LDAPMessage SEQUENCE at the start of `b` once it is all there. A message
+/// longer than [`MAX_LDAP_MESSAGE`] is reported as complete at that size, and judged (not a
+/// StartTLS exchange) rather than waited for.
+fn ber_len(b: &[u8]) -> Option<usize> {
+    let (len, used) = ber_length(b.get(1..)?)?;
+    let total = (1 + used).checked_add(len)?.min(MAX_LDAP_MESSAGE);
+    (b.len() >= total).then_some(total)
+}
+
+/// The messageID and protocolOp of an LDAPMessage (RFC 4511 §4.1.1).
+fn ldap_op(b: &[u8]) -> Option<(u8, &[u8])> {
+    let (0x30, message, _) = ber_element(b)? else {
+        return None;
+    };
+    let (0x02, _, id_len) = ber_element(message)? else {
+        return None;
+    };
+    let (op, content, _) = ber_element(message.get(id_len..)?)?;
+    Some((op, content))
+}
+
+/// The requestName of an ExtendedRequest ([APPLICATION 23], RFC 4511 §4.12).
+fn ldap_extended_request_oid(b: &[u8]) -> Option<&[u8]> {
+    let (0x77, content) = ldap_op(b)? else {
+        return None;
+    };
+    let (0x80, oid, _) = ber_element(content)? else {
+        return None;
+    };
+    Some(oid)
+}
+
+/// The resultCode of an ExtendedResponse ([APPLICATION 24], RFC 4511 §4.12).
+fn ldap_extended_response_code(b: &[u8]) -> Option<u8> {
+    let (0x78, content) = ldap_op(b)? else {
+        return None;
+    };
+    match ber_element(content)? {
+        (0x0a, [code], _) => Some(*code),
+        _ => None,
+    }
+}
+
+/// RFC 4511 Appendix A names of the result codes a StartTLS request may get (§4.14.2).
+fn ldap_result_name(code: u8) -> &'static str {
+    match code {
+        0 => "success",
+        1 => "operationsError",
+        2 => "protocolError",
+        3 => "timeLimitExceeded",
+        8 => "strongerAuthRequired",
+        51 => "busy",
+        52 => "unavailable",
+        53 => "unwillingToPerform",
+        80 => "other",
+        _ => "unknown result code",
+    }
+}
+
+#[cfg(test)]
+mod tests;
