@@ -65,6 +65,19 @@ impl StartTlsProtocol {
         }
     }
 
+    /// The protocol's name in a sentence (`SMTP`, `PostgreSQL`).
+    pub fn title(self) -> &'static str {
+        match self {
+            StartTlsProtocol::Smtp => "SMTP",
+            StartTlsProtocol::Imap => "IMAP",
+            StartTlsProtocol::Pop3 => "POP3",
+            StartTlsProtocol::Ftp => "FTP",
+            StartTlsProtocol::Nntp => "NNTP",
+            StartTlsProtocol::Ldap => "LDAP",
+            StartTlsProtocol::Postgresql => "PostgreSQL",
+        }
+    }
+
     /// How the client's request is called in a sentence.
     pub fn command(self) -> &'static str {
         match self {
@@ -213,6 +226,9 @@ impl Negotiation {
             if let Some(p) = ask.protocol {
                 self.protocol.get_or_insert(p);
             }
+            // The answer comes after the request: a positive answer read before it (IMAP's
+            // `. OK` to CAPABILITY) is not the one.
+            self.agreed = None;
             self.peer_ask = Some(ask);
         }
     }

@@ -86,6 +86,9 @@ pub struct DirectionParser {
     /// The plaintext exchange being read, and the "not TLS" event it holds back until it is
     /// known not to switch to TLS (in [`Phase::Plaintext`]).
     starttls: Option<Box<(Negotiation, TlsEvent)>>,
+    /// The other direction's request to start TLS, when it came before this direction's first
+    /// bytes (a PostgreSQL or LDAP server speaks only after the request).
+    peer_ask: Option<Box<Ask>>,
 }
 
 impl Default for DirectionParser {
@@ -113,6 +116,7 @@ impl DirectionParser {
             gap_since_opened: None,
             opened_any: false,
             starttls: None,
+            peer_ask: None,
         }
     }
 
@@ -196,6 +200,7 @@ impl DirectionParser {
     pub fn stop(&mut self) {
         self.phase = Phase::Done;
         self.starttls = None;
+        self.peer_ask = None;
         self.start.clear();
         self.handshake.reset();
     }
@@ -215,8 +220,10 @@ impl DirectionParser {
 
     /// The client asked to start TLS in the other direction: this one's next answer decides.
     pub fn peer_asked_starttls(&mut self, ask: Ask) {
-        if let Some(negotiation) = &mut self.starttls {
-            negotiation.0.peer_asked(ask);
+        match &mut self.starttls {
+            Some(negotiation) => negotiation.0.peer_asked(ask),
+            None if self.phase == Phase::Detect => self.peer_ask = Some(Box::new(ask)),
+            None => {}
         }
     }
 
@@ -332,7 +339,10 @@ impl DirectionParser {
                 // A plaintext protocol that may switch to TLS: its opening is in the first
                 // chunk, and the verdict "not TLS" waits until it did not.
                 match Negotiation::begin(bytes).filter(|_| first_chunk) {
-                    Some(negotiation) => {
+                    Some(mut negotiation) => {
+                        if let Some(ask) = self.peer_ask.take() {
+                            negotiation.peer_asked(*ask);
+                        }
                         self.phase = Phase::Plaintext;
                         self.starttls = Some(Box::new((negotiation, not_tls)));
                         self.plaintext(frame, bytes, events);

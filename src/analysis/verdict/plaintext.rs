@@ -136,14 +136,18 @@ fn first_end(facts: &FlowFacts, role: Role) -> Option<(u64, bool)> {
 
 /// "no TLS record in this flow", or that nothing that could be TLS was captured.
 /// A server that refused the client's request to start TLS (SMTP `454`, IMAP `NO`, PostgreSQL
-/// `N`…), when no TLS followed: the sentence, with the request's and the answer's frames. The
-/// refusal is the server's decision, not the network's.
+/// `N`…) and sent no ServerHello: the sentence, with the request's and the answer's frames. The
+/// refusal is the server's decision, not the network's; a client that sent its ClientHello
+/// anyway (openssl s_client does) got no TLS answer because of it.
 pub(super) fn starttls_refused(facts: &FlowFacts, evidence: &mut Vec<u64>) -> Option<String> {
-    let seen = facts.starttls.as_ref().filter(|_| !facts.is_tls())?;
+    let seen = facts
+        .starttls
+        .as_ref()
+        .filter(|_| facts.server_hello().is_none())?;
     let reply = seen.refused.as_ref()?;
     let protocol = seen
         .protocol
-        .map(|p| format!("{} ", p.name().to_ascii_uppercase()))
+        .map(|p| format!("{} ", p.title()))
         .unwrap_or_default();
     let asked = match &seen.command {
         Some((command, frame)) => {
@@ -159,8 +163,18 @@ pub(super) fn starttls_refused(facts: &FlowFacts, evidence: &mut Vec<u64>) -> Op
         }
         None => format!("`{reply}`"),
     };
+    let handshake = match facts.client_hello() {
+        Some((_, frames)) => {
+            evidence.extend(frames);
+            let frame = frames.first().copied().unwrap_or_default();
+            format!(
+                "; the client sent its ClientHello anyway (frame {frame}), which the server, still speaking plaintext, did not answer with TLS"
+            )
+        }
+        None => ", so no TLS handshake took place".into(),
+    };
     Some(format!(
-        "the server refused to start TLS: it answered {asked} with {answered}, so no TLS handshake took place — the server's TLS setup (STARTTLS/SSL enabled, certificate and key) is what to check, not the network"
+        "the server refused to start TLS: it answered {asked} with {answered}{handshake} — the server's TLS setup (STARTTLS/SSL enabled, certificate and key) is what to check, not the network"
     ))
 }
 

@@ -146,6 +146,34 @@ fn imap_tagged_answer() {
     );
 }
 
+/// `openssl s_client -starttls imap` tags every command `.`: the `. OK` to CAPABILITY, read
+/// before the request, is not the answer to STARTTLS.
+#[test]
+fn imap_answer_before_the_request_is_not_the_answer() {
+    let mut n = Negotiation::begin(b"* OK ready\r\n").expect("greeting");
+    assert_eq!(n.push(1, b"* OK ready\r\n"), Step::NeedMore);
+    assert_eq!(
+        n.push(5, b"* CAPABILITY IMAP4rev1 STARTTLS\r\n. OK done\r\n"),
+        Step::NeedMore
+    );
+    n.peer_asked(Ask {
+        protocol: Some(StartTlsProtocol::Imap),
+        tag: Some(".".into()),
+    });
+    assert_eq!(
+        n.push(9, b". OK Begin TLS negotiation now\r\n"),
+        Step::NeedMore
+    );
+    assert!(matches!(
+        n.push(11, RECORD),
+        Step::Tls {
+            protocol: Some(StartTlsProtocol::Imap),
+            frame: 9,
+            ..
+        }
+    ));
+}
+
 #[test]
 fn pop3_capability_list_then_stls() {
     let mut n = Negotiation::begin(b"+OK POP3 ready\r\n").expect("greeting");
