@@ -17,8 +17,11 @@ fn fixture(name: &str) -> String {
         .into_owned()
 }
 
-/// Per flow: id, server port, verdict, offered, selected, evidence frames, starttls.
-fn flows(doc: &Value) -> Vec<(u64, u64, String, Vec<String>, Value, Vec<u64>, Value)> {
+/// One flow: id, server port, verdict, offered, selected, evidence frames, starttls.
+type Flow = (u64, u64, String, Vec<String>, Value, Vec<u64>, Value);
+
+/// Every listed flow.
+fn flows(doc: &Value) -> Vec<Flow> {
     doc["flows"]
         .as_array()
         .unwrap()
