@@ -260,3 +260,19 @@ fn text_and_markdown_show_the_starttls_line() {
         "{markdown}"
     );
 }
+
+/// `--redact`: the words of a text exchange (a reply's text names hosts) become `x`s, keywords
+/// and codes stay; the flow keeps its verdict.
+#[test]
+fn redaction_keeps_only_the_keywords_of_the_exchange() {
+    let doc = analyze_json(
+        &fixture("starttls-refused.pcap"),
+        &["--redact", "--redact-key", "k"],
+    );
+    assert_eq!(
+        details(&doc)[1],
+        "the server refused to start TLS: it answered the client's SMTP request `STARTTLS` (frame 25) with `454 4.7.0 TLS xxx xxxxxxxxx xxx xx xxxxx xxxxxxx` (frame 26), so no TLS handshake took place — the server's TLS setup (STARTTLS/SSL enabled, certificate and key) is what to check, not the network"
+    );
+    assert_eq!(doc["flows"][2]["starttls"]["command"], ". STARTTLS");
+    assert_eq!(doc["flows"][2]["verdict"], "incomplete");
+}

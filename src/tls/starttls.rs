@@ -65,6 +65,11 @@ impl StartTlsProtocol {
         }
     }
 
+    /// True for the line-based protocols (their requests and answers are text from the wire).
+    pub fn is_text(self) -> bool {
+        !matches!(self, StartTlsProtocol::Ldap | StartTlsProtocol::Postgresql)
+    }
+
     /// The protocol's name in a sentence (`SMTP`, `PostgreSQL`).
     pub fn title(self) -> &'static str {
         match self {
@@ -504,6 +509,125 @@ impl Negotiation {
         }
         Step::NeedMore
     }
+}
+
+/// How a whole direction whose first bytes are not TLS opens, read at once (the extract reads
+/// directions this way): `None` when it opens none of these protocols; else where its TLS
+/// starts, `None` inside when it never does (refused, or not a negotiation of TLS). Read as the
+/// stream parser reads it, within the first [`MAX_PREAMBLE_BYTES`].
+pub fn tls_start(bytes: &[u8]) -> Option<Option<usize>> {
+    let mut negotiation = Negotiation::begin(bytes)?;
+    let head = bytes.get(..MAX_PREAMBLE_BYTES).unwrap_or(bytes);
+    let mut step = negotiation.push(0, head);
+    if matches!(step, Step::Asked { .. }) {
+        step = negotiation.push(0, &[]);
+    }
+    Some(match step {
+        Step::Tls { rest, .. } => Some(head.len().saturating_sub(rest.len())),
+        _ => None,
+    })
+}
+
+/// True when the first byte of a direction read here is text (a line-based protocol), not
+/// binary (LDAP's BER, PostgreSQL's messages).
+pub fn is_text(bytes: &[u8]) -> bool {
+    matches!(
+        Negotiation::begin(bytes).map(|n| n.opening),
+        Some(Opening::Client(_) | Opening::Server(_))
+    )
+}
+
+/// Words a plaintext exchange before TLS keeps when redacted: commands, statuses and markers of
+/// SMTP, IMAP, POP3, FTP and NNTP (compared without case).
+const KEYWORDS: [&str; 31] = [
+    "EHLO",
+    "HELO",
+    "LHLO",
+    "STARTTLS",
+    "STLS",
+    "AUTH",
+    "TLS",
+    "SSL",
+    "TLS-C",
+    "TLS-P",
+    "CAPA",
+    "FEAT",
+    "CAPABILITY",
+    "CAPABILITIES",
+    "ID",
+    "NOOP",
+    "QUIT",
+    "LOGOUT",
+    "MODE",
+    "READER",
+    "OK",
+    "NO",
+    "BAD",
+    "PREAUTH",
+    "BYE",
+    "*",
+    "+",
+    "+OK",
+    "-ERR",
+    ".",
+    "IMAP4rev1",
+];
+
+/// For redaction: keeps the keywords and reply codes of each line of `text` and overwrites every
+/// other word (host names in greetings and `EHLO`, reply texts, IMAP tags) with `x`s of its
+/// length (CR, LF and spaces stay).
+pub fn keep_keywords(text: &mut [u8]) {
+    for word in text.split_mut(|&c| c == b' ' || c == b'\r' || c == b'\n') {
+        let keep = match &*word {
+            w if KEYWORDS
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k.as_bytes())) =>
+            {
+                w.len()
+            }
+            // `250-text` of a multi-line reply: the code and its dash.
+            [a, b, c, rest @ ..] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => match rest {
+                [] => 3,
+                [b'-', ..] => 4,
+                _ => 0,
+            },
+            // An enhanced status code (RFC 3463): class.subject.detail.
+            w if is_enhanced_status(w) => w.len(),
+            _ => 0,
+        };
+        if let Some(rest) = word.get_mut(keep..) {
+            rest.fill(b'x');
+        }
+    }
+}
+
+/// `4.7.0`: a class 2, 4 or 5, then two numbers of one to three digits (RFC 3463 §2).
+fn is_enhanced_status(w: &[u8]) -> bool {
+    let mut parts = w.split(|&c| c == b'.');
+    let class = parts.next().unwrap_or(&[]);
+    let numbers: Vec<&[u8]> = parts.collect();
+    matches!(class, [b'2' | b'4' | b'5'])
+        && numbers.len() == 2
+        && numbers
+            .iter()
+            .all(|n| (1..=3).contains(&n.len()) && n.iter().all(u8::is_ascii_digit))
+}
+
+/// For redaction: [`keep_keywords`] applied to every part of `sentence` quoted in backticks (a
+/// verdict detail quotes the request and the answer so).
+pub fn keep_keywords_quoted(sentence: &str) -> String {
+    let mut out = Vec::with_capacity(sentence.len());
+    for (i, part) in sentence.split('`').enumerate() {
+        if i > 0 {
+            out.push(b'`');
+        }
+        let mut bytes = part.as_bytes().to_vec();
+        if i % 2 == 1 {
+            keep_keywords(&mut bytes);
+        }
+        out.extend_from_slice(&bytes);
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// How a direction opens, from its first chunk; `None` for anything not read here.

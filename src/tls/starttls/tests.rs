@@ -316,3 +316,37 @@ fn chunking_does_not_matter() {
         assert_eq!(frame, if cut >= 18 { 1 } else { 2 }, "cut {cut}");
     }
 }
+
+#[test]
+fn redaction_keeps_keywords_and_codes_only() {
+    let mut text = b"220 mail.corp.example ESMTP\r\n250-mail.corp.example\r\nEHLO laptop\r\n\
+454 4.7.0 TLS not available\r\na001 STARTTLS\r\n* OK [CAPABILITY IMAP4rev1] 10.1.2.3\r\n"
+        .to_vec();
+    keep_keywords(&mut text);
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "220 xxxxxxxxxxxxxxxxx xxxxx\r\n250-xxxxxxxxxxxxxxxxx\r\nEHLO xxxxxx\r\n\
+454 4.7.0 TLS xxx xxxxxxxxx\r\nxxxx STARTTLS\r\n* OK xxxxxxxxxxx xxxxxxxxxx xxxxxxxx\r\n"
+    );
+    assert_eq!(
+        keep_keywords_quoted("answered `a1 STARTTLS` with `a1 NO host.example down` (frame 9)"),
+        "answered `xx STARTTLS` with `xx NO xxxxxxxxxxxx xxxx` (frame 9)"
+    );
+}
+
+/// A whole direction read at once (as the extract reads it): where TLS starts, if it does.
+#[test]
+fn tls_start_of_a_whole_direction() {
+    let client = [&b"EHLO a\r\nSTARTTLS\r\n"[..], RECORD].concat();
+    assert_eq!(tls_start(&client), Some(Some(18)));
+    let server = [&b"220 hi\r\n250 ok\r\n220 go\r\n"[..], RECORD].concat();
+    assert_eq!(tls_start(&server), Some(Some(24)));
+    assert_eq!(tls_start(b"220 hi\r\n454 no\r\n221 bye\r\n"), Some(None));
+    assert_eq!(
+        tls_start(&[&PG_SSL_REQUEST[..], RECORD].concat()),
+        Some(Some(8))
+    );
+    assert_eq!(tls_start(b"GET / HTTP/1.1\r\n"), None);
+    assert!(is_text(b"220 hi\r\n"));
+    assert!(!is_text(&PG_SSL_REQUEST));
+}
