@@ -429,6 +429,11 @@ impl TcpConnection {
             self.events
                 .extend(more.into_iter().map(|e| (side.other(), e)));
         }
+        // A plaintext exchange that may still switch to TLS holds its "not TLS" back; the other
+        // direction learns now what it learnt from that event before (no proxy exchange).
+        if self.parsers[side.index()].in_plaintext_exchange() {
+            self.parsers[side.other().index()].peer_not_tls();
+        }
         self.events.extend(events.drain(..).map(|e| (side, e)));
     }
 

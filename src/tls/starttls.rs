@@ -161,6 +161,10 @@ enum Opening {
     PgClient,
     /// A PostgreSQL server's one-byte answer.
     PgServer,
+    /// Not known yet: the first line (or message) is not whole, and could still open one of
+    /// these protocols. Waiting for it keeps the outcome the same however the bytes were
+    /// segmented.
+    Pending,
 }
 
 /// A text server's greeting.
@@ -182,8 +186,8 @@ pub struct Negotiation {
     opening: Opening,
     /// Bytes of an incomplete line or message.
     kept: Vec<u8>,
-    /// Bytes read so far.
-    read: usize,
+    /// Bytes of the whole lines or messages read so far.
+    consumed: usize,
     /// Lines read (client) or final answers read (server, the greeting first).
     lines: usize,
     /// The client asked (client side) — TLS must follow; its frame.
@@ -200,20 +204,16 @@ impl Negotiation {
     /// A reader for a direction whose first bytes (`first`, a whole first chunk) are not TLS;
     /// `None` when they open none of the protocols read here.
     pub fn begin(first: &[u8]) -> Option<Negotiation> {
-        let opening = opening(first)?;
-        let protocol = match opening {
-            Opening::Client(p) => p,
-            Opening::Server(Greeting::Imap) => Some(StartTlsProtocol::Imap),
-            Opening::Server(Greeting::Pop3) => Some(StartTlsProtocol::Pop3),
-            Opening::Server(Greeting::Nntp) => Some(StartTlsProtocol::Nntp),
-            Opening::Server(Greeting::Code220) => None,
-            Opening::LdapClient | Opening::LdapServer => Some(StartTlsProtocol::Ldap),
-            Opening::PgClient | Opening::PgServer => Some(StartTlsProtocol::Postgresql),
+        let opening = match opening(first) {
+            Some(opening) => opening,
+            None if could_open(first) => Opening::Pending,
+            None => return None,
         };
+        let protocol = protocol_of(opening);
         Some(Negotiation {
             opening,
             kept: Vec::new(),
-            read: 0,
+            consumed: 0,
             lines: 0,
             asked_frame: None,
             peer_ask: None,
@@ -245,7 +245,6 @@ impl Negotiation {
 
     /// Reads the next chunk, from `frame`.
     pub fn push<'b>(&mut self, frame: u64, bytes: &'b [u8]) -> Step<'b> {
-        self.read = self.read.saturating_add(bytes.len());
         let mut kept = std::mem::take(&mut self.kept);
         let buffered = !kept.is_empty();
         if buffered {
@@ -275,8 +274,13 @@ impl Negotiation {
             kept.extend_from_slice(bytes.get(used..).unwrap_or(&[]));
         }
         self.kept = kept;
+        // Limits on positions, never on how much one chunk brought: an incomplete line or
+        // message ends at least a byte later.
         match step {
-            Step::NeedMore if self.read > MAX_PREAMBLE_BYTES || self.kept.len() > MAX_LINE => {
+            Step::NeedMore
+                if self.consumed + self.kept.len() >= MAX_PREAMBLE_BYTES
+                    || self.kept.len() >= MAX_LINE =>
+            {
                 Step::NotTls
             }
             step => step,
@@ -286,6 +290,16 @@ impl Negotiation {
     /// Reads complete lines or messages of `b`; returns the bytes used and what they showed.
     /// A [`Step::Tls`] returned here has an empty `rest`: the caller cuts it at `used`.
     fn scan<'b>(&mut self, frame: u64, b: &[u8]) -> (usize, Step<'b>) {
+        if self.opening == Opening::Pending {
+            match opening(b) {
+                Some(opening) => {
+                    self.opening = opening;
+                    self.protocol = protocol_of(opening);
+                }
+                None if could_open(b) => return (0, Step::NeedMore),
+                None => return (0, Step::NotTls),
+            }
+        }
         let mut at = 0;
         loop {
             let rest = b.get(at..).unwrap_or(&[]);
@@ -298,6 +312,11 @@ impl Negotiation {
             let Some(message) = rest.get(..len) else {
                 return (at, Step::NeedMore);
             };
+            let text = matches!(self.opening, Opening::Client(_) | Opening::Server(_));
+            if self.consumed + len > MAX_PREAMBLE_BYTES || (text && len > MAX_LINE) {
+                return (at, Step::NotTls);
+            }
+            self.consumed += len;
             at += len;
             match self.message(frame, message) {
                 Step::NeedMore => {}
@@ -342,6 +361,7 @@ impl Negotiation {
             Opening::LdapClient | Opening::LdapServer => ber_len(b),
             Opening::PgClient => (b.len() >= PG_SSL_REQUEST.len()).then_some(PG_SSL_REQUEST.len()),
             Opening::PgServer => (!b.is_empty()).then_some(1),
+            Opening::Pending => None,
         }
     }
 
@@ -363,7 +383,7 @@ impl Negotiation {
                 _ => Step::NotTls,
             },
             Opening::PgClient if m == PG_SSL_REQUEST => self.asked(frame, None, "SSLRequest"),
-            Opening::PgClient => Step::NotTls,
+            Opening::PgClient | Opening::Pending => Step::NotTls,
             Opening::PgServer => match m {
                 b"S" => self.agree(frame, Some(StartTlsProtocol::Postgresql)),
                 b"N" if self.peer_ask.is_some() => Step::Refused {
@@ -630,6 +650,35 @@ pub fn keep_keywords_quoted(sentence: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The protocol an opening names.
+fn protocol_of(opening: Opening) -> Option<StartTlsProtocol> {
+    match opening {
+        Opening::Client(p) => p,
+        Opening::Server(Greeting::Imap) => Some(StartTlsProtocol::Imap),
+        Opening::Server(Greeting::Pop3) => Some(StartTlsProtocol::Pop3),
+        Opening::Server(Greeting::Nntp) => Some(StartTlsProtocol::Nntp),
+        Opening::Server(Greeting::Code220) | Opening::Pending => None,
+        Opening::LdapClient | Opening::LdapServer => Some(StartTlsProtocol::Ldap),
+        Opening::PgClient | Opening::PgServer => Some(StartTlsProtocol::Postgresql),
+    }
+}
+
+/// True when `b`, too short to tell, could still become an opening: the start of a text line
+/// (printable ASCII, no line end yet, shorter than [`MAX_LINE`]), of an SSLRequest, or of an
+/// LDAP message not all there.
+fn could_open(b: &[u8]) -> bool {
+    match b {
+        [] => true,
+        _ if PG_SSL_REQUEST.starts_with(b) => true,
+        [0x30, ..] => ber_len(b).is_none() && b.len() < MAX_LDAP_MESSAGE,
+        _ => {
+            b.len() < MAX_LINE
+                && b.iter()
+                    .all(|&c| c.is_ascii_graphic() || c == b' ' || c == b'\t' || c == b'\r')
+        }
+    }
+}
+
 /// How a direction opens, from its first chunk; `None` for anything not read here.
 fn opening(b: &[u8]) -> Option<Opening> {
     if b.starts_with(&PG_SSL_REQUEST) {
@@ -649,7 +698,7 @@ fn opening(b: &[u8]) -> Option<Opening> {
         }
         _ => {}
     }
-    // A text opening: the first line must be whole in the first chunk.
+    // A text opening: the first line must be whole.
     let end = b.iter().position(|&c| c == b'\n')?;
     let line = trim_eol(b.get(..=end)?);
     let starts = |p: &str| {

@@ -89,6 +89,9 @@ pub struct DirectionParser {
     /// The other direction's request to start TLS, when it came before this direction's first
     /// bytes (a PostgreSQL or LDAP server speaks only after the request).
     peer_ask: Option<Box<Ask>>,
+    /// A copy of the first bytes while the start detector keeps them (undecided), so that a
+    /// plaintext opening is read whole however it was segmented.
+    first_bytes: Vec<u8>,
 }
 
 impl Default for DirectionParser {
@@ -117,6 +120,7 @@ impl DirectionParser {
             opened_any: false,
             starttls: None,
             peer_ask: None,
+            first_bytes: Vec::new(),
         }
     }
 
@@ -201,6 +205,7 @@ impl DirectionParser {
         self.phase = Phase::Done;
         self.starttls = None;
         self.peer_ask = None;
+        self.first_bytes = Vec::new();
         self.start.clear();
         self.handshake.reset();
     }
@@ -216,6 +221,7 @@ impl DirectionParser {
             + self.handshake.held_bytes()
             + self.protection.held_bytes()
             + self.starttls.as_ref().map_or(0, |s| s.0.held_bytes())
+            + self.first_bytes.capacity()
     }
 
     /// The client asked to start TLS in the other direction: this one's next answer decides.
@@ -225,6 +231,12 @@ impl DirectionParser {
             None if self.phase == Phase::Detect => self.peer_ask = Some(Box::new(ask)),
             None => {}
         }
+    }
+
+    /// True while a plaintext exchange that may switch to TLS is read: for the other direction,
+    /// this one is not TLS (yet), as when its "not TLS" is emitted.
+    pub fn in_plaintext_exchange(&self) -> bool {
+        self.phase == Phase::Plaintext
     }
 
     /// The "not TLS" event held back while a plaintext exchange may still switch to TLS: it
@@ -310,8 +322,23 @@ impl DirectionParser {
 
     /// Classifies the start of the direction, then reads on.
     fn detect(&mut self, frame: u64, bytes: &[u8], events: &mut Vec<TlsEvent>) {
-        let first_chunk = self.start.is_empty();
-        match self.start.push(bytes) {
+        let buffered = !self.start.is_empty();
+        let start = self.start.push(bytes);
+        // Mirror what the start detector keeps: the whole opening, if it becomes one.
+        if buffered {
+            self.first_bytes.extend_from_slice(bytes);
+        } else if matches!(start, Start::NeedMore) {
+            self.first_bytes = bytes.to_vec();
+        }
+        let first: Vec<u8> = if matches!(start, Start::NotTls { .. }) && buffered {
+            std::mem::take(&mut self.first_bytes)
+        } else {
+            if !matches!(start, Start::NeedMore) {
+                self.first_bytes = Vec::new();
+            }
+            Vec::new()
+        };
+        match start {
             Start::NeedMore => {}
             Start::Tls(records) => {
                 self.phase = Phase::Records;
@@ -338,14 +365,15 @@ impl DirectionParser {
                 };
                 // A plaintext protocol that may switch to TLS: its opening is in the first
                 // chunk, and the verdict "not TLS" waits until it did not.
-                match Negotiation::begin(bytes).filter(|_| first_chunk) {
+                let opening: &[u8] = if buffered { &first } else { bytes };
+                match Negotiation::begin(opening) {
                     Some(mut negotiation) => {
                         if let Some(ask) = self.peer_ask.take() {
                             negotiation.peer_asked(*ask);
                         }
                         self.phase = Phase::Plaintext;
                         self.starttls = Some(Box::new((negotiation, not_tls)));
-                        self.plaintext(frame, bytes, events);
+                        self.plaintext(frame, opening, events);
                     }
                     None => {
                         self.emit(events, not_tls);

@@ -264,13 +264,19 @@ fn other_openings_are_not_read() {
         b"HTTP/1.1 400 Bad Request\r\n",
         b"hello\r\n",
         b"SSH-2.0-OpenSSH\r\n",
-        b"EHLO",
         b"500 error\r\n",
         &[0u8; 64],
         b"S\x00",
     ] {
         assert!(Negotiation::begin(other).is_none(), "{other:?}");
     }
+    // A first line not whole yet waits, then is judged.
+    let mut n = Negotiation::begin(b"EHL").expect("could open");
+    assert_eq!(n.push(1, b"EHL"), Step::NeedMore);
+    assert_eq!(n.push(2, b"O a\r\n"), Step::NeedMore);
+    let mut n = Negotiation::begin(b"GE").expect("could open");
+    assert_eq!(n.push(1, b"GE"), Step::NeedMore);
+    assert_eq!(n.push(2, b"T / HTTP/1.1\r\n"), Step::NotTls);
 }
 
 #[test]
@@ -349,4 +355,66 @@ fn tls_start_of_a_whole_direction() {
     assert_eq!(tls_start(b"GET / HTTP/1.1\r\n"), None);
     assert!(is_text(b"220 hi\r\n"));
     assert!(!is_text(&PG_SSL_REQUEST));
+}
+
+/// The stream parser fed a STARTTLS direction whole and a byte at a time emits the same events
+/// (what the `tls_chunking` fuzz target checks): an opening is read once it is whole, and the
+/// limits are on positions.
+#[test]
+fn the_stream_parser_reads_an_exchange_alike_however_it_is_segmented() {
+    use crate::tls::stream::DirectionParser;
+    let hello =
+        crate::tls::testing::record(22, &crate::tls::testing::client_hello_message(&[b"imap"]));
+    let mut ldap = vec![0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18, 0x80, 0x16];
+    ldap.extend_from_slice(LDAP_STARTTLS_OID);
+    let long_line = [&b"EHLO "[..], &[b'a'; MAX_LINE], b"\r\nSTARTTLS\r\n"].concat();
+    let streams: Vec<Vec<u8>> = vec![
+        [&b"EHLO a.test\r\nSTARTTLS\r\n"[..], &hello].concat(),
+        [&b"a1 CAPABILITY\r\na2 STARTTLS\r\n"[..], &hello].concat(),
+        [&PG_SSL_REQUEST[..], &hello].concat(),
+        [&ldap[..], &hello].concat(),
+        [&long_line[..], &hello].concat(),
+        b"EHLO a.test\r\nQUIT\r\n".to_vec(),
+        b"hello there".to_vec(),
+    ];
+    let events = |stream: &[u8], step: usize| {
+        let mut parser = DirectionParser::new(false);
+        let mut events = Vec::new();
+        for chunk in stream.chunks(step) {
+            parser.feed(1, chunk, &mut events);
+        }
+        let mut shown: Vec<String> = events
+            .into_iter()
+            .map(|e| match e {
+                crate::tls::TlsEvent::NotTls { frame, start, .. } => {
+                    format!("NotTls {frame} {start:?}")
+                }
+                other => format!("{other:?}"),
+            })
+            .collect();
+        if let Some(pending) = parser.pending_not_tls() {
+            shown.push(format!("pending {:?}", std::mem::discriminant(pending)));
+        }
+        shown
+    };
+    for stream in &streams {
+        let whole = events(stream, stream.len());
+        for step in [1, 2, 3, 7] {
+            assert_eq!(
+                events(stream, step),
+                whole,
+                "{stream:?} in chunks of {step}"
+            );
+        }
+    }
+    // What they are: switched to TLS (a ClientHello event), or not.
+    let hello_seen: Vec<bool> = streams
+        .iter()
+        .map(|s| {
+            events(s, s.len())
+                .iter()
+                .any(|e| e.starts_with("ClientHello"))
+        })
+        .collect();
+    assert_eq!(hello_seen, [true, true, true, true, false, false, false]);
 }
