@@ -125,6 +125,17 @@ fn every_protocol_switches_to_tls_with_its_offer_and_selection() {
             "the server selected ldap, the client's first choice",
         ]
     );
+    // The SMTP server without ALPN is a finding, without the HTTP fallback and web-server fixes.
+    assert_eq!(
+        doc["diagnosis"],
+        json!([{
+            "kind": "server_without_alpn",
+            "server": "alpn.test (127.0.0.1:8025)",
+            "conclusion": "server-side: alpn.test (127.0.0.1:8025) never negotiates ALPN — its client offered smtp and got no ALPN extension back in 1 flows (0): its TLS setup names no application protocol (a client that requires ALPN fails there); OpenSSL older than 1.0.2 cannot do ALPN at all",
+            "flows": [0],
+            "evidence_frames": [11, 12]
+        }])
+    );
     assert_eq!(doc["summary"]["tls_flows"], 6);
     assert_eq!(doc["summary"]["non_tls_flows"], 0);
     // The SNI and the TLS version are read from the hellos after the plaintext start.

@@ -83,12 +83,19 @@ pub struct DirectionParser {
     gap_since_opened: Option<GapSinceOpened>,
     /// A protected record of this direction opened.
     opened_any: bool,
-    /// The plaintext exchange being read, and the "not TLS" event it holds back until it is
-    /// known not to switch to TLS (in [`Phase::Plaintext`]).
-    starttls: Option<Box<(Negotiation, TlsEvent)>>,
+    /// STARTTLS state, allocated only for a direction that needs it (one pointer otherwise).
+    starttls: Option<Box<StartTlsState>>,
+}
+
+/// What a direction keeps for a plaintext exchange that may switch to TLS (STARTTLS and its kin).
+#[derive(Debug, Default)]
+struct StartTlsState {
+    /// The exchange being read, and the "not TLS" event it holds back until it is known not to
+    /// switch to TLS (in [`Phase::Plaintext`]).
+    reading: Option<(Negotiation, TlsEvent)>,
     /// The other direction's request to start TLS, when it came before this direction's first
     /// bytes (a PostgreSQL or LDAP server speaks only after the request).
-    peer_ask: Option<Box<Ask>>,
+    peer_ask: Option<Ask>,
     /// A copy of the first bytes while the start detector keeps them (undecided), so that a
     /// plaintext opening is read whole however it was segmented.
     first_bytes: Vec<u8>,
@@ -119,8 +126,6 @@ impl DirectionParser {
             gap_since_opened: None,
             opened_any: false,
             starttls: None,
-            peer_ask: None,
-            first_bytes: Vec::new(),
         }
     }
 
@@ -204,8 +209,6 @@ impl DirectionParser {
     pub fn stop(&mut self) {
         self.phase = Phase::Done;
         self.starttls = None;
-        self.peer_ask = None;
-        self.first_bytes = Vec::new();
         self.start.clear();
         self.handshake.reset();
     }
@@ -220,16 +223,23 @@ impl DirectionParser {
         self.start.held_bytes()
             + self.handshake.held_bytes()
             + self.protection.held_bytes()
-            + self.starttls.as_ref().map_or(0, |s| s.0.held_bytes())
-            + self.first_bytes.capacity()
+            + self.starttls.as_ref().map_or(0, |s| {
+                s.first_bytes.capacity() + s.reading.as_ref().map_or(0, |r| r.0.held_bytes())
+            })
     }
 
     /// The client asked to start TLS in the other direction: this one's next answer decides.
     pub fn peer_asked_starttls(&mut self, ask: Ask) {
-        match &mut self.starttls {
-            Some(negotiation) => negotiation.0.peer_asked(ask),
-            None if self.phase == Phase::Detect => self.peer_ask = Some(Box::new(ask)),
-            None => {}
+        match self.phase {
+            Phase::Plaintext => {
+                if let Some((negotiation, _)) =
+                    self.starttls.as_mut().and_then(|s| s.reading.as_mut())
+                {
+                    negotiation.peer_asked(ask);
+                }
+            }
+            Phase::Detect => self.starttls.get_or_insert_default().peer_ask = Some(ask),
+            _ => {}
         }
     }
 
@@ -242,7 +252,10 @@ impl DirectionParser {
     /// The "not TLS" event held back while a plaintext exchange may still switch to TLS: it
     /// stands when the stream ends there.
     pub fn pending_not_tls(&self) -> Option<&TlsEvent> {
-        self.starttls.as_ref().map(|s| &s.1)
+        self.starttls
+            .as_ref()
+            .and_then(|s| s.reading.as_ref())
+            .map(|(_, not_tls)| not_tls)
     }
 
     /// Bytes missing from the stream: the parser loses sync and looks for the next record.
@@ -325,19 +338,22 @@ impl DirectionParser {
         let buffered = !self.start.is_empty();
         let start = self.start.push(bytes);
         // Mirror what the start detector keeps: the whole opening, if it becomes one.
-        if buffered {
-            self.first_bytes.extend_from_slice(bytes);
-        } else if matches!(start, Start::NeedMore) {
-            self.first_bytes = bytes.to_vec();
-        }
-        let first: Vec<u8> = if matches!(start, Start::NotTls { .. }) && buffered {
-            std::mem::take(&mut self.first_bytes)
-        } else {
-            if !matches!(start, Start::NeedMore) {
-                self.first_bytes = Vec::new();
+        let mut first = Vec::new();
+        match (&start, buffered) {
+            (Start::NeedMore, false) => {
+                self.starttls.get_or_insert_default().first_bytes = bytes.to_vec();
             }
-            Vec::new()
-        };
+            (Start::NeedMore, true) => {
+                let state = self.starttls.get_or_insert_default();
+                state.first_bytes.extend_from_slice(bytes);
+            }
+            (_, _) => {
+                if let Some(state) = &mut self.starttls {
+                    first = std::mem::take(&mut state.first_bytes);
+                    first.extend_from_slice(bytes);
+                }
+            }
+        }
         match start {
             Start::NeedMore => {}
             Start::Tls(records) => {
@@ -368,11 +384,12 @@ impl DirectionParser {
                 let opening: &[u8] = if buffered { &first } else { bytes };
                 match Negotiation::begin(opening) {
                     Some(mut negotiation) => {
-                        if let Some(ask) = self.peer_ask.take() {
-                            negotiation.peer_asked(*ask);
+                        let state = self.starttls.get_or_insert_default();
+                        if let Some(ask) = state.peer_ask.take() {
+                            negotiation.peer_asked(ask);
                         }
+                        state.reading = Some((negotiation, not_tls));
                         self.phase = Phase::Plaintext;
-                        self.starttls = Some(Box::new((negotiation, not_tls)));
                         self.plaintext(frame, opening, events);
                     }
                     None => {
@@ -386,10 +403,10 @@ impl DirectionParser {
 
     /// Reads the plaintext exchange; switches to records when TLS starts.
     fn plaintext(&mut self, frame: u64, bytes: &[u8], events: &mut Vec<TlsEvent>) {
-        let Some(negotiation) = &mut self.starttls else {
+        let Some((negotiation, _)) = self.starttls.as_mut().and_then(|s| s.reading.as_mut()) else {
             return;
         };
-        match negotiation.0.push(frame, bytes) {
+        match negotiation.push(frame, bytes) {
             Step::NeedMore => {}
             Step::Asked { ask, command } => {
                 let protocol = ask.protocol;
@@ -434,8 +451,7 @@ impl DirectionParser {
 
     /// The plaintext exchange did not switch to TLS: the held-back "not TLS" stands.
     fn give_up_starttls(&mut self, events: &mut Vec<TlsEvent>) {
-        if let Some(negotiation) = self.starttls.take() {
-            let (_, not_tls) = *negotiation;
+        if let Some((_, not_tls)) = self.starttls.take().and_then(|s| s.reading) {
             self.emit(events, not_tls);
         }
         self.stop();
