@@ -287,3 +287,37 @@ fn redaction_keeps_only_the_keywords_of_the_exchange() {
     assert_eq!(doc["flows"][2]["starttls"]["command"], ". STARTTLS");
     assert_eq!(doc["flows"][2]["verdict"], "incomplete");
 }
+
+/// XMPP (RFC 6120 §5), `starttls-xmpp.pcap`: `<starttls/>` answered `<proceed/>` then TLS
+/// selecting `xmpp-client`; and `<failure/>`, a refusal.
+#[test]
+fn xmpp_proceed_and_failure() {
+    let doc = analyze_json(&fixture("starttls-xmpp.pcap"), &[]);
+    assert_eq!(
+        flows(&doc),
+        [
+            (
+                0,
+                8222,
+                "agreed".into(),
+                vec!["xmpp-client".to_string()],
+                json!("xmpp-client"),
+                vec![10, 11],
+                starttls("xmpp", "<starttls/>", 8, 9)
+            ),
+            (
+                1,
+                8223,
+                "incomplete".into(),
+                vec![],
+                Value::Null,
+                vec![25, 26],
+                starttls("xmpp", "<starttls/>", 25, 26)
+            ),
+        ]
+    );
+    assert_eq!(
+        details(&doc)[1],
+        "the server refused to start TLS: it answered the client's XMPP request `<starttls/>` (frame 25) with `<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>` (frame 26), so no TLS handshake took place — the server's TLS setup (STARTTLS/SSL enabled, certificate and key) is what to check, not the network"
+    );
+}

@@ -1,7 +1,7 @@
 //! Plaintext protocols that switch their TCP stream to TLS: SMTP `STARTTLS` (RFC 3207), IMAP
 //! `STARTTLS` (RFC 9051 §6.2.1), POP3 `STLS` (RFC 2595 §4), FTP `AUTH TLS`/`AUTH SSL`
-//! (RFC 4217 §4), NNTP `STARTTLS` (RFC 4642), the LDAP StartTLS extended operation (RFC 4511
-//! §4.14) and the PostgreSQL `SSLRequest`.
+//! (RFC 4217 §4), NNTP `STARTTLS` (RFC 4642), XMPP `<starttls/>` (RFC 6120 §5), the LDAP
+//! StartTLS extended operation (RFC 4511 §4.14) and the PostgreSQL `SSLRequest`.
 //!
 //! A [`Negotiation`] reads one direction whose first bytes are not TLS, chunk by chunk, and is
 //! recognised by content, never by port: a client direction must open with a command of one of
@@ -45,6 +45,8 @@ pub enum StartTlsProtocol {
     Ftp,
     /// NNTP `STARTTLS`, answered `382`.
     Nntp,
+    /// XMPP `<starttls/>`, answered `<proceed/>`.
+    Xmpp,
     /// LDAP StartTLS extended request, answered with resultCode success (0).
     Ldap,
     /// PostgreSQL `SSLRequest`, answered `S`.
@@ -60,6 +62,7 @@ impl StartTlsProtocol {
             StartTlsProtocol::Pop3 => "pop3",
             StartTlsProtocol::Ftp => "ftp",
             StartTlsProtocol::Nntp => "nntp",
+            StartTlsProtocol::Xmpp => "xmpp",
             StartTlsProtocol::Ldap => "ldap",
             StartTlsProtocol::Postgresql => "postgresql",
         }
@@ -78,6 +81,7 @@ impl StartTlsProtocol {
             StartTlsProtocol::Pop3 => "POP3",
             StartTlsProtocol::Ftp => "FTP",
             StartTlsProtocol::Nntp => "NNTP",
+            StartTlsProtocol::Xmpp => "XMPP",
             StartTlsProtocol::Ldap => "LDAP",
             StartTlsProtocol::Postgresql => "PostgreSQL",
         }
@@ -89,6 +93,7 @@ impl StartTlsProtocol {
             StartTlsProtocol::Smtp | StartTlsProtocol::Imap | StartTlsProtocol::Nntp => "STARTTLS",
             StartTlsProtocol::Pop3 => "STLS",
             StartTlsProtocol::Ftp => "AUTH TLS",
+            StartTlsProtocol::Xmpp => "<starttls/>",
             StartTlsProtocol::Ldap => "StartTLS extended request",
             StartTlsProtocol::Postgresql => "SSLRequest",
         }
@@ -161,6 +166,10 @@ enum Opening {
     PgClient,
     /// A PostgreSQL server's one-byte answer.
     PgServer,
+    /// An XMPP client's stream header (no `id`).
+    XmppClient,
+    /// An XMPP server's stream header (RFC 6120 §4.7.3: the server's carries an `id`).
+    XmppServer,
     /// Not known yet: the first line (or message) is not whole, and could still open one of
     /// these protocols. Waiting for it keeps the outcome the same however the bytes were
     /// segmented.
@@ -196,6 +205,9 @@ pub struct Negotiation {
     peer_ask: Option<Ask>,
     /// The server agreed: TLS must follow; the protocol and the answer's frame.
     agreed: Option<(Option<StartTlsProtocol>, u64)>,
+    /// The frame of the bytes kept from earlier chunks: a message they complete (a lone `S`
+    /// judged once more bytes came) was read in that frame.
+    kept_frame: u64,
     /// The protocol this direction's opening named.
     protocol: Option<StartTlsProtocol>,
 }
@@ -219,14 +231,16 @@ impl Negotiation {
             peer_ask: None,
             agreed: None,
             protocol,
+            kept_frame: 0,
         })
     }
 
     /// The other direction (the client) asked to start TLS: the next answer decides.
     pub fn peer_asked(&mut self, ask: Ask) {
-        if matches!(
+        // A server's reader, or one whose opening is not whole yet.
+        if !matches!(
             self.opening,
-            Opening::Server(_) | Opening::LdapServer | Opening::PgServer
+            Opening::Client(_) | Opening::LdapClient | Opening::PgClient | Opening::XmppClient
         ) {
             if let Some(p) = ask.protocol {
                 self.protocol.get_or_insert(p);
@@ -251,7 +265,12 @@ impl Negotiation {
             kept.extend_from_slice(bytes);
         }
         let view: &[u8] = if buffered { &kept } else { bytes };
-        let (used, step) = self.scan(frame, view);
+        let old_len = if buffered {
+            view.len() - bytes.len()
+        } else {
+            0
+        };
+        let (used, step) = self.scan(frame, view, old_len);
         if let Step::Tls {
             protocol, frame, ..
         } = step
@@ -274,6 +293,9 @@ impl Negotiation {
             kept.extend_from_slice(bytes.get(used..).unwrap_or(&[]));
         }
         self.kept = kept;
+        if !bytes.is_empty() && !self.kept.is_empty() {
+            self.kept_frame = frame;
+        }
         // Limits on positions, never on how much one chunk brought: an incomplete line or
         // message ends at least a byte later.
         match step {
@@ -289,7 +311,7 @@ impl Negotiation {
 
     /// Reads complete lines or messages of `b`; returns the bytes used and what they showed.
     /// A [`Step::Tls`] returned here has an empty `rest`: the caller cuts it at `used`.
-    fn scan<'b>(&mut self, frame: u64, b: &[u8]) -> (usize, Step<'b>) {
+    fn scan<'b>(&mut self, frame: u64, b: &[u8], old_len: usize) -> (usize, Step<'b>) {
         if self.opening == Opening::Pending {
             match opening(b) {
                 Some(opening) => {
@@ -312,13 +334,22 @@ impl Negotiation {
             let Some(message) = rest.get(..len) else {
                 return (at, Step::NeedMore);
             };
-            let text = matches!(self.opening, Opening::Client(_) | Opening::Server(_));
+            let text = matches!(
+                self.opening,
+                Opening::Client(_) | Opening::Server(_) | Opening::XmppClient | Opening::XmppServer
+            );
             if self.consumed + len > MAX_PREAMBLE_BYTES || (text && len > MAX_LINE) {
                 return (at, Step::NotTls);
             }
             self.consumed += len;
             at += len;
-            match self.message(frame, message) {
+            // A message within the bytes kept from earlier chunks was read in their frame.
+            let read_in = if at <= old_len {
+                self.kept_frame
+            } else {
+                frame
+            };
+            match self.message(read_in, message) {
                 Step::NeedMore => {}
                 step => return (at, step),
             }
@@ -334,7 +365,9 @@ impl Negotiation {
             (None, None) => return None,
         };
         match looks_like_record(rest) {
-            None => None,
+            // The start of a record header, or nothing yet: wait (a text line never starts
+            // with a record's content type).
+            None => Some(Step::NeedMore),
             Some(true) => Some(Step::Tls {
                 protocol,
                 frame: switched,
@@ -361,6 +394,10 @@ impl Negotiation {
             Opening::LdapClient | Opening::LdapServer => ber_len(b),
             Opening::PgClient => (b.len() >= PG_SSL_REQUEST.len()).then_some(PG_SSL_REQUEST.len()),
             Opening::PgServer => (!b.is_empty()).then_some(1),
+            // One XML tag (and the text before it) at a time.
+            Opening::XmppClient | Opening::XmppServer => {
+                b.iter().position(|&c| c == b'>').map(|p| p + 1)
+            }
             Opening::Pending => None,
         }
     }
@@ -384,6 +421,24 @@ impl Negotiation {
             },
             Opening::PgClient if m == PG_SSL_REQUEST => self.asked(frame, None, "SSLRequest"),
             Opening::PgClient | Opening::Pending => Step::NotTls,
+            Opening::XmppClient => match xml_tag(m) {
+                Some(tag) if is_xmpp_tls(tag, b"<starttls") && tag.ends_with(b"/>") => {
+                    self.asked(frame, None, "<starttls/>")
+                }
+                _ => Step::NeedMore,
+            },
+            Opening::XmppServer => match xml_tag(m) {
+                Some(tag) if is_xmpp_tls(tag, b"<proceed") => {
+                    self.agree(frame, Some(StartTlsProtocol::Xmpp))
+                }
+                Some(tag) if is_xmpp_tls(tag, b"<failure") && self.peer_ask.is_some() => {
+                    Step::Refused {
+                        protocol: Some(StartTlsProtocol::Xmpp),
+                        reply: shown(tag),
+                    }
+                }
+                _ => Step::NeedMore,
+            },
             Opening::PgServer => match m {
                 b"S" => self.agree(frame, Some(StartTlsProtocol::Postgresql)),
                 b"N" if self.peer_ask.is_some() => Step::Refused {
@@ -553,7 +608,7 @@ pub fn tls_start(bytes: &[u8]) -> Option<Option<usize>> {
 pub fn is_text(bytes: &[u8]) -> bool {
     matches!(
         Negotiation::begin(bytes).map(|n| n.opening),
-        Some(Opening::Client(_) | Opening::Server(_))
+        Some(Opening::Client(_) | Opening::Server(_) | Opening::XmppClient | Opening::XmppServer)
     )
 }
 
@@ -613,12 +668,48 @@ pub fn keep_keywords(text: &mut [u8]) {
             },
             // An enhanced status code (RFC 3463): class.subject.detail.
             w if is_enhanced_status(w) => w.len(),
-            _ => 0,
+            // XMPP: a tag's name (`<stream:stream`, `<starttls`), kept whole.
+            [b'<', ..] => word.len(),
+            // XMPP: an attribute (`to='host'`): its name and quotes stay, its value becomes `x`s
+            // unless it is one of the protocol's namespaces; what follows the closing quote
+            // (`/>`, the next tags) stays.
+            w => match xml_attribute_value(w) {
+                Some((from, to)) => {
+                    let value = w.get(from..to).unwrap_or(&[]);
+                    if !XMPP_NAMESPACES.contains(&value)
+                        && let Some(v) = word.get_mut(from..to)
+                    {
+                        v.fill(b'x');
+                    }
+                    continue;
+                }
+                None => 0,
+            },
         };
         if let Some(rest) = word.get_mut(keep..) {
             rest.fill(b'x');
         }
     }
+}
+
+/// Namespaces an XMPP stream opening and its TLS negotiation carry (RFC 6120 §4.8, §5.4).
+const XMPP_NAMESPACES: [&[u8]; 4] = [
+    XMPP_TLS_NS,
+    b"jabber:client",
+    b"jabber:server",
+    b"http://etherx.jabber.org/streams",
+];
+
+/// Where the value of `name='value'` (or `"value"`) lies in `w`: (start, end) of the value.
+fn xml_attribute_value(w: &[u8]) -> Option<(usize, usize)> {
+    let eq = w.iter().position(|&c| c == b'=')?;
+    let quote = *w.get(eq + 1)?;
+    if quote != b'\'' && quote != b'"' {
+        return None;
+    }
+    let from = eq + 2;
+    let len = w.get(from..)?.iter().position(|&c| c == quote)?;
+    Some((from, from + len))
 }
 
 /// `4.7.0`: a class 2, 4 or 5, then two numbers of one to three digits (RFC 3463 §2).
@@ -660,7 +751,49 @@ fn protocol_of(opening: Opening) -> Option<StartTlsProtocol> {
         Opening::Server(Greeting::Code220) | Opening::Pending => None,
         Opening::LdapClient | Opening::LdapServer => Some(StartTlsProtocol::Ldap),
         Opening::PgClient | Opening::PgServer => Some(StartTlsProtocol::Postgresql),
+        Opening::XmppClient | Opening::XmppServer => Some(StartTlsProtocol::Xmpp),
     }
+}
+
+/// The tag at the end of `m` (text before it, such as whitespace, is skipped).
+fn xml_tag(m: &[u8]) -> Option<&[u8]> {
+    let start = m.iter().position(|&c| c == b'<')?;
+    m.get(start..)
+}
+
+/// True for a tag named `name` (`<proceed`, `<starttls`…) in the TLS namespace
+/// `urn:ietf:params:xml:ns:xmpp-tls` (RFC 6120 §5.4.2).
+fn is_xmpp_tls(tag: &[u8], name: &[u8]) -> bool {
+    tag.starts_with(name)
+        && matches!(tag.get(name.len()), Some(b' ' | b'/' | b'>'))
+        && tag.windows(XMPP_TLS_NS.len()).any(|w| w == XMPP_TLS_NS)
+}
+
+/// The XMPP TLS namespace.
+const XMPP_TLS_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-tls";
+
+/// An XMPP stream's opening (RFC 6120 §4.7): an optional XML declaration, then the
+/// `<stream:stream` header, whole. `None` when `b` is not one (or not whole yet).
+fn xmpp_opening(b: &[u8]) -> Option<Opening> {
+    let start = if b.starts_with(b"<?xml") {
+        let end = b.iter().position(|&c| c == b'>')?;
+        let rest = b.get(end + 1..)?;
+        end + 1 + rest.iter().take_while(|c| c.is_ascii_whitespace()).count()
+    } else {
+        0
+    };
+    let header = b.get(start..)?;
+    if !header.starts_with(b"<stream:stream") {
+        return None;
+    }
+    let end = header.iter().position(|&c| c == b'>')?;
+    let tag = header.get(..end)?;
+    let has_id = tag.windows(4).any(|w| w == b" id=");
+    Some(if has_id {
+        Opening::XmppServer
+    } else {
+        Opening::XmppClient
+    })
 }
 
 /// True when `b`, too short to tell, could still become an opening: the start of a text line
@@ -671,6 +804,16 @@ fn could_open(b: &[u8]) -> bool {
         [] => true,
         _ if PG_SSL_REQUEST.starts_with(b) => true,
         [0x30, ..] => ber_len(b).is_none() && b.len() < MAX_LDAP_MESSAGE,
+        // An XMPP stream header not whole yet (it may span lines).
+        [b'<', ..] => {
+            b.len() < MAX_LINE
+                && (b"<?xml".starts_with(&b[..b.len().min(5)])
+                    || b"<stream:stream".starts_with(&b[..b.len().min(14)])
+                    || b.starts_with(b"<?xml")
+                    || b.starts_with(b"<stream:stream"))
+                && b.iter()
+                    .all(|&c| c.is_ascii_graphic() || c.is_ascii_whitespace())
+        }
         _ => {
             b.len() < MAX_LINE
                 && b.iter()
@@ -685,8 +828,12 @@ fn opening(b: &[u8]) -> Option<Opening> {
         return Some(Opening::PgClient);
     }
     match b {
-        [b'S'] | [b'N'] => return Some(Opening::PgServer),
-        [b'S', rest @ ..] if looks_like_record(rest) == Some(true) => {
+        // PostgreSQL's answer: `N` (whatever follows), or `S` then a record (or the start of
+        // one). A lone `S` may still be `STLS` or `STARTTLS`: undecided (found by the
+        // `tls_chunking` fuzz target).
+        [b'N', ..] => return Some(Opening::PgServer),
+        [b'S'] => return None,
+        [b'S', rest @ ..] if looks_like_record(rest) != Some(false) => {
             return Some(Opening::PgServer);
         }
         [0x30, ..] => {
@@ -696,6 +843,7 @@ fn opening(b: &[u8]) -> Option<Opening> {
                 _ => None,
             };
         }
+        [b'<', ..] => return xmpp_opening(b),
         _ => {}
     }
     // A text opening: the first line must be whole.

@@ -353,6 +353,7 @@ fn tls_start_of_a_whole_direction() {
         Some(Some(8))
     );
     assert_eq!(tls_start(b"GET / HTTP/1.1\r\n"), None);
+    assert_eq!(tls_start(&[&b"S"[..], RECORD].concat()), Some(Some(1)));
     assert!(is_text(b"220 hi\r\n"));
     assert!(!is_text(&PG_SSL_REQUEST));
 }
@@ -372,6 +373,11 @@ fn the_stream_parser_reads_an_exchange_alike_however_it_is_segmented() {
         [&b"EHLO a.test\r\nSTARTTLS\r\n"[..], &hello].concat(),
         [&b"a1 CAPABILITY\r\na2 STARTTLS\r\n"[..], &hello].concat(),
         [&PG_SSL_REQUEST[..], &hello].concat(),
+        // Found by the `tls_chunking` fuzz target: `S`, then a record header a byte at a time.
+        [&b"S"[..], &hello].concat(),
+        // Found by the fuzz target too: a lone `S` that becomes `STLS`.
+        [&b"CAPA\r\nSTLS\r\n"[..], &hello].concat(),
+        [&b"STLS\r\n"[..], &hello].concat(),
         [&ldap[..], &hello].concat(),
         [&long_line[..], &hello].concat(),
         b"EHLO a.test\r\nQUIT\r\n".to_vec(),
@@ -416,5 +422,10 @@ fn the_stream_parser_reads_an_exchange_alike_however_it_is_segmented() {
                 .any(|e| e.starts_with("ClientHello"))
         })
         .collect();
-    assert_eq!(hello_seen, [true, true, true, true, false, false, false]);
+    assert_eq!(
+        hello_seen,
+        [
+            true, true, true, true, true, true, true, false, false, false
+        ]
+    );
 }
