@@ -788,6 +788,10 @@ fn xmpp_opening(b: &[u8]) -> Option<Opening> {
     }
     let end = header.iter().position(|&c| c == b'>')?;
     let tag = header.get(..end)?;
+    // Text only, as [`could_open`] requires of an opening not whole yet.
+    if !b.get(..start + end)?.iter().all(|&c| is_text_byte(c)) {
+        return None;
+    }
     let has_id = tag.windows(4).any(|w| w == b" id=");
     Some(if has_id {
         Opening::XmppServer
@@ -804,15 +808,27 @@ fn could_open(b: &[u8]) -> bool {
         [] => true,
         _ if PG_SSL_REQUEST.starts_with(b) => true,
         [0x30, ..] => ber_len(b).is_none() && b.len() < MAX_LDAP_MESSAGE,
-        // An XMPP stream header not whole yet (it may span lines).
+        // An XMPP stream header not whole yet (it may span lines): an XML declaration, then
+        // (the start of) `<stream:stream`.
         [b'<', ..] => {
+            let header = if b.starts_with(b"<?xml") {
+                match b.iter().position(|&c| c == b'>') {
+                    Some(end) => {
+                        let rest = b.get(end + 1..).unwrap_or(&[]);
+                        let blank = rest.iter().take_while(|c| c.is_ascii_whitespace()).count();
+                        rest.get(blank..).unwrap_or(&[])
+                    }
+                    None => &[],
+                }
+            } else if b"<?xml".starts_with(b) {
+                &[]
+            } else {
+                b
+            };
+            let stream: &[u8] = b"<stream:stream";
             b.len() < MAX_LINE
-                && (b"<?xml".starts_with(&b[..b.len().min(5)])
-                    || b"<stream:stream".starts_with(&b[..b.len().min(14)])
-                    || b.starts_with(b"<?xml")
-                    || b.starts_with(b"<stream:stream"))
-                && b.iter()
-                    .all(|&c| c.is_ascii_graphic() || c.is_ascii_whitespace())
+                && (stream.starts_with(header) || header.starts_with(stream))
+                && b.iter().all(|&c| is_text_byte(c))
         }
         _ => {
             b.len() < MAX_LINE
@@ -820,6 +836,11 @@ fn could_open(b: &[u8]) -> bool {
                     .all(|&c| c.is_ascii_graphic() || c == b' ' || c == b'\t' || c == b'\r')
         }
     }
+}
+
+/// A byte of a text opening: printable ASCII or white space.
+fn is_text_byte(c: u8) -> bool {
+    c.is_ascii_graphic() || c.is_ascii_whitespace()
 }
 
 /// How a direction opens, from its first chunk; `None` for anything not read here.
@@ -849,6 +870,13 @@ fn opening(b: &[u8]) -> Option<Opening> {
     // A text opening: the first line must be whole.
     let end = b.iter().position(|&c| c == b'\n')?;
     let line = trim_eol(b.get(..=end)?);
+    // Text only, as [`could_open`] requires of a line not whole yet.
+    if !line
+        .iter()
+        .all(|&c| c.is_ascii_graphic() || c == b' ' || c == b'\t' || c == b'\r')
+    {
+        return None;
+    }
     let starts = |p: &str| {
         line.len() >= p.len()
             && line

@@ -380,6 +380,10 @@ fn the_stream_parser_reads_an_exchange_alike_however_it_is_segmented() {
         [&b"STLS\r\n"[..], &hello].concat(),
         [&ldap[..], &hello].concat(),
         [&long_line[..], &hello].concat(),
+        // Found by the fuzz target: an XML declaration, then bytes that are not text before the
+        // `>` that would have closed a stream header.
+        b"<?xml[[[<><stream:streamG\xff\xffG<<>GG".to_vec(),
+        b"EHLO \xff\r\nSTARTTLS\r\n".to_vec(),
         b"EHLO a.test\r\nQUIT\r\n".to_vec(),
         b"hello there".to_vec(),
     ];
@@ -425,7 +429,7 @@ fn the_stream_parser_reads_an_exchange_alike_however_it_is_segmented() {
     assert_eq!(
         hello_seen,
         [
-            true, true, true, true, true, true, true, false, false, false
+            true, true, true, true, true, true, true, false, false, false, false, false
         ]
     );
 }
