@@ -3,6 +3,7 @@
 use crate::capture::Timestamp;
 use crate::flow::{Endpoint, ReassemblyStats, SeqNumber, Side, TcpHealth};
 use crate::tls::preamble::{Plaintext, ProxyKind};
+use crate::tls::starttls::StartTlsProtocol;
 use crate::tls::x509::CertificateNames;
 use crate::tls::{AlpnList, ClientHello, ServerHello, StreamFault};
 use serde::Serialize;
@@ -75,6 +76,22 @@ pub struct PlaintextSeen {
     pub start: Option<Plaintext>,
     /// How many bytes were looked at, up to `frame`.
     pub bytes: usize,
+}
+
+/// A plaintext protocol's request to switch the stream to TLS (STARTTLS and its kin), as both
+/// directions showed it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StartTlsSeen {
+    /// The protocol: the server's answer names it, else the client's opening.
+    pub protocol: Option<StartTlsProtocol>,
+    /// The client's request as sent, and its frame.
+    pub command: Option<(String, u64)>,
+    /// The frame of the server's answer (the positive one TLS followed, or the refusal).
+    pub reply_frame: Option<u64>,
+    /// TLS followed the request or the answer in at least one direction.
+    pub switched: bool,
+    /// The server's refusal, as sent.
+    pub refused: Option<String>,
 }
 
 /// Whether key-log secrets were available for a flow.
@@ -177,6 +194,8 @@ pub struct FlowFacts {
     pub faults: Vec<(Role, u64, StreamFault)>,
     /// Proxy hop before TLS.
     pub proxy: Option<(ProxyKind, Option<String>)>,
+    /// A plaintext protocol's request to start TLS in the stream (STARTTLS and its kin).
+    pub starttls: Option<StartTlsSeen>,
     /// Decrypted EncryptedExtensions: its ALPN extension (if any) and frames.
     pub encrypted_extensions: Option<(Option<AlpnList>, Vec<u64>)>,
     /// The server's decrypted certificate names.

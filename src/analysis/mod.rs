@@ -7,7 +7,7 @@ pub mod network;
 mod verdict;
 
 pub use facts::{
-    AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StoppedReading,
-    WindowPacket, alert_name,
+    AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsSeen,
+    StoppedReading, WindowPacket, alert_name,
 };
 pub use verdict::{Verdict, VerdictKind, judge};

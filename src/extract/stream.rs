@@ -19,7 +19,8 @@ use super::proxy::{self, Field};
 use super::scrub::Scrubber;
 use crate::flow::SeqNumber;
 use crate::report::redact::address_text;
-use crate::tls::preamble::{Preamble, classify};
+use crate::tls::preamble::{MAX_PREAMBLE_BYTES, Preamble, classify};
+use crate::tls::starttls;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Most payload bytes kept per direction (handshakes take a few KiB; certificate chains tens).
@@ -154,10 +155,7 @@ impl Direction {
             // An SSLv2-format ClientHello holds no names.
             Preamble::Tls | Preamble::Sslv2ClientHello { .. } => return Some(0..bytes.len()),
             Preamble::Proxy { len, .. } => len.min(bytes.len()),
-            Preamble::NeedMore | Preamble::Other => {
-                self.not_tls = true;
-                return None;
-            }
+            Preamble::NeedMore | Preamble::Other => return self.starttls_part(bytes),
         };
         for span in proxy::spans(bytes, after_preamble, from_client) {
             let Some(field) = bytes.get_mut(span.range) else {
@@ -175,6 +173,36 @@ impl Direction {
                 Some(0..after_preamble)
             }
         }
+    }
+
+    /// A direction that opens a plaintext protocol negotiating TLS (STARTTLS and its kin): the
+    /// text before TLS keeps only its keywords and reply codes (every other word becomes `x`s:
+    /// host names in greetings and `EHLO`, reply texts, IMAP tags alike in both directions), so
+    /// the extract still shows the request and the answer. A text exchange that never switched
+    /// (a refusal) is shown so far as it was read (at most [`MAX_PREAMBLE_BYTES`]); a binary one
+    /// (LDAP, PostgreSQL) only up to its TLS. Anything else is not TLS: `None`.
+    fn starttls_part(&mut self, bytes: &mut [u8]) -> Option<std::ops::Range<usize>> {
+        let Some(start) = starttls::tls_start(bytes) else {
+            self.not_tls = true;
+            return None;
+        };
+        let text = starttls::is_text(bytes);
+        let plaintext = match (start, text) {
+            (Some(at), _) => at,
+            (None, true) => bytes.len().min(MAX_PREAMBLE_BYTES),
+            (None, false) => {
+                self.not_tls = true;
+                return None;
+            }
+        };
+        if text && let Some(head) = bytes.get_mut(..plaintext) {
+            starttls::keep_keywords(head);
+        }
+        if start.is_none() {
+            self.not_tls = true;
+            return Some(0..plaintext);
+        }
+        Some(0..bytes.len())
     }
 
     /// Second pass: rewrites the payload of one segment and returns how many of its bytes may
@@ -325,6 +353,32 @@ mod tests {
         let d = direction(&segments, true, &[], &mut r);
         assert!(d.not_tls());
         assert_eq!(written(&d, &segments), [Vec::<u8>::new(), Vec::new()]);
+    }
+
+    /// STARTTLS: the plaintext before TLS keeps its keywords and codes only; a refusal's text
+    /// exchange is shown so redacted, and counts as not TLS.
+    #[test]
+    fn a_starttls_exchange_keeps_its_keywords() {
+        let mut r = Redactor::new(b"k", SniMode::KeepSuffix);
+        let mut client = b"EHLO laptop.corp\r\nSTARTTLS\r\n".to_vec();
+        let plain = client.len();
+        client.extend_from_slice(&hello_with(b"alpn.test"));
+        let segments: Vec<(u32, bool, &[u8])> =
+            vec![(1, false, &client[..18]), (19, false, &client[18..])];
+        let d = direction(&segments, true, &["alpn.test"], &mut r);
+        let out = written(&d, &segments).concat();
+        assert_eq!(&out[..plain], b"EHLO xxxxxxxxxxx\r\nSTARTTLS\r\n");
+        assert_eq!(out.len(), client.len());
+        assert!(!d.not_tls());
+
+        let server = b"220 mx.corp ESMTP\r\n454 4.7.0 TLS not available\r\n";
+        let segments: Vec<(u32, bool, &[u8])> = vec![(1, false, &server[..])];
+        let d = direction(&segments, false, &[], &mut r);
+        assert_eq!(
+            written(&d, &segments),
+            [b"220 xxxxxxx xxxxx\r\n454 4.7.0 TLS xxx xxxxxxxxx\r\n".to_vec()]
+        );
+        assert!(d.not_tls());
     }
 
     #[test]

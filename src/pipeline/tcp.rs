@@ -10,7 +10,8 @@
 
 use super::budget::{Charge, Footprint};
 use crate::analysis::{
-    AlertSeen, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StoppedReading, WindowPacket,
+    AlertSeen, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsSeen, StoppedReading,
+    WindowPacket,
 };
 use crate::capture::{Frame, Timestamp};
 use crate::decode::Segment;
@@ -19,7 +20,7 @@ use crate::report::model::FlowReport;
 use crate::tls::keylog::{HandshakeSecrets, KeyLog};
 use crate::tls::{
     ClientHello, DirectionParser, HandshakeType, StreamFault, TlsEvent, TlsVersion,
-    first_plaintext_message,
+    first_plaintext_message, stream::StartTlsStep,
 };
 use std::collections::HashSet;
 
@@ -420,11 +421,21 @@ impl TcpConnection {
                 // The other direction may still answer with a TLS alert (a server rejecting
                 // bytes that are not TLS): it goes on until its own first bytes decide.
                 TlsEvent::NotTls { .. } => self.parsers[side.other().index()].peer_not_tls(),
+                // The client asked to start TLS: the server's next answer decides.
+                TlsEvent::StartTls {
+                    step: StartTlsStep::Asked { ask, .. },
+                    ..
+                } => self.parsers[side.other().index()].peer_asked_starttls(ask.clone()),
                 _ => {}
             }
             i += 1;
             self.events
                 .extend(more.into_iter().map(|e| (side.other(), e)));
+        }
+        // A plaintext exchange that may still switch to TLS holds its "not TLS" back; the other
+        // direction learns now what it learnt from that event before (no proxy exchange).
+        if self.parsers[side.index()].in_plaintext_exchange() {
+            self.parsers[side.other().index()].peer_not_tls();
         }
         self.events.extend(events.drain(..).map(|e| (side, e)));
     }
@@ -649,6 +660,18 @@ impl TcpConnection {
         for (side, event) in &self.events {
             add_event(&mut facts, role(*side), event);
         }
+        // A plaintext exchange still open at the end never switched to TLS: its "not TLS"
+        // stands, in frame order with the other direction's.
+        let mut pending = false;
+        for side in [Side::A, Side::B] {
+            if let Some(event) = self.parsers[side.index()].pending_not_tls() {
+                add_event(&mut facts, role(side), event);
+                pending = true;
+            }
+        }
+        if pending {
+            facts.plaintext.sort_by_key(|p| p.frame);
+        }
         facts
     }
 }
@@ -696,6 +719,36 @@ fn add_event(facts: &mut FlowFacts, from: Role, event: &TlsEvent) {
         TlsEvent::Proxy { kind, target, .. } => {
             if from == Role::Client || facts.proxy.is_none() {
                 facts.proxy = Some((*kind, target.clone()));
+            }
+        }
+        TlsEvent::StartTls {
+            protocol,
+            step,
+            frame,
+        } => {
+            let seen = facts.starttls.get_or_insert_with(StartTlsSeen::default);
+            match (protocol, from) {
+                (Some(p), Role::Server) => seen.protocol = Some(*p),
+                (Some(p), Role::Client) => {
+                    seen.protocol.get_or_insert(*p);
+                }
+                (None, _) => {}
+            }
+            match step {
+                StartTlsStep::Asked { command, .. } => {
+                    seen.command
+                        .get_or_insert_with(|| (command.clone(), *frame));
+                }
+                StartTlsStep::Switched => {
+                    seen.switched = true;
+                    if from == Role::Server {
+                        seen.reply_frame = Some(*frame);
+                    }
+                }
+                StartTlsStep::Refused { reply } => {
+                    seen.refused.get_or_insert_with(|| reply.clone());
+                    seen.reply_frame.get_or_insert(*frame);
+                }
             }
         }
         TlsEvent::NotTls {

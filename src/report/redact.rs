@@ -17,6 +17,7 @@
 //! to begin with.
 
 use super::model::{FlowReport, Report};
+use crate::tls::starttls::StartTlsProtocol;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -227,6 +228,19 @@ impl Redactor {
             && let Some(target) = &proxy.target
         {
             proxy.target = Some(self.target(&target.clone()));
+        }
+        // A text exchange before TLS names hosts in its words (a reply's text, an IMAP tag): only
+        // its keywords and codes stay. (The LDAP and PostgreSQL answers are quoted by alpnscope,
+        // from their codes.)
+        if let Some(starttls) = &mut flow.starttls
+            && starttls.protocol.is_none_or(StartTlsProtocol::is_text)
+        {
+            flow.detail = crate::tls::starttls::keep_keywords_quoted(&flow.detail);
+            if let Some(command) = &mut starttls.command {
+                *command = crate::tls::starttls::keep_keywords_quoted(&format!("`{command}`"))
+                    .trim_matches('`')
+                    .to_string();
+            }
         }
         if let Some(cert) = &mut flow.server_certificate {
             cert.subject = self.distinguished_name(&cert.subject.clone());

@@ -1,6 +1,6 @@
 //! The text renderer: a compact block per flow and a summary, readable at 100 columns.
 
-use super::model::{AlpnSource, FlowReport, Report};
+use super::model::{AlpnSource, FlowReport, Report, StartTlsReport};
 use crate::analysis::VerdictKind;
 use crate::analysis::network::CapturePoint;
 use std::io::{self, Write};
@@ -165,9 +165,26 @@ fn render_negotiation(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> 
             ),
         )?;
     }
+    if let Some(starttls) = &flow.starttls {
+        field(out, "starttls", &starttls_text(starttls))?;
+    }
     field(out, "SNI", flow.sni.as_deref().unwrap_or("(none)"))?;
     field(out, "offered", &offered_text(flow))?;
     field(out, "selected", &selected_text(flow))
+}
+
+/// `smtp: STARTTLS in frame 8, answered in frame 9`.
+pub(crate) fn starttls_text(s: &StartTlsReport) -> String {
+    let protocol = s.protocol.map_or("(protocol unknown)", |p| p.name());
+    let command = match (&s.command, s.frame) {
+        (Some(command), Some(frame)) => format!("{command} in frame {frame}"),
+        _ => "request not captured".into(),
+    };
+    let answer = match s.reply_frame {
+        Some(frame) => format!("answered in frame {frame}"),
+        None => "answer not captured".into(),
+    };
+    format!("{protocol}: {command}, {answer}")
 }
 
 /// What the client offered, or why that is unknown.

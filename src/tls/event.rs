@@ -12,6 +12,7 @@ use super::decrypt::DecryptError;
 use super::handshake::MAX_HELLO_BYTES;
 use super::hello::{ClientHello, HelloError, ServerHello};
 use super::preamble::{Plaintext, ProxyKind};
+use super::starttls::{Ask, StartTlsProtocol};
 use super::x509::CertificateNames;
 
 /// Most alert events one direction emits (plaintext, encrypted or decrypted); later alerts are
@@ -89,6 +90,15 @@ pub enum TlsEvent {
         /// Frame that completed it.
         frame: u64,
     },
+    /// A plaintext protocol negotiating TLS in the stream (STARTTLS and its kin).
+    StartTls {
+        /// The protocol, when this direction tells it.
+        protocol: Option<StartTlsProtocol>,
+        /// What this direction did.
+        step: StartTlsStep,
+        /// The frame of the client's request (client) or of the server's answer (server).
+        frame: u64,
+    },
     /// The direction does not carry TLS.
     NotTls {
         /// Frame where that became clear.
@@ -105,6 +115,25 @@ pub enum TlsEvent {
         frame: u64,
         /// What was wrong.
         fault: StreamFault,
+    },
+}
+
+/// What one direction of a STARTTLS-like exchange did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartTlsStep {
+    /// The client asked to start TLS (emitted when the request is read, whatever follows).
+    Asked {
+        /// The request, as the server's reader needs it.
+        ask: Ask,
+        /// The command as sent (escaped, cut).
+        command: String,
+    },
+    /// TLS followed the request (client) or the positive answer (server).
+    Switched,
+    /// The server refused.
+    Refused {
+        /// The server's answer (escaped, cut).
+        reply: String,
     },
 }
 

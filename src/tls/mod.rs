@@ -20,7 +20,8 @@
 //! Beside it: [`hello`] turns hello bodies into the offered and selected parameters, walking
 //! extensions with the one walker of [`extensions`]; [`types`] names the protocol numbers
 //! (versions, extension, content and handshake types) without closing them; [`alpn`] keeps ALPN
-//! identifiers as opaque bytes; [`preamble`] recognises HTTP CONNECT and SOCKS before TLS; [`x509`]
+//! identifiers as opaque bytes; [`preamble`] recognises HTTP CONNECT and SOCKS before TLS, [`starttls`]
+//! a plaintext protocol that switches to TLS (SMTP, IMAP, POP3, FTP, NNTP, LDAP, PostgreSQL); [`x509`]
 //! reads names from a certificate; [`keylog`] reads key log files; [`ja4`] fingerprints a
 //! ClientHello.
 //!
@@ -59,6 +60,7 @@ pub mod keylog;
 pub mod preamble;
 pub mod protected;
 pub mod record;
+pub mod starttls;
 pub mod stream;
 #[cfg(test)]
 pub(crate) mod testing;

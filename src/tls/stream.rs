@@ -8,7 +8,7 @@
 //! [`event`](super::event). Once a direction carries application data the parser is done and asks
 //! for no more bytes.
 
-pub use super::event::{StreamFault, TlsEvent};
+pub use super::event::{StartTlsStep, StreamFault, TlsEvent};
 pub use super::handshake::MAX_HELLO_BYTES;
 
 mod messages;
@@ -18,12 +18,15 @@ use super::handshake::Reassembler;
 use super::preamble::{Start, StartDetector};
 use super::protected::{self, Protection};
 use super::record::{RecordLayer, RecordRead, Resync};
+use super::starttls::{Ask, Negotiation, Step};
 use super::types::{ContentType, TlsVersion};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Looking at the first bytes (TLS, proxy preamble, or something else).
     Detect,
+    /// Reading a plaintext exchange that may switch to TLS (STARTTLS and its kin).
+    Plaintext,
     /// Reading TLS records.
     Records,
     /// Lost sync (mid-stream pickup or a gap): waiting for a segment that starts a record.
@@ -83,6 +86,22 @@ pub struct DirectionParser {
     /// This direction sent a ClientHello: it is the client's, whose EncryptedExtensions (Chrome
     /// sends one carrying ALPS) are never the server's answer.
     client: bool,
+    /// STARTTLS state, allocated only for a direction that needs it (one pointer otherwise).
+    starttls: Option<Box<StartTlsState>>,
+}
+
+/// What a direction keeps for a plaintext exchange that may switch to TLS (STARTTLS and its kin).
+#[derive(Debug, Default)]
+struct StartTlsState {
+    /// The exchange being read, and the "not TLS" event it holds back until it is known not to
+    /// switch to TLS (in [`Phase::Plaintext`]).
+    reading: Option<(Negotiation, TlsEvent)>,
+    /// The other direction's request to start TLS, when it came before this direction's first
+    /// bytes (a PostgreSQL or LDAP server speaks only after the request).
+    peer_ask: Option<Ask>,
+    /// A copy of the first bytes while the start detector keeps them (undecided), so that a
+    /// plaintext opening is read whole however it was segmented.
+    first_bytes: Vec<u8>,
 }
 
 impl Default for DirectionParser {
@@ -110,6 +129,7 @@ impl DirectionParser {
             gap_since_opened: None,
             opened_any: false,
             client: false,
+            starttls: None,
         }
     }
 
@@ -204,6 +224,7 @@ impl DirectionParser {
     /// Stops reading: nothing more is wanted from this direction.
     pub fn stop(&mut self) {
         self.phase = Phase::Done;
+        self.starttls = None;
         self.start.clear();
         self.handshake.reset();
     }
@@ -215,7 +236,42 @@ impl DirectionParser {
     /// Heap bytes held: the first bytes being classified, the handshake message being
     /// reassembled, protected records. O(1).
     pub fn held_bytes(&self) -> usize {
-        self.start.held_bytes() + self.handshake.held_bytes() + self.protection.held_bytes()
+        self.start.held_bytes()
+            + self.handshake.held_bytes()
+            + self.protection.held_bytes()
+            + self.starttls.as_ref().map_or(0, |s| {
+                s.first_bytes.capacity() + s.reading.as_ref().map_or(0, |r| r.0.held_bytes())
+            })
+    }
+
+    /// The client asked to start TLS in the other direction: this one's next answer decides.
+    pub fn peer_asked_starttls(&mut self, ask: Ask) {
+        match self.phase {
+            Phase::Plaintext => {
+                if let Some((negotiation, _)) =
+                    self.starttls.as_mut().and_then(|s| s.reading.as_mut())
+                {
+                    negotiation.peer_asked(ask);
+                }
+            }
+            Phase::Detect => self.starttls.get_or_insert_default().peer_ask = Some(ask),
+            _ => {}
+        }
+    }
+
+    /// True while a plaintext exchange that may switch to TLS is read: for the other direction,
+    /// this one is not TLS (yet), as when its "not TLS" is emitted.
+    pub fn in_plaintext_exchange(&self) -> bool {
+        self.phase == Phase::Plaintext
+    }
+
+    /// The "not TLS" event held back while a plaintext exchange may still switch to TLS: it
+    /// stands when the stream ends there.
+    pub fn pending_not_tls(&self) -> Option<&TlsEvent> {
+        self.starttls
+            .as_ref()
+            .and_then(|s| s.reading.as_ref())
+            .map(|(_, not_tls)| not_tls)
     }
 
     /// Bytes missing from the stream: the parser loses sync and looks for the next record.
@@ -242,6 +298,7 @@ impl DirectionParser {
         match self.phase {
             Phase::Done => {}
             Phase::Detect if self.start.is_empty() => self.phase = Phase::Resync,
+            Phase::Plaintext => self.give_up_starttls(events),
             Phase::Records | Phase::Detect => {
                 self.cut_hello(events);
                 self.emit(events, TlsEvent::Fault { frame, fault });
@@ -284,7 +341,9 @@ impl DirectionParser {
                 Resync::Waiting | Resync::Exhausted => return,
             }
         }
-        if self.phase == Phase::Detect {
+        if self.phase == Phase::Plaintext {
+            self.plaintext(frame, bytes, events);
+        } else if self.phase == Phase::Detect {
             self.detect(frame, bytes, events);
         } else {
             self.feed_records(frame, bytes, events);
@@ -293,7 +352,26 @@ impl DirectionParser {
 
     /// Classifies the start of the direction, then reads on.
     fn detect(&mut self, frame: u64, bytes: &[u8], events: &mut Vec<TlsEvent>) {
-        match self.start.push(bytes) {
+        let buffered = !self.start.is_empty();
+        let start = self.start.push(bytes);
+        // Mirror what the start detector keeps: the whole opening, if it becomes one.
+        let mut first = Vec::new();
+        match (&start, buffered) {
+            (Start::NeedMore, false) => {
+                self.starttls.get_or_insert_default().first_bytes = bytes.to_vec();
+            }
+            (Start::NeedMore, true) => {
+                let state = self.starttls.get_or_insert_default();
+                state.first_bytes.extend_from_slice(bytes);
+            }
+            (_, _) => {
+                if let Some(state) = &mut self.starttls {
+                    first = std::mem::take(&mut state.first_bytes);
+                    first.extend_from_slice(bytes);
+                }
+            }
+        }
+        match start {
             Start::NeedMore => {}
             Start::Tls(records) => {
                 self.phase = Phase::Records;
@@ -320,19 +398,88 @@ impl DirectionParser {
                     self.feed(frame, &rest, events);
                 }
             }
-            Start::NotTls { start, bytes } => {
-                let start = Some(start);
-                self.emit(
-                    events,
-                    TlsEvent::NotTls {
-                        frame,
-                        start,
-                        bytes,
-                    },
-                );
-                self.stop();
+            Start::NotTls { start, bytes: n } => {
+                let not_tls = TlsEvent::NotTls {
+                    frame,
+                    start: Some(start),
+                    bytes: n,
+                };
+                // A plaintext protocol that may switch to TLS: its opening is in the first
+                // chunk, and the verdict "not TLS" waits until it did not.
+                let opening: &[u8] = if buffered { &first } else { bytes };
+                match Negotiation::begin(opening) {
+                    Some(mut negotiation) => {
+                        let state = self.starttls.get_or_insert_default();
+                        if let Some(ask) = state.peer_ask.take() {
+                            negotiation.peer_asked(ask);
+                        }
+                        state.reading = Some((negotiation, not_tls));
+                        self.phase = Phase::Plaintext;
+                        self.plaintext(frame, opening, events);
+                    }
+                    None => {
+                        self.emit(events, not_tls);
+                        self.stop();
+                    }
+                }
             }
         }
+    }
+
+    /// Reads the plaintext exchange; switches to records when TLS starts.
+    fn plaintext(&mut self, frame: u64, bytes: &[u8], events: &mut Vec<TlsEvent>) {
+        let Some((negotiation, _)) = self.starttls.as_mut().and_then(|s| s.reading.as_mut()) else {
+            return;
+        };
+        match negotiation.push(frame, bytes) {
+            Step::NeedMore => {}
+            Step::Asked { ask, command } => {
+                let protocol = ask.protocol;
+                let step = StartTlsStep::Asked { ask, command };
+                let event = TlsEvent::StartTls {
+                    protocol,
+                    step,
+                    frame,
+                };
+                self.emit(events, event);
+                // Bytes of this chunk after the request (a ClientHello sent at once).
+                self.plaintext(frame, &[], events);
+            }
+            Step::Tls {
+                protocol,
+                frame: at,
+                rest,
+            } => {
+                let event = TlsEvent::StartTls {
+                    protocol,
+                    step: StartTlsStep::Switched,
+                    frame: at,
+                };
+                self.emit(events, event);
+                self.starttls = None;
+                self.phase = Phase::Records;
+                self.seen_tls = true;
+                self.feed_records(frame, &rest, events);
+            }
+            Step::Refused { protocol, reply } => {
+                let event = TlsEvent::StartTls {
+                    protocol,
+                    step: StartTlsStep::Refused { reply },
+                    frame,
+                };
+                self.emit(events, event);
+                self.give_up_starttls(events);
+            }
+            Step::NotTls => self.give_up_starttls(events),
+        }
+    }
+
+    /// The plaintext exchange did not switch to TLS: the held-back "not TLS" stands.
+    fn give_up_starttls(&mut self, events: &mut Vec<TlsEvent>) {
+        if let Some((_, not_tls)) = self.starttls.take().and_then(|s| s.reading) {
+            self.emit(events, not_tls);
+        }
+        self.stop();
     }
 
     /// Reads `bytes` as records while the phase allows it.

@@ -24,6 +24,7 @@ use incomplete::{
 };
 use plaintext::{
     client_spoke_first_without_tls, not_tls_detail, plain_http_to_tls_port, plaintext_detail,
+    starttls_refused,
 };
 use serde::Serialize;
 
@@ -109,7 +110,7 @@ impl VerdictKind {
                 "TLS 1.3: the selection travels encrypted in EncryptedExtensions; keys are needed to see it"
             }
             VerdictKind::Incomplete => {
-                "no ServerHello in the capture: reset, closed, alert, a client that closed without a ClientHello, or the capture missed it (a gap the peers acknowledged is named as such, never as loss)"
+                "no ServerHello in the capture: reset, closed, alert, a client that closed without a ClientHello, a server that refused STARTTLS (or its kin), or the capture missed it (a gap the peers acknowledged is named as such, never as loss)"
             }
             VerdictKind::NotTls => {
                 "the flow does not carry TLS (listed with --all only, except plain HTTP sent to a TLS port)"
@@ -182,6 +183,9 @@ fn judge_inner(
     evidence: &mut Vec<u64>,
     network_cause: &mut Option<NetworkCause>,
 ) -> (VerdictKind, String) {
+    if let Some(refused) = starttls_refused(facts, evidence) {
+        return (VerdictKind::Incomplete, refused);
+    }
     if facts.tls_candidate
         && let Some(client) = client_spoke_first_without_tls(facts)
     {

@@ -135,6 +135,49 @@ fn first_end(facts: &FlowFacts, role: Role) -> Option<(u64, bool)> {
 }
 
 /// "no TLS record in this flow", or that nothing that could be TLS was captured.
+/// A server that refused the client's request to start TLS (SMTP `454`, IMAP `NO`, PostgreSQL
+/// `N`…) and sent no ServerHello: the sentence, with the request's and the answer's frames. The
+/// refusal is the server's decision, not the network's; a client that sent its ClientHello
+/// anyway (openssl s_client does) got no TLS answer because of it.
+pub(super) fn starttls_refused(facts: &FlowFacts, evidence: &mut Vec<u64>) -> Option<String> {
+    let seen = facts
+        .starttls
+        .as_ref()
+        .filter(|_| facts.server_hello().is_none())?;
+    let reply = seen.refused.as_ref()?;
+    let protocol = seen
+        .protocol
+        .map(|p| format!("{} ", p.title()))
+        .unwrap_or_default();
+    let asked = match &seen.command {
+        Some((command, frame)) => {
+            evidence.push(*frame);
+            format!("the client's {protocol}request `{command}` (frame {frame})")
+        }
+        None => format!("the client's {protocol}request to start TLS"),
+    };
+    let answered = match seen.reply_frame {
+        Some(frame) => {
+            evidence.push(frame);
+            format!("`{reply}` (frame {frame})")
+        }
+        None => format!("`{reply}`"),
+    };
+    let handshake = match facts.client_hello() {
+        Some((_, frames)) => {
+            evidence.extend(frames);
+            let frame = frames.first().copied().unwrap_or_default();
+            format!(
+                "; the client sent its ClientHello anyway (frame {frame}), which the server, still speaking plaintext, did not answer with TLS"
+            )
+        }
+        None => ", so no TLS handshake took place".into(),
+    };
+    Some(format!(
+        "the server refused to start TLS: it answered {asked} with {answered}{handshake} — the server's TLS setup (STARTTLS/SSL enabled, certificate and key) is what to check, not the network"
+    ))
+}
+
 pub(super) fn not_tls_detail(facts: &FlowFacts) -> String {
     if facts.not_tls {
         "no TLS record in this flow".into()

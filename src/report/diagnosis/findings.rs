@@ -137,12 +137,24 @@ pub(super) fn server_without_alpn(s: &ServerFlows) -> Option<Diagnosis> {
     } else {
         "its client".to_string()
     };
+    // The HTTP fallback and the web servers' settings apply only where HTTP was offered (not to
+    // a mail or directory server reached by STARTTLS, say).
+    let http = declined
+        .offers()
+        .iter()
+        .any(|offer| offer.iter().any(|p| p == "h2" || p.starts_with("http/")));
+    let consequence = if http {
+        format!(", so they fell back to HTTP/1.1; enable it: {SERVER_FIXES}")
+    } else {
+        ": its TLS setup names no application protocol (a client that requires ALPN fails there)"
+            .to_string()
+    };
     Some(diagnosis(
         DiagnosisKind::ServerWithoutAlpn,
         server,
         declined,
         format!(
-            "server-side: {server} never negotiates ALPN — {clients} offered {} and got no ALPN extension back in {} flows ({}), so they fell back to HTTP/1.1; enable it: {SERVER_FIXES}; {OLD_OPENSSL}",
+            "server-side: {server} never negotiates ALPN — {clients} offered {} and got no ALPN extension back in {} flows ({}){consequence}; {OLD_OPENSSL}",
             offers(&[declined]),
             declined.count,
             ids(declined)

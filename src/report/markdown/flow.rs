@@ -36,6 +36,13 @@ fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) ->
         flow.tcp_stream,
         in_capture(flow, multi)
     )?;
+    if let Some(starttls) = &flow.starttls {
+        writeln!(
+            out,
+            "| STARTTLS | {} |",
+            cell(&crate::report::text::starttls_text(starttls))
+        )?;
+    }
     writeln!(
         out,
         "| SNI | {} |",

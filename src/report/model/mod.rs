@@ -21,6 +21,7 @@ pub use tcp::{
 pub use tls::{
     AlertLevel, AlertReport, AlpnSource, CertificateReport, ClientHelloReport, CutReport,
     Decryption, EncryptedExtensionsReport, HexCodes, ProxyReport, ServerHelloReport,
+    StartTlsReport,
 };
 
 use crate::analysis::VerdictKind;
@@ -130,6 +131,9 @@ pub struct FlowReport {
     pub alerts: Vec<AlertReport>,
     /// Proxy hop before TLS.
     pub proxy: Option<ProxyReport>,
+    /// A plaintext protocol that switched the stream to TLS, or whose request the server
+    /// refused (STARTTLS and its kin).
+    pub starttls: Option<StartTlsReport>,
     /// What the network did: timing, loss, resets.
     pub tcp: TcpReport,
     /// A sentence about loss in a handshake that got its ServerHello, or null.

@@ -3,6 +3,7 @@
 
 use crate::analysis::Role;
 use crate::tls::preamble::ProxyKind;
+use crate::tls::starttls::StartTlsProtocol;
 use serde::{Serialize, Serializer};
 
 /// 16-bit code points (cipher suites, extension types) kept as numbers and written to JSON as
@@ -196,6 +197,20 @@ impl std::fmt::Display for AlertLevel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// A plaintext protocol's switch to TLS in the stream (STARTTLS and its kin).
+#[derive(Debug, Clone, Serialize)]
+pub struct StartTlsReport {
+    /// The protocol (`smtp`, `imap`, `pop3`, `ftp`, `nntp`, `ldap`, `postgresql`); null when the
+    /// packets do not tell (a bare `STARTTLS` whose answer was not captured).
+    pub protocol: Option<StartTlsProtocol>,
+    /// The client's request as sent (`STARTTLS`, `a002 STARTTLS`, `AUTH TLS`, `SSLRequest`…).
+    pub command: Option<String>,
+    /// Frame of the client's request.
+    pub frame: Option<u64>,
+    /// Frame of the server's answer (the positive one TLS followed, or the refusal).
+    pub reply_frame: Option<u64>,
 }
 
 /// Proxy hop.
