@@ -90,6 +90,8 @@ pub fn analyze_file(
         flows.push(flow);
         Ok(())
     });
+    // Nothing is left behind when the process ends.
+    let _ = std::fs::remove_file(path);
     match rest {
         Ok(rest) => {
             assert!(
