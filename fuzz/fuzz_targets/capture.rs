@@ -1,12 +1,57 @@
-//! Arbitrary bytes as a whole capture: through the reader, the flow table, every renderer and
-//! redaction. Invariants: no panic; the JSON and every JSON Lines line parse; each renderer writes
-//! UTF-8 and the same bytes twice; the same holds for the redacted report.
+//! Arbitrary bytes as a whole capture file, read as `alpnscope analyze` reads it: through the
+//! file driver ([`alpnscope::pipeline::files::analyze_files_streaming`]), the flow table, and
+//! every renderer written flow by flow ([`alpnscope::report::stream::ReportWriter`]), plain and
+//! redacted. Invariants:
+//! - no panic;
+//! - the streaming capture reader and the in-memory one give the same events, summary or error;
+//! - in every format, the report streamed flow by flow is byte for byte the whole report
+//!   rendered at once (so neither depends on anything but the report), and UTF-8; the JSON
+//!   parses, and every JSON Lines line;
+//! - the same for the redacted JSON report (one name mode per input, both over a run), and the
+//!   redacted text renders.
+//!
+//! An input of a length ≡ 1 (mod 3) is read with a table of at most four flows, one ≡ 2 with
+//! the smallest memory budget `--memory` accepts (64 KiB): eviction and shedding at sizes a
+//! fuzzer reaches.
 #![no_main]
 
+use alpnscope::capture;
+use alpnscope::pipeline::AnalyzerOptions;
+use alpnscope_fuzz::{OwnedEvent, analyze_file, analyzer_options, check_streamed, sni_mode};
 use libfuzzer_sys::fuzz_target;
 
+/// The smallest `--memory` (the CLI's `MIN_MEMORY`).
+const MIN_MEMORY: usize = 64 * 1024;
+
 fuzz_target!(|data: &[u8]| {
-    if let Some(report) = alpnscope_fuzz::analyze_with(alpnscope_fuzz::analyzer(), data, true) {
-        alpnscope_fuzz::check_report(&report);
+    let mut streamed = Vec::new();
+    let by_stream = capture::read_capture(data, |e| streamed.push(OwnedEvent::new(&e)));
+    let mut sliced = Vec::new();
+    let by_slice = capture::read_capture_slice(data, |e| sliced.push(OwnedEvent::new(&e)));
+    assert_eq!(
+        format!("{by_stream:?}"),
+        format!("{by_slice:?}"),
+        "the two capture readers disagree on the summary"
+    );
+    assert!(
+        streamed == sliced,
+        "the two capture readers disagree on the events"
+    );
+    if by_stream.is_err() {
+        return;
     }
+
+    let options = match data.len() % 3 {
+        1 => AnalyzerOptions {
+            flow_limit: 4,
+            ..analyzer_options()
+        },
+        2 => AnalyzerOptions {
+            memory: MIN_MEMORY,
+            ..analyzer_options()
+        },
+        _ => analyzer_options(),
+    };
+    let (flows, rest) = analyze_file(data, options).expect("a capture the reader accepts");
+    check_streamed(&flows, &rest, sni_mode(data));
 });

@@ -21,7 +21,6 @@ use libfuzzer_sys::fuzz_target;
 /// Frame number of every chunk.
 const FRAME: u64 = 1;
 
-
 /// The events of `stream` fed in chunks ending at `cuts` (sorted, within the stream).
 fn events(mode: u8, stream: &[u8], cuts: &[usize]) -> Vec<String> {
     let mut parser = DirectionParser::new(false);

@@ -1,11 +1,17 @@
-//! Helpers shared by the fuzz targets: a whole capture through the analyzer, every renderer and
-//! redaction, with the invariants every report must keep.
+//! Helpers shared by the fuzz targets: a whole capture through the analyzer (in memory, or as a
+//! file through the driver the binary uses), every renderer and redaction, with the invariants
+//! every report must keep.
 
 use alpnscope::capture::{self, CaptureEvent, CaptureSummary, Frame};
+use alpnscope::pipeline::files::{self, AnalyzeOptions};
 use alpnscope::pipeline::{Analyzer, AnalyzerOptions};
-use alpnscope::report::model::Report;
+use alpnscope::report::filter::FlowFilter;
+use alpnscope::report::model::{Report, Tool};
 use alpnscope::report::redact::{Redactor, SniMode};
+use alpnscope::report::stream::ReportWriter;
 use alpnscope::report::{self, Format};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
 pub const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
@@ -13,12 +19,21 @@ pub const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
 /// The name the reports give the fuzzed capture.
 const PATH: &str = "fuzz.pcap";
 
-/// A fresh analyzer as `alpnscope` builds it, with non-TLS flows reported too (more code runs).
-pub fn analyzer() -> Analyzer {
-    Analyzer::new(AnalyzerOptions {
+/// The key every redaction uses.
+const REDACTION_KEY: &[u8] = b"fuzz";
+
+/// Options of a fresh analyzer as `alpnscope` builds them, with non-TLS flows reported too (more
+/// code runs).
+pub fn analyzer_options() -> AnalyzerOptions {
+    AnalyzerOptions {
         include_non_tls: true,
         ..AnalyzerOptions::default()
-    })
+    }
+}
+
+/// A fresh analyzer with [`analyzer_options`].
+pub fn analyzer() -> Analyzer {
+    Analyzer::new(analyzer_options())
 }
 
 /// Passes one capture event to `analyzer`, as the file driver does: an embedded key log that
@@ -45,44 +60,190 @@ pub fn analyze_with(mut analyzer: Analyzer, data: &[u8], secrets: bool) -> Optio
     Some(analyzer.into_report(vec![capture]))
 }
 
-/// Renders `report` in `format` twice: the bytes must be UTF-8 and the same both times (the
-/// renderers never read the clock).
-pub fn render(report: &Report, format: Format, color: bool) -> String {
-    let mut first = Vec::new();
-    report::render(report, format, color, &mut first).expect("rendering into a Vec");
-    let mut second = Vec::new();
-    report::render(report, format, color, &mut second).expect("rendering into a Vec");
-    assert!(
-        first == second,
-        "{format:?} output differs between two renderings"
-    );
-    String::from_utf8(first).expect("renderers write UTF-8")
+/// The file this process hands the file driver: one per process (libFuzzer's `-fork` and
+/// `-jobs` run several), in the temporary directory.
+fn scratch_file() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        std::env::temp_dir().join(format!("alpnscope-fuzz-{}.pcap", std::process::id()))
+    })
 }
 
-/// Every renderer on `report`; JSON must parse, JSON Lines line by line.
-pub fn check_renderers(report: &Report) {
-    let json = render(report, Format::Json, false);
-    if let Err(e) = serde_json::from_str::<serde_json::Value>(&json) {
-        panic!("JSON output does not parse: {e}\n{json}");
-    }
-    let lines = render(report, Format::Jsonl, false);
-    for line in lines.lines() {
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(line) {
-            panic!("a JSON Lines line does not parse: {e}\n{line}");
+/// Writes `data` to a file and reads it as the binary does
+/// ([`files::analyze_files_streaming`]): returns the flows in the order they were streamed out,
+/// and the rest of the report (captures, summary and diagnosis, no flows); `None` when `data` is
+/// not a capture at all.
+pub fn analyze_file(
+    data: &[u8],
+    options: AnalyzerOptions,
+) -> Option<(Vec<alpnscope::report::model::FlowReport>, Report)> {
+    let path = scratch_file();
+    std::fs::write(path, data).expect("the scratch file can be written");
+    let paths = [path.to_string_lossy().into_owned()];
+    let options = AnalyzeOptions {
+        analyzer: options,
+        digest: false,
+        keylogs: Vec::new(),
+    };
+    let mut flows = Vec::new();
+    let rest = files::analyze_files_streaming(&paths, &options, &mut |_| {}, &mut |flow| {
+        flows.push(flow);
+        Ok(())
+    });
+    // Nothing is left behind when the process ends.
+    let _ = std::fs::remove_file(path);
+    match rest {
+        Ok(rest) => {
+            assert!(
+                rest.flows.is_empty(),
+                "streamed flows are not returned again"
+            );
+            Some((flows, rest))
         }
+        Err(files::AnalyzeError::Capture { .. }) => None,
+        Err(e) => panic!("reading a capture file failed other than as a capture: {e}"),
     }
-    render(report, Format::Text, false);
-    render(report, Format::Text, true);
-    render(report, Format::Markdown, false);
 }
 
-/// Every renderer on `report`, then on its redactions (both name modes).
-pub fn check_report(report: &Report) {
-    check_renderers(report);
-    for mode in [SniMode::KeepSuffix, SniMode::Full] {
-        let mut redacted = report.clone();
-        Redactor::new(b"fuzz", mode).apply(&mut redacted);
-        check_renderers(&redacted);
+/// Renders `report` in `format`, checking that the bytes are UTF-8.
+pub fn render(report: &Report, format: Format, color: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    report::render(report, format, color, &mut out).expect("rendering into a Vec");
+    if let Err(e) = std::str::from_utf8(&out) {
+        panic!("{format:?} output is not UTF-8: {e}");
+    }
+    out
+}
+
+/// The whole JSON document parses; so does each JSON Lines line.
+pub fn check_json(format: Format, out: &[u8]) {
+    match format {
+        Format::Json => {
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(out) {
+                panic!(
+                    "JSON output does not parse: {e}\n{}",
+                    String::from_utf8_lossy(out)
+                );
+            }
+        }
+        Format::Jsonl => {
+            for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+                    panic!(
+                        "a JSON Lines line does not parse: {e}\n{}",
+                        String::from_utf8_lossy(line)
+                    );
+                }
+            }
+        }
+        Format::Text | Format::Markdown => {}
+    }
+}
+
+/// Writes `flows` and then `rest` through a [`ReportWriter`] as `alpnscope analyze` does (no
+/// filter, one capture), redacted when `mode` is given.
+pub fn stream(
+    flows: &[alpnscope::report::model::FlowReport],
+    rest: &Report,
+    format: Format,
+    color: bool,
+    mode: Option<SniMode>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut redactor = mode.map(|mode| Redactor::new(REDACTION_KEY, mode));
+    let mut writer = ReportWriter::new(
+        format,
+        color,
+        &mut out,
+        FlowFilter::default(),
+        redactor.as_mut(),
+        false,
+        Tool::default(),
+    );
+    for flow in flows {
+        writer.flow(flow.clone()).expect("writing into a Vec");
+    }
+    writer.finish(rest.clone()).expect("writing into a Vec");
+    if let Err(e) = std::str::from_utf8(&out) {
+        panic!("streamed {format:?} output is not UTF-8: {e}");
+    }
+    out
+}
+
+/// Every renderer, streamed and whole: for each format, the report written flow by flow
+/// ([`ReportWriter`]) is byte for byte the whole report rendered at once; JSON parses, JSON
+/// Lines line by line; all of it UTF-8. Then one redaction (`mode`): streamed and whole JSON
+/// are the same bytes (every field), and the redacted text renders.
+///
+/// Comparing two renderings that share little code also shows that the output does not depend
+/// on anything but the report (the clock, a hash map's order).
+pub fn check_streamed(
+    flows: &[alpnscope::report::model::FlowReport],
+    rest: &Report,
+    mode: SniMode,
+) {
+    let mut whole = rest.clone();
+    whole.flows = flows.to_vec();
+    for (format, color) in [
+        (Format::Json, false),
+        (Format::Jsonl, false),
+        (Format::Text, false),
+        (Format::Text, true),
+        (Format::Markdown, false),
+    ] {
+        let streamed = stream(flows, rest, format, color, None);
+        let rendered = render(&whole, format, color);
+        check_json(format, &streamed);
+        assert_same(format, &streamed, &rendered);
+    }
+    let mut redacted = whole;
+    Redactor::new(REDACTION_KEY, mode).apply(&mut redacted);
+    let streamed = stream(flows, rest, Format::Json, false, Some(mode));
+    let rendered = render(&redacted, Format::Json, false);
+    check_json(Format::Json, &streamed);
+    assert_same(Format::Json, &streamed, &rendered);
+    stream(flows, rest, Format::Text, false, Some(mode));
+}
+
+/// Panics with both outputs unless `streamed` and `rendered` are the same bytes.
+fn assert_same(format: Format, streamed: &[u8], rendered: &[u8]) {
+    if streamed != rendered {
+        panic!(
+            "{format:?}: the streamed report differs from the whole report rendered at once\n\
+             --- streamed\n{}\n--- whole\n{}",
+            String::from_utf8_lossy(streamed),
+            String::from_utf8_lossy(rendered)
+        );
+    }
+}
+
+/// Every renderer on `report`, then on its redaction in `mode`: the JSON and each JSON Lines
+/// line parse, every output is UTF-8.
+pub fn check_report(report: &Report, mode: SniMode) {
+    let check = |report: &Report| {
+        for (format, color) in [
+            (Format::Json, false),
+            (Format::Jsonl, false),
+            (Format::Text, false),
+            (Format::Text, true),
+            (Format::Markdown, false),
+        ] {
+            check_json(format, &render(report, format, color));
+        }
+    };
+    check(report);
+    let mut redacted = report.clone();
+    Redactor::new(REDACTION_KEY, mode).apply(&mut redacted);
+    check(&redacted);
+}
+
+/// The name mode of the one redaction an input gets: both modes are covered over a run, and an
+/// input always gets the same one.
+pub fn sni_mode(data: &[u8]) -> SniMode {
+    if data.len() % 2 == 0 {
+        SniMode::KeepSuffix
+    } else {
+        SniMode::Full
     }
 }
 
@@ -107,6 +268,27 @@ impl OwnedFrame {
             timestamp: frame.timestamp.0,
             data: frame.data.to_vec(),
             original_len: frame.original_len,
+        }
+    }
+}
+
+/// A capture event, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedEvent {
+    /// A frame.
+    Frame(OwnedFrame),
+    /// A Decryption Secrets Block: its type and data.
+    Secrets(u32, Vec<u8>),
+}
+
+impl OwnedEvent {
+    /// Copies a borrowed event.
+    pub fn new(event: &CaptureEvent<'_>) -> OwnedEvent {
+        match event {
+            CaptureEvent::Frame(frame) => OwnedEvent::Frame(OwnedFrame::new(frame)),
+            CaptureEvent::Secrets { secrets_type, data } => {
+                OwnedEvent::Secrets(*secrets_type, data.to_vec())
+            }
         }
     }
 }

@@ -396,14 +396,19 @@ impl StartDetector {
     }
 }
 
+/// An HTTP `CONNECT` request or a proxy's `2xx` answer: its header block must end (the blank
+/// line) within the first [`MAX_PREAMBLE_BYTES`]. The limit is on the position, so the decision
+/// never depends on how much arrived in one segment (found by the `tls_chunking` fuzz target:
+/// a blank line after byte 8192 counted when it came in the same segment).
 fn http_block(b: &[u8], target: impl Fn(&[u8]) -> Option<String>) -> Preamble {
-    match b.windows(4).position(|w| w == b"\r\n\r\n") {
+    let head = &b[..b.len().min(MAX_PREAMBLE_BYTES)];
+    match head.windows(4).position(|w| w == b"\r\n\r\n") {
         Some(end) => Preamble::Proxy {
             kind: ProxyKind::HttpConnect,
             target: target(&b[..end]),
             len: end + 4,
         },
-        None if b.len() > MAX_PREAMBLE_BYTES => Preamble::Other,
+        None if b.len() >= MAX_PREAMBLE_BYTES => Preamble::Other,
         None => Preamble::NeedMore,
     }
 }
@@ -623,6 +628,40 @@ mod tests {
         assert_eq!(classify(&socks), Preamble::Other);
         assert_eq!(classify(&socks[..511]), Preamble::NeedMore);
         assert_eq!(classify(&socks[..512]), Preamble::Other);
+    }
+
+    /// Found by the `tls_chunking` fuzz target: a `CONNECT` whose blank line ends after byte
+    /// 8192 was a proxy when the bytes came in one segment and not TLS when they came in two.
+    #[test]
+    fn http_connect_blank_line_after_the_preamble_limit_is_not_tls_however_segmented() {
+        let mut req = b"CONNECT example.com:443 HTTP/1.1\r\nX-Pad: ".to_vec();
+        req.resize(MAX_PREAMBLE_BYTES - 3, b'a');
+        req.extend_from_slice(b"\r\n\r\n\x16\x03\x01\x00\x05");
+        // The blank line ends at byte 8193: one byte too far.
+        assert_eq!(classify(&req), Preamble::Other);
+        assert_eq!(classify(&req[..MAX_PREAMBLE_BYTES - 1]), Preamble::NeedMore);
+        assert_eq!(classify(&req[..MAX_PREAMBLE_BYTES]), Preamble::Other);
+        for cut in [1, 100, 8191, 8192, 8193, req.len() - 1] {
+            let mut detector = StartDetector::default();
+            let mut decided = detector.push(&req[..cut]);
+            if decided == Start::NeedMore {
+                decided = detector.push(&req[cut..]);
+            }
+            assert!(
+                matches!(decided, Start::NotTls { .. }),
+                "cut at {cut}: {decided:?}"
+            );
+        }
+        // One byte shorter, the blank line ends at byte 8192 and the request is a proxy's.
+        req.remove(50);
+        assert!(matches!(
+            classify(&req),
+            Preamble::Proxy {
+                kind: ProxyKind::HttpConnect,
+                len: MAX_PREAMBLE_BYTES,
+                ..
+            }
+        ));
     }
 
     #[test]
