@@ -87,7 +87,7 @@ pub fn analyze_file(
     };
     let mut flows = Vec::new();
     let rest = files::analyze_files_streaming(&paths, &options, &mut |_| {}, &mut |flow| {
-        flows.push(flow);
+        flows.push(*flow);
         Ok(())
     });
     // Nothing is left behind when the process ends.
@@ -161,7 +161,9 @@ pub fn stream(
         Tool::default(),
     );
     for flow in flows {
-        writer.flow(flow.clone()).expect("writing into a Vec");
+        writer
+            .flow(Box::new(flow.clone()))
+            .expect("writing into a Vec");
     }
     writer.finish(rest.clone()).expect("writing into a Vec");
     if let Err(e) = std::str::from_utf8(&out) {
