@@ -21,7 +21,7 @@
 //!    not answered), least recently active first: closed early, reported as evicted for memory
 //!    (the flow table's activity index picks them).
 //!
-//! What was shed is counted in a [`ShedTally`] per capture and noted in each affected flow.
+//! What was shed is counted in a [`MemoryUse`] per capture and noted in each affected flow.
 //! Flows whose server answered keep their fixed state; when they alone fill the budget, new
 //! connections are left out (counted in `refused_packets` and warned about), so the total stays
 //! within the budget plus one connection.
@@ -57,30 +57,6 @@ pub(super) struct Charge {
     stalled: Option<Timestamp>,
 }
 
-/// What the budget shed in one capture.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct ShedTally {
-    /// Most bytes of flow state held at once.
-    pub peak_bytes: u64,
-    /// Closed flows finished before their linger time was over.
-    pub closed_flows: u64,
-    /// Flows past their handshake that alpnscope stopped reading.
-    pub stopped_reading_flows: u64,
-    /// Bytes those flows buffered.
-    pub stopped_reading_bytes: u64,
-    /// Flows whose out-of-order data stopped waiting behind a hole.
-    pub out_of_order_flows: u64,
-    /// Out-of-order bytes that were waiting.
-    pub out_of_order_bytes: u64,
-    /// Flows without a complete handshake closed early.
-    pub evicted_flows: u64,
-    /// Bytes those flows held.
-    pub evicted_bytes: u64,
-    /// Packets of new connections left out because the budget was taken by flows whose server
-    /// answered (nothing left to shed).
-    pub refused_packets: u64,
-}
-
 /// The budget: the bytes charged, and the flows that can give some back, in shedding order.
 #[derive(Debug)]
 pub(super) struct MemoryBudget {
@@ -93,8 +69,8 @@ pub(super) struct MemoryBudget {
     past_handshake: BTreeMap<(Timestamp, u64), FlowKey>,
     /// Flows with out-of-order data, by (when they began to wait, `tcp.stream`).
     stalled: BTreeMap<(Timestamp, u64), FlowKey>,
-    /// What was shed in the current capture.
-    pub tally: ShedTally,
+    /// What was shed in the current capture (`budget` is filled in by [`MemoryBudget::memory_use`]).
+    pub tally: MemoryUse,
 }
 
 impl MemoryBudget {
@@ -106,7 +82,7 @@ impl MemoryBudget {
             other: 0,
             past_handshake: BTreeMap::new(),
             stalled: BTreeMap::new(),
-            tally: ShedTally::default(),
+            tally: MemoryUse::default(),
         }
     }
 
@@ -122,18 +98,9 @@ impl MemoryBudget {
 
     /// The budget and what was shed in the current capture, for its report.
     pub fn memory_use(&self) -> MemoryUse {
-        let t = &self.tally;
         MemoryUse {
             budget: self.limit as u64,
-            peak: t.peak_bytes,
-            closed_flows: t.closed_flows,
-            stopped_reading_flows: t.stopped_reading_flows,
-            stopped_reading_bytes: t.stopped_reading_bytes,
-            out_of_order_flows: t.out_of_order_flows,
-            out_of_order_bytes: t.out_of_order_bytes,
-            evicted_flows: t.evicted_flows,
-            evicted_bytes: t.evicted_bytes,
-            refused_packets: t.refused_packets,
+            ..self.tally
         }
     }
 
@@ -145,11 +112,11 @@ impl MemoryBudget {
 
     /// A new capture: its tally starts at zero.
     pub fn begin_capture(&mut self) {
-        self.tally = ShedTally::default();
+        self.tally = MemoryUse::default();
     }
 
     fn note_peak(&mut self) {
-        self.tally.peak_bytes = self.tally.peak_bytes.max(self.used() as u64);
+        self.tally.peak = self.tally.peak.max(self.used() as u64);
     }
 
     /// The bytes held outside the flows.
@@ -294,7 +261,7 @@ mod tests {
         assert_eq!(budget.used(), 1150);
         budget.release(0, &mut a);
         assert_eq!((budget.used(), budget.over()), (550, false));
-        assert_eq!(budget.tally.peak_bytes, 1150);
+        assert_eq!(budget.tally.peak, 1150);
     }
 
     #[test]
