@@ -1,6 +1,7 @@
 //! The flow table's flows in order of last activity: the sweep and a full table meet only the
 //! flows they close, never the whole table.
 
+use super::slot::Slot;
 use super::tcp::{Indexed, Progress, TcpConnection};
 use crate::capture::Timestamp;
 use crate::flow::FlowKey;
@@ -76,13 +77,13 @@ impl ActivityIndex {
     }
 
     /// Removes a flow's entries.
-    pub(super) fn remove(&mut self, connection: &TcpConnection) {
+    pub(super) fn remove(&mut self, slot: &Slot) {
         let Indexed {
             time,
             progress,
             closed,
-        } = connection.indexed;
-        let stream = connection.tcp_stream;
+        } = *slot.indexed();
+        let stream = slot.tcp_stream();
         self.order(Which::Open(progress)).remove(&(time, stream));
         if let Some(time) = closed {
             self.closed.remove(&(time, stream));
@@ -97,7 +98,7 @@ impl ActivityIndex {
         which: Which,
         now: Timestamp,
         idle_ns: Option<i64>,
-        flows: &mut HashMap<FlowKey, Box<TcpConnection>>,
+        flows: &mut HashMap<FlowKey, Slot>,
     ) -> Option<FlowKey> {
         loop {
             let order = self.order(which);
@@ -106,18 +107,18 @@ impl ActivityIndex {
                 return None;
             }
             order.remove(&(time, stream));
-            let Some(connection) = flows.get_mut(&key).filter(|c| c.tcp_stream == stream) else {
+            let Some(slot) = flows.get_mut(&key).filter(|s| s.tcp_stream() == stream) else {
                 // Not expected: entries leave with their flow.
                 continue;
             };
-            let last = connection.last_time;
+            let last = slot.last_time();
             if last == time {
                 return Some(key);
             }
             // Active since it was indexed: back in under its current time.
             match which {
-                Which::Closed => connection.indexed.closed = Some(last),
-                Which::Open(_) => connection.indexed.time = last,
+                Which::Closed => slot.indexed_mut().closed = Some(last),
+                Which::Open(_) => slot.indexed_mut().time = last,
             }
             order.insert((last, stream), key);
         }

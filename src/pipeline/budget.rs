@@ -26,7 +26,7 @@
 //! connections are left out (counted in `refused_packets` and warned about), so the total stays
 //! within the budget plus one connection.
 
-use super::tcp::TcpConnection;
+use super::slot::Slot;
 use crate::capture::Timestamp;
 use crate::flow::FlowKey;
 use crate::report::model::MemoryUse;
@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 /// Default budget for flow state: 64 MiB.
 pub const DEFAULT_MEMORY_BUDGET: usize = 64 * 1024 * 1024;
 
-/// What a connection holds now (see [`TcpConnection::footprint`]).
+/// What a connection holds now (see [`super::tcp::TcpConnection::footprint`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Footprint {
     /// Estimated bytes in all.
@@ -166,19 +166,13 @@ impl MemoryBudget {
 
     /// The flow past its handshake that got there first (shedding step 1), taken out of the
     /// order; `flows` finds it.
-    pub fn next_past_handshake(
-        &mut self,
-        flows: &mut HashMap<FlowKey, Box<TcpConnection>>,
-    ) -> Option<FlowKey> {
-        pop(&mut self.past_handshake, flows, |c| &mut c.charge.past)
+    pub fn next_past_handshake(&mut self, flows: &mut HashMap<FlowKey, Slot>) -> Option<FlowKey> {
+        pop(&mut self.past_handshake, flows, |c| &mut c.past)
     }
 
     /// The flow stalled longest (shedding step 2), taken out of the order.
-    pub fn next_stalled(
-        &mut self,
-        flows: &mut HashMap<FlowKey, Box<TcpConnection>>,
-    ) -> Option<FlowKey> {
-        pop(&mut self.stalled, flows, |c| &mut c.charge.stalled)
+    pub fn next_stalled(&mut self, flows: &mut HashMap<FlowKey, Slot>) -> Option<FlowKey> {
+        pop(&mut self.stalled, flows, |c| &mut c.stalled)
     }
 }
 
@@ -214,12 +208,12 @@ fn unfile(
 /// connection's note of it (`at`).
 fn pop(
     order: &mut BTreeMap<(Timestamp, u64), FlowKey>,
-    flows: &mut HashMap<FlowKey, Box<TcpConnection>>,
-    at: impl Fn(&mut TcpConnection) -> &mut Option<Timestamp>,
+    flows: &mut HashMap<FlowKey, Slot>,
+    at: impl Fn(&mut Charge) -> &mut Option<Timestamp>,
 ) -> Option<FlowKey> {
     while let Some(((_, stream), key)) = order.pop_first() {
-        if let Some(connection) = flows.get_mut(&key).filter(|c| c.tcp_stream == stream) {
-            *at(connection) = None;
+        if let Some(slot) = flows.get_mut(&key).filter(|s| s.tcp_stream() == stream) {
+            *at(slot.charge_mut()) = None;
             return Some(key);
         }
         // Not expected: entries leave with their flow.

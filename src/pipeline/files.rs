@@ -197,7 +197,12 @@ pub fn analyze_files_streaming(
             path: path.clone(),
             source,
         })?;
-        let mut report = analyzer.end_capture(path, &summary);
+        let mut sink = Sink {
+            on_flow: &mut *on_flow,
+            error: &mut write_error,
+        };
+        let mut report =
+            analyzer.end_capture_streaming(path, &summary, &mut |flows| sink.write(flows));
         report.warnings.extend(secrets_warnings);
         report.size = size;
         report.sha256 = sha256;
@@ -224,10 +229,15 @@ struct Sink<'a, 'b> {
 impl Sink<'_, '_> {
     /// Hands the reports the analyzer has ready to `on_flow`.
     fn drain(&mut self, analyzer: &mut Analyzer) {
-        if !analyzer.has_flows() {
-            return;
+        if analyzer.has_flows() {
+            self.write(analyzer.take_flows());
         }
-        for flow in analyzer.take_flows() {
+    }
+
+    /// Hands `flows` to `on_flow`.
+    #[allow(clippy::vec_box)] // as the analyzer hands them out
+    fn write(&mut self, flows: Vec<Box<FlowReport>>) {
+        for flow in flows {
             if self.error.is_none()
                 && let Err(e) = (self.on_flow)(flow)
             {

@@ -35,6 +35,7 @@ pub mod files;
 #[cfg(feature = "live")]
 pub mod live;
 mod output;
+mod slot;
 mod tcp;
 #[cfg(test)]
 mod tests;
@@ -51,6 +52,8 @@ use crate::tls::keylog::{KeyLog, KeyLogError};
 use activity::{ActivityIndex, Which};
 use budget::MemoryBudget;
 use output::Output;
+use slot::{Opening, Slot};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tcp::{Context, Progress, Reported, TcpConnection};
 
@@ -114,8 +117,8 @@ impl AnalyzerOptions {
 #[derive(Debug)]
 pub struct Analyzer {
     options: AnalyzerOptions,
-    // Boxed: a connection's state is large, and the table moves its entries when it grows.
-    flows: HashMap<FlowKey, Box<TcpConnection>>,
+    /// The connections, each a compact SYN-only entry until its second packet.
+    flows: HashMap<FlowKey, Slot>,
     /// The flows in order of last activity.
     activity: ActivityIndex,
     /// Flows of the current capture evicted to make room in the full table.
@@ -156,6 +159,10 @@ pub struct Analyzer {
 /// Most flows whose judgement waits for the capture's drop counters; later ones are judged at
 /// once.
 const MAX_DEFERRED_FLOWS: usize = 4096;
+
+/// Where [`Analyzer::end_capture_streaming`] hands final reports, a batch at a time.
+#[allow(clippy::vec_box)] // reports are handed on boxed (see `take_flows`)
+pub type FlowsSink<'a> = dyn FnMut(Vec<Box<FlowReport>>) + 'a;
 
 /// What live use hands out, in order (see [`Analyzer::take_ready`]).
 #[derive(Debug, Clone)]
@@ -233,12 +240,13 @@ impl Analyzer {
         let mut waiting: Vec<(u64, FlowKey)> = self
             .flows
             .iter()
+            .filter_map(|(k, slot)| Some((k, slot.connection()?)))
             .filter(|(_, c)| c.awaits_secrets().is_some())
             .map(|(k, c)| (c.tcp_stream, *k))
             .collect();
         waiting.sort_unstable_by_key(|(stream, _)| *stream);
         for (_, key) in waiting {
-            let Some(connection) = self.flows.get_mut(&key) else {
+            let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) else {
                 continue;
             };
             let Some(secrets) = connection
@@ -367,23 +375,38 @@ impl Analyzer {
         if seg.payload.len() < seg.payload_len as usize {
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }
-        let stream = &mut self.next_stream;
-        let activity = &mut self.activity;
-        let output = &mut self.output;
-        let stream_base = self.stream_base;
-        let connection = self.flows.entry(key).or_insert_with(|| {
-            let s = *stream;
-            *stream += 1;
-            let connection = TcpConnection::new(key, s, frame, seg.flags.syn());
-            activity.quiet.insert((connection.indexed.time, s), key);
-            output.opened(stream_base + s);
-            Box::new(connection)
-        });
         let mut context = Context {
             keylog: &self.keylog,
             tls_servers: &mut self.tls_servers,
             await_keys: self.options.await_keys,
             now: frame.timestamp,
+        };
+        let slot = match self.flows.entry(key) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let s = self.next_stream;
+                self.next_stream += 1;
+                self.activity.quiet.insert((frame.timestamp, s), key);
+                self.output.opened(self.stream_base + s);
+                if let Some(opening) = Opening::of(s, side, frame, seg) {
+                    // Only a SYN: kept compact until the connection's second packet.
+                    let slot = entry.insert(Slot::Opening(Box::new(opening)));
+                    self.budget.charge(
+                        key,
+                        s,
+                        slot.charge_mut(),
+                        Opening::footprint(),
+                        frame.timestamp,
+                    );
+                    self.relieve();
+                    return;
+                }
+                let connection = TcpConnection::new(key, s, frame, seg.flags.syn());
+                entry.insert(Slot::Open(Box::new(connection)))
+            }
+        };
+        let Some(connection) = slot.open(key, &mut context) else {
+            return;
         };
         let read = connection.segment(side, frame, seg, &mut context);
         self.activity.update(key, connection);
@@ -421,14 +444,14 @@ impl Analyzer {
                     self.finish_flow(connection, FlowEnd::CaptureEnded);
                 }
             } else if let Some(key) = self.budget.next_past_handshake(&mut self.flows) {
-                if let Some(connection) = self.flows.get_mut(&key) {
+                if let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) {
                     let released = connection.stop_reading();
                     self.budget.tally.stopped_reading_flows += 1;
                     self.budget.tally.stopped_reading_bytes += released as u64;
                     self.recharge(key);
                 }
             } else if let Some(key) = self.budget.next_stalled(&mut self.flows) {
-                if let Some(connection) = self.flows.get_mut(&key) {
+                if let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) {
                     let mut context = Context {
                         keylog: &self.keylog,
                         tls_servers: &mut self.tls_servers,
@@ -449,7 +472,7 @@ impl Analyzer {
 
     /// Indexes and charges a flow again after shedding.
     fn recharge(&mut self, key: FlowKey) {
-        if let Some(connection) = self.flows.get_mut(&key) {
+        if let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) {
             // Reading on may have shown TLS.
             self.activity.update(key, connection);
             let footprint = connection.footprint(self.now);
@@ -462,7 +485,7 @@ impl Analyzer {
     /// Reports a flow whose verdict is final while it stays in the table (live use). Its facts
     /// end with [`FlowEnd::StillOpen`]: nothing is said of what it has not done yet.
     fn stream_flow(&mut self, key: FlowKey) {
-        let Some(connection) = self.flows.get(&key) else {
+        let Some(connection) = self.flows.get(&key).and_then(Slot::connection) else {
             return;
         };
         let mut facts = connection.facts(FlowEnd::StillOpen);
@@ -475,7 +498,7 @@ impl Analyzer {
             self.ready.push(Streamed::Flow(report.clone()));
             Reported::Streamed(Box::new(report))
         };
-        if let Some(connection) = self.flows.get_mut(&key) {
+        if let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) {
             connection.reported = reported;
         }
     }
@@ -497,6 +520,7 @@ impl Analyzer {
             let mut due: Vec<(u64, FlowKey)> = self
                 .flows
                 .iter()
+                .filter_map(|(k, slot)| Some((k, slot.connection()?)))
                 .filter(|(_, c)| {
                     matches!(c.reported, Reported::No)
                         && c.verdict_is_final(self.options.await_keys, now)
@@ -581,14 +605,21 @@ impl Analyzer {
                     &mut self.flows,
                 )
             });
-        let Some(connection) = key.and_then(|key| self.take(&key)) else {
+        let Some(key) = key else {
+            return false;
+        };
+        let held = self
+            .flows
+            .get(&key)
+            .map_or(0, |s| s.footprint(self.now).total);
+        let Some(connection) = self.take(&key) else {
             return false;
         };
         match eviction {
             Eviction::TableFull => self.flows_evicted += 1,
             Eviction::MemoryBudget => {
                 self.budget.tally.evicted_flows += 1;
-                self.budget.tally.evicted_bytes += connection.footprint(self.now).total as u64;
+                self.budget.tally.evicted_bytes += held as u64;
             }
         }
         self.finish_flow(connection, FlowEnd::Evicted(eviction));
@@ -597,44 +628,90 @@ impl Analyzer {
 
     /// Removes a flow from the table, the activity index and the memory budget.
     fn take(&mut self, key: &FlowKey) -> Option<Box<TcpConnection>> {
-        let mut connection = self.flows.remove(key)?;
-        self.activity.remove(&connection);
-        self.budget
-            .release(connection.tcp_stream, &mut connection.charge);
-        Some(connection)
+        let mut slot = self.flows.remove(key)?;
+        self.activity.remove(&slot);
+        self.budget.release(slot.tcp_stream(), slot.charge_mut());
+        let mut context = Context {
+            keylog: &self.keylog,
+            tls_servers: &mut self.tls_servers,
+            await_keys: self.options.await_keys,
+            now: self.now,
+        };
+        Some(slot.into_connection(*key, &mut context))
     }
 
-    /// Finishes every flow still in the table, in flow order.
-    fn finish_all(&mut self, end: FlowEnd) {
+    /// Finishes every flow still in the table, in flow order. Compact SYN-only entries are
+    /// opened one at a time, as each is finished; final reports go to `on_flows` as they are
+    /// ready, when given (else they wait for [`Analyzer::take_flows`]).
+    fn finish_all(&mut self, end: FlowEnd, mut on_flows: Option<&mut FlowsSink<'_>>) {
         self.activity = ActivityIndex::default();
-        let mut open: Vec<Box<TcpConnection>> = self.flows.drain().map(|(_, c)| c).collect();
-        for connection in &mut open {
-            self.budget
-                .release(connection.tcp_stream, &mut connection.charge);
+        let mut open: Vec<(FlowKey, Slot)> = self.flows.drain().collect();
+        for (_, slot) in &mut open {
+            self.budget.release(slot.tcp_stream(), slot.charge_mut());
         }
-        open.sort_by_key(|c| c.tcp_stream);
-        for connection in open {
+        open.sort_by_key(|(_, slot)| slot.tcp_stream());
+        for (key, slot) in open {
+            let mut context = Context {
+                keylog: &self.keylog,
+                tls_servers: &mut self.tls_servers,
+                await_keys: self.options.await_keys,
+                now: self.now,
+            };
+            let connection = slot.into_connection(key, &mut context);
             self.finish_flow(connection, end);
+            self.hand_out(&mut on_flows);
+        }
+    }
+
+    /// Hands the final reports ready so far to `on_flows`, when given.
+    fn hand_out(&mut self, on_flows: &mut Option<&mut FlowsSink<'_>>) {
+        if let Some(sink) = on_flows
+            && self.output.has_ready()
+        {
+            sink(self.output.take());
         }
     }
 
     /// Ends a live capture: every open flow is reported as stopped.
     pub fn stop_capture(&mut self, path: &str, summary: &CaptureSummary) -> CaptureReport {
-        self.finish_all(FlowEnd::CaptureStopped);
+        self.finish_all(FlowEnd::CaptureStopped, None);
         self.end_capture(path, summary)
     }
 
     /// Ends the current capture: every open flow is finished, and the capture's report returned.
+    /// The flows' final reports wait for [`Analyzer::take_flows`].
     pub fn end_capture(&mut self, path: &str, summary: &CaptureSummary) -> CaptureReport {
+        self.end_capture_with(path, summary, None)
+    }
+
+    /// Ends the current capture as [`Analyzer::end_capture`] does, handing the final reports
+    /// to `on_flows` as they are ready instead of keeping them: the table may hold hundreds of
+    /// thousands of flows when the capture ends.
+    pub fn end_capture_streaming(
+        &mut self,
+        path: &str,
+        summary: &CaptureSummary,
+        on_flows: &mut FlowsSink<'_>,
+    ) -> CaptureReport {
+        self.end_capture_with(path, summary, Some(on_flows))
+    }
+
+    fn end_capture_with(
+        &mut self,
+        path: &str,
+        summary: &CaptureSummary,
+        mut on_flows: Option<&mut FlowsSink<'_>>,
+    ) -> CaptureReport {
         if let Some(counters) = &summary.statistics {
             self.capture_drops = counters.dropped();
         }
-        self.finish_all(FlowEnd::CaptureEnded);
+        self.finish_all(FlowEnd::CaptureEnded, on_flows.as_deref_mut());
         let mut deferred = std::mem::take(&mut self.deferred);
         deferred.sort_by_key(|f| f.tcp_stream);
         for mut facts in deferred {
             facts.capture_drops = self.capture_drops;
             self.conclude(facts, None);
+            self.hand_out(&mut on_flows);
         }
         self.defrag.finish();
         self.decode.datagrams_reassembled = self.defrag.completed;

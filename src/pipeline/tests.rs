@@ -811,6 +811,9 @@ fn over_the_memory_budget_the_table_sheds_in_order() {
         client_data(40001, 12, &hello),      // 5: B's ClientHello behind a 10-byte hole
         client_packet(40002, true, &[]),     // 6: C, SYN only
         client_packet(40003, true, &[]),     // 7: D, SYN only
+        client_packet(40004, true, &[]),     // 8: E, SYN only
+        client_packet(40005, true, &[]),     // 9: F, SYN only
+        client_packet(40006, true, &[]),     // 10: G, SYN only
     ];
     for (i, packet) in packets.iter().enumerate() {
         analyzer.frame(&frame(i as u64 + 1, packet));
@@ -836,8 +839,9 @@ fn over_the_memory_budget_the_table_sheds_in_order() {
     assert_eq!(tally(&analyzer), (1, 0, 0, 0));
     over_by_one(&mut analyzer);
     // B read on: its ClientHello, parsed, costs more than the 61 bytes that waited, so the
-    // last step closes a flow too: C, the least recently active flow without TLS.
-    assert_eq!(tally(&analyzer), (1, 1, 61, 1));
+    // last step closes flows too: C, D, E and F, the least recently active flows without TLS
+    // (each a compact SYN-only entry, a few hundred bytes).
+    assert_eq!(tally(&analyzer), (1, 1, 61, 4));
     assert_eq!(analyzer.active_flows(), 3);
     analyzer.budget.set_limit(DEFAULT_MEMORY_BUDGET);
     let capture = analyzer.end_capture("test", &summary());
@@ -848,7 +852,7 @@ fn over_the_memory_budget_the_table_sheds_in_order() {
             capture.memory.out_of_order_bytes,
             capture.memory.evicted_flows,
         ),
-        (1, 1, 61, 1)
+        (1, 1, 61, 4)
     );
     let report = analyzer.into_report(vec![capture]);
     let flows: Vec<(u16, VerdictKind, &str, Vec<&str>)> = report
@@ -886,26 +890,74 @@ fn over_the_memory_budget_the_table_sheds_in_order() {
             "alpnscope's memory budget for flow state (--memory) was used up; this flow was closed early to make room after frame 6 (no TLS record until then), so what it did next was not analysed"
         )
     );
-    assert_eq!(flows[3].0, 40003);
-    assert_eq!(flows.len(), 4);
+    let evicted = |f: &(u16, VerdictKind, &str, Vec<&str>)| {
+        f.2.starts_with("alpnscope's memory budget for flow state (--memory) was used up")
+    };
+    let ports_evicted: Vec<(u16, bool)> = flows[3..].iter().map(|f| (f.0, evicted(f))).collect();
+    assert_eq!(
+        ports_evicted,
+        [(40003, true), (40004, true), (40005, true), (40006, false)]
+    );
 }
 
 /// What a connection that only sent a SYN costs the flow table (charged to the memory budget):
-/// bounded, so that a SYN flood fills the budget slowly.
+/// a compact entry, so that a SYN flood fills the budget slowly. Its second packet makes it a
+/// full connection.
 #[test]
 fn a_syn_only_connection_costs_the_table_little() {
-    let syn = client_packet(40000, true, &[]);
     let mut analyzer = Analyzer::new(AnalyzerOptions::default());
     analyzer.begin_capture(0);
-    analyzer.frame(&frame(1, &syn));
-    let connection = analyzer.flows.values().next().unwrap();
-    let total = connection.footprint(Timestamp(1000)).total;
-    // 3,728 bytes today: the connection is about 2.2 KB, the table's overhead is charged as
-    // 1,280, the rest is its first frame's bookkeeping. The anomaly counts (1,408 bytes) are
-    // allocated at the first anomaly.
+    analyzer.frame(&frame(1, &client_packet(40000, true, &[])));
+    let slot = analyzer.flows.values().next().unwrap();
+    assert!(slot.connection().is_none(), "a SYN-only entry is compact");
+    let total = slot.footprint(Timestamp(1000)).total;
+    // The SYN's fields (120 bytes) and the table's overhead as measured (320).
     assert!(
-        total <= 3_800,
+        total <= 440,
         "a SYN-only connection is charged {total} bytes"
+    );
+    analyzer.frame(&frame(2, &client_packet(40000, false, &[])));
+    let slot = analyzer.flows.values().next().unwrap();
+    assert!(slot.connection().is_some(), "the second packet opens it");
+}
+
+/// A connection whose SYN is followed by thousands of SYN-only connections before its
+/// ClientHello is still tracked from its SYN under a small memory budget, and judged right.
+#[test]
+fn a_syn_flood_does_not_push_out_a_real_connection() {
+    let mut analyzer = Analyzer::new(AnalyzerOptions {
+        memory: 1 << 20,
+        ..AnalyzerOptions::default()
+    });
+    analyzer.begin_capture(0);
+    let hello = client_hello_record();
+    let mut packets = vec![client_packet(40000, true, &[])];
+    packets.extend((40001..42001).map(|port| client_packet(port, true, &[])));
+    packets.push(client_packet(40000, false, &hello));
+    packets.push(server_packet(
+        40000,
+        1,
+        2 + hello.len() as u32,
+        &server_hello_record(b"h2"),
+    ));
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    let capture = analyzer.end_capture("test", &summary());
+    assert_eq!(capture.memory.evicted_flows, 0);
+    let report = analyzer.into_report(vec![capture]);
+    let flow = report
+        .flows
+        .iter()
+        .find(|f| f.client.port == 40000)
+        .unwrap();
+    assert_eq!(
+        (
+            flow.first_frame,
+            flow.verdict,
+            flow.alpn_selected.as_deref()
+        ),
+        (1, VerdictKind::Agreed, Some("h2"))
     );
 }
 
