@@ -122,6 +122,13 @@ pub fn looks_like_record(b: &[u8]) -> Option<bool> {
 
 /// Classifies the first bytes of one direction.
 pub fn classify(b: &[u8]) -> Preamble {
+    classify_from(b, 0)
+}
+
+/// Classifies the first bytes of one direction, knowing that its first `searched` bytes hold
+/// no whole blank line (`\r\n\r\n`): an HTTP header block arriving a byte at a time is
+/// searched once, not once per byte.
+fn classify_from(b: &[u8], searched: usize) -> Preamble {
     match looks_like_record(b) {
         Some(true) => return Preamble::Tls,
         None => return Preamble::NeedMore,
@@ -133,7 +140,7 @@ pub fn classify(b: &[u8]) -> Preamble {
         Some(hello) => return hello,
     }
     if b.starts_with(b"CONNECT ") {
-        return http_block(b, |head| {
+        return http_block(b, searched, |head| {
             let line = head.split(|&c| c == b'\r').next().unwrap_or(&[]);
             let target = line.split(|&c| c == b' ').nth(1).unwrap_or(&[]);
             Some(super::alpn::escape_bytes(target))
@@ -148,7 +155,7 @@ pub fn classify(b: &[u8]) -> Preamble {
         if b.get(9) != Some(&b'2') {
             return Preamble::Other;
         }
-        return http_block(b, |_| None);
+        return http_block(b, searched, |_| None);
     }
     if "CONNECT ".as_bytes().starts_with(&b[..b.len().min(8)])
         || "HTTP/1.".as_bytes().starts_with(&b[..b.len().min(7)])
@@ -298,6 +305,8 @@ pub enum Start<'b> {
 #[derive(Debug, Default)]
 pub struct StartDetector {
     buf: Vec<u8>,
+    /// Leading bytes of `buf` known to hold no blank line (see [`classify_from`]).
+    searched: usize,
     /// No proxy preamble may come first (the peer's direction is not TLS).
     tls_only: bool,
 }
@@ -322,6 +331,7 @@ impl StartDetector {
     /// Drops the kept bytes.
     pub fn clear(&mut self) {
         self.buf = Vec::new();
+        self.searched = 0;
     }
 
     /// Looks at the next chunk.
@@ -338,12 +348,20 @@ impl StartDetector {
                 None => Preamble::NeedMore,
             }
         } else {
-            classify(view)
+            classify_from(view, self.searched)
         };
+        if preamble != Preamble::NeedMore {
+            self.searched = 0;
+        }
+        // Waiting for the end of an HTTP header block, which is not in `view`?
+        let http_block = view.starts_with(b"CONNECT ") || view.starts_with(b"HTTP/1.");
         match preamble {
             Preamble::NeedMore => {
                 if !buffered {
                     self.buf.extend_from_slice(bytes);
+                }
+                if http_block {
+                    self.searched = self.buf.len();
                 }
                 if self.buf.len() > MAX_PREAMBLE_BYTES {
                     let start = Start::NotTls {
@@ -400,9 +418,12 @@ impl StartDetector {
 /// line) within the first [`MAX_PREAMBLE_BYTES`]. The limit is on the position, so the decision
 /// never depends on how much arrived in one segment (found by the `tls_chunking` fuzz target:
 /// a blank line after byte 8192 counted when it came in the same segment).
-fn http_block(b: &[u8], target: impl Fn(&[u8]) -> Option<String>) -> Preamble {
+fn http_block(b: &[u8], searched: usize, target: impl Fn(&[u8]) -> Option<String>) -> Preamble {
     let head = &b[..b.len().min(MAX_PREAMBLE_BYTES)];
-    match head.windows(4).position(|w| w == b"\r\n\r\n") {
+    // A blank line may end just after the bytes searched before.
+    let from = searched.saturating_sub(3).min(head.len());
+    let found = head[from..].windows(4).position(|w| w == b"\r\n\r\n");
+    match found.map(|at| from + at) {
         Some(end) => Preamble::Proxy {
             kind: ProxyKind::HttpConnect,
             target: target(&b[..end]),
@@ -568,6 +589,40 @@ mod tests {
         assert_eq!(classify(&[0x16, 3, 1, 0, 200]), Preamble::Tls);
         assert_eq!(classify(&[0x16, 3]), Preamble::NeedMore);
         assert_eq!(classify(b"SSH-2.0-OpenSSH"), Preamble::Other);
+    }
+
+    /// A CONNECT block fed a byte at a time is found where it ends, as when it comes whole,
+    /// and searched once: the detector remembers how far it looked.
+    #[test]
+    fn a_header_block_fed_byte_by_byte_is_searched_once() {
+        let block = b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n\x16\x03\x01";
+        let mut detector = StartDetector::default();
+        let mut outcome = None;
+        for (i, byte) in block.iter().enumerate() {
+            match detector.push(std::slice::from_ref(byte)) {
+                // Once `CONNECT ` is in, every byte kept has been searched.
+                Start::NeedMore => assert_eq!(detector.searched, if i >= 7 { i + 1 } else { 0 }),
+                start => {
+                    outcome = Some((i, format!("{start:?}")));
+                    break;
+                }
+            }
+        }
+        let end = block.len() - 3 - 1;
+        assert_eq!(
+            outcome,
+            Some((
+                end,
+                format!(
+                    "{:?}",
+                    Start::Proxy {
+                        kind: ProxyKind::HttpConnect,
+                        target: Some("a.test:443".to_string()),
+                        rest: Cow::Owned(Vec::new()),
+                    }
+                )
+            ))
+        );
     }
 
     #[test]
