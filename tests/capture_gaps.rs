@@ -32,7 +32,7 @@ fn hellos_cut_from_the_capture_are_missing_not_failed() {
             vec![21, 22, 23, 25],
             json!([{"from": "client", "bytes": 220, "before_frame": 23, "acked_in": 21, "frames": [21, 23, 25]}]),
             json!(
-                "the capture missed 220 bytes of the client's stream before frame 23 (the server acknowledged them in frame 21), and nothing was resent: the capture dropped these packets, not the network"
+                "the capture missed 220 bytes of the client's stream before frame 23 (the server acknowledged them in frame 21), and nothing was resent: the peers received them, so the network delivered them and the capture did not record them (dropped by the capture, or sent on a path the capture point does not see)"
             ),
         ),
         (

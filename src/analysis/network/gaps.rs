@@ -147,7 +147,7 @@ pub fn capture_gap_sentence(gaps: &[CaptureGap]) -> Option<String> {
         .map(|g| format!("{} ({})", g.describe(), g.acknowledgement()))
         .collect();
     Some(format!(
-        "the capture missed {}, and nothing was resent: the capture dropped these packets, not the network",
+        "the capture missed {}, and nothing was resent: the peers received them, so the network delivered them and the capture did not record them (dropped by the capture, or sent on a path the capture point does not see)",
         missed.join(" and ")
     ))
 }
