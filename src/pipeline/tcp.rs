@@ -566,6 +566,7 @@ impl TcpConnection {
             let i = side.index();
             let (reassembly, parser) = (&mut self.reassembly[i], &mut self.parsers[i]);
             reassembly.finish(last, &mut |chunk| feed(parser, chunk, &mut events));
+            parser.end_of_stream(&mut events);
             self.events.extend(events.into_iter().map(|e| (side, e)));
         }
         if self.first_tls_frame.is_none() && self.parsers.iter().any(DirectionParser::seen_tls) {

@@ -1060,3 +1060,28 @@ fn the_server_stream_starts_at_the_syn_ack_the_client_used() {
     );
     assert!(flow.network.is_none(), "{:?}", flow.network);
 }
+
+/// A capture that ends inside a ServerHello split across segments: what it holds of the
+/// ServerHello is read, and the verdict says the answer is unknown, not that the server never
+/// answered (issue: a capture cut mid-record).
+#[test]
+fn a_capture_ending_inside_a_server_hello_reads_what_it_holds() {
+    let ch = client_hello_record();
+    let sh = server_hello_record(b"h2");
+    let packets = [
+        client_packet(40000, false, &ch),
+        // The first 49 bytes of the 58-byte record: the ServerHello up to its extensions.
+        server_packet(40000, 1, 2 + ch.len() as u32, &sh[..49]),
+    ];
+    let report = report_of(&packets);
+    let flow = &report.flows[0];
+    assert_eq!(flow.verdict, VerdictKind::Incomplete);
+    assert_eq!(
+        flow.detail,
+        "the capture holds only 40 of the ServerHello's 49 bytes (frame 2; the capture ends before the rest of it): not enough to see whether it carries an ALPN extension, so the server's answer is unknown, not declined; the client offered h2; capture the whole handshake to see it"
+    );
+    assert_eq!(
+        flow.server_hello.as_ref().map(|h| h.frames.clone()),
+        Some(vec![2])
+    );
+}

@@ -199,6 +199,20 @@ impl DirectionParser {
         self.phase == Phase::Done
     }
 
+    /// The stream ends here (the capture, or alpnscope's view of the flow): a ServerHello whose
+    /// body did not all arrive is read as far as the capture holds it, as after a gap. A
+    /// ClientHello in progress is left as it is: the flow's facts name it
+    /// ([`DirectionParser::message_in_progress`]).
+    pub fn end_of_stream(&mut self, events: &mut Vec<TlsEvent>) {
+        let server_hello = self
+            .handshake
+            .in_progress()
+            .is_some_and(|m| m.ty == super::HandshakeType::SERVER_HELLO);
+        if self.phase == Phase::Records && server_hello {
+            self.cut_hello(events);
+        }
+    }
+
     /// The handshake message whose body did not all arrive yet (its header read).
     pub fn message_in_progress(&self) -> Option<super::handshake::PartialMessage> {
         self.handshake.in_progress()

@@ -5,7 +5,7 @@
 //! Takes [`FlowFacts`] and the client's offer; emits one sentence. A gap in the capture is named
 //! before any advice about keys.
 
-use super::{cut_cause, cut_offer, list};
+use super::{cut_advice, cut_cause, cut_offer, list};
 use crate::analysis::{FlowFacts, KeyStatus};
 use crate::tls::decrypt::DecryptError;
 use crate::tls::hello::{Tls13Evidence, version_name};
@@ -59,10 +59,11 @@ pub(super) fn hidden_detail(
             _ => (String::new(), format!(" among {choices}"), ""),
         };
         return format!(
-            "{version}: the capture holds only {} of the ServerHello's {} bytes{client_cut} ({}), but {by} shows TLS 1.3, so the server's choice{among} is in the encrypted EncryptedExtensions{offer}. To read it, capture whole packets (tcpdump -s 0), log the client's keys (SSLKEYLOGFILE=keys.log) and run alpnscope analyze --keylog keys.log",
+            "{version}: the capture holds only {} of the ServerHello's {} bytes{client_cut} ({}), but {by} shows TLS 1.3, so the server's choice{among} is in the encrypted EncryptedExtensions{offer}. To read it, {}, log the client's keys (SSLKEYLOGFILE=keys.log) and run alpnscope analyze --keylog keys.log",
             cut.captured,
             cut.len,
-            cut_cause(facts)
+            cut_cause(facts),
+            cut_advice(facts)
         );
     }
     if decrypt_failure.is_none()

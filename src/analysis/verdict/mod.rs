@@ -16,7 +16,7 @@ mod plaintext;
 
 use super::facts::{FlowEnd, FlowFacts, Role, alert_name};
 use super::network::NetworkCause;
-use crate::tls::{AlpnList, ClientHello, ProtocolName, ServerHello, TlsVersion};
+use crate::tls::{AlpnList, ClientHello, ProtocolName, ServerHello, StreamFault, TlsVersion};
 use hidden::hidden_detail;
 use incomplete::{
     client_capture_gap, closed_before_client_hello, incomplete_detail, network_detail,
@@ -251,12 +251,13 @@ fn judge_inner(
         return (
             VerdictKind::Incomplete,
             format!(
-                "the capture holds only {} of the ServerHello's {} bytes (frame {}; {}): {answer_unknown}{}; capture whole packets (tcpdump -s 0) to see it",
+                "the capture holds only {} of the ServerHello's {} bytes (frame {}; {}): {answer_unknown}{}; {} to see it",
                 cut.captured,
                 cut.len,
                 answer.frame,
                 cut_cause(facts),
-                offer_clause(facts, client_hello)
+                offer_clause(facts, client_hello),
+                cut_advice(facts)
             ),
         );
     }
@@ -283,12 +284,33 @@ fn cut_offer(facts: &FlowFacts, client_hello: &ClientHello) -> String {
 }
 
 /// Why a hello is cut short: the capture's snaplen when it cut frames of the flow, else bytes
-/// missing from the capture.
+/// missing from the capture (a gap), else the capture's end.
 fn cut_cause(facts: &FlowFacts) -> String {
-    if facts.truncated_frames > 0 && facts.snaplen > 0 {
+    if cut_by_snaplen(facts) {
         format!("cut by the capture's snaplen of {} bytes", facts.snaplen)
-    } else {
+    } else if facts
+        .faults
+        .iter()
+        .any(|(_, _, f)| matches!(f, StreamFault::Gap { .. }))
+    {
         "the rest is missing from the capture".to_string()
+    } else {
+        "the capture ends before the rest of it".to_string()
+    }
+}
+
+/// True when the capture's snaplen cut frames of the flow.
+fn cut_by_snaplen(facts: &FlowFacts) -> bool {
+    facts.truncated_frames > 0 && facts.snaplen > 0
+}
+
+/// What to capture to see the rest of a cut hello: whole packets when the snaplen cut it, else
+/// the whole handshake.
+fn cut_advice(facts: &FlowFacts) -> &'static str {
+    if cut_by_snaplen(facts) {
+        "capture whole packets (tcpdump -s 0)"
+    } else {
+        "capture the whole handshake"
     }
 }
 
