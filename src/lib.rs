@@ -32,6 +32,7 @@ pub mod decode;
 pub mod extract;
 pub mod flow;
 pub mod pipeline;
+pub mod quic;
 pub mod report;
 pub mod tls;
 

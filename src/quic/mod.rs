@@ -1,0 +1,7 @@
+//! QUIC: datagrams in, CRYPTO bytes out.
+pub mod keys;
+pub mod packet;
+#[cfg(test)]
+pub(crate) mod testdata;
+pub mod version;
+pub mod wire;
