@@ -1,4 +1,5 @@
 //! QUIC: datagrams in, CRYPTO bytes out.
+pub mod crypto;
 pub mod frame;
 pub mod keys;
 pub mod packet;
