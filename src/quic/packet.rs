@@ -303,6 +303,54 @@ pub enum Packet<'a> {
     },
 }
 
+/// The fields of a long header to write (see [`LongHeader::write`]): for tests, the fuzz
+/// target and `keys::PacketKeys::seal_long`. This tool never sends packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LongHeader<'a> {
+    /// The version.
+    pub version: KnownVersion,
+    /// Initial, 0-RTT or Handshake.
+    pub ty: LongType,
+    /// Destination Connection ID (at most [`MAX_CID_LEN`] bytes; longer is cut there).
+    pub dcid: &'a [u8],
+    /// Source Connection ID (likewise).
+    pub scid: &'a [u8],
+    /// Token (Initial packets only; ignored for the other types).
+    pub token: &'a [u8],
+}
+
+impl LongHeader<'_> {
+    /// Appends the unprotected header to `out`, ending in `packet_number` on `pn_len` bytes
+    /// (1 to 4; clamped) with a Length field counting `pn_len + rest_len` bytes (`rest_len`:
+    /// payload and AEAD tag). Returns the packet number's offset in `out`.
+    pub fn write(
+        &self,
+        packet_number: u64,
+        pn_len: usize,
+        rest_len: usize,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        use super::wire::put_varint;
+        let pn_len = pn_len.clamp(1, 4);
+        let start = out.len();
+        out.push(0xc0 | self.version.long_type_code(self.ty) << 4 | (pn_len as u8 - 1));
+        out.extend_from_slice(&self.version.version().0.to_be_bytes());
+        for cid in [self.dcid, self.scid] {
+            let cid = cid.get(..MAX_CID_LEN).unwrap_or(cid);
+            out.push(cid.len() as u8);
+            out.extend_from_slice(cid);
+        }
+        if self.ty == LongType::Initial {
+            put_varint(out, self.token.len() as u64);
+            out.extend_from_slice(self.token);
+        }
+        put_varint(out, (pn_len + rest_len) as u64);
+        let pn_offset = out.len() - start;
+        out.extend_from_slice(&packet_number.to_be_bytes()[8 - pn_len..]);
+        pn_offset
+    }
+}
+
 /// Whether `payload` starts like a QUIC long-header packet this tool reads: the header form bit
 /// set, then a [`KnownVersion`] with connection ID lengths of at most 20 bytes, or version 0
 /// (Version Negotiation: only a server's answer to a client, so only telling on a flow already
