@@ -129,7 +129,10 @@ impl CryptoStream {
         let mut fresh: Vec<(u64, u64)> = Vec::new();
         let differs = |old: &[u8], from: u64, to: u64| {
             let first = old.get(at(from)..at(to)).unwrap_or(&[]);
-            first != data.get(at(from - offset)..at(to - offset)).unwrap_or(&[])
+            first
+                != data
+                    .get(at(from.saturating_sub(offset))..at(to.saturating_sub(offset)))
+                    .unwrap_or(&[])
         };
         let mut cursor = offset;
         let received = std::iter::once((0, self.delivered))
@@ -227,7 +230,7 @@ impl CryptoStream {
             self.data.resize(at(end), 0);
         }
         let source = data
-            .get(at(start - offset)..at(end - offset))
+            .get(at(start.saturating_sub(offset))..at(end.saturating_sub(offset)))
             .unwrap_or(&[]);
         if let Some(dest) = self.data.get_mut(at(start)..at(end)) {
             dest.copy_from_slice(source);

@@ -446,7 +446,9 @@ impl PacketKeys {
             needed: sample_at.saturating_add(SAMPLE_LEN),
             have: total,
         };
-        if pn_offset + pn_len != header.len() || total < sample_at + SAMPLE_LEN {
+        if pn_offset.checked_add(pn_len) != Some(header.len())
+            || total < sample_at.saturating_add(SAMPLE_LEN)
+        {
             return Err(too_short);
         }
         let mut out = Vec::with_capacity(total);
@@ -469,7 +471,7 @@ impl PacketKeys {
         if let Some(b0) = out.first_mut() {
             *b0 ^= mask[0] & first_byte_mask(first);
         }
-        if let Some(pn) = out.get_mut(pn_offset..pn_offset + pn_len) {
+        if let Some(pn) = out.get_mut(pn_offset..header.len()) {
             for (b, m) in pn.iter_mut().zip(mask.iter().skip(1)) {
                 *b ^= m;
             }

@@ -252,7 +252,8 @@ impl<'a> VersionNegotiation<'a> {
         self.list
             .chunks_exact(4)
             .take(MAX_VN_VERSIONS)
-            .map(|v| Version(u32::from_be_bytes([v[0], v[1], v[2], v[3]])))
+            .filter_map(|v| v.first_chunk::<4>())
+            .map(|v| Version(u32::from_be_bytes(*v)))
     }
 
     /// How many versions the packet lists (all of them, also beyond [`MAX_VN_VERSIONS`]).
@@ -346,7 +347,8 @@ impl LongHeader<'_> {
         }
         put_varint(out, (pn_len + rest_len) as u64);
         let pn_offset = out.len() - start;
-        out.extend_from_slice(&packet_number.to_be_bytes()[8 - pn_len..]);
+        let pn = packet_number.to_be_bytes();
+        out.extend_from_slice(pn.get(8 - pn_len..).unwrap_or(&pn));
         pn_offset
     }
 }
