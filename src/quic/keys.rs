@@ -716,6 +716,22 @@ mod tests {
         }
     }
 
+    /// Drafts 33 and 34 already used version 1's salt (as Wireshark reads them); draft-32 used
+    /// draft-29's, mvfst's draft-27 version draft-23's.
+    #[test]
+    fn draft_secrets_follow_their_salts() {
+        let secrets = |v: u32| {
+            let version = crate::quic::version::Version(v).known().unwrap();
+            InitialSecrets::derive(version, &RFC_DCID).unwrap()
+        };
+        assert_eq!(secrets(0xff000021), secrets(1));
+        assert_eq!(secrets(0xff000022), secrets(1));
+        assert_ne!(secrets(0xff000020), secrets(1));
+        assert_eq!(secrets(0xff000020), secrets(0xff00001d));
+        assert_eq!(secrets(0xfaceb002), secrets(0xff000017));
+        assert_ne!(secrets(0xfaceb001), secrets(0xff000017));
+    }
+
     /// Removes the PADDING after the CRYPTO frame of the RFC client Initials.
     fn strip_padding(payload: &[u8]) -> &[u8] {
         let end = payload.iter().rposition(|b| *b != 0).unwrap() + 1;
