@@ -10,6 +10,9 @@
 # room for certificates. Left to itself libFuzzer takes the largest seed (164 KB) as the limit,
 # and every execution reads, analyses and renders captures that size; longer seeds are cut to
 # 16 KiB, which still reads as a capture (its last record truncated).
+#
+# quic_initial reads one UDP payload: at most 2048 bytes, room for a 1200-byte client Initial
+# (RFC 9000 §14.1) with other packets coalesced after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=$1
@@ -18,5 +21,6 @@ shift 2
 flags=(-max_total_time="$seconds" -timeout=10 -print_final_stats=1)
 case $target in
   capture | pcapng_secrets) flags+=(-max_len=16384) ;;
+  quic_initial) flags+=(-max_len=2048) ;;
 esac
 exec cargo +nightly fuzz run --sanitizer "${FUZZ_SANITIZER:-address}" "$target" -- "${flags[@]}" "$@"

@@ -8,11 +8,14 @@
 #   tls_chunking    mode 0, no split point, then the TCP payload of one direction (in capture
 #                   order, retransmissions left out, at most 16 KiB) of each Ethernet pcap's
 #                   connections: real hellos, certificates, alerts and encrypted records
+#   quic_initial    the sample packets of RFC 9001 and RFC 9369 Appendix A
+#                   (src/quic/testdata/*.hex): client and server Initials, Retry, the ChaCha20
+#                   short-header packet; and the two server Initials coalesced with zero padding
 set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=../fixtures
 max=$((256 * 1024))
-mkdir -p corpus/capture corpus/pcapng_secrets corpus/keylog corpus/tls_chunking
+mkdir -p corpus/capture corpus/pcapng_secrets corpus/keylog corpus/tls_chunking corpus/quic_initial
 
 # A two-byte big-endian length prefix.
 be16() { printf "\\x$(printf %02x $(($1 >> 8)))\\x$(printf %02x $(($1 & 255)))"; }
@@ -74,5 +77,20 @@ for path in sorted(glob.glob(os.path.join(fixtures, "*.pcap"))):
         name = "%s.%d" % (os.path.basename(path), n)
         with open(os.path.join("corpus", "tls_chunking", name), "wb") as out:
             out.write(b"\x00\x00" + bytes(stream[:16384]))
+PY
+python3 - ../src/quic/testdata <<'PY'
+import glob, os, sys
+vectors = sys.argv[1]
+packets = {}
+for path in sorted(glob.glob(os.path.join(vectors, "*.hex"))):
+    name = os.path.basename(path)[:-4]
+    if name.endswith("-crypto-frame") or name.endswith("-payload"):
+        continue  # plaintext, not datagrams
+    packets[name] = bytes.fromhex("".join(open(path).read().split()))
+packets["coalesced-server-initials"] = (
+    packets["rfc9001-server-initial"] + packets["rfc9369-server-initial"] + bytes(40))
+for name, data in packets.items():
+    with open(os.path.join("corpus", "quic_initial", name), "wb") as out:
+        out.write(data)
 PY
 echo "seeded: $(for t in corpus/*; do printf '%s %s  ' "${t#corpus/}" "$(ls "$t" | wc -l)"; done)"

@@ -12,6 +12,8 @@
 //! flow      FlowKey + Side, per-direction Reassembler, TcpHealth ──► ordered Chunks (data | gap)
 //!    │
 //! tls       DirectionParser: records, handshake messages, decryption ──► TlsEvents
+//!    │      quic (beside tls, not wired into the pipeline yet): UDP payloads ──► Initial and
+//!    │      Handshake packets opened ──► frames ──► CRYPTO bytes for tls's handshake layer
 //!    │
 //! analysis  FlowFacts ──► Verdict { kind, detail, evidence frames }; network view
 //!    │
@@ -32,6 +34,7 @@ pub mod decode;
 pub mod extract;
 pub mod flow;
 pub mod pipeline;
+pub mod quic;
 pub mod report;
 pub mod tls;
 

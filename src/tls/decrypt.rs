@@ -90,8 +90,13 @@ impl fmt::Debug for RecordDecryptor {
     }
 }
 
-/// RFC 8446 §7.1 HKDF-Expand-Label with an empty context.
-fn expand_label<H>(secret: &[u8], label: &str, len: usize) -> Result<Vec<u8>, DecryptError>
+/// RFC 8446 §7.1 HKDF-Expand-Label with an empty context: `label` gets the `tls13 ` prefix.
+/// QUIC derives its packet protection keys with it too (RFC 9001 §5.1, `quic` labels).
+pub(crate) fn expand_label<H>(
+    secret: &[u8],
+    label: &str,
+    len: usize,
+) -> Result<Vec<u8>, DecryptError>
 where
     H: hkdf::hmac::EagerHash + Clone,
     hkdf::Hkdf<H>: Sized,
