@@ -51,17 +51,17 @@ where
     let mut head = [0u8; 6];
     let head_len = input.read(&mut head).map_err(CaptureError::Io)?;
     let head = &head[..head_len];
-    let mut reader = match pcap_parser::create_reader(BUFFER_BYTES, FillingReader(head.chain(input)))
-    {
-        Ok(r) => r,
-        Err(PcapError::Eof) => return Err(CaptureError::Empty),
-        Err(PcapError::ReadError) => {
-            return Err(CaptureError::Io(io::Error::other(
-                "the input could not be read",
-            )));
-        }
-        Err(_) => return Err(super::summary::not_a_capture(head)),
-    };
+    let mut reader =
+        match pcap_parser::create_reader(BUFFER_BYTES, FillingReader(head.chain(input))) {
+            Ok(r) => r,
+            Err(PcapError::Eof) => return Err(CaptureError::Empty),
+            Err(PcapError::ReadError) => {
+                return Err(CaptureError::Io(io::Error::other(
+                    "the input could not be read",
+                )));
+            }
+            Err(_) => return Err(super::summary::not_a_capture(head)),
+        };
     let mut handler = BlockHandler::new();
     let mut capacity = BUFFER_BYTES;
     loop {

@@ -77,7 +77,9 @@ fn text_is_not_a_capture() {
 #[test]
 fn compressed_capture_is_named() {
     // The start of zeek's testing/btest/Traces/tls/tls-fragmented-handshake.pcap.gz.
-    let gz = [0x1f, 0x8b, 0x08, 0x08, 0x76, 0xe7, 0x00, 0x55, 0x02, 0x03, 0x74, 0x6c, 0x73];
+    let gz = [
+        0x1f, 0x8b, 0x08, 0x08, 0x76, 0xe7, 0x00, 0x55, 0x02, 0x03, 0x74, 0x6c, 0x73,
+    ];
     let err = frames_of(&gz).1.unwrap_err();
     assert!(matches!(err, CaptureError::Compressed(Compression::Gzip)));
     assert_eq!(
