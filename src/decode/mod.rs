@@ -341,8 +341,11 @@ fn tcp_segment<'a>(
     let header_len = tcp.header_slice().len();
     let captured = tcp.payload();
     // No usable length field (a zero IPv4 total length from TSO on the capturing host, an IPv6
-    // jumbogram) leaves only the captured length to go by.
+    // jumbogram) leaves only the captured length to go by. Neither does one that claims more
+    // bytes than a frame the capture holds whole: the frame's own length shows the datagram
+    // ended there (Wireshark's "total length exceeds packet length"), no snaplen cut it.
     let wire_len = match ip.declared_payload {
+        Some(n) if n >= header_len && !frame_truncated && ip.payload.incomplete => captured.len(),
         Some(n) if n >= header_len => n - header_len,
         Some(_) | None if !ip.payload.incomplete => captured.len(),
         _ => {
@@ -478,6 +481,25 @@ mod tests {
         };
         assert_eq!(seg.payload.len(), 10);
         assert_eq!(seg.payload_len, 300);
+    }
+
+    #[test]
+    fn ip_length_beyond_a_whole_frame_is_not_a_cut() {
+        // A SYN/ACK whose IPv4 total length claims 4148 bytes in a 66-byte frame the capture
+        // holds whole (nDPI's tls_invalid_reads.pcap, frame 2): no payload, nothing missing.
+        let mut bytes = tcp_ipv4(b"");
+        bytes[14 + 2..14 + 4].copy_from_slice(&4148u16.to_be_bytes());
+        let len = bytes.len() as u32;
+        let Decoded::Tcp(seg) = decode_frame(&frame(LinkType::ETHERNET, &bytes, len)) else {
+            panic!("not tcp");
+        };
+        assert_eq!(seg.payload.len(), 0);
+        assert_eq!(seg.payload_len, 0);
+        // The same claim in a frame the snaplen cut keeps the declared length.
+        let Decoded::Tcp(seg) = decode_frame(&frame(LinkType::ETHERNET, &bytes, 4162)) else {
+            panic!("not tcp");
+        };
+        assert_eq!(seg.payload_len, 4148 - 40);
     }
 
     #[test]
