@@ -227,8 +227,22 @@ struct IpView<'a> {
     payload: &'a LaxIpPayloadSlice<'a>,
 }
 
+/// Most IP headers in one frame: the outer one and the tunnelled ones inside it (IP in IP).
+const MAX_IP_LAYERS: usize = 3;
+
 /// Decodes a sliced packet down to its TCP segment: the IP layer, then the TCP header.
 fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decoded<'a> {
+    segment_within(packet, frame_truncated, MAX_IP_LAYERS)
+}
+
+/// [`segment_of`], reading through at most `layers` IP headers: an IPv4 or IPv6 packet
+/// carried in IPv4 or IPv6 (IP protocol 4 or 41: RFC 2003 IPIP, RFC 4213 6in4/SIT, RFC 2473
+/// 4in6 and 6in6) is decoded from its inner header.
+fn segment_within<'a>(
+    packet: &LaxSlicedPacket<'a>,
+    frame_truncated: bool,
+    layers: usize,
+) -> Decoded<'a> {
     let Some(net) = &packet.net else {
         return match &packet.stop_err {
             Some(_) if frame_truncated => Decoded::TruncatedHeaders,
@@ -242,9 +256,22 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
         LaxNetSlice::Arp(_) => return Decoded::NotIp,
     };
     match ip {
+        Ok(ip) if layers > 1 && is_ip_in_ip(ip.payload.ip_number) => {
+            let inner = packet.ip_payload().map_or(&[][..], |p| p.payload);
+            match LaxSlicedPacket::from_ip(inner) {
+                Ok(inner) => segment_within(&inner, frame_truncated, layers - 1),
+                Err(_) if frame_truncated || ip.payload.incomplete => Decoded::TruncatedHeaders,
+                Err(_) => Decoded::OtherIp,
+            }
+        }
         Ok(ip) => tcp_segment(packet, &ip, frame_truncated),
         Err(decoded) => decoded,
     }
+}
+
+/// True for the IP protocol numbers of IPv4 (4) and IPv6 (41) carried in IP.
+fn is_ip_in_ip(protocol: etherparse::IpNumber) -> bool {
+    protocol == etherparse::IpNumber::IPV4 || protocol == etherparse::IpNumber::IPV6
 }
 
 /// The IPv4 layer, or the fragment it carries.
@@ -469,6 +496,122 @@ mod tests {
         assert_eq!(seg.payload, b"hello");
         assert_eq!(seg.payload_len, 5);
         assert!(seg.flags.ack() && !seg.flags.syn());
+    }
+
+    /// A TCP segment in IP, as the bytes after a link header.
+    fn inner_tcp(v6: bool) -> Vec<u8> {
+        let builder = if v6 {
+            PacketBuilder::ipv6([0x20; 16], [0x21; 16], 61)
+        } else {
+            PacketBuilder::ipv4([198, 51, 100, 1], [198, 51, 100, 2], 61)
+        };
+        let mut out = Vec::new();
+        builder
+            .tcp(40000, 443, 1000, 65535)
+            .ack(7)
+            .write(&mut out, b"hello")
+            .unwrap();
+        out
+    }
+
+    /// An outer IPv4 or IPv6 header with `protocol` around `inner`, in Ethernet.
+    fn outer(v6: bool, protocol: u8, inner: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let builder = PacketBuilder::ethernet2([1; 6], [2; 6]);
+        if v6 {
+            builder.ipv6([0x30; 16], [0x31; 16], 64).write(
+                &mut out,
+                etherparse::IpNumber(protocol),
+                inner,
+            )
+        } else {
+            builder.ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64).write(
+                &mut out,
+                etherparse::IpNumber(protocol),
+                inner,
+            )
+        }
+        .unwrap();
+        out
+    }
+
+    /// IPv6 in IPv4 (6in4, protocol 41), IPv4 in IPv6 (4in6, next header 4), IPv4 in IPv4 and
+    /// IPv6 in IPv6: the segment is the inner packet's (nDPI's 6in4tunnel.pcap and
+    /// 4in6tunnel.pcap hold real ones).
+    #[test]
+    fn ip_in_ip_is_decoded_from_the_inner_header() {
+        for (outer_v6, inner_v6) in [(false, true), (true, false), (false, false), (true, true)] {
+            let protocol = if inner_v6 { 41 } else { 4 };
+            let bytes = outer(outer_v6, protocol, &inner_tcp(inner_v6));
+            let decoded = decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32));
+            let Decoded::Tcp(seg) = decoded else {
+                panic!("{outer_v6} {inner_v6}: {decoded:?}");
+            };
+            let src = if inner_v6 {
+                IpAddr::from([0x20; 16])
+            } else {
+                IpAddr::from([198, 51, 100, 1])
+            };
+            assert_eq!(
+                (seg.src_ip, seg.dst_port, seg.ttl, seg.payload),
+                (src, 443, 61, &b"hello"[..])
+            );
+        }
+        // Three IP headers deep: still read; a fourth layer is not (the cap).
+        let bytes = outer(false, 4, &outer(false, 4, &inner_tcp(false))[14..]);
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32)),
+            Decoded::Tcp(_)
+        ));
+        let four = outer(
+            false,
+            4,
+            &outer(false, 4, &outer(false, 4, &inner_tcp(false))[14..])[14..],
+        );
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &four, four.len() as u32)),
+            Decoded::OtherIp
+        ));
+    }
+
+    /// PPPoE session frames (RFC 2516 §4) carrying IPv4 and IPv6, after VLAN tags too (arkime's
+    /// pppoe.pcap and zeek's pppoe-over-qinq.pcap hold real ones); PPP control traffic is not IP.
+    #[test]
+    fn pppoe_session_frames_carry_ip() {
+        for (v6, ppp) in [(false, 0x0021u16), (true, 0x0057)] {
+            for vlan in [false, true] {
+                let ip = inner_tcp(v6);
+                let mut bytes = vec![2; 6];
+                bytes.extend([1; 6]);
+                if vlan {
+                    bytes.extend([0x81, 0x00, 0x00, 0x64]);
+                }
+                bytes.extend([0x88, 0x64, 0x11, 0x00, 0x12, 0x34]);
+                bytes.extend(((ip.len() + 2) as u16).to_be_bytes());
+                bytes.extend(ppp.to_be_bytes());
+                bytes.extend(&ip);
+                let decoded = decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32));
+                let Decoded::Tcp(seg) = decoded else {
+                    panic!("{v6} {vlan}: {decoded:?}");
+                };
+                assert_eq!((seg.dst_port, seg.payload), (443, &b"hello"[..]));
+            }
+        }
+        // LCP (0xc021) in a session frame, and a discovery frame (0x8863): not IP.
+        let mut lcp = vec![2; 6];
+        lcp.extend([1; 6]);
+        lcp.extend([
+            0x88, 0x64, 0x11, 0x00, 0x12, 0x34, 0x00, 0x06, 0xc0, 0x21, 1, 1, 0, 4,
+        ]);
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &lcp, lcp.len() as u32)),
+            Decoded::NotIp
+        ));
+        lcp[12..14].copy_from_slice(&[0x88, 0x63]);
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &lcp, lcp.len() as u32)),
+            Decoded::NotIp
+        ));
     }
 
     #[test]
