@@ -7,7 +7,8 @@ pub mod network;
 mod verdict;
 
 pub use facts::{
-    AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsSeen,
+    AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsOutcome,
+    StartTlsSeen,
     StoppedReading, WindowPacket, alert_name,
 };
 pub use verdict::{Verdict, VerdictKind, judge};

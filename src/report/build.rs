@@ -91,16 +91,16 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
             kind: *kind,
             target: target.clone(),
         }),
-        starttls: facts
-            .starttls
-            .as_ref()
-            .filter(|s| s.switched || s.refused.is_some())
-            .map(|s| StartTlsReport {
+        starttls: facts.starttls.as_ref().and_then(|s| {
+            let outcome = s.outcome(facts.server_hello().is_some())?;
+            Some(StartTlsReport {
                 protocol: s.protocol,
                 command: s.command.as_ref().map(|(c, _)| c.clone()),
                 frame: s.command.as_ref().map(|(_, f)| *f),
                 reply_frame: s.reply_frame,
-            }),
+                outcome,
+            })
+        }),
         tcp: tcp_report(facts, &view),
         network: view.finding.clone(),
         notes: notes(facts),

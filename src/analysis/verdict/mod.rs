@@ -24,7 +24,7 @@ use incomplete::{
 };
 use plaintext::{
     client_spoke_first_without_tls, not_tls_detail, plain_http_to_tls_port, plaintext_detail,
-    starttls_refused,
+    starttls_not_offered, starttls_refused,
 };
 use serde::Serialize;
 
@@ -185,6 +185,9 @@ fn judge_inner(
 ) -> (VerdictKind, String) {
     if let Some(refused) = starttls_refused(facts, evidence) {
         return (VerdictKind::Incomplete, refused);
+    }
+    if let Some(not_offered) = starttls_not_offered(facts, evidence) {
+        return (VerdictKind::Incomplete, not_offered);
     }
     if facts.tls_candidate
         && let Some(client) = client_spoke_first_without_tls(facts)
