@@ -2,10 +2,12 @@
 //!
 //! Pure functions over [`FlowFacts`]: no I/O, no clock, no knowledge of the capture format.
 
+mod application;
 mod facts;
 pub mod network;
 mod verdict;
 
+pub use application::Application;
 pub use facts::{
     AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsOutcome,
     StartTlsSeen,

@@ -67,6 +67,7 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         evidence_frames: verdict.evidence_frames,
         network_cause: verdict.network_cause,
         plain_http_to_tls_port: verdict.plain_http_to_tls_port,
+        application: analysis::Application::of(facts),
         client_hello: ch.map(|(h, frames)| client_hello_report(facts, h, frames)),
         server_hello: sh.map(|(h, frames)| server_hello_report(facts, h, frames)),
         encrypted_extensions: facts.encrypted_extensions.as_ref().map(|(alpn, frames)| {

@@ -8,7 +8,7 @@
 //! servers are counted, not diagnosed).
 
 use super::keys::ServerKey;
-use crate::analysis::VerdictKind;
+use crate::analysis::{Application, VerdictKind};
 use crate::analysis::network::NetworkCause;
 use crate::report::model::{EndpointReport, FlowReport};
 use std::collections::{BTreeSet, HashMap};
@@ -44,6 +44,8 @@ pub(super) struct Members {
     pub outcomes: BTreeSet<String>,
     /// Distinct issuers of the server certificates.
     pub issuers: BTreeSet<String>,
+    /// A flow of the set offered HTTP in ALPN.
+    pub http: bool,
 }
 
 /// Inserts `value` into an ascending list that keeps the `cap` smallest values.
@@ -108,11 +110,13 @@ impl Members {
         if let Some(certificate) = &flow.server_certificate {
             note_distinct(&mut self.issuers, &certificate.issuer);
         }
+        self.http |= flow.application == Application::Http;
     }
 
     /// Adds the flows of `other` (a disjoint set).
     pub fn merge(&mut self, other: &Members) {
         self.count += other.count;
+        self.http |= other.http;
         for id in &other.ids {
             insert_smallest(&mut self.ids, *id, MAX_DIAGNOSIS_FLOWS);
         }
@@ -291,6 +295,7 @@ static NO_MEMBERS: Members = Members {
     kinds: BTreeSet::new(),
     outcomes: BTreeSet::new(),
     issuers: BTreeSet::new(),
+    http: false,
 };
 
 impl ServerTally {
