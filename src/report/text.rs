@@ -335,9 +335,14 @@ fn render_summary(
         }
         writeln!(out)?;
     }
+    let refused = if s.starttls_refused_flows > 0 {
+        format!(", {} refused to start TLS", s.starttls_refused_flows)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{} {} TLS flows, {} other TCP flows{hint}",
+        "{} {} TLS flows{refused}, {} other TCP flows{hint}",
         style.paint("1", "summary"),
         s.tls_flows,
         s.non_tls_flows

@@ -730,8 +730,9 @@ fn is_text_opening(opening: Opening) -> bool {
 }
 
 /// Words a plaintext exchange before TLS keeps when redacted: commands, statuses and markers of
-/// SMTP, IMAP, POP3, FTP and NNTP (compared without case).
-const KEYWORDS: [&str; 31] = [
+/// SMTP, IMAP, POP3, FTP, NNTP and ManageSieve (compared without case; ManageSieve's quoted
+/// capability names without their quotes).
+const KEYWORDS: [&str; 39] = [
     "EHLO",
     "HELO",
     "LHLO",
@@ -763,6 +764,14 @@ const KEYWORDS: [&str; 31] = [
     "-ERR",
     ".",
     "IMAP4rev1",
+    "IMPLEMENTATION",
+    "SASL",
+    "SIEVE",
+    "MAXREDIRECTS",
+    "NOTIFY",
+    "LANGUAGE",
+    "OWNER",
+    "VERSION",
 ];
 
 /// For redaction: keeps the keywords and reply codes of each line of `text` and overwrites every
@@ -770,10 +779,15 @@ const KEYWORDS: [&str; 31] = [
 /// length (CR, LF and spaces stay).
 pub fn keep_keywords(text: &mut [u8]) {
     for word in text.split_mut(|&c| c == b' ' || c == b'\r' || c == b'\n') {
+        // ManageSieve quotes its capability names (`"SIEVE"`).
+        let unquoted = word
+            .strip_prefix(b"\"")
+            .and_then(|w| w.strip_suffix(b"\""))
+            .unwrap_or(word);
         let keep = match &*word {
             w if KEYWORDS
                 .iter()
-                .any(|k| w.eq_ignore_ascii_case(k.as_bytes())) =>
+                .any(|k| unquoted.eq_ignore_ascii_case(k.as_bytes())) =>
             {
                 w.len()
             }

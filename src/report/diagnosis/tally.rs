@@ -366,7 +366,12 @@ impl DiagnosisTally {
                 None => {}
             }
         }
-        if flow.verdict == VerdictKind::NotTls {
+        // Not TLS, or a plaintext start the server refused: no handshake to conclude from (a
+        // refusal would count as a failed handshake, or keep a server's TLS 1.3 flows from
+        // being all of its flows).
+        if flow.verdict == VerdictKind::NotTls
+            || flow.starttls.as_ref().is_some_and(|s| s.without_tls())
+        {
             return;
         }
         let key = ServerKey::of(flow);

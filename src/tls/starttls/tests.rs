@@ -340,6 +340,14 @@ fn redaction_keeps_keywords_and_codes_only() {
         keep_keywords_quoted("answered `a1 STARTTLS` with `a1 NO host.example down` (frame 9)"),
         "answered `xx STARTTLS` with `xx NO xxxxxxxxxxxx xxxx` (frame 9)"
     );
+    // ManageSieve: the quoted capability names stay, so a redacted greeting is still one.
+    let mut sieve = b"\"IMPLEMENTATION\" \"Dovecot Pigeonhole\"\r\n\"SIEVE\" \"fileinto\"\r\nOK \"ready\"\r\n".to_vec();
+    keep_keywords(&mut sieve);
+    assert_eq!(
+        String::from_utf8(sieve.clone()).unwrap(),
+        "\"IMPLEMENTATION\" xxxxxxxx xxxxxxxxxxx\r\n\"SIEVE\" xxxxxxxxxx\r\nOK xxxxxxx\r\n"
+    );
+    assert!(Negotiation::begin(&sieve).is_some());
 }
 
 /// A whole direction read at once (as the extract reads it): where TLS starts, if it does.
