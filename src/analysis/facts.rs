@@ -297,6 +297,12 @@ impl FlowFacts {
         self.client_hellos.last()
     }
 
+    /// True when `role` sent a FIN before `frame`: a RST it sends then answers bytes that came
+    /// after it closed (RFC 9293 §3.10.7.4), not a reset of a live connection.
+    pub fn closed_before(&self, role: Role, frame: u64) -> bool {
+        self.fins.iter().any(|(r, f)| *r == role && *f < frame)
+    }
+
     /// The real ServerHello (not a HelloRetryRequest).
     pub fn server_hello(&self) -> Option<&(ServerHello, Vec<u64>)> {
         self.server_hellos

@@ -10,7 +10,6 @@ mod verdict;
 pub use application::Application;
 pub use facts::{
     AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsOutcome,
-    StartTlsSeen,
-    StoppedReading, WindowPacket, alert_name,
+    StartTlsSeen, StoppedReading, WindowPacket, alert_name,
 };
 pub use verdict::{Verdict, VerdictKind, judge};

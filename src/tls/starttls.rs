@@ -502,9 +502,7 @@ impl Negotiation {
                 }
                 _ => Step::NeedMore,
             },
-            Opening::MysqlClient if mysql_ssl_request(m) => {
-                self.asked(frame, None, "SSLRequest")
-            }
+            Opening::MysqlClient if mysql_ssl_request(m) => self.asked(frame, None, "SSLRequest"),
             Opening::MysqlClient => Step::NotTls,
             Opening::MysqlServer => self.mysql_server_packet(frame, m),
             Opening::PgServer => match m {
@@ -911,7 +909,10 @@ fn mysql_greeting(m: &[u8]) -> Option<bool> {
     }
     let version_len = payload.get(1..)?.iter().position(|&c| c == 0)?;
     if !(1..=MAX_MYSQL_VERSION).contains(&version_len)
-        || !payload.get(1..1 + version_len)?.iter().all(|c| c.is_ascii_graphic())
+        || !payload
+            .get(1..1 + version_len)?
+            .iter()
+            .all(|c| c.is_ascii_graphic())
     {
         return None;
     }

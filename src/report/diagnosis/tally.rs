@@ -8,8 +8,8 @@
 //! servers are counted, not diagnosed).
 
 use super::keys::ServerKey;
-use crate::analysis::{Application, VerdictKind};
 use crate::analysis::network::NetworkCause;
+use crate::analysis::{Application, VerdictKind};
 use crate::report::model::{EndpointReport, FlowReport};
 use std::collections::{BTreeSet, HashMap};
 

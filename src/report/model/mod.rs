@@ -24,8 +24,8 @@ pub use tls::{
     StartTlsReport,
 };
 
-use crate::analysis::{Application, VerdictKind};
 use crate::analysis::network::NetworkCause;
+use crate::analysis::{Application, VerdictKind};
 use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;

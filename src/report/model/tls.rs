@@ -2,8 +2,8 @@
 //! certificate, the key-log outcome, alerts, and a proxy hop before TLS.
 
 use crate::analysis::Role;
-use crate::tls::preamble::ProxyKind;
 use crate::analysis::StartTlsOutcome;
+use crate::tls::preamble::ProxyKind;
 use crate::tls::starttls::StartTlsProtocol;
 use serde::{Serialize, Serializer};
 

@@ -341,7 +341,9 @@ fn redaction_keeps_keywords_and_codes_only() {
         "answered `xx STARTTLS` with `xx NO xxxxxxxxxxxx xxxx` (frame 9)"
     );
     // ManageSieve: the quoted capability names stay, so a redacted greeting is still one.
-    let mut sieve = b"\"IMPLEMENTATION\" \"Dovecot Pigeonhole\"\r\n\"SIEVE\" \"fileinto\"\r\nOK \"ready\"\r\n".to_vec();
+    let mut sieve =
+        b"\"IMPLEMENTATION\" \"Dovecot Pigeonhole\"\r\n\"SIEVE\" \"fileinto\"\r\nOK \"ready\"\r\n"
+            .to_vec();
     keep_keywords(&mut sieve);
     assert_eq!(
         String::from_utf8(sieve.clone()).unwrap(),
@@ -547,7 +549,10 @@ fn managesieve_capabilities_then_starttls() {
     let mut n = Negotiation::begin(greeting).expect("greeting");
     assert_eq!(n.push(4, greeting), Step::NeedMore);
     n.peer_asked(ask.clone());
-    assert_eq!(n.push(8, b"OK \"Begin TLS negotiation now\"\r\n"), Step::NeedMore);
+    assert_eq!(
+        n.push(8, b"OK \"Begin TLS negotiation now\"\r\n"),
+        Step::NeedMore
+    );
     assert!(matches!(
         n.push(10, RECORD),
         Step::Tls {
@@ -568,7 +573,10 @@ fn managesieve_capabilities_then_starttls() {
     );
     // The client: an untagged CAPABILITY names ManageSieve, then STARTTLS.
     assert_eq!(
-        run(&[(5, b"CAPABILITY\r\n"), (7, b"STARTTLS\r\n"), (9, RECORD)], None),
+        run(
+            &[(5, b"CAPABILITY\r\n"), (7, b"STARTTLS\r\n"), (9, RECORD)],
+            None
+        ),
         [
             "Asked { ask: Ask { protocol: Some(Managesieve), tag: None }, command: \"STARTTLS\" }",
             "tls Some(Managesieve) 7 [22, 3]"
