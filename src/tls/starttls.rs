@@ -43,7 +43,7 @@ const MYSQL_CLIENT_PROTOCOL_41: u16 = 0x0200;
 /// size, character set, 23 reserved bytes — MariaDB puts its extended capabilities in the last
 /// four).
 const MYSQL_SSL_REQUEST_LEN: usize = 32;
-/// Longest ManageSieve / MySQL server version string read.
+/// Longest MySQL server version string read.
 const MAX_MYSQL_VERSION: usize = 64;
 
 /// The plaintext protocol that negotiated TLS. The names are part of the JSON contract.
@@ -925,12 +925,13 @@ fn mysql_greeting(m: &[u8]) -> Option<bool> {
 /// True when `b`, not a whole greeting yet, is the start of one ([`mysql_greeting`] judges the
 /// whole packet): every byte so far fits.
 fn mysql_greeting_prefix(b: &[u8]) -> bool {
-    if b.len() >= 3 {
-        let len = usize::from(b[0]) | usize::from(b[1]) << 8 | usize::from(b[2]) << 16;
+    if let [a, c, d, ..] = b {
+        let len = usize::from(*a) | usize::from(*c) << 8 | usize::from(*d) << 16;
         if !(18..=MAX_MYSQL_GREETING - 4).contains(&len) || b.len() >= len + 4 {
             return false;
         }
     } else if b.get(1..).is_some_and(|r| r.iter().any(|&c| c > 1)) {
+        // The second length byte of a greeting within the limit is 0 or 1.
         return false;
     }
     if b.get(3).is_some_and(|&seq| seq != 0) || b.get(4).is_some_and(|&v| v != 0x0a) {
@@ -944,7 +945,7 @@ fn mysql_greeting_prefix(b: &[u8]) -> bool {
             .iter()
             .take_while(|&&c| c != 0)
             .all(u8::is_ascii_graphic)
-        && (printable > 0 || version.len() == 0)
+        && (printable > 0 || version.is_empty())
 }
 
 /// A MySQL `SSLRequest`: a 32-byte HandshakeResponse41 header, sequence id 1, with
