@@ -902,6 +902,15 @@ fn mysql_packet_len(b: &[u8]) -> Option<usize> {
 /// version ending in NUL, connection id, 8 bytes of scramble, a filler, the lower capability
 /// flags): `Some(true)` when it offers CLIENT_SSL, `None` when `m` (a whole packet) is not one.
 fn mysql_greeting(m: &[u8]) -> Option<bool> {
+    // A length beyond the limit is not a greeting (as [`mysql_greeting_prefix`] judges it
+    // before the packet is whole; found by the `tls_chunking` fuzz target).
+    let [a, c, d, ..] = m else {
+        return None;
+    };
+    let declared = usize::from(*a) | usize::from(*c) << 8 | usize::from(*d) << 16;
+    if !(18..=MAX_MYSQL_GREETING - 4).contains(&declared) {
+        return None;
+    }
     let len = mysql_packet_len(m)?;
     let (header, payload) = m.get(..len)?.split_at_checked(4)?;
     if header.get(3) != Some(&0) || payload.first() != Some(&0x0a) {

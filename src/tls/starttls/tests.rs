@@ -583,3 +583,14 @@ fn managesieve_capabilities_then_starttls() {
         ]
     );
 }
+
+/// A packet header declaring 7 MB whose first 512 bytes look like a greeting is no greeting,
+/// whole or cut (found by the `tls_chunking` fuzz target: the whole chunk was read as a
+/// greeting cut at the limit, the first bytes alone were not).
+#[test]
+fn an_over_long_mysql_packet_is_not_a_greeting() {
+    let mut packet = vec![0x24, 0, 0x6c, 0, 0x0a, b'{', b'{', 0];
+    packet.resize(521, 0x29);
+    assert!(Negotiation::begin(&packet).is_none());
+    assert!(Negotiation::begin(&packet[..3]).is_none());
+}
