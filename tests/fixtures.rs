@@ -463,6 +463,9 @@ fn sslv2_format_client_hello_is_not_offered() {
         ["009c", "002f", "c02b", "c009"]
     );
     assert!(strings(&ch["extensions"]).is_empty());
+    // JA4 as FoxIO's tools compute it from Wireshark's dissection: SSLv2 cipher specs are not
+    // cipher suites there, so none is counted or hashed.
+    assert_eq!(ch["ja4"], "t12i000000_000000000000_000000000000");
     assert_eq!(
         flow["server_hello"]["cipher_suite"],
         "TLS_RSA_WITH_AES_128_GCM_SHA256"

@@ -2,12 +2,14 @@
 //!
 //! Pure functions over [`FlowFacts`]: no I/O, no clock, no knowledge of the capture format.
 
+mod application;
 mod facts;
 pub mod network;
 mod verdict;
 
+pub use application::Application;
 pub use facts::{
-    AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsSeen,
-    StoppedReading, WindowPacket, alert_name,
+    AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsOutcome,
+    StartTlsSeen, StoppedReading, WindowPacket, alert_name,
 };
 pub use verdict::{Verdict, VerdictKind, judge};

@@ -130,6 +130,8 @@ pub enum StartTlsStep {
     },
     /// TLS followed the request (client) or the positive answer (server).
     Switched,
+    /// The server's greeting does not offer TLS (MySQL without CLIENT_SSL), before any request.
+    NotOffered,
     /// The server refused.
     Refused {
         /// The server's answer (escaped, cut).

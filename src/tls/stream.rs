@@ -475,6 +475,16 @@ impl DirectionParser {
                 self.seen_tls = true;
                 self.feed_records(frame, &rest, events);
             }
+            Step::NotOffered { protocol } => {
+                let event = TlsEvent::StartTls {
+                    protocol: Some(protocol),
+                    step: StartTlsStep::NotOffered,
+                    frame,
+                };
+                self.emit(events, event);
+                // Bytes of this chunk after the greeting.
+                self.plaintext(frame, &[], events);
+            }
             Step::Refused { protocol, reply } => {
                 let event = TlsEvent::StartTls {
                     protocol,
