@@ -1154,7 +1154,9 @@ fn opening(b: &[u8]) -> Option<Opening> {
     }
     let protocol = if ["EHLO", "HELO", "LHLO"].iter().any(|c| is(first, c)) && !second.is_empty() {
         StartTlsProtocol::Smtp
-    } else if is(line, "CAPA") || is(line, "STLS") {
+    } else if is(line, "CAPA") || is(line, "STLS") || is(line, "AUTH") {
+        // A bare `AUTH` asks a POP3 server for its SASL mechanisms (RFC 1734's clients, Outlook);
+        // FTP's AUTH always names a mechanism.
         StartTlsProtocol::Pop3
     } else if is(line, "FEAT") || (is(first, "AUTH") && !second.is_empty()) {
         StartTlsProtocol::Ftp

@@ -195,6 +195,28 @@ fn pop3_capability_list_then_stls() {
     ));
 }
 
+/// A POP3 client that first asks `AUTH` (the mechanism list, as Outlook does; the server may
+/// answer -ERR) and `CAPA`, then `STLS` (nDPI's pop3_stls.pcap).
+#[test]
+fn pop3_client_asking_auth_and_capa_before_stls() {
+    let steps = run(
+        &[
+            (5, b"AUTH\r\n"),
+            (8, b"CAPA\r\n"),
+            (11, b"STLS\r\n"),
+            (13, RECORD),
+        ],
+        None,
+    );
+    assert_eq!(
+        steps,
+        [
+            "Asked { ask: Ask { protocol: Some(Pop3), tag: None }, command: \"STLS\" }",
+            "tls Some(Pop3) 11 [22, 3]"
+        ]
+    );
+}
+
 #[test]
 fn postgresql_ssl_request() {
     let steps = run(&[(4, &PG_SSL_REQUEST), (8, RECORD)], None);
