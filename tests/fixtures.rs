@@ -94,15 +94,22 @@ fn agreed(
         client_hello_frames: match ch {
             4 => &[4],
             6 => &[6],
+            9 => &[9],
             11 => &[11],
             12 => &[12],
             22 => &[22],
             23 => &[23],
+            49 => &[49],
+            51 => &[51],
             _ => panic!("add the frame list"),
         },
         evidence: match (ch, sh) {
             (4, 6) => &[4, 6],
             (6, 8) => &[6, 8],
+            (9, 15) => &[9, 15],
+            (11, 13) => &[11, 13],
+            (49, 55) => &[49, 55],
+            (51, 53) => &[51, 53],
             (11, 16) => &[11, 16],
             (12, 14) => &[12, 14],
             (22, 24) => &[22, 24],
@@ -412,6 +419,50 @@ fn http_connect_proxy_hop() {
     assert_eq!(doc["flows"][0]["proxy"]["kind"], "http_connect");
     assert_eq!(doc["flows"][0]["proxy"]["target"], "127.0.0.1:8443");
     assert!(doc["flows"][1]["proxy"].is_null());
+}
+
+/// HAProxy in TCP mode relays curl's TLS to nginx, opening each backend connection with a PROXY
+/// protocol header (v1 from port 9443, v2 from 9444): the backend flows carry the header, then
+/// the same handshake; the header's original destination is the proxy target.
+#[test]
+fn proxy_protocol_headers_before_tls() {
+    let doc = check(
+        "proxy-protocol.pcap",
+        &[
+            Expect {
+                server_port: 9443,
+                ..agreed(43734, 1, 9, 15, H2_H1, "h2")
+            },
+            agreed(57052, 4, 11, 13, H2_H1, "h2"),
+            Expect {
+                server_port: 9444,
+                ..agreed(36158, 41, 49, 55, H2_H1, "h2")
+            },
+            agreed(57066, 44, 51, 53, H2_H1, "h2"),
+        ],
+    );
+    let proxies: Vec<(String, String)> = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["proxy"]["kind"].as_str().unwrap_or("-").to_string(),
+                f["proxy"]["target"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("-", "-"),
+        ("proxy_protocol_v1", "127.0.0.1:9443"),
+        ("-", "-"),
+        ("proxy_protocol_v2", "127.0.0.1:9444"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(k, t)| (k.to_string(), t.to_string()))
+        .collect();
+    assert_eq!(proxies, want);
 }
 
 #[test]
