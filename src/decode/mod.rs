@@ -264,9 +264,74 @@ fn segment_within<'a>(
                 Err(_) => Decoded::OtherIp,
             }
         }
+        Ok(ip) if layers > 1 && ip.payload.ip_number == etherparse::IpNumber::UDP => {
+            match udp_tunnel(packet) {
+                Some(inner) => segment_within(&inner, frame_truncated, layers - 1),
+                None => Decoded::OtherIp,
+            }
+        }
         Ok(ip) => tcp_segment(packet, &ip, frame_truncated),
         Err(decoded) => decoded,
     }
+}
+
+/// UDP ports of the tunnels whose inner packets are read: VXLAN (RFC 7348), Geneve (RFC 8926),
+/// GTP-U (3GPP TS 29.281).
+const VXLAN_PORT: u16 = 4789;
+const GENEVE_PORT: u16 = 6081;
+const GTP_U_PORT: u16 = 2152;
+
+/// The packet inside a UDP tunnel (VXLAN and Geneve carry Ethernet frames, GTP-U IP packets),
+/// by the tunnel's well-known destination port; `None` for other UDP and for a header that does
+/// not fit.
+fn udp_tunnel<'a>(packet: &LaxSlicedPacket<'a>) -> Option<LaxSlicedPacket<'a>> {
+    let Some(TransportSlice::Udp(udp)) = &packet.transport else {
+        return None;
+    };
+    let payload = udp.payload();
+    match udp.destination_port() {
+        // Flags (the I bit: a valid VNI), reserved, VNI, reserved; then Ethernet.
+        VXLAN_PORT if payload.first().is_some_and(|f| f & 0x08 != 0) => {
+            LaxSlicedPacket::from_ethernet(payload.get(8..)?).ok()
+        }
+        // Version 0, options length in 4-byte words, flags, protocol type (Transparent Ethernet
+        // Bridging 0x6558), VNI, reserved, options; then Ethernet.
+        GENEVE_PORT => {
+            let (first, protocol) = (*payload.first()?, payload.get(2..4)?);
+            if first >> 6 != 0 || protocol != [0x65, 0x58] {
+                return None;
+            }
+            let options = usize::from(first & 0x3f) * 4;
+            LaxSlicedPacket::from_ethernet(payload.get(8 + options..)?).ok()
+        }
+        GTP_U_PORT => LaxSlicedPacket::from_ip(gtp_u_payload(payload)?).ok(),
+        _ => None,
+    }
+}
+
+/// The user packet of a GTP-U G-PDU (version 1, protocol type GTP, message type 255): after the
+/// 8-byte header, the optional sequence number, N-PDU number and next extension type (when any
+/// of the E, S, PN flags is set), and the chain of extension headers.
+fn gtp_u_payload(b: &[u8]) -> Option<&[u8]> {
+    let flags = *b.first()?;
+    if flags >> 5 != 1 || flags & 0x10 == 0 || *b.get(1)? != 0xff {
+        return None;
+    }
+    if flags & 0x07 == 0 {
+        return b.get(8..);
+    }
+    let mut at = 12;
+    let mut next = *b.get(11)?;
+    while next != 0 {
+        // Each extension header: its length in 4-byte units, contents, the next type.
+        let len = usize::from(*b.get(at)?) * 4;
+        if len == 0 {
+            return None;
+        }
+        next = *b.get(at + len - 1)?;
+        at += len;
+    }
+    b.get(at..)
 }
 
 /// True for the IP protocol numbers of IPv4 (4) and IPv6 (41) carried in IP.
@@ -572,6 +637,80 @@ mod tests {
             decode_frame(&frame(LinkType::ETHERNET, &four, four.len() as u32)),
             Decoded::OtherIp
         ));
+    }
+
+    /// A TCP segment in Ethernet, as a tunnel's inner frame.
+    fn inner_ethernet() -> Vec<u8> {
+        let mut out = vec![2; 6];
+        out.extend([1; 6]);
+        out.extend([0x08, 0x00]);
+        out.extend(inner_tcp(false));
+        out
+    }
+
+    /// `tunnel` (its header and inner packet) in UDP to `port`, in IPv4 in Ethernet.
+    fn in_udp(port: u16, tunnel: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .udp(50000, port)
+            .write(&mut out, tunnel)
+            .unwrap();
+        out
+    }
+
+    /// VXLAN, Geneve and GTP-U (with and without its optional fields and an extension header):
+    /// the segment is the inner packet's (nDPI's vxlan.pcap, zeek's geneve-47101.pcap and
+    /// gtp6_gtp_0x32.pcap hold real ones); other UDP, or a tunnel header that does not fit, is
+    /// other IP.
+    #[test]
+    fn udp_tunnels_are_decoded_from_the_inner_packet() {
+        let mut vxlan = vec![0x08, 0, 0, 0, 0, 0, 0x2a, 0];
+        vxlan.extend(inner_ethernet());
+        let mut geneve = vec![
+            0x02, 0, 0x65, 0x58, 0, 0, 0x2a, 0, 0x01, 0x02, 0x01, 0x01, 9, 9, 9, 9,
+        ];
+        geneve.extend(inner_ethernet());
+        let ip = inner_tcp(false);
+        let mut gtp = vec![0x30, 0xff];
+        gtp.extend((ip.len() as u16).to_be_bytes());
+        gtp.extend([0, 0, 0, 1]);
+        gtp.extend(&ip);
+        // E flag: sequence number, N-PDU number, next type 0x85 (PDU session container), one
+        // 4-byte extension header, then no more.
+        let mut gtp_ext = vec![
+            0x34, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0x10, 0x09, 0,
+        ];
+        gtp_ext.extend(&ip);
+        for (name, port, tunnel) in [
+            ("vxlan", VXLAN_PORT, &vxlan),
+            ("geneve", GENEVE_PORT, &geneve),
+            ("gtp", GTP_U_PORT, &gtp),
+            ("gtp with an extension", GTP_U_PORT, &gtp_ext),
+        ] {
+            let bytes = in_udp(port, tunnel);
+            let decoded = decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32));
+            let Decoded::Tcp(seg) = decoded else {
+                panic!("{name}: {decoded:?}");
+            };
+            assert_eq!(
+                (seg.src_ip, seg.dst_port, seg.payload),
+                (IpAddr::from([198, 51, 100, 1]), 443, &b"hello"[..]),
+                "{name}"
+            );
+        }
+        for (port, tunnel) in [
+            (53, &vxlan[..]),
+            (VXLAN_PORT, &vxlan[..4]),
+            (GENEVE_PORT, &geneve[..10]),
+            (GTP_U_PORT, &gtp_ext[..14]),
+        ] {
+            let bytes = in_udp(port, tunnel);
+            assert!(matches!(
+                decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32)),
+                Decoded::OtherIp
+            ));
+        }
     }
 
     /// PPPoE session frames (RFC 2516 §4) carrying IPv4 and IPv6, after VLAN tags too (arkime's
