@@ -264,6 +264,13 @@ fn segment_within<'a>(
                 Err(_) => Decoded::OtherIp,
             }
         }
+        Ok(ip) if layers > 1 && ip.payload.ip_number == etherparse::IpNumber::GRE => {
+            let inner = packet.ip_payload().map_or(&[][..], |p| p.payload);
+            match gre_payload(inner) {
+                Some(inner) => segment_within(&inner, frame_truncated, layers - 1),
+                None => Decoded::OtherIp,
+            }
+        }
         Ok(ip) if layers > 1 && ip.payload.ip_number == etherparse::IpNumber::UDP => {
             match udp_tunnel(packet) {
                 Some(inner) => segment_within(&inner, frame_truncated, layers - 1),
@@ -272,6 +279,29 @@ fn segment_within<'a>(
         }
         Ok(ip) => tcp_segment(packet, &ip, frame_truncated),
         Err(decoded) => decoded,
+    }
+}
+
+/// The packet inside GRE (RFC 2784, RFC 2890: the checksum, key and sequence number fields
+/// when their flags say so): IPv4, IPv6, Ethernet (transparent bridging, 0x6558) and ERSPAN
+/// type II mirrored frames (0x88be). `None` for other payloads, enhanced GRE (PPTP) and a
+/// header that does not fit.
+fn gre_payload(b: &[u8]) -> Option<LaxSlicedPacket<'_>> {
+    let flags = u16::from_be_bytes([*b.first()?, *b.get(1)?]);
+    if flags & 0x0007 != 0 {
+        return None;
+    }
+    let optional = [0x8000, 0x2000, 0x1000]
+        .iter()
+        .filter(|&&bit| flags & bit != 0)
+        .count();
+    let rest = b.get(4 + 4 * optional..)?;
+    match u16::from_be_bytes([*b.get(2)?, *b.get(3)?]) {
+        0x0800 | 0x86dd => LaxSlicedPacket::from_ip(rest).ok(),
+        0x6558 => LaxSlicedPacket::from_ethernet(rest).ok(),
+        // ERSPAN type II: an 8-byte header, then the mirrored Ethernet frame.
+        0x88be => LaxSlicedPacket::from_ethernet(rest.get(8..)?).ok(),
+        _ => None,
     }
 }
 
@@ -711,6 +741,35 @@ mod tests {
                 Decoded::OtherIp
             ));
         }
+    }
+
+    /// GRE with IPv4, IPv6, Ethernet and ERSPAN II inside, with its optional key and sequence
+    /// number fields; enhanced GRE (version 1) is not read.
+    #[test]
+    fn gre_is_decoded_from_the_inner_packet() {
+        let ip = inner_tcp(false);
+        let mut erspan = vec![0x10, 0, 0x88, 0xbe, 0, 0, 0, 7];
+        erspan.extend([0x10, 0x01, 0, 0, 0, 0, 0, 0]);
+        erspan.extend(inner_ethernet());
+        let mut bridged = vec![0x20, 0, 0x65, 0x58, 0, 0, 0, 42];
+        bridged.extend(inner_ethernet());
+        let mut plain = vec![0, 0, 0x08, 0x00];
+        plain.extend(&ip);
+        for (name, gre) in [("ip", &plain), ("ethernet", &bridged), ("erspan", &erspan)] {
+            let bytes = outer(false, 47, gre);
+            let decoded = decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32));
+            let Decoded::Tcp(seg) = decoded else {
+                panic!("{name}: {decoded:?}");
+            };
+            assert_eq!((seg.dst_port, seg.payload), (443, &b"hello"[..]), "{name}");
+        }
+        let mut pptp = vec![0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0];
+        pptp.extend(&ip);
+        let bytes = outer(false, 47, &pptp);
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32)),
+            Decoded::OtherIp
+        ));
     }
 
     /// PPPoE session frames (RFC 2516 §4) carrying IPv4 and IPv6, after VLAN tags too (arkime's
