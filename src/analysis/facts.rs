@@ -94,6 +94,9 @@ pub struct StartTlsSeen {
     pub refused: Option<String>,
     /// The frame of a server greeting that did not offer TLS (MySQL without CLIENT_SSL).
     pub not_offered: Option<u64>,
+    /// The first frame of the client's and of the server's hello record found after plaintext
+    /// alpnscope does not recognise.
+    pub found_hello: [Option<u64>; 2],
 }
 
 impl StartTlsSeen {
@@ -105,6 +108,8 @@ impl StartTlsSeen {
             Some(StartTlsOutcome::Refused)
         } else if self.switched {
             Some(StartTlsOutcome::Switched)
+        } else if self.found_hello.iter().any(Option::is_some) {
+            Some(StartTlsOutcome::AfterUnknownPlaintext)
         } else if self.not_offered.is_some() {
             Some(StartTlsOutcome::NotOffered)
         } else if self.refused.is_some() {
@@ -121,6 +126,9 @@ impl StartTlsSeen {
 pub enum StartTlsOutcome {
     /// TLS followed the request (or the server's consent).
     Switched,
+    /// TLS began, with its hello records, after plaintext alpnscope does not recognise (a
+    /// protocol that upgrades in its own way: ADB, NoMachine, Gnutella…).
+    AfterUnknownPlaintext,
     /// The server refused the request; it sent no TLS.
     Refused,
     /// The server's greeting did not offer TLS (a MySQL greeting without CLIENT_SSL) and no TLS
@@ -131,7 +139,10 @@ pub enum StartTlsOutcome {
 impl StartTlsOutcome {
     /// True when no TLS handshake took place: the flow is not a TLS flow.
     pub fn without_tls(self) -> bool {
-        self != StartTlsOutcome::Switched
+        !matches!(
+            self,
+            StartTlsOutcome::Switched | StartTlsOutcome::AfterUnknownPlaintext
+        )
     }
 }
 

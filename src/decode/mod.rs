@@ -228,7 +228,7 @@ struct IpView<'a> {
 }
 
 /// Most IP headers in one frame: the outer one and the tunnelled ones inside it (IP in IP).
-const MAX_IP_LAYERS: usize = 3;
+pub(crate) const MAX_IP_LAYERS: usize = 3;
 
 /// Decodes a sliced packet down to its TCP segment: the IP layer, then the TCP header.
 fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decoded<'a> {
@@ -256,29 +256,41 @@ fn segment_within<'a>(
         LaxNetSlice::Arp(_) => return Decoded::NotIp,
     };
     match ip {
-        Ok(ip) if layers > 1 && is_ip_in_ip(ip.payload.ip_number) => {
-            let inner = packet.ip_payload().map_or(&[][..], |p| p.payload);
-            match LaxSlicedPacket::from_ip(inner) {
-                Ok(inner) => segment_within(&inner, frame_truncated, layers - 1),
-                Err(_) if frame_truncated || ip.payload.incomplete => Decoded::TruncatedHeaders,
-                Err(_) => Decoded::OtherIp,
+        Ok(ip) if layers > 1 && is_tunnel(ip.payload.ip_number) => match tunnelled(packet) {
+            Some(inner) => segment_within(&inner, frame_truncated, layers - 1),
+            None if is_ip_in_ip(ip.payload.ip_number)
+                && (frame_truncated || ip.payload.incomplete) =>
+            {
+                Decoded::TruncatedHeaders
             }
-        }
-        Ok(ip) if layers > 1 && ip.payload.ip_number == etherparse::IpNumber::GRE => {
-            let inner = packet.ip_payload().map_or(&[][..], |p| p.payload);
-            match gre_payload(inner) {
-                Some(inner) => segment_within(&inner, frame_truncated, layers - 1),
-                None => Decoded::OtherIp,
-            }
-        }
-        Ok(ip) if layers > 1 && ip.payload.ip_number == etherparse::IpNumber::UDP => {
-            match udp_tunnel(packet) {
-                Some(inner) => segment_within(&inner, frame_truncated, layers - 1),
-                None => Decoded::OtherIp,
-            }
-        }
+            None => Decoded::OtherIp,
+        },
         Ok(ip) => tcp_segment(packet, &ip, frame_truncated),
         Err(decoded) => decoded,
+    }
+}
+
+/// True for the IP protocols that may carry a tunnel alpnscope reads (IP in IP, GRE, UDP).
+fn is_tunnel(protocol: etherparse::IpNumber) -> bool {
+    is_ip_in_ip(protocol)
+        || protocol == etherparse::IpNumber::GRE
+        || protocol == etherparse::IpNumber::UDP
+}
+
+/// The packet a tunnel carries in `packet`'s IP payload: IP in IP, GRE, or a UDP tunnel (VXLAN,
+/// Geneve, GTP-U); `None` when its payload is none of them (or does not fit). Its slices point
+/// into the same bytes as `packet`'s, so a writer can find their offsets.
+pub(crate) fn tunnelled<'a>(packet: &LaxSlicedPacket<'a>) -> Option<LaxSlicedPacket<'a>> {
+    let payload = packet.ip_payload()?;
+    let protocol = payload.ip_number;
+    if is_ip_in_ip(protocol) {
+        LaxSlicedPacket::from_ip(payload.payload).ok()
+    } else if protocol == etherparse::IpNumber::GRE {
+        gre_payload(payload.payload)
+    } else if protocol == etherparse::IpNumber::UDP {
+        udp_tunnel(packet)
+    } else {
+        None
     }
 }
 

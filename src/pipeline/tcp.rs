@@ -746,6 +746,10 @@ fn add_event(facts: &mut FlowFacts, from: Role, event: &TlsEvent) {
                         seen.reply_frame = Some(*frame);
                     }
                 }
+                StartTlsStep::FoundHello => {
+                    let i = usize::from(from == Role::Server);
+                    seen.found_hello[i].get_or_insert(*frame);
+                }
                 StartTlsStep::NotOffered => {
                     seen.not_offered.get_or_insert(*frame);
                     seen.reply_frame.get_or_insert(*frame);

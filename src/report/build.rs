@@ -94,11 +94,16 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         }),
         starttls: facts.starttls.as_ref().and_then(|s| {
             let outcome = s.outcome(facts.server_hello().is_some())?;
+            let found = outcome == crate::analysis::StartTlsOutcome::AfterUnknownPlaintext;
             Some(StartTlsReport {
                 protocol: s.protocol,
                 command: s.command.as_ref().map(|(c, _)| c.clone()),
-                frame: s.command.as_ref().map(|(_, f)| *f),
-                reply_frame: s.reply_frame,
+                frame: s.command.as_ref().map(|(_, f)| *f).or(s.found_hello[0]),
+                reply_frame: if found {
+                    s.found_hello[1]
+                } else {
+                    s.reply_frame
+                },
                 outcome,
             })
         }),

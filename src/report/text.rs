@@ -177,6 +177,17 @@ fn render_negotiation(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> 
 /// `smtp: STARTTLS in frame 8, answered in frame 9`; `mysql: SSLRequest in frame 6, TLS
 /// offered in the greeting in frame 4`; `mysql: TLS not offered in the greeting in frame 55`.
 pub(crate) fn starttls_text(s: &StartTlsReport) -> String {
+    if s.outcome == StartTlsOutcome::AfterUnknownPlaintext {
+        let at = |who: &str, frame: Option<u64>| frame.map(|f| format!("{who}'s from frame {f}"));
+        let records: Vec<String> = [at("the client", s.frame), at("the server", s.reply_frame)]
+            .into_iter()
+            .flatten()
+            .collect();
+        return format!(
+            "TLS after plaintext alpnscope does not recognise: hello records {}",
+            records.join(", ")
+        );
+    }
     let protocol = s.protocol.map_or("(protocol unknown)", |p| p.name());
     let greeting = s.protocol.is_some_and(|p| p.server_offers_first());
     let answer = match (s.reply_frame, s.outcome) {
