@@ -62,13 +62,18 @@ impl Found {
     }
 }
 
+/// Bytes kept between chunks: a hello record may begin in the last ones searched.
+const TAIL: usize = HELLO_SIGNATURE_LEN - 1;
+
 /// The search over one direction's plaintext start.
 #[derive(Debug, Default)]
 pub struct Watch {
     /// Bytes searched so far.
     searched: usize,
-    /// The last bytes searched (a hello record may begin in them), with their frames.
-    tail: Found,
+    /// The last bytes searched (at most [`TAIL`]), each with its frame.
+    tail: [u8; TAIL],
+    tail_frames: [u64; TAIL],
+    tail_len: usize,
     /// The bytes from the first hello record on, once one began.
     found: Option<Found>,
 }
@@ -82,21 +87,20 @@ impl Watch {
         }
         // A record beginning in the kept tail (its signature completed by this chunk), then
         // one beginning in the chunk; only starts within the first MAX_WATCHED_BYTES count.
-        let tail_start = self.searched - self.tail.bytes.len();
-        let mut joined = self.tail.bytes.clone();
-        joined.extend_from_slice(&bytes[..bytes.len().min(HELLO_SIGNATURE_LEN)]);
-        let kept = self.tail.bytes.len();
+        let kept = self.tail_len;
+        let tail_start = self.searched - kept;
+        let more = bytes.len().min(HELLO_SIGNATURE_LEN);
+        let mut joined = [0u8; TAIL + HELLO_SIGNATURE_LEN];
+        joined[..kept].copy_from_slice(&self.tail[..kept]);
+        joined[kept..kept + more].copy_from_slice(&bytes[..more]);
+        let joined = &joined[..kept + more];
         let in_tail = (0..kept)
             .take_while(|i| tail_start + i < MAX_WATCHED_BYTES)
             .find(|&i| starts_hello_record(&joined[i..]));
         if let Some(i) = in_tail {
             let mut found = Found::default();
-            let mut at = 0;
-            for &(f, len) in &self.tail.runs {
-                if at + len > i {
-                    found.push(f, &self.tail.bytes[i.max(at)..at + len]);
-                }
-                at += len;
+            for j in i..kept {
+                found.push(self.tail_frames[j], &self.tail[j..j + 1]);
             }
             found.push(frame, bytes);
             self.found = Some(found);
@@ -112,20 +116,15 @@ impl Watch {
             return;
         }
         self.searched += bytes.len();
-        // Keep the last bytes, with their frames, for a record that begins in them.
-        let mut tail = Found::default();
-        let keep = (kept + bytes.len()).min(HELLO_SIGNATURE_LEN - 1);
-        let from_old = keep.saturating_sub(bytes.len());
-        let mut at = 0;
-        for &(f, len) in &self.tail.runs {
-            let start = kept - from_old;
-            if at + len > start {
-                tail.push(f, &self.tail.bytes[start.max(at)..at + len]);
-            }
-            at += len;
-        }
-        tail.push(frame, &bytes[bytes.len() - (keep - from_old)..]);
-        self.tail = tail;
+        // Keep the last TAIL bytes, with their frames.
+        let from_chunk = bytes.len().min(TAIL);
+        let from_old = (kept + from_chunk).min(TAIL) - from_chunk;
+        self.tail.copy_within(kept - from_old..kept, 0);
+        self.tail_frames.copy_within(kept - from_old..kept, 0);
+        self.tail[from_old..from_old + from_chunk]
+            .copy_from_slice(&bytes[bytes.len() - from_chunk..]);
+        self.tail_frames[from_old..from_old + from_chunk].fill(frame);
+        self.tail_len = from_old + from_chunk;
     }
 
     /// The bytes from the first hello record on, once one began.
@@ -145,6 +144,6 @@ impl Watch {
 
     /// Heap bytes held.
     pub fn held_bytes(&self) -> usize {
-        self.tail.held_bytes() + self.found.as_ref().map_or(0, Found::held_bytes)
+        self.found.as_ref().map_or(0, Found::held_bytes)
     }
 }
