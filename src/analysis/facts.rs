@@ -160,8 +160,11 @@ pub struct StoppedReading {
 /// Everything the pipeline saw of one flow.
 #[derive(Debug, Clone, Default)]
 pub struct FlowFacts {
-    /// Wireshark's `tcp.stream` index within the capture.
-    pub tcp_stream: u64,
+    /// The flow's index within its capture, in order of first packet over every transport
+    /// (the report's id is this plus the flows of earlier captures).
+    pub index: u64,
+    /// Wireshark's `tcp.stream` index within the capture (TCP flows).
+    pub tcp_stream: Option<u64>,
     /// The connecting side.
     pub client: Endpoint,
     /// The accepting side.

@@ -128,7 +128,10 @@ pub struct Analyzer {
     /// The memory budget for flow state, and what it shed in the current capture.
     budget: MemoryBudget,
     capture: usize,
-    next_stream: u64,
+    /// Index of the next flow of the current capture, over every transport.
+    next_index: u64,
+    /// Wireshark's `tcp.stream` of the next TCP connection of the current capture.
+    next_tcp_stream: u64,
     /// Final reports on their way out, in order of flow id.
     output: Output,
     /// Flows concluded so far.
@@ -144,7 +147,7 @@ pub struct Analyzer {
     now: Timestamp,
     /// Largest length frames were cut at by the snaplen.
     snaplen: u32,
-    /// Flow ids of earlier captures: ids are `stream_base + tcp.stream`.
+    /// Flow ids of earlier captures: ids are `stream_base` plus the flow's index in its capture.
     stream_base: u64,
     /// Reports and corrections ready to stream (live use).
     ready: Vec<Streamed>,
@@ -185,7 +188,8 @@ impl Analyzer {
             capture_gap_flows: 0,
             budget,
             capture: 0,
-            next_stream: 0,
+            next_index: 0,
+            next_tcp_stream: 0,
             output: Output::default(),
             concluded: 0,
             non_tls_flows: 0,
@@ -207,8 +211,9 @@ impl Analyzer {
     /// Starts a new capture: flows do not continue across captures.
     pub fn begin_capture(&mut self, index: usize) {
         self.capture = index;
-        self.stream_base += self.next_stream;
-        self.next_stream = 0;
+        self.stream_base += self.next_index;
+        self.next_index = 0;
+        self.next_tcp_stream = 0;
         self.decode = DecodeCounts::default();
         self.flows_evicted = 0;
         self.budget.begin_capture();
@@ -242,9 +247,9 @@ impl Analyzer {
             .iter()
             .filter_map(|(k, slot)| Some((k, slot.connection()?)))
             .filter(|(_, c)| c.awaits_secrets().is_some())
-            .map(|(k, c)| (c.tcp_stream, *k))
+            .map(|(k, c)| (c.index, *k))
             .collect();
-        waiting.sort_unstable_by_key(|(stream, _)| *stream);
+        waiting.sort_unstable_by_key(|(index, _)| *index);
         for (_, key) in waiting {
             let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) else {
                 continue;
@@ -384,11 +389,13 @@ impl Analyzer {
         let slot = match self.flows.entry(key) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
-                let s = self.next_stream;
-                self.next_stream += 1;
+                let s = self.next_index;
+                self.next_index += 1;
+                let tcp_stream = self.next_tcp_stream;
+                self.next_tcp_stream += 1;
                 self.activity.quiet.insert((frame.timestamp, s), key);
                 self.output.opened(self.stream_base + s);
-                if let Some(opening) = Opening::of(s, side, frame, seg) {
+                if let Some(opening) = Opening::of(s, tcp_stream, side, frame, seg) {
                     // Only a SYN: kept compact until the connection's second packet.
                     let slot = entry.insert(Slot::Opening(Box::new(opening)));
                     self.budget.charge(
@@ -401,7 +408,7 @@ impl Analyzer {
                     self.relieve();
                     return;
                 }
-                let connection = TcpConnection::new(key, s, frame, seg.flags.syn());
+                let connection = TcpConnection::new(key, s, tcp_stream, frame, seg.flags.syn());
                 entry.insert(Slot::Open(Box::new(connection)))
             }
         };
@@ -411,10 +418,10 @@ impl Analyzer {
         let read = connection.segment(side, frame, seg, &mut context);
         self.activity.update(key, connection);
         let footprint = connection.footprint(frame.timestamp);
-        let stream = connection.tcp_stream;
+        let index = connection.index;
         self.budget.charge(
             key,
-            stream,
+            index,
             &mut connection.charge,
             footprint,
             frame.timestamp,
@@ -476,9 +483,9 @@ impl Analyzer {
             // Reading on may have shown TLS.
             self.activity.update(key, connection);
             let footprint = connection.footprint(self.now);
-            let stream = connection.tcp_stream;
+            let index = connection.index;
             self.budget
-                .charge(key, stream, &mut connection.charge, footprint, self.now);
+                .charge(key, index, &mut connection.charge, footprint, self.now);
         }
     }
 
@@ -525,9 +532,9 @@ impl Analyzer {
                     matches!(c.reported, Reported::No)
                         && c.verdict_is_final(self.options.await_keys, now)
                 })
-                .map(|(k, c)| (c.tcp_stream, *k))
+                .map(|(k, c)| (c.index, *k))
                 .collect();
-            due.sort_unstable_by_key(|(stream, _)| *stream);
+            due.sort_unstable_by_key(|(index, _)| *index);
             for (_, key) in due {
                 self.stream_flow(key);
             }
@@ -578,7 +585,7 @@ impl Analyzer {
                 }
             }
         }
-        expired.sort_by_key(|(c, _)| c.tcp_stream);
+        expired.sort_by_key(|(c, _)| c.index);
         for (connection, end) in expired {
             self.finish_flow(connection, end);
         }
@@ -630,7 +637,7 @@ impl Analyzer {
     fn take(&mut self, key: &FlowKey) -> Option<Box<TcpConnection>> {
         let mut slot = self.flows.remove(key)?;
         self.activity.remove(&slot);
-        self.budget.release(slot.tcp_stream(), slot.charge_mut());
+        self.budget.release(slot.index(), slot.charge_mut());
         let mut context = Context {
             keylog: &self.keylog,
             tls_servers: &mut self.tls_servers,
@@ -647,9 +654,9 @@ impl Analyzer {
         self.activity = ActivityIndex::default();
         let mut open: Vec<(FlowKey, Slot)> = self.flows.drain().collect();
         for (_, slot) in &mut open {
-            self.budget.release(slot.tcp_stream(), slot.charge_mut());
+            self.budget.release(slot.index(), slot.charge_mut());
         }
-        open.sort_by_key(|(_, slot)| slot.tcp_stream());
+        open.sort_by_key(|(_, slot)| slot.index());
         for (key, slot) in open {
             let mut context = Context {
                 keylog: &self.keylog,
@@ -707,7 +714,7 @@ impl Analyzer {
         }
         self.finish_all(FlowEnd::CaptureEnded, on_flows.as_deref_mut());
         let mut deferred = std::mem::take(&mut self.deferred);
-        deferred.sort_by_key(|f| f.tcp_stream);
+        deferred.sort_by_key(|f| f.index);
         for mut facts in deferred {
             facts.capture_drops = self.capture_drops;
             self.conclude(facts, None);
@@ -755,7 +762,7 @@ impl Analyzer {
     /// open (`streamed`).
     fn conclude(&mut self, facts: FlowFacts, streamed: Option<Box<FlowReport>>) {
         self.concluded += 1;
-        let id = self.stream_base + facts.tcp_stream;
+        let id = self.stream_base + facts.index;
         let verdict = analysis::judge(&facts);
         let report = match streamed {
             Some(report) => Some(Box::new(self.recheck(*report, &facts, verdict))),

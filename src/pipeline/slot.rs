@@ -18,12 +18,15 @@ use std::mem::size_of;
 /// key and pointer, the table at most 7/8 full and doubling as it grows), its activity-index
 /// and output entries (B-tree nodes), and the allocator's rounding. Measured: peak RSS grew by
 /// 433 bytes per SYN-only connection held (the first 50,000 and 150,000 SYNs of
-/// `bench/flood.sh`'s SYN flood, `--memory 4G`), the entry itself being 120.
+/// `bench/flood.sh`'s SYN flood, `--memory 4G`), the entry itself being 120 then (128 since it
+/// holds the flow's index besides its `tcp.stream`).
 const OPENING_TABLE_BYTES: usize = 320;
 
 /// A connection whose only packet so far is a SYN without payload.
 #[derive(Debug)]
 pub(super) struct Opening {
+    /// The flow's index within the capture, over every transport.
+    pub index: u64,
     /// Wireshark's `tcp.stream` index within the capture.
     pub tcp_stream: u64,
     /// Where the flow table's activity index holds the connection.
@@ -47,6 +50,7 @@ impl Opening {
     /// The compact entry of a connection whose first packet is `seg` from `side`, when that is a
     /// SYN (not a SYN/ACK) without payload.
     pub fn of(
+        index: u64,
         tcp_stream: u64,
         side: Side,
         frame: &Frame<'_>,
@@ -54,6 +58,7 @@ impl Opening {
     ) -> Option<Opening> {
         let bare_syn = seg.flags.syn() && !seg.flags.ack() && seg.payload_len == 0;
         bare_syn.then(|| Opening {
+            index,
             tcp_stream,
             indexed: Indexed {
                 time: frame.timestamp,
@@ -116,7 +121,7 @@ impl Opening {
             payload_len: 0,
             window_scale: self.window_scale,
         };
-        let mut connection = TcpConnection::new(key, self.tcp_stream, &frame, true);
+        let mut connection = TcpConnection::new(key, self.index, self.tcp_stream, &frame, true);
         connection.segment(self.sender, &frame, &seg, context);
         connection.indexed = self.indexed;
         connection.charge = self.charge;
@@ -135,11 +140,12 @@ pub(super) enum Slot {
 }
 
 impl Slot {
-    /// Wireshark's `tcp.stream` index within the capture.
-    pub fn tcp_stream(&self) -> u64 {
+    /// The flow's index within the capture, over every transport: its key in the flow
+    /// table's orders and the output.
+    pub fn index(&self) -> u64 {
         match self {
-            Slot::Opening(o) => o.tcp_stream,
-            Slot::Open(c) => c.tcp_stream,
+            Slot::Opening(o) => o.index,
+            Slot::Open(c) => c.index,
         }
     }
 

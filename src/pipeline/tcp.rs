@@ -58,6 +58,9 @@ pub(super) enum Reported {
 /// One TCP connection while it is in the flow table.
 #[derive(Debug)]
 pub(super) struct TcpConnection {
+    /// The flow's index within the capture, over every transport (the flow table's key for
+    /// its orders).
+    pub index: u64,
     /// Wireshark's `tcp.stream` index within the capture.
     pub tcp_stream: u64,
     key: FlowKey,
@@ -138,11 +141,13 @@ impl TcpConnection {
     /// A connection whose first segment is in `frame`.
     pub fn new(
         key: FlowKey,
+        index: u64,
         tcp_stream: u64,
         frame: &Frame<'_>,
         starts_with_syn: bool,
     ) -> TcpConnection {
         TcpConnection {
+            index,
             tcp_stream,
             key,
             first_frame: frame.number,
@@ -614,7 +619,8 @@ impl TcpConnection {
             }
         };
         let mut facts = FlowFacts {
-            tcp_stream: self.tcp_stream,
+            index: self.index,
+            tcp_stream: Some(self.tcp_stream),
             client: self.key.endpoint(client),
             server: self.key.endpoint(client.other()),
             first_frame: self.first_frame,

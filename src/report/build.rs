@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 pub struct FlowPlace {
     /// Index of the capture.
     pub capture: usize,
-    /// Flow ids of earlier captures: the id is `stream_base + tcp_stream`.
+    /// Flow ids of earlier captures: the id is `stream_base` plus the flow's index in its
+    /// capture.
     pub stream_base: u64,
 }
 
@@ -46,7 +47,7 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
     let alpn_source = alpn_selected.as_ref().and(alpn_source);
     let view = analysis::network::assess(facts);
     FlowReport {
-        id: place.stream_base + facts.tcp_stream,
+        id: place.stream_base + facts.index,
         capture: place.capture,
         tcp_stream: facts.tcp_stream,
         transport: Transport::Tcp,

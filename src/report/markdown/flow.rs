@@ -32,8 +32,8 @@ pub(super) fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -
 fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
-        "| Wireshark filter | `tcp.stream eq {}`{} |",
-        flow.tcp_stream,
+        "| Wireshark filter | `{}`{} |",
+        flow.wireshark_filter(),
         in_capture(flow, multi)
     )?;
     if let Some(starttls) = &flow.starttls {

@@ -29,13 +29,13 @@ pub(super) fn render_lossy_flows(
     for f in lossy.iter().take(LOSSY_ROWS) {
         writeln!(
             out,
-            "| {} | {} → {} | `{}` | {} | `tcp.stream eq {}`{} |",
+            "| {} | {} → {} | `{}` | {} | `{}`{} |",
             f.id,
             f.client,
             f.server,
             f.verdict,
             cell(&what_the_network_did(f)),
-            f.tcp_stream,
+            f.wireshark_filter(),
             in_capture(f, multi)
         )?;
     }

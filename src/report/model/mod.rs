@@ -79,8 +79,8 @@ pub struct FlowReport {
     pub id: u64,
     /// Index into `captures`.
     pub capture: usize,
-    /// Wireshark's `tcp.stream` index within its capture.
-    pub tcp_stream: u64,
+    /// Wireshark's `tcp.stream` index within its capture; null for a flow that is not TCP.
+    pub tcp_stream: Option<u64>,
     /// The transport.
     pub transport: Transport,
     /// The connecting side.
@@ -143,6 +143,14 @@ pub struct FlowReport {
 }
 
 impl FlowReport {
+    /// The Wireshark display filter that shows this flow (in its capture): `tcp.stream eq N`.
+    pub fn wireshark_filter(&self) -> String {
+        match self.tcp_stream {
+            Some(stream) => format!("tcp.stream eq {stream}"),
+            None => String::new(),
+        }
+    }
+
     /// True when the capture cut the ClientHello before its ALPN extension could be read:
     /// whether the client offered ALPN is unknown (an empty `alpn_offered` is not "none").
     pub fn offer_unknown(&self) -> bool {
