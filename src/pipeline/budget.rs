@@ -226,7 +226,7 @@ mod tests {
             ip: std::net::IpAddr::from([10, 0, 0, 1]),
             port,
         };
-        FlowKey::of(endpoint(1), endpoint(2)).0
+        FlowKey::of(crate::flow::Transport::Tcp, endpoint(1), endpoint(2)).0
     }
 
     fn footprint(total: usize, out_of_order: usize, past: bool) -> Footprint {

@@ -43,7 +43,7 @@ mod tests;
 use crate::analysis::{self, Eviction, FlowEnd, FlowFacts, VerdictKind};
 use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
 use crate::decode::{self, Decoded, Defragmenter, Segment};
-use crate::flow::{Endpoint, FlowKey};
+use crate::flow::{Endpoint, FlowKey, Transport};
 use crate::report::build::{self, CaptureTally, FlowPlace};
 use crate::report::model::{
     CaptureReport, Correction, DecodeCounts, FlowReport, Report, SCHEMA_VERSION, Tool,
@@ -309,7 +309,7 @@ impl Analyzer {
                 }
                 self.segment(frame, &segment);
             }
-            Decoded::OtherIp => self.decode.other_ip += 1,
+            Decoded::Udp(_) | Decoded::OtherIp => self.decode.other_ip += 1,
             Decoded::NotIp => self.decode.not_ip += 1,
             Decoded::Fragment(fragment) => {
                 self.decode.fragments += 1;
@@ -350,7 +350,7 @@ impl Analyzer {
             ip: seg.dst_ip,
             port: seg.dst_port,
         };
-        let (key, side) = FlowKey::of(src, dst);
+        let (key, side) = FlowKey::of(Transport::Tcp, src, dst);
         let is_syn = seg.flags.syn() && !seg.flags.ack();
         if is_syn
             && self
