@@ -251,6 +251,8 @@ pub struct FlowFacts {
     pub capture_drops: u64,
     /// alpnscope stopped reading the flow after its handshake to free memory.
     pub stopped_reading: Option<StoppedReading>,
+    /// A QUIC connection's own facts (`None` for TCP).
+    pub quic: Option<super::QuicFacts>,
 }
 
 impl FlowFacts {

@@ -4,10 +4,15 @@
 
 mod facts;
 pub mod network;
+mod quic;
 mod verdict;
 
 pub use facts::{
     AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsSeen,
     StoppedReading, WindowPacket, alert_name,
+};
+pub use quic::{
+    CloseSeen, FrameList, MAX_QUIC_FRAMES, QuicFacts, QuicPacketType, RetrySeen,
+    VersionNegotiationSeen,
 };
 pub use verdict::{Verdict, VerdictKind, judge};

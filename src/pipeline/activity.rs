@@ -2,7 +2,7 @@
 //! flows they close, never the whole table.
 
 use super::slot::Slot;
-use super::tcp::{Indexed, Progress, TcpConnection};
+use super::tcp::{Indexed, Progress};
 use crate::capture::Timestamp;
 use crate::flow::FlowKey;
 use std::collections::{BTreeMap, HashMap};
@@ -43,13 +43,13 @@ impl ActivityIndex {
         }
     }
 
-    /// After a packet of `connection`: a flow that got further moves to that order, a flow
+    /// After a packet of the connection in `slot`: a flow that got further moves to that order, a flow
     /// that closed joins `closed` (each once per flow).
-    pub(super) fn update(&mut self, key: FlowKey, connection: &mut TcpConnection) {
-        let index = connection.index;
-        let last = connection.last_time;
-        let (progress, closed) = (connection.progress(), connection.closed());
-        let indexed = &mut connection.indexed;
+    pub(super) fn update(&mut self, key: FlowKey, slot: &mut Slot) {
+        let index = slot.index();
+        let last = slot.last_time();
+        let (progress, closed) = (slot.progress(), slot.closed());
+        let indexed = slot.indexed_mut();
         if progress > indexed.progress {
             self.order(Which::Open(indexed.progress))
                 .remove(&(indexed.time, index));

@@ -35,6 +35,7 @@ pub mod files;
 #[cfg(feature = "live")]
 pub mod live;
 mod output;
+mod quic;
 mod slot;
 mod tcp;
 #[cfg(test)]
@@ -42,7 +43,7 @@ mod tests;
 
 use crate::analysis::{self, Eviction, FlowEnd, FlowFacts, VerdictKind};
 use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
-use crate::decode::{self, Decoded, Defragmenter, Segment};
+use crate::decode::{self, Decoded, Defragmenter, Segment, UdpDatagram};
 use crate::flow::{Endpoint, FlowKey, Transport};
 use crate::report::build::{self, CaptureTally, FlowPlace};
 use crate::report::model::{
@@ -52,7 +53,8 @@ use crate::tls::keylog::{KeyLog, KeyLogError};
 use activity::{ActivityIndex, Which};
 use budget::MemoryBudget;
 use output::Output;
-use slot::{Opening, Slot};
+use quic::{Absorbed, QuicConnection};
+use slot::{Connection, Opening, Slot};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tcp::{Context, Progress, Reported, TcpConnection};
@@ -132,6 +134,10 @@ pub struct Analyzer {
     next_index: u64,
     /// Wireshark's `tcp.stream` of the next TCP connection of the current capture.
     next_tcp_stream: u64,
+    /// Wireshark's `quic.connection.number` of the next QUIC connection of the current capture.
+    next_quic_connection: u64,
+    /// Scratch space for opening QUIC packets, reused.
+    quic_buf: Vec<u8>,
     /// Final reports on their way out, in order of flow id.
     output: Output,
     /// Flows concluded so far.
@@ -190,6 +196,8 @@ impl Analyzer {
             capture: 0,
             next_index: 0,
             next_tcp_stream: 0,
+            next_quic_connection: 0,
+            quic_buf: Vec::new(),
             output: Output::default(),
             concluded: 0,
             non_tls_flows: 0,
@@ -214,6 +222,7 @@ impl Analyzer {
         self.stream_base += self.next_index;
         self.next_index = 0;
         self.next_tcp_stream = 0;
+        self.next_quic_connection = 0;
         self.decode = DecodeCounts::default();
         self.flows_evicted = 0;
         self.budget.begin_capture();
@@ -309,7 +318,8 @@ impl Analyzer {
                 }
                 self.segment(frame, &segment);
             }
-            Decoded::Udp(_) | Decoded::OtherIp => self.decode.other_ip += 1,
+            Decoded::Udp(udp) => self.udp(frame, &udp),
+            Decoded::OtherIp => self.decode.other_ip += 1,
             Decoded::NotIp => self.decode.not_ip += 1,
             Decoded::Fragment(fragment) => {
                 self.decode.fragments += 1;
@@ -321,6 +331,7 @@ impl Analyzer {
                             self.decode.tcp += 1;
                             self.segment(frame, &segment);
                         }
+                        Decoded::Udp(udp) => self.udp(frame, &udp),
                         Decoded::Malformed(_) => self.decode.malformed += 1,
                         _ => self.decode.other_ip += 1,
                     }
@@ -416,24 +427,113 @@ impl Analyzer {
             return;
         };
         let read = connection.segment(side, frame, seg, &mut context);
-        self.activity.update(key, connection);
-        let footprint = connection.footprint(frame.timestamp);
-        let index = connection.index;
-        self.budget.charge(
-            key,
-            index,
-            &mut connection.charge,
-            footprint,
-            frame.timestamp,
-        );
         let stream_now = read
             && self.options.stream
             && matches!(connection.reported, Reported::No)
             && connection.verdict_is_final(self.options.await_keys, frame.timestamp);
+        self.charge(key, frame.timestamp);
         if stream_now {
             self.stream_flow(key);
         }
         self.relieve();
+    }
+
+    /// Indexes and charges a flow after a packet (or after shedding).
+    fn charge(&mut self, key: FlowKey, now: Timestamp) {
+        if let Some(slot) = self.flows.get_mut(&key) {
+            self.activity.update(key, slot);
+            let footprint = slot.footprint(now);
+            let index = slot.index();
+            self.budget
+                .charge(key, index, slot.charge_mut(), footprint, now);
+        }
+    }
+
+    /// Room in the table for a new connection: false when it is left out (counted).
+    fn make_room(&mut self) -> bool {
+        if self.flows.len() >= self.options.max_flows() {
+            // The table is full: make room from idle flows, else from a flow without TLS, else
+            // leave this one out (counted).
+            self.sweep();
+            if self.flows.len() >= self.options.max_flows() && !self.evict_one(Eviction::TableFull)
+            {
+                self.decode.flows_not_tracked += 1;
+                return false;
+            }
+        }
+        if self.budget.over() {
+            // `relieve` left the budget exceeded: only flows whose server answered remain.
+            self.budget.tally.refused_packets += 1;
+            self.decode.flows_not_tracked += 1;
+            return false;
+        }
+        true
+    }
+
+    /// One UDP datagram: to its QUIC connection, made when the datagram starts one (a long
+    /// header of a known version); anything else is counted as other IP, without allocating.
+    fn udp(&mut self, frame: &Frame<'_>, udp: &UdpDatagram<'_>) {
+        let src = Endpoint {
+            ip: udp.src_ip,
+            port: udp.src_port,
+        };
+        let dst = Endpoint {
+            ip: udp.dst_ip,
+            port: udp.dst_port,
+        };
+        let (key, side) = FlowKey::of(Transport::Udp, src, dst);
+        if !self.flows.contains_key(&key) {
+            let starts = crate::quic::packet::sniff(udp.payload)
+                .is_some_and(|v| v != crate::quic::version::Version::NEGOTIATION);
+            if !starts {
+                self.decode.other_ip += 1;
+                return;
+            }
+            if !self.make_room() {
+                return;
+            }
+            self.open_quic(key, frame);
+        }
+        self.decode.quic += 1;
+        if udp.payload.len() < udp.payload_len as usize {
+            self.snaplen = self.snaplen.max(frame.data.len() as u32);
+        }
+        let Some(Slot::Quic(connection)) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let absorbed = connection.datagram(side, frame, udp, &self.keylog, &mut self.quic_buf);
+        if absorbed == Absorbed::NewConnection {
+            // A new connection on the same 4-tuple: the old one is over.
+            if let Some(old) = self.take(&key) {
+                self.finish_flow(old, FlowEnd::PortReused);
+            }
+            self.open_quic(key, frame);
+            if let Some(Slot::Quic(connection)) = self.flows.get_mut(&key) {
+                connection.datagram(side, frame, udp, &self.keylog, &mut self.quic_buf);
+            }
+        }
+        let stream_now = self.options.stream
+            && self.flows.get(&key).is_some_and(|slot| {
+                matches!(slot.reported(), Some(Reported::No))
+                    && slot.verdict_is_final(self.options.await_keys, frame.timestamp)
+            });
+        self.charge(key, frame.timestamp);
+        if stream_now {
+            self.stream_flow(key);
+        }
+        self.relieve();
+    }
+
+    /// Adds a new QUIC connection whose first datagram is in `frame` to the table.
+    fn open_quic(&mut self, key: FlowKey, frame: &Frame<'_>) {
+        let index = self.next_index;
+        self.next_index += 1;
+        let number = self.next_quic_connection;
+        self.next_quic_connection += 1;
+        self.activity.quiet.insert((frame.timestamp, index), key);
+        self.output.opened(self.stream_base + index);
+        let connection = QuicConnection::new(key, index, number, frame);
+        self.flows.insert(key, Slot::Quic(Box::new(connection)));
     }
 
     /// Sheds state while the table is over its memory budget, in the budget's order: closed
@@ -477,25 +577,21 @@ impl Analyzer {
         }
     }
 
-    /// Indexes and charges a flow again after shedding.
+    /// Indexes and charges a flow again after shedding (reading on may have shown TLS).
     fn recharge(&mut self, key: FlowKey) {
-        if let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) {
-            // Reading on may have shown TLS.
-            self.activity.update(key, connection);
-            let footprint = connection.footprint(self.now);
-            let index = connection.index;
-            self.budget
-                .charge(key, index, &mut connection.charge, footprint, self.now);
-        }
+        self.charge(key, self.now);
     }
 
     /// Reports a flow whose verdict is final while it stays in the table (live use). Its facts
     /// end with [`FlowEnd::StillOpen`]: nothing is said of what it has not done yet.
     fn stream_flow(&mut self, key: FlowKey) {
-        let Some(connection) = self.flows.get(&key).and_then(Slot::connection) else {
+        let Some(mut facts) = self
+            .flows
+            .get(&key)
+            .and_then(|slot| slot.facts(FlowEnd::StillOpen))
+        else {
             return;
         };
-        let mut facts = connection.facts(FlowEnd::StillOpen);
         self.complete_facts(&mut facts);
         let verdict = analysis::judge(&facts);
         let reported = if verdict.kind == VerdictKind::NotTls {
@@ -505,8 +601,8 @@ impl Analyzer {
             self.ready.push(Streamed::Flow(report.clone()));
             Reported::Streamed(Box::new(report))
         };
-        if let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) {
-            connection.reported = reported;
+        if let Some(slot) = self.flows.get_mut(&key) {
+            slot.set_reported(reported);
         }
     }
 
@@ -527,12 +623,11 @@ impl Analyzer {
             let mut due: Vec<(u64, FlowKey)> = self
                 .flows
                 .iter()
-                .filter_map(|(k, slot)| Some((k, slot.connection()?)))
-                .filter(|(_, c)| {
-                    matches!(c.reported, Reported::No)
-                        && c.verdict_is_final(self.options.await_keys, now)
+                .filter(|(_, slot)| {
+                    matches!(slot.reported(), Some(Reported::No))
+                        && slot.verdict_is_final(self.options.await_keys, now)
                 })
-                .map(|(k, c)| (c.index, *k))
+                .map(|(k, slot)| (slot.index(), *k))
                 .collect();
             due.sort_unstable_by_key(|(index, _)| *index);
             for (_, key) in due {
@@ -561,7 +656,7 @@ impl Analyzer {
     /// of flows active since they were indexed) are visited.
     fn sweep(&mut self) {
         let now = self.now;
-        let mut expired: Vec<(Box<TcpConnection>, FlowEnd)> = Vec::new();
+        let mut expired: Vec<(Connection, FlowEnd)> = Vec::new();
         // Closed flows linger; a closed flow idle past the idle timeout is one of them.
         while let Some(key) =
             self.activity
@@ -585,7 +680,7 @@ impl Analyzer {
                 }
             }
         }
-        expired.sort_by_key(|(c, _)| c.index);
+        expired.sort_by_key(|(c, _)| c.index());
         for (connection, end) in expired {
             self.finish_flow(connection, end);
         }
@@ -634,7 +729,7 @@ impl Analyzer {
     }
 
     /// Removes a flow from the table, the activity index and the memory budget.
-    fn take(&mut self, key: &FlowKey) -> Option<Box<TcpConnection>> {
+    fn take(&mut self, key: &FlowKey) -> Option<Connection> {
         let mut slot = self.flows.remove(key)?;
         self.activity.remove(&slot);
         self.budget.release(slot.index(), slot.charge_mut());
@@ -738,13 +833,8 @@ impl Analyzer {
 
     /// Judges a flow that leaves the table: reports it, or checks again the report streamed
     /// while it was open.
-    fn finish_flow(&mut self, mut connection: Box<TcpConnection>, end: FlowEnd) {
-        connection.finish();
-        let streamed = match std::mem::replace(&mut connection.reported, Reported::No) {
-            Reported::Streamed(report) => Some(report),
-            Reported::No | Reported::NotTls => None,
-        };
-        let mut facts = connection.into_facts(end);
+    fn finish_flow(&mut self, connection: Connection, end: FlowEnd) {
+        let (mut facts, streamed) = connection.finish(end);
         self.complete_facts(&mut facts);
         if streamed.is_none()
             && !self.options.stream
@@ -769,7 +859,7 @@ impl Analyzer {
             None => self.report(&facts, verdict).map(Box::new),
         };
         if let Some(report) = &report {
-            self.capture_gap_flows += u64::from(!report.tcp.capture_gaps.is_empty());
+            self.capture_gap_flows += u64::from(report.has_capture_gaps());
         }
         self.output.concluded(id, report);
     }

@@ -50,7 +50,11 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         id: place.stream_base + facts.index,
         capture: place.capture,
         tcp_stream: facts.tcp_stream,
-        transport: Transport::Tcp,
+        transport: if facts.quic.is_some() {
+            Transport::Quic
+        } else {
+            Transport::Tcp
+        },
         client: endpoint_report(facts.client),
         server: endpoint_report(facts.server),
         first_frame: facts.first_frame,
@@ -102,7 +106,7 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
                 frame: s.command.as_ref().map(|(_, f)| *f),
                 reply_frame: s.reply_frame,
             }),
-        tcp: tcp_report(facts, &view),
+        tcp: facts.quic.is_none().then(|| tcp_report(facts, &view)),
         network: view.finding.clone(),
         notes: notes(facts),
     }

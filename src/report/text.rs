@@ -272,10 +272,10 @@ fn render_observations(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()>
     if !timing.is_empty() {
         field(out, "timing", &timing)?;
     }
-    if let Some(slow) = &flow.tcp.slow_server {
+    if let Some(slow) = flow.slow_server() {
         field(out, "wait", &slow.detail)?;
     }
-    for reset in &flow.tcp.resets {
+    for reset in flow.resets() {
         let ttl = match reset.usual_ttl {
             Some(usual) if usual != reset.ttl => format!(", TTL {} (usual {usual})", reset.ttl),
             _ => format!(", TTL {}", reset.ttl),
@@ -294,8 +294,10 @@ fn render_observations(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()>
 
 /// Connect time, hello latency and handshake time, when known.
 fn timing_line(flow: &FlowReport) -> String {
-    let t = &flow.tcp;
     let mut parts = Vec::new();
+    let Some(t) = &flow.tcp else {
+        return String::new();
+    };
     if let Some(ms) = t.connect_ms {
         let point = match t.capture_point {
             CapturePoint::Client => " (captured near the client)",

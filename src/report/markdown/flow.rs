@@ -88,8 +88,10 @@ fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) ->
 
 /// Connect time, hello latency and handshake time, when known.
 fn timing(flow: &FlowReport) -> Vec<String> {
-    let t = &flow.tcp;
     let mut timing = Vec::new();
+    let Some(t) = &flow.tcp else {
+        return timing;
+    };
     if let Some(ms) = t.connect_ms {
         let point = match t.capture_point {
             CapturePoint::Client | CapturePoint::Server => {
@@ -127,10 +129,10 @@ fn render_event_rows(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(network) = &flow.network {
         writeln!(out, "| network | {} |", cell(network))?;
     }
-    if let Some(slow) = &flow.tcp.slow_server {
+    if let Some(slow) = flow.slow_server() {
         writeln!(out, "| wait | {} |", cell(&slow.detail))?;
     }
-    for reset in &flow.tcp.resets {
+    for reset in flow.resets() {
         writeln!(
             out,
             "| reset | RST from the {} in frame {}, TTL {}{} |",

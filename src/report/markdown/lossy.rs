@@ -65,7 +65,7 @@ fn what_the_network_did(flow: &FlowReport) -> String {
         Anomaly::SpuriousRetransmission,
         Anomaly::SynRetransmission,
     ] {
-        let Some(counts) = flow.tcp.handshake.get(kind.name()) else {
+        let Some(counts) = flow.tcp.as_ref().and_then(|t| t.handshake.get(kind.name())) else {
             continue;
         };
         for (who, count) in [("client", &counts.client), ("server", &counts.server)] {

@@ -134,8 +134,8 @@ pub struct FlowReport {
     /// A plaintext protocol that switched the stream to TLS, or whose request the server
     /// refused (STARTTLS and its kin).
     pub starttls: Option<StartTlsReport>,
-    /// What the network did: timing, loss, resets.
-    pub tcp: TcpReport,
+    /// What the network did: timing, loss, resets (TCP flows; null for QUIC).
+    pub tcp: Option<TcpReport>,
     /// A sentence about loss in a handshake that got its ServerHello, or null.
     pub network: Option<String>,
     /// Reassembly gaps, caps hit, malformed data.
@@ -143,6 +143,28 @@ pub struct FlowReport {
 }
 
 impl FlowReport {
+    /// True when the TCP handshake lost packets (never for QUIC).
+    pub fn handshake_loss(&self) -> bool {
+        self.tcp.as_ref().is_some_and(|t| t.handshake_loss)
+    }
+
+    /// True when the capture itself left gaps in the flow (TCP).
+    pub fn has_capture_gaps(&self) -> bool {
+        self.tcp
+            .as_ref()
+            .is_some_and(|t| !t.capture_gaps.is_empty())
+    }
+
+    /// The TCP resets of the flow (none for QUIC).
+    pub fn resets(&self) -> &[ResetReport] {
+        self.tcp.as_ref().map_or(&[], |t| t.resets.as_slice())
+    }
+
+    /// The server's slow answer, when the TCP analysis found one.
+    pub fn slow_server(&self) -> Option<&SlowServerReport> {
+        self.tcp.as_ref().and_then(|t| t.slow_server.as_ref())
+    }
+
     /// The Wireshark display filter that shows this flow (in its capture): `tcp.stream eq N`.
     pub fn wireshark_filter(&self) -> String {
         match self.tcp_stream {
@@ -184,4 +206,6 @@ impl fmt::Display for EndpointReport {
 pub enum Transport {
     /// TLS over TCP.
     Tcp,
+    /// QUIC (TLS inside QUIC CRYPTO frames, over UDP).
+    Quic,
 }
