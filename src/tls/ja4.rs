@@ -1,6 +1,7 @@
-//! The JA4 client fingerprint (FoxIO JA4 specification, BSD 3-Clause) of a ClientHello over TCP.
+//! The JA4 client fingerprint (FoxIO JA4 specification, BSD 3-Clause) of a ClientHello over TCP
+//! or QUIC.
 //!
-//! `t` + version + `d`/`i` + cipher count + extension count + ALPN code, `_`, 12 hex digits of the
+//! `t` (TCP) or `q` (QUIC) + version + `d`/`i` + cipher count + extension count + ALPN code, `_`, 12 hex digits of the
 //! SHA-256 of the sorted cipher list, `_`, 12 hex digits of the SHA-256 of the sorted extension
 //! list (without SNI and ALPN) and the signature algorithms in order. GREASE is ignored throughout.
 
@@ -8,8 +9,26 @@ use super::hello::ClientHello;
 use super::types::{ExtensionType, TlsVersion, is_grease};
 use sha2::{Digest, Sha256};
 
-/// Computes the JA4 fingerprint of a ClientHello carried over TCP.
-pub fn ja4(hello: &ClientHello) -> String {
+/// The transport a ClientHello travelled over: JA4's first character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ja4Transport {
+    /// TLS over TCP: `t`.
+    Tcp,
+    /// QUIC: `q`.
+    Quic,
+}
+
+impl Ja4Transport {
+    fn code(self) -> char {
+        match self {
+            Ja4Transport::Tcp => 't',
+            Ja4Transport::Quic => 'q',
+        }
+    }
+}
+
+/// Computes the JA4 fingerprint of a ClientHello carried over `transport`.
+pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
     let ciphers: Vec<u16> = hello
         .cipher_suites
         .iter()
@@ -57,7 +76,8 @@ pub fn ja4(hello: &ClientHello) -> String {
         truncated_hash(&input)
     };
     format!(
-        "t{version}{sni}{:02}{:02}{alpn}_{cipher_hash}_{ext_hash}",
+        "{}{version}{sni}{:02}{:02}{alpn}_{cipher_hash}_{ext_hash}",
+        transport.code(),
         ciphers.len().min(99),
         extensions.len().min(99),
     )

@@ -8,11 +8,14 @@
 //!
 //! - `incomplete`: why a handshake got no ServerHello;
 //! - `plaintext`: a flow that is not TLS, and plain HTTP sent to a TLS port;
-//! - `hidden`: why a TLS 1.3 selection could not be read.
+//! - `hidden`: why a TLS 1.3 selection could not be read;
+//! - `quic`: what only a QUIC connection shows (a CONNECTION_CLOSE, an unanswered Initial,
+//!   Version Negotiation or Retry without a ServerHello); QUIC is otherwise judged as TLS 1.3.
 
 mod hidden;
 mod incomplete;
 mod plaintext;
+mod quic;
 
 use super::facts::{FlowEnd, FlowFacts, Role, alert_name};
 use super::network::NetworkCause;
@@ -183,6 +186,11 @@ fn judge_inner(
     evidence: &mut Vec<u64>,
     network_cause: &mut Option<NetworkCause>,
 ) -> (VerdictKind, String) {
+    if let Some(quic) = &facts.quic
+        && let Some(judgement) = quic::judge_quic(facts, quic, evidence)
+    {
+        return judgement;
+    }
     if let Some(refused) = starttls_refused(facts, evidence) {
         return (VerdictKind::Incomplete, refused);
     }
@@ -235,6 +243,13 @@ fn judge_inner(
         // TLS 1.3 without the keys to read the answer.
         if client_hello.alpn.is_none() && !client_hello.offer_unknown() {
             return (VerdictKind::NotOffered, not_offered(client_hello));
+        }
+        if let Some(failed) = facts
+            .quic
+            .as_ref()
+            .and_then(|q| quic::handshake_keys_failed(facts, q))
+        {
+            return (VerdictKind::Hidden, failed);
         }
         return (
             VerdictKind::Hidden,

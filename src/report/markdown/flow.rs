@@ -3,14 +3,18 @@
 
 use super::{cell, code, in_capture};
 use crate::analysis::network::CapturePoint;
-use crate::report::model::FlowReport;
+use crate::report::model::{FlowReport, Transport};
 use std::io::{self, Write};
 
 /// One problem flow: its heading and sentence, then a table of what the capture shows.
 pub(super) fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Result<()> {
+    let transport = match flow.transport {
+        Transport::Tcp => "",
+        Transport::Quic => " (QUIC)",
+    };
     writeln!(
         out,
-        "### Flow {}: `{}` — {} → {}",
+        "### Flow {}: `{}` — {} → {}{transport}",
         flow.id, flow.verdict, flow.client, flow.server
     )?;
     writeln!(out)?;
@@ -36,6 +40,13 @@ fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) ->
         flow.wireshark_filter(),
         in_capture(flow, multi)
     )?;
+    if let Some(quic) = &flow.quic {
+        writeln!(
+            out,
+            "| QUIC | {} |",
+            cell(&crate::report::text::quic_text(flow, quic, false))
+        )?;
+    }
     if let Some(starttls) = &flow.starttls {
         writeln!(
             out,

@@ -8,12 +8,17 @@
 mod across;
 mod capture;
 mod live;
+mod quic;
 mod tcp;
 mod tls;
 
 pub use across::{Diagnosis, DiagnosisKind, ServerSummary, Summary};
 pub use capture::{CaptureReport, CaptureStatistics, DecodeCounts, MemoryUse};
 pub use live::{CorrectedField, Correction, PreviousConclusion};
+pub use quic::{
+    CloseFrameType, CloseReport, FramesReport, QuicPacketTypeReport, QuicReport,
+    RetryIntegrityReport, RetryReport, VersionNegotiationReport,
+};
 pub use tcp::{
     CaptureGapReport, CountReport, DirectionCounts, FinReport, HoleReport, MessageReport,
     ResetReport, SlowServerReport, TcpReport,
@@ -72,7 +77,7 @@ impl Default for Tool {
     }
 }
 
-/// One TCP flow.
+/// One flow: a TCP connection or a QUIC connection.
 #[derive(Debug, Clone, Serialize)]
 pub struct FlowReport {
     /// Report-wide flow number (0-based, in order of first frame).
@@ -136,6 +141,8 @@ pub struct FlowReport {
     pub starttls: Option<StartTlsReport>,
     /// What the network did: timing, loss, resets (TCP flows; null for QUIC).
     pub tcp: Option<TcpReport>,
+    /// What a QUIC flow showed beyond its TLS handshake (null for TCP).
+    pub quic: Option<QuicReport>,
     /// A sentence about loss in a handshake that got its ServerHello, or null.
     pub network: Option<String>,
     /// Reassembly gaps, caps hit, malformed data.
@@ -165,11 +172,13 @@ impl FlowReport {
         self.tcp.as_ref().and_then(|t| t.slow_server.as_ref())
     }
 
-    /// The Wireshark display filter that shows this flow (in its capture): `tcp.stream eq N`.
+    /// The Wireshark display filter that shows this flow (in its capture): `tcp.stream eq N`,
+    /// or `quic.connection.number == N`.
     pub fn wireshark_filter(&self) -> String {
-        match self.tcp_stream {
-            Some(stream) => format!("tcp.stream eq {stream}"),
-            None => String::new(),
+        match (self.tcp_stream, &self.quic) {
+            (Some(stream), _) => format!("tcp.stream eq {stream}"),
+            (None, Some(quic)) => format!("quic.connection.number == {}", quic.connection_number),
+            (None, None) => String::new(),
         }
     }
 
