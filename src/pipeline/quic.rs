@@ -582,3 +582,6 @@ fn space_index(space: Space) -> usize {
         Space::Handshake => 1,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -123,9 +123,13 @@ pub fn quic_notes(facts: &FlowFacts, quic: &QuicFacts, alpn_selected: Option<&st
         } else {
             format!("{} times", resent.count)
         };
+        let frames = if frames.len() == 1 {
+            format!("frame {}", frames.join(", "))
+        } else {
+            format!("frames {}", frames.join(", "))
+        };
         notes.push(format!(
-            "the client re-sent its Initial data {times} (frames {})",
-            frames.join(", ")
+            "the client re-sent its Initial data {times} ({frames})"
         ));
     }
     let undecryptable = &quic.undecryptable_initials;
@@ -147,4 +151,18 @@ pub fn quic_notes(facts: &FlowFacts, quic: &QuicFacts, alpn_selected: Option<&st
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Draft tokens are `h3-` or `hq-` and a draft number; `h3` and other names are not.
+    #[test]
+    fn draft_tokens() {
+        let token = |s: &str| is_draft_token(&ProtocolName(s.as_bytes().to_vec()));
+        assert!(token("h3-29") && token("hq-27") && token("h3-34"));
+        assert!(!token("h3") && !token("h3-") && !token("h3-x") && !token("hq-interop"));
+        assert!(!token("h2") && !token("http/1.1") && !token("h3-29x"));
+    }
 }

@@ -129,8 +129,8 @@ fn no_client_hello(facts: &FlowFacts, quic: &QuicFacts, evidence: &mut Vec<u64>)
     if let Some(&frame) = quic.undecryptable_initials.frames.first() {
         evidence.push(frame);
         return format!(
-            "no ClientHello could be read: {} Initial packets (first in frame {frame}) did not open with the keys of their connection ID, and the client's first Initial is not in the capture (it began after the connection started, or missed it), so the offer is unknown",
-            quic.undecryptable_initials.count
+            "no ClientHello could be read: {} (first in frame {frame}) did not open with the keys of its connection ID, and the client's first Initial is not in the capture (it began after the connection started, or missed it), so the offer is unknown",
+            packets(quic.undecryptable_initials.count)
         );
     }
     evidence.push(facts.first_frame);
