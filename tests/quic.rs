@@ -237,6 +237,9 @@ fn check_connection(name: &str, keys: bool, fixture: &Value, c: &Value, flow: &V
         frames(packets, "client_initial"),
         "{at}: client Initials"
     );
+    // Each frame with a 1-RTT packet holds one (the short header runs to the datagram's end).
+    let one_rtt = frames(packets, "client_1rtt").len() + frames(packets, "server_1rtt").len();
+    assert_eq!(q["one_rtt_packets"], one_rtt as u64, "{at}: 1-RTT packets");
     // tshark counts the ClientHello sent again after a Retry or Version Negotiation as
     // re-sent CRYPTO data; alpnscope does not (the client started over, as asked).
     let restarted = !c["retry"].is_null() || !c["version_negotiation"].is_null();

@@ -115,6 +115,8 @@ pub struct QuicFacts {
     pub first_server_initial: Option<(u64, Timestamp)>,
     /// Datagrams the server sent (any packet).
     pub server_datagrams: u64,
+    /// Short-header (1-RTT) packets of either side: counted, never decrypted.
+    pub one_rtt_packets: u64,
     /// Initial packets that did not open with the keys of their version (another connection,
     /// a damaged packet, or a peer's bug).
     pub undecryptable_initials: FrameList,

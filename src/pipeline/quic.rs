@@ -271,6 +271,7 @@ impl QuicConnection {
                     });
                     self.client_restarts = true;
                 }
+                Packet::Short { .. } => self.facts.one_rtt_packets += 1,
                 _ => {}
             }
         }

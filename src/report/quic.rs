@@ -81,6 +81,7 @@ pub fn quic_report(facts: &FlowFacts, quic: &QuicFacts) -> QuicReport {
             .first_server_initial
             .map(|(_, t)| t.nanos_since(facts.first_time) as f64 / 1e6),
         undecryptable_initials: frames_report(&quic.undecryptable_initials),
+        one_rtt_packets: quic.one_rtt_packets,
     }
 }
 

@@ -38,6 +38,8 @@ pub struct QuicReport {
     pub server_initial_ms: Option<f64>,
     /// Initial packets that did not open with the keys of their version.
     pub undecryptable_initials: FramesReport,
+    /// Short-header (1-RTT) packets of either side: counted, never decrypted.
+    pub one_rtt_packets: u64,
 }
 
 /// How many packets, and the first frames that carried them.
