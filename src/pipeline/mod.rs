@@ -2,7 +2,10 @@
 //!
 //! [`Analyzer`] is the flow table (the endpoint, in quinn-proto's terms): it decodes each frame,
 //! finds the frame's connection — creating it, or replacing it when its ports are reused — and
-//! hands the segment to that connection's state machine (`tcp::TcpConnection`). It decides
+//! hands the TCP segment or UDP datagram to that connection's state machine
+//! (`tcp::TcpConnection`, `quic::QuicConnection`; the key's transport keeps them apart). Flows
+//! are numbered in order of first packet over both (the report's id); TCP connections also get
+//! Wireshark's `tcp.stream` and QUIC ones its `quic.connection.number`. It decides
 //! when a connection leaves the table (capture end, idle timeout, linger after close, port
 //! reuse), and, in live use, when a connection's verdict is final and may be streamed. The
 //! connection produces [`FlowFacts`]; [`crate::report::build`] turns facts into reports.
@@ -372,20 +375,7 @@ impl Analyzer {
         {
             self.finish_flow(old, FlowEnd::PortReused);
         }
-        if !self.flows.contains_key(&key) && self.flows.len() >= self.options.max_flows() {
-            // The table is full: make room from idle flows, else from a flow without TLS, else
-            // leave this one out (counted).
-            self.sweep();
-            if self.flows.len() >= self.options.max_flows() && !self.evict_one(Eviction::TableFull)
-            {
-                self.decode.flows_not_tracked += 1;
-                return;
-            }
-        }
-        if !self.flows.contains_key(&key) && self.budget.over() {
-            // `relieve` left the budget exceeded: only flows whose server answered remain.
-            self.budget.tally.refused_packets += 1;
-            self.decode.flows_not_tracked += 1;
+        if !self.flows.contains_key(&key) && !self.make_room() {
             return;
         }
         if seg.payload.len() < seg.payload_len as usize {

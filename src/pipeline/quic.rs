@@ -99,6 +99,11 @@ pub(super) struct QuicConnection {
     key_dcid: Option<ConnectionId>,
     /// Initial keys per version and connection ID, derived once.
     initial_keys: Vec<(KnownVersion, ConnectionId, Box<InitialKeys>)>,
+    /// Connection IDs whose own Initial keys were tried on a packet and did not make it the
+    /// client's first Initial or a new connection's: never tried again (at most
+    /// [`MAX_KEY_SETS`]; beyond that nothing more is tried), so no packet costs a key
+    /// derivation twice.
+    probed: Vec<(KnownVersion, ConnectionId)>,
     /// Handshake keys per side of the flow key, once the ServerHello's suite is known.
     handshake_keys: [Option<Box<PacketKeys>>; 2],
     /// Per side of the flow key: Initial, Handshake.
@@ -137,6 +142,7 @@ impl QuicConnection {
             client: None,
             key_dcid: None,
             initial_keys: Vec::new(),
+            probed: Vec::new(),
             handshake_keys: [None, None],
             readers: Default::default(),
             client_hellos: Vec::new(),
@@ -286,7 +292,7 @@ impl QuicConnection {
     /// open the packet, carrying CRYPTO data from offset 0 — after this connection got its
     /// ClientHello (before that, after a Version Negotiation, the client's new Initial goes on
     /// with this connection).
-    fn starts_new_connection(&self, side: Side, payload: &[u8], buf: &mut Vec<u8>) -> bool {
+    fn starts_new_connection(&mut self, side: Side, payload: &[u8], buf: &mut Vec<u8>) -> bool {
         if self.client != Some(side) || self.client_hellos.is_empty() || self.client_restarts {
             return false;
         }
@@ -301,7 +307,7 @@ impl QuicConnection {
             self.key_dcid,
             self.facts.server_scid,
         ];
-        if known.iter().flatten().any(|c| c.as_bytes() == long.dcid) {
+        if known.iter().flatten().any(|c| c.as_bytes() == long.dcid) || !self.probe(&long) {
             return false;
         }
         let Ok(keys) = InitialKeys::derive(long.version, long.dcid) else {
@@ -313,6 +319,20 @@ impl QuicConnection {
         frames(opened.payload)
             .flatten()
             .any(|f| matches!(f, QuicFrame::Crypto { offset: 0, .. }))
+    }
+
+    /// True when keys from `long`'s own Destination Connection ID may be tried on it: not
+    /// tried before for its version, and the list of tries not full. Records the try.
+    fn probe(&mut self, long: &LongPacket<'_>) -> bool {
+        let Some(dcid) = ConnectionId::new(long.dcid) else {
+            return false;
+        };
+        let tried = (long.version, dcid);
+        if self.probed.contains(&tried) || self.probed.len() >= MAX_KEY_SETS {
+            return false;
+        }
+        self.probed.push(tried);
+        true
     }
 
     /// The Initial keys of `version` from the connection's key connection ID, derived once.
@@ -345,7 +365,7 @@ impl QuicConnection {
         keylog: &KeyLog,
         buf: &mut Vec<u8>,
     ) -> bool {
-        if self.client.is_none() && long.ty == LongType::Initial {
+        if self.client.is_none() && long.ty == LongType::Initial && self.probe(long) {
             // The client's first Initial: its keys come from its own Destination Connection ID.
             if let Some(dcid) = ConnectionId::new(long.dcid)
                 && let Ok(keys) = InitialKeys::derive(long.version, long.dcid)
