@@ -23,7 +23,7 @@
 //! messages they carried were read.
 
 use super::budget::{Charge, Footprint};
-use super::tcp::{Indexed, Progress, Reported};
+use super::tcp::{Indexed, Progress, Reported, TABLE_ENTRY_BYTES};
 use crate::analysis::{
     CloseSeen, FlowEnd, FlowFacts, KeyStatus, QuicFacts, QuicPacketType, RetrySeen, Role,
     VersionNegotiationSeen,
@@ -47,9 +47,6 @@ pub const MAX_KEY_SETS: usize = 4;
 /// Most ClientHellos kept (a new one follows a Retry or a Version Negotiation only when the
 /// client starts over; the last counts).
 const MAX_CLIENT_HELLOS: usize = 2;
-/// Bytes a connection costs beyond its own size: the table's entry and indexes, as for TCP
-/// (see `tcp::TABLE_ENTRY_BYTES`), and the allocator's rounding.
-const TABLE_ENTRY_BYTES: usize = 1_280;
 /// Estimated heap bytes of one parsed hello, and of one Initial key set (two AES-GCM contexts
 /// with their header protection keys).
 const HELLO_BYTES: usize = 1024;
@@ -195,6 +192,7 @@ impl QuicConnection {
             .flatten()
             .map(SpaceReader::held_bytes)
             .sum();
+        // The table's entry and indexes cost what a TCP connection's do.
         let fixed = std::mem::size_of::<QuicConnection>()
             + TABLE_ENTRY_BYTES
             + (self.client_hellos.len() + usize::from(self.server_hello.is_some())) * HELLO_BYTES

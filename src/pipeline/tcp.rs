@@ -121,7 +121,7 @@ pub(super) enum Progress {
 /// output entries, and the allocator's rounding. Measured: on a SYN flood, peak RSS grew by
 /// 3,880 bytes per connection held while 2,624 were itemised (`bench/flood.sh`, `--memory` 32M
 /// against 64M and 96M).
-const TABLE_ENTRY_BYTES: usize = 1_280;
+pub(super) const TABLE_ENTRY_BYTES: usize = 1_280;
 /// Estimated heap bytes of one parsed hello event.
 const HELLO_EVENT_BYTES: usize = 1024;
 

@@ -46,7 +46,8 @@ pub enum VerdictKind {
     Downgraded,
     /// The client offered ALPN; the server's hello carried no ALPN extension.
     ServerDeclined,
-    /// The server aborted with alert no_application_protocol (120).
+    /// The server aborted with alert no_application_protocol (120); over QUIC, closed the
+    /// connection with crypto error 0x178 (the same alert).
     NoCommonProtocol,
     /// The server selected a protocol the client did not offer, a GREASE value (RFC 8701 §3),
     /// or not exactly one.
@@ -103,7 +104,7 @@ impl VerdictKind {
                 "the client offered ALPN, the server's hello has no ALPN extension (curl: \"server did not agree on a protocol\")"
             }
             VerdictKind::NoCommonProtocol => {
-                "the server aborted with alert no_application_protocol (120): no protocol in common"
+                "the server aborted with alert no_application_protocol (120; over QUIC: CONNECTION_CLOSE with crypto error 0x178): no protocol in common"
             }
             VerdictKind::SelectedUnoffered => {
                 "the server selected a protocol the client did not offer, a GREASE value, or not exactly one (RFC 7301 violation)"
