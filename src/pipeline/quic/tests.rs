@@ -28,14 +28,24 @@ fn udp(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A CRYPTO frame carrying `data` from offset 0.
+fn crypto(data: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x06];
+    put_varint(&mut frame, 0);
+    put_varint(&mut frame, data.len() as u64);
+    frame.extend_from_slice(data);
+    frame
+}
+
 /// A client Initial of version 1 to `dcid` with packet number `pn`, carrying a ClientHello
 /// offering h3 from CRYPTO offset 0, padded to 1200 bytes.
 fn client_initial(dcid: &[u8], pn: u64) -> Vec<u8> {
-    let hello = client_hello_message(&[b"h3"]);
-    let mut payload = vec![0x06];
-    put_varint(&mut payload, 0);
-    put_varint(&mut payload, hello.len() as u64);
-    payload.extend_from_slice(&hello);
+    client_initial_offering(dcid, pn, &[b"h3"])
+}
+
+/// [`client_initial`] with a ClientHello offering `alpn` (random: 32 bytes of 1).
+fn client_initial_offering(dcid: &[u8], pn: u64, alpn: &[&[u8]]) -> Vec<u8> {
+    let mut payload = crypto(&client_hello_message(alpn));
     payload.resize(1100, 0);
     let keys = InitialKeys::derive(KnownVersion::V1, dcid).unwrap();
     let header = LongHeader {
@@ -236,4 +246,75 @@ fn a_server_initial_without_the_client_initial_is_unreadable() {
         "no ClientHello could be read: 1 Initial packet (first in frame 1) did not open with the keys of its connection ID, and the client's first Initial is not in the capture (it began after the connection started, or missed it), so the offer is unknown"
     );
     assert_eq!((flow.client.port, flow.server.port), (50000, 443));
+}
+
+/// A client offering only a draft HTTP/3 token gets the note that servers dropped the drafts.
+#[test]
+fn an_offer_of_draft_tokens_only_is_noted() {
+    let report = report_of(&[client_initial_offering(&[0xd1; 8], 0, &[b"h3-29"])]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(flow.alpn_offered, ["h3-29"]);
+    assert_eq!(
+        flow.notes,
+        [
+            "the client offered only draft HTTP/3 tokens (h3-29): servers have dropped the drafts since RFC 9114 (h3); a current client offers h3"
+        ]
+    );
+    assert_eq!(
+        flow.client_hello.as_ref().and_then(|h| h.ja4.as_deref()),
+        Some("q12i0101h9_0f2cb44170f4_000000000000"),
+        "JA4 over QUIC: q, TLS 1.2 (no supported_versions), no SNI, h3-29 as h9"
+    );
+}
+
+/// A key log with this ClientHello's secrets that do not open its Handshake packets: the
+/// selection stays hidden, and the detail says the secrets did not open them rather than
+/// advising to log keys.
+#[test]
+fn handshake_secrets_that_do_not_open_the_handshake_packets_are_named() {
+    use crate::quic::keys::PacketKeys;
+    let dcid = [0xd1; 8];
+    let keys = InitialKeys::derive(KnownVersion::V1, &dcid).unwrap();
+    let server_hello = &crate::tls::testing::tls13_server_hello_record()[5..];
+    let mut payload = crypto(server_hello);
+    payload.resize(100, 0);
+    let initial = LongHeader {
+        version: KnownVersion::V1,
+        ty: LongType::Initial,
+        dcid: &[0xc1; 8],
+        scid: &[0x5e; 8],
+        token: &[],
+    };
+    let mut datagram = keys.server.seal_long(&initial, 0, 2, &payload).unwrap();
+    let handshake = LongHeader {
+        ty: LongType::Handshake,
+        ..initial
+    };
+    let wrong = PacketKeys::from_tls_secret(0x1301, KnownVersion::V1, &[7; 32]).unwrap();
+    datagram.extend(wrong.seal_long(&handshake, 0, 2, &[0; 60]).unwrap());
+    let packets = [client_initial(&dcid, 0), udp(SERVER, CLIENT, &datagram)];
+
+    let random = "01".repeat(32);
+    let secret = "02".repeat(32);
+    let log = format!(
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET {random} {secret}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {random} {secret}\n"
+    );
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.add_key_log(&log).unwrap();
+    analyzer.begin_capture(0);
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    let capture = analyzer.end_capture("test", &summary());
+    let report = analyzer.into_report(vec![capture]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(flow.verdict, crate::analysis::VerdictKind::Hidden);
+    assert_eq!(
+        flow.detail,
+        "TLS 1.3 over QUIC: the server's choice among h3 is in the encrypted EncryptedExtensions, and the key log has this connection's handshake secrets, but they opened none of its 1 Handshake packets (first in frame 2): the secrets do not belong to this connection, or the cipher suite is not one this tool opens for QUIC"
+    );
 }
