@@ -94,15 +94,22 @@ fn agreed(
         client_hello_frames: match ch {
             4 => &[4],
             6 => &[6],
+            9 => &[9],
             11 => &[11],
             12 => &[12],
             22 => &[22],
             23 => &[23],
+            49 => &[49],
+            51 => &[51],
             _ => panic!("add the frame list"),
         },
         evidence: match (ch, sh) {
             (4, 6) => &[4, 6],
             (6, 8) => &[6, 8],
+            (9, 15) => &[9, 15],
+            (11, 13) => &[11, 13],
+            (49, 55) => &[49, 55],
+            (51, 53) => &[51, 53],
             (11, 16) => &[11, 16],
             (12, 14) => &[12, 14],
             (22, 24) => &[22, 24],
@@ -414,6 +421,50 @@ fn http_connect_proxy_hop() {
     assert!(doc["flows"][1]["proxy"].is_null());
 }
 
+/// HAProxy in TCP mode relays curl's TLS to nginx, opening each backend connection with a PROXY
+/// protocol header (v1 from port 9443, v2 from 9444): the backend flows carry the header, then
+/// the same handshake; the header's original destination is the proxy target.
+#[test]
+fn proxy_protocol_headers_before_tls() {
+    let doc = check(
+        "proxy-protocol.pcap",
+        &[
+            Expect {
+                server_port: 9443,
+                ..agreed(43734, 1, 9, 15, H2_H1, "h2")
+            },
+            agreed(57052, 4, 11, 13, H2_H1, "h2"),
+            Expect {
+                server_port: 9444,
+                ..agreed(36158, 41, 49, 55, H2_H1, "h2")
+            },
+            agreed(57066, 44, 51, 53, H2_H1, "h2"),
+        ],
+    );
+    let proxies: Vec<(String, String)> = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["proxy"]["kind"].as_str().unwrap_or("-").to_string(),
+                f["proxy"]["target"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("-", "-"),
+        ("proxy_protocol_v1", "127.0.0.1:9443"),
+        ("-", "-"),
+        ("proxy_protocol_v2", "127.0.0.1:9444"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(k, t)| (k.to_string(), t.to_string()))
+        .collect();
+    assert_eq!(proxies, want);
+}
+
 #[test]
 fn snaplen_cut_handshake_is_incomplete_and_says_why() {
     let doc = analyze_json(
@@ -463,6 +514,9 @@ fn sslv2_format_client_hello_is_not_offered() {
         ["009c", "002f", "c02b", "c009"]
     );
     assert!(strings(&ch["extensions"]).is_empty());
+    // JA4 as FoxIO's tools compute it from Wireshark's dissection: SSLv2 cipher specs are not
+    // cipher suites there, so none is counted or hashed.
+    assert_eq!(ch["ja4"], "t12i000000_000000000000_000000000000");
     assert_eq!(
         flow["server_hello"]["cipher_suite"],
         "TLS_RSA_WITH_AES_128_GCM_SHA256"

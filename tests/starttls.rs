@@ -40,8 +40,16 @@ fn flows(doc: &Value) -> Vec<Flow> {
         .collect()
 }
 
+/// A plaintext start TLS followed.
 fn starttls(protocol: &str, command: &str, frame: u64, reply_frame: u64) -> Value {
-    json!({"protocol": protocol, "command": command, "frame": frame, "reply_frame": reply_frame})
+    json!({"protocol": protocol, "command": command, "frame": frame, "reply_frame": reply_frame,
+           "outcome": "switched"})
+}
+
+/// A plaintext start the server refused.
+fn refused(protocol: &str, command: &str, frame: u64, reply_frame: u64) -> Value {
+    json!({"protocol": protocol, "command": command, "frame": frame, "reply_frame": reply_frame,
+           "outcome": "refused"})
 }
 
 fn details(doc: &Value) -> Vec<String> {
@@ -116,6 +124,14 @@ fn every_protocol_switches_to_tls_with_its_offer_and_selection() {
             ),
         ]
     );
+    // Neither the HTTP fallback nor curl's message for SMTP: the plaintext start settled it.
+    assert_eq!(
+        details(&doc)[..2],
+        [
+            "the client offered smtp but the ServerHello (frame 12) has no ALPN extension: the server does not negotiate ALPN here; the SMTP session itself was settled by the plaintext exchange before TLS, so the client goes on with it unless it requires ALPN.",
+            "the client sent no ALPN extension, so the server could not select a protocol; the application protocol (SMTP) was settled by the plaintext exchange before TLS, so the handshake did not depend on ALPN",
+        ]
+    );
     assert_eq!(
         details(&doc)[2..],
         [
@@ -165,12 +181,20 @@ fn postgresql_ssl_request_accepted_and_refused() {
                 vec![],
                 Value::Null,
                 vec![25, 27],
-                starttls("postgresql", "SSLRequest", 25, 27)
+                refused("postgresql", "SSLRequest", 25, 27)
             ),
         ]
     );
     // libpq 15 offers no ALPN; the server's TLS 1.3 answer came after a HelloRetryRequest.
     assert_eq!(doc["flows"][0]["tls_version"], "1.3");
+    assert_eq!(
+        details(&doc)[0],
+        "the client sent no ALPN extension, so the server could not select a protocol; the application protocol (PostgreSQL) was settled by the plaintext exchange before TLS, so the handshake did not depend on ALPN"
+    );
+    // The refused flow carried no TLS: it is not a TLS flow.
+    assert_eq!(doc["summary"]["tls_flows"], 1);
+    assert_eq!(doc["summary"]["starttls_refused_flows"], 1);
+    assert_eq!(doc["summary"]["verdicts"]["incomplete"], 0);
     assert_eq!(
         details(&doc)[1],
         "the server refused to start TLS: it answered the client's PostgreSQL request `SSLRequest` (frame 25) with `N (the server does not accept SSL)` (frame 27), so no TLS handshake took place — the server's TLS setup (STARTTLS/SSL enabled, certificate and key) is what to check, not the network"
@@ -191,7 +215,7 @@ fn a_refusal_is_the_servers_not_the_networks() {
                 vec!["smtp".to_string()],
                 Value::Null,
                 vec![9, 10, 11],
-                starttls("smtp", "STARTTLS", 9, 10)
+                refused("smtp", "STARTTLS", 9, 10)
             ),
             (
                 1,
@@ -200,7 +224,7 @@ fn a_refusal_is_the_servers_not_the_networks() {
                 vec![],
                 Value::Null,
                 vec![25, 26],
-                starttls("smtp", "STARTTLS", 25, 26)
+                refused("smtp", "STARTTLS", 25, 26)
             ),
             (
                 2,
@@ -209,7 +233,7 @@ fn a_refusal_is_the_servers_not_the_networks() {
                 vec!["imap".to_string()],
                 Value::Null,
                 vec![38, 39, 40],
-                starttls("imap", ". STARTTLS", 38, 39)
+                refused("imap", ". STARTTLS", 38, 39)
             ),
         ]
     );
@@ -233,6 +257,25 @@ fn a_refusal_is_the_servers_not_the_networks() {
         assert_eq!(flow["network"], Value::Null);
     }
     assert_eq!(doc["diagnosis"], json!([]));
+    // No TLS handshake took place in any of them: no TLS flow, no server, no reset counted.
+    let summary = &doc["summary"];
+    assert_eq!(summary["tls_flows"], 0);
+    assert_eq!(summary["starttls_refused_flows"], 3);
+    assert_eq!(summary["non_tls_flows"], 0);
+    assert_eq!(summary["reset_flows"], 0);
+    assert_eq!(summary["servers"], json!([]));
+    assert_eq!(summary["verdicts"]["incomplete"], 0);
+    let out = run(&[
+        "analyze",
+        "--color",
+        "never",
+        &fixture("starttls-refused.pcap"),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.ends_with("summary 0 TLS flows, 3 refused to start TLS, 0 other TCP flows\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -312,7 +355,7 @@ fn xmpp_proceed_and_failure() {
                 vec![],
                 Value::Null,
                 vec![25, 26],
-                starttls("xmpp", "<starttls/>", 25, 26)
+                refused("xmpp", "<starttls/>", 25, 26)
             ),
         ]
     );
@@ -320,4 +363,208 @@ fn xmpp_proceed_and_failure() {
         details(&doc)[1],
         "the server refused to start TLS: it answered the client's XMPP request `<starttls/>` (frame 25) with `<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>` (frame 26), so no TLS handshake took place — the server's TLS setup (STARTTLS/SSL enabled, certificate and key) is what to check, not the network"
     );
+}
+
+/// MariaDB 10.11, `starttls-mysql.pcap`: the server consents in its greeting (CLIENT_SSL), the
+/// client's SSLRequest follows and TLS at once (the mariadb client without ALPN, openssl
+/// s_client offering `mysql`, which MariaDB does not negotiate); a server without TLS: the
+/// mariadb client goes on in plaintext (not TLS, listed with --all), openssl s_client closes.
+#[test]
+fn mysql_ssl_request_and_a_server_without_tls() {
+    let doc = analyze_json(&fixture("starttls-mysql.pcap"), &["--all"]);
+    assert_eq!(
+        flows(&doc),
+        [
+            (
+                0,
+                3306,
+                "not_offered".into(),
+                vec![],
+                Value::Null,
+                vec![8, 10],
+                starttls("mysql", "SSLRequest", 6, 4)
+            ),
+            (
+                1,
+                3306,
+                "server_declined".into(),
+                vec!["mysql".to_string()],
+                Value::Null,
+                vec![29, 31],
+                starttls("mysql", "SSLRequest", 27, 25)
+            ),
+            (
+                2,
+                3307,
+                "not_tls".into(),
+                vec![],
+                Value::Null,
+                vec![],
+                json!({"protocol": "mysql", "command": null, "frame": null, "reply_frame": 41,
+                       "outcome": "not_offered"})
+            ),
+            (
+                3,
+                3307,
+                "incomplete".into(),
+                vec![],
+                Value::Null,
+                vec![55, 57],
+                json!({"protocol": "mysql", "command": null, "frame": null, "reply_frame": 55,
+                       "outcome": "not_offered"})
+            ),
+        ]
+    );
+    assert_eq!(
+        details(&doc),
+        [
+            "the client sent no ALPN extension, so the server could not select a protocol; the application protocol (MySQL) was settled by the plaintext exchange before TLS, so the handshake did not depend on ALPN",
+            "the client offered mysql but the ServerHello (frame 31) has no ALPN extension: the server does not negotiate ALPN here; the MySQL session itself was settled by the plaintext exchange before TLS, so the client goes on with it unless it requires ALPN.",
+            "no TLS: the MySQL server's greeting (frame 41) does not offer TLS (no CLIENT_SSL capability), and the client went on without it (frame 43)",
+            "the MySQL server does not offer TLS: its greeting (frame 55) lacks the CLIENT_SSL capability, and the client closed the connection (FIN in frame 57) without answering it, as a client that requires TLS does (mysql --ssl-mode=REQUIRED, openssl s_client -starttls mysql); no TLS handshake took place — the server's TLS setup (ssl_cert and ssl_key, have_ssl) is what to check, not the network",
+        ]
+    );
+    assert_eq!(doc["flows"][0]["tls_version"], "1.3");
+    assert_eq!(doc["flows"][1]["tls_version"], "1.2");
+    assert_eq!(doc["summary"]["tls_flows"], 2);
+    assert_eq!(doc["summary"]["starttls_refused_flows"], 1);
+    assert_eq!(doc["summary"]["non_tls_flows"], 1);
+    // The MySQL server without ALPN: no HTTP fallback or web-server fixes.
+    assert_eq!(
+        doc["diagnosis"][0]["conclusion"],
+        "server-side: alpn.test (127.0.0.1:3306) never negotiates ALPN — its client offered mysql and got no ALPN extension back in 1 flows (1): its TLS setup names no application protocol (a client that requires ALPN fails there); OpenSSL older than 1.0.2 cannot do ALPN at all"
+    );
+    assert_eq!(doc["diagnosis"].as_array().unwrap().len(), 1);
+    // The text names the greeting that offered TLS (or did not).
+    let out = run(&[
+        "analyze",
+        "--color",
+        "never",
+        &fixture("starttls-mysql.pcap"),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "  starttls  mysql: SSLRequest in frame 6, TLS offered in the greeting in frame 4\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  starttls  mysql: TLS not offered in the greeting in frame 55\n"),
+        "{text}"
+    );
+}
+
+/// Dovecot's ManageSieve, `starttls-managesieve.pcap`: `STARTTLS` answered `OK` (openssl
+/// s_client offering `managesieve`, sieve-connect without ALPN), and `NO` from a server without
+/// TLS.
+#[test]
+fn managesieve_ok_and_no() {
+    let doc = analyze_json(&fixture("starttls-managesieve.pcap"), &[]);
+    assert_eq!(
+        flows(&doc),
+        [
+            (
+                0,
+                4190,
+                "server_declined".into(),
+                vec!["managesieve".to_string()],
+                Value::Null,
+                vec![9, 11],
+                starttls("managesieve", "STARTTLS", 6, 8)
+            ),
+            (
+                1,
+                4190,
+                "not_offered".into(),
+                vec![],
+                Value::Null,
+                vec![31, 33],
+                starttls("managesieve", "STARTTLS", 28, 30)
+            ),
+            (
+                2,
+                4191,
+                "incomplete".into(),
+                vec![],
+                Value::Null,
+                vec![58, 60],
+                refused("managesieve", "STARTTLS", 58, 60)
+            ),
+        ]
+    );
+    assert_eq!(
+        details(&doc)[2],
+        "the server refused to start TLS: it answered the client's ManageSieve request `STARTTLS` (frame 58) with `NO \"TLS support isn't enabled.\"` (frame 60), so no TLS handshake took place — the server's TLS setup (STARTTLS/SSL enabled, certificate and key) is what to check, not the network"
+    );
+    assert_eq!(
+        details(&doc)[1],
+        "the client sent no ALPN extension, so the server could not select a protocol; the application protocol (ManageSieve) was settled by the plaintext exchange before TLS, so the handshake did not depend on ALPN"
+    );
+    assert_eq!(doc["summary"]["tls_flows"], 2);
+    assert_eq!(doc["summary"]["starttls_refused_flows"], 1);
+}
+
+/// NNTP (RFC 4642), `starttls-nntp.pcap`: CAPABILITIES, `STARTTLS` answered `382` then TLS
+/// selecting `nntp`; and `580`, a refusal.
+#[test]
+fn nntp_382_and_580() {
+    let doc = analyze_json(&fixture("starttls-nntp.pcap"), &[]);
+    assert_eq!(
+        flows(&doc),
+        [
+            (
+                0,
+                8119,
+                "agreed".into(),
+                vec!["nntp".to_string()],
+                json!("nntp"),
+                vec![11, 12],
+                starttls("nntp", "STARTTLS", 9, 10)
+            ),
+            (
+                1,
+                8120,
+                "incomplete".into(),
+                vec![],
+                Value::Null,
+                vec![27, 28],
+                refused("nntp", "STARTTLS", 27, 28)
+            ),
+        ]
+    );
+    assert_eq!(
+        details(&doc)[1],
+        "the server refused to start TLS: it answered the client's NNTP request `STARTTLS` (frame 27) with `580 Can not initiate TLS negotiation` (frame 28), so no TLS handshake took place — the server's TLS setup (STARTTLS/SSL enabled, certificate and key) is what to check, not the network"
+    );
+}
+
+/// PostgreSQL 17's direct TLS (a ClientHello first, ALPN `postgresql`) sent to PostgreSQL 15,
+/// which reads it as a startup packet and closes (`postgresql-direct-tls-pg15.pcap`). What it
+/// proves: the flow is TLS from the first byte (no plaintext start), the offer is read, and the
+/// server's close is the server's, not the network's — its RST (frame 8) answered the client's
+/// alert sent after the server's FIN (frame 6). Not covered: a PostgreSQL 17 server's answer.
+#[test]
+fn postgresql_direct_tls_to_a_server_before_17() {
+    let doc = analyze_json(&fixture("postgresql-direct-tls-pg15.pcap"), &[]);
+    assert_eq!(
+        flows(&doc),
+        [(
+            0,
+            5432,
+            "incomplete".into(),
+            vec!["postgresql".to_string()],
+            Value::Null,
+            vec![4, 6],
+            Value::Null
+        )]
+    );
+    assert_eq!(
+        details(&doc),
+        [
+            "the server closed the connection (FIN in frame 6) without a ServerHello after the ClientHello (frame 4)"
+        ]
+    );
+    assert_eq!(doc["flows"][0]["network"], Value::Null);
+    assert_eq!(doc["diagnosis"], json!([]));
 }

@@ -92,6 +92,58 @@ pub struct StartTlsSeen {
     pub switched: bool,
     /// The server's refusal, as sent.
     pub refused: Option<String>,
+    /// The frame of a server greeting that did not offer TLS (MySQL without CLIENT_SSL).
+    pub not_offered: Option<u64>,
+    /// The first frame of the client's and of the server's hello record found after plaintext
+    /// alpnscope does not recognise.
+    pub found_hello: [Option<u64>; 2],
+}
+
+impl StartTlsSeen {
+    /// How the plaintext start ended, when it is worth reporting: TLS followed, the server
+    /// refused (and sent no ServerHello: `has_server_hello` false), or its greeting did not offer
+    /// TLS and TLS never followed.
+    pub fn outcome(&self, has_server_hello: bool) -> Option<StartTlsOutcome> {
+        if self.refused.is_some() && !has_server_hello {
+            Some(StartTlsOutcome::Refused)
+        } else if self.switched {
+            Some(StartTlsOutcome::Switched)
+        } else if self.found_hello.iter().any(Option::is_some) {
+            Some(StartTlsOutcome::AfterUnknownPlaintext)
+        } else if self.not_offered.is_some() {
+            Some(StartTlsOutcome::NotOffered)
+        } else if self.refused.is_some() {
+            Some(StartTlsOutcome::Refused)
+        } else {
+            None
+        }
+    }
+}
+
+/// How a plaintext start (STARTTLS and its kin) ended. The names are part of the JSON contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartTlsOutcome {
+    /// TLS followed the request (or the server's consent).
+    Switched,
+    /// TLS began, with its hello records, after plaintext alpnscope does not recognise (a
+    /// protocol that upgrades in its own way: ADB, NoMachine, Gnutella…).
+    AfterUnknownPlaintext,
+    /// The server refused the request; it sent no TLS.
+    Refused,
+    /// The server's greeting did not offer TLS (a MySQL greeting without CLIENT_SSL) and no TLS
+    /// followed.
+    NotOffered,
+}
+
+impl StartTlsOutcome {
+    /// True when no TLS handshake took place: the flow is not a TLS flow.
+    pub fn without_tls(self) -> bool {
+        !matches!(
+            self,
+            StartTlsOutcome::Switched | StartTlsOutcome::AfterUnknownPlaintext
+        )
+    }
 }
 
 /// Whether key-log secrets were available for a flow.
@@ -259,6 +311,12 @@ impl FlowFacts {
     /// The ClientHello that counts (the second one after a HelloRetryRequest).
     pub fn client_hello(&self) -> Option<&(ClientHello, Vec<u64>)> {
         self.client_hellos.last()
+    }
+
+    /// True when `role` sent a FIN before `frame`: a RST it sends then answers bytes that came
+    /// after it closed (RFC 9293 §3.10.7.4), not a reset of a live connection.
+    pub fn closed_before(&self, role: Role, frame: u64) -> bool {
+        self.fins.iter().any(|(r, f)| *r == role && *f < frame)
     }
 
     /// The real ServerHello (not a HelloRetryRequest).

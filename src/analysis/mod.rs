@@ -2,14 +2,16 @@
 //!
 //! Pure functions over [`FlowFacts`]: no I/O, no clock, no knowledge of the capture format.
 
+mod application;
 mod facts;
 pub mod network;
 mod quic;
 mod verdict;
 
+pub use application::Application;
 pub use facts::{
-    AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsSeen,
-    StoppedReading, WindowPacket, alert_name,
+    AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsOutcome,
+    StartTlsSeen, StoppedReading, WindowPacket, alert_name,
 };
 pub use quic::{
     CloseSeen, FrameList, MAX_QUIC_FRAMES, QuicFacts, QuicPacketType, RetrySeen,

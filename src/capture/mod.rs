@@ -19,7 +19,9 @@ pub use blocks::MAX_BLOCK_BYTES;
 pub use link_type::LinkType;
 pub use reader::read_capture;
 pub use slice::{SliceParser, read_capture_slice};
-pub use summary::{CaptureCounters, CaptureError, CaptureFormat, CaptureSummary, CaptureWarning};
+pub use summary::{
+    CaptureCounters, CaptureError, CaptureFormat, CaptureSummary, CaptureWarning, Compression,
+};
 pub use timestamp::Timestamp;
 
 /// One captured packet, borrowed from the reader's buffer.

@@ -46,16 +46,22 @@ where
     R: Read + Send,
     F: FnMut(CaptureEvent<'_>),
 {
-    let mut reader = match pcap_parser::create_reader(BUFFER_BYTES, FillingReader(input)) {
-        Ok(r) => r,
-        Err(PcapError::Eof) => return Err(CaptureError::Empty),
-        Err(PcapError::ReadError) => {
-            return Err(CaptureError::Io(io::Error::other(
-                "the input could not be read",
-            )));
-        }
-        Err(_) => return Err(CaptureError::NotACapture),
-    };
+    // The first bytes, kept to name a compressed file when they are no capture.
+    let mut input = FillingReader(input);
+    let mut head = [0u8; 6];
+    let head_len = input.read(&mut head).map_err(CaptureError::Io)?;
+    let head = &head[..head_len];
+    let mut reader =
+        match pcap_parser::create_reader(BUFFER_BYTES, FillingReader(head.chain(input))) {
+            Ok(r) => r,
+            Err(PcapError::Eof) => return Err(CaptureError::Empty),
+            Err(PcapError::ReadError) => {
+                return Err(CaptureError::Io(io::Error::other(
+                    "the input could not be read",
+                )));
+            }
+            Err(_) => return Err(super::summary::not_a_capture(head)),
+        };
     let mut handler = BlockHandler::new();
     let mut capacity = BUFFER_BYTES;
     loop {

@@ -40,6 +40,8 @@ pub enum CaptureError {
     Empty,
     /// The first bytes are neither a pcap header nor a pcapng section header.
     NotACapture,
+    /// The first bytes are a compressor's magic number: a compressed capture, to decompress first.
+    Compressed(Compression),
     /// Reading the input failed.
     Io(io::Error),
 }
@@ -52,9 +54,75 @@ impl fmt::Display for CaptureError {
                 f,
                 "not a pcap or pcapng file (no pcap magic number or pcapng section header at the start)"
             ),
+            CaptureError::Compressed(c) => write!(
+                f,
+                "{}-compressed, not a pcap or pcapng file itself: decompress it first (e.g. `{} FILE | alpnscope analyze -`)",
+                c.name(),
+                c.decompressor()
+            ),
             CaptureError::Io(e) => write!(f, "read failed: {e}"),
         }
     }
+}
+
+/// A compressor whose output Wireshark reads directly and alpnscope does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// gzip (RFC 1952), as zeek's and others' test traces ship.
+    Gzip,
+    /// xz.
+    Xz,
+    /// Zstandard (RFC 8878).
+    Zstd,
+    /// bzip2.
+    Bzip2,
+    /// LZ4 frame format.
+    Lz4,
+}
+
+impl Compression {
+    /// The compressor whose magic number `head` starts with.
+    pub fn of(head: &[u8]) -> Option<Compression> {
+        const MAGIC: [(&[u8], Compression); 5] = [
+            (&[0x1f, 0x8b], Compression::Gzip),
+            (&[0xfd, b'7', b'z', b'X', b'Z', 0], Compression::Xz),
+            (&[0x28, 0xb5, 0x2f, 0xfd], Compression::Zstd),
+            (b"BZh", Compression::Bzip2),
+            (&[0x04, 0x22, 0x4d, 0x18], Compression::Lz4),
+        ];
+        MAGIC
+            .iter()
+            .find(|(magic, _)| head.starts_with(magic))
+            .map(|(_, c)| *c)
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
+            Compression::Bzip2 => "bzip2",
+            Compression::Lz4 => "lz4",
+        }
+    }
+
+    /// The command that writes its content to standard output.
+    pub fn decompressor(self) -> &'static str {
+        match self {
+            Compression::Gzip => "zcat",
+            Compression::Xz => "xzcat",
+            Compression::Zstd => "zstdcat",
+            Compression::Bzip2 => "bzcat",
+            Compression::Lz4 => "lz4cat",
+        }
+    }
+}
+
+/// The error for a start that is no capture: a compressed file named as such, else
+/// [`CaptureError::NotACapture`].
+pub fn not_a_capture(head: &[u8]) -> CaptureError {
+    Compression::of(head).map_or(CaptureError::NotACapture, CaptureError::Compressed)
 }
 
 impl std::error::Error for CaptureError {

@@ -75,6 +75,25 @@ fn text_is_not_a_capture() {
 }
 
 #[test]
+fn compressed_capture_is_named() {
+    // The start of zeek's testing/btest/Traces/tls/tls-fragmented-handshake.pcap.gz.
+    let gz = [
+        0x1f, 0x8b, 0x08, 0x08, 0x76, 0xe7, 0x00, 0x55, 0x02, 0x03, 0x74, 0x6c, 0x73,
+    ];
+    let err = frames_of(&gz).1.unwrap_err();
+    assert!(matches!(err, CaptureError::Compressed(Compression::Gzip)));
+    assert_eq!(
+        err.to_string(),
+        "gzip-compressed, not a pcap or pcapng file itself: decompress it first (e.g. `zcat FILE | alpnscope analyze -`)"
+    );
+    let zstd = [0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x58, 0x00, 0x01];
+    assert!(matches!(
+        frames_of(&zstd).1,
+        Err(CaptureError::Compressed(Compression::Zstd))
+    ));
+}
+
+#[test]
 fn reads_microsecond_and_nanosecond_pcap() {
     let mut file = pcap_header(0xa1b2_c3d4);
     file.extend(record(10, 5, &[1, 2, 3]));

@@ -50,13 +50,29 @@ const SLL_HEADER: usize = 16;
 const SLL2_HEADER: usize = 20;
 /// NULL/LOOP header: the address family as a 32-bit integer.
 const NULL_HEADER: usize = 4;
+/// EtherType of the PPPoE session stage (RFC 2516 §4).
+const PPPOE_SESSION: u16 = 0x8864;
+/// PPPoE header: version and type (0x11), code (0 in the session stage), session ID, length.
+const PPPOE_HEADER: usize = 6;
+/// PPP protocol numbers of IPv4 (RFC 1332) and IPv6 (RFC 5072).
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
 
 /// Slices `data` according to `link_type`. `Ok(None)` means a valid frame that carries no IP.
 pub fn slice(link_type: LinkType, data: &[u8]) -> Result<Option<LaxSlicedPacket<'_>>, LinkError> {
     match link_type {
-        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data)
-            .map(Some)
-            .map_err(LinkError::Ethernet),
+        LinkType::ETHERNET => {
+            let packet = LaxSlicedPacket::from_ethernet(data).map_err(LinkError::Ethernet)?;
+            // etherparse stops at a PPPoE session header (after any VLAN tags): read on.
+            if packet.net.is_none()
+                && let Some(inner) = packet
+                    .ether_payload()
+                    .filter(|p| p.ether_type.0 == PPPOE_SESSION)
+            {
+                return Ok(pppoe_session(inner.payload));
+            }
+            Ok(Some(packet))
+        }
         LinkType::LINUX_SLL => {
             let protocol = be16(data, 14).ok_or(LinkError::TooShort)?;
             Ok(ether_payload(protocol, &data[SLL_HEADER..]))
@@ -97,6 +113,9 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
 }
 
 fn ether_payload(protocol: u16, payload: &[u8]) -> Option<LaxSlicedPacket<'_>> {
+    if protocol == PPPOE_SESSION {
+        return pppoe_session(payload);
+    }
     match EtherType(protocol) {
         EtherType::IPV4
         | EtherType::IPV6
@@ -106,6 +125,19 @@ fn ether_payload(protocol: u16, payload: &[u8]) -> Option<LaxSlicedPacket<'_>> {
             EtherType(protocol),
             payload,
         )),
+        _ => None,
+    }
+}
+
+/// The IP packet in a PPPoE session frame (DSL access links, RFC 2516 §4): `None` for the
+/// discovery stage, PPP control protocols (LCP, IPCP…) and a header that does not fit.
+fn pppoe_session(data: &[u8]) -> Option<LaxSlicedPacket<'_>> {
+    let header = data.get(..PPPOE_HEADER)?;
+    if header[0] != 0x11 || header[1] != 0 {
+        return None;
+    }
+    match be16(data, PPPOE_HEADER)? {
+        PPP_IPV4 | PPP_IPV6 => from_ip(data.get(PPPOE_HEADER + 2..)?),
         _ => None,
     }
 }

@@ -249,8 +249,22 @@ struct IpView<'a> {
     payload: &'a LaxIpPayloadSlice<'a>,
 }
 
+/// Most IP headers in one frame: the outer one and the tunnelled ones inside it (IP in IP).
+pub(crate) const MAX_IP_LAYERS: usize = 3;
+
 /// Decodes a sliced packet down to its TCP segment: the IP layer, then the TCP header.
 fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decoded<'a> {
+    segment_within(packet, frame_truncated, MAX_IP_LAYERS)
+}
+
+/// [`segment_of`], reading through at most `layers` IP headers: an IPv4 or IPv6 packet
+/// carried in IPv4 or IPv6 (IP protocol 4 or 41: RFC 2003 IPIP, RFC 4213 6in4/SIT, RFC 2473
+/// 4in6 and 6in6) is decoded from its inner header.
+fn segment_within<'a>(
+    packet: &LaxSlicedPacket<'a>,
+    frame_truncated: bool,
+    layers: usize,
+) -> Decoded<'a> {
     let Some(net) = &packet.net else {
         return match &packet.stop_err {
             Some(_) if frame_truncated => Decoded::TruncatedHeaders,
@@ -264,9 +278,133 @@ fn segment_of<'a>(packet: &LaxSlicedPacket<'a>, frame_truncated: bool) -> Decode
         LaxNetSlice::Arp(_) => return Decoded::NotIp,
     };
     match ip {
+        Ok(ip) if layers > 1 && is_tunnel(ip.payload.ip_number) => match tunnelled(packet) {
+            Some(inner) => segment_within(&inner, frame_truncated, layers - 1),
+            None if is_ip_in_ip(ip.payload.ip_number)
+                && (frame_truncated || ip.payload.incomplete) =>
+            {
+                Decoded::TruncatedHeaders
+            }
+            // UDP that carries no tunnel: a datagram of its own (QUIC, or other UDP).
+            None if ip.payload.ip_number == etherparse::IpNumber::UDP => {
+                tcp_segment(packet, &ip, frame_truncated)
+            }
+            None => Decoded::OtherIp,
+        },
         Ok(ip) => tcp_segment(packet, &ip, frame_truncated),
         Err(decoded) => decoded,
     }
+}
+
+/// True for the IP protocols that may carry a tunnel alpnscope reads (IP in IP, GRE, UDP).
+fn is_tunnel(protocol: etherparse::IpNumber) -> bool {
+    is_ip_in_ip(protocol)
+        || protocol == etherparse::IpNumber::GRE
+        || protocol == etherparse::IpNumber::UDP
+}
+
+/// The packet a tunnel carries in `packet`'s IP payload: IP in IP, GRE, or a UDP tunnel (VXLAN,
+/// Geneve, GTP-U); `None` when its payload is none of them (or does not fit). Its slices point
+/// into the same bytes as `packet`'s, so a writer can find their offsets.
+pub(crate) fn tunnelled<'a>(packet: &LaxSlicedPacket<'a>) -> Option<LaxSlicedPacket<'a>> {
+    let payload = packet.ip_payload()?;
+    let protocol = payload.ip_number;
+    if is_ip_in_ip(protocol) {
+        LaxSlicedPacket::from_ip(payload.payload).ok()
+    } else if protocol == etherparse::IpNumber::GRE {
+        gre_payload(payload.payload)
+    } else if protocol == etherparse::IpNumber::UDP {
+        udp_tunnel(packet)
+    } else {
+        None
+    }
+}
+
+/// The packet inside GRE (RFC 2784, RFC 2890: the checksum, key and sequence number fields
+/// when their flags say so): IPv4, IPv6, Ethernet (transparent bridging, 0x6558) and ERSPAN
+/// type II mirrored frames (0x88be). `None` for other payloads, enhanced GRE (PPTP) and a
+/// header that does not fit.
+fn gre_payload(b: &[u8]) -> Option<LaxSlicedPacket<'_>> {
+    let flags = u16::from_be_bytes([*b.first()?, *b.get(1)?]);
+    if flags & 0x0007 != 0 {
+        return None;
+    }
+    let optional = [0x8000, 0x2000, 0x1000]
+        .iter()
+        .filter(|&&bit| flags & bit != 0)
+        .count();
+    let rest = b.get(4 + 4 * optional..)?;
+    match u16::from_be_bytes([*b.get(2)?, *b.get(3)?]) {
+        0x0800 | 0x86dd => LaxSlicedPacket::from_ip(rest).ok(),
+        0x6558 => LaxSlicedPacket::from_ethernet(rest).ok(),
+        // ERSPAN type II: an 8-byte header, then the mirrored Ethernet frame.
+        0x88be => LaxSlicedPacket::from_ethernet(rest.get(8..)?).ok(),
+        _ => None,
+    }
+}
+
+/// UDP ports of the tunnels whose inner packets are read: VXLAN (RFC 7348), Geneve (RFC 8926),
+/// GTP-U (3GPP TS 29.281).
+const VXLAN_PORT: u16 = 4789;
+const GENEVE_PORT: u16 = 6081;
+const GTP_U_PORT: u16 = 2152;
+
+/// The packet inside a UDP tunnel (VXLAN and Geneve carry Ethernet frames, GTP-U IP packets),
+/// by the tunnel's well-known destination port; `None` for other UDP and for a header that does
+/// not fit.
+fn udp_tunnel<'a>(packet: &LaxSlicedPacket<'a>) -> Option<LaxSlicedPacket<'a>> {
+    let Some(TransportSlice::Udp(udp)) = &packet.transport else {
+        return None;
+    };
+    let payload = udp.payload();
+    match udp.destination_port() {
+        // Flags (the I bit: a valid VNI), reserved, VNI, reserved; then Ethernet.
+        VXLAN_PORT if payload.first().is_some_and(|f| f & 0x08 != 0) => {
+            LaxSlicedPacket::from_ethernet(payload.get(8..)?).ok()
+        }
+        // Version 0, options length in 4-byte words, flags, protocol type (Transparent Ethernet
+        // Bridging 0x6558), VNI, reserved, options; then Ethernet.
+        GENEVE_PORT => {
+            let (first, protocol) = (*payload.first()?, payload.get(2..4)?);
+            if first >> 6 != 0 || protocol != [0x65, 0x58] {
+                return None;
+            }
+            let options = usize::from(first & 0x3f) * 4;
+            LaxSlicedPacket::from_ethernet(payload.get(8 + options..)?).ok()
+        }
+        GTP_U_PORT => LaxSlicedPacket::from_ip(gtp_u_payload(payload)?).ok(),
+        _ => None,
+    }
+}
+
+/// The user packet of a GTP-U G-PDU (version 1, protocol type GTP, message type 255): after the
+/// 8-byte header, the optional sequence number, N-PDU number and next extension type (when any
+/// of the E, S, PN flags is set), and the chain of extension headers.
+fn gtp_u_payload(b: &[u8]) -> Option<&[u8]> {
+    let flags = *b.first()?;
+    if flags >> 5 != 1 || flags & 0x10 == 0 || *b.get(1)? != 0xff {
+        return None;
+    }
+    if flags & 0x07 == 0 {
+        return b.get(8..);
+    }
+    let mut at = 12;
+    let mut next = *b.get(11)?;
+    while next != 0 {
+        // Each extension header: its length in 4-byte units, contents, the next type.
+        let len = usize::from(*b.get(at)?) * 4;
+        if len == 0 {
+            return None;
+        }
+        next = *b.get(at + len - 1)?;
+        at += len;
+    }
+    b.get(at..)
+}
+
+/// True for the IP protocol numbers of IPv4 (4) and IPv6 (41) carried in IP.
+fn is_ip_in_ip(protocol: etherparse::IpNumber) -> bool {
+    protocol == etherparse::IpNumber::IPV4 || protocol == etherparse::IpNumber::IPV6
 }
 
 /// The IPv4 layer, or the fragment it carries.
@@ -366,8 +504,11 @@ fn tcp_segment<'a>(
     let header_len = tcp.header_slice().len();
     let captured = tcp.payload();
     // No usable length field (a zero IPv4 total length from TSO on the capturing host, an IPv6
-    // jumbogram) leaves only the captured length to go by.
+    // jumbogram) leaves only the captured length to go by. Neither does one that claims more
+    // bytes than a frame the capture holds whole: the frame's own length shows the datagram
+    // ended there (Wireshark's "total length exceeds packet length"), no snaplen cut it.
     let wire_len = match ip.declared_payload {
+        Some(n) if n >= header_len && !frame_truncated && ip.payload.incomplete => captured.len(),
         Some(n) if n >= header_len => n - header_len,
         Some(_) | None if !ip.payload.incomplete => captured.len(),
         _ => {
@@ -542,6 +683,225 @@ mod tests {
         assert!(seg.flags.ack() && !seg.flags.syn());
     }
 
+    /// A TCP segment in IP, as the bytes after a link header.
+    fn inner_tcp(v6: bool) -> Vec<u8> {
+        let builder = if v6 {
+            PacketBuilder::ipv6([0x20; 16], [0x21; 16], 61)
+        } else {
+            PacketBuilder::ipv4([198, 51, 100, 1], [198, 51, 100, 2], 61)
+        };
+        let mut out = Vec::new();
+        builder
+            .tcp(40000, 443, 1000, 65535)
+            .ack(7)
+            .write(&mut out, b"hello")
+            .unwrap();
+        out
+    }
+
+    /// An outer IPv4 or IPv6 header with `protocol` around `inner`, in Ethernet.
+    fn outer(v6: bool, protocol: u8, inner: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let builder = PacketBuilder::ethernet2([1; 6], [2; 6]);
+        if v6 {
+            builder.ipv6([0x30; 16], [0x31; 16], 64).write(
+                &mut out,
+                etherparse::IpNumber(protocol),
+                inner,
+            )
+        } else {
+            builder.ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64).write(
+                &mut out,
+                etherparse::IpNumber(protocol),
+                inner,
+            )
+        }
+        .unwrap();
+        out
+    }
+
+    /// IPv6 in IPv4 (6in4, protocol 41), IPv4 in IPv6 (4in6, next header 4), IPv4 in IPv4 and
+    /// IPv6 in IPv6: the segment is the inner packet's (nDPI's 6in4tunnel.pcap and
+    /// 4in6tunnel.pcap hold real ones).
+    #[test]
+    fn ip_in_ip_is_decoded_from_the_inner_header() {
+        for (outer_v6, inner_v6) in [(false, true), (true, false), (false, false), (true, true)] {
+            let protocol = if inner_v6 { 41 } else { 4 };
+            let bytes = outer(outer_v6, protocol, &inner_tcp(inner_v6));
+            let decoded = decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32));
+            let Decoded::Tcp(seg) = decoded else {
+                panic!("{outer_v6} {inner_v6}: {decoded:?}");
+            };
+            let src = if inner_v6 {
+                IpAddr::from([0x20; 16])
+            } else {
+                IpAddr::from([198, 51, 100, 1])
+            };
+            assert_eq!(
+                (seg.src_ip, seg.dst_port, seg.ttl, seg.payload),
+                (src, 443, 61, &b"hello"[..])
+            );
+        }
+        // Three IP headers deep: still read; a fourth layer is not (the cap).
+        let bytes = outer(false, 4, &outer(false, 4, &inner_tcp(false))[14..]);
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32)),
+            Decoded::Tcp(_)
+        ));
+        let four = outer(
+            false,
+            4,
+            &outer(false, 4, &outer(false, 4, &inner_tcp(false))[14..])[14..],
+        );
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &four, four.len() as u32)),
+            Decoded::OtherIp
+        ));
+    }
+
+    /// A TCP segment in Ethernet, as a tunnel's inner frame.
+    fn inner_ethernet() -> Vec<u8> {
+        let mut out = vec![2; 6];
+        out.extend([1; 6]);
+        out.extend([0x08, 0x00]);
+        out.extend(inner_tcp(false));
+        out
+    }
+
+    /// `tunnel` (its header and inner packet) in UDP to `port`, in IPv4 in Ethernet.
+    fn in_udp(port: u16, tunnel: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .udp(50000, port)
+            .write(&mut out, tunnel)
+            .unwrap();
+        out
+    }
+
+    /// VXLAN, Geneve and GTP-U (with and without its optional fields and an extension header):
+    /// the segment is the inner packet's (nDPI's vxlan.pcap, zeek's geneve-47101.pcap and
+    /// gtp6_gtp_0x32.pcap hold real ones); other UDP, or a tunnel header that does not fit, is
+    /// a UDP datagram of its own (which the flow table reads as QUIC or counts as other IP).
+    #[test]
+    fn udp_tunnels_are_decoded_from_the_inner_packet() {
+        let mut vxlan = vec![0x08, 0, 0, 0, 0, 0, 0x2a, 0];
+        vxlan.extend(inner_ethernet());
+        let mut geneve = vec![
+            0x02, 0, 0x65, 0x58, 0, 0, 0x2a, 0, 0x01, 0x02, 0x01, 0x01, 9, 9, 9, 9,
+        ];
+        geneve.extend(inner_ethernet());
+        let ip = inner_tcp(false);
+        let mut gtp = vec![0x30, 0xff];
+        gtp.extend((ip.len() as u16).to_be_bytes());
+        gtp.extend([0, 0, 0, 1]);
+        gtp.extend(&ip);
+        // E flag: sequence number, N-PDU number, next type 0x85 (PDU session container), one
+        // 4-byte extension header, then no more.
+        let mut gtp_ext = vec![
+            0x34, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0x10, 0x09, 0,
+        ];
+        gtp_ext.extend(&ip);
+        for (name, port, tunnel) in [
+            ("vxlan", VXLAN_PORT, &vxlan),
+            ("geneve", GENEVE_PORT, &geneve),
+            ("gtp", GTP_U_PORT, &gtp),
+            ("gtp with an extension", GTP_U_PORT, &gtp_ext),
+        ] {
+            let bytes = in_udp(port, tunnel);
+            let decoded = decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32));
+            let Decoded::Tcp(seg) = decoded else {
+                panic!("{name}: {decoded:?}");
+            };
+            assert_eq!(
+                (seg.src_ip, seg.dst_port, seg.payload),
+                (IpAddr::from([198, 51, 100, 1]), 443, &b"hello"[..]),
+                "{name}"
+            );
+        }
+        for (port, tunnel) in [
+            (53, &vxlan[..]),
+            (VXLAN_PORT, &vxlan[..4]),
+            (GENEVE_PORT, &geneve[..10]),
+            (GTP_U_PORT, &gtp_ext[..14]),
+        ] {
+            let bytes = in_udp(port, tunnel);
+            assert!(matches!(
+                decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32)),
+                Decoded::Udp(UdpDatagram { dst_port, .. }) if dst_port == port
+            ));
+        }
+    }
+
+    /// GRE with IPv4, IPv6, Ethernet and ERSPAN II inside, with its optional key and sequence
+    /// number fields; enhanced GRE (version 1) is not read.
+    #[test]
+    fn gre_is_decoded_from_the_inner_packet() {
+        let ip = inner_tcp(false);
+        let mut erspan = vec![0x10, 0, 0x88, 0xbe, 0, 0, 0, 7];
+        erspan.extend([0x10, 0x01, 0, 0, 0, 0, 0, 0]);
+        erspan.extend(inner_ethernet());
+        let mut bridged = vec![0x20, 0, 0x65, 0x58, 0, 0, 0, 42];
+        bridged.extend(inner_ethernet());
+        let mut plain = vec![0, 0, 0x08, 0x00];
+        plain.extend(&ip);
+        for (name, gre) in [("ip", &plain), ("ethernet", &bridged), ("erspan", &erspan)] {
+            let bytes = outer(false, 47, gre);
+            let decoded = decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32));
+            let Decoded::Tcp(seg) = decoded else {
+                panic!("{name}: {decoded:?}");
+            };
+            assert_eq!((seg.dst_port, seg.payload), (443, &b"hello"[..]), "{name}");
+        }
+        let mut pptp = vec![0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0];
+        pptp.extend(&ip);
+        let bytes = outer(false, 47, &pptp);
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32)),
+            Decoded::OtherIp
+        ));
+    }
+
+    /// PPPoE session frames (RFC 2516 §4) carrying IPv4 and IPv6, after VLAN tags too (arkime's
+    /// pppoe.pcap and zeek's pppoe-over-qinq.pcap hold real ones); PPP control traffic is not IP.
+    #[test]
+    fn pppoe_session_frames_carry_ip() {
+        for (v6, ppp) in [(false, 0x0021u16), (true, 0x0057)] {
+            for vlan in [false, true] {
+                let ip = inner_tcp(v6);
+                let mut bytes = vec![2; 6];
+                bytes.extend([1; 6]);
+                if vlan {
+                    bytes.extend([0x81, 0x00, 0x00, 0x64]);
+                }
+                bytes.extend([0x88, 0x64, 0x11, 0x00, 0x12, 0x34]);
+                bytes.extend(((ip.len() + 2) as u16).to_be_bytes());
+                bytes.extend(ppp.to_be_bytes());
+                bytes.extend(&ip);
+                let decoded = decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32));
+                let Decoded::Tcp(seg) = decoded else {
+                    panic!("{v6} {vlan}: {decoded:?}");
+                };
+                assert_eq!((seg.dst_port, seg.payload), (443, &b"hello"[..]));
+            }
+        }
+        // LCP (0xc021) in a session frame, and a discovery frame (0x8863): not IP.
+        let mut lcp = vec![2; 6];
+        lcp.extend([1; 6]);
+        lcp.extend([
+            0x88, 0x64, 0x11, 0x00, 0x12, 0x34, 0x00, 0x06, 0xc0, 0x21, 1, 1, 0, 4,
+        ]);
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &lcp, lcp.len() as u32)),
+            Decoded::NotIp
+        ));
+        lcp[12..14].copy_from_slice(&[0x88, 0x63]);
+        assert!(matches!(
+            decode_frame(&frame(LinkType::ETHERNET, &lcp, lcp.len() as u32)),
+            Decoded::NotIp
+        ));
+    }
+
     #[test]
     fn snaplen_cut_keeps_wire_length() {
         let bytes = tcp_ipv4(&[0x16; 300]);
@@ -552,6 +912,25 @@ mod tests {
         };
         assert_eq!(seg.payload.len(), 10);
         assert_eq!(seg.payload_len, 300);
+    }
+
+    #[test]
+    fn ip_length_beyond_a_whole_frame_is_not_a_cut() {
+        // A SYN/ACK whose IPv4 total length claims 4148 bytes in a 66-byte frame the capture
+        // holds whole (nDPI's tls_invalid_reads.pcap, frame 2): no payload, nothing missing.
+        let mut bytes = tcp_ipv4(b"");
+        bytes[14 + 2..14 + 4].copy_from_slice(&4148u16.to_be_bytes());
+        let len = bytes.len() as u32;
+        let Decoded::Tcp(seg) = decode_frame(&frame(LinkType::ETHERNET, &bytes, len)) else {
+            panic!("not tcp");
+        };
+        assert_eq!(seg.payload.len(), 0);
+        assert_eq!(seg.payload_len, 0);
+        // The same claim in a frame the snaplen cut keeps the declared length.
+        let Decoded::Tcp(seg) = decode_frame(&frame(LinkType::ETHERNET, &bytes, 4162)) else {
+            panic!("not tcp");
+        };
+        assert_eq!(seg.payload_len, 4148 - 40);
     }
 
     #[test]

@@ -49,9 +49,56 @@ pub(super) fn spans(b: &[u8], len: usize, from_client: bool) -> Vec<Span> {
         Some(0) if !from_client => push(&mut out, 4..8, Field::Ipv4, b),
         Some(5) if from_client => socks5_request(b, &mut out),
         Some(5) => socks5_reply(b, &mut out),
+        Some(b'P') if from_client => proxy_v1(b, &mut out),
+        Some(b'\r') if from_client => proxy_v2(b, &mut out),
         _ => {}
     }
     out
+}
+
+/// PROXY protocol v1: `PROXY TCP4 source destination source-port destination-port\r\n`, the
+/// two addresses as text.
+fn proxy_v1(b: &[u8], out: &mut Vec<Span>) {
+    let line_len = b.windows(2).position(|w| w == b"\r\n").unwrap_or(b.len());
+    let mut at = 0;
+    for (i, field) in b
+        .get(..line_len)
+        .unwrap_or_default()
+        .split(|&c| c == b' ')
+        .enumerate()
+    {
+        if matches!(i, 2 | 3) {
+            push(out, at..at + field.len(), Field::Host, b);
+        }
+        at += field.len() + 1;
+    }
+}
+
+/// PROXY protocol v2: the binary addresses of TCP over IPv4 or IPv6, a UNIX socket's paths,
+/// and the TLVs after them (which may name the authority, a unique ID, TLS details) as secret.
+fn proxy_v2(b: &[u8], out: &mut Vec<Span>) {
+    let (Some(&family), Some(len)) = (b.get(13), b.get(14..16)) else {
+        return;
+    };
+    let end = 16 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+    let addresses = match family >> 4 {
+        1 => {
+            push(out, 16..20, Field::Ipv4, b);
+            push(out, 20..24, Field::Ipv4, b);
+            12
+        }
+        2 => {
+            push(out, 16..32, Field::Ipv6, b);
+            push(out, 32..48, Field::Ipv6, b);
+            36
+        }
+        3 => {
+            push(out, 16..end.min(16 + 216), Field::Secret, b);
+            216
+        }
+        _ => 0,
+    };
+    push(out, (16 + addresses).min(end)..end, Field::Secret, b);
 }
 
 fn push(out: &mut Vec<Span>, range: Range<usize>, field: Field, b: &[u8]) {
@@ -230,6 +277,39 @@ mod tests {
         assert_eq!(
             fields(reply, false),
             [(Field::Secret, "1.1 proxy.corp".into())]
+        );
+    }
+
+    #[test]
+    fn proxy_protocol_addresses() {
+        let v1 = b"PROXY TCP4 198.51.100.7 203.0.113.1 51234 443\r\n";
+        assert_eq!(
+            fields(v1, true),
+            [
+                (Field::Host, "198.51.100.7".into()),
+                (Field::Host, "203.0.113.1".into()),
+            ]
+        );
+        let mut v2 = crate::tls::preamble::PROXY_V2_SIGNATURE.to_vec();
+        v2.extend([0x21, 0x11, 0, 19]);
+        v2.extend([198, 51, 100, 7, 203, 0, 113, 1, 0xc8, 0x22, 1, 0xbb]);
+        v2.extend([0x02, 0, 4, b'a', b'.', b't', b'x']); // PP2_TYPE_AUTHORITY
+        assert_eq!(
+            spans(&v2, v2.len(), true),
+            [
+                Span {
+                    range: 16..20,
+                    field: Field::Ipv4
+                },
+                Span {
+                    range: 20..24,
+                    field: Field::Ipv4
+                },
+                Span {
+                    range: 28..35,
+                    field: Field::Secret
+                },
+            ]
         );
     }
 

@@ -12,7 +12,7 @@
 //! `--include-keys`).
 
 use crate::capture::LinkType;
-use crate::decode::link;
+use crate::decode::{self, link};
 use crate::report::redact::{Redactor, address_text};
 use etherparse::{LaxNetSlice, TransportSlice};
 use std::net::IpAddr;
@@ -169,10 +169,44 @@ impl<'r> Scrubber<'r> {
             LinkType::LINUX_SLL2 if out.len() >= 20 => self.mac(&mut out[12..20]),
             _ => {}
         }
-        // Where the IP and TCP headers sit, from the original bytes.
-        let Ok(Some(packet)) = link::slice(link_type, data) else {
+        // Where the IP and TCP headers sit, from the original bytes: every IP header of a
+        // tunnel (outer and inner) is rewritten, the TCP segment is the innermost packet's.
+        let Ok(Some(mut packet)) = link::slice(link_type, data) else {
             return out;
         };
+        for _ in 1..decode::MAX_IP_LAYERS {
+            let Some(inner) = decode::tunnelled(&packet) else {
+                break;
+            };
+            self.ip_header(&packet, data, &mut out);
+            if let Some(Some(TransportSlice::Udp(udp))) =
+                Some(&packet.transport).map(|t| t.as_ref())
+                && let Some(at) = offset_in(data, udp.slice())
+            {
+                // The UDP checksum covered the inner packet's original bytes: none now.
+                out[at + 6..at + 8].copy_from_slice(&[0, 0]);
+            }
+            if let Some(etherparse::LinkSlice::Ethernet2(ethernet)) = inner.link.as_ref()
+                && let Some(at) = offset_in(data, ethernet.slice())
+                && out.len() >= at + 12
+            {
+                self.mac(&mut out[at..at + 6]);
+                self.mac(&mut out[at + 6..at + 12]);
+            }
+            packet = inner;
+        }
+        let (addresses, tcp_at) = self.ip_header(&packet, data, &mut out);
+        self.tcp(&packet, data, out, addresses, tcp_at, payload)
+    }
+
+    /// Rewrites the addresses of `packet`'s IP header in `out` (a copy of `data`, where the
+    /// packet's slices point): the pseudonyms, and whether its payload is whole.
+    fn ip_header(
+        &mut self,
+        packet: &etherparse::LaxSlicedPacket<'_>,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> (Option<(IpAddr, IpAddr)>, Option<()>) {
         let mut tcp_at = None;
         let mut addresses = None;
         match &packet.net {
@@ -193,7 +227,7 @@ impl<'r> Scrubber<'r> {
                     }
                 }
                 if !v4.payload().incomplete {
-                    tcp_at = Some(v4.payload());
+                    tcp_at = Some(());
                 }
             }
             Some(LaxNetSlice::Ipv6(v6)) => {
@@ -208,11 +242,24 @@ impl<'r> Scrubber<'r> {
                     }
                 }
                 if !v6.payload().incomplete {
-                    tcp_at = Some(v6.payload());
+                    tcp_at = Some(());
                 }
             }
             _ => {}
         }
+        (addresses, tcp_at)
+    }
+
+    /// Rewrites `packet`'s TCP segment in `out` (see [`Scrubber::frame`]) and returns `out`.
+    fn tcp(
+        &mut self,
+        packet: &etherparse::LaxSlicedPacket<'_>,
+        data: &[u8],
+        mut out: Vec<u8>,
+        addresses: Option<(IpAddr, IpAddr)>,
+        tcp_at: Option<()>,
+        payload: &mut dyn FnMut(u32, bool, &mut [u8]) -> usize,
+    ) -> Vec<u8> {
         if let Some(Some(TransportSlice::Tcp(tcp))) = Some(&packet.transport).map(|t| t.as_ref())
             && let Some(at) = offset_in(data, tcp.slice())
         {

@@ -584,13 +584,15 @@ impl TcpHealth {
         }
     }
 
-    /// The retransmission family, Wireshark 4.0's last sequence-number check, in its order:
-    /// data (or a SYN/FIN) that does not advance the sequence number and is no keep-alive is a
-    /// fast retransmission (the peer sent 2+ duplicate ACKs of this sequence number, its last
-    /// segment < 20 ms ago), out of order (< the first RTT, 3 ms while unknown, after the segment
-    /// that last advanced `next_seq`, and not ending exactly there, a FIN counting one), a spurious retransmission
-    /// (payload the peer already acknowledged; checked even when the sequence number advanced),
-    /// or a retransmission.
+    /// The retransmission family, Wireshark 4.0's last sequence-number check, in its order
+    /// (tshark 4.0.17 flags acknowledged data that arrives within the reordering time as
+    /// spurious, so that check comes first): payload the peer already acknowledged is a
+    /// spurious retransmission (checked even when the sequence number advanced); else data (or
+    /// a SYN/FIN) that does not advance the sequence number and is no keep-alive is a fast
+    /// retransmission (the peer sent 2+ duplicate ACKs of this sequence number, its last segment
+    /// < 20 ms ago), out of order (< the first RTT, 3 ms while unknown, after the segment that
+    /// last advanced `next_seq`, and not ending exactly there, a FIN counting one), or a
+    /// retransmission.
     fn classify_retransmission(
         &mut self,
         side: Side,
@@ -621,7 +623,9 @@ impl TcpHealth {
         let end = seq.plus(len + u32::from(flags.fin()));
         let peer = &self.dirs[o];
         let peer_ack = peer.last_ack.filter(|a| a.0 != 0);
-        let kind = if not_advanced
+        let kind = if len > 0 && peer_ack.is_some_and(|a| !seq.plus(len).after(a)) {
+            Anomaly::SpuriousRetransmission
+        } else if not_advanced
             && peer.dup_acks >= 2
             && peer_ack == Some(seq)
             && since(peer.last_ack_time) < FAST_RETRANSMISSION_NS as u64
@@ -632,8 +636,6 @@ impl TcpHealth {
             && next != Some(end)
         {
             Anomaly::OutOfOrder
-        } else if len > 0 && peer_ack.is_some_and(|a| !seq.plus(len).after(a)) {
-            Anomaly::SpuriousRetransmission
         } else if not_advanced {
             Anomaly::Retransmission
         } else {

@@ -752,6 +752,14 @@ fn add_event(facts: &mut FlowFacts, from: Role, event: &TlsEvent) {
                         seen.reply_frame = Some(*frame);
                     }
                 }
+                StartTlsStep::FoundHello => {
+                    let i = usize::from(from == Role::Server);
+                    seen.found_hello[i].get_or_insert(*frame);
+                }
+                StartTlsStep::NotOffered => {
+                    seen.not_offered.get_or_insert(*frame);
+                    seen.reply_frame.get_or_insert(*frame);
+                }
                 StartTlsStep::Refused { reply } => {
                     seen.refused.get_or_insert_with(|| reply.clone());
                     seen.reply_frame.get_or_insert(*frame);

@@ -73,6 +73,7 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         evidence_frames: verdict.evidence_frames,
         network_cause: verdict.network_cause,
         plain_http_to_tls_port: verdict.plain_http_to_tls_port,
+        application: analysis::Application::of(facts),
         client_hello: ch.map(|(h, frames)| client_hello_report(facts, h, frames)),
         server_hello: sh.map(|(h, frames)| server_hello_report(facts, h, frames)),
         encrypted_extensions: facts.encrypted_extensions.as_ref().map(|(alpn, frames)| {
@@ -97,16 +98,21 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
             kind: *kind,
             target: target.clone(),
         }),
-        starttls: facts
-            .starttls
-            .as_ref()
-            .filter(|s| s.switched || s.refused.is_some())
-            .map(|s| StartTlsReport {
+        starttls: facts.starttls.as_ref().and_then(|s| {
+            let outcome = s.outcome(facts.server_hello().is_some())?;
+            let found = outcome == crate::analysis::StartTlsOutcome::AfterUnknownPlaintext;
+            Some(StartTlsReport {
                 protocol: s.protocol,
                 command: s.command.as_ref().map(|(c, _)| c.clone()),
-                frame: s.command.as_ref().map(|(_, f)| *f),
-                reply_frame: s.reply_frame,
-            }),
+                frame: s.command.as_ref().map(|(_, f)| *f).or(s.found_hello[0]),
+                reply_frame: if found {
+                    s.found_hello[1]
+                } else {
+                    s.reply_frame
+                },
+                outcome,
+            })
+        }),
         tcp: facts.quic.is_none().then(|| tcp_report(facts, &view)),
         quic: facts
             .quic

@@ -50,6 +50,11 @@ impl SummaryTally {
             return;
         }
         let totals = &mut self.totals;
+        // A refused plaintext start is listed (its verdict says why) but carried no TLS.
+        if flow.starttls.as_ref().is_some_and(|s| s.without_tls()) {
+            totals.starttls_refused_flows += 1;
+            return;
+        }
         totals.tls_flows += 1;
         totals.handshake_loss_flows += u64::from(flow.handshake_loss());
         totals.loss_flows +=

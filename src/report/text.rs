@@ -3,6 +3,7 @@
 use super::model::{
     AlpnSource, FlowReport, QuicReport, Report, RetryIntegrityReport, StartTlsReport, Transport,
 };
+use crate::analysis::StartTlsOutcome;
 use crate::analysis::VerdictKind;
 use crate::analysis::network::CapturePoint;
 use std::io::{self, Write};
@@ -228,16 +229,34 @@ fn render_negotiation(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> 
     field(out, "selected", &selected_text(flow))
 }
 
-/// `smtp: STARTTLS in frame 8, answered in frame 9`.
+/// `smtp: STARTTLS in frame 8, answered in frame 9`; `mysql: SSLRequest in frame 6, TLS
+/// offered in the greeting in frame 4`; `mysql: TLS not offered in the greeting in frame 55`.
 pub(crate) fn starttls_text(s: &StartTlsReport) -> String {
+    if s.outcome == StartTlsOutcome::AfterUnknownPlaintext {
+        let at = |who: &str, frame: Option<u64>| frame.map(|f| format!("{who}'s from frame {f}"));
+        let records: Vec<String> = [at("the client", s.frame), at("the server", s.reply_frame)]
+            .into_iter()
+            .flatten()
+            .collect();
+        return format!(
+            "TLS after plaintext alpnscope does not recognise: hello records {}",
+            records.join(", ")
+        );
+    }
     let protocol = s.protocol.map_or("(protocol unknown)", |p| p.name());
+    let greeting = s.protocol.is_some_and(|p| p.server_offers_first());
+    let answer = match (s.reply_frame, s.outcome) {
+        (Some(frame), StartTlsOutcome::NotOffered) => {
+            format!("TLS not offered in the greeting in frame {frame}")
+        }
+        (Some(frame), _) if greeting => format!("TLS offered in the greeting in frame {frame}"),
+        (Some(frame), _) => format!("answered in frame {frame}"),
+        (None, _) => "answer not captured".into(),
+    };
     let command = match (&s.command, s.frame) {
         (Some(command), Some(frame)) => format!("{command} in frame {frame}"),
+        _ if s.outcome == StartTlsOutcome::NotOffered => return format!("{protocol}: {answer}"),
         _ => "request not captured".into(),
-    };
-    let answer = match s.reply_frame {
-        Some(frame) => format!("answered in frame {frame}"),
-        None => "answer not captured".into(),
     };
     format!("{protocol}: {command}, {answer}")
 }
@@ -392,9 +411,14 @@ fn render_summary(
         }
         writeln!(out)?;
     }
+    let refused = if s.starttls_refused_flows > 0 {
+        format!(", {} refused to start TLS", s.starttls_refused_flows)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{} {} TLS flows, {} other TCP flows{hint}",
+        "{} {} TLS flows{refused}, {} other TCP flows{hint}",
         style.paint("1", "summary"),
         s.tls_flows,
         s.non_tls_flows

@@ -18,7 +18,26 @@ impl ProtocolName {
     pub fn is_grease(&self) -> bool {
         matches!(self.0.as_slice(), [a, b] if a == b && a & 0x0f == 0x0a)
     }
+
+    /// True for the IANA-registered identifiers of HTTP (RFC 7301 §6, RFC 9113, RFC 9114):
+    /// `http/0.9`, `http/1.0`, `http/1.1`, `h2`, `h2c`, `h3`, and SPDY's `spdy/1`…`spdy/3`.
+    pub fn is_http(&self) -> bool {
+        HTTP_PROTOCOLS.contains(&self.0.as_slice())
+    }
 }
+
+/// The ALPN identifiers of HTTP versions (the IANA TLS ALPN Protocol IDs registry).
+const HTTP_PROTOCOLS: [&[u8]; 9] = [
+    b"http/0.9",
+    b"http/1.0",
+    b"http/1.1",
+    b"h2",
+    b"h2c",
+    b"h3",
+    b"spdy/1",
+    b"spdy/2",
+    b"spdy/3",
+];
 
 impl fmt::Display for ProtocolName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -130,6 +130,11 @@ pub enum StartTlsStep {
     },
     /// TLS followed the request (client) or the positive answer (server).
     Switched,
+    /// A hello record began after a plaintext start alpnscope does not know (or an exchange it
+    /// stopped reading): TLS from there on (`frame` is the record's first).
+    FoundHello,
+    /// The server's greeting does not offer TLS (MySQL without CLIENT_SSL), before any request.
+    NotOffered,
     /// The server refused.
     Refused {
         /// The server's answer (escaped, cut).

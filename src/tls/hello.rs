@@ -304,8 +304,10 @@ impl ServerHello {
         let (random, rest) = rest.split_first_chunk::<32>().ok_or(error.clone())?;
         let v = TlsVersion(legacy_version);
         // Before draft-22 a TLS 1.3 ServerHello named its version here and had no session id
-        // and no compression method (draft-ietf-tls-tls13-21 §4.1.3).
-        let draft_layout = v.is_tls13_prestandard();
+        // and no compression method (draft-ietf-tls-tls13-21 §4.1.3). Drafts before draft-16
+        // (no supported_versions yet) wrote 0x0304 itself, which the RFC layout never carries
+        // (RFC 8446 §4.1.3: legacy_version 0x0303).
+        let draft_layout = v.is_tls13_prestandard() || v == TlsVersion::TLS13;
         if !draft_layout && !(TlsVersion::SSL30..=TlsVersion::TLS12).contains(&v) {
             return Err(error);
         }
@@ -484,6 +486,14 @@ pub fn version_name(v: u16) -> String {
 mod tests {
     use super::*;
 
+    /// Bytes from a hex string (test data copied from public captures).
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
     /// A ClientHello body with the given extensions.
     pub(crate) fn client_hello_body(extensions: &[(u16, Vec<u8>)]) -> Vec<u8> {
         let mut b = vec![0x03, 0x03];
@@ -628,6 +638,22 @@ mod tests {
         assert_eq!((d.version(), d.tls_version()), (0x7f12, TlsVersion::TLS13));
         assert_eq!(d.cipher_suite, 0x1301);
         assert_eq!(d.extensions, [0x28]);
+        // Before draft-16 the version field held 0x0304 itself, in the same layout: the
+        // ServerHello of tls13.crypto.mozilla.org in suricata-verify's
+        // tests/tls/tls13-draft14/tls13_draft14.pcap (frame 6), a TLS 1.2-style suite and a
+        // key_share (40).
+        let draft14 = hex(concat!(
+            "03042393b6518b8dd3d7ae957155977935932a6f5e600e5b7d9774daa7bc2f2c",
+            "bcc3c02b00490028004500170041042dd0952da464b93202b067c84602991409",
+            "7c1887d6d068d353f8bea91988051990f726f1f2739d87d6f7e63b2bd045d19d",
+            "6940e75fe8ae06fd04b350c5bf1565",
+        ));
+        let d = ServerHello::parse(&draft14[..]).unwrap();
+        assert_eq!((d.version(), d.tls_version()), (0x0304, TlsVersion::TLS13));
+        assert_eq!(version_name(d.version()), "1.3");
+        assert_eq!(d.cipher_suite, 0xc02b);
+        assert_eq!(d.extensions, [0x28]);
+        assert!(d.alpn.is_none() && d.faults.is_empty());
         // An extensions block longer than the hello is a fault, not an error.
         let mut long = sh.clone();
         long[70] = 0x40;

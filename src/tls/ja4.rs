@@ -28,13 +28,24 @@ impl Ja4Transport {
 }
 
 /// Computes the JA4 fingerprint of a ClientHello carried over `transport`.
+///
+/// An SSLv2-format ClientHello (RFC 5246 Appendix E.2) is fingerprinted as FoxIO's JA4 tools
+/// (Rust, Python, the Wireshark plugin) fingerprint it: they read Wireshark's dissection, which
+/// gives such a hello a handshake type (1) and version but lists its 3-byte cipher specs as
+/// `tls.handshake.cipherspec`, not as cipher suites, and no extensions — so no ciphers are
+/// counted or hashed: `t12i000000_000000000000_000000000000` for one offering TLS 1.2. The
+/// specification itself defines only the version code `s2` for SSL 2.0.
 pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
-    let ciphers: Vec<u16> = hello
-        .cipher_suites
-        .iter()
-        .copied()
-        .filter(|c| !is_grease(*c))
-        .collect();
+    let ciphers: Vec<u16> = if hello.sslv2 {
+        Vec::new()
+    } else {
+        hello
+            .cipher_suites
+            .iter()
+            .copied()
+            .filter(|c| !is_grease(*c))
+            .collect()
+    };
     let extensions: Vec<u16> = hello
         .extensions
         .iter()
@@ -144,6 +155,18 @@ fn truncated_hash(input: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SSLv2-format hello (`sslv2-client-hello.pcap`'s bytes): no cipher suites, no extensions,
+    /// as the JA4 tools read it; the version is the highest it offers.
+    #[test]
+    fn an_sslv2_format_hello_counts_no_ciphers() {
+        let hello = ClientHello::parse_sslv2(&crate::tls::testing::sslv2_hello()).unwrap();
+        assert!(!hello.cipher_suites.is_empty());
+        assert_eq!(
+            ja4(&hello, Ja4Transport::Tcp),
+            "t12i000000_000000000000_000000000000"
+        );
+    }
 
     #[test]
     fn alpn_codes_from_the_specification() {

@@ -23,6 +23,11 @@ pub enum ProxyKind {
     Socks4,
     /// SOCKS version 5.
     Socks5,
+    /// HAProxy's PROXY protocol, version 1 (a text line), sent by a load balancer or proxy
+    /// that relays the connection: its target is the original destination it announces.
+    ProxyProtocolV1,
+    /// HAProxy's PROXY protocol, version 2 (binary).
+    ProxyProtocolV2,
 }
 
 impl ProxyKind {
@@ -32,6 +37,8 @@ impl ProxyKind {
             ProxyKind::HttpConnect => "http_connect",
             ProxyKind::Socks4 => "socks4",
             ProxyKind::Socks5 => "socks5",
+            ProxyKind::ProxyProtocolV1 => "proxy_protocol_v1",
+            ProxyKind::ProxyProtocolV2 => "proxy_protocol_v2",
         }
     }
 }
@@ -139,6 +146,9 @@ fn classify_from(b: &[u8], searched: usize) -> Preamble {
         Some(Preamble::Other) => {}
         Some(hello) => return hello,
     }
+    if let Some(proxy) = proxy_protocol(b) {
+        return proxy;
+    }
     if b.starts_with(b"CONNECT ") {
         return http_block(b, searched, |head| {
             let line = head.split(|&c| c == b'\r').next().unwrap_or(&[]);
@@ -178,6 +188,97 @@ fn classify_from(b: &[u8], searched: usize) -> Preamble {
         },
         _ => Preamble::Other,
     }
+}
+
+/// Longest PROXY protocol v1 header, CRLF included (the specification's 107 bytes).
+const MAX_PROXY_V1_LINE: usize = 107;
+/// The 12-byte signature that opens a PROXY protocol v2 header.
+pub const PROXY_V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
+/// PROXY protocol v2 header before its addresses: signature, version and command, family and
+/// transport, address length.
+const PROXY_V2_FIXED: usize = 16;
+
+/// A PROXY protocol header (HAProxy's "The PROXY protocol", versions 1 and 2) at the start of
+/// `b`, as a load balancer sends it before relaying the client's bytes; `None` when `b` does
+/// not start with one (or the start of one).
+fn proxy_protocol(b: &[u8]) -> Option<Preamble> {
+    let head = &b[..b.len().min(PROXY_V2_SIGNATURE.len())];
+    if !head.is_empty() && PROXY_V2_SIGNATURE.starts_with(head) {
+        if b.len() < PROXY_V2_FIXED {
+            return Some(Preamble::NeedMore);
+        }
+        let version = b[12] >> 4;
+        let len = PROXY_V2_FIXED + usize::from(u16::from_be_bytes([b[14], b[15]]));
+        if version != 2 {
+            return Some(Preamble::Other);
+        }
+        if b.len() < len {
+            return Some(Preamble::NeedMore);
+        }
+        let addresses = &b[PROXY_V2_FIXED..len];
+        // Command 1 (PROXY) over TCP (transport 1) from IPv4 (family 1) or IPv6 (family 2):
+        // source address, destination address, source port, destination port.
+        let target = match (b[12] & 0x0f, b[13]) {
+            (1, 0x11) if addresses.len() >= 12 => {
+                let ip = Ipv4Addr::new(addresses[4], addresses[5], addresses[6], addresses[7]);
+                Some(format!(
+                    "{ip}:{}",
+                    u16::from_be_bytes([addresses[10], addresses[11]])
+                ))
+            }
+            (1, 0x21) if addresses.len() >= 36 => {
+                let mut octets = [0; 16];
+                octets.copy_from_slice(&addresses[16..32]);
+                let ip = Ipv6Addr::from(octets);
+                Some(format!(
+                    "[{ip}]:{}",
+                    u16::from_be_bytes([addresses[34], addresses[35]])
+                ))
+            }
+            _ => None,
+        };
+        return Some(Preamble::Proxy {
+            kind: ProxyKind::ProxyProtocolV2,
+            target,
+            len,
+        });
+    }
+    let head = &b[..b.len().min(6)];
+    if !b"PROXY ".starts_with(head) || head.len() < 2 {
+        return None;
+    }
+    if head.len() < 6 {
+        return Some(Preamble::NeedMore);
+    }
+    let line = &b[..b.len().min(MAX_PROXY_V1_LINE)];
+    let Some(end) = line.windows(2).position(|w| w == b"\r\n") else {
+        return Some(if b.len() >= MAX_PROXY_V1_LINE {
+            Preamble::Other
+        } else {
+            Preamble::NeedMore
+        });
+    };
+    // PROXY TCP4|TCP6 source destination source-port destination-port, or PROXY UNKNOWN.
+    let fields: Vec<&[u8]> = line[..end].split(|&c| c == b' ').collect();
+    let target = match fields.as_slice() {
+        [_, family, _, dst, _, port] if matches!(*family, b"TCP4" | b"TCP6") => {
+            let dst = std::str::from_utf8(dst).ok()?;
+            let port = std::str::from_utf8(port).ok()?;
+            let ip: std::net::IpAddr = dst.parse().ok()?;
+            port.parse::<u16>().ok()?;
+            Some(match ip {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+                std::net::IpAddr::V4(ip) => format!("{ip}:{port}"),
+            })
+        }
+        [_, b"UNKNOWN", ..] => None,
+        _ => return Some(Preamble::Other),
+    };
+    Some(Preamble::Proxy {
+        kind: ProxyKind::ProxyProtocolV1,
+        target,
+        len: end + 2,
+    })
 }
 
 /// HTTP methods recognised at the start of a request line (RFC 9110 §9, RFC 5789).
@@ -623,6 +724,67 @@ mod tests {
                 )
             ))
         );
+    }
+
+    /// HAProxy's PROXY protocol before a ClientHello (nDPI's haproxy.pcap has a v1 line): the
+    /// header is a proxy preamble whose target is the original destination, whatever the
+    /// segmentation.
+    #[test]
+    fn proxy_protocol_headers() {
+        let v1 = b"PROXY TCP4 11.111.11.111 222.222.222.22 52176 443\r\n\x16\x03\x01";
+        assert_eq!(
+            classify(v1),
+            Preamble::Proxy {
+                kind: ProxyKind::ProxyProtocolV1,
+                target: Some("222.222.222.22:443".into()),
+                len: v1.len() - 3,
+            }
+        );
+        for cut in 1..v1.len() - 3 {
+            assert_eq!(classify(&v1[..cut]), Preamble::NeedMore, "{cut}");
+        }
+        let v6 = b"PROXY TCP6 2001:db8::1 2001:db8::2 4000 8443\r\n";
+        assert!(matches!(
+            classify(v6),
+            Preamble::Proxy { target: Some(t), .. } if t == "[2001:db8::2]:8443"
+        ));
+        assert!(matches!(
+            classify(b"PROXY UNKNOWN\r\n"),
+            Preamble::Proxy {
+                kind: ProxyKind::ProxyProtocolV1,
+                target: None,
+                len: 15
+            }
+        ));
+        assert_eq!(classify(b"PROXY TCP4 x y z w\r\n"), Preamble::Other);
+        assert_eq!(classify(&[b'P'; 120]), Preamble::Other);
+
+        let mut v2 = PROXY_V2_SIGNATURE.to_vec();
+        v2.extend([
+            0x21, 0x11, 0, 12, 198, 51, 100, 7, 203, 0, 113, 1, 0xc8, 0x22, 1, 0xbb,
+        ]);
+        assert_eq!(
+            classify(&v2),
+            Preamble::Proxy {
+                kind: ProxyKind::ProxyProtocolV2,
+                target: Some("203.0.113.1:443".into()),
+                len: 28,
+            }
+        );
+        for cut in 1..v2.len() {
+            assert_eq!(classify(&v2[..cut]), Preamble::NeedMore, "{cut}");
+        }
+        // LOCAL (a health check): no addresses.
+        let mut local = PROXY_V2_SIGNATURE.to_vec();
+        local.extend([0x20, 0x00, 0, 0]);
+        assert!(matches!(
+            classify(&local),
+            Preamble::Proxy {
+                target: None,
+                len: 16,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Plaintext protocols that switch their TCP stream to TLS: SMTP `STARTTLS` (RFC 3207), IMAP
 //! `STARTTLS` (RFC 9051 §6.2.1), POP3 `STLS` (RFC 2595 §4), FTP `AUTH TLS`/`AUTH SSL`
-//! (RFC 4217 §4), NNTP `STARTTLS` (RFC 4642), XMPP `<starttls/>` (RFC 6120 §5), the LDAP
-//! StartTLS extended operation (RFC 4511 §4.14) and the PostgreSQL `SSLRequest`.
+//! (RFC 4217 §4), NNTP `STARTTLS` (RFC 4642), ManageSieve `STARTTLS` (RFC 5804 §2.2), XMPP
+//! `<starttls/>` (RFC 6120 §5), the LDAP StartTLS extended operation (RFC 4511 §4.14), the
+//! PostgreSQL `SSLRequest` and the MySQL/MariaDB `SSLRequest` (a short HandshakeResponse with
+//! CLIENT_SSL set, sent after the server's Handshake v10 greeting offered CLIENT_SSL).
 //!
 //! A [`Negotiation`] reads one direction whose first bytes are not TLS, chunk by chunk, and is
 //! recognised by content, never by port: a client direction must open with a command of one of
 //! these protocols (`EHLO`, `a1 CAPABILITY`, `CAPA`, `AUTH TLS`, an LDAP StartTLS request, an
-//! SSLRequest…), a server direction with a greeting (`220`, `* OK`, `+OK`, `200`) or the one-byte
-//! PostgreSQL answer. Anything else is given up at once, so a direction that is not one of these
+//! SSLRequest…), a server direction with a greeting (`220`, `* OK`, `+OK`, `200`, ManageSieve's
+//! `"IMPLEMENTATION"` capability lines, a MySQL Handshake v10 packet) or the one-byte PostgreSQL
+//! answer. Anything else is given up at once, so a direction that is not one of these
 //! protocols is judged exactly as before. It then looks for the client's command, the server's
 //! answer to it (the pipeline tells the server's reader when the client asked, see
 //! [`Negotiation::peer_asked`]), and a TLS record right after them.
@@ -30,6 +33,18 @@ const MAX_CLIENT_LINES: usize = 8;
 const LDAP_STARTTLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
 /// The PostgreSQL `SSLRequest`: length 8, code 80877103 (1234 << 16 | 5679).
 const PG_SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+/// Longest MySQL server greeting read (MariaDB's and MySQL 8's are about 80–110 bytes).
+pub const MAX_MYSQL_GREETING: usize = 512;
+/// MySQL capability flag CLIENT_SSL (the server offers TLS; the client asks for it).
+const MYSQL_CLIENT_SSL: u16 = 0x0800;
+/// MySQL capability flag CLIENT_PROTOCOL_41 (the 4.1 HandshakeResponse layout).
+const MYSQL_CLIENT_PROTOCOL_41: u16 = 0x0200;
+/// Payload length of the MySQL `SSLRequest` (Protocol::SSLRequest: capabilities, max packet
+/// size, character set, 23 reserved bytes — MariaDB puts its extended capabilities in the last
+/// four).
+const MYSQL_SSL_REQUEST_LEN: usize = 32;
+/// Longest MySQL server version string read.
+const MAX_MYSQL_VERSION: usize = 64;
 
 /// The plaintext protocol that negotiated TLS. The names are part of the JSON contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -51,6 +66,11 @@ pub enum StartTlsProtocol {
     Ldap,
     /// PostgreSQL `SSLRequest`, answered `S`.
     Postgresql,
+    /// ManageSieve `STARTTLS` (RFC 5804), answered `OK`.
+    Managesieve,
+    /// MySQL/MariaDB `SSLRequest` after a greeting that offered CLIENT_SSL; the server answers
+    /// with TLS at once.
+    Mysql,
 }
 
 impl StartTlsProtocol {
@@ -65,12 +85,23 @@ impl StartTlsProtocol {
             StartTlsProtocol::Xmpp => "xmpp",
             StartTlsProtocol::Ldap => "ldap",
             StartTlsProtocol::Postgresql => "postgresql",
+            StartTlsProtocol::Managesieve => "managesieve",
+            StartTlsProtocol::Mysql => "mysql",
         }
     }
 
     /// True for the line-based protocols (their requests and answers are text from the wire).
     pub fn is_text(self) -> bool {
-        !matches!(self, StartTlsProtocol::Ldap | StartTlsProtocol::Postgresql)
+        !matches!(
+            self,
+            StartTlsProtocol::Ldap | StartTlsProtocol::Postgresql | StartTlsProtocol::Mysql
+        )
+    }
+
+    /// True when the server's consent comes before the client's request: a MySQL greeting that
+    /// offers CLIENT_SSL (the server answers the SSLRequest with TLS, not with a message).
+    pub fn server_offers_first(self) -> bool {
+        self == StartTlsProtocol::Mysql
     }
 
     /// The protocol's name in a sentence (`SMTP`, `PostgreSQL`).
@@ -84,18 +115,23 @@ impl StartTlsProtocol {
             StartTlsProtocol::Xmpp => "XMPP",
             StartTlsProtocol::Ldap => "LDAP",
             StartTlsProtocol::Postgresql => "PostgreSQL",
+            StartTlsProtocol::Managesieve => "ManageSieve",
+            StartTlsProtocol::Mysql => "MySQL",
         }
     }
 
     /// How the client's request is called in a sentence.
     pub fn command(self) -> &'static str {
         match self {
-            StartTlsProtocol::Smtp | StartTlsProtocol::Imap | StartTlsProtocol::Nntp => "STARTTLS",
+            StartTlsProtocol::Smtp
+            | StartTlsProtocol::Imap
+            | StartTlsProtocol::Nntp
+            | StartTlsProtocol::Managesieve => "STARTTLS",
             StartTlsProtocol::Pop3 => "STLS",
             StartTlsProtocol::Ftp => "AUTH TLS",
             StartTlsProtocol::Xmpp => "<starttls/>",
             StartTlsProtocol::Ldap => "StartTLS extended request",
-            StartTlsProtocol::Postgresql => "SSLRequest",
+            StartTlsProtocol::Postgresql | StartTlsProtocol::Mysql => "SSLRequest",
         }
     }
 }
@@ -144,6 +180,12 @@ pub enum Step<'b> {
         /// The answer (escaped, at most [`MAX_SHOWN`] characters).
         reply: String,
     },
+    /// The server's greeting does not offer TLS (a MySQL greeting without CLIENT_SSL) before
+    /// any request; reading goes on (a request may still come and be refused).
+    NotOffered {
+        /// The protocol.
+        protocol: StartTlsProtocol,
+    },
     /// Not a negotiation of TLS (or no longer one): the direction is not TLS.
     NotTls,
 }
@@ -170,6 +212,10 @@ enum Opening {
     XmppClient,
     /// An XMPP server's stream header (RFC 6120 §4.7.3: the server's carries an `id`).
     XmppServer,
+    /// A MySQL client's SSLRequest.
+    MysqlClient,
+    /// A MySQL server's Handshake v10 greeting.
+    MysqlServer,
     /// Not known yet: the first line (or message) is not whole, and could still open one of
     /// these protocols. Waiting for it keeps the outcome the same however the bytes were
     /// segmented.
@@ -187,6 +233,8 @@ enum Greeting {
     Imap,
     /// `+OK`: POP3.
     Pop3,
+    /// ManageSieve capability lines (`"IMPLEMENTATION" "…"`), then `OK`.
+    Sieve,
 }
 
 /// Reads the plaintext start of one direction (see the module documentation).
@@ -240,14 +288,21 @@ impl Negotiation {
         // A server's reader, or one whose opening is not whole yet.
         if !matches!(
             self.opening,
-            Opening::Client(_) | Opening::LdapClient | Opening::PgClient | Opening::XmppClient
+            Opening::Client(_)
+                | Opening::LdapClient
+                | Opening::PgClient
+                | Opening::XmppClient
+                | Opening::MysqlClient
         ) {
             if let Some(p) = ask.protocol {
                 self.protocol.get_or_insert(p);
             }
             // The answer comes after the request: a positive answer read before it (IMAP's
-            // `. OK` to CAPABILITY) is not the one.
-            self.agreed = None;
+            // `. OK` to CAPABILITY) is not the one. A MySQL server consents in its greeting,
+            // before the request, and answers it with TLS.
+            if self.opening != Opening::MysqlServer {
+                self.agreed = None;
+            }
             self.peer_ask = Some(ask);
         }
     }
@@ -313,7 +368,17 @@ impl Negotiation {
     /// A [`Step::Tls`] returned here has an empty `rest`: the caller cuts it at `used`.
     fn scan<'b>(&mut self, frame: u64, b: &[u8], old_len: usize) -> (usize, Step<'b>) {
         if self.opening == Opening::Pending {
-            match opening(b) {
+            // PostgreSQL's one-byte answer alone: a MySQL greeting may also start with `N` or
+            // `S` (its length), so only the client's SSLRequest tells.
+            let pg_asked = self
+                .peer_ask
+                .as_ref()
+                .is_some_and(|a| a.protocol == Some(StartTlsProtocol::Postgresql));
+            let opening = match b {
+                [b'N' | b'S'] if pg_asked => Some(Opening::PgServer),
+                _ => opening(b),
+            };
+            match opening {
                 Some(opening) => {
                     self.opening = opening;
                     self.protocol = protocol_of(opening);
@@ -334,10 +399,7 @@ impl Negotiation {
             let Some(message) = rest.get(..len) else {
                 return (at, Step::NeedMore);
             };
-            let text = matches!(
-                self.opening,
-                Opening::Client(_) | Opening::Server(_) | Opening::XmppClient | Opening::XmppServer
-            );
+            let text = is_text_opening(self.opening);
             if self.consumed + len > MAX_PREAMBLE_BYTES || (text && len > MAX_LINE) {
                 return (at, Step::NotTls);
             }
@@ -394,6 +456,7 @@ impl Negotiation {
             Opening::LdapClient | Opening::LdapServer => ber_len(b),
             Opening::PgClient => (b.len() >= PG_SSL_REQUEST.len()).then_some(PG_SSL_REQUEST.len()),
             Opening::PgServer => (!b.is_empty()).then_some(1),
+            Opening::MysqlClient | Opening::MysqlServer => mysql_packet_len(b),
             // One XML tag (and the text before it) at a time.
             Opening::XmppClient | Opening::XmppServer => {
                 b.iter().position(|&c| c == b'>').map(|p| p + 1)
@@ -439,6 +502,9 @@ impl Negotiation {
                 }
                 _ => Step::NeedMore,
             },
+            Opening::MysqlClient if mysql_ssl_request(m) => self.asked(frame, None, "SSLRequest"),
+            Opening::MysqlClient => Step::NotTls,
+            Opening::MysqlServer => self.mysql_server_packet(frame, m),
             Opening::PgServer => match m {
                 b"S" => self.agree(frame, Some(StartTlsProtocol::Postgresql)),
                 b"N" if self.peer_ask.is_some() => Step::Refused {
@@ -466,6 +532,35 @@ impl Negotiation {
     fn agree<'b>(&mut self, frame: u64, protocol: Option<StartTlsProtocol>) -> Step<'b> {
         self.agreed = Some((protocol, frame));
         Step::NeedMore
+    }
+
+    /// One packet of a MySQL server: the greeting first (it offers TLS or not), then, after an
+    /// SSLRequest the greeting did not offer TLS for, the answer (an ERR packet, say).
+    fn mysql_server_packet<'b>(&mut self, frame: u64, m: &[u8]) -> Step<'b> {
+        self.lines += 1;
+        if self.lines == 1 {
+            return match mysql_greeting(m) {
+                Some(true) => self.agree(frame, Some(StartTlsProtocol::Mysql)),
+                Some(false) => Step::NotOffered {
+                    protocol: StartTlsProtocol::Mysql,
+                },
+                None => Step::NotTls,
+            };
+        }
+        if self.peer_ask.is_none() {
+            return Step::NotTls;
+        }
+        // MySQL ERR packet (0xff, then the error code): shown by its code.
+        let reply = match m.get(4..) {
+            Some([0xff, lo, hi, ..]) => {
+                format!("ERR packet, error {}", u16::from_le_bytes([*lo, *hi]))
+            }
+            _ => "a packet other than TLS".to_string(),
+        };
+        Step::Refused {
+            protocol: Some(StartTlsProtocol::Mysql),
+            reply,
+        }
     }
 
     fn client_line<'b>(&mut self, frame: u64, line: &[u8]) -> Step<'b> {
@@ -533,6 +628,21 @@ impl Negotiation {
                 382 if greeting == Greeting::Nntp => (true, Some(StartTlsProtocol::Nntp)),
                 _ => (false, None),
             }),
+            // RFC 5804 §1.3: responses are `OK`, `NO` or `BYE`, then optional text; capability
+            // lines start with a quoted string.
+            Greeting::Sieve => {
+                let word = line
+                    .split(|&c| c == b' ' || c == b'(')
+                    .next()
+                    .unwrap_or(&[]);
+                if word.eq_ignore_ascii_case(b"OK") {
+                    Some((true, Some(StartTlsProtocol::Managesieve)))
+                } else if word.eq_ignore_ascii_case(b"NO") || word.eq_ignore_ascii_case(b"BYE") {
+                    Some((false, None))
+                } else {
+                    None
+                }
+            }
             Greeting::Pop3 => match line {
                 [b'+', b'O', b'K', ..] => Some((true, Some(StartTlsProtocol::Pop3))),
                 [b'-', b'E', b'R', b'R', ..] => Some((false, None)),
@@ -606,15 +716,21 @@ pub fn tls_start(bytes: &[u8]) -> Option<Option<usize>> {
 /// True when the first byte of a direction read here is text (a line-based protocol), not
 /// binary (LDAP's BER, PostgreSQL's messages).
 pub fn is_text(bytes: &[u8]) -> bool {
+    Negotiation::begin(bytes).is_some_and(|n| is_text_opening(n.opening))
+}
+
+/// True for the openings of the line-based protocols (and XMPP's XML).
+fn is_text_opening(opening: Opening) -> bool {
     matches!(
-        Negotiation::begin(bytes).map(|n| n.opening),
-        Some(Opening::Client(_) | Opening::Server(_) | Opening::XmppClient | Opening::XmppServer)
+        opening,
+        Opening::Client(_) | Opening::Server(_) | Opening::XmppClient | Opening::XmppServer
     )
 }
 
 /// Words a plaintext exchange before TLS keeps when redacted: commands, statuses and markers of
-/// SMTP, IMAP, POP3, FTP and NNTP (compared without case).
-const KEYWORDS: [&str; 31] = [
+/// SMTP, IMAP, POP3, FTP, NNTP and ManageSieve (compared without case; ManageSieve's quoted
+/// capability names without their quotes).
+const KEYWORDS: [&str; 39] = [
     "EHLO",
     "HELO",
     "LHLO",
@@ -646,6 +762,14 @@ const KEYWORDS: [&str; 31] = [
     "-ERR",
     ".",
     "IMAP4rev1",
+    "IMPLEMENTATION",
+    "SASL",
+    "SIEVE",
+    "MAXREDIRECTS",
+    "NOTIFY",
+    "LANGUAGE",
+    "OWNER",
+    "VERSION",
 ];
 
 /// For redaction: keeps the keywords and reply codes of each line of `text` and overwrites every
@@ -653,10 +777,15 @@ const KEYWORDS: [&str; 31] = [
 /// length (CR, LF and spaces stay).
 pub fn keep_keywords(text: &mut [u8]) {
     for word in text.split_mut(|&c| c == b' ' || c == b'\r' || c == b'\n') {
+        // ManageSieve quotes its capability names (`"SIEVE"`).
+        let unquoted = word
+            .strip_prefix(b"\"")
+            .and_then(|w| w.strip_suffix(b"\""))
+            .unwrap_or(word);
         let keep = match &*word {
             w if KEYWORDS
                 .iter()
-                .any(|k| w.eq_ignore_ascii_case(k.as_bytes())) =>
+                .any(|k| unquoted.eq_ignore_ascii_case(k.as_bytes())) =>
             {
                 w.len()
             }
@@ -752,7 +881,106 @@ fn protocol_of(opening: Opening) -> Option<StartTlsProtocol> {
         Opening::LdapClient | Opening::LdapServer => Some(StartTlsProtocol::Ldap),
         Opening::PgClient | Opening::PgServer => Some(StartTlsProtocol::Postgresql),
         Opening::XmppClient | Opening::XmppServer => Some(StartTlsProtocol::Xmpp),
+        Opening::Server(Greeting::Sieve) => Some(StartTlsProtocol::Managesieve),
+        Opening::MysqlClient | Opening::MysqlServer => Some(StartTlsProtocol::Mysql),
     }
+}
+
+/// Length of the MySQL packet at the start of `b` (3-byte little-endian payload length, a
+/// sequence id, the payload) once it is all there; a packet longer than
+/// [`MAX_MYSQL_GREETING`] is reported whole at that size, and judged rather than waited for.
+fn mysql_packet_len(b: &[u8]) -> Option<usize> {
+    let [a, c, d, _, ..] = b else {
+        return None;
+    };
+    let len = (usize::from(*a) | usize::from(*c) << 8 | usize::from(*d) << 16) + 4;
+    let len = len.min(MAX_MYSQL_GREETING);
+    (b.len() >= len).then_some(len)
+}
+
+/// A MySQL Handshake v10 greeting (sequence id 0, protocol version 10, a printable server
+/// version ending in NUL, connection id, 8 bytes of scramble, a filler, the lower capability
+/// flags): `Some(true)` when it offers CLIENT_SSL, `None` when `m` (a whole packet) is not one.
+fn mysql_greeting(m: &[u8]) -> Option<bool> {
+    // A length beyond the limit is not a greeting (as [`mysql_greeting_prefix`] judges it
+    // before the packet is whole; found by the `tls_chunking` fuzz target).
+    let [a, c, d, ..] = m else {
+        return None;
+    };
+    let declared = usize::from(*a) | usize::from(*c) << 8 | usize::from(*d) << 16;
+    if !(18..=MAX_MYSQL_GREETING - 4).contains(&declared) {
+        return None;
+    }
+    let len = mysql_packet_len(m)?;
+    let (header, payload) = m.get(..len)?.split_at_checked(4)?;
+    if header.get(3) != Some(&0) || payload.first() != Some(&0x0a) {
+        return None;
+    }
+    let version_len = payload.get(1..)?.iter().position(|&c| c == 0)?;
+    if !(1..=MAX_MYSQL_VERSION).contains(&version_len)
+        || !payload
+            .get(1..1 + version_len)?
+            .iter()
+            .all(|c| c.is_ascii_graphic())
+    {
+        return None;
+    }
+    // Version, NUL, connection id (4), scramble part 1 (8), filler (1), capabilities (2).
+    let at = 1 + version_len + 1 + 4 + 8 + 1;
+    let caps = u16::from_le_bytes([*payload.get(at)?, *payload.get(at + 1)?]);
+    Some(caps & MYSQL_CLIENT_SSL != 0)
+}
+
+/// True when `b`, not a whole greeting yet, is the start of one ([`mysql_greeting`] judges the
+/// whole packet): every byte so far fits.
+fn mysql_greeting_prefix(b: &[u8]) -> bool {
+    if let [a, c, d, ..] = b {
+        let len = usize::from(*a) | usize::from(*c) << 8 | usize::from(*d) << 16;
+        if !(18..=MAX_MYSQL_GREETING - 4).contains(&len) || b.len() >= len + 4 {
+            return false;
+        }
+    } else if b.get(1..).is_some_and(|r| r.iter().any(|&c| c > 1)) {
+        // The second length byte of a greeting within the limit is 0 or 1.
+        return false;
+    }
+    if b.get(3).is_some_and(|&seq| seq != 0) || b.get(4).is_some_and(|&v| v != 0x0a) {
+        return false;
+    }
+    // The version so far: printable until its NUL.
+    let version = b.get(5..).unwrap_or(&[]);
+    let printable = version.iter().take_while(|&&c| c != 0).count();
+    printable <= MAX_MYSQL_VERSION
+        && version
+            .iter()
+            .take_while(|&&c| c != 0)
+            .all(u8::is_ascii_graphic)
+        && (printable > 0 || version.is_empty())
+}
+
+/// A MySQL `SSLRequest`: a 32-byte HandshakeResponse41 header, sequence id 1, with
+/// CLIENT_SSL and CLIENT_PROTOCOL_41 among its capabilities.
+fn mysql_ssl_request(m: &[u8]) -> bool {
+    match m {
+        [0x20, 0, 0, 1, lo, hi, rest @ ..] if rest.len() == MYSQL_SSL_REQUEST_LEN - 2 => {
+            let caps = u16::from_le_bytes([*lo, *hi]);
+            caps & MYSQL_CLIENT_SSL != 0 && caps & MYSQL_CLIENT_PROTOCOL_41 != 0
+        }
+        _ => false,
+    }
+}
+
+/// True when `b`, shorter than an SSLRequest, is the start of one.
+fn mysql_ssl_request_prefix(b: &[u8]) -> bool {
+    let header: [u8; 4] = [0x20, 0, 0, 1];
+    b.len() < MYSQL_SSL_REQUEST_LEN + 4
+        && b.iter().zip(header).all(|(a, h)| *a == h)
+        && match b.get(4..6) {
+            Some([lo, hi]) => {
+                let caps = u16::from_le_bytes([*lo, *hi]);
+                caps & MYSQL_CLIENT_SSL != 0 && caps & MYSQL_CLIENT_PROTOCOL_41 != 0
+            }
+            _ => b.get(5).is_none_or(|hi| hi & 0x0a == 0x0a),
+        }
 }
 
 /// The tag at the end of `m` (text before it, such as whitespace, is skipped).
@@ -807,6 +1035,7 @@ fn could_open(b: &[u8]) -> bool {
     match b {
         [] => true,
         _ if PG_SSL_REQUEST.starts_with(b) => true,
+        _ if mysql_greeting_prefix(b) || mysql_ssl_request_prefix(b) => true,
         [0x30, ..] => ber_len(b).is_none() && b.len() < MAX_LDAP_MESSAGE,
         // An XMPP stream header not whole yet (it may span lines): an XML declaration, then
         // (the start of) `<stream:stream`.
@@ -848,12 +1077,23 @@ fn opening(b: &[u8]) -> Option<Opening> {
     if b.starts_with(&PG_SSL_REQUEST) {
         return Some(Opening::PgClient);
     }
+    if b.len() > MYSQL_SSL_REQUEST_LEN + 4 - 1 && mysql_ssl_request(b.get(..36)?) {
+        return Some(Opening::MysqlClient);
+    }
+    if mysql_greeting(b).is_some() {
+        return Some(Opening::MysqlServer);
+    }
+    // The start of a MySQL greeting or SSLRequest: wait for the whole packet.
+    if mysql_greeting_prefix(b) || mysql_ssl_request_prefix(b) {
+        return None;
+    }
     match b {
-        // PostgreSQL's answer: `N` (whatever follows), or `S` then a record (or the start of
-        // one). A lone `S` may still be `STLS` or `STARTTLS`: undecided (found by the
-        // `tls_chunking` fuzz target).
+        // PostgreSQL's answer: `N` (whatever follows but the start of a MySQL greeting), or
+        // `S` then a record (or the start of one). A lone `S` may still be `STLS` or
+        // `STARTTLS`, a lone `N` the length of a MySQL greeting: undecided (found by the
+        // `tls_chunking` fuzz target); the client's SSLRequest, when it was read, tells.
+        [b'N'] | [b'S'] => return None,
         [b'N', ..] => return Some(Opening::PgServer),
-        [b'S'] => return None,
         [b'S', rest @ ..] if looks_like_record(rest) != Some(false) => {
             return Some(Opening::PgServer);
         }
@@ -905,14 +1145,26 @@ fn opening(b: &[u8]) -> Option<Opening> {
     if starts("+OK") {
         return Some(Opening::Server(Greeting::Pop3));
     }
+    // RFC 5804 §1.7: a ManageSieve server greets with its capabilities, one quoted name a line.
+    if SIEVE_CAPABILITIES
+        .iter()
+        .any(|c| first.eq_ignore_ascii_case(c.as_bytes()))
+    {
+        return Some(Opening::Server(Greeting::Sieve));
+    }
     let protocol = if ["EHLO", "HELO", "LHLO"].iter().any(|c| is(first, c)) && !second.is_empty() {
         StartTlsProtocol::Smtp
-    } else if is(line, "CAPA") || is(line, "STLS") {
+    } else if is(line, "CAPA") || is(line, "STLS") || is(line, "AUTH") {
+        // A bare `AUTH` asks a POP3 server for its SASL mechanisms (RFC 1734's clients, Outlook);
+        // FTP's AUTH always names a mechanism.
         StartTlsProtocol::Pop3
     } else if is(line, "FEAT") || (is(first, "AUTH") && !second.is_empty()) {
         StartTlsProtocol::Ftp
     } else if is(line, "CAPABILITIES") || starts("MODE READER") {
         StartTlsProtocol::Nntp
+    } else if is(line, "CAPABILITY") {
+        // Untagged: ManageSieve (RFC 5804 §2.4); IMAP's carries a tag.
+        StartTlsProtocol::Managesieve
     } else if is(line, "STARTTLS") {
         // SMTP, NNTP or ManageSieve: the server's answer tells.
         return Some(Opening::Client(None));
@@ -930,6 +1182,19 @@ fn opening(b: &[u8]) -> Option<Opening> {
     };
     Some(Opening::Client(Some(protocol)))
 }
+
+/// The capability names a ManageSieve greeting starts with (RFC 5804 §1.7), quoted.
+const SIEVE_CAPABILITIES: [&str; 9] = [
+    "\"IMPLEMENTATION\"",
+    "\"SASL\"",
+    "\"SIEVE\"",
+    "\"STARTTLS\"",
+    "\"MAXREDIRECTS\"",
+    "\"NOTIFY\"",
+    "\"LANGUAGE\"",
+    "\"OWNER\"",
+    "\"VERSION\"",
+];
 
 /// The line without its CR LF.
 fn trim_eol(m: &[u8]) -> &[u8] {

@@ -12,6 +12,9 @@ pub use super::event::{StartTlsStep, StreamFault, TlsEvent};
 pub use super::handshake::MAX_HELLO_BYTES;
 
 mod messages;
+mod watch;
+
+pub use watch::MAX_WATCHED_BYTES;
 
 use super::event::EventBudget;
 use super::handshake::Reassembler;
@@ -20,6 +23,7 @@ use super::protected::{self, Protection};
 use super::record::{RecordLayer, RecordRead, Resync};
 use super::starttls::{Ask, Negotiation, Step};
 use super::types::{ContentType, TlsVersion};
+use watch::Watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -27,6 +31,9 @@ enum Phase {
     Detect,
     /// Reading a plaintext exchange that may switch to TLS (STARTTLS and its kin).
     Plaintext,
+    /// A plaintext start alpnscope does not know: looking for a hello record in its first
+    /// [`MAX_WATCHED_BYTES`] (a protocol that upgrades to TLS in its own way).
+    Watch,
     /// Reading TLS records.
     Records,
     /// Lost sync (mid-stream pickup or a gap): waiting for a segment that starts a record.
@@ -102,6 +109,11 @@ struct StartTlsState {
     /// A copy of the first bytes while the start detector keeps them (undecided), so that a
     /// plaintext opening is read whole however it was segmented.
     first_bytes: Vec<u8>,
+    /// The plaintext searched for a hello record, alongside the exchange being read and after
+    /// it gave up ([`Phase::Watch`]).
+    watch: Watch,
+    /// The "not TLS" event held back in [`Phase::Watch`].
+    watched_not_tls: Option<TlsEvent>,
 }
 
 impl Default for DirectionParser {
@@ -254,7 +266,9 @@ impl DirectionParser {
             + self.handshake.held_bytes()
             + self.protection.held_bytes()
             + self.starttls.as_ref().map_or(0, |s| {
-                s.first_bytes.capacity() + s.reading.as_ref().map_or(0, |r| r.0.held_bytes())
+                s.first_bytes.capacity()
+                    + s.reading.as_ref().map_or(0, |r| r.0.held_bytes())
+                    + s.watch.held_bytes()
             })
     }
 
@@ -276,16 +290,18 @@ impl DirectionParser {
     /// True while a plaintext exchange that may switch to TLS is read: for the other direction,
     /// this one is not TLS (yet), as when its "not TLS" is emitted.
     pub fn in_plaintext_exchange(&self) -> bool {
-        self.phase == Phase::Plaintext
+        matches!(self.phase, Phase::Plaintext | Phase::Watch)
     }
 
     /// The "not TLS" event held back while a plaintext exchange may still switch to TLS: it
     /// stands when the stream ends there.
     pub fn pending_not_tls(&self) -> Option<&TlsEvent> {
-        self.starttls
+        let state = self.starttls.as_ref()?;
+        state
+            .reading
             .as_ref()
-            .and_then(|s| s.reading.as_ref())
             .map(|(_, not_tls)| not_tls)
+            .or(state.watched_not_tls.as_ref())
     }
 
     /// Bytes missing from the stream: the parser loses sync and looks for the next record.
@@ -312,7 +328,7 @@ impl DirectionParser {
         match self.phase {
             Phase::Done => {}
             Phase::Detect if self.start.is_empty() => self.phase = Phase::Resync,
-            Phase::Plaintext => self.give_up_starttls(events),
+            Phase::Plaintext | Phase::Watch => self.give_up_starttls(events),
             Phase::Records | Phase::Detect => {
                 self.cut_hello(events);
                 self.emit(events, TlsEvent::Fault { frame, fault });
@@ -357,6 +373,8 @@ impl DirectionParser {
         }
         if self.phase == Phase::Plaintext {
             self.plaintext(frame, bytes, events);
+        } else if self.phase == Phase::Watch {
+            self.watch(frame, bytes, events);
         } else if self.phase == Phase::Detect {
             self.detect(frame, bytes, events);
         } else {
@@ -432,17 +450,69 @@ impl DirectionParser {
                         self.plaintext(frame, opening, events);
                     }
                     None => {
-                        self.emit(events, not_tls);
-                        self.stop();
+                        // Unknown: TLS may still start in it (ADB's STLS, NoMachine, Gnutella…).
+                        let state = self.starttls.get_or_insert_default();
+                        state.watched_not_tls = Some(not_tls);
+                        self.phase = Phase::Watch;
+                        self.watch(frame, opening, events);
                     }
                 }
             }
         }
     }
 
+    /// Searches a plaintext start that is not (or no longer) read as an exchange for a hello
+    /// record: TLS from there on; the held-back "not TLS" stands after [`MAX_WATCHED_BYTES`].
+    fn watch(&mut self, frame: u64, bytes: &[u8], events: &mut Vec<TlsEvent>) {
+        let Some(state) = self.starttls.as_mut() else {
+            return;
+        };
+        state.watch.push(frame, bytes);
+        if state.watch.found() {
+            self.switch_at_hello(events);
+        } else if state.watch.exhausted() {
+            self.give_up_starttls(events);
+        }
+    }
+
+    /// A plaintext exchange gave up: its bytes were searched too, and the search goes on.
+    fn watch_after_exchange(&mut self, events: &mut Vec<TlsEvent>) {
+        let Some(state) = self.starttls.as_mut() else {
+            return;
+        };
+        state.watched_not_tls = state.reading.take().map(|(_, not_tls)| not_tls);
+        self.phase = Phase::Watch;
+        self.watch(0, &[], events);
+    }
+
+    /// TLS begins at the hello record the search found: reported as a switch from an unknown
+    /// plaintext protocol, then read from there, with the frames that carried the bytes.
+    fn switch_at_hello(&mut self, events: &mut Vec<TlsEvent>) {
+        let Some(found) = self.starttls.take().and_then(|mut s| s.watch.take_found()) else {
+            return;
+        };
+        let event = TlsEvent::StartTls {
+            protocol: None,
+            step: StartTlsStep::FoundHello,
+            frame: found.frame(),
+        };
+        self.emit(events, event);
+        self.phase = Phase::Records;
+        self.seen_tls = true;
+        let mut at = 0;
+        for &(frame, len) in &found.runs {
+            self.feed_records(frame, &found.bytes[at..at + len], events);
+            at += len;
+        }
+    }
+
     /// Reads the plaintext exchange; switches to records when TLS starts.
     fn plaintext(&mut self, frame: u64, bytes: &[u8], events: &mut Vec<TlsEvent>) {
-        let Some((negotiation, _)) = self.starttls.as_mut().and_then(|s| s.reading.as_mut()) else {
+        let Some(state) = self.starttls.as_mut() else {
+            return;
+        };
+        state.watch.push(frame, bytes);
+        let Some((negotiation, _)) = state.reading.as_mut() else {
             return;
         };
         match negotiation.push(frame, bytes) {
@@ -475,6 +545,16 @@ impl DirectionParser {
                 self.seen_tls = true;
                 self.feed_records(frame, &rest, events);
             }
+            Step::NotOffered { protocol } => {
+                let event = TlsEvent::StartTls {
+                    protocol: Some(protocol),
+                    step: StartTlsStep::NotOffered,
+                    frame,
+                };
+                self.emit(events, event);
+                // Bytes of this chunk after the greeting.
+                self.plaintext(frame, &[], events);
+            }
             Step::Refused { protocol, reply } => {
                 let event = TlsEvent::StartTls {
                     protocol,
@@ -484,14 +564,17 @@ impl DirectionParser {
                 self.emit(events, event);
                 self.give_up_starttls(events);
             }
-            Step::NotTls => self.give_up_starttls(events),
+            Step::NotTls => self.watch_after_exchange(events),
         }
     }
 
     /// The plaintext exchange did not switch to TLS: the held-back "not TLS" stands.
     fn give_up_starttls(&mut self, events: &mut Vec<TlsEvent>) {
-        if let Some((_, not_tls)) = self.starttls.take().and_then(|s| s.reading) {
-            self.emit(events, not_tls);
+        if let Some(state) = self.starttls.take() {
+            let held = state.reading.map(|(_, not_tls)| not_tls);
+            if let Some(not_tls) = held.or(state.watched_not_tls) {
+                self.emit(events, not_tls);
+            }
         }
         self.stop();
     }

@@ -62,7 +62,9 @@ pub fn incomplete_cause(
     }
     let (_, ch_frames) = ch?;
     let ch_last = *ch_frames.last()?;
-    if let Some(reset) = view.resets.first() {
+    if let Some(reset) = view.resets.first()
+        && (reset.looks_injected() || !facts.closed_before(reset.from, reset.frame))
+    {
         return Some(reset_cause(facts, reset, ch_last));
     }
     client_hello_cause(facts, view, observation_over)

@@ -6,7 +6,7 @@
 //! before any advice about keys.
 
 use super::{cut_advice, cut_cause, cut_offer, list};
-use crate::analysis::{FlowFacts, KeyStatus};
+use crate::analysis::{Application, FlowFacts, KeyStatus};
 use crate::tls::decrypt::DecryptError;
 use crate::tls::hello::{Tls13Evidence, version_name};
 use crate::tls::{ClientHello, ServerHello, StreamFault};
@@ -92,8 +92,12 @@ pub(super) fn hidden_detail(
                 "{version}: the server's choice among {choices} is encrypted, and the key log has no entry for this ClientHello random ({random}…): it holds other connections' keys; log the keys while reproducing this connection"
             )
         }
-        _ => format!(
+        // Browsers and curl are named only where the flow may be HTTP.
+        _ if Application::of(facts).may_be_http() => format!(
             "{version}: the server's choice among {choices} is in the encrypted EncryptedExtensions. To read it, log the client's keys (curl, browsers, Python, Go: SSLKEYLOGFILE=keys.log; openssl s_client: -keylogfile keys.log) and run alpnscope analyze --keylog keys.log"
+        ),
+        _ => format!(
+            "{version}: the server's choice among {choices} is in the encrypted EncryptedExtensions. To read it, log the client's TLS keys (SSLKEYLOGFILE=keys.log for a client whose TLS library honours it; openssl s_client: -keylogfile keys.log) and run alpnscope analyze --keylog keys.log"
         ),
     }
 }

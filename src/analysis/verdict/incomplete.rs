@@ -222,7 +222,11 @@ fn server_stopped_detail(
             alert.frame
         ));
     }
-    if let Some((role, frame)) = facts.resets.first() {
+    // A RST from a side that had already closed (FIN) is its stack answering bytes that came
+    // after the close: the application closed, the FIN below says so.
+    if let Some((role, frame)) = facts.resets.first()
+        && !facts.closed_before(*role, *frame)
+    {
         evidence.push(*frame);
         *network_cause = Some(NetworkCause::Reset);
         return Some(format!(

@@ -17,6 +17,7 @@ mod incomplete;
 mod plaintext;
 mod quic;
 
+use super::application::Application;
 use super::facts::{FlowEnd, FlowFacts, Role, alert_name};
 use super::network::NetworkCause;
 use crate::tls::{AlpnList, ClientHello, ProtocolName, ServerHello, StreamFault, TlsVersion};
@@ -27,7 +28,7 @@ use incomplete::{
 };
 use plaintext::{
     client_spoke_first_without_tls, not_tls_detail, plain_http_to_tls_port, plaintext_detail,
-    starttls_refused,
+    starttls_not_offered, starttls_refused,
 };
 use serde::Serialize;
 
@@ -195,6 +196,9 @@ fn judge_inner(
     if let Some(refused) = starttls_refused(facts, evidence) {
         return (VerdictKind::Incomplete, refused);
     }
+    if let Some(not_offered) = starttls_not_offered(facts, evidence) {
+        return (VerdictKind::Incomplete, not_offered);
+    }
     if facts.tls_candidate
         && let Some(client) = client_spoke_first_without_tls(facts)
     {
@@ -243,7 +247,10 @@ fn judge_inner(
     let Some(alpn) = answer.alpn else {
         // TLS 1.3 without the keys to read the answer.
         if client_hello.alpn.is_none() && !client_hello.offer_unknown() {
-            return (VerdictKind::NotOffered, not_offered(client_hello));
+            return (
+                VerdictKind::NotOffered,
+                not_offered(client_hello, Application::of(facts)),
+            );
         }
         if let Some(failed) = facts
             .quic
@@ -287,7 +294,13 @@ fn judge_inner(
             format!("{}; {selected}", cut_offer(facts, client_hello)),
         );
     }
-    judge_answer(client_hello, server_hello, alpn, &answer)
+    judge_answer(
+        client_hello,
+        server_hello,
+        alpn,
+        &answer,
+        Application::of(facts),
+    )
 }
 
 /// "the capture holds only 96 of the ClientHello's 512 bytes, …, so the offer is unknown".
@@ -346,8 +359,9 @@ fn offer_clause(facts: &FlowFacts, client_hello: &ClientHello) -> String {
 const NOT_OFFERED: &str = "the client sent no ALPN extension, so the server could not select a protocol (HTTP clients then use http/1.1)";
 
 /// Why the client offered no ALPN: no extension, or a hello in the SSLv2 format, which has no
-/// room for extensions.
-fn not_offered(client_hello: &ClientHello) -> String {
+/// room for extensions. What HTTP clients then do is said only where the flow may be HTTP; after
+/// a plaintext start, that exchange settled the protocol.
+fn not_offered(client_hello: &ClientHello, app: Application) -> String {
     if client_hello.sslv2 {
         let version = crate::tls::hello::version_name(client_hello.legacy_version);
         let version = if version.starts_with(|c: char| c.is_ascii_digit()) {
@@ -358,8 +372,16 @@ fn not_offered(client_hello: &ClientHello) -> String {
         format!(
             "the client sent an SSLv2-format ClientHello (offering up to {version}; RFC 5246 Appendix E.2), which cannot carry extensions, so it could not offer ALPN and the server could not select a protocol: the client software (or its configuration) predates ALPN"
         )
-    } else {
+    } else if app.may_be_http() {
         NOT_OFFERED.to_string()
+    } else {
+        let protocol = app
+            .starttls_title()
+            .map(|p| format!(" ({p})"))
+            .unwrap_or_default();
+        format!(
+            "the client sent no ALPN extension, so the server could not select a protocol; the application protocol{protocol} was settled by the plaintext exchange before TLS, so the handshake did not depend on ALPN"
+        )
     }
 }
 
@@ -489,6 +511,7 @@ fn judge_answer(
     server_hello: &ServerHello,
     alpn: Option<&AlpnList>,
     answer: &ServerAnswer,
+    app: Application,
 ) -> (VerdictKind, String) {
     let offered = client_hello.offered();
     let (place, place_frame) = (answer.place, answer.frame);
@@ -509,17 +532,30 @@ fn judge_answer(
             ),
         ),
         (Some(_), Some(sel)) => judge_selection(offered, &sel.protocols[0]),
-        (None, None) => (VerdictKind::NotOffered, not_offered(client_hello)),
+        (None, None) => (VerdictKind::NotOffered, not_offered(client_hello, app)),
         (Some(_), None) => {
             let npn = if server_hello.npn {
                 " It answered with NPN instead, the pre-ALPN mechanism: the server software predates ALPN (e.g. OpenSSL < 1.0.2)."
             } else {
                 ""
             };
+            // curl's message and the fallback to a default protocol are HTTP clients'.
+            let consequence = match app {
+                Application::Http | Application::Unknown => {
+                    ", so the client falls back to its default (curl: \"ALPN: server did not agree on a protocol\")".to_string()
+                }
+                Application::StartTls(p) => format!(
+                    "; the {}session itself was settled by the plaintext exchange before TLS, so the client goes on with it unless it requires ALPN",
+                    p.map(|p| format!("{} ", p.title())).unwrap_or_default()
+                ),
+                Application::Other => {
+                    ", so the client goes on with its own default protocol, or aborts if it requires ALPN".to_string()
+                }
+            };
             (
                 VerdictKind::ServerDeclined,
                 format!(
-                    "the client offered {} but the {place} (frame {place_frame}) has no ALPN extension: the server does not negotiate ALPN here, so the client falls back to its default (curl: \"ALPN: server did not agree on a protocol\").{npn}",
+                    "the client offered {} but the {place} (frame {place_frame}) has no ALPN extension: the server does not negotiate ALPN here{consequence}.{npn}",
                     list(offered),
                 ),
             )

@@ -178,7 +178,46 @@ pub(super) fn starttls_refused(facts: &FlowFacts, evidence: &mut Vec<u64>) -> Op
     ))
 }
 
+/// A server whose greeting did not offer TLS (a MySQL greeting without CLIENT_SSL) and a client
+/// that sent nothing and closed: a client that requires TLS stops so. The packets do not show
+/// that the client wanted TLS, only that it gave up at the greeting; the sentence says so.
+pub(super) fn starttls_not_offered(facts: &FlowFacts, evidence: &mut Vec<u64>) -> Option<String> {
+    let seen = facts.starttls.as_ref()?;
+    let greeting = seen.not_offered?;
+    if seen.switched
+        || seen.refused.is_some()
+        || seen.command.is_some()
+        || facts.client_plaintext().is_some()
+        || facts.client_hello().is_some()
+    {
+        return None;
+    }
+    let (end_frame, reset) = first_end(facts, Role::Client)?;
+    evidence.extend([greeting, end_frame]);
+    let title = seen.protocol.map_or("server", |p| p.title());
+    let end = if reset {
+        format!("reset the connection (RST in frame {end_frame})")
+    } else {
+        format!("closed the connection (FIN in frame {end_frame})")
+    };
+    Some(format!(
+        "the {title} server does not offer TLS: its greeting (frame {greeting}) lacks the CLIENT_SSL capability, and the client {end} without answering it, as a client that requires TLS does (mysql --ssl-mode=REQUIRED, openssl s_client -starttls mysql); no TLS handshake took place — the server's TLS setup (ssl_cert and ssl_key, have_ssl) is what to check, not the network"
+    ))
+}
+
 pub(super) fn not_tls_detail(facts: &FlowFacts) -> String {
+    // A MySQL session that went on in plaintext after a greeting without TLS.
+    if let Some(seen) = &facts.starttls
+        && let Some(greeting) = seen.not_offered
+        && seen.command.is_none()
+        && let Some(client) = facts.client_plaintext()
+    {
+        let title = seen.protocol.map_or("server", |p| p.title());
+        return format!(
+            "no TLS: the {title} server's greeting (frame {greeting}) does not offer TLS (no CLIENT_SSL capability), and the client went on without it (frame {})",
+            client.frame
+        );
+    }
     if facts.not_tls {
         "no TLS record in this flow".into()
     } else {

@@ -85,6 +85,27 @@ fn retransmission_and_spurious_retransmission() {
 }
 
 #[test]
+fn acked_data_within_the_reordering_time_is_spurious_not_out_of_order() {
+    // suricata-verify tls-fingerprint-alert (frames 6–15): the server's first segment arrives
+    // late, once out of order; a second copy comes after the client acknowledged everything,
+    // still within the first RTT of the last new data. tshark 4.0.17 calls it spurious: that
+    // check comes before the out-of-order one.
+    let mut s = vec![
+        (Side::A, seg(100, 0, SYN, 0, 64240), 0),
+        (Side::B, seg(500, 101, SYN | ACK, 0, 65160), 30),
+        (Side::A, seg(101, 501, ACK, 0, 502), 31),
+    ];
+    s.push((Side::B, seg(1501, 101, PSH_ACK, 1000, 509), 40)); // after a hole
+    s.push((Side::B, seg(501, 101, ACK, 1000, 509), 42)); // fills it: out of order
+    s.push((Side::A, seg(101, 2501, ACK, 0, 502), 43)); // all acknowledged
+    s.push((Side::B, seg(501, 101, ACK, 1000, 509), 60)); // 20 ms after the new data
+    let (h, found) = run(&s);
+    assert_eq!(found[4], vec![Anomaly::OutOfOrder]);
+    assert_eq!(found[6], vec![Anomaly::SpuriousRetransmission]);
+    assert_eq!(h.flow[1].get(Anomaly::OutOfOrder).frames, vec![5]);
+}
+
+#[test]
 fn gap_then_fill_is_reordering_and_dup_acks_then_fast_retransmission() {
     let mut s = open();
     // Server sends 501..1501 (lost before capture), then 1501..2501.

@@ -139,11 +139,7 @@ pub(super) fn server_without_alpn(s: &ServerFlows) -> Option<Diagnosis> {
     };
     // The HTTP fallback and the web servers' settings apply only where HTTP was offered (not to
     // a mail or directory server reached by STARTTLS, say).
-    let http = declined
-        .offers()
-        .iter()
-        .any(|offer| offer.iter().any(|p| p == "h2" || p.starts_with("http/")));
-    let consequence = if http {
+    let consequence = if declined.http {
         format!(", so they fell back to HTTP/1.1; enable it: {SERVER_FIXES}")
     } else {
         ": its TLS setup names no application protocol (a client that requires ALPN fails there)"

@@ -8,8 +8,8 @@
 //! servers are counted, not diagnosed).
 
 use super::keys::ServerKey;
-use crate::analysis::VerdictKind;
 use crate::analysis::network::NetworkCause;
+use crate::analysis::{Application, VerdictKind};
 use crate::report::model::{EndpointReport, FlowReport};
 use std::collections::{BTreeSet, HashMap};
 
@@ -44,6 +44,8 @@ pub(super) struct Members {
     pub outcomes: BTreeSet<String>,
     /// Distinct issuers of the server certificates.
     pub issuers: BTreeSet<String>,
+    /// A flow of the set offered HTTP in ALPN.
+    pub http: bool,
 }
 
 /// Inserts `value` into an ascending list that keeps the `cap` smallest values.
@@ -108,11 +110,13 @@ impl Members {
         if let Some(certificate) = &flow.server_certificate {
             note_distinct(&mut self.issuers, &certificate.issuer);
         }
+        self.http |= flow.application == Application::Http;
     }
 
     /// Adds the flows of `other` (a disjoint set).
     pub fn merge(&mut self, other: &Members) {
         self.count += other.count;
+        self.http |= other.http;
         for id in &other.ids {
             insert_smallest(&mut self.ids, *id, MAX_DIAGNOSIS_FLOWS);
         }
@@ -291,6 +295,7 @@ static NO_MEMBERS: Members = Members {
     kinds: BTreeSet::new(),
     outcomes: BTreeSet::new(),
     issuers: BTreeSet::new(),
+    http: false,
 };
 
 impl ServerTally {
@@ -361,7 +366,12 @@ impl DiagnosisTally {
                 None => {}
             }
         }
-        if flow.verdict == VerdictKind::NotTls {
+        // Not TLS, or a plaintext start the server refused: no handshake to conclude from (a
+        // refusal would count as a failed handshake, or keep a server's TLS 1.3 flows from
+        // being all of its flows).
+        if flow.verdict == VerdictKind::NotTls
+            || flow.starttls.as_ref().is_some_and(|s| s.without_tls())
+        {
             return;
         }
         let key = ServerKey::of(flow);

@@ -17,7 +17,14 @@ pub(super) fn render_findings(
     if report.diagnosis.is_empty() {
         let problems = tally.problems;
         let gaps = tally.gap_flows;
-        if report.summary.tls_flows == 0 {
+        let refused = report.summary.starttls_refused_flows;
+        if report.summary.tls_flows == 0 && refused > 0 {
+            writeln!(
+                out,
+                "- No TLS handshake in the capture: the server refused to start TLS in {} (below).",
+                plural(refused, "flow")
+            )?;
+        } else if report.summary.tls_flows == 0 {
             writeln!(out, "- No TLS flow in the capture.")?;
         } else if problems == 0 {
             writeln!(
@@ -90,9 +97,17 @@ pub(super) fn render_summary(
     let s = &report.summary;
     writeln!(out, "## Summary")?;
     writeln!(out)?;
+    let refused = if s.starttls_refused_flows > 0 {
+        format!(
+            ", {} whose server refused to start TLS",
+            plural(s.starttls_refused_flows, "flow")
+        )
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{}, {}.",
+        "{}{refused}, {}.",
         plural(s.tls_flows, "TLS flow"),
         plural(s.non_tls_flows, "other TCP flow")
     )?;

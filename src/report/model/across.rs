@@ -101,6 +101,11 @@ pub struct Summary {
     pub loss_flows: u64,
     /// TLS flows with a RST.
     pub reset_flows: u64,
+    /// Listed flows whose server refused to start TLS after a plaintext start, or whose
+    /// greeting did not offer it (a MySQL server without CLIENT_SSL): no TLS handshake took
+    /// place, so they count in none of the TLS counts (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub starttls_refused_flows: u64,
     /// TLS flows to servers beyond those listed in `servers` (absent when none; see
     /// [`crate::report::summary::MAX_SUMMARY_SERVERS`]).
     #[serde(skip_serializing_if = "is_zero")]

@@ -29,8 +29,8 @@ pub use tls::{
     StartTlsReport,
 };
 
-use crate::analysis::VerdictKind;
 use crate::analysis::network::NetworkCause;
+use crate::analysis::{Application, VerdictKind};
 use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
@@ -122,6 +122,10 @@ pub struct FlowReport {
     /// lists it without `--all` and the diagnosis reads it; the JSON carries the detail).
     #[serde(skip)]
     pub plain_http_to_tls_port: bool,
+    /// What the flow carries as far as the packets tell (not in JSON: the diagnosis gives
+    /// HTTP advice only where HTTP was offered).
+    #[serde(skip)]
+    pub application: Application,
     /// The ClientHello (the second one after a HelloRetryRequest).
     pub client_hello: Option<ClientHelloReport>,
     /// The ServerHello.

@@ -2,6 +2,7 @@
 //! certificate, the key-log outcome, alerts, and a proxy hop before TLS.
 
 use crate::analysis::Role;
+use crate::analysis::StartTlsOutcome;
 use crate::tls::preamble::ProxyKind;
 use crate::tls::starttls::StartTlsProtocol;
 use serde::{Serialize, Serializer};
@@ -209,8 +210,19 @@ pub struct StartTlsReport {
     pub command: Option<String>,
     /// Frame of the client's request.
     pub frame: Option<u64>,
-    /// Frame of the server's answer (the positive one TLS followed, or the refusal).
+    /// Frame of the server's answer (the positive one TLS followed, or the refusal); for MySQL,
+    /// whose server consents before the request, its greeting.
     pub reply_frame: Option<u64>,
+    /// How it ended: TLS followed, the server refused, or its greeting did not offer TLS.
+    pub outcome: StartTlsOutcome,
+}
+
+impl StartTlsReport {
+    /// True when no TLS handshake took place (refused, or not offered): the flow is not
+    /// counted as a TLS flow.
+    pub fn without_tls(&self) -> bool {
+        self.outcome.without_tls()
+    }
 }
 
 /// Proxy hop.

@@ -195,6 +195,28 @@ fn pop3_capability_list_then_stls() {
     ));
 }
 
+/// A POP3 client that first asks `AUTH` (the mechanism list, as Outlook does; the server may
+/// answer -ERR) and `CAPA`, then `STLS` (nDPI's pop3_stls.pcap).
+#[test]
+fn pop3_client_asking_auth_and_capa_before_stls() {
+    let steps = run(
+        &[
+            (5, b"AUTH\r\n"),
+            (8, b"CAPA\r\n"),
+            (11, b"STLS\r\n"),
+            (13, RECORD),
+        ],
+        None,
+    );
+    assert_eq!(
+        steps,
+        [
+            "Asked { ask: Ask { protocol: Some(Pop3), tag: None }, command: \"STLS\" }",
+            "tls Some(Pop3) 11 [22, 3]"
+        ]
+    );
+}
+
 #[test]
 fn postgresql_ssl_request() {
     let steps = run(&[(4, &PG_SSL_REQUEST), (8, RECORD)], None);
@@ -225,8 +247,10 @@ fn postgresql_ssl_request() {
         )[1],
         "NotTls"
     );
-    // An `N` nobody asked for, `SSH-…`: not read here or not TLS.
-    assert_eq!(run(&[(6, b"N")], None), ["NotTls"]);
+    // An `N` nobody asked for may be the length of a MySQL greeting: it waits; what follows
+    // tells (here PostgreSQL's ErrorResponse: not TLS). `SSH-…` is not read here.
+    assert_eq!(run(&[(6, b"N")], None), Vec::<String>::new());
+    assert_eq!(run(&[(6, b"N"), (8, b"E\0\0\0\x08")], None), ["NotTls"]);
     assert!(Negotiation::begin(b"SSH-2.0-OpenSSH_9.2\r\n").is_none());
 }
 
@@ -266,7 +290,7 @@ fn other_openings_are_not_read() {
         b"SSH-2.0-OpenSSH\r\n",
         b"500 error\r\n",
         &[0u8; 64],
-        b"S\x00",
+        b"S\x00\x05",
     ] {
         assert!(Negotiation::begin(other).is_none(), "{other:?}");
     }
@@ -338,6 +362,16 @@ fn redaction_keeps_keywords_and_codes_only() {
         keep_keywords_quoted("answered `a1 STARTTLS` with `a1 NO host.example down` (frame 9)"),
         "answered `xx STARTTLS` with `xx NO xxxxxxxxxxxx xxxx` (frame 9)"
     );
+    // ManageSieve: the quoted capability names stay, so a redacted greeting is still one.
+    let mut sieve =
+        b"\"IMPLEMENTATION\" \"Dovecot Pigeonhole\"\r\n\"SIEVE\" \"fileinto\"\r\nOK \"ready\"\r\n"
+            .to_vec();
+    keep_keywords(&mut sieve);
+    assert_eq!(
+        String::from_utf8(sieve.clone()).unwrap(),
+        "\"IMPLEMENTATION\" xxxxxxxx xxxxxxxxxxx\r\n\"SIEVE\" xxxxxxxxxx\r\nOK xxxxxxx\r\n"
+    );
+    assert!(Negotiation::begin(&sieve).is_some());
 }
 
 /// A whole direction read at once (as the extract reads it): where TLS starts, if it does.
@@ -417,7 +451,8 @@ fn the_stream_parser_reads_an_exchange_alike_however_it_is_segmented() {
             );
         }
     }
-    // What they are: switched to TLS (a ClientHello event), or not.
+    // What they are: switched to TLS (a ClientHello event), or not. The over-long EHLO line
+    // ends the SMTP exchange; the search for a hello record after it finds the ClientHello.
     let hello_seen: Vec<bool> = streams
         .iter()
         .map(|s| {
@@ -429,7 +464,156 @@ fn the_stream_parser_reads_an_exchange_alike_however_it_is_segmented() {
     assert_eq!(
         hello_seen,
         [
-            true, true, true, true, true, true, true, false, false, false, false, false
+            true, true, true, true, true, true, true, true, false, false, false, false
         ]
     );
+}
+
+/// MariaDB 10.11's greeting (`starttls-mysql.pcap` frame 4): Handshake v10, CLIENT_SSL offered.
+const MARIADB_GREETING: &str = "640000000a352e352e352d31302e31312e31392d4d6172696144422d302b646562313275310003000000693a223a3c604f4a00feff080200ff81150000000000001d000000643c3a5167326174463d3d5d006d7973716c5f6e61746976655f70617373776f726400";
+/// The mariadb client's SSLRequest (frame 6): 32 bytes, sequence 1, CLIENT_SSL and
+/// CLIENT_PROTOCOL_41 set, MariaDB's extended capabilities in the last four.
+const MARIADB_SSL_REQUEST: &str =
+    "2000000184aabf000000100021000000000000000000000000000000000000001d000000";
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// MySQL: the server consents in its greeting, before the request; the greeting stays the
+/// answer when the request comes, and TLS follows at once on both sides.
+#[test]
+fn mysql_greeting_then_ssl_request() {
+    let greeting = hex(MARIADB_GREETING);
+    let mut n = Negotiation::begin(&greeting).expect("greeting");
+    assert_eq!(n.push(4, &greeting), Step::NeedMore);
+    n.peer_asked(Ask {
+        protocol: Some(StartTlsProtocol::Mysql),
+        tag: None,
+    });
+    assert!(matches!(
+        n.push(10, RECORD),
+        Step::Tls {
+            protocol: Some(StartTlsProtocol::Mysql),
+            frame: 4,
+            ..
+        }
+    ));
+    let request = hex(MARIADB_SSL_REQUEST);
+    assert_eq!(
+        run(&[(6, &request), (8, RECORD)], None),
+        [
+            "Asked { ask: Ask { protocol: Some(Mysql), tag: None }, command: \"SSLRequest\" }",
+            "tls Some(Mysql) 6 [22, 3]"
+        ]
+    );
+    // A greeting without CLIENT_SSL: not offered; a plaintext login after it is not TLS.
+    let mut plain = greeting.clone();
+    let caps = 4 + 1 + 33 + 4 + 8 + 1;
+    plain[caps + 1] &= !0x08;
+    let login = [&[0x0c, 0, 0, 2][..], &[0; 12]].concat();
+    assert_eq!(
+        run(&[(4, &plain), (8, &login)], None),
+        ["NotOffered { protocol: Mysql }", "NotTls"]
+    );
+    // After an SSLRequest the greeting did not offer TLS for, an ERR packet is a refusal.
+    let err = [&[9, 0, 0, 2, 0xff, 0x04, 0x08][..], b"#08S01"].concat();
+    let ask = Some(Ask {
+        protocol: Some(StartTlsProtocol::Mysql),
+        tag: None,
+    });
+    assert_eq!(
+        run(&[(4, &plain), (8, &err)], ask),
+        [
+            "NotOffered { protocol: Mysql }",
+            "Refused { protocol: Some(Mysql), reply: \"ERR packet, error 2052\" }"
+        ]
+    );
+}
+
+/// A MySQL greeting whose length byte is `N` or `S` (78 or 83 bytes) is read as MySQL whole
+/// and cut anywhere, never as PostgreSQL's one-byte answer.
+#[test]
+fn mysql_greeting_of_78_bytes_is_not_postgresql() {
+    let mut greeting = hex(MARIADB_GREETING);
+    // Cut the plugin name so the payload is 78 bytes.
+    greeting.truncate(4 + 78);
+    greeting[0] = b'N';
+    for cut in 1..greeting.len() {
+        let (a, b) = greeting.split_at(cut);
+        let mut n = Negotiation::begin(a).expect("could open");
+        assert_eq!(n.push(4, a), Step::NeedMore, "cut {cut}");
+        assert_eq!(n.push(4, b), Step::NeedMore, "cut {cut}");
+        assert_eq!(n.opening, Opening::MysqlServer, "cut {cut}");
+    }
+    // PostgreSQL's `N` alone, after the client's SSLRequest, is its refusal.
+    let ask = Some(Ask {
+        protocol: Some(StartTlsProtocol::Postgresql),
+        tag: None,
+    });
+    assert_eq!(
+        run(&[(6, b"N")], ask),
+        ["Refused { protocol: Some(Postgresql), reply: \"N (the server does not accept SSL)\" }"]
+    );
+}
+
+/// ManageSieve (RFC 5804): capability lines and `OK` greet; `STARTTLS` is answered `OK` (TLS
+/// follows) or `NO` (refused).
+#[test]
+fn managesieve_capabilities_then_starttls() {
+    let greeting: &[u8] = b"\"IMPLEMENTATION\" \"Dovecot Pigeonhole\"\r\n\"SIEVE\" \"fileinto\"\r\n\"STARTTLS\"\r\n\"VERSION\" \"1.0\"\r\nOK \"ready\"\r\n";
+    let ask = Ask {
+        protocol: None,
+        tag: None,
+    };
+    let mut n = Negotiation::begin(greeting).expect("greeting");
+    assert_eq!(n.push(4, greeting), Step::NeedMore);
+    n.peer_asked(ask.clone());
+    assert_eq!(
+        n.push(8, b"OK \"Begin TLS negotiation now\"\r\n"),
+        Step::NeedMore
+    );
+    assert!(matches!(
+        n.push(10, RECORD),
+        Step::Tls {
+            protocol: Some(StartTlsProtocol::Managesieve),
+            frame: 8,
+            ..
+        }
+    ));
+    let mut n = Negotiation::begin(greeting).expect("greeting");
+    assert_eq!(n.push(4, greeting), Step::NeedMore);
+    n.peer_asked(ask);
+    assert_eq!(
+        n.push(8, b"NO \"TLS not available\"\r\n"),
+        Step::Refused {
+            protocol: Some(StartTlsProtocol::Managesieve),
+            reply: "NO \"TLS not available\"".into()
+        }
+    );
+    // The client: an untagged CAPABILITY names ManageSieve, then STARTTLS.
+    assert_eq!(
+        run(
+            &[(5, b"CAPABILITY\r\n"), (7, b"STARTTLS\r\n"), (9, RECORD)],
+            None
+        ),
+        [
+            "Asked { ask: Ask { protocol: Some(Managesieve), tag: None }, command: \"STARTTLS\" }",
+            "tls Some(Managesieve) 7 [22, 3]"
+        ]
+    );
+}
+
+/// A packet header declaring 7 MB whose first 512 bytes look like a greeting is no greeting,
+/// whole or cut (found by the `tls_chunking` fuzz target: the whole chunk was read as a
+/// greeting cut at the limit, the first bytes alone were not).
+#[test]
+fn an_over_long_mysql_packet_is_not_a_greeting() {
+    let mut packet = vec![0x24, 0, 0x6c, 0, 0x0a, b'{', b'{', 0];
+    packet.resize(521, 0x29);
+    assert!(Negotiation::begin(&packet).is_none());
+    assert!(Negotiation::begin(&packet[..3]).is_none());
 }

@@ -63,20 +63,26 @@ fn alert_and_application_data() {
     assert!(p.is_done());
 }
 
+/// A plaintext start alpnscope does not know: "not TLS" is held back while the first
+/// MAX_WATCHED_BYTES are searched for a hello record, and stands when the stream ends there
+/// (`pending_not_tls`) or after them.
 #[test]
 fn not_tls() {
+    let not_tls = TlsEvent::NotTls {
+        frame: 3,
+        start: Some(Plaintext::Other),
+        bytes: 21,
+    };
     let mut p = DirectionParser::new(false);
     let mut events = Vec::new();
     p.feed(3, b"SSH-2.0-OpenSSH_9.6\r\n", &mut events);
-    assert_eq!(
-        events,
-        vec![TlsEvent::NotTls {
-            frame: 3,
-            start: Some(Plaintext::Other),
-            bytes: 21
-        }]
-    );
+    assert!(events.is_empty());
+    assert_eq!(p.pending_not_tls(), Some(&not_tls));
+    assert!(!p.is_done());
+    p.feed(4, &[0x16; MAX_WATCHED_BYTES], &mut events);
+    assert_eq!(events, [not_tls]);
     assert!(p.is_done());
+    assert_eq!(p.pending_not_tls(), None);
 }
 
 #[test]
@@ -351,7 +357,8 @@ fn sslv2_client_hello_then_records() {
     let mut p = DirectionParser::new(false);
     let mut events = Vec::new();
     p.feed(1, &[0x80, 0x10, 4, 3, 3, 0, 0, 0, 0, 0, 0], &mut events);
-    assert!(matches!(events.as_slice(), [TlsEvent::NotTls { .. }]));
+    assert!(events.is_empty());
+    assert!(matches!(p.pending_not_tls(), Some(TlsEvent::NotTls { .. })));
 }
 
 /// A snaplen cuts the ServerHello: at the gap, what the capture holds of it is emitted as a
@@ -393,4 +400,70 @@ fn a_server_hello_cut_by_a_gap_is_read_as_far_as_it_goes() {
             .count(),
         1
     );
+}
+
+/// An unknown plaintext start (NoMachine's `NXSH-8.10.1`, ADB's STLS messages, Gnutella's
+/// upgrade): the hello record after it is found wherever it begins, however the bytes are cut
+/// into chunks; the "not TLS" held back does not stand.
+#[test]
+fn tls_after_an_unknown_plaintext_start_is_found_under_any_chunking() {
+    let mut stream = b"NXSH-8.10.1\n".to_vec();
+    stream.extend(b"binary \x16\x03\x01 noise\n");
+    let hello_at = stream.len();
+    stream.extend(record(22, &client_hello_message(&[b"h2"])));
+    for cut in 1..stream.len() {
+        let mut p = DirectionParser::new(false);
+        let mut events = Vec::new();
+        p.feed(1, &stream[..cut], &mut events);
+        p.feed(2, &stream[cut..], &mut events);
+        let summary: Vec<String> = events
+            .iter()
+            .map(|e| match e {
+                TlsEvent::StartTls {
+                    protocol,
+                    step,
+                    frame,
+                } => {
+                    format!("starttls {protocol:?} {step:?} {frame}")
+                }
+                TlsEvent::ClientHello { frames, .. } => format!("hello {frames:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        let frame = if cut <= hello_at { 2 } else { 1 };
+        assert_eq!(
+            summary,
+            [
+                format!("starttls None FoundHello {frame}"),
+                // The message's frames: those of its bytes, after the 5-byte record header.
+                format!(
+                    "hello {:?}",
+                    if cut <= hello_at + 5 {
+                        vec![2]
+                    } else {
+                        vec![1, 2]
+                    }
+                ),
+            ],
+            "cut at {cut}"
+        );
+        assert!(p.pending_not_tls().is_none());
+    }
+    // A byte at a time.
+    let mut p = DirectionParser::new(false);
+    let mut events = Vec::new();
+    for byte in &stream {
+        p.feed(1, std::slice::from_ref(byte), &mut events);
+    }
+    assert!(matches!(
+        events.as_slice(),
+        [
+            TlsEvent::StartTls {
+                step: StartTlsStep::FoundHello,
+                frame: 1,
+                ..
+            },
+            TlsEvent::ClientHello { .. }
+        ]
+    ));
 }
