@@ -45,8 +45,9 @@ pub struct LiveArgs {
     /// Interface to capture on (default: libpcap's choice; `any` for all, on Linux).
     #[arg(short, long, value_name = "IFACE")]
     pub interface: Option<String>,
-    /// Capture filter, tcpdump syntax. TLS runs on any port, hence the default.
-    #[arg(long, value_name = "EXPR", default_value = "tcp")]
+    /// Capture filter, tcpdump syntax. TLS runs on any TCP port and QUIC on any UDP port, hence
+    /// the default.
+    #[arg(long, value_name = "EXPR", default_value = "tcp or udp")]
     pub filter: String,
     /// Stop after this many packets.
     #[arg(long, value_name = "N")]
@@ -425,7 +426,7 @@ mod tests {
         let Command::Live(a) = Cli::try_parse_from(["alpnscope", "live"]).unwrap().command else {
             panic!("not live");
         };
-        assert_eq!(a.filter, "tcp", "TLS runs on any port");
+        assert_eq!(a.filter, "tcp or udp", "TLS and QUIC run on any port");
     }
 
     #[test]

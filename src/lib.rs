@@ -1,23 +1,25 @@
 //! alpnscope: why did this TLS connection end up on HTTP/1.1 (or fail) when the client asked
-//! for h2? Reads packet captures, reassembles every TCP stream, parses the TLS hellos and reports
-//! per flow what ALPN protocols the client offered, what the server selected, and a verdict.
+//! for h2? Reads packet captures, reassembles every TCP stream and reads every QUIC connection's
+//! Initial packets, parses the TLS hellos and reports per flow what ALPN protocols the client
+//! offered, what the server selected, and a verdict.
 //!
 //! The pipeline, one module per stage, dependencies pointing down:
 //!
 //! ```text
 //! capture   pcap / pcapng file or stream ──► Frame { number, timestamp, link type, bytes }
 //!    │
-//! decode    link → IP → TCP (defragmented) ──► Segment { endpoints, seq, ack, flags, ttl, payload }
+//! decode    link → IP → TCP / UDP (defragmented) ──► Segment { endpoints, seq, ack, flags, ttl,
+//!           payload } | UdpDatagram { endpoints, ttl, payload }
 //!    │
 //! flow      FlowKey + Side, per-direction Reassembler, TcpHealth ──► ordered Chunks (data | gap)
 //!    │
 //! tls       DirectionParser: records, handshake messages, decryption ──► TlsEvents
-//!    │      quic (beside tls, not wired into the pipeline yet): UDP payloads ──► Initial and
-//!    │      Handshake packets opened ──► frames ──► CRYPTO bytes for tls's handshake layer
+//!    │      quic (beside tls): UDP payloads ──► Initial and Handshake packets opened ──►
+//!    │      frames ──► CRYPTO bytes for tls's handshake layer
 //!    │
 //! analysis  FlowFacts ──► Verdict { kind, detail, evidence frames }; network view
 //!    │
-//! pipeline  flow table (Analyzer) ──► one TcpConnection per flow ──► FlowFacts
+//! pipeline  flow table (Analyzer) ──► one TcpConnection or QuicConnection per flow ──► FlowFacts
 //!           drivers beside it: files (files, stdin) and live (libpcap, feature `live`)
 //!    │
 //! report    FlowFacts + Verdict ──► FlowReport; diagnosis across flows;

@@ -359,6 +359,16 @@ fn extract(
                     String::new()
                 }
             );
+            let quic = report
+                .flows
+                .iter()
+                .filter(|f| f.transport == alpnscope::report::model::Transport::Quic)
+                .count();
+            if quic > 0 {
+                eprintln!(
+                    "alpnscope: {quic} QUIC flows are not in the extract: extracting QUIC flows is not supported yet"
+                );
+            }
             if redacted && done.cut_packets > 0 {
                 eprintln!(
                     "alpnscope: redacted extract: the payload of {} packets is cut off as if by a \

@@ -226,13 +226,14 @@ fn tls_inside_proxy_tunnels_is_found() {
 fn embedded_secrets_reveal_the_tls13_selection() {
     let path = corpus().join("captures/chrome-cloudflare-quic-with-secrets.pcapng");
     let doc = analyze_json(path.to_str().unwrap(), &[]);
-    let flows = doc["flows"].as_array().unwrap();
-    assert_eq!(
-        flows.len(),
-        1,
-        "one TLS-over-TCP flow (the QUIC flows are UDP)"
-    );
-    let flow = &flows[0];
+    let flows: Vec<&Value> = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["transport"] == "tcp")
+        .collect();
+    assert_eq!(flows.len(), 1, "one TLS-over-TCP flow");
+    let flow = flows[0];
     assert_eq!(flow["tls_version"], "1.3");
     assert_eq!(flow["alpn_selected"], "h2");
     assert_eq!(flow["alpn_source"], "encrypted_extensions");
@@ -263,7 +264,7 @@ fn the_servers_encrypted_extensions_decide_with_the_captures_own_secrets() {
         let name = capture.file_name().unwrap().to_str().unwrap().to_string();
         let doc = analyze_json(capture.to_str().unwrap(), &[]);
         for flow in doc["flows"].as_array().unwrap() {
-            if flow["decryption"].is_null() {
+            if flow["decryption"].is_null() || flow["transport"] != "tcp" {
                 continue;
             }
             let ee = &flow["encrypted_extensions"];
@@ -303,7 +304,7 @@ fn the_servers_encrypted_extensions_decide_with_the_captures_own_secrets() {
 /// The client's ALPS (application_settings, 17513) is reported as a fact of the ClientHello:
 /// per capture, the TLS-over-TCP flows whose ClientHello carries it (tshark: distinct
 /// `tcp.stream` of `tls.handshake.type==1 && tls.handshake.extension.type==17513`), each
-/// listing h2.
+/// listing h2. (Chrome's QUIC ClientHellos carry ALPS for h3; the QUIC tests check those.)
 #[test]
 fn client_alps_is_reported_as_the_clients() {
     let dir = corpus().join("captures");
@@ -325,7 +326,7 @@ fn client_alps_is_reported_as_the_clients() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|f| !f["client_hello"]["alps"].is_null())
+            .filter(|f| f["transport"] == "tcp" && !f["client_hello"]["alps"].is_null())
             .map(|f| common::strings(&f["client_hello"]["alps"]))
             .collect();
         assert_eq!(alps, vec![vec!["h2".to_string()]; flows], "{name}");

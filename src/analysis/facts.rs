@@ -212,8 +212,11 @@ pub struct StoppedReading {
 /// Everything the pipeline saw of one flow.
 #[derive(Debug, Clone, Default)]
 pub struct FlowFacts {
-    /// Wireshark's `tcp.stream` index within the capture.
-    pub tcp_stream: u64,
+    /// The flow's index within its capture, in order of first packet over every transport
+    /// (the report's id is this plus the flows of earlier captures).
+    pub index: u64,
+    /// Wireshark's `tcp.stream` index within the capture (TCP flows).
+    pub tcp_stream: Option<u64>,
     /// The connecting side.
     pub client: Endpoint,
     /// The accepting side.
@@ -300,6 +303,8 @@ pub struct FlowFacts {
     pub capture_drops: u64,
     /// alpnscope stopped reading the flow after its handshake to free memory.
     pub stopped_reading: Option<StoppedReading>,
+    /// A QUIC connection's own facts (`None` for TCP).
+    pub quic: Option<super::QuicFacts>,
 }
 
 impl FlowFacts {

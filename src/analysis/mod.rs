@@ -5,11 +5,16 @@
 mod application;
 mod facts;
 pub mod network;
+mod quic;
 mod verdict;
 
 pub use application::Application;
 pub use facts::{
     AlertSeen, Eviction, FlowEnd, FlowFacts, KeyStatus, PlaintextSeen, Role, StartTlsOutcome,
     StartTlsSeen, StoppedReading, WindowPacket, alert_name,
+};
+pub use quic::{
+    CloseSeen, FrameList, MAX_QUIC_FRAMES, QuicFacts, QuicPacketType, RetrySeen,
+    VersionNegotiationSeen,
 };
 pub use verdict::{Verdict, VerdictKind, judge};

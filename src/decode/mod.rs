@@ -1,4 +1,5 @@
-//! Link layer → IP → TCP: a captured frame in, a [`Segment`] view (or the reason there is none) out.
+//! Link layer → IP → TCP/UDP: a captured frame in, a [`Segment`] or [`UdpDatagram`] view (or the
+//! reason there is none) out.
 //!
 //! Parsing is lax (etherparse's `LaxSlicedPacket`): a frame cut by the snaplen is decoded as far
 //! as its bytes go, and the segment keeps both the captured payload and the payload length the IP
@@ -16,7 +17,7 @@ use etherparse::err::packet::SliceError;
 use etherparse::err::tcp::HeaderSliceError as TcpHeaderSliceError;
 use etherparse::{
     Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxIpv4Slice, LaxIpv6Slice, LaxNetSlice,
-    LaxSlicedPacket, TcpSlice, TransportSlice,
+    LaxSlicedPacket, TcpSlice, TransportSlice, UdpSlice,
 };
 use std::fmt;
 use std::net::IpAddr;
@@ -89,6 +90,25 @@ pub struct Segment<'a> {
     pub payload_len: u32,
     /// Window scale shift announced in a SYN's options (RFC 7323 §2.2).
     pub window_scale: Option<u8>,
+}
+
+/// A UDP datagram decoded from one frame (or from reassembled IP fragments).
+#[derive(Debug, Clone, Copy)]
+pub struct UdpDatagram<'a> {
+    /// Source address.
+    pub src_ip: IpAddr,
+    /// Destination address.
+    pub dst_ip: IpAddr,
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// Payload bytes present in the capture.
+    pub payload: &'a [u8],
+    /// Payload length on the wire (≥ `payload.len()` when the snaplen cut the frame).
+    pub payload_len: u32,
 }
 
 /// Which layer a malformed frame failed at.
@@ -183,7 +203,9 @@ impl std::error::Error for DecodeError {
 pub enum Decoded<'a> {
     /// A TCP segment.
     Tcp(Segment<'a>),
-    /// IP, but not TCP (UDP, ICMP…).
+    /// A UDP datagram.
+    Udp(UdpDatagram<'a>),
+    /// IP, but neither TCP nor a readable UDP header (ICMP…).
     OtherIp,
     /// Not IP at all (ARP, LLDP…).
     NotIp,
@@ -262,6 +284,10 @@ fn segment_within<'a>(
                 && (frame_truncated || ip.payload.incomplete) =>
             {
                 Decoded::TruncatedHeaders
+            }
+            // UDP that carries no tunnel: a datagram of its own (QUIC, or other UDP).
+            None if ip.payload.ip_number == etherparse::IpNumber::UDP => {
+                tcp_segment(packet, &ip, frame_truncated)
             }
             None => Decoded::OtherIp,
         },
@@ -458,6 +484,9 @@ fn tcp_segment<'a>(
     ip: &IpView<'_>,
     frame_truncated: bool,
 ) -> Decoded<'a> {
+    if ip.payload.ip_number == etherparse::IpNumber::UDP {
+        return udp_datagram(packet, ip);
+    }
     if ip.payload.ip_number != etherparse::IpNumber::TCP {
         return Decoded::OtherIp;
     }
@@ -496,6 +525,40 @@ fn tcp_segment<'a>(
         tcp,
         wire_len.max(captured.len()),
     ))
+}
+
+/// The UDP header on top of an unfragmented IP layer; a header that does not parse (cut by the
+/// snaplen, or damaged) is counted with the other IP packets, as before UDP was decoded.
+fn udp_datagram<'a>(packet: &LaxSlicedPacket<'a>, ip: &IpView<'_>) -> Decoded<'a> {
+    let Some(TransportSlice::Udp(udp)) = &packet.transport else {
+        return Decoded::OtherIp;
+    };
+    let captured = udp.payload();
+    // The IP header's length is the one the capture kept (a UDP length of 0 means a jumbogram).
+    let wire_len = match ip.declared_payload {
+        Some(n) if n >= 8 => n - 8,
+        _ => captured.len(),
+    };
+    Decoded::Udp(udp_view(ip.src, ip.dst, ip.ttl, udp, wire_len))
+}
+
+fn udp_view<'a>(
+    src_ip: IpAddr,
+    dst_ip: IpAddr,
+    ttl: u8,
+    udp: &UdpSlice<'a>,
+    wire_len: usize,
+) -> UdpDatagram<'a> {
+    let payload = udp.payload();
+    UdpDatagram {
+        src_ip,
+        dst_ip,
+        src_port: udp.source_port(),
+        dst_port: udp.destination_port(),
+        ttl,
+        payload,
+        payload_len: u32::try_from(wire_len.max(payload.len())).unwrap_or(u32::MAX),
+    }
 }
 
 fn fragment_or_truncated(fragment: Fragment<'_>, incomplete: bool) -> Decoded<'_> {
@@ -539,8 +602,23 @@ fn segment<'a>(
     }
 }
 
-/// Decodes the TCP segment inside a reassembled IP datagram.
+/// Decodes the TCP segment or UDP datagram inside a reassembled IP datagram.
 pub fn decode_datagram(datagram: &Datagram) -> Decoded<'_> {
+    if datagram.protocol == etherparse::IpNumber::UDP.0 {
+        return match UdpSlice::from_slice(&datagram.payload) {
+            Ok(udp) => {
+                let len = udp.payload().len();
+                Decoded::Udp(udp_view(
+                    datagram.src,
+                    datagram.dst,
+                    datagram.ttl,
+                    &udp,
+                    len,
+                ))
+            }
+            Err(_) => Decoded::OtherIp,
+        };
+    }
     if datagram.protocol != etherparse::IpNumber::TCP.0 {
         return Decoded::OtherIp;
     }
@@ -704,7 +782,7 @@ mod tests {
     /// VXLAN, Geneve and GTP-U (with and without its optional fields and an extension header):
     /// the segment is the inner packet's (nDPI's vxlan.pcap, zeek's geneve-47101.pcap and
     /// gtp6_gtp_0x32.pcap hold real ones); other UDP, or a tunnel header that does not fit, is
-    /// other IP.
+    /// a UDP datagram of its own (which the flow table reads as QUIC or counts as other IP).
     #[test]
     fn udp_tunnels_are_decoded_from_the_inner_packet() {
         let mut vxlan = vec![0x08, 0, 0, 0, 0, 0, 0x2a, 0];
@@ -750,7 +828,7 @@ mod tests {
             let bytes = in_udp(port, tunnel);
             assert!(matches!(
                 decode_frame(&frame(LinkType::ETHERNET, &bytes, bytes.len() as u32)),
-                Decoded::OtherIp
+                Decoded::Udp(UdpDatagram { dst_port, .. }) if dst_port == port
             ));
         }
     }
@@ -944,6 +1022,48 @@ mod tests {
             "TCP layer: TCP header in a reassembled datagram does not parse"
         );
         assert!(e.source().unwrap().is::<TcpHeaderSliceError>());
+    }
+
+    /// A UDP datagram keeps its addresses, ports, TTL, payload and wire length, also when the
+    /// snaplen cut it and when it was reassembled from fragments.
+    #[test]
+    fn decodes_udp_datagrams() {
+        let builder = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv6([0x20; 16], [0x30; 16], 47)
+            .udp(50000, 4433);
+        let mut bytes = Vec::new();
+        builder.write(&mut bytes, &[0xc3; 100]).unwrap();
+        let len = bytes.len() as u32;
+        let Decoded::Udp(udp) = decode_frame(&frame(LinkType::ETHERNET, &bytes, len)) else {
+            panic!("not udp");
+        };
+        assert_eq!((udp.src_port, udp.dst_port, udp.ttl), (50000, 4433, 47));
+        assert_eq!((udp.payload.len(), udp.payload_len), (100, 100));
+        assert_eq!(
+            udp.src_ip,
+            "2020:2020:2020:2020:2020:2020:2020:2020"
+                .parse::<IpAddr>()
+                .unwrap()
+        );
+
+        let cut = &bytes[..14 + 40 + 8 + 30];
+        let Decoded::Udp(udp) = decode_frame(&frame(LinkType::ETHERNET, cut, len)) else {
+            panic!("not udp");
+        };
+        assert_eq!((udp.payload.len(), udp.payload_len), (30, 100));
+
+        let datagram = Datagram {
+            src: "192.0.2.1".parse().unwrap(),
+            dst: "192.0.2.2".parse().unwrap(),
+            ttl: 9,
+            protocol: etherparse::IpNumber::UDP.0,
+            payload: [&[0x01, 0xbb, 0x00, 0xbb, 0x00, 0x0a, 0, 0][..], &[7, 8]].concat(),
+        };
+        let Decoded::Udp(udp) = decode_datagram(&datagram) else {
+            panic!("not udp");
+        };
+        assert_eq!((udp.src_port, udp.dst_port, udp.ttl), (443, 187, 9));
+        assert_eq!((udp.payload, udp.payload_len), (&[7, 8][..], 2));
     }
 
     #[test]

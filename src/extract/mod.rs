@@ -18,7 +18,7 @@ pub use scrub::Scrubber;
 
 use crate::capture::{self, CaptureError, CaptureEvent};
 use crate::decode::{self, Decoded};
-use crate::report::model::{FlowReport, Report};
+use crate::report::model::{FlowReport, Report, Transport};
 use crate::report::redact::Redactor;
 use crate::tls::keylog::KeyLog;
 use std::collections::HashMap;
@@ -189,10 +189,11 @@ pub fn extract(
         source,
     };
     let wanted: std::collections::HashSet<u64> = flow_ids.iter().copied().collect();
+    // QUIC flows are not extracted (yet): their packets would need re-protecting to redact.
     let chosen: Vec<&FlowReport> = report
         .flows
         .iter()
-        .filter(|f| wanted.contains(&f.id))
+        .filter(|f| wanted.contains(&f.id) && f.transport == Transport::Tcp)
         .collect();
     let names = sensitive_names(&chosen);
     let addresses = sensitive_addresses(&chosen);
@@ -266,7 +267,11 @@ fn select(
             client: (f.client.ip, f.client.port),
             server: (f.server.ip, f.server.port),
             first: f.first_frame,
-            last: f.tcp.handshake_end_frame.unwrap_or(f.last_frame),
+            last: f
+                .tcp
+                .as_ref()
+                .and_then(|t| t.handshake_end_frame)
+                .unwrap_or(f.last_frame),
             comment: fit_option_text(comment),
             commented: false,
             streams: Default::default(),

@@ -1,5 +1,5 @@
-//! The bidirectional flow key: both endpoints, stored in a canonical order so that the two
-//! directions of a connection find the same entry.
+//! The bidirectional flow key: the transport and both endpoints, stored in a canonical order so
+//! that the two directions of a connection find the same entry.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -60,9 +60,22 @@ impl Side {
     }
 }
 
-/// A TCP connection's endpoints in canonical order (`a <= b`).
+/// The transport protocol of a flow key: a TCP connection and UDP datagrams between the same
+/// addresses and ports are different flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transport {
+    /// TCP.
+    #[default]
+    Tcp,
+    /// UDP (QUIC).
+    Udp,
+}
+
+/// A connection's transport and endpoints in canonical order (`a <= b`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
+    /// TCP or UDP.
+    pub transport: Transport,
     /// The lower endpoint.
     pub a: Endpoint,
     /// The higher endpoint.
@@ -70,12 +83,26 @@ pub struct FlowKey {
 }
 
 impl FlowKey {
-    /// The key of a packet from `src` to `dst`, and the side that sent it.
-    pub fn of(src: Endpoint, dst: Endpoint) -> (FlowKey, Side) {
+    /// The key of a packet of `transport` from `src` to `dst`, and the side that sent it.
+    pub fn of(transport: Transport, src: Endpoint, dst: Endpoint) -> (FlowKey, Side) {
         if src <= dst {
-            (FlowKey { a: src, b: dst }, Side::A)
+            (
+                FlowKey {
+                    transport,
+                    a: src,
+                    b: dst,
+                },
+                Side::A,
+            )
         } else {
-            (FlowKey { a: dst, b: src }, Side::B)
+            (
+                FlowKey {
+                    transport,
+                    a: dst,
+                    b: src,
+                },
+                Side::B,
+            )
         }
     }
 
@@ -102,10 +129,11 @@ mod tests {
             ip: "10.0.0.1".parse().unwrap(),
             port: 50000,
         };
-        let (k1, s1) = FlowKey::of(x, y);
-        let (k2, s2) = FlowKey::of(y, x);
+        let (k1, s1) = FlowKey::of(Transport::Tcp, x, y);
+        let (k2, s2) = FlowKey::of(Transport::Tcp, y, x);
         assert_eq!(k1, k2);
         assert_eq!(s1, s2.other());
         assert_eq!(k1.endpoint(s1), x);
+        assert_ne!(FlowKey::of(Transport::Udp, x, y).0, k1);
     }
 }

@@ -2,7 +2,7 @@
 //! flows they close, never the whole table.
 
 use super::slot::Slot;
-use super::tcp::{Indexed, Progress, TcpConnection};
+use super::tcp::{Indexed, Progress};
 use crate::capture::Timestamp;
 use crate::flow::FlowKey;
 use std::collections::{BTreeMap, HashMap};
@@ -20,7 +20,7 @@ pub(super) enum Which {
 /// table scans the table.
 ///
 /// Every flow is in one of `quiet`, `partial` and `answered` (by its [`Progress`]), and once
-/// closed also in `closed`, keyed by (last activity, `tcp.stream`). Keys are updated lazily: a
+/// closed also in `closed`, keyed by (last activity, flow index). Keys are updated lazily: a
 /// packet moves a flow's last activity but not its entry, so an entry's time is never later
 /// than the flow's ([`Indexed`] remembers it). An entry met at the front with a stale time is
 /// put back under the flow's current time; each packet causes at most one such move, so the
@@ -43,35 +43,34 @@ impl ActivityIndex {
         }
     }
 
-    /// After a packet of `connection`: a flow that got further moves to that order, a flow
+    /// After a packet of the connection in `slot`: a flow that got further moves to that order, a flow
     /// that closed joins `closed` (each once per flow).
-    pub(super) fn update(&mut self, key: FlowKey, connection: &mut TcpConnection) {
-        let stream = connection.tcp_stream;
-        let last = connection.last_time;
-        let (progress, closed) = (connection.progress(), connection.closed());
-        let indexed = &mut connection.indexed;
+    pub(super) fn update(&mut self, key: FlowKey, slot: &mut Slot) {
+        let index = slot.index();
+        let last = slot.last_time();
+        let (progress, closed) = (slot.progress(), slot.closed());
+        let indexed = slot.indexed_mut();
         if progress > indexed.progress {
             self.order(Which::Open(indexed.progress))
-                .remove(&(indexed.time, stream));
+                .remove(&(indexed.time, index));
             indexed.progress = progress;
             indexed.time = last;
-            self.order(Which::Open(progress))
-                .insert((last, stream), key);
+            self.order(Which::Open(progress)).insert((last, index), key);
         }
         if indexed.closed.is_none() && closed {
             indexed.closed = Some(last);
-            self.closed.insert((last, stream), key);
+            self.closed.insert((last, index), key);
         }
         // A capture whose clock went backwards: entries must never be later than the flow.
         if last < indexed.time {
             let order = self.order(Which::Open(indexed.progress));
-            order.remove(&(indexed.time, stream));
-            order.insert((last, stream), key);
+            order.remove(&(indexed.time, index));
+            order.insert((last, index), key);
             indexed.time = last;
         }
         if let Some(closed) = indexed.closed.filter(|t| last < *t) {
-            self.closed.remove(&(closed, stream));
-            self.closed.insert((last, stream), key);
+            self.closed.remove(&(closed, index));
+            self.closed.insert((last, index), key);
             indexed.closed = Some(last);
         }
     }
@@ -83,10 +82,10 @@ impl ActivityIndex {
             progress,
             closed,
         } = *slot.indexed();
-        let stream = slot.tcp_stream();
-        self.order(Which::Open(progress)).remove(&(time, stream));
+        let index = slot.index();
+        self.order(Which::Open(progress)).remove(&(time, index));
         if let Some(time) = closed {
-            self.closed.remove(&(time, stream));
+            self.closed.remove(&(time, index));
         }
     }
 
@@ -102,12 +101,12 @@ impl ActivityIndex {
     ) -> Option<FlowKey> {
         loop {
             let order = self.order(which);
-            let (&(time, stream), &key) = order.first_key_value()?;
+            let (&(time, index), &key) = order.first_key_value()?;
             if idle_ns.is_some_and(|idle| now.nanos_since(time) <= idle) {
                 return None;
             }
-            order.remove(&(time, stream));
-            let Some(slot) = flows.get_mut(&key).filter(|s| s.tcp_stream() == stream) else {
+            order.remove(&(time, index));
+            let Some(slot) = flows.get_mut(&key).filter(|s| s.index() == index) else {
                 // Not expected: entries leave with their flow.
                 continue;
             };
@@ -120,7 +119,7 @@ impl ActivityIndex {
                 Which::Closed => slot.indexed_mut().closed = Some(last),
                 Which::Open(_) => slot.indexed_mut().time = last,
             }
-            order.insert((last, stream), key);
+            order.insert((last, index), key);
         }
     }
 }

@@ -65,9 +65,9 @@ pub(super) struct MemoryBudget {
     flows: usize,
     /// Bytes held outside the flows (the defragmenter).
     other: usize,
-    /// Flows past their handshake that buffer bytes, by (when they got there, `tcp.stream`).
+    /// Flows past their handshake that buffer bytes, by (when they got there, flow index).
     past_handshake: BTreeMap<(Timestamp, u64), FlowKey>,
-    /// Flows with out-of-order data, by (when they began to wait, `tcp.stream`).
+    /// Flows with out-of-order data, by (when they began to wait, flow index).
     stalled: BTreeMap<(Timestamp, u64), FlowKey>,
     /// What was shed in the current capture (`budget` is filled in by [`MemoryBudget::memory_use`]).
     pub tally: MemoryUse,
@@ -125,12 +125,12 @@ impl MemoryBudget {
         self.note_peak();
     }
 
-    /// Charges the connection `stream` (key `key`) with what it holds now, at capture time
+    /// Charges the connection `index` (key `key`) with what it holds now, at capture time
     /// `now`, and files it in the shedding orders it belongs to.
     pub fn charge(
         &mut self,
         key: FlowKey,
-        stream: u64,
+        index: u64,
         charge: &mut Charge,
         footprint: Footprint,
         now: Timestamp,
@@ -142,7 +142,7 @@ impl MemoryBudget {
             &mut charge.past,
             footprint.buffered_past_handshake,
             key,
-            stream,
+            index,
             now,
         );
         file(
@@ -150,18 +150,18 @@ impl MemoryBudget {
             &mut charge.stalled,
             footprint.out_of_order > 0,
             key,
-            stream,
+            index,
             now,
         );
         self.note_peak();
     }
 
-    /// The connection `stream` leaves the table: its charge is given back.
-    pub fn release(&mut self, stream: u64, charge: &mut Charge) {
+    /// The connection `index` leaves the table: its charge is given back.
+    pub fn release(&mut self, index: u64, charge: &mut Charge) {
         self.flows -= charge.bytes.min(self.flows);
         charge.bytes = 0;
-        unfile(&mut self.past_handshake, &mut charge.past, stream);
-        unfile(&mut self.stalled, &mut charge.stalled, stream);
+        unfile(&mut self.past_handshake, &mut charge.past, index);
+        unfile(&mut self.stalled, &mut charge.stalled, index);
     }
 
     /// The flow past its handshake that got there first (shedding step 1), taken out of the
@@ -182,25 +182,21 @@ fn file(
     at: &mut Option<Timestamp>,
     wanted: bool,
     key: FlowKey,
-    stream: u64,
+    index: u64,
     now: Timestamp,
 ) {
     if !wanted {
-        unfile(order, at, stream);
+        unfile(order, at, index);
     } else if at.is_none() {
-        order.insert((now, stream), key);
+        order.insert((now, index), key);
         *at = Some(now);
     }
 }
 
 /// Takes a connection out of `order`, if it is in it.
-fn unfile(
-    order: &mut BTreeMap<(Timestamp, u64), FlowKey>,
-    at: &mut Option<Timestamp>,
-    stream: u64,
-) {
+fn unfile(order: &mut BTreeMap<(Timestamp, u64), FlowKey>, at: &mut Option<Timestamp>, index: u64) {
     if let Some(since) = at.take() {
-        order.remove(&(since, stream));
+        order.remove(&(since, index));
     }
 }
 
@@ -211,8 +207,8 @@ fn pop(
     flows: &mut HashMap<FlowKey, Slot>,
     at: impl Fn(&mut Charge) -> &mut Option<Timestamp>,
 ) -> Option<FlowKey> {
-    while let Some(((_, stream), key)) = order.pop_first() {
-        if let Some(slot) = flows.get_mut(&key).filter(|s| s.tcp_stream() == stream) {
+    while let Some(((_, index), key)) = order.pop_first() {
+        if let Some(slot) = flows.get_mut(&key).filter(|s| s.index() == index) {
             *at(slot.charge_mut()) = None;
             return Some(key);
         }
@@ -230,7 +226,7 @@ mod tests {
             ip: std::net::IpAddr::from([10, 0, 0, 1]),
             port,
         };
-        FlowKey::of(endpoint(1), endpoint(2)).0
+        FlowKey::of(crate::flow::Transport::Tcp, endpoint(1), endpoint(2)).0
     }
 
     fn footprint(total: usize, out_of_order: usize, past: bool) -> Footprint {

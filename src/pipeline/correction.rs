@@ -24,11 +24,11 @@ pub(super) fn correct(streamed: &FlowReport, mut now: FlowReport) -> Option<Corr
     if now.network.is_some() != streamed.network.is_some() {
         changed.push(CorrectedField::Network);
     }
-    if now.tcp.handshake_loss != streamed.tcp.handshake_loss {
+    if now.handshake_loss() != streamed.handshake_loss() {
         changed.push(CorrectedField::HandshakeLoss);
     }
     if changed.iter().any(|c| *c != CorrectedField::Verdict) {
-        reasons.push(match (&now.network, now.tcp.handshake_loss) {
+        reasons.push(match (&now.network, now.handshake_loss()) {
             (Some(network), _) => format!("network: {network}"),
             (None, _) if streamed.network.is_some() => {
                 "the network finding no longer holds".to_string()
@@ -55,7 +55,7 @@ pub(super) fn correct(streamed: &FlowReport, mut now: FlowReport) -> Option<Corr
             verdict: streamed.verdict,
             detail: streamed.detail.clone(),
             network: streamed.network.clone(),
-            handshake_loss: streamed.tcp.handshake_loss,
+            handshake_loss: streamed.handshake_loss(),
         },
         flow: now,
     })

@@ -2,7 +2,10 @@
 //!
 //! [`Analyzer`] is the flow table (the endpoint, in quinn-proto's terms): it decodes each frame,
 //! finds the frame's connection — creating it, or replacing it when its ports are reused — and
-//! hands the segment to that connection's state machine (`tcp::TcpConnection`). It decides
+//! hands the TCP segment or UDP datagram to that connection's state machine
+//! (`tcp::TcpConnection`, `quic::QuicConnection`; the key's transport keeps them apart). Flows
+//! are numbered in order of first packet over both (the report's id); TCP connections also get
+//! Wireshark's `tcp.stream` and QUIC ones its `quic.connection.number`. It decides
 //! when a connection leaves the table (capture end, idle timeout, linger after close, port
 //! reuse), and, in live use, when a connection's verdict is final and may be streamed. The
 //! connection produces [`FlowFacts`]; [`crate::report::build`] turns facts into reports.
@@ -35,6 +38,7 @@ pub mod files;
 #[cfg(feature = "live")]
 pub mod live;
 mod output;
+mod quic;
 mod slot;
 mod tcp;
 #[cfg(test)]
@@ -42,8 +46,8 @@ mod tests;
 
 use crate::analysis::{self, Eviction, FlowEnd, FlowFacts, VerdictKind};
 use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
-use crate::decode::{self, Decoded, Defragmenter, Segment};
-use crate::flow::{Endpoint, FlowKey};
+use crate::decode::{self, Decoded, Defragmenter, Segment, UdpDatagram};
+use crate::flow::{Endpoint, FlowKey, Transport};
 use crate::report::build::{self, CaptureTally, FlowPlace};
 use crate::report::model::{
     CaptureReport, Correction, DecodeCounts, FlowReport, Report, SCHEMA_VERSION, Tool,
@@ -52,7 +56,8 @@ use crate::tls::keylog::{KeyLog, KeyLogError};
 use activity::{ActivityIndex, Which};
 use budget::MemoryBudget;
 use output::Output;
-use slot::{Opening, Slot};
+use quic::{Absorbed, QuicConnection};
+use slot::{Connection, Opening, Slot};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tcp::{Context, Progress, Reported, TcpConnection};
@@ -128,7 +133,14 @@ pub struct Analyzer {
     /// The memory budget for flow state, and what it shed in the current capture.
     budget: MemoryBudget,
     capture: usize,
-    next_stream: u64,
+    /// Index of the next flow of the current capture, over every transport.
+    next_index: u64,
+    /// Wireshark's `tcp.stream` of the next TCP connection of the current capture.
+    next_tcp_stream: u64,
+    /// Wireshark's `quic.connection.number` of the next QUIC connection of the current capture.
+    next_quic_connection: u64,
+    /// Scratch space for opening QUIC packets, reused.
+    quic_buf: Vec<u8>,
     /// Final reports on their way out, in order of flow id.
     output: Output,
     /// Flows concluded so far.
@@ -144,7 +156,7 @@ pub struct Analyzer {
     now: Timestamp,
     /// Largest length frames were cut at by the snaplen.
     snaplen: u32,
-    /// Flow ids of earlier captures: ids are `stream_base + tcp.stream`.
+    /// Flow ids of earlier captures: ids are `stream_base` plus the flow's index in its capture.
     stream_base: u64,
     /// Reports and corrections ready to stream (live use).
     ready: Vec<Streamed>,
@@ -185,7 +197,10 @@ impl Analyzer {
             capture_gap_flows: 0,
             budget,
             capture: 0,
-            next_stream: 0,
+            next_index: 0,
+            next_tcp_stream: 0,
+            next_quic_connection: 0,
+            quic_buf: Vec::new(),
             output: Output::default(),
             concluded: 0,
             non_tls_flows: 0,
@@ -207,8 +222,10 @@ impl Analyzer {
     /// Starts a new capture: flows do not continue across captures.
     pub fn begin_capture(&mut self, index: usize) {
         self.capture = index;
-        self.stream_base += self.next_stream;
-        self.next_stream = 0;
+        self.stream_base += self.next_index;
+        self.next_index = 0;
+        self.next_tcp_stream = 0;
+        self.next_quic_connection = 0;
         self.decode = DecodeCounts::default();
         self.flows_evicted = 0;
         self.budget.begin_capture();
@@ -242,9 +259,9 @@ impl Analyzer {
             .iter()
             .filter_map(|(k, slot)| Some((k, slot.connection()?)))
             .filter(|(_, c)| c.awaits_secrets().is_some())
-            .map(|(k, c)| (c.tcp_stream, *k))
+            .map(|(k, c)| (c.index, *k))
             .collect();
-        waiting.sort_unstable_by_key(|(stream, _)| *stream);
+        waiting.sort_unstable_by_key(|(index, _)| *index);
         for (_, key) in waiting {
             let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) else {
                 continue;
@@ -304,6 +321,7 @@ impl Analyzer {
                 }
                 self.segment(frame, &segment);
             }
+            Decoded::Udp(udp) => self.udp(frame, &udp),
             Decoded::OtherIp => self.decode.other_ip += 1,
             Decoded::NotIp => self.decode.not_ip += 1,
             Decoded::Fragment(fragment) => {
@@ -316,6 +334,7 @@ impl Analyzer {
                             self.decode.tcp += 1;
                             self.segment(frame, &segment);
                         }
+                        Decoded::Udp(udp) => self.udp(frame, &udp),
                         Decoded::Malformed(_) => self.decode.malformed += 1,
                         _ => self.decode.other_ip += 1,
                     }
@@ -345,7 +364,7 @@ impl Analyzer {
             ip: seg.dst_ip,
             port: seg.dst_port,
         };
-        let (key, side) = FlowKey::of(src, dst);
+        let (key, side) = FlowKey::of(Transport::Tcp, src, dst);
         let is_syn = seg.flags.syn() && !seg.flags.ack();
         if is_syn
             && self
@@ -356,20 +375,7 @@ impl Analyzer {
         {
             self.finish_flow(old, FlowEnd::PortReused);
         }
-        if !self.flows.contains_key(&key) && self.flows.len() >= self.options.max_flows() {
-            // The table is full: make room from idle flows, else from a flow without TLS, else
-            // leave this one out (counted).
-            self.sweep();
-            if self.flows.len() >= self.options.max_flows() && !self.evict_one(Eviction::TableFull)
-            {
-                self.decode.flows_not_tracked += 1;
-                return;
-            }
-        }
-        if !self.flows.contains_key(&key) && self.budget.over() {
-            // `relieve` left the budget exceeded: only flows whose server answered remain.
-            self.budget.tally.refused_packets += 1;
-            self.decode.flows_not_tracked += 1;
+        if !self.flows.contains_key(&key) && !self.make_room() {
             return;
         }
         if seg.payload.len() < seg.payload_len as usize {
@@ -384,11 +390,13 @@ impl Analyzer {
         let slot = match self.flows.entry(key) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
-                let s = self.next_stream;
-                self.next_stream += 1;
+                let s = self.next_index;
+                self.next_index += 1;
+                let tcp_stream = self.next_tcp_stream;
+                self.next_tcp_stream += 1;
                 self.activity.quiet.insert((frame.timestamp, s), key);
                 self.output.opened(self.stream_base + s);
-                if let Some(opening) = Opening::of(s, side, frame, seg) {
+                if let Some(opening) = Opening::of(s, tcp_stream, side, frame, seg) {
                     // Only a SYN: kept compact until the connection's second packet.
                     let slot = entry.insert(Slot::Opening(Box::new(opening)));
                     self.budget.charge(
@@ -401,7 +409,7 @@ impl Analyzer {
                     self.relieve();
                     return;
                 }
-                let connection = TcpConnection::new(key, s, frame, seg.flags.syn());
+                let connection = TcpConnection::new(key, s, tcp_stream, frame, seg.flags.syn());
                 entry.insert(Slot::Open(Box::new(connection)))
             }
         };
@@ -409,24 +417,113 @@ impl Analyzer {
             return;
         };
         let read = connection.segment(side, frame, seg, &mut context);
-        self.activity.update(key, connection);
-        let footprint = connection.footprint(frame.timestamp);
-        let stream = connection.tcp_stream;
-        self.budget.charge(
-            key,
-            stream,
-            &mut connection.charge,
-            footprint,
-            frame.timestamp,
-        );
         let stream_now = read
             && self.options.stream
             && matches!(connection.reported, Reported::No)
             && connection.verdict_is_final(self.options.await_keys, frame.timestamp);
+        self.charge(key, frame.timestamp);
         if stream_now {
             self.stream_flow(key);
         }
         self.relieve();
+    }
+
+    /// Indexes and charges a flow after a packet (or after shedding).
+    fn charge(&mut self, key: FlowKey, now: Timestamp) {
+        if let Some(slot) = self.flows.get_mut(&key) {
+            self.activity.update(key, slot);
+            let footprint = slot.footprint(now);
+            let index = slot.index();
+            self.budget
+                .charge(key, index, slot.charge_mut(), footprint, now);
+        }
+    }
+
+    /// Room in the table for a new connection: false when it is left out (counted).
+    fn make_room(&mut self) -> bool {
+        if self.flows.len() >= self.options.max_flows() {
+            // The table is full: make room from idle flows, else from a flow without TLS, else
+            // leave this one out (counted).
+            self.sweep();
+            if self.flows.len() >= self.options.max_flows() && !self.evict_one(Eviction::TableFull)
+            {
+                self.decode.flows_not_tracked += 1;
+                return false;
+            }
+        }
+        if self.budget.over() {
+            // `relieve` left the budget exceeded: only flows whose server answered remain.
+            self.budget.tally.refused_packets += 1;
+            self.decode.flows_not_tracked += 1;
+            return false;
+        }
+        true
+    }
+
+    /// One UDP datagram: to its QUIC connection, made when the datagram starts one (a long
+    /// header of a known version); anything else is counted as other IP, without allocating.
+    fn udp(&mut self, frame: &Frame<'_>, udp: &UdpDatagram<'_>) {
+        let src = Endpoint {
+            ip: udp.src_ip,
+            port: udp.src_port,
+        };
+        let dst = Endpoint {
+            ip: udp.dst_ip,
+            port: udp.dst_port,
+        };
+        let (key, side) = FlowKey::of(Transport::Udp, src, dst);
+        if !self.flows.contains_key(&key) {
+            let starts = crate::quic::packet::sniff(udp.payload)
+                .is_some_and(|v| v != crate::quic::version::Version::NEGOTIATION);
+            if !starts {
+                self.decode.other_ip += 1;
+                return;
+            }
+            if !self.make_room() {
+                return;
+            }
+            self.open_quic(key, frame);
+        }
+        self.decode.quic += 1;
+        if udp.payload.len() < udp.payload_len as usize {
+            self.snaplen = self.snaplen.max(frame.data.len() as u32);
+        }
+        let Some(Slot::Quic(connection)) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let absorbed = connection.datagram(side, frame, udp, &self.keylog, &mut self.quic_buf);
+        if absorbed == Absorbed::NewConnection {
+            // A new connection on the same 4-tuple: the old one is over.
+            if let Some(old) = self.take(&key) {
+                self.finish_flow(old, FlowEnd::PortReused);
+            }
+            self.open_quic(key, frame);
+            if let Some(Slot::Quic(connection)) = self.flows.get_mut(&key) {
+                connection.datagram(side, frame, udp, &self.keylog, &mut self.quic_buf);
+            }
+        }
+        let stream_now = self.options.stream
+            && self.flows.get(&key).is_some_and(|slot| {
+                matches!(slot.reported(), Some(Reported::No))
+                    && slot.verdict_is_final(self.options.await_keys, frame.timestamp)
+            });
+        self.charge(key, frame.timestamp);
+        if stream_now {
+            self.stream_flow(key);
+        }
+        self.relieve();
+    }
+
+    /// Adds a new QUIC connection whose first datagram is in `frame` to the table.
+    fn open_quic(&mut self, key: FlowKey, frame: &Frame<'_>) {
+        let index = self.next_index;
+        self.next_index += 1;
+        let number = self.next_quic_connection;
+        self.next_quic_connection += 1;
+        self.activity.quiet.insert((frame.timestamp, index), key);
+        self.output.opened(self.stream_base + index);
+        let connection = QuicConnection::new(key, index, number, frame);
+        self.flows.insert(key, Slot::Quic(Box::new(connection)));
     }
 
     /// Sheds state while the table is over its memory budget, in the budget's order: closed
@@ -470,25 +567,21 @@ impl Analyzer {
         }
     }
 
-    /// Indexes and charges a flow again after shedding.
+    /// Indexes and charges a flow again after shedding (reading on may have shown TLS).
     fn recharge(&mut self, key: FlowKey) {
-        if let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) {
-            // Reading on may have shown TLS.
-            self.activity.update(key, connection);
-            let footprint = connection.footprint(self.now);
-            let stream = connection.tcp_stream;
-            self.budget
-                .charge(key, stream, &mut connection.charge, footprint, self.now);
-        }
+        self.charge(key, self.now);
     }
 
     /// Reports a flow whose verdict is final while it stays in the table (live use). Its facts
     /// end with [`FlowEnd::StillOpen`]: nothing is said of what it has not done yet.
     fn stream_flow(&mut self, key: FlowKey) {
-        let Some(connection) = self.flows.get(&key).and_then(Slot::connection) else {
+        let Some(mut facts) = self
+            .flows
+            .get(&key)
+            .and_then(|slot| slot.facts(FlowEnd::StillOpen))
+        else {
             return;
         };
-        let mut facts = connection.facts(FlowEnd::StillOpen);
         self.complete_facts(&mut facts);
         let verdict = analysis::judge(&facts);
         let reported = if verdict.kind == VerdictKind::NotTls {
@@ -498,8 +591,8 @@ impl Analyzer {
             self.ready.push(Streamed::Flow(report.clone()));
             Reported::Streamed(Box::new(report))
         };
-        if let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) {
-            connection.reported = reported;
+        if let Some(slot) = self.flows.get_mut(&key) {
+            slot.set_reported(reported);
         }
     }
 
@@ -520,14 +613,13 @@ impl Analyzer {
             let mut due: Vec<(u64, FlowKey)> = self
                 .flows
                 .iter()
-                .filter_map(|(k, slot)| Some((k, slot.connection()?)))
-                .filter(|(_, c)| {
-                    matches!(c.reported, Reported::No)
-                        && c.verdict_is_final(self.options.await_keys, now)
+                .filter(|(_, slot)| {
+                    matches!(slot.reported(), Some(Reported::No))
+                        && slot.verdict_is_final(self.options.await_keys, now)
                 })
-                .map(|(k, c)| (c.tcp_stream, *k))
+                .map(|(k, slot)| (slot.index(), *k))
                 .collect();
-            due.sort_unstable_by_key(|(stream, _)| *stream);
+            due.sort_unstable_by_key(|(index, _)| *index);
             for (_, key) in due {
                 self.stream_flow(key);
             }
@@ -554,7 +646,7 @@ impl Analyzer {
     /// of flows active since they were indexed) are visited.
     fn sweep(&mut self) {
         let now = self.now;
-        let mut expired: Vec<(Box<TcpConnection>, FlowEnd)> = Vec::new();
+        let mut expired: Vec<(Connection, FlowEnd)> = Vec::new();
         // Closed flows linger; a closed flow idle past the idle timeout is one of them.
         while let Some(key) =
             self.activity
@@ -578,7 +670,7 @@ impl Analyzer {
                 }
             }
         }
-        expired.sort_by_key(|(c, _)| c.tcp_stream);
+        expired.sort_by_key(|(c, _)| c.index());
         for (connection, end) in expired {
             self.finish_flow(connection, end);
         }
@@ -627,10 +719,10 @@ impl Analyzer {
     }
 
     /// Removes a flow from the table, the activity index and the memory budget.
-    fn take(&mut self, key: &FlowKey) -> Option<Box<TcpConnection>> {
+    fn take(&mut self, key: &FlowKey) -> Option<Connection> {
         let mut slot = self.flows.remove(key)?;
         self.activity.remove(&slot);
-        self.budget.release(slot.tcp_stream(), slot.charge_mut());
+        self.budget.release(slot.index(), slot.charge_mut());
         let mut context = Context {
             keylog: &self.keylog,
             tls_servers: &mut self.tls_servers,
@@ -647,9 +739,9 @@ impl Analyzer {
         self.activity = ActivityIndex::default();
         let mut open: Vec<(FlowKey, Slot)> = self.flows.drain().collect();
         for (_, slot) in &mut open {
-            self.budget.release(slot.tcp_stream(), slot.charge_mut());
+            self.budget.release(slot.index(), slot.charge_mut());
         }
-        open.sort_by_key(|(_, slot)| slot.tcp_stream());
+        open.sort_by_key(|(_, slot)| slot.index());
         for (key, slot) in open {
             let mut context = Context {
                 keylog: &self.keylog,
@@ -707,7 +799,7 @@ impl Analyzer {
         }
         self.finish_all(FlowEnd::CaptureEnded, on_flows.as_deref_mut());
         let mut deferred = std::mem::take(&mut self.deferred);
-        deferred.sort_by_key(|f| f.tcp_stream);
+        deferred.sort_by_key(|f| f.index);
         for mut facts in deferred {
             facts.capture_drops = self.capture_drops;
             self.conclude(facts, None);
@@ -731,13 +823,8 @@ impl Analyzer {
 
     /// Judges a flow that leaves the table: reports it, or checks again the report streamed
     /// while it was open.
-    fn finish_flow(&mut self, mut connection: Box<TcpConnection>, end: FlowEnd) {
-        connection.finish();
-        let streamed = match std::mem::replace(&mut connection.reported, Reported::No) {
-            Reported::Streamed(report) => Some(report),
-            Reported::No | Reported::NotTls => None,
-        };
-        let mut facts = connection.into_facts(end);
+    fn finish_flow(&mut self, connection: Connection, end: FlowEnd) {
+        let (mut facts, streamed) = connection.finish(end);
         self.complete_facts(&mut facts);
         if streamed.is_none()
             && !self.options.stream
@@ -755,14 +842,14 @@ impl Analyzer {
     /// open (`streamed`).
     fn conclude(&mut self, facts: FlowFacts, streamed: Option<Box<FlowReport>>) {
         self.concluded += 1;
-        let id = self.stream_base + facts.tcp_stream;
+        let id = self.stream_base + facts.index;
         let verdict = analysis::judge(&facts);
         let report = match streamed {
             Some(report) => Some(Box::new(self.recheck(*report, &facts, verdict))),
             None => self.report(&facts, verdict).map(Box::new),
         };
         if let Some(report) = &report {
-            self.capture_gap_flows += u64::from(!report.tcp.capture_gaps.is_empty());
+            self.capture_gap_flows += u64::from(report.has_capture_gaps());
         }
         self.output.concluded(id, report);
     }

@@ -1,5 +1,5 @@
-//! A flow table entry: a connection that has sent nothing but its first SYN, kept in a compact
-//! form, or a connection with its full state machine.
+//! A flow table entry: a TCP connection that has sent nothing but its first SYN, kept in a
+//! compact form, a TCP connection with its full state machine, or a QUIC connection.
 //!
 //! Most connections of a SYN flood or a port scan never send a second packet. Such a
 //! connection is an [`Opening`]: the fields of its SYN that the TCP analysis reads, about a
@@ -8,22 +8,28 @@
 //! into it, so that everything after is as if it had been a `TcpConnection` from the start.
 
 use super::budget::{Charge, Footprint};
-use super::tcp::{Context, Indexed, Progress, TcpConnection};
+use super::quic::QuicConnection;
+use super::tcp::{Context, Indexed, Progress, Reported, TcpConnection};
+use crate::analysis::{FlowEnd, FlowFacts};
 use crate::capture::{Frame, LinkType, Timestamp};
 use crate::decode::{Segment, TcpFlags};
 use crate::flow::{FlowKey, Side};
+use crate::report::model::FlowReport;
 use std::mem::size_of;
 
 /// Bytes an [`Opening`] costs beyond its own size: its share of the hash table (entries are
 /// key and pointer, the table at most 7/8 full and doubling as it grows), its activity-index
 /// and output entries (B-tree nodes), and the allocator's rounding. Measured: peak RSS grew by
 /// 433 bytes per SYN-only connection held (the first 50,000 and 150,000 SYNs of
-/// `bench/flood.sh`'s SYN flood, `--memory 4G`), the entry itself being 120.
+/// `bench/flood.sh`'s SYN flood, `--memory 4G`), the entry itself being 120 then (128 since it
+/// holds the flow's index besides its `tcp.stream`).
 const OPENING_TABLE_BYTES: usize = 320;
 
 /// A connection whose only packet so far is a SYN without payload.
 #[derive(Debug)]
 pub(super) struct Opening {
+    /// The flow's index within the capture, over every transport.
+    pub index: u64,
     /// Wireshark's `tcp.stream` index within the capture.
     pub tcp_stream: u64,
     /// Where the flow table's activity index holds the connection.
@@ -47,6 +53,7 @@ impl Opening {
     /// The compact entry of a connection whose first packet is `seg` from `side`, when that is a
     /// SYN (not a SYN/ACK) without payload.
     pub fn of(
+        index: u64,
         tcp_stream: u64,
         side: Side,
         frame: &Frame<'_>,
@@ -54,6 +61,7 @@ impl Opening {
     ) -> Option<Opening> {
         let bare_syn = seg.flags.syn() && !seg.flags.ack() && seg.payload_len == 0;
         bare_syn.then(|| Opening {
+            index,
             tcp_stream,
             indexed: Indexed {
                 time: frame.timestamp,
@@ -116,7 +124,7 @@ impl Opening {
             payload_len: 0,
             window_scale: self.window_scale,
         };
-        let mut connection = TcpConnection::new(key, self.tcp_stream, &frame, true);
+        let mut connection = TcpConnection::new(key, self.index, self.tcp_stream, &frame, true);
         connection.segment(self.sender, &frame, &seg, context);
         connection.indexed = self.indexed;
         connection.charge = self.charge;
@@ -132,14 +140,113 @@ pub(super) enum Slot {
     /// A connection with its full state. Boxed: a connection's state is large, and the table
     /// moves its entries when it grows.
     Open(Box<TcpConnection>),
+    /// A QUIC connection.
+    Quic(Box<QuicConnection>),
+}
+
+/// A connection leaving the flow table.
+#[derive(Debug)]
+pub(super) enum Connection {
+    /// A TCP connection.
+    Tcp(Box<TcpConnection>),
+    /// A QUIC connection.
+    Quic(Box<QuicConnection>),
+}
+
+impl Connection {
+    /// The flow's index within the capture.
+    pub fn index(&self) -> u64 {
+        match self {
+            Connection::Tcp(c) => c.index,
+            Connection::Quic(c) => c.index,
+        }
+    }
+
+    /// Finishes the connection: its facts, and the report streamed while it was open (live
+    /// use), if any.
+    pub fn finish(self, end: FlowEnd) -> (FlowFacts, Option<Box<FlowReport>>) {
+        let (reported, facts) = match self {
+            Connection::Tcp(mut c) => {
+                c.finish();
+                let reported = std::mem::replace(&mut c.reported, Reported::No);
+                (reported, c.into_facts(end))
+            }
+            Connection::Quic(mut c) => (
+                std::mem::replace(&mut c.reported, Reported::No),
+                c.facts(end),
+            ),
+        };
+        let streamed = match reported {
+            Reported::Streamed(report) => Some(report),
+            Reported::No | Reported::NotTls => None,
+        };
+        (facts, streamed)
+    }
 }
 
 impl Slot {
-    /// Wireshark's `tcp.stream` index within the capture.
-    pub fn tcp_stream(&self) -> u64 {
+    /// The flow's index within the capture, over every transport: its key in the flow
+    /// table's orders and the output.
+    pub fn index(&self) -> u64 {
         match self {
-            Slot::Opening(o) => o.tcp_stream,
-            Slot::Open(c) => c.tcp_stream,
+            Slot::Opening(o) => o.index,
+            Slot::Open(c) => c.index,
+            Slot::Quic(c) => c.index,
+        }
+    }
+
+    /// How far the connection got.
+    pub fn progress(&self) -> Progress {
+        match self {
+            Slot::Opening(_) => Progress::Quiet,
+            Slot::Open(c) => c.progress(),
+            Slot::Quic(c) => c.progress(),
+        }
+    }
+
+    /// True once the connection closed (TCP: a RST or both FINs; QUIC: a CONNECTION_CLOSE).
+    pub fn closed(&self) -> bool {
+        match self {
+            Slot::Opening(_) => false,
+            Slot::Open(c) => c.closed(),
+            Slot::Quic(c) => c.closed(),
+        }
+    }
+
+    /// Whether the flow table reported the connection before it left (live use); `None` for a
+    /// SYN-only entry.
+    pub fn reported(&self) -> Option<&Reported> {
+        match self {
+            Slot::Opening(_) => None,
+            Slot::Open(c) => Some(&c.reported),
+            Slot::Quic(c) => Some(&c.reported),
+        }
+    }
+
+    /// Records how the flow table reported the connection (live use).
+    pub fn set_reported(&mut self, reported: Reported) {
+        match self {
+            Slot::Opening(_) => {}
+            Slot::Open(c) => c.reported = reported,
+            Slot::Quic(c) => c.reported = reported,
+        }
+    }
+
+    /// True when more packets cannot change the verdict (never for a SYN-only entry).
+    pub fn verdict_is_final(&self, await_keys: bool, now: Timestamp) -> bool {
+        match self {
+            Slot::Opening(_) => false,
+            Slot::Open(c) => c.verdict_is_final(await_keys, now),
+            Slot::Quic(c) => c.verdict_is_final(),
+        }
+    }
+
+    /// Everything seen of the connection so far (`None` for a SYN-only entry).
+    pub fn facts(&self, end: FlowEnd) -> Option<FlowFacts> {
+        match self {
+            Slot::Opening(_) => None,
+            Slot::Open(c) => Some(c.facts(end)),
+            Slot::Quic(c) => Some(c.facts(end)),
         }
     }
 
@@ -148,6 +255,7 @@ impl Slot {
         match self {
             Slot::Opening(o) => o.time,
             Slot::Open(c) => c.last_time,
+            Slot::Quic(c) => c.last_time,
         }
     }
 
@@ -156,6 +264,7 @@ impl Slot {
         match self {
             Slot::Opening(o) => &o.indexed,
             Slot::Open(c) => &c.indexed,
+            Slot::Quic(c) => &c.indexed,
         }
     }
 
@@ -164,6 +273,7 @@ impl Slot {
         match self {
             Slot::Opening(o) => &mut o.indexed,
             Slot::Open(c) => &mut c.indexed,
+            Slot::Quic(c) => &mut c.indexed,
         }
     }
 
@@ -172,6 +282,7 @@ impl Slot {
         match self {
             Slot::Opening(o) => &mut o.charge,
             Slot::Open(c) => &mut c.charge,
+            Slot::Quic(c) => &mut c.charge,
         }
     }
 
@@ -180,21 +291,22 @@ impl Slot {
         match self {
             Slot::Opening(_) => Opening::footprint(),
             Slot::Open(c) => c.footprint(now),
+            Slot::Quic(c) => c.footprint(),
         }
     }
 
-    /// The full connection, when it has one.
+    /// The full TCP connection, when it has one.
     pub fn connection(&self) -> Option<&TcpConnection> {
         match self {
-            Slot::Opening(_) => None,
+            Slot::Opening(_) | Slot::Quic(_) => None,
             Slot::Open(c) => Some(c),
         }
     }
 
-    /// The full connection, when it has one, to change.
+    /// The full TCP connection, when it has one, to change.
     pub fn connection_mut(&mut self) -> Option<&mut TcpConnection> {
         match self {
-            Slot::Opening(_) => None,
+            Slot::Opening(_) | Slot::Quic(_) => None,
             Slot::Open(c) => Some(c),
         }
     }
@@ -205,11 +317,12 @@ impl Slot {
         match self {
             Slot::Opening(o) => o.is_reused_by(side, seq),
             Slot::Open(c) => c.is_reused_by(side, seq),
+            Slot::Quic(_) => false,
         }
     }
 
-    /// The full connection, made from the SYN first when the entry is an [`Opening`] (always
-    /// `Some`).
+    /// The full TCP connection, made from the SYN first when the entry is an [`Opening`]
+    /// (`None` for a QUIC connection).
     pub fn open(&mut self, key: FlowKey, context: &mut Context<'_>) -> Option<&mut TcpConnection> {
         if let Slot::Opening(opening) = self {
             *self = Slot::Open(Box::new(opening.open(key, context)));
@@ -217,11 +330,12 @@ impl Slot {
         self.connection_mut()
     }
 
-    /// The full connection, made from the SYN when the entry is an [`Opening`].
-    pub fn into_connection(self, key: FlowKey, context: &mut Context<'_>) -> Box<TcpConnection> {
+    /// The connection, made from the SYN when the entry is an [`Opening`].
+    pub fn into_connection(self, key: FlowKey, context: &mut Context<'_>) -> Connection {
         match self {
-            Slot::Opening(opening) => Box::new(opening.open(key, context)),
-            Slot::Open(c) => c,
+            Slot::Opening(opening) => Connection::Tcp(Box::new(opening.open(key, context))),
+            Slot::Open(c) => Connection::Tcp(c),
+            Slot::Quic(c) => Connection::Quic(c),
         }
     }
 }

@@ -58,6 +58,9 @@ pub(super) enum Reported {
 /// One TCP connection while it is in the flow table.
 #[derive(Debug)]
 pub(super) struct TcpConnection {
+    /// The flow's index within the capture, over every transport (the flow table's key for
+    /// its orders).
+    pub index: u64,
     /// Wireshark's `tcp.stream` index within the capture.
     pub tcp_stream: u64,
     key: FlowKey,
@@ -118,7 +121,7 @@ pub(super) enum Progress {
 /// output entries, and the allocator's rounding. Measured: on a SYN flood, peak RSS grew by
 /// 3,880 bytes per connection held while 2,624 were itemised (`bench/flood.sh`, `--memory` 32M
 /// against 64M and 96M).
-const TABLE_ENTRY_BYTES: usize = 1_280;
+pub(super) const TABLE_ENTRY_BYTES: usize = 1_280;
 /// Estimated heap bytes of one parsed hello event.
 const HELLO_EVENT_BYTES: usize = 1024;
 
@@ -138,11 +141,13 @@ impl TcpConnection {
     /// A connection whose first segment is in `frame`.
     pub fn new(
         key: FlowKey,
+        index: u64,
         tcp_stream: u64,
         frame: &Frame<'_>,
         starts_with_syn: bool,
     ) -> TcpConnection {
         TcpConnection {
+            index,
             tcp_stream,
             key,
             first_frame: frame.number,
@@ -614,7 +619,8 @@ impl TcpConnection {
             }
         };
         let mut facts = FlowFacts {
-            tcp_stream: self.tcp_stream,
+            index: self.index,
+            tcp_stream: Some(self.tcp_stream),
             client: self.key.endpoint(client),
             server: self.key.endpoint(client.other()),
             first_frame: self.first_frame,

@@ -2,8 +2,7 @@
 //! Initial packets without keys (RFC 9001 §5.2: their keys come from the client's Destination
 //! Connection ID), and from its Handshake packets with a key log's secrets.
 //!
-//! Not wired into the pipeline yet: this module is the library the flow table's QUIC
-//! connection will use. The path of one datagram:
+//! The flow table's QUIC connection (`pipeline::quic`) uses it. The path of one datagram:
 //!
 //! ```text
 //! UDP payload ─ packet::sniff ──► a known long header? (constant time, no allocation)

@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 pub struct FlowPlace {
     /// Index of the capture.
     pub capture: usize,
-    /// Flow ids of earlier captures: the id is `stream_base + tcp_stream`.
+    /// Flow ids of earlier captures: the id is `stream_base` plus the flow's index in its
+    /// capture.
     pub stream_base: u64,
 }
 
@@ -44,12 +45,17 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         .and_then(|a| a.protocols.first())
         .map(|p| p.escaped());
     let alpn_source = alpn_selected.as_ref().and(alpn_source);
+    let alpn_selected_for_notes = alpn_selected.clone();
     let view = analysis::network::assess(facts);
     FlowReport {
-        id: place.stream_base + facts.tcp_stream,
+        id: place.stream_base + facts.index,
         capture: place.capture,
         tcp_stream: facts.tcp_stream,
-        transport: Transport::Tcp,
+        transport: if facts.quic.is_some() {
+            Transport::Quic
+        } else {
+            Transport::Tcp
+        },
         client: endpoint_report(facts.client),
         server: endpoint_report(facts.server),
         first_frame: facts.first_frame,
@@ -107,9 +113,13 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
                 outcome,
             })
         }),
-        tcp: tcp_report(facts, &view),
+        tcp: facts.quic.is_none().then(|| tcp_report(facts, &view)),
+        quic: facts
+            .quic
+            .as_ref()
+            .map(|q| super::quic::quic_report(facts, q)),
         network: view.finding.clone(),
-        notes: notes(facts),
+        notes: notes(facts, alpn_selected_for_notes.as_deref()),
     }
 }
 
@@ -140,7 +150,14 @@ fn client_hello_report(facts: &FlowFacts, h: &ClientHello, frames: &[u64]) -> Cl
         // JA4 fingerprints the connection's first ClientHello, as the JA4 tools do.
         ja4: Some(facts.client_hellos.first().map_or(h, |(first, _)| first))
             .filter(|first| first.cut.is_none())
-            .map(ja4::ja4),
+            .map(|first| {
+                let transport = if facts.quic.is_some() {
+                    ja4::Ja4Transport::Quic
+                } else {
+                    ja4::Ja4Transport::Tcp
+                };
+                ja4::ja4(first, transport)
+            }),
         after_hello_retry_request: facts.hello_retry_request().is_some()
             && facts.client_hellos.len() > 1,
     }
@@ -228,7 +245,7 @@ fn alerts(facts: &FlowFacts) -> Vec<AlertReport> {
 }
 
 /// Reassembly gaps, caps hit, stream faults and odd handshakes, in words.
-fn notes(facts: &FlowFacts) -> Vec<String> {
+fn notes(facts: &FlowFacts, alpn_selected: Option<&str>) -> Vec<String> {
     let client = facts.client_side;
     let mut notes: Vec<String> = Vec::new();
     for (role, frame, fault) in &facts.faults {
@@ -299,11 +316,17 @@ fn notes(facts: &FlowFacts) -> Vec<String> {
             facts.truncated_frames
         ));
     }
-    if facts.client_hellos.len() > 1 && facts.hello_retry_request().is_none() {
+    if facts.client_hellos.len() > 1
+        && facts.hello_retry_request().is_none()
+        && facts.quic.is_none()
+    {
         notes.push(format!(
             "{} ClientHellos without a HelloRetryRequest",
             facts.client_hellos.len()
         ));
+    }
+    if let Some(quic) = &facts.quic {
+        notes.extend(super::quic::quic_notes(facts, quic, alpn_selected));
     }
     notes
 }

@@ -9,6 +9,7 @@ pub mod filter;
 pub mod json;
 pub mod markdown;
 pub mod model;
+pub mod quic;
 pub mod redact;
 pub mod stream;
 pub mod summary;

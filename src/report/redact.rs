@@ -224,6 +224,25 @@ impl Redactor {
         for (original, pseudonym) in &originals {
             flow.detail = flow.detail.replace(original.as_str(), pseudonym);
         }
+        // A QUIC CONNECTION_CLOSE's reason phrase is the peer's free text, also quoted in the
+        // detail: it may name the host or an address.
+        if let Some(close) = flow.quic.as_mut().and_then(|q| q.close.as_mut()) {
+            let reason = close.reason.clone();
+            let mut redacted = reason.clone();
+            if let Some(name) = &sni {
+                redacted = redacted.replace(name.as_str(), &self.name(name));
+            }
+            for (original, pseudonym) in &originals {
+                redacted = redacted.replace(original.as_str(), pseudonym);
+            }
+            if !reason.is_empty() {
+                flow.detail = flow.detail.replace(
+                    &reason.escape_debug().to_string(),
+                    &redacted.escape_debug().to_string(),
+                );
+            }
+            close.reason = redacted;
+        }
         if let Some(proxy) = &mut flow.proxy
             && let Some(target) = &proxy.target
         {

@@ -56,9 +56,10 @@ impl SummaryTally {
             return;
         }
         totals.tls_flows += 1;
-        totals.handshake_loss_flows += u64::from(flow.tcp.handshake_loss);
-        totals.loss_flows += u64::from(flow.tcp.handshake_loss || flow.tcp.flow_loss);
-        totals.reset_flows += u64::from(!flow.tcp.resets.is_empty());
+        totals.handshake_loss_flows += u64::from(flow.handshake_loss());
+        totals.loss_flows +=
+            u64::from(flow.handshake_loss() || flow.tcp.as_ref().is_some_and(|t| t.flow_loss));
+        totals.reset_flows += u64::from(!flow.resets().is_empty());
         *totals.verdicts.entry(flow.verdict.name()).or_default() += 1;
         if !self.servers.contains_key(&flow.server) && self.servers.len() >= MAX_SUMMARY_SERVERS {
             totals.servers_omitted += 1;

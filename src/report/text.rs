@@ -1,6 +1,8 @@
 //! The text renderer: a compact block per flow and a summary, readable at 100 columns.
 
-use super::model::{AlpnSource, FlowReport, Report, StartTlsReport};
+use super::model::{
+    AlpnSource, FlowReport, QuicReport, Report, RetryIntegrityReport, StartTlsReport, Transport,
+};
 use crate::analysis::StartTlsOutcome;
 use crate::analysis::VerdictKind;
 use crate::analysis::network::CapturePoint;
@@ -131,16 +133,69 @@ fn render_flow(
     } else {
         String::new()
     };
+    let transport = match flow.transport {
+        Transport::Tcp => "",
+        Transport::Quic => "  QUIC",
+    };
     writeln!(
         out,
-        "{}  {arrow}  frames {}–{}{capture}",
+        "{}{transport}  {arrow}  frames {}–{}{capture}",
         style.paint("1", &format!("flow {}", flow.id)),
         flow.first_frame,
         flow.last_frame
     )?;
+    if let Some(quic) = &flow.quic {
+        field(out, "quic", &quic_text(flow, quic, true))?;
+    }
     render_negotiation(flow, out)?;
     render_verdict(flow, style, out)?;
     render_observations(flow, out)
+}
+
+/// `QUIC v1, quic.connection.number == 0; Version Negotiation in frame 2 listing 0x00000001;
+/// server's first Initial after 1.2 ms`.
+pub(crate) fn quic_text(flow: &FlowReport, quic: &QuicReport, with_filter: bool) -> String {
+    let version = quic
+        .version_name
+        .as_deref()
+        .or(quic.version.as_deref())
+        .unwrap_or("version unknown");
+    let mut parts = vec![if with_filter {
+        format!("{version}, {}", flow.wireshark_filter())
+    } else {
+        version.to_string()
+    }];
+    if let Some(client) = &quic.client_version {
+        parts.push(format!("the client began in {}", version_label(client)));
+    }
+    if let Some(vn) = &quic.version_negotiation {
+        let versions: Vec<String> = vn.versions.iter().map(|v| version_label(v)).collect();
+        parts.push(format!(
+            "Version Negotiation in frame {} listing {}",
+            vn.frame,
+            versions.join(", ")
+        ));
+    }
+    if let Some(retry) = &quic.retry {
+        let tag = match retry.integrity {
+            RetryIntegrityReport::Valid => "tag valid",
+            RetryIntegrityReport::Invalid => "tag INVALID",
+            RetryIntegrityReport::NotChecked => "tag not checked",
+        };
+        parts.push(format!("Retry in frame {} ({tag})", retry.frame));
+    }
+    if let Some(ms) = quic.server_initial_ms {
+        parts.push(format!("server's first Initial after {ms:.3} ms"));
+    }
+    parts.join("; ")
+}
+
+/// A QUIC version of the report (`0x00000001`) by its name when it has one (`QUIC v1`).
+fn version_label(hex: &str) -> String {
+    match u32::from_str_radix(hex.trim_start_matches("0x"), 16) {
+        Ok(v) => crate::quic::version::Version(v).to_string(),
+        Err(_) => hex.to_string(),
+    }
 }
 
 /// A labelled field, wrapped to the width, the label on its first line only.
@@ -291,10 +346,10 @@ fn render_observations(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()>
     if !timing.is_empty() {
         field(out, "timing", &timing)?;
     }
-    if let Some(slow) = &flow.tcp.slow_server {
+    if let Some(slow) = flow.slow_server() {
         field(out, "wait", &slow.detail)?;
     }
-    for reset in &flow.tcp.resets {
+    for reset in flow.resets() {
         let ttl = match reset.usual_ttl {
             Some(usual) if usual != reset.ttl => format!(", TTL {} (usual {usual})", reset.ttl),
             _ => format!(", TTL {}", reset.ttl),
@@ -313,8 +368,10 @@ fn render_observations(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()>
 
 /// Connect time, hello latency and handshake time, when known.
 fn timing_line(flow: &FlowReport) -> String {
-    let t = &flow.tcp;
     let mut parts = Vec::new();
+    let Some(t) = &flow.tcp else {
+        return String::new();
+    };
     if let Some(ms) = t.connect_ms {
         let point = match t.capture_point {
             CapturePoint::Client => " (captured near the client)",

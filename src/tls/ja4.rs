@@ -1,6 +1,7 @@
-//! The JA4 client fingerprint (FoxIO JA4 specification, BSD 3-Clause) of a ClientHello over TCP.
+//! The JA4 client fingerprint (FoxIO JA4 specification, BSD 3-Clause) of a ClientHello over TCP
+//! or QUIC.
 //!
-//! `t` + version + `d`/`i` + cipher count + extension count + ALPN code, `_`, 12 hex digits of the
+//! `t` (TCP) or `q` (QUIC) + version + `d`/`i` + cipher count + extension count + ALPN code, `_`, 12 hex digits of the
 //! SHA-256 of the sorted cipher list, `_`, 12 hex digits of the SHA-256 of the sorted extension
 //! list (without SNI and ALPN) and the signature algorithms in order. GREASE is ignored throughout.
 
@@ -8,7 +9,25 @@ use super::hello::ClientHello;
 use super::types::{ExtensionType, TlsVersion, is_grease};
 use sha2::{Digest, Sha256};
 
-/// Computes the JA4 fingerprint of a ClientHello carried over TCP.
+/// The transport a ClientHello travelled over: JA4's first character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ja4Transport {
+    /// TLS over TCP: `t`.
+    Tcp,
+    /// QUIC: `q`.
+    Quic,
+}
+
+impl Ja4Transport {
+    fn code(self) -> char {
+        match self {
+            Ja4Transport::Tcp => 't',
+            Ja4Transport::Quic => 'q',
+        }
+    }
+}
+
+/// Computes the JA4 fingerprint of a ClientHello carried over `transport`.
 ///
 /// An SSLv2-format ClientHello (RFC 5246 Appendix E.2) is fingerprinted as FoxIO's JA4 tools
 /// (Rust, Python, the Wireshark plugin) fingerprint it: they read Wireshark's dissection, which
@@ -16,7 +35,7 @@ use sha2::{Digest, Sha256};
 /// `tls.handshake.cipherspec`, not as cipher suites, and no extensions — so no ciphers are
 /// counted or hashed: `t12i000000_000000000000_000000000000` for one offering TLS 1.2. The
 /// specification itself defines only the version code `s2` for SSL 2.0.
-pub fn ja4(hello: &ClientHello) -> String {
+pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
     let ciphers: Vec<u16> = if hello.sslv2 {
         Vec::new()
     } else {
@@ -68,7 +87,8 @@ pub fn ja4(hello: &ClientHello) -> String {
         truncated_hash(&input)
     };
     format!(
-        "t{version}{sni}{:02}{:02}{alpn}_{cipher_hash}_{ext_hash}",
+        "{}{version}{sni}{:02}{:02}{alpn}_{cipher_hash}_{ext_hash}",
+        transport.code(),
         ciphers.len().min(99),
         extensions.len().min(99),
     )
@@ -142,7 +162,10 @@ mod tests {
     fn an_sslv2_format_hello_counts_no_ciphers() {
         let hello = ClientHello::parse_sslv2(&crate::tls::testing::sslv2_hello()).unwrap();
         assert!(!hello.cipher_suites.is_empty());
-        assert_eq!(ja4(&hello), "t12i000000_000000000000_000000000000");
+        assert_eq!(
+            ja4(&hello, Ja4Transport::Tcp),
+            "t12i000000_000000000000_000000000000"
+        );
     }
 
     #[test]

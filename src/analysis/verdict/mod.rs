@@ -8,11 +8,14 @@
 //!
 //! - `incomplete`: why a handshake got no ServerHello;
 //! - `plaintext`: a flow that is not TLS, and plain HTTP sent to a TLS port;
-//! - `hidden`: why a TLS 1.3 selection could not be read.
+//! - `hidden`: why a TLS 1.3 selection could not be read;
+//! - `quic`: what only a QUIC connection shows (a CONNECTION_CLOSE, an unanswered Initial,
+//!   Version Negotiation or Retry without a ServerHello); QUIC is otherwise judged as TLS 1.3.
 
 mod hidden;
 mod incomplete;
 mod plaintext;
+mod quic;
 
 use super::application::Application;
 use super::facts::{FlowEnd, FlowFacts, Role, alert_name};
@@ -44,7 +47,8 @@ pub enum VerdictKind {
     Downgraded,
     /// The client offered ALPN; the server's hello carried no ALPN extension.
     ServerDeclined,
-    /// The server aborted with alert no_application_protocol (120).
+    /// The server aborted with alert no_application_protocol (120); over QUIC, closed the
+    /// connection with crypto error 0x178 (the same alert).
     NoCommonProtocol,
     /// The server selected a protocol the client did not offer, a GREASE value (RFC 8701 §3),
     /// or not exactly one.
@@ -101,7 +105,7 @@ impl VerdictKind {
                 "the client offered ALPN, the server's hello has no ALPN extension (curl: \"server did not agree on a protocol\")"
             }
             VerdictKind::NoCommonProtocol => {
-                "the server aborted with alert no_application_protocol (120): no protocol in common"
+                "the server aborted with alert no_application_protocol (120; over QUIC: CONNECTION_CLOSE with crypto error 0x178): no protocol in common"
             }
             VerdictKind::SelectedUnoffered => {
                 "the server selected a protocol the client did not offer, a GREASE value, or not exactly one (RFC 7301 violation)"
@@ -184,6 +188,11 @@ fn judge_inner(
     evidence: &mut Vec<u64>,
     network_cause: &mut Option<NetworkCause>,
 ) -> (VerdictKind, String) {
+    if let Some(quic) = &facts.quic
+        && let Some(judgement) = quic::judge_quic(facts, quic, evidence)
+    {
+        return judgement;
+    }
     if let Some(refused) = starttls_refused(facts, evidence) {
         return (VerdictKind::Incomplete, refused);
     }
@@ -242,6 +251,13 @@ fn judge_inner(
                 VerdictKind::NotOffered,
                 not_offered(client_hello, Application::of(facts)),
             );
+        }
+        if let Some(failed) = facts
+            .quic
+            .as_ref()
+            .and_then(|q| quic::handshake_keys_failed(facts, q))
+        {
+            return (VerdictKind::Hidden, failed);
         }
         return (
             VerdictKind::Hidden,

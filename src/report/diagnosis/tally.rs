@@ -323,7 +323,7 @@ impl ServerTally {
                 }
                 Group::Network => {
                     self.injected_reset |= flow.network_cause == Some(NetworkCause::InjectedReset);
-                    self.reset |= !flow.tcp.resets.is_empty();
+                    self.reset |= !flow.resets().is_empty();
                 }
                 _ => {}
             }

@@ -3,14 +3,18 @@
 
 use super::{cell, code, in_capture};
 use crate::analysis::network::CapturePoint;
-use crate::report::model::FlowReport;
+use crate::report::model::{FlowReport, Transport};
 use std::io::{self, Write};
 
 /// One problem flow: its heading and sentence, then a table of what the capture shows.
 pub(super) fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Result<()> {
+    let transport = match flow.transport {
+        Transport::Tcp => "",
+        Transport::Quic => " (QUIC)",
+    };
     writeln!(
         out,
-        "### Flow {}: `{}` — {} → {}",
+        "### Flow {}: `{}` — {} → {}{transport}",
         flow.id, flow.verdict, flow.client, flow.server
     )?;
     writeln!(out)?;
@@ -32,10 +36,17 @@ pub(super) fn render_flow(flow: &FlowReport, multi: bool, out: &mut dyn Write) -
 fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
-        "| Wireshark filter | `tcp.stream eq {}`{} |",
-        flow.tcp_stream,
+        "| Wireshark filter | `{}`{} |",
+        flow.wireshark_filter(),
         in_capture(flow, multi)
     )?;
+    if let Some(quic) = &flow.quic {
+        writeln!(
+            out,
+            "| QUIC | {} |",
+            cell(&crate::report::text::quic_text(flow, quic, false))
+        )?;
+    }
     if let Some(starttls) = &flow.starttls {
         writeln!(
             out,
@@ -88,8 +99,10 @@ fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) ->
 
 /// Connect time, hello latency and handshake time, when known.
 fn timing(flow: &FlowReport) -> Vec<String> {
-    let t = &flow.tcp;
     let mut timing = Vec::new();
+    let Some(t) = &flow.tcp else {
+        return timing;
+    };
     if let Some(ms) = t.connect_ms {
         let point = match t.capture_point {
             CapturePoint::Client | CapturePoint::Server => {
@@ -127,10 +140,10 @@ fn render_event_rows(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> {
     if let Some(network) = &flow.network {
         writeln!(out, "| network | {} |", cell(network))?;
     }
-    if let Some(slow) = &flow.tcp.slow_server {
+    if let Some(slow) = flow.slow_server() {
         writeln!(out, "| wait | {} |", cell(&slow.detail))?;
     }
-    for reset in &flow.tcp.resets {
+    for reset in flow.resets() {
         writeln!(
             out,
             "| reset | RST from the {} in frame {}, TTL {}{} |",

@@ -29,13 +29,13 @@ pub(super) fn render_lossy_flows(
     for f in lossy.iter().take(LOSSY_ROWS) {
         writeln!(
             out,
-            "| {} | {} → {} | `{}` | {} | `tcp.stream eq {}`{} |",
+            "| {} | {} → {} | `{}` | {} | `{}`{} |",
             f.id,
             f.client,
             f.server,
             f.verdict,
             cell(&what_the_network_did(f)),
-            f.tcp_stream,
+            f.wireshark_filter(),
             in_capture(f, multi)
         )?;
     }
@@ -65,7 +65,7 @@ fn what_the_network_did(flow: &FlowReport) -> String {
         Anomaly::SpuriousRetransmission,
         Anomaly::SynRetransmission,
     ] {
-        let Some(counts) = flow.tcp.handshake.get(kind.name()) else {
+        let Some(counts) = flow.tcp.as_ref().and_then(|t| t.handshake.get(kind.name())) else {
             continue;
         };
         for (who, count) in [("client", &counts.client), ("server", &counts.server)] {

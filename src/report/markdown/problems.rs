@@ -98,7 +98,7 @@ fn render_group(group: &ProblemGroup, multi: bool, out: &mut dyn Write) -> io::R
         let frames: Vec<String> = f.evidence_frames.iter().map(u64::to_string).collect();
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | `tcp.stream eq {}`{} |",
+            "| {} | {} | {} | {} | {} | {} | {} | `{}`{} |",
             f.id,
             f.client,
             f.sni.as_deref().map(code).unwrap_or_else(|| "-".into()),
@@ -113,7 +113,7 @@ fn render_group(group: &ProblemGroup, multi: bool, out: &mut dyn Write) -> io::R
                 .unwrap_or_else(|| "-".into()),
             f.tls_version.as_deref().unwrap_or("-"),
             frames.join(", "),
-            f.tcp_stream,
+            f.wireshark_filter(),
             in_capture(f, multi)
         )?;
     }

@@ -125,10 +125,10 @@ const MAX_SERVERS_TRACKED: usize = crate::report::summary::MAX_SUMMARY_SERVERS;
 impl MarkdownTally {
     /// Adds one flow of the report.
     pub fn add(&mut self, flow: &FlowReport) {
-        if !flow.tcp.capture_gaps.is_empty() {
+        if flow.has_capture_gaps() {
             self.gap_flows += 1;
         }
-        if flow.tcp.handshake_loss {
+        if flow.handshake_loss() {
             self.lossy_count += 1;
             self.lossy.offer(flow, LOSSY_ROWS + LISTED_IDS);
         }

@@ -99,6 +99,9 @@ impl CaptureStatistics {
 pub struct DecodeCounts {
     /// TCP segments.
     pub tcp: u64,
+    /// UDP datagrams read as QUIC: long-header packets of a known version, and the later
+    /// datagrams of their connections.
+    pub quic: u64,
     /// IP but not TCP.
     pub other_ip: u64,
     /// Not IP.

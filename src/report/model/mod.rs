@@ -8,12 +8,17 @@
 mod across;
 mod capture;
 mod live;
+mod quic;
 mod tcp;
 mod tls;
 
 pub use across::{Diagnosis, DiagnosisKind, ServerSummary, Summary};
 pub use capture::{CaptureReport, CaptureStatistics, DecodeCounts, MemoryUse};
 pub use live::{CorrectedField, Correction, PreviousConclusion};
+pub use quic::{
+    CloseFrameType, CloseReport, FramesReport, QuicPacketTypeReport, QuicReport,
+    RetryIntegrityReport, RetryReport, VersionNegotiationReport,
+};
 pub use tcp::{
     CaptureGapReport, CountReport, DirectionCounts, FinReport, HoleReport, MessageReport,
     ResetReport, SlowServerReport, TcpReport,
@@ -72,15 +77,15 @@ impl Default for Tool {
     }
 }
 
-/// One TCP flow.
+/// One flow: a TCP connection or a QUIC connection.
 #[derive(Debug, Clone, Serialize)]
 pub struct FlowReport {
     /// Report-wide flow number (0-based, in order of first frame).
     pub id: u64,
     /// Index into `captures`.
     pub capture: usize,
-    /// Wireshark's `tcp.stream` index within its capture.
-    pub tcp_stream: u64,
+    /// Wireshark's `tcp.stream` index within its capture; null for a flow that is not TCP.
+    pub tcp_stream: Option<u64>,
     /// The transport.
     pub transport: Transport,
     /// The connecting side.
@@ -138,8 +143,10 @@ pub struct FlowReport {
     /// A plaintext protocol that switched the stream to TLS, or whose request the server
     /// refused (STARTTLS and its kin).
     pub starttls: Option<StartTlsReport>,
-    /// What the network did: timing, loss, resets.
-    pub tcp: TcpReport,
+    /// What the network did: timing, loss, resets (TCP flows; null for QUIC).
+    pub tcp: Option<TcpReport>,
+    /// What a QUIC flow showed beyond its TLS handshake (null for TCP).
+    pub quic: Option<QuicReport>,
     /// A sentence about loss in a handshake that got its ServerHello, or null.
     pub network: Option<String>,
     /// Reassembly gaps, caps hit, malformed data.
@@ -147,6 +154,38 @@ pub struct FlowReport {
 }
 
 impl FlowReport {
+    /// True when the TCP handshake lost packets (never for QUIC).
+    pub fn handshake_loss(&self) -> bool {
+        self.tcp.as_ref().is_some_and(|t| t.handshake_loss)
+    }
+
+    /// True when the capture itself left gaps in the flow (TCP).
+    pub fn has_capture_gaps(&self) -> bool {
+        self.tcp
+            .as_ref()
+            .is_some_and(|t| !t.capture_gaps.is_empty())
+    }
+
+    /// The TCP resets of the flow (none for QUIC).
+    pub fn resets(&self) -> &[ResetReport] {
+        self.tcp.as_ref().map_or(&[], |t| t.resets.as_slice())
+    }
+
+    /// The server's slow answer, when the TCP analysis found one.
+    pub fn slow_server(&self) -> Option<&SlowServerReport> {
+        self.tcp.as_ref().and_then(|t| t.slow_server.as_ref())
+    }
+
+    /// The Wireshark display filter that shows this flow (in its capture): `tcp.stream eq N`,
+    /// or `quic.connection.number == N`.
+    pub fn wireshark_filter(&self) -> String {
+        match (self.tcp_stream, &self.quic) {
+            (Some(stream), _) => format!("tcp.stream eq {stream}"),
+            (None, Some(quic)) => format!("quic.connection.number == {}", quic.connection_number),
+            (None, None) => String::new(),
+        }
+    }
+
     /// True when the capture cut the ClientHello before its ALPN extension could be read:
     /// whether the client offered ALPN is unknown (an empty `alpn_offered` is not "none").
     pub fn offer_unknown(&self) -> bool {
@@ -180,4 +219,6 @@ impl fmt::Display for EndpointReport {
 pub enum Transport {
     /// TLS over TCP.
     Tcp,
+    /// QUIC (TLS inside QUIC CRYPTO frames, over UDP).
+    Quic,
 }

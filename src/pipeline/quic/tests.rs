@@ -1,0 +1,320 @@
+//! The QUIC connection on hand-built packets: the edge cases the fixtures do not reach.
+
+use super::super::{Analyzer, AnalyzerOptions, Slot};
+use crate::capture::{CaptureFormat, CaptureSummary, Frame, LinkType, Timestamp};
+use crate::quic::keys::InitialKeys;
+use crate::quic::packet::LongHeader;
+use crate::quic::version::{KnownVersion, LongType};
+use crate::quic::wire::put_varint;
+use crate::report::model::Report;
+use crate::tls::testing::client_hello_message;
+use etherparse::PacketBuilder;
+
+const CLIENT: [u8; 4] = [10, 0, 0, 1];
+const SERVER: [u8; 4] = [10, 0, 0, 2];
+
+/// An IPv4 UDP packet from `src` to `dst` (ports 50000 and 443) carrying `payload`.
+fn udp(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let (sport, dport) = if src == CLIENT {
+        (50000, 443)
+    } else {
+        (443, 50000)
+    };
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(src, dst, 64)
+        .udp(sport, dport)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+/// A CRYPTO frame carrying `data` from offset 0.
+fn crypto(data: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x06];
+    put_varint(&mut frame, 0);
+    put_varint(&mut frame, data.len() as u64);
+    frame.extend_from_slice(data);
+    frame
+}
+
+/// A client Initial of version 1 to `dcid` with packet number `pn`, carrying a ClientHello
+/// offering h3 from CRYPTO offset 0, padded to 1200 bytes.
+fn client_initial(dcid: &[u8], pn: u64) -> Vec<u8> {
+    client_initial_offering(dcid, pn, &[b"h3"])
+}
+
+/// [`client_initial`] with a ClientHello offering `alpn` (random: 32 bytes of 1).
+fn client_initial_offering(dcid: &[u8], pn: u64, alpn: &[&[u8]]) -> Vec<u8> {
+    let mut payload = crypto(&client_hello_message(alpn));
+    payload.resize(1100, 0);
+    let keys = InitialKeys::derive(KnownVersion::V1, dcid).unwrap();
+    let header = LongHeader {
+        version: KnownVersion::V1,
+        ty: LongType::Initial,
+        dcid,
+        scid: &[0xc1; 8],
+        token: &[],
+    };
+    let packet = keys.client.seal_long(&header, pn, 2, &payload).unwrap();
+    udp(CLIENT, SERVER, &packet)
+}
+
+fn summary() -> CaptureSummary {
+    CaptureSummary {
+        format: CaptureFormat::Pcap,
+        link_types: vec![LinkType::RAW],
+        snaplen: 65535,
+        packets: 0,
+        bytes: 0,
+        first_time: None,
+        last_time: None,
+        warnings: Vec::new(),
+        statistics: None,
+    }
+}
+
+fn frame(number: u64, data: &[u8]) -> Frame<'_> {
+    Frame {
+        number,
+        timestamp: Timestamp(number as i64 * 1_000_000),
+        link_type: LinkType::RAW,
+        data,
+        original_len: data.len() as u32,
+    }
+}
+
+/// Frames 1, 2, … through one analyzer; the analyzer before the capture ends, for a look.
+fn analyzer_of(packets: &[Vec<u8>]) -> Analyzer {
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.begin_capture(0);
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    analyzer
+}
+
+fn report_of(packets: &[Vec<u8>]) -> Report {
+    let mut analyzer = analyzer_of(packets);
+    let capture = analyzer.end_capture("test", &summary());
+    analyzer.into_report(vec![capture])
+}
+
+/// UDP that is not a QUIC long header of a known version starts no flow and is counted as
+/// other IP, as before QUIC was read: a DNS query, a short-header packet, a Version
+/// Negotiation packet (only an answer), a long header of an unknown version.
+#[test]
+fn udp_that_starts_no_quic_connection_is_other_ip() {
+    let mut vn = vec![0x80, 0, 0, 0, 0, 8];
+    vn.extend_from_slice(&[1; 8]);
+    vn.extend_from_slice(&[8, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 1]);
+    let mut unknown = vec![0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8];
+    unknown.extend_from_slice(&[1; 8]);
+    unknown.extend_from_slice(&[0; 40]);
+    let packets = [
+        udp(
+            CLIENT,
+            SERVER,
+            b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00",
+        ),
+        udp(CLIENT, SERVER, &[0x40; 60]),
+        udp(SERVER, CLIENT, &vn),
+        udp(CLIENT, SERVER, &unknown),
+    ];
+    let report = report_of(&packets);
+    assert!(report.flows.is_empty());
+    let decode = report.captures[0].decode;
+    assert_eq!((decode.quic, decode.other_ip), (0, 4));
+}
+
+/// A client that sends its Initial five times: one connection, Initial keys derived once
+/// (not per packet), four copies counted as re-sent.
+#[test]
+fn initial_keys_are_derived_once_per_connection() {
+    let dcid = [0xd1; 8];
+    let packets: Vec<Vec<u8>> = (0..5).map(|pn| client_initial(&dcid, pn)).collect();
+    let analyzer = analyzer_of(&packets);
+    let [Slot::Quic(connection)] = analyzer.flows.values().collect::<Vec<_>>()[..] else {
+        panic!("one QUIC connection");
+    };
+    assert_eq!(connection.initial_keys.len(), 1);
+    assert_eq!(connection.facts.client_initials.frames, [1, 2, 3, 4, 5]);
+    assert_eq!(connection.facts.resent_client_initials.frames, [2, 3, 4, 5]);
+    assert_eq!(connection.client_hellos.len(), 1);
+}
+
+/// A new client Initial on the same 4-tuple with another Destination Connection ID and a new
+/// ClientHello starts a new connection (as TCP port reuse does); the first is finished, and
+/// the two are numbered in order of first packet.
+#[test]
+fn a_new_client_initial_on_the_same_ports_is_a_new_connection() {
+    let packets = [
+        client_initial(&[0xd1; 8], 0),
+        client_initial(&[0xd1; 8], 1),
+        client_initial(&[0xd2; 8], 0),
+    ];
+    let report = report_of(&packets);
+    let flows: Vec<(u64, u64, u64, Option<String>)> = report
+        .flows
+        .iter()
+        .map(|f| {
+            let quic = f.quic.as_ref().unwrap();
+            (
+                f.id,
+                quic.connection_number,
+                f.first_frame,
+                quic.client_dcid.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flows,
+        [
+            (0, 0, 1, Some("d1d1d1d1d1d1d1d1".to_string())),
+            (1, 1, 3, Some("d2d2d2d2d2d2d2d2".to_string())),
+        ]
+    );
+    assert_eq!(report.flows[0].last_frame, 2);
+}
+
+/// A Retry whose integrity tag does not match the client's original connection ID is reported
+/// as invalid, and the handshake that went no further is incomplete, naming the Retry.
+#[test]
+fn a_retry_with_a_wrong_tag_is_reported_invalid() {
+    let dcid = [0xd1; 8];
+    let mut retry = vec![0xf0, 0, 0, 0, 1, 8];
+    retry.extend_from_slice(&[0xc1; 8]); // the client's SCID
+    retry.push(8);
+    retry.extend_from_slice(&[0x5e; 8]); // the new connection ID
+    retry.extend_from_slice(b"token");
+    retry.extend_from_slice(&[0xaa; 16]);
+    let packets = [client_initial(&dcid, 0), udp(SERVER, CLIENT, &retry)];
+    let report = report_of(&packets);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    let retry = flow.quic.as_ref().unwrap().retry.as_ref().unwrap();
+    assert_eq!((retry.frame, retry.scid.as_str()), (2, "5e5e5e5e5e5e5e5e"));
+    assert_eq!(
+        retry.integrity,
+        crate::report::model::RetryIntegrityReport::Invalid
+    );
+    assert_eq!(
+        flow.detail,
+        "no ServerHello: the server sent a Retry (frame 2) and answered none of the client's Initial packets after it in the capture"
+    );
+    assert_eq!(flow.evidence_frames, [1, 2]);
+}
+
+/// A server Initial whose connection's first client Initial is not in the capture cannot be
+/// opened: the flow is reported without an offer, saying why. Keys from its own connection ID
+/// are tried once, not for each copy.
+#[test]
+fn a_server_initial_without_the_client_initial_is_unreadable() {
+    let dcid = [0xd1; 8];
+    let keys = InitialKeys::derive(KnownVersion::V1, &dcid).unwrap();
+    let header = LongHeader {
+        version: KnownVersion::V1,
+        ty: LongType::Initial,
+        dcid: &[0xc1; 8],
+        scid: &[0x5e; 8],
+        token: &[],
+    };
+    let packets: Vec<Vec<u8>> = (0..3)
+        .map(|pn| {
+            udp(
+                SERVER,
+                CLIENT,
+                &keys.server.seal_long(&header, pn, 2, &[0; 100]).unwrap(),
+            )
+        })
+        .collect();
+    let analyzer = analyzer_of(&packets);
+    let [Slot::Quic(connection)] = analyzer.flows.values().collect::<Vec<_>>()[..] else {
+        panic!("one QUIC connection");
+    };
+    assert_eq!(
+        (connection.probed.len(), connection.initial_keys.len()),
+        (1, 0)
+    );
+    let report = report_of(&packets[..1]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(flow.verdict, crate::analysis::VerdictKind::Incomplete);
+    assert_eq!(
+        flow.detail,
+        "no ClientHello could be read: 1 Initial packet (first in frame 1) did not open with the keys of its connection ID, and the client's first Initial is not in the capture (it began after the connection started, or missed it), so the offer is unknown"
+    );
+    assert_eq!((flow.client.port, flow.server.port), (50000, 443));
+}
+
+/// A client offering only a draft HTTP/3 token gets the note that servers dropped the drafts.
+#[test]
+fn an_offer_of_draft_tokens_only_is_noted() {
+    let report = report_of(&[client_initial_offering(&[0xd1; 8], 0, &[b"h3-29"])]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(flow.alpn_offered, ["h3-29"]);
+    assert_eq!(
+        flow.notes,
+        [
+            "the client offered only draft HTTP/3 tokens (h3-29): servers have dropped the drafts since RFC 9114 (h3); a current client offers h3"
+        ]
+    );
+    assert_eq!(
+        flow.client_hello.as_ref().and_then(|h| h.ja4.as_deref()),
+        Some("q12i0101h9_0f2cb44170f4_000000000000"),
+        "JA4 over QUIC: q, TLS 1.2 (no supported_versions), no SNI, h3-29 as h9"
+    );
+}
+
+/// A key log with this ClientHello's secrets that do not open its Handshake packets: the
+/// selection stays hidden, and the detail says the secrets did not open them rather than
+/// advising to log keys.
+#[test]
+fn handshake_secrets_that_do_not_open_the_handshake_packets_are_named() {
+    use crate::quic::keys::PacketKeys;
+    let dcid = [0xd1; 8];
+    let keys = InitialKeys::derive(KnownVersion::V1, &dcid).unwrap();
+    let server_hello = &crate::tls::testing::tls13_server_hello_record()[5..];
+    let mut payload = crypto(server_hello);
+    payload.resize(100, 0);
+    let initial = LongHeader {
+        version: KnownVersion::V1,
+        ty: LongType::Initial,
+        dcid: &[0xc1; 8],
+        scid: &[0x5e; 8],
+        token: &[],
+    };
+    let mut datagram = keys.server.seal_long(&initial, 0, 2, &payload).unwrap();
+    let handshake = LongHeader {
+        ty: LongType::Handshake,
+        ..initial
+    };
+    let wrong = PacketKeys::from_tls_secret(0x1301, KnownVersion::V1, &[7; 32]).unwrap();
+    datagram.extend(wrong.seal_long(&handshake, 0, 2, &[0; 60]).unwrap());
+    let packets = [client_initial(&dcid, 0), udp(SERVER, CLIENT, &datagram)];
+
+    let random = "01".repeat(32);
+    let secret = "02".repeat(32);
+    let log = format!(
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET {random} {secret}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {random} {secret}\n"
+    );
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.add_key_log(&log).unwrap();
+    analyzer.begin_capture(0);
+    for (i, packet) in packets.iter().enumerate() {
+        analyzer.frame(&frame(i as u64 + 1, packet));
+    }
+    let capture = analyzer.end_capture("test", &summary());
+    let report = analyzer.into_report(vec![capture]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(flow.verdict, crate::analysis::VerdictKind::Hidden);
+    assert_eq!(
+        flow.detail,
+        "TLS 1.3 over QUIC: the server's choice among h3 is in the encrypted EncryptedExtensions, and the key log has this connection's handshake secrets, but they opened none of its 1 Handshake packets (first in frame 2): the secrets do not belong to this connection, or the cipher suite is not one this tool opens for QUIC"
+    );
+}
