@@ -201,7 +201,8 @@ def alpnscope_flows(alpnscope, path):
     flows = []
     for line in out.stdout.decode("utf-8", "replace").splitlines():
         obj = json.loads(line)
-        if obj.get("type") is None:
+        # TLS over TCP only: QUIC flows are compared elsewhere.
+        if obj.get("type") is None and obj.get("transport", "tcp") == "tcp":
             flows.append(obj)
     return flows, out.returncode
 
