@@ -453,3 +453,60 @@ fn the_corpus_quic_capture_with_secrets_selects_h3() {
     assert_eq!(flow["server_hello"]["frames"], serde_json::json!([49]));
     assert_eq!(flow["tls_version"], "1.3");
 }
+
+/// The conclusion drawn across the fallback capture's two flows.
+const FALLBACK_FINDING: &str = "HTTP/3 failed and the client fell back to TCP: 192.0.2.1 sent 4 QUIC Initial packets to alpn.test (192.0.2.2:443) in flow 0 (frames 1–4) and got nothing back, then connected over TCP to the same port in flow 1 (frames 5–23), which agreed on h2; the packets show only that UDP went unanswered, not why: UDP blocked on the path (a firewall that passes only TCP) or nothing listening for QUIC on UDP port 443 — not proven which; a capture at the server tells them apart (Initial packets that arrive there: nothing listens for QUIC)";
+
+/// The fallback capture: curl's QUIC Initials to 192.0.2.2:443 dropped by nftables, then its
+/// TCP connection to the same port: one `quic_fallback` finding naming both flows, their
+/// frames and the TCP outcome (h2 with keys, hidden without), in JSON, text and Markdown.
+#[test]
+fn unanswered_quic_then_tcp_is_a_fallback_finding() {
+    let path = project_path("fixtures/quic-udp-blocked-tcp-fallback.pcap");
+    let keys = project_path("fixtures/quic-udp-blocked-tcp-fallback.keys");
+    let doc = analyze_json(
+        path.to_str().unwrap(),
+        &["--keylog", keys.to_str().unwrap()],
+    );
+    assert_eq!(
+        doc["diagnosis"],
+        serde_json::json!([{
+            "kind": "quic_fallback",
+            "server": "alpn.test (192.0.2.2:443)",
+            "conclusion": FALLBACK_FINDING,
+            "flows": [0, 1],
+            "evidence_frames": [1, 4, 8, 10],
+        }])
+    );
+    let out = common::run(&["analyze", path.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let findings: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "findings")
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        findings,
+        [
+            "findings",
+            "  - HTTP/3 failed and the client fell back to TCP: 192.0.2.1 sent 4 QUIC Initial packets to",
+            "    alpn.test (192.0.2.2:443) in flow 0 (frames 1–4) and got nothing back, then connected over TCP",
+            "    to the same port in flow 1 (frames 5–23), whose protocol TLS 1.3 hides (a key log shows it); the",
+            "    packets show only that UDP went unanswered, not why: UDP blocked on the path (a firewall that",
+            "    passes only TCP) or nothing listening for QUIC on UDP port 443 — not proven which; a capture at",
+            "    the server tells them apart (Initial packets that arrive there: nothing listens for QUIC)",
+        ]
+    );
+    let out = common::run(&[
+        "analyze",
+        "--format",
+        "markdown",
+        "--keylog",
+        keys.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    let markdown = String::from_utf8(out.stdout).unwrap();
+    let bullet =
+        format!("- **quic fallback** — {FALLBACK_FINDING} (flows 0, 1; frames 1, 4, 8, 10)\n");
+    assert!(markdown.contains(&bullet), "{markdown}");
+}

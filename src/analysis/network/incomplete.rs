@@ -33,15 +33,22 @@ pub enum NetworkCause {
     ClientHelloResent,
     /// The flow went idle after the ClientHello without an answer.
     ServerSilent,
+    /// QUIC: the client sent several Initial packets and the server sent nothing back. UDP
+    /// blocked on the path, or nothing listening for QUIC on the port: the packets do not say
+    /// which, so this does not blame the network (see [`NetworkCause::blames_the_network`]).
+    QuicInitialsUnanswered,
 }
 
 impl NetworkCause {
     /// True when the packets show the network (or a middlebox on it) stopped the handshake; a
-    /// single unanswered SYN does not: the capture may have ended or dropped the rest.
+    /// single unanswered SYN does not: the capture may have ended or dropped the rest. Nor do
+    /// unanswered QUIC Initials: a server with nothing listening for QUIC is just as silent.
     pub fn blames_the_network(self) -> bool {
         !matches!(
             self,
-            NetworkCause::SynUnanswered | NetworkCause::ClientHelloResent
+            NetworkCause::SynUnanswered
+                | NetworkCause::ClientHelloResent
+                | NetworkCause::QuicInitialsUnanswered
         )
     }
 }

@@ -189,7 +189,7 @@ fn judge_inner(
     network_cause: &mut Option<NetworkCause>,
 ) -> (VerdictKind, String) {
     if let Some(quic) = &facts.quic
-        && let Some(judgement) = quic::judge_quic(facts, quic, evidence)
+        && let Some(judgement) = quic::judge_quic(facts, quic, evidence, network_cause)
     {
         return judgement;
     }

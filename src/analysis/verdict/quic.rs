@@ -12,6 +12,7 @@
 
 use super::list;
 use crate::analysis::alert_name;
+use crate::analysis::network::NetworkCause;
 use crate::analysis::{
     CloseSeen, FlowEnd, FlowFacts, QuicFacts, QuicPacketType, Role, VerdictKind,
 };
@@ -23,10 +24,13 @@ const SILENCE_BEFORE_CAPTURE_END_NS: i64 = 1_000_000_000;
 
 /// The verdict of a QUIC connection when its QUIC facts decide it: a CONNECTION_CLOSE before
 /// the ServerHello, or no ServerHello at all. `None` when the server's ServerHello was read.
+/// Client Initials re-sent and never answered set `network_cause` to
+/// [`NetworkCause::QuicInitialsUnanswered`] (the diagnosis looks for the client's TCP fallback).
 pub(super) fn judge_quic(
     facts: &FlowFacts,
     quic: &QuicFacts,
     evidence: &mut Vec<u64>,
+    network_cause: &mut Option<NetworkCause>,
 ) -> Option<(VerdictKind, String)> {
     let client_hello = facts.client_hello();
     if let Some((_, frames)) = client_hello {
@@ -49,7 +53,7 @@ pub(super) fn judge_quic(
     let ch_last = ch_frames.last().copied().unwrap_or(0);
     Some((
         VerdictKind::Incomplete,
-        no_server_hello(facts, quic, ch_last, evidence),
+        no_server_hello(facts, quic, ch_last, evidence, network_cause),
     ))
 }
 
@@ -146,6 +150,7 @@ fn no_server_hello(
     quic: &QuicFacts,
     ch_last: u64,
     evidence: &mut Vec<u64>,
+    network_cause: &mut Option<NetworkCause>,
 ) -> String {
     let initials = &quic.client_initials;
     let first = initials.frames.first().copied().unwrap_or(ch_last);
@@ -228,6 +233,7 @@ fn no_server_hello(
         );
     }
     if initials.count > 1 {
+        *network_cause = Some(NetworkCause::QuicInitialsUnanswered);
         return format!(
             "the client sent {} over {span:.1} s ({sent}) and the server sent nothing back: UDP to this server may be blocked on the path, or nothing listens for QUIC on this port",
             packets(initials.count)

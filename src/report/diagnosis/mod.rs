@@ -6,17 +6,22 @@
 //! (the SNI and the port the client asked for): a path through a proxy, and an interceptor's
 //! certificates. Each conclusion is one sentence with the flows and frames behind it.
 //!
+//! Where a client's QUIC Initials went unanswered and it then connected over TCP to the same
+//! server, HTTP/3 failed and it fell back (`fallback`).
+//!
 //! The flows are gathered one at a time into a [`DiagnosisTally`] (`tally`), bounded per server
 //! whatever their number, so a report can stream its flows and still draw conclusions over all
 //! of them. Here: the grouping of servers into services and the order of the conclusions;
 //! `keys` tells servers and services apart, `findings` draws each conclusion, `words` writes
 //! the pieces of its sentence.
 
+mod fallback;
 mod findings;
 mod keys;
 mod tally;
 mod words;
 
+pub use fallback::{MAX_FALLBACK_CLIENTS, MAX_FALLBACK_FLOWS};
 pub use tally::{
     DiagnosisTally, MAX_DIAGNOSED_SERVERS, MAX_DIAGNOSIS_FLOWS, MAX_DISTINCT, MAX_EVIDENCE_FRAMES,
 };
@@ -149,6 +154,7 @@ fn diagnose_server(server: &str, tally: &ServerTally, out: &mut Vec<Diagnosis>) 
         tally,
     };
     let findings = [
+        fallback::quic_fallback(&s),
         network_failures(&s),
         server_bug(&s),
         server_without_alpn(&s),

@@ -7,6 +7,7 @@
 //! distinct values of each kind per group, [`MAX_DIAGNOSED_SERVERS`] servers (flows to later
 //! servers are counted, not diagnosed).
 
+use super::fallback::FallbackTally;
 use super::keys::ServerKey;
 use crate::analysis::network::NetworkCause;
 use crate::analysis::{Application, VerdictKind};
@@ -95,12 +96,7 @@ fn outcome(flow: &FlowReport) -> String {
 impl Members {
     /// Adds one flow.
     fn add(&mut self, flow: &FlowReport) {
-        self.count += 1;
-        insert_smallest(&mut self.ids, flow.id, MAX_DIAGNOSIS_FLOWS);
-        for frame in &flow.evidence_frames {
-            insert_smallest(&mut self.frames, *frame, MAX_EVIDENCE_FRAMES);
-        }
-        self.note_capture_frames(flow.capture, &flow.evidence_frames);
+        self.add_evidence(flow.id, flow.capture, &flow.evidence_frames);
         note_first(&mut self.offers, flow.id, &flow.alpn_offered);
         if let Some(selected) = &flow.alpn_selected {
             note_first(&mut self.selections, flow.id, selected);
@@ -111,6 +107,16 @@ impl Members {
             note_distinct(&mut self.issuers, &certificate.issuer);
         }
         self.http |= flow.application == Application::Http;
+    }
+
+    /// Adds a flow by its id and evidence frames alone (offers, outcomes and the rest unknown).
+    pub fn add_evidence(&mut self, id: u64, capture: usize, frames: &[u64]) {
+        self.count += 1;
+        insert_smallest(&mut self.ids, id, MAX_DIAGNOSIS_FLOWS);
+        for frame in frames {
+            insert_smallest(&mut self.frames, *frame, MAX_EVIDENCE_FRAMES);
+        }
+        self.note_capture_frames(capture, frames);
     }
 
     /// Adds the flows of `other` (a disjoint set).
@@ -282,6 +288,9 @@ pub(super) struct ServerTally {
     pub injected_reset: bool,
     /// A network flow has a reset.
     pub reset: bool,
+    /// Its unanswered QUIC flows and TCP flows by client, for the TCP fallback (created with
+    /// the first flow of either kind).
+    pub fallback: Option<Box<FallbackTally>>,
 }
 
 /// The empty set, for groups without flows.
@@ -307,12 +316,14 @@ impl ServerTally {
             got_h2: false,
             injected_reset: false,
             reset: false,
+            fallback: None,
         }
     }
 
     fn add(&mut self, flow: &FlowReport) {
         self.first = self.first.min(flow.id);
         self.all.add(flow);
+        self.fallback.get_or_insert_with(Box::default).add(flow);
         for group in Group::of(flow) {
             self.groups[group.index()]
                 .get_or_insert_with(Box::default)

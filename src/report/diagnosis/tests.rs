@@ -29,6 +29,10 @@ fn flows_in_any_order_draw_the_same_conclusions() {
             Some("diagnosis-interception.keys"),
         ),
         ("http-to-tls-port.pcap", None),
+        (
+            "quic-udp-blocked-tcp-fallback.pcap",
+            Some("quic-udp-blocked-tcp-fallback.keys"),
+        ),
     ] {
         let report = report_of(fixture, keys);
         assert!(!report.diagnosis.is_empty(), "{fixture}");
@@ -92,4 +96,126 @@ fn servers_beyond_the_cap_are_counted_not_diagnosed() {
     assert_eq!(tally.servers.len(), MAX_DIAGNOSED_SERVERS);
     assert_eq!(tally.flows_not_diagnosed, 5);
     assert_eq!(tally.conclusions().len(), MAX_DIAGNOSED_SERVERS);
+}
+
+/// The fallback capture's flows: the unanswered QUIC attempt (flow 0) and the TCP connection.
+fn fallback_flows() -> (FlowReport, FlowReport) {
+    let report = report_of(
+        "quic-udp-blocked-tcp-fallback.pcap",
+        Some("quic-udp-blocked-tcp-fallback.keys"),
+    );
+    (report.flows[0].clone(), report.flows[1].clone())
+}
+
+#[test]
+fn a_fallback_needs_unanswered_quic_then_tcp_from_the_same_client() {
+    let (quic, tcp) = fallback_flows();
+    let kinds = |flows: &[FlowReport]| -> Vec<DiagnosisKind> {
+        diagnose(flows).iter().map(|d| d.kind).collect()
+    };
+    assert_eq!(
+        kinds(&[quic.clone(), tcp.clone()]),
+        [DiagnosisKind::QuicFallback]
+    );
+    // TCP before the QUIC attempt: no fallback.
+    let earlier_tcp = FlowReport {
+        id: 0,
+        ..tcp.clone()
+    };
+    let later_quic = FlowReport {
+        id: 1,
+        ..quic.clone()
+    };
+    assert_eq!(kinds(&[later_quic, earlier_tcp]), []);
+    // Another client's TCP connection.
+    let mut other = tcp.clone();
+    other.client.ip = std::net::IpAddr::from([192, 0, 2, 9]);
+    assert_eq!(kinds(&[quic.clone(), other]), []);
+    // The TCP connection in another capture.
+    let elsewhere = FlowReport {
+        capture: 1,
+        ..tcp.clone()
+    };
+    assert_eq!(kinds(&[quic.clone(), elsewhere]), []);
+    // Another name on the same address and port.
+    let other_name = FlowReport {
+        sni: Some("other.test".into()),
+        ..tcp.clone()
+    };
+    assert_eq!(kinds(&[quic.clone(), other_name]), []);
+    // A QUIC flow that is incomplete for another reason (one Initial, then silence).
+    let not_unanswered = FlowReport {
+        network_cause: None,
+        ..quic.clone()
+    };
+    assert_eq!(kinds(&[not_unanswered, tcp]), []);
+}
+
+#[test]
+fn fallbacks_of_several_clients_are_one_finding_bounded_per_client() {
+    let (quic, tcp) = fallback_flows();
+    let mut flows = Vec::new();
+    // 20 clients (only the 16 smallest addresses are followed), each with its QUIC attempt and
+    // then 10 TCP connections (the first is the fallback); the smallest ids go to the largest
+    // addresses, so the clients kept are not the first flows'.
+    for client in 0..20u8 {
+        let ip = std::net::IpAddr::from([192, 0, 2, 119 - client]);
+        let base = u64::from(client) * 100;
+        let mut q = FlowReport {
+            id: base,
+            ..quic.clone()
+        };
+        q.client.ip = ip;
+        flows.push(q);
+        for n in 1..=10 {
+            let mut t = FlowReport {
+                id: base + n,
+                ..tcp.clone()
+            };
+            t.client.ip = ip;
+            flows.push(t);
+        }
+    }
+    flows.reverse();
+    let d = diagnose(&flows);
+    let fallback: Vec<&Diagnosis> = d
+        .iter()
+        .filter(|d| d.kind == DiagnosisKind::QuicFallback)
+        .collect();
+    assert_eq!(fallback.len(), 1);
+    let expected_ids: Vec<u64> = (20 - MAX_FALLBACK_CLIENTS as u64..20)
+        .flat_map(|c| [c * 100, c * 100 + 1])
+        .collect();
+    assert_eq!(fallback[0].flows, expected_ids);
+    let mut reordered = flows.clone();
+    reordered.reverse();
+    assert_eq!(json(&diagnose(&reordered)), json(&d));
+    assert!(
+        fallback[0].conclusion.starts_with(
+            "HTTP/3 failed and the clients fell back to TCP: 16 clients sent QUIC Initial packets to alpn.test (192.0.2.2:443) that got nothing back, then connected over TCP to the same port (192.0.2.115: QUIC flow 400 (frames 1–4) then TCP flow 401 (frames 5–23), which agreed on h2; 192.0.2.114: QUIC flow 500 (frames 1–4) then TCP flow 501 (frames 5–23), which agreed on h2;"
+        ),
+        "{}",
+        fallback[0].conclusion
+    );
+    assert!(
+        fallback[0].conclusion.contains(
+            "which agreed on h2, and 11 more; flows 400, 401, 500, 501, 600, 601, 700, 701, 800, 801 and 22 more); the packets show only"
+        ),
+        "{}",
+        fallback[0].conclusion
+    );
+}
+
+#[test]
+fn a_quic_attempt_without_h3_is_named_quic() {
+    let (mut quic, tcp) = fallback_flows();
+    quic.alpn_offered = vec!["doq".into()];
+    let d = diagnose(&[quic, tcp]);
+    assert_eq!(d.len(), 1);
+    assert!(
+        d[0].conclusion
+            .starts_with("QUIC failed and the client fell back to TCP: 192.0.2.1 sent 4 QUIC"),
+        "{}",
+        d[0].conclusion
+    );
 }

@@ -30,6 +30,9 @@ pub enum DiagnosisKind {
     NoCommonProtocol,
     /// TLS 1.3 selections are encrypted: a key log would show them.
     NeedsKeys,
+    /// A client's QUIC Initials went unanswered and it then connected to the same server over
+    /// TCP: HTTP/3 failed and the client fell back.
+    QuicFallback,
 }
 
 impl DiagnosisKind {
@@ -46,6 +49,7 @@ impl DiagnosisKind {
             DiagnosisKind::ServerBug => "server_bug",
             DiagnosisKind::NoCommonProtocol => "no_common_protocol",
             DiagnosisKind::NeedsKeys => "needs_keys",
+            DiagnosisKind::QuicFallback => "quic_fallback",
         }
     }
 }
