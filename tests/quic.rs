@@ -497,6 +497,11 @@ fn unanswered_quic_then_tcp_is_a_fallback_finding() {
             "    the server tells them apart (Initial packets that arrive there: nothing listens for QUIC)",
         ]
     );
+    assert!(
+        text.contains("\nsummary 2 TLS flows (1 over QUIC), 0 other TCP flows\n"),
+        "{text}"
+    );
+    assert_eq!(doc["summary"]["quic_flows"], 1);
     let out = common::run(&[
         "analyze",
         "--format",

@@ -5,7 +5,7 @@
 //! Caps: [`MAX_SUMMARY_SERVERS`] servers listed (flows to later servers are counted in the
 //! totals and in `servers_omitted`), [`MAX_SERVER_SNI`] SNI values per server.
 
-use super::model::{EndpointReport, FlowReport, ServerSummary, Summary};
+use super::model::{EndpointReport, FlowReport, ServerSummary, Summary, Transport};
 use crate::analysis::VerdictKind;
 use std::collections::{BTreeMap, HashMap};
 
@@ -56,6 +56,7 @@ impl SummaryTally {
             return;
         }
         totals.tls_flows += 1;
+        totals.quic_flows += u64::from(flow.transport == Transport::Quic);
         totals.handshake_loss_flows += u64::from(flow.handshake_loss());
         totals.loss_flows +=
             u64::from(flow.handshake_loss() || flow.tcp.as_ref().is_some_and(|t| t.flow_loss));

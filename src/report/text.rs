@@ -416,9 +416,15 @@ fn render_summary(
     } else {
         String::new()
     };
+    // QUIC flows are TLS flows too; "other TCP flows" must not read as if all were TCP.
+    let over_quic = if s.quic_flows > 0 {
+        format!(" ({} over QUIC)", s.quic_flows)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{} {} TLS flows{refused}, {} other TCP flows{hint}",
+        "{} {} TLS flows{over_quic}{refused}, {} other TCP flows{hint}",
         style.paint("1", "summary"),
         s.tls_flows,
         s.non_tls_flows

@@ -3,7 +3,7 @@
 
 use super::keys::ServerKey;
 use super::tally::{Group, Members, ServerTally};
-use super::words::{OLD_OPENSSL, SERVER_FIXES, ids, offers, selections};
+use super::words::{OLD_OPENSSL, SERVER_FIXES, ids, offers, refusal, selections};
 use super::{ServerFlows, diagnosis};
 use crate::report::model::{Diagnosis, DiagnosisKind};
 use std::collections::BTreeSet;
@@ -159,7 +159,7 @@ pub(super) fn server_without_alpn(s: &ServerFlows) -> Option<Diagnosis> {
 }
 
 /// How some flows were turned down: "declined ALPN in flows 1, 3" (a hello without ALPN) and/or
-/// "refused with alert no_application_protocol in flows 2".
+/// "refused with alert no_application_protocol in flows 2" (a QUIC CONNECTION_CLOSE for it).
 fn turned_down_text(declined: &Members, refused: &Members) -> String {
     let mut parts = Vec::new();
     if !declined.is_empty() {
@@ -170,7 +170,8 @@ fn turned_down_text(declined: &Members, refused: &Members) -> String {
     }
     if !refused.is_empty() {
         parts.push(format!(
-            "refused with alert no_application_protocol in flows {}",
+            "refused with {} in flows {}",
+            refusal(refused),
             ids(refused)
         ));
     }
@@ -246,7 +247,8 @@ pub(super) fn server_without_h2(s: &ServerFlows) -> Option<Diagnosis> {
     ))
 }
 
-/// No common protocol: the server rejected offers with alert no_application_protocol.
+/// No common protocol: the server rejected offers with alert no_application_protocol (over
+/// QUIC: a CONNECTION_CLOSE with crypto error 0x178).
 pub(super) fn no_common_protocol(s: &ServerFlows) -> Option<Diagnosis> {
     let server = s.server;
     if s.no_common.is_empty() {
@@ -257,8 +259,9 @@ pub(super) fn no_common_protocol(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         s.no_common,
         format!(
-            "no protocol in common: {server} rejected the offer ({}) with alert no_application_protocol in flows {} — the client asks for protocols the server does not serve",
+            "no protocol in common: {server} rejected the offer ({}) with {} in flows {} — the client asks for protocols the server does not serve",
             offers(&[s.no_common]),
+            refusal(s.no_common),
             ids(s.no_common)
         ),
     ))

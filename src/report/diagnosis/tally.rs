@@ -11,7 +11,7 @@ use super::fallback::FallbackTally;
 use super::keys::ServerKey;
 use crate::analysis::network::NetworkCause;
 use crate::analysis::{Application, VerdictKind};
-use crate::report::model::{EndpointReport, FlowReport};
+use crate::report::model::{EndpointReport, FlowReport, Transport};
 use std::collections::{BTreeSet, HashMap};
 
 /// Most flow ids a conclusion lists in `flows` (the smallest); the rest are counted in
@@ -47,6 +47,8 @@ pub(super) struct Members {
     pub issuers: BTreeSet<String>,
     /// A flow of the set offered HTTP in ALPN.
     pub http: bool,
+    /// Flows of the set over QUIC (the rest are over TCP).
+    pub quic: u64,
 }
 
 /// Inserts `value` into an ascending list that keeps the `cap` smallest values.
@@ -107,6 +109,7 @@ impl Members {
             note_distinct(&mut self.issuers, &certificate.issuer);
         }
         self.http |= flow.application == Application::Http;
+        self.quic += u64::from(flow.transport == Transport::Quic);
     }
 
     /// Adds a flow by its id and evidence frames alone (offers, outcomes and the rest unknown).
@@ -123,6 +126,7 @@ impl Members {
     pub fn merge(&mut self, other: &Members) {
         self.count += other.count;
         self.http |= other.http;
+        self.quic += other.quic;
         for id in &other.ids {
             insert_smallest(&mut self.ids, *id, MAX_DIAGNOSIS_FLOWS);
         }
@@ -305,6 +309,7 @@ static NO_MEMBERS: Members = Members {
     outcomes: BTreeSet::new(),
     issuers: BTreeSet::new(),
     http: false,
+    quic: 0,
 };
 
 impl ServerTally {

@@ -219,3 +219,39 @@ fn a_quic_attempt_without_h3_is_named_quic() {
         d[0].conclusion
     );
 }
+
+/// The refusal is worded by transport: over QUIC it is a CONNECTION_CLOSE with crypto error
+/// 0x178, over TCP an alert; a server refusing both ways gets both.
+#[test]
+fn no_common_protocol_names_the_quic_close() {
+    let quic = report_of("quic-alpn-mismatch.pcap", None).flows[0].clone();
+    let d = diagnose(std::slice::from_ref(&quic));
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        d[0].conclusion,
+        "no protocol in common: alpn.test (127.0.0.1:4433) rejected the offer (hq-interop) with a CONNECTION_CLOSE for TLS alert no_application_protocol (QUIC crypto error 0x178) in flows 0 — the client asks for protocols the server does not serve"
+    );
+    // A TCP flow to the same server refused with the alert.
+    let mut tcp = report_of("alert-120-no-application-protocol.pcap", None).flows[0].clone();
+    tcp.id = 1;
+    tcp.server = quic.server.clone();
+    let d = diagnose(&[quic, tcp]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        d[0].conclusion,
+        "no protocol in common: alpn.test (127.0.0.1:4433) rejected the offer (hq-interop or spdy/3.1) with alert no_application_protocol (over QUIC: a CONNECTION_CLOSE with crypto error 0x178) in flows 0, 1 — the client asks for protocols the server does not serve"
+    );
+}
+
+/// QUIC flows are counted among the TLS flows and on their own.
+#[test]
+fn the_summary_counts_quic_flows() {
+    let report = report_of("quic-udp-blocked-tcp-fallback.pcap", None);
+    assert_eq!(report.summary.tls_flows, 2);
+    assert_eq!(report.summary.quic_flows, 1);
+    assert_eq!(report.summary.non_tls_flows, 0);
+    let tcp_only = report_of("alert-120-no-application-protocol.pcap", None);
+    assert_eq!(tcp_only.summary.quic_flows, 0);
+    assert!(!json(&tcp_only.summary).contains("quic_flows"));
+    assert!(json(&report.summary).contains("\"quic_flows\":1"));
+}

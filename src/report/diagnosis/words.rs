@@ -49,6 +49,19 @@ pub(super) fn selections(flows: &Members) -> String {
     flows.selections().join(", ")
 }
 
+/// How a server refused offers for lack of a common protocol, by transport: TLS alert 120 over
+/// TCP; over QUIC the same alert travels as a CONNECTION_CLOSE with crypto error 0x178
+/// (0x100 + 120, RFC 9001 §4.8).
+pub(super) fn refusal(refused: &Members) -> &'static str {
+    if refused.quic == 0 {
+        "alert no_application_protocol"
+    } else if refused.quic == refused.count {
+        "a CONNECTION_CLOSE for TLS alert no_application_protocol (QUIC crypto error 0x178)"
+    } else {
+        "alert no_application_protocol (over QUIC: a CONNECTION_CLOSE with crypto error 0x178)"
+    }
+}
+
 /// The usual ways to enable h2 (and ALPN with it) on a server that negotiates neither or only
 /// http/1.1.
 pub const SERVER_FIXES: &str = "nginx: `http2 on;` (or `listen … ssl http2`); Apache: `Protocols h2 http/1.1`; HAProxy: `bind … alpn h2,http/1.1`; Envoy: `alpn_protocols` in the TLS context";

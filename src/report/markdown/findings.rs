@@ -105,9 +105,14 @@ pub(super) fn render_summary(
     } else {
         String::new()
     };
+    let over_quic = if s.quic_flows > 0 {
+        format!(" ({} over QUIC)", s.quic_flows)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{}{refused}, {}.",
+        "{}{over_quic}{refused}, {}.",
         plural(s.tls_flows, "TLS flow"),
         plural(s.non_tls_flows, "other TCP flow")
     )?;

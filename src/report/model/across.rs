@@ -91,8 +91,11 @@ fn is_zero(n: &u64) -> bool {
 /// Counts over all flows.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Summary {
-    /// TLS flows.
+    /// TLS flows (over TCP and over QUIC).
     pub tls_flows: u64,
+    /// Of the TLS flows, those over QUIC (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub quic_flows: u64,
     /// TCP flows without TLS.
     pub non_tls_flows: u64,
     /// TLS flows per verdict (every verdict listed, zero included).
