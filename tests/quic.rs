@@ -495,6 +495,9 @@ fn unanswered_quic_then_tcp_is_a_fallback_finding() {
             "    packets show only that UDP went unanswered, not why: UDP blocked on the path (a firewall that",
             "    passes only TCP) or nothing listening for QUIC on UDP port 443 — not proven which; a capture at",
             "    the server tells them apart (Initial packets that arrive there: nothing listens for QUIC)",
+            // The TCP listener is a server of its own: all of its flows are hidden.
+            "  - TLS 1.3 hides the choice of alpn.test (192.0.2.2:443) in all 1 flows: log the client's keys",
+            "    (SSLKEYLOGFILE) and rerun with --keylog to see it",
         ]
     );
     assert!(

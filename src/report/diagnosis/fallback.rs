@@ -1,8 +1,8 @@
 //! HTTP/3 (or other QUIC) that failed and the TCP connection the client made instead. A client's QUIC Initial
 //! packets that the server never answered (re-sent, nothing back: [`NetworkCause::QuicInitialsUnanswered`])
 //! followed, in the same capture, by a TCP connection from the same client address to the same
-//! server (address, port and SNI: one [`super::keys::ServerKey`]) is the fallback browsers and
-//! curl make when UDP does not get through.
+//! server (address, port and SNI: the QUIC and the TCP [`super::keys::ServerKey`] of one place)
+//! is the fallback browsers and curl make when UDP does not get through.
 //!
 //! The packets show that UDP went unanswered, never why: UDP blocked on the path and a server
 //! with nothing listening for QUIC on the port look the same from the client's side, so the
@@ -13,9 +13,9 @@
 //! smallest ids of its unanswered QUIC flows and of its TCP flows (a client with more TCP
 //! connections to the server before its QUIC attempt than that is not followed).
 
-use super::tally::Members;
+use super::diagnosis;
+use super::tally::{Members, ServerTally};
 use super::words::ids;
-use super::{ServerFlows, diagnosis};
 use crate::analysis::VerdictKind;
 use crate::analysis::network::NetworkCause;
 use crate::report::model::{Diagnosis, DiagnosisKind, FlowReport, Transport};
@@ -166,15 +166,20 @@ impl FallbackTally {
         insert_smallest(list, FlowRef::of(flow));
     }
 
-    /// Each client's first unanswered QUIC flow with the first TCP flow it opened after it in
-    /// the same capture, in order of the QUIC flow.
-    fn fallbacks(&self) -> Vec<(IpAddr, &FlowRef, &FlowRef)> {
+    /// Each client's first unanswered QUIC flow (of `self`, a QUIC server's) with the first
+    /// TCP flow it opened after it in the same capture (of `tcp`, the TCP server's on the same
+    /// address, port and SNI), in order of the QUIC flow.
+    fn fallbacks<'a>(&'a self, tcp: &'a FallbackTally) -> Vec<(IpAddr, &'a FlowRef, &'a FlowRef)> {
         let mut pairs: Vec<(IpAddr, &FlowRef, &FlowRef)> = self
             .clients
             .iter()
             .filter_map(|c| {
                 let quic = c.unanswered.first()?;
-                let tcp = c
+                let at = tcp
+                    .clients
+                    .binary_search_by_key(&c.client, |t| t.client)
+                    .ok()?;
+                let tcp = tcp.clients[at]
                     .tcp
                     .iter()
                     .find(|t| t.capture == quic.capture && t.id > quic.id)?;
@@ -193,10 +198,14 @@ fn not_proven(port: u16) -> String {
     )
 }
 
-/// HTTP/3 failed and the client fell back to TCP: see the module doc.
-pub(super) fn quic_fallback(s: &ServerFlows) -> Option<Diagnosis> {
-    let server = s.server;
-    let pairs = s.tally.fallback.as_ref()?.fallbacks();
+/// HTTP/3 failed and the client fell back to TCP: see the module doc. `quic` and `tcp` are the
+/// QUIC and the TCP server on one address, port and SNI; `server` names the place.
+pub(super) fn quic_fallback(
+    server: &str,
+    quic: &ServerTally,
+    tcp: &ServerTally,
+) -> Option<Diagnosis> {
+    let pairs = quic.fallback.as_ref()?.fallbacks(tcp.fallback.as_ref()?);
     let (client, quic, tcp) = *pairs.first()?;
     let mut involved = Members::default();
     for (_, quic, tcp) in &pairs {

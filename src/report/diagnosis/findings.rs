@@ -292,3 +292,50 @@ pub(super) fn needs_keys(s: &ServerFlows) -> Option<Diagnosis> {
         ),
     ))
 }
+
+/// One place (address, port, SNI) reached over QUIC and over TCP where one transport gets a
+/// protocol selected in every settled flow and the other in none (declined, refused, or a
+/// selection nobody offered): the two listeners are configured apart. `quic` and `tcp` are the
+/// place's two servers, `server` its name.
+pub(super) fn transports_differ(
+    server: &str,
+    quic: &ServerTally,
+    tcp: &ServerTally,
+) -> Option<Diagnosis> {
+    // Flows whose server got a protocol selected, and flows where it did not.
+    let split = |t: &ServerTally| {
+        let mut turned_down = t.group(Group::Declined).clone();
+        turned_down.merge(t.group(Group::NoCommon));
+        turned_down.merge(t.group(Group::Unoffered));
+        (t.group(Group::Negotiated).clone(), turned_down)
+    };
+    let (quic_ok, quic_not) = split(quic);
+    let (tcp_ok, tcp_not) = split(tcp);
+    let outcomes = |m: &Members| m.outcomes.iter().cloned().collect::<Vec<_>>().join("/");
+    let (works, fails, good, bad) = if !quic_ok.is_empty()
+        && quic_not.is_empty()
+        && tcp_ok.is_empty()
+        && !tcp_not.is_empty()
+    {
+        ("QUIC", "TCP", quic_ok, tcp_not)
+    } else if !tcp_ok.is_empty() && tcp_not.is_empty() && quic_ok.is_empty() && !quic_not.is_empty()
+    {
+        ("TCP", "QUIC", tcp_ok, quic_not)
+    } else {
+        return None;
+    };
+    let mut involved = good.clone();
+    involved.merge(&bad);
+    Some(diagnosis(
+        DiagnosisKind::TransportsDiffer,
+        server,
+        &involved,
+        format!(
+            "{server} answers differently over QUIC and over TCP: over {works} {} (flows {}), over {fails} {} (flows {}) — the {works} and the {fails} listener are configured apart (another TLS setup, or a proxy or CDN in front of one of them): the {fails} one needs the fix",
+            outcomes(&good),
+            ids(&good),
+            outcomes(&bad),
+            ids(&bad)
+        ),
+    ))
+}

@@ -1,7 +1,9 @@
-//! How flows are told apart as servers (address and port, proxy target, SNI) and as services
-//! (the name and port the client asked for, whichever address or path answered).
+//! How flows are told apart as servers (address and port, proxy target, SNI, transport) and as
+//! services (the name and port the client asked for, whichever address, path or transport
+//! answered). A QUIC listener and a TCP listener on one address and port are two servers: they
+//! are configured apart, and one may work while the other does not.
 
-use crate::report::model::{EndpointReport, FlowReport};
+use crate::report::model::{EndpointReport, FlowReport, Transport};
 use std::fmt;
 
 /// The server a flow reached: where its TLS went (the proxy's target too, for a proxied flow)
@@ -14,6 +16,8 @@ pub(super) struct ServerKey {
     target: Option<String>,
     /// The SNI.
     sni: Option<String>,
+    /// TCP or QUIC.
+    transport: Transport,
 }
 
 impl ServerKey {
@@ -23,6 +27,20 @@ impl ServerKey {
             endpoint: flow.server.clone(),
             target: flow.proxy.as_ref().and_then(|p| p.target.clone()),
             sni: flow.sni.clone(),
+            transport: flow.transport,
+        }
+    }
+
+    /// TCP or QUIC.
+    pub(super) fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// The same server over `transport`.
+    pub(super) fn over(&self, transport: Transport) -> ServerKey {
+        ServerKey {
+            transport,
+            ..self.clone()
         }
     }
 
@@ -51,13 +69,16 @@ impl ServerKey {
 }
 
 impl fmt::Display for ServerKey {
-    /// `alpn.test (127.0.0.1:8443)`, `app.test (app.test:443 via proxy 127.0.0.1:3128)`, or the
-    /// address alone without SNI.
+    /// `alpn.test (127.0.0.1:8443)`, `app.test (app.test:443 via proxy 127.0.0.1:3128)`,
+    /// `alpn.test (127.0.0.1:443 over QUIC)`, or the address alone without SNI.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let place = match &self.target {
+        let mut place = match &self.target {
             Some(target) => format!("{target} via proxy {}", self.endpoint),
             None => self.endpoint.to_string(),
         };
+        if self.transport == Transport::Quic {
+            place.push_str(" over QUIC");
+        }
         match &self.sni {
             Some(sni) => write!(f, "{sni} ({place})"),
             None => f.write_str(&place),

@@ -9,6 +9,10 @@
 //! Where a client's QUIC Initials went unanswered and it then connected over TCP to the same
 //! server, HTTP/3 failed and it fell back (`fallback`).
 //!
+//! A QUIC listener and a TCP listener on one address and port are two servers (`keys`); where
+//! both were reached, two conclusions compare them: the client fell back from QUIC to TCP
+//! (`fallback`), and one transport gets a protocol selected while the other does not.
+//!
 //! The flows are gathered one at a time into a [`DiagnosisTally`] (`tally`), bounded per server
 //! whatever their number, so a report can stream its flows and still draw conclusions over all
 //! of them. Here: the grouping of servers into services and the order of the conclusions;
@@ -27,10 +31,10 @@ pub use tally::{
 };
 pub use words::{OLD_OPENSSL, SERVER_FIXES};
 
-use super::model::{Diagnosis, DiagnosisKind, EndpointReport, FlowReport};
+use super::model::{Diagnosis, DiagnosisKind, EndpointReport, FlowReport, Transport};
 use findings::{
     interception, needs_keys, network_failures, no_common_protocol, path_dependent, server_bug,
-    server_without_alpn, server_without_h2, turned_down_by_some,
+    server_without_alpn, server_without_h2, transports_differ, turned_down_by_some,
 };
 use keys::{ServerKey, ServiceKey};
 use tally::{Group, Members, ServerTally};
@@ -70,6 +74,14 @@ impl DiagnosisTally {
             out.extend(interception(&name, group));
             out.extend(path_dependent(&name, group));
             for (key, tally) in group {
+                // A place reached over QUIC and over TCP: what the two say together, before
+                // the TCP server's own conclusions.
+                if key.transport() == Transport::Tcp
+                    && let Some(quic) = self.servers.get(&key.over(Transport::Quic))
+                {
+                    out.extend(fallback::quic_fallback(&key.to_string(), quic, tally));
+                    out.extend(transports_differ(&key.to_string(), quic, tally));
+                }
                 diagnose_server(&key.to_string(), tally, &mut out);
             }
         }
@@ -154,7 +166,6 @@ fn diagnose_server(server: &str, tally: &ServerTally, out: &mut Vec<Diagnosis>) 
         tally,
     };
     let findings = [
-        fallback::quic_fallback(&s),
         network_failures(&s),
         server_bug(&s),
         server_without_alpn(&s),

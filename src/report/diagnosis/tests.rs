@@ -1,6 +1,7 @@
 //! The tally draws the same conclusions whatever order the flows arrive in, and stays bounded.
 
 use super::*;
+use crate::analysis::VerdictKind;
 use crate::pipeline::files::{AnalyzeOptions, analyze_files};
 use crate::report::model::Report;
 use crate::report::summary::summarize;
@@ -221,26 +222,24 @@ fn a_quic_attempt_without_h3_is_named_quic() {
 }
 
 /// The refusal is worded by transport: over QUIC it is a CONNECTION_CLOSE with crypto error
-/// 0x178, over TCP an alert; a server refusing both ways gets both.
+/// 0x178, over TCP an alert; the QUIC and the TCP listener on one address and port are two
+/// servers, each with its own conclusion.
 #[test]
 fn no_common_protocol_names_the_quic_close() {
     let quic = report_of("quic-alpn-mismatch.pcap", None).flows[0].clone();
-    let d = diagnose(std::slice::from_ref(&quic));
-    assert_eq!(d.len(), 1);
-    assert_eq!(
-        d[0].conclusion,
-        "no protocol in common: alpn.test (127.0.0.1:4433) rejected the offer (hq-interop) with a CONNECTION_CLOSE for TLS alert no_application_protocol (QUIC crypto error 0x178) in flows 0 — the client asks for protocols the server does not serve"
-    );
-    // A TCP flow to the same server refused with the alert.
     let mut tcp = report_of("alert-120-no-application-protocol.pcap", None).flows[0].clone();
     tcp.id = 1;
     tcp.server = quic.server.clone();
     let d = diagnose(&[quic, tcp]);
-    assert_eq!(d.len(), 1);
+    let conclusions: Vec<&str> = d.iter().map(|d| d.conclusion.as_str()).collect();
     assert_eq!(
-        d[0].conclusion,
-        "no protocol in common: alpn.test (127.0.0.1:4433) rejected the offer (hq-interop or spdy/3.1) with alert no_application_protocol (over QUIC: a CONNECTION_CLOSE with crypto error 0x178) in flows 0, 1 — the client asks for protocols the server does not serve"
+        conclusions,
+        [
+            "no protocol in common: alpn.test (127.0.0.1:4433 over QUIC) rejected the offer (hq-interop) with a CONNECTION_CLOSE for TLS alert no_application_protocol (QUIC crypto error 0x178) in flows 0 — the client asks for protocols the server does not serve",
+            "no protocol in common: alpn.test (127.0.0.1:4433) rejected the offer (spdy/3.1) with alert no_application_protocol in flows 1 — the client asks for protocols the server does not serve",
+        ]
     );
+    assert_eq!(d[0].server, "alpn.test (127.0.0.1:4433 over QUIC)");
 }
 
 /// QUIC flows are counted among the TLS flows and on their own.
@@ -254,4 +253,45 @@ fn the_summary_counts_quic_flows() {
     assert_eq!(tcp_only.summary.quic_flows, 0);
     assert!(!json(&tcp_only.summary).contains("quic_flows"));
     assert!(json(&report.summary).contains("\"quic_flows\":1"));
+}
+
+/// QUIC agrees h3 where TCP gets no ALPN back: the transports differ, and the TCP listener gets
+/// its own conclusion (never "client-side", as one server of both would).
+#[test]
+fn quic_agreeing_where_tcp_declines_compares_the_transports() {
+    let quic = report_of("quic-h3-agreed.pcap", Some("quic-h3-agreed.keys")).flows[0].clone();
+    assert_eq!(quic.verdict, VerdictKind::Agreed);
+    let mut tcp = report_of("tls12-server-no-alpn.pcap", None).flows[0].clone();
+    assert_eq!(tcp.verdict, VerdictKind::ServerDeclined);
+    tcp.id = 1;
+    tcp.server = quic.server.clone();
+    tcp.sni = quic.sni.clone();
+    let d = diagnose(&[quic.clone(), tcp.clone()]);
+    let kinds: Vec<DiagnosisKind> = d.iter().map(|d| d.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            DiagnosisKind::TransportsDiffer,
+            DiagnosisKind::ServerWithoutAlpn
+        ]
+    );
+    assert_eq!(
+        d[0].conclusion,
+        "alpn.test (127.0.0.1:443) answers differently over QUIC and over TCP: over QUIC agreed on h3 (flows 0), over TCP server_declined (flows 1) — the QUIC and the TCP listener are configured apart (another TLS setup, or a proxy or CDN in front of one of them): the TCP one needs the fix"
+    );
+    assert_eq!(d[0].flows, [0, 1]);
+    // Both negotiating (h3 over QUIC, h2 over TCP) is no finding.
+    let h2 = report_of(
+        "quic-udp-blocked-tcp-fallback.pcap",
+        Some("quic-udp-blocked-tcp-fallback.keys"),
+    )
+    .flows[1]
+        .clone();
+    let h2 = FlowReport {
+        id: 1,
+        server: quic.server.clone(),
+        sni: quic.sni.clone(),
+        ..h2
+    };
+    assert_eq!(diagnose(&[quic, h2]).len(), 0);
 }

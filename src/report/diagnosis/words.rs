@@ -49,16 +49,14 @@ pub(super) fn selections(flows: &Members) -> String {
     flows.selections().join(", ")
 }
 
-/// How a server refused offers for lack of a common protocol, by transport: TLS alert 120 over
-/// TCP; over QUIC the same alert travels as a CONNECTION_CLOSE with crypto error 0x178
-/// (0x100 + 120, RFC 9001 §4.8).
+/// How a server refused offers for lack of a common protocol: TLS alert 120 over TCP; over QUIC
+/// the same alert travels as a CONNECTION_CLOSE with crypto error 0x178 (0x100 + 120, RFC 9001
+/// §4.8). A server's flows are all of one transport (see `keys`).
 pub(super) fn refusal(refused: &Members) -> &'static str {
-    if refused.quic == 0 {
-        "alert no_application_protocol"
-    } else if refused.quic == refused.count {
+    if refused.quic > 0 {
         "a CONNECTION_CLOSE for TLS alert no_application_protocol (QUIC crypto error 0x178)"
     } else {
-        "alert no_application_protocol (over QUIC: a CONNECTION_CLOSE with crypto error 0x178)"
+        "alert no_application_protocol"
     }
 }
 

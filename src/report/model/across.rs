@@ -33,6 +33,9 @@ pub enum DiagnosisKind {
     /// A client's QUIC Initials went unanswered and it then connected to the same server over
     /// TCP: HTTP/3 failed and the client fell back.
     QuicFallback,
+    /// One address, port and SNI reached over QUIC and over TCP: one transport gets a protocol
+    /// selected, the other never does.
+    TransportsDiffer,
 }
 
 impl DiagnosisKind {
@@ -50,6 +53,7 @@ impl DiagnosisKind {
             DiagnosisKind::NoCommonProtocol => "no_common_protocol",
             DiagnosisKind::NeedsKeys => "needs_keys",
             DiagnosisKind::QuicFallback => "quic_fallback",
+            DiagnosisKind::TransportsDiffer => "transports_differ",
         }
     }
 }

@@ -214,7 +214,7 @@ impl fmt::Display for EndpointReport {
 }
 
 /// The transport a flow ran over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// TLS over TCP.
