@@ -12,6 +12,8 @@ impl LinkType {
     pub const NULL: LinkType = LinkType(0);
     /// Ethernet II (with optional 802.1Q / 802.1ad tags).
     pub const ETHERNET: LinkType = LinkType(1);
+    /// PPP (RFC 1661), with or without the HDLC-like address and control bytes (RFC 1662).
+    pub const PPP: LinkType = LinkType(9);
     /// Raw IP (OpenBSD's DLT_RAW numbering).
     pub const RAW_OPENBSD: LinkType = LinkType(14);
     /// Raw IPv4 or IPv6, no link header.
@@ -32,6 +34,7 @@ impl LinkType {
         Some(match self.0 {
             0 => "NULL",
             1 => "ETHERNET",
+            9 => "PPP",
             12 | 14 | 101 => "RAW",
             105 => "IEEE802_11",
             108 => "LOOP",
@@ -48,7 +51,10 @@ impl LinkType {
 
     /// True when the decoder can read this link type.
     pub fn is_supported(self) -> bool {
-        matches!(self.0, 0 | 1 | 12 | 14 | 101 | 108 | 113 | 228 | 229 | 276)
+        matches!(
+            self.0,
+            0 | 1 | 9 | 12 | 14 | 101 | 108 | 113 | 228 | 229 | 276
+        )
     }
 }
 

@@ -1,5 +1,5 @@
-//! Link headers: Ethernet (with VLAN tags, via etherparse), Linux cooked v1/v2, BSD NULL/LOOP and
-//! raw IP, each reduced to an etherparse [`LaxSlicedPacket`] starting at the network layer.
+//! Link headers: Ethernet (with VLAN tags, via etherparse), Linux cooked v1/v2, BSD NULL/LOOP, PPP
+//! and raw IP, each reduced to an etherparse [`LaxSlicedPacket`] starting at the network layer.
 
 use crate::capture::LinkType;
 use etherparse::err::{LenError, ip::LaxHeaderSliceError, packet::SliceError};
@@ -95,6 +95,21 @@ pub fn slice(link_type: LinkType, data: &[u8]) -> Result<Option<LaxSlicedPacket<
                 Ok(from_ip(payload))
             } else {
                 Ok(None)
+            }
+        }
+        LinkType::PPP => {
+            // RFC 1662's address and control bytes are optional in LINKTYPE_PPP.
+            let rest = data.strip_prefix(&[0xff, 0x03]).unwrap_or(data);
+            // The Protocol field: one byte when compressed (an odd first byte, RFC 1661 §2),
+            // else two.
+            let (protocol, payload) = match rest {
+                [first, payload @ ..] if first & 1 == 1 => (u16::from(*first), payload),
+                [high, low, payload @ ..] => (u16::from_be_bytes([*high, *low]), payload),
+                _ => return Err(LinkError::TooShort),
+            };
+            match protocol {
+                PPP_IPV4 | PPP_IPV6 => Ok(from_ip(payload)),
+                _ => Ok(None),
             }
         }
         LinkType::RAW | LinkType::RAW_OPENBSD | LinkType(12) | LinkType::IPV4 | LinkType::IPV6 => {
@@ -195,6 +210,19 @@ mod tests {
             slice(LinkType::LINUX_SLL2, &[8, 0, 1]).err(),
             Some(LinkError::TooShort)
         );
+
+        // PPP: with and without address and control, a compressed protocol field, and a
+        // control protocol (LCP) that carries no IP.
+        for header in [&[0xff, 0x03, 0x00, 0x21][..], &[0x00, 0x21], &[0x21]] {
+            let mut ppp = header.to_vec();
+            ppp.extend_from_slice(&ip);
+            assert!(
+                slice(LinkType::PPP, &ppp).unwrap().unwrap().net.is_some(),
+                "{header:?}"
+            );
+        }
+        assert!(slice(LinkType::PPP, &[0xc0, 0x21, 1, 1]).unwrap().is_none());
+        assert_eq!(slice(LinkType::PPP, &[]).err(), Some(LinkError::TooShort));
     }
 
     #[test]

@@ -529,7 +529,7 @@ pub fn capture_report(
     let mut warnings: Vec<String> = summary.warnings.iter().map(|w| w.to_string()).collect();
     for (lt, n) in tally.unsupported_links {
         warnings.push(format!(
-            "{n} frames of unsupported link type {} skipped (alpnscope reads Ethernet, Linux cooked SLL/SLL2, raw IP, NULL and LOOP)",
+            "{n} frames of unsupported link type {} skipped (alpnscope reads Ethernet, Linux cooked SLL/SLL2, raw IP, NULL, LOOP and PPP)",
             LinkType(*lt)
         ));
     }
