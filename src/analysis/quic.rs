@@ -95,6 +95,9 @@ pub struct QuicFacts {
     /// The version of the server's first Initial (a server may answer in another compatible
     /// version, RFC 9368).
     pub server_version: Option<Version>,
+    /// The version of the connection's first long-header packet (either side): the version
+    /// when no Initial opened, so neither side is known.
+    pub first_version: Option<Version>,
     /// The Destination Connection ID of the client's first Initial.
     pub client_dcid: Option<ConnectionId>,
     /// The Source Connection ID of the server's first Initial or Handshake packet.
@@ -120,6 +123,8 @@ pub struct QuicFacts {
     /// Initial packets that did not open with the keys of their version (another connection,
     /// a damaged packet, or a peer's bug).
     pub undecryptable_initials: FrameList,
+    /// Datagrams the capture cut short (a snaplen): a packet opens only whole.
+    pub cut_datagrams: FrameList,
     /// Handshake packets not opened: no key-log secrets for them, or keys that did not open them.
     pub handshake_not_opened: FrameList,
     /// The key log had this connection's handshake secrets, and they opened none of its
@@ -128,8 +133,11 @@ pub struct QuicFacts {
 }
 
 impl QuicFacts {
-    /// The version the handshake ran in: the server's, else the client's.
+    /// The version the handshake ran in: the server's, else the client's, else that of the
+    /// first long-header packet.
     pub fn version(&self) -> Option<Version> {
-        self.server_version.or(self.client_version)
+        self.server_version
+            .or(self.client_version)
+            .or(self.first_version)
     }
 }

@@ -32,10 +32,10 @@ use crate::capture::{Frame, Timestamp};
 use crate::decode::UdpDatagram;
 use crate::flow::{FlowKey, Side};
 use crate::quic::crypto::{CryptoStream, Space};
-use crate::quic::frame::{Frame as QuicFrame, frames};
+use crate::quic::frame::{Frame as QuicFrame, frames_of};
 use crate::quic::keys::{InitialKeys, PacketKeys, verify_retry};
-use crate::quic::packet::{ConnectionId, LongPacket, Packet, packets};
-use crate::quic::version::{KnownVersion, LongType};
+use crate::quic::packet::{ConnectionId, LongPacket, Packet, packets, sniff};
+use crate::quic::version::{KnownVersion, LongType, Version};
 use crate::tls::handshake::{Reassembler, Step};
 use crate::tls::keylog::KeyLog;
 use crate::tls::{AlpnList, ClientHello, HandshakeType, ServerHello, extensions};
@@ -107,6 +107,9 @@ pub(super) struct QuicConnection {
     readers: [[SpaceReader; 2]; 2],
     client_hellos: Vec<(ClientHello, Vec<u64>)>,
     server_hello: Option<(ServerHello, Vec<u64>)>,
+    /// A HelloRetryRequest before the ServerHello (RFC 8446 §4.1.4): the client's second
+    /// ClientHello and the server's ServerHello follow in the same Initial CRYPTO streams.
+    hello_retry: Option<(ServerHello, Vec<u64>)>,
     encrypted_extensions: Option<(Option<AlpnList>, Vec<u64>)>,
     keys: KeyStatus,
     /// The client's secrets from the key log, until the ServerHello's suite makes keys of them.
@@ -144,6 +147,7 @@ impl QuicConnection {
             readers: Default::default(),
             client_hellos: Vec::new(),
             server_hello: None,
+            hello_retry: None,
             encrypted_extensions: None,
             keys: KeyStatus::NoKeyLog,
             secrets: None,
@@ -195,7 +199,10 @@ impl QuicConnection {
         // The table's entry and indexes cost what a TCP connection's do.
         let fixed = std::mem::size_of::<QuicConnection>()
             + TABLE_ENTRY_BYTES
-            + (self.client_hellos.len() + usize::from(self.server_hello.is_some())) * HELLO_BYTES
+            + (self.client_hellos.len()
+                + usize::from(self.server_hello.is_some())
+                + usize::from(self.hello_retry.is_some()))
+                * HELLO_BYTES
             + (self.initial_keys.len() + self.handshake_keys.iter().flatten().count())
                 * KEY_SET_BYTES;
         Footprint {
@@ -242,6 +249,13 @@ impl QuicConnection {
         let from_server = self.client.is_some_and(|c| c != side);
         if from_server {
             self.facts.server_datagrams += 1;
+        }
+        if frame.original_len as usize > frame.data.len() {
+            self.facts.cut_datagrams.add(frame.number);
+        }
+        if self.facts.first_version.is_none() {
+            // From the header alone: a packet whose Length does not fit still names its version.
+            self.facts.first_version = sniff(udp.payload).filter(|v| *v != Version::NEGOTIATION);
         }
         let mut client_initial_seen = false;
         for packet in packets(udp.payload) {
@@ -314,7 +328,7 @@ impl QuicConnection {
         let Ok(opened) = keys.client.open_long(&long, None, buf) else {
             return false;
         };
-        frames(opened.payload)
+        frames_of(long.version, opened.payload)
             .flatten()
             .any(|f| matches!(f, QuicFrame::Crypto { offset: 0, .. }))
     }
@@ -377,9 +391,7 @@ impl QuicConnection {
         }
         let from_client = self.client == Some(side);
         if from_client && long.ty == LongType::Initial {
-            self.facts
-                .client_version
-                .get_or_insert(long.version.version());
+            self.facts.client_version.get_or_insert(long.wire_version());
             if self.client_restarts {
                 // After a Retry or a Version Negotiation the client sends its ClientHello
                 // again from offset 0: a new stream, not a re-sent one.
@@ -389,7 +401,7 @@ impl QuicConnection {
         } else if self.client.is_some() && !from_client {
             if long.ty == LongType::Initial && self.facts.first_server_initial.is_none() {
                 self.facts.first_server_initial = Some((frame.number, frame.timestamp));
-                self.facts.server_version = Some(long.version.version());
+                self.facts.server_version = Some(long.wire_version());
             }
             if self.facts.server_scid.is_none() {
                 self.facts.server_scid = ConnectionId::new(long.scid);
@@ -399,8 +411,9 @@ impl QuicConnection {
             return from_client;
         };
         let Some(client) = self.client else {
-            // The client's first Initial is not in the capture: nothing here can be opened.
-            if space == Space::Initial {
+            // The client's first Initial is not in the capture: nothing here can be opened
+            // (a reserved version's Initial, which defines no keys, is no failure).
+            if space == Space::Initial && !long.wire_version().is_reserved() {
                 self.facts.undecryptable_initials.add(frame.number);
             }
             return false;
@@ -422,6 +435,9 @@ impl QuicConnection {
         };
         let Some(opened) = opened else {
             match space {
+                // A reserved version (forcing Version Negotiation) defines no keys: its Initial
+                // not opening is no fault of anyone's.
+                Space::Initial if long.wire_version().is_reserved() => {}
                 Space::Initial => self.facts.undecryptable_initials.add(frame.number),
                 Space::Handshake => self.facts.handshake_not_opened.add(frame.number),
             }
@@ -443,7 +459,7 @@ impl QuicConnection {
             Space::Handshake => QuicPacketType::Handshake,
         };
         let mut close = None;
-        for f in frames(opened.payload) {
+        for f in frames_of(long.version, opened.payload) {
             match f {
                 Ok(QuicFrame::Crypto { offset, data }) => {
                     reader.crypto.insert(frame.number, offset, data);
@@ -528,6 +544,13 @@ impl QuicConnection {
                 let Ok(hello) = ServerHello::parse(&m.body) else {
                     return;
                 };
+                if hello.is_hello_retry_request {
+                    // Not the ServerHello: keys and the client's stream are still to come.
+                    if self.hello_retry.is_none() {
+                        self.hello_retry = Some((hello, m.frames));
+                    }
+                    return;
+                }
                 if let (Some(client), Some(secrets)) = (self.client, self.secrets.take()) {
                     for (side, secret) in
                         [(client, &secrets.client), (client.other(), &secrets.server)]
@@ -579,7 +602,12 @@ impl QuicConnection {
             first_frame: self.first_frame,
             first_time: self.first_time,
             client_hellos: self.client_hellos.clone(),
-            server_hellos: self.server_hello.iter().cloned().collect(),
+            server_hellos: self
+                .hello_retry
+                .iter()
+                .chain(&self.server_hello)
+                .cloned()
+                .collect(),
             encrypted_extensions: self.encrypted_extensions.clone(),
             keys: self.keys,
             client_side: client,

@@ -11,6 +11,7 @@
 //! No input makes it panic or allocate; a frame that runs past the payload is
 //! [`FrameErrorKind::Truncated`], with its offset. The walk stops at the first error.
 
+use super::version::KnownVersion;
 use super::wire::{Reader, VARINT_MAX};
 use std::fmt;
 
@@ -32,6 +33,8 @@ impl FrameType {
     pub const ACK_ECN: FrameType = FrameType(0x03);
     /// CRYPTO (§19.6).
     pub const CRYPTO: FrameType = FrameType(0x06);
+    /// CRYPTO in Google QUIC T050 and T051 (read as [`FrameType::CRYPTO`] by [`frames_of`]).
+    pub const GQUIC_CRYPTO: FrameType = FrameType(0x08);
     /// NEW_TOKEN (§19.7).
     pub const NEW_TOKEN: FrameType = FrameType(0x07);
     /// CONNECTION_CLOSE for transport errors (§19.19).
@@ -248,6 +251,17 @@ pub fn frames(payload: &[u8]) -> Frames<'_> {
     Frames {
         r: Reader::new(payload),
         done: false,
+        gquic: false,
+    }
+}
+
+/// The frames of a decrypted Initial or Handshake payload of `version`: Google's T050 and T051
+/// number the CRYPTO frame 0x08 (a STREAM type in RFC 9000, never allowed in these packets), as
+/// Wireshark's `packet-quic.c` reads them.
+pub fn frames_of(version: KnownVersion, payload: &[u8]) -> Frames<'_> {
+    Frames {
+        gquic: matches!(version, KnownVersion::Gquic(_)),
+        ..frames(payload)
     }
 }
 
@@ -256,6 +270,8 @@ pub fn frames(payload: &[u8]) -> Frames<'_> {
 pub struct Frames<'a> {
     r: Reader<'a>,
     done: bool,
+    /// Google QUIC: 0x08 is CRYPTO.
+    gquic: bool,
 }
 
 impl<'a> Iterator for Frames<'a> {
@@ -287,7 +303,10 @@ impl<'a> Frames<'a> {
     /// Reads the frame at the cursor.
     fn frame(&mut self) -> Result<Frame<'a>, Failure> {
         let r = &mut self.r;
-        let ty = FrameType(r.varint().ok_or((FrameErrorKind::Truncated, None))?);
+        let mut ty = FrameType(r.varint().ok_or((FrameErrorKind::Truncated, None))?);
+        if self.gquic && ty == FrameType::GQUIC_CRYPTO {
+            ty = FrameType::CRYPTO;
+        }
         let cut = (FrameErrorKind::Truncated, Some(ty));
         match ty {
             FrameType::PADDING => {
@@ -383,6 +402,34 @@ mod tests {
         assert_eq!(data.len(), 241);
         assert_eq!(data[..4], [1, 0, 0, 0xed], "a ClientHello of 237 bytes");
         assert_eq!(*len, 1162 - crypto_len);
+    }
+
+    /// Type 0x08 is CRYPTO in Google QUIC's T05x only; elsewhere a STREAM frame, not allowed
+    /// in an Initial packet.
+    #[test]
+    fn gquic_numbers_crypto_0x08() {
+        let mut payload = vec![0x08, 0x00, 0x03];
+        payload.extend_from_slice(&[1, 0, 0]);
+        let gquic = KnownVersion::Gquic(crate::quic::version::Gquic::T051);
+        let got: Vec<_> = frames_of(gquic, &payload).collect();
+        assert_eq!(
+            got,
+            [Ok(Frame::Crypto {
+                offset: 0,
+                data: &[1, 0, 0][..]
+            })]
+        );
+        let got: Vec<_> = frames_of(KnownVersion::V1, &payload).collect();
+        assert!(
+            matches!(
+                got.as_slice(),
+                [Err(FrameError {
+                    kind: FrameErrorKind::NotAllowed,
+                    ..
+                })]
+            ),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -208,6 +208,15 @@ impl LongPacket<'_> {
         self.bytes.first().copied().unwrap_or(0)
     }
 
+    /// The Version field as sent: differs from [`LongPacket::version`]'s own number for a
+    /// reserved version read as another ([`Version::known`]).
+    pub fn wire_version(&self) -> Version {
+        match self.bytes.get(1..5) {
+            Some(&[a, b, c, d]) => Version(u32::from_be_bytes([a, b, c, d])),
+            _ => self.version.version(),
+        }
+    }
+
     /// Protected bytes after the header: packet number, payload and AEAD tag.
     pub fn protected_len(&self) -> usize {
         self.bytes.len().saturating_sub(self.pn_offset)
@@ -353,8 +362,12 @@ impl LongHeader<'_> {
     }
 }
 
+/// The smallest UDP payload that carries a client's first Initial (RFC 9000 §14.1).
+const MIN_CLIENT_INITIAL: usize = 1200;
+
 /// Whether `payload` starts like a QUIC long-header packet this tool reads: the header form bit
-/// set, then a [`KnownVersion`] with connection ID lengths of at most 20 bytes, or version 0
+/// set, then a [`KnownVersion`] (a reserved version only in a client Initial's padded
+/// datagram) with connection ID lengths of at most 20 bytes, or version 0
 /// (Version Negotiation: only a server's answer to a client, so only telling on a flow already
 /// seen as QUIC). Returns the version. Constant time, no allocation, never panics: the check a
 /// flow table can run on every UDP payload.
@@ -370,6 +383,11 @@ pub fn sniff(payload: &[u8]) -> Option<Version> {
         return Some(version);
     }
     version.known()?;
+    // A reserved version starts a connection only as a client's Initial would: padded to at
+    // least 1200 bytes (RFC 9000 §14.1), the Initial type in v1's coding.
+    if version.is_reserved() && (payload.len() < MIN_CLIENT_INITIAL || first & 0x30 != 0) {
+        return None;
+    }
     let dcid_len = usize::from(*dcid_len);
     let scid_len = usize::from(*rest.get(dcid_len)?);
     (dcid_len <= MAX_CID_LEN && scid_len <= MAX_CID_LEN).then_some(version)
@@ -602,6 +620,14 @@ mod tests {
         assert_eq!(sniff(&a2[..6]), None);
         assert_eq!(sniff(&[0xc0, 0, 0, 0, 1, 21, 0]), None);
         assert_eq!(sniff(&[0x80, 0, 0, 0, 0, 0, 0]), Some(Version::NEGOTIATION));
+        // A reserved version in a client Initial's padded datagram (a client forcing Version
+        // Negotiation), not in a short one or another packet type.
+        let reserved = testdata::ndpi_reserved_version_initial();
+        assert_eq!(sniff(&reserved), Some(Version(0x0a0a_0a0a)));
+        assert_eq!(sniff(&reserved[..1199]), None);
+        let mut handshake = reserved.clone();
+        handshake[0] |= 0x20;
+        assert_eq!(sniff(&handshake), None);
     }
 
     #[test]
@@ -806,11 +832,11 @@ mod tests {
                 len: 21
             }
         );
-        p[1..5].copy_from_slice(&0x1a2a3a4au32.to_be_bytes());
+        p[1..5].copy_from_slice(&0x1234_5678u32.to_be_bytes());
         assert_eq!(
             packets(&p).next(),
             Some(Ok(Packet::UnknownVersion {
-                version: Version(0x1a2a3a4a),
+                version: Version(0x1234_5678),
                 dcid: &[9; 21],
                 scid: &[0x55],
             }))

@@ -1,5 +1,6 @@
-//! The sample packets of RFC 9001 Appendix A and RFC 9369 Appendix A, byte for byte, for the
-//! unit tests (`testdata/*.hex`, copied from the RFCs' text; `fuzz/seed.sh` seeds the
+//! The sample packets of RFC 9001 Appendix A and RFC 9369 Appendix A, byte for byte, and
+//! client Initials of public captures (nDPI's test suite) that Wireshark reads, for the unit
+//! tests (`testdata/*.hex`, copied from the RFCs' text; `fuzz/seed.sh` seeds the
 //! `quic_initial` fuzz target from the same files).
 
 /// The client-chosen Destination Connection ID of both appendices.
@@ -83,4 +84,18 @@ vector!(
     /// labels.
     rfc9369_chacha20_short,
     "rfc9369-chacha20-short.hex"
+);
+vector!(
+    /// nDPI's `tests/cfgs/default/pcap/quic_interop_V.pcapng` frame 1 (UDP payload): a client
+    /// Initial in the reserved version 0x0a0a0a0a, forcing Version Negotiation, protected
+    /// with version 1's Initial keys (SNI nghttp2.org).
+    ndpi_reserved_version_initial,
+    "ndpi-reserved-version-initial.hex"
+);
+vector!(
+    /// nDPI's `tests/cfgs/default/pcap/quic_t51.pcap` frame 1 (UDP payload): a Google QUIC
+    /// T051 client Initial, its ClientHello in a CRYPTO frame of type 0x08 (SNI www.google.com,
+    /// ALPN h3-T051).
+    ndpi_gquic_t051_initial,
+    "ndpi-gquic-t051-initial.hex"
 );

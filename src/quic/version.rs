@@ -7,7 +7,9 @@
 //! follows Wireshark's `packet-quic.c` (`quic_draft_version`, `quic_derive_initial_secrets`):
 //! draft-23…28 use draft-23's salt; draft-29…32 draft-29's; draft-33 and draft-34 already carry
 //! the salt RFC 9001 kept for version 1; mvfst `0xfaceb001` is based on draft-22 and uses its
-//! salt, `0xfaceb002` and `0xfaceb00e` are based on draft-27 and use draft-23's.
+//! salt, `0xfaceb002` and `0xfaceb00e` are based on draft-27 and use draft-23's; Google's T050
+//! and T051 have salts of their own and are draft-27 otherwise; a reserved version
+//! (`0x?a?a?a?a`) is read as draft-29.
 
 use std::fmt;
 
@@ -28,6 +30,10 @@ impl Version {
     pub const MVFST_DRAFT_27: Version = Version(0xface_b002);
     /// Facebook mvfst, experimental (based on draft-27).
     pub const MVFST_EXPERIMENTAL: Version = Version(0xface_b00e);
+    /// Google QUIC T050 (`T050`): Google's header and TLS 1.3 in CRYPTO frames, draft-27-like.
+    pub const GQUIC_T050: Version = Version(0x5430_3530);
+    /// Google QUIC T051 (`T051`).
+    pub const GQUIC_T051: Version = Version(0x5430_3531);
 
     /// The IETF draft version `n` (`0xff0000nn`).
     pub const fn draft(n: u8) -> Version {
@@ -45,14 +51,23 @@ impl Version {
         self.0 & 0x0f0f_0f0f == 0x0a0a_0a0a
     }
 
-    /// The version, when this tool can read its Initial packets.
+    /// The version, when this tool can read its Initial packets. A reserved version is read
+    /// as draft-29, as Wireshark reads it (`quic_draft_version`) and as clients that force
+    /// Version Negotiation built their Initial in the draft days (nDPI's
+    /// `quic_interop_V.pcapng`): its packets open only when those keys are right (the AEAD
+    /// tag), so nothing wrong is read.
     pub fn known(self) -> Option<KnownVersion> {
+        if self.is_reserved() {
+            return Some(KnownVersion::Draft(Draft(29)));
+        }
         match self {
             Version::V1 => Some(KnownVersion::V1),
             Version::V2 => Some(KnownVersion::V2),
             Version::MVFST_DRAFT_22 => Some(KnownVersion::Mvfst(Mvfst::Draft22)),
             Version::MVFST_DRAFT_27 => Some(KnownVersion::Mvfst(Mvfst::Draft27)),
             Version::MVFST_EXPERIMENTAL => Some(KnownVersion::Mvfst(Mvfst::Experimental)),
+            Version::GQUIC_T050 => Some(KnownVersion::Gquic(Gquic::T050)),
+            Version::GQUIC_T051 => Some(KnownVersion::Gquic(Gquic::T051)),
             _ => match self.draft_number() {
                 Some(n @ Draft::FIRST..=Draft::LAST) => Some(KnownVersion::Draft(Draft(n))),
                 _ => None,
@@ -69,6 +84,8 @@ impl Version {
             Version::MVFST_DRAFT_22 => Some("mvfst (draft-22)"),
             Version::MVFST_DRAFT_27 => Some("mvfst (draft-27)"),
             Version::MVFST_EXPERIMENTAL => Some("mvfst (experimental)"),
+            Version::GQUIC_T050 => Some("gQUIC T050"),
+            Version::GQUIC_T051 => Some("gQUIC T051"),
             _ => None,
         }
     }
@@ -114,6 +131,17 @@ pub enum Mvfst {
     Experimental,
 }
 
+/// Google QUIC versions with TLS 1.3 in IETF-style Initial packets (their own salts; Wireshark's
+/// `packet-quic.c` reads them as draft-27 otherwise). Q050 carries Google's own crypto
+/// handshake, not TLS, and is not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Gquic {
+    /// `T050`.
+    T050,
+    /// `T051`.
+    T051,
+}
+
 /// A version whose Initial packets this tool can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KnownVersion {
@@ -125,6 +153,8 @@ pub enum KnownVersion {
     Draft(Draft),
     /// Facebook mvfst.
     Mvfst(Mvfst),
+    /// Google QUIC with TLS.
+    Gquic(Gquic),
 }
 
 /// Long-header packet types (RFC 9000 §17.2), whatever their code in a given version.
@@ -199,6 +229,17 @@ const SALT_DRAFT_22: [u8; 20] = [
     0x7a, 0x02, 0x64, 0x4a,
 ];
 
+/// Google QUIC T050's initial salt (as in Wireshark's `packet-quic.c`).
+const SALT_GQUIC_T050: [u8; 20] = [
+    0x7f, 0xf5, 0x79, 0xe5, 0xac, 0xd0, 0x72, 0x91, 0x55, 0x80, 0x30, 0x4c, 0x43, 0xa2, 0x36, 0x7c,
+    0x60, 0x48, 0x83, 0x10,
+];
+/// Google QUIC T051's initial salt (as in Wireshark's `packet-quic.c`).
+const SALT_GQUIC_T051: [u8; 20] = [
+    0x7a, 0x4e, 0xde, 0xf4, 0xe7, 0xcc, 0xee, 0x5f, 0xa4, 0x50, 0x6c, 0x19, 0x12, 0x4f, 0xc8, 0xcc,
+    0xda, 0x6e, 0x03, 0x3d,
+];
+
 /// Labels of version 1 and the drafts.
 const LABELS_V1: Labels = Labels {
     key: "quic key",
@@ -224,6 +265,8 @@ impl KnownVersion {
             KnownVersion::Mvfst(Mvfst::Draft22) => Version::MVFST_DRAFT_22,
             KnownVersion::Mvfst(Mvfst::Draft27) => Version::MVFST_DRAFT_27,
             KnownVersion::Mvfst(Mvfst::Experimental) => Version::MVFST_EXPERIMENTAL,
+            KnownVersion::Gquic(Gquic::T050) => Version::GQUIC_T050,
+            KnownVersion::Gquic(Gquic::T051) => Version::GQUIC_T051,
         }
     }
 
@@ -236,11 +279,17 @@ impl KnownVersion {
             KnownVersion::Draft(d) => Some(d.0),
             KnownVersion::Mvfst(Mvfst::Draft22) => Some(22),
             KnownVersion::Mvfst(Mvfst::Draft27 | Mvfst::Experimental) => Some(27),
+            KnownVersion::Gquic(_) => Some(27),
         }
     }
 
     /// The salt of HKDF-Extract for Initial secrets (RFC 9001 §5.2).
     pub fn initial_salt(self) -> &'static [u8; 20] {
+        match self {
+            KnownVersion::Gquic(Gquic::T050) => return &SALT_GQUIC_T050,
+            KnownVersion::Gquic(Gquic::T051) => return &SALT_GQUIC_T051,
+            _ => {}
+        }
         match self.draft_basis() {
             None => &SALT_V2,
             Some(..=22) => &SALT_DRAFT_22,
@@ -338,7 +387,12 @@ mod tests {
         assert_eq!(Version(0).known(), None);
         assert_eq!(Version(0xff000016).known(), None, "draft-22");
         assert_eq!(Version(0xff000023).known(), None, "draft-35 never existed");
-        assert_eq!(Version(0x1a2a3a4a).known(), None);
+        // A reserved version (forcing Version Negotiation) is read as draft-29, as Wireshark does.
+        assert_eq!(
+            Version(0x1a2a3a4a).known(),
+            Some(KnownVersion::Draft(Draft(29)))
+        );
+        assert_eq!(Version(0x1234_5678).known(), None);
         let salt = |v: u32| Version(v).known().map(|k| k.initial_salt()[0]);
         for draft in 0xff000017..=0xff00001c {
             assert_eq!(salt(draft), Some(0xc3), "0x{draft:08x}");

@@ -130,6 +130,13 @@ fn judge_close(
 
 /// Why a QUIC connection has no ClientHello.
 fn no_client_hello(facts: &FlowFacts, quic: &QuicFacts, evidence: &mut Vec<u64>) -> String {
+    if let Some(&frame) = quic.cut_datagrams.frames.first() {
+        evidence.push(frame);
+        return format!(
+            "no ClientHello could be read: the capture cut {} of this connection's datagrams short (first in frame {frame}: a snaplen), and a QUIC packet opens only whole, so the offer is unknown; capture whole packets (tcpdump -s 0)",
+            quic.cut_datagrams.count
+        );
+    }
     if let Some(&frame) = quic.undecryptable_initials.frames.first() {
         evidence.push(frame);
         return format!(
@@ -225,6 +232,14 @@ fn no_server_hello(
     let after = facts.capture_time.nanos_since(facts.last_time);
     let went_on = matches!(facts.end, FlowEnd::Idle) || after >= SILENCE_BEFORE_CAPTURE_END_NS;
     let sent = frames_text(first, last);
+    if after < 0 {
+        // The capture's last frame is older than this flow's: its clock ran backwards
+        // (merged or synthetic captures), so "how long after" means nothing.
+        return format!(
+            "no answer from the server in the capture: the client sent {} ({sent}), and the capture's timestamps run backwards after them, so how long it went on without an answer is unknown",
+            packets(initials.count)
+        );
+    }
     if !went_on {
         return format!(
             "no answer from the server before the capture ended: the client's {} ({sent}) came {:.0} ms before the end of the capture, too soon to tell whether the server answers",

@@ -126,6 +126,160 @@ fn udp_that_starts_no_quic_connection_is_other_ip() {
     assert_eq!((decode.quic, decode.other_ip), (0, 4));
 }
 
+/// A client Initial in a reserved version (0x?a?a?a?a, RFC 9000 §15), sent to force Version
+/// Negotiation, opens with version 1's keys as Wireshark reads it: its offer is reported (real
+/// bytes from nDPI's quic_interop_V.pcapng, compared with tshark's SNI and ALPN list).
+#[test]
+fn a_reserved_version_initial_is_read_with_v1_keys() {
+    let initial = crate::quic::testdata::ndpi_reserved_version_initial();
+    let report = report_of(&[udp(CLIENT, SERVER, &initial)]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(flow.sni.as_deref(), Some("nghttp2.org"), "{}", flow.detail);
+    assert_eq!(
+        flow.alpn_offered,
+        [
+            "hq-30", "h3-30", "hq-29", "h3-29", "hq-28", "h3-28", "hq-27", "h3-27"
+        ]
+    );
+    let quic = flow.quic.as_ref().unwrap();
+    assert_eq!(quic.version.as_deref(), Some("0x0a0a0a0a"));
+    assert_eq!(quic.version_name, None);
+    assert_eq!(quic.client_dcid.as_deref(), Some("c18ef59ef8c3c544"));
+    // One that does not open (a byte of its payload changed) is no fault: a reserved version
+    // defines no keys, so it is not counted as an Initial that failed to open.
+    let mut damaged = initial.clone();
+    damaged[600] ^= 1;
+    let report = report_of(&[udp(CLIENT, SERVER, &damaged)]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    let quic = flow.quic.as_ref().unwrap();
+    assert_eq!(quic.undecryptable_initials.count, 0);
+    assert!(flow.notes.is_empty(), "{:?}", flow.notes);
+}
+
+/// A Google QUIC T051 client Initial (own salt, CRYPTO frame type 0x08) is read as Wireshark
+/// reads it (real bytes from nDPI's quic_t51.pcap; tshark shows this SNI and ALPN).
+#[test]
+fn a_gquic_t051_initial_is_read() {
+    let initial = crate::quic::testdata::ndpi_gquic_t051_initial();
+    let report = report_of(&[udp(CLIENT, SERVER, &initial)]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(
+        flow.sni.as_deref(),
+        Some("www.google.com"),
+        "{}",
+        flow.detail
+    );
+    assert_eq!(flow.alpn_offered, ["h3-T051"]);
+    let quic = flow.quic.as_ref().unwrap();
+    assert_eq!(quic.version.as_deref(), Some("0x54303531"));
+    assert_eq!(quic.version_name.as_deref(), Some("gQUIC T051"));
+    assert_eq!(quic.client_dcid.as_deref(), Some("ff9415b5b005860d"));
+}
+
+/// A HelloRetryRequest in the server's Initial is not the ServerHello: the client's second
+/// ClientHello and the real ServerHello follow in the same CRYPTO streams (real bytes: frames
+/// 1–6 of nDPI's quic-29.pcap, draft-29 with a Retry first; tshark shows the HelloRetryRequest
+/// in frame 4, the second ClientHello in frame 5, the ServerHello in frame 6).
+#[test]
+fn a_hello_retry_request_is_not_the_server_hello() {
+    let packets: Vec<Vec<u8>> = include_str!("../../quic/testdata/ndpi-draft29-retry-hrr.txt")
+        .lines()
+        .map(|line| {
+            let (side, hex) = line.split_once(' ').unwrap();
+            let payload = crate::quic::testdata::hex(hex);
+            if side == "c" {
+                udp(CLIENT, SERVER, &payload)
+            } else {
+                udp(SERVER, CLIENT, &payload)
+            }
+        })
+        .collect();
+    let report = report_of(&packets);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(
+        flow.verdict,
+        crate::analysis::VerdictKind::Hidden,
+        "{}",
+        flow.detail
+    );
+    assert_eq!(flow.server_hello.as_ref().unwrap().frames, [6]);
+    let hello = flow.client_hello.as_ref().unwrap();
+    assert!(hello.after_hello_retry_request);
+    assert_eq!(hello.frames, [5]);
+    assert_eq!(flow.alpn_offered, ["h3-29"]);
+}
+
+/// Frames at the given times (seconds), through one analyzer, each cut to `keep` bytes when
+/// given (the frame's original length stays whole, as a snaplen leaves it).
+fn report_at(packets: &[(i64, Vec<u8>, Option<usize>)]) -> Report {
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.begin_capture(0);
+    for (i, (seconds, packet, keep)) in packets.iter().enumerate() {
+        let data = &packet[..keep.unwrap_or(packet.len()).min(packet.len())];
+        analyzer.frame(&Frame {
+            number: i as u64 + 1,
+            timestamp: Timestamp(seconds * 1_000_000_000),
+            link_type: LinkType::RAW,
+            data,
+            original_len: packet.len() as u32,
+        });
+    }
+    let capture = analyzer.end_capture("test", &summary());
+    analyzer.into_report(vec![capture])
+}
+
+/// Initial packets the capture cut short (a snaplen) do not open: the verdict says so and
+/// asks for whole packets, instead of calling the client's first Initial missing.
+#[test]
+fn cut_initials_ask_for_whole_packets() {
+    let dcid = [0xd1; 8];
+    let report = report_at(&[
+        (1, client_initial(&dcid, 0), Some(256)),
+        (2, client_initial(&dcid, 1), Some(256)),
+    ]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(
+        flow.detail,
+        "no ClientHello could be read: the capture cut 2 of this connection's datagrams short (first in frame 1: a snaplen), and a QUIC packet opens only whole, so the offer is unknown; capture whole packets (tcpdump -s 0)"
+    );
+    assert_eq!(flow.evidence_frames, [1]);
+}
+
+/// A capture whose clock runs backwards after unanswered Initials (merged or synthetic
+/// captures) gets no "N ms before the end" with a negative N.
+#[test]
+fn unanswered_initials_before_a_clock_that_runs_backwards() {
+    let dcid = [0xd1; 8];
+    // Another host's datagram, stamped long before.
+    let mut other = Vec::new();
+    PacketBuilder::ipv4([10, 0, 0, 9], [10, 0, 0, 10], 64)
+        .udp(5353, 53)
+        .write(&mut other, b"\x12\x34\x01\x00")
+        .unwrap();
+    let report = report_at(&[
+        (100, client_initial(&dcid, 0), None),
+        (101, client_initial(&dcid, 1), None),
+        (5, other, None),
+    ]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(
+        flow.detail,
+        "no answer from the server in the capture: the client sent 2 Initial packets (frames 1–2), and the capture's timestamps run backwards after them, so how long it went on without an answer is unknown"
+    );
+}
+
 /// A client that sends its Initial five times: one connection, Initial keys derived once
 /// (not per packet), four copies counted as re-sent.
 #[test]

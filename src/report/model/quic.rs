@@ -8,8 +8,8 @@ use serde::Serialize;
 /// The `quic` object of a QUIC flow.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QuicReport {
-    /// The version the handshake ran in (the server's Initial's, else the client's), as
-    /// `0x00000001`.
+    /// The version the handshake ran in (the server's Initial's, else the client's, else the
+    /// first long-header packet's when no Initial opened), as `0x00000001`.
     pub version: Option<String>,
     /// The version's name ("QUIC v1", "QUIC v2", "draft-29"), when it has one.
     pub version_name: Option<String>,
