@@ -322,7 +322,7 @@ pub fn redactor(mode: SniMode) -> Redactor {
 /// The name mode of the one redaction an input gets: both modes are covered over a run, and an
 /// input always gets the same one.
 pub fn sni_mode(data: &[u8]) -> SniMode {
-    if data.len() % 2 == 0 {
+    if data.len().is_multiple_of(2) {
         SniMode::KeepSuffix
     } else {
         SniMode::Full
