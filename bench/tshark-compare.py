@@ -91,14 +91,6 @@ EXCLUSIONS = [
      "synthetic: one packet, without the connection's SYN, holding a PROXY protocol line and a "
      "ClientHello; alpnscope reads a stream whose start it did not see by finding TLS records, not "
      "a preamble (with the SYN, as in fixtures/proxy-protocol.pcap, the PROXY header is read)"),
-    ("*openvpn*", None, "found",
-     "TLS inside OpenVPN's control channel (P_CONTROL packets over TCP), not TLS over TCP"),
-    ("*443-opvn.pcap", None, "found",
-     "TLS inside OpenVPN's control channel (P_CONTROL packets over TCP), not TLS over TCP"),
-    ("*firewall_app-layer-protocol-negated-unknown-shortcircuit_input.pcap", 0, "found",
-     "synthetic: the client's first 32 bytes are not TLS and the ClientHello follows them; "
-     "alpnscope reports the flow as not_tls (a TLS server would have failed on those bytes), "
-     "Wireshark's heuristic finds a record anywhere"),
 ]
 HRR_RANDOM = "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c"
 

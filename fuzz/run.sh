@@ -6,7 +6,7 @@
 # FUZZ_SANITIZER=none builds without AddressSanitizer (about three times the executions a second;
 # safe Rust needs it little, and panics and broken invariants are caught either way).
 #
-# capture and pcapng_secrets read inputs of at most 16 KiB: a capture of a few handshakes, with
+# capture, extract and pcapng_secrets read inputs of at most 16 KiB: a capture of a few handshakes, with
 # room for certificates. Left to itself libFuzzer takes the largest seed (164 KB) as the limit,
 # and every execution reads, analyses and renders captures that size; longer seeds are cut to
 # 16 KiB, which still reads as a capture (its last record truncated).
@@ -20,7 +20,7 @@ seconds=$2
 shift 2
 flags=(-max_total_time="$seconds" -timeout=10 -print_final_stats=1)
 case $target in
-  capture | pcapng_secrets) flags+=(-max_len=16384) ;;
+  capture | extract | pcapng_secrets) flags+=(-max_len=16384) ;;
   quic_initial) flags+=(-max_len=2048) ;;
 esac
 exec cargo +nightly fuzz run --sanitizer "${FUZZ_SANITIZER:-address}" "$target" -- "${flags[@]}" "$@"

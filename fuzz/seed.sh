@@ -2,6 +2,7 @@
 # Seeds the fuzz corpora from the fixtures: fuzz/corpus/<target>/ (not committed; libFuzzer adds
 # what it finds there). Captures over 256 KiB are left out: they slow every execution down.
 #   capture         every fixtures/*.pcap and *.pcapng
+#   extract         the same
 #   pcapng_secrets  two-byte length + key log + capture: each fixtures/X.keys with its X.pcap*,
 #                   and every capture with an empty key log
 #   keylog          every fixtures/*.keys
@@ -15,7 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=../fixtures
 max=$((256 * 1024))
-mkdir -p corpus/capture corpus/pcapng_secrets corpus/keylog corpus/tls_chunking corpus/quic_initial
+mkdir -p corpus/capture corpus/extract corpus/pcapng_secrets corpus/keylog corpus/tls_chunking \
+  corpus/quic_initial
 
 # A two-byte big-endian length prefix.
 be16() { printf "\\x$(printf %02x $(($1 >> 8)))\\x$(printf %02x $(($1 & 255)))"; }
@@ -24,6 +26,7 @@ for capture in "$fixtures"/*.pcap "$fixtures"/*.pcapng; do
   [ "$(stat -c %s "$capture")" -le "$max" ] || continue
   name=$(basename "$capture")
   cp "$capture" "corpus/capture/$name"
+  cp "$capture" "corpus/extract/$name"
   { be16 0; cat "$capture"; } >"corpus/pcapng_secrets/$name"
 done
 for keys in "$fixtures"/*.keys; do

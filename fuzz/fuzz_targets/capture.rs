@@ -12,16 +12,12 @@
 //!
 //! An input of a length ≡ 1 (mod 3) is read with a table of at most four flows, one ≡ 2 with
 //! the smallest memory budget `--memory` accepts (64 KiB): eviction and shedding at sizes a
-//! fuzzer reaches.
+//! fuzzer reaches ([`alpnscope_fuzz::analyzer_options_for`]).
 #![no_main]
 
 use alpnscope::capture;
-use alpnscope::pipeline::AnalyzerOptions;
-use alpnscope_fuzz::{OwnedEvent, analyze_file, analyzer_options, check_streamed, sni_mode};
+use alpnscope_fuzz::{OwnedEvent, analyze_file, analyzer_options_for, check_streamed, sni_mode};
 use libfuzzer_sys::fuzz_target;
-
-/// The smallest `--memory` (the CLI's `MIN_MEMORY`).
-const MIN_MEMORY: usize = 64 * 1024;
 
 fuzz_target!(|data: &[u8]| {
     let mut streamed = Vec::new();
@@ -41,17 +37,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
 
-    let options = match data.len() % 3 {
-        1 => AnalyzerOptions {
-            flow_limit: 4,
-            ..analyzer_options()
-        },
-        2 => AnalyzerOptions {
-            memory: MIN_MEMORY,
-            ..analyzer_options()
-        },
-        _ => analyzer_options(),
-    };
+    let options = analyzer_options_for(data);
     let (flows, rest) = analyze_file(data, options).expect("a capture the reader accepts");
     check_streamed(&flows, &rest, sni_mode(data));
 });

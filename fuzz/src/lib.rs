@@ -10,7 +10,11 @@ use alpnscope::report::model::{Report, Tool};
 use alpnscope::report::redact::{Redactor, SniMode};
 use alpnscope::report::stream::ReportWriter;
 use alpnscope::report::{self, Format};
-use std::path::PathBuf;
+use std::ffi::CStr;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::FromRawFd;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
@@ -28,6 +32,26 @@ pub fn analyzer_options() -> AnalyzerOptions {
     AnalyzerOptions {
         include_non_tls: true,
         ..AnalyzerOptions::default()
+    }
+}
+
+/// The smallest `--memory` (the CLI's `MIN_MEMORY`).
+const MIN_MEMORY: usize = 64 * 1024;
+
+/// The options an input is read with: [`analyzer_options`], but for an input of a length
+/// ≡ 1 (mod 3) a table of at most four flows, for one ≡ 2 the smallest memory budget `--memory`
+/// accepts (64 KiB): eviction and shedding at sizes a fuzzer reaches.
+pub fn analyzer_options_for(data: &[u8]) -> AnalyzerOptions {
+    match data.len() % 3 {
+        1 => AnalyzerOptions {
+            flow_limit: 4,
+            ..analyzer_options()
+        },
+        2 => AnalyzerOptions {
+            memory: MIN_MEMORY,
+            ..analyzer_options()
+        },
+        _ => analyzer_options(),
     }
 }
 
@@ -60,16 +84,62 @@ pub fn analyze_with(mut analyzer: Analyzer, data: &[u8], secrets: bool) -> Optio
     Some(analyzer.into_report(vec![capture]))
 }
 
-/// The file this process hands the file driver: one per process (libFuzzer's `-fork` and
-/// `-jobs` run several), in the temporary directory.
-fn scratch_file() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        std::env::temp_dir().join(format!("alpnscope-fuzz-{}.pcap", std::process::id()))
-    })
+/// An anonymous file in memory (`memfd_create`), named by its `/proc/self/fd/N` path: the
+/// product opens, creates and reads it as the regular file it is, as it would a file on disk,
+/// but nothing is written to disk per execution, and nothing is left behind when the process
+/// ends, however it ends. One per process and use (libFuzzer's `-fork` and `-jobs` run several
+/// processes).
+pub struct MemFile {
+    file: File,
+    path: PathBuf,
 }
 
-/// Writes `data` to a file and reads it as the binary does
+impl MemFile {
+    /// A new empty file; `name` shows in `/proc/self/fd/` only.
+    pub fn new(name: &CStr) -> MemFile {
+        // SAFETY: `name` is a NUL-terminated string; the flags are valid.
+        let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        let file = unsafe { File::from_raw_fd(fd) };
+        MemFile {
+            file,
+            path: PathBuf::from(format!("/proc/self/fd/{fd}")),
+        }
+    }
+
+    /// The path that opens this file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Replaces the file's contents with `data`.
+    pub fn replace(&self, data: &[u8]) {
+        let mut file = &self.file;
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(data))
+            .expect("a file in memory can be written");
+    }
+
+    /// The file's contents.
+    pub fn contents(&self) -> Vec<u8> {
+        let mut file = &self.file;
+        let mut out = Vec::new();
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_to_end(&mut out))
+            .expect("a file in memory can be read");
+        out
+    }
+}
+
+/// The capture file this process hands the file driver.
+fn capture_file() -> &'static MemFile {
+    static FILE: OnceLock<MemFile> = OnceLock::new();
+    FILE.get_or_init(|| MemFile::new(c"alpnscope-fuzz.pcap"))
+}
+
+/// Writes `data` to a file ([`MemFile`]) and reads it as the binary does
 /// ([`files::analyze_files_streaming`]): returns the flows in the order they were streamed out,
 /// and the rest of the report (captures, summary and diagnosis, no flows); `None` when `data` is
 /// not a capture at all.
@@ -77,9 +147,9 @@ pub fn analyze_file(
     data: &[u8],
     options: AnalyzerOptions,
 ) -> Option<(Vec<alpnscope::report::model::FlowReport>, Report)> {
-    let path = scratch_file();
-    std::fs::write(path, data).expect("the scratch file can be written");
-    let paths = [path.to_string_lossy().into_owned()];
+    let file = capture_file();
+    file.replace(data);
+    let paths = [file.path().to_string_lossy().into_owned()];
     let options = AnalyzeOptions {
         analyzer: options,
         digest: false,
@@ -90,8 +160,6 @@ pub fn analyze_file(
         flows.push(*flow);
         Ok(())
     });
-    // Nothing is left behind when the process ends.
-    let _ = std::fs::remove_file(path);
     match rest {
         Ok(rest) => {
             assert!(
@@ -220,9 +288,10 @@ fn assert_same(format: Format, streamed: &[u8], rendered: &[u8]) {
 }
 
 /// Every renderer on `report`, then on its redaction in `mode`: the JSON and each JSON Lines
-/// line parse, every output is UTF-8.
-pub fn check_report(report: &Report, mode: SniMode) {
+/// line parse, every output is UTF-8. Returns the JSON of `report` (not redacted).
+pub fn check_report(report: &Report, mode: SniMode) -> Vec<u8> {
     let check = |report: &Report| {
+        let mut json = Vec::new();
         for (format, color) in [
             (Format::Json, false),
             (Format::Jsonl, false),
@@ -230,19 +299,30 @@ pub fn check_report(report: &Report, mode: SniMode) {
             (Format::Text, true),
             (Format::Markdown, false),
         ] {
-            check_json(format, &render(report, format, color));
+            let out = render(report, format, color);
+            check_json(format, &out);
+            if format == Format::Json {
+                json = out;
+            }
         }
+        json
     };
-    check(report);
+    let json = check(report);
     let mut redacted = report.clone();
     Redactor::new(REDACTION_KEY, mode).apply(&mut redacted);
     check(&redacted);
+    json
+}
+
+/// A redactor with the key every redaction here uses.
+pub fn redactor(mode: SniMode) -> Redactor {
+    Redactor::new(REDACTION_KEY, mode)
 }
 
 /// The name mode of the one redaction an input gets: both modes are covered over a run, and an
 /// input always gets the same one.
 pub fn sni_mode(data: &[u8]) -> SniMode {
-    if data.len() % 2 == 0 {
+    if data.len().is_multiple_of(2) {
         SniMode::KeepSuffix
     } else {
         SniMode::Full

@@ -1,9 +1,11 @@
 //! The streaming reader: any `Read` (a file, stdin, a pipe) in, [`CaptureEvent`]s out.
 //!
-//! Built on `pcap-parser`'s buffered reader. It keeps one block in memory at a time: its buffer
-//! grows only for a block that is larger than the buffer, up to [`MAX_BLOCK_BYTES`], and a
-//! larger block ends the read with a warning. Packet blocks are numbered 1-based in file order,
-//! every packet block counts, whatever its interface, as in Wireshark. No input makes it panic:
+//! Built on `pcap-parser`'s buffered reader. It keeps one block in memory at a time. Its buffer
+//! starts small (a short input costs no large allocation) and grows as the input proves longer,
+//! up to [`BUFFER_BYTES`]; beyond that only for a block that is larger than the buffer, up to
+//! [`MAX_BLOCK_BYTES`], and a larger block ends the read with a warning. Packet blocks are
+//! numbered 1-based in file order, every packet block counts, whatever its interface, as in
+//! Wireshark. No input makes it panic:
 //! a file cut off or corrupted ends the read with a [`CaptureWarning`] in the summary.
 
 use super::blocks::{BlockHandler, MAX_BLOCK_BYTES, describe_parse_error};
@@ -11,7 +13,13 @@ use super::{CaptureError, CaptureEvent, CaptureSummary, CaptureWarning};
 use pcap_parser::PcapError;
 use std::io::{self, Read};
 
-/// Initial size of the read buffer.
+/// Size of the read buffer at the start: the 64 KiB a pipe holds. A capture of a few handshakes
+/// fits; the buffer is zeroed when allocated, and an input read once per run (a small file, each
+/// fuzz execution) should not pay for a megabyte.
+const FIRST_BUFFER_BYTES: usize = 64 << 10;
+
+/// Size the read buffer grows to, doubling each time a refill finds it already read through
+/// once: large inputs are read in large pieces.
 const BUFFER_BYTES: usize = 1 << 20;
 
 /// A `Read` adapter that fills the caller's buffer as far as the input allows, so a pipe that
@@ -38,6 +46,26 @@ impl<R: Read> Read for FillingReader<R> {
     }
 }
 
+/// The buffer to start with: [`FIRST_BUFFER_BYTES`], or [`BUFFER_BYTES`] (the size every read
+/// started with before) for a pcapng whose section header block does not fit in the former.
+/// `head`: the first bytes of the input, up to the block's byte-order magic.
+fn first_capacity(head: &[u8]) -> usize {
+    let [0x0a, 0x0d, 0x0d, 0x0a, l0, l1, l2, l3, order, ..] = *head else {
+        return FIRST_BUFFER_BYTES;
+    };
+    // The byte-order magic 0x1A2B3C4D, little-endian: 4D 3C 2B 1A.
+    let len = if order == 0x4d {
+        u32::from_le_bytes([l0, l1, l2, l3])
+    } else {
+        u32::from_be_bytes([l0, l1, l2, l3])
+    };
+    if usize::try_from(len).is_ok_and(|len| len <= FIRST_BUFFER_BYTES) {
+        FIRST_BUFFER_BYTES
+    } else {
+        BUFFER_BYTES
+    }
+}
+
 /// Reads a whole capture from `input`, calling `on_event` for every packet and secrets block.
 ///
 /// Returns the summary, or an error when the input is not a capture at all.
@@ -46,24 +74,26 @@ where
     R: Read + Send,
     F: FnMut(CaptureEvent<'_>),
 {
-    // The first bytes, kept to name a compressed file when they are no capture.
+    // The first bytes are read here to size the buffer (`pcap-parser` accepts a pcapng only
+    // when its section header block is whole in the first read) and to name a compressed file
+    // when they are no capture.
     let mut input = FillingReader(input);
-    let mut head = [0u8; 6];
-    let head_len = input.read(&mut head).map_err(CaptureError::Io)?;
-    let head = &head[..head_len];
-    let mut reader =
-        match pcap_parser::create_reader(BUFFER_BYTES, FillingReader(head.chain(input))) {
-            Ok(r) => r,
-            Err(PcapError::Eof) => return Err(CaptureError::Empty),
-            Err(PcapError::ReadError) => {
-                return Err(CaptureError::Io(io::Error::other(
-                    "the input could not be read",
-                )));
-            }
-            Err(_) => return Err(super::summary::not_a_capture(head)),
-        };
+    let mut head = [0u8; 12];
+    let got = input.read(&mut head).map_err(CaptureError::Io)?;
+    let head = &head[..got];
+    let mut capacity = first_capacity(head);
+    let mut reader = match pcap_parser::create_reader(capacity, FillingReader(head.chain(input.0)))
+    {
+        Ok(r) => r,
+        Err(PcapError::Eof) => return Err(CaptureError::Empty),
+        Err(PcapError::ReadError) => {
+            return Err(CaptureError::Io(io::Error::other(
+                "the input could not be read",
+            )));
+        }
+        Err(_) => return Err(super::summary::not_a_capture(head)),
+    };
     let mut handler = BlockHandler::new();
-    let mut capacity = BUFFER_BYTES;
     loop {
         match reader.next() {
             Ok((offset, block)) => {
@@ -73,6 +103,12 @@ where
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {
+                if capacity < BUFFER_BYTES && reader.consumed() >= capacity {
+                    let grown = (capacity * 2).min(BUFFER_BYTES);
+                    if reader.grow(grown) {
+                        capacity = grown;
+                    }
+                }
                 if reader.refill().is_err() {
                     handler.stop(|last_good_frame| CaptureWarning::Corrupt {
                         last_good_frame,

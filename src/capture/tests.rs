@@ -256,3 +256,46 @@ fn interface_statistics_take_the_last_block_of_each_interface_and_sum_them() {
     let (_, summary) = frames_of(&pcapng_with_offset(6, 0, 1));
     assert_eq!(summary.unwrap().statistics, None);
 }
+
+#[test]
+fn a_section_header_larger_than_the_first_buffer_is_read() {
+    // Two comments of 60,000 bytes in the section header block: the streaming reader starts
+    // with a larger buffer for it (pcap-parser wants the whole block in the first read).
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    for _ in 0..2 {
+        shb.extend_from_slice(&1u16.to_le_bytes()); // opt_comment
+        shb.extend_from_slice(&60_000u16.to_le_bytes());
+        shb.extend(std::iter::repeat_n(b'c', 60_000));
+    }
+    shb.extend_from_slice(&[0; 4]); // opt_endofopt
+    let mut file = ng_block(0x0A0D_0D0A, &shb);
+    // The rest of a small section: its own section header block is 28 bytes.
+    file.extend_from_slice(&pcapng_with_offset(6, 0, 7)[28..]);
+    assert!(file.len() > 120_000);
+    let (frames, summary) = frames_of(&file);
+    let summary = summary.unwrap();
+    assert!(summary.complete(), "{:?}", summary.warnings);
+    assert_eq!(frames.len(), 1);
+}
+
+#[test]
+fn a_long_capture_and_a_large_record_are_read_whole() {
+    // 3,000 records of 1,000 bytes (the buffer grows as the input proves long) with one of
+    // 200,000 bytes among them (larger than the buffer at that point).
+    let mut file = pcap_header(0xa1b2_c3d4);
+    for i in 0..3000u32 {
+        let len = if i == 100 { 200_000 } else { 1000 };
+        file.extend(record(i, 0, &vec![i as u8; len]));
+    }
+    let (frames, summary) = frames_of(&file);
+    let summary = summary.unwrap();
+    assert!(summary.complete(), "{:?}", summary.warnings);
+    assert_eq!(summary.packets, 3000);
+    assert_eq!(frames.len(), 3000);
+    assert_eq!(frames[100].2, 200_000);
+    assert!(frames.iter().enumerate().all(|(i, f)| f.0 == i as u64 + 1));
+}

@@ -25,17 +25,25 @@ pub struct Scrubber<'r> {
 }
 
 fn replace_all(data: &mut [u8], from: &[u8], to: &[u8]) {
-    if from.is_empty() || from.len() != to.len() || data.len() < from.len() {
+    let Some(&first) = from.first() else {
+        return;
+    };
+    if from.len() != to.len() || data.len() < from.len() {
         return;
     }
     let text = from.iter().all(|b| b.is_ascii_graphic());
     let mut i = 0;
     while i + from.len() <= data.len() {
         let window = &data[i..i + from.len()];
+        // Most windows differ in their first byte: the rest is compared only where it matches
+        // (every pattern is tried at every byte of every payload and stream).
         let hit = if text {
-            window.eq_ignore_ascii_case(from)
+            window
+                .first()
+                .is_some_and(|b| b.eq_ignore_ascii_case(&first))
+                && window.eq_ignore_ascii_case(from)
         } else {
-            window == from
+            window.first() == Some(&first) && window == from
         };
         if hit {
             data[i..i + from.len()].copy_from_slice(to);
@@ -336,6 +344,21 @@ mod tests {
         let mut data = b"xxALPN.TESTyy".to_vec();
         replace_all(&mut data, b"alpn.test", b"abcd.efgh");
         assert_eq!(&data, b"xxabcd.efghyy");
+    }
+
+    #[test]
+    fn replacement_of_bytes_is_exact_and_covers_every_position() {
+        // Binary (an IPv4 address): case is not ignored; hits at the start, back to back and
+        // at the end; a near miss that shares the first byte is left alone.
+        let mut data = vec![10, 0, 0, 1, 10, 0, 0, 1, 10, 0, 0, 2, 42, 10, 0, 0, 1];
+        replace_all(&mut data, &[10, 0, 0, 1], &[10, 9, 8, 7]);
+        assert_eq!(
+            data,
+            [10, 9, 8, 7, 10, 9, 8, 7, 10, 0, 0, 2, 42, 10, 9, 8, 7]
+        );
+        let mut upper = b"\x01AB".to_vec();
+        replace_all(&mut upper, b"\x01ab", b"\x01cd");
+        assert_eq!(&upper, b"\x01AB");
     }
 
     #[test]

@@ -188,7 +188,7 @@ pub fn analyze_files_streaming(
             }
             let len = metadata.len();
             if metadata.is_file() && len > 0 {
-                read_blocks(&file, len, READ_BUFFER, reading)
+                read_blocks(&file, len, block_buffer_size(len), reading)
             } else {
                 read_stream(Box::new(file), Some(len), reading)
             }
@@ -304,6 +304,19 @@ const PROGRESS_EVERY: u64 = 65_536;
 
 /// Size of the block buffer of [`read_blocks`].
 const READ_BUFFER: usize = 2 << 20;
+
+/// Smallest block buffer of [`read_blocks`].
+const MIN_READ_BUFFER: usize = 64 << 10;
+
+/// The block buffer for a file of `len` bytes: [`READ_BUFFER`], or less for a smaller file —
+/// room for the whole file and one byte, so the first read already meets its end. The buffer is
+/// zeroed when allocated, and a capture of a few kilobytes should not pay for two megabytes. A
+/// file that grows while it is read is still read whole, in pieces of the buffer's size.
+fn block_buffer_size(len: u64) -> usize {
+    usize::try_from(len)
+        .map_or(READ_BUFFER, |len| len.saturating_add(1))
+        .clamp(MIN_READ_BUFFER, READ_BUFFER)
+}
 
 /// Reads a regular file in large blocks into one reused buffer and parses the complete pcap
 /// blocks in place ([`capture::SliceParser`]); only a block cut by the buffer's end is moved.
@@ -455,7 +468,7 @@ mod tests {
         );
         let len = std::fs::metadata(path).unwrap().len();
         let mut outcomes = Vec::new();
-        for size in [64, 100, 1000, 4096, READ_BUFFER] {
+        for size in [64, 100, 1000, 4096, block_buffer_size(len), READ_BUFFER] {
             let file = File::open(path).unwrap();
             let mut analyzer = Analyzer::new(AnalyzerOptions::default());
             analyzer.begin_capture(0);
@@ -487,5 +500,14 @@ mod tests {
         }
         assert!(outcomes.windows(2).all(|w| w[0] == w[1]), "{outcomes:?}");
         assert_eq!(outcomes[0].0, 33);
+    }
+
+    #[test]
+    fn the_block_buffer_fits_a_small_file() {
+        assert_eq!(block_buffer_size(0), MIN_READ_BUFFER);
+        assert_eq!(block_buffer_size(20_000), MIN_READ_BUFFER);
+        assert_eq!(block_buffer_size(100_000), 100_001);
+        assert_eq!(block_buffer_size(READ_BUFFER as u64 - 1), READ_BUFFER);
+        assert_eq!(block_buffer_size(1 << 40), READ_BUFFER);
     }
 }

@@ -20,10 +20,10 @@ use std::mem::size_of;
 /// Bytes an [`Opening`] costs beyond its own size: its share of the hash table (entries are
 /// key and pointer, the table at most 7/8 full and doubling as it grows), its activity-index
 /// and output entries (B-tree nodes), and the allocator's rounding. Measured: peak RSS grew by
-/// 433 bytes per SYN-only connection held (the first 50,000 and 150,000 SYNs of
-/// `bench/flood.sh`'s SYN flood, `--memory 4G`), the entry itself being 120 then (128 since it
-/// holds the flow's index besides its `tcp.stream`).
-const OPENING_TABLE_BYTES: usize = 320;
+/// 491 bytes per SYN-only connection held (the first 50,000 and 150,000 SYNs of
+/// `bench/flood.sh`'s SYN flood, `--memory 4G`; the flow key holds its transport, the entry
+/// its flow index besides its `tcp.stream`), the entry itself being 128.
+const OPENING_TABLE_BYTES: usize = 368;
 
 /// A connection whose only packet so far is a SYN without payload.
 #[derive(Debug)]

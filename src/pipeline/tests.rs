@@ -905,9 +905,9 @@ fn a_syn_only_connection_costs_the_table_little() {
     let slot = analyzer.flows.values().next().unwrap();
     assert!(slot.connection().is_none(), "a SYN-only entry is compact");
     let total = slot.footprint(Timestamp(1000)).total;
-    // The SYN's fields and flow numbers (128 bytes) and the table's overhead as measured (320).
+    // The SYN's fields and flow numbers (128 bytes) and the table's overhead as measured (368).
     assert!(
-        total <= 448,
+        total <= 496,
         "a SYN-only connection is charged {total} bytes"
     );
     analyzer.frame(&frame(2, &client_packet(40000, false, &[])));
