@@ -81,8 +81,19 @@ fuzz_target!(|data: &[u8]| {
 fn check_sniff(data: &[u8]) {
     let sniffed = sniff(data);
     match packets(data).next() {
-        Some(Ok(Packet::Long(long))) => assert_eq!(sniffed, Some(long.version.version())),
-        Some(Ok(Packet::Retry(retry))) => assert_eq!(sniffed, Some(retry.version.version())),
+        Some(Ok(Packet::Long(_) | Packet::Retry(_))) => {
+            // The version as sent; a reserved one (read with another's keys) starts a connection
+            // only in a client Initial's padded datagram, as `sniff` says.
+            let version = data
+                .get(1..5)
+                .map(|v| Version(u32::from_be_bytes([v[0], v[1], v[2], v[3]])));
+            let initial_sized = data.len() >= 1200 && data[0] & 0x30 == 0;
+            if version.is_some_and(|v| v.is_reserved()) && !initial_sized {
+                assert_eq!(sniffed, None);
+            } else {
+                assert_eq!(sniffed, version);
+            }
+        }
         Some(Ok(Packet::VersionNegotiation(_))) => assert_eq!(sniffed, Some(Version::NEGOTIATION)),
         Some(Ok(Packet::Short { .. } | Packet::UnknownVersion { .. } | Packet::Padding { .. })) => {
             assert_eq!(sniffed, None)
