@@ -455,6 +455,19 @@ fn v6_pseudonym(v6: Ipv6Addr, d: &[u8; 32]) -> Ipv6Addr {
         s if s & 0xe000 == 0x2000 => 0x2000 | (out[0] & 0x1fff),
         _ => out[0],
     };
+    if out == seg {
+        // Nothing but the kept first group: `fe80::`, `ff02::`. The pseudonym varies the bits
+        // the class leaves free in that group (the rest of fe80::/10, a multicast address's
+        // flags and scope), still four hex digits, or it could only be the address itself.
+        let pick = u16::from_be_bytes([d[16], d[17]]);
+        out[0] = if seg[0] & 0xffc0 == 0xfe80 {
+            0xfe80 | (pick & 0x003f)
+        } else if seg[0] & 0xff00 == 0xff00 {
+            0xff00 | (pick & 0x00ff)
+        } else {
+            out[0]
+        };
+    }
     Ipv6Addr::from(out)
 }
 
@@ -538,6 +551,31 @@ mod tests {
             }
         }
         assert_eq!(r.address("::1".parse().unwrap()).to_string(), "::1");
+        // Found by the extract fuzz target: a link-local or multicast address that is its first
+        // group alone was its own pseudonym (no other address of the class has that shape).
+        for (original, prefix) in [
+            ("fe80::", "fe"),
+            ("febf::", "fe"),
+            ("ff00::", "ff"),
+            ("ff02::", "ff"),
+        ] {
+            let ip: IpAddr = original.parse().unwrap();
+            let p = r.address(ip);
+            let text = p.to_string();
+            assert_ne!(p, ip, "{original} is its own pseudonym");
+            assert_eq!(text.len(), original.len(), "{original} → {text}");
+            assert!(
+                text.starts_with(prefix) && text.ends_with("::"),
+                "{original} → {text}"
+            );
+            let IpAddr::V6(v6) = p else {
+                panic!("{original} → {text}");
+            };
+            assert!(
+                v6.segments()[0] & 0xffc0 == 0xfe80 || v6.is_multicast(),
+                "{original} → {text}: not in its class"
+            );
+        }
         // A packet may spell an IPv6 address with leading zeros: the pseudonym can too.
         let p: IpAddr = "2abc:d12::3".parse().unwrap();
         assert_eq!(
