@@ -59,6 +59,8 @@ import os
 import subprocess
 import sys
 
+from tshark_common import captures, endpoint, is_grease, pct, unescape
+
 # (capture file-name glob, quic.connection.number or None for all, check, reason): disagreements
 # where Wireshark is wrong or the two count different things. Each was looked at by hand.
 # check: one of CHECKS, or "*" (the connection entirely).
@@ -106,7 +108,6 @@ FIELDS = [
     "tls.handshake.extension.type", "quic.cc.error_code.tls_alert", "frame.protocols",
 ]
 CHECKS = ["found", "number", "sni", "offered", "version", "selected", "verdict"]
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".trace", ".gz", ".dmp")
 QUIC_V2 = 0x6B3343CF
 
 
@@ -210,26 +211,6 @@ def alpnscope_flows(alpnscope, path, keylog):
     return flows, out.returncode
 
 
-def unescape(name):
-    """alpnscope's lossless rendering (\\xNN) back to bytes, read as tshark prints strings."""
-    raw = bytearray()
-    i = 0
-    while i < len(name):
-        if name[i] == "\\" and name[i + 1:i + 2] == "x":
-            raw.append(int(name[i + 2:i + 4], 16))
-            i += 4
-        else:
-            raw += name[i].encode()
-            i += 1
-    return raw.decode("utf-8", "replace")
-
-
-def is_grease(name):
-    """RFC 8701 GREASE ALPN value as tshark prints it: two equal bytes 0x?A."""
-    b = name.encode("latin-1", "replace")
-    return len(b) == 2 and b[0] == b[1] and b[0] & 0x0F == 0x0A
-
-
 def expected_verdict(c):
     """The verdict tshark's facts imply (see the module doc)."""
     offered = c["offered"] or []
@@ -248,10 +229,6 @@ def expected_verdict(c):
         return {"selected_unoffered"}
     first = next((o for o in offered if not is_grease(o)), None)
     return {"agreed"} if selected == first else {"downgraded"}
-
-
-def endpoint(obj):
-    return (obj["ip"], str(obj["port"]))
 
 
 def excluded(capture, number, check):
@@ -331,21 +308,6 @@ def compare(args, path):
               "first_frame": f["first_frame"], "verdict": f["verdict"], "detail": f["detail"]}
              for f in flows if f["id"] not in used]
     return {"capture": path, "exit": rc, "results": results, "extra": extra}
-
-
-def captures(paths):
-    out = []
-    for p in paths:
-        if os.path.isdir(p):
-            for root, _, files in os.walk(p):
-                out += [os.path.join(root, f) for f in files if f.endswith(CAPTURE_SUFFIXES)]
-        else:
-            out.append(p)
-    return sorted(out)
-
-
-def pct(n, d):
-    return "%.2f %%" % (100.0 * n / d) if d else "n/a"
 
 
 def main():

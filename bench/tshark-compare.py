@@ -66,6 +66,8 @@ import re
 import subprocess
 import sys
 
+from tshark_common import captures, endpoint, is_grease, pct, unescape
+
 # (capture file-name glob, tcp.stream or None for every stream, check, reason): disagreements
 # where Wireshark is wrong or the two count different things. Each was looked at by hand.
 # check: "found", "offered", "selected", "verdict", "retransmissions" or "*" (the flow entirely).
@@ -106,7 +108,6 @@ FIELDS = [
 RETRANS_KINDS = ["retransmissions", "fast_retransmissions", "spurious_retransmissions",
                  "syn_retransmissions"]
 CHECKS = ["found", "offered", "selected", "verdict", "retransmissions"]
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".trace", ".gz", ".dmp")
 
 
 def last(value):
@@ -199,26 +200,6 @@ def alpnscope_flows(alpnscope, path):
     return flows, out.returncode
 
 
-def unescape(name):
-    """alpnscope's lossless rendering (\\xNN) back to bytes, read as tshark prints strings."""
-    raw = bytearray()
-    i = 0
-    while i < len(name):
-        if name[i] == "\\" and name[i + 1:i + 2] == "x":
-            raw.append(int(name[i + 2:i + 4], 16))
-            i += 4
-        else:
-            raw += name[i].encode()
-            i += 1
-    return raw.decode("utf-8", "replace")
-
-
-def is_grease(name):
-    """RFC 8701 GREASE ALPN value as tshark prints it: two equal bytes 0x?A."""
-    b = name.encode("latin-1", "replace")
-    return len(b) == 2 and b[0] == b[1] and b[0] & 0x0F == 0x0A
-
-
 def is_tls13(version):
     if not version:
         return False
@@ -245,10 +226,6 @@ def expected_verdict(t):
         first = next((o for o in offered if not is_grease(o)), None)
         return {"agreed"} if selected == first else {"downgraded"}
     return {"not_offered"} if not offered else {"server_declined"}
-
-
-def endpoint(obj):
-    return (obj["ip"], str(obj["port"]))
 
 
 def excluded(capture, stream, check):
@@ -321,21 +298,6 @@ def compare(args, path):
               "proxy": (f.get("proxy") or {}).get("kind")}
              for f in flows if f["id"] not in used and f["verdict"] != "not_tls"]
     return {"capture": path, "exit": rc, "results": results, "extra": extra}
-
-
-def captures(paths):
-    out = []
-    for p in paths:
-        if os.path.isdir(p):
-            for root, _, files in os.walk(p):
-                out += [os.path.join(root, f) for f in files if f.endswith(CAPTURE_SUFFIXES)]
-        else:
-            out.append(p)
-    return sorted(out)
-
-
-def pct(n, d):
-    return "%.2f %%" % (100.0 * n / d) if d else "n/a"
 
 
 def main():
