@@ -24,7 +24,8 @@ fn client_hello_record() -> Vec<u8> {
     record
 }
 
-fn summary() -> CaptureSummary {
+/// The summary of a small pcap of raw IP frames.
+pub(super) fn summary() -> CaptureSummary {
     CaptureSummary {
         format: CaptureFormat::Pcap,
         link_types: vec![LinkType::RAW],

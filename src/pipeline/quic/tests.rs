@@ -1,7 +1,8 @@
 //! The QUIC connection on hand-built packets: the edge cases the fixtures do not reach.
 
+use super::super::tests::summary;
 use super::super::{Analyzer, AnalyzerOptions, Slot};
-use crate::capture::{CaptureFormat, CaptureSummary, Frame, LinkType, Timestamp};
+use crate::capture::{Frame, LinkType, Timestamp};
 use crate::quic::keys::InitialKeys;
 use crate::quic::packet::LongHeader;
 use crate::quic::version::{KnownVersion, LongType};
@@ -57,20 +58,6 @@ fn client_initial_offering(dcid: &[u8], pn: u64, alpn: &[&[u8]]) -> Vec<u8> {
     };
     let packet = keys.client.seal_long(&header, pn, 2, &payload).unwrap();
     udp(CLIENT, SERVER, &packet)
-}
-
-fn summary() -> CaptureSummary {
-    CaptureSummary {
-        format: CaptureFormat::Pcap,
-        link_types: vec![LinkType::RAW],
-        snaplen: 65535,
-        packets: 0,
-        bytes: 0,
-        first_time: None,
-        last_time: None,
-        warnings: Vec::new(),
-        statistics: None,
-    }
 }
 
 fn frame(number: u64, data: &[u8]) -> Frame<'_> {
