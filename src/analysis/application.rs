@@ -25,7 +25,10 @@ impl Application {
     /// The application protocol of the flow `facts` describes: a plaintext start names it,
     /// else the client's ALPN offer.
     pub fn of(facts: &FlowFacts) -> Application {
-        if let Some(seen) = &facts.starttls {
+        // TLS found after plaintext alpnscope does not recognise says nothing of the application.
+        if let Some(seen) = &facts.starttls
+            && !seen.only_found_hello()
+        {
             return Application::StartTls(seen.protocol);
         }
         let Some((hello, _)) = facts.client_hello() else {
@@ -52,5 +55,33 @@ impl Application {
             Application::StartTls(Some(p)) => Some(p.title()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::StartTlsSeen;
+    use crate::tls::starttls::StartTlsProtocol;
+
+    /// Hello records found after plaintext alpnscope does not recognise say nothing of the
+    /// application: no "settled by the plaintext exchange"; a recognised exchange does.
+    #[test]
+    fn unrecognised_plaintext_tells_nothing_of_the_application() {
+        let mut facts = FlowFacts {
+            starttls: Some(StartTlsSeen {
+                found_hello: [Some(8), Some(9)],
+                ..StartTlsSeen::default()
+            }),
+            ..FlowFacts::default()
+        };
+        assert_eq!(Application::of(&facts), Application::Unknown);
+        if let Some(seen) = &mut facts.starttls {
+            seen.protocol = Some(StartTlsProtocol::Smtp);
+        }
+        assert_eq!(
+            Application::of(&facts),
+            Application::StartTls(Some(StartTlsProtocol::Smtp))
+        );
     }
 }

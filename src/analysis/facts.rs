@@ -100,6 +100,17 @@ pub struct StartTlsSeen {
 }
 
 impl StartTlsSeen {
+    /// True when nothing of a plaintext exchange was recognised: only hello records found after
+    /// plaintext alpnscope does not know.
+    pub fn only_found_hello(&self) -> bool {
+        self.protocol.is_none()
+            && self.command.is_none()
+            && self.reply_frame.is_none()
+            && self.refused.is_none()
+            && self.not_offered.is_none()
+            && self.found_hello.iter().any(Option::is_some)
+    }
+
     /// How the plaintext start ended, when it is worth reporting: TLS followed, the server
     /// refused (and sent no ServerHello: `has_server_hello` false), or its greeting did not offer
     /// TLS and TLS never followed.
