@@ -15,10 +15,12 @@ use std::path::PathBuf;
     name = "alpnscope",
     version,
     about = "Why did this TLS connection end up on HTTP/1.1 (or fail) when the client asked for h2?",
-    long_about = "alpnscope reads packet captures (pcap, pcapng), reassembles every TCP stream, parses the \
-TLS ClientHello and ServerHello, and reports per flow which ALPN protocols the client offered, which one \
-the server selected, and a verdict that explains the outcome, citing Wireshark frame numbers.",
-    after_help = "Start with: alpnscope analyze capture.pcap\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'tcp port 443'"
+    long_about = "alpnscope reads packet captures (pcap, pcapng), reassembles every TCP stream (also inside \
+tunnels and after STARTTLS, proxy and PROXY-protocol preambles) and every QUIC connection's Initial and \
+Handshake packets, parses the TLS ClientHello and ServerHello, and reports per flow which ALPN protocols \
+the client offered, which one the server selected, and a verdict that explains the outcome, citing \
+Wireshark frame numbers.",
+    after_help = "Start with: alpnscope analyze capture.pcap\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'port 443' (TCP and QUIC)"
 )]
 pub struct Cli {
     #[command(subcommand)]
