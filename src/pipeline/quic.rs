@@ -34,7 +34,7 @@ use crate::flow::{FlowKey, Side};
 use crate::quic::crypto::{CryptoStream, Space};
 use crate::quic::frame::{Frame as QuicFrame, frames_of};
 use crate::quic::keys::{InitialKeys, PacketKeys, verify_retry};
-use crate::quic::packet::{ConnectionId, LongPacket, Packet, packets, sniff};
+use crate::quic::packet::{ConnectionId, LongPacket, Packet, cut_long_header, packets, sniff};
 use crate::quic::version::{KnownVersion, LongType, Version};
 use crate::tls::handshake::{Reassembler, Step};
 use crate::tls::keylog::KeyLog;
@@ -91,6 +91,10 @@ pub(super) struct QuicConnection {
     pub last_time: Timestamp,
     /// The side that sent the first Initial the client's keys open.
     client: Option<Side>,
+    /// `client` and `key_dcid` come from a client Initial the capture cut short (a snaplen),
+    /// which could not be opened: taken as the client's until a packet of the other side
+    /// opens with their keys (confirmed) or does not (forgotten).
+    client_from_cut_initial: bool,
     /// The connection ID the Initial keys come from: the client's first Destination Connection
     /// ID, or a Retry's Source Connection ID.
     key_dcid: Option<ConnectionId>,
@@ -140,6 +144,7 @@ impl QuicConnection {
             last_frame: frame.number,
             last_time: frame.timestamp,
             client: None,
+            client_from_cut_initial: false,
             key_dcid: None,
             initial_keys: Vec::new(),
             probed: Vec::new(),
@@ -257,7 +262,8 @@ impl QuicConnection {
             // From the header alone: a packet whose Length does not fit still names its version.
             self.facts.first_version = sniff(udp.payload).filter(|v| *v != Version::NEGOTIATION);
         }
-        let mut client_initial_seen = false;
+        let mut client_initial_seen = frame.original_len as usize > frame.data.len()
+            && self.cut_client_initial(side, udp.payload);
         for packet in packets(udp.payload) {
             let Ok(packet) = packet else { break };
             match packet {
@@ -333,6 +339,60 @@ impl QuicConnection {
             .any(|f| matches!(f, QuicFrame::Crypto { offset: 0, .. }))
     }
 
+    /// True when `payload` from `side` starts with a client Initial the capture cut short. The
+    /// first such packet, before any Initial opened, names the client and the connection ID of
+    /// its Initial keys (as Wireshark reads a snaplen-cut capture): the packet cannot be
+    /// opened, but the server's packets can.
+    fn cut_client_initial(&mut self, side: Side, payload: &[u8]) -> bool {
+        let Some(header) = cut_long_header(payload) else {
+            return false;
+        };
+        if header.ty != LongType::Initial || header.wire_version.is_reserved() {
+            return false;
+        }
+        if self.client.is_some() {
+            return self.client == Some(side);
+        }
+        let Some(dcid) = ConnectionId::new(header.dcid) else {
+            return false;
+        };
+        let Ok(keys) = InitialKeys::derive(header.version, header.dcid) else {
+            return false;
+        };
+        self.client = Some(side);
+        self.client_from_cut_initial = true;
+        self.key_dcid = Some(dcid);
+        self.facts.client_dcid = Some(dcid);
+        self.facts.client_version = Some(header.wire_version);
+        self.initial_keys
+            .push((header.version, dcid, Box::new(keys)));
+        true
+    }
+
+    /// A packet of the other side than the one a cut Initial named the client: the keys of
+    /// that Initial open it (the client is confirmed) or they do not, and the guess is
+    /// forgotten, so that this packet may be the client's own first Initial.
+    fn check_cut_client(&mut self, side: Side, long: &LongPacket<'_>, buf: &mut Vec<u8>) {
+        if !self.client_from_cut_initial
+            || self.client == Some(side)
+            || long.ty != LongType::Initial
+        {
+            return;
+        }
+        let opens = self
+            .initial_keys(long.version)
+            .is_some_and(|keys| keys.server.open_long(long, None, buf).is_ok());
+        self.client_from_cut_initial = false;
+        if !opens {
+            self.client = None;
+            self.key_dcid = None;
+            self.facts.client_dcid = None;
+            self.facts.client_version = None;
+            self.facts.client_initials = Default::default();
+            self.initial_keys.clear();
+        }
+    }
+
     /// True when keys from `long`'s own Destination Connection ID may be tried on it: not
     /// tried before for its version, and the list of tries not full. Records the try.
     fn probe(&mut self, long: &LongPacket<'_>) -> bool {
@@ -377,6 +437,7 @@ impl QuicConnection {
         keylog: &KeyLog,
         buf: &mut Vec<u8>,
     ) -> bool {
+        self.check_cut_client(side, long, buf);
         if self.client.is_none() && long.ty == LongType::Initial && self.probe(long) {
             // The client's first Initial: its keys come from its own Destination Connection ID.
             if let Some(dcid) = ConnectionId::new(long.dcid)
@@ -590,10 +651,13 @@ impl QuicConnection {
             && self.server_hello.is_some()
             && self.handshake_opened == 0
             && quic.handshake_not_opened.count > 0;
+        // The ServerHello is the first TLS read when the client's Initials were cut short.
         let first_tls_frame = self
             .client_hellos
             .first()
-            .and_then(|(_, f)| f.first().copied());
+            .map(|(_, f)| f)
+            .or(self.server_hello.as_ref().map(|(_, f)| f))
+            .and_then(|f| f.first().copied());
         FlowFacts {
             index: self.index,
             tcp_stream: None,

@@ -459,3 +459,33 @@ fn handshake_secrets_that_do_not_open_the_handshake_packets_are_named() {
         "TLS 1.3 over QUIC: the server's choice among h3 is in the encrypted EncryptedExtensions, and the key log has this connection's handshake secrets, but they opened none of its 1 Handshake packets (first in frame 2): the secrets do not belong to this connection, or the cipher suite is not one this tool opens for QUIC"
     );
 }
+
+/// A cut Initial names the client only until a packet of the other side says otherwise: a
+/// capture that starts with the server's Initial cut short, then the client's whole Initial,
+/// is read with the client's keys and the client on the right side.
+#[test]
+fn a_cut_initial_of_the_server_does_not_make_it_the_client() {
+    let dcid = [0xd1; 8];
+    let keys = InitialKeys::derive(KnownVersion::V1, &dcid).unwrap();
+    let header = LongHeader {
+        version: KnownVersion::V1,
+        ty: LongType::Initial,
+        dcid: &[0xc1; 8],
+        scid: &[0x5e; 8],
+        token: &[],
+    };
+    let server = udp(
+        SERVER,
+        CLIENT,
+        &keys.server.seal_long(&header, 0, 2, &[0; 1100]).unwrap(),
+    );
+    let report = report_at(&[(1, server, Some(300)), (2, client_initial(&dcid, 0), None)]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!((flow.client.port, flow.server.port), (50000, 443));
+    assert_eq!(flow.alpn_offered, ["h3"]);
+    let quic = flow.quic.as_ref().unwrap();
+    assert_eq!(quic.client_dcid.as_deref(), Some("d1d1d1d1d1d1d1d1"));
+    assert_eq!(quic.client_initials.frames, [2]);
+}
