@@ -286,9 +286,20 @@ impl QuicConnection {
                     }
                 }
                 Packet::VersionNegotiation(vn)
-                    if self.client.is_some_and(|c| c != side)
+                    if self.client.is_none_or(|c| c != side)
                         && self.facts.version_negotiation.is_none() =>
                 {
+                    if self.client.is_none() {
+                        // Only a server sends Version Negotiation: here to a client Initial no
+                        // key opened (a reserved version's, forcing the negotiation).
+                        self.client = Some(side.other());
+                        self.facts.client_version = self.facts.first_version;
+                        if self.facts.first_version.is_some_and(Version::is_reserved) {
+                            // That Initial opened the connection (only a client's Initial
+                            // padded to 1200 bytes opens one in a reserved version).
+                            self.facts.client_initials.add(self.first_frame);
+                        }
+                    }
                     self.facts.version_negotiation = Some(VersionNegotiationSeen {
                         frame: frame.number,
                         versions: vn.versions().collect(),
@@ -438,7 +449,10 @@ impl QuicConnection {
         buf: &mut Vec<u8>,
     ) -> bool {
         self.check_cut_client(side, long, buf);
-        if self.client.is_none() && long.ty == LongType::Initial && self.probe(long) {
+        // The client's first Initial opened, or the first after a Version Negotiation that
+        // answered an Initial no key opened.
+        let first_initial = self.key_dcid.is_none() && self.client.is_none_or(|c| c == side);
+        if first_initial && long.ty == LongType::Initial && self.probe(long) {
             // The client's first Initial: its keys come from its own Destination Connection ID.
             if let Some(dcid) = ConnectionId::new(long.dcid)
                 && let Ok(keys) = InitialKeys::derive(long.version, long.dcid)

@@ -489,3 +489,42 @@ fn a_cut_initial_of_the_server_does_not_make_it_the_client() {
     assert_eq!(quic.client_dcid.as_deref(), Some("d1d1d1d1d1d1d1d1"));
     assert_eq!(quic.client_initials.frames, [2]);
 }
+
+/// A client forcing Version Negotiation with a reserved version whose Initial no key opens,
+/// the server's Version Negotiation, then the client's v1 Initial: the negotiation is recorded,
+/// the client is the side the server answered, and its v1 Initial is read.
+#[test]
+fn version_negotiation_after_an_unopened_reserved_initial_is_recorded() {
+    let mut reserved = crate::quic::testdata::ndpi_reserved_version_initial();
+    reserved[600] ^= 1;
+    // Version Negotiation: form bit, version 0, the client's connection IDs swapped, QUIC v1.
+    let mut vn = vec![0x80, 0, 0, 0, 0];
+    let (dcid_len, scid_at) = (usize::from(reserved[5]), 6 + usize::from(reserved[5]));
+    let scid = &reserved[scid_at + 1..scid_at + 1 + usize::from(reserved[scid_at])];
+    vn.push(scid.len() as u8);
+    vn.extend_from_slice(scid);
+    vn.push(dcid_len as u8);
+    vn.extend_from_slice(&reserved[6..6 + dcid_len]);
+    vn.extend_from_slice(&[0, 0, 0, 1]);
+    let dcid = [0xd1; 8];
+    let report = report_of(&[
+        udp(CLIENT, SERVER, &reserved),
+        udp(SERVER, CLIENT, &vn),
+        client_initial(&dcid, 0),
+    ]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!((flow.client.port, flow.server.port), (50000, 443));
+    assert_eq!(flow.alpn_offered, ["h3"]);
+    let quic = flow.quic.as_ref().unwrap();
+    let negotiation = quic.version_negotiation.as_ref().unwrap();
+    assert_eq!(
+        (negotiation.frame, &negotiation.versions[..]),
+        (2, &["0x00000001".to_string()][..])
+    );
+    // No server Initial: the version is the client's first, the reserved one.
+    assert_eq!(quic.version.as_deref(), Some("0x0a0a0a0a"));
+    assert_eq!(quic.client_initials.frames, [1, 3]);
+    assert_eq!(quic.client_dcid.as_deref(), Some("d1d1d1d1d1d1d1d1"));
+}
