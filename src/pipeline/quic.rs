@@ -23,7 +23,7 @@
 //! messages they carried were read.
 
 use super::budget::{Charge, Footprint};
-use super::tcp::{Indexed, Progress, Reported, TABLE_ENTRY_BYTES};
+use super::tcp::{Indexed, KEY_WAIT_NS, Progress, Reported, TABLE_ENTRY_BYTES};
 use crate::analysis::{
     CloseSeen, FlowEnd, FlowFacts, KeyStatus, QuicFacts, QuicPacketType, RetrySeen, Role,
     VersionNegotiationSeen,
@@ -47,6 +47,11 @@ pub const MAX_KEY_SETS: usize = 4;
 /// Most ClientHellos kept (a new one follows a Retry or a Version Negotiation only when the
 /// client starts over; the last counts).
 const MAX_CLIENT_HELLOS: usize = 2;
+/// Most Handshake packets held while a live capture waits for the key log to name the
+/// connection (`--await-keys`), and most bytes they may take: the server's first flight and
+/// the client's Finished fit (a certificate chain of a few KiB).
+const MAX_HELD_PACKETS: usize = 16;
+const MAX_HELD_BYTES: usize = 32 * 1024;
 /// Estimated heap bytes of one parsed hello, and of one Initial key set (two AES-GCM contexts
 /// with their header protection keys).
 const HELLO_BYTES: usize = 1024;
@@ -65,6 +70,17 @@ impl SpaceReader {
     fn held_bytes(&self) -> usize {
         self.crypto.held_bytes() + self.messages.held_bytes()
     }
+}
+
+/// A Handshake packet that arrived before its keys, kept to be opened when the key log names
+/// the connection (live use).
+#[derive(Debug)]
+struct HeldPacket {
+    side: Side,
+    frame: u64,
+    time: Timestamp,
+    /// The packet, from its first byte to the end of its Length.
+    bytes: Box<[u8]>,
 }
 
 /// What a datagram did to the connection, for the flow table.
@@ -120,6 +136,14 @@ pub(super) struct QuicConnection {
     secrets: Option<Box<crate::tls::keylog::HandshakeSecrets>>,
     /// Handshake packets opened (any direction).
     handshake_opened: u64,
+    /// Live use (`--await-keys`): Handshake packets wait for key-log secrets written after
+    /// they arrived, and the verdict waits for them up to [`KEY_WAIT_NS`] after the ServerHello.
+    pub await_keys: bool,
+    /// Handshake packets that came before their keys, while keys are awaited (at most
+    /// [`MAX_HELD_PACKETS`], [`MAX_HELD_BYTES`]).
+    held: Vec<HeldPacket>,
+    /// The version of the packet that carried the ServerHello, and when it came.
+    server_hello_at: Option<(KnownVersion, Timestamp)>,
     facts: QuicFacts,
     /// A Retry or Version Negotiation asked the client to start over: its next Initial's
     /// CRYPTO stream begins anew.
@@ -157,6 +181,9 @@ impl QuicConnection {
             keys: KeyStatus::NoKeyLog,
             secrets: None,
             handshake_opened: 0,
+            await_keys: false,
+            held: Vec::new(),
+            server_hello_at: None,
             facts: QuicFacts {
                 connection_number,
                 ..QuicFacts::default()
@@ -209,7 +236,8 @@ impl QuicConnection {
                 + usize::from(self.hello_retry.is_some()))
                 * HELLO_BYTES
             + (self.initial_keys.len() + self.handshake_keys.iter().flatten().count())
-                * KEY_SET_BYTES;
+                * KEY_SET_BYTES
+            + self.held_bytes();
         Footprint {
             total: fixed + buffered,
             out_of_order: 0,
@@ -217,13 +245,102 @@ impl QuicConnection {
         }
     }
 
+    /// Bytes of the Handshake packets held for keys.
+    fn held_bytes(&self) -> usize {
+        self.held.iter().map(|p| p.bytes.len()).sum()
+    }
+
     /// True when more packets cannot change the verdict: a server CONNECTION_CLOSE, the
-    /// EncryptedExtensions read, or a ServerHello without keys to read more.
-    pub fn verdict_is_final(&self) -> bool {
+    /// EncryptedExtensions read, or a ServerHello without keys to read more — unless keys are
+    /// awaited (`await_keys`, live use) and [`KEY_WAIT_NS`] has not passed since the
+    /// ServerHello (clients write the key log as the handshake ends).
+    pub fn verdict_is_final(&self, await_keys: bool, now: Timestamp) -> bool {
         if self.closed() || self.encrypted_extensions.is_some() {
             return true;
         }
-        self.server_hello.is_some() && self.keys != KeyStatus::Found
+        let awaiting_keys = await_keys
+            && self.keys != KeyStatus::Found
+            && self
+                .server_hello_at
+                .is_some_and(|(_, t)| now.nanos_since(t) <= KEY_WAIT_NS);
+        !awaiting_keys && self.server_hello.is_some() && self.keys != KeyStatus::Found
+    }
+
+    /// The ClientHello's random while the connection waits for its key-log secrets (live use,
+    /// `await_keys`), and was not reported yet.
+    pub fn awaits_secrets(&self) -> Option<&[u8]> {
+        if !self.await_keys
+            || self.keys == KeyStatus::Found
+            || !matches!(self.reported, Reported::No)
+        {
+            return None;
+        }
+        self.client_hellos.last().map(|(h, _)| h.random.as_slice())
+    }
+
+    /// The key log now has the connection's handshake secrets: derives the Handshake keys (once
+    /// the ServerHello is known) and opens the Handshake packets held for them, in order.
+    pub fn provide_secrets(
+        &mut self,
+        secrets: &crate::tls::keylog::HandshakeSecrets,
+        keylog: &KeyLog,
+        buf: &mut Vec<u8>,
+    ) {
+        self.keys = KeyStatus::Found;
+        self.secrets = Some(Box::new(secrets.clone()));
+        self.derive_handshake_keys();
+        for held in std::mem::take(&mut self.held) {
+            let frame = Frame {
+                number: held.frame,
+                timestamp: held.time,
+                link_type: crate::capture::LinkType::RAW,
+                data: &held.bytes,
+                original_len: u32::try_from(held.bytes.len()).unwrap_or(u32::MAX),
+            };
+            if let Some(Ok(Packet::Long(long))) = packets(&held.bytes).next() {
+                self.long_packet(held.side, &frame, &long, keylog, buf);
+            }
+        }
+    }
+
+    /// The Handshake keys of both directions from the key-log secrets, once the ServerHello
+    /// named the cipher suite.
+    fn derive_handshake_keys(&mut self) {
+        let (Some(client), Some((version, _)), Some((hello, _))) = (
+            self.client,
+            self.server_hello_at,
+            self.server_hello.as_ref(),
+        ) else {
+            return;
+        };
+        let Some(secrets) = self.secrets.take() else {
+            return;
+        };
+        for (side, secret) in [(client, &secrets.client), (client.other(), &secrets.server)] {
+            self.handshake_keys[side.index()] = secret.as_ref().and_then(|s| {
+                PacketKeys::from_tls_secret(hello.cipher_suite, version, s)
+                    .ok()
+                    .map(Box::new)
+            });
+        }
+    }
+
+    /// Holds a Handshake packet that came before its keys, while keys are awaited. False when
+    /// it is not held (keys not awaited, or the caps reached).
+    fn hold(&mut self, side: Side, frame: &Frame<'_>, long: &LongPacket<'_>) -> bool {
+        if self.awaits_secrets().is_none()
+            || self.held.len() >= MAX_HELD_PACKETS
+            || self.held_bytes() + long.bytes.len() > MAX_HELD_BYTES
+        {
+            return false;
+        }
+        self.held.push(HeldPacket {
+            side,
+            frame: frame.number,
+            time: frame.timestamp,
+            bytes: long.bytes.into(),
+        });
+        true
     }
 
     /// The client side: the sender of the first Initial its own keys open, else the side with
@@ -514,6 +631,9 @@ impl QuicConnection {
                 // not opening is no fault of anyone's.
                 Space::Initial if long.wire_version().is_reserved() => {}
                 Space::Initial => self.facts.undecryptable_initials.add(frame.number),
+                Space::Handshake
+                    if self.handshake_keys[side.index()].is_none()
+                        && self.hold(side, frame, long) => {}
                 Space::Handshake => self.facts.handshake_not_opened.add(frame.number),
             }
             return from_client;
@@ -583,7 +703,7 @@ impl QuicConnection {
             }
         });
         for m in messages {
-            self.message(role, long.version, m, keylog);
+            self.message(role, long.version, frame.timestamp, m, keylog);
         }
         from_client
     }
@@ -593,6 +713,7 @@ impl QuicConnection {
         &mut self,
         role: Role,
         version: KnownVersion,
+        time: Timestamp,
         m: crate::tls::handshake::Message,
         keylog: &KeyLog,
     ) {
@@ -601,7 +722,7 @@ impl QuicConnection {
                 let Ok(hello) = ClientHello::parse(&m.body) else {
                     return;
                 };
-                if !keylog.is_empty() {
+                if !keylog.is_empty() || self.await_keys {
                     match keylog.get(&hello.random) {
                         Some(secrets) => {
                             self.keys = KeyStatus::Found;
@@ -626,18 +747,9 @@ impl QuicConnection {
                     }
                     return;
                 }
-                if let (Some(client), Some(secrets)) = (self.client, self.secrets.take()) {
-                    for (side, secret) in
-                        [(client, &secrets.client), (client.other(), &secrets.server)]
-                    {
-                        self.handshake_keys[side.index()] = secret.as_ref().and_then(|s| {
-                            PacketKeys::from_tls_secret(hello.cipher_suite, version, s)
-                                .ok()
-                                .map(Box::new)
-                        });
-                    }
-                }
                 self.server_hello = Some((hello, m.frames));
+                self.server_hello_at = Some((version, time));
+                self.derive_handshake_keys();
                 // The client's Initial stream has done its work.
                 if let Some(client) = self.client {
                     self.readers[client.index()][0].crypto.release();
@@ -661,6 +773,18 @@ impl QuicConnection {
     pub fn facts(&self, end: FlowEnd) -> FlowFacts {
         let client = self.client_side();
         let mut quic = self.facts.clone();
+        if !self.held.is_empty() {
+            // Held for keys that never came: not opened.
+            let mut frames: Vec<u64> = quic.handshake_not_opened.frames.clone();
+            let mut held: Vec<u64> = self.held.iter().map(|p| p.frame).collect();
+            held.dedup();
+            quic.handshake_not_opened.count += held.len() as u64;
+            frames.extend(held);
+            frames.sort_unstable();
+            frames.dedup();
+            frames.truncate(crate::analysis::MAX_QUIC_FRAMES);
+            quic.handshake_not_opened.frames = frames;
+        }
         quic.handshake_keys_failed = self.keys == KeyStatus::Found
             && self.server_hello.is_some()
             && self.handshake_opened == 0

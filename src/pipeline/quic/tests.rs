@@ -528,3 +528,65 @@ fn version_negotiation_after_an_unopened_reserved_initial_is_recorded() {
     assert_eq!(quic.client_initials.frames, [1, 3]);
     assert_eq!(quic.client_dcid.as_deref(), Some("d1d1d1d1d1d1d1d1"));
 }
+
+/// Live use (`--await-keys`): the Handshake packets of a QUIC connection whose key log is
+/// written after its handshake are held; the flow waits for the keys, and when they come the
+/// EncryptedExtensions are read: h3 agreed. Without them, the selection stays hidden.
+#[test]
+fn quic_handshake_packets_wait_for_late_keys() {
+    use super::super::{FlowReport, Streamed};
+    use crate::capture::CaptureEvent;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/");
+    let capture = std::fs::read(format!("{dir}quic-h3-agreed.pcap")).unwrap();
+    let keys = std::fs::read_to_string(format!("{dir}quic-h3-agreed.keys")).unwrap();
+    let read = |analyzer: &mut Analyzer| {
+        analyzer.begin_capture(0);
+        crate::capture::read_capture(&capture[..], |event| {
+            if let CaptureEvent::Frame(frame) = event {
+                analyzer.frame(&frame);
+            }
+        })
+        .unwrap();
+    };
+    let options = AnalyzerOptions {
+        stream: true,
+        await_keys: true,
+        ..AnalyzerOptions::default()
+    };
+    let mut analyzer = Analyzer::new(options.clone());
+    read(&mut analyzer);
+    // The whole connection is in (8 frames within 20 ms): it still waits for its keys.
+    assert!(analyzer.take_ready().is_empty());
+    analyzer.add_key_log(&keys).unwrap();
+    let ready: Vec<FlowReport> = analyzer
+        .take_ready()
+        .into_iter()
+        .map(|s| match s {
+            Streamed::Flow(flow) => flow,
+            Streamed::Correction(c) => panic!("no correction expected: {c:?}"),
+        })
+        .collect();
+    let [flow] = &ready[..] else {
+        panic!("one flow ready: {ready:?}");
+    };
+    assert_eq!(flow.alpn_selected.as_deref(), Some("h3"));
+    assert_eq!(flow.verdict, crate::analysis::VerdictKind::Agreed);
+    assert_eq!(
+        flow.decryption,
+        Some(crate::report::model::Decryption::Decrypted)
+    );
+
+    // The keys never come: hidden, the key log having no entry for the connection.
+    let mut analyzer = Analyzer::new(options);
+    read(&mut analyzer);
+    let capture = analyzer.end_capture("test", &summary());
+    let report = analyzer.into_report(vec![capture]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(flow.verdict, crate::analysis::VerdictKind::Hidden);
+    assert_eq!(
+        flow.decryption,
+        Some(crate::report::model::Decryption::NoEntry)
+    );
+}
