@@ -350,11 +350,17 @@ impl QuicFlow {
                 stream.bytes.resize(end, 0);
                 stream.filled.resize(end, false);
             }
-            for (i, b) in data.iter().enumerate() {
+            let (Some(bytes), Some(filled)) = (
+                stream.bytes.get_mut(start..end),
+                stream.filled.get_mut(start..end),
+            ) else {
+                continue;
+            };
+            for ((byte, filled), new) in bytes.iter_mut().zip(filled).zip(data) {
                 // The first copy of a byte wins, as in the reassembler.
-                if !stream.filled[start + i] {
-                    stream.bytes[start + i] = *b;
-                    stream.filled[start + i] = true;
+                if !*filled {
+                    *byte = *new;
+                    *filled = true;
                 }
             }
         }
@@ -437,11 +443,17 @@ impl QuicFlow {
         let (Some(_), Some(original)) = (retry.tag, self.walk.original_dcid) else {
             return false;
         };
-        let tag_at = place.len().saturating_sub(RETRY_TAG_LEN);
-        let Some(tag) = retry_tag(retry.version, &place[..tag_at], original.as_bytes()) else {
+        let Some((signed, old_tag)) = place
+            .len()
+            .checked_sub(RETRY_TAG_LEN)
+            .and_then(|at| place.split_at_mut_checked(at))
+        else {
             return false;
         };
-        place[tag_at..].copy_from_slice(&tag);
+        let Some(tag) = retry_tag(retry.version, signed, original.as_bytes()) else {
+            return false;
+        };
+        old_tag.copy_from_slice(&tag);
         true
     }
 }
@@ -459,4 +471,228 @@ fn patterns(pass: &mut Pass<'_, '_>, range: std::ops::Range<usize>) {
 fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
     let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
     (start + inner.len() <= outer.len()).then_some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quic::keys::{RetryIntegrity, verify_retry};
+    use crate::quic::packet::LongHeader;
+    use crate::quic::testdata::{self, RFC_DCID};
+    use crate::report::redact::{Redactor, SniMode};
+    use crate::tls::ClientHello;
+    use crate::tls::handshake::{Reassembler, Step};
+    use std::net::IpAddr;
+
+    const SCID: [u8; 4] = [1, 2, 3, 4];
+
+    /// A client Initial of v1 to [`RFC_DCID`]: packet number `pn`, one CRYPTO frame of `data`
+    /// at `offset`, padded; `token` in its header.
+    fn client_initial(pn: u64, offset: u64, data: &[u8], token: &[u8]) -> Vec<u8> {
+        let keys = InitialKeys::derive(KnownVersion::V1, &RFC_DCID).unwrap();
+        let mut payload = vec![0x06];
+        crate::quic::wire::put_varint(&mut payload, offset);
+        crate::quic::wire::put_varint(&mut payload, data.len() as u64);
+        payload.extend_from_slice(data);
+        payload.resize(payload.len() + 40, 0);
+        let header = LongHeader {
+            version: KnownVersion::V1,
+            ty: LongType::Initial,
+            dcid: &RFC_DCID,
+            scid: &SCID,
+            token,
+        };
+        keys.client.seal_long(&header, pn, 2, &payload).unwrap()
+    }
+
+    /// The CRYPTO bytes of the client Initial packets of `datagrams`, by offset, and their
+    /// tokens, opened with the keys of [`RFC_DCID`].
+    fn opened(datagrams: &[Vec<u8>]) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let keys = InitialKeys::derive(KnownVersion::V1, &RFC_DCID).unwrap();
+        let mut stream = Vec::new();
+        let mut tokens = Vec::new();
+        let mut largest = None;
+        let mut buf = Vec::new();
+        for datagram in datagrams {
+            for packet in packets(datagram) {
+                let Ok(Packet::Long(long)) = packet else {
+                    continue;
+                };
+                tokens.push(long.token.to_vec());
+                let o = keys.client.open_long(&long, largest, &mut buf).unwrap();
+                largest = largest.max(Some(o.packet_number));
+                for frame in frames_of(long.version, o.payload) {
+                    if let Ok(Frame::Crypto { offset, data }) = frame {
+                        let at = offset as usize;
+                        if stream.len() < at + data.len() {
+                            stream.resize(at + data.len(), 0);
+                        }
+                        stream[at..at + data.len()].copy_from_slice(data);
+                    }
+                }
+            }
+        }
+        (stream, tokens)
+    }
+
+    /// Both passes over `datagrams` (all from the client): the rewritten datagrams, each cut
+    /// where the second pass says.
+    fn redacted(datagrams: &[Vec<u8>], scrubber: &Scrubber<'_>) -> Vec<Vec<u8>> {
+        let mut flow = QuicFlow::default();
+        let mut budget = super::super::stream::MAX_STORED_BYTES;
+        for d in datagrams {
+            flow.collect(d, true, &mut budget);
+        }
+        flow.finish(scrubber);
+        datagrams
+            .iter()
+            .map(|d| {
+                let mut out = d.clone();
+                let kept = flow.rewrite(d, true, &mut out, scrubber);
+                out.truncate(kept);
+                out
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_name_split_across_two_initial_packets_is_rewritten_in_both() {
+        let mut r = Redactor::new(b"k", SniMode::KeepSuffix);
+        let stand_in = r.placeholder("www.alpn.test");
+        let names = ["www.alpn.test".to_string()];
+        let scrubber = Scrubber::new(&mut r, &names, &["10.1.2.3".parse().unwrap()]);
+        let hello = b"....www.alpn.test....".to_vec();
+        let datagrams = vec![
+            // The name "www.al" | "pn.test"; the address 10.1.2.3 in the first token.
+            client_initial(0, 0, &hello[..10], &[9, 10, 1, 2, 3, 9]),
+            client_initial(1, 10, &hello[10..], &[]),
+        ];
+        let out = redacted(&datagrams, &scrubber);
+        assert_eq!(out[0].len(), datagrams[0].len());
+        assert_eq!(out[1].len(), datagrams[1].len());
+        assert_ne!(out, datagrams);
+        let (stream, tokens) = opened(&out);
+        assert_eq!(&stream[..4], b"....");
+        assert_eq!(&stream[4..17], &stand_in[..]);
+        assert_eq!(&stream[17..], b"....");
+        let IpAddr::V4(p) = r_address("10.1.2.3") else {
+            panic!()
+        };
+        assert_eq!(tokens[0], [&[9][..], &p.octets(), &[9]].concat());
+        // The original opens to the original.
+        assert_eq!(opened(&datagrams).0, hello);
+    }
+
+    /// The pseudonym of `ip` under the tests' key.
+    fn r_address(ip: &str) -> IpAddr {
+        Redactor::new(b"k", SniMode::KeepSuffix).address(ip.parse().unwrap())
+    }
+
+    /// RFC 9001 §A.2's client Initial: its ClientHello, rewritten, parses with the stand-in
+    /// server name.
+    #[test]
+    fn the_rfc_9001_client_initial_carries_the_stand_in() {
+        let mut r = Redactor::new(b"k", SniMode::KeepSuffix);
+        let stand_in = String::from_utf8(r.placeholder("example.com")).unwrap();
+        let names = ["example.com".to_string()];
+        let scrubber = Scrubber::new(&mut r, &names, &[]);
+        let original = testdata::rfc9001_client_initial();
+        let out = redacted(std::slice::from_ref(&original), &scrubber);
+        assert_eq!(out[0].len(), original.len());
+        let (stream, _) = opened(&out);
+        let mut reassembler = Reassembler::default();
+        let mut bytes = &stream[..];
+        let mut hellos = Vec::new();
+        while !bytes.is_empty() {
+            let (step, rest) = reassembler.read(1, bytes, false);
+            if let Step::Done(m) = step {
+                hellos.push(ClientHello::parse(&m.body).unwrap());
+            }
+            bytes = rest;
+        }
+        let [hello] = &hellos[..] else {
+            panic!("{} ClientHellos", hellos.len())
+        };
+        assert_eq!(hello.sni.as_deref(), Some(stand_in.as_str()));
+        assert_ne!(stand_in, "example.com");
+    }
+
+    #[test]
+    fn what_does_not_open_is_cut_and_a_short_packet_ends_the_handshake() {
+        let mut r = Redactor::new(b"k", SniMode::KeepSuffix);
+        let names = ["www.alpn.test".to_string()];
+        let scrubber = Scrubber::new(&mut r, &names, &[]);
+        let first = client_initial(0, 0, b"www.alpn.test", &[]);
+        // An Initial protected with other keys, coalesced after a good one; then a datagram
+        // with a 1-RTT packet after an Initial.
+        let other = InitialKeys::derive(KnownVersion::V1, &[7; 8]).unwrap();
+        let header = LongHeader {
+            version: KnownVersion::V1,
+            ty: LongType::Initial,
+            dcid: &RFC_DCID,
+            scid: &SCID,
+            token: &[],
+        };
+        let stranger = other
+            .client
+            .seal_long(
+                &header,
+                1,
+                2,
+                &[
+                    0x06, 0, 3, b'w', b'w', b'w', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                ],
+            )
+            .unwrap();
+        let coalesced = [first.clone(), stranger].concat();
+        let short = [client_initial(2, 13, b"", &[]), vec![0x40; 30]].concat();
+        assert!(!ends_handshake(&coalesced));
+        assert!(ends_handshake(&short));
+        let out = redacted(&[first.clone(), coalesced, short.clone()], &scrubber);
+        assert_eq!(out[0].len(), first.len());
+        assert_eq!(out[1].len(), first.len(), "cut where the stranger starts");
+        assert_eq!(out[1], out[0]);
+        assert_eq!(out[2].len(), short.len());
+        // Bytes that are not QUIC at all are cut from the start.
+        let mut flow = QuicFlow::default();
+        let junk = [0xc0, 0, 0, 0, 1, 30];
+        assert_eq!(flow.rewrite(&junk, true, &mut junk.clone(), &scrubber), 0);
+    }
+
+    #[test]
+    fn a_retry_whose_token_is_rewritten_is_signed_again() {
+        let mut r = Redactor::new(b"k", SniMode::KeepSuffix);
+        let names = ["www.alpn.test".to_string()];
+        let scrubber = Scrubber::new(&mut r, &names, &[]);
+        let mut retry = vec![0xf0, 0, 0, 0, 1, 4];
+        retry.extend_from_slice(&SCID);
+        retry.push(8);
+        retry.extend_from_slice(&[0xaa; 8]);
+        retry.extend_from_slice(b"token for www.alpn.test");
+        let tag = retry_tag(KnownVersion::V1, &retry, &RFC_DCID).unwrap();
+        retry.extend_from_slice(&tag);
+
+        let mut flow = QuicFlow::default();
+        let mut budget = super::super::stream::MAX_STORED_BYTES;
+        let initial = client_initial(0, 0, b"hello", &[]);
+        flow.collect(&initial, true, &mut budget);
+        flow.collect(&retry, false, &mut budget);
+        flow.finish(&scrubber);
+        let mut out = initial.clone();
+        assert_eq!(
+            flow.rewrite(&initial, true, &mut out, &scrubber),
+            initial.len()
+        );
+        let mut rewritten = retry.clone();
+        assert_eq!(
+            flow.rewrite(&retry, false, &mut rewritten, &scrubber),
+            retry.len()
+        );
+        assert_ne!(rewritten, retry);
+        assert!(!rewritten.windows(4).any(|w| w == b"alpn"));
+        let Some(Ok(Packet::Retry(parsed))) = packets(&rewritten).next() else {
+            panic!("not a Retry")
+        };
+        assert_eq!(verify_retry(&parsed, &RFC_DCID), RetryIntegrity::Valid);
+    }
 }
