@@ -26,7 +26,8 @@
 //!
 //! What cannot be redacted is cut, as a snaplen would cut it, from the first packet of the
 //! datagram that cannot be: an Initial packet that no Initial keys of the flow open (the
-//! client's first Initial is not in the capture, a version alpnscope reads without keys),
+//! client's first Initial is not in the capture, a reserved version, which defines no keys, a
+//! packet its sender protected with other keys),
 //! bytes that do not parse as QUIC packets, CRYPTO bytes the first pass did not keep (past
 //! [`MAX_STREAM_BYTES`], the extract's budget, or a stream beyond [`MAX_STREAMS`]), a Retry
 //! whose rewritten token cannot be signed again. Never is a byte shown that was not read.
@@ -295,15 +296,16 @@ impl QuicFlow {
         self.keys.get(index).map(|(_, _, k)| k.as_ref())
     }
 
-    /// The stream of a direction and attempt; created if there is room.
-    fn stream(&mut self, from_client: bool, attempt: usize, create: bool) -> Option<&mut Stream> {
+    /// The stream of a direction and attempt; created if there is room (at most
+    /// [`MAX_STREAMS`]).
+    fn stream(&mut self, from_client: bool, attempt: usize) -> Option<&mut Stream> {
         let found = self
             .streams
             .iter()
             .position(|s| s.from_client == from_client && s.attempt == attempt);
         let index = match found {
             Some(i) => i,
-            None if create && self.streams.len() < MAX_STREAMS => {
+            None if self.streams.len() < MAX_STREAMS => {
                 self.streams.push(Stream {
                     from_client,
                     attempt,
@@ -338,7 +340,7 @@ impl QuicFlow {
             if data.is_empty() || end > MAX_STREAM_BYTES {
                 continue;
             }
-            let Some(stream) = self.stream(from_client, attempt, true) else {
+            let Some(stream) = self.stream(from_client, attempt) else {
                 return;
             };
             let grow = end.saturating_sub(stream.bytes.len());
