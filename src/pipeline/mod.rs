@@ -493,6 +493,7 @@ impl Analyzer {
         }
         self.decode.quic += 1;
         if udp.payload.len() < udp.payload_len as usize {
+            self.decode.truncated_payload += 1;
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }
         let Some(Slot::Quic(connection)) = self.flows.get_mut(&key) else {
