@@ -114,7 +114,7 @@ fn notes(name: &str, keys: bool) -> Vec<&'static str> {
 fn every_quic_fixture_matches_its_expected_connections() {
     let expected = expected();
     let fixtures = expected["fixtures"].as_object().unwrap();
-    assert_eq!(fixtures.len(), 12, "every QUIC fixture is listed");
+    assert_eq!(fixtures.len(), 13, "every QUIC fixture is listed");
     for (name, fixture) in fixtures {
         let path = project_path(&format!("fixtures/{name}"));
         let key_file = fixture["keys"]
