@@ -578,6 +578,47 @@ fn unanswered_quic_then_tcp_is_a_fallback_finding() {
     assert!(markdown.contains(&bullet), "{markdown}");
 }
 
+/// The summary lists a QUIC and a TCP server on one address and port as two servers, each with
+/// its own verdicts (and, in Markdown, its own protocols selected): UDP 443 went unanswered
+/// (incomplete), TCP 443 agreed on h2.
+#[test]
+fn the_summary_keeps_quic_and_tcp_on_one_port_apart() {
+    let path = project_path("fixtures/quic-udp-blocked-tcp-fallback.pcap");
+    let keys = project_path("fixtures/quic-udp-blocked-tcp-fallback.keys");
+    let (path, keys) = (path.to_str().unwrap(), keys.to_str().unwrap());
+    let doc = analyze_json(path, &["--keylog", keys]);
+    assert_eq!(
+        doc["summary"]["servers"],
+        serde_json::json!([
+            {"server": "192.0.2.2:443", "transport": "quic", "sni": ["alpn.test"], "flows": 1,
+             "verdicts": {"incomplete": 1}},
+            {"server": "192.0.2.2:443", "transport": "tcp", "sni": ["alpn.test"], "flows": 1,
+             "verdicts": {"agreed": 1}},
+        ])
+    );
+    let out = common::run(&["analyze", "--keylog", keys, path]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let servers: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("  server "))
+        .collect();
+    assert_eq!(
+        servers,
+        [
+            "  server                                   flows  SNI                     verdicts",
+            "  192.0.2.2:443 over QUIC                      1  alpn.test               incomplete 1",
+            "  192.0.2.2:443                                1  alpn.test               agreed 1",
+        ]
+    );
+    let out = common::run(&["analyze", "--format", "markdown", "--keylog", keys, path]);
+    let markdown = String::from_utf8(out.stdout).unwrap();
+    let table = "| server | SNI | flows | protocols selected | verdicts |\n\
+                 |---|---|---:|---|---|\n\
+                 | `192.0.2.2:443` over QUIC | `alpn.test` | 1 | - | `incomplete` 1 |\n\
+                 | `192.0.2.2:443` | `alpn.test` | 1 | `h2` | `agreed` 1 |\n";
+    assert!(markdown.contains(table), "{markdown}");
+}
+
 /// A server Handshake packet lost on the path (quic-handshake-packet-lost.pcap, captured at the
 /// server): with the key log the re-sent Handshake data (frame 7) and the client's Finished
 /// (frame 8) are read; without it the Handshake packets are only counted, and the end of the

@@ -484,7 +484,7 @@ fn render_summary(
         writeln!(
             out,
             "  {:<40}{:>6}  {:<24}{}",
-            server.server,
+            server.label(),
             server.flows,
             truncate(&sni, 23),
             verdicts.join(", ")
