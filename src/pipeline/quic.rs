@@ -291,14 +291,16 @@ impl QuicConnection {
                     });
                     self.client_restarts = true;
                 }
-                Packet::Short { .. } => {
+                Packet::Short { offset, len } => {
                     self.facts.one_rtt_packets += 1;
-                    if self.client == Some(side) {
+                    if self.client == Some(side)
+                        && self.facts.client_first_short_header.is_none()
+                        && self.is_client_short_header(udp.payload, offset, len)
+                    {
                         // Only a client that holds 1-RTT keys sends one: the end of its
                         // handshake when its Finished cannot be read.
-                        self.facts
-                            .client_first_short_header
-                            .get_or_insert((frame.number, frame.timestamp));
+                        self.facts.client_first_short_header =
+                            Some((frame.number, frame.timestamp));
                     }
                 }
                 _ => {}
@@ -308,6 +310,24 @@ impl QuicConnection {
             self.facts.client_initials.add(frame.number);
         }
         Absorbed::Read
+    }
+
+    /// True when the bytes a client's datagram holds at `offset` (`len` of them, to its end) are
+    /// a short-header packet of this connection, not data after its long-header packets that a
+    /// stack appended (Wireshark's "padding data appended to the datagram"): the datagram starts
+    /// with it, or its Destination Connection ID is the server's Source Connection ID (RFC 9000
+    /// §7.2: the client's packets go to the ID the server chose; a zero-length ID tells nothing).
+    fn is_client_short_header(&self, payload: &[u8], offset: usize, len: usize) -> bool {
+        if offset == 0 {
+            return true;
+        }
+        let Some(scid) = self.facts.server_scid.filter(|c| !c.is_empty()) else {
+            return false;
+        };
+        let dcid = offset
+            .checked_add(1)
+            .and_then(|start| payload.get(start..start.checked_add(scid.len())?));
+        len > scid.len() && dcid == Some(scid.as_bytes())
     }
 
     /// True when `payload` from `side` is a client Initial that starts a new connection on

@@ -459,3 +459,67 @@ fn handshake_secrets_that_do_not_open_the_handshake_packets_are_named() {
         "TLS 1.3 over QUIC: the server's choice among h3 is in the encrypted EncryptedExtensions, and the key log has this connection's handshake secrets, but they opened none of its 1 Handshake packets (first in frame 2): the secrets do not belong to this connection, or the cipher suite is not one this tool opens for QUIC"
     );
 }
+
+/// The end of the handshake without keys is the client's first short-header packet: bytes
+/// after a client's long-header packets count only when they are addressed to the server's
+/// Source Connection ID (frame 3's trailing bytes are not, frame 4's are); a datagram that
+/// starts with a short header is one.
+#[test]
+fn only_a_short_header_to_the_server_id_ends_the_handshake() {
+    let dcid = [0xd1; 8];
+    let keys = InitialKeys::derive(KnownVersion::V1, &dcid).unwrap();
+    let server_header = LongHeader {
+        version: KnownVersion::V1,
+        ty: LongType::Initial,
+        dcid: &[0xc1; 8],
+        scid: &[0x5e; 8],
+        token: &[],
+    };
+    let client_header = LongHeader {
+        version: KnownVersion::V1,
+        ty: LongType::Initial,
+        dcid: &[0x5e; 8],
+        scid: &[0xc1; 8],
+        token: &[],
+    };
+    let client_with = |pn: u64, tail: &[u8]| {
+        let mut datagram = keys
+            .client
+            .seal_long(&client_header, pn, 2, &[0; 60])
+            .unwrap();
+        datagram.extend_from_slice(tail);
+        udp(CLIENT, SERVER, &datagram)
+    };
+    let mut short = vec![0x41];
+    short.extend_from_slice(&[0x5e; 8]);
+    short.extend_from_slice(&[0x77; 30]);
+    let packets = [
+        client_initial(&dcid, 0),
+        udp(
+            SERVER,
+            CLIENT,
+            &keys
+                .server
+                .seal_long(&server_header, 0, 2, &[0; 100])
+                .unwrap(),
+        ),
+        client_with(1, &[0x33; 40]),
+        client_with(2, &short),
+        udp(CLIENT, SERVER, &short),
+    ];
+    let report = report_of(&packets);
+    let quic = report.flows[0].quic.as_ref().unwrap();
+    assert_eq!(quic.one_rtt_packets, 3);
+    assert_eq!(quic.handshake_end_frame, Some(4));
+    assert_eq!(quic.handshake_ms, Some(3.0));
+    assert_eq!(
+        quic.handshake_end_evidence,
+        Some(crate::report::model::HandshakeEndEvidenceReport::ClientFirstShortHeader)
+    );
+    let report = report_of(&[packets[0].clone(), packets[1].clone(), packets[4].clone()]);
+    let quic = report.flows[0].quic.as_ref().unwrap();
+    assert_eq!(quic.handshake_end_frame, Some(3));
+    let report = report_of(&packets[..3]);
+    let quic = report.flows[0].quic.as_ref().unwrap();
+    assert_eq!(quic.handshake_end_frame, None);
+}
