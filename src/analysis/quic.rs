@@ -166,8 +166,8 @@ pub struct QuicFacts {
     /// The frame whose Handshake packet completed the client's Finished in its CRYPTO data
     /// (with the handshake keys), and its time.
     pub client_finished: Option<(u64, Timestamp)>,
-    /// The client's first short-header (1-RTT) packet (opening its datagram, or addressed to the
-    /// server's Source Connection ID): its frame and time.
+    /// The client's first short-header (1-RTT) packet (opening its datagram, or with the
+    /// connection ID of the packets before it): its frame and time.
     pub client_first_short_header: Option<(u64, Timestamp)>,
     /// The key log had this connection's handshake secrets, and they opened none of its
     /// Handshake packets (wrong secrets, or a cipher suite not supported for QUIC).

@@ -260,10 +260,15 @@ impl QuicConnection {
             self.facts.first_version = sniff(udp.payload).filter(|v| *v != Version::NEGOTIATION);
         }
         let mut client_initial_seen = false;
+        // The Destination Connection ID of the datagram's first packet, when it is a long one.
+        let mut first_dcid: Option<&[u8]> = None;
         for packet in packets(udp.payload) {
             let Ok(packet) = packet else { break };
             match packet {
                 Packet::Long(long) => {
+                    if first_dcid.is_none() {
+                        first_dcid = Some(long.dcid);
+                    }
                     let from_client = self.long_packet(side, frame, &long, keylog, buf);
                     client_initial_seen |= from_client && long.ty == LongType::Initial;
                 }
@@ -291,11 +296,11 @@ impl QuicConnection {
                     });
                     self.client_restarts = true;
                 }
-                Packet::Short { offset, len } => {
+                Packet::Short { offset, .. } => {
                     self.facts.one_rtt_packets += 1;
                     if self.client == Some(side)
                         && self.facts.client_first_short_header.is_none()
-                        && self.is_client_short_header(udp.payload, offset, len)
+                        && is_short_header(udp.payload, offset, first_dcid)
                     {
                         // Only a client that holds 1-RTT keys sends one: the end of its
                         // handshake when its Finished cannot be read.
@@ -310,24 +315,6 @@ impl QuicConnection {
             self.facts.client_initials.add(frame.number);
         }
         Absorbed::Read
-    }
-
-    /// True when the bytes a client's datagram holds at `offset` (`len` of them, to its end) are
-    /// a short-header packet of this connection, not data after its long-header packets that a
-    /// stack appended (Wireshark's "padding data appended to the datagram"): the datagram starts
-    /// with it, or its Destination Connection ID is the server's Source Connection ID (RFC 9000
-    /// §7.2: the client's packets go to the ID the server chose; a zero-length ID tells nothing).
-    fn is_client_short_header(&self, payload: &[u8], offset: usize, len: usize) -> bool {
-        if offset == 0 {
-            return true;
-        }
-        let Some(scid) = self.facts.server_scid.filter(|c| !c.is_empty()) else {
-            return false;
-        };
-        let dcid = offset
-            .checked_add(1)
-            .and_then(|start| payload.get(start..start.checked_add(scid.len())?));
-        len > scid.len() && dcid == Some(scid.as_bytes())
     }
 
     /// True when `payload` from `side` is a client Initial that starts a new connection on
@@ -696,6 +683,24 @@ impl QuicConnection {
             ..FlowFacts::default()
         }
     }
+}
+
+/// True when the bytes at `offset` of `payload` (to its end) are a short-header packet, not data
+/// a stack appended after its long-header packets (Wireshark's "padding data appended to the
+/// datagram"): the datagram starts with it, or it carries the Destination Connection ID of the
+/// datagram's first packet, `first_dcid` (RFC 9000 §12.2: coalesced packets share it; a
+/// zero-length ID tells nothing).
+fn is_short_header(payload: &[u8], offset: usize, first_dcid: Option<&[u8]>) -> bool {
+    if offset == 0 {
+        return true;
+    }
+    let Some(dcid) = first_dcid.filter(|d| !d.is_empty()) else {
+        return false;
+    };
+    offset
+        .checked_add(1)
+        .and_then(|start| payload.get(start..start.checked_add(dcid.len())?))
+        == Some(dcid)
 }
 
 /// Index of a packet number space in [`QuicConnection`]'s readers.

@@ -461,9 +461,9 @@ fn handshake_secrets_that_do_not_open_the_handshake_packets_are_named() {
 }
 
 /// The end of the handshake without keys is the client's first short-header packet: bytes
-/// after a client's long-header packets count only when they are addressed to the server's
-/// Source Connection ID (frame 3's trailing bytes are not, frame 4's are); a datagram that
-/// starts with a short header is one.
+/// after a client's long-header packets count only when they carry the same Destination
+/// Connection ID (frame 3's trailing bytes do not, frame 4's do); a datagram that starts with a
+/// short header is one.
 #[test]
 fn only_a_short_header_to_the_server_id_ends_the_handshake() {
     let dcid = [0xd1; 8];
