@@ -686,3 +686,67 @@ fn a_lost_server_handshake_packet_is_re_sent_data_with_keys_only() {
         serde_json::json!({"client": null, "server": null})
     );
 }
+
+/// The records of a classic little-endian pcap file: the file header and each record's bytes.
+fn pcap_records(bytes: &[u8]) -> (&[u8], Vec<&[u8]>) {
+    let (header, mut rest) = bytes.split_at(24);
+    assert_eq!(header[0], 0xd4, "a little-endian microsecond pcap");
+    let mut records = Vec::new();
+    while rest.len() >= 16 {
+        let caplen = u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]) as usize;
+        let (record, tail) = rest.split_at(16 + caplen);
+        records.push(record);
+        rest = tail;
+    }
+    (header, records)
+}
+
+/// Metamorphic: only what the capture saw twice is re-sent. Without the server's lost datagram
+/// (frame 4 taken out: a capture that missed it too) its data in frame 7 — now 6 — is the first
+/// copy, so nothing is called re-sent, and the handshake still ends with the client's Finished
+/// (now frame 7); a copy of frame 5 added right after it is re-sent data.
+#[test]
+fn handshake_data_is_re_sent_only_when_the_capture_saw_it_before() {
+    let bytes = std::fs::read(project_path("fixtures/quic-handshake-packet-lost.pcap")).unwrap();
+    let keys = project_path("fixtures/quic-handshake-packet-lost.keys");
+    let (header, records) = pcap_records(&bytes);
+    assert_eq!(records.len(), 15);
+    let dir = std::env::temp_dir().join(format!("alpnscope-quic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let quic_of = |name: &str, records: &[&[u8]]| {
+        let path = dir.join(name);
+        let mut out = header.to_vec();
+        for r in records {
+            out.extend_from_slice(r);
+        }
+        std::fs::write(&path, out).unwrap();
+        let doc = analyze_json(
+            path.to_str().unwrap(),
+            &["--keylog", keys.to_str().unwrap()],
+        );
+        doc["flows"][0]["quic"].clone()
+    };
+    let mut dropped = records.clone();
+    dropped.remove(3);
+    let quic = quic_of("dropped.pcap", &dropped);
+    assert_eq!(
+        quic["handshake_resent"],
+        serde_json::json!({"client": {"count": 0, "frames": []},
+                           "server": {"count": 0, "frames": []}})
+    );
+    assert_eq!(
+        numbers(&quic["handshake_packets"]["server"]["frames"]),
+        [2, 4, 6]
+    );
+    assert_eq!(quic["handshake_end_frame"], 7);
+    assert_eq!(quic["handshake_end_evidence"], "client_finished");
+    let mut copied = records.clone();
+    copied.insert(5, records[4]);
+    let quic = quic_of("copied.pcap", &copied);
+    assert_eq!(
+        quic["handshake_resent"]["server"],
+        serde_json::json!({"count": 2, "frames": [6, 8]})
+    );
+    assert_eq!(quic["handshake_end_frame"], 9);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
