@@ -135,6 +135,8 @@ pub struct QuicFacts {
     pub close: Option<CloseSeen>,
     /// The client's Initial packets (each datagram counted once).
     pub client_initials: FrameList,
+    /// The time of the client's first Initial packet: the times of the handshake count from it.
+    pub first_client_initial_time: Option<Timestamp>,
     /// The client's Initial packets whose CRYPTO frames all repeated offsets sent before
     /// (re-sent, or a copy), not counting the new ClientHello after a Retry or Version
     /// Negotiation.

@@ -313,6 +313,9 @@ impl QuicConnection {
         }
         if client_initial_seen {
             self.facts.client_initials.add(frame.number);
+            self.facts
+                .first_client_initial_time
+                .get_or_insert(frame.timestamp);
         }
         Absorbed::Read
     }

@@ -29,6 +29,8 @@ fn frames_report(list: &FrameList) -> FramesReport {
 pub fn quic_report(facts: &FlowFacts, quic: &QuicFacts) -> QuicReport {
     let version = quic.version();
     let end = quic.handshake_end();
+    // Times count from the client's first Initial (the connection's first packet if none came).
+    let start = quic.first_client_initial_time.unwrap_or(facts.first_time);
     QuicReport {
         version: version.map(hex_version),
         version_name: version
@@ -82,10 +84,10 @@ pub fn quic_report(facts: &FlowFacts, quic: &QuicFacts) -> QuicReport {
         client_initials_resent: frames_report(&quic.resent_client_initials),
         server_initial_ms: quic
             .first_server_initial
-            .map(|(_, t)| t.nanos_since(facts.first_time) as f64 / 1e6),
+            .map(|(_, t)| t.nanos_since(start) as f64 / 1e6),
         // A capture whose clock ran backwards gives no time rather than a negative one.
         handshake_ms: end
-            .map(|e| e.time.nanos_since(facts.first_time))
+            .map(|e| e.time.nanos_since(start))
             .filter(|nanos| *nanos >= 0)
             .map(|nanos| nanos as f64 / 1e6),
         handshake_end_frame: end.map(|e| e.frame),

@@ -463,9 +463,9 @@ fn handshake_secrets_that_do_not_open_the_handshake_packets_are_named() {
 /// The end of the handshake without keys is the client's first short-header packet: bytes
 /// after a client's long-header packets count only when they carry the same Destination
 /// Connection ID (frame 3's trailing bytes do not, frame 4's do); a datagram that starts with a
-/// short header is one.
+/// short header is one. Times count from the client's first Initial.
 #[test]
-fn only_a_short_header_to_the_server_id_ends_the_handshake() {
+fn without_keys_a_client_short_header_ends_the_handshake() {
     let dcid = [0xd1; 8];
     let keys = InitialKeys::derive(KnownVersion::V1, &dcid).unwrap();
     let server_header = LongHeader {
@@ -522,4 +522,25 @@ fn only_a_short_header_to_the_server_id_ends_the_handshake() {
     let report = report_of(&packets[..3]);
     let quic = report.flows[0].quic.as_ref().unwrap();
     assert_eq!(quic.handshake_end_frame, None);
+    // A stray server Initial (of another connection ID) first: the times still count from the
+    // client's first Initial (frame 2), not from the flow's first packet.
+    let other = InitialKeys::derive(KnownVersion::V1, &[0xee; 8]).unwrap();
+    let stray = udp(
+        SERVER,
+        CLIENT,
+        &other
+            .server
+            .seal_long(&server_header, 0, 2, &[0; 100])
+            .unwrap(),
+    );
+    let mut later = vec![stray];
+    later.extend(packets.iter().cloned());
+    let report = report_of(&later);
+    let flow = &report.flows[0];
+    let quic = flow.quic.as_ref().unwrap();
+    assert_eq!(flow.first_frame, 1);
+    assert_eq!(quic.undecryptable_initials.frames, [1]);
+    assert_eq!(quic.server_initial_ms, Some(1.0));
+    assert_eq!(quic.handshake_end_frame, Some(5));
+    assert_eq!(quic.handshake_ms, Some(3.0));
 }

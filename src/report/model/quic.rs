@@ -38,7 +38,7 @@ pub struct QuicReport {
     pub server_initial_ms: Option<f64>,
     /// Milliseconds from the client's first Initial to the end of the handshake
     /// (`handshake_end_frame`), as `tcp.handshake_ms` is from the first packet; null when no
-    /// packet shows the end.
+    /// packet shows the end (or the capture's clock ran backwards).
     pub handshake_ms: Option<f64>,
     /// The frame that shows the end of the handshake.
     pub handshake_end_frame: Option<u64>,
