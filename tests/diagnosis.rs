@@ -230,3 +230,50 @@ fn different_certificate_issuers_point_at_interception() {
     assert_eq!(d[1]["server"], "shop.alpn.test (192.0.2.3:8443)");
     assert_eq!(numbers(&d[1]["flows"]), [2, 3]);
 }
+
+/// nginx with http2 and only CBC suites preferred for TLS 1.2 (fixtures/make-fixtures.sh
+/// h2_forbidden_cipher): both curl connections get h2 on TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA
+/// (0xc009, tshark: ServerHello frames 6 and 26), a suite HTTP/2 forbids; the second client
+/// offered AEAD suites (frame 24 lists 0xc02c first), so the server's preference is the fault.
+/// One finding naming the suite, both flows and their hello frames, and a note on each flow.
+#[test]
+fn h2_on_a_cipher_suite_http2_forbids() {
+    let d = diagnosis(&["h2-forbidden-cipher.pcap"]);
+    assert_eq!(kinds(&d), ["h2_forbidden_cipher"]);
+    assert_eq!(d[0]["server"], "alpn.test (127.0.0.1:8443)");
+    assert_eq!(numbers(&d[0]["flows"]), [0, 1]);
+    assert_eq!(numbers(&d[0]["evidence_frames"]), [4, 6, 24, 26]);
+    assert_eq!(
+        d[0]["conclusion"],
+        "server-side: alpn.test (127.0.0.1:8443) selects h2 with a cipher suite HTTP/2 forbids (TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA) in flows 0, 1 (RFC 9113 §9.2.2: no ephemeral key exchange, or not an AEAD cipher); browsers end such connections with INADEQUATE_SECURITY (curl does not check); the clients offered suites HTTP/2 allows in flows 1, so the server prefers the forbidden ones: put ECDHE suites with AES-GCM or ChaCha20-Poly1305 first in its TLS settings (nginx: ssl_ciphers; Apache: SSLCipherSuite)"
+    );
+    let doc = common::analyze_json(
+        project_path("fixtures/h2-forbidden-cipher.pcap")
+            .to_str()
+            .unwrap(),
+        &[],
+    );
+    let notes: Vec<&str> = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["notes"][0].as_str().unwrap())
+        .collect();
+    let note = |frame: u64, offered: &str| {
+        format!(
+            "the server selected h2 with TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA (frame {frame}), a cipher suite HTTP/2 forbids (RFC 9113 §9.2.2: no ephemeral key exchange, or not an AEAD cipher): clients that check, such as browsers, end the connection with INADEQUATE_SECURITY; {offered}"
+        )
+    };
+    assert_eq!(
+        notes,
+        [
+            note(6, "the client offered no suite HTTP/2 allows"),
+            note(
+                26,
+                "the client offered suites HTTP/2 allows, so the server chose this one"
+            )
+        ]
+    );
+    // h2 on an AEAD suite is no finding.
+    assert!(diagnosis(&["tls12-h2-agreed.pcap"]).is_empty());
+}

@@ -328,6 +328,7 @@ fn notes(facts: &FlowFacts, alpn_selected: Option<&str>) -> Vec<String> {
     if let Some(quic) = &facts.quic {
         notes.extend(super::quic::quic_notes(facts, quic, alpn_selected));
     }
+    notes.extend(h2_forbidden_suite_note(facts, alpn_selected));
     notes
 }
 
@@ -684,5 +685,30 @@ pub fn capture_drops_warning(stats: &CaptureStatistics) -> Option<String> {
         "the capture itself dropped {total} packets (interface {}, OS {}): handshake data missing from its flows is put down to these drops, not counted as network loss",
         count(stats.interface_dropped),
         count(stats.dropped)
+    ))
+}
+
+/// h2 selected over TLS 1.2 or older with a cipher suite HTTP/2 forbids (RFC 9113 §9.2.2):
+/// which suite, and whether the client offered one HTTP/2 allows (then the server chose it).
+fn h2_forbidden_suite_note(facts: &FlowFacts, alpn_selected: Option<&str>) -> Option<String> {
+    use crate::tls::h2_ciphers::{h2_forbids, offers_h2_suite, suite_name};
+    let (hello, frames) = facts.server_hello()?;
+    if alpn_selected != Some("h2")
+        || hello.tls_version() == crate::tls::TlsVersion::TLS13
+        || !h2_forbids(hello.cipher_suite)
+    {
+        return None;
+    }
+    let offered = match facts.client_hello() {
+        Some((ch, _)) if offers_h2_suite(&ch.cipher_suites) => {
+            "; the client offered suites HTTP/2 allows, so the server chose this one"
+        }
+        Some(_) => "; the client offered no suite HTTP/2 allows",
+        None => "",
+    };
+    Some(format!(
+        "the server selected h2 with {} (frame {}), a cipher suite HTTP/2 forbids (RFC 9113 §9.2.2: no ephemeral key exchange, or not an AEAD cipher): clients that check, such as browsers, end the connection with INADEQUATE_SECURITY{offered}",
+        suite_name(hello.cipher_suite),
+        frames.first().copied().unwrap_or(0)
     ))
 }

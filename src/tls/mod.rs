@@ -23,7 +23,7 @@
 //! identifiers as opaque bytes; [`preamble`] recognises HTTP CONNECT and SOCKS before TLS, [`starttls`]
 //! a plaintext protocol that switches to TLS (SMTP, IMAP, POP3, FTP, NNTP, LDAP, PostgreSQL); [`x509`]
 //! reads names from a certificate; [`keylog`] reads key log files; [`ja4`] fingerprints a
-//! ClientHello.
+//! ClientHello; [`h2_ciphers`] knows the TLS 1.2 cipher suites HTTP/2 forbids.
 //!
 //! # What it promises
 //!
@@ -53,6 +53,7 @@ pub mod alpn;
 pub mod decrypt;
 pub mod event;
 pub mod extensions;
+pub mod h2_ciphers;
 pub mod handshake;
 pub mod hello;
 pub mod ja4;

@@ -53,6 +53,46 @@ pub(super) fn server_bug(s: &ServerFlows) -> Option<Diagnosis> {
     ))
 }
 
+/// h2 on a cipher suite HTTP/2 forbids (RFC 9113 §9.2.2): browsers end such connections.
+/// Names the suites, and whether the clients offered one HTTP/2 allows (then the server's
+/// preference is the fix) or none (then the clients' suites are, and the server should not
+/// select h2 on them).
+pub(super) fn h2_forbidden_cipher(s: &ServerFlows) -> Option<Diagnosis> {
+    let server = s.server;
+    let flows = s.tally.group(Group::H2ForbiddenSuite);
+    if flows.is_empty() {
+        return None;
+    }
+    let chosen = s.tally.group(Group::H2ForbiddenSuiteChosen);
+    let suites: Vec<&str> = s
+        .tally
+        .h2_forbidden_suites
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let cause = if chosen.is_empty() {
+        format!(
+            "the clients offered no suite HTTP/2 allows (flows {}): their cipher list is restricted, and a server should then select http/1.1, not h2",
+            ids(flows)
+        )
+    } else {
+        format!(
+            "the clients offered suites HTTP/2 allows in flows {}, so the server prefers the forbidden ones: put ECDHE suites with AES-GCM or ChaCha20-Poly1305 first in its TLS settings (nginx: ssl_ciphers; Apache: SSLCipherSuite)",
+            ids(chosen)
+        )
+    };
+    Some(diagnosis(
+        DiagnosisKind::H2ForbiddenCipher,
+        server,
+        flows,
+        format!(
+            "server-side: {server} selects h2 with a cipher suite HTTP/2 forbids ({}) in flows {} (RFC 9113 §9.2.2: no ephemeral key exchange, or not an AEAD cipher); browsers end such connections with INADEQUATE_SECURITY (curl does not check); {cause}",
+            suites.join(", "),
+            ids(flows)
+        ),
+    ))
+}
+
 /// One service's servers, in order of first flow.
 type ServiceServers<'a> = [(&'a ServerKey, &'a ServerTally)];
 

@@ -224,10 +224,14 @@ pub(super) enum Group {
     Proxied,
     /// Not through a proxy.
     Direct,
+    /// h2 selected over TLS 1.2 or older with a cipher suite HTTP/2 forbids.
+    H2ForbiddenSuite,
+    /// Of those, the client offered a suite HTTP/2 allows: the server chose the forbidden one.
+    H2ForbiddenSuiteChosen,
 }
 
 impl Group {
-    const COUNT: usize = 10;
+    const COUNT: usize = 12;
 
     fn index(self) -> usize {
         self as usize
@@ -260,12 +264,35 @@ impl Group {
         } else {
             Group::Direct
         };
+        let forbidden = h2_forbidden_suite(flow);
         verdict
             .into_iter()
             .chain(passed_over_h2)
             .chain(hidden_cut)
             .chain([path])
+            .chain(forbidden.map(|_| Group::H2ForbiddenSuite))
+            .chain(
+                forbidden
+                    .filter(|chosen| *chosen)
+                    .map(|_| Group::H2ForbiddenSuiteChosen),
+            )
     }
+}
+
+/// For a flow that selected h2 over TLS 1.2 or older with a cipher suite HTTP/2 forbids:
+/// whether the client offered one it allows (the server chose the forbidden one).
+fn h2_forbidden_suite(flow: &FlowReport) -> Option<bool> {
+    use crate::tls::h2_ciphers::{h2_forbids, offers_h2_suite};
+    let hello = flow.server_hello.as_ref()?;
+    let suite = tls_parser::TlsCipherSuite::from_name(&hello.cipher_suite)?;
+    (flow.alpn_selected.as_deref() == Some("h2")
+        && !hello.version.starts_with("1.3")
+        && h2_forbids(suite.id.0))
+    .then(|| {
+        flow.client_hello
+            .as_ref()
+            .is_some_and(|ch| offers_h2_suite(&ch.cipher_suites.0))
+    })
 }
 
 /// h2 offered before the selected protocol: the server passed over it.
@@ -295,6 +322,8 @@ pub(super) struct ServerTally {
     /// Its unanswered QUIC flows and TCP flows by client, for the TCP fallback (created with
     /// the first flow of either kind).
     pub fallback: Option<Box<FallbackTally>>,
+    /// The cipher suites HTTP/2 forbids that it selected h2 with (at most [`MAX_DISTINCT`]).
+    pub h2_forbidden_suites: BTreeSet<String>,
 }
 
 /// The empty set, for groups without flows.
@@ -322,6 +351,7 @@ impl ServerTally {
             injected_reset: false,
             reset: false,
             fallback: None,
+            h2_forbidden_suites: BTreeSet::new(),
         }
     }
 
@@ -340,6 +370,11 @@ impl ServerTally {
                 Group::Network => {
                     self.injected_reset |= flow.network_cause == Some(NetworkCause::InjectedReset);
                     self.reset |= !flow.resets().is_empty();
+                }
+                Group::H2ForbiddenSuite => {
+                    if let Some(hello) = &flow.server_hello {
+                        note_distinct(&mut self.h2_forbidden_suites, &hello.cipher_suite);
+                    }
                 }
                 _ => {}
             }

@@ -26,6 +26,8 @@ pub enum DiagnosisKind {
     Network,
     /// The server violates RFC 7301.
     ServerBug,
+    /// The server selects h2 with a TLS 1.2 cipher suite HTTP/2 forbids (RFC 9113 §9.2.2).
+    H2ForbiddenCipher,
     /// The server refused every offer with alert no_application_protocol.
     NoCommonProtocol,
     /// TLS 1.3 selections are encrypted: a key log would show them.
@@ -50,6 +52,7 @@ impl DiagnosisKind {
             DiagnosisKind::Interception => "interception",
             DiagnosisKind::Network => "network",
             DiagnosisKind::ServerBug => "server_bug",
+            DiagnosisKind::H2ForbiddenCipher => "h2_forbidden_cipher",
             DiagnosisKind::NoCommonProtocol => "no_common_protocol",
             DiagnosisKind::NeedsKeys => "needs_keys",
             DiagnosisKind::QuicFallback => "quic_fallback",
