@@ -4,6 +4,7 @@
 //! bytes.
 
 pub mod build;
+pub mod community_id;
 pub mod diagnosis;
 pub mod filter;
 pub mod json;
