@@ -431,3 +431,33 @@ fn help_mentions_ecs() {
         "{help}"
     );
 }
+
+/// `network.protocol` comes from what the packets carried, never from the port: a STARTTLS
+/// session's protocol, plain HTTP sent to a TLS port, nothing for a server that selected none.
+#[test]
+fn network_protocol_from_the_packets() {
+    let protocol = |name: &str, keys: Option<PathBuf>| -> Vec<Value> {
+        ecs_docs(&project_path(&format!("fixtures/{name}")), &keys, &[])
+            .into_iter()
+            .filter(|d| d["event"]["dataset"] == "alpnscope.flow")
+            .map(|d| d["network"]["protocol"].clone())
+            .collect()
+    };
+    // Switched, switched, refused: the ManageSieve session is known either way.
+    assert_eq!(
+        protocol("starttls-managesieve.pcap", None),
+        ["managesieve", "managesieve", "managesieve"]
+    );
+    // The plain HTTP request, then a TLS 1.3 flow whose selection is encrypted.
+    assert_eq!(
+        protocol("http-to-tls-port.pcap", None),
+        [Value::from("http"), Value::Null]
+    );
+    assert_eq!(
+        protocol("tls12-server-no-alpn.pcap", None),
+        [Value::Null, Value::Null]
+    );
+    assert_eq!(protocol("quic-h3-agreed.pcap", None), [Value::Null]);
+    let keys = project_path("fixtures/quic-h3-agreed.keys");
+    assert_eq!(protocol("quic-h3-agreed.pcap", Some(keys)), ["http"]);
+}

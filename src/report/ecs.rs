@@ -347,10 +347,14 @@ fn outcome(verdict: VerdictKind) -> Option<&'static str> {
 
 /// `network.protocol`: the application protocol, lowercase, as ECS names it (`http`, `dns`):
 /// from the selected ALPN identifier (IANA's registry), else from the plaintext protocol that
-/// started TLS (STARTTLS). Never from the port.
+/// started TLS (STARTTLS), else `http` for a client that sent a plain HTTP request to a TLS
+/// port. Never from the port.
 fn application_protocol(flow: &FlowReport) -> Option<&'static str> {
     if let Some(selected) = &flow.alpn_selected {
         return alpn_application(selected);
+    }
+    if flow.plain_http_to_tls_port {
+        return Some("http");
     }
     flow.starttls
         .as_ref()
