@@ -182,6 +182,48 @@ fn problems(
     found
 }
 
+/// The kind of every value under `path` in `value` as a search engine maps it (object, string,
+/// number, boolean; nulls map nothing; array elements share their array's name), with the first
+/// document that showed it.
+fn kinds_of(
+    path: &str,
+    value: &Value,
+    doc: &str,
+    kinds: &mut BTreeMap<String, BTreeMap<&'static str, String>>,
+) {
+    let mut note = |kind: &'static str| {
+        kinds
+            .entry(path.to_string())
+            .or_default()
+            .entry(kind)
+            .or_insert_with(|| doc.to_string());
+    };
+    match value {
+        Value::Null => {}
+        Value::Bool(_) => note("boolean"),
+        Value::Number(_) => note("number"),
+        Value::String(_) => note("string"),
+        Value::Array(items) => {
+            for item in items {
+                kinds_of(path, item, doc, kinds);
+            }
+        }
+        Value::Object(map) => {
+            if !path.is_empty() {
+                note("object");
+            }
+            for (key, inner) in map {
+                let name = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                kinds_of(&name, inner, doc, kinds);
+            }
+        }
+    }
+}
+
 /// Every capture under fixtures/, with its key log when one sits beside it.
 fn fixtures() -> Vec<(PathBuf, Option<PathBuf>)> {
     let mut found: Vec<_> = std::fs::read_dir(project_path("fixtures"))
@@ -234,6 +276,7 @@ fn every_document_of_every_fixture_has_the_published_ecs_types() {
     let mut seen = BTreeSet::new();
     let mut all_problems = Vec::new();
     let mut flow_docs = 0;
+    let mut kinds: BTreeMap<String, BTreeMap<&'static str, String>> = BTreeMap::new();
     for (capture, keys) in fixtures() {
         let docs = ecs_docs(&capture, &keys, &[]);
         let name = capture.file_name().unwrap().to_string_lossy().to_string();
@@ -272,6 +315,15 @@ fn every_document_of_every_fixture_has_the_published_ecs_types() {
             for p in problems(doc, &fields, &version, &mut seen) {
                 all_problems.push(format!("{name} document {i}: {p}"));
             }
+            kinds_of("", doc, &format!("{name} document {i}"), &mut kinds);
+        }
+    }
+    // Elasticsearch maps a field once per index, from the first value it sees: a name that is
+    // an object in one document and a value in another, or a string in one and a number in
+    // another, would get documents rejected. Every name keeps one kind across all documents.
+    for (path, seen_kinds) in &kinds {
+        if seen_kinds.len() > 1 {
+            all_problems.push(format!("{path} is {seen_kinds:?}"));
         }
     }
     assert!(

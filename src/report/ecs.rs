@@ -195,17 +195,13 @@ struct EndDoc<'a, T: Serialize> {
     alpnscope: T,
 }
 
-/// `alpnscope.capture`: the capture's index (a flow's `alpnscope.capture`) and its JSON object.
+/// `alpnscope.capture`, the capture's index as a flow's `alpnscope.capture` has it (one field,
+/// one type in every document: an index maps a name once), and `alpnscope.capture_file`, the
+/// capture's JSON object.
 #[derive(Serialize)]
 struct CaptureExtra<'a> {
-    capture: IndexedCapture<'a>,
-}
-
-#[derive(Serialize)]
-struct IndexedCapture<'a> {
-    index: usize,
-    #[serde(flatten)]
-    report: &'a CaptureReport,
+    capture: usize,
+    capture_file: &'a CaptureReport,
 }
 
 /// `alpnscope.diagnosis`.
@@ -489,10 +485,8 @@ pub fn render_end(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 outcome: None,
             },
             alpnscope: CaptureExtra {
-                capture: IndexedCapture {
-                    index,
-                    report: capture,
-                },
+                capture: index,
+                capture_file: capture,
             },
         };
         push_line(&doc, &mut line)?;
