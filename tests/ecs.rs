@@ -51,6 +51,32 @@ fn table() -> (BTreeMap<String, Field>, BTreeSet<String>, String) {
     )
 }
 
+/// The event types ECS expects with each category of the table.
+fn expected_types() -> BTreeMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(project_path("tests/data/ecs-fields.json")).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let category = doc["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "event.category")
+        .unwrap();
+    category["expected_event_types"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let types = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect();
+            (k.clone(), types)
+        })
+        .collect()
+}
+
 /// RFC 3339 date-time: `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
 fn is_rfc3339(s: &str) -> bool {
     let b = s.as_bytes();
@@ -145,6 +171,24 @@ fn problems(
             "ecs.version {} is not {version}",
             doc["ecs"]["version"]
         ));
+    }
+    // ECS lists, per category, the event types that go with it.
+    let expected = expected_types();
+    for category in doc["event"]["category"].as_array().into_iter().flatten() {
+        let category = category.as_str().unwrap_or("?");
+        let Some(types) = expected.get(category) else {
+            found.push(format!(
+                "event.category {category}: no expected event types in the table"
+            ));
+            continue;
+        };
+        for t in doc["event"]["type"].as_array().into_iter().flatten() {
+            if !t.as_str().is_some_and(|t| types.iter().any(|e| e == t)) {
+                found.push(format!(
+                    "event.type {t} is not expected with event.category {category}"
+                ));
+            }
+        }
     }
     let mut all = Vec::new();
     leaves("", object, &mut all);
@@ -384,6 +428,15 @@ fn the_checker_rejects_wrong_types_and_unknown_names() {
             "tls.client.ja4 is not an ECS field of the table",
             "tls.established: \"yes\" is not a boolean",
         ]
+    );
+    let wrong_type = serde_json::json!({
+        "ecs": {"version": version},
+        "event": {"kind": "event", "category": ["network"], "type": ["creation"]},
+        "alpnscope": {}
+    });
+    assert_eq!(
+        problems(&wrong_type, &fields, &version, &mut seen),
+        ["event.type \"creation\" is not expected with event.category network"]
     );
     assert!(is_rfc3339("2026-11-27T17:02:18.010184Z"));
     assert!(is_rfc3339("2026-11-27T17:02:18+01:00"));
