@@ -60,7 +60,7 @@ pub struct LiveArgs {
     /// Also save the packets seen to FILE (pcap), to attach the evidence to a ticket.
     #[arg(long, value_name = "FILE")]
     pub write: Option<String>,
-    /// Output format: text and jsonl stream one flow at a time; json and markdown print at the end.
+    /// Output format: text, jsonl and ecs stream one flow at a time; json and markdown print at the end.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
     /// Write the report to FILE instead of standard output.
@@ -102,6 +102,9 @@ pub enum FormatArg {
     Jsonl,
     /// A report to paste into a bug ticket.
     Markdown,
+    /// Elastic Common Schema: one JSON document per flow per line (then captures, diagnosis,
+    /// summary), for Elasticsearch/OpenSearch via Filebeat, Vector or Fluent Bit.
+    Ecs,
 }
 
 /// Colour flag values.
@@ -324,6 +327,7 @@ impl Config {
             FormatArg::Json => Format::Json,
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Markdown => Format::Markdown,
+            FormatArg::Ecs => Format::Ecs,
         };
         let color = format == Format::Text
             && match args.color {
@@ -449,6 +453,10 @@ mod tests {
             resolve(args(&["--format", "jsonl", "-"]), false, false).format,
             Format::Jsonl
         );
+        let ecs = resolve(args(&["--format", "ecs", "x.pcap"]), false, true);
+        assert_eq!(ecs.format, Format::Ecs);
+        assert!(!ecs.color, "ECS is JSON, never coloured");
+        assert!(!ecs.digest);
     }
 
     #[test]

@@ -90,6 +90,7 @@ fn output_style(args: &LiveArgs) -> (Format, bool) {
         FormatArg::Json => Format::Json,
         FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Markdown => Format::Markdown,
+        FormatArg::Ecs => Format::Ecs,
     };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let color = format == Format::Text
@@ -150,7 +151,7 @@ fn open_output(
     Ok((session, out))
 }
 
-/// Writes one streamed flow or correction as soon as it is final (text and JSON Lines; JSON and
+/// Writes one streamed flow or correction as soon as it is final (text, JSON Lines and ECS; JSON and
 /// Markdown wait for the end).
 fn stream(streamed: &Streamed, format: Format, color: bool, out: &mut dyn Write) -> io::Result<()> {
     match (format, streamed) {
@@ -171,6 +172,15 @@ fn stream(streamed: &Streamed, format: Format, color: bool, out: &mut dyn Write)
         (Format::Jsonl, Streamed::Correction(correction)) => {
             report::json::render_correction_line(correction, out)
         }
+        (Format::Ecs, Streamed::Flow(flow)) => {
+            let mut line = Vec::new();
+            report::ecs::flow_line(flow, &mut line)?;
+            out.write_all(&line)?;
+            out.flush()
+        }
+        (Format::Ecs, Streamed::Correction(correction)) => {
+            report::ecs::correction_line(correction, out)
+        }
         (Format::Json | Format::Markdown, _) => Ok(()),
     }
 }
@@ -187,6 +197,7 @@ fn write_summary(
     let written = match format {
         Format::Text => report::text::render_summary_only(report, listed_not_tls, color, out),
         Format::Jsonl => report::json::render_summary_line(report, out),
+        Format::Ecs => report::ecs::render_end(report, out),
         Format::Json | Format::Markdown => report::render(report, format, false, out),
     }
     .and_then(|_| out.flush());

@@ -749,3 +749,59 @@ fn reports_a_quic_connection_that_waits_for_its_keys() {
     assert_eq!(live.wait().0, Some(0));
     let _ = std::fs::remove_file(&keys);
 }
+
+/// `--format ecs` streams one ECS document per flow while capturing, then the capture, findings
+/// and summary documents when it stops.
+#[test]
+fn streams_ecs_documents() {
+    if !may_capture() {
+        return;
+    }
+    let live = start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            "tcp port 19470",
+            "--format",
+            "ecs",
+            "--no-drop-privileges",
+        ],
+        &[],
+    );
+    live.wait_stderr("capturing on lo");
+    let server = serve_once(19470, &[b"h2"]);
+    assert_eq!(connect(19470), Some(b"h2".to_vec()));
+    server.join().unwrap();
+    let doc = live.next_line();
+    assert_eq!(doc["event"]["dataset"], "alpnscope.flow");
+    assert_eq!(doc["event"]["outcome"], "success");
+    assert_eq!(doc["destination"]["port"], 19470);
+    assert_eq!(doc["network"]["transport"], "tcp");
+    assert_eq!(doc["network"]["protocol"], "http");
+    assert_eq!(doc["tls"]["next_protocol"], "h2");
+    assert_eq!(doc["alpnscope"]["verdict"], "agreed");
+    let ip =
+        |side: &str| -> std::net::IpAddr { doc[side]["ip"].as_str().unwrap().parse().unwrap() };
+    let port = |side: &str| doc[side]["port"].as_u64().unwrap() as u16;
+    assert_eq!(
+        doc["network"]["community_id"],
+        alpnscope::report::community_id::community_id_v1(
+            (ip("source"), port("source")),
+            (ip("destination"), port("destination")),
+            6,
+            0
+        )
+    );
+    live.interrupt();
+    let (code, rest) = live.wait();
+    assert_eq!(code, Some(0));
+    let datasets: Vec<String> = rest
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["event"]["dataset"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(datasets, ["alpnscope.capture", "alpnscope.summary"]);
+}

@@ -44,7 +44,19 @@ fn no_original_address_name_or_mac_in_any_format() {
     ];
     let mut mac_list = macs(&captures[1]);
     mac_list.extend(macs(&captures[0]));
-    for format in ["text", "json", "jsonl", "markdown"] {
+    // The Community IDs of the real addresses: a hash of them would undo the redaction.
+    let mut plain_args = vec!["analyze", "--format", "json", "--keylog", &keys];
+    plain_args.extend(captures.iter().map(String::as_str));
+    let plain: serde_json::Value = serde_json::from_slice(&run(&plain_args).stdout).unwrap();
+    let real_ids: Vec<String> = plain["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["community_id"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert_eq!(real_ids.len(), 5);
+    mac_list.extend(real_ids);
+    for format in ["text", "json", "jsonl", "markdown", "ecs"] {
         let mut args = vec!["analyze", "--format", format, "--redact", "--keylog", &keys];
         args.extend(captures.iter().map(String::as_str));
         let out = run(&args);

@@ -47,7 +47,7 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
     let alpn_source = alpn_selected.as_ref().and(alpn_source);
     let alpn_selected_for_notes = alpn_selected.clone();
     let view = analysis::network::assess(facts);
-    FlowReport {
+    let mut report = FlowReport {
         id: place.stream_base + facts.index,
         capture: place.capture,
         tcp_stream: facts.tcp_stream,
@@ -58,6 +58,7 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         },
         client: endpoint_report(facts.client),
         server: endpoint_report(facts.server),
+        community_id: String::new(),
         first_frame: facts.first_frame,
         last_frame: facts.last_frame,
         start: facts.first_time.rfc3339_micros(),
@@ -120,7 +121,9 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
             .map(|q| super::quic::quic_report(facts, q)),
         network: view.finding.clone(),
         notes: notes(facts, alpn_selected_for_notes.as_deref()),
-    }
+    };
+    report.community_id = super::community_id::of_flow(&report);
+    report
 }
 
 fn client_hello_report(facts: &FlowFacts, h: &ClientHello, frames: &[u64]) -> ClientHelloReport {

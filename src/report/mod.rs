@@ -4,7 +4,9 @@
 //! bytes.
 
 pub mod build;
+pub mod community_id;
 pub mod diagnosis;
+pub mod ecs;
 pub mod filter;
 pub mod json;
 pub mod markdown;
@@ -28,6 +30,9 @@ pub enum Format {
     Jsonl,
     /// A Markdown report for bug tickets.
     Markdown,
+    /// One Elastic Common Schema document per flow, then per capture, diagnosis finding and
+    /// summary ([`ecs`]).
+    Ecs,
 }
 
 /// Renders `report` in `format` to `out`. `color` applies to text only.
@@ -42,5 +47,6 @@ pub fn render(
         Format::Json => json::render(report, out),
         Format::Jsonl => json::render_lines(report, out),
         Format::Markdown => markdown::render(report, out),
+        Format::Ecs => ecs::render(report, out),
     }
 }

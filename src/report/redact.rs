@@ -215,6 +215,10 @@ impl Redactor {
         for endpoint in [&mut flow.client, &mut flow.server] {
             endpoint.ip = self.address(endpoint.ip);
         }
+        // The ID of the pseudonyms, never of the real addresses (a hash of a 5-tuple is
+        // reversed by trying the addresses a guess leaves): it is what Zeek or Suricata give
+        // the same flow in the redacted extract.
+        flow.community_id = super::community_id::of_flow(flow);
         let sni = flow.sni.clone();
         if let Some(name) = &sni {
             let p = self.name(name);

@@ -1,6 +1,6 @@
 //! Writing a report while its flows arrive: each flow is filtered, redacted, counted and
 //! written as soon as the pipeline hands it out, so a run keeps only the tallies its summary and
-//! diagnosis need — not the flows. Text, JSON and JSON Lines stream; Markdown (a ticket report
+//! diagnosis need — not the flows. Text, JSON, JSON Lines and ECS stream; Markdown (a ticket report
 //! that groups flows) gathers what it shows in a bounded tally and writes it at the end.
 //!
 //! The output is the same as rendering the whole report at once ([`super::render`]).
@@ -10,7 +10,7 @@ use super::filter::FlowFilter;
 use super::model::{FlowReport, Report, SCHEMA_VERSION, Tool};
 use super::redact::Redactor;
 use super::summary::SummaryTally;
-use super::{Format, json, markdown, text};
+use super::{Format, ecs, json, markdown, text};
 use crate::analysis::VerdictKind;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -119,6 +119,11 @@ impl<'a> ReportWriter<'a> {
                 self.markdown.add(&flow);
                 Ok(())
             }
+            Format::Ecs => {
+                self.scratch.clear();
+                ecs::flow_line(&flow, &mut self.scratch)?;
+                self.out.write_all(&self.scratch)
+            }
         }
     }
 
@@ -153,6 +158,7 @@ impl<'a> ReportWriter<'a> {
             }
             Format::Jsonl => json::render_summary_line(&rest, self.out),
             Format::Markdown => markdown::render_tallied(&rest, &self.markdown, self.out),
+            Format::Ecs => ecs::render_end(&rest, self.out),
         }
     }
 }

@@ -92,6 +92,10 @@ pub struct FlowReport {
     pub client: EndpointReport,
     /// The accepting side.
     pub server: EndpointReport,
+    /// Community ID v1 (seed 0) of the flow's endpoints as reported (`1:…`, TCP protocol 6,
+    /// QUIC as UDP 17): the ID Zeek, Suricata and Arkime give the same connection. Under
+    /// `--redact`, computed over the pseudonyms.
+    pub community_id: String,
     /// First frame of the flow (1-based).
     pub first_frame: u64,
     /// Last frame of the flow seen.
