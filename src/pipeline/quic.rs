@@ -325,6 +325,7 @@ impl QuicConnection {
         let Ok(keys) = InitialKeys::derive(long.version, long.dcid) else {
             return false;
         };
+        self.facts.decryptions += 1;
         let Ok(opened) = keys.client.open_long(&long, None, buf) else {
             return false;
         };
@@ -381,7 +382,10 @@ impl QuicConnection {
             // The client's first Initial: its keys come from its own Destination Connection ID.
             if let Some(dcid) = ConnectionId::new(long.dcid)
                 && let Ok(keys) = InitialKeys::derive(long.version, long.dcid)
-                && keys.client.open_long(long, None, buf).is_ok()
+                && {
+                    self.facts.decryptions += 1;
+                    keys.client.open_long(long, None, buf).is_ok()
+                }
             {
                 self.client = Some(side);
                 self.key_dcid = Some(dcid);
@@ -420,6 +424,7 @@ impl QuicConnection {
         };
         let s = space_index(space);
         let largest = self.readers[side.index()][s].largest;
+        let mut tried = false;
         let opened = match space {
             Space::Initial => self.initial_keys(long.version).and_then(|keys| {
                 let keys = if from_client {
@@ -427,12 +432,15 @@ impl QuicConnection {
                 } else {
                     &keys.server
                 };
+                tried = true;
                 keys.open_long(long, largest, buf).ok()
             }),
-            Space::Handshake => self.handshake_keys[side.index()]
-                .as_ref()
-                .and_then(|keys| keys.open_long(long, largest, buf).ok()),
+            Space::Handshake => self.handshake_keys[side.index()].as_ref().and_then(|keys| {
+                tried = true;
+                keys.open_long(long, largest, buf).ok()
+            }),
         };
+        self.facts.decryptions += u64::from(tried);
         let Some(opened) = opened else {
             match space {
                 // A reserved version (forcing Version Negotiation) defines no keys: its Initial
