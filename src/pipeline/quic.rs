@@ -241,7 +241,11 @@ impl QuicConnection {
         keylog: &KeyLog,
         buf: &mut Vec<u8>,
     ) -> Absorbed {
-        if self.starts_new_connection(side, udp.payload, buf) {
+        // A short header first (RFC 9000 §17.3: the Header Form bit clear) is a datagram of one
+        // 1-RTT packet, a long header never following it: nearly every datagram of a connection
+        // after its handshake. It is counted from its first byte, nothing more.
+        let short = udp.payload.first().is_some_and(|b| b & 0x80 == 0);
+        if !short && self.starts_new_connection(side, udp.payload, buf) {
             return Absorbed::NewConnection;
         }
         self.last_frame = frame.number;
@@ -252,6 +256,10 @@ impl QuicConnection {
         }
         if frame.original_len as usize > frame.data.len() {
             self.facts.cut_datagrams.add(frame.number);
+        }
+        if short {
+            self.facts.one_rtt_packets += 1;
+            return Absorbed::Read;
         }
         if self.facts.first_version.is_none() {
             // From the header alone: a packet whose Length does not fit still names its version.
