@@ -33,8 +33,8 @@ exclusions):
 - selected: alpn_selected equals the EncryptedExtensions' ALPN tshark decrypted (only where it
   decrypted them);
 - verdict: alpnscope's verdict is the one tshark's facts imply (README verdict table, QUIC rules):
-  the server's CONNECTION_CLOSE with TLS alert 120 -> no_common_protocol; no ServerHello ->
-  incomplete; EncryptedExtensions decrypted: no server ALPN -> not_offered when the client offered
+  the server's CONNECTION_CLOSE with TLS alert 120 -> no_common_protocol; no ServerHello, or
+  no ClientHello read (the offer unknown) -> incomplete; EncryptedExtensions decrypted: no server ALPN -> not_offered when the client offered
   nothing, else server_declined; a selection the client did not offer -> selected_unoffered; the
   first non-GREASE offer -> agreed, another offered one -> downgraded; not decrypted ->
   not_offered when the client offered nothing, else hidden.
@@ -88,10 +88,6 @@ EXCLUSIONS = [
     ("*quic_q50.pcap", None, "found", GQUIC_Q050),
     ("*quic-forcing-vn-with-data.pcapng", 0, "verdict", VN_KEYS),
     ("*tcpdump__tests_quic_vn.pcap", 0, "verdict", VN_KEYS),
-    ("*quic_handshake_truncated.pcap", 0, "verdict",
-     "the snaplen (256) cut every client Initial: Wireshark takes the Initial keys from a cut "
-     "packet's header and reads the server's ServerHello; alpnscope opens no cut packet, reports "
-     "the offer unknown and asks for whole packets (a limit of alpnscope, not a wrong fact)"),
     ("*quic-go_zerortt.pcap", 2, "found", CID_SPLIT),
     ("*quicv2-echo-443.pcap", 1, "found", CID_SPLIT),
     ("*quicv2-echo-dpd-custom-port-4433.pcap", 1, "found", CID_SPLIT),
@@ -216,7 +212,7 @@ def expected_verdict(c):
     offered = c["offered"] or []
     if c["alert120"]:
         return {"no_common_protocol"}
-    if not c["server_hello"]:
+    if not c["server_hello"] or c["offered"] is None:
         return {"incomplete"}
     if not c["ee"]:
         return {"not_offered"} if not offered else {"hidden"}

@@ -359,14 +359,13 @@ fn extract(
                     String::new()
                 }
             );
-            let quic = report
-                .flows
-                .iter()
-                .filter(|f| f.transport == alpnscope::report::model::Transport::Quic)
-                .count();
-            if quic > 0 {
+            if redacted && done.quic_cut_packets > 0 {
                 eprintln!(
-                    "alpnscope: {quic} QUIC flows are not in the extract: extracting QUIC flows is not supported yet"
+                    "alpnscope: redacted extract: {} QUIC datagrams are cut off as if by a snaplen \
+                     from the first packet that could not be opened to be redacted (an Initial \
+                     packet that no Initial keys of its connection open, bytes that are not QUIC \
+                     packets of a version alpnscope reads)",
+                    done.quic_cut_packets
                 );
             }
             if redacted && done.cut_packets > 0 {

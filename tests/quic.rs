@@ -518,3 +518,40 @@ fn unanswered_quic_then_tcp_is_a_fallback_finding() {
         format!("- **quic fallback** — {FALLBACK_FINDING} (flows 0, 1; frames 1, 4, 8, 10)\n");
     assert!(markdown.contains(&bullet), "{markdown}");
 }
+
+/// quic-h3-agreed.pcap cut to 300 bytes a frame (fixtures/make-fixtures.sh quic_snaplen_300): no
+/// client Initial opens, but the cut Initial still names the connection ID its keys come from,
+/// and those open the server's whole Initial packet in frame 2 — the ServerHello, as tshark
+/// shows it. The client is the side that sent the cut Initial; the offer stays unknown.
+#[test]
+fn a_snaplen_cut_client_initial_still_opens_the_servers_initial() {
+    let path = project_path("fixtures/quic-snaplen-300.pcap");
+    let doc = analyze_json(path.to_str().unwrap(), &[]);
+    let flows = quic_flows(&doc);
+    assert_eq!(flows.len(), 1);
+    let flow = flows[0];
+    assert_eq!(flow["client"]["port"], 55122);
+    assert_eq!(flow["server"]["port"], 443);
+    assert_eq!(flow["verdict"], "incomplete");
+    assert_eq!(
+        flow["detail"],
+        "no ClientHello could be read: the capture cut 3 of this connection's datagrams short (first in frame 1: a snaplen), and a QUIC packet opens only whole, so the offer is unknown; the server answered with a ServerHello (frame 2, TLS 1.3), read with the Initial keys of the cut packet's connection ID; capture whole packets (tcpdump -s 0)"
+    );
+    assert_eq!(numbers(&flow["evidence_frames"]), [1, 2]);
+    assert_eq!(flow["tls_version"], "1.3");
+    assert_eq!(numbers(&flow["server_hello"]["frames"]), [2]);
+    assert!(flow["client_hello"].is_null());
+    assert_eq!(flow["alpn_selected"], Value::Null);
+    let q = &flow["quic"];
+    assert_eq!(q["client_dcid"], "6b4d757214bdbb61");
+    assert_eq!(q["server_scid"], "6446622bca48f4c9");
+    assert_eq!(numbers(&q["client_initials"]["frames"]), [1, 3]);
+    assert_eq!(q["undecryptable_initials"]["count"], 0);
+    // The selection is in the EncryptedExtensions, which the capture cut: unknown, not "none".
+    let out = common::run(&["analyze", path.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("\n  selected  (encrypted)  (TLS 1.3)\n"),
+        "{text}"
+    );
+}

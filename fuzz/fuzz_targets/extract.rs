@@ -7,14 +7,19 @@
 //! - no panic, and the extract is written (the capture reads again as it read the first time);
 //! - each extract reads back through the product's own reader as a whole pcapng (no warning),
 //!   with as many frames as the extract says it wrote;
-//! - its frames are exactly the input's frames that decode as a TCP segment of a reported flow
-//!   within its frames (the first, to the end of its handshake or its last), in input order:
-//!   never a frame more (so never more frames than the input), never one left out; the plain
-//!   extract has them byte for byte (bytes, time, length on the wire, link type);
+//! - every flow is extracted, over TCP and QUIC;
+//! - its frames are exactly the input's frames that decode as a TCP segment of a reported TCP
+//!   flow within its frames (the first, to the end of its handshake or its last), or as a UDP
+//!   datagram of a reported QUIC flow within its frames (the first, to the client's first
+//!   datagram holding a 1-RTT packet — as `alpnscope::quic::packet::packets` reads it — or its
+//!   last), in input order: never a frame more (so never more frames than the input), never
+//!   one left out; the plain extract has them byte for byte (bytes, time, length on the wire,
+//!   link type);
 //! - a redacted frame keeps the original's time, length on the wire and link type, is no longer
 //!   than the original (a payload is cut at most), and still decodes as the same TCP segment
-//!   (ports, sequence and acknowledgement numbers, flags) between the pseudonyms of the
-//!   original's addresses: no IPv4 or IPv6 address of the input's flows is left in a packet
+//!   (ports, sequence and acknowledgement numbers, flags) or UDP datagram (ports, a payload no
+//!   longer than the original's) between the pseudonyms of the original's addresses: no IPv4
+//!   or IPv6 address of the input's flows is left in a packet
 //!   header, and no pseudonym is the address it stands for (but for `::1` and `::`, which name
 //!   nobody and stay). That a pseudonym of one address may equal another flow's address is a
 //!   coincidence of keyed digests (few addresses have as many digits in their class), not a
@@ -31,7 +36,8 @@
 use alpnscope::capture::{self, CaptureEvent, LinkType};
 use alpnscope::decode::{Decoded, decode_frame};
 use alpnscope::extract;
-use alpnscope::report::model::{FlowReport, Report};
+use alpnscope::quic::packet::{Packet as QuicPacket, packets as quic_packets};
+use alpnscope::report::model::{FlowReport, Report, Transport};
 use alpnscope::report::redact::{Redactor, SniMode};
 use alpnscope_fuzz::{MemFile, analyze_file, analyzer_options_for, redactor};
 use libfuzzer_sys::fuzz_target;
@@ -49,7 +55,16 @@ struct Tcp {
     flags: u8,
 }
 
-/// A frame of the input or of an extract, with its TCP segment when it decodes as one.
+/// A UDP datagram of a frame: its endpoints and payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Udp {
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    payload: Vec<u8>,
+}
+
+/// A frame of the input or of an extract, with its TCP segment or UDP datagram when it decodes
+/// as one.
 #[derive(Debug, Clone)]
 struct Packet {
     number: u64,
@@ -59,6 +74,7 @@ struct Packet {
     original_len: u32,
     data: Vec<u8>,
     tcp: Option<Tcp>,
+    udp: Option<Udp>,
 }
 
 /// Every frame of `bytes`, read with the product's reader, and its summary.
@@ -73,15 +89,26 @@ fn packets(
         let CaptureEvent::Frame(frame) = event else {
             return;
         };
-        let tcp = match decode_frame(&frame) {
-            Decoded::Tcp(seg) => Some(Tcp {
-                src: (seg.src_ip, seg.src_port),
-                dst: (seg.dst_ip, seg.dst_port),
-                seq: seg.seq,
-                ack: seg.ack,
-                flags: seg.flags.0,
-            }),
-            _ => None,
+        let (tcp, udp) = match decode_frame(&frame) {
+            Decoded::Tcp(seg) => (
+                Some(Tcp {
+                    src: (seg.src_ip, seg.src_port),
+                    dst: (seg.dst_ip, seg.dst_port),
+                    seq: seg.seq,
+                    ack: seg.ack,
+                    flags: seg.flags.0,
+                }),
+                None,
+            ),
+            Decoded::Udp(d) => (
+                None,
+                Some(Udp {
+                    src: (d.src_ip, d.src_port),
+                    dst: (d.dst_ip, d.dst_port),
+                    payload: d.payload.to_vec(),
+                }),
+            ),
+            _ => (None, None),
         };
         found.push(Packet {
             number: frame.number,
@@ -90,29 +117,61 @@ fn packets(
             original_len: frame.original_len,
             data: frame.data.to_vec(),
             tcp,
+            udp,
         });
     });
     (summary, found)
 }
 
-/// Whether `packet` belongs in the extract of `flows`: a TCP segment between a flow's client and
-/// server, from its first frame to the end of its handshake (or its last frame).
-fn selected(packet: &Packet, flows: &[FlowReport]) -> bool {
-    let Some(tcp) = &packet.tcp else {
-        return false;
-    };
-    flows.iter().any(|f| {
-        // QUIC flows are not extracted.
-        let Some(flow_tcp) = &f.tcp else {
-            return false;
-        };
-        let last = flow_tcp.handshake_end_frame.unwrap_or(f.last_frame);
+/// Whether `packet` belongs in the extract of `flows`: a TCP segment between a TCP flow's client
+/// and server, from its first frame to the end of its handshake (or its last frame), or a UDP
+/// datagram between a QUIC flow's, from its first frame to the end of its handshake
+/// (`quic_ends`).
+fn selected(packet: &Packet, flows: &[FlowReport], quic_ends: &[Option<u64>]) -> bool {
+    flows.iter().zip(quic_ends).any(|(f, quic_end)| {
         let client = (f.client.ip, f.client.port);
         let server = (f.server.ip, f.server.port);
+        let (src, dst, last) = match (&packet.tcp, &packet.udp, &f.tcp, f.transport) {
+            (Some(tcp), _, Some(flow_tcp), Transport::Tcp) => (
+                tcp.src,
+                tcp.dst,
+                flow_tcp.handshake_end_frame.unwrap_or(f.last_frame),
+            ),
+            (_, Some(udp), None, Transport::Quic) => {
+                (udp.src, udp.dst, quic_end.unwrap_or(f.last_frame))
+            }
+            _ => return false,
+        };
         (f.first_frame..=last).contains(&packet.number)
-            && ((tcp.src == client && tcp.dst == server)
-                || (tcp.src == server && tcp.dst == client))
+            && ((src == client && dst == server) || (src == server && dst == client))
     })
+}
+
+/// Where each QUIC flow's handshake ends in `input`: the client's first datagram of the flow
+/// that holds a 1-RTT (short-header) packet. `None` for TCP flows and QUIC flows without one.
+fn quic_handshake_ends(input: &[Packet], flows: &[FlowReport]) -> Vec<Option<u64>> {
+    flows
+        .iter()
+        .map(|f| {
+            if f.transport != Transport::Quic {
+                return None;
+            }
+            let client = (f.client.ip, f.client.port);
+            let server = (f.server.ip, f.server.port);
+            input
+                .iter()
+                .filter(|p| (f.first_frame..=f.last_frame).contains(&p.number))
+                .find(|p| {
+                    p.udp.as_ref().is_some_and(|u| {
+                        u.src == client
+                            && u.dst == server
+                            && quic_packets(&u.payload)
+                                .any(|q| matches!(q, Ok(QuicPacket::Short { .. })))
+                    })
+                })
+                .map(|p| p.number)
+        })
+        .collect()
 }
 
 /// The file extracts are written to.
@@ -129,8 +188,7 @@ fn extract_all(report: &Report, redactor: Option<&mut Redactor>) -> Vec<Packet> 
         Ok(written) => written,
         Err(e) => panic!("the extract was not written: {e}"),
     };
-    let tcp_flows = report.flows.iter().filter(|f| f.tcp.is_some()).count();
-    assert_eq!(written.flows, tcp_flows, "every TCP flow is extracted");
+    assert_eq!(written.flows, report.flows.len(), "every flow is extracted");
     let bytes = out.contents();
     let (summary, packets) = packets(&bytes);
     let summary = match summary {
@@ -197,20 +255,39 @@ fn check_redacted(report: &Report, expected: &[&Packet], mode: SniMode) {
             original.data.len(),
             redacted.data.len()
         );
-        let (Some(before), Some(after)) = (original.tcp, redacted.tcp) else {
-            panic!("{mode:?}: frame {n} no longer decodes as a TCP segment");
-        };
         let mut pseudonym = |(ip, port): (IpAddr, u16)| (redactor.address(ip), port);
-        let wanted = Tcp {
-            src: pseudonym(before.src),
-            dst: pseudonym(before.dst),
-            ..before
+        let addresses = match (original.tcp, redacted.tcp, &original.udp, &redacted.udp) {
+            (Some(before), Some(after), _, _) => {
+                let wanted = Tcp {
+                    src: pseudonym(before.src),
+                    dst: pseudonym(before.dst),
+                    ..before
+                };
+                assert_eq!(
+                    after, wanted,
+                    "{mode:?}: frame {n} is the same segment between the pseudonyms of its \
+                     addresses"
+                );
+                [before.src.0, before.dst.0]
+            }
+            (None, None, Some(before), Some(after)) => {
+                assert_eq!(
+                    (after.src, after.dst),
+                    (pseudonym(before.src), pseudonym(before.dst)),
+                    "{mode:?}: frame {n} is the same datagram between the pseudonyms of its \
+                     addresses"
+                );
+                assert!(
+                    after.payload.len() <= before.payload.len(),
+                    "{mode:?}: frame {n}: the datagram's payload grew"
+                );
+                [before.src.0, before.dst.0]
+            }
+            _ => panic!(
+                "{mode:?}: frame {n} no longer decodes as the same TCP segment or UDP datagram"
+            ),
         };
-        assert_eq!(
-            after, wanted,
-            "{mode:?}: frame {n} is the same segment between the pseudonyms of its addresses"
-        );
-        for ip in [before.src.0, before.dst.0] {
+        for ip in addresses {
             let named_nobody =
                 matches!(ip, IpAddr::V6(v6) if v6.is_loopback() || v6.is_unspecified());
             assert!(
@@ -247,9 +324,10 @@ fuzz_target!(|data: &[u8]| {
     // The input as the extract reads it again.
     let (summary, input) = packets(data);
     assert!(summary.is_ok(), "the capture read once reads again");
+    let quic_ends = quic_handshake_ends(&input, &report.flows);
     let expected: Vec<&Packet> = input
         .iter()
-        .filter(|p| selected(p, &report.flows))
+        .filter(|p| selected(p, &report.flows, &quic_ends))
         .collect();
 
     let plain = extract_all(&report, None);

@@ -1,6 +1,10 @@
 //! Handshake-only captures: the packets of selected flows, up to the end of their TLS handshake,
 //! written to a small pcapng for a bug ticket.
 //!
+//! TCP flows end with the frame the report names as the end of their handshake; QUIC flows with
+//! the client's first datagram carrying a 1-RTT packet (`quic.rs`, which also rewrites their
+//! Initial packets in a redacted extract).
+//!
 //! One section; one interface per original link type, with nanosecond timestamps; the original
 //! timestamps; a comment on each flow's first packet with its verdict; and, on request, a
 //! Decryption Secrets Block holding only the handshake secrets of those flows, so Wireshark can
@@ -9,10 +13,12 @@
 
 mod pcapng;
 mod proxy;
+mod quic;
 mod scrub;
 mod stream;
 
 use pcapng::{PcapngWriter, fit_option_text};
+use scrub::Carried;
 
 pub use scrub::Scrubber;
 
@@ -101,34 +107,83 @@ pub struct ExtractSummary {
     pub not_tls_directions: usize,
     /// Redacted extracts: packets whose payload was cut, in whole or in part.
     pub cut_packets: u64,
+    /// Redacted extracts: QUIC datagrams cut from a packet that could not be opened and
+    /// redacted (an Initial packet no keys of its flow open, bytes that are not QUIC packets).
+    pub quic_cut_packets: u64,
 }
 
 /// A flow to extract: its endpoints and frame range within its capture.
 struct Selected {
+    transport: Transport,
     client: (IpAddr, u16),
     server: (IpAddr, u16),
     first: u64,
     last: u64,
     comment: String,
     commented: bool,
-    /// Client to server, then server to client (redacted extracts only).
+    /// Client to server, then server to client (redacted TCP flows only).
     streams: [Direction; 2],
+    /// The Initial packets' CRYPTO streams (redacted QUIC flows only).
+    quic: quic::QuicFlow,
+}
+
+/// A TCP segment or a UDP datagram of a frame: transport, source, destination, payload.
+struct Carrying<'a> {
+    transport: Transport,
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    payload: &'a [u8],
+    /// A TCP segment's sequence number and SYN flag.
+    tcp: Option<(u32, bool)>,
+}
+
+impl<'a> Carrying<'a> {
+    /// The segment or datagram of a decoded frame.
+    fn of(decoded: Decoded<'a>) -> Option<Carrying<'a>> {
+        match decoded {
+            Decoded::Tcp(seg) => Some(Carrying {
+                transport: Transport::Tcp,
+                src: (seg.src_ip, seg.src_port),
+                dst: (seg.dst_ip, seg.dst_port),
+                payload: seg.payload,
+                tcp: Some((seg.seq, seg.flags.syn())),
+            }),
+            Decoded::Udp(d) => Some(Carrying {
+                transport: Transport::Quic,
+                src: (d.src_ip, d.src_port),
+                dst: (d.dst_ip, d.dst_port),
+                payload: d.payload,
+                tcp: None,
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl Selected {
     /// Whether `seg` of frame `number` belongs to this flow, and if so, from the client or not.
-    fn direction_of(&self, seg: &decode::Segment<'_>, number: u64) -> Option<bool> {
-        if !(self.first..=self.last).contains(&number) {
+    fn direction_of(&self, seg: &Carrying<'_>, number: u64) -> Option<bool> {
+        if seg.transport != self.transport || !(self.first..=self.last).contains(&number) {
             return None;
         }
-        let a = (seg.src_ip, seg.src_port);
-        let b = (seg.dst_ip, seg.dst_port);
+        let a = seg.src;
+        let b = seg.dst;
         if self.client == a && self.server == b {
             Some(true)
         } else if self.client == b && self.server == a {
             Some(false)
         } else {
             None
+        }
+    }
+}
+
+impl Selected {
+    /// A QUIC flow's handshake part ends with `seg` of frame `number` when the client sent it
+    /// with a 1-RTT packet: nothing after it is written.
+    fn end_quic_handshake(&mut self, seg: &Carrying<'_>, from_client: bool, number: u64) {
+        if from_client && quic::ends_handshake(seg.payload) {
+            self.last = self.last.min(number);
         }
     }
 }
@@ -189,11 +244,10 @@ pub fn extract(
         source,
     };
     let wanted: std::collections::HashSet<u64> = flow_ids.iter().copied().collect();
-    // QUIC flows are not extracted (yet): their packets would need re-protecting to redact.
     let chosen: Vec<&FlowReport> = report
         .flows
         .iter()
-        .filter(|f| wanted.contains(&f.id) && f.transport == Transport::Tcp)
+        .filter(|f| wanted.contains(&f.id))
         .collect();
     let names = sensitive_names(&chosen);
     let addresses = sensitive_addresses(&chosen);
@@ -224,6 +278,10 @@ pub fn extract(
         let copied = match scrubber.as_mut() {
             Some(scrubber) => collect_streams(path, &mut selected, &mut budget).map(|()| {
                 for flow in &mut selected {
+                    if flow.transport == Transport::Quic {
+                        flow.quic.finish(scrubber);
+                        continue;
+                    }
                     for (direction, from_client) in flow.streams.iter_mut().zip([true, false]) {
                         direction.finish(from_client, scrubber);
                         summary.not_tls_directions += usize::from(direction.not_tls());
@@ -233,7 +291,7 @@ pub fn extract(
             None => Ok(()),
         }
         .and_then(|()| copy_packets(path, &mut selected, &mut writer, scrubber.as_mut()));
-        let (packets, cut) = copied.map_err(|e| match e {
+        let (packets, cut, quic_cut) = copied.map_err(|e| match e {
             CopyError::Open(source) => ExtractError::Reopen {
                 path: path.to_string(),
                 source,
@@ -246,6 +304,7 @@ pub fn extract(
         })?;
         summary.packets += packets;
         summary.cut_packets += cut;
+        summary.quic_cut_packets += quic_cut;
     }
     writer.flush().map_err(write_err)?;
     Ok(summary)
@@ -264,6 +323,7 @@ fn select(
             None => comment,
         };
         by_capture.entry(f.capture).or_default().push(Selected {
+            transport: f.transport,
             client: (f.client.ip, f.client.port),
             server: (f.server.ip, f.server.port),
             first: f.first_frame,
@@ -275,6 +335,7 @@ fn select(
             comment: fit_option_text(comment),
             commented: false,
             streams: Default::default(),
+            quic: Default::default(),
         });
     }
     by_capture
@@ -315,7 +376,7 @@ enum CopyError {
 }
 
 /// First pass of a redacted extract: reads the capture at `path` and hands each segment of the
-/// `selected` flows to its direction.
+/// `selected` flows to its direction, each datagram to its QUIC flow.
 fn collect_streams(
     path: &str,
     selected: &mut [Selected],
@@ -326,17 +387,23 @@ fn collect_streams(
         let CaptureEvent::Frame(frame) = event else {
             return;
         };
-        let Decoded::Tcp(seg) = decode::decode_frame(&frame) else {
+        let Some(seg) = Carrying::of(decode::decode_frame(&frame)) else {
             return;
         };
         for flow in selected.iter_mut() {
             if let Some(from_client) = flow.direction_of(&seg, frame.number) {
-                flow.streams[usize::from(!from_client)].collect(
-                    seg.seq,
-                    seg.flags.syn(),
-                    seg.payload,
-                    budget,
-                );
+                match seg.tcp {
+                    Some((seq, syn)) => flow.streams[usize::from(!from_client)].collect(
+                        seq,
+                        syn,
+                        seg.payload,
+                        budget,
+                    ),
+                    None => {
+                        flow.quic.collect(seg.payload, from_client, budget);
+                        flow.end_quic_handshake(&seg, from_client, frame.number);
+                    }
+                }
                 return;
             }
         }
@@ -346,17 +413,19 @@ fn collect_streams(
 }
 
 /// Reads the capture at `path` again and writes the packets of the `selected` flows; returns how
-/// many were written and of those, how many had their payload cut.
+/// many were written and of those, how many TCP segments and QUIC datagrams had their payload
+/// cut.
 fn copy_packets<W: Write>(
     path: &str,
     selected: &mut [Selected],
     writer: &mut PcapngWriter<W>,
     mut scrubber: Option<&mut Scrubber<'_>>,
-) -> Result<(u64, u64), CopyError> {
+) -> Result<(u64, u64, u64), CopyError> {
     let input = File::open(path).map_err(CopyError::Open)?;
     let mut failure: Option<io::Error> = None;
     let mut packets = 0;
     let mut cut = 0;
+    let mut quic_cut = 0;
     capture::read_capture(io::BufReader::new(input), |event| {
         let CaptureEvent::Frame(frame) = event else {
             return;
@@ -364,7 +433,7 @@ fn copy_packets<W: Write>(
         if failure.is_some() {
             return;
         }
-        let Decoded::Tcp(seg) = decode::decode_frame(&frame) else {
+        let Some(seg) = Carrying::of(decode::decode_frame(&frame)) else {
             return;
         };
         let Some((flow, from_client)) = selected
@@ -376,18 +445,44 @@ fn copy_packets<W: Write>(
         let scrubbed;
         let data: &[u8] = match scrubber.as_deref_mut() {
             Some(s) => {
-                let direction = &flow.streams[usize::from(!from_client)];
                 let mut was_cut = false;
-                scrubbed = s.frame(frame.link_type, frame.data, &mut |seq, syn, payload| {
-                    let kept = direction.patch(seq, syn, payload);
-                    was_cut = kept < payload.len();
-                    kept
-                });
-                cut += u64::from(was_cut);
+                if seg.tcp.is_some() {
+                    let direction = &flow.streams[usize::from(!from_client)];
+                    scrubbed = s.frame(frame.link_type, frame.data, &mut |carried, payload| {
+                        let Carried::Tcp { seq, syn } = carried else {
+                            return 0;
+                        };
+                        let kept = direction.patch(seq, syn, payload);
+                        was_cut = kept < payload.len();
+                        kept
+                    });
+                    cut += u64::from(was_cut);
+                } else {
+                    // The datagram rewritten first (the scrubber's patterns), then put in place
+                    // of the original payload.
+                    let mut rewritten = seg.payload.to_vec();
+                    let kept = flow
+                        .quic
+                        .rewrite(seg.payload, from_client, &mut rewritten, s);
+                    rewritten.truncate(kept);
+                    scrubbed = s.frame(frame.link_type, frame.data, &mut |carried, payload| {
+                        if carried != Carried::Udp || payload.len() != seg.payload.len() {
+                            was_cut = !payload.is_empty();
+                            return 0;
+                        }
+                        payload[..rewritten.len()].copy_from_slice(&rewritten);
+                        was_cut = rewritten.len() < payload.len();
+                        rewritten.len()
+                    });
+                    quic_cut += u64::from(was_cut);
+                }
                 &scrubbed
             }
             None => frame.data,
         };
+        if seg.tcp.is_none() {
+            flow.end_quic_handshake(&seg, from_client, frame.number);
+        }
         let comment = (!flow.commented).then_some(flow.comment.as_str());
         flow.commented = true;
         match writer.packet(&frame, data, comment) {
@@ -398,7 +493,7 @@ fn copy_packets<W: Write>(
     .map_err(CopyError::Read)?;
     match failure {
         Some(e) => Err(CopyError::Write(e)),
-        None => Ok((packets, cut)),
+        None => Ok((packets, cut, quic_cut)),
     }
 }
 

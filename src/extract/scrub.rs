@@ -4,7 +4,7 @@
 //! names, proxy targets, and every parent domain of a name: `alpn.test` of `h1.alpn.test`,
 //! wherever it appears, e.g. in a URL inside the certificate; addresses in binary and as text)
 //! overwritten with keyed stand-ins of the same length, so every length field, sequence number
-//! and TLS structure stays valid. The payload rewrite itself is chosen per direction over the
+//! and TLS structure stays valid (IP, TCP and UDP checksums recomputed). The payload rewrite itself is chosen per direction over the
 //! reassembled bytes (`stream.rs`), so a name split across segments is found; the patterns are
 //! applied once more to each segment alone, for a retransmitted copy whose bytes differ. Only
 //! bytes in the clear can be rewritten: TLS 1.3 certificates are encrypted, which is why a
@@ -16,6 +16,20 @@ use crate::decode::{self, link};
 use crate::report::redact::{Redactor, address_text};
 use etherparse::{LaxNetSlice, TransportSlice};
 use std::net::IpAddr;
+
+/// The transport payload [`Scrubber::frame`] hands to its rewriter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Carried {
+    /// A TCP segment's payload: its sequence number and SYN flag.
+    Tcp {
+        /// Sequence number.
+        seq: u32,
+        /// SYN flag.
+        syn: bool,
+    },
+    /// A UDP datagram's payload.
+    Udp,
+}
 
 /// Rewrites packets for a redacted extract.
 pub struct Scrubber<'r> {
@@ -157,15 +171,16 @@ impl<'r> Scrubber<'r> {
         }
     }
 
-    /// A redacted copy of a frame. `payload` rewrites a TCP segment's payload (given its
-    /// sequence number and SYN flag) and says how many of its bytes may be written: the rest is
-    /// cut, as a snaplen would cut it (the lengths in the headers stay, so sequence analysis is
-    /// unchanged), and the TCP checksum, which covered the original bytes, is zeroed.
-    pub fn frame(
+    /// A redacted copy of a frame. `payload` rewrites a TCP segment's or a UDP datagram's
+    /// payload ([`Carried`] says which, with a segment's sequence number and SYN flag) and says
+    /// how many of its bytes may be written: the rest is cut, as a snaplen would cut it (the
+    /// lengths in the headers stay, so sequence analysis is unchanged), and the TCP or UDP
+    /// checksum, which covered the original bytes, is zeroed.
+    pub(super) fn frame(
         &mut self,
         link_type: LinkType,
         data: &[u8],
-        payload: &mut dyn FnMut(u32, bool, &mut [u8]) -> usize,
+        payload: &mut dyn FnMut(Carried, &mut [u8]) -> usize,
     ) -> Vec<u8> {
         let mut out = data.to_vec();
         match link_type {
@@ -203,8 +218,13 @@ impl<'r> Scrubber<'r> {
             }
             packet = inner;
         }
-        let (addresses, tcp_at) = self.ip_header(&packet, data, &mut out);
-        self.tcp(&packet, data, out, addresses, tcp_at, payload)
+        let (addresses, whole) = self.ip_header(&packet, data, &mut out);
+        if let Some(Some(TransportSlice::Udp(udp))) = Some(&packet.transport).map(|t| t.as_ref())
+            && let Some(at) = offset_in(data, udp.slice())
+        {
+            return udp_datagram(out, at, udp.slice().len(), addresses, whole, payload);
+        }
+        self.tcp(&packet, data, out, addresses, whole, payload)
     }
 
     /// Rewrites the addresses of `packet`'s IP header in `out` (a copy of `data`, where the
@@ -266,7 +286,7 @@ impl<'r> Scrubber<'r> {
         mut out: Vec<u8>,
         addresses: Option<(IpAddr, IpAddr)>,
         tcp_at: Option<()>,
-        payload: &mut dyn FnMut(u32, bool, &mut [u8]) -> usize,
+        payload: &mut dyn FnMut(Carried, &mut [u8]) -> usize,
     ) -> Vec<u8> {
         if let Some(Some(TransportSlice::Tcp(tcp))) = Some(&packet.transport).map(|t| t.as_ref())
             && let Some(at) = offset_in(data, tcp.slice())
@@ -274,7 +294,11 @@ impl<'r> Scrubber<'r> {
             let header = tcp.header_slice().len();
             let end = at + tcp.slice().len();
             let syn = tcp.syn();
-            let kept = payload(tcp.sequence_number(), syn, &mut out[at + header..end]);
+            let carried = Carried::Tcp {
+                seq: tcp.sequence_number(),
+                syn,
+            };
+            let kept = payload(carried, &mut out[at + header..end]);
             // Names inside one segment, also in a copy whose bytes differ from the first.
             self.patterns(&mut out[at + header..end]);
             if at + header + kept < end {
@@ -310,6 +334,56 @@ impl<'r> Scrubber<'r> {
         }
         out
     }
+}
+
+/// Rewrites the UDP datagram at `at` in `out` (`len` bytes captured, header included): its
+/// payload through `payload`, then its checksum (RFC 768) over the pseudo-header of the
+/// pseudonyms `addresses` — when the datagram is whole and was summed at all (an IPv4 sender
+/// may send zero: no checksum); a datagram cut by `payload` gets zero.
+fn udp_datagram(
+    mut out: Vec<u8>,
+    at: usize,
+    len: usize,
+    addresses: Option<(IpAddr, IpAddr)>,
+    whole: Option<()>,
+    payload: &mut dyn FnMut(Carried, &mut [u8]) -> usize,
+) -> Vec<u8> {
+    const HEADER: usize = 8;
+    let end = at + len;
+    if len < HEADER || out.len() < end {
+        return out;
+    }
+    let kept = payload(Carried::Udp, &mut out[at + HEADER..end]);
+    if at + HEADER + kept < end {
+        out.truncate(at + HEADER + kept);
+        out[at + 6..at + 8].copy_from_slice(&[0, 0]);
+        return out;
+    }
+    let summed = out[at + 6..at + 8] != [0, 0];
+    if let (Some((src, dst)), Some(()), true) = (addresses, whole, summed) {
+        out[at + 6..at + 8].copy_from_slice(&[0, 0]);
+        let mut pseudo = Vec::with_capacity(40);
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                pseudo.extend_from_slice(&s.octets());
+                pseudo.extend_from_slice(&d.octets());
+                pseudo.extend_from_slice(&[0, 17]);
+                pseudo.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                pseudo.extend_from_slice(&s.octets());
+                pseudo.extend_from_slice(&d.octets());
+                pseudo.extend_from_slice(&(len as u32).to_be_bytes());
+                pseudo.extend_from_slice(&[0, 0, 0, 17]);
+            }
+            _ => {}
+        }
+        let sum = checksum(&out[at..end], sum_words(&pseudo, 0));
+        // RFC 768: a computed zero is sent as all ones (zero means "no checksum").
+        let sum = if sum == 0 { 0xffff } else { sum };
+        out[at + 6..at + 8].copy_from_slice(&sum.to_be_bytes());
+    }
+    out
 }
 
 /// Adds the big-endian 16-bit words of `data` to `sum`, unfolded. A u64 cannot overflow here:

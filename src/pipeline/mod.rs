@@ -257,31 +257,38 @@ impl Analyzer {
         let mut waiting: Vec<(u64, FlowKey)> = self
             .flows
             .iter()
-            .filter_map(|(k, slot)| Some((k, slot.connection()?)))
-            .filter(|(_, c)| c.awaits_secrets().is_some())
-            .map(|(k, c)| (c.index, *k))
+            .filter(|(_, slot)| slot.awaits_secrets().is_some())
+            .map(|(k, slot)| (slot.index(), *k))
             .collect();
         waiting.sort_unstable_by_key(|(index, _)| *index);
         for (_, key) in waiting {
-            let Some(connection) = self.flows.get_mut(&key).and_then(Slot::connection_mut) else {
+            let Some(slot) = self.flows.get_mut(&key) else {
                 continue;
             };
-            let Some(secrets) = connection
+            let Some(secrets) = slot
                 .awaits_secrets()
                 .and_then(|random| self.keylog.get(random))
             else {
                 continue;
             };
-            let mut context = Context {
-                keylog: &self.keylog,
-                tls_servers: &mut self.tls_servers,
-                await_keys: false,
-                now: self.now,
-            };
-            connection.provide_secrets(secrets, &mut context);
+            match slot {
+                Slot::Open(connection) => {
+                    let mut context = Context {
+                        keylog: &self.keylog,
+                        tls_servers: &mut self.tls_servers,
+                        await_keys: false,
+                        now: self.now,
+                    };
+                    connection.provide_secrets(secrets, &mut context);
+                }
+                Slot::Quic(connection) => {
+                    connection.provide_secrets(secrets, &self.keylog, &mut self.quic_buf);
+                }
+                Slot::Opening(_) => continue,
+            }
             if self.options.stream
-                && matches!(connection.reported, Reported::No)
-                && connection.verdict_is_final(true, self.now)
+                && matches!(slot.reported(), Some(Reported::No))
+                && slot.verdict_is_final(true, self.now)
             {
                 self.stream_flow(key);
             }
@@ -548,7 +555,8 @@ impl Analyzer {
         self.next_quic_connection += 1;
         self.activity.quiet.insert((frame.timestamp, index), key);
         self.output.opened(self.stream_base + index);
-        let connection = QuicConnection::new(key, index, number, frame);
+        let mut connection = QuicConnection::new(key, index, number, frame);
+        connection.await_keys = self.options.await_keys;
         self.flows.insert(key, Slot::Quic(Box::new(connection)));
     }
 

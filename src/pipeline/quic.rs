@@ -23,7 +23,7 @@
 //! messages they carried were read.
 
 use super::budget::{Charge, Footprint};
-use super::tcp::{Indexed, Progress, Reported, TABLE_ENTRY_BYTES};
+use super::tcp::{Indexed, KEY_WAIT_NS, Progress, Reported, TABLE_ENTRY_BYTES};
 use crate::analysis::{
     CloseSeen, FlowEnd, FlowFacts, KeyStatus, QuicFacts, QuicPacketType, RetrySeen, Role,
     VersionNegotiationSeen,
@@ -34,7 +34,7 @@ use crate::flow::{FlowKey, Side};
 use crate::quic::crypto::{CryptoStream, Space};
 use crate::quic::frame::{Frame as QuicFrame, frames_of};
 use crate::quic::keys::{InitialKeys, PacketKeys, verify_retry};
-use crate::quic::packet::{ConnectionId, LongPacket, Packet, packets, sniff};
+use crate::quic::packet::{ConnectionId, LongPacket, Packet, cut_long_header, packets, sniff};
 use crate::quic::version::{KnownVersion, LongType, Version};
 use crate::tls::handshake::{Reassembler, Step};
 use crate::tls::keylog::KeyLog;
@@ -47,6 +47,11 @@ pub const MAX_KEY_SETS: usize = 4;
 /// Most ClientHellos kept (a new one follows a Retry or a Version Negotiation only when the
 /// client starts over; the last counts).
 const MAX_CLIENT_HELLOS: usize = 2;
+/// Most Handshake packets held while a live capture waits for the key log to name the
+/// connection (`--await-keys`), and most bytes they may take: the server's first flight and
+/// the client's Finished fit (a certificate chain of a few KiB).
+const MAX_HELD_PACKETS: usize = 16;
+const MAX_HELD_BYTES: usize = 32 * 1024;
 /// Estimated heap bytes of one parsed hello, and of one Initial key set (two AES-GCM contexts
 /// with their header protection keys).
 const HELLO_BYTES: usize = 1024;
@@ -65,6 +70,17 @@ impl SpaceReader {
     fn held_bytes(&self) -> usize {
         self.crypto.held_bytes() + self.messages.held_bytes()
     }
+}
+
+/// A Handshake packet that arrived before its keys, kept to be opened when the key log names
+/// the connection (live use).
+#[derive(Debug)]
+struct HeldPacket {
+    side: Side,
+    frame: u64,
+    time: Timestamp,
+    /// The packet, from its first byte to the end of its Length.
+    bytes: Box<[u8]>,
 }
 
 /// What a datagram did to the connection, for the flow table.
@@ -91,6 +107,10 @@ pub(super) struct QuicConnection {
     pub last_time: Timestamp,
     /// The side that sent the first Initial the client's keys open.
     client: Option<Side>,
+    /// `client` and `key_dcid` come from a client Initial the capture cut short (a snaplen),
+    /// which could not be opened: taken as the client's until a packet of the other side
+    /// opens with their keys (confirmed) or does not (forgotten).
+    client_from_cut_initial: bool,
     /// The connection ID the Initial keys come from: the client's first Destination Connection
     /// ID, or a Retry's Source Connection ID.
     key_dcid: Option<ConnectionId>,
@@ -116,6 +136,14 @@ pub(super) struct QuicConnection {
     secrets: Option<Box<crate::tls::keylog::HandshakeSecrets>>,
     /// Handshake packets opened (any direction).
     handshake_opened: u64,
+    /// Live use (`--await-keys`): Handshake packets wait for key-log secrets written after
+    /// they arrived, and the verdict waits for them up to [`KEY_WAIT_NS`] after the ServerHello.
+    pub await_keys: bool,
+    /// Handshake packets that came before their keys, while keys are awaited (at most
+    /// [`MAX_HELD_PACKETS`], [`MAX_HELD_BYTES`]).
+    held: Vec<HeldPacket>,
+    /// The version of the packet that carried the ServerHello, and when it came.
+    server_hello_at: Option<(KnownVersion, Timestamp)>,
     facts: QuicFacts,
     /// A Retry or Version Negotiation asked the client to start over: its next Initial's
     /// CRYPTO stream begins anew.
@@ -140,6 +168,7 @@ impl QuicConnection {
             last_frame: frame.number,
             last_time: frame.timestamp,
             client: None,
+            client_from_cut_initial: false,
             key_dcid: None,
             initial_keys: Vec::new(),
             probed: Vec::new(),
@@ -152,6 +181,9 @@ impl QuicConnection {
             keys: KeyStatus::NoKeyLog,
             secrets: None,
             handshake_opened: 0,
+            await_keys: false,
+            held: Vec::new(),
+            server_hello_at: None,
             facts: QuicFacts {
                 connection_number,
                 ..QuicFacts::default()
@@ -204,7 +236,8 @@ impl QuicConnection {
                 + usize::from(self.hello_retry.is_some()))
                 * HELLO_BYTES
             + (self.initial_keys.len() + self.handshake_keys.iter().flatten().count())
-                * KEY_SET_BYTES;
+                * KEY_SET_BYTES
+            + self.held_bytes();
         Footprint {
             total: fixed + buffered,
             out_of_order: 0,
@@ -212,13 +245,102 @@ impl QuicConnection {
         }
     }
 
+    /// Bytes of the Handshake packets held for keys.
+    fn held_bytes(&self) -> usize {
+        self.held.iter().map(|p| p.bytes.len()).sum()
+    }
+
     /// True when more packets cannot change the verdict: a server CONNECTION_CLOSE, the
-    /// EncryptedExtensions read, or a ServerHello without keys to read more.
-    pub fn verdict_is_final(&self) -> bool {
+    /// EncryptedExtensions read, or a ServerHello without keys to read more — unless keys are
+    /// awaited (`await_keys`, live use) and [`KEY_WAIT_NS`] has not passed since the
+    /// ServerHello (clients write the key log as the handshake ends).
+    pub fn verdict_is_final(&self, await_keys: bool, now: Timestamp) -> bool {
         if self.closed() || self.encrypted_extensions.is_some() {
             return true;
         }
-        self.server_hello.is_some() && self.keys != KeyStatus::Found
+        let awaiting_keys = await_keys
+            && self.keys != KeyStatus::Found
+            && self
+                .server_hello_at
+                .is_some_and(|(_, t)| now.nanos_since(t) <= KEY_WAIT_NS);
+        !awaiting_keys && self.server_hello.is_some() && self.keys != KeyStatus::Found
+    }
+
+    /// The ClientHello's random while the connection waits for its key-log secrets (live use,
+    /// `await_keys`), and was not reported yet.
+    pub fn awaits_secrets(&self) -> Option<&[u8]> {
+        if !self.await_keys
+            || self.keys == KeyStatus::Found
+            || !matches!(self.reported, Reported::No)
+        {
+            return None;
+        }
+        self.client_hellos.last().map(|(h, _)| h.random.as_slice())
+    }
+
+    /// The key log now has the connection's handshake secrets: derives the Handshake keys (once
+    /// the ServerHello is known) and opens the Handshake packets held for them, in order.
+    pub fn provide_secrets(
+        &mut self,
+        secrets: &crate::tls::keylog::HandshakeSecrets,
+        keylog: &KeyLog,
+        buf: &mut Vec<u8>,
+    ) {
+        self.keys = KeyStatus::Found;
+        self.secrets = Some(Box::new(secrets.clone()));
+        self.derive_handshake_keys();
+        for held in std::mem::take(&mut self.held) {
+            let frame = Frame {
+                number: held.frame,
+                timestamp: held.time,
+                link_type: crate::capture::LinkType::RAW,
+                data: &held.bytes,
+                original_len: u32::try_from(held.bytes.len()).unwrap_or(u32::MAX),
+            };
+            if let Some(Ok(Packet::Long(long))) = packets(&held.bytes).next() {
+                self.long_packet(held.side, &frame, &long, keylog, buf);
+            }
+        }
+    }
+
+    /// The Handshake keys of both directions from the key-log secrets, once the ServerHello
+    /// named the cipher suite.
+    fn derive_handshake_keys(&mut self) {
+        let (Some(client), Some((version, _)), Some((hello, _))) = (
+            self.client,
+            self.server_hello_at,
+            self.server_hello.as_ref(),
+        ) else {
+            return;
+        };
+        let Some(secrets) = self.secrets.take() else {
+            return;
+        };
+        for (side, secret) in [(client, &secrets.client), (client.other(), &secrets.server)] {
+            self.handshake_keys[side.index()] = secret.as_ref().and_then(|s| {
+                PacketKeys::from_tls_secret(hello.cipher_suite, version, s)
+                    .ok()
+                    .map(Box::new)
+            });
+        }
+    }
+
+    /// Holds a Handshake packet that came before its keys, while keys are awaited. False when
+    /// it is not held (keys not awaited, or the caps reached).
+    fn hold(&mut self, side: Side, frame: &Frame<'_>, long: &LongPacket<'_>) -> bool {
+        if self.awaits_secrets().is_none()
+            || self.held.len() >= MAX_HELD_PACKETS
+            || self.held_bytes() + long.bytes.len() > MAX_HELD_BYTES
+        {
+            return false;
+        }
+        self.held.push(HeldPacket {
+            side,
+            frame: frame.number,
+            time: frame.timestamp,
+            bytes: long.bytes.into(),
+        });
+        true
     }
 
     /// The client side: the sender of the first Initial its own keys open, else the side with
@@ -265,7 +387,8 @@ impl QuicConnection {
             // From the header alone: a packet whose Length does not fit still names its version.
             self.facts.first_version = sniff(udp.payload).filter(|v| *v != Version::NEGOTIATION);
         }
-        let mut client_initial_seen = false;
+        let mut client_initial_seen = frame.original_len as usize > frame.data.len()
+            && self.cut_client_initial(side, udp.payload);
         for packet in packets(udp.payload) {
             let Ok(packet) = packet else { break };
             match packet {
@@ -288,9 +411,20 @@ impl QuicConnection {
                     }
                 }
                 Packet::VersionNegotiation(vn)
-                    if self.client.is_some_and(|c| c != side)
+                    if self.client.is_none_or(|c| c != side)
                         && self.facts.version_negotiation.is_none() =>
                 {
+                    if self.client.is_none() {
+                        // Only a server sends Version Negotiation: here to a client Initial no
+                        // key opened (a reserved version's, forcing the negotiation).
+                        self.client = Some(side.other());
+                        self.facts.client_version = self.facts.first_version;
+                        if self.facts.first_version.is_some_and(Version::is_reserved) {
+                            // That Initial opened the connection (only a client's Initial
+                            // padded to 1200 bytes opens one in a reserved version).
+                            self.facts.client_initials.add(self.first_frame);
+                        }
+                    }
                     self.facts.version_negotiation = Some(VersionNegotiationSeen {
                         frame: frame.number,
                         versions: vn.versions().collect(),
@@ -342,6 +476,63 @@ impl QuicConnection {
             .any(|f| matches!(f, QuicFrame::Crypto { offset: 0, .. }))
     }
 
+    /// True when `payload` from `side` starts with a client Initial the capture cut short. The
+    /// first such packet, before any Initial opened, names the client and the connection ID of
+    /// its Initial keys (as Wireshark reads a snaplen-cut capture): the packet cannot be
+    /// opened, but the server's packets can.
+    fn cut_client_initial(&mut self, side: Side, payload: &[u8]) -> bool {
+        let Some(header) = cut_long_header(payload) else {
+            return false;
+        };
+        if header.ty != LongType::Initial || header.wire_version.is_reserved() {
+            return false;
+        }
+        if self.client.is_some() {
+            return self.client == Some(side);
+        }
+        let Some(dcid) = ConnectionId::new(header.dcid) else {
+            return false;
+        };
+        let Ok(keys) = InitialKeys::derive(header.version, header.dcid) else {
+            return false;
+        };
+        self.client = Some(side);
+        self.client_from_cut_initial = true;
+        self.key_dcid = Some(dcid);
+        self.facts.client_dcid = Some(dcid);
+        self.facts.client_version = Some(header.wire_version);
+        self.initial_keys
+            .push((header.version, dcid, Box::new(keys)));
+        true
+    }
+
+    /// A packet of the other side than the one a cut Initial named the client: the keys of
+    /// that Initial open it (the client is confirmed) or they do not, and the guess is
+    /// forgotten, so that this packet may be the client's own first Initial.
+    fn check_cut_client(&mut self, side: Side, long: &LongPacket<'_>, buf: &mut Vec<u8>) {
+        if !self.client_from_cut_initial
+            || self.client == Some(side)
+            || long.ty != LongType::Initial
+        {
+            return;
+        }
+        let mut tried = false;
+        let opens = self.initial_keys(long.version).is_some_and(|keys| {
+            tried = true;
+            keys.server.open_long(long, None, buf).is_ok()
+        });
+        self.facts.decryptions += u64::from(tried);
+        self.client_from_cut_initial = false;
+        if !opens {
+            self.client = None;
+            self.key_dcid = None;
+            self.facts.client_dcid = None;
+            self.facts.client_version = None;
+            self.facts.client_initials = Default::default();
+            self.initial_keys.clear();
+        }
+    }
+
     /// True when keys from `long`'s own Destination Connection ID may be tried on it: not
     /// tried before for its version, and the list of tries not full. Records the try.
     fn probe(&mut self, long: &LongPacket<'_>) -> bool {
@@ -386,7 +577,11 @@ impl QuicConnection {
         keylog: &KeyLog,
         buf: &mut Vec<u8>,
     ) -> bool {
-        if self.client.is_none() && long.ty == LongType::Initial && self.probe(long) {
+        self.check_cut_client(side, long, buf);
+        // The client's first Initial opened, or the first after a Version Negotiation that
+        // answered an Initial no key opened.
+        let first_initial = self.key_dcid.is_none() && self.client.is_none_or(|c| c == side);
+        if first_initial && long.ty == LongType::Initial && self.probe(long) {
             // The client's first Initial: its keys come from its own Destination Connection ID.
             if let Some(dcid) = ConnectionId::new(long.dcid)
                 && let Ok(keys) = InitialKeys::derive(long.version, long.dcid)
@@ -455,6 +650,9 @@ impl QuicConnection {
                 // not opening is no fault of anyone's.
                 Space::Initial if long.wire_version().is_reserved() => {}
                 Space::Initial => self.facts.undecryptable_initials.add(frame.number),
+                Space::Handshake
+                    if self.handshake_keys[side.index()].is_none()
+                        && self.hold(side, frame, long) => {}
                 Space::Handshake => self.facts.handshake_not_opened.add(frame.number),
             }
             return from_client;
@@ -524,7 +722,7 @@ impl QuicConnection {
             }
         });
         for m in messages {
-            self.message(role, long.version, m, keylog);
+            self.message(role, long.version, frame.timestamp, m, keylog);
         }
         from_client
     }
@@ -534,6 +732,7 @@ impl QuicConnection {
         &mut self,
         role: Role,
         version: KnownVersion,
+        time: Timestamp,
         m: crate::tls::handshake::Message,
         keylog: &KeyLog,
     ) {
@@ -542,7 +741,7 @@ impl QuicConnection {
                 let Ok(hello) = ClientHello::parse(&m.body) else {
                     return;
                 };
-                if !keylog.is_empty() {
+                if !keylog.is_empty() || self.await_keys {
                     match keylog.get(&hello.random) {
                         Some(secrets) => {
                             self.keys = KeyStatus::Found;
@@ -567,18 +766,9 @@ impl QuicConnection {
                     }
                     return;
                 }
-                if let (Some(client), Some(secrets)) = (self.client, self.secrets.take()) {
-                    for (side, secret) in
-                        [(client, &secrets.client), (client.other(), &secrets.server)]
-                    {
-                        self.handshake_keys[side.index()] = secret.as_ref().and_then(|s| {
-                            PacketKeys::from_tls_secret(hello.cipher_suite, version, s)
-                                .ok()
-                                .map(Box::new)
-                        });
-                    }
-                }
                 self.server_hello = Some((hello, m.frames));
+                self.server_hello_at = Some((version, time));
+                self.derive_handshake_keys();
                 // The client's Initial stream has done its work.
                 if let Some(client) = self.client {
                     self.readers[client.index()][0].crypto.release();
@@ -602,14 +792,29 @@ impl QuicConnection {
     pub fn facts(&self, end: FlowEnd) -> FlowFacts {
         let client = self.client_side();
         let mut quic = self.facts.clone();
+        if !self.held.is_empty() {
+            // Held for keys that never came: not opened.
+            let mut frames: Vec<u64> = quic.handshake_not_opened.frames.clone();
+            let mut held: Vec<u64> = self.held.iter().map(|p| p.frame).collect();
+            held.dedup();
+            quic.handshake_not_opened.count += held.len() as u64;
+            frames.extend(held);
+            frames.sort_unstable();
+            frames.dedup();
+            frames.truncate(crate::analysis::MAX_QUIC_FRAMES);
+            quic.handshake_not_opened.frames = frames;
+        }
         quic.handshake_keys_failed = self.keys == KeyStatus::Found
             && self.server_hello.is_some()
             && self.handshake_opened == 0
             && quic.handshake_not_opened.count > 0;
+        // The ServerHello is the first TLS read when the client's Initials were cut short.
         let first_tls_frame = self
             .client_hellos
             .first()
-            .and_then(|(_, f)| f.first().copied());
+            .map(|(_, f)| f)
+            .or(self.server_hello.as_ref().map(|(_, f)| f))
+            .and_then(|f| f.first().copied());
         FlowFacts {
             index: self.index,
             tcp_stream: None,

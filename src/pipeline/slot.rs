@@ -237,7 +237,7 @@ impl Slot {
         match self {
             Slot::Opening(_) => false,
             Slot::Open(c) => c.verdict_is_final(await_keys, now),
-            Slot::Quic(c) => c.verdict_is_final(),
+            Slot::Quic(c) => c.verdict_is_final(await_keys, now),
         }
     }
 
@@ -295,7 +295,17 @@ impl Slot {
         }
     }
 
+    /// The ClientHello's random while the connection waits for its key-log secrets (live use).
+    pub fn awaits_secrets(&self) -> Option<&[u8]> {
+        match self {
+            Slot::Opening(_) => None,
+            Slot::Open(c) => c.awaits_secrets(),
+            Slot::Quic(c) => c.awaits_secrets(),
+        }
+    }
+
     /// The full TCP connection, when it has one.
+    #[cfg(test)]
     pub fn connection(&self) -> Option<&TcpConnection> {
         match self {
             Slot::Opening(_) | Slot::Quic(_) => None,

@@ -11,7 +11,8 @@
 //! - [`PacketKeys::open`] removes header protection (RFC 9001 §5.4: AES-ECB or ChaCha20 on a
 //!   16-byte sample), recovers the packet number (RFC 9000 §A.3) and opens the payload
 //!   (RFC 9001 §5.3) into a buffer the caller reuses. [`PacketKeys::seal`] does the reverse; the
-//!   tool never sends, it exists for tests and the fuzz target.
+//!   tool never sends: it protects again the Initial packets a redacted extract rewrote (same
+//!   keys, packet number and header), and serves tests and the fuzz target.
 //! - [`verify_retry`] checks a Retry Integrity Tag (RFC 9001 §5.8, RFC 9369 §3.3.3).
 //!
 //! HKDF-Expand-Label is the TLS layer's ([`crate::tls::decrypt`]). Nothing here panics on any
@@ -430,7 +431,8 @@ impl PacketKeys {
 
     /// Protects a packet: `header` is the unprotected header ending in the packet number
     /// (`pn_offset` is where it starts, its length in the first byte's low bits), `payload` the
-    /// frames. Returns the packet as sent. This tool never sends: for tests and the fuzz target.
+    /// frames. Returns the packet as sent. This tool never sends: for redacted extracts (a
+    /// rewritten Initial packet), tests and the fuzz target.
     pub fn seal(
         &self,
         header: &[u8],
@@ -619,28 +621,41 @@ pub enum RetryIntegrity {
 /// Checks `retry`'s integrity tag against the Destination Connection ID of the client Initial
 /// it answers (RFC 9001 §5.8: AES-128-GCM with a fixed key over the Retry pseudo-packet).
 pub fn verify_retry(retry: &Retry<'_>, original_dcid: &[u8]) -> RetryIntegrity {
-    let (RetryForm::Tag { key, nonce }, Some(tag)) = (retry.version.retry_form(), retry.tag) else {
+    let (RetryForm::Tag { .. }, Some(tag)) = (retry.version.retry_form(), retry.tag) else {
         return RetryIntegrity::NotChecked;
-    };
-    let (Ok(odcid_len), Ok(cipher)) = (
-        u8::try_from(original_dcid.len()),
-        Aes128Gcm::new_from_slice(&key),
-    ) else {
-        return RetryIntegrity::Invalid;
     };
     let without_tag = retry
         .bytes
         .get(..retry.bytes.len().saturating_sub(RETRY_TAG_LEN))
         .unwrap_or(&[]);
+    match retry_tag(retry.version, without_tag, original_dcid) {
+        Some(expected) if expected == *tag => RetryIntegrity::Valid,
+        _ => RetryIntegrity::Invalid,
+    }
+}
+
+/// The Retry Integrity Tag (RFC 9001 §5.8, RFC 9369 §3.3.3) of a Retry packet of `version`
+/// whose bytes before the tag are `without_tag`, answering a client Initial sent to
+/// `original_dcid`; `None` for a version without a tag or a connection ID longer than 255
+/// bytes. A redacted extract signs a Retry again after rewriting its token.
+pub fn retry_tag(
+    version: KnownVersion,
+    without_tag: &[u8],
+    original_dcid: &[u8],
+) -> Option<[u8; RETRY_TAG_LEN]> {
+    let RetryForm::Tag { key, nonce } = version.retry_form() else {
+        return None;
+    };
+    let odcid_len = u8::try_from(original_dcid.len()).ok()?;
+    let cipher = Aes128Gcm::new_from_slice(&key).ok()?;
     // Retry Pseudo-Packet: ODCID Length, ODCID, then the Retry packet without its tag.
     let mut pseudo = Vec::with_capacity(1 + original_dcid.len() + without_tag.len());
     pseudo.push(odcid_len);
     pseudo.extend_from_slice(original_dcid);
     pseudo.extend_from_slice(without_tag);
-    match seal_in_place(&cipher, &nonce, &pseudo, &mut []) {
-        Some(expected) if expected.as_slice() == tag.as_slice() => RetryIntegrity::Valid,
-        _ => RetryIntegrity::Invalid,
-    }
+    seal_in_place(&cipher, &nonce, &pseudo, &mut [])?
+        .try_into()
+        .ok()
 }
 
 #[cfg(test)]

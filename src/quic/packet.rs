@@ -393,6 +393,50 @@ pub fn sniff(payload: &[u8]) -> Option<Version> {
     (dcid_len <= MAX_CID_LEN && scid_len <= MAX_CID_LEN).then_some(version)
 }
 
+/// The header of a datagram's first packet when it is a long-header packet of a known version
+/// whose header is whole but whose payload the datagram cuts short (a capture's snaplen): see
+/// [`cut_long_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutLongHeader<'a> {
+    /// Its version (a reserved version reads as draft-29, see [`Version::known`]).
+    pub version: KnownVersion,
+    /// The Version field as sent.
+    pub wire_version: Version,
+    /// Its type.
+    pub ty: LongType,
+    /// Destination Connection ID.
+    pub dcid: &'a [u8],
+    /// Source Connection ID.
+    pub scid: &'a [u8],
+}
+
+/// The version, type and connection IDs of `datagram`'s first packet when it is a long-header
+/// packet cut short after its connection IDs (in its token, Length or payload), else `None`.
+/// Such a packet cannot be opened, but a client's Initial still names the connection ID its
+/// Initial keys come from, which open the server's packets (as Wireshark does with a snaplen).
+pub fn cut_long_header(datagram: &[u8]) -> Option<CutLongHeader<'_>> {
+    match parse_one(datagram, 0) {
+        Err(PacketErrorKind::Truncated {
+            field: Field::TokenLength | Field::Token | Field::Length | Field::Payload,
+            ..
+        }) => {}
+        _ => return None,
+    }
+    let mut r = Reader::new(datagram);
+    let first = r.u8()?;
+    let wire_version = Version(r.u32()?);
+    let version = wire_version.known()?;
+    let dcid = connection_id(&mut r, MAX_CID_LEN, Field::DcidLength, Field::Dcid).ok()?;
+    let scid = connection_id(&mut r, MAX_CID_LEN, Field::ScidLength, Field::Scid).ok()?;
+    Some(CutLongHeader {
+        version,
+        wire_version,
+        ty: version.long_type(first),
+        dcid,
+        scid,
+    })
+}
+
 /// The packets of one UDP payload, in order.
 pub fn packets(datagram: &[u8]) -> Packets<'_> {
     Packets {
@@ -819,6 +863,32 @@ mod tests {
         two.extend_from_slice(&full[..20]);
         let got: Vec<_> = packets(&two).collect();
         assert!(matches!(got.as_slice(), [Ok(Packet::Long(_)), Err(e)] if e.offset == full.len()));
+    }
+
+    #[test]
+    fn a_cut_packet_keeps_its_header_once_its_connection_ids_are_whole() {
+        let a2 = testdata::rfc9001_client_initial();
+        // The RFC's Initial cut by a 256-byte snaplen (Ethernet, IP and UDP take 42 bytes).
+        let h = cut_long_header(&a2[..214]).unwrap();
+        assert_eq!(h.version, KnownVersion::V1);
+        assert_eq!(h.wire_version, Version::V1);
+        assert_eq!(h.ty, LongType::Initial);
+        assert_eq!(h.dcid, testdata::RFC_DCID);
+        assert_eq!(h.scid, b"");
+        // Cut in its token length, Length field or payload: still read; in its connection
+        // IDs: not; whole, or not a long header: not a cut packet.
+        let full = long(1, 0, &[1, 2, 3, 4], Some(b"tok"), 40);
+        let scid_end = 1 + 4 + 1 + 4 + 2;
+        for cut in 1..full.len() {
+            assert_eq!(
+                cut_long_header(&full[..cut]).is_some(),
+                cut >= scid_end,
+                "cut at {cut}"
+            );
+        }
+        assert_eq!(cut_long_header(&full), None);
+        assert_eq!(cut_long_header(&a2), None);
+        assert_eq!(cut_long_header(&[0x40, 1, 2, 3, 4, 5, 6, 7]), None);
     }
 
     #[test]

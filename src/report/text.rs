@@ -291,7 +291,16 @@ fn selected_text(flow: &FlowReport) -> String {
             };
             format!("{p}  ({place}, TLS {})", sh.version)
         }
-        (None, Some(sh)) if flow.verdict == VerdictKind::Hidden => {
+        // TLS 1.3 puts the choice in the EncryptedExtensions: unread, it is unknown, not none
+        // (unless the client offered nothing, so there was nothing to choose).
+        (None, Some(sh))
+            if flow.verdict == VerdictKind::Hidden
+                || (sh.version.starts_with("1.3")
+                    && flow.encrypted_extensions.is_none()
+                    && (!flow.alpn_offered.is_empty()
+                        || flow.client_hello.is_none()
+                        || flow.offer_unknown())) =>
+        {
             format!("(encrypted)  (TLS {})", sh.version)
         }
         (None, Some(sh)) if sh.cut.is_some() => {

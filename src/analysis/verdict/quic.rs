@@ -41,15 +41,15 @@ pub(super) fn judge_quic(
     {
         return Some(judgement);
     }
-    if facts.server_hello().is_some() {
-        return None;
-    }
     let Some((_, ch_frames)) = client_hello else {
         return Some((
             VerdictKind::Incomplete,
             no_client_hello(facts, quic, evidence),
         ));
     };
+    if facts.server_hello().is_some() {
+        return None;
+    }
     let ch_last = ch_frames.last().copied().unwrap_or(0);
     Some((
         VerdictKind::Incomplete,
@@ -132,8 +132,22 @@ fn judge_close(
 fn no_client_hello(facts: &FlowFacts, quic: &QuicFacts, evidence: &mut Vec<u64>) -> String {
     if let Some(&frame) = quic.cut_datagrams.frames.first() {
         evidence.push(frame);
+        // The cut client Initial still named its connection ID, whose keys open the server's.
+        let answered = match facts.server_hello() {
+            Some((hello, frames)) => {
+                evidence.extend(frames);
+                let first = frames.first().copied().unwrap_or(0);
+                let last = frames.last().copied().unwrap_or(first);
+                format!(
+                    "; the server answered with a ServerHello ({}, TLS {}), read with the Initial keys of the cut packet's connection ID",
+                    frames_text(first, last),
+                    crate::tls::hello::version_name(hello.version())
+                )
+            }
+            None => String::new(),
+        };
         return format!(
-            "no ClientHello could be read: the capture cut {} of this connection's datagrams short (first in frame {frame}: a snaplen), and a QUIC packet opens only whole, so the offer is unknown; capture whole packets (tcpdump -s 0)",
+            "no ClientHello could be read: the capture cut {} of this connection's datagrams short (first in frame {frame}: a snaplen), and a QUIC packet opens only whole, so the offer is unknown{answered}; capture whole packets (tcpdump -s 0)",
             quic.cut_datagrams.count
         );
     }

@@ -460,6 +460,137 @@ fn handshake_secrets_that_do_not_open_the_handshake_packets_are_named() {
     );
 }
 
+/// A cut Initial names the client only until a packet of the other side says otherwise: a
+/// capture that starts with the server's Initial cut short, then the client's whole Initial,
+/// is read with the client's keys and the client on the right side.
+#[test]
+fn a_cut_initial_of_the_server_does_not_make_it_the_client() {
+    let dcid = [0xd1; 8];
+    let keys = InitialKeys::derive(KnownVersion::V1, &dcid).unwrap();
+    let header = LongHeader {
+        version: KnownVersion::V1,
+        ty: LongType::Initial,
+        dcid: &[0xc1; 8],
+        scid: &[0x5e; 8],
+        token: &[],
+    };
+    let server = udp(
+        SERVER,
+        CLIENT,
+        &keys.server.seal_long(&header, 0, 2, &[0; 1100]).unwrap(),
+    );
+    let report = report_at(&[(1, server, Some(300)), (2, client_initial(&dcid, 0), None)]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!((flow.client.port, flow.server.port), (50000, 443));
+    assert_eq!(flow.alpn_offered, ["h3"]);
+    let quic = flow.quic.as_ref().unwrap();
+    assert_eq!(quic.client_dcid.as_deref(), Some("d1d1d1d1d1d1d1d1"));
+    assert_eq!(quic.client_initials.frames, [2]);
+}
+
+/// A client forcing Version Negotiation with a reserved version whose Initial no key opens,
+/// the server's Version Negotiation, then the client's v1 Initial: the negotiation is recorded,
+/// the client is the side the server answered, and its v1 Initial is read.
+#[test]
+fn version_negotiation_after_an_unopened_reserved_initial_is_recorded() {
+    let mut reserved = crate::quic::testdata::ndpi_reserved_version_initial();
+    reserved[600] ^= 1;
+    // Version Negotiation: form bit, version 0, the client's connection IDs swapped, QUIC v1.
+    let mut vn = vec![0x80, 0, 0, 0, 0];
+    let (dcid_len, scid_at) = (usize::from(reserved[5]), 6 + usize::from(reserved[5]));
+    let scid = &reserved[scid_at + 1..scid_at + 1 + usize::from(reserved[scid_at])];
+    vn.push(scid.len() as u8);
+    vn.extend_from_slice(scid);
+    vn.push(dcid_len as u8);
+    vn.extend_from_slice(&reserved[6..6 + dcid_len]);
+    vn.extend_from_slice(&[0, 0, 0, 1]);
+    let dcid = [0xd1; 8];
+    let report = report_of(&[
+        udp(CLIENT, SERVER, &reserved),
+        udp(SERVER, CLIENT, &vn),
+        client_initial(&dcid, 0),
+    ]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!((flow.client.port, flow.server.port), (50000, 443));
+    assert_eq!(flow.alpn_offered, ["h3"]);
+    let quic = flow.quic.as_ref().unwrap();
+    let negotiation = quic.version_negotiation.as_ref().unwrap();
+    assert_eq!(
+        (negotiation.frame, &negotiation.versions[..]),
+        (2, &["0x00000001".to_string()][..])
+    );
+    // No server Initial: the version is the client's first, the reserved one.
+    assert_eq!(quic.version.as_deref(), Some("0x0a0a0a0a"));
+    assert_eq!(quic.client_initials.frames, [1, 3]);
+    assert_eq!(quic.client_dcid.as_deref(), Some("d1d1d1d1d1d1d1d1"));
+}
+
+/// Live use (`--await-keys`): the Handshake packets of a QUIC connection whose key log is
+/// written after its handshake are held; the flow waits for the keys, and when they come the
+/// EncryptedExtensions are read: h3 agreed. Without them, the selection stays hidden.
+#[test]
+fn quic_handshake_packets_wait_for_late_keys() {
+    use super::super::{FlowReport, Streamed};
+    use crate::capture::CaptureEvent;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/");
+    let capture = std::fs::read(format!("{dir}quic-h3-agreed.pcap")).unwrap();
+    let keys = std::fs::read_to_string(format!("{dir}quic-h3-agreed.keys")).unwrap();
+    let read = |analyzer: &mut Analyzer| {
+        analyzer.begin_capture(0);
+        crate::capture::read_capture(&capture[..], |event| {
+            if let CaptureEvent::Frame(frame) = event {
+                analyzer.frame(&frame);
+            }
+        })
+        .unwrap();
+    };
+    let options = AnalyzerOptions {
+        stream: true,
+        await_keys: true,
+        ..AnalyzerOptions::default()
+    };
+    let mut analyzer = Analyzer::new(options.clone());
+    read(&mut analyzer);
+    // The whole connection is in (8 frames within 20 ms): it still waits for its keys.
+    assert!(analyzer.take_ready().is_empty());
+    analyzer.add_key_log(&keys).unwrap();
+    let ready: Vec<FlowReport> = analyzer
+        .take_ready()
+        .into_iter()
+        .map(|s| match s {
+            Streamed::Flow(flow) => flow,
+            Streamed::Correction(c) => panic!("no correction expected: {c:?}"),
+        })
+        .collect();
+    let [flow] = &ready[..] else {
+        panic!("one flow ready: {ready:?}");
+    };
+    assert_eq!(flow.alpn_selected.as_deref(), Some("h3"));
+    assert_eq!(flow.verdict, crate::analysis::VerdictKind::Agreed);
+    assert_eq!(
+        flow.decryption,
+        Some(crate::report::model::Decryption::Decrypted)
+    );
+
+    // The keys never come: hidden, the key log having no entry for the connection.
+    let mut analyzer = Analyzer::new(options);
+    read(&mut analyzer);
+    let capture = analyzer.end_capture("test", &summary());
+    let report = analyzer.into_report(vec![capture]);
+    let [flow] = &report.flows[..] else {
+        panic!("one flow");
+    };
+    assert_eq!(flow.verdict, crate::analysis::VerdictKind::Hidden);
+    assert_eq!(
+        flow.decryption,
+        Some(crate::report::model::Decryption::NoEntry)
+    );
+}
+
 /// A real HTTP/3 connection read with its key log (so Handshake packets are opened too), then
 /// its 1-RTT datagrams a thousand times more, as a bulk transfer sends them: only the Initial
 /// and Handshake packets of the first three datagrams are opened (the client's first Initial
