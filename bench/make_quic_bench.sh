@@ -4,8 +4,8 @@
 #
 # Usage (root): bench/make_quic_bench.sh [OUTDIR]   (default: target/bench under the project root)
 # Env: OUTNAME   capture name (default quic.pcap)
-#      SCALE     multiplies every connection count (default 1: about 300 MB, 330,000 packets, 560
-#                QUIC connections; generation takes a few minutes, aioquic being Python)
+#      SCALE     multiplies every connection count (default 1: about 327 MB, 360,000 to 375,000
+#                packets, 460 QUIC connections; 1.5 to 2.5 minutes of traffic, aioquic being Python)
 #      DATAGRAM  the peers' largest UDP payload (default 1350, as browsers send)
 #
 # Traffic, all at once (every client bounded in count and wrapped in `timeout`):
@@ -44,21 +44,22 @@ cleanup() {
   ip netns del $NS 2>/dev/null || true
 }
 trap cleanup EXIT
-X() { ip netns exec $NS "$@"; }
-X ip link set lo up
+ip netns exec $NS ip link set lo up
 
-X python3 "$PEER" server --listen 127.0.0.1 --port 443 --cert quic-cert.pem --key quic-key.pem \
-  --datagram "$DATAGRAM" > run/quic-server4.log 2>&1 &
+# Background processes are started with `ip netns exec` itself (which execs the command), never
+# through a shell function: `kill $!` must reach the server or tcpdump, not a subshell.
+ip netns exec $NS python3 "$PEER" server --listen 127.0.0.1 --port 443 --cert quic-cert.pem \
+  --key quic-key.pem --datagram "$DATAGRAM" > run/quic-server4.log 2>&1 &
 PIDS+=($!)
-X python3 "$PEER" server --listen ::1 --port 443 --cert quic-cert.pem --key quic-key.pem \
-  --datagram "$DATAGRAM" > run/quic-server6.log 2>&1 &
+ip netns exec $NS python3 "$PEER" server --listen ::1 --port 443 --cert quic-cert.pem \
+  --key quic-key.pem --datagram "$DATAGRAM" > run/quic-server6.log 2>&1 &
 PIDS+=($!)
-X python3 "$PEER" dns-server --listen 127.0.0.1 --port 53 > run/dns-server.log 2>&1 &
+ip netns exec $NS python3 "$PEER" dns-server --listen 127.0.0.1 --port 53 > run/dns-server.log 2>&1 &
 PIDS+=($!)
 sleep 2
 
 rm -f "$OUTNAME"
-X tcpdump -i lo -s 0 -B 131072 -U -w "$B/$OUTNAME" 2> run/quic-tcpdump.log &
+ip netns exec $NS tcpdump -i lo -s 0 -B 131072 -U -w "$B/$OUTNAME" 2> run/quic-tcpdump.log &
 TD=$!
 sleep 2
 
