@@ -37,7 +37,9 @@ exclusions):
   no ClientHello read (the offer unknown) -> incomplete; EncryptedExtensions decrypted: no server ALPN -> not_offered when the client offered
   nothing, else server_declined; a selection the client did not offer -> selected_unoffered; the
   first non-GREASE offer -> agreed, another offered one -> downgraded; not decrypted ->
-  not_offered when the client offered nothing, else hidden.
+  not_offered when the client offered nothing, else hidden;
+- handshake_end: quic.handshake_end_frame is the client's Finished that tshark decrypted, else
+  the client's first short-header packet tshark shows, else null (no end).
 "sni" and "offered" are compared where tshark read a ClientHello. Also listed: QUIC flows
 alpnscope reports that tshark does not (on ports or versions tshark does not take for QUIC).
 
@@ -75,6 +77,10 @@ RETRY_KEYLOG = ("the key log holds the secrets of the ClientHello sent after the
                 "Negotiation (fixtures/quic-expected.json: random_in_key_log false); tshark 4.0 "
                 "looks them up by the first ClientHello and opens no Handshake packet, alpnscope "
                 "reads the EncryptedExtensions (aioquic's client log agrees: h3)")
+PADDING_1RTT = ("the client coalesced a short-header packet with the Destination Connection ID of "
+                "its long-header packets after them (RFC 9000 §12.2); tshark 4.0 calls it "
+                "\"(Random) padding data appended to the datagram\", so its first client short "
+                "header comes later")
 GQUIC_Q050 = ("Google QUIC Q050: Google's own crypto handshake (CHLO) inside IETF-style Initial "
               "packets, not TLS; alpnscope reads TLS handshakes only")
 EXCLUSIONS = [
@@ -89,8 +95,14 @@ EXCLUSIONS = [
     ("*quic-forcing-vn-with-data.pcapng", 0, "verdict", VN_KEYS),
     ("*tcpdump__tests_quic_vn.pcap", 0, "verdict", VN_KEYS),
     ("*quic-go_zerortt.pcap", 2, "found", CID_SPLIT),
+    ("*quic-go_zerortt.pcap", 1, "handshake_end", PADDING_1RTT),
+    ("*quicv2-echo-443.pcap", 0, "handshake_end", PADDING_1RTT),
+    ("*quicv2-echo-dpd-custom-port-4433.pcap", 0, "handshake_end", PADDING_1RTT),
     ("*quicv2-echo-443.pcap", 1, "found", CID_SPLIT),
     ("*quicv2-echo-dpd-custom-port-4433.pcap", 1, "found", CID_SPLIT),
+    ("*quic-mvfst-22_decryption_error.pcap", 0, "handshake_end",
+     "no client Initial opens (the capture exists for its decryption error), so alpnscope does "
+     "not know which side is the client and names no client packet as the end of the handshake"),
     ("quic-retry.pcap", 0, "verdict", RETRY_KEYLOG),
     ("quic-version-negotiation.pcap", 0, "verdict", RETRY_KEYLOG),
 ]
@@ -103,12 +115,23 @@ FIELDS = [
     "tls.handshake.extensions_server_name", "tls.handshake.extensions_alpn_str",
     "tls.handshake.extension.type", "quic.cc.error_code.tls_alert", "frame.protocols",
 ]
-CHECKS = ["found", "number", "sni", "offered", "version", "selected", "verdict"]
+CHECKS = ["found", "number", "sni", "offered", "version", "selected", "verdict", "handshake_end"]
 QUIC_V2 = 0x6B3343CF
 
 
 def split(value):
     return value.split(AGG) if value else []
+
+
+def datagram_endpoints(row):
+    """The (address, port) source and destination of a row's datagram: the innermost IP header
+    carries it."""
+    protocols = split(row["frame.protocols"])[-1].split(":")
+    inner = max((i for i, p in enumerate(protocols) if p in ("ip", "ipv6")), default=-1)
+    family = "ipv6" if inner >= 0 and protocols[inner] == "ipv6" else "ip"
+    src = (split(row[family + ".src"])[-1:] or [""])[0], split(row["udp.srcport"])[-1:]
+    dst = (split(row[family + ".dst"])[-1:] or [""])[0], split(row["udp.dstport"])[-1:]
+    return (src[0], src[1][0] if src[1] else ""), (dst[0], dst[1][0] if dst[1] else "")
 
 
 def tshark_connections(tshark, path, keylog):
@@ -121,27 +144,29 @@ def tshark_connections(tshark, path, keylog):
         cmd += ["-e", f]
     out = subprocess.run(cmd, capture_output=True, timeout=900).stdout.decode("utf-8", "replace")
     conns = {}
+    # Short-header packets tshark gives no connection number (a connection ID it did not see
+    # issued): by endpoints, for the handshake_end check, which goes by the 4-tuple as
+    # alpnscope does.
+    orphans = []
     for line in out.split("\n"):
         cols = line.split("\t")
-        if len(cols) != len(FIELDS) or not cols[1]:
+        if len(cols) != len(FIELDS):
             continue
         row = dict(zip(FIELDS, cols))
         frame = int(row["frame.number"])
+        if not cols[1]:
+            if "0" in split(row["quic.header_form"]):
+                src, dst = datagram_endpoints(row)
+                orphans.append((frame, src, dst))
+            continue
         number = int(split(row["quic.connection.number"])[0])
-        # The innermost IP header carries the datagram.
-        protocols = split(row["frame.protocols"])[-1].split(":")
-        inner = max((i for i, p in enumerate(protocols) if p in ("ip", "ipv6")), default=-1)
-        family = "ipv6" if inner >= 0 and protocols[inner] == "ipv6" else "ip"
-        src = (split(row[family + ".src"])[-1:] or [""])[0], split(row["udp.srcport"])[-1:]
-        dst = (split(row[family + ".dst"])[-1:] or [""])[0], split(row["udp.dstport"])[-1:]
-        src = (src[0], src[1][0] if src[1] else "")
-        dst = (dst[0], dst[1][0] if dst[1] else "")
+        src, dst = datagram_endpoints(row)
         c = conns.setdefault(number, {
             "number": number, "first_frame": frame, "endpoints": {src, dst}, "client": None,
             "server": None, "initial_frame": None, "initial_from": None, "ch_frame": None,
             "sni": None, "offered": None, "server_hello": False, "ee": False,
             "selected": [], "server_alpn": False, "versions": [], "alert120": False,
-            "protocols": row["frame.protocols"]})
+            "client_finished": None, "client_short": [], "protocols": row["frame.protocols"]})
         c["endpoints"] |= {src, dst}
         versions = [int(v, 16) for v in split(row["quic.version"])]
         forms = split(row["quic.header_form"])
@@ -166,6 +191,12 @@ def tshark_connections(tshark, path, keylog):
             c["sni"] = sni[0] if sni else None
             c["offered"] = alpn
         client = c["client"] or c["initial_from"]
+        if client is not None and src == client:
+            if "20" in hs and c["client_finished"] is None:
+                c["client_finished"] = frame
+        if "0" in forms:
+            # Sorted out by side once the client is known (below).
+            c["client_short"].append((src, frame))
         if client is not None and src != client:
             if "2" in hs:
                 c["server_hello"] = True
@@ -183,6 +214,17 @@ def tshark_connections(tshark, path, keylog):
         server_versions = [v for s, v in c["versions"] if s != c["client"]]
         client_versions = [v for s, v in c["versions"] if s == c["client"]]
         c["version"] = (server_versions or client_versions or [None])[0]
+    for c in conns.values():
+        # Orphan short headers from the client to the server, before the next connection on
+        # the same endpoints begins.
+        later = [o["first_frame"] for o in conns.values()
+                 if o["endpoints"] == c["endpoints"] and o["first_frame"] > c["first_frame"]]
+        end = min(later, default=None)
+        c["client_short"] += [(src, f) for f, src, dst in orphans
+                              if {src, dst} == c["endpoints"] and f > c["first_frame"]
+                              and (end is None or f < end)]
+        shorts = sorted(f for s, f in c["client_short"] if s == c["client"])
+        c["handshake_end"] = c["client_finished"] or (shorts[0] if shorts else None)
     return {k: v for k, v in conns.items() if v["initial_frame"] is not None}
 
 
@@ -268,7 +310,7 @@ def compare(args, path):
              "tshark": {"sni": c["sni"], "offered": c["offered"], "selected": c["selected"],
                         "ee": c["ee"], "server_hello": c["server_hello"],
                         "version": "0x%08x" % c["version"] if c["version"] is not None else None,
-                        "alert120": c["alert120"]},
+                        "alert120": c["alert120"], "handshake_end": c["handshake_end"]},
              "checks": {}}
         r["checks"]["found"] = flow is not None
         if flow is not None:
@@ -282,7 +324,8 @@ def compare(args, path):
             r["alpnscope"] = {"number": q["connection_number"], "sni": flow["sni"],
                               "offered": offered, "selected": sel, "version": q["version"],
                               "verdict": flow["verdict"], "detail": flow["detail"],
-                              "first_frame": flow["first_frame"]}
+                              "first_frame": flow["first_frame"],
+                              "handshake_end": q["handshake_end_frame"]}
             r["expected_verdict"] = sorted(exp)
             r["checks"]["number"] = q["connection_number"] == n
             if c["ch_frame"] is not None:
@@ -293,6 +336,7 @@ def compare(args, path):
             if c["ee"]:
                 r["checks"]["selected"] = sel == (c["selected"][0] if c["selected"] else None)
             r["checks"]["verdict"] = flow["verdict"] in exp
+            r["checks"]["handshake_end"] = q["handshake_end_frame"] == c["handshake_end"]
         r["excluded"] = {}
         for check in CHECKS:
             reason = excluded(path, n, check)
@@ -357,7 +401,7 @@ def main():
             if args.details:
                 for c, rs in bad.items():
                     for r in rs:
-                        print("  %-9s connection %d (Initial frame %d) %s -> %s: tshark %s; "
+                        print("  %-13s connection %d (Initial frame %d) %s -> %s: tshark %s; "
                               "alpnscope %s" % (c, r["number"], r["initial_frame"], r["client"],
                                                 r["server"], json.dumps(r["tshark"]),
                                                 json.dumps(r.get("alpnscope"))))
@@ -366,7 +410,7 @@ def main():
     n = total["found"][1] + excl["found"]
     print("QUIC connections tshark finds: %d (%d excluded from 'found')" % (n, excl["found"]))
     for c in CHECKS:
-        print("  %-9s %5d of %5d  %s  (excluded %d)" % (
+        print("  %-13s %5d of %5d  %s  (excluded %d)" % (
             c, total[c][0], total[c][1], pct(total[c][0], total[c][1]), excl[c]))
     print("QUIC connections tshark finds that alpnscope does not:")
     for rep in reports:

@@ -1,5 +1,6 @@
-//! `--extract`: handshake-only pcapng files, read back by `alpnscope analyze` (always) and by
-//! tshark (when installed).
+//! `--extract`: handshake-only pcapng files, read back by `alpnscope analyze`. (That Wireshark
+//! reads them the same way — EncryptedExtensions decrypted with the embedded secrets — was
+//! checked by hand with tshark; tests never need it.)
 
 mod common;
 
@@ -65,38 +66,6 @@ fn problem_flows_round_trip_with_only_handshake_secrets() {
     );
     assert_eq!(doc["captures"][0]["format"], "pcapng");
     assert_eq!(doc["captures"][0]["packets"], 13);
-
-    if std::process::Command::new("tshark")
-        .arg("-v")
-        .output()
-        .is_ok()
-    {
-        let out = std::process::Command::new("tshark")
-            .args([
-                "-r",
-                &out_path,
-                "-d",
-                "tcp.port==8443,tls",
-                "-Y",
-                "tls.handshake.type==1 || tls.handshake.type==2 || tls.handshake.type==8",
-                "-T",
-                "fields",
-                "-e",
-                "frame.number",
-                "-e",
-                "tls.handshake.type",
-            ])
-            .output()
-            .unwrap();
-        let rows = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            rows.contains("8"),
-            "tshark decrypts EncryptedExtensions with the embedded secrets: {rows}"
-        );
-        assert!(rows.lines().count() >= 3, "{rows}");
-    } else {
-        eprintln!("tshark not installed: the Wireshark check of the extract was not run");
-    }
 }
 
 #[test]

@@ -667,3 +667,85 @@ fn a_closed_stdout_ends_the_capture_quietly() {
     assert_eq!(status.code(), Some(0), "{said:?}");
     assert!(!said.iter().any(|l| l.contains("error")), "{said:?}");
 }
+
+/// The UDP payloads of a real aioquic handshake (`fixtures/quic-h3-agreed.pcap`, both
+/// directions, in order), as (from the client, payload).
+fn quic_fixture_datagrams() -> Vec<(bool, Vec<u8>)> {
+    use alpnscope::capture::{CaptureEvent, read_capture};
+    use alpnscope::decode::{Decoded, decode_frame};
+    let bytes = std::fs::read(common::project_path("fixtures/quic-h3-agreed.pcap")).unwrap();
+    let mut datagrams = Vec::new();
+    read_capture(&bytes[..], |event| {
+        if let CaptureEvent::Frame(frame) = event
+            && let Decoded::Udp(udp) = decode_frame(&frame)
+        {
+            datagrams.push((udp.dst_port == 443, udp.payload.to_vec()));
+        }
+    })
+    .unwrap();
+    datagrams
+}
+
+/// QUIC live: a real aioquic handshake's datagrams replayed over loopback between two UDP
+/// sockets (the Initial keys come from the connection ID, not the addresses), the key log
+/// written only after the handshake: the flow waits for its keys, then is reported with the
+/// EncryptedExtensions read: h3 agreed.
+#[test]
+fn reports_a_quic_connection_that_waits_for_its_keys() {
+    if !may_capture() {
+        return;
+    }
+    let keys =
+        std::env::temp_dir().join(format!("alpnscope-live-quic-{}.keys", std::process::id()));
+    std::fs::write(&keys, "").unwrap();
+    let live = start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            "udp portrange 19460-19461",
+            "--format",
+            "jsonl",
+            "--no-drop-privileges",
+            "--keylog",
+            keys.to_str().unwrap(),
+        ],
+        &[],
+    );
+    live.wait_stderr("capturing on lo");
+    let client = std::net::UdpSocket::bind("127.0.0.1:19460").unwrap();
+    let server = std::net::UdpSocket::bind("127.0.0.1:19461").unwrap();
+    let datagrams = quic_fixture_datagrams();
+    assert_eq!(datagrams.len(), 8);
+    for (from_client, payload) in &datagrams {
+        let (socket, to) = if *from_client {
+            (&client, "127.0.0.1:19461")
+        } else {
+            (&server, "127.0.0.1:19460")
+        };
+        socket.send_to(payload, to).unwrap();
+        thread::sleep(Duration::from_millis(5));
+    }
+    // The selection is in the EncryptedExtensions: without keys yet, the flow waits.
+    assert!(
+        live.stdout
+            .recv_timeout(Duration::from_millis(700))
+            .is_err(),
+        "no report before the keys"
+    );
+    let text =
+        std::fs::read_to_string(common::project_path("fixtures/quic-h3-agreed.keys")).unwrap();
+    std::fs::write(&keys, text).unwrap();
+    let flow = live.next_line();
+    assert_eq!(flow["transport"], "quic", "{flow}");
+    assert_eq!(flow["client"]["port"], 19460);
+    assert_eq!(flow["server"]["port"], 19461);
+    assert_eq!(flow["sni"], "alpn.test");
+    assert_eq!(flow["verdict"], "agreed", "{flow}");
+    assert_eq!(flow["alpn_selected"], "h3");
+    assert_eq!(flow["alpn_source"], "encrypted_extensions");
+    assert_eq!(flow["decryption"], "decrypted");
+    live.interrupt();
+    assert_eq!(live.wait().0, Some(0));
+    let _ = std::fs::remove_file(&keys);
+}

@@ -102,6 +102,10 @@ fn notes(name: &str, keys: bool) -> Vec<&'static str> {
         ("quic-udp-blocked-tcp-fallback.pcap", _) => {
             vec!["the client re-sent its Initial data 3 times (frames 2, 3, 4)"]
         }
+        // Without keys a re-sent Handshake packet cannot be told from a new one.
+        ("quic-handshake-packet-lost.pcap", true) => {
+            vec!["the server re-sent its Handshake data once (frame 7)"]
+        }
         _ => vec![],
     }
 }
@@ -114,7 +118,7 @@ fn notes(name: &str, keys: bool) -> Vec<&'static str> {
 fn every_quic_fixture_matches_its_expected_connections() {
     let expected = expected();
     let fixtures = expected["fixtures"].as_object().unwrap();
-    assert_eq!(fixtures.len(), 12, "every QUIC fixture is listed");
+    assert_eq!(fixtures.len(), 13, "every QUIC fixture is listed");
     for (name, fixture) in fixtures {
         let path = project_path(&format!("fixtures/{name}"));
         let key_file = fixture["keys"]
@@ -148,6 +152,60 @@ fn every_quic_fixture_matches_its_expected_connections() {
                 assert_eq!(flow["quic"].is_null(), !quic, "{at}: quic object");
             }
         }
+    }
+}
+
+/// Each side's Handshake packets (opened or not), the re-sent ones (with keys only), and the
+/// end of the handshake: with keys the client's Finished, without them its first 1-RTT packet,
+/// in tshark's frame and at tshark's time from the first client Initial.
+fn check_handshake(keys: bool, restarted: bool, c: &Value, q: &Value, at: &str) {
+    let packets = &c["packets"];
+    for side in ["client", "server"] {
+        assert_eq!(
+            numbers(&q["handshake_packets"][side]["frames"]),
+            frames(packets, &format!("{side}_handshake")),
+            "{at}: {side} Handshake packets"
+        );
+        let resent = &q["handshake_resent"][side];
+        if !keys || frames(packets, &format!("{side}_handshake")).is_empty() {
+            assert!(resent.is_null(), "{at}: {side} re-sent Handshakes unknown");
+        } else {
+            // tshark 4.0 cannot open the Handshake packets after a Retry or Version
+            // Negotiation; those loopback captures lost nothing.
+            let expected = if restarted {
+                vec![]
+            } else {
+                frames(&c["crypto_resent"], &format!("{side}_handshake"))
+            };
+            assert_eq!(
+                numbers(&resent["frames"]),
+                expected,
+                "{at}: {side} re-sent Handshakes"
+            );
+        }
+    }
+    // tshark 4.0 reads no Finished after a Retry or Version Negotiation: there the client's
+    // first 1-RTT packet (which comes with its Finished in these captures) stands for it.
+    let (end, evidence) = match (keys, restarted) {
+        (true, false) => (&c["client_finished"], "client_finished"),
+        (true, true) => (&c["client_first_1rtt"], "client_finished"),
+        (false, _) => (&c["client_first_1rtt"], "client_first_short_header"),
+    };
+    if end.is_null() {
+        assert!(q["handshake_end_frame"].is_null(), "{at}: no handshake end");
+        assert!(q["handshake_ms"].is_null(), "{at}: no handshake time");
+        assert!(q["handshake_end_evidence"].is_null(), "{at}: no evidence");
+    } else {
+        assert_eq!(
+            q["handshake_end_frame"], end["frame"],
+            "{at}: handshake end"
+        );
+        assert_eq!(
+            q["handshake_ms"].as_f64(),
+            end["ms_after_first_client_initial"].as_f64(),
+            "{at}: handshake time"
+        );
+        assert_eq!(q["handshake_end_evidence"], evidence, "{at}: evidence");
     }
 }
 
@@ -253,6 +311,7 @@ fn check_connection(name: &str, keys: bool, fixture: &Value, c: &Value, flow: &V
         resent,
         "{at}: re-sent Initials"
     );
+    check_handshake(keys, restarted, c, q, at);
     // Initial packets tshark could not open, but for those aioquic opened with the keys of
     // their own version (tshark 4.0 keeps the first keys after a Retry or Version Negotiation).
     let opened_by_aioquic: BTreeSet<u64> = c["aioquic_cross_check"]
@@ -517,6 +576,179 @@ fn unanswered_quic_then_tcp_is_a_fallback_finding() {
     let bullet =
         format!("- **quic fallback** — {FALLBACK_FINDING} (flows 0, 1; frames 1, 4, 8, 10)\n");
     assert!(markdown.contains(&bullet), "{markdown}");
+}
+
+/// The summary lists a QUIC and a TCP server on one address and port as two servers, each with
+/// its own verdicts (and, in Markdown, its own protocols selected): UDP 443 went unanswered
+/// (incomplete), TCP 443 agreed on h2.
+#[test]
+fn the_summary_keeps_quic_and_tcp_on_one_port_apart() {
+    let path = project_path("fixtures/quic-udp-blocked-tcp-fallback.pcap");
+    let keys = project_path("fixtures/quic-udp-blocked-tcp-fallback.keys");
+    let (path, keys) = (path.to_str().unwrap(), keys.to_str().unwrap());
+    let doc = analyze_json(path, &["--keylog", keys]);
+    assert_eq!(
+        doc["summary"]["servers"],
+        serde_json::json!([
+            {"server": "192.0.2.2:443", "transport": "quic", "sni": ["alpn.test"], "flows": 1,
+             "verdicts": {"incomplete": 1}},
+            {"server": "192.0.2.2:443", "transport": "tcp", "sni": ["alpn.test"], "flows": 1,
+             "verdicts": {"agreed": 1}},
+        ])
+    );
+    let out = common::run(&["analyze", "--keylog", keys, path]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let servers: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("  server "))
+        .collect();
+    assert_eq!(
+        servers,
+        [
+            "  server                                   flows  SNI                     verdicts",
+            "  192.0.2.2:443 over QUIC                      1  alpn.test               incomplete 1",
+            "  192.0.2.2:443                                1  alpn.test               agreed 1",
+        ]
+    );
+    let out = common::run(&["analyze", "--format", "markdown", "--keylog", keys, path]);
+    let markdown = String::from_utf8(out.stdout).unwrap();
+    let table = "| server | SNI | flows | protocols selected | verdicts |\n\
+                 |---|---|---:|---|---|\n\
+                 | `192.0.2.2:443` over QUIC | `alpn.test` | 1 | - | `incomplete` 1 |\n\
+                 | `192.0.2.2:443` | `alpn.test` | 1 | `h2` | `agreed` 1 |\n";
+    assert!(markdown.contains(table), "{markdown}");
+}
+
+/// A server Handshake packet lost on the path (quic-handshake-packet-lost.pcap, captured at the
+/// server): with the key log the re-sent Handshake data (frame 7) and the client's Finished
+/// (frame 8) are read; without it the Handshake packets are only counted, and the end of the
+/// handshake is the client's first 1-RTT packet (the same frame here). tshark's view of the same
+/// frames is checked by `every_quic_fixture_matches_its_expected_connections`.
+#[test]
+fn a_lost_server_handshake_packet_is_re_sent_data_with_keys_only() {
+    let path = project_path("fixtures/quic-handshake-packet-lost.pcap");
+    let keys = project_path("fixtures/quic-handshake-packet-lost.keys");
+    let (path, keys) = (path.to_str().unwrap(), keys.to_str().unwrap());
+    let quic_line = |extra: &[&str]| {
+        let mut args = vec!["analyze"];
+        args.extend_from_slice(extra);
+        args.push(path);
+        let text = String::from_utf8(common::run(&args).stdout).unwrap();
+        let lines: Vec<String> = text.lines().skip(1).take(3).map(str::to_string).collect();
+        let notes: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("  note "))
+            .map(str::to_string)
+            .collect();
+        (lines, notes)
+    };
+    let (lines, notes) = quic_line(&["--keylog", keys]);
+    assert_eq!(
+        lines,
+        [
+            "  quic      QUIC v1, quic.connection.number == 0; server's first Initial after 6.331 ms; handshake",
+            "            13.442 ms (to the client's Finished in frame 8); Handshake packets: 3 from the client, 4",
+            "            from the server",
+        ]
+    );
+    assert_eq!(
+        notes,
+        ["  note      the server re-sent its Handshake data once (frame 7)"]
+    );
+    let (lines, notes) = quic_line(&[]);
+    assert_eq!(
+        lines,
+        [
+            "  quic      QUIC v1, quic.connection.number == 0; server's first Initial after 6.331 ms; handshake",
+            "            13.442 ms (to the client's first 1-RTT packet in frame 8); Handshake packets: 3 from the",
+            "            client, 4 from the server",
+        ]
+    );
+    assert!(notes.is_empty(), "{notes:?}");
+    let quic = &analyze_json(path, &["--keylog", keys])["flows"][0]["quic"];
+    assert_eq!(quic["handshake_ms"], 13.442);
+    assert_eq!(quic["handshake_end_frame"], 8);
+    assert_eq!(quic["handshake_end_evidence"], "client_finished");
+    assert_eq!(
+        quic["handshake_packets"],
+        serde_json::json!({"client": {"count": 3, "frames": [3, 6, 8]},
+                           "server": {"count": 4, "frames": [2, 4, 5, 7]}})
+    );
+    assert_eq!(
+        quic["handshake_resent"],
+        serde_json::json!({"client": {"count": 0, "frames": []},
+                           "server": {"count": 1, "frames": [7]}})
+    );
+    let quic = &analyze_json(path, &[])["flows"][0]["quic"];
+    assert_eq!(quic["handshake_end_evidence"], "client_first_short_header");
+    assert_eq!(
+        quic["handshake_resent"],
+        serde_json::json!({"client": null, "server": null})
+    );
+}
+
+/// The records of a classic little-endian pcap file: the file header and each record's bytes.
+fn pcap_records(bytes: &[u8]) -> (&[u8], Vec<&[u8]>) {
+    let (header, mut rest) = bytes.split_at(24);
+    assert_eq!(header[0], 0xd4, "a little-endian microsecond pcap");
+    let mut records = Vec::new();
+    while rest.len() >= 16 {
+        let caplen = u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]) as usize;
+        let (record, tail) = rest.split_at(16 + caplen);
+        records.push(record);
+        rest = tail;
+    }
+    (header, records)
+}
+
+/// Metamorphic: only what the capture saw twice is re-sent. Without the server's lost datagram
+/// (frame 4 taken out: a capture that missed it too) its data in frame 7 — now 6 — is the first
+/// copy, so nothing is called re-sent, and the handshake still ends with the client's Finished
+/// (now frame 7); a copy of frame 5 added right after it is re-sent data.
+#[test]
+fn handshake_data_is_re_sent_only_when_the_capture_saw_it_before() {
+    let bytes = std::fs::read(project_path("fixtures/quic-handshake-packet-lost.pcap")).unwrap();
+    let keys = project_path("fixtures/quic-handshake-packet-lost.keys");
+    let (header, records) = pcap_records(&bytes);
+    assert_eq!(records.len(), 15);
+    let dir = std::env::temp_dir().join(format!("alpnscope-quic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let quic_of = |name: &str, records: &[&[u8]]| {
+        let path = dir.join(name);
+        let mut out = header.to_vec();
+        for r in records {
+            out.extend_from_slice(r);
+        }
+        std::fs::write(&path, out).unwrap();
+        let doc = analyze_json(
+            path.to_str().unwrap(),
+            &["--keylog", keys.to_str().unwrap()],
+        );
+        doc["flows"][0]["quic"].clone()
+    };
+    let mut dropped = records.clone();
+    dropped.remove(3);
+    let quic = quic_of("dropped.pcap", &dropped);
+    assert_eq!(
+        quic["handshake_resent"],
+        serde_json::json!({"client": {"count": 0, "frames": []},
+                           "server": {"count": 0, "frames": []}})
+    );
+    assert_eq!(
+        numbers(&quic["handshake_packets"]["server"]["frames"]),
+        [2, 4, 6]
+    );
+    assert_eq!(quic["handshake_end_frame"], 7);
+    assert_eq!(quic["handshake_end_evidence"], "client_finished");
+    let mut copied = records.clone();
+    copied.insert(5, records[4]);
+    let quic = quic_of("copied.pcap", &copied);
+    assert_eq!(
+        quic["handshake_resent"]["server"],
+        serde_json::json!({"count": 2, "frames": [6, 8]})
+    );
+    assert_eq!(quic["handshake_end_frame"], 9);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// quic-h3-agreed.pcap cut to 300 bytes a frame (fixtures/make-fixtures.sh quic_snaplen_300): no

@@ -14,7 +14,7 @@ pub use facts::{
     StartTlsSeen, StoppedReading, WindowPacket, alert_name,
 };
 pub use quic::{
-    CloseSeen, FrameList, MAX_QUIC_FRAMES, QuicFacts, QuicPacketType, RetrySeen,
-    VersionNegotiationSeen,
+    CloseSeen, FrameList, HandshakeEnd, HandshakeEndEvidence, MAX_QUIC_FRAMES, QuicFacts,
+    QuicPacketType, RetrySeen, VersionNegotiationSeen,
 };
 pub use verdict::{Verdict, VerdictKind, judge};

@@ -1,6 +1,8 @@
 //! What the pipeline saw of a QUIC connection beyond its TLS handshake: versions, connection
 //! IDs, Retry and Version Negotiation, the first CONNECTION_CLOSE readable without 1-RTT keys,
-//! the client's Initial packets (and which of them were re-sent) and the server's first answer.
+//! the client's Initial packets (and which of them were re-sent), the server's first answer,
+//! each side's Handshake packets (and, with keys, which were re-sent) and what shows the end of
+//! the handshake.
 //!
 //! Plain data, filled in by the pipeline's QUIC connection and read by the verdict and the
 //! report. Every list is bounded ([`MAX_QUIC_FRAMES`]).
@@ -85,6 +87,29 @@ impl FrameList {
     }
 }
 
+/// What shows that a QUIC handshake ended, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeEndEvidence {
+    /// The client's Finished, read in its Handshake CRYPTO data (needs the handshake keys): the
+    /// client verified the server's Finished and sent its own (RFC 9001 §4.1.1).
+    ClientFinished,
+    /// The client's first short-header (1-RTT) packet, not decrypted: a client has 1-RTT keys
+    /// only after the server's Finished (RFC 9001 §4.1.4, §5.7), and sends its own Finished with
+    /// them. Whether the server received that Finished is not shown.
+    ClientFirstShortHeader,
+}
+
+/// The end of a QUIC handshake as the packets show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandshakeEnd {
+    /// The frame that shows it.
+    pub frame: u64,
+    /// Its time.
+    pub time: Timestamp,
+    /// What that frame carries.
+    pub evidence: HandshakeEndEvidence,
+}
+
 /// What a QUIC connection showed beyond its TLS handshake.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QuicFacts {
@@ -110,6 +135,8 @@ pub struct QuicFacts {
     pub close: Option<CloseSeen>,
     /// The client's Initial packets (each datagram counted once).
     pub client_initials: FrameList,
+    /// The time of the client's first Initial packet: the times of the handshake count from it.
+    pub first_client_initial_time: Option<Timestamp>,
     /// The client's Initial packets whose CRYPTO frames all repeated offsets sent before
     /// (re-sent, or a copy), not counting the new ClientHello after a Retry or Version
     /// Negotiation.
@@ -130,6 +157,23 @@ pub struct QuicFacts {
     pub cut_datagrams: FrameList,
     /// Handshake packets not opened: no key-log secrets for them, or keys that did not open them.
     pub handshake_not_opened: FrameList,
+    /// The client's Handshake packets, opened or not (each datagram counted once).
+    pub client_handshakes: FrameList,
+    /// The server's Handshake packets, opened or not (each datagram counted once).
+    pub server_handshakes: FrameList,
+    /// The client's Handshake packets whose CRYPTO frames all repeated offsets it sent before
+    /// (re-sent, or a copy); `None` while none of its Handshake packets opened: without the
+    /// keys a re-sent Handshake packet cannot be told from a new one.
+    pub resent_client_handshakes: Option<FrameList>,
+    /// The server's Handshake packets whose CRYPTO frames all repeated offsets it sent before;
+    /// `None` while none of its Handshake packets opened.
+    pub resent_server_handshakes: Option<FrameList>,
+    /// The frame whose Handshake packet completed the client's Finished in its CRYPTO data
+    /// (with the handshake keys), and its time.
+    pub client_finished: Option<(u64, Timestamp)>,
+    /// The client's first short-header (1-RTT) packet (opening its datagram, or with the
+    /// connection ID of the packets before it): its frame and time.
+    pub client_first_short_header: Option<(u64, Timestamp)>,
     /// The key log had this connection's handshake secrets, and they opened none of its
     /// Handshake packets (wrong secrets, or a cipher suite not supported for QUIC).
     pub handshake_keys_failed: bool,
@@ -142,5 +186,51 @@ impl QuicFacts {
         self.server_version
             .or(self.client_version)
             .or(self.first_version)
+    }
+
+    /// The end of the handshake, by the strongest evidence the packets hold: the client's
+    /// Finished when it was read, else its first 1-RTT packet.
+    pub fn handshake_end(&self) -> Option<HandshakeEnd> {
+        let (frame, time, evidence) = match (self.client_finished, self.client_first_short_header) {
+            (Some((f, t)), _) => (f, t, HandshakeEndEvidence::ClientFinished),
+            (None, Some((f, t))) => (f, t, HandshakeEndEvidence::ClientFirstShortHeader),
+            (None, None) => return None,
+        };
+        Some(HandshakeEnd {
+            frame,
+            time,
+            evidence,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The client's Finished ends the handshake when it was read, even after a 1-RTT packet
+    /// (its Handshake packet re-sent); without it the first 1-RTT packet does; nothing else.
+    #[test]
+    fn handshake_end_takes_the_strongest_evidence() {
+        let mut quic = QuicFacts::default();
+        assert_eq!(quic.handshake_end(), None);
+        quic.client_first_short_header = Some((8, Timestamp(80)));
+        assert_eq!(
+            quic.handshake_end(),
+            Some(HandshakeEnd {
+                frame: 8,
+                time: Timestamp(80),
+                evidence: HandshakeEndEvidence::ClientFirstShortHeader
+            })
+        );
+        quic.client_finished = Some((11, Timestamp(110)));
+        assert_eq!(
+            quic.handshake_end(),
+            Some(HandshakeEnd {
+                frame: 11,
+                time: Timestamp(110),
+                evidence: HandshakeEndEvidence::ClientFinished
+            })
+        );
     }
 }

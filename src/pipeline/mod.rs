@@ -498,6 +498,7 @@ impl Analyzer {
         };
         self.decode.quic += 1;
         if udp.payload.len() < udp.payload_len as usize {
+            self.decode.truncated_payload += 1;
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }
         let Slot::Quic(connection) = slot else {

@@ -6,9 +6,11 @@
 //! Connection ID (again from a Retry's Source Connection ID after a Retry), and — with a key
 //! log's handshake secrets for the ClientHello's random — the Handshake packets, with the
 //! ServerHello's cipher suite. CRYPTO frames are reassembled by offset per direction and packet
-//! number space and read into handshake messages: ClientHello, ServerHello, EncryptedExtensions.
-//! Short-header (1-RTT) packets are only counted, never decrypted. It knows nothing of the flow
-//! table: the table hands it datagrams and asks for its facts.
+//! number space and read into handshake messages: ClientHello, ServerHello, EncryptedExtensions,
+//! and the client's Finished (the end of the handshake). Handshake packets are counted per side,
+//! and those that open are checked for re-sent CRYPTO data. Short-header (1-RTT) packets are only
+//! counted (the client's first one noted), never decrypted. It knows nothing of the flow table:
+//! the table hands it datagrams and asks for its facts.
 //!
 //! Keys: Initial keys are derived once per (version, connection ID) and kept (at most
 //! [`MAX_KEY_SETS`]); Handshake keys once per direction. Each packet is opened with the keys of
@@ -381,6 +383,12 @@ impl QuicConnection {
         }
         if short {
             self.facts.one_rtt_packets += 1;
+            if self.client == Some(side) && self.facts.client_first_short_header.is_none() {
+                // As in the walk below (a short header that starts its datagram is one): only
+                // a client that holds 1-RTT keys sends one, the end of its handshake when its
+                // Finished cannot be read.
+                self.facts.client_first_short_header = Some((frame.number, frame.timestamp));
+            }
             return Absorbed::Read;
         }
         if self.facts.first_version.is_none() {
@@ -389,10 +397,15 @@ impl QuicConnection {
         }
         let mut client_initial_seen = frame.original_len as usize > frame.data.len()
             && self.cut_client_initial(side, udp.payload);
+        // The Destination Connection ID of the datagram's first packet, when it is a long one.
+        let mut first_dcid: Option<&[u8]> = None;
         for packet in packets(udp.payload) {
             let Ok(packet) = packet else { break };
             match packet {
                 Packet::Long(long) => {
+                    if first_dcid.is_none() {
+                        first_dcid = Some(long.dcid);
+                    }
                     let from_client = self.long_packet(side, frame, &long, keylog, buf);
                     client_initial_seen |= from_client && long.ty == LongType::Initial;
                 }
@@ -431,12 +444,26 @@ impl QuicConnection {
                     });
                     self.client_restarts = true;
                 }
-                Packet::Short { .. } => self.facts.one_rtt_packets += 1,
+                Packet::Short { offset, .. } => {
+                    self.facts.one_rtt_packets += 1;
+                    if self.client == Some(side)
+                        && self.facts.client_first_short_header.is_none()
+                        && is_short_header(udp.payload, offset, first_dcid)
+                    {
+                        // Only a client that holds 1-RTT keys sends one: the end of its
+                        // handshake when its Finished cannot be read.
+                        self.facts.client_first_short_header =
+                            Some((frame.number, frame.timestamp));
+                    }
+                }
                 _ => {}
             }
         }
         if client_initial_seen {
             self.facts.client_initials.add(frame.number);
+            self.facts
+                .first_client_initial_time
+                .get_or_insert(frame.timestamp);
         }
         Absorbed::Read
     }
@@ -625,6 +652,14 @@ impl QuicConnection {
             }
             return false;
         };
+        if space == Space::Handshake {
+            let sent = if from_client {
+                &mut self.facts.client_handshakes
+            } else {
+                &mut self.facts.server_handshakes
+            };
+            sent.add(frame.number);
+        }
         let s = space_index(space);
         let largest = self.readers[side.index()][s].largest;
         let mut tried = false;
@@ -698,12 +733,25 @@ impl QuicConnection {
         }
         let after = *reader.crypto.stats();
         let crypto_frames = after.frames - before.frames;
-        if from_client
-            && space == Space::Initial
-            && crypto_frames > 0
-            && after.repeated_frames - before.repeated_frames == crypto_frames
-        {
-            self.facts.resent_client_initials.add(frame.number);
+        let resent =
+            crypto_frames > 0 && after.repeated_frames - before.repeated_frames == crypto_frames;
+        match space {
+            Space::Initial if from_client && resent => {
+                self.facts.resent_client_initials.add(frame.number);
+            }
+            Space::Initial => {}
+            Space::Handshake => {
+                // Opened: from now on this side's re-sent Handshake packets can be told.
+                let list = if from_client {
+                    &mut self.facts.resent_client_handshakes
+                } else {
+                    &mut self.facts.resent_server_handshakes
+                };
+                let list = list.get_or_insert_default();
+                if resent {
+                    list.add(frame.number);
+                }
+            }
         }
         let mut messages = Vec::new();
         let decrypting = space == Space::Handshake;
@@ -722,6 +770,18 @@ impl QuicConnection {
             }
         });
         for m in messages {
+            if role == Role::Client
+                && space == Space::Handshake
+                && m.ty == HandshakeType::FINISHED
+                && self.facts.client_finished.is_none()
+            {
+                // This packet completed the client's Finished: its handshake is done, and its
+                // Handshake stream has nothing more to tell.
+                self.facts.client_finished = Some((frame.number, frame.timestamp));
+                let reader = &mut self.readers[side.index()][s];
+                reader.crypto.release();
+                reader.messages.reset();
+            }
             self.message(role, long.version, frame.timestamp, m, keylog);
         }
         from_client
@@ -779,9 +839,21 @@ impl QuicConnection {
             {
                 let alpn = extensions::encrypted_extensions_alpn(&m.body);
                 self.encrypted_extensions = Some((alpn, m.frames));
-                for reader in self.readers.iter_mut().flatten() {
-                    reader.crypto.release();
-                    reader.messages.reset();
+                // The client's Handshake stream is read on, up to its Finished (the end of the
+                // handshake); the other streams have done their work.
+                let client_handshake = self
+                    .client
+                    .map(|c| (c.index(), space_index(Space::Handshake)));
+                for (side, readers) in self.readers.iter_mut().enumerate() {
+                    for (space, reader) in readers.iter_mut().enumerate() {
+                        if Some((side, space)) == client_handshake
+                            && self.facts.client_finished.is_none()
+                        {
+                            continue;
+                        }
+                        reader.crypto.release();
+                        reader.messages.reset();
+                    }
                 }
             }
             _ => {}
@@ -841,6 +913,24 @@ impl QuicConnection {
             ..FlowFacts::default()
         }
     }
+}
+
+/// True when the bytes at `offset` of `payload` (to its end) are a short-header packet, not data
+/// a stack appended after its long-header packets (Wireshark's "padding data appended to the
+/// datagram"): the datagram starts with it, or it carries the Destination Connection ID of the
+/// datagram's first packet, `first_dcid` (RFC 9000 §12.2: coalesced packets share it; a
+/// zero-length ID tells nothing).
+fn is_short_header(payload: &[u8], offset: usize, first_dcid: Option<&[u8]>) -> bool {
+    if offset == 0 {
+        return true;
+    }
+    let Some(dcid) = first_dcid.filter(|d| !d.is_empty()) else {
+        return false;
+    };
+    offset
+        .checked_add(1)
+        .and_then(|start| payload.get(start..start.checked_add(dcid.len())?))
+        == Some(dcid)
 }
 
 /// Index of a packet number space in [`QuicConnection`]'s readers.

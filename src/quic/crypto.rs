@@ -97,6 +97,8 @@ pub struct CryptoStream {
     delivered: u64,
     pieces: Vec<Piece>,
     stats: CryptoStats,
+    /// The bytes were let go ([`CryptoStream::release`]): only the ranges received are kept.
+    released: bool,
 }
 
 /// `u64` offset to an index into `data`; offsets are below [`MAX_CRYPTO_BYTES`].
@@ -127,7 +129,12 @@ impl CryptoStream {
         let mut repeated = 0u64;
         let mut conflict = false;
         let mut fresh: Vec<(u64, u64)> = Vec::new();
+        let released = self.released;
         let differs = |old: &[u8], from: u64, to: u64| {
+            if released {
+                // The first copy is gone: nothing to compare with.
+                return false;
+            }
             let first = old.get(at(from)..at(to)).unwrap_or(&[]);
             first
                 != data
@@ -226,7 +233,7 @@ impl CryptoStream {
             }
             return self.add_piece(frame, start, end, data, offset);
         }
-        if self.data.len() < at(end) {
+        if !self.released && self.data.len() < at(end) {
             self.data.resize(at(end), 0);
         }
         let source = data
@@ -279,7 +286,8 @@ impl CryptoStream {
     }
 
     /// Hands each newly contiguous run to `sink` with the frame that first carried it, in
-    /// stream order, and marks it delivered; returns how many bytes were handed out.
+    /// stream order, and marks it delivered; returns how many bytes were handed out (after
+    /// [`CryptoStream::release`] the runs are only marked delivered: nothing is handed out).
     pub fn read_new(&mut self, mut sink: impl FnMut(u64, &[u8])) -> usize {
         let mut taken = 0;
         let mut handed = 0;
@@ -287,11 +295,13 @@ impl CryptoStream {
             if p.start != self.delivered {
                 break;
             }
-            sink(
-                p.frame,
-                self.data.get(at(p.start)..at(p.end)).unwrap_or(&[]),
-            );
-            handed += at(p.end - p.start);
+            if !self.released {
+                sink(
+                    p.frame,
+                    self.data.get(at(p.start)..at(p.end)).unwrap_or(&[]),
+                );
+                handed += at(p.end - p.start);
+            }
             self.delivered = p.end;
             taken += 1;
         }
@@ -314,9 +324,11 @@ impl CryptoStream {
             .map(|p| (end, p.start))
     }
 
-    /// The highest offset received (end of the furthest byte kept).
+    /// The highest offset received (end of the furthest byte kept, or of the furthest range
+    /// after [`CryptoStream::release`]).
     pub fn received_end(&self) -> u64 {
-        self.data.len() as u64
+        let ranges = self.pieces.last().map_or(self.delivered, |p| p.end);
+        (self.data.len() as u64).max(ranges)
     }
 
     /// Counters.
@@ -330,9 +342,13 @@ impl CryptoStream {
     }
 
     /// Frees the buffer once the handshake messages were read; later frames are only counted.
+    /// The ranges received are kept (at most [`MAX_PIECES`] beyond the contiguous prefix), so a
+    /// later copy of bytes received before still counts as repeated; [`CryptoStream::read_new`]
+    /// hands out no more bytes.
     pub fn release(&mut self) {
         self.data = Vec::new();
-        self.pieces = Vec::new();
+        self.pieces.shrink_to_fit();
+        self.released = true;
     }
 }
 
@@ -625,7 +641,40 @@ mod tests {
         assert_eq!(spaces.get(Space::Handshake).contiguous(), b"hs");
         assert_eq!(Space::of(LongType::Initial), Some(Space::Initial));
         assert_eq!(Space::of(LongType::ZeroRtt), None);
+        spaces.handshake.read_new(|_, _| {});
         spaces.handshake.release();
         assert_eq!(spaces.handshake.held_bytes(), 0);
+    }
+
+    /// After `release` no byte is kept or handed out, but the ranges are: a copy of bytes
+    /// received before the release — within the prefix, or beyond a hole — counts as repeated,
+    /// and bytes never received count as new.
+    #[test]
+    fn released_stream_still_tells_repeats() {
+        let stream = stream();
+        let mut s = CryptoStream::new();
+        s.insert(1, 0, &stream[0..10]);
+        s.insert(2, 20, &stream[20..30]);
+        assert_eq!(s.read_new(|_, _| {}), 10);
+        s.release();
+        assert_eq!(
+            s.held_bytes(),
+            s.pieces.capacity() * std::mem::size_of::<Piece>()
+        );
+        s.insert(3, 20, &stream[20..30]);
+        s.insert(4, 0, &stream[0..10]);
+        s.insert(5, 10, &stream[10..20]);
+        assert_eq!(
+            s.read_new(|_, _| panic!("a released stream hands out nothing")),
+            0
+        );
+        assert_eq!(s.delivered(), 30);
+        s.insert(6, 10, &stream[10..20]);
+        s.insert(7, 30, &stream[30..40]);
+        let stats = s.stats();
+        assert_eq!((stats.frames, stats.repeated_frames), (7, 3));
+        assert_eq!(stats.conflicting_frames, 0);
+        assert_eq!(stats.repeated_bytes, 30);
+        assert!(s.data.is_empty());
     }
 }

@@ -2,10 +2,12 @@
 //! QUIC handshake earns (draft ALPN tokens, re-sent Initials, packets that did not open).
 
 use super::model::{
-    CloseFrameType, CloseReport, FramesReport, QuicPacketTypeReport, QuicReport,
-    RetryIntegrityReport, RetryReport, VersionNegotiationReport,
+    BySender, CloseFrameType, CloseReport, FramesReport, HandshakeEndEvidenceReport,
+    QuicPacketTypeReport, QuicReport, RetryIntegrityReport, RetryReport, VersionNegotiationReport,
 };
-use crate::analysis::{FlowFacts, FrameList, QuicFacts, QuicPacketType, alert_name};
+use crate::analysis::{
+    FlowFacts, FrameList, HandshakeEndEvidence, QuicFacts, QuicPacketType, alert_name,
+};
 use crate::quic::frame::TransportError;
 use crate::quic::keys::RetryIntegrity;
 use crate::quic::version::Version;
@@ -26,6 +28,9 @@ fn frames_report(list: &FrameList) -> FramesReport {
 /// The `quic` object of a flow.
 pub fn quic_report(facts: &FlowFacts, quic: &QuicFacts) -> QuicReport {
     let version = quic.version();
+    let end = quic.handshake_end();
+    // Times count from the client's first Initial (the connection's first packet if none came).
+    let start = quic.first_client_initial_time.unwrap_or(facts.first_time);
     QuicReport {
         version: version.map(hex_version),
         version_name: version
@@ -79,7 +84,27 @@ pub fn quic_report(facts: &FlowFacts, quic: &QuicFacts) -> QuicReport {
         client_initials_resent: frames_report(&quic.resent_client_initials),
         server_initial_ms: quic
             .first_server_initial
-            .map(|(_, t)| t.nanos_since(facts.first_time) as f64 / 1e6),
+            .map(|(_, t)| t.nanos_since(start) as f64 / 1e6),
+        // A capture whose clock ran backwards gives no time rather than a negative one.
+        handshake_ms: end
+            .map(|e| e.time.nanos_since(start))
+            .filter(|nanos| *nanos >= 0)
+            .map(|nanos| nanos as f64 / 1e6),
+        handshake_end_frame: end.map(|e| e.frame),
+        handshake_end_evidence: end.map(|e| match e.evidence {
+            HandshakeEndEvidence::ClientFinished => HandshakeEndEvidenceReport::ClientFinished,
+            HandshakeEndEvidence::ClientFirstShortHeader => {
+                HandshakeEndEvidenceReport::ClientFirstShortHeader
+            }
+        }),
+        handshake_packets: BySender {
+            client: frames_report(&quic.client_handshakes),
+            server: frames_report(&quic.server_handshakes),
+        },
+        handshake_resent: BySender {
+            client: quic.resent_client_handshakes.as_ref().map(frames_report),
+            server: quic.resent_server_handshakes.as_ref().map(frames_report),
+        },
         undecryptable_initials: frames_report(&quic.undecryptable_initials),
         one_rtt_packets: quic.one_rtt_packets,
     }
@@ -94,6 +119,23 @@ fn is_draft_token(p: &ProtocolName) -> bool {
         return false;
     };
     !rest.is_empty() && rest.iter().all(u8::is_ascii_digit)
+}
+
+/// `the server re-sent its Handshake data once (frame 7)`: packets of `space` from `who` whose
+/// CRYPTO data all repeated offsets sent before.
+fn resent_note(who: &str, space: &str, resent: &FrameList) -> String {
+    let frames: Vec<String> = resent.frames.iter().map(u64::to_string).collect();
+    let times = if resent.count == 1 {
+        "once".to_string()
+    } else {
+        format!("{} times", resent.count)
+    };
+    let frames = if frames.len() == 1 {
+        format!("frame {}", frames.join(", "))
+    } else {
+        format!("frames {}", frames.join(", "))
+    };
+    format!("the {who} re-sent its {space} data {times} ({frames})")
 }
 
 /// Notes a QUIC flow earns.
@@ -116,22 +158,23 @@ pub fn quic_notes(facts: &FlowFacts, quic: &QuicFacts, alpn_selected: Option<&st
             "the server selected {selected}, a draft HTTP/3 token: clients are dropping the drafts since RFC 9114 (h3); enable h3 on the server"
         ));
     }
-    let resent = &quic.resent_client_initials;
-    if resent.count > 0 {
-        let frames: Vec<String> = resent.frames.iter().map(u64::to_string).collect();
-        let times = if resent.count == 1 {
-            "once".to_string()
-        } else {
-            format!("{} times", resent.count)
-        };
-        let frames = if frames.len() == 1 {
-            format!("frame {}", frames.join(", "))
-        } else {
-            format!("frames {}", frames.join(", "))
-        };
-        notes.push(format!(
-            "the client re-sent its Initial data {times} ({frames})"
-        ));
+    let resent = [
+        ("client", "Initial", Some(&quic.resent_client_initials)),
+        (
+            "client",
+            "Handshake",
+            quic.resent_client_handshakes.as_ref(),
+        ),
+        (
+            "server",
+            "Handshake",
+            quic.resent_server_handshakes.as_ref(),
+        ),
+    ];
+    for (who, space, list) in resent {
+        if let Some(list) = list.filter(|l| l.count > 0) {
+            notes.push(resent_note(who, space, list));
+        }
     }
     let undecryptable = &quic.undecryptable_initials;
     if undecryptable.count > 0 && !facts.client_hellos.is_empty() {

@@ -1,6 +1,7 @@
 //! The summary of a report: counts over its flows, gathered one flow at a time
 //! ([`SummaryTally`]) so that a report can stream its flows. Recomputed after filtering, so a
-//! filtered report's summary describes exactly the flows it lists.
+//! filtered report's summary describes exactly the flows it lists. Servers are told apart by
+//! address, port and transport: QUIC and TCP on one address and port are two rows.
 //!
 //! Caps: [`MAX_SUMMARY_SERVERS`] servers listed (flows to later servers are counted in the
 //! totals and in `servers_omitted`), [`MAX_SERVER_SNI`] SNI values per server.
@@ -28,8 +29,8 @@ pub fn summarize(flows: &[FlowReport], non_tls_flows: u64) -> Summary {
 pub struct SummaryTally {
     /// Everything but the servers and the non-TLS count.
     totals: Summary,
-    /// The listed servers.
-    servers: HashMap<EndpointReport, ServerTally>,
+    /// The listed servers, by endpoint and transport.
+    servers: HashMap<(EndpointReport, Transport), ServerTally>,
 }
 
 /// One listed server.
@@ -62,24 +63,23 @@ impl SummaryTally {
             u64::from(flow.handshake_loss() || flow.tcp.as_ref().is_some_and(|t| t.flow_loss));
         totals.reset_flows += u64::from(!flow.resets().is_empty());
         *totals.verdicts.entry(flow.verdict.name()).or_default() += 1;
-        if !self.servers.contains_key(&flow.server) && self.servers.len() >= MAX_SUMMARY_SERVERS {
+        let key = (flow.server.clone(), flow.transport);
+        if !self.servers.contains_key(&key) && self.servers.len() >= MAX_SUMMARY_SERVERS {
             totals.servers_omitted += 1;
             return;
         }
-        let server = self
-            .servers
-            .entry(flow.server.clone())
-            .or_insert_with(|| ServerTally {
-                first: flow.id,
-                counts: ServerSummary {
-                    server: flow.server.to_string(),
-                    endpoint: flow.server.clone(),
-                    sni: Vec::new(),
-                    flows: 0,
-                    verdicts: BTreeMap::new(),
-                },
+        let server = self.servers.entry(key).or_insert_with(|| ServerTally {
+            first: flow.id,
+            counts: ServerSummary {
+                server: flow.server.to_string(),
+                transport: flow.transport,
+                endpoint: flow.server.clone(),
                 sni: Vec::new(),
-            });
+                flows: 0,
+                verdicts: BTreeMap::new(),
+            },
+            sni: Vec::new(),
+        });
         server.first = server.first.min(flow.id);
         server.counts.flows += 1;
         *server

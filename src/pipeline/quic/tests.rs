@@ -460,6 +460,91 @@ fn handshake_secrets_that_do_not_open_the_handshake_packets_are_named() {
     );
 }
 
+/// The end of the handshake without keys is the client's first short-header packet: bytes
+/// after a client's long-header packets count only when they carry the same Destination
+/// Connection ID (frame 3's trailing bytes do not, frame 4's do); a datagram that starts with a
+/// short header is one. Times count from the client's first Initial.
+#[test]
+fn without_keys_a_client_short_header_ends_the_handshake() {
+    let dcid = [0xd1; 8];
+    let keys = InitialKeys::derive(KnownVersion::V1, &dcid).unwrap();
+    let server_header = LongHeader {
+        version: KnownVersion::V1,
+        ty: LongType::Initial,
+        dcid: &[0xc1; 8],
+        scid: &[0x5e; 8],
+        token: &[],
+    };
+    let client_header = LongHeader {
+        version: KnownVersion::V1,
+        ty: LongType::Initial,
+        dcid: &[0x5e; 8],
+        scid: &[0xc1; 8],
+        token: &[],
+    };
+    let client_with = |pn: u64, tail: &[u8]| {
+        let mut datagram = keys
+            .client
+            .seal_long(&client_header, pn, 2, &[0; 60])
+            .unwrap();
+        datagram.extend_from_slice(tail);
+        udp(CLIENT, SERVER, &datagram)
+    };
+    let mut short = vec![0x41];
+    short.extend_from_slice(&[0x5e; 8]);
+    short.extend_from_slice(&[0x77; 30]);
+    let packets = [
+        client_initial(&dcid, 0),
+        udp(
+            SERVER,
+            CLIENT,
+            &keys
+                .server
+                .seal_long(&server_header, 0, 2, &[0; 100])
+                .unwrap(),
+        ),
+        client_with(1, &[0x33; 40]),
+        client_with(2, &short),
+        udp(CLIENT, SERVER, &short),
+    ];
+    let report = report_of(&packets);
+    let quic = report.flows[0].quic.as_ref().unwrap();
+    assert_eq!(quic.one_rtt_packets, 3);
+    assert_eq!(quic.handshake_end_frame, Some(4));
+    assert_eq!(quic.handshake_ms, Some(3.0));
+    assert_eq!(
+        quic.handshake_end_evidence,
+        Some(crate::report::model::HandshakeEndEvidenceReport::ClientFirstShortHeader)
+    );
+    let report = report_of(&[packets[0].clone(), packets[1].clone(), packets[4].clone()]);
+    let quic = report.flows[0].quic.as_ref().unwrap();
+    assert_eq!(quic.handshake_end_frame, Some(3));
+    let report = report_of(&packets[..3]);
+    let quic = report.flows[0].quic.as_ref().unwrap();
+    assert_eq!(quic.handshake_end_frame, None);
+    // A stray server Initial (of another connection ID) first: the times still count from the
+    // client's first Initial (frame 2), not from the flow's first packet.
+    let other = InitialKeys::derive(KnownVersion::V1, &[0xee; 8]).unwrap();
+    let stray = udp(
+        SERVER,
+        CLIENT,
+        &other
+            .server
+            .seal_long(&server_header, 0, 2, &[0; 100])
+            .unwrap(),
+    );
+    let mut later = vec![stray];
+    later.extend(packets.iter().cloned());
+    let report = report_of(&later);
+    let flow = &report.flows[0];
+    let quic = flow.quic.as_ref().unwrap();
+    assert_eq!(flow.first_frame, 1);
+    assert_eq!(quic.undecryptable_initials.frames, [1]);
+    assert_eq!(quic.server_initial_ms, Some(1.0));
+    assert_eq!(quic.handshake_end_frame, Some(5));
+    assert_eq!(quic.handshake_ms, Some(3.0));
+}
+
 /// A cut Initial names the client only until a packet of the other side says otherwise: a
 /// capture that starts with the server's Initial cut short, then the client's whole Initial,
 /// is read with the client's keys and the client on the right side.

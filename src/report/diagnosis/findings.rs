@@ -5,7 +5,7 @@ use super::keys::ServerKey;
 use super::tally::{Group, Members, ServerTally};
 use super::words::{OLD_OPENSSL, SERVER_FIXES, ids, offers, refusal, selections};
 use super::{ServerFlows, diagnosis};
-use crate::report::model::{Diagnosis, DiagnosisKind};
+use crate::report::model::{Diagnosis, DiagnosisKind, Transport};
 use std::collections::BTreeSet;
 
 /// Network: incomplete handshakes whose verdict names a network cause that the packets prove
@@ -79,11 +79,18 @@ pub(super) fn interception(server: &str, servers: &ServiceServers) -> Option<Dia
     ))
 }
 
-/// Path: one name and port answers differently through a proxy than directly.
+/// Path: one name and port answers differently through a proxy than directly. Only TCP
+/// servers are compared: a proxy carries TCP, and QUIC beside TCP is a difference of transport
+/// (`transports_differ`), not of path.
 pub(super) fn path_dependent(server: &str, servers: &ServiceServers) -> Option<Diagnosis> {
+    let servers: Vec<(&ServerKey, &ServerTally)> = servers
+        .iter()
+        .filter(|(key, _)| key.transport() == Transport::Tcp)
+        .map(|(key, tally)| (*key, *tally))
+        .collect();
     let (mut all, mut proxied, mut direct) =
         (Members::default(), Members::default(), Members::default());
-    for (_, tally) in servers {
+    for (_, tally) in &servers {
         all.merge(&tally.all);
         proxied.merge(tally.group(Group::Proxied));
         direct.merge(tally.group(Group::Direct));

@@ -295,3 +295,43 @@ fn quic_agreeing_where_tcp_declines_compares_the_transports() {
     };
     assert_eq!(diagnose(&[quic, h2]).len(), 0);
 }
+
+/// A proxy carries TCP only: a direct QUIC flow to the name and port is no evidence that the
+/// path changes the outcome (h3 over QUIC beside http/1.1 through the proxy is a difference of
+/// transport, which `transports_differ` judges, not of path).
+#[test]
+fn a_direct_quic_flow_is_not_compared_with_the_proxied_ones() {
+    let report = report_of("diagnosis-proxy-path.pcap", None);
+    let proxied: Vec<FlowReport> = report
+        .flows
+        .iter()
+        .filter(|f| f.proxy.is_some())
+        .cloned()
+        .collect();
+    assert_eq!(
+        proxied.iter().map(|f| f.id).collect::<Vec<_>>(),
+        [0, 2],
+        "the proxied flows"
+    );
+    let mut quic = report_of("quic-h3-agreed.pcap", Some("quic-h3-agreed.keys")).flows[0].clone();
+    quic.id = 9;
+    quic.sni = proxied[0].sni.clone();
+    quic.server.port = 8443;
+    let mut flows = proxied.clone();
+    flows.push(quic.clone());
+    let kinds: Vec<DiagnosisKind> = diagnose(&flows).iter().map(|d| d.kind).collect();
+    assert!(!kinds.contains(&DiagnosisKind::Path), "{kinds:?}");
+    // A direct TCP flow that agrees where the proxied ones downgrade still shows the path.
+    let direct = report
+        .flows
+        .iter()
+        .find(|f| f.proxy.is_none() && f.verdict == VerdictKind::Agreed)
+        .unwrap()
+        .clone();
+    flows.push(direct);
+    let d = diagnose(&flows);
+    let path: Vec<&Diagnosis> = d.iter().filter(|d| d.kind == DiagnosisKind::Path).collect();
+    assert_eq!(path.len(), 1);
+    assert!(!path[0].flows.contains(&9), "{:?}", path[0].flows);
+    assert!(!path[0].conclusion.contains("h3"), "{}", path[0].conclusion);
+}

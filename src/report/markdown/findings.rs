@@ -3,7 +3,7 @@
 
 use super::tally::MarkdownTally;
 use super::{code, plural, short_list_of};
-use crate::report::model::{Diagnosis, Report};
+use crate::report::model::{Diagnosis, Report, ServerSummary, Transport};
 use std::io::{self, Write};
 
 /// The findings section: one bullet per diagnosis, or why there is none.
@@ -131,6 +131,14 @@ pub(super) fn render_summary(
     Ok(())
 }
 
+/// `` `127.0.0.1:443` ``, or `` `127.0.0.1:443` over QUIC ``.
+fn server_cell(server: &ServerSummary) -> String {
+    match server.transport {
+        Transport::Tcp => code(&server.server),
+        Transport::Quic => format!("{} over QUIC", code(&server.server)),
+    }
+}
+
 /// The table of servers: SNI, flow count, protocols selected (agreed or downgraded) and verdict
 /// counts.
 fn render_server_table(
@@ -160,7 +168,9 @@ fn render_server_table(
             .map(|(v, n)| format!("`{v}` {n}"))
             .collect();
         let sni: Vec<String> = server.sni.iter().map(|n| code(n)).collect();
-        let extras = tally.servers.get(&server.endpoint);
+        let extras = tally
+            .servers
+            .get(&(server.endpoint.clone(), server.transport));
         let agreed: Vec<&str> = extras
             .map(|e| e.agreed.iter().map(String::as_str).collect())
             .unwrap_or_default();
@@ -175,7 +185,7 @@ fn render_server_table(
         writeln!(
             out,
             "| {} |{captures} {} | {} | {} | {} |",
-            code(&server.server),
+            server_cell(server),
             if sni.is_empty() {
                 "-".into()
             } else {

@@ -4,6 +4,7 @@
 use super::flow::render_flow;
 use super::tally::{MarkdownTally, ProblemGroup, Tally};
 use super::{GROUP_EXAMPLES, LISTED_IDS, code, in_capture, plural, short_list_of};
+use crate::report::model::Transport;
 use std::io::{self, Write};
 
 /// A section per TLS flow that did not agree on a protocol.
@@ -70,9 +71,13 @@ fn render_group(group: &ProblemGroup, multi: bool, out: &mut dyn Write) -> io::R
     } else {
         String::new()
     };
+    let over = match group.transport {
+        Transport::Tcp => "",
+        Transport::Quic => " over QUIC",
+    };
     writeln!(
         out,
-        "### {} flows: `{}` — server {}{capture}",
+        "### {} flows: `{}` — server {}{over}{capture}",
         group.count, group.verdict, group.server
     )?;
     writeln!(out)?;

@@ -10,7 +10,7 @@
 
 use super::{GROUP_EXAMPLES, LISTED_IDS};
 use crate::analysis::VerdictKind;
-use crate::report::model::{EndpointReport, FlowReport};
+use crate::report::model::{EndpointReport, FlowReport, Transport};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Groups of problem flows shown (in order of first flow); flows of later groups are counted.
@@ -70,11 +70,12 @@ impl Tally {
     }
 }
 
-/// Problem flows of one capture and server with one verdict.
+/// Problem flows of one capture and server (address, port and transport) with one verdict.
 #[derive(Debug)]
 pub(super) struct ProblemGroup {
     pub capture: usize,
     pub server: EndpointReport,
+    pub transport: Transport,
     pub verdict: VerdictKind,
     /// The smallest id.
     pub first: u64,
@@ -111,13 +112,16 @@ pub struct MarkdownTally {
     /// Flows whose handshake lost packets.
     pub(super) lossy_count: u64,
     /// The shown groups of problem flows.
-    pub(super) groups: HashMap<(usize, EndpointReport, VerdictKind), ProblemGroup>,
+    pub(super) groups: HashMap<GroupKey, ProblemGroup>,
     /// Groups beyond [`MAX_GROUPS`] (their keys, up to a bound) and their flows.
-    pub(super) other_groups: HashSet<(usize, EndpointReport, VerdictKind)>,
+    pub(super) other_groups: HashSet<GroupKey>,
     pub(super) other_group_flows: u64,
-    /// Per server endpoint, for the summary table.
-    pub(super) servers: HashMap<EndpointReport, ServerExtras>,
+    /// Per server endpoint and transport, for the summary table.
+    pub(super) servers: HashMap<(EndpointReport, Transport), ServerExtras>,
 }
+
+/// What tells groups of problem flows apart: capture, server, transport, verdict.
+pub(super) type GroupKey = (usize, EndpointReport, Transport, VerdictKind);
 
 /// Most servers whose extras are kept (the summary lists at most as many).
 const MAX_SERVERS_TRACKED: usize = crate::report::summary::MAX_SUMMARY_SERVERS;
@@ -140,10 +144,11 @@ impl MarkdownTally {
     }
 
     fn note_server(&mut self, flow: &FlowReport) {
-        if !self.servers.contains_key(&flow.server) && self.servers.len() >= MAX_SERVERS_TRACKED {
+        let key = (flow.server.clone(), flow.transport);
+        if !self.servers.contains_key(&key) && self.servers.len() >= MAX_SERVERS_TRACKED {
             return;
         }
-        let extras = self.servers.entry(flow.server.clone()).or_default();
+        let extras = self.servers.entry(key).or_default();
         if matches!(flow.verdict, VerdictKind::Agreed | VerdictKind::Downgraded)
             && let Some(selected) = &flow.alpn_selected
             && extras.agreed.len() < MAX_SERVER_VALUES
@@ -156,7 +161,12 @@ impl MarkdownTally {
     }
 
     fn add_problem(&mut self, flow: &FlowReport) {
-        let key = (flow.capture, flow.server.clone(), flow.verdict);
+        let key = (
+            flow.capture,
+            flow.server.clone(),
+            flow.transport,
+            flow.verdict,
+        );
         if !self.groups.contains_key(&key) && self.groups.len() >= MAX_GROUPS {
             if self.other_groups.len() < MAX_SERVERS_TRACKED {
                 self.other_groups.insert(key);
@@ -167,6 +177,7 @@ impl MarkdownTally {
         let group = self.groups.entry(key).or_insert_with(|| ProblemGroup {
             capture: flow.capture,
             server: flow.server.clone(),
+            transport: flow.transport,
             verdict: flow.verdict,
             first: flow.id,
             count: 0,
@@ -258,6 +269,46 @@ mod tests {
         assert!(
             text.contains("Not shown: 10 more problem flows in 10 more groups (only the first 256 groups are shown)"),
             "{text}"
+        );
+    }
+
+    /// Problem flows to one address and port over TCP and over QUIC are two groups, each
+    /// headed by its own server.
+    #[test]
+    fn groups_keep_transports_apart() {
+        let report = report_of("tls12-server-no-alpn.pcap");
+        let one = report.flows[0].clone();
+        let mut tally = MarkdownTally::default();
+        for id in 0..8 {
+            let transport = if id % 2 == 0 {
+                Transport::Tcp
+            } else {
+                Transport::Quic
+            };
+            tally.add(&FlowReport {
+                id,
+                transport,
+                ..one.clone()
+            });
+        }
+        let groups: Vec<(Transport, u64, u64)> = tally
+            .groups()
+            .iter()
+            .map(|g| (g.transport, g.first, g.count))
+            .collect();
+        assert_eq!(groups, [(Transport::Tcp, 0, 4), (Transport::Quic, 1, 4)]);
+        let mut out = Vec::new();
+        super::super::render_tallied(&report, &tally, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("### ")).collect();
+        let server = &one.server;
+        let verdict = one.verdict;
+        assert_eq!(
+            headings,
+            [
+                format!("### 4 flows: `{verdict}` — server {server}"),
+                format!("### 4 flows: `{verdict}` — server {server} over QUIC"),
+            ]
         );
     }
 }

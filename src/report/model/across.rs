@@ -1,7 +1,7 @@
 //! What the report says across flows: conclusions per server (diagnosis) and counts over all
 //! flows (summary).
 
-use super::EndpointReport;
+use super::{EndpointReport, Transport};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -104,7 +104,7 @@ pub struct Summary {
     pub non_tls_flows: u64,
     /// TLS flows per verdict (every verdict listed, zero included).
     pub verdicts: BTreeMap<&'static str, u64>,
-    /// TLS flows per server, in order of first appearance.
+    /// TLS flows per server and transport, in order of first appearance.
     pub servers: Vec<ServerSummary>,
     /// TLS flows whose handshake lost or re-sent packets.
     pub handshake_loss_flows: u64,
@@ -123,11 +123,14 @@ pub struct Summary {
     pub servers_omitted: u64,
 }
 
-/// Flows to one server endpoint.
+/// Flows to one server endpoint over one transport: a QUIC listener and a TCP listener on one
+/// address and port are two servers (configured apart; one may work while the other does not).
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerSummary {
     /// "ip:port" (`[ip]:port` for IPv6).
     pub server: String,
+    /// TCP or QUIC.
+    pub transport: Transport,
     /// The same endpoint, typed (not in JSON).
     #[serde(skip)]
     pub endpoint: EndpointReport,
@@ -137,4 +140,14 @@ pub struct ServerSummary {
     pub flows: u64,
     /// Flows per verdict (non-zero only).
     pub verdicts: BTreeMap<&'static str, u64>,
+}
+
+impl ServerSummary {
+    /// `127.0.0.1:443`, or `127.0.0.1:443 over QUIC` (as the diagnosis names a QUIC server).
+    pub fn label(&self) -> String {
+        match self.transport {
+            Transport::Tcp => self.server.clone(),
+            Transport::Quic => format!("{} over QUIC", self.server),
+        }
+    }
 }

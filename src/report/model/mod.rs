@@ -16,8 +16,8 @@ pub use across::{Diagnosis, DiagnosisKind, ServerSummary, Summary};
 pub use capture::{CaptureReport, CaptureStatistics, DecodeCounts, MemoryUse};
 pub use live::{CorrectedField, Correction, PreviousConclusion};
 pub use quic::{
-    CloseFrameType, CloseReport, FramesReport, QuicPacketTypeReport, QuicReport,
-    RetryIntegrityReport, RetryReport, VersionNegotiationReport,
+    BySender, CloseFrameType, CloseReport, FramesReport, HandshakeEndEvidenceReport,
+    QuicPacketTypeReport, QuicReport, RetryIntegrityReport, RetryReport, VersionNegotiationReport,
 };
 pub use tcp::{
     CaptureGapReport, CountReport, DirectionCounts, FinReport, HoleReport, MessageReport,

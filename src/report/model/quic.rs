@@ -1,6 +1,6 @@
 //! What a QUIC flow showed beyond its TLS handshake: version, connection number and IDs, Retry,
-//! Version Negotiation, the CONNECTION_CLOSE readable without 1-RTT keys, and the client's
-//! Initial packets.
+//! Version Negotiation, the CONNECTION_CLOSE readable without 1-RTT keys, the client's
+//! Initial packets, each side's Handshake packets, and the end of the handshake.
 
 use crate::analysis::Role;
 use serde::Serialize;
@@ -36,10 +36,44 @@ pub struct QuicReport {
     pub client_initials_resent: FramesReport,
     /// Milliseconds from the client's first Initial to the server's first Initial.
     pub server_initial_ms: Option<f64>,
+    /// Milliseconds from the client's first Initial to the end of the handshake
+    /// (`handshake_end_frame`), as `tcp.handshake_ms` is from the first packet; null when no
+    /// packet shows the end (or the capture's clock ran backwards).
+    pub handshake_ms: Option<f64>,
+    /// The frame that shows the end of the handshake.
+    pub handshake_end_frame: Option<u64>,
+    /// What that frame shows.
+    pub handshake_end_evidence: Option<HandshakeEndEvidenceReport>,
+    /// Handshake packets per sender, opened or not.
+    pub handshake_packets: BySender<FramesReport>,
+    /// Handshake packets whose CRYPTO data repeated offsets their sender sent before (re-sent),
+    /// per sender; null for a sender none of whose Handshake packets opened (no keys: a re-sent
+    /// Handshake packet cannot be told).
+    pub handshake_resent: BySender<Option<FramesReport>>,
     /// Initial packets that did not open with the keys of their version.
     pub undecryptable_initials: FramesReport,
     /// Short-header (1-RTT) packets of either side: counted, never decrypted.
     pub one_rtt_packets: u64,
+}
+
+/// What shows the end of a QUIC handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandshakeEndEvidenceReport {
+    /// The client's Finished, read in its Handshake packets with the key log's secrets.
+    ClientFinished,
+    /// The client's first short-header (1-RTT) packet, not decrypted: the client held 1-RTT
+    /// keys, which it gets from the server's Finished; its own Finished is not read.
+    ClientFirstShortHeader,
+}
+
+/// One value per sender.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BySender<T> {
+    /// The client's.
+    pub client: T,
+    /// The server's.
+    pub server: T,
 }
 
 /// How many packets, and the first frames that carried them.
