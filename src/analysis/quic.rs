@@ -147,6 +147,9 @@ pub struct QuicFacts {
     pub server_datagrams: u64,
     /// Short-header (1-RTT) packets of either side: counted, never decrypted.
     pub one_rtt_packets: u64,
+    /// Packet protections removed or tried: Initial and Handshake packets only, never a
+    /// short-header packet (not reported; it shows what reading the connection cost).
+    pub decryptions: u64,
     /// Initial packets that did not open with the keys of their version (another connection,
     /// a damaged packet, or a peer's bug).
     pub undecryptable_initials: FrameList,

@@ -438,11 +438,7 @@ impl Analyzer {
     /// Indexes and charges a flow after a packet (or after shedding).
     fn charge(&mut self, key: FlowKey, now: Timestamp) {
         if let Some(slot) = self.flows.get_mut(&key) {
-            self.activity.update(key, slot);
-            let footprint = slot.footprint(now);
-            let index = slot.index();
-            self.budget
-                .charge(key, index, slot.charge_mut(), footprint, now);
+            charge_slot(&mut self.activity, &mut self.budget, key, slot, now);
         }
     }
 
@@ -469,6 +465,8 @@ impl Analyzer {
 
     /// One UDP datagram: to its QUIC connection, made when the datagram starts one (a long
     /// header of a known version); anything else is counted as other IP, without allocating.
+    /// A datagram of a connection in the table (nearly all of them: 1-RTT packets) costs one
+    /// table lookup; one that is not QUIC, a lookup and [`crate::quic::packet::sniff`].
     fn udp(&mut self, frame: &Frame<'_>, udp: &UdpDatagram<'_>) {
         let src = Endpoint {
             ip: udp.src_ip,
@@ -479,24 +477,31 @@ impl Analyzer {
             port: udp.dst_port,
         };
         let (key, side) = FlowKey::of(Transport::Udp, src, dst);
-        if !self.flows.contains_key(&key) {
-            let starts = crate::quic::packet::sniff(udp.payload)
-                .is_some_and(|v| v != crate::quic::version::Version::NEGOTIATION);
-            if !starts {
-                self.decode.other_ip += 1;
-                return;
+        let slot = match self.flows.get_mut(&key) {
+            Some(slot) => slot,
+            None => {
+                let starts = crate::quic::packet::sniff(udp.payload)
+                    .is_some_and(|v| v != crate::quic::version::Version::NEGOTIATION);
+                if !starts {
+                    self.decode.other_ip += 1;
+                    return;
+                }
+                if !self.make_room() {
+                    return;
+                }
+                self.open_quic(key, frame);
+                match self.flows.get_mut(&key) {
+                    Some(slot) => slot,
+                    None => return,
+                }
             }
-            if !self.make_room() {
-                return;
-            }
-            self.open_quic(key, frame);
-        }
+        };
         self.decode.quic += 1;
         if udp.payload.len() < udp.payload_len as usize {
             self.decode.truncated_payload += 1;
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }
-        let Some(Slot::Quic(connection)) = self.flows.get_mut(&key) else {
+        let Slot::Quic(connection) = slot else {
             return;
         };
         let absorbed = connection.datagram(side, frame, udp, &self.keylog, &mut self.quic_buf);
@@ -509,13 +514,34 @@ impl Analyzer {
             if let Some(Slot::Quic(connection)) = self.flows.get_mut(&key) {
                 connection.datagram(side, frame, udp, &self.keylog, &mut self.quic_buf);
             }
+            self.after_datagram(key, frame.timestamp);
+            return;
         }
+        let stream_now = self.options.stream
+            && matches!(slot.reported(), Some(Reported::No))
+            && slot.verdict_is_final(self.options.await_keys, frame.timestamp);
+        charge_slot(
+            &mut self.activity,
+            &mut self.budget,
+            key,
+            slot,
+            frame.timestamp,
+        );
+        if stream_now {
+            self.stream_flow(key);
+        }
+        self.relieve();
+    }
+
+    /// After a datagram that replaced a connection: streams the new one if final, charges it,
+    /// relieves the budget.
+    fn after_datagram(&mut self, key: FlowKey, now: Timestamp) {
         let stream_now = self.options.stream
             && self.flows.get(&key).is_some_and(|slot| {
                 matches!(slot.reported(), Some(Reported::No))
-                    && slot.verdict_is_final(self.options.await_keys, frame.timestamp)
+                    && slot.verdict_is_final(self.options.await_keys, now)
             });
-        self.charge(key, frame.timestamp);
+        self.charge(key, now);
         if stream_now {
             self.stream_flow(key);
         }
@@ -912,4 +938,19 @@ impl Analyzer {
             summary: self.output.summary.summary(self.non_tls_flows),
         }
     }
+}
+
+/// Indexes and charges the connection in `slot` (the table's entry for `key`) after a packet:
+/// [`Analyzer::charge`] for a caller that holds the entry already.
+fn charge_slot(
+    activity: &mut ActivityIndex,
+    budget: &mut MemoryBudget,
+    key: FlowKey,
+    slot: &mut Slot,
+    now: Timestamp,
+) {
+    activity.update(key, slot);
+    let footprint = slot.footprint(now);
+    let index = slot.index();
+    budget.charge(key, index, slot.charge_mut(), footprint, now);
 }

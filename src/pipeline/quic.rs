@@ -365,7 +365,11 @@ impl QuicConnection {
         keylog: &KeyLog,
         buf: &mut Vec<u8>,
     ) -> Absorbed {
-        if self.starts_new_connection(side, udp.payload, buf) {
+        // A short header first (RFC 9000 §17.3: the Header Form bit clear) is a datagram of one
+        // 1-RTT packet, a long header never following it: nearly every datagram of a connection
+        // after its handshake. It is counted from its first byte, nothing more.
+        let short = udp.payload.first().is_some_and(|b| b & 0x80 == 0);
+        if !short && self.starts_new_connection(side, udp.payload, buf) {
             return Absorbed::NewConnection;
         }
         self.last_frame = frame.number;
@@ -376,6 +380,16 @@ impl QuicConnection {
         }
         if frame.original_len as usize > frame.data.len() {
             self.facts.cut_datagrams.add(frame.number);
+        }
+        if short {
+            self.facts.one_rtt_packets += 1;
+            if self.client == Some(side) && self.facts.client_first_short_header.is_none() {
+                // As in the walk below (a short header that starts its datagram is one): only
+                // a client that holds 1-RTT keys sends one, the end of its handshake when its
+                // Finished cannot be read.
+                self.facts.client_first_short_header = Some((frame.number, frame.timestamp));
+            }
+            return Absorbed::Read;
         }
         if self.facts.first_version.is_none() {
             // From the header alone: a packet whose Length does not fit still names its version.
@@ -480,6 +494,7 @@ impl QuicConnection {
         let Ok(keys) = InitialKeys::derive(long.version, long.dcid) else {
             return false;
         };
+        self.facts.decryptions += 1;
         let Ok(opened) = keys.client.open_long(&long, None, buf) else {
             return false;
         };
@@ -528,9 +543,12 @@ impl QuicConnection {
         {
             return;
         }
-        let opens = self
-            .initial_keys(long.version)
-            .is_some_and(|keys| keys.server.open_long(long, None, buf).is_ok());
+        let mut tried = false;
+        let opens = self.initial_keys(long.version).is_some_and(|keys| {
+            tried = true;
+            keys.server.open_long(long, None, buf).is_ok()
+        });
+        self.facts.decryptions += u64::from(tried);
         self.client_from_cut_initial = false;
         if !opens {
             self.client = None;
@@ -594,7 +612,10 @@ impl QuicConnection {
             // The client's first Initial: its keys come from its own Destination Connection ID.
             if let Some(dcid) = ConnectionId::new(long.dcid)
                 && let Ok(keys) = InitialKeys::derive(long.version, long.dcid)
-                && keys.client.open_long(long, None, buf).is_ok()
+                && {
+                    self.facts.decryptions += 1;
+                    keys.client.open_long(long, None, buf).is_ok()
+                }
             {
                 self.client = Some(side);
                 self.key_dcid = Some(dcid);
@@ -641,6 +662,7 @@ impl QuicConnection {
         }
         let s = space_index(space);
         let largest = self.readers[side.index()][s].largest;
+        let mut tried = false;
         let opened = match space {
             Space::Initial => self.initial_keys(long.version).and_then(|keys| {
                 let keys = if from_client {
@@ -648,12 +670,15 @@ impl QuicConnection {
                 } else {
                     &keys.server
                 };
+                tried = true;
                 keys.open_long(long, largest, buf).ok()
             }),
-            Space::Handshake => self.handshake_keys[side.index()]
-                .as_ref()
-                .and_then(|keys| keys.open_long(long, largest, buf).ok()),
+            Space::Handshake => self.handshake_keys[side.index()].as_ref().and_then(|keys| {
+                tried = true;
+                keys.open_long(long, largest, buf).ok()
+            }),
         };
+        self.facts.decryptions += u64::from(tried);
         let Some(opened) = opened else {
             match space {
                 // A reserved version (forcing Version Negotiation) defines no keys: its Initial

@@ -675,3 +675,59 @@ fn quic_handshake_packets_wait_for_late_keys() {
         Some(crate::report::model::Decryption::NoEntry)
     );
 }
+
+/// A real HTTP/3 connection read with its key log (so Handshake packets are opened too), then
+/// its 1-RTT datagrams a thousand times more, as a bulk transfer sends them: only the Initial
+/// and Handshake packets of the first three datagrams are opened (the client's first Initial
+/// twice: once to learn that it is the client's, once to read it), and no short-header packet
+/// ever is — the 5,010 of them are only counted.
+#[test]
+fn one_rtt_packets_are_never_decrypted() {
+    use crate::capture::CaptureEvent;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/");
+    let capture = std::fs::read(format!("{dir}quic-h3-agreed.pcap")).unwrap();
+    let keys = std::fs::read_to_string(format!("{dir}quic-h3-agreed.keys")).unwrap();
+    let mut frames: Vec<(u64, Timestamp, LinkType, Vec<u8>)> = Vec::new();
+    crate::capture::read_capture(&capture[..], |event| {
+        if let CaptureEvent::Frame(f) = event {
+            frames.push((f.number, f.timestamp, f.link_type, f.data.to_vec()));
+        }
+    })
+    .unwrap();
+    assert_eq!(frames.len(), 8);
+    // Frames 4 to 8 hold only short-header packets: sent again and again after the capture.
+    let one_rtt = frames[3..].to_vec();
+    for round in 0..1000 {
+        for (number, time, link_type, data) in &one_rtt {
+            let number = number + 5 * (round + 1);
+            frames.push((number, *time, *link_type, data.clone()));
+        }
+    }
+    let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+    analyzer.add_key_log(&keys).unwrap();
+    analyzer.begin_capture(0);
+    let decryptions = |analyzer: &Analyzer| match analyzer.flows.values().next() {
+        Some(Slot::Quic(c)) => (c.facts.decryptions, c.facts.one_rtt_packets),
+        _ => panic!("one QUIC connection"),
+    };
+    let mut per_frame = Vec::new();
+    let mut before = 0;
+    for (number, timestamp, link_type, data) in &frames {
+        analyzer.frame(&Frame {
+            number: *number,
+            timestamp: *timestamp,
+            link_type: *link_type,
+            data,
+            original_len: data.len() as u32,
+        });
+        let (after, _) = decryptions(&analyzer);
+        per_frame.push(after - before);
+        before = after;
+    }
+    assert_eq!(per_frame[..8], [2, 2, 2, 0, 0, 0, 0, 0]);
+    assert!(per_frame[8..].iter().all(|d| *d == 0));
+    assert_eq!(decryptions(&analyzer), (6, 2 + 5 + 5000));
+    let capture = analyzer.end_capture("quic-h3-agreed.pcap", &summary());
+    let report = analyzer.into_report(vec![capture]);
+    assert_eq!(report.flows[0].alpn_selected.as_deref(), Some("h3"));
+}
