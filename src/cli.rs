@@ -20,7 +20,8 @@ tunnels and after STARTTLS, proxy and PROXY-protocol preambles) and every QUIC c
 Handshake packets, parses the TLS ClientHello and ServerHello, and reports per flow which ALPN protocols \
 the client offered, which one the server selected, and a verdict that explains the outcome, citing \
 Wireshark frame numbers.",
-    after_help = "Start with: alpnscope analyze capture.pcap\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'port 443' (TCP and QUIC)"
+    after_help = "Start with: alpnscope analyze capture.pcap\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'port 443' (TCP and QUIC)",
+    max_term_width = MAX_HELP_WIDTH
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -158,7 +159,16 @@ pub struct AnalyzeArgs {
     /// pseudonyms (addresses keep their family and class; names keep only their public suffix,
     /// `api.example.com` → `host-3f2a.site-9c01.com`, or nothing with `--redact=sni-full`;
     /// files are called `capture 0`, `capture 1`, …).
-    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "standard", value_name = "MODE")]
+    /// The mode goes after `=` only (`--redact=sni-full`), so `--redact capture.pcap` reads
+    /// the capture.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "standard",
+        value_name = "MODE"
+    )]
     pub redact: Option<RedactArg>,
     /// Key for the pseudonyms: the same input and key give the same report (default: random).
     #[arg(long, value_name = "KEY", requires = "redact")]
@@ -240,15 +250,65 @@ fn server_arg(text: &str) -> Result<(IpAddr, Option<u16>), String> {
     filter::parse_server(text).map_err(|e| e.to_string())
 }
 
-/// The glossary shown under `alpnscope analyze --help`.
+/// The widest help text: clap's own limit when it wraps help (its default, set explicitly so
+/// the glossary below wraps at the same width).
+pub const MAX_HELP_WIDTH: usize = 100;
+
+/// The width clap wraps help to: the terminal's (else `COLUMNS`, else 100), at most
+/// [`MAX_HELP_WIDTH`].
+fn help_width() -> usize {
+    let columns = terminal_size::terminal_size()
+        .map(|(w, _)| usize::from(w.0))
+        .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
+        .unwrap_or(MAX_HELP_WIDTH);
+    columns.clamp(40, MAX_HELP_WIDTH)
+}
+
+/// `text` wrapped at `width` columns: the first line starts with `first`, the continuation
+/// lines are indented by `indent` spaces (clap would start them at the margin).
+fn hanging(first: &str, text: &str, indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut empty = first.is_empty();
+    for word in text.split_whitespace() {
+        // Leave the last column free: clap wraps a line that fills the width.
+        if !empty && line.chars().count() + 1 + word.chars().count() >= width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = " ".repeat(indent);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// The glossary shown under `alpnscope analyze --help`, wrapped with its indentation.
 fn verdict_help() -> String {
+    let width = help_width();
     let mut s = String::from("Verdicts (one per TLS flow):\n");
     for kind in VerdictKind::ALL {
-        s.push_str(&format!("  {:<20} {}\n", kind.name(), kind.explanation()));
+        s.push_str(&hanging(
+            &format!("  {:<20}", kind.name()),
+            kind.explanation(),
+            23,
+            width,
+        ));
     }
-    s.push_str(
-        "\nExit status: 0 analysed, 1 a flow has a verdict named by --fail-on, 2 could not analyse (bad usage, unreadable or invalid capture).",
-    );
+    s.push('\n');
+    s.push_str(hanging(
+        "Exit status:",
+        "0 analysed, 1 a flow has a verdict named by --fail-on, 2 could not analyse (bad usage, \
+         unreadable or invalid capture).",
+        2,
+        width,
+    ).trim_end());
     s
 }
 

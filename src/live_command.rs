@@ -129,7 +129,11 @@ fn open_output(
             Ok(f) => Box::new(io::BufWriter::new(f)),
             Err(e) => {
                 session.abandon();
-                return Err(fail(format!("cannot create {}: {e}", path.display())));
+                return Err(fail(format!(
+                    "cannot create {}: {}",
+                    path.display(),
+                    alpnscope::capture::IoCause(&e)
+                )));
             }
         },
         None => Box::new(io::stdout()),
@@ -193,6 +197,9 @@ fn write_summary(
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => fail(format!("writing the report failed: {e}")),
+        Err(e) => fail(format!(
+            "writing the report failed: {}",
+            alpnscope::capture::IoCause(&e)
+        )),
     }
 }

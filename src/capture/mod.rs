@@ -21,6 +21,7 @@ pub use reader::read_capture;
 pub use slice::{SliceParser, read_capture_slice};
 pub use summary::{
     CaptureCounters, CaptureError, CaptureFormat, CaptureSummary, CaptureWarning, Compression,
+    IoCause,
 };
 pub use timestamp::Timestamp;
 

@@ -78,8 +78,10 @@ where
     // when its section header block is whole in the first read) and to name a compressed file
     // when they are no capture.
     let mut input = FillingReader(input);
-    let mut head = [0u8; 12];
+    // 32 bytes: a whole pcap file header, or a pcapng section header block's start.
+    let mut head = [0u8; 32];
     let got = input.read(&mut head).map_err(CaptureError::Io)?;
+    let whole = got < head.len();
     let head = &head[..got];
     let mut capacity = first_capacity(head);
     let mut reader = match pcap_parser::create_reader(capacity, FillingReader(head.chain(input.0)))
@@ -91,7 +93,7 @@ where
                 "the input could not be read",
             )));
         }
-        Err(_) => return Err(super::summary::not_a_capture(head)),
+        Err(_) => return Err(super::summary::not_a_capture(head, whole)),
     };
     let mut handler = BlockHandler::new();
     loop {

@@ -103,7 +103,7 @@ impl SliceParser {
                 Ok(Some((Container::Pcap { big_endian }, tail)))
             }
             Err(NomErr::Incomplete(_)) if !last => Ok(None),
-            Err(_) => Err(super::summary::not_a_capture(data)),
+            Err(_) => Err(super::summary::not_a_capture(data, last)),
         }
     }
 

@@ -42,6 +42,16 @@ pub enum CaptureError {
     NotACapture,
     /// The first bytes are a compressor's magic number: a compressed capture, to decompress first.
     Compressed(Compression),
+    /// The input starts with a pcap or pcapng magic number and ends inside the file header
+    /// (pcap) or the section header block (pcapng): no packet can follow.
+    TruncatedHeader {
+        /// The container the magic number names.
+        format: CaptureFormat,
+        /// Bytes in the input.
+        bytes: usize,
+        /// Bytes the header needs.
+        needed: usize,
+    },
     /// Reading the input failed.
     Io(io::Error),
 }
@@ -60,7 +70,22 @@ impl fmt::Display for CaptureError {
                 c.name(),
                 c.decompressor()
             ),
-            CaptureError::Io(e) => write!(f, "read failed: {e}"),
+            CaptureError::TruncatedHeader {
+                format,
+                bytes,
+                needed,
+            } => write!(
+                f,
+                "truncated header: a {} file cut off after {bytes} of the {needed} bytes of its {}, \
+                 so it holds no packets",
+                format.name(),
+                if *format == CaptureFormat::Pcapng {
+                    "section header block"
+                } else {
+                    "file header"
+                }
+            ),
+            CaptureError::Io(e) => write!(f, "read failed: {}", IoCause(e)),
         }
     }
 }
@@ -119,10 +144,78 @@ impl Compression {
     }
 }
 
-/// The error for a start that is no capture: a compressed file named as such, else
-/// [`CaptureError::NotACapture`].
-pub fn not_a_capture(head: &[u8]) -> CaptureError {
+/// The error for a start that is no capture: a capture cut off inside its header (when `head`
+/// is the `whole` input), a compressed file named as such, else [`CaptureError::NotACapture`].
+pub fn not_a_capture(head: &[u8], whole: bool) -> CaptureError {
+    if whole
+        && let Some((format, needed)) = header_size(head)
+        && head.len() < needed
+    {
+        return CaptureError::TruncatedHeader {
+            format,
+            bytes: head.len(),
+            needed,
+        };
+    }
     Compression::of(head).map_or(CaptureError::NotACapture, CaptureError::Compressed)
+}
+
+/// The container a pcap or pcapng magic number at the start of `head` names, and the size of
+/// its header: 24 bytes for pcap, the section header block's length for pcapng (28 at least).
+fn header_size(head: &[u8]) -> Option<(CaptureFormat, usize)> {
+    let magic: [u8; 4] = head.get(..4)?.try_into().ok()?;
+    match u32::from_le_bytes(magic) {
+        0xa1b2_c3d4 | 0xd4c3_b2a1 => Some((CaptureFormat::Pcap, 24)),
+        0xa1b2_3c4d | 0x4d3c_b2a1 => Some((CaptureFormat::PcapNanosecond, 24)),
+        0x0a0d_0d0a => {
+            // The block length follows in the byte order the magic after it names.
+            let declared = match (head.get(4..8), head.get(8..12)) {
+                (Some(len), Some([0x4d, 0x3c, 0x2b, 0x1a])) => {
+                    len.try_into().ok().map(u32::from_le_bytes)
+                }
+                (Some(len), Some([0x1a, 0x2b, 0x3c, 0x4d])) => {
+                    len.try_into().ok().map(u32::from_be_bytes)
+                }
+                _ => None,
+            };
+            let needed = declared
+                .and_then(|d| usize::try_from(d).ok())
+                .map_or(28, |d| d.max(28));
+            Some((CaptureFormat::Pcapng, needed))
+        }
+        _ => None,
+    }
+}
+
+/// An I/O error in words, without the raw `(os error N)` the standard library appends:
+/// "no such file", "permission denied", …
+pub struct IoCause<'a>(pub &'a io::Error);
+
+impl fmt::Display for IoCause<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use io::ErrorKind as K;
+        let words = match self.0.kind() {
+            K::NotFound => "no such file or directory",
+            K::PermissionDenied => "permission denied",
+            K::IsADirectory => "it is a directory",
+            K::NotADirectory => "a part of the path is not a directory",
+            K::AlreadyExists => "it already exists",
+            K::ReadOnlyFilesystem => "read-only file system",
+            K::StorageFull => "no space left on the device",
+            K::BrokenPipe => "the reader closed the pipe",
+            K::UnexpectedEof => "the input ended early",
+            _ => {
+                // Other errors: the system's words, without the number.
+                let text = self.0.to_string();
+                let words = match text.rfind(" (os error ") {
+                    Some(at) if text.ends_with(')') => &text[..at],
+                    _ => text.as_str(),
+                };
+                return f.write_str(&words.to_lowercase());
+            }
+        };
+        f.write_str(words)
+    }
 }
 
 impl std::error::Error for CaptureError {

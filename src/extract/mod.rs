@@ -22,7 +22,7 @@ use scrub::Carried;
 
 pub use scrub::Scrubber;
 
-use crate::capture::{self, CaptureError, CaptureEvent};
+use crate::capture::{self, CaptureError, CaptureEvent, IoCause};
 use crate::decode::{self, Decoded};
 use crate::report::model::{FlowReport, Report, Transport};
 use crate::report::redact::Redactor;
@@ -67,10 +67,10 @@ impl fmt::Display for ExtractError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExtractError::Write { path, source } => {
-                write!(f, "cannot write {}: {source}", path.display())
+                write!(f, "cannot write {}: {}", path.display(), IoCause(source))
             }
             ExtractError::Reopen { path, source } => {
-                write!(f, "cannot read {path} again: {source}")
+                write!(f, "cannot read {path} again: {}", IoCause(source))
             }
             ExtractError::Read { path, source } => {
                 write!(f, "cannot read {path} again: {source}")

@@ -51,10 +51,14 @@ pub enum AnalyzeError {
 impl fmt::Display for AnalyzeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AnalyzeError::Open { path, source } => write!(f, "cannot open {path}: {source}"),
+            AnalyzeError::Open { path, source } => {
+                write!(f, "cannot open {path}: {}", capture::IoCause(source))
+            }
             AnalyzeError::Capture { path, source } => write!(f, "{path}: {source}"),
             AnalyzeError::KeyLog { path, source } => write!(f, "key log {path}: {source}"),
-            AnalyzeError::Output { source } => write!(f, "writing the report failed: {source}"),
+            AnalyzeError::Output { source } => {
+                write!(f, "writing the report failed: {}", capture::IoCause(source))
+            }
         }
     }
 }

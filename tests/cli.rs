@@ -1,0 +1,311 @@
+//! Command-line habits: flag forms, error messages that fit the error, key logs of every kind,
+//! counted nouns, help layout, and the tcpdump-style forms.
+
+mod common;
+
+use common::{project_path, run};
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// A fresh directory for one test's files.
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alpnscope-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fixture(name: &str) -> String {
+    project_path(&format!("fixtures/{name}"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+/// `--redact capture.pcap` reads the capture; the mode goes only after `=`.
+#[test]
+fn redact_takes_its_mode_only_after_an_equals_sign() {
+    let capture = fixture("client-no-alpn.pcap");
+    let report = json(&run(&[
+        "analyze",
+        "--format",
+        "json",
+        "--redact-key",
+        "k",
+        "--redact",
+        &capture,
+    ]));
+    assert_eq!(report["captures"][0]["path"], "capture 0");
+    let sni = report["flows"][0]["sni"].as_str().unwrap();
+    assert!(sni.starts_with("site-") && sni.ends_with(".test"), "{sni}");
+    let full = json(&run(&[
+        "analyze",
+        "--format",
+        "json",
+        "--redact=sni-full",
+        &capture,
+    ]));
+    let sni = full["flows"][0]["sni"].as_str().unwrap();
+    assert!(sni.ends_with(".invalid"), "{sni}");
+    // A mode after a space is a capture name now.
+    let out = run(&["analyze", "--redact", "sni-full", &capture]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "alpnscope: error: cannot open sni-full: no such file or directory\n"
+    );
+}
+
+/// `--flow N` that names no reported flow is an error naming the flows there are, and writes no
+/// extract.
+#[test]
+fn a_flow_id_that_matches_no_flow_is_an_error() {
+    let dir = temp_dir("flow");
+    let extract = dir.join("x.pcapng");
+    let out = run(&[
+        "analyze",
+        "--extract",
+        extract.to_str().unwrap(),
+        "--flow",
+        "1",
+        "--flow",
+        "7",
+        &fixture("client-no-alpn.pcap"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "alpnscope: error: --flow 7: no such flow in the report; the flows reported are 0, 1\n"
+    );
+    assert!(!extract.exists());
+    // With a filter, the ids are those the filter kept.
+    let out = run(&[
+        "analyze",
+        "--extract",
+        extract.to_str().unwrap(),
+        "--flow",
+        "0",
+        "--verdict",
+        "agreed",
+        &fixture("client-no-alpn.pcap"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "alpnscope: error: --flow 0: no such flow in the report; the flows reported (after --sni, \
+         --server, --verdict or --problems) are none\n"
+    );
+    let out = run(&[
+        "analyze",
+        "--extract",
+        extract.to_str().unwrap(),
+        "--flow",
+        "1",
+        &fixture("client-no-alpn.pcap"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(extract.exists());
+}
+
+/// A missing file says so in words, without the "not a capture" hint or `(os error 2)`.
+#[test]
+fn a_missing_file_is_named_in_words() {
+    let out = run(&["analyze", "/nonexistent/capture.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "alpnscope: error: cannot open /nonexistent/capture.pcap: no such file or directory\n"
+    );
+    let out = run(&[
+        "analyze",
+        "--keylog",
+        "/nonexistent/keys.log",
+        &fixture("client-no-alpn.pcap"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "alpnscope: error: cannot open /nonexistent/keys.log: no such file or directory\n"
+    );
+    let out = run(&[
+        "analyze",
+        "-o",
+        "/nonexistent/report.txt",
+        &fixture("client-no-alpn.pcap"),
+    ]);
+    assert_eq!(
+        stderr(&out),
+        "alpnscope: error: cannot create /nonexistent/report.txt: no such file or directory\n"
+    );
+}
+
+/// The first 10 bytes of a real pcap (and the first 20 of a real pcapng): a truncated header,
+/// from a file and from standard input, without the "not a capture" hint.
+#[test]
+fn a_capture_cut_inside_its_header_is_a_truncated_header() {
+    let dir = temp_dir("header");
+    let pcap = std::fs::read(fixture("client-no-alpn.pcap")).unwrap();
+    let short = dir.join("ten.pcap");
+    std::fs::write(&short, &pcap[..10]).unwrap();
+    let out = run(&["analyze", short.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "alpnscope: error: {}: truncated header: a pcap file cut off after 10 of the 24 bytes \
+             of its file header, so it holds no packets\n",
+            short.display()
+        )
+    );
+    let piped = std::process::Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+        .args(["analyze", "-"])
+        .stdin(std::fs::File::open(&short).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(piped.status.code(), Some(2));
+    assert_eq!(
+        stderr(&piped),
+        "alpnscope: error: -: truncated header: a pcap file cut off after 10 of the 24 bytes \
+         of its file header, so it holds no packets\n"
+    );
+    let pcapng = std::fs::read(fixture("tls12-h2-agreed.pcapng")).unwrap();
+    let short = dir.join("twenty.pcapng");
+    std::fs::write(&short, &pcapng[..20]).unwrap();
+    let out = run(&["analyze", short.to_str().unwrap()]);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "alpnscope: error: {}: truncated header: a pcapng file cut off after 20 of the 108 \
+             bytes of its section header block, so it holds no packets\n",
+            short.display()
+        )
+    );
+}
+
+/// The hint about pcap and pcapng is for files that are not captures.
+#[test]
+fn the_not_a_capture_hint_is_for_non_captures_only() {
+    let out = run(&["analyze", &project_path("README.md").to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).ends_with(
+            ": not a pcap or pcapng file (no pcap magic number or pcapng section header at the \
+             start)\n  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A real key log rewritten as other tools write theirs (CRLF line ends, comments, NSS `RSA`
+/// lines, TLS 1.2 `CLIENT_RANDOM` lines, a byte order mark) reveals the same selection.
+#[test]
+fn key_logs_with_other_kinds_of_lines_are_read() {
+    let dir = temp_dir("keylog");
+    let keys = std::fs::read_to_string(fixture("tls13-curl-keylog.keys")).unwrap();
+    let mut mixed = String::from("\u{feff}# SSL/TLS secrets log file, generated by NSS\r\n");
+    mixed.push_str("RSA 0a1b2c3d4e5f6071 0303aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677\r\n");
+    mixed.push_str(&format!(
+        "CLIENT_RANDOM {} {}\r\n",
+        "ab".repeat(32),
+        "cd".repeat(48)
+    ));
+    mixed.push_str("\r\n");
+    for line in keys.lines() {
+        mixed.push_str(line);
+        mixed.push_str("\r\n");
+    }
+    let path = dir.join("mixed.keys");
+    std::fs::write(&path, mixed).unwrap();
+    let capture = fixture("tls13-curl-keylog.pcap");
+    let plain = json(&run(&[
+        "analyze",
+        "--format",
+        "json",
+        "--keylog",
+        &fixture("tls13-curl-keylog.keys"),
+        &capture,
+    ]));
+    let mixed = json(&run(&[
+        "analyze",
+        "--format",
+        "json",
+        "--keylog",
+        path.to_str().unwrap(),
+        &capture,
+    ]));
+    assert_eq!(plain["flows"][0]["verdict"], "agreed");
+    assert_eq!(plain["flows"][0]["alpn_selected"], "h2");
+    assert_eq!(plain["flows"][0]["alpn_source"], "encrypted_extensions");
+    assert_eq!(mixed["flows"], plain["flows"]);
+}
+
+/// One of a thing is singular in the text summary and the findings.
+#[test]
+fn one_flow_is_singular() {
+    let out = run(&["analyze", &fixture("ch-split-3-segments.pcap")]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\nsummary 1 TLS flow, 0 TCP flows without TLS\n"),
+        "{text}"
+    );
+    assert!(text.contains("(127.0.0.1:8443) in its one flow: log the client's keys"));
+    assert!(text.contains(" (pcap, ETHERNET (1), 26 packets)\n"));
+    let out = run(&["analyze", &fixture("tls13-hidden.pcap")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("(127.0.0.1:8443) in both flows: log"),
+        "{text}"
+    );
+    // QUIC flows are TLS flows: the rest are counted as TCP flows without TLS, not "other".
+    let out = run(&["analyze", &fixture("quic-udp-blocked-tcp-fallback.pcap")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\nsummary 2 TLS flows (1 over QUIC), 0 TCP flows without TLS\n"),
+        "{text}"
+    );
+}
+
+/// `--help` wraps the verdict glossary with its indentation, at the terminal width.
+#[test]
+fn help_wraps_continuation_lines_with_their_indentation() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+        .args(["analyze", "--help"])
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let glossary = help.split("Verdicts (one per TLS flow):\n").nth(1).unwrap();
+    let glossary = glossary.split("\n\n").next().unwrap();
+    let lines: Vec<&str> = glossary.lines().collect();
+    assert!(lines.len() > 9, "{glossary}");
+    for line in &lines {
+        assert!(line.chars().count() < 80, "{line:?}");
+        let verdict = line.get(2..22).map(str::trim_end);
+        assert!(
+            line.starts_with(&" ".repeat(23))
+                || verdict.is_some_and(|v| !v.is_empty() && !v.contains(' ')),
+            "{line:?}"
+        );
+    }
+    assert_eq!(
+        lines[0],
+        "  agreed               the server selected the client's first choice (GREASE"
+    );
+    assert_eq!(
+        lines[1],
+        format!("{}values in the offer skipped)", " ".repeat(23))
+    );
+    assert!(help.contains("\nExit status: 0 analysed, 1 a flow has a verdict named by"));
+}
