@@ -19,7 +19,10 @@ const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
 /// Parses the command line and runs the subcommand.
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let args = cli::with_default_command(std::env::args_os().collect(), |path| {
+        std::path::Path::new(path).exists()
+    });
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -247,6 +250,7 @@ fn read_captures(
         },
         digest: config.digest,
         keylogs: config.keylogs.clone(),
+        count: config.count,
     };
     // A redacted run names no file, not even on stderr.
     let names = config

@@ -309,3 +309,134 @@ fn help_wraps_continuation_lines_with_their_indentation() {
     );
     assert!(help.contains("\nExit status: 0 analysed, 1 a flow has a verdict named by"));
 }
+
+/// The text report of a command line.
+fn text_of(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `alpnscope FILE…`, `alpnscope -r FILE -r FILE` and options first are `analyze`.
+#[test]
+fn tcpdump_forms_are_analyze() {
+    let a = fixture("client-no-alpn.pcap");
+    let b = fixture("tls12-h2-agreed.pcap");
+    let analyze = text_of(&["analyze", &a, &b]);
+    assert!(
+        analyze.contains("\nsummary 4 TLS flows, 0 TCP flows without TLS\n"),
+        "{analyze}"
+    );
+    assert_eq!(text_of(&[&a, &b]), analyze);
+    assert_eq!(text_of(&["-r", &a, "-r", &b]), analyze);
+    assert_eq!(text_of(&["analyze", "-r", &a, &b]), analyze);
+    assert_eq!(
+        text_of(&["--color", "never", "-r", &a, &b]),
+        text_of(&["analyze", "--color", "never", &a, &b])
+    );
+    // A missing file is named by `analyze`, not taken for a subcommand.
+    let out = run(&["missing.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "alpnscope: error: cannot open missing.pcap: no such file or directory\n"
+    );
+    // Subcommands keep their meaning; a mistyped one is still a usage error.
+    let out = run(&["anlyze"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unrecognized subcommand 'anlyze'"));
+}
+
+/// `-c N` stops after N packets, as tcpdump -c: from a file, from standard input, and over
+/// several captures; the capture says where it stopped.
+#[test]
+fn count_stops_after_n_packets() {
+    let a = fixture("client-no-alpn.pcap");
+    let report = json(&run(&["-c", "10", "--format", "json", "-r", &a]));
+    assert_eq!(report["captures"][0]["packets"], 10);
+    assert_eq!(report["captures"][0]["complete"], false);
+    assert_eq!(
+        report["captures"][0]["warnings"],
+        serde_json::json!([
+            "reading stopped after frame 10, as -c/--count asked: flows are reported up to that frame"
+        ])
+    );
+    let flows = report["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 1, "the second flow starts at frame 16");
+    assert_eq!(flows[0]["verdict"], "not_offered");
+    assert_eq!(flows[0]["last_frame"], 10);
+    let piped = std::process::Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+        .args(["-c", "10", "--format", "json", "-"])
+        .stdin(std::fs::File::open(&a).unwrap())
+        .output()
+        .unwrap();
+    let from_stdin = json(&piped);
+    assert_eq!(from_stdin["captures"][0]["packets"], 10);
+    assert_eq!(from_stdin["flows"], report["flows"]);
+    // Over three captures: 31 packets of the first, 9 of the second, none of the third.
+    let report = json(&run(&[
+        "--format",
+        "json",
+        "-c",
+        "40",
+        &a,
+        &fixture("tls12-h2-agreed.pcap"),
+        &fixture("vlan.pcap"),
+    ]));
+    let captures = report["captures"].as_array().unwrap();
+    assert_eq!(captures.len(), 2);
+    assert_eq!(
+        (
+            captures[0]["packets"].as_u64(),
+            captures[1]["packets"].as_u64()
+        ),
+        (Some(31), Some(9))
+    );
+    assert_eq!(captures[0]["warnings"], serde_json::json!([]));
+    assert_eq!(
+        captures[1]["warnings"],
+        serde_json::json!([
+            "reading stopped after frame 9, as -c/--count asked: flows are reported up to that frame",
+            "the next capture was not read (-c/--count)"
+        ])
+    );
+}
+
+/// `-w FILE` (and `--write`) is `--extract`.
+#[test]
+fn w_writes_the_handshake_extract() {
+    let dir = temp_dir("write");
+    let out_path = dir.join("h.pcapng");
+    let out_path = out_path.to_str().unwrap();
+    let out = run(&[
+        "-r",
+        &fixture("tls12-h2-agreed.pcap"),
+        "-w",
+        out_path,
+        "--flow",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("alpnscope: wrote ")
+            && err.ends_with(&format!(" packets of 1 flow to {out_path}\n")),
+        "{err}"
+    );
+    let again = json(&run(&["--format", "json", out_path]));
+    assert_eq!(again["flows"][0]["verdict"], "agreed");
+    let via_write = dir.join("w.pcapng");
+    let out = run(&[
+        "analyze",
+        "--write",
+        via_write.to_str().unwrap(),
+        "--flow",
+        "0",
+        &fixture("tls12-h2-agreed.pcap"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(&via_write).unwrap(),
+        std::fs::read(out_path).unwrap()
+    );
+}

@@ -69,7 +69,21 @@ fn first_capacity(head: &[u8]) -> usize {
 /// Reads a whole capture from `input`, calling `on_event` for every packet and secrets block.
 ///
 /// Returns the summary, or an error when the input is not a capture at all.
-pub fn read_capture<R, F>(input: R, mut on_event: F) -> Result<CaptureSummary, CaptureError>
+pub fn read_capture<R, F>(input: R, on_event: F) -> Result<CaptureSummary, CaptureError>
+where
+    R: Read + Send,
+    F: FnMut(CaptureEvent<'_>),
+{
+    read_capture_limited(input, None, on_event)
+}
+
+/// [`read_capture`] that stops after `limit` packet blocks (`-c`, as tcpdump does), with a
+/// [`CaptureWarning::CountReached`] in the summary.
+pub fn read_capture_limited<R, F>(
+    input: R,
+    limit: Option<u64>,
+    mut on_event: F,
+) -> Result<CaptureSummary, CaptureError>
 where
     R: Read + Send,
     F: FnMut(CaptureEvent<'_>),
@@ -96,7 +110,12 @@ where
         Err(_) => return Err(super::summary::not_a_capture(head, whole)),
     };
     let mut handler = BlockHandler::new();
+    handler.limit = limit;
     loop {
+        if handler.reached() {
+            handler.stop_at_limit();
+            break;
+        }
         match reader.next() {
             Ok((offset, block)) => {
                 handler.block(block, &mut on_event);

@@ -242,6 +242,11 @@ pub enum CaptureWarning {
         /// What was wrong.
         reason: String,
     },
+    /// Reading stopped after the number of packets asked for (`-c`, as tcpdump does).
+    CountReached {
+        /// Packets read.
+        packets: u64,
+    },
     /// A pcapng packet names an interface that was never described.
     UnknownInterface {
         /// The frame.
@@ -264,6 +269,10 @@ impl fmt::Display for CaptureWarning {
             } => write!(
                 f,
                 "capture corrupt after frame {last_good_frame} ({reason}): the rest of the file was not read"
+            ),
+            CaptureWarning::CountReached { packets } => write!(
+                f,
+                "reading stopped after frame {packets}, as -c/--count asked: flows are reported up to that frame"
             ),
             CaptureWarning::UnknownInterface { frame, interface } => write!(
                 f,
@@ -337,7 +346,9 @@ impl CaptureSummary {
         !self.warnings.iter().any(|w| {
             matches!(
                 w,
-                CaptureWarning::Truncated { .. } | CaptureWarning::Corrupt { .. }
+                CaptureWarning::Truncated { .. }
+                    | CaptureWarning::Corrupt { .. }
+                    | CaptureWarning::CountReached { .. }
             )
         })
     }

@@ -83,6 +83,9 @@ pub struct AnalyzeOptions {
     pub digest: bool,
     /// NSS key log files (SSLKEYLOGFILE) with TLS 1.3 handshake secrets.
     pub keylogs: Vec<String>,
+    /// Packets to read at most over all the captures, in order (`-c`, as tcpdump): the capture
+    /// where the count is reached says so, later captures are not read.
+    pub count: Option<u64>,
 }
 
 /// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
@@ -160,13 +163,24 @@ pub fn analyze_files_streaming(
                 source,
             })?;
     }
-    let mut captures = Vec::new();
+    let mut captures: Vec<crate::report::model::CaptureReport> = Vec::new();
     let mut write_error = None;
+    let mut remaining = options.count;
     for (index, path) in paths.iter().enumerate() {
+        if remaining == Some(0) {
+            if let Some(last) = captures.last_mut() {
+                last.warnings.push(match paths.len() - index {
+                    1 => "the next capture was not read (-c/--count)".to_string(),
+                    n => format!("the {n} captures after it were not read (-c/--count)"),
+                });
+            }
+            break;
+        }
         analyzer.begin_capture(index);
         let mut secrets_warnings = Vec::new();
         let reading = Reading {
             index,
+            limit: remaining,
             digest: options.digest,
             analyzer: &mut analyzer,
             secrets_warnings: &mut secrets_warnings,
@@ -201,6 +215,7 @@ pub fn analyze_files_streaming(
             path: path.clone(),
             source,
         })?;
+        remaining = remaining.map(|n| n.saturating_sub(summary.packets));
         let mut sink = Sink {
             on_flow: &mut *on_flow,
             error: &mut write_error,
@@ -259,6 +274,8 @@ impl Sink<'_, '_> {
 /// Where the frames of one capture go while it is read.
 struct Reading<'a> {
     index: usize,
+    /// Packets to read at most (`-c`).
+    limit: Option<u64>,
     digest: bool,
     analyzer: &'a mut Analyzer,
     secrets_warnings: &'a mut Vec<String>,
@@ -327,13 +344,14 @@ fn block_buffer_size(len: u64) -> usize {
 fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) -> ReadOutcome {
     let Reading {
         index,
+        limit,
         digest,
         analyzer,
         secrets_warnings,
         progress,
         mut sink,
     } = reading;
-    let mut parser = capture::SliceParser::new();
+    let mut parser = capture::SliceParser::with_limit(limit);
     let mut hasher = digest.then(Sha256::new);
     let mut buffer = vec![0u8; buffer_size];
     let mut filled = 0usize;
@@ -424,6 +442,7 @@ fn read_stream(
 ) -> ReadOutcome {
     let Reading {
         index,
+        limit,
         digest,
         analyzer,
         secrets_warnings,
@@ -437,7 +456,7 @@ fn read_stream(
         hasher: digest.then(Sha256::new),
     };
     let mut frames: u64 = 0;
-    let summary = capture::read_capture(&mut metered, |event| {
+    let summary = capture::read_capture_limited(&mut metered, limit, |event| {
         if let CaptureEvent::Frame(_) = &event {
             frames += 1;
             if frames % PROGRESS_EVERY == 0 {
@@ -485,6 +504,7 @@ mod tests {
             let mut error = None;
             let reading = Reading {
                 index: 0,
+                limit: None,
                 digest: true,
                 analyzer: &mut analyzer,
                 secrets_warnings: &mut warnings,
