@@ -89,6 +89,26 @@ pub enum Command {
     Live(LiveArgs),
     /// List the interfaces live capture can use, with their addresses.
     Interfaces,
+    /// Print a shell completion script, generated from these flags.
+    #[command(
+        after_help = "Install, e.g.: alpnscope completions bash > ~/.local/share/bash-completion/completions/alpnscope\n\
+                      zsh: alpnscope completions zsh > ~/.zfunc/_alpnscope (with fpath+=~/.zfunc)\n\
+                      fish: alpnscope completions fish > ~/.config/fish/completions/alpnscope.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from these flags: alpnscope(1), or a subcommand's.
+    #[command(after_help = "Read it: alpnscope man | man -l -\n\
+                      Install: alpnscope man > /usr/local/share/man/man1/alpnscope.1; \
+                      alpnscope man analyze > /usr/local/share/man/man1/alpnscope-analyze.1 (and live)")]
+    Man {
+        /// The subcommand whose page to print (default: the main page, alpnscope(1)).
+        #[arg(value_name = "COMMAND", value_parser = ["analyze", "live", "interfaces", "completions"])]
+        command: Option<String>,
+    },
 }
 
 /// `alpnscope live` flags.
@@ -396,7 +416,12 @@ fn hanging(first: &str, text: &str, indent: usize, width: usize) -> String {
 
 /// The glossary shown under `alpnscope analyze --help`, wrapped with its indentation.
 fn verdict_help() -> String {
-    let width = help_width();
+    verdict_glossary(help_width())
+}
+
+/// The verdict glossary wrapped at `width` columns (`usize::MAX`: one line per verdict, for a
+/// man page, which roff fills itself).
+pub fn verdict_glossary(width: usize) -> String {
     let mut s = String::from("Verdicts (one per TLS flow):\n");
     for kind in VerdictKind::ALL {
         s.push_str(&hanging(

@@ -39,6 +39,13 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        cli::Command::Completions { shell } => {
+            let mut command = <cli::Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "alpnscope", &mut out);
+            write_stdout(&out)
+        }
+        cli::Command::Man { command } => man(command.as_deref()),
         #[cfg(feature = "live")]
         cli::Command::Live(args) => live_command::live(args),
         #[cfg(feature = "live")]
@@ -55,6 +62,56 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `alpnscope man [COMMAND]`: the man page of alpnscope or of one subcommand, in roff.
+fn man(subcommand: Option<&str>) -> ExitCode {
+    let mut command = <cli::Cli as clap::CommandFactory>::command();
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => {
+            // Named as clap_mangen names subcommand pages: alpnscope-analyze(1).
+            let page_name = match name {
+                "analyze" => "alpnscope-analyze",
+                "live" => "alpnscope-live",
+                "interfaces" => "alpnscope-interfaces",
+                _ => "alpnscope-completions",
+            };
+            match command.find_subcommand(name) {
+                // roff fills the lines itself: the glossary goes one line per verdict.
+                Some(sub) if name == "analyze" => sub
+                    .clone()
+                    .name(page_name)
+                    .version(env!("CARGO_PKG_VERSION"))
+                    .after_help(cli::verdict_glossary(usize::MAX))
+                    .after_long_help(cli::verdict_glossary(usize::MAX)),
+                Some(sub) => sub
+                    .clone()
+                    .name(page_name)
+                    .version(env!("CARGO_PKG_VERSION")),
+                None => {
+                    eprintln!("alpnscope: error: no subcommand '{name}'");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let mut out = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(page).render(&mut out) {
+        eprintln!(
+            "alpnscope: error: cannot render the man page: {}",
+            alpnscope::capture::IoCause(&e)
+        );
+        return ExitCode::from(2);
+    }
+    write_stdout(&out)
+}
+
+/// Writes generated text to standard output (a closed pipe is not an error).
+fn write_stdout(bytes: &[u8]) -> ExitCode {
+    let mut stdout = io::stdout().lock();
+    exit_code(stdout.write_all(bytes).and_then(|_| stdout.flush()), false)
 }
 
 /// `alpnscope analyze`: read the captures and write the report while the flows arrive

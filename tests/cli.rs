@@ -440,3 +440,63 @@ fn w_writes_the_handshake_extract() {
         std::fs::read(out_path).unwrap()
     );
 }
+
+/// The stdout of a command line that succeeds.
+fn stdout_of(args: &[&str]) -> String {
+    let out = run(args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    assert_eq!(stderr(&out), "", "{args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `alpnscope completions SHELL` prints a completion script generated from the flags.
+#[test]
+fn completions_are_generated_from_the_flags() {
+    let bash = stdout_of(&["completions", "bash"]);
+    assert!(bash.starts_with("_alpnscope() {\n"), "{bash}");
+    for flag in [
+        "--read",
+        "--count",
+        "--extract",
+        "--redact",
+        "--fail-on",
+        "--problems",
+    ] {
+        assert!(bash.contains(flag), "bash lacks {flag}");
+    }
+    let zsh = stdout_of(&["completions", "zsh"]);
+    assert!(zsh.starts_with("#compdef alpnscope\n"), "{zsh}");
+    let fish = stdout_of(&["completions", "fish"]);
+    assert!(fish.contains(
+        "complete -c alpnscope -n \"__fish_alpnscope_using_subcommand analyze\" -s r -l read -d 'Capture file to read, as tcpdump -r (repeatable; read before the CAPTURE arguments)' -r\n"
+    ));
+    assert!(stdout_of(&["completions", "elvish"]).contains("alpnscope"));
+    assert!(stdout_of(&["completions", "powershell"]).contains("alpnscope"));
+    let out = run(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `alpnscope man [COMMAND]` prints roff pages generated from the flags.
+#[test]
+fn man_pages_are_generated_from_the_flags() {
+    let version = env!("CARGO_PKG_VERSION");
+    let main = stdout_of(&["man"]);
+    assert!(
+        main.contains(&format!(".TH alpnscope 1  \"alpnscope {version}\" \n")),
+        "{main}"
+    );
+    assert!(main.contains(".SH SUBCOMMANDS"), "{main}");
+    let analyze = stdout_of(&["man", "analyze"]);
+    assert!(
+        analyze.contains(&format!(
+            ".TH alpnscope-analyze 1  \"alpnscope-analyze {version}\" \n"
+        )),
+        "{analyze}"
+    );
+    assert!(analyze.contains("\\fB\\-r\\fR, \\fB\\-\\-read\\fR \\fI<FILE>\\fR\n"));
+    // The glossary goes one line per verdict, for roff to fill.
+    assert!(analyze.contains("  not_offered          the client sent no ALPN extension\n"));
+    let live = stdout_of(&["man", "live"]);
+    assert!(live.contains("\\fB\\-\\-fail\\-on\\fR"), "{live}");
+    assert_eq!(run(&["man", "bogus"]).status.code(), Some(2));
+}
