@@ -116,7 +116,15 @@ fn write_stdout(bytes: &[u8]) -> ExitCode {
 
 /// `alpnscope analyze`: read the captures and write the report while the flows arrive
 /// (filtered, redacted), then extract, and map the outcome to an exit code.
-fn analyze(config: cli::Config) -> ExitCode {
+fn analyze(mut config: cli::Config) -> ExitCode {
+    // Directories stand for the captures under them.
+    config.captures = match alpnscope::pipeline::files::capture_paths(&config.captures) {
+        Ok(paths) => paths,
+        Err(e) => {
+            eprintln!("alpnscope: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut redactor = redactor(&config);
     let (mut out, output_file) = match open_output(&config) {
         Ok(opened) => opened,
@@ -161,7 +169,8 @@ fn analyze(config: cli::Config) -> ExitCode {
         }
         writer.flow(flow)
     };
-    let rest = match read_captures(&config, &mut on_flow) {
+    let mut skipped = 0;
+    let rest = match read_captures(&config, &mut on_flow, &mut skipped) {
         Ok(rest) => rest,
         Err(ReadFailure::Exit(code)) => {
             discard_output(output_file.as_deref());
@@ -209,6 +218,14 @@ fn analyze(config: cli::Config) -> ExitCode {
         ) {
             return code;
         }
+    }
+    if skipped > 0 && written.is_ok() {
+        eprintln!(
+            "alpnscope: error: {} of {} could not be read (named above); the report covers the others",
+            skipped,
+            report::plural(config.captures.len() as u64, "capture")
+        );
+        return ExitCode::from(2);
     }
     exit_code(written, failed)
 }
@@ -298,6 +315,7 @@ enum ReadFailure {
 fn read_captures(
     config: &cli::Config,
     on_flow: &mut alpnscope::pipeline::files::FlowSink<'_>,
+    skipped: &mut usize,
 ) -> Result<report::model::Report, ReadFailure> {
     let options = AnalyzeOptions {
         analyzer: AnalyzerOptions {
@@ -323,33 +341,62 @@ fn read_captures(
         })
         .collect();
     let mut progress = ProgressLine::new(io::stderr().is_terminal(), names);
-    let result = alpnscope::pipeline::files::analyze_files_streaming(
-        &config.captures,
-        &options,
-        &mut |p| progress.show(p),
-        on_flow,
-    );
+    let result = if config.captures.len() > 1 {
+        // Several captures: one that cannot be read is named and left out, and the run ends
+        // with exit status 2 after the report of the others.
+        let mut on_skip = |e: AnalyzeError| {
+            *skipped += 1;
+            print_error(&e, config);
+        };
+        alpnscope::pipeline::files::analyze_files_skipping(
+            &config.captures,
+            &options,
+            &mut |p| progress.show(p),
+            on_flow,
+            &mut on_skip,
+        )
+    } else {
+        alpnscope::pipeline::files::analyze_files_streaming(
+            &config.captures,
+            &options,
+            &mut |p| progress.show(p),
+            on_flow,
+        )
+    };
     progress.clear();
     result.map_err(|e| {
         if let AnalyzeError::Output { source } = e {
             return ReadFailure::Write(source);
         }
-        eprintln!("alpnscope: error: {e}");
-        // The hint fits a file that is not a capture, not a missing, truncated or compressed
-        // file or a bad key log.
-        if matches!(
-            e,
-            AnalyzeError::Capture {
-                source: CaptureError::NotACapture | CaptureError::Empty,
-                ..
-            }
-        ) {
-            eprintln!(
-                "  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
-            );
-        }
+        print_error(&e, config);
         ReadFailure::Exit(ExitCode::from(2))
     })
+}
+
+/// Prints a capture's fatal error, with a hint for a file that is not a capture; a redacted
+/// run names the capture by its position on the command line instead of its path.
+fn print_error(e: &AnalyzeError, config: &cli::Config) {
+    let mut message = e.to_string();
+    if config.redact.is_some()
+        && let AnalyzeError::Open { path, .. } | AnalyzeError::Capture { path, .. } = e
+    {
+        let position = config.captures.iter().position(|p| p == path).unwrap_or(0);
+        message = report::redact::hide_path(&message, path, &format!("input {position}"));
+    }
+    eprintln!("alpnscope: error: {message}");
+    // The hint fits a file that is not a capture, not a missing, truncated or compressed file
+    // or a bad key log.
+    if matches!(
+        e,
+        AnalyzeError::Capture {
+            source: CaptureError::NotACapture | CaptureError::Empty,
+            ..
+        }
+    ) {
+        eprintln!(
+            "  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
+        );
+    }
 }
 
 /// The progress indicator on stderr: at most four updates a second, for big files only.

@@ -56,13 +56,17 @@ fn redact_takes_its_mode_only_after_an_equals_sign() {
     ]));
     let sni = full["flows"][0]["sni"].as_str().unwrap();
     assert!(sni.ends_with(".invalid"), "{sni}");
-    // A mode after a space is a capture name now.
+    // A mode after a space is a capture name now: a missing one, named by its position since
+    // the run is redacted; the other capture is reported.
     let out = run(&["analyze", "--redact", "sni-full", &capture]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out),
-        "alpnscope: error: cannot open sni-full: no such file or directory\n"
+        "alpnscope: error: cannot open input 0: no such file or directory\n\
+         alpnscope: error: 1 of 2 captures could not be read (named above); the report covers \
+         the others\n"
     );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\nsummary 2 TLS flows, "));
 }
 
 /// `--flow N` that names no reported flow is an error naming the flows there are, and writes no
@@ -499,4 +503,160 @@ fn man_pages_are_generated_from_the_flags() {
     let live = stdout_of(&["man", "live"]);
     assert!(live.contains("\\fB\\-\\-fail\\-on\\fR"), "{live}");
     assert_eq!(run(&["man", "bogus"]).status.code(), Some(2));
+}
+
+/// The JSON report of a capture without what names the file (path, size, digest) or the run.
+fn flows_and_summary(report: &Value) -> (Value, Value, Value) {
+    (
+        report["flows"].clone(),
+        report["summary"].clone(),
+        report["captures"][0]["packets"].clone(),
+    )
+}
+
+/// gzip, zstd and xz captures are read directly, from files and from standard input,
+/// recognised by their magic numbers; they give the uncompressed capture's report.
+#[test]
+fn compressed_captures_are_read_directly() {
+    let plain = json(&run(&[
+        "--format",
+        "json",
+        &fixture("tls12-h2-agreed.pcap"),
+    ]));
+    let expected = flows_and_summary(&plain);
+    assert_eq!(plain["flows"].as_array().unwrap().len(), 2);
+    assert_eq!(plain["flows"][0]["alpn_selected"], "h2");
+    assert_eq!(plain["captures"][0]["packets"], 33);
+    let dir = temp_dir("compressed");
+    for name in [
+        "tls12-h2-agreed.pcap.gz",
+        "tls12-h2-agreed.pcapng.zst",
+        "tls12-h2-agreed.pcap.xz",
+    ] {
+        let path = fixture(name);
+        let report = json(&run(&["--format", "json", &path]));
+        assert_eq!(flows_and_summary(&report), expected, "{name}");
+        // The size is the file's, as on disk.
+        assert_eq!(
+            report["captures"][0]["size"].as_u64(),
+            Some(std::fs::metadata(&path).unwrap().len()),
+            "{name}"
+        );
+        let piped = std::process::Command::new(env!("CARGO_BIN_EXE_alpnscope"))
+            .args(["--format", "json", "-"])
+            .stdin(std::fs::File::open(&path).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(
+            flows_and_summary(&json(&piped)),
+            expected,
+            "{name} on stdin"
+        );
+        // By magic number, not by name.
+        let renamed = dir.join(format!("{name}.capture"));
+        std::fs::copy(&path, &renamed).unwrap();
+        let report = json(&run(&["--format", "json", renamed.to_str().unwrap()]));
+        assert_eq!(flows_and_summary(&report), expected, "{name} renamed");
+    }
+    // Concatenated gzip members (`cat a.gz b.gz`) are one stream.
+    let gz = std::fs::read(fixture("tls12-h2-agreed.pcap.gz")).unwrap();
+    let plain_bytes = std::fs::read(fixture("tls12-h2-agreed.pcap")).unwrap();
+    let split = dir.join("members.pcap.gz");
+    let mut two = Vec::new();
+    for part in [&plain_bytes[..1000], &plain_bytes[1000..]] {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut encoder, part).unwrap();
+        two.extend(encoder.finish().unwrap());
+    }
+    std::fs::write(&split, two).unwrap();
+    let report = json(&run(&["--format", "json", split.to_str().unwrap()]));
+    assert_eq!(flows_and_summary(&report), expected, "two gzip members");
+    assert!(gz.starts_with(&[0x1f, 0x8b]));
+    // An extract reads the compressed capture again.
+    let extract = dir.join("e.pcapng");
+    let out = run(&[
+        "-r",
+        &fixture("tls12-h2-agreed.pcap.xz"),
+        "-w",
+        extract.to_str().unwrap(),
+        "--flow",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let again = json(&run(&["--format", "json", extract.to_str().unwrap()]));
+    assert_eq!(again["flows"][0]["alpn_selected"], "http/1.1");
+}
+
+/// A directory is searched recursively for captures in a stable order; with several captures
+/// one bad file is named, the others are reported, and the exit status is 2.
+#[test]
+fn directories_are_searched_and_a_bad_file_is_named() {
+    let dir = temp_dir("tree");
+    std::fs::create_dir_all(dir.join("b-later/deeper")).unwrap();
+    std::fs::create_dir_all(dir.join(".hidden")).unwrap();
+    std::fs::copy(fixture("client-no-alpn.pcap"), dir.join("a.pcap")).unwrap();
+    std::fs::copy(
+        fixture("tls12-h2-agreed.pcap.gz"),
+        dir.join("b-later/deeper/c.pcap.gz"),
+    )
+    .unwrap();
+    std::fs::copy(fixture("vlan.pcap"), dir.join("b-later/b.pcapng")).unwrap();
+    std::fs::copy(fixture("vlan.pcap"), dir.join(".hidden/skipped.pcap")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not read: not a capture name\n").unwrap();
+    let root = dir.to_str().unwrap();
+    let report = json(&run(&["--format", "json", root]));
+    let paths: Vec<String> = report["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["path"]
+                .as_str()
+                .unwrap()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        ["/a.pcap", "/b-later/b.pcapng", "/b-later/deeper/c.pcap.gz"]
+    );
+    // One bad file among them.
+    std::fs::write(dir.join("b-later/bad.pcap"), "this is no capture\n").unwrap();
+    let out = run(&["--format", "json", root]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "alpnscope: error: {root}/b-later/bad.pcap: not a pcap or pcapng file (no pcap magic \
+             number or pcapng section header at the start)\n  (alpnscope reads pcap and pcapng \
+             captures, e.g. from tcpdump -w or Wireshark)\nalpnscope: error: 1 of 4 captures \
+             could not be read (named above); the report covers the others\n"
+        )
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["captures"].as_array().unwrap().len(), 3);
+    let ids: Vec<(u64, u64)> = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["id"].as_u64().unwrap(), f["capture"].as_u64().unwrap()))
+        .collect();
+    // Captures are numbered over those read: the bad one takes no number.
+    assert_eq!(ids.first(), Some(&(0, 0)));
+    assert_eq!(ids.last().map(|(_, c)| *c), Some(2));
+    // An empty directory is an error.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(&[empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "alpnscope: error: cannot open {}: the directory holds no capture (files named \
+             *.pcap, *.pcapng, *.cap, also compressed as .gz, .zst or .xz)\n",
+            empty.display()
+        )
+    );
 }

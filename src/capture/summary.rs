@@ -64,9 +64,17 @@ impl fmt::Display for CaptureError {
                 f,
                 "not a pcap or pcapng file (no pcap magic number or pcapng section header at the start)"
             ),
-            CaptureError::Compressed(c) => write!(
+            // The file driver decompresses gzip, zstd and xz before this reader sees them.
+            CaptureError::Compressed(c) if c.is_read() => write!(
                 f,
                 "{}-compressed, not a pcap or pcapng file itself: decompress it first (e.g. `{} FILE | alpnscope analyze -`)",
+                c.name(),
+                c.decompressor()
+            ),
+            CaptureError::Compressed(c) => write!(
+                f,
+                "{}-compressed: alpnscope reads gzip, zstd and xz captures but not {}; decompress it first (e.g. `{} FILE | alpnscope -`)",
+                c.name(),
                 c.name(),
                 c.decompressor()
             ),
@@ -90,7 +98,8 @@ impl fmt::Display for CaptureError {
     }
 }
 
-/// A compressor whose output Wireshark reads directly and alpnscope does not.
+/// A compressor recognised by its magic number: gzip, zstd and xz are read directly
+/// ([`super::decompressing`]); bzip2 and LZ4 are named, to decompress first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     /// gzip (RFC 1952), as zeek's and others' test traces ship.
@@ -130,6 +139,14 @@ impl Compression {
             Compression::Bzip2 => "bzip2",
             Compression::Lz4 => "lz4",
         }
+    }
+
+    /// True when alpnscope decompresses it while reading.
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Compression::Gzip | Compression::Zstd | Compression::Xz
+        )
     }
 
     /// The command that writes its content to standard output.
@@ -205,13 +222,21 @@ impl fmt::Display for IoCause<'_> {
             K::BrokenPipe => "the reader closed the pipe",
             K::UnexpectedEof => "the input ended early",
             _ => {
-                // Other errors: the system's words, without the number.
+                // Other errors: the system's words, without the number, lower-case as ours.
                 let text = self.0.to_string();
-                let words = match text.rfind(" (os error ") {
-                    Some(at) if text.ends_with(')') => &text[..at],
-                    _ => text.as_str(),
+                return match text.rfind(" (os error ") {
+                    Some(at) if text.ends_with(')') => {
+                        let words = &text[..at];
+                        let mut chars = words.chars();
+                        match chars.next() {
+                            Some(first) => {
+                                write!(f, "{}{}", first.to_lowercase(), chars.as_str())
+                            }
+                            None => Ok(()),
+                        }
+                    }
+                    _ => f.write_str(&text),
                 };
-                return f.write_str(&words.to_lowercase());
             }
         };
         f.write_str(words)
