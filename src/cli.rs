@@ -22,7 +22,8 @@ Handshake packets, parses the TLS ClientHello and ServerHello, and reports per f
 the client offered, which one the server selected, and a verdict that explains the outcome, citing \
 Wireshark frame numbers.",
     after_help = "Start with: alpnscope -r capture.pcap (the same as alpnscope analyze capture.pcap)\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'port 443' (TCP and QUIC)",
-    max_term_width = MAX_HELP_WIDTH
+    max_term_width = MAX_HELP_WIDTH,
+    override_usage = "alpnscope <COMMAND>\n       alpnscope [OPTIONS] <CAPTURE>...   (analyze: an existing file first)\n       alpnscope [OPTIONS] -r <FILE>...   (analyze, options in any order)"
 )]
 pub struct Cli {
     #[command(subcommand)]

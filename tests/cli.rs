@@ -572,6 +572,20 @@ fn compressed_captures_are_read_directly() {
     let report = json(&run(&["--format", "json", split.to_str().unwrap()]));
     assert_eq!(flows_and_summary(&report), expected, "two gzip members");
     assert!(gz.starts_with(&[0x1f, 0x8b]));
+    // A compressed capture cut short (a truncated download) is reported up to its last whole
+    // frame, with a warning, as a cut capture is.
+    let cut = dir.join("cut.pcap.gz");
+    std::fs::write(&cut, &gz[..2000]).unwrap();
+    let out = run(&["--format", "json", cut.to_str().unwrap()]);
+    let report = json(&out);
+    assert_eq!(
+        report["captures"][0]["warnings"],
+        serde_json::json!([
+            "capture corrupt after frame 21 (read error: the input ended early): the rest of the file was not read"
+        ])
+    );
+    assert_eq!(report["flows"][0]["verdict"], "agreed");
+    assert_eq!(report["flows"][0]["alpn_selected"], "h2");
     // An extract reads the compressed capture again.
     let extract = dir.join("e.pcapng");
     let out = run(&[
