@@ -193,7 +193,8 @@ pub enum ColorArg {
 /// `alpnscope analyze` flags.
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng); `-` reads one from standard input.
+    /// Capture files (pcap or pcapng, also gzip-, zstd- or xz-compressed) or directories
+    /// searched for them; `-` reads one from standard input.
     #[arg(value_name = "CAPTURE", required_unless_present = "read")]
     pub captures: Vec<String>,
     /// Capture file to read, as tcpdump -r (repeatable; read before the CAPTURE arguments).

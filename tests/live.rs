@@ -499,7 +499,7 @@ fn an_early_error_leaves_no_write_file() {
     let cases: [(&[&str], &str); 3] = [
         (
             &["--keylog", bad_keys.to_str().unwrap()],
-            "line 1: not three space-separated fields",
+            "line 1: the label is not an upper-case NSS key log label",
         ),
         (
             &["--filter", "tcp port nonsense"],
