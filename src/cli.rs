@@ -5,6 +5,7 @@ use alpnscope::report::Format;
 use alpnscope::report::filter::{self, FlowFilter};
 use alpnscope::report::redact::SniMode;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -20,11 +21,61 @@ tunnels and after STARTTLS, proxy and PROXY-protocol preambles) and every QUIC c
 Handshake packets, parses the TLS ClientHello and ServerHello, and reports per flow which ALPN protocols \
 the client offered, which one the server selected, and a verdict that explains the outcome, citing \
 Wireshark frame numbers.",
-    after_help = "Start with: alpnscope analyze capture.pcap\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'port 443' (TCP and QUIC)"
+    after_help = "Start with: alpnscope -r capture.pcap (the same as alpnscope analyze capture.pcap)\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'port 443' (TCP and QUIC)",
+    max_term_width = MAX_HELP_WIDTH,
+    override_usage = "alpnscope <COMMAND>\n       alpnscope [OPTIONS] <CAPTURE>...   (analyze: an existing file first)\n       alpnscope [OPTIONS] -r <FILE>...   (analyze, options in any order)"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The subcommands' names (and clap's `help`), which the `alpnscope FILE…` shortcut leaves alone.
+const SUBCOMMANDS: [&str; 6] = [
+    "analyze",
+    "live",
+    "interfaces",
+    "completions",
+    "man",
+    "help",
+];
+
+/// The command line with `analyze` inserted when it reads as tcpdump's does: `alpnscope
+/// capture.pcap …` (a first argument that is no subcommand but an existing path, a path-like
+/// name with `.` or `/` — whose absence `analyze` then reports —, or `-` for standard input),
+/// or options first with `-r FILE` or an existing path among them (`alpnscope -c 10 -r
+/// capture.pcap`). Anything else is left to clap, so a mistyped subcommand is still an error.
+/// `exists` tells whether a path exists.
+pub fn with_default_command(args: Vec<OsString>, exists: impl Fn(&OsStr) -> bool) -> Vec<OsString> {
+    let Some(first) = args.get(1) else {
+        return args;
+    };
+    let text = first.to_string_lossy();
+    let reads = |arg: &OsStr| {
+        let text = arg.to_string_lossy();
+        (text.starts_with("-r") && !text.starts_with("--"))
+            || text == "--read"
+            || text.starts_with("--read=")
+            || text == "-"
+            || (!text.starts_with('-') && exists(arg))
+    };
+    let shortcut = if SUBCOMMANDS.contains(&text.as_ref()) {
+        false
+    } else if text.starts_with('-') && text != "-" {
+        !["-h", "--help", "-V", "--version"].contains(&text.as_ref())
+            && args[1..].iter().any(|a| reads(a))
+    } else {
+        reads(first) || text.contains(['.', '/'])
+    };
+    if !shortcut {
+        return args;
+    }
+    let mut with = Vec::with_capacity(args.len() + 1);
+    let mut args = args.into_iter();
+    with.extend(args.next());
+    with.push(OsString::from("analyze"));
+    with.extend(args);
+    with
 }
 
 /// Subcommands.
@@ -39,6 +90,26 @@ pub enum Command {
     Live(LiveArgs),
     /// List the interfaces live capture can use, with their addresses.
     Interfaces,
+    /// Print a shell completion script, generated from these flags.
+    #[command(
+        after_help = "Install, e.g.: alpnscope completions bash > ~/.local/share/bash-completion/completions/alpnscope\n\
+                      zsh: alpnscope completions zsh > ~/.zfunc/_alpnscope (with fpath+=~/.zfunc)\n\
+                      fish: alpnscope completions fish > ~/.config/fish/completions/alpnscope.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from these flags: alpnscope(1), or a subcommand's.
+    #[command(after_help = "Read it: alpnscope man | man -l -\n\
+                      Install: alpnscope man > /usr/local/share/man/man1/alpnscope.1; \
+                      alpnscope man analyze > /usr/local/share/man/man1/alpnscope-analyze.1 (and live)")]
+    Man {
+        /// The subcommand whose page to print (default: the main page, alpnscope(1)).
+        #[arg(value_name = "COMMAND", value_parser = ["analyze", "live", "interfaces", "completions"])]
+        command: Option<String>,
+    },
 }
 
 /// `alpnscope live` flags.
@@ -47,18 +118,19 @@ pub struct LiveArgs {
     /// Interface to capture on (default: libpcap's choice; `any` for all, on Linux).
     #[arg(short, long, value_name = "IFACE")]
     pub interface: Option<String>,
-    /// Capture filter, tcpdump syntax. TLS runs on any TCP port and QUIC on any UDP port, hence
-    /// the default.
-    #[arg(long, value_name = "EXPR", default_value = "tcp or udp")]
+    /// Capture filter, tcpdump syntax (`-f` as in tshark). TLS runs on any TCP port and QUIC on
+    /// any UDP port, hence the default.
+    #[arg(short = 'f', long, value_name = "EXPR", default_value = "tcp or udp")]
     pub filter: String,
-    /// Stop after this many packets.
-    #[arg(long, value_name = "N")]
+    /// Stop after this many packets, as tcpdump -c.
+    #[arg(short = 'c', long, value_name = "N")]
     pub count: Option<u64>,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    /// Also save the packets seen to FILE (pcap), to attach the evidence to a ticket.
-    #[arg(long, value_name = "FILE")]
+    /// Also save the packets seen to FILE (pcap), as tcpdump -w, to attach the evidence to a
+    /// ticket.
+    #[arg(short = 'w', long, value_name = "FILE")]
     pub write: Option<String>,
     /// Output format: text, jsonl and ecs stream one flow at a time; json and markdown print at the end.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
@@ -81,6 +153,9 @@ pub struct LiveArgs {
     /// Memory budget for flow state; see `analyze --memory`.
     #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
     pub memory: usize,
+    /// Which flows to report, when to fail, and redaction, as for `analyze`.
+    #[command(flatten)]
+    pub filter_flags: FilterArgs,
 }
 
 fn live_help() -> String {
@@ -121,9 +196,16 @@ pub enum ColorArg {
 /// `alpnscope analyze` flags.
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng); `-` reads one from standard input.
-    #[arg(required = true, value_name = "CAPTURE")]
+    /// Capture files (pcap or pcapng, also gzip-, zstd- or xz-compressed) or directories
+    /// searched for them; `-` reads one from standard input.
+    #[arg(value_name = "CAPTURE", required_unless_present = "read")]
     pub captures: Vec<String>,
+    /// Capture file to read, as tcpdump -r (repeatable; read before the CAPTURE arguments).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<String>,
+    /// Stop after reading N packets, as tcpdump -c (counted over all the captures, in order).
+    #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
@@ -142,6 +224,37 @@ pub struct AnalyzeArgs {
     /// embedded in a pcapng (editcap --inject-secrets) are used automatically.
     #[arg(long, value_name = "FILE")]
     pub keylog: Vec<String>,
+    /// Which flows to report, when to fail, and redaction.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Write the packets of the problem flows (or of --flow) up to the end of their handshake
+    /// to FILE, a small pcapng with each flow's verdict as a packet comment.
+    /// `-w` and `--write` as in tcpdump, though only the handshakes are written.
+    #[arg(short = 'w', long, visible_alias = "write", value_name = "FILE.pcapng")]
+    pub extract: Option<PathBuf>,
+    /// Flow to extract (repeatable; default: every flow whose verdict is not agreed).
+    #[arg(long = "flow", value_name = "ID", requires = "extract")]
+    pub flows: Vec<u64>,
+    /// Memory budget for flow state (reassembly and hello buffers, held records, IP fragments,
+    /// per-connection state): SIZE in bytes, or with K, M or G (KiB, MiB, GiB), at least 64K.
+    /// Over it, alpnscope stops reading flows past their handshake, then stops waiting for
+    /// holes in the oldest stalled flows, then closes flows without a complete handshake,
+    /// least recently active first; when only completed handshakes are left, new connections
+    /// are left out. The capture's warnings and each affected flow say so.
+    #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
+    pub memory: usize,
+    /// Embed the handshake secrets of the extracted flows (from --keylog) in the pcapng, so
+    /// Wireshark shows EncryptedExtensions; application data stays undecryptable. Refused with
+    /// --redact: the secrets decrypt the TLS 1.3 server's original certificate (names,
+    /// addresses) inside the extract; share a redacted extract without keys instead.
+    #[arg(long, requires_all = ["extract", "keylog"])]
+    pub include_keys: bool,
+}
+
+/// Flags that choose the flows reported, the exit status and redaction: the same for
+/// `analyze` and `live`.
+#[derive(Debug, clap::Args)]
+pub struct FilterArgs {
     /// Only flows whose SNI matches PATTERN (glob: `*` any run, `?` one character).
     #[arg(long, value_name = "PATTERN")]
     pub sni: Option<String>,
@@ -161,32 +274,56 @@ pub struct AnalyzeArgs {
     /// pseudonyms (addresses keep their family and class; names keep only their public suffix,
     /// `api.example.com` → `host-3f2a.site-9c01.com`, or nothing with `--redact=sni-full`;
     /// files are called `capture 0`, `capture 1`, …).
-    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "standard", value_name = "MODE")]
+    /// The mode goes after `=` only (`--redact=sni-full`), so `--redact capture.pcap` reads
+    /// the capture.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "standard",
+        value_name = "MODE"
+    )]
     pub redact: Option<RedactArg>,
     /// Key for the pseudonyms: the same input and key give the same report (default: random).
     #[arg(long, value_name = "KEY", requires = "redact")]
     pub redact_key: Option<String>,
-    /// Write the packets of the problem flows (or of --flow) up to the end of their handshake
-    /// to FILE, a small pcapng with each flow's verdict as a packet comment.
-    #[arg(long, value_name = "FILE.pcapng")]
-    pub extract: Option<PathBuf>,
-    /// Flow to extract (repeatable; default: every flow whose verdict is not agreed).
-    #[arg(long = "flow", value_name = "ID", requires = "extract")]
-    pub flows: Vec<u64>,
-    /// Memory budget for flow state (reassembly and hello buffers, held records, IP fragments,
-    /// per-connection state): SIZE in bytes, or with K, M or G (KiB, MiB, GiB), at least 64K.
-    /// Over it, alpnscope stops reading flows past their handshake, then stops waiting for
-    /// holes in the oldest stalled flows, then closes flows without a complete handshake,
-    /// least recently active first; when only completed handshakes are left, new connections
-    /// are left out. The capture's warnings and each affected flow say so.
-    #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
-    pub memory: usize,
-    /// Embed the handshake secrets of the extracted flows (from --keylog) in the pcapng, so
-    /// Wireshark shows EncryptedExtensions; application data stays undecryptable. Refused with
-    /// --redact: the secrets decrypt the TLS 1.3 server's original certificate (names,
-    /// addresses) inside the extract; share a redacted extract without keys instead.
-    #[arg(long, requires_all = ["extract", "keylog"])]
-    pub include_keys: bool,
+}
+
+impl FilterArgs {
+    /// The flows to report.
+    pub fn flow_filter(&self) -> FlowFilter {
+        FlowFilter {
+            sni: self.sni.clone(),
+            server: self.server,
+            verdicts: if self.problems {
+                Some(
+                    VerdictKind::ALL
+                        .into_iter()
+                        .filter(|v| v.is_problem())
+                        .collect(),
+                )
+            } else {
+                self.verdict.clone().map(|v| v.0)
+            },
+        }
+    }
+
+    /// Verdicts that make the exit status 1.
+    pub fn fail_on(&self) -> Vec<VerdictKind> {
+        self.fail_on.clone().map(|v| v.0).unwrap_or_default()
+    }
+
+    /// Redaction: the name mode and the key (`None`: a random one).
+    pub fn redaction(&self) -> Option<(SniMode, Option<String>)> {
+        self.redact.map(|mode| {
+            let mode = match mode {
+                RedactArg::Standard => SniMode::KeepSuffix,
+                RedactArg::SniFull => SniMode::Full,
+            };
+            (mode, self.redact_key.clone())
+        })
+    }
 }
 
 /// `--redact` modes.
@@ -243,15 +380,70 @@ fn server_arg(text: &str) -> Result<(IpAddr, Option<u16>), String> {
     filter::parse_server(text).map_err(|e| e.to_string())
 }
 
-/// The glossary shown under `alpnscope analyze --help`.
+/// The widest help text: clap's own limit when it wraps help (its default, set explicitly so
+/// the glossary below wraps at the same width).
+pub const MAX_HELP_WIDTH: usize = 100;
+
+/// The width clap wraps help to: the terminal's (else `COLUMNS`, else 100), at most
+/// [`MAX_HELP_WIDTH`].
+fn help_width() -> usize {
+    let columns = terminal_size::terminal_size()
+        .map(|(w, _)| usize::from(w.0))
+        .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
+        .unwrap_or(MAX_HELP_WIDTH);
+    columns.clamp(40, MAX_HELP_WIDTH)
+}
+
+/// `text` wrapped at `width` columns: the first line starts with `first`, the continuation
+/// lines are indented by `indent` spaces (clap would start them at the margin).
+fn hanging(first: &str, text: &str, indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut empty = first.is_empty();
+    for word in text.split_whitespace() {
+        // Leave the last column free: clap wraps a line that fills the width.
+        if !empty && line.chars().count() + 1 + word.chars().count() >= width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = " ".repeat(indent);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// The glossary shown under `alpnscope analyze --help`, wrapped with its indentation.
 fn verdict_help() -> String {
+    verdict_glossary(help_width())
+}
+
+/// The verdict glossary wrapped at `width` columns (`usize::MAX`: one line per verdict, for a
+/// man page, which roff fills itself).
+pub fn verdict_glossary(width: usize) -> String {
     let mut s = String::from("Verdicts (one per TLS flow):\n");
     for kind in VerdictKind::ALL {
-        s.push_str(&format!("  {:<20} {}\n", kind.name(), kind.explanation()));
+        s.push_str(&hanging(
+            &format!("  {:<20}", kind.name()),
+            kind.explanation(),
+            23,
+            width,
+        ));
     }
-    s.push_str(
-        "\nExit status: 0 analysed, 1 a flow has a verdict named by --fail-on, 2 could not analyse (bad usage, unreadable or invalid capture).",
-    );
+    s.push('\n');
+    s.push_str(hanging(
+        "Exit status:",
+        "0 analysed, 1 a flow has a verdict named by --fail-on, 2 could not analyse (bad usage, \
+         unreadable or invalid capture).",
+        2,
+        width,
+    ).trim_end());
     s
 }
 
@@ -283,6 +475,8 @@ pub struct Config {
     pub extract: Option<(PathBuf, Vec<u64>, bool)>,
     /// Memory budget for flow state in bytes.
     pub memory: usize,
+    /// Packets to read at most (`-c`), over all the captures.
+    pub count: Option<u64>,
 }
 
 /// Flags that parse but cannot be honoured together.
@@ -319,7 +513,7 @@ impl Config {
         no_color: bool,
         stdout_tty: bool,
     ) -> Result<Config, ConfigError> {
-        if args.redact.is_some() && args.include_keys {
+        if args.filter.redact.is_some() && args.include_keys {
             return Err(ConfigError::RedactWithKeys);
         }
         let format = match args.format {
@@ -335,40 +529,24 @@ impl Config {
                 ColorArg::Never => false,
                 ColorArg::Auto => !no_color && stdout_tty && args.output.is_none(),
             };
+        let mut captures = args.read;
+        captures.extend(args.captures);
         Ok(Config {
-            captures: args.captures,
+            captures,
             digest: format == Format::Markdown,
             format,
             output: args.output,
             include_non_tls: args.all,
             color,
             keylogs: args.keylog,
-            filter: FlowFilter {
-                sni: args.sni,
-                server: args.server,
-                verdicts: if args.problems {
-                    Some(
-                        VerdictKind::ALL
-                            .into_iter()
-                            .filter(|v| v.is_problem())
-                            .collect(),
-                    )
-                } else {
-                    args.verdict.map(|v| v.0)
-                },
-            },
-            fail_on: args.fail_on.map(|v| v.0).unwrap_or_default(),
+            filter: args.filter.flow_filter(),
+            fail_on: args.filter.fail_on(),
+            redact: args.filter.redaction(),
+            count: args.count,
             memory: args.memory,
             extract: args
                 .extract
                 .map(|path| (path, args.flows, args.include_keys)),
-            redact: args.redact.map(|mode| {
-                let mode = match mode {
-                    RedactArg::Standard => SniMode::KeepSuffix,
-                    RedactArg::SniFull => SniMode::Full,
-                };
-                (mode, args.redact_key)
-            }),
         })
     }
 
@@ -592,6 +770,97 @@ mod tests {
         );
         assert_eq!(c.extract, Some((PathBuf::from("e.pcapng"), vec![], true)));
         assert!(c.redact.is_none());
+    }
+
+    #[test]
+    fn the_tcpdump_forms_are_analyze() {
+        let exists = |p: &OsStr| p == "cap.pcap" || p == "live";
+        let args = |words: &[&str]| -> Vec<OsString> {
+            std::iter::once("alpnscope")
+                .chain(words.iter().copied())
+                .map(OsString::from)
+                .collect()
+        };
+        let with = |words: &[&str]| with_default_command(args(words), exists);
+        assert_eq!(with(&["cap.pcap"]), args(&["analyze", "cap.pcap"]));
+        assert_eq!(with(&["-"]), args(&["analyze", "-"]));
+        assert_eq!(with(&["-r", "x.pcap"]), args(&["analyze", "-r", "x.pcap"]));
+        assert_eq!(with(&["-rx.pcap"]), args(&["analyze", "-rx.pcap"]));
+        assert_eq!(
+            with(&["--read=x.pcap"]),
+            args(&["analyze", "--read=x.pcap"])
+        );
+        assert_eq!(
+            with(&["-c", "10", "-r", "x.pcap"]),
+            args(&["analyze", "-c", "10", "-r", "x.pcap"])
+        );
+        assert_eq!(
+            with(&["--format", "json", "cap.pcap"]),
+            args(&["analyze", "--format", "json", "cap.pcap"])
+        );
+        // `analyze` names a missing file better than clap's "unrecognized subcommand".
+        assert_eq!(with(&["missing.pcap"]), args(&["analyze", "missing.pcap"]));
+        // Subcommands, flags and names that are no file are clap's.
+        for words in [
+            &["live"][..],
+            &["analyze", "cap.pcap"],
+            &["anlyze"],
+            &["--format", "json"],
+            &["--help", "cap.pcap"],
+            &["--version"],
+            &[],
+        ] {
+            assert_eq!(with(words), args(words), "{words:?}");
+        }
+        let Command::Analyze(a) =
+            Cli::try_parse_from(with(&["-r", "a.pcap", "-r", "b.pcap", "c.pcap"]))
+                .unwrap()
+                .command
+        else {
+            panic!("not analyze");
+        };
+        let c = resolve(a, false, false);
+        assert_eq!(c.captures, ["a.pcap", "b.pcap", "c.pcap"]);
+    }
+
+    #[test]
+    fn tcpdump_short_options() {
+        let c = resolve(
+            args(&["-r", "x.pcap", "-c", "10", "-w", "e.pcapng"]),
+            false,
+            false,
+        );
+        assert_eq!(c.count, Some(10));
+        assert_eq!(c.extract, Some((PathBuf::from("e.pcapng"), vec![], false)));
+        let c = resolve(args(&["--write", "e.pcapng", "x.pcap"]), false, false);
+        assert_eq!(c.extract, Some((PathBuf::from("e.pcapng"), vec![], false)));
+        assert!(Cli::try_parse_from(["alpnscope", "analyze", "-c", "0", "x.pcap"]).is_err());
+        let Command::Live(a) = Cli::try_parse_from([
+            "alpnscope",
+            "live",
+            "-i",
+            "lo",
+            "-f",
+            "tcp port 443",
+            "-c",
+            "5",
+            "-w",
+            "o.pcap",
+            "--problems",
+            "--fail-on",
+            "hidden",
+            "--redact=sni-full",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not live");
+        };
+        assert_eq!(a.filter, "tcp port 443");
+        assert_eq!((a.count, a.write.as_deref()), (Some(5), Some("o.pcap")));
+        assert_eq!(a.filter_flags.fail_on(), [VerdictKind::Hidden]);
+        assert_eq!(a.filter_flags.redaction(), Some((SniMode::Full, None)));
+        assert!(a.filter_flags.flow_filter().verdicts.is_some());
     }
 
     #[test]

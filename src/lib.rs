@@ -6,7 +6,8 @@
 //! The pipeline, one module per stage, dependencies pointing down:
 //!
 //! ```text
-//! capture   pcap / pcapng file or stream ──► Frame { number, timestamp, link type, bytes }
+//! capture   pcap / pcapng file or stream (gzip, zstd, xz decompressed) ──► Frame { number,
+//!           timestamp, link type, bytes }
 //!    │
 //! decode    link → IP → TCP / UDP (defragmented) ──► Segment { endpoints, seq, ack, flags, ttl,
 //!           payload } | UdpDatagram { endpoints, ttl, payload }

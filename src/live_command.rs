@@ -62,7 +62,31 @@ pub fn live(args: LiveArgs) -> ExitCode {
         session.interface()
     );
     let progress = io::stderr().is_terminal();
-    let mut on_flow = |streamed: &Streamed| stream(streamed, format, color, &mut *out);
+    let filter = args.filter_flags.flow_filter();
+    let mut redactor = args.filter_flags.redaction().map(|(mode, key)| {
+        let key = key.map_or_else(crate::random_key, String::into_bytes);
+        report::redact::Redactor::new(&key, mode)
+    });
+    let mut on_flow = |streamed: &Streamed| {
+        let flow = match streamed {
+            Streamed::Flow(flow) => flow,
+            Streamed::Correction(correction) => &correction.flow,
+        };
+        if !filter.keeps(flow) {
+            return Ok(());
+        }
+        match &mut redactor {
+            Some(redactor) => {
+                let mut streamed = streamed.clone();
+                match &mut streamed {
+                    Streamed::Flow(flow) => redactor.redact_flow(flow),
+                    Streamed::Correction(correction) => redactor.redact_flow(&mut correction.flow),
+                }
+                stream(&streamed, format, color, &mut *out)
+            }
+            None => stream(streamed, format, color, &mut *out),
+        }
+    };
     let mut on_progress = |packets: u64, flows: usize, handshakes: usize| {
         if progress {
             eprint!(
@@ -74,13 +98,24 @@ pub fn live(args: LiveArgs) -> ExitCode {
     if progress {
         eprint!("\r\x1b[2K");
     }
-    let report = match result {
+    let mut report = match result {
         Ok(r) => r,
         // `alpnscope live … | head`: the reader has what it wanted.
         Err(e) if e.is_broken_pipe() => return ExitCode::SUCCESS,
         Err(e) => return fail(e),
     };
-    write_summary(&report, format, color, args.all, &mut *out)
+    // The summary (and JSON and Markdown) cover the flows the filter keeps, redacted.
+    filter.apply(&mut report);
+    if let Some(redactor) = &mut redactor {
+        redactor.apply(&mut report);
+    }
+    let fail_on = args.filter_flags.fail_on();
+    let failed = report.flows.iter().any(|f| fail_on.contains(&f.verdict));
+    match write_summary(&report, format, color, args.all, &mut *out) {
+        Some(code) => code,
+        None if failed => ExitCode::from(1),
+        None => ExitCode::SUCCESS,
+    }
 }
 
 /// The output format, and whether to colour it (text only; `--color`, NO_COLOR, a terminal).
@@ -112,8 +147,12 @@ fn live_options(args: &LiveArgs) -> LiveOptions {
         write: args.write.as_ref().map(PathBuf::from),
         keylogs: args.keylog.iter().map(PathBuf::from).collect(),
         include_non_tls: args.all,
-        // JSON and Markdown write the whole report at the end.
-        keep_flows: matches!(output_style(args).0, Format::Json | Format::Markdown),
+        // JSON and Markdown write the whole report at the end; a filter, redaction and
+        // --fail-on need the final flows for the summary and the exit status.
+        keep_flows: matches!(output_style(args).0, Format::Json | Format::Markdown)
+            || !args.filter_flags.flow_filter().is_empty()
+            || args.filter_flags.redact.is_some()
+            || args.filter_flags.fail_on.is_some(),
         memory: args.memory,
     }
 }
@@ -130,7 +169,11 @@ fn open_output(
             Ok(f) => Box::new(io::BufWriter::new(f)),
             Err(e) => {
                 session.abandon();
-                return Err(fail(format!("cannot create {}: {e}", path.display())));
+                return Err(fail(format!(
+                    "cannot create {}: {}",
+                    path.display(),
+                    alpnscope::capture::IoCause(&e)
+                )));
             }
         },
         None => Box::new(io::stdout()),
@@ -185,15 +228,15 @@ fn stream(streamed: &Streamed, format: Format, color: bool, out: &mut dyn Write)
     }
 }
 
-/// Writes what comes at the end (the summary; the whole report in JSON and Markdown) and maps
-/// the outcome to an exit code (a closed pipe is not a failure).
+/// Writes what comes at the end (the summary; the whole report in JSON and Markdown); an exit
+/// code when writing failed (a closed pipe is not a failure).
 fn write_summary(
     report: &report::model::Report,
     format: Format,
     color: bool,
     listed_not_tls: bool,
     out: &mut dyn Write,
-) -> ExitCode {
+) -> Option<ExitCode> {
     let written = match format {
         Format::Text => report::text::render_summary_only(report, listed_not_tls, color, out),
         Format::Jsonl => report::json::render_summary_line(report, out),
@@ -202,8 +245,11 @@ fn write_summary(
     }
     .and_then(|_| out.flush());
     match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => fail(format!("writing the report failed: {e}")),
+        Ok(()) => None,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Some(ExitCode::SUCCESS),
+        Err(e) => Some(fail(format!(
+            "writing the report failed: {}",
+            alpnscope::capture::IoCause(&e)
+        ))),
     }
 }

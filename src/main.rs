@@ -6,6 +6,7 @@ mod cli;
 #[cfg(feature = "live")]
 mod live_command;
 
+use alpnscope::capture::CaptureError;
 use alpnscope::pipeline::AnalyzerOptions;
 use alpnscope::{AnalyzeError, AnalyzeOptions, Progress, report};
 use clap::Parser;
@@ -18,7 +19,10 @@ const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
 /// Parses the command line and runs the subcommand.
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let args = cli::with_default_command(std::env::args_os().collect(), |path| {
+        std::path::Path::new(path).exists()
+    });
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -35,6 +39,13 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        cli::Command::Completions { shell } => {
+            let mut command = <cli::Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "alpnscope", &mut out);
+            write_stdout(&out)
+        }
+        cli::Command::Man { command } => man(command.as_deref()),
         #[cfg(feature = "live")]
         cli::Command::Live(args) => live_command::live(args),
         #[cfg(feature = "live")]
@@ -53,9 +64,67 @@ fn main() -> ExitCode {
     }
 }
 
+/// `alpnscope man [COMMAND]`: the man page of alpnscope or of one subcommand, in roff.
+fn man(subcommand: Option<&str>) -> ExitCode {
+    let mut command = <cli::Cli as clap::CommandFactory>::command();
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => {
+            // Named as clap_mangen names subcommand pages: alpnscope-analyze(1).
+            let page_name = match name {
+                "analyze" => "alpnscope-analyze",
+                "live" => "alpnscope-live",
+                "interfaces" => "alpnscope-interfaces",
+                _ => "alpnscope-completions",
+            };
+            match command.find_subcommand(name) {
+                // roff fills the lines itself: the glossary goes one line per verdict.
+                Some(sub) if name == "analyze" => sub
+                    .clone()
+                    .name(page_name)
+                    .version(env!("CARGO_PKG_VERSION"))
+                    .after_help(cli::verdict_glossary(usize::MAX))
+                    .after_long_help(cli::verdict_glossary(usize::MAX)),
+                Some(sub) => sub
+                    .clone()
+                    .name(page_name)
+                    .version(env!("CARGO_PKG_VERSION")),
+                None => {
+                    eprintln!("alpnscope: error: no subcommand '{name}'");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let mut out = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(page).render(&mut out) {
+        eprintln!(
+            "alpnscope: error: cannot render the man page: {}",
+            alpnscope::capture::IoCause(&e)
+        );
+        return ExitCode::from(2);
+    }
+    write_stdout(&out)
+}
+
+/// Writes generated text to standard output (a closed pipe is not an error).
+fn write_stdout(bytes: &[u8]) -> ExitCode {
+    let mut stdout = io::stdout().lock();
+    exit_code(stdout.write_all(bytes).and_then(|_| stdout.flush()), false)
+}
+
 /// `alpnscope analyze`: read the captures and write the report while the flows arrive
 /// (filtered, redacted), then extract, and map the outcome to an exit code.
-fn analyze(config: cli::Config) -> ExitCode {
+fn analyze(mut config: cli::Config) -> ExitCode {
+    // Directories stand for the captures under them.
+    config.captures = match alpnscope::pipeline::files::capture_paths(&config.captures) {
+        Ok(paths) => paths,
+        Err(e) => {
+            eprintln!("alpnscope: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut redactor = redactor(&config);
     let (mut out, output_file) = match open_output(&config) {
         Ok(opened) => opened,
@@ -76,8 +145,17 @@ fn analyze(config: cli::Config) -> ExitCode {
     );
     let mut failed = false;
     let mut to_extract = Vec::new();
+    // The ids of the reported flows, as ranges, when --flow names some to check them against.
+    let mut reported = FlowIds::default();
+    let check_ids = config
+        .extract
+        .as_ref()
+        .is_some_and(|(_, ids, _)| !ids.is_empty());
     let mut on_flow = |flow: Box<report::model::FlowReport>| {
         if writer.keeps(&flow) {
+            if check_ids {
+                reported.add(flow.id);
+            }
             failed |= config.fail_on.contains(&flow.verdict);
             if let Some((_, ids, _)) = &config.extract
                 && (if ids.is_empty() {
@@ -91,7 +169,8 @@ fn analyze(config: cli::Config) -> ExitCode {
         }
         writer.flow(flow)
     };
-    let rest = match read_captures(&config, &mut on_flow) {
+    let mut skipped = 0;
+    let rest = match read_captures(&config, &mut on_flow, &mut skipped) {
         Ok(rest) => rest,
         Err(ReadFailure::Exit(code)) => {
             discard_output(output_file.as_deref());
@@ -103,7 +182,25 @@ fn analyze(config: cli::Config) -> ExitCode {
     let captures = rest.captures.clone();
     let written = writer.finish(rest).and_then(|_| out.flush());
     drop(out);
-    if let Some((path, _, include_keys)) = &config.extract {
+    if let Some((path, ids, include_keys)) = &config.extract {
+        let unknown: Vec<String> = ids
+            .iter()
+            .filter(|id| !reported.contains(**id))
+            .map(u64::to_string)
+            .collect();
+        if !unknown.is_empty() {
+            let filtered = if config.filter.is_empty() {
+                ""
+            } else {
+                " (after --sni, --server, --verdict or --problems)"
+            };
+            eprintln!(
+                "alpnscope: error: --flow {}: no such flow in the report; the flows reported{filtered} are {}",
+                unknown.join(", "),
+                reported
+            );
+            return ExitCode::from(2);
+        }
         let chosen = report::model::Report {
             schema_version: report::model::SCHEMA_VERSION,
             tool: report::model::Tool::default(),
@@ -122,7 +219,59 @@ fn analyze(config: cli::Config) -> ExitCode {
             return code;
         }
     }
+    if skipped > 0 && written.is_ok() {
+        eprintln!(
+            "alpnscope: error: {} of {} could not be read (named above); the report covers the others",
+            skipped,
+            report::plural(config.captures.len() as u64, "capture")
+        );
+        return ExitCode::from(2);
+    }
     exit_code(written, failed)
+}
+
+/// Flow ids as ascending ranges (a report hands them out nearly in order).
+#[derive(Default)]
+struct FlowIds(Vec<(u64, u64)>);
+
+impl FlowIds {
+    /// Adds `id`.
+    fn add(&mut self, id: u64) {
+        match self.0.last_mut() {
+            Some((_, end)) if *end + 1 == id => *end = id,
+            _ => self.0.push((id, id)),
+        }
+    }
+
+    /// True when `id` was added.
+    fn contains(&self, id: u64) -> bool {
+        self.0
+            .iter()
+            .any(|(start, end)| (*start..=*end).contains(&id))
+    }
+}
+
+impl std::fmt::Display for FlowIds {
+    /// "0–3, 7, 9–12" (at most 20 ranges, then "…"), or "none".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let mut ranges = self.0.clone();
+        ranges.sort_unstable();
+        for (i, (start, end)) in ranges.iter().enumerate() {
+            if i == 20 {
+                return f.write_str(", …");
+            }
+            let sep = if i == 0 { "" } else { ", " };
+            match end - start {
+                0 => write!(f, "{sep}{start}")?,
+                1 => write!(f, "{sep}{start}, {end}")?,
+                _ => write!(f, "{sep}{start}–{end}")?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Opens `--output` (or stdout), buffered; a file that cannot be created is reported here.
@@ -134,7 +283,11 @@ fn open_output(
         Some(path) => match std::fs::File::create(path) {
             Ok(file) => Ok((Box::new(io::BufWriter::new(file)), Some(path.clone()))),
             Err(e) => {
-                eprintln!("alpnscope: error: cannot create {}: {e}", path.display());
+                eprintln!(
+                    "alpnscope: error: cannot create {}: {}",
+                    path.display(),
+                    alpnscope::capture::IoCause(&e)
+                );
                 Err(ExitCode::from(2))
             }
         },
@@ -162,6 +315,7 @@ enum ReadFailure {
 fn read_captures(
     config: &cli::Config,
     on_flow: &mut alpnscope::pipeline::files::FlowSink<'_>,
+    skipped: &mut usize,
 ) -> Result<report::model::Report, ReadFailure> {
     let options = AnalyzeOptions {
         analyzer: AnalyzerOptions {
@@ -171,28 +325,78 @@ fn read_captures(
         },
         digest: config.digest,
         keylogs: config.keylogs.clone(),
+        count: config.count,
     };
-    let mut progress = ProgressLine::new(io::stderr().is_terminal());
-    let result = alpnscope::pipeline::files::analyze_files_streaming(
-        &config.captures,
-        &options,
-        &mut |p| progress.show(p),
-        on_flow,
-    );
+    // A redacted run names no file, not even on stderr.
+    let names = config
+        .captures
+        .iter()
+        .enumerate()
+        .map(|(index, path)| {
+            if config.redact.is_some() {
+                report::redact::capture_name(index)
+            } else {
+                path.clone()
+            }
+        })
+        .collect();
+    let mut progress = ProgressLine::new(io::stderr().is_terminal(), names);
+    let result = if config.captures.len() > 1 {
+        // Several captures: one that cannot be read is named and left out, and the run ends
+        // with exit status 2 after the report of the others.
+        let mut on_skip = |e: AnalyzeError| {
+            *skipped += 1;
+            print_error(&e, config);
+        };
+        alpnscope::pipeline::files::analyze_files_skipping(
+            &config.captures,
+            &options,
+            &mut |p| progress.show(p),
+            on_flow,
+            &mut on_skip,
+        )
+    } else {
+        alpnscope::pipeline::files::analyze_files_streaming(
+            &config.captures,
+            &options,
+            &mut |p| progress.show(p),
+            on_flow,
+        )
+    };
     progress.clear();
     result.map_err(|e| {
         if let AnalyzeError::Output { source } = e {
             return ReadFailure::Write(source);
         }
-        eprintln!("alpnscope: error: {e}");
-        // The hint fits a file that is not a capture, not a missing file or a bad key log.
-        if matches!(e, AnalyzeError::Capture { .. }) {
-            eprintln!(
-                "  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
-            );
-        }
+        print_error(&e, config);
         ReadFailure::Exit(ExitCode::from(2))
     })
+}
+
+/// Prints a capture's fatal error, with a hint for a file that is not a capture; a redacted
+/// run names the capture by its position on the command line instead of its path.
+fn print_error(e: &AnalyzeError, config: &cli::Config) {
+    let mut message = e.to_string();
+    if config.redact.is_some()
+        && let AnalyzeError::Open { path, .. } | AnalyzeError::Capture { path, .. } = e
+    {
+        let position = config.captures.iter().position(|p| p == path).unwrap_or(0);
+        message = report::redact::hide_path(&message, path, &format!("input {position}"));
+    }
+    eprintln!("alpnscope: error: {message}");
+    // The hint fits a file that is not a capture, not a missing, truncated or compressed file
+    // or a bad key log.
+    if matches!(
+        e,
+        AnalyzeError::Capture {
+            source: CaptureError::NotACapture | CaptureError::Empty,
+            ..
+        }
+    ) {
+        eprintln!(
+            "  (alpnscope reads pcap and pcapng captures, e.g. from tcpdump -w or Wireshark)"
+        );
+    }
 }
 
 /// The progress indicator on stderr: at most four updates a second, for big files only.
@@ -203,15 +407,18 @@ struct ProgressLine {
     last: Instant,
     /// Whether the line was ever written (and must be cleared).
     shown: bool,
+    /// The captures' names as the line shows them (`-` is standard input).
+    names: Vec<String>,
 }
 
 impl ProgressLine {
     /// A progress line, silent unless `enabled`.
-    fn new(enabled: bool) -> Self {
+    fn new(enabled: bool, names: Vec<String>) -> Self {
         ProgressLine {
             enabled,
             last: Instant::now(),
             shown: false,
+            names,
         }
     }
 
@@ -225,13 +432,8 @@ impl ProgressLine {
         }
         self.last = Instant::now();
         self.shown = true;
-        eprint!(
-            "\ralpnscope: {:>3}% of capture {} ({} MiB), {} flows",
-            p.bytes * 100 / total.max(1),
-            p.capture,
-            p.bytes >> 20,
-            p.flows
-        );
+        let name = self.names.get(p.capture).map_or("-", String::as_str);
+        eprint!("\r\x1b[2K{}", progress_text(name, &p, total));
     }
 
     /// Erases the line, if it was written.
@@ -240,6 +442,17 @@ impl ProgressLine {
             eprint!("\r\x1b[2K");
         }
     }
+}
+
+/// The progress line's text: "alpnscope:  42% of big.pcap (120 of 286 MiB), 1 flow".
+fn progress_text(name: &str, p: &Progress, total: u64) -> String {
+    format!(
+        "alpnscope: {:>3}% of {name} ({} of {} MiB), {}",
+        p.bytes * 100 / total.max(1),
+        p.bytes >> 20,
+        total >> 20,
+        report::plural(p.flows as u64, "flow")
+    )
 }
 
 /// Prints each capture's warnings on stderr (a redacted run names no file).
@@ -282,7 +495,10 @@ fn exit_code(written: io::Result<()>, failed: bool) -> ExitCode {
         // `alpnscope … | head`: a closed pipe is not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("alpnscope: error: writing the report failed: {e}");
+            eprintln!(
+                "alpnscope: error: writing the report failed: {}",
+                alpnscope::capture::IoCause(&e)
+            );
             ExitCode::from(2)
         }
     }
@@ -326,11 +542,11 @@ fn extract(
         // The analysis read these files already; they are read again here, and one removed or
         // rewritten in between must not silently leave its secrets out of the extract.
         for k in keylogs {
-            let added: Result<(), Box<dyn std::error::Error>> = match std::fs::read(k) {
+            let added: Result<(), String> = match std::fs::read(k) {
                 Ok(text) => log
                     .add_text(&String::from_utf8_lossy(&text))
-                    .map_err(Into::into),
-                Err(e) => Err(e.into()),
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(alpnscope::capture::IoCause(&e).to_string()),
             };
             if let Err(e) = added {
                 eprintln!("alpnscope: error: cannot read key log {k}: {e}");
@@ -349,9 +565,9 @@ fn extract(
     match alpnscope::extract::extract(report, &ids, keylog.as_ref(), redactor, path) {
         Ok(done) => {
             eprintln!(
-                "alpnscope: wrote {} packets of {} flows to {}{}",
-                done.packets,
-                done.flows,
+                "alpnscope: wrote {} of {} to {}{}",
+                report::plural(done.packets, "packet"),
+                report::plural(done.flows as u64, "flow"),
                 path.display(),
                 if include_keys {
                     format!(" with the handshake secrets of {} of them", done.secrets)
@@ -361,11 +577,14 @@ fn extract(
             );
             if redacted && done.quic_cut_packets > 0 {
                 eprintln!(
-                    "alpnscope: redacted extract: {} QUIC datagrams are cut off as if by a snaplen \
+                    "alpnscope: redacted extract: {} cut off as if by a snaplen \
                      from the first packet that could not be opened to be redacted (an Initial \
                      packet that no Initial keys of its connection open, bytes that are not QUIC \
                      packets of a version alpnscope reads)",
-                    done.quic_cut_packets
+                    match done.quic_cut_packets {
+                        1 => "1 QUIC datagram is".to_string(),
+                        n => format!("{n} QUIC datagrams are"),
+                    }
                 );
             }
             if redacted && done.cut_packets > 0 {
@@ -383,5 +602,39 @@ fn extract(
             eprintln!("alpnscope: error: {e}");
             Err(ExitCode::from(2))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_names_the_file() {
+        let p = |flows| Progress {
+            capture: 1,
+            bytes: 120 << 20,
+            total: Some(286 << 20),
+            flows,
+        };
+        assert_eq!(
+            progress_text("big.pcap", &p(1), 286 << 20),
+            "alpnscope:  41% of big.pcap (120 of 286 MiB), 1 flow"
+        );
+        assert_eq!(
+            progress_text("capture 1", &p(3), 286 << 20),
+            "alpnscope:  41% of capture 1 (120 of 286 MiB), 3 flows"
+        );
+    }
+
+    #[test]
+    fn flow_ids_are_listed_as_ranges() {
+        let mut ids = FlowIds::default();
+        assert_eq!(ids.to_string(), "none");
+        for id in [0, 1, 2, 3, 5, 7, 8, 12] {
+            ids.add(id);
+        }
+        assert_eq!(ids.to_string(), "0–3, 5, 7, 8, 12");
+        assert!(ids.contains(2) && ids.contains(12) && !ids.contains(4) && !ids.contains(13));
     }
 }

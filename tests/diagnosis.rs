@@ -58,7 +58,7 @@ fn server_that_never_picks_h2() {
     assert_eq!(numbers(&d[0]["evidence_frames"]), [4, 6]);
     assert_eq!(
         d[0]["conclusion"],
-        "server-side: alpn.test (127.0.0.1:8443) negotiates ALPN but never picks h2 although clients rank it higher (flows 0, offering h2, http/1.1; selected: http/1.1): HTTP/2 is not enabled there; nginx: `http2 on;` (or `listen … ssl http2`); Apache: `Protocols h2 http/1.1`; HAProxy: `bind … alpn h2,http/1.1`; Envoy: `alpn_protocols` in the TLS context"
+        "server-side: alpn.test (127.0.0.1:8443) negotiates ALPN but never picks h2 although clients rank it higher (flow 0, offering h2, http/1.1; selected: http/1.1): HTTP/2 is not enabled there; nginx: `http2 on;` (or `listen … ssl http2`); Apache: `Protocols h2 http/1.1`; HAProxy: `bind … alpn h2,http/1.1`; Envoy: `alpn_protocols` in the TLS context"
     );
 }
 
@@ -126,7 +126,7 @@ fn healthy_and_hidden_captures() {
     assert_eq!(kinds(&d), ["needs_keys"]);
     assert_eq!(
         d[0]["conclusion"],
-        "TLS 1.3 hides the choice of alpn.test (127.0.0.1:8443) in all 2 flows: log the client's keys (SSLKEYLOGFILE) and rerun with --keylog to see it"
+        "TLS 1.3 hides the choice of alpn.test (127.0.0.1:8443) in both flows: log the client's keys (SSLKEYLOGFILE) and rerun with --keylog to see it"
     );
 }
 
@@ -158,7 +158,7 @@ fn several_real_clients_against_two_servers() {
         "{c}"
     );
     assert!(
-        c.contains("but not for others (refused with alert no_application_protocol in flows 2, offering http/1.1"),
+        c.contains("but not for others (refused with alert no_application_protocol in flow 2, offering http/1.1"),
         "{c}"
     );
     assert_eq!(d[2]["server"], "b.alpn.test (127.0.0.1:8444)");
@@ -245,7 +245,7 @@ fn h2_on_a_cipher_suite_http2_forbids() {
     assert_eq!(numbers(&d[0]["evidence_frames"]), [4, 6, 24, 26]);
     assert_eq!(
         d[0]["conclusion"],
-        "server-side: alpn.test (127.0.0.1:8443) selects h2 with a cipher suite HTTP/2 forbids (TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA) in flows 0, 1 (RFC 9113 §9.2.2: no ephemeral key exchange, or not an AEAD cipher); browsers end such connections with INADEQUATE_SECURITY (curl does not check); the clients offered suites HTTP/2 allows in flows 1, so the server prefers the forbidden ones: put ECDHE suites with AES-GCM or ChaCha20-Poly1305 first in its TLS settings (nginx: ssl_ciphers; Apache: SSLCipherSuite)"
+        "server-side: alpn.test (127.0.0.1:8443) selects h2 with a cipher suite HTTP/2 forbids (TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA) in flows 0, 1 (RFC 9113 §9.2.2: no ephemeral key exchange, or not an AEAD cipher); browsers end such connections with INADEQUATE_SECURITY (curl does not check); the clients offered suites HTTP/2 allows in flow 1, so the server prefers the forbidden ones: put ECDHE suites with AES-GCM or ChaCha20-Poly1305 first in its TLS settings (nginx: ssl_ciphers; Apache: SSLCipherSuite)"
     );
     let doc = common::analyze_json(
         project_path("fixtures/h2-forbidden-cipher.pcap")

@@ -52,13 +52,20 @@ fn missing_file_exits_2() {
     assert!(!err.contains("alpnscope reads pcap"), "{err}");
 }
 
+/// A directory is searched for captures (see tests/cli.rs); one without any exits 2.
 #[test]
-fn directory_exits_2_and_says_so() {
-    let dir = std::env::temp_dir();
+fn directory_without_captures_exits_2_and_says_so() {
+    let dir =
+        std::env::temp_dir().join(format!("alpnscope-test-nocaptures-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "no capture here\n").unwrap();
     let out = run(&["analyze", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("it is a directory"), "{stderr}");
+    assert!(
+        stderr.contains("the directory holds no capture"),
+        "{stderr}"
+    );
 }
 
 #[test]

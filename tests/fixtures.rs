@@ -571,7 +571,7 @@ fn tls13_server_hello_cut_by_a_snaplen_is_hidden() {
     assert_eq!(doc["diagnosis"][0]["kind"], "needs_keys");
     assert_eq!(
         doc["diagnosis"][0]["conclusion"],
-        "TLS 1.3 hides the choice of 127.0.0.1:8443 in all 2 flows: log the client's keys (SSLKEYLOGFILE), capture whole packets (tcpdump -s 0: the capture cut the ServerHello of 2 of them) and rerun with --keylog to see it"
+        "TLS 1.3 hides the choice of 127.0.0.1:8443 in both flows: log the client's keys (SSLKEYLOGFILE), capture whole packets (tcpdump -s 0: the capture cut the ServerHello of 2 of them) and rerun with --keylog to see it"
     );
     // Text and Markdown never show a cut offer as "no ALPN".
     let path = project_path("fixtures/tls13-snaplen-150.pcap");

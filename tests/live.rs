@@ -499,7 +499,7 @@ fn an_early_error_leaves_no_write_file() {
     let cases: [(&[&str], &str); 3] = [
         (
             &["--keylog", bad_keys.to_str().unwrap()],
-            "line 1: not three space-separated fields",
+            "line 1: the label is not an upper-case NSS key log label",
         ),
         (
             &["--filter", "tcp port nonsense"],
@@ -666,6 +666,66 @@ fn a_closed_stdout_ends_the_capture_quietly() {
     let said: Vec<String> = err_rx.try_iter().collect();
     assert_eq!(status.code(), Some(0), "{said:?}");
     assert!(!said.iter().any(|l| l.contains("error")), "{said:?}");
+}
+
+/// `live` takes the flow filters, `--fail-on` and `--redact` of `analyze`, and tcpdump's short
+/// options: only the problem flows stream out, redacted, the summary counts them, and a
+/// `--fail-on` verdict makes the exit status 1.
+#[test]
+fn filters_fail_on_and_redact_apply_to_live() {
+    if !may_capture() {
+        return;
+    }
+    let live = start_live(
+        &[
+            "-i",
+            "lo",
+            "-f",
+            "tcp portrange 19463-19465",
+            "--format",
+            "jsonl",
+            "--no-drop-privileges",
+            "--problems",
+            "--fail-on",
+            "server_declined",
+            "--redact",
+            "--redact-key",
+            "k",
+        ],
+        &[],
+    );
+    live.wait_stderr("capturing on lo");
+    for (port, alpn) in [
+        (19463u16, vec![&b"h2"[..]]),
+        (19464, vec![]),
+        (19465, vec![&b"foo"[..]]),
+    ] {
+        let server = serve_once(port, &alpn);
+        connect(port);
+        server.join().unwrap();
+    }
+    // The agreed flow (19463) is left out: the first line is the declined one.
+    let declined = live.next_line();
+    assert_eq!(declined["verdict"], "server_declined", "{declined}");
+    assert_eq!(declined["server"]["port"], 19464);
+    assert_ne!(
+        declined["server"]["ip"], "127.0.0.1",
+        "redacted: {declined}"
+    );
+    assert!(
+        declined["sni"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("site-")),
+        "redacted: {declined}"
+    );
+    let refused = live.next_line();
+    assert_eq!(refused["verdict"], "no_common_protocol", "{refused}");
+    live.interrupt();
+    let (code, rest) = live.wait();
+    assert_eq!(code, Some(1), "--fail-on server_declined matched");
+    let summary: Value = serde_json::from_str(rest.last().expect("a summary line")).unwrap();
+    assert_eq!(summary["summary"]["tls_flows"], 2);
+    assert_eq!(summary["captures"][0]["path"], "capture 0");
 }
 
 /// The UDP payloads of a real aioquic handshake (`fixtures/quic-h3-agreed.pcap`, both

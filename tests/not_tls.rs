@@ -132,7 +132,7 @@ fn connections_without_a_client_hello_say_what_happened() {
         json!({
             "kind": "client_side",
             "server": "127.0.0.1:8444",
-            "conclusion": "client-side: clients sent plain HTTP to the TLS port 127.0.0.1:8444 (flows 8): use https:// for this port",
+            "conclusion": "client-side: clients sent plain HTTP to the TLS port 127.0.0.1:8444 (flow 8): use https:// for this port",
             "flows": [8],
             "evidence_frames": [68, 70]
         })
@@ -189,14 +189,14 @@ fn plain_http_to_a_tls_port_is_listed_and_a_client_side_finding() {
             {
                 "kind": "needs_keys",
                 "server": "alpn.test (127.0.0.1:8443)",
-                "conclusion": "TLS 1.3 hides the choice of alpn.test (127.0.0.1:8443) in all 1 flows: log the client's keys (SSLKEYLOGFILE) and rerun with --keylog to see it",
+                "conclusion": "TLS 1.3 hides the choice of alpn.test (127.0.0.1:8443) in its one flow: log the client's keys (SSLKEYLOGFILE) and rerun with --keylog to see it",
                 "flows": [1],
                 "evidence_frames": [14, 16]
             },
             {
                 "kind": "client_side",
                 "server": "127.0.0.1:8443",
-                "conclusion": "client-side: clients sent plain HTTP to the TLS port 127.0.0.1:8443 (flows 0): use https:// for this port",
+                "conclusion": "client-side: clients sent plain HTTP to the TLS port 127.0.0.1:8443 (flow 0): use https:// for this port",
                 "flows": [0],
                 "evidence_frames": [4, 6, 9]
             }

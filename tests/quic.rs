@@ -555,12 +555,12 @@ fn unanswered_quic_then_tcp_is_a_fallback_finding() {
             "    passes only TCP) or nothing listening for QUIC on UDP port 443 — not proven which; a capture at",
             "    the server tells them apart (Initial packets that arrive there: nothing listens for QUIC)",
             // The TCP listener is a server of its own: all of its flows are hidden.
-            "  - TLS 1.3 hides the choice of alpn.test (192.0.2.2:443) in all 1 flows: log the client's keys",
+            "  - TLS 1.3 hides the choice of alpn.test (192.0.2.2:443) in its one flow: log the client's keys",
             "    (SSLKEYLOGFILE) and rerun with --keylog to see it",
         ]
     );
     assert!(
-        text.contains("\nsummary 2 TLS flows (1 over QUIC), 0 other TCP flows\n"),
+        text.contains("\nsummary 2 TLS flows (1 over QUIC), 0 TCP flows without TLS\n"),
         "{text}"
     );
     assert_eq!(doc["summary"]["quic_flows"], 1);

@@ -410,7 +410,10 @@ fn check(capture: &Path, dir: &Path) -> Vec<String> {
         return vec![format!("the redacted extract failed: {stderr}")];
     }
     let mut problems = Vec::new();
-    let wrote = format!(" packets of {} flows to ", ids.len());
+    let wrote = format!(
+        " of {} to ",
+        alpnscope::report::plural(ids.len() as u64, "flow")
+    );
     if !stderr.contains(&wrote) {
         problems.push(format!("not every flow was extracted: {stderr}"));
     }

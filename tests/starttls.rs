@@ -147,7 +147,7 @@ fn every_protocol_switches_to_tls_with_its_offer_and_selection() {
         json!([{
             "kind": "server_without_alpn",
             "server": "alpn.test (127.0.0.1:8025)",
-            "conclusion": "server-side: alpn.test (127.0.0.1:8025) never negotiates ALPN — its client offered smtp and got no ALPN extension back in 1 flows (0): its TLS setup names no application protocol (a client that requires ALPN fails there); OpenSSL older than 1.0.2 cannot do ALPN at all",
+            "conclusion": "server-side: alpn.test (127.0.0.1:8025) never negotiates ALPN — its client offered smtp and got no ALPN extension back in 1 flow (0): its TLS setup names no application protocol (a client that requires ALPN fails there); OpenSSL older than 1.0.2 cannot do ALPN at all",
             "flows": [0],
             "evidence_frames": [11, 12]
         }])
@@ -273,7 +273,7 @@ fn a_refusal_is_the_servers_not_the_networks() {
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.ends_with("summary 0 TLS flows, 3 refused to start TLS, 0 other TCP flows\n"),
+        text.ends_with("summary 0 TLS flows, 3 refused to start TLS, 0 TCP flows without TLS\n"),
         "{text}"
     );
 }
@@ -432,7 +432,7 @@ fn mysql_ssl_request_and_a_server_without_tls() {
     // The MySQL server without ALPN: no HTTP fallback or web-server fixes.
     assert_eq!(
         doc["diagnosis"][0]["conclusion"],
-        "server-side: alpn.test (127.0.0.1:3306) never negotiates ALPN — its client offered mysql and got no ALPN extension back in 1 flows (1): its TLS setup names no application protocol (a client that requires ALPN fails there); OpenSSL older than 1.0.2 cannot do ALPN at all"
+        "server-side: alpn.test (127.0.0.1:3306) never negotiates ALPN — its client offered mysql and got no ALPN extension back in 1 flow (1): its TLS setup names no application protocol (a client that requires ALPN fails there); OpenSSL older than 1.0.2 cannot do ALPN at all"
     );
     assert_eq!(doc["diagnosis"].as_array().unwrap().len(), 1);
     // The text names the greeting that offered TLS (or did not).

@@ -178,7 +178,7 @@ fn decryption_that_stops_at_a_gap_names_the_gap_not_the_keys() {
         [
             "server stream, frame 10: 206 bytes missing from the capture",
             "server stream, frame 12: decryption stopped at a gap: 206 bytes of this stream are missing before frame 12, and the records after a gap cannot be opened (their sequence numbers are lost); the same keys opened the records before it",
-            "server stream: 1 gaps, 206 bytes missing from the capture",
+            "server stream: 1 gap, 206 bytes missing from the capture",
         ]
     );
     assert_eq!(flow["tcp"]["handshake_loss"], false);
@@ -205,7 +205,7 @@ fn malformed_key_log_exits_2_naming_the_line() {
     let dir = std::env::temp_dir().join(format!("alpnscope-badkeys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bad.keys");
-    std::fs::write(&path, "# comment\nCLIENT_RANDOM zz 00\n").unwrap();
+    std::fs::write(&path, "# comment\nCLIENT_HANDSHAKE_TRAFFIC_SECRET zz 00\n").unwrap();
     let out = run(&[
         "analyze",
         "--keylog",

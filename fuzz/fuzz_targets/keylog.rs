@@ -34,7 +34,9 @@ fn hex(s: &str) -> Option<Vec<u8>> {
 fn secret_lines(text: &str) -> Vec<([u8; 32], bool, Vec<u8>)> {
     let mut out = Vec::new();
     for raw in text.lines() {
-        let line = raw.trim_matches(|c: char| c.is_whitespace() || c == '\0');
+        // As the key log trims: whitespace (a CRLF's `\r`), pcapng's NUL padding, a byte
+        // order mark.
+        let line = raw.trim_matches(|c: char| c.is_whitespace() || c == '\0' || c == '\u{feff}');
         let fields: Vec<&str> = line.split_ascii_whitespace().collect();
         let [label, random, secret] = fields[..] else {
             continue;

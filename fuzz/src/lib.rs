@@ -154,6 +154,7 @@ pub fn analyze_file(
         analyzer: options,
         digest: false,
         keylogs: Vec::new(),
+        count: None,
     };
     let mut flows = Vec::new();
     let rest = files::analyze_files_streaming(&paths, &options, &mut |_| {}, &mut |flow| {

@@ -61,6 +61,8 @@ pub(super) struct BlockHandler {
     big_endian: bool,
     /// The latest statistics of each (section, interface): the blocks are cumulative.
     counters: Vec<((u32, u32), CaptureCounters)>,
+    /// Packet blocks to read at most (`-c`); blocks after the last are not handled.
+    pub(super) limit: Option<u64>,
 }
 
 impl BlockHandler {
@@ -84,7 +86,22 @@ impl BlockHandler {
             sections: 0,
             big_endian: false,
             counters: Vec::new(),
+            limit: None,
         }
+    }
+
+    /// True once the packet blocks asked for were read: the caller stops there.
+    pub(super) fn reached(&self) -> bool {
+        self.limit
+            .is_some_and(|limit| self.summary.packets >= limit)
+    }
+
+    /// Ends the read at the limit, with its warning.
+    pub(super) fn stop_at_limit(&mut self) {
+        let packets = self.summary.packets;
+        self.summary
+            .warnings
+            .push(CaptureWarning::CountReached { packets });
     }
 
     /// Handles one block, emitting its frame or secrets.

@@ -7,6 +7,7 @@
 //! [`CaptureWarning`] naming the last good frame, and everything read so far stays valid.
 
 mod blocks;
+mod decompress;
 mod link_type;
 mod reader;
 mod slice;
@@ -16,11 +17,13 @@ mod tests;
 mod timestamp;
 
 pub use blocks::MAX_BLOCK_BYTES;
+pub use decompress::{XZ_MEMORY_LIMIT_KIB, decompressing};
 pub use link_type::LinkType;
-pub use reader::read_capture;
+pub use reader::{read_capture, read_capture_limited};
 pub use slice::{SliceParser, read_capture_slice};
 pub use summary::{
     CaptureCounters, CaptureError, CaptureFormat, CaptureSummary, CaptureWarning, Compression,
+    IoCause,
 };
 pub use timestamp::Timestamp;
 

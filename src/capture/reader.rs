@@ -12,6 +12,7 @@ use super::blocks::{BlockHandler, MAX_BLOCK_BYTES, describe_parse_error};
 use super::{CaptureError, CaptureEvent, CaptureSummary, CaptureWarning};
 use pcap_parser::PcapError;
 use std::io::{self, Read};
+use std::sync::{Arc, Mutex};
 
 /// Size of the read buffer at the start: the 64 KiB a pipe holds. A capture of a few handshakes
 /// fits; the buffer is zeroed when allocated, and an input read once per run (a small file, each
@@ -23,27 +24,46 @@ const FIRST_BUFFER_BYTES: usize = 64 << 10;
 const BUFFER_BYTES: usize = 1 << 20;
 
 /// A `Read` adapter that fills the caller's buffer as far as the input allows, so a pipe that
-/// delivers a few bytes at a time still shows the parser a whole header.
-struct FillingReader<R>(R);
+/// delivers a few bytes at a time still shows the parser a whole header. A read error ends the
+/// input there: what came before it is delivered, then end of input, and the error is kept in
+/// `error`, in words, for the reader to report (the parser would only say that reading failed,
+/// and drop the bytes it had — a compressed capture cut short fails only at its end).
+struct FillingReader<R> {
+    inner: R,
+    error: Arc<Mutex<Option<String>>>,
+}
 
 impl<R: Read> Read for FillingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
-        while filled < buf.len() {
-            match self.0.read(&mut buf[filled..]) {
+        while filled < buf.len() && !failed(&self.error) {
+            match self.inner.read(&mut buf[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if filled > 0 => {
-                    // Report what was read; the error comes back on the next call.
-                    let _ = e;
-                    break;
+                Err(e) => {
+                    if let Ok(mut last) = self.error.lock() {
+                        *last = Some(super::IoCause(&e).to_string());
+                    }
                 }
-                Err(e) => return Err(e),
             }
         }
         Ok(filled)
     }
+}
+
+/// True once a read failed.
+fn failed(error: &Mutex<Option<String>>) -> bool {
+    error.lock().map_or(true, |e| e.is_some())
+}
+
+/// The last read error `error` kept, in words.
+fn read_error(error: &Mutex<Option<String>>) -> String {
+    error
+        .lock()
+        .ok()
+        .and_then(|e| e.clone())
+        .unwrap_or_else(|| "the input could not be read".to_string())
 }
 
 /// The buffer to start with: [`FIRST_BUFFER_BYTES`], or [`BUFFER_BYTES`] (the size every read
@@ -69,7 +89,21 @@ fn first_capacity(head: &[u8]) -> usize {
 /// Reads a whole capture from `input`, calling `on_event` for every packet and secrets block.
 ///
 /// Returns the summary, or an error when the input is not a capture at all.
-pub fn read_capture<R, F>(input: R, mut on_event: F) -> Result<CaptureSummary, CaptureError>
+pub fn read_capture<R, F>(input: R, on_event: F) -> Result<CaptureSummary, CaptureError>
+where
+    R: Read + Send,
+    F: FnMut(CaptureEvent<'_>),
+{
+    read_capture_limited(input, None, on_event)
+}
+
+/// [`read_capture`] that stops after `limit` packet blocks (`-c`, as tcpdump does), with a
+/// [`CaptureWarning::CountReached`] in the summary.
+pub fn read_capture_limited<R, F>(
+    input: R,
+    limit: Option<u64>,
+    mut on_event: F,
+) -> Result<CaptureSummary, CaptureError>
 where
     R: Read + Send,
     F: FnMut(CaptureEvent<'_>),
@@ -77,24 +111,42 @@ where
     // The first bytes are read here to size the buffer (`pcap-parser` accepts a pcapng only
     // when its section header block is whole in the first read) and to name a compressed file
     // when they are no capture.
-    let mut input = FillingReader(input);
-    let mut head = [0u8; 12];
+    let error = Arc::new(Mutex::new(None));
+    let mut input = FillingReader {
+        inner: input,
+        error: Arc::clone(&error),
+    };
+    // 32 bytes: a whole pcap file header, or a pcapng section header block's start.
+    let mut head = [0u8; 32];
     let got = input.read(&mut head).map_err(CaptureError::Io)?;
+    if got == 0 && failed(&error) {
+        return Err(CaptureError::Io(io::Error::other(read_error(&error))));
+    }
+    let whole = got < head.len();
     let head = &head[..got];
     let mut capacity = first_capacity(head);
-    let mut reader = match pcap_parser::create_reader(capacity, FillingReader(head.chain(input.0)))
-    {
+    let rest = FillingReader {
+        inner: head.chain(input.inner),
+        error: Arc::clone(&error),
+    };
+    let mut reader = match pcap_parser::create_reader(capacity, rest) {
         Ok(r) => r,
+        Err(_) if failed(&error) && got < 32 => {
+            return Err(CaptureError::Io(io::Error::other(read_error(&error))));
+        }
         Err(PcapError::Eof) => return Err(CaptureError::Empty),
         Err(PcapError::ReadError) => {
-            return Err(CaptureError::Io(io::Error::other(
-                "the input could not be read",
-            )));
+            return Err(CaptureError::Io(io::Error::other(read_error(&error))));
         }
-        Err(_) => return Err(super::summary::not_a_capture(head)),
+        Err(_) => return Err(super::summary::not_a_capture(head, whole)),
     };
     let mut handler = BlockHandler::new();
+    handler.limit = limit;
     loop {
+        if handler.reached() {
+            handler.stop_at_limit();
+            break;
+        }
         match reader.next() {
             Ok((offset, block)) => {
                 handler.block(block, &mut on_event);
@@ -110,9 +162,10 @@ where
                     }
                 }
                 if reader.refill().is_err() {
+                    let reason = format!("read error: {}", read_error(&error));
                     handler.stop(|last_good_frame| CaptureWarning::Corrupt {
                         last_good_frame,
-                        reason: "read error".into(),
+                        reason,
                     });
                     break;
                 }
@@ -147,6 +200,19 @@ where
                 break;
             }
         }
+    }
+    if failed(&error) {
+        // The input ended at a read error (a compressed stream cut short or corrupt, a device
+        // error): said instead of a plain cut.
+        let reason = format!("read error: {}", read_error(&error));
+        handler
+            .summary
+            .warnings
+            .retain(|w| !matches!(w, CaptureWarning::Truncated { .. }));
+        handler.stop(|last_good_frame| CaptureWarning::Corrupt {
+            last_good_frame,
+            reason,
+        });
     }
     Ok(handler.summary)
 }

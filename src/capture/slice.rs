@@ -50,7 +50,14 @@ impl SliceParser {
         }
     }
 
-    /// True once the capture ended (end of data, or a block that cannot be read).
+    /// A parser that stops after `limit` packet blocks (`-c`), with a warning saying so.
+    pub fn with_limit(limit: Option<u64>) -> SliceParser {
+        let mut parser = SliceParser::new();
+        parser.handler.limit = limit;
+        parser
+    }
+
+    /// True once the capture ended (end of data, a block that cannot be read, or the limit).
     pub fn is_finished(&self) -> bool {
         self.finished
     }
@@ -72,7 +79,12 @@ impl SliceParser {
         };
         let (rest, outcome) = self.blocks(&mut container, start, on_event);
         self.container = Some(container);
-        self.conclude(outcome, last);
+        if self.handler.reached() {
+            self.handler.stop_at_limit();
+            self.finished = true;
+        } else {
+            self.conclude(outcome, last);
+        }
         Ok(data.len() - rest.len())
     }
 
@@ -103,7 +115,7 @@ impl SliceParser {
                 Ok(Some((Container::Pcap { big_endian }, tail)))
             }
             Err(NomErr::Incomplete(_)) if !last => Ok(None),
-            Err(_) => Err(super::summary::not_a_capture(data)),
+            Err(_) => Err(super::summary::not_a_capture(data, last)),
         }
     }
 
@@ -116,7 +128,7 @@ impl SliceParser {
         on_event: &mut dyn FnMut(CaptureEvent<'_>),
     ) -> (&'d [u8], Outcome<'d>) {
         let mut rest = data;
-        while !rest.is_empty() {
+        while !rest.is_empty() && !self.handler.reached() {
             match next_block(container, rest) {
                 Ok((tail, block)) => {
                     self.handler.block(block, on_event);

@@ -42,6 +42,16 @@ pub enum CaptureError {
     NotACapture,
     /// The first bytes are a compressor's magic number: a compressed capture, to decompress first.
     Compressed(Compression),
+    /// The input starts with a pcap or pcapng magic number and ends inside the file header
+    /// (pcap) or the section header block (pcapng): no packet can follow.
+    TruncatedHeader {
+        /// The container the magic number names.
+        format: CaptureFormat,
+        /// Bytes in the input.
+        bytes: usize,
+        /// Bytes the header needs.
+        needed: usize,
+    },
     /// Reading the input failed.
     Io(io::Error),
 }
@@ -54,18 +64,42 @@ impl fmt::Display for CaptureError {
                 f,
                 "not a pcap or pcapng file (no pcap magic number or pcapng section header at the start)"
             ),
-            CaptureError::Compressed(c) => write!(
+            // The file driver decompresses gzip, zstd and xz before this reader sees them.
+            CaptureError::Compressed(c) if c.is_read() => write!(
                 f,
                 "{}-compressed, not a pcap or pcapng file itself: decompress it first (e.g. `{} FILE | alpnscope analyze -`)",
                 c.name(),
                 c.decompressor()
             ),
-            CaptureError::Io(e) => write!(f, "read failed: {e}"),
+            CaptureError::Compressed(c) => write!(
+                f,
+                "{}-compressed: alpnscope reads gzip, zstd and xz captures but not {}; decompress it first (e.g. `{} FILE | alpnscope -`)",
+                c.name(),
+                c.name(),
+                c.decompressor()
+            ),
+            CaptureError::TruncatedHeader {
+                format,
+                bytes,
+                needed,
+            } => write!(
+                f,
+                "truncated header: a {} file cut off after {bytes} of the {needed} bytes of its {}, \
+                 so it holds no packets",
+                format.name(),
+                if *format == CaptureFormat::Pcapng {
+                    "section header block"
+                } else {
+                    "file header"
+                }
+            ),
+            CaptureError::Io(e) => write!(f, "read failed: {}", IoCause(e)),
         }
     }
 }
 
-/// A compressor whose output Wireshark reads directly and alpnscope does not.
+/// A compressor recognised by its magic number: gzip, zstd and xz are read directly
+/// ([`super::decompressing`]); bzip2 and LZ4 are named, to decompress first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     /// gzip (RFC 1952), as zeek's and others' test traces ship.
@@ -107,6 +141,14 @@ impl Compression {
         }
     }
 
+    /// True when alpnscope decompresses it while reading.
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Compression::Gzip | Compression::Zstd | Compression::Xz
+        )
+    }
+
     /// The command that writes its content to standard output.
     pub fn decompressor(self) -> &'static str {
         match self {
@@ -119,10 +161,86 @@ impl Compression {
     }
 }
 
-/// The error for a start that is no capture: a compressed file named as such, else
-/// [`CaptureError::NotACapture`].
-pub fn not_a_capture(head: &[u8]) -> CaptureError {
+/// The error for a start that is no capture: a capture cut off inside its header (when `head`
+/// is the `whole` input), a compressed file named as such, else [`CaptureError::NotACapture`].
+pub fn not_a_capture(head: &[u8], whole: bool) -> CaptureError {
+    if whole
+        && let Some((format, needed)) = header_size(head)
+        && head.len() < needed
+    {
+        return CaptureError::TruncatedHeader {
+            format,
+            bytes: head.len(),
+            needed,
+        };
+    }
     Compression::of(head).map_or(CaptureError::NotACapture, CaptureError::Compressed)
+}
+
+/// The container a pcap or pcapng magic number at the start of `head` names, and the size of
+/// its header: 24 bytes for pcap, the section header block's length for pcapng (28 at least).
+fn header_size(head: &[u8]) -> Option<(CaptureFormat, usize)> {
+    let magic: [u8; 4] = head.get(..4)?.try_into().ok()?;
+    match u32::from_le_bytes(magic) {
+        0xa1b2_c3d4 | 0xd4c3_b2a1 => Some((CaptureFormat::Pcap, 24)),
+        0xa1b2_3c4d | 0x4d3c_b2a1 => Some((CaptureFormat::PcapNanosecond, 24)),
+        0x0a0d_0d0a => {
+            // The block length follows in the byte order the magic after it names.
+            let declared = match (head.get(4..8), head.get(8..12)) {
+                (Some(len), Some([0x4d, 0x3c, 0x2b, 0x1a])) => {
+                    len.try_into().ok().map(u32::from_le_bytes)
+                }
+                (Some(len), Some([0x1a, 0x2b, 0x3c, 0x4d])) => {
+                    len.try_into().ok().map(u32::from_be_bytes)
+                }
+                _ => None,
+            };
+            let needed = declared
+                .and_then(|d| usize::try_from(d).ok())
+                .map_or(28, |d| d.max(28));
+            Some((CaptureFormat::Pcapng, needed))
+        }
+        _ => None,
+    }
+}
+
+/// An I/O error in words, without the raw `(os error N)` the standard library appends:
+/// "no such file", "permission denied", …
+pub struct IoCause<'a>(pub &'a io::Error);
+
+impl fmt::Display for IoCause<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use io::ErrorKind as K;
+        let words = match self.0.kind() {
+            K::NotFound => "no such file or directory",
+            K::PermissionDenied => "permission denied",
+            K::IsADirectory => "it is a directory",
+            K::NotADirectory => "a part of the path is not a directory",
+            K::AlreadyExists => "it already exists",
+            K::ReadOnlyFilesystem => "read-only file system",
+            K::StorageFull => "no space left on the device",
+            K::BrokenPipe => "the reader closed the pipe",
+            K::UnexpectedEof => "the input ended early",
+            _ => {
+                // Other errors: the system's words, without the number, lower-case as ours.
+                let text = self.0.to_string();
+                return match text.rfind(" (os error ") {
+                    Some(at) if text.ends_with(')') => {
+                        let words = &text[..at];
+                        let mut chars = words.chars();
+                        match chars.next() {
+                            Some(first) => {
+                                write!(f, "{}{}", first.to_lowercase(), chars.as_str())
+                            }
+                            None => Ok(()),
+                        }
+                    }
+                    _ => f.write_str(&text),
+                };
+            }
+        };
+        f.write_str(words)
+    }
 }
 
 impl std::error::Error for CaptureError {
@@ -149,6 +267,11 @@ pub enum CaptureWarning {
         /// What was wrong.
         reason: String,
     },
+    /// Reading stopped after the number of packets asked for (`-c`, as tcpdump does).
+    CountReached {
+        /// Packets read.
+        packets: u64,
+    },
     /// A pcapng packet names an interface that was never described.
     UnknownInterface {
         /// The frame.
@@ -171,6 +294,10 @@ impl fmt::Display for CaptureWarning {
             } => write!(
                 f,
                 "capture corrupt after frame {last_good_frame} ({reason}): the rest of the file was not read"
+            ),
+            CaptureWarning::CountReached { packets } => write!(
+                f,
+                "reading stopped after frame {packets}, as -c/--count asked: flows are reported up to that frame"
             ),
             CaptureWarning::UnknownInterface { frame, interface } => write!(
                 f,
@@ -244,7 +371,9 @@ impl CaptureSummary {
         !self.warnings.iter().any(|w| {
             matches!(
                 w,
-                CaptureWarning::Truncated { .. } | CaptureWarning::Corrupt { .. }
+                CaptureWarning::Truncated { .. }
+                    | CaptureWarning::Corrupt { .. }
+                    | CaptureWarning::CountReached { .. }
             )
         })
     }

@@ -22,7 +22,7 @@ use scrub::Carried;
 
 pub use scrub::Scrubber;
 
-use crate::capture::{self, CaptureError, CaptureEvent};
+use crate::capture::{self, CaptureError, CaptureEvent, IoCause};
 use crate::decode::{self, Decoded};
 use crate::report::model::{FlowReport, Report, Transport};
 use crate::report::redact::Redactor;
@@ -67,10 +67,10 @@ impl fmt::Display for ExtractError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExtractError::Write { path, source } => {
-                write!(f, "cannot write {}: {source}", path.display())
+                write!(f, "cannot write {}: {}", path.display(), IoCause(source))
             }
             ExtractError::Reopen { path, source } => {
-                write!(f, "cannot read {path} again: {source}")
+                write!(f, "cannot read {path} again: {}", IoCause(source))
             }
             ExtractError::Read { path, source } => {
                 write!(f, "cannot read {path} again: {source}")
@@ -383,7 +383,8 @@ fn collect_streams(
     budget: &mut usize,
 ) -> Result<(), CopyError> {
     let input = File::open(path).map_err(CopyError::Open)?;
-    capture::read_capture(io::BufReader::new(input), |event| {
+    let (input, _) = capture::decompressing(io::BufReader::new(input)).map_err(CopyError::Open)?;
+    capture::read_capture(input, |event| {
         let CaptureEvent::Frame(frame) = event else {
             return;
         };
@@ -422,11 +423,12 @@ fn copy_packets<W: Write>(
     mut scrubber: Option<&mut Scrubber<'_>>,
 ) -> Result<(u64, u64, u64), CopyError> {
     let input = File::open(path).map_err(CopyError::Open)?;
+    let (input, _) = capture::decompressing(io::BufReader::new(input)).map_err(CopyError::Open)?;
     let mut failure: Option<io::Error> = None;
     let mut packets = 0;
     let mut cut = 0;
     let mut quic_cut = 0;
-    capture::read_capture(io::BufReader::new(input), |event| {
+    capture::read_capture(input, |event| {
         let CaptureEvent::Frame(frame) = event else {
             return;
         };

@@ -51,10 +51,14 @@ pub enum AnalyzeError {
 impl fmt::Display for AnalyzeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AnalyzeError::Open { path, source } => write!(f, "cannot open {path}: {source}"),
+            AnalyzeError::Open { path, source } => {
+                write!(f, "cannot open {path}: {}", capture::IoCause(source))
+            }
             AnalyzeError::Capture { path, source } => write!(f, "{path}: {source}"),
             AnalyzeError::KeyLog { path, source } => write!(f, "key log {path}: {source}"),
-            AnalyzeError::Output { source } => write!(f, "writing the report failed: {source}"),
+            AnalyzeError::Output { source } => {
+                write!(f, "writing the report failed: {}", capture::IoCause(source))
+            }
         }
     }
 }
@@ -79,6 +83,9 @@ pub struct AnalyzeOptions {
     pub digest: bool,
     /// NSS key log files (SSLKEYLOGFILE) with TLS 1.3 handshake secrets.
     pub keylogs: Vec<String>,
+    /// Packets to read at most over all the captures, in order (`-c`, as tcpdump): the capture
+    /// where the count is reached says so, later captures are not read.
+    pub count: Option<u64>,
 }
 
 /// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
@@ -143,6 +150,31 @@ pub fn analyze_files_streaming(
     progress: &mut dyn FnMut(Progress),
     on_flow: &mut FlowSink<'_>,
 ) -> Result<Report, AnalyzeError> {
+    analyze(paths, options, progress, on_flow, None)
+}
+
+/// [`analyze_files_streaming`] that goes on past a capture it cannot read: one that cannot be
+/// opened or is no capture (not one whose reading failed midway) is handed to `on_skip` and
+/// left out of the report, and the next one is read. Flows and captures are numbered over the
+/// captures read.
+pub fn analyze_files_skipping(
+    paths: &[String],
+    options: &AnalyzeOptions,
+    progress: &mut dyn FnMut(Progress),
+    on_flow: &mut FlowSink<'_>,
+    on_skip: &mut dyn FnMut(AnalyzeError),
+) -> Result<Report, AnalyzeError> {
+    analyze(paths, options, progress, on_flow, Some(on_skip))
+}
+
+/// Both: strict when `on_skip` is `None`.
+fn analyze(
+    paths: &[String],
+    options: &AnalyzeOptions,
+    progress: &mut dyn FnMut(Progress),
+    on_flow: &mut FlowSink<'_>,
+    mut on_skip: Option<&mut dyn FnMut(AnalyzeError)>,
+) -> Result<Report, AnalyzeError> {
     let mut analyzer = Analyzer::new(options.analyzer.clone());
     for path in &options.keylogs {
         let text = std::fs::read(path).map_err(|source| AnalyzeError::Open {
@@ -156,13 +188,25 @@ pub fn analyze_files_streaming(
                 source,
             })?;
     }
-    let mut captures = Vec::new();
+    let mut captures: Vec<crate::report::model::CaptureReport> = Vec::new();
     let mut write_error = None;
+    let mut remaining = options.count;
     for (index, path) in paths.iter().enumerate() {
-        analyzer.begin_capture(index);
+        if remaining == Some(0) {
+            if let Some(last) = captures.last_mut() {
+                last.warnings.push(match paths.len() - index {
+                    1 => "the next capture was not read (-c/--count)".to_string(),
+                    n => format!("the {n} captures after it were not read (-c/--count)"),
+                });
+            }
+            break;
+        }
+        // Numbered over the captures read (a skipped one takes no number).
+        analyzer.begin_capture(captures.len());
         let mut secrets_warnings = Vec::new();
         let reading = Reading {
             index,
+            limit: remaining,
             digest: options.digest,
             analyzer: &mut analyzer,
             secrets_warnings: &mut secrets_warnings,
@@ -172,31 +216,41 @@ pub fn analyze_files_streaming(
                 error: &mut write_error,
             },
         };
-        let (summary, size, sha256) = if path == "-" {
-            read_stream(Box::new(io::stdin()), None, reading)
+        let read = if path == "-" {
+            Ok(read_stream(Box::new(io::stdin()), None, reading))
         } else {
-            let open_error = |source| AnalyzeError::Open {
+            read_file(path, reading)
+        };
+        let read = read.and_then(|(summary, size, sha256)| match summary {
+            Ok(summary) => Ok((summary, size, sha256)),
+            Err(source) => Err(AnalyzeError::Capture {
                 path: path.clone(),
                 source,
-            };
-            let file = File::open(Path::new(path)).map_err(open_error)?;
-            let metadata = file.metadata().map_err(open_error)?;
-            if metadata.is_dir() {
-                return Err(open_error(io::Error::other(
-                    "it is a directory; give the capture files inside it (e.g. dir/*.pcap)",
-                )));
+            }),
+        });
+        let (summary, size, sha256) = match (read, &mut on_skip) {
+            (Ok(read), _) => read,
+            // A read that failed midway fed flows already: it cannot be left out.
+            (
+                Err(
+                    e @ (AnalyzeError::Open { .. }
+                    | AnalyzeError::Capture {
+                        source:
+                            CaptureError::Empty
+                            | CaptureError::NotACapture
+                            | CaptureError::Compressed(_)
+                            | CaptureError::TruncatedHeader { .. },
+                        ..
+                    }),
+                ),
+                Some(on_skip),
+            ) => {
+                on_skip(e);
+                continue;
             }
-            let len = metadata.len();
-            if metadata.is_file() && len > 0 {
-                read_blocks(&file, len, block_buffer_size(len), reading)
-            } else {
-                read_stream(Box::new(file), Some(len), reading)
-            }
+            (Err(e), _) => return Err(e),
         };
-        let summary = summary.map_err(|source| AnalyzeError::Capture {
-            path: path.clone(),
-            source,
-        })?;
+        remaining = remaining.map(|n| n.saturating_sub(summary.packets));
         let mut sink = Sink {
             on_flow: &mut *on_flow,
             error: &mut write_error,
@@ -255,6 +309,8 @@ impl Sink<'_, '_> {
 /// Where the frames of one capture go while it is read.
 struct Reading<'a> {
     index: usize,
+    /// Packets to read at most (`-c`).
+    limit: Option<u64>,
     digest: bool,
     analyzer: &'a mut Analyzer,
     secrets_warnings: &'a mut Vec<String>,
@@ -323,13 +379,14 @@ fn block_buffer_size(len: u64) -> usize {
 fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) -> ReadOutcome {
     let Reading {
         index,
+        limit,
         digest,
         analyzer,
         secrets_warnings,
         progress,
         mut sink,
     } = reading;
-    let mut parser = capture::SliceParser::new();
+    let mut parser = capture::SliceParser::with_limit(limit);
     let mut hasher = digest.then(Sha256::new);
     let mut buffer = vec![0u8; buffer_size];
     let mut filled = 0usize;
@@ -400,6 +457,115 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
     (Ok(parser.finish()), Some(len), hasher.map(hex_digest))
 }
 
+/// The captures `args` name, in order: files and `-` as given, and for a directory every file
+/// under it whose name marks a capture (`*.pcap*`, `*.cap`, also compressed with `.gz`, `.zst`
+/// or `.xz`; rotated `tcpdump -C` files such as `trace.pcap1`), searched recursively in byte
+/// order of names, so the order is the same on every run. Hidden files and directories
+/// (`.name`) are skipped, and symbolic links to directories are not followed (no cycles).
+/// A directory without any capture is an error.
+pub fn capture_paths(args: &[String]) -> Result<Vec<String>, AnalyzeError> {
+    let mut paths = Vec::new();
+    for arg in args {
+        if arg != "-" && Path::new(arg).is_dir() {
+            let before = paths.len();
+            search_directory(Path::new(arg), &mut paths)?;
+            if paths.len() == before {
+                return Err(AnalyzeError::Open {
+                    path: arg.clone(),
+                    source: io::Error::other(
+                        "the directory holds no capture (files named *.pcap, *.pcapng, *.cap, \
+                         also compressed as .gz, .zst or .xz)",
+                    ),
+                });
+            }
+        } else {
+            paths.push(arg.clone());
+        }
+    }
+    Ok(paths)
+}
+
+/// Adds the captures under `dir` to `paths`, depth first, entries in byte order of names.
+fn search_directory(dir: &Path, paths: &mut Vec<String>) -> Result<(), AnalyzeError> {
+    let open_error = |source| AnalyzeError::Open {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(open_error)? {
+        let entry = entry.map_err(open_error)?;
+        let kind = entry.file_type().map_err(open_error)?;
+        entries.push((entry.file_name(), entry.path(), kind));
+    }
+    entries.sort_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+    for (name, path, kind) in entries {
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        if kind.is_dir() {
+            search_directory(&path, paths)?;
+        } else if is_capture_name(&name) && (kind.is_file() || path.is_file()) {
+            paths.push(path.display().to_string());
+        }
+    }
+    Ok(())
+}
+
+/// True for a file name that marks a capture: `*.pcap`, `*.pcapng`, rotated `*.pcap1`,
+/// `*.cap`, each also with `.gz`, `.zst` or `.xz`.
+fn is_capture_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let stem = [".gz", ".zst", ".xz"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(&name);
+    stem.contains(".pcap") || stem.ends_with(".cap")
+}
+
+/// Opens the capture file at `path` and reads it: in blocks in place, or streamed when it is
+/// compressed (decompressed) or not a regular file.
+fn read_file(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeError> {
+    let open_error = |source| AnalyzeError::Open {
+        path: path.to_string(),
+        source,
+    };
+    let file = File::open(Path::new(path)).map_err(open_error)?;
+    let metadata = file.metadata().map_err(open_error)?;
+    if metadata.is_dir() {
+        return Err(open_error(io::Error::other(
+            "it is a directory; give the capture files inside it (e.g. dir/*.pcap)",
+        )));
+    }
+    let len = metadata.len();
+    Ok(
+        if metadata.is_file() && len > 0 && !is_compressed(&file).map_err(open_error)? {
+            read_blocks(&file, len, block_buffer_size(len), reading)
+        } else {
+            // Compressed captures (and pipes, devices) are streamed, decompressed.
+            read_stream(Box::new(file), Some(len), reading)
+        },
+    )
+}
+
+/// True when the file starts with the magic number of a compression alpnscope reads; the
+/// file's position is back at its start.
+fn is_compressed(mut file: &File) -> io::Result<bool> {
+    use std::io::Seek;
+    let mut head = [0u8; 6];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    file.seek(io::SeekFrom::Start(0))?;
+    Ok(capture::Compression::of(&head[..got]).is_some_and(|c| c.is_read()))
+}
+
 /// Feeds written bytes to a hasher.
 struct HashWriter<'a>(&'a mut Sha256);
 
@@ -420,6 +586,7 @@ fn read_stream(
 ) -> ReadOutcome {
     let Reading {
         index,
+        limit,
         digest,
         analyzer,
         secrets_warnings,
@@ -433,20 +600,25 @@ fn read_stream(
         hasher: digest.then(Sha256::new),
     };
     let mut frames: u64 = 0;
-    let summary = capture::read_capture(&mut metered, |event| {
-        if let CaptureEvent::Frame(_) = &event {
-            frames += 1;
-            if frames % PROGRESS_EVERY == 0 {
-                progress(Progress {
-                    capture: index,
-                    bytes: count.load(Ordering::Relaxed),
-                    total: size,
-                    flows: analyzer.active_flows() + analyzer.finished_flows(),
-                });
-            }
-        }
-        on_capture_event(analyzer, secrets_warnings, &mut sink, event);
-    });
+    // Bytes are counted (and hashed) as they are in the file, before decompression.
+    let summary = capture::decompressing(&mut metered)
+        .map_err(CaptureError::Io)
+        .and_then(|(input, _)| {
+            capture::read_capture_limited(input, limit, |event| {
+                if let CaptureEvent::Frame(_) = &event {
+                    frames += 1;
+                    if frames % PROGRESS_EVERY == 0 {
+                        progress(Progress {
+                            capture: index,
+                            bytes: count.load(Ordering::Relaxed),
+                            total: size,
+                            flows: analyzer.active_flows() + analyzer.finished_flows(),
+                        });
+                    }
+                }
+                on_capture_event(analyzer, secrets_warnings, &mut sink, event);
+            })
+        });
     // Hash whatever the parser did not need to read (e.g. after a corrupt block).
     if digest {
         let _ = io::copy(&mut metered, &mut io::sink());
@@ -481,6 +653,7 @@ mod tests {
             let mut error = None;
             let reading = Reading {
                 index: 0,
+                limit: None,
                 digest: true,
                 analyzer: &mut analyzer,
                 secrets_warnings: &mut warnings,
@@ -500,6 +673,24 @@ mod tests {
         }
         assert!(outcomes.windows(2).all(|w| w[0] == w[1]), "{outcomes:?}");
         assert_eq!(outcomes[0].0, 33);
+    }
+
+    #[test]
+    fn capture_names() {
+        for name in [
+            "a.pcap",
+            "b.PCAPNG",
+            "trace.pcap1",
+            "x.cap",
+            "a.pcap.gz",
+            "b.pcapng.zst",
+            "c.pcap.xz",
+        ] {
+            assert!(is_capture_name(name), "{name}");
+        }
+        for name in ["keys.log", "a.keys", "README.md", "a.gz", "capture"] {
+            assert!(!is_capture_name(name), "{name}");
+        }
     }
 
     #[test]

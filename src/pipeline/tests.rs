@@ -646,7 +646,7 @@ fn a_loss_after_the_streamed_server_hello_is_corrected() {
     };
     assert_eq!(*at, 0);
     let loss =
-        "the handshake suffered packet loss but completed: 1 client retransmissions (frames 9)";
+        "the handshake suffered packet loss but completed: 1 client retransmission (frame 9)";
     assert_eq!(correction.id, 0);
     assert_eq!(
         correction.changed,
@@ -738,7 +738,7 @@ fn data_nobody_acknowledged_is_missing_from_a_capture_that_dropped_packets() {
     assert_eq!(
         flow.network.as_deref(),
         Some(
-            "the handshake suffered packet loss: server data missing from the capture before frames 3"
+            "the handshake suffered packet loss: server data missing from the capture before frame 3"
         )
     );
     assert!(report.captures[0].warnings.is_empty());
@@ -754,7 +754,7 @@ fn data_nobody_acknowledged_is_missing_from_a_capture_that_dropped_packets() {
     assert_eq!(
         flow.network.as_deref(),
         Some(
-            "server data before frames 3 missing from a capture that dropped 7 packets itself (its own counters): not counted as network loss"
+            "server data before frame 3 missing from a capture that dropped 7 packets itself (its own counters): not counted as network loss"
         )
     );
     assert_eq!(

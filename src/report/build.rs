@@ -266,8 +266,9 @@ fn notes(facts: &FlowFacts, alpn_selected: Option<&str>) -> Vec<String> {
         }
         if stats.gaps > 0 {
             notes.push(format!(
-                "{who} stream: {} gaps, {} bytes missing from the capture",
-                stats.gaps, stats.gap_bytes
+                "{who} stream: {}, {} missing from the capture",
+                super::plural(u64::from(stats.gaps), "gap"),
+                super::plural(stats.gap_bytes, "byte")
             ));
         }
         if stats.shed_holes > 0 {
@@ -315,8 +316,8 @@ fn notes(facts: &FlowFacts, alpn_selected: Option<&str>) -> Vec<String> {
     }
     if facts.truncated_frames > 0 {
         notes.push(format!(
-            "{} frames cut by the snaplen",
-            facts.truncated_frames
+            "{} cut by the snaplen",
+            super::plural(facts.truncated_frames, "frame")
         ));
     }
     if facts.client_hellos.len() > 1

@@ -16,6 +16,9 @@ pub mod redact;
 pub mod stream;
 pub mod summary;
 pub mod text;
+pub mod words;
+
+pub use words::plural;
 
 use std::io::{self, Write};
 

@@ -4,6 +4,7 @@ use super::model::{
     AlpnSource, FlowReport, HandshakeEndEvidenceReport, QuicReport, Report, RetryIntegrityReport,
     StartTlsReport, Transport,
 };
+use super::words::plural;
 use crate::analysis::StartTlsOutcome;
 use crate::analysis::VerdictKind;
 use crate::analysis::network::CapturePoint;
@@ -77,12 +78,12 @@ pub fn render_end(
     for capture in &report.captures {
         writeln!(
             out,
-            "{} {} ({}, {}, {} packets)",
+            "{} {} ({}, {}, {})",
             style.paint("1", "capture"),
             capture.path,
             capture.format,
             capture.link_types.join(", "),
-            capture.packets
+            plural(capture.packets, "packet")
         )?;
         for warning in &capture.warnings {
             writeln!(out, "  {} {warning}", style.paint("33", "warning:"))?;
@@ -108,9 +109,9 @@ pub fn render_summary_only(
             let count = |n: Option<u64>| n.map_or_else(|| "?".to_string(), |n| n.to_string());
             writeln!(
                 out,
-                "capture {}: {} packets seen, {} received by the kernel, {} dropped by the kernel, {} by the interface",
+                "capture {}: {} seen, {} received by the kernel, {} dropped by the kernel, {} by the interface",
                 capture.path,
-                capture.packets,
+                plural(capture.packets, "packet"),
                 count(stats.received),
                 count(stats.dropped),
                 count(stats.interface_dropped)
@@ -444,7 +445,7 @@ fn render_summary(
     } else {
         String::new()
     };
-    // QUIC flows are TLS flows too; "other TCP flows" must not read as if all were TCP.
+    // QUIC flows are TLS flows too: the count of the rest names their transport, not "other".
     let over_quic = if s.quic_flows > 0 {
         format!(" ({} over QUIC)", s.quic_flows)
     } else {
@@ -452,10 +453,10 @@ fn render_summary(
     };
     writeln!(
         out,
-        "{} {} TLS flows{over_quic}{refused}, {} other TCP flows{hint}",
+        "{} {}{over_quic}{refused}, {} without TLS{hint}",
         style.paint("1", "summary"),
-        s.tls_flows,
-        s.non_tls_flows
+        plural(s.tls_flows, "TLS flow"),
+        plural(s.non_tls_flows, "TCP flow")
     )?;
     if s.tls_flows == 0 {
         return Ok(());
@@ -463,8 +464,10 @@ fn render_summary(
     if s.handshake_loss_flows + s.reset_flows > 0 {
         writeln!(
             out,
-            "  network: {} flows lost packets in the handshake, {} with loss anywhere, {} reset",
-            s.handshake_loss_flows, s.loss_flows, s.reset_flows
+            "  network: {} lost packets in the handshake, {} with loss anywhere, {} reset",
+            plural(s.handshake_loss_flows, "flow"),
+            s.loss_flows,
+            s.reset_flows
         )?;
     }
     writeln!(out, "  {:<22}{:>6}", "verdict", "flows")?;

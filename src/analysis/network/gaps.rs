@@ -123,8 +123,10 @@ pub(super) fn dropped_by_the_capture(facts: &FlowFacts) -> Option<String> {
         .into_iter()
         .filter_map(|(side, who)| {
             let frames = unacknowledged_holes(facts, side);
-            (!frames.is_empty())
-                .then(|| format!("{who} data before frames {}", frames_text(&frames)))
+            (!frames.is_empty()).then(|| {
+                let noun = if frames.len() == 1 { "frame" } else { "frames" };
+                format!("{who} data before {noun} {}", frames_text(&frames))
+            })
         })
         .collect();
     if missing.is_empty() {

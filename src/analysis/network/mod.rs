@@ -396,10 +396,14 @@ fn side_anomalies(
             .filter(|f| !named.contains(f))
             .collect();
         if !unnamed.is_empty() {
+            let name = kind.name().replace('_', " ");
+            let (name, frames) = match unnamed.len() {
+                1 => (name.trim_end_matches('s'), "frame"),
+                _ => (name.as_str(), "frames"),
+            };
             loss.push(format!(
-                "{} {who} {} (frames {})",
+                "{} {who} {name} ({frames} {})",
                 unnamed.len(),
-                kind.name().replace('_', " "),
                 frames_text(&unnamed)
             ));
         }
@@ -413,7 +417,12 @@ fn side_anomalies(
     let unacknowledged = unacknowledged_holes(facts, side);
     if !unacknowledged.is_empty() && facts.capture_drops == 0 {
         loss.push(format!(
-            "{who} data missing from the capture before frames {}",
+            "{who} data missing from the capture before {} {}",
+            if unacknowledged.len() == 1 {
+                "frame"
+            } else {
+                "frames"
+            },
             frames_text(&unacknowledged)
         ));
     }
@@ -425,7 +434,8 @@ fn side_anomalies(
             &gaps.frames
         };
         reordering.push(format!(
-            "{who} segments out of order (frames {})",
+            "{who} segments out of order ({} {})",
+            if frames.len() == 1 { "frame" } else { "frames" },
             frames_text(frames)
         ));
     }

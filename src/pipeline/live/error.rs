@@ -1,5 +1,6 @@
 //! Why live capture could not start or go on, each failure with its cause.
 
+use crate::capture::IoCause;
 use crate::tls::keylog::KeyLogError;
 use std::fmt;
 #[cfg(not(target_os = "linux"))]
@@ -106,17 +107,21 @@ impl fmt::Display for LiveError {
                 write!(f, "cannot write {}: {source}", path.display())
             }
             LiveError::KeyLogRead { path, source } => {
-                write!(f, "key log {}: {source}", path.display())
+                write!(f, "key log {}: {}", path.display(), IoCause(source))
             }
             LiveError::KeyLogFormat { path, source } => {
                 write!(f, "key log {}: {source}", path.display())
             }
             LiveError::Output { source } => {
-                write!(f, "capture failed: writing the report failed: {source}")
+                write!(
+                    f,
+                    "capture failed: writing the report failed: {}",
+                    IoCause(source)
+                )
             }
             LiveError::NoUnprivilegedUser => write!(f, "cannot drop privileges: no user 'nobody'"),
             LiveError::Privileges { call, source } => {
-                write!(f, "cannot drop privileges: {call}: {source}")
+                write!(f, "cannot drop privileges: {call}: {}", IoCause(source))
             }
         }
     }

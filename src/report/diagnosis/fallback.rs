@@ -250,8 +250,8 @@ pub(super) fn quic_fallback(
             more => format!(", and {more} more"),
         };
         format!(
-            "{what} failed and the clients fell back to TCP: {} clients sent QUIC Initial packets to {server} that got nothing back, then connected over TCP to the same port ({}{more}; flows {}); {}",
-            pairs.len(),
+            "{what} failed and the clients fell back to TCP: {} sent QUIC Initial packets to {server} that got nothing back, then connected over TCP to the same port ({}{more}; {}); {}",
+            crate::report::plural(pairs.len() as u64, "client"),
             named.join("; "),
             ids(&involved),
             not_proven(quic.port)

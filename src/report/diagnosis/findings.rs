@@ -3,7 +3,7 @@
 
 use super::keys::ServerKey;
 use super::tally::{Group, Members, ServerTally};
-use super::words::{OLD_OPENSSL, SERVER_FIXES, ids, offers, refusal, selections};
+use super::words::{OLD_OPENSSL, SERVER_FIXES, bare_ids, ids, offers, refusal, selections};
 use super::{ServerFlows, diagnosis};
 use crate::report::model::{Diagnosis, DiagnosisKind, Transport};
 use std::collections::BTreeSet;
@@ -28,9 +28,9 @@ pub(super) fn network_failures(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         network,
         format!(
-            "network, not configuration: {} of {} handshakes with {server} failed on {cause} (flows {}); fix the path (firewall, middlebox, loss) before the TLS setup",
+            "network, not configuration: {} of {} with {server} failed on {cause} ({}); fix the path (firewall, middlebox, loss) before the TLS setup",
             network.count,
-            s.all.count,
+            crate::report::plural(s.all.count, "handshake"),
             ids(network)
         ),
     ))
@@ -47,7 +47,7 @@ pub(super) fn server_bug(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         s.unoffered,
         format!(
-            "server bug: {server} selected a protocol the client did not offer, or not exactly one (RFC 7301 §3.1–3.2) in flows {}; clients must abort",
+            "server bug: {server} selected a protocol the client did not offer, or not exactly one (RFC 7301 §3.1–3.2) in {}; clients must abort",
             ids(s.unoffered)
         ),
     ))
@@ -72,12 +72,12 @@ pub(super) fn h2_forbidden_cipher(s: &ServerFlows) -> Option<Diagnosis> {
         .collect();
     let cause = if chosen.is_empty() {
         format!(
-            "the clients offered no suite HTTP/2 allows (flows {}): their cipher list is restricted, and a server should then select http/1.1, not h2",
+            "the clients offered no suite HTTP/2 allows ({}): their cipher list is restricted, and a server should then select http/1.1, not h2",
             ids(flows)
         )
     } else {
         format!(
-            "the clients offered suites HTTP/2 allows in flows {}, so the server prefers the forbidden ones: put ECDHE suites with AES-GCM or ChaCha20-Poly1305 first in its TLS settings (nginx: ssl_ciphers; Apache: SSLCipherSuite)",
+            "the clients offered suites HTTP/2 allows in {}, so the server prefers the forbidden ones: put ECDHE suites with AES-GCM or ChaCha20-Poly1305 first in its TLS settings (nginx: ssl_ciphers; Apache: SSLCipherSuite)",
             ids(chosen)
         )
     };
@@ -86,7 +86,7 @@ pub(super) fn h2_forbidden_cipher(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         flows,
         format!(
-            "server-side: {server} selects h2 with a cipher suite HTTP/2 forbids ({}) in flows {} (RFC 9113 §9.2.2: no ephemeral key exchange, or not an AEAD cipher); browsers end such connections with INADEQUATE_SECURITY (curl does not check); {cause}",
+            "server-side: {server} selects h2 with a cipher suite HTTP/2 forbids ({}) in {} (RFC 9113 §9.2.2: no ephemeral key exchange, or not an AEAD cipher); browsers end such connections with INADEQUATE_SECURITY (curl does not check); {cause}",
             suites.join(", "),
             ids(flows)
         ),
@@ -150,12 +150,7 @@ pub(super) fn path_dependent(server: &str, servers: &ServiceServers) -> Option<D
         .iter()
         .map(|(key, list)| {
             let o: Vec<&str> = list.outcomes.iter().map(String::as_str).collect();
-            format!(
-                "at {} {} (flows {})",
-                key.endpoint(),
-                o.join("/"),
-                ids(list)
-            )
+            format!("at {} {} ({})", key.endpoint(), o.join("/"), ids(list))
         })
         .collect();
     let proxied_outcomes: Vec<&str> = proxied.outcomes.iter().map(String::as_str).collect();
@@ -164,7 +159,7 @@ pub(super) fn path_dependent(server: &str, servers: &ServiceServers) -> Option<D
         server,
         &all,
         format!(
-            "the outcome depends on the path: through the proxy {} (flows {}), directly {} — the proxy reaches a different server for {server} (split DNS, another backend) or changes the negotiation",
+            "the outcome depends on the path: through the proxy {} ({}), directly {} — the proxy reaches a different server for {server} (split DNS, another backend) or changes the negotiation",
             proxied_outcomes.join("/"),
             ids(&proxied),
             direct_text.join(", ")
@@ -197,10 +192,10 @@ pub(super) fn server_without_alpn(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         declined,
         format!(
-            "server-side: {server} never negotiates ALPN — {clients} offered {} and got no ALPN extension back in {} flows ({}){consequence}; {OLD_OPENSSL}",
+            "server-side: {server} never negotiates ALPN — {clients} offered {} and got no ALPN extension back in {} ({}){consequence}; {OLD_OPENSSL}",
             offers(&[declined]),
-            declined.count,
-            ids(declined)
+            crate::report::plural(declined.count, "flow"),
+            bare_ids(declined)
         ),
     ))
 }
@@ -211,13 +206,13 @@ fn turned_down_text(declined: &Members, refused: &Members) -> String {
     let mut parts = Vec::new();
     if !declined.is_empty() {
         parts.push(format!(
-            "declined ALPN (no ALPN extension back) in flows {}",
+            "declined ALPN (no ALPN extension back) in {}",
             ids(declined)
         ));
     }
     if !refused.is_empty() {
         parts.push(format!(
-            "refused with {} in flows {}",
+            "refused with {} in {}",
             refusal(refused),
             ids(refused)
         ));
@@ -245,7 +240,7 @@ pub(super) fn turned_down_by_some(s: &ServerFlows) -> Option<Diagnosis> {
             server,
             &involved,
             format!(
-                "{server} answered the same offer ({}) differently: selected a protocol in flows {}, {how} — different backends behind one address (a load balancer) or a configuration change between them",
+                "{server} answered the same offer ({}) differently: selected a protocol in {}, {how} — different backends behind one address (a load balancer) or a configuration change between them",
                 offers(&[s.declined, s.no_common]),
                 ids(negotiated)
             ),
@@ -257,7 +252,7 @@ pub(super) fn turned_down_by_some(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         &turned_down,
         format!(
-            "client-side: {server} selected a protocol for some clients (flows {}, offering {}) but not for others ({how}, offering {}; fingerprints {}) — compare what those clients send",
+            "client-side: {server} selected a protocol for some clients ({}, offering {}) but not for others ({how}, offering {}; fingerprints {}) — compare what those clients send",
             ids(negotiated),
             offers(&[negotiated]),
             offers(&[s.declined, s.no_common]),
@@ -286,7 +281,7 @@ pub(super) fn server_without_h2(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         without_h2,
         format!(
-            "server-side: {server} negotiates ALPN but never picks h2 although clients rank it higher (flows {}, offering {}; selected: {}): HTTP/2 is not enabled there; {SERVER_FIXES}",
+            "server-side: {server} negotiates ALPN but never picks h2 although clients rank it higher ({}, offering {}; selected: {}): HTTP/2 is not enabled there; {SERVER_FIXES}",
             ids(without_h2),
             offers(&[without_h2]),
             selections(without_h2)
@@ -306,7 +301,7 @@ pub(super) fn no_common_protocol(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         s.no_common,
         format!(
-            "no protocol in common: {server} rejected the offer ({}) with {} in flows {} — the client asks for protocols the server does not serve",
+            "no protocol in common: {server} rejected the offer ({}) with {} in {} — the client asks for protocols the server does not serve",
             offers(&[s.no_common]),
             refusal(s.no_common),
             ids(s.no_common)
@@ -334,8 +329,12 @@ pub(super) fn needs_keys(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         s.hidden,
         format!(
-            "TLS 1.3 hides the choice of {server} in all {} flows: log the client's keys (SSLKEYLOGFILE){whole_packets} and rerun with --keylog to see it",
-            s.hidden.count
+            "TLS 1.3 hides the choice of {server} in {}: log the client's keys (SSLKEYLOGFILE){whole_packets} and rerun with --keylog to see it",
+            match s.hidden.count {
+                1 => "its one flow".to_string(),
+                2 => "both flows".to_string(),
+                n => format!("all {n} flows"),
+            }
         ),
     ))
 }
@@ -378,7 +377,7 @@ pub(super) fn transports_differ(
         server,
         &involved,
         format!(
-            "{server} answers differently over QUIC and over TCP: over {works} {} (flows {}), over {fails} {} (flows {}) — the {works} and the {fails} listener are configured apart (another TLS setup, or a proxy or CDN in front of one of them): the {fails} one needs the fix",
+            "{server} answers differently over QUIC and over TCP: over {works} {} ({}), over {fails} {} ({}) — the {works} and the {fails} listener are configured apart (another TLS setup, or a proxy or CDN in front of one of them): the {fails} one needs the fix",
             outcomes(&good),
             ids(&good),
             outcomes(&bad),

@@ -103,7 +103,7 @@ impl DiagnosisTally {
                     &server.to_string(),
                     group,
                     format!(
-                        "client-side: clients sent plain HTTP to the TLS port {server} (flows {}): use https:// for this port",
+                        "client-side: clients sent plain HTTP to the TLS port {server} ({}): use https:// for this port",
                         ids(group)
                     ),
                 )

@@ -235,8 +235,8 @@ fn no_common_protocol_names_the_quic_close() {
     assert_eq!(
         conclusions,
         [
-            "no protocol in common: alpn.test (127.0.0.1:4433 over QUIC) rejected the offer (hq-interop) with a CONNECTION_CLOSE for TLS alert no_application_protocol (QUIC crypto error 0x178) in flows 0 — the client asks for protocols the server does not serve",
-            "no protocol in common: alpn.test (127.0.0.1:4433) rejected the offer (spdy/3.1) with alert no_application_protocol in flows 1 — the client asks for protocols the server does not serve",
+            "no protocol in common: alpn.test (127.0.0.1:4433 over QUIC) rejected the offer (hq-interop) with a CONNECTION_CLOSE for TLS alert no_application_protocol (QUIC crypto error 0x178) in flow 0 — the client asks for protocols the server does not serve",
+            "no protocol in common: alpn.test (127.0.0.1:4433) rejected the offer (spdy/3.1) with alert no_application_protocol in flow 1 — the client asks for protocols the server does not serve",
         ]
     );
     assert_eq!(d[0].server, "alpn.test (127.0.0.1:4433 over QUIC)");
@@ -277,7 +277,7 @@ fn quic_agreeing_where_tcp_declines_compares_the_transports() {
     );
     assert_eq!(
         d[0].conclusion,
-        "alpn.test (127.0.0.1:443) answers differently over QUIC and over TCP: over QUIC agreed on h3 (flows 0), over TCP server_declined (flows 1) — the QUIC and the TCP listener are configured apart (another TLS setup, or a proxy or CDN in front of one of them): the TCP one needs the fix"
+        "alpn.test (127.0.0.1:443) answers differently over QUIC and over TCP: over QUIC agreed on h3 (flow 0), over TCP server_declined (flow 1) — the QUIC and the TCP listener are configured apart (another TLS setup, or a proxy or CDN in front of one of them): the TCP one needs the fix"
     );
     assert_eq!(d[0].flows, [0, 1]);
     // Both negotiating (h3 over QUIC, h2 over TCP) is no finding.

@@ -6,9 +6,16 @@ use super::tally::Members;
 /// Ids listed in a sentence before "and N more" (the diagnosis's `flows` keeps more).
 const SENTENCE_IDS: usize = 10;
 
-/// "0, 1, 2", or the first ten ids and "and 290 more": a conclusion stays one readable sentence
+/// "flow 3", "flows 0, 1, 2", or the first ten ids and "and 290 more": a conclusion stays one readable sentence
 /// on a capture of thousands of flows.
 pub(super) fn ids(flows: &Members) -> String {
+    let noun = if flows.count == 1 { "flow" } else { "flows" };
+    format!("{noun} {}", bare_ids(flows))
+}
+
+/// The ids of [`ids`] without the noun, for a sentence that counted the flows already:
+/// "0, 1, 2", or the first ten ids and "and 290 more".
+pub(super) fn bare_ids(flows: &Members) -> String {
     let ids: Vec<String> = flows
         .ids
         .iter()

@@ -112,9 +112,9 @@ pub(super) fn render_summary(
     };
     writeln!(
         out,
-        "{}{over_quic}{refused}, {}.",
+        "{}{over_quic}{refused}, {} without TLS.",
         plural(s.tls_flows, "TLS flow"),
-        plural(s.non_tls_flows, "other TCP flow")
+        plural(s.non_tls_flows, "TCP flow")
     )?;
     if s.handshake_loss_flows + s.reset_flows > 0 {
         writeln!(

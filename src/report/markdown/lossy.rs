@@ -45,7 +45,10 @@ pub(super) fn render_lossy_flows(
         writeln!(out)?;
         writeln!(
             out,
-            "{more} more flows lost packets during the handshake (not shown): flows {}.",
+            "{} more {} lost packets during the handshake (not shown): {} {}.",
+            more,
+            super::super::words::noun(more, "flow"),
+            super::super::words::noun(more, "flow"),
             short_list_of(&rest, more)
         )?;
     }
@@ -71,10 +74,12 @@ fn what_the_network_did(flow: &FlowReport) -> String {
         for (who, count) in [("client", &counts.client), ("server", &counts.server)] {
             if let Some(c) = count {
                 let frames: Vec<String> = c.frames.iter().map(u64::to_string).collect();
+                let name = kind.name().replace('_', " ");
+                let name = name.trim_end_matches('s');
                 parts.push(format!(
-                    "{} {who} {} (frames {})",
-                    c.count,
-                    kind.name().replace('_', " "),
+                    "{} {who} ({} {})",
+                    super::plural(c.count, name),
+                    super::super::words::noun(frames.len() as u64, "frame"),
                     frames.join(", ")
                 ));
             }

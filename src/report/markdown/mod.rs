@@ -16,6 +16,7 @@ mod problems;
 mod tally;
 
 use super::model::{FlowReport, Report};
+use super::words::plural;
 use capture::render_metadata;
 use findings::{render_findings, render_summary};
 use lossy::render_lossy_flows;
@@ -83,15 +84,6 @@ fn code(text: &str) -> String {
         ""
     };
     format!("{fence}{pad}{text}{pad}{fence}").replace('|', "\\|")
-}
-
-/// "1 flow", "2 flows".
-fn plural(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 /// " (in capture N)" when the report covers several captures.

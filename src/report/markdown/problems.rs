@@ -35,10 +35,11 @@ pub(super) fn render_problem_flows(
             out,
             "{} in {} of one capture, server and verdict. Groups of more than \
              {GROUP_EXAMPLES} flows ({} here) show {GROUP_EXAMPLES} examples and list the other \
-             {hidden} flows by id; `--format json` reports every flow.",
+             {} by id; `--format json` reports every flow.",
             plural(tally.problems, "problem flow"),
             plural((groups.len() + tally.other_groups.len()) as u64, "group"),
             collapsed.len(),
+            plural(hidden, "flow"),
         )?;
         writeln!(out)?;
     }
@@ -54,9 +55,10 @@ pub(super) fn render_problem_flows(
     if tally.other_group_flows > 0 {
         writeln!(
             out,
-            "Not shown: {} in {} more groups (only the first {} groups are shown); `--format json` reports every flow.",
+            "Not shown: {} in {} more {} (only the first {} groups are shown); `--format json` reports every flow.",
             plural(tally.other_group_flows, "more problem flow"),
             tally.other_groups.len(),
+            super::super::words::noun(tally.other_groups.len() as u64, "group"),
             super::tally::MAX_GROUPS
         )?;
         writeln!(out)?;
@@ -127,7 +129,9 @@ fn render_group(group: &ProblemGroup, multi: bool, out: &mut dyn Write) -> io::R
     writeln!(out)?;
     writeln!(
         out,
-        "Not shown: {rest} more flows with this verdict to this server: flows {}.",
+        "Not shown: {rest} more {} with this verdict to this server: {} {}.",
+        super::super::words::noun(rest, "flow"),
+        super::super::words::noun(rest, "flow"),
         short_list_of(rest_ids, rest)
     )?;
     writeln!(out)?;
