@@ -219,7 +219,12 @@ impl Live {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                let rest: Vec<String> = self.stdout.try_iter().collect();
+                // The reader thread may still be passing on the last lines: take them until it
+                // meets the end of the pipe (the channel disconnects).
+                let mut rest = Vec::new();
+                while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(5)) {
+                    rest.push(line);
+                }
                 return (status.code(), rest);
             }
             assert!(Instant::now() < deadline, "alpnscope live did not stop");
