@@ -50,9 +50,14 @@ pub(super) fn render_findings(
     for d in &report.diagnosis {
         writeln!(
             out,
-            "- **{}** — {} (flows {}; frames {})",
+            "- **{}** — {} ({} {}; frames {})",
             d.kind.name().replace('_', " "),
             d.conclusion,
+            if d.flows.len() as u64 + d.flows_omitted == 1 {
+                "flow"
+            } else {
+                "flows"
+            },
             short_list_of(&d.flows, d.flows.len() as u64 + d.flows_omitted),
             finding_frames(report, d)
         )?;
