@@ -33,9 +33,9 @@ pub use words::{OLD_OPENSSL, SERVER_FIXES};
 
 use super::model::{Diagnosis, DiagnosisKind, EndpointReport, FlowReport, Transport};
 use findings::{
-    h2_forbidden_cipher, interception, needs_keys, network_failures, no_common_protocol,
-    path_dependent, server_bug, server_without_alpn, server_without_h2, transports_differ,
-    turned_down_by_some,
+    client_prefers_http1, h2_forbidden_cipher, interception, needs_keys, network_failures,
+    no_common_protocol, path_dependent, server_bug, server_npn_only, server_without_alpn,
+    server_without_h2, transports_differ, turned_down_by_some,
 };
 use keys::{ServerKey, ServiceKey};
 use tally::{Group, Members, ServerTally};
@@ -170,9 +170,11 @@ fn diagnose_server(server: &str, tally: &ServerTally, out: &mut Vec<Diagnosis>) 
         network_failures(&s),
         server_bug(&s),
         h2_forbidden_cipher(&s),
+        server_npn_only(&s),
         server_without_alpn(&s),
         turned_down_by_some(&s),
         server_without_h2(&s),
+        client_prefers_http1(&s),
         no_common_protocol(&s),
         needs_keys(&s),
     ];

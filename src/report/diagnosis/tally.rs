@@ -192,6 +192,28 @@ impl Members {
         selections.into_iter().map(|(_, s)| s.as_str()).collect()
     }
 
+    /// The protocols of the set's offers that `selected` names, in order of first offer; `None`
+    /// when the set holds more distinct offers than it keeps (then the answer is unknown).
+    pub fn offered_of<'a>(&'a self, selected: &[&str]) -> Option<Vec<&'a str>> {
+        if self.offers.len() >= MAX_DISTINCT {
+            return None;
+        }
+        let mut found: Vec<&str> = Vec::new();
+        for offer in self.offers() {
+            for protocol in offer {
+                if selected.contains(&protocol.as_str()) && !found.contains(&protocol.as_str()) {
+                    found.push(protocol);
+                }
+            }
+        }
+        Some(found)
+    }
+
+    /// True when the set's distinct selections are all kept (fewer than [`MAX_DISTINCT`]).
+    pub fn selections_complete(&self) -> bool {
+        self.selections.len() < MAX_DISTINCT
+    }
+
     /// True when both sets hold a flow with the same offer.
     pub fn share_an_offer(&self, other: &Members) -> bool {
         self.offers
@@ -228,10 +250,18 @@ pub(super) enum Group {
     H2ForbiddenSuite,
     /// Of those, the client offered a suite HTTP/2 allows: the server chose the forbidden one.
     H2ForbiddenSuiteChosen,
+    /// The client ranked http/1.1 above h2 and the server selected http/1.1.
+    Http1First,
+    /// The client ranked h2 above http/1.1 and the server selected h2.
+    H2OverHttp1,
+    /// No ALPN back, and the ServerHello answered with NPN (next_protocol_negotiation) instead.
+    Npn,
+    /// No ALPN back, and no NPN either.
+    DeclinedWithoutNpn,
 }
 
 impl Group {
-    const COUNT: usize = 12;
+    const COUNT: usize = 16;
 
     fn index(self) -> usize {
         self as usize
@@ -265,6 +295,21 @@ impl Group {
             Group::Direct
         };
         let forbidden = h2_forbidden_suite(flow);
+        let order = match flow.verdict {
+            VerdictKind::Agreed | VerdictKind::Downgraded => match flow.alpn_selected.as_deref() {
+                Some("http/1.1") if ranked_above(flow, "http/1.1", "h2") => Some(Group::Http1First),
+                Some("h2") if ranked_above(flow, "h2", "http/1.1") => Some(Group::H2OverHttp1),
+                _ => None,
+            },
+            _ => None,
+        };
+        let npn = (flow.verdict == VerdictKind::ServerDeclined).then(|| {
+            if flow.server_hello.as_ref().is_some_and(|h| h.npn) {
+                Group::Npn
+            } else {
+                Group::DeclinedWithoutNpn
+            }
+        });
         verdict
             .into_iter()
             .chain(passed_over_h2)
@@ -276,6 +321,8 @@ impl Group {
                     .filter(|chosen| *chosen)
                     .map(|_| Group::H2ForbiddenSuiteChosen),
             )
+            .chain(order)
+            .chain(npn)
     }
 }
 
@@ -293,6 +340,12 @@ fn h2_forbidden_suite(flow: &FlowReport) -> Option<bool> {
             .as_ref()
             .is_some_and(|ch| offers_h2_suite(&ch.cipher_suites.0))
     })
+}
+
+/// The client offered both `upper` and `lower`, `upper` first.
+fn ranked_above(flow: &FlowReport, upper: &str, lower: &str) -> bool {
+    let at = |name: &str| flow.alpn_offered.iter().position(|p| p == name);
+    matches!((at(upper), at(lower)), (Some(u), Some(l)) if u < l)
 }
 
 /// h2 offered before the selected protocol: the server passed over it.
@@ -324,6 +377,10 @@ pub(super) struct ServerTally {
     pub fallback: Option<Box<FallbackTally>>,
     /// The cipher suites HTTP/2 forbids that it selected h2 with (at most [`MAX_DISTINCT`]).
     pub h2_forbidden_suites: BTreeSet<String>,
+    /// The JA4 fingerprints of the [`Group::Http1First`] clients (at most [`MAX_DISTINCT`]).
+    pub http1_first_ja4: BTreeSet<String>,
+    /// A [`Group::Http1First`] flow has no JA4 (its ClientHello was cut short).
+    pub http1_first_without_ja4: bool,
 }
 
 /// The empty set, for groups without flows.
@@ -352,6 +409,8 @@ impl ServerTally {
             reset: false,
             fallback: None,
             h2_forbidden_suites: BTreeSet::new(),
+            http1_first_ja4: BTreeSet::new(),
+            http1_first_without_ja4: false,
         }
     }
 
@@ -374,6 +433,12 @@ impl ServerTally {
                 Group::H2ForbiddenSuite => {
                     if let Some(hello) = &flow.server_hello {
                         note_distinct(&mut self.h2_forbidden_suites, &hello.cipher_suite);
+                    }
+                }
+                Group::Http1First => {
+                    match flow.client_hello.as_ref().and_then(|ch| ch.ja4.as_deref()) {
+                        Some(ja4) => note_distinct(&mut self.http1_first_ja4, ja4),
+                        None => self.http1_first_without_ja4 = true,
                     }
                 }
                 _ => {}
