@@ -353,3 +353,21 @@ fn server_that_answers_with_npn_and_no_alpn() {
         "the client offered h2, http/1.1 but the ServerHello (frame 6) has no ALPN extension: the server does not negotiate ALPN here, so the client falls back to its default (curl: \"ALPN: server did not agree on a protocol\"). It answered with NPN instead, the pre-ALPN mechanism: the server software predates ALPN (e.g. OpenSSL < 1.0.2) or is set up for NPN only."
     );
 }
+
+/// The NPN server's flows beside nginx's h2 flows on the same address, port and name (two
+/// captures): one server that sometimes selects by ALPN and sometimes answers with NPN. The NPN
+/// flow is named as something behind the address; the same offer answered two ways is
+/// `inconsistent_server`.
+#[test]
+fn npn_beside_alpn_on_one_address_names_the_npn_flows() {
+    let d = diagnosis(&["tls12-h2-agreed.pcap", "server-npn-only.pcap"]);
+    assert_eq!(kinds(&d), ["server_npn_only", "inconsistent_server"]);
+    assert_eq!(d[0]["server"], "alpn.test (127.0.0.1:8443)");
+    assert_eq!(numbers(&d[0]["flows"]), [2]);
+    assert_eq!(numbers(&d[0]["evidence_frames"]), [4, 6]);
+    assert_eq!(
+        d[0]["conclusion"],
+        "server-side: alpn.test (127.0.0.1:8443) answered with NPN (next_protocol_negotiation, extension 13172), the mechanism ALPN replaced, and no ALPN extension in flows 2, but selected a protocol by ALPN in flows 0, 1: something behind this address (another backend, an old TLS terminator) runs a TLS stack older than ALPN (OpenSSL before 1.0.2) or one set up for NPN only"
+    );
+    assert_eq!(numbers(&d[1]["flows"]), [0, 1, 2, 3]);
+}

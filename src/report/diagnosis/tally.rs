@@ -250,7 +250,7 @@ pub(super) enum Group {
     H2ForbiddenSuite,
     /// Of those, the client offered a suite HTTP/2 allows: the server chose the forbidden one.
     H2ForbiddenSuiteChosen,
-    /// The client ranked http/1.1 above h2 and the server selected http/1.1.
+    /// The client ranked http/1.1 first, above h2, and the server selected it (agreed).
     Http1First,
     /// The client ranked h2 above http/1.1 and the server selected h2.
     H2OverHttp1,
@@ -295,12 +295,17 @@ impl Group {
             Group::Direct
         };
         let forbidden = h2_forbidden_suite(flow);
-        let order = match flow.verdict {
-            VerdictKind::Agreed | VerdictKind::Downgraded => match flow.alpn_selected.as_deref() {
-                Some("http/1.1") if ranked_above(flow, "http/1.1", "h2") => Some(Group::Http1First),
-                Some("h2") if ranked_above(flow, "h2", "http/1.1") => Some(Group::H2OverHttp1),
-                _ => None,
-            },
+        // http/1.1 as the client's first choice (agreed), above h2; h2 above http/1.1, first
+        // choice or not: either shows the server choosing h2 over http/1.1 when asked to.
+        let order = match (flow.verdict, flow.alpn_selected.as_deref()) {
+            (VerdictKind::Agreed, Some("http/1.1")) if ranked_above(flow, "http/1.1", "h2") => {
+                Some(Group::Http1First)
+            }
+            (VerdictKind::Agreed | VerdictKind::Downgraded, Some("h2"))
+                if ranked_above(flow, "h2", "http/1.1") =>
+            {
+                Some(Group::H2OverHttp1)
+            }
             _ => None,
         };
         let npn = (flow.verdict == VerdictKind::ServerDeclined).then(|| {

@@ -355,12 +355,20 @@ fn a_client_that_ranks_http1_first_is_not_blamed_where_the_server_passes_over_h2
     let passed_over = FlowReport {
         alpn_selected: Some("http/1.1".into()),
         verdict: VerdictKind::Downgraded,
-        ..h2_first
+        ..h2_first.clone()
     };
     assert_eq!(
-        kinds(&[http1_first, passed_over]),
+        kinds(&[http1_first.clone(), passed_over]),
         [DiagnosisKind::ServerWithoutH2]
     );
+    // http/1.1 above h2 but below the client's first choice: not the client's own first
+    // choice, so not this finding.
+    let below_first = FlowReport {
+        alpn_offered: vec!["spdy/3.1".into(), "http/1.1".into(), "h2".into()],
+        verdict: VerdictKind::Downgraded,
+        ..http1_first
+    };
+    assert_eq!(kinds(&[below_first, h2_first]), []);
 }
 
 /// diagnosis-clients.pcap's server A selected h2 (flows 0, 4, 6) and refused curl --http1.1's
