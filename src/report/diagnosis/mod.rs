@@ -1,10 +1,11 @@
 //! Conclusions across flows, as an experienced engineer would draw them. A server is an address
 //! and port (for a proxied flow: the proxy and the target asked of it) plus the SNI asked for, so
 //! two servers on two ports with one name are two servers: for each, what all of its flows say
-//! together — a server without ALPN or without h2, clients that offer different protocols, the
-//! network, or a server bug. Two conclusions compare one name across addresses and paths instead
-//! (the SNI and the port the client asked for): a path through a proxy, and an interceptor's
-//! certificates. Each conclusion is one sentence with the flows and frames behind it.
+//! together — a server without ALPN (or answering with NPN instead) or without h2, clients that
+//! offer different protocols or rank http/1.1 above h2, the network, or a server bug. Two
+//! conclusions compare one name across addresses and paths instead (the SNI and the port the
+//! client asked for): a path through a proxy, and an interceptor's certificates. Each conclusion
+//! is one sentence with the flows and frames behind it.
 //!
 //! Where a client's QUIC Initials went unanswered and it then connected over TCP to the same
 //! server, HTTP/3 failed and it fell back (`fallback`).

@@ -1,7 +1,8 @@
 //! What the conclusions need to know of the flows, gathered one flow at a time and bounded
 //! whatever their number: per server, per group of flows (by verdict, by path), a count, the
 //! smallest ids and evidence frames, and the distinct offers, selections, clients, outcomes and
-//! certificate issuers. Flows may arrive in any order: every "first" is by flow id.
+//! certificate issuers; per server, the JA4s of clients that ranked http/1.1 above h2 and got it.
+//! Flows may arrive in any order: every "first" is by flow id.
 //!
 //! Caps: [`MAX_DIAGNOSIS_FLOWS`] ids per conclusion, 32 evidence frames, [`MAX_DISTINCT`]
 //! distinct values of each kind per group, [`MAX_DIAGNOSED_SERVERS`] servers (flows to later
