@@ -156,7 +156,7 @@ fn several_real_clients_against_two_servers() {
     // curl --http1.1 offered only http/1.1; the server selected nothing but h2 anywhere.
     assert_eq!(
         d[0]["conclusion"],
-        "client-side: a.alpn.test (127.0.0.1:8443) selected a protocol for some clients (flows 0, 4, 6, offering h2, http/1.1) but not for others (refused with alert no_application_protocol in flows 2, offering http/1.1; fingerprints t12d2807h1_d943125447b4_a44c6288192a): their offers hold nothing it selected in any flow here (it selected h2) — make those clients offer it, or enable what they offer on the server"
+        "client-side: a.alpn.test (127.0.0.1:8443) selected a protocol for some clients (flows 0, 4, 6, offering h2, http/1.1) but not for others (refused with alert no_application_protocol in flows 2, offering http/1.1; fingerprints t12d2807h1_d943125447b4_a44c6288192a): their offers hold nothing it selected in any flow here — make those clients offer h2, or enable what they offer on the server"
     );
     assert_eq!(d[2]["server"], "b.alpn.test (127.0.0.1:8444)");
     assert_eq!(numbers(&d[2]["flows"]), [1, 3, 5, 7]);

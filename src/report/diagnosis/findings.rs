@@ -221,7 +221,10 @@ pub(super) fn server_npn_only(s: &ServerFlows) -> Option<Diagnosis> {
     }
     const STACK: &str =
         "a TLS stack older than ALPN (OpenSSL before 1.0.2) or one set up for NPN only";
-    if !s.negotiated.is_empty() {
+    // Flows where the server answered by ALPN (a protocol the client offered or not).
+    let mut by_alpn = s.negotiated.clone();
+    by_alpn.merge(s.unoffered);
+    if !by_alpn.is_empty() {
         return Some(diagnosis(
             DiagnosisKind::ServerNpnOnly,
             server,
@@ -229,7 +232,7 @@ pub(super) fn server_npn_only(s: &ServerFlows) -> Option<Diagnosis> {
             format!(
                 "server-side: {server} answered with NPN (next_protocol_negotiation, extension 13172), the mechanism ALPN replaced, and no ALPN extension in flows {}, but selected a protocol by ALPN in flows {}: something behind this address (another backend, an old TLS terminator) runs {STACK}",
                 ids(npn),
-                ids(s.negotiated)
+                ids(&by_alpn)
             ),
         ));
     }
@@ -313,8 +316,8 @@ pub(super) fn turned_down_by_some(s: &ServerFlows) -> Option<Diagnosis> {
     };
     let advice = match names {
         Some(common) if common.is_empty() => format!(
-            ": their offers hold nothing it selected in any flow here (it selected {}) — make those clients offer it, or enable what they offer on the server",
-            selected.join(", ")
+            ": their offers hold nothing it selected in any flow here — make those clients offer {}, or enable what they offer on the server",
+            selected.join(" or ")
         ),
         Some(common) => format!(
             ": their offers hold {}, which it selected for the others, so the protocol names do not explain it — compare the rest of what those clients send (TLS version, cipher suites, extensions)",
@@ -379,17 +382,19 @@ pub(super) fn client_prefers_http1(s: &ServerFlows) -> Option<Diagnosis> {
     if s.tally.http1_first_without_ja4 {
         ja4.push("unknown for a ClientHello the capture cut short");
     }
-    let who = if ja4.len() > 1 {
-        "clients"
+    let (who, own, whose) = if ja4.len() > 1 {
+        ("clients", "the clients'", "those clients' ALPN lists")
     } else {
-        "the client"
+        ("the client", "the client's", "that client's ALPN list")
     };
     let h2_first = s.tally.group(Group::H2OverHttp1);
     let what = if h2_first.is_empty() {
-        "a server that honours the client's order (lighttpd does) selects http/1.1 for such an offer even when it has h2, and no flow here shows what this one selects for a client that ranks h2 first: put h2 first in that client's ALPN list (curl --http2 does) to find out".to_string()
+        format!(
+            "a server that honours the client's order (lighttpd does) selects http/1.1 for such an offer even when it has h2, and no flow here shows what this one selects for a client that ranks h2 first: put h2 first in {whose} (curl --http2 does) to find out"
+        )
     } else {
         format!(
-            "the same server selected h2 for clients that ranked h2 above http/1.1 (flows {}), so it has h2 and follows the client's order: put h2 first in that client's ALPN list (curl --http2 does)",
+            "the same server selected h2 for clients that ranked h2 above http/1.1 (flows {}), so it has h2 and follows the client's order: put h2 first in {whose} (curl --http2 does)",
             ids(h2_first)
         )
     };
@@ -398,7 +403,7 @@ pub(super) fn client_prefers_http1(s: &ServerFlows) -> Option<Diagnosis> {
         server,
         flows,
         format!(
-            "client-side: {who} ranked http/1.1 above h2 (offering {}; JA4 {}) and {server} selected http/1.1, the client's own first choice, in flows {}; {what}",
+            "client-side: {who} ranked http/1.1 above h2 (offering {}; JA4 {}) and {server} selected http/1.1, {own} own first choice, in flows {}; {what}",
             offers(&[flows]),
             ja4.join(", "),
             ids(flows)

@@ -352,6 +352,21 @@ fn a_client_that_ranks_http1_first_is_not_blamed_where_the_server_passes_over_h2
         kinds(&[http1_first.clone(), h2_first.clone()]),
         [DiagnosisKind::ClientPrefersHttp1]
     );
+    // Two clients (two JA4s) that rank http/1.1 first: named together, in the plural.
+    let mut other = FlowReport {
+        id: 2,
+        ..http1_first.clone()
+    };
+    if let Some(ch) = other.client_hello.as_mut() {
+        ch.ja4 = Some("t12d2808h1_000000000000_000000000000".into());
+    }
+    let d = diagnose(&[http1_first.clone(), h2_first.clone(), other]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].flows, [0, 2]);
+    assert_eq!(
+        d[0].conclusion,
+        "client-side: clients ranked http/1.1 above h2 (offering http/1.1, h2; JA4 t12d2808h1_000000000000_000000000000, t12d2808h1_d943125447b4_e7e480e5a997) and alpn.test (127.0.0.1:8443) selected http/1.1, the clients' own first choice, in flows 0, 2; the same server selected h2 for clients that ranked h2 above http/1.1 (flows 1), so it has h2 and follows the client's order: put h2 first in those clients' ALPN lists (curl --http2 does)"
+    );
     let passed_over = FlowReport {
         alpn_selected: Some("http/1.1".into()),
         verdict: VerdictKind::Downgraded,
