@@ -535,7 +535,7 @@ fn judge_answer(
         (None, None) => (VerdictKind::NotOffered, not_offered(client_hello, app)),
         (Some(_), None) => {
             let npn = if server_hello.npn {
-                " It answered with NPN instead, the pre-ALPN mechanism: the server software predates ALPN (e.g. OpenSSL < 1.0.2)."
+                " It answered with NPN instead, the pre-ALPN mechanism: the server software predates ALPN (e.g. OpenSSL < 1.0.2) or is set up for NPN only."
             } else {
                 ""
             };

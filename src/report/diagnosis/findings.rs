@@ -171,7 +171,12 @@ pub(super) fn path_dependent(server: &str, servers: &ServiceServers) -> Option<D
 pub(super) fn server_without_alpn(s: &ServerFlows) -> Option<Diagnosis> {
     let server = s.server;
     let declined = s.declined;
-    if declined.is_empty() || !s.negotiated.is_empty() || !s.unoffered.is_empty() {
+    // A server that answered with NPN is `server_npn_only`'s to name.
+    if declined.is_empty()
+        || !s.negotiated.is_empty()
+        || !s.unoffered.is_empty()
+        || !s.tally.group(Group::Npn).is_empty()
+    {
         return None;
     }
     let clients = if declined.kinds.len() > 1 {
@@ -196,6 +201,55 @@ pub(super) fn server_without_alpn(s: &ServerFlows) -> Option<Diagnosis> {
             offers(&[declined]),
             crate::report::plural(declined.count, "flow"),
             bare_ids(declined)
+        ),
+    ))
+}
+
+/// NPN instead of ALPN: flows where the server sent no ALPN extension but answered the client's
+/// NPN (next_protocol_negotiation, extension 13172, the draft ALPN replaced). A server speaks NPN
+/// only to clients that offer it, so its other declined flows belong to the same finding.
+pub(super) fn server_npn_only(s: &ServerFlows) -> Option<Diagnosis> {
+    let server = s.server;
+    let npn = s.tally.group(Group::Npn);
+    if npn.is_empty() {
+        return None;
+    }
+    const STACK: &str =
+        "a TLS stack older than ALPN (OpenSSL before 1.0.2) or one set up for NPN only";
+    // Flows where the server answered by ALPN (a protocol the client offered or not).
+    let mut by_alpn = s.negotiated.clone();
+    by_alpn.merge(s.unoffered);
+    if !by_alpn.is_empty() {
+        return Some(diagnosis(
+            DiagnosisKind::ServerNpnOnly,
+            server,
+            npn,
+            format!(
+                "server-side: {server} answered with NPN (next_protocol_negotiation, extension 13172), the mechanism ALPN replaced, and no ALPN extension in {}, but selected a protocol by ALPN in {}: something behind this address (another backend, an old TLS terminator) runs {STACK}",
+                ids(npn),
+                ids(&by_alpn)
+            ),
+        ));
+    }
+    let others = s.tally.group(Group::DeclinedWithoutNpn);
+    let without_npn = if others.is_empty() {
+        String::new()
+    } else {
+        format!(", as in {}", ids(others))
+    };
+    let fix = if s.declined.http {
+        format!("; upgrade it or enable ALPN: {SERVER_FIXES}")
+    } else {
+        "; upgrade it or enable ALPN".to_string()
+    };
+    Some(diagnosis(
+        DiagnosisKind::ServerNpnOnly,
+        server,
+        s.declined,
+        format!(
+            "server-side: {server} never negotiates ALPN and answered with NPN (next_protocol_negotiation, extension 13172), the mechanism ALPN replaced, in {} (offering {} by ALPN, and NPN): {STACK}; clients that do not offer NPN (current browsers, curl since 7.86) get no protocol from it{without_npn}{fix}",
+            ids(npn),
+            offers(&[npn]),
         ),
     ))
 }
@@ -247,12 +301,31 @@ pub(super) fn turned_down_by_some(s: &ServerFlows) -> Option<Diagnosis> {
         ));
     }
     let bad: &BTreeSet<String> = &turned_down.kinds;
+    // Whether the turned-down offers held a protocol the server selected for the others: if
+    // not, the protocol names explain it; if so, something else in those hellos does.
+    let selected = negotiated.selections();
+    let names = if negotiated.selections_complete() {
+        turned_down.offered_of(&selected)
+    } else {
+        None
+    };
+    let advice = match names {
+        Some(common) if common.is_empty() => format!(
+            ": their offers hold nothing it selected in any flow here — make those clients offer {}, or enable what they offer on the server",
+            selected.join(" or ")
+        ),
+        Some(common) => format!(
+            ": their offers hold {}, which it selected for the others, so the protocol names do not explain it — compare the rest of what those clients send (TLS version, cipher suites, extensions)",
+            common.join(", ")
+        ),
+        None => " — compare what those clients send".to_string(),
+    };
     Some(diagnosis(
         DiagnosisKind::ClientSide,
         server,
         &turned_down,
         format!(
-            "client-side: {server} selected a protocol for some clients ({}, offering {}) but not for others ({how}, offering {}; fingerprints {}) — compare what those clients send",
+            "client-side: {server} selected a protocol for some clients ({}, offering {}) but not for others ({how}, offering {}; fingerprints {}){advice}",
             ids(negotiated),
             offers(&[negotiated]),
             offers(&[s.declined, s.no_common]),
@@ -285,6 +358,50 @@ pub(super) fn server_without_h2(s: &ServerFlows) -> Option<Diagnosis> {
             ids(without_h2),
             offers(&[without_h2]),
             selections(without_h2)
+        ),
+    ))
+}
+
+/// The client's own order: it ranked http/1.1 above h2 and got http/1.1. Said only where no
+/// flow shows the server passing over h2 that a client ranked higher (then the server is the
+/// cause, `server_without_h2`). That the server has h2 and follows the client's order is said
+/// only when it selected h2 for a client that ranked h2 above http/1.1: a server choosing by its
+/// own order answers both offers alike.
+pub(super) fn client_prefers_http1(s: &ServerFlows) -> Option<Diagnosis> {
+    let server = s.server;
+    let flows = s.tally.group(Group::Http1First);
+    if flows.is_empty() || !s.passed_over_h2.is_empty() {
+        return None;
+    }
+    let mut ja4: Vec<&str> = s.tally.http1_first_ja4.iter().map(String::as_str).collect();
+    if s.tally.http1_first_without_ja4 {
+        ja4.push("unknown for a ClientHello the capture cut short");
+    }
+    let (who, own, whose) = if ja4.len() > 1 {
+        ("clients", "the clients'", "those clients' ALPN lists")
+    } else {
+        ("the client", "the client's", "that client's ALPN list")
+    };
+    let h2_first = s.tally.group(Group::H2OverHttp1);
+    let what = if h2_first.is_empty() {
+        format!(
+            "a server that honours the client's order (lighttpd does) selects http/1.1 for such an offer even when it has h2, and no flow here shows what this one selects for a client that ranks h2 first: put h2 first in {whose} (curl --http2 does) to find out"
+        )
+    } else {
+        format!(
+            "the same server selected h2 for clients that ranked h2 above http/1.1 ({}), so it has h2 and follows the client's order: put h2 first in {whose} (curl --http2 does)",
+            ids(h2_first)
+        )
+    };
+    Some(diagnosis(
+        DiagnosisKind::ClientPrefersHttp1,
+        server,
+        flows,
+        format!(
+            "client-side: {who} ranked http/1.1 above h2 (offering {}; JA4 {}) and {server} selected http/1.1, {own} own first choice, in {}; {what}",
+            offers(&[flows]),
+            ja4.join(", "),
+            ids(flows)
         ),
     ))
 }

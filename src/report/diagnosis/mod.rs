@@ -1,10 +1,11 @@
 //! Conclusions across flows, as an experienced engineer would draw them. A server is an address
 //! and port (for a proxied flow: the proxy and the target asked of it) plus the SNI asked for, so
 //! two servers on two ports with one name are two servers: for each, what all of its flows say
-//! together — a server without ALPN or without h2, clients that offer different protocols, the
-//! network, or a server bug. Two conclusions compare one name across addresses and paths instead
-//! (the SNI and the port the client asked for): a path through a proxy, and an interceptor's
-//! certificates. Each conclusion is one sentence with the flows and frames behind it.
+//! together — a server without ALPN (or answering with NPN instead) or without h2, clients that
+//! offer different protocols or rank http/1.1 above h2, the network, or a server bug. Two
+//! conclusions compare one name across addresses and paths instead (the SNI and the port the
+//! client asked for): a path through a proxy, and an interceptor's certificates. Each conclusion
+//! is one sentence with the flows and frames behind it.
 //!
 //! Where a client's QUIC Initials went unanswered and it then connected over TCP to the same
 //! server, HTTP/3 failed and it fell back (`fallback`).
@@ -33,9 +34,9 @@ pub use words::{OLD_OPENSSL, SERVER_FIXES};
 
 use super::model::{Diagnosis, DiagnosisKind, EndpointReport, FlowReport, Transport};
 use findings::{
-    h2_forbidden_cipher, interception, needs_keys, network_failures, no_common_protocol,
-    path_dependent, server_bug, server_without_alpn, server_without_h2, transports_differ,
-    turned_down_by_some,
+    client_prefers_http1, h2_forbidden_cipher, interception, needs_keys, network_failures,
+    no_common_protocol, path_dependent, server_bug, server_npn_only, server_without_alpn,
+    server_without_h2, transports_differ, turned_down_by_some,
 };
 use keys::{ServerKey, ServiceKey};
 use tally::{Group, Members, ServerTally};
@@ -170,9 +171,11 @@ fn diagnose_server(server: &str, tally: &ServerTally, out: &mut Vec<Diagnosis>) 
         network_failures(&s),
         server_bug(&s),
         h2_forbidden_cipher(&s),
+        server_npn_only(&s),
         server_without_alpn(&s),
         turned_down_by_some(&s),
         server_without_h2(&s),
+        client_prefers_http1(&s),
         no_common_protocol(&s),
         needs_keys(&s),
     ];

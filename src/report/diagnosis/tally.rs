@@ -1,7 +1,8 @@
 //! What the conclusions need to know of the flows, gathered one flow at a time and bounded
 //! whatever their number: per server, per group of flows (by verdict, by path), a count, the
 //! smallest ids and evidence frames, and the distinct offers, selections, clients, outcomes and
-//! certificate issuers. Flows may arrive in any order: every "first" is by flow id.
+//! certificate issuers; per server, the JA4s of clients that ranked http/1.1 above h2 and got it.
+//! Flows may arrive in any order: every "first" is by flow id.
 //!
 //! Caps: [`MAX_DIAGNOSIS_FLOWS`] ids per conclusion, 32 evidence frames, [`MAX_DISTINCT`]
 //! distinct values of each kind per group, [`MAX_DIAGNOSED_SERVERS`] servers (flows to later
@@ -192,6 +193,28 @@ impl Members {
         selections.into_iter().map(|(_, s)| s.as_str()).collect()
     }
 
+    /// The protocols of the set's offers that `selected` names, in order of first offer; `None`
+    /// when the set holds more distinct offers than it keeps (then the answer is unknown).
+    pub fn offered_of<'a>(&'a self, selected: &[&str]) -> Option<Vec<&'a str>> {
+        if self.offers.len() >= MAX_DISTINCT {
+            return None;
+        }
+        let mut found: Vec<&str> = Vec::new();
+        for offer in self.offers() {
+            for protocol in offer {
+                if selected.contains(&protocol.as_str()) && !found.contains(&protocol.as_str()) {
+                    found.push(protocol);
+                }
+            }
+        }
+        Some(found)
+    }
+
+    /// True when the set's distinct selections are all kept (fewer than [`MAX_DISTINCT`]).
+    pub fn selections_complete(&self) -> bool {
+        self.selections.len() < MAX_DISTINCT
+    }
+
     /// True when both sets hold a flow with the same offer.
     pub fn share_an_offer(&self, other: &Members) -> bool {
         self.offers
@@ -228,10 +251,18 @@ pub(super) enum Group {
     H2ForbiddenSuite,
     /// Of those, the client offered a suite HTTP/2 allows: the server chose the forbidden one.
     H2ForbiddenSuiteChosen,
+    /// The client ranked http/1.1 first, above h2, and the server selected it (agreed).
+    Http1First,
+    /// The client ranked h2 above http/1.1 and the server selected h2.
+    H2OverHttp1,
+    /// No ALPN back, and the ServerHello answered with NPN (next_protocol_negotiation) instead.
+    Npn,
+    /// No ALPN back, and no NPN either.
+    DeclinedWithoutNpn,
 }
 
 impl Group {
-    const COUNT: usize = 12;
+    const COUNT: usize = 16;
 
     fn index(self) -> usize {
         self as usize
@@ -265,6 +296,26 @@ impl Group {
             Group::Direct
         };
         let forbidden = h2_forbidden_suite(flow);
+        // http/1.1 as the client's first choice (agreed), above h2; h2 above http/1.1, first
+        // choice or not: either shows the server choosing h2 over http/1.1 when asked to.
+        let order = match (flow.verdict, flow.alpn_selected.as_deref()) {
+            (VerdictKind::Agreed, Some("http/1.1")) if ranked_above(flow, "http/1.1", "h2") => {
+                Some(Group::Http1First)
+            }
+            (VerdictKind::Agreed | VerdictKind::Downgraded, Some("h2"))
+                if ranked_above(flow, "h2", "http/1.1") =>
+            {
+                Some(Group::H2OverHttp1)
+            }
+            _ => None,
+        };
+        let npn = (flow.verdict == VerdictKind::ServerDeclined).then(|| {
+            if flow.server_hello.as_ref().is_some_and(|h| h.npn) {
+                Group::Npn
+            } else {
+                Group::DeclinedWithoutNpn
+            }
+        });
         verdict
             .into_iter()
             .chain(passed_over_h2)
@@ -276,6 +327,8 @@ impl Group {
                     .filter(|chosen| *chosen)
                     .map(|_| Group::H2ForbiddenSuiteChosen),
             )
+            .chain(order)
+            .chain(npn)
     }
 }
 
@@ -293,6 +346,12 @@ fn h2_forbidden_suite(flow: &FlowReport) -> Option<bool> {
             .as_ref()
             .is_some_and(|ch| offers_h2_suite(&ch.cipher_suites.0))
     })
+}
+
+/// The client offered both `upper` and `lower`, `upper` first.
+fn ranked_above(flow: &FlowReport, upper: &str, lower: &str) -> bool {
+    let at = |name: &str| flow.alpn_offered.iter().position(|p| p == name);
+    matches!((at(upper), at(lower)), (Some(u), Some(l)) if u < l)
 }
 
 /// h2 offered before the selected protocol: the server passed over it.
@@ -324,6 +383,10 @@ pub(super) struct ServerTally {
     pub fallback: Option<Box<FallbackTally>>,
     /// The cipher suites HTTP/2 forbids that it selected h2 with (at most [`MAX_DISTINCT`]).
     pub h2_forbidden_suites: BTreeSet<String>,
+    /// The JA4 fingerprints of the [`Group::Http1First`] clients (at most [`MAX_DISTINCT`]).
+    pub http1_first_ja4: BTreeSet<String>,
+    /// A [`Group::Http1First`] flow has no JA4 (its ClientHello was cut short).
+    pub http1_first_without_ja4: bool,
 }
 
 /// The empty set, for groups without flows.
@@ -352,6 +415,8 @@ impl ServerTally {
             reset: false,
             fallback: None,
             h2_forbidden_suites: BTreeSet::new(),
+            http1_first_ja4: BTreeSet::new(),
+            http1_first_without_ja4: false,
         }
     }
 
@@ -374,6 +439,12 @@ impl ServerTally {
                 Group::H2ForbiddenSuite => {
                     if let Some(hello) = &flow.server_hello {
                         note_distinct(&mut self.h2_forbidden_suites, &hello.cipher_suite);
+                    }
+                }
+                Group::Http1First => {
+                    match flow.client_hello.as_ref().and_then(|ch| ch.ja4.as_deref()) {
+                        Some(ja4) => note_distinct(&mut self.http1_first_ja4, ja4),
+                        None => self.http1_first_without_ja4 = true,
                     }
                 }
                 _ => {}

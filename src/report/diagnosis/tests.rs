@@ -30,6 +30,8 @@ fn flows_in_any_order_draw_the_same_conclusions() {
             Some("diagnosis-interception.keys"),
         ),
         ("http-to-tls-port.pcap", None),
+        ("offer-order.pcap", None),
+        ("server-npn-only.pcap", None),
         (
             "quic-udp-blocked-tcp-fallback.pcap",
             Some("quic-udp-blocked-tcp-fallback.keys"),
@@ -334,4 +336,74 @@ fn a_direct_quic_flow_is_not_compared_with_the_proxied_ones() {
     assert_eq!(path.len(), 1);
     assert!(!path[0].flows.contains(&9), "{:?}", path[0].flows);
     assert!(!path[0].conclusion.contains("h3"), "{}", path[0].conclusion);
+}
+
+/// The offer-order capture's port 8443: flow 0 ranked http/1.1 above h2 and got it, flow 1 ranked
+/// h2 first and got h2. Where the h2-first client is passed over instead (downgraded to
+/// http/1.1), the server is the cause: `server_without_h2`, and nothing blames the client's order.
+#[test]
+fn a_client_that_ranks_http1_first_is_not_blamed_where_the_server_passes_over_h2() {
+    let report = report_of("offer-order.pcap", None);
+    let (http1_first, h2_first) = (report.flows[0].clone(), report.flows[1].clone());
+    let kinds = |flows: &[FlowReport]| -> Vec<DiagnosisKind> {
+        diagnose(flows).iter().map(|d| d.kind).collect()
+    };
+    assert_eq!(
+        kinds(&[http1_first.clone(), h2_first.clone()]),
+        [DiagnosisKind::ClientPrefersHttp1]
+    );
+    // Two clients (two JA4s) that rank http/1.1 first: named together, in the plural.
+    let mut other = FlowReport {
+        id: 2,
+        ..http1_first.clone()
+    };
+    if let Some(ch) = other.client_hello.as_mut() {
+        ch.ja4 = Some("t12d2808h1_000000000000_000000000000".into());
+    }
+    let d = diagnose(&[http1_first.clone(), h2_first.clone(), other]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].flows, [0, 2]);
+    assert_eq!(
+        d[0].conclusion,
+        "client-side: clients ranked http/1.1 above h2 (offering http/1.1, h2; JA4 t12d2808h1_000000000000_000000000000, t12d2808h1_d943125447b4_e7e480e5a997) and alpn.test (127.0.0.1:8443) selected http/1.1, the clients' own first choice, in flows 0, 2; the same server selected h2 for clients that ranked h2 above http/1.1 (flow 1), so it has h2 and follows the client's order: put h2 first in those clients' ALPN lists (curl --http2 does)"
+    );
+    let passed_over = FlowReport {
+        alpn_selected: Some("http/1.1".into()),
+        verdict: VerdictKind::Downgraded,
+        ..h2_first.clone()
+    };
+    assert_eq!(
+        kinds(&[http1_first.clone(), passed_over]),
+        [DiagnosisKind::ServerWithoutH2]
+    );
+    // http/1.1 above h2 but below the client's first choice: not the client's own first
+    // choice, so not this finding.
+    let below_first = FlowReport {
+        alpn_offered: vec!["spdy/3.1".into(), "http/1.1".into(), "h2".into()],
+        verdict: VerdictKind::Downgraded,
+        ..http1_first
+    };
+    assert_eq!(kinds(&[below_first, h2_first]), []);
+}
+
+/// diagnosis-clients.pcap's server A selected h2 (flows 0, 4, 6) and refused curl --http1.1's
+/// `http/1.1` (flow 2). Had that client offered `http/1.1, h2`, its offer would hold h2, which
+/// the server selects: the protocol names would not explain the refusal.
+#[test]
+fn turned_down_offers_that_hold_a_protocol_the_server_selects() {
+    let report = report_of("diagnosis-clients.pcap", None);
+    let mut flows: Vec<FlowReport> = report
+        .flows
+        .iter()
+        .filter(|f| f.server.port == 8443)
+        .cloned()
+        .collect();
+    assert_eq!(flows.iter().map(|f| f.id).collect::<Vec<_>>(), [0, 2, 4, 6]);
+    flows[1].alpn_offered = vec!["http/1.1".into(), "h2".into()];
+    let d = diagnose(&flows);
+    assert_eq!(d[0].kind, DiagnosisKind::ClientSide);
+    assert_eq!(
+        d[0].conclusion,
+        "client-side: a.alpn.test (127.0.0.1:8443) selected a protocol for some clients (flows 0, 4, 6, offering h2, http/1.1) but not for others (refused with alert no_application_protocol in flow 2, offering http/1.1, h2; fingerprints t12d2807h1_d943125447b4_a44c6288192a): their offers hold h2, which it selected for the others, so the protocol names do not explain it — compare the rest of what those clients send (TLS version, cipher suites, extensions)"
+    );
 }

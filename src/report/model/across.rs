@@ -28,6 +28,10 @@ pub enum DiagnosisKind {
     ServerBug,
     /// The server selects h2 with a TLS 1.2 cipher suite HTTP/2 forbids (RFC 9113 §9.2.2).
     H2ForbiddenCipher,
+    /// The server answered with NPN, the mechanism before ALPN, and no ALPN extension.
+    ServerNpnOnly,
+    /// Clients ranked http/1.1 above h2 and got http/1.1, their own first choice.
+    ClientPrefersHttp1,
     /// The server refused every offer with alert no_application_protocol.
     NoCommonProtocol,
     /// TLS 1.3 selections are encrypted: a key log would show them.
@@ -53,6 +57,8 @@ impl DiagnosisKind {
             DiagnosisKind::Network => "network",
             DiagnosisKind::ServerBug => "server_bug",
             DiagnosisKind::H2ForbiddenCipher => "h2_forbidden_cipher",
+            DiagnosisKind::ServerNpnOnly => "server_npn_only",
+            DiagnosisKind::ClientPrefersHttp1 => "client_prefers_http1",
             DiagnosisKind::NoCommonProtocol => "no_common_protocol",
             DiagnosisKind::NeedsKeys => "needs_keys",
             DiagnosisKind::QuicFallback => "quic_fallback",
