@@ -33,6 +33,7 @@
 pub mod analysis;
 pub mod capture;
 pub mod decode;
+pub mod dns;
 pub mod extract;
 pub mod flow;
 pub mod pipeline;
