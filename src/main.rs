@@ -109,6 +109,7 @@ fn analyze(config: cli::Config) -> ExitCode {
             tool: report::model::Tool::default(),
             flows: to_extract,
             captures,
+            dns_https: Vec::new(),
             diagnosis: Vec::new(),
             summary: report::model::Summary::default(),
         };

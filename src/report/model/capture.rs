@@ -122,4 +122,19 @@ pub struct DecodeCounts {
     pub unsupported_link: u64,
     /// Packets of new flows left out because the flow table was full.
     pub flows_not_tracked: u64,
+    /// UDP datagrams to or from port 53, read as DNS (queries and responses; counted in
+    /// `other_ip` too; absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dns_messages: u64,
+    /// Of those, datagrams that did not parse as DNS (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dns_malformed: u64,
+    /// HTTPS and SVCB records beyond the report's cap, not listed (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dns_https_omitted: u64,
+}
+
+/// For `skip_serializing_if`: absent when zero.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
