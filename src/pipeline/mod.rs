@@ -168,7 +168,7 @@ pub struct Analyzer {
     /// missing: judged when the capture ends, once its own drop counters (which pcapng writes
     /// at the end) are known. At most [`MAX_DEFERRED_FLOWS`].
     deferred: Vec<FlowFacts>,
-    /// DNS HTTPS and SVCB answers seen (UDP port 53).
+    /// DNS HTTPS and SVCB answers seen (UDP and TCP port 53).
     dns: dns::DnsLog,
 }
 
@@ -369,6 +369,10 @@ impl Analyzer {
 
     /// One TCP segment: to its connection, made (or remade, on port reuse) when needed.
     fn segment(&mut self, frame: &Frame<'_>, seg: &Segment<'_>) {
+        if dns::DnsLog::wants_segment(seg) {
+            // DNS over TCP: its answers are read apart; the connection is a flow all the same.
+            self.dns.segment(self.capture, frame.number, seg);
+        }
         let src = Endpoint {
             ip: seg.src_ip,
             port: seg.src_port,
