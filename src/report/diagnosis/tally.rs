@@ -7,6 +7,7 @@
 //! distinct values of each kind per group, [`MAX_DIAGNOSED_SERVERS`] servers (flows to later
 //! servers are counted, not diagnosed).
 
+use super::dns::DnsTally;
 use super::fallback::FallbackTally;
 use super::keys::ServerKey;
 use crate::analysis::network::NetworkCause;
@@ -324,6 +325,8 @@ pub(super) struct ServerTally {
     pub fallback: Option<Box<FallbackTally>>,
     /// The cipher suites HTTP/2 forbids that it selected h2 with (at most [`MAX_DISTINCT`]).
     pub h2_forbidden_suites: BTreeSet<String>,
+    /// Its flows that did not get what a DNS HTTPS answer advertised (created with the first).
+    pub dns: Option<Box<DnsTally>>,
 }
 
 /// The empty set, for groups without flows.
@@ -352,6 +355,7 @@ impl ServerTally {
             reset: false,
             fallback: None,
             h2_forbidden_suites: BTreeSet::new(),
+            dns: None,
         }
     }
 
@@ -359,6 +363,9 @@ impl ServerTally {
         self.first = self.first.min(flow.id);
         self.all.add(flow);
         self.fallback.get_or_insert_with(Box::default).add(flow);
+        if flow.dns_advertised.is_some() {
+            self.dns.get_or_insert_with(Box::default).add(flow);
+        }
         for group in Group::of(flow) {
             self.groups[group.index()]
                 .get_or_insert_with(Box::default)
