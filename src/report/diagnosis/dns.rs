@@ -138,3 +138,109 @@ pub(super) fn dns_advertised(s: &ServerFlows) -> Option<Diagnosis> {
         conclusion,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::build::{FlowPlace, flow_report};
+    use crate::report::model::DnsAdvertised;
+
+    /// A TCP flow that offered `offered`, got `selected` with `verdict`, after a DNS answer
+    /// advertising `alpn`.
+    fn flow(
+        alpn: &[&str],
+        no_default_alpn: bool,
+        offered: &[&str],
+        selected: Option<&str>,
+        verdict: VerdictKind,
+    ) -> FlowReport {
+        let facts = crate::analysis::FlowFacts::default();
+        let place = FlowPlace {
+            capture: 0,
+            stream_base: 0,
+        };
+        let mut flow = flow_report(&facts, crate::analysis::judge(&facts), place);
+        flow.transport = Transport::Tcp;
+        flow.alpn_offered = offered.iter().map(|s| s.to_string()).collect();
+        flow.alpn_selected = selected.map(str::to_string);
+        flow.verdict = verdict;
+        flow.dns_advertised = Some(DnsAdvertised {
+            name: "alpn.test".into(),
+            alpn: alpn.iter().map(|s| s.to_string()).collect(),
+            no_default_alpn,
+            frame: 1,
+        });
+        flow
+    }
+
+    /// DNS alpn, no-default-alpn, the client's offer, the selection, the verdict, and what
+    /// [`missed`] should say.
+    type Case<'a> = (
+        &'a [&'a str],
+        bool,
+        &'a [&'a str],
+        Option<&'a str>,
+        VerdictKind,
+        Option<&'a str>,
+    );
+
+    #[test]
+    fn what_counts_as_not_getting_what_dns_advertised() {
+        use VerdictKind::*;
+        let h2_h1 = ["h2", "http/1.1"];
+        let cases: [Case; 8] = [
+            // The server gave the advertised protocol the client ranked first.
+            (&["h3", "h2"], false, &h2_h1, Some("h2"), Agreed, None),
+            // It did not: another one, none, or alert 120.
+            (
+                &["h3", "h2"],
+                false,
+                &h2_h1,
+                Some("http/1.1"),
+                Downgraded,
+                Some("h2"),
+            ),
+            (&["h2"], false, &["h2"], None, ServerDeclined, Some("h2")),
+            (&["h2"], false, &h2_h1, None, NoCommonProtocol, Some("h2")),
+            // TLS 1.3 hid the selection: nothing is proven.
+            (&["h2"], false, &h2_h1, None, Hidden, None),
+            // Only h3 advertised: for TCP that leaves the default http/1.1, which it got.
+            (&["h3"], false, &h2_h1, Some("http/1.1"), Downgraded, None),
+            // no-default-alpn: http/1.1 is not advertised, h2 not offered.
+            (&["h2"], true, &["http/1.1"], Some("http/1.1"), Agreed, None),
+            // The client ranked the default http/1.1 first and got it.
+            (
+                &["h2"],
+                false,
+                &["http/1.1", "h2"],
+                Some("http/1.1"),
+                Agreed,
+                None,
+            ),
+        ];
+        for (alpn, no_default, offered, selected, verdict, expected) in cases {
+            let f = flow(alpn, no_default, offered, selected, verdict);
+            assert_eq!(missed(&f), expected, "{alpn:?} {offered:?} {selected:?}");
+        }
+    }
+
+    #[test]
+    fn quic_counts_only_unanswered_initials_offering_an_advertised_protocol() {
+        let mut f = flow(&["h3"], true, &["h3"], None, VerdictKind::Incomplete);
+        f.transport = Transport::Quic;
+        assert_eq!(missed(&f), None, "no network cause");
+        f.network_cause = Some(NetworkCause::QuicInitialsUnanswered);
+        assert_eq!(missed(&f), Some("h3"));
+        f.alpn_offered = vec!["doq".into()];
+        assert_eq!(missed(&f), None, "h3 not offered");
+    }
+
+    #[test]
+    fn a_flow_without_a_dns_answer_adds_nothing() {
+        let mut f = flow(&["h2"], false, &["h2"], None, VerdictKind::ServerDeclined);
+        f.dns_advertised = None;
+        let mut tally = DnsTally::default();
+        tally.add(&f);
+        assert_eq!(tally.flows.count, 0);
+    }
+}
