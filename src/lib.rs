@@ -16,6 +16,7 @@
 //! tls       DirectionParser: records, handshake messages, decryption ──► TlsEvents
 //!    │      quic (beside tls): UDP payloads ──► Initial and Handshake packets opened ──►
 //!    │      frames ──► CRYPTO bytes for tls's handshake layer
+//!    │      dns (beside tls): DNS responses (port 53) ──► HTTPS / SVCB records (RFC 9460)
 //!    │
 //! analysis  FlowFacts ──► Verdict { kind, detail, evidence frames }; network view
 //!    │

@@ -7,7 +7,7 @@
 //! rest; id lists stop after [`LISTED_IDS`] with "and N more", and the report says what it
 //! collapsed (the JSON report keeps every flow). With several captures, every table and frame
 //! list names the capture its frames belong to. DNS HTTPS and SVCB records follow the summary
-//! (at most [`dns::DNS_ROWS`] rows).
+//! (at most 50 rows, `dns::DNS_ROWS`).
 
 mod capture;
 mod dns;
