@@ -230,3 +230,72 @@ fn redaction_hides_the_names_and_hints_of_dns_records() {
         assert!(!out.contains("127.0.0.1"), "{format}: {out}");
     }
 }
+
+#[test]
+fn each_capture_matches_its_own_answers() {
+    // The same capture twice: frame numbers restart, so capture 1's flows get capture 1's
+    // answers, and the list holds both captures' records.
+    let path = fixture();
+    let out = run(&["analyze", "--format", "json", &path, &path]);
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let records: Vec<(u64, u64)> = doc["dns_https"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["capture"].as_u64().unwrap(), r["frame"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        records,
+        [
+            (0, 2),
+            (0, 23),
+            (0, 47),
+            (0, 53),
+            (0, 55),
+            (1, 2),
+            (1, 23),
+            (1, 47),
+            (1, 53),
+            (1, 55)
+        ]
+    );
+    let advertised: Vec<(u64, u64, Value)> = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_u64().unwrap(),
+                f["capture"].as_u64().unwrap(),
+                f["dns_advertised"]["frame"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        advertised,
+        [
+            (0, 0, json!(2)),
+            (2, 0, json!(23)),
+            (3, 0, json!(47)),
+            (4, 1, json!(2)),
+            (6, 1, json!(23)),
+            (7, 1, json!(47)),
+        ]
+    );
+    let kinds: Vec<&str> = doc["diagnosis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "server_without_h2",
+            "dns_advertised_not_negotiated",
+            "dns_advertised_not_negotiated"
+        ]
+    );
+    assert_eq!(numbers(&doc["diagnosis"][1]["flows"]), [0, 4]);
+}
