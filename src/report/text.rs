@@ -144,7 +144,9 @@ pub fn render_summary_only(
             )?;
         }
     }
-    render_summary(report, listed_not_tls, &Style { color }, out)
+    let style = Style { color };
+    render_dns_https(report, &style, out)?;
+    render_summary(report, listed_not_tls, &style, out)
 }
 
 /// One flow's block: the header line, what was offered and selected, the verdict, and what the
