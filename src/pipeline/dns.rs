@@ -387,4 +387,51 @@ mod tests {
             assert_eq!(f.dns_advertised, None, "{f:?}");
         }
     }
+
+    /// A UDP datagram from the DNS server (port 53) to the client, IPv4, raw IP.
+    fn udp_from_53(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ipv4([192, 0, 2, 53], [192, 0, 2, 1], 64)
+            .udp(53, 40000)
+            .write(&mut out, payload)
+            .expect("a packet");
+        out
+    }
+
+    #[test]
+    fn malformed_svc_params_are_notes_and_garbage_on_port_53_is_counted() {
+        // An HTTPS answer whose alpn value claims 9 bytes where 3 are left.
+        let mut msg = framed("a")[2..].to_vec();
+        let at = msg.len() - 4; // the alpn SvcParamValue length, low byte
+        msg[at] = 9;
+        let packets = [udp_from_53(&msg), udp_from_53(b"\x00\x01\x81")];
+        let mut analyzer = super::super::Analyzer::new(Default::default());
+        analyzer.begin_capture(0);
+        for (i, packet) in packets.iter().enumerate() {
+            analyzer.frame(&crate::capture::Frame {
+                number: i as u64 + 1,
+                timestamp: crate::capture::Timestamp(i as i64 * 1000),
+                link_type: crate::capture::LinkType::RAW,
+                data: packet,
+                original_len: packet.len() as u32,
+            });
+        }
+        let capture = analyzer.end_capture("test", &super::super::tests::summary());
+        let report = analyzer.into_report(vec![capture]);
+        let decode = &report.captures[0].decode;
+        assert_eq!(
+            (decode.dns_messages, decode.dns_malformed, decode.other_ip),
+            (2, 1, 2)
+        );
+        let [record] = report.dns_https.as_slice() else {
+            panic!("one record: {:?}", report.dns_https);
+        };
+        assert_eq!((record.frame, record.name.as_str()), (1, "a.test"));
+        assert!(record.alpn.is_empty());
+        assert_eq!(
+            record.notes,
+            ["SvcParam alpn claims 9 bytes, 3 left in the record; the rest is not read"]
+        );
+        assert!(report.flows.is_empty());
+    }
 }
