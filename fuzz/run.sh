@@ -13,6 +13,8 @@
 #
 # quic_initial reads one UDP payload: at most 2048 bytes, room for a 1200-byte client Initial
 # (RFC 9000 §14.1) with other packets coalesced after it.
+#
+# dns_response reads one DNS message: at most 4096 bytes, the usual EDNS(0) UDP payload size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=$1
@@ -22,5 +24,6 @@ flags=(-max_total_time="$seconds" -timeout=10 -print_final_stats=1)
 case $target in
   capture | extract | pcapng_secrets) flags+=(-max_len=16384) ;;
   quic_initial) flags+=(-max_len=2048) ;;
+  dns_response) flags+=(-max_len=4096) ;;
 esac
 exec cargo +nightly fuzz run --sanitizer "${FUZZ_SANITIZER:-address}" "$target" -- "${flags[@]}" "$@"

@@ -12,12 +12,14 @@
 #   quic_initial    the sample packets of RFC 9001 and RFC 9369 Appendix A
 #                   (src/quic/testdata/*.hex): client and server Initials, Retry, the ChaCha20
 #                   short-header packet; and the two server Initials coalesced with zero padding
+#   dns_response    the payloads of UDP datagrams to or from port 53 in the Ethernet pcaps
+#                   (dns-https-records.pcap: HTTPS and SVCB answers, a CNAME, queries)
 set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=../fixtures
 max=$((256 * 1024))
 mkdir -p corpus/capture corpus/extract corpus/pcapng_secrets corpus/keylog corpus/tls_chunking \
-  corpus/quic_initial
+  corpus/quic_initial corpus/dns_response
 
 # A two-byte big-endian length prefix.
 be16() { printf "\\x$(printf %02x $(($1 >> 8)))\\x$(printf %02x $(($1 & 255)))"; }
@@ -74,6 +76,21 @@ for path in sorted(glob.glob(os.path.join(fixtures, "*.pcap"))):
             continue
         seen.add((key, seq))
         streams.setdefault(key, bytearray()).extend(payload)
+    dns = 0
+    at = 24
+    while at + 16 <= len(data):
+        caplen = struct.unpack(order + "I", data[at + 8:at + 12])[0]
+        frame = data[at + 16:at + 16 + caplen]
+        at += 16 + caplen
+        if len(frame) < 14 + 20 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
+            continue
+        udp = frame[14 + (frame[14] & 15) * 4:]
+        if len(udp) < 8 or 53 not in struct.unpack(">HH", udp[:4]):
+            continue
+        name = "%s.dns%d" % (os.path.basename(path), dns)
+        with open(os.path.join("corpus", "dns_response", name), "wb") as out:
+            out.write(bytes(udp[8:]))
+        dns += 1
     for n, stream in enumerate(streams.values()):
         if n >= 8:
             break

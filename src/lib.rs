@@ -17,6 +17,7 @@
 //! tls       DirectionParser: records, handshake messages, decryption ──► TlsEvents
 //!    │      quic (beside tls): UDP payloads ──► Initial and Handshake packets opened ──►
 //!    │      frames ──► CRYPTO bytes for tls's handshake layer
+//!    │      dns (beside tls): DNS responses (port 53) ──► HTTPS / SVCB records (RFC 9460)
 //!    │
 //! analysis  FlowFacts ──► Verdict { kind, detail, evidence frames }; network view
 //!    │
@@ -34,6 +35,7 @@
 pub mod analysis;
 pub mod capture;
 pub mod decode;
+pub mod dns;
 pub mod extract;
 pub mod flow;
 pub mod pipeline;

@@ -206,6 +206,7 @@ fn analyze(mut config: cli::Config) -> ExitCode {
             tool: report::model::Tool::default(),
             flows: to_extract,
             captures,
+            dns_https: Vec::new(),
             diagnosis: Vec::new(),
             summary: report::model::Summary::default(),
         };

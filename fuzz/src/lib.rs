@@ -195,7 +195,7 @@ pub fn check_json(format: Format, out: &[u8]) {
                 );
             }
         }
-        Format::Jsonl => {
+        Format::Jsonl | Format::Ecs => {
             for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                 if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(line) {
                     panic!(

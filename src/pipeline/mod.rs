@@ -34,6 +34,7 @@
 mod activity;
 mod budget;
 mod correction;
+mod dns;
 pub mod files;
 #[cfg(feature = "live")]
 pub mod live;
@@ -62,6 +63,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tcp::{Context, Progress, Reported, TcpConnection};
 
+pub use dns::MAX_DNS_HTTPS_RECORDS;
 pub use output::MAX_WAITING_REPORTS;
 
 pub use budget::DEFAULT_MEMORY_BUDGET;
@@ -166,6 +168,8 @@ pub struct Analyzer {
     /// missing: judged when the capture ends, once its own drop counters (which pcapng writes
     /// at the end) are known. At most [`MAX_DEFERRED_FLOWS`].
     deferred: Vec<FlowFacts>,
+    /// DNS HTTPS and SVCB answers seen (UDP and TCP port 53).
+    dns: dns::DnsLog,
 }
 
 /// Most flows whose judgement waits for the capture's drop counters; later ones are judged at
@@ -216,6 +220,7 @@ impl Analyzer {
             ready: Vec::new(),
             capture_drops: 0,
             deferred: Vec::new(),
+            dns: dns::DnsLog::default(),
         }
     }
 
@@ -234,6 +239,7 @@ impl Analyzer {
         self.defrag = Defragmenter::new();
         self.tls_servers.clear();
         self.capture_drops = 0;
+        self.dns.begin_capture();
     }
 
     /// The capture's own counters say it dropped `packets` packets (libpcap's statistics of a
@@ -363,6 +369,10 @@ impl Analyzer {
 
     /// One TCP segment: to its connection, made (or remade, on port reuse) when needed.
     fn segment(&mut self, frame: &Frame<'_>, seg: &Segment<'_>) {
+        if dns::DnsLog::wants_segment(seg) {
+            // DNS over TCP: its answers are read apart; the connection is a flow all the same.
+            self.dns.segment(self.capture, frame.number, seg);
+        }
         let src = Endpoint {
             ip: seg.src_ip,
             port: seg.src_port,
@@ -476,6 +486,12 @@ impl Analyzer {
             ip: udp.dst_ip,
             port: udp.dst_port,
         };
+        if dns::DnsLog::wants(udp) {
+            // DNS, not QUIC: still "IP but not TCP" in the decode counts.
+            self.decode.other_ip += 1;
+            self.dns.datagram(self.capture, frame, udp);
+            return;
+        }
         let (key, side) = FlowKey::of(Transport::Udp, src, dst);
         let slot = match self.flows.get_mut(&key) {
             Some(slot) => slot,
@@ -622,7 +638,8 @@ impl Analyzer {
         let reported = if verdict.kind == VerdictKind::NotTls {
             Reported::NotTls
         } else {
-            let report = build::flow_report(&facts, verdict, self.place());
+            let mut report = build::flow_report(&facts, verdict, self.place());
+            self.dns.advertise(&mut report);
             self.ready.push(Streamed::Flow(report.clone()));
             Reported::Streamed(Box::new(report))
         };
@@ -843,6 +860,9 @@ impl Analyzer {
         self.defrag.finish();
         self.decode.datagrams_reassembled = self.defrag.completed;
         self.decode.datagrams_incomplete = self.defrag.abandoned;
+        self.decode.dns_messages = self.dns.responses;
+        self.decode.dns_malformed = self.dns.malformed;
+        self.decode.dns_https_omitted = self.dns.omitted;
         let capture_gap_flows = std::mem::take(&mut self.capture_gap_flows);
         let tally = CaptureTally {
             decode: self.decode,
@@ -898,7 +918,8 @@ impl Analyzer {
                 return None;
             }
         }
-        let report = build::flow_report(facts, verdict, self.place());
+        let mut report = build::flow_report(facts, verdict, self.place());
+        self.dns.advertise(&mut report);
         if self.options.stream {
             self.ready.push(Streamed::Flow(report.clone()));
         }
@@ -913,7 +934,8 @@ impl Analyzer {
         facts: &FlowFacts,
         verdict: analysis::Verdict,
     ) -> FlowReport {
-        let now = build::flow_report(facts, verdict, self.place());
+        let mut now = build::flow_report(facts, verdict, self.place());
+        self.dns.advertise(&mut now);
         let Some(correction) = correction::correct(&streamed, now) else {
             return streamed;
         };
@@ -933,6 +955,7 @@ impl Analyzer {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
             captures,
+            dns_https: self.dns.take_records(),
             diagnosis: self.output.diagnosis.conclusions(),
             flows: self.output.take().into_iter().map(|f| *f).collect(),
             summary: self.output.summary.summary(self.non_tls_flows),

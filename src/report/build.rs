@@ -21,6 +21,35 @@ pub struct FlowPlace {
     pub stream_base: u64,
 }
 
+/// The report of one HTTPS or SVCB record answered in frame `frame` of capture `capture`.
+pub fn dns_https_report(
+    capture: usize,
+    frame: u64,
+    record: &crate::dns::ServiceRecord,
+) -> DnsHttpsReport {
+    let p = &record.params;
+    DnsHttpsReport {
+        capture,
+        frame,
+        rtype: if record.rtype == crate::dns::RecordType::SVCB {
+            ServiceRecordType::Svcb
+        } else {
+            ServiceRecordType::Https
+        },
+        name: record.owner.0.clone(),
+        query: (record.query.folded() != record.owner.folded()).then(|| record.query.0.clone()),
+        priority: record.priority,
+        target: record.target.0.clone(),
+        alpn: p.alpn.iter().map(|a| a.escaped()).collect(),
+        no_default_alpn: p.no_default_alpn,
+        port: p.port,
+        ech: p.ech,
+        ipv4hint: p.ipv4hint.iter().map(|a| a.to_string()).collect(),
+        ipv6hint: p.ipv6hint.iter().map(|a| a.to_string()).collect(),
+        notes: p.notes.iter().map(|n| n.to_string()).collect(),
+    }
+}
+
 fn endpoint_report(e: Endpoint) -> EndpointReport {
     EndpointReport {
         ip: e.ip,
@@ -120,6 +149,7 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
             .as_ref()
             .map(|q| super::quic::quic_report(facts, q)),
         network: view.finding.clone(),
+        dns_advertised: None,
         notes: notes(facts, alpn_selected_for_notes.as_deref()),
     };
     report.community_id = super::community_id::of_flow(&report);

@@ -19,16 +19,18 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 #[derive(Serialize)]
 struct AfterFlows<'a> {
     captures: &'a [super::model::CaptureReport],
+    dns_https: &'a [super::model::DnsHttpsReport],
     diagnosis: &'a [super::model::Diagnosis],
     summary: &'a super::model::Summary,
 }
 
 /// The end of a JSON report streamed flow by flow, after its `flows` array and a comma:
-/// `"captures":[…],"diagnosis":[…],"summary":{…}}` and a newline; the same bytes as
+/// `"captures":[…],"dns_https":[…],"diagnosis":[…],"summary":{…}}` and a newline; the same bytes as
 /// [`render`] writes after the flows.
 pub fn render_after_flows(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let after = AfterFlows {
         captures: &report.captures,
+        dns_https: &report.dns_https,
         diagnosis: &report.diagnosis,
         summary: &report.summary,
     };
@@ -80,8 +82,26 @@ pub fn render_correction_line(
     out.flush()
 }
 
-/// The summary line that ends a JSON-lines report.
+/// A DNS HTTPS/SVCB record line: `{"type": "dns_https", "capture": …, "frame": …, …}`.
+#[derive(Serialize)]
+struct DnsHttpsLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    record: &'a super::model::DnsHttpsReport,
+}
+
+/// The end of a JSON-lines report: one `{"type": "dns_https", …}` line per DNS HTTPS or SVCB
+/// record (known only at the end: the list spans the run), then the summary line.
 pub fn render_summary_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for record in &report.dns_https {
+        let line = DnsHttpsLine {
+            kind: "dns_https",
+            record,
+        };
+        serde_json::to_writer(&mut *out, &line).map_err(io::Error::from)?;
+        writeln!(out)?;
+    }
     let line = SummaryLine {
         kind: "summary",
         schema_version: report.schema_version,

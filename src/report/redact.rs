@@ -16,7 +16,7 @@
 //! to the whole report model, so every format is covered; key material is never in the model
 //! to begin with.
 
-use super::model::{FlowReport, Report};
+use super::model::{DnsHttpsReport, FlowReport, Report};
 use crate::tls::starttls::StartTlsProtocol;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -265,6 +265,9 @@ impl Redactor {
                     .to_string();
             }
         }
+        if let Some(dns) = &mut flow.dns_advertised {
+            dns.name = self.name(&dns.name.clone());
+        }
         if let Some(cert) = &mut flow.server_certificate {
             cert.subject = self.distinguished_name(&cert.subject.clone());
             cert.issuer = self.distinguished_name(&cert.issuer.clone());
@@ -289,10 +292,31 @@ impl Redactor {
             self.redact_flow(flow);
         }
         self.redact_captures(report);
+        self.redact_dns_https(&mut report.dns_https);
         let non_tls = report.summary.non_tls_flows;
         report.summary = super::summary::summarize(&report.flows, non_tls);
         report.diagnosis = super::diagnosis::diagnose(&report.flows);
         self.redact_command_line(&mut report.tool);
+    }
+
+    /// Redacts DNS HTTPS and SVCB records: their names and targets (`.` stays), and their
+    /// address hints.
+    pub fn redact_dns_https(&mut self, records: &mut [DnsHttpsReport]) {
+        for record in records {
+            record.name = self.name(&record.name.clone());
+            if let Some(query) = &record.query {
+                record.query = Some(self.name(&query.clone()));
+            }
+            if record.target != "." {
+                record.target = self.name(&record.target.clone());
+            }
+            for hint in record.ipv4hint.iter_mut().chain(record.ipv6hint.iter_mut()) {
+                *hint = match hint.parse::<IpAddr>() {
+                    Ok(a) => self.address(a).to_string(),
+                    Err(_) => "redacted".into(),
+                };
+            }
+        }
     }
 
     /// Redacts the captures of a report: their paths, also inside their warnings.

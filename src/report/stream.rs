@@ -143,6 +143,7 @@ impl<'a> ReportWriter<'a> {
     pub fn finish(mut self, mut rest: Report) -> io::Result<()> {
         if let Some(redactor) = &mut self.redactor {
             redactor.redact_captures(&mut rest);
+            redactor.redact_dns_https(&mut rest.dns_https);
         }
         rest.tool = self.tool.clone();
         rest.summary = self.summary.summary(rest.summary.non_tls_flows);

@@ -1,8 +1,8 @@
 //! The text renderer: a compact block per flow and a summary, readable at 100 columns.
 
 use super::model::{
-    AlpnSource, FlowReport, HandshakeEndEvidenceReport, QuicReport, Report, RetryIntegrityReport,
-    StartTlsReport, Transport,
+    AlpnSource, DnsAdvertised, FlowReport, HandshakeEndEvidenceReport, QuicReport, Report,
+    RetryIntegrityReport, StartTlsReport, Transport,
 };
 use super::words::plural;
 use crate::analysis::StartTlsOutcome;
@@ -75,6 +75,7 @@ pub fn render_end(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let style = Style { color };
+    render_dns_https(report, &style, out)?;
     for capture in &report.captures {
         writeln!(
             out,
@@ -91,6 +92,32 @@ pub fn render_end(
     }
     writeln!(out)?;
     render_summary(report, listed_not_tls, &style, out)
+}
+
+/// The DNS HTTPS and SVCB records of the run, one line each (nothing when there are none):
+/// `dns https frame 3: HTTPS example.com priority 1 target . alpn h2`.
+fn render_dns_https(report: &Report, style: &Style, out: &mut dyn Write) -> io::Result<()> {
+    let multi = report.captures.len() > 1;
+    for record in &report.dns_https {
+        let place = if multi {
+            format!("capture {} frame {}", record.capture, record.frame)
+        } else {
+            format!("frame {}", record.frame)
+        };
+        writeln!(
+            out,
+            "{} {place}: {}",
+            style.paint("1", "dns https"),
+            record.describe()
+        )?;
+        for note in &record.notes {
+            writeln!(out, "  {} {note}", style.paint("33", "note:"))?;
+        }
+    }
+    if !report.dns_https.is_empty() {
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 /// The summary alone (end of a live capture, whose flows were streamed);
@@ -118,7 +145,9 @@ pub fn render_summary_only(
             )?;
         }
     }
-    render_summary(report, listed_not_tls, &Style { color }, out)
+    let style = Style { color };
+    render_dns_https(report, &style, out)?;
+    render_summary(report, listed_not_tls, &style, out)
 }
 
 /// One flow's block: the header line, what was offered and selected, the verdict, and what the
@@ -245,6 +274,9 @@ fn render_negotiation(flow: &FlowReport, out: &mut dyn Write) -> io::Result<()> 
         field(out, "starttls", &starttls_text(starttls))?;
     }
     field(out, "SNI", flow.sni.as_deref().unwrap_or("(none)"))?;
+    if let Some(dns) = &flow.dns_advertised {
+        field(out, "DNS HTTPS", &dns_advertised_text(dns))?;
+    }
     field(out, "offered", &offered_text(flow))?;
     field(out, "selected", &selected_text(flow))
 }
@@ -279,6 +311,21 @@ pub(crate) fn starttls_text(s: &StartTlsReport) -> String {
         _ => "request not captured".into(),
     };
     format!("{protocol}: {command}, {answer}")
+}
+
+/// `alpn h2, http/1.1 for example.com (frame 3)`; `(no alpn; http/1.1 by default)`.
+pub(crate) fn dns_advertised_text(dns: &DnsAdvertised) -> String {
+    let alpn = if dns.alpn.is_empty() {
+        "no alpn".to_string()
+    } else {
+        format!("alpn {}", dns.alpn.join(", "))
+    };
+    let default = if dns.no_default_alpn {
+        ", no-default-alpn"
+    } else {
+        ""
+    };
+    format!("{alpn}{default} for {} (frame {})", dns.name, dns.frame)
 }
 
 /// What the client offered, or why that is unknown.

@@ -20,6 +20,7 @@
 //! `keys` tells servers and services apart, `findings` draws each conclusion, `words` writes
 //! the pieces of its sentence.
 
+mod dns;
 mod fallback;
 mod findings;
 mod keys;
@@ -178,6 +179,7 @@ fn diagnose_server(server: &str, tally: &ServerTally, out: &mut Vec<Diagnosis>) 
         client_prefers_http1(&s),
         no_common_protocol(&s),
         needs_keys(&s),
+        dns::dns_advertised(&s),
     ];
     out.extend(findings.into_iter().flatten());
 }

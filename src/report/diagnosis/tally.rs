@@ -8,6 +8,7 @@
 //! distinct values of each kind per group, [`MAX_DIAGNOSED_SERVERS`] servers (flows to later
 //! servers are counted, not diagnosed).
 
+use super::dns::DnsTally;
 use super::fallback::FallbackTally;
 use super::keys::ServerKey;
 use crate::analysis::network::NetworkCause;
@@ -387,6 +388,8 @@ pub(super) struct ServerTally {
     pub http1_first_ja4: BTreeSet<String>,
     /// A [`Group::Http1First`] flow has no JA4 (its ClientHello was cut short).
     pub http1_first_without_ja4: bool,
+    /// Its flows that did not get what a DNS HTTPS answer advertised (created with the first).
+    pub dns: Option<Box<DnsTally>>,
 }
 
 /// The empty set, for groups without flows.
@@ -417,6 +420,7 @@ impl ServerTally {
             h2_forbidden_suites: BTreeSet::new(),
             http1_first_ja4: BTreeSet::new(),
             http1_first_without_ja4: false,
+            dns: None,
         }
     }
 
@@ -424,6 +428,9 @@ impl ServerTally {
         self.first = self.first.min(flow.id);
         self.all.add(flow);
         self.fallback.get_or_insert_with(Box::default).add(flow);
+        if flow.dns_advertised.is_some() {
+            self.dns.get_or_insert_with(Box::default).add(flow);
+        }
         for group in Group::of(flow) {
             self.groups[group.index()]
                 .get_or_insert_with(Box::default)

@@ -59,6 +59,13 @@ fn render_handshake_rows(flow: &FlowReport, multi: bool, out: &mut dyn Write) ->
         "| SNI | {} |",
         flow.sni.as_deref().map(code).unwrap_or_else(|| "-".into())
     )?;
+    if let Some(dns) = &flow.dns_advertised {
+        writeln!(
+            out,
+            "| DNS HTTPS | {} |",
+            cell(&crate::report::text::dns_advertised_text(dns))
+        )?;
+    }
     let offered: Vec<String> = flow.alpn_offered.iter().map(|p| code(p)).collect();
     writeln!(
         out,

@@ -6,9 +6,11 @@
 //! [`GROUP_EXAMPLES`] flows and otherwise as a count, a table of examples and the ids of the
 //! rest; id lists stop after [`LISTED_IDS`] with "and N more", and the report says what it
 //! collapsed (the JSON report keeps every flow). With several captures, every table and frame
-//! list names the capture its frames belong to.
+//! list names the capture its frames belong to. DNS HTTPS and SVCB records follow the summary
+//! (at most 50 rows, `dns::DNS_ROWS`).
 
 mod capture;
+mod dns;
 mod findings;
 mod flow;
 mod lossy;
@@ -50,6 +52,7 @@ pub fn render_tallied(
     writeln!(out)?;
     render_findings(report, tally, out)?;
     render_summary(report, tally, out)?;
+    dns::render_dns_https(report, out)?;
     render_lossy_flows(report, tally, out)?;
     render_problem_flows(report, tally, out)?;
     render_metadata(report, out)

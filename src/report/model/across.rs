@@ -42,6 +42,9 @@ pub enum DiagnosisKind {
     /// One address, port and SNI reached over QUIC and over TCP: one transport gets a protocol
     /// selected, the other never does.
     TransportsDiffer,
+    /// A DNS HTTPS record (RFC 9460) advertised a protocol the clients offered, and the server
+    /// did not negotiate it (or its QUIC port did not answer).
+    DnsAdvertisedNotNegotiated,
 }
 
 impl DiagnosisKind {
@@ -63,6 +66,7 @@ impl DiagnosisKind {
             DiagnosisKind::NeedsKeys => "needs_keys",
             DiagnosisKind::QuicFallback => "quic_fallback",
             DiagnosisKind::TransportsDiffer => "transports_differ",
+            DiagnosisKind::DnsAdvertisedNotNegotiated => "dns_advertised_not_negotiated",
         }
     }
 }

@@ -122,4 +122,21 @@ pub struct DecodeCounts {
     pub unsupported_link: u64,
     /// Packets of new flows left out because the flow table was full.
     pub flows_not_tracked: u64,
+    /// DNS messages read: UDP datagrams to or from port 53 (queries and responses; counted in
+    /// `other_ip` too) and messages of TCP streams from port 53 (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dns_messages: u64,
+    /// Messages that did not parse as DNS, and DNS-over-TCP segments not read (a gap, a cut
+    /// segment, a stream begun before the capture, too many streams at once) (absent when
+    /// none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dns_malformed: u64,
+    /// HTTPS and SVCB records beyond the report's cap, not listed (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dns_https_omitted: u64,
+}
+
+/// For `skip_serializing_if`: absent when zero.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -7,6 +7,7 @@
 
 mod across;
 mod capture;
+mod dns;
 mod live;
 mod quic;
 mod tcp;
@@ -14,6 +15,7 @@ mod tls;
 
 pub use across::{Diagnosis, DiagnosisKind, ServerSummary, Summary};
 pub use capture::{CaptureReport, CaptureStatistics, DecodeCounts, MemoryUse};
+pub use dns::{DnsAdvertised, DnsHttpsReport, ServiceRecordType};
 pub use live::{CorrectedField, Correction, PreviousConclusion};
 pub use quic::{
     BySender, CloseFrameType, CloseReport, FramesReport, HandshakeEndEvidenceReport,
@@ -50,6 +52,10 @@ pub struct Report {
     pub flows: Vec<FlowReport>,
     /// One entry per capture read.
     pub captures: Vec<CaptureReport>,
+    /// Every DNS HTTPS and SVCB record answered in the captures, in frame order (at most
+    /// [`crate::pipeline::MAX_DNS_HTTPS_RECORDS`]; `captures[].decode.dns_https_omitted`
+    /// counts the rest), whether or not a connection followed.
+    pub dns_https: Vec<DnsHttpsReport>,
     /// Conclusions across flows, per server.
     pub diagnosis: Vec<Diagnosis>,
     /// Counts over the flows.
@@ -153,6 +159,9 @@ pub struct FlowReport {
     pub quic: Option<QuicReport>,
     /// A sentence about loss in a handshake that got its ServerHello, or null.
     pub network: Option<String>,
+    /// The DNS HTTPS answer for the flow's name that came last before the flow, when the
+    /// capture holds one.
+    pub dns_advertised: Option<DnsAdvertised>,
     /// Reassembly gaps, caps hit, malformed data.
     pub notes: Vec<String>,
 }
