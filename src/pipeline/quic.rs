@@ -400,7 +400,15 @@ impl QuicConnection {
         // The Destination Connection ID of the datagram's first packet, when it is a long one.
         let mut first_dcid: Option<&[u8]> = None;
         for packet in packets(udp.payload) {
-            let Ok(packet) = packet else { break };
+            let packet = match packet {
+                Ok(packet) => packet,
+                Err(e) => {
+                    if frame.original_len as usize > frame.data.len() {
+                        self.cut_handshake_packet(side, frame, udp.payload.get(e.offset..));
+                    }
+                    break;
+                }
+            };
             match packet {
                 Packet::Long(long) => {
                     if first_dcid.is_none() {
@@ -531,6 +539,23 @@ impl QuicConnection {
         self.initial_keys
             .push((header.version, dcid, Box::new(keys)));
         true
+    }
+
+    /// A Handshake packet whose header the capture holds but whose payload it cut short (a
+    /// snaplen): counted with its side's Handshake packets, as Wireshark lists it.
+    fn cut_handshake_packet(&mut self, side: Side, frame: &Frame<'_>, rest: Option<&[u8]>) {
+        let Some(header) = rest.and_then(cut_long_header) else {
+            return;
+        };
+        if header.ty != LongType::Handshake || self.client.is_none() {
+            return;
+        }
+        let sent = if self.client == Some(side) {
+            &mut self.facts.client_handshakes
+        } else {
+            &mut self.facts.server_handshakes
+        };
+        sent.add(frame.number);
     }
 
     /// A packet of the other side than the one a cut Initial named the client: the keys of
