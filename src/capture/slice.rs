@@ -11,15 +11,24 @@
 use super::blocks::{BlockHandler, MAX_BLOCK_BYTES, describe_parse_error};
 use super::{CaptureError, CaptureEvent, CaptureSummary, CaptureWarning};
 use pcap_parser::nom::{Err as NomErr, IResult};
-use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
+use pcap_parser::pcap::{
+    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
+};
 use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
 /// The container, once recognised by [`SliceParser`].
 #[derive(Clone, Copy)]
 enum Container {
-    Pcapng { big_endian: bool },
-    Pcap { big_endian: bool },
+    Pcapng {
+        big_endian: bool,
+    },
+    /// `modified`: the "modified" pcap of magic 0xa1b2cd34 (Kuznetsov's patch: 24-byte record
+    /// headers), read as `pcap-parser`'s streaming reader and Wireshark read it.
+    Pcap {
+        big_endian: bool,
+        modified: bool,
+    },
 }
 
 /// How a run of blocks ended: at the end of the piece, or at a block that did not parse.
@@ -110,9 +119,16 @@ impl SliceParser {
         match parse_pcap_header(data) {
             Ok((tail, header)) => {
                 let big_endian = header.is_bigendian();
+                let modified = header.is_modified_format();
                 self.handler
                     .block(PcapBlockOwned::LegacyHeader(header), on_event);
-                Ok(Some((Container::Pcap { big_endian }, tail)))
+                Ok(Some((
+                    Container::Pcap {
+                        big_endian,
+                        modified,
+                    },
+                    tail,
+                )))
             }
             Err(NomErr::Incomplete(_)) if !last => Ok(None),
             Err(_) => Err(super::summary::not_a_capture(data, last)),
@@ -198,8 +214,13 @@ fn next_block<'d>(
             }
             Ok((tail, PcapBlockOwned::NG(block)))
         }
-        Container::Pcap { big_endian } => {
-            let parse = if *big_endian {
+        Container::Pcap {
+            big_endian,
+            modified,
+        } => {
+            let parse = if *modified {
+                parse_pcap_frame_modified
+            } else if *big_endian {
                 parse_pcap_frame_be
             } else {
                 parse_pcap_frame

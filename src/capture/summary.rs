@@ -182,7 +182,8 @@ pub fn not_a_capture(head: &[u8], whole: bool) -> CaptureError {
 fn header_size(head: &[u8]) -> Option<(CaptureFormat, usize)> {
     let magic: [u8; 4] = head.get(..4)?.try_into().ok()?;
     match u32::from_le_bytes(magic) {
-        0xa1b2_c3d4 | 0xd4c3_b2a1 => Some((CaptureFormat::Pcap, 24)),
+        // 0xa1b2cd34: the "modified" pcap (24-byte file header too).
+        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_cd34 => Some((CaptureFormat::Pcap, 24)),
         0xa1b2_3c4d | 0x4d3c_b2a1 => Some((CaptureFormat::PcapNanosecond, 24)),
         0x0a0d_0d0a => {
             // The block length follows in the byte order the magic after it names.

@@ -299,3 +299,24 @@ fn a_long_capture_and_a_large_record_are_read_whole() {
     assert_eq!(frames[100].2, 200_000);
     assert!(frames.iter().enumerate().all(|(i, f)| f.0 == i as u64 + 1));
 }
+
+/// The "modified" pcap (magic 0xa1b2cd34, Kuznetsov's patch: each record header carries 8 more
+/// bytes — interface index, protocol, packet type, padding) is read by both readers with its
+/// longer record headers, as Wireshark reads it (a fuzz finding: the slice parser read its
+/// records as plain pcap ones, so the two readers disagreed).
+#[test]
+fn modified_pcap_records_have_longer_headers() {
+    let mut file = pcap_header(0xa1b2_cd34);
+    for (ts, data) in [(10u32, &[1u8, 2, 3][..]), (11, &[4; 10][..])] {
+        let mut r = record(ts, 5, data);
+        // The 8 extra header bytes go between the lengths and the data.
+        r.splice(16..16, [0u8, 0, 0, 1, 0, 8, 0, 0]);
+        file.extend(r);
+    }
+    let (frames, summary) = frames_of(&file);
+    let summary = summary.unwrap();
+    assert_eq!(summary.packets, 2);
+    assert!(summary.complete());
+    assert_eq!(frames[0], (1, Timestamp(10_000_005_000), 3));
+    assert_eq!(frames[1], (2, Timestamp(11_000_005_000), 10));
+}
