@@ -527,15 +527,29 @@ fn compressed_captures_are_read_directly() {
     assert_eq!(plain["flows"].as_array().unwrap().len(), 2);
     assert_eq!(plain["flows"][0]["alpn_selected"], "h2");
     assert_eq!(plain["captures"][0]["packets"], 33);
+    assert!(plain["captures"][0]["compression"].is_null());
     let dir = temp_dir("compressed");
-    for name in [
-        "tls12-h2-agreed.pcap.gz",
-        "tls12-h2-agreed.pcapng.zst",
-        "tls12-h2-agreed.pcap.xz",
+    for (name, compression) in [
+        ("tls12-h2-agreed.pcap.gz", "gzip"),
+        ("tls12-h2-agreed.pcapng.zst", "zstd"),
+        ("tls12-h2-agreed.pcap.xz", "xz"),
     ] {
         let path = fixture(name);
         let report = json(&run(&["--format", "json", &path]));
         assert_eq!(flows_and_summary(&report), expected, "{name}");
+        assert_eq!(report["captures"][0]["compression"], compression, "{name}");
+        let text = String::from_utf8(run(&[&path]).stdout).unwrap();
+        let format = if name.contains("pcapng") {
+            "pcapng"
+        } else {
+            "pcap"
+        };
+        assert!(
+            text.contains(&format!(
+                "capture {path} ({format}, {compression}-compressed, ETHERNET (1), 33 packets)"
+            )),
+            "{text}"
+        );
         // The size is the file's, as on disk.
         assert_eq!(
             report["captures"][0]["size"].as_u64(),
@@ -547,9 +561,10 @@ fn compressed_captures_are_read_directly() {
             .stdin(std::fs::File::open(&path).unwrap())
             .output()
             .unwrap();
+        let piped = json(&piped);
+        assert_eq!(flows_and_summary(&piped), expected, "{name} on stdin");
         assert_eq!(
-            flows_and_summary(&json(&piped)),
-            expected,
+            piped["captures"][0]["compression"], compression,
             "{name} on stdin"
         );
         // By magic number, not by name.

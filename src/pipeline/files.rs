@@ -221,14 +221,14 @@ fn analyze(
         } else {
             read_file(path, reading)
         };
-        let read = read.and_then(|(summary, size, sha256)| match summary {
-            Ok(summary) => Ok((summary, size, sha256)),
+        let read = read.and_then(|(summary, size, sha256, compression)| match summary {
+            Ok(summary) => Ok((summary, size, sha256, compression)),
             Err(source) => Err(AnalyzeError::Capture {
                 path: path.clone(),
                 source,
             }),
         });
-        let (summary, size, sha256) = match (read, &mut on_skip) {
+        let (summary, size, sha256, compression) = match (read, &mut on_skip) {
             (Ok(read), _) => read,
             // A read that failed midway fed flows already: it cannot be left out.
             (
@@ -258,6 +258,7 @@ fn analyze(
         let mut report =
             analyzer.end_capture_streaming(path, &summary, &mut |flows| sink.write(flows));
         report.warnings.extend(secrets_warnings);
+        report.compression = compression.map(|c| c.name().to_string());
         report.size = size;
         report.sha256 = sha256;
         captures.push(report);
@@ -318,11 +319,13 @@ struct Reading<'a> {
     sink: Sink<'a, 'a>,
 }
 
-/// What reading one capture gives: its summary (or error), its size and its digest.
+/// What reading one capture gives: its summary (or error), its size, its digest and the
+/// compression it was read through.
 type ReadOutcome = (
     Result<capture::CaptureSummary, CaptureError>,
     Option<u64>,
     Option<String>,
+    Option<capture::Compression>,
 );
 
 fn hex_digest(hasher: Sha256) -> String {
@@ -400,7 +403,7 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
                 Ok(0) => eof = true,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(CaptureError::Io(e)), Some(len), None),
+                Err(e) => return (Err(CaptureError::Io(e)), Some(len), None, None),
             }
         }
         let data = &buffer[..filled];
@@ -422,11 +425,11 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
         });
         if sink.failed() {
             // Nobody reads the report any more: stop reading.
-            return (Ok(parser.finish()), Some(len), None);
+            return (Ok(parser.finish()), Some(len), None, None);
         }
         let consumed = match consumed {
             Ok(n) => n,
-            Err(e) => return (Err(e), Some(len), None),
+            Err(e) => return (Err(e), Some(len), None, None),
         };
         if let Some(h) = &mut hasher {
             h.update(&buffer[..consumed]);
@@ -454,7 +457,7 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
         let mut sink = HashWriter(h);
         let _ = io::copy(&mut input, &mut sink);
     }
-    (Ok(parser.finish()), Some(len), hasher.map(hex_digest))
+    (Ok(parser.finish()), Some(len), hasher.map(hex_digest), None)
 }
 
 /// The captures `args` name, in order: files and `-` as given, and for a directory every file
@@ -601,9 +604,11 @@ fn read_stream(
     };
     let mut frames: u64 = 0;
     // Bytes are counted (and hashed) as they are in the file, before decompression.
+    let mut compression = None;
     let summary = capture::decompressing(&mut metered)
         .map_err(CaptureError::Io)
-        .and_then(|(input, _)| {
+        .and_then(|(input, found)| {
+            compression = found;
             capture::read_capture_limited(input, limit, |event| {
                 if let CaptureEvent::Frame(_) = &event {
                     frames += 1;
@@ -624,7 +629,12 @@ fn read_stream(
         let _ = io::copy(&mut metered, &mut io::sink());
     }
     let size = size.or(Some(count.load(Ordering::Relaxed)));
-    (summary, size, metered.hasher.take().map(hex_digest))
+    (
+        summary,
+        size,
+        metered.hasher.take().map(hex_digest),
+        compression,
+    )
 }
 #[cfg(test)]
 mod tests {
@@ -663,7 +673,7 @@ mod tests {
                     error: &mut error,
                 },
             };
-            let (summary, _, sha) = read_blocks(&file, len, size, reading);
+            let (summary, _, sha, _) = read_blocks(&file, len, size, reading);
             let summary = summary.unwrap();
             assert!(summary.complete(), "buffer {size}");
             let capture = analyzer.end_capture(path, &summary);

@@ -630,6 +630,7 @@ pub fn capture_report(
         snaplen: summary.snaplen,
         packets: summary.packets,
         bytes: summary.bytes,
+        compression: None,
         size: None,
         sha256: None,
         first_time: summary.first_time.map(|t| t.rfc3339_micros()),

@@ -82,7 +82,10 @@ pub fn render_end(
             "{} {} ({}, {}, {})",
             style.paint("1", "capture"),
             capture.path,
-            capture.format,
+            match &capture.compression {
+                Some(c) => format!("{}, {c}-compressed", capture.format),
+                None => capture.format.clone(),
+            },
             capture.link_types.join(", "),
             plural(capture.packets, "packet")
         )?;

@@ -30,7 +30,10 @@ pub(super) fn render_metadata(report: &Report, out: &mut dyn Write) -> io::Resul
             out,
             "| {i} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {stats} |",
             code(&c.path),
-            c.format,
+            match &c.compression {
+                Some(z) => format!("{} ({z}-compressed)", c.format),
+                None => c.format.clone(),
+            },
             c.size
                 .map(|s| format!("{s} bytes"))
                 .unwrap_or_else(|| "-".into()),

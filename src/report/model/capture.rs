@@ -18,6 +18,9 @@ pub struct CaptureReport {
     pub packets: u64,
     /// Captured bytes.
     pub bytes: u64,
+    /// The compression the file was read through: "gzip", "zstd" or "xz" (null when it was not
+    /// compressed). `size` and `sha256` are those of the compressed file.
+    pub compression: Option<String>,
     /// File size in bytes (null for stdin).
     pub size: Option<u64>,
     /// SHA-256 of the file (Markdown reports only; null otherwise).
