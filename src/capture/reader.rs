@@ -12,6 +12,7 @@ use super::blocks::{BlockHandler, MAX_BLOCK_BYTES, describe_parse_error};
 use super::{CaptureError, CaptureEvent, CaptureSummary, CaptureWarning};
 use pcap_parser::PcapError;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Size of the read buffer at the start: the 64 KiB a pipe holds. A capture of a few handshakes
@@ -31,6 +32,8 @@ const BUFFER_BYTES: usize = 1 << 20;
 struct FillingReader<R> {
     inner: R,
     error: Arc<Mutex<Option<String>>>,
+    /// Bytes delivered so far.
+    delivered: Arc<AtomicUsize>,
 }
 
 impl<R: Read> Read for FillingReader<R> {
@@ -39,7 +42,10 @@ impl<R: Read> Read for FillingReader<R> {
         while filled < buf.len() && !failed(&self.error) {
             match self.inner.read(&mut buf[filled..]) {
                 Ok(0) => break,
-                Ok(n) => filled += n,
+                Ok(n) => {
+                    filled += n;
+                    self.delivered.fetch_add(n, Ordering::Relaxed);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     if let Ok(mut last) = self.error.lock() {
@@ -115,6 +121,7 @@ where
     let mut input = FillingReader {
         inner: input,
         error: Arc::clone(&error),
+        delivered: Arc::default(),
     };
     // 32 bytes: a whole pcap file header, or a pcapng section header block's start.
     let mut head = [0u8; 32];
@@ -125,9 +132,11 @@ where
     let whole = got < head.len();
     let head = &head[..got];
     let mut capacity = first_capacity(head);
+    let delivered = Arc::new(AtomicUsize::new(0));
     let rest = FillingReader {
         inner: head.chain(input.inner),
         error: Arc::clone(&error),
+        delivered: Arc::clone(&delivered),
     };
     let mut reader = match pcap_parser::create_reader(capacity, rest) {
         Ok(r) => r,
@@ -138,7 +147,13 @@ where
         Err(PcapError::ReadError) => {
             return Err(CaptureError::Io(io::Error::other(read_error(&error))));
         }
-        Err(_) => return Err(super::summary::not_a_capture(head, whole)),
+        Err(_) => {
+            // The parser read as much as its buffer holds: less, and the input ended there (a
+            // header longer than the whole input is a truncated one, as the slice parser sees).
+            let total = delivered.load(Ordering::Relaxed);
+            let whole = whole || total < capacity;
+            return Err(super::summary::not_a_capture(head, whole.then_some(total)));
+        }
     };
     let mut handler = BlockHandler::new();
     handler.limit = limit;

@@ -131,7 +131,10 @@ impl SliceParser {
                 )))
             }
             Err(NomErr::Incomplete(_)) if !last => Ok(None),
-            Err(_) => Err(super::summary::not_a_capture(data, last)),
+            Err(_) => Err(super::summary::not_a_capture(
+                data,
+                last.then_some(data.len()),
+            )),
         }
     }
 

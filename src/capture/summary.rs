@@ -161,16 +161,17 @@ impl Compression {
     }
 }
 
-/// The error for a start that is no capture: a capture cut off inside its header (when `head`
-/// is the `whole` input), a compressed file named as such, else [`CaptureError::NotACapture`].
-pub fn not_a_capture(head: &[u8], whole: bool) -> CaptureError {
-    if whole
+/// The error for a start that is no capture: a capture cut off inside its header (when the
+/// input is known to end after `total` bytes, fewer than its header needs), a compressed file
+/// named as such, else [`CaptureError::NotACapture`]. `head`: the input's first bytes.
+pub fn not_a_capture(head: &[u8], total: Option<usize>) -> CaptureError {
+    if let Some(total) = total
         && let Some((format, needed)) = header_size(head)
-        && head.len() < needed
+        && total < needed
     {
         return CaptureError::TruncatedHeader {
             format,
-            bytes: head.len(),
+            bytes: total,
             needed,
         };
     }

@@ -320,3 +320,27 @@ fn modified_pcap_records_have_longer_headers() {
     assert_eq!(frames[0], (1, Timestamp(10_000_005_000), 3));
     assert_eq!(frames[1], (2, Timestamp(11_000_005_000), 10));
 }
+
+/// A pcapng whose section header block declares more bytes than the whole input (66 of
+/// 393,068, longer than the streaming reader's first look at the input) is a truncated header
+/// for both readers (a fuzz finding: the streaming one said "not a capture").
+#[test]
+fn a_section_header_longer_than_the_input_is_a_truncated_header() {
+    let mut file = vec![0x0a, 0x0d, 0x0d, 0x0a];
+    file.extend_from_slice(&393_068u32.to_le_bytes());
+    file.extend_from_slice(&[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0]);
+    file.resize(66, 0xff);
+    let (frames, result) = frames_of(&file);
+    assert!(frames.is_empty());
+    assert!(
+        matches!(
+            result,
+            Err(CaptureError::TruncatedHeader {
+                format: CaptureFormat::Pcapng,
+                bytes: 66,
+                needed: 393_068,
+            })
+        ),
+        "{result:?}"
+    );
+}
