@@ -206,6 +206,12 @@ pub struct AnalyzeArgs {
     /// Stop after reading N packets, as tcpdump -c (counted over all the captures, in order).
     #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
+    /// Read all the captures as one, frames in timestamp order: rotated files of one session
+    /// (tcpdump -C/-G) or captures of both ends of a path, so a flow that spans two files is
+    /// one flow. Frames are numbered as Wireshark numbers `mergecap -w merged.pcapng FILE…`
+    /// (open that file to find them); -c counts merged frames. Not with --extract.
+    #[arg(long, conflicts_with = "extract")]
+    pub merge: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
@@ -477,6 +483,8 @@ pub struct Config {
     pub memory: usize,
     /// Packets to read at most (`-c`), over all the captures.
     pub count: Option<u64>,
+    /// Read the captures as one, merged by timestamp (`--merge`).
+    pub merge: bool,
 }
 
 /// Flags that parse but cannot be honoured together.
@@ -543,6 +551,7 @@ impl Config {
             fail_on: args.filter.fail_on(),
             redact: args.filter.redaction(),
             count: args.count,
+            merge: args.merge,
             memory: args.memory,
             extract: args
                 .extract

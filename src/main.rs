@@ -327,6 +327,7 @@ fn read_captures(
         digest: config.digest,
         keylogs: config.keylogs.clone(),
         count: config.count,
+        merge: config.merge,
     };
     // A redacted run names no file, not even on stderr.
     let names = config

@@ -5,7 +5,7 @@
 //! pcapng Decryption Secrets Blocks are handed to the table as they appear. The driver reports
 //! progress (bytes, flows) and, on request, each file's SHA-256.
 
-use super::{Analyzer, AnalyzerOptions};
+use super::{Analyzer, AnalyzerOptions, merge};
 use crate::capture::{self, CaptureError, CaptureEvent};
 use crate::report::model::{FlowReport, Report};
 use crate::tls;
@@ -41,6 +41,11 @@ pub enum AnalyzeError {
         /// Cause.
         source: CaptureError,
     },
+    /// More captures to merge than [`merge::MAX_MERGED_FILES`].
+    TooManyToMerge {
+        /// Captures given.
+        files: usize,
+    },
     /// Writing a flow report failed (reading stopped there).
     Output {
         /// Cause.
@@ -59,6 +64,11 @@ impl fmt::Display for AnalyzeError {
             AnalyzeError::Output { source } => {
                 write!(f, "writing the report failed: {}", capture::IoCause(source))
             }
+            AnalyzeError::TooManyToMerge { files } => write!(
+                f,
+                "--merge reads at most {} captures at once, not {files}: merge them in groups first (e.g. `mergecap -w part1.pcapng FILE…`)",
+                merge::MAX_MERGED_FILES
+            ),
         }
     }
 }
@@ -70,6 +80,7 @@ impl std::error::Error for AnalyzeError {
             AnalyzeError::Capture { source, .. } => Some(source),
             AnalyzeError::KeyLog { source, .. } => Some(source),
             AnalyzeError::Output { source } => Some(source),
+            AnalyzeError::TooManyToMerge { .. } => None,
         }
     }
 }
@@ -86,6 +97,9 @@ pub struct AnalyzeOptions {
     /// Packets to read at most over all the captures, in order (`-c`, as tcpdump): the capture
     /// where the count is reached says so, later captures are not read.
     pub count: Option<u64>,
+    /// Read the captures as one (`--merge`): frames in timestamp order, numbered as
+    /// `mergecap` numbers them, so a flow that spans two files is one flow.
+    pub merge: bool,
 }
 
 /// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
@@ -190,6 +204,22 @@ fn analyze(
     }
     let mut captures: Vec<crate::report::model::CaptureReport> = Vec::new();
     let mut write_error = None;
+    if options.merge && paths.len() > 1 {
+        let capture = analyze_merged(
+            paths,
+            options,
+            &mut analyzer,
+            progress,
+            on_flow,
+            on_skip,
+            &mut write_error,
+        )?;
+        captures.push(capture);
+        if let Some(source) = write_error {
+            return Err(AnalyzeError::Output { source });
+        }
+        return Ok(analyzer.into_report(captures));
+    }
     let mut remaining = options.count;
     for (index, path) in paths.iter().enumerate() {
         if remaining == Some(0) {
@@ -204,23 +234,22 @@ fn analyze(
         // Numbered over the captures read (a skipped one takes no number).
         analyzer.begin_capture(captures.len());
         let mut secrets_warnings = Vec::new();
-        let reading = Reading {
-            index,
-            limit: remaining,
-            digest: options.digest,
+        let mut feed = AnalyzerFeed {
             analyzer: &mut analyzer,
             secrets_warnings: &mut secrets_warnings,
-            progress,
             sink: Sink {
                 on_flow: &mut *on_flow,
                 error: &mut write_error,
             },
         };
-        let read = if path == "-" {
-            Ok(read_stream(Box::new(io::stdin()), None, reading))
-        } else {
-            read_file(path, reading)
+        let reading = Reading {
+            index,
+            limit: remaining,
+            digest: options.digest,
+            consumer: &mut feed,
+            progress,
         };
+        let read = read_path(path, reading);
         let read = read.and_then(|(summary, size, sha256, compression)| match summary {
             Ok(summary) => Ok((summary, size, sha256, compression)),
             Err(source) => Err(AnalyzeError::Capture {
@@ -274,6 +303,72 @@ fn analyze(
     Ok(analyzer.into_report(captures))
 }
 
+/// Reads `paths` merged into one capture (`--merge`) and returns its report; files that cannot
+/// be read at all go to `on_skip` (an error without it).
+fn analyze_merged(
+    paths: &[String],
+    options: &AnalyzeOptions,
+    analyzer: &mut Analyzer,
+    progress: &mut dyn FnMut(Progress),
+    on_flow: &mut FlowSink<'_>,
+    on_skip: Option<&mut dyn FnMut(AnalyzeError)>,
+    write_error: &mut Option<io::Error>,
+) -> Result<crate::report::model::CaptureReport, AnalyzeError> {
+    if paths.len() > merge::MAX_MERGED_FILES {
+        return Err(AnalyzeError::TooManyToMerge { files: paths.len() });
+    }
+    analyzer.begin_capture(0);
+    let mut secrets_warnings = Vec::new();
+    let mut feed = AnalyzerFeed {
+        analyzer: &mut *analyzer,
+        secrets_warnings: &mut secrets_warnings,
+        sink: Sink {
+            on_flow: &mut *on_flow,
+            error: &mut *write_error,
+        },
+    };
+    let merged = merge::read_merged(
+        paths,
+        options.digest,
+        options.count,
+        merge::MergeTarget {
+            consumer: &mut feed,
+            progress,
+        },
+    )?;
+    let mut skipped = merged.skipped.into_iter();
+    match on_skip {
+        Some(on_skip) => skipped.for_each(on_skip),
+        None => {
+            if let Some(e) = skipped.next() {
+                return Err(e);
+            }
+        }
+    }
+    let path = merge::merged_name(&merged.files);
+    let mut sink = Sink {
+        on_flow: &mut *on_flow,
+        error: &mut *write_error,
+    };
+    let mut report =
+        analyzer.end_capture_streaming(&path, &merged.summary, &mut |flows| sink.write(flows));
+    // The files' own warnings first, as a single capture's come first.
+    report.warnings.splice(0..0, merged.warnings);
+    report.warnings.extend(secrets_warnings);
+    report.complete = report.complete && merged.files.iter().all(|f| f.complete);
+    report.size = merged
+        .files
+        .iter()
+        .try_fold(0u64, |sum, f| f.size.map(|s| sum + s));
+    report.merged = Some(merged.files);
+    Sink {
+        on_flow: &mut *on_flow,
+        error: &mut *write_error,
+    }
+    .drain(analyzer);
+    Ok(report)
+}
+
 /// The flow reports' way out while captures are read.
 struct Sink<'a, 'b> {
     on_flow: &'a mut FlowSink<'b>,
@@ -307,21 +402,56 @@ impl Sink<'_, '_> {
     }
 }
 
-/// Where the frames of one capture go while it is read.
-struct Reading<'a> {
-    index: usize,
-    /// Packets to read at most (`-c`).
-    limit: Option<u64>,
-    digest: bool,
+/// What takes the events of one capture while it is read: the flow table
+/// ([`AnalyzerFeed`]), or a merge's reader thread ([`super::merge`]).
+pub(super) trait EventConsumer {
+    /// Takes one event.
+    fn event(&mut self, event: CaptureEvent<'_>);
+    /// True once nobody needs more events: reading stops.
+    fn stopped(&self) -> bool;
+    /// Flows seen so far, for progress reports.
+    fn flows(&self) -> usize;
+}
+
+/// The flow table as the consumer of a capture's events, and the reports it finishes going
+/// to the sink.
+struct AnalyzerFeed<'a> {
     analyzer: &'a mut Analyzer,
     secrets_warnings: &'a mut Vec<String>,
-    progress: &'a mut dyn FnMut(Progress),
     sink: Sink<'a, 'a>,
+}
+
+impl EventConsumer for AnalyzerFeed<'_> {
+    fn event(&mut self, event: CaptureEvent<'_>) {
+        on_capture_event(self.analyzer, self.secrets_warnings, &mut self.sink, event);
+    }
+
+    fn stopped(&self) -> bool {
+        self.sink.failed()
+    }
+
+    fn flows(&self) -> usize {
+        self.analyzer.active_flows() + self.analyzer.finished_flows()
+    }
+}
+
+/// Where the frames of one capture go while it is read.
+pub(super) struct Reading<'a> {
+    /// Index of the capture, for progress reports.
+    pub(super) index: usize,
+    /// Packets to read at most (`-c`).
+    pub(super) limit: Option<u64>,
+    /// Compute the file's SHA-256.
+    pub(super) digest: bool,
+    /// Takes the events.
+    pub(super) consumer: &'a mut dyn EventConsumer,
+    /// Told how far reading got.
+    pub(super) progress: &'a mut dyn FnMut(Progress),
 }
 
 /// What reading one capture gives: its summary (or error), its size, its digest and the
 /// compression it was read through.
-type ReadOutcome = (
+pub(super) type ReadOutcome = (
     Result<capture::CaptureSummary, CaptureError>,
     Option<u64>,
     Option<String>,
@@ -384,10 +514,8 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
         index,
         limit,
         digest,
-        analyzer,
-        secrets_warnings,
+        consumer,
         progress,
-        mut sink,
     } = reading;
     let mut parser = capture::SliceParser::with_limit(limit);
     let mut hasher = digest.then(Sha256::new);
@@ -417,13 +545,13 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
                         capture: index,
                         bytes: offset + at,
                         total: Some(len),
-                        flows: analyzer.active_flows() + analyzer.finished_flows(),
+                        flows: consumer.flows(),
                     });
                 }
             }
-            on_capture_event(analyzer, secrets_warnings, &mut sink, event);
+            consumer.event(event);
         });
-        if sink.failed() {
+        if consumer.stopped() {
             // Nobody reads the report any more: stop reading.
             return (Ok(parser.finish()), Some(len), None, None);
         }
@@ -526,6 +654,15 @@ fn is_capture_name(name: &str) -> bool {
     stem.contains(".pcap") || stem.ends_with(".cap")
 }
 
+/// Reads the capture at `path`, or standard input for `-`.
+pub(super) fn read_path(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeError> {
+    if path == "-" {
+        Ok(read_stream(Box::new(io::stdin()), None, reading))
+    } else {
+        read_file(path, reading)
+    }
+}
+
 /// Opens the capture file at `path` and reads it: in blocks in place, or streamed when it is
 /// compressed (decompressed) or not a regular file.
 fn read_file(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeError> {
@@ -591,10 +728,8 @@ fn read_stream(
         index,
         limit,
         digest,
-        analyzer,
-        secrets_warnings,
+        consumer,
         progress,
-        mut sink,
     } = reading;
     let count = Arc::new(AtomicU64::new(0));
     let mut metered = MeteredReader {
@@ -617,11 +752,11 @@ fn read_stream(
                             capture: index,
                             bytes: count.load(Ordering::Relaxed),
                             total: size,
-                            flows: analyzer.active_flows() + analyzer.finished_flows(),
+                            flows: consumer.flows(),
                         });
                     }
                 }
-                on_capture_event(analyzer, secrets_warnings, &mut sink, event);
+                consumer.event(event);
             })
         });
     // Hash whatever the parser did not need to read (e.g. after a corrupt block).
@@ -661,17 +796,20 @@ mod tests {
                 Ok(())
             };
             let mut error = None;
-            let reading = Reading {
-                index: 0,
-                limit: None,
-                digest: true,
+            let mut feed = AnalyzerFeed {
                 analyzer: &mut analyzer,
                 secrets_warnings: &mut warnings,
-                progress: &mut |_| {},
                 sink: Sink {
                     on_flow: &mut on_flow,
                     error: &mut error,
                 },
+            };
+            let reading = Reading {
+                index: 0,
+                limit: None,
+                digest: true,
+                consumer: &mut feed,
+                progress: &mut |_| {},
             };
             let (summary, _, sha, _) = read_blocks(&file, len, size, reading);
             let summary = summary.unwrap();

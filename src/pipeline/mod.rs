@@ -38,6 +38,7 @@ mod dns;
 pub mod files;
 #[cfg(feature = "live")]
 pub mod live;
+mod merge;
 mod output;
 mod quic;
 mod slot;

@@ -640,6 +640,7 @@ pub fn capture_report(
         decode,
         statistics,
         memory: tally.memory,
+        merged: None,
     }
 }
 

@@ -323,6 +323,13 @@ impl Redactor {
     pub fn redact_captures(&self, report: &mut Report) {
         for (index, capture) in report.captures.iter_mut().enumerate() {
             let name = capture_name(index);
+            for (file, merged) in capture.merged.iter_mut().flatten().enumerate() {
+                let file_name = format!("{name} file {file}");
+                for warning in &mut capture.warnings {
+                    *warning = hide_path(warning, &merged.path, &file_name);
+                }
+                merged.path = file_name;
+            }
             for warning in &mut capture.warnings {
                 *warning = hide_path(warning, &capture.path, &name);
             }

@@ -89,6 +89,25 @@ pub fn render_end(
             capture.link_types.join(", "),
             plural(capture.packets, "packet")
         )?;
+        if let Some(files) = &capture.merged {
+            writeln!(
+                out,
+                "  merged from {} files in timestamp order (frames numbered as in `mergecap -w merged.pcapng FILE…`):",
+                files.len()
+            )?;
+            for file in files {
+                writeln!(
+                    out,
+                    "    {} ({}, {})",
+                    file.path,
+                    match &file.compression {
+                        Some(c) => format!("{}, {c}-compressed", file.format),
+                        None => file.format.clone(),
+                    },
+                    plural(file.packets, "packet")
+                )?;
+            }
+        }
         for warning in &capture.warnings {
             writeln!(out, "  {} {warning}", style.paint("33", "warning:"))?;
         }

@@ -1,7 +1,7 @@
 //! The capture section: a table of the captures read, their warnings, and what made the report.
 
 use super::{cell, code};
-use crate::report::model::Report;
+use crate::report::model::{MergedFile, Report};
 use std::io::{self, Write};
 
 /// The capture section: one row per capture, its warnings, and the tool and command line.
@@ -45,6 +45,11 @@ pub(super) fn render_metadata(report: &Report, out: &mut dyn Write) -> io::Resul
             c.snaplen
         )?;
     }
+    for (i, c) in report.captures.iter().enumerate() {
+        if let Some(files) = &c.merged {
+            render_merged(i, files, out)?;
+        }
+    }
     for c in &report.captures {
         for w in &c.warnings {
             writeln!(out)?;
@@ -61,4 +66,40 @@ pub(super) fn render_metadata(report: &Report, out: &mut dyn Write) -> io::Resul
         Some(cmd) => writeln!(out, " with {}.", code(cmd)),
         None => writeln!(out, "."),
     }
+}
+
+/// The files a merged capture (`--merge`) is made of.
+fn render_merged(index: usize, files: &[MergedFile], out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Capture {index} merges these files in timestamp order; its frame numbers are those of \
+         `mergecap -w merged.pcapng` over them:"
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| file | format | size | SHA-256 | packets | first packet | last packet | complete |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    for f in files {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            code(&f.path),
+            match &f.compression {
+                Some(z) => format!("{} ({z}-compressed)", f.format),
+                None => f.format.clone(),
+            },
+            f.size
+                .map(|s| format!("{s} bytes"))
+                .unwrap_or_else(|| "-".into()),
+            f.sha256.as_deref().map(code).unwrap_or_else(|| "-".into()),
+            f.packets,
+            f.first_time.as_deref().unwrap_or("-"),
+            f.last_time.as_deref().unwrap_or("-"),
+            if f.complete { "yes" } else { "no" }
+        )?;
+    }
+    Ok(())
 }

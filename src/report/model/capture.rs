@@ -40,6 +40,35 @@ pub struct CaptureReport {
     pub statistics: Option<CaptureStatistics>,
     /// The memory budget for flow state, and what alpnscope shed to stay within it.
     pub memory: MemoryUse,
+    /// The files this capture merges (`--merge`), in command-line order; null when the capture
+    /// is one file. The merged capture's frames are numbered as in `mergecap -w merged.pcapng
+    /// FILE…`.
+    pub merged: Option<Vec<MergedFile>>,
+}
+
+/// One file of a merged capture (`--merge`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MergedFile {
+    /// Path as given (`-` for stdin).
+    pub path: String,
+    /// "pcap", "pcap-ns" or "pcapng".
+    pub format: String,
+    /// The compression the file was read through ("gzip", "zstd", "xz"), or null.
+    pub compression: Option<String>,
+    /// File size in bytes (null for stdin).
+    pub size: Option<u64>,
+    /// SHA-256 of the file (Markdown reports only; null otherwise).
+    pub sha256: Option<String>,
+    /// Packet blocks read from the file.
+    pub packets: u64,
+    /// Of those, the packets merged (fewer when `-c` stopped the merge first).
+    pub merged_packets: u64,
+    /// First packet time (RFC 3339).
+    pub first_time: Option<String>,
+    /// Last packet time (RFC 3339).
+    pub last_time: Option<String>,
+    /// False when the file was cut off or corrupt.
+    pub complete: bool,
 }
 
 /// The memory budget for flow state (`--memory`) while reading one capture, and what was shed
