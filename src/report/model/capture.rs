@@ -63,6 +63,10 @@ pub struct MergedFile {
     pub packets: u64,
     /// Of those, the packets merged (fewer when `-c` stopped the merge first).
     pub merged_packets: u64,
+    /// Of the merged packets, those that repeat a packet another file captured first (the same
+    /// IP packet but for TTL or hop limit, within 2 s: one packet captured at two points of its
+    /// path). They keep their frame numbers but are not analysed twice.
+    pub copies: u64,
     /// First packet time (RFC 3339).
     pub first_time: Option<String>,
     /// Last packet time (RFC 3339).

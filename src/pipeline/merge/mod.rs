@@ -9,11 +9,17 @@
 //! the report are then those Wireshark shows for the merged file.
 
 use super::files::{AnalyzeError, EventConsumer, Progress, ReadOutcome, Reading};
+mod duplicates;
+
+use duplicates::Duplicates;
+use duplicates::WINDOW_NS;
+
 use crate::capture::{
     CaptureCounters, CaptureError, CaptureEvent, CaptureFormat, CaptureSummary, CaptureWarning,
     Frame, LinkType, Timestamp,
 };
 use crate::report::model::MergedFile;
+use crate::report::words::plural;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -147,6 +153,8 @@ struct Source {
     frames: u64,
     /// Merged number of the last of them.
     last_merged: u64,
+    /// Of those, copies of a packet another file had already given (not analysed).
+    copies: u64,
 }
 
 impl Source {
@@ -258,12 +266,20 @@ pub(super) fn read_merged(
                 next: 0,
                 frames: 0,
                 last_merged: 0,
+                copies: 0,
             });
         }
         let total = sizes.iter().try_fold(0u64, |sum, s| s.map(|s| sum + s));
         let tally = merge(&mut sources, limit, target, &bytes_read, total);
         // Readers still going stop at their next hand-over.
-        let mapped: Vec<(u64, u64)> = sources.iter().map(|s| (s.frames, s.last_merged)).collect();
+        let mapped: Vec<Given> = sources
+            .iter()
+            .map(|s| Given {
+                frames: s.frames,
+                last_merged: s.last_merged,
+                copies: s.copies,
+            })
+            .collect();
         drop(sources);
         let outcomes: Vec<Result<ReadOutcome, AnalyzeError>> = readers
             .into_iter()
@@ -278,6 +294,14 @@ pub(super) fn read_merged(
             .collect();
         conclude(paths, outcomes, &mapped, tally)
     })
+}
+
+/// What one file gave the merge.
+#[derive(Debug, Clone, Copy)]
+struct Given {
+    frames: u64,
+    last_merged: u64,
+    copies: u64,
 }
 
 /// Reads one file into batches, counting the bytes read for progress reports.
@@ -320,6 +344,7 @@ fn merge(
 ) -> MergeTally {
     let MergeTarget { consumer, progress } = target;
     let mut tally = MergeTally::default();
+    let mut duplicates = Duplicates::default();
     // Earliest timestamp first; of equal ones, the file given last (as mergecap).
     let mut heads: BinaryHeap<Reverse<(Timestamp, Reverse<usize>)>> = BinaryHeap::new();
     for (index, source) in sources.iter_mut().enumerate() {
@@ -344,7 +369,11 @@ fn merge(
             if !tally.link_types.contains(&frame.link_type) {
                 tally.link_types.push(frame.link_type);
             }
-            consumer.event(CaptureEvent::Frame(frame));
+            if duplicates.is_copy(index, &frame) {
+                source.copies += 1;
+            } else {
+                consumer.event(CaptureEvent::Frame(frame));
+            }
             source.frames += 1;
             source.last_merged = number;
         }
@@ -376,7 +405,7 @@ fn secrets(consumer: &mut dyn EventConsumer, secrets_type: u32, data: &[u8]) {
 fn conclude(
     paths: &[String],
     outcomes: Vec<Result<ReadOutcome, AnalyzeError>>,
-    mapped: &[(u64, u64)],
+    given: &[Given],
     tally: MergeTally,
 ) -> Result<Merged, AnalyzeError> {
     let mut merged = Merged {
@@ -397,7 +426,7 @@ fn conclude(
     };
     let mut formats = Vec::new();
     let mut statistics: Option<CaptureCounters> = None;
-    for ((path, outcome), &(frames, last_merged)) in paths.iter().zip(outcomes).zip(mapped) {
+    for ((path, outcome), given) in paths.iter().zip(outcomes).zip(given) {
         let (summary, size, sha256, compression) = match outcome {
             Ok(read) => read,
             Err(e) => {
@@ -435,8 +464,17 @@ fn conclude(
         }
         let complete = summary.complete() || tally.count_reached;
         for warning in &summary.warnings {
-            let warning = in_merged_numbers(warning, frames, last_merged);
+            let warning = in_merged_numbers(warning, given.frames, given.last_merged);
             merged.warnings.push(format!("{path}: {warning}"));
+        }
+        if given.copies > 0 {
+            merged.warnings.push(format!(
+                "{path}: {} repeat packets another file captured first (the same IP packet \
+                 but for TTL or hop limit, within {} s: one packet captured at two points of \
+                 its path); each packet was analysed once",
+                plural(given.copies, "frame"),
+                WINDOW_NS / 1_000_000_000
+            ));
         }
         merged.files.push(MergedFile {
             path: path.clone(),
@@ -445,7 +483,8 @@ fn conclude(
             size,
             sha256,
             packets: summary.packets,
-            merged_packets: frames,
+            merged_packets: given.frames,
+            copies: given.copies,
             first_time: summary.first_time.map(|t| t.rfc3339_micros()),
             last_time: summary.last_time.map(|t| t.rfc3339_micros()),
             complete,
@@ -541,6 +580,7 @@ mod tests {
             next: 0,
             frames: 0,
             last_merged: 0,
+            copies: 0,
         };
         let again = source.frame(42).unwrap();
         assert_eq!(
