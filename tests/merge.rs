@@ -82,6 +82,17 @@ fn rotated_files_merged_are_one_flow_across_the_rotation() {
     assert_eq!(verdicts, ["incomplete", "incomplete"]);
     assert_eq!(apart["captures"].as_array().unwrap().len(), 3);
     assert!(apart["captures"][0]["merged"].is_null());
+    // The capture where the connection goes on says so, and what to do.
+    assert_eq!(
+        strings(&apart["captures"][2]["warnings"]),
+        [
+            "1 TCP connection open when the previous capture ended continues here without a new handshake (flow 1 continues flow 0): if the files are rotated parts of one capture (tcpdump -C/-G), read them as one with --merge"
+        ]
+    );
+    assert_eq!(
+        strings(&apart["captures"][1]["warnings"]),
+        Vec::<String>::new()
+    );
 }
 
 /// Frames of equal timestamps: mergecap (Wireshark's merge) takes the file given last; the

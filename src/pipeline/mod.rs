@@ -54,6 +54,7 @@ use crate::report::build::{self, CaptureTally, FlowPlace};
 use crate::report::model::{
     CaptureReport, Correction, DecodeCounts, FlowReport, Report, SCHEMA_VERSION, Tool,
 };
+use crate::report::words;
 use crate::tls::keylog::{KeyLog, KeyLogError};
 use activity::{ActivityIndex, Which};
 use budget::MemoryBudget;
@@ -171,7 +172,20 @@ pub struct Analyzer {
     deferred: Vec<FlowFacts>,
     /// DNS HTTPS and SVCB answers seen (UDP and TCP port 53).
     dns: dns::DnsLog,
+    /// TCP connections open when the capture ended, by key, with their flow ids (at most
+    /// [`MAX_CONTINUED`]): the next capture may continue them.
+    open_at_end: HashMap<FlowKey, u64>,
+    /// Those of the previous capture, while the next one is read, and the time its last frame
+    /// was captured (a continuation comes later).
+    previous_open: HashMap<FlowKey, u64>,
+    previous_end: Timestamp,
+    /// Connections of this capture that continue one open at the end of the previous capture
+    /// (no SYN), and the first of them (its flow id there and here).
+    continued: (u64, Option<(u64, u64)>),
 }
+
+/// Connections open at the end of a capture remembered for the next one.
+pub const MAX_CONTINUED: usize = 1024;
 
 /// Most flows whose judgement waits for the capture's drop counters; later ones are judged at
 /// once.
@@ -222,6 +236,10 @@ impl Analyzer {
             capture_drops: 0,
             deferred: Vec::new(),
             dns: dns::DnsLog::default(),
+            open_at_end: HashMap::new(),
+            previous_open: HashMap::new(),
+            previous_end: Timestamp(0),
+            continued: (0, None),
         }
     }
 
@@ -241,6 +259,9 @@ impl Analyzer {
         self.tls_servers.clear();
         self.capture_drops = 0;
         self.dns.begin_capture();
+        self.previous_open = std::mem::take(&mut self.open_at_end);
+        self.previous_end = self.now;
+        self.continued = (0, None);
     }
 
     /// The capture's own counters say it dropped `packets` packets (libpcap's statistics of a
@@ -426,6 +447,15 @@ impl Analyzer {
                     );
                     self.relieve();
                     return;
+                }
+                if !seg.flags.syn()
+                    && frame.timestamp >= self.previous_end
+                    && let Some(before) = self.previous_open.remove(&key)
+                {
+                    self.continued.0 += 1;
+                    self.continued
+                        .1
+                        .get_or_insert((before, self.stream_base + s));
                 }
                 let connection = TcpConnection::new(key, s, tcp_stream, frame, seg.flags.syn());
                 entry.insert(Slot::Open(Box::new(connection)))
@@ -796,6 +826,13 @@ impl Analyzer {
         }
         open.sort_by_key(|(_, slot)| slot.index());
         for (key, slot) in open {
+            if end == FlowEnd::CaptureEnded
+                && key.transport == Transport::Tcp
+                && self.open_at_end.len() < MAX_CONTINUED
+            {
+                self.open_at_end
+                    .insert(key, self.stream_base + slot.index());
+            }
             let mut context = Context {
                 keylog: &self.keylog,
                 tls_servers: &mut self.tls_servers,
@@ -874,7 +911,23 @@ impl Analyzer {
             capture_gap_flows,
             memory: self.budget.memory_use(),
         };
-        build::capture_report(path, summary, &tally)
+        let mut report = build::capture_report(path, summary, &tally);
+        report.warnings.extend(self.continuation_warning());
+        report
+    }
+
+    /// The warning of a capture whose connections continue those open at the end of the
+    /// previous capture: rotated files of one session, read apart.
+    fn continuation_warning(&self) -> Option<String> {
+        let (n, Some((before, here))) = self.continued else {
+            return None;
+        };
+        Some(format!(
+            "{} open when the previous capture ended {} here without a new handshake (flow {here} continues flow {before}{}): if the files are rotated parts of one capture (tcpdump -C/-G), read them as one with --merge",
+            words::plural(n, "TCP connection"),
+            if n == 1 { "continues" } else { "continue" },
+            if n > 1 { ", …" } else { "" }
+        ))
     }
 
     /// Judges a flow that leaves the table: reports it, or checks again the report streamed
