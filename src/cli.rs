@@ -209,8 +209,8 @@ pub struct AnalyzeArgs {
     /// Read all the captures as one, frames in timestamp order: rotated files of one session
     /// (tcpdump -C/-G) or captures of both ends of a path, so a flow that spans two files is
     /// one flow. Frames are numbered as Wireshark numbers `mergecap -w merged.pcapng FILE…`
-    /// (open that file to find them); -c counts merged frames. Not with --extract.
-    #[arg(long, conflicts_with = "extract")]
+    /// (open that file to find them); -c counts merged frames.
+    #[arg(long)]
     pub merge: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]

@@ -468,7 +468,7 @@ fn print_warnings(report: &report::model::Report, config: &cli::Config) {
         };
         for warning in &capture.warnings {
             let warning = if config.redact.is_some() {
-                report::redact::hide_path(warning, &capture.path, &name)
+                report::redact::hide_capture_paths(warning, capture, index)
             } else {
                 warning.clone()
             };

@@ -225,22 +225,57 @@ fn a_bad_file_is_left_out_of_the_merge() {
     assert_eq!(report["captures"][0]["merged"].as_array().unwrap().len(), 2);
 }
 
+/// An extract of a merged capture reads the files merged again: the flow that spans the
+/// rotation is written whole, and copies from the other end of the path are left out.
 #[test]
-fn merge_is_not_for_extracts() {
+fn extracts_of_a_merged_capture_hold_the_flow_across_the_files() {
+    let dir = std::env::temp_dir().join(format!("alpnscope-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("rotated.pcapng");
     let files = rotated();
-    let out = run(&[
+    let mut args = vec!["--merge", "-w", out.to_str().unwrap(), "--flow", "0"];
+    args.extend(files.iter().map(String::as_str));
+    let run_out = run(&args);
+    assert!(run_out.status.success());
+    assert!(
+        String::from_utf8_lossy(&run_out.stderr).contains("wrote 8 packets of 1 flow"),
+        "{}",
+        String::from_utf8_lossy(&run_out.stderr)
+    );
+    let extract = json(&[out.to_str().unwrap()]);
+    let flow = &extract["flows"][0];
+    assert_eq!(flow["verdict"], "hidden");
+    assert_eq!(numbers(&flow["evidence_frames"]), [4, 6]);
+
+    let out = dir.join("sides.pcapng");
+    let run_out = run(&[
         "--merge",
         "-w",
-        "/tmp/alpnscope-merge-test.pcapng",
-        files[1].as_str(),
-        files[2].as_str(),
+        out.to_str().unwrap(),
+        "--flow",
+        "0",
+        "--redact",
+        fixture("both-sides-client.pcap").as_str(),
+        fixture("both-sides-server.pcap").as_str(),
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(run_out.status.success());
+    let stderr = String::from_utf8_lossy(&run_out.stderr);
+    assert!(stderr.contains("wrote 10 packets of 1 flow"), "{stderr}");
+    // A redacted run names no file, on stderr either.
+    assert!(!stderr.contains("both-sides"), "{stderr}");
     assert!(
-        stderr.contains("--merge") && stderr.contains("--extract"),
+        stderr.contains("capture 0: capture 0 file 1: 10 frames repeat"),
         "{stderr}"
     );
+    let extract = json(&[out.to_str().unwrap()]);
+    let flow = &extract["flows"][0];
+    assert_eq!(flow["verdict"], "agreed");
+    // The ClientHello and its retransmission, without the server's copies.
+    assert_eq!(
+        flow["network"],
+        "the handshake suffered packet loss but completed: ClientHello sent 2 times: frames 4, 5"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -270,13 +270,21 @@ pub fn extract(
     captures.sort_unstable();
     let mut budget = stream::MAX_STORED_BYTES;
     for index in captures {
-        let path = report.captures.get(index).map_or("", |c| c.path.as_str());
-        if path == "-" {
+        let capture = report.captures.get(index);
+        let path = capture.map_or("", |c| c.path.as_str());
+        let merged: Option<Vec<String>> = capture
+            .and_then(|c| c.merged.as_ref())
+            .map(|files| files.iter().map(|f| f.path.clone()).collect());
+        if path == "-" || merged.iter().flatten().any(|p| p == "-") {
             return Err(ExtractError::Stdin);
         }
+        let source = match &merged {
+            Some(paths) => Source::Merged(paths),
+            None => Source::File(path),
+        };
         let mut selected = by_capture.remove(&index).unwrap_or_default();
         let copied = match scrubber.as_mut() {
-            Some(scrubber) => collect_streams(path, &mut selected, &mut budget).map(|()| {
+            Some(scrubber) => collect_streams(&source, &mut selected, &mut budget).map(|()| {
                 for flow in &mut selected {
                     if flow.transport == Transport::Quic {
                         flow.quic.finish(scrubber);
@@ -290,7 +298,7 @@ pub fn extract(
             }),
             None => Ok(()),
         }
-        .and_then(|()| copy_packets(path, &mut selected, &mut writer, scrubber.as_mut()));
+        .and_then(|()| copy_packets(&source, &mut selected, &mut writer, scrubber.as_mut()));
         let (packets, cut, quic_cut) = copied.map_err(|e| match e {
             CopyError::Open(source) => ExtractError::Reopen {
                 path: path.to_string(),
@@ -378,17 +386,12 @@ enum CopyError {
 /// First pass of a redacted extract: reads the capture at `path` and hands each segment of the
 /// `selected` flows to its direction, each datagram to its QUIC flow.
 fn collect_streams(
-    path: &str,
+    source: &Source<'_>,
     selected: &mut [Selected],
     budget: &mut usize,
 ) -> Result<(), CopyError> {
-    let input = File::open(path).map_err(CopyError::Open)?;
-    let (input, _) = capture::decompressing(io::BufReader::new(input)).map_err(CopyError::Open)?;
-    capture::read_capture(input, |event| {
-        let CaptureEvent::Frame(frame) = event else {
-            return;
-        };
-        let Some(seg) = Carrying::of(decode::decode_frame(&frame)) else {
+    read_frames(source, &mut |frame| {
+        let Some(seg) = Carrying::of(decode::decode_frame(frame)) else {
             return;
         };
         for flow in selected.iter_mut() {
@@ -409,33 +412,56 @@ fn collect_streams(
             }
         }
     })
-    .map_err(CopyError::Read)?;
-    Ok(())
+}
+
+/// Where an extract reads a capture's frames again: one file, or the files of a merged
+/// capture (`--merge`), merged again as the report read them.
+enum Source<'a> {
+    File(&'a str),
+    Merged(&'a [String]),
+}
+
+/// Hands every frame of `source` to `on_frame`, numbered as the report numbers them.
+fn read_frames(
+    source: &Source<'_>,
+    on_frame: &mut dyn FnMut(&capture::Frame<'_>),
+) -> Result<(), CopyError> {
+    match source {
+        Source::File(path) => {
+            let input = File::open(path).map_err(CopyError::Open)?;
+            let (input, _) =
+                capture::decompressing(io::BufReader::new(input)).map_err(CopyError::Open)?;
+            capture::read_capture(input, |event| {
+                if let CaptureEvent::Frame(frame) = event {
+                    on_frame(&frame);
+                }
+            })
+            .map_err(CopyError::Read)?;
+            Ok(())
+        }
+        Source::Merged(paths) => crate::pipeline::files::for_each_merged_frame(paths, on_frame)
+            .map_err(|e| CopyError::Read(CaptureError::Io(io::Error::other(e.to_string())))),
+    }
 }
 
 /// Reads the capture at `path` again and writes the packets of the `selected` flows; returns how
 /// many were written and of those, how many TCP segments and QUIC datagrams had their payload
 /// cut.
 fn copy_packets<W: Write>(
-    path: &str,
+    source: &Source<'_>,
     selected: &mut [Selected],
     writer: &mut PcapngWriter<W>,
     mut scrubber: Option<&mut Scrubber<'_>>,
 ) -> Result<(u64, u64, u64), CopyError> {
-    let input = File::open(path).map_err(CopyError::Open)?;
-    let (input, _) = capture::decompressing(io::BufReader::new(input)).map_err(CopyError::Open)?;
     let mut failure: Option<io::Error> = None;
     let mut packets = 0;
     let mut cut = 0;
     let mut quic_cut = 0;
-    capture::read_capture(input, |event| {
-        let CaptureEvent::Frame(frame) = event else {
-            return;
-        };
+    read_frames(source, &mut |frame| {
         if failure.is_some() {
             return;
         }
-        let Some(seg) = Carrying::of(decode::decode_frame(&frame)) else {
+        let Some(seg) = Carrying::of(decode::decode_frame(frame)) else {
             return;
         };
         let Some((flow, from_client)) = selected
@@ -487,12 +513,11 @@ fn copy_packets<W: Write>(
         }
         let comment = (!flow.commented).then_some(flow.comment.as_str());
         flow.commented = true;
-        match writer.packet(&frame, data, comment) {
+        match writer.packet(frame, data, comment) {
             Ok(()) => packets += 1,
             Err(e) => failure = Some(e),
         }
-    })
-    .map_err(CopyError::Read)?;
+    })?;
     match failure {
         Some(e) => Err(CopyError::Write(e)),
         None => Ok((packets, cut, quic_cut)),

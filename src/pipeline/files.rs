@@ -369,6 +369,41 @@ fn analyze_merged(
     Ok(report)
 }
 
+/// Reads `paths` merged as `--merge` merges them and hands each frame the flow table would
+/// analyse to `on_frame`, numbered as in the report (a copy of a packet captured in two files
+/// is left out, as the analysis left it out). Files that cannot be read at all are left out.
+/// For extracts of a merged capture.
+pub fn for_each_merged_frame(
+    paths: &[String],
+    on_frame: &mut dyn FnMut(&capture::Frame<'_>),
+) -> Result<(), AnalyzeError> {
+    /// Frames to a callback.
+    struct Frames<'a>(&'a mut dyn FnMut(&capture::Frame<'_>));
+    impl EventConsumer for Frames<'_> {
+        fn event(&mut self, event: CaptureEvent<'_>) {
+            if let CaptureEvent::Frame(frame) = event {
+                (self.0)(&frame);
+            }
+        }
+        fn stopped(&self) -> bool {
+            false
+        }
+        fn flows(&self) -> usize {
+            0
+        }
+    }
+    merge::read_merged(
+        paths,
+        false,
+        None,
+        merge::MergeTarget {
+            consumer: &mut Frames(on_frame),
+            progress: &mut |_| {},
+        },
+    )
+    .map(|_| ())
+}
+
 /// The flow reports' way out while captures are read.
 struct Sink<'a, 'b> {
     on_flow: &'a mut FlowSink<'b>,

@@ -16,7 +16,7 @@
 //! to the whole report model, so every format is covered; key material is never in the model
 //! to begin with.
 
-use super::model::{DnsHttpsReport, FlowReport, Report};
+use super::model::{CaptureReport, DnsHttpsReport, FlowReport, Report};
 use crate::tls::starttls::StartTlsProtocol;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -322,18 +322,16 @@ impl Redactor {
     /// Redacts the captures of a report: their paths, also inside their warnings.
     pub fn redact_captures(&self, report: &mut Report) {
         for (index, capture) in report.captures.iter_mut().enumerate() {
-            let name = capture_name(index);
+            let warnings: Vec<String> = capture
+                .warnings
+                .iter()
+                .map(|w| hide_capture_paths(w, capture, index))
+                .collect();
+            capture.warnings = warnings;
             for (file, merged) in capture.merged.iter_mut().flatten().enumerate() {
-                let file_name = format!("{name} file {file}");
-                for warning in &mut capture.warnings {
-                    *warning = hide_path(warning, &merged.path, &file_name);
-                }
-                merged.path = file_name;
+                merged.path = merged_file_name(index, file);
             }
-            for warning in &mut capture.warnings {
-                *warning = hide_path(warning, &capture.path, &name);
-            }
-            capture.path = name;
+            capture.path = capture_name(index);
         }
     }
 
@@ -362,6 +360,25 @@ impl Redactor {
 /// report already uses for it (`in capture 0`).
 pub fn capture_name(index: usize) -> String {
     format!("capture {index}")
+}
+
+/// What a redacted report calls file `file` of the merged capture at `index` (`--merge`).
+pub fn merged_file_name(index: usize, file: usize) -> String {
+    format!("{} file {file}", capture_name(index))
+}
+
+/// `text` with the path of the capture at `index`, and those of the files it merges, replaced
+/// by the names a redacted report gives them.
+pub fn hide_capture_paths(text: &str, capture: &CaptureReport, index: usize) -> String {
+    let mut text = text.to_string();
+    for (file, merged) in capture.merged.iter().flatten().enumerate() {
+        text = hide_path(&text, &merged.path, &merged_file_name(index, file));
+    }
+    if capture.merged.is_some() {
+        // The capture's path is its files' paths, hidden above.
+        return text;
+    }
+    hide_path(&text, &capture.path, &capture_name(index))
 }
 
 /// `text` with the capture `path` and its file name replaced by `name`.
