@@ -5,7 +5,7 @@
 //! pcapng Decryption Secrets Blocks are handed to the table as they appear. The driver reports
 //! progress (bytes, flows) and, on request, each file's SHA-256.
 
-use super::{Analyzer, AnalyzerOptions, merge};
+use super::{Analyzer, AnalyzerOptions, merge, read_ahead};
 use crate::capture::{self, CaptureError, CaptureEvent};
 use crate::report::model::{FlowReport, Report};
 use crate::tls;
@@ -493,7 +493,7 @@ pub(super) type ReadOutcome = (
     Option<capture::Compression>,
 );
 
-fn hex_digest(hasher: Sha256) -> String {
+pub(super) fn hex_digest(hasher: Sha256) -> String {
     hasher
         .finalize()
         .iter()
@@ -524,7 +524,16 @@ fn on_capture_event(
 }
 
 /// Frames between two progress reports.
-const PROGRESS_EVERY: u64 = 65_536;
+pub(super) const PROGRESS_EVERY: u64 = 65_536;
+
+/// Files from this size on are read on a thread of their own while they are parsed
+/// ([`read_ahead`]), when the machine has more than one core.
+const READ_AHEAD_FROM: u64 = 8 << 20;
+
+/// True when more than one core is available.
+fn several_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
 
 /// Size of the block buffer of [`read_blocks`].
 const READ_BUFFER: usize = 2 << 20;
@@ -715,7 +724,17 @@ fn read_file(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeErr
     let len = metadata.len();
     Ok(
         if metadata.is_file() && len > 0 && !is_compressed(&file).map_err(open_error)? {
-            read_blocks(&file, len, block_buffer_size(len), reading)
+            if len >= READ_AHEAD_FROM && several_cores() {
+                read_ahead::read_blocks_ahead(
+                    &file,
+                    len,
+                    READ_BUFFER,
+                    read_ahead::HEAD_ROOM,
+                    reading,
+                )
+            } else {
+                read_blocks(&file, len, block_buffer_size(len), reading)
+            }
         } else {
             // Compressed captures (and pipes, devices) are streamed, decompressed.
             read_stream(Box::new(file), Some(len), reading)
@@ -742,7 +761,7 @@ fn is_compressed(mut file: &File) -> io::Result<bool> {
 }
 
 /// Feeds written bytes to a hasher.
-struct HashWriter<'a>(&'a mut Sha256);
+pub(super) struct HashWriter<'a>(pub(super) &'a mut Sha256);
 
 impl io::Write for HashWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -856,6 +875,104 @@ mod tests {
         }
         assert!(outcomes.windows(2).all(|w| w[0] == w[1]), "{outcomes:?}");
         assert_eq!(outcomes[0].0, 33);
+    }
+
+    /// The read-ahead reader gives the block reader's frames, summary and digest, whatever cuts
+    /// its buffers (head rooms smaller than a block included) and whatever the container.
+    #[test]
+    fn read_ahead_reads_as_the_block_reader() {
+        // Files cut in the middle of a block, too.
+        let dir = std::env::temp_dir().join(format!("alpnscope-ahead-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let whole = std::fs::read(format!("{fixtures}/many-flows.pcap")).unwrap();
+        let cut_pcap = dir.join("cut.pcap");
+        std::fs::write(&cut_pcap, &whole[..100_003]).unwrap();
+        let whole = std::fs::read(format!("{fixtures}/capture-drops.pcapng")).unwrap();
+        let cut_pcapng = dir.join("cut.pcapng");
+        std::fs::write(&cut_pcapng, &whole[..whole.len() - 7]).unwrap();
+        for path in [
+            format!("{fixtures}/tls12-h2-agreed.pcapng"),
+            format!("{fixtures}/multi-interface.pcapng"),
+            format!("{fixtures}/many-flows.pcap"),
+            format!("{fixtures}/capture-drops.pcapng"),
+            format!("{fixtures}/snaplen-96.pcap"),
+            cut_pcap.to_string_lossy().into_owned(),
+            cut_pcapng.to_string_lossy().into_owned(),
+        ] {
+            let name = &path;
+            let len = std::fs::metadata(&path).unwrap().len();
+            let read = |ahead: Option<(usize, usize)>| {
+                let file = File::open(&path).unwrap();
+                let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+                analyzer.begin_capture(0);
+                let mut warnings = Vec::new();
+                let mut flows = Vec::new();
+                let mut on_flow = |flow: Box<FlowReport>| {
+                    flows.push((
+                        flow.id,
+                        flow.verdict.name(),
+                        flow.first_frame,
+                        flow.last_frame,
+                    ));
+                    Ok(())
+                };
+                let mut error = None;
+                let mut feed = AnalyzerFeed {
+                    analyzer: &mut analyzer,
+                    secrets_warnings: &mut warnings,
+                    sink: Sink {
+                        on_flow: &mut on_flow,
+                        error: &mut error,
+                    },
+                };
+                let reading = Reading {
+                    index: 0,
+                    limit: None,
+                    digest: true,
+                    consumer: &mut feed,
+                    progress: &mut |_| {},
+                };
+                let (summary, size, sha, _) = match ahead {
+                    Some((buffer, head_room)) => {
+                        read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
+                    }
+                    None => read_blocks(&file, len, block_buffer_size(len), reading),
+                };
+                let summary = summary.unwrap();
+                let capture = analyzer.end_capture(&path, &summary);
+                let report = analyzer.into_report(vec![capture]);
+                flows.extend(
+                    report
+                        .flows
+                        .iter()
+                        .map(|f| (f.id, f.verdict.name(), f.first_frame, f.last_frame)),
+                );
+                (
+                    summary.packets,
+                    summary.bytes,
+                    summary.warnings.clone(),
+                    flows,
+                    size,
+                    sha,
+                )
+            };
+            let expected = read(None);
+            assert!(expected.0 > 0, "{name}");
+            for (buffer, head_room) in [
+                (64, 64),
+                (1000, 100),
+                (4096, 2048),
+                (1 << 20, read_ahead::HEAD_ROOM),
+            ] {
+                assert_eq!(
+                    read(Some((buffer, head_room))),
+                    expected,
+                    "{name} {buffer} {head_room}"
+                );
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

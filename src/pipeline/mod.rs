@@ -41,6 +41,7 @@ pub mod live;
 mod merge;
 mod output;
 mod quic;
+mod read_ahead;
 mod slot;
 mod tcp;
 #[cfg(test)]
