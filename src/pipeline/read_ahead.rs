@@ -167,6 +167,25 @@ fn parse_buffers(
     let mut carry: Vec<u8> = Vec::new();
     let mut offset: u64 = 0;
     let mut frames: u64 = 0;
+    // Parses the complete blocks at the start of `data`, at `offset` in the file: the bytes
+    // they took, and whether the consumer stopped.
+    let mut feed = |parser: &mut capture::SliceParser,
+                    data: &[u8],
+                    last: bool,
+                    offset: u64|
+     -> Result<(usize, bool), CaptureError> {
+        let base = data.as_ptr() as usize;
+        let consumed = parser.feed(data, last, &mut |event| {
+            if let CaptureEvent::Frame(frame) = &event {
+                frames += 1;
+                let at = (frame.data.as_ptr() as usize).saturating_sub(base) as u64;
+                on_frame(offset + at, frames, consumer.flows());
+            }
+            consumer.event(event);
+        })?;
+        Ok((consumed, consumer.stopped()))
+    };
+    let mut stopped;
     while !parser.is_finished() {
         let Ok(Filled {
             mut buffer,
@@ -180,42 +199,40 @@ fn parse_buffers(
         if let Some(e) = error {
             return Err(CaptureError::Io(e));
         }
-        let in_place = carry.len() <= head_room;
-        let start = if in_place {
+        if carry.len() <= head_room {
+            // In place: the cut block before the buffer's data.
             let start = head_room - carry.len();
             buffer[start..head_room].copy_from_slice(&carry);
             carry.clear();
-            start
-        } else {
-            carry.extend_from_slice(&buffer[head_room..end]);
-            0
-        };
-        let data: &[u8] = if in_place {
-            &buffer[start..end]
-        } else {
-            &carry
-        };
-        let base = data.as_ptr() as usize;
-        let consumed = parser.feed(data, eof, &mut |event| {
-            if let CaptureEvent::Frame(frame) = &event {
-                frames += 1;
-                let at = (frame.data.as_ptr() as usize).saturating_sub(base) as u64;
-                on_frame(offset + at, frames, consumer.flows());
-            }
-            consumer.event(event);
-        })?;
-        offset += consumed as u64;
-        if in_place {
+            let consumed;
+            (consumed, stopped) = feed(&mut parser, &buffer[start..end], eof, offset)?;
+            offset += consumed as u64;
             carry.extend_from_slice(&buffer[start + consumed..end]);
         } else {
-            carry.drain(..consumed);
+            // A block larger than the head room: gathered in `carry`, and parsed there once
+            // whole, as long as it is not over the largest block accepted.
+            carry.extend_from_slice(&buffer[head_room..end]);
+            loop {
+                let n = carry.len().min(capture::MAX_BLOCK_BYTES);
+                let last = eof && n == carry.len();
+                let consumed;
+                (consumed, stopped) = feed(&mut parser, &carry[..n], last, offset)?;
+                offset += consumed as u64;
+                carry.drain(..consumed);
+                if parser.is_finished() || stopped {
+                    break;
+                }
+                if consumed == 0 {
+                    if carry.len() >= capture::MAX_BLOCK_BYTES {
+                        parser.oversized_block();
+                    }
+                    break;
+                }
+            }
         }
         let _ = empty.send(buffer);
-        if consumer.stopped() || eof {
+        if stopped || eof {
             break;
-        }
-        if carry.len() > capture::MAX_BLOCK_BYTES {
-            parser.oversized_block();
         }
     }
     Ok(parser.finish())
