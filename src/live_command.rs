@@ -6,6 +6,7 @@ use crate::cli::{ColorArg, FormatArg, LiveArgs};
 use alpnscope::pipeline::Streamed;
 use alpnscope::pipeline::live::{self, LiveOptions, LiveSession};
 use alpnscope::report::{self, Format};
+use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,10 +64,25 @@ pub fn live(args: LiveArgs) -> ExitCode {
     );
     let progress = io::stderr().is_terminal();
     let filter = args.filter_flags.flow_filter();
-    let mut redactor = args.filter_flags.redaction().map(|(mode, key)| {
+    let redactor = RefCell::new(args.filter_flags.redaction().map(|(mode, key)| {
         let key = key.map_or_else(crate::random_key, String::into_bytes);
         report::redact::Redactor::new(&key, mode)
-    });
+    }));
+    let fail_on = args.filter_flags.fail_on();
+    // Without the flows kept (text, JSON Lines, ECS), the summary of a filtered or redacted run
+    // and the exit status of --fail-on come from the final flows as they leave the table.
+    let mut finals = Finals::default();
+    let mut on_final = |mut flow: Box<report::model::FlowReport>| {
+        if !filter.keeps(&flow) {
+            return;
+        }
+        if let Some(redactor) = redactor.borrow_mut().as_mut() {
+            redactor.redact_flow(&mut flow);
+        }
+        finals.failed |= fail_on.contains(&flow.verdict);
+        finals.summary.add(&flow);
+        finals.diagnosis.add(&flow);
+    };
     let mut on_flow = |streamed: &Streamed| {
         let flow = match streamed {
             Streamed::Flow(flow) => flow,
@@ -75,7 +91,7 @@ pub fn live(args: LiveArgs) -> ExitCode {
         if !filter.keeps(flow) {
             return Ok(());
         }
-        match &mut redactor {
+        match redactor.borrow_mut().as_mut() {
             Some(redactor) => {
                 let mut streamed = streamed.clone();
                 match &mut streamed {
@@ -94,7 +110,8 @@ pub fn live(args: LiveArgs) -> ExitCode {
             );
         }
     };
-    let result = session.run(stop, &mut on_flow, &mut on_progress);
+    let keep_flows = session.keeps_flows();
+    let result = session.run_with_finals(stop, &mut on_flow, &mut on_final, &mut on_progress);
     if progress {
         eprint!("\r\x1b[2K");
     }
@@ -105,17 +122,39 @@ pub fn live(args: LiveArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     // The summary (and JSON and Markdown) cover the flows the filter keeps, redacted.
-    filter.apply(&mut report);
-    if let Some(redactor) = &mut redactor {
-        redactor.apply(&mut report);
-    }
-    let fail_on = args.filter_flags.fail_on();
-    let failed = report.flows.iter().any(|f| fail_on.contains(&f.verdict));
+    let mut redactor = redactor.into_inner();
+    let failed = if keep_flows {
+        filter.apply(&mut report);
+        if let Some(redactor) = &mut redactor {
+            redactor.apply(&mut report);
+        }
+        report.flows.iter().any(|f| fail_on.contains(&f.verdict))
+    } else {
+        if !filter.is_empty() || redactor.is_some() {
+            report.summary = finals.summary.summary(report.summary.non_tls_flows);
+            report.diagnosis = finals.diagnosis.conclusions();
+        }
+        if let Some(redactor) = &mut redactor {
+            redactor.redact_captures(&mut report);
+            redactor.redact_dns_https(&mut report.dns_https);
+            redactor.redact_command_line(&mut report.tool);
+        }
+        finals.failed
+    };
     match write_summary(&report, format, color, args.all, &mut *out) {
         Some(code) => code,
         None if failed => ExitCode::from(1),
         None => ExitCode::SUCCESS,
     }
+}
+
+/// What the final flows of a streaming run leave behind: the tallies of the flows the filter
+/// keeps (redacted), and whether one of them has a `--fail-on` verdict.
+#[derive(Default)]
+struct Finals {
+    summary: report::summary::SummaryTally,
+    diagnosis: report::diagnosis::DiagnosisTally,
+    failed: bool,
 }
 
 /// The output format, and whether to colour it (text only; `--color`, NO_COLOR, a terminal).
@@ -147,12 +186,9 @@ fn live_options(args: &LiveArgs) -> LiveOptions {
         write: args.write.as_ref().map(PathBuf::from),
         keylogs: args.keylog.iter().map(PathBuf::from).collect(),
         include_non_tls: args.all,
-        // JSON and Markdown write the whole report at the end; a filter, redaction and
-        // --fail-on need the final flows for the summary and the exit status.
-        keep_flows: matches!(output_style(args).0, Format::Json | Format::Markdown)
-            || !args.filter_flags.flow_filter().is_empty()
-            || args.filter_flags.redact.is_some()
-            || args.filter_flags.fail_on.is_some(),
+        // JSON and Markdown write the whole report at the end; the other formats stream, and a
+        // filter, redaction and --fail-on tally the final flows as they go (memory stays flat).
+        keep_flows: matches!(output_style(args).0, Format::Json | Format::Markdown),
         memory: args.memory,
     }
 }

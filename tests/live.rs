@@ -728,9 +728,23 @@ fn filters_fail_on_and_redact_apply_to_live() {
     live.interrupt();
     let (code, rest) = live.wait();
     assert_eq!(code, Some(1), "--fail-on server_declined matched");
-    let summary: Value = serde_json::from_str(rest.last().expect("a summary line")).unwrap();
+    let last = rest.last().expect("a summary line");
+    let summary: Value = serde_json::from_str(last).unwrap();
+    // Tallied from the final flows as they left the table (none is kept): the two the filter
+    // keeps, redacted.
     assert_eq!(summary["summary"]["tls_flows"], 2);
+    assert_eq!(summary["summary"]["verdicts"]["server_declined"], 1);
+    assert_eq!(summary["summary"]["verdicts"]["no_common_protocol"], 1);
+    assert_eq!(summary["summary"]["verdicts"]["agreed"], 0);
     assert_eq!(summary["captures"][0]["path"], "capture 0");
+    assert!(!last.contains("127.0.0.1"), "redacted: {last}");
+    assert!(
+        !summary["tool"]["command_line"]
+            .as_str()
+            .unwrap_or("")
+            .contains("19463"),
+        "{last}"
+    );
 }
 
 /// The UDP payloads of a real aioquic handshake (`fixtures/quic-h3-agreed.pcap`, both

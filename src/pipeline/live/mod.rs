@@ -22,7 +22,7 @@ pub use process::{DroppedTo, drop_privileges, stop_on_signals};
 use crate::capture::{CaptureFormat, CaptureSummary, Frame, LinkType, Timestamp};
 use crate::pipeline::{Analyzer, AnalyzerOptions, Streamed};
 use crate::report::build;
-use crate::report::model::{CaptureStatistics, Report};
+use crate::report::model::{CaptureStatistics, FlowReport, Report};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::AsRawFd;
@@ -249,6 +249,11 @@ impl LiveSession {
         Ok(session)
     }
 
+    /// True when the final flow reports are kept for the report ([`LiveOptions::keep_flows`]).
+    pub fn keeps_flows(&self) -> bool {
+        self.options.keep_flows
+    }
+
     /// The interface captured on.
     pub fn interface(&self) -> &str {
         &self.interface
@@ -299,9 +304,23 @@ impl LiveSession {
     /// (packets, flows, handshakes reported) about once a second. Returns the whole report,
     /// corrections applied.
     pub fn run(
+        self,
+        stop: &AtomicBool,
+        on_flow: &mut dyn FnMut(&Streamed) -> io::Result<()>,
+        on_progress: &mut dyn FnMut(u64, usize, usize),
+    ) -> Result<Report, LiveError> {
+        self.run_with_finals(stop, on_flow, &mut |_| {}, on_progress)
+    }
+
+    /// [`LiveSession::run`] that also hands each flow's final report (corrections applied) to
+    /// `on_final` as it leaves the flow table, unless [`LiveOptions::keep_flows`] keeps them
+    /// for the report: what a filtered or redacted summary is tallied from without keeping
+    /// the flows.
+    pub fn run_with_finals(
         mut self,
         stop: &AtomicBool,
         on_flow: &mut dyn FnMut(&Streamed) -> io::Result<()>,
+        on_final: &mut dyn FnMut(Box<FlowReport>),
         on_progress: &mut dyn FnMut(u64, usize, usize),
     ) -> Result<Report, LiveError> {
         let started = Instant::now();
@@ -330,7 +349,7 @@ impl LiveSession {
             }
             self.wait_for_packets();
             let failed = self.read_available(&mut summary);
-            self.hand_out_ready(on_flow)?;
+            self.hand_out_ready(on_flow, on_final)?;
             if failed {
                 break;
             }
@@ -351,7 +370,7 @@ impl LiveSession {
                 );
             }
         }
-        self.finish(summary, on_flow)
+        self.finish(summary, on_flow, on_final)
     }
 
     /// Waits (at most [`POLL_MS`]) until the capture has packets to read.
@@ -413,6 +432,7 @@ impl LiveSession {
     fn hand_out_ready(
         &mut self,
         on_flow: &mut dyn FnMut(&Streamed) -> io::Result<()>,
+        on_final: &mut dyn FnMut(Box<FlowReport>),
     ) -> Result<(), LiveError> {
         for streamed in self.analyzer.take_ready() {
             on_flow(&streamed).map_err(|source| LiveError::Output { source })?;
@@ -421,6 +441,8 @@ impl LiveSession {
         let finals = self.analyzer.take_flows();
         if self.options.keep_flows {
             self.kept.extend(finals.into_iter().map(|f| *f));
+        } else {
+            finals.into_iter().for_each(on_final);
         }
         Ok(())
     }
@@ -431,6 +453,7 @@ impl LiveSession {
         mut self,
         summary: CaptureSummary,
         on_flow: &mut dyn FnMut(&Streamed) -> io::Result<()>,
+        on_final: &mut dyn FnMut(Box<FlowReport>),
     ) -> Result<Report, LiveError> {
         if let Some(savefile) = &mut self.savefile {
             let _ = savefile.flush();
@@ -449,7 +472,7 @@ impl LiveSession {
             .warnings
             .extend(statistics.as_ref().and_then(build::capture_drops_warning));
         capture_report.statistics = statistics;
-        self.hand_out_ready(on_flow)?;
+        self.hand_out_ready(on_flow, on_final)?;
         let mut report = self.analyzer.into_report(vec![capture_report]);
         report.flows = std::mem::take(&mut self.kept);
         Ok(report)
