@@ -1,0 +1,349 @@
+//! Findings: conclusions across the pairs, each naming who changed what and citing the frames
+//! of both captures.
+//!
+//! A finding blames the middlebox only for what both captures show: a pair whose offer one
+//! capture cut, or a flow seen on one side only, is reported as what cannot be compared
+//! ([`CompareFindingKind::CannotCompare`]), never as something the middlebox did. Findings come
+//! in the order of [`CompareFindingKind::ALL`], then of their first pair; each cites at most
+//! [`MAX_CITED_PAIRS`] pairs.
+
+use std::collections::BTreeMap;
+
+use super::model::{
+    CaptureSide, Change, CompareFinding, CompareFindingKind, MAX_CITED_PAIRS, MatchKind,
+    NotComparable, Pair, Unpaired,
+};
+use crate::report::model::FlowReport;
+use crate::report::plural;
+
+/// The findings over `pairs` and the flows left `unpaired`; `window_ms` is the pairing window
+/// (for the sentence about unpaired flows).
+pub fn findings(pairs: &[Pair], unpaired: &Unpaired, window_ms: f64) -> Vec<CompareFinding> {
+    // (kind, the words that tell one group from another) → pair indexes.
+    let mut groups: BTreeMap<(CompareFindingKind, String), Vec<usize>> = BTreeMap::new();
+    let mut sentences: BTreeMap<(CompareFindingKind, String), String> = BTreeMap::new();
+    let mut add = |kind: CompareFindingKind, key: String, sentence: String, index: usize| {
+        groups.entry((kind, key.clone())).or_default().push(index);
+        sentences.entry((kind, key)).or_insert(sentence);
+    };
+    for (index, pair) in pairs.iter().enumerate() {
+        for change in &pair.changes {
+            if let Some((kind, key, sentence)) = describe(change, pair.matched) {
+                add(kind, key, sentence, index);
+            }
+        }
+        if pair.changes.is_empty()
+            && pair.not_comparable.is_empty()
+            && pair.matched == MatchKind::Hello
+        {
+            add(
+                CompareFindingKind::ForwardedUnchanged,
+                String::new(),
+                "the middlebox forwards the client's ClientHello unchanged (the same random, ALPN \
+                 list and extensions in both captures) and both legs see the same selection"
+                    .to_string(),
+                index,
+            );
+        }
+        for gap in &pair.not_comparable {
+            let (key, sentence) = match gap {
+                NotComparable::OfferUnknown { side } => (
+                    format!("offer {side:?}"),
+                    format!(
+                        "capture {} cut the ClientHello before its ALPN extension: what the \
+                         middlebox did to the offer cannot be compared",
+                        side_name(*side)
+                    ),
+                ),
+                NotComparable::SelectionUnknown { side } => (
+                    format!("selection {side:?}"),
+                    format!(
+                        "capture {} does not show the server's selection (no complete \
+                         ServerHello, or TLS 1.3 without a key log: --keylog-{}): the \
+                         selections cannot be compared",
+                        side_name(*side),
+                        side_name(*side).to_ascii_lowercase()
+                    ),
+                ),
+            };
+            add(CompareFindingKind::CannotCompare, key, sentence, index);
+        }
+    }
+    let mut out: Vec<CompareFinding> = groups
+        .into_iter()
+        .map(|(key, indexes)| {
+            let detail = if key.1 == STRIPPED_EXTENSION {
+                stripped_extension(&indexes, pairs)
+            } else {
+                sentences.remove(&key).unwrap_or_default()
+            };
+            finding(key.0, detail, &indexes, pairs)
+        })
+        .collect();
+    out.extend(unpaired_finding(&unpaired.a, CaptureSide::A, window_ms));
+    out.extend(unpaired_finding(&unpaired.b, CaptureSide::B, window_ms));
+    // Kinds in report order, then by first pair; stable for the unpaired ones.
+    out.sort_by_key(|f| (f.kind, f.pairs.first().copied().unwrap_or(usize::MAX)));
+    out
+}
+
+/// The grouping key of forwarded hellos whose ALPN extension is gone.
+const STRIPPED_EXTENSION: &str = "extension removed";
+
+/// The sentence for forwarded hellos whose ALPN extension is gone: every protocol the client
+/// offered in them, in order of first appearance.
+fn stripped_extension(indexes: &[usize], pairs: &[Pair]) -> String {
+    let mut removed: Vec<String> = Vec::new();
+    for pair in indexes.iter().filter_map(|i| pairs.get(*i)) {
+        for protocol in &pair.a.alpn_offered {
+            if !removed.contains(protocol) {
+                removed.push(protocol.clone());
+            }
+        }
+    }
+    format!(
+        "the ClientHello leaving the middlebox lacks {}, which the client offered: the \
+         middlebox strips ALPN (the same hello, with the same random, in both captures, without \
+         its ALPN extension: the server never sees the client's offer)",
+        list(&removed)
+    )
+}
+
+/// "A" or "B".
+fn side_name(side: CaptureSide) -> &'static str {
+    match side {
+        CaptureSide::A => "A",
+        CaptureSide::B => "B",
+    }
+}
+
+/// A protocol list in words: "h2", "h2 and http/1.1", "h2, spdy/3 and http/1.1".
+fn list(protocols: &[String]) -> String {
+    match protocols {
+        [] => "no protocol".to_string(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// A selection in words.
+fn selection(protocol: &Option<String>) -> String {
+    protocol
+        .clone()
+        .unwrap_or_else(|| "no protocol".to_string())
+}
+
+/// The finding kind, grouping key and sentence for one change of a pair matched `matched`.
+fn describe(change: &Change, matched: MatchKind) -> Option<(CompareFindingKind, String, String)> {
+    let forwarded = matched == MatchKind::Hello;
+    Some(match change {
+        Change::AlpnRemoved {
+            extension_removed: true,
+            ..
+        } if forwarded => (
+            CompareFindingKind::MiddleboxStripsAlpn,
+            STRIPPED_EXTENSION.to_string(),
+            // Written once the group is known: it names every protocol removed.
+            String::new(),
+        ),
+        Change::AlpnRemoved { protocols, .. } if forwarded => (
+            CompareFindingKind::MiddleboxStripsAlpn,
+            format!("{protocols:?}"),
+            format!(
+                "the ClientHello leaving the middlebox lacks {}, which the client offered \
+                 (the same hello, with the same random, in both captures): the middlebox \
+                 strips ALPN",
+                list(protocols)
+            ),
+        ),
+        Change::AlpnReplaced { removed, added } if forwarded => (
+            CompareFindingKind::MiddleboxStripsAlpn,
+            format!("{removed:?} {added:?}"),
+            format!(
+                "the ClientHello leaving the middlebox lacks {}, which the client offered, and \
+                 offers {} instead (the same hello, with the same random, in both captures): \
+                 the middlebox rewrites ALPN",
+                list(removed),
+                list(added)
+            ),
+        ),
+        Change::AlpnRemoved { protocols, .. } => (
+            CompareFindingKind::MiddleboxOffersLess,
+            format!("{protocols:?}"),
+            format!(
+                "the middlebox's own ClientHello to the server lacks {}, which the client \
+                 offered: the middlebox terminates TLS and does not offer {} on its \
+                 server-side connection",
+                list(protocols),
+                if protocols.len() == 1 { "it" } else { "them" }
+            ),
+        ),
+        Change::AlpnReplaced { removed, added } => (
+            CompareFindingKind::MiddleboxOffersLess,
+            format!("{removed:?} {added:?}"),
+            format!(
+                "the middlebox's own ClientHello to the server offers {} where the client \
+                 offered {}: the middlebox terminates TLS and offers other protocols on its \
+                 server-side connection",
+                list(added),
+                list(removed)
+            ),
+        ),
+        Change::AlpnAdded { protocols } => (
+            CompareFindingKind::MiddleboxAddsAlpn,
+            format!("{protocols:?}"),
+            format!(
+                "the ClientHello leaving the middlebox offers {}, which the client did not",
+                list(protocols)
+            ),
+        ),
+        Change::AlpnReordered { a, b } => (
+            CompareFindingKind::MiddleboxReordersAlpn,
+            format!("{a:?} {b:?}"),
+            format!(
+                "the ClientHello leaving the middlebox lists the client's protocols in another \
+                 order: {} became {}",
+                a.join(", "),
+                b.join(", ")
+            ),
+        ),
+        Change::SelectedDiffers { a, b } => (
+            CompareFindingKind::LegsNegotiateDifferently,
+            format!("{a:?} {b:?}"),
+            format!(
+                "the backend leg negotiates {} while the client leg negotiates {}",
+                selection(b),
+                selection(a)
+            ),
+        ),
+        Change::IssuerDiffers { a, b } => (
+            CompareFindingKind::CertificateIssuerDiffers,
+            format!("{a:?} {b:?}"),
+            format!(
+                "the client leg's server certificate is issued by \"{a}\", the backend \
+                 leg's by \"{b}\": the middlebox intercepts TLS with its own certificate"
+            ),
+        ),
+        Change::SniChanged { a, b } => (
+            CompareFindingKind::SniChanged,
+            format!("{a:?} {b:?}"),
+            format!(
+                "the ClientHello leaving the middlebox names {} where the client named {}",
+                b.as_deref().unwrap_or("no server"),
+                a.as_deref().unwrap_or("no server")
+            ),
+        ),
+        Change::ExtensionsChanged { removed, added } => (
+            CompareFindingKind::HelloExtensionsChanged,
+            format!("{removed:?} {added:?}"),
+            format!(
+                "the middlebox changes the forwarded ClientHello's extensions (removed: {}; \
+                 added: {})",
+                if removed.is_empty() {
+                    "none".to_string()
+                } else {
+                    removed.join(", ")
+                },
+                if added.is_empty() {
+                    "none".to_string()
+                } else {
+                    added.join(", ")
+                }
+            ),
+        ),
+    })
+}
+
+/// The frames of a flow's hellos: what a finding cites.
+fn hello_frames(flow: &FlowReport, frames: &mut Vec<u64>) {
+    if let Some(h) = &flow.client_hello {
+        frames.extend(&h.frames);
+    }
+    if let Some(h) = &flow.server_hello {
+        frames.extend(&h.frames);
+    }
+}
+
+/// A finding over the pairs `indexes` (ascending).
+fn finding(
+    kind: CompareFindingKind,
+    detail: String,
+    indexes: &[usize],
+    pairs: &[Pair],
+) -> CompareFinding {
+    let cited: Vec<usize> = indexes.iter().copied().take(MAX_CITED_PAIRS).collect();
+    let (mut frames_a, mut frames_b) = (Vec::new(), Vec::new());
+    for pair in cited.iter().filter_map(|i| pairs.get(*i)) {
+        hello_frames(&pair.a, &mut frames_a);
+        hello_frames(&pair.b, &mut frames_b);
+    }
+    for frames in [&mut frames_a, &mut frames_b] {
+        frames.sort_unstable();
+        frames.dedup();
+    }
+    CompareFinding {
+        kind,
+        detail,
+        count: indexes.len(),
+        pairs: cited,
+        frames_a,
+        frames_b,
+    }
+}
+
+/// The finding about the flows of `side` without a counterpart, if any.
+fn unpaired_finding(
+    flows: &[FlowReport],
+    side: CaptureSide,
+    window_ms: f64,
+) -> Option<CompareFinding> {
+    if flows.is_empty() {
+        return None;
+    }
+    let other = match side {
+        CaptureSide::A => "B",
+        CaptureSide::B => "A",
+    };
+    let without_hello = flows.iter().filter(|f| f.client_hello.is_none()).count();
+    let mut detail = format!(
+        "{} of capture {} {} no counterpart in capture {other} (no ClientHello there with the \
+         same random, nor one with the same SNI up to {} ms {}): whether the middlebox passed \
+         {} on is not in these captures",
+        plural(flows.len() as u64, "flow"),
+        side_name(side),
+        if flows.len() == 1 { "has" } else { "have" },
+        window_ms,
+        match side {
+            CaptureSide::A => "later",
+            CaptureSide::B => "earlier",
+        },
+        if flows.len() == 1 { "it" } else { "them" },
+    );
+    if without_hello > 0 {
+        detail.push_str(&format!(
+            "; {without_hello} of them show no ClientHello (the capture cut or missed it, \
+             or the flow is not TLS)"
+        ));
+    }
+    let mut frames = Vec::new();
+    for flow in flows.iter().take(MAX_CITED_PAIRS) {
+        match &flow.client_hello {
+            Some(h) => frames.extend(&h.frames),
+            None => frames.push(flow.first_frame),
+        }
+    }
+    frames.sort_unstable();
+    frames.dedup();
+    let (frames_a, frames_b) = match side {
+        CaptureSide::A => (frames, Vec::new()),
+        CaptureSide::B => (Vec::new(), frames),
+    };
+    Some(CompareFinding {
+        kind: CompareFindingKind::CannotCompare,
+        detail,
+        count: flows.len(),
+        pairs: Vec::new(),
+        frames_a,
+        frames_b,
+    })
+}

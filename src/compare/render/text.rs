@@ -1,0 +1,181 @@
+//! The text renderer of the compare report: a block per pair, the unpaired flows, the
+//! findings with the frames of both captures, the captures read and a summary line.
+
+use super::{change_words, matched_words, not_comparable_words, numbers, protocols};
+use crate::compare::model::{CompareReport, MatchKind, Pair};
+use crate::report::model::FlowReport;
+use crate::report::plural;
+use std::io::{self, Write};
+
+/// Width of the label column.
+const LABEL: usize = 10;
+
+/// Bold (or plain) text.
+fn bold(color: bool, text: &str) -> String {
+    if color {
+        format!("\x1b[1m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Renders the whole report.
+pub fn render(report: &CompareReport, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    for (index, pair) in report.pairs.iter().enumerate() {
+        render_pair(index, pair, color, out)?;
+        writeln!(out)?;
+    }
+    for (side, flows) in [("A", &report.unpaired.a), ("B", &report.unpaired.b)] {
+        for flow in flows.iter() {
+            writeln!(
+                out,
+                "{} {side} flow {}  {} → {}  {}",
+                bold(color, "unpaired"),
+                flow.id,
+                flow.client,
+                flow.server,
+                leg_summary(flow)
+            )?;
+        }
+    }
+    if !report.unpaired.a.is_empty() || !report.unpaired.b.is_empty() {
+        writeln!(out)?;
+    }
+    for finding in &report.findings {
+        writeln!(
+            out,
+            "{} {}: {}",
+            bold(color, "finding"),
+            finding.kind,
+            finding.detail
+        )?;
+        let mut cites = Vec::new();
+        if !finding.pairs.is_empty() {
+            let more = finding.count.saturating_sub(finding.pairs.len());
+            cites.push(format!(
+                "{} {}{}",
+                if finding.count == 1 { "pair" } else { "pairs" },
+                numbers(&finding.pairs),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if !finding.frames_a.is_empty() {
+            cites.push(format!("A frames {}", numbers(&finding.frames_a)));
+        }
+        if !finding.frames_b.is_empty() {
+            cites.push(format!("B frames {}", numbers(&finding.frames_b)));
+        }
+        writeln!(out, "  {}", cites.join("; "))?;
+    }
+    if !report.findings.is_empty() {
+        writeln!(out)?;
+    }
+    for (capture, side) in report.captures.iter().zip(["A", "B"]) {
+        writeln!(
+            out,
+            "{} {side} {} ({}, {})",
+            bold(color, "capture"),
+            capture.path,
+            capture.format,
+            plural(capture.packets, "packet")
+        )?;
+        for warning in &capture.warnings {
+            writeln!(out, "  warning: {warning}")?;
+        }
+    }
+    let by_hello = report
+        .pairs
+        .iter()
+        .filter(|p| p.matched == MatchKind::Hello)
+        .count();
+    writeln!(
+        out,
+        "\n{} {} ({by_hello} by ClientHello random, {} by time and SNI), unpaired {} in A and {} in B{}",
+        bold(color, "summary"),
+        plural(report.pairs.len() as u64, "pair"),
+        report.pairs.len() - by_hello,
+        report.unpaired.a.len(),
+        report.unpaired.b.len(),
+        match report.clock_offset_ms {
+            Some(ms) => format!(", forwarded hellos reach B {ms:.3} ms after A (median)"),
+            None => String::new(),
+        }
+    )
+}
+
+/// One leg in a line: "SNI alpn.test, offered h2, http/1.1, selected h2, agreed, frames 4, 6".
+fn leg_summary(flow: &FlowReport) -> String {
+    let mut frames: Vec<u64> = Vec::new();
+    if let Some(h) = &flow.client_hello {
+        frames.extend(&h.frames);
+    }
+    if let Some(h) = &flow.server_hello {
+        frames.extend(&h.frames);
+    }
+    format!(
+        "SNI {}, offered {}, selected {}, {}, hello frames {}",
+        flow.sni.as_deref().unwrap_or("none"),
+        if flow.offer_unknown() {
+            "unknown (hello cut)".to_string()
+        } else {
+            protocols(&flow.alpn_offered)
+        },
+        flow.alpn_selected.as_deref().unwrap_or("none"),
+        flow.verdict.name(),
+        if frames.is_empty() {
+            "none".to_string()
+        } else {
+            numbers(&frames)
+        }
+    )
+}
+
+/// One pair's block.
+fn render_pair(index: usize, pair: &Pair, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}  A flow {} ↔ B flow {}  {}",
+        bold(color, &format!("pair {index}")),
+        pair.a.id,
+        pair.b.id,
+        matched_words(pair)
+    )?;
+    for (side, flow) in [("A", &pair.a), ("B", &pair.b)] {
+        writeln!(
+            out,
+            "  {side:<LABEL$}{} → {}  frames {}–{}",
+            flow.client, flow.server, flow.first_frame, flow.last_frame
+        )?;
+        writeln!(out, "  {:<LABEL$}{}", "", leg_summary(flow))?;
+    }
+    let handshake = |f: &FlowReport| f.tcp.as_ref().and_then(|t| t.handshake_ms);
+    if let Some(delay) = pair.hello_delay_ms {
+        let handshakes = match (handshake(&pair.a), handshake(&pair.b)) {
+            (Some(a), Some(b)) => format!("; handshake {a:.3} ms in A, {b:.3} ms in B"),
+            (Some(a), None) => format!("; handshake {a:.3} ms in A, no handshake time in B"),
+            (None, Some(b)) => format!("; no handshake time in A, handshake {b:.3} ms in B"),
+            (None, None) => "; no handshake time (none completed)".to_string(),
+        };
+        writeln!(
+            out,
+            "  {:<LABEL$}B's ClientHello {delay:.3} ms after A's{handshakes}",
+            "delay"
+        )?;
+    }
+    if pair.changes.is_empty() {
+        writeln!(out, "  {:<LABEL$}none", "changes")?;
+    }
+    for (i, change) in pair.changes.iter().enumerate() {
+        let label = if i == 0 { "changes" } else { "" };
+        writeln!(out, "  {label:<LABEL$}{}", change_words(change))?;
+    }
+    for (i, gap) in pair.not_comparable.iter().enumerate() {
+        let label = if i == 0 { "unknown" } else { "" };
+        writeln!(out, "  {label:<LABEL$}{}", not_comparable_words(gap))?;
+    }
+    Ok(())
+}
