@@ -136,3 +136,155 @@ fn extensions_change(a: &FlowReport, b: &FlowReport) -> Option<Change> {
     (!removed.is_empty() || !added.is_empty())
         .then_some(Change::ExtensionsChanged { removed, added })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::files::{AnalyzeOptions, analyze_files};
+    use crate::report::model::{CertificateReport, CutReport};
+
+    /// The flows of a fixture.
+    fn flows(fixture: &str) -> Vec<FlowReport> {
+        let path = format!("{}/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
+        analyze_files(&[path], &AnalyzeOptions::default(), &mut |_| {})
+            .unwrap()
+            .flows
+    }
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_forwarded_hello_without_its_alpn_extension_is_a_removal() {
+        let a = flows("compare-strip-alpn-client.pcap");
+        let b = flows("compare-strip-alpn-server.pcap");
+        let (changes, gaps) = changes(&a[0], &b[0], MatchKind::Hello);
+        assert_eq!(
+            changes,
+            [Change::AlpnRemoved {
+                protocols: strings(&["h2", "http/1.1"]),
+                extension_removed: true
+            }]
+        );
+        assert!(gaps.is_empty());
+    }
+
+    #[test]
+    fn list_edits_are_named_by_what_changed() {
+        let a = flows("compare-forward-client.pcap").remove(0);
+        let with = |offer: &[&str]| FlowReport {
+            alpn_offered: strings(offer),
+            ..a.clone()
+        };
+        let offer_change = |b: &FlowReport| changes(&a, b, MatchKind::Timing).0;
+        assert_eq!(offer_change(&with(&["h2", "http/1.1"])), []);
+        assert_eq!(
+            offer_change(&with(&["http/1.1"])),
+            [Change::AlpnRemoved {
+                protocols: strings(&["h2"]),
+                extension_removed: false
+            }]
+        );
+        assert_eq!(
+            offer_change(&with(&["h2", "http/1.1", "h3"])),
+            [Change::AlpnAdded {
+                protocols: strings(&["h3"])
+            }]
+        );
+        assert_eq!(
+            offer_change(&with(&["spdy/3.1", "http/1.1"])),
+            [Change::AlpnReplaced {
+                removed: strings(&["h2"]),
+                added: strings(&["spdy/3.1"])
+            }]
+        );
+        assert_eq!(
+            offer_change(&with(&["http/1.1", "h2"])),
+            [Change::AlpnReordered {
+                a: strings(&["h2", "http/1.1"]),
+                b: strings(&["http/1.1", "h2"])
+            }]
+        );
+    }
+
+    #[test]
+    fn selection_sni_and_issuer_differences() {
+        let a = flows("compare-forward-client.pcap").remove(0);
+        let certificate = |issuer: &str| CertificateReport {
+            subject: "CN=alpn.test".into(),
+            issuer: issuer.into(),
+            san: vec![],
+            frames: vec![7],
+        };
+        let a = FlowReport {
+            server_certificate: Some(certificate("CN=Real CA")),
+            ..a
+        };
+        let b = FlowReport {
+            alpn_selected: Some("http/1.1".into()),
+            sni: Some("backend.test".into()),
+            server_certificate: Some(certificate("CN=Proxy CA")),
+            ..a.clone()
+        };
+        assert_eq!(
+            changes(&a, &b, MatchKind::Timing).0,
+            [
+                Change::SelectedDiffers {
+                    a: Some("h2".into()),
+                    b: Some("http/1.1".into())
+                },
+                Change::SniChanged {
+                    a: Some("alpn.test".into()),
+                    b: Some("backend.test".into())
+                },
+                Change::IssuerDiffers {
+                    a: "CN=Real CA".into(),
+                    b: "CN=Proxy CA".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cut_hello_or_a_hidden_selection_is_not_compared() {
+        let a = flows("compare-strip-alpn-client.pcap").remove(0);
+        let mut cut = a.clone();
+        cut.alpn_offered.clear();
+        cut.sni = None;
+        if let Some(h) = cut.client_hello.as_mut() {
+            h.cut = Some(CutReport {
+                captured: 40,
+                length: 512,
+            });
+        }
+        // No removal, no SNI change: the capture, not the middlebox, lost them.
+        assert_eq!(
+            changes(&a, &cut, MatchKind::Hello),
+            (
+                vec![],
+                vec![NotComparable::OfferUnknown {
+                    side: CaptureSide::B
+                }]
+            )
+        );
+        let hidden = FlowReport {
+            verdict: VerdictKind::Hidden,
+            alpn_selected: None,
+            ..a.clone()
+        };
+        let selected = FlowReport {
+            alpn_selected: Some("h2".into()),
+            ..a.clone()
+        };
+        assert_eq!(
+            changes(&hidden, &selected, MatchKind::Hello),
+            (
+                vec![],
+                vec![NotComparable::SelectionUnknown {
+                    side: CaptureSide::A
+                }]
+            )
+        );
+    }
+}

@@ -347,3 +347,119 @@ fn unpaired_finding(
         frames_b,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::model::Confidence;
+    use crate::pipeline::files::{AnalyzeOptions, analyze_files};
+
+    fn flow(fixture: &str) -> FlowReport {
+        let path = format!("{}/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
+        analyze_files(&[path], &AnalyzeOptions::default(), &mut |_| {})
+            .unwrap()
+            .flows
+            .remove(0)
+    }
+
+    fn pair(matched: MatchKind, changes: Vec<Change>, gaps: Vec<NotComparable>) -> Pair {
+        let a = flow("compare-strip-alpn-client.pcap");
+        Pair {
+            b: a.clone(),
+            a,
+            matched,
+            confidence: Confidence::High,
+            hello_delay_ms: Some(0.2),
+            changes,
+            not_comparable: gaps,
+        }
+    }
+
+    fn removed(protocols: &[&str], extension_removed: bool) -> Change {
+        Change::AlpnRemoved {
+            protocols: protocols.iter().map(|p| p.to_string()).collect(),
+            extension_removed,
+        }
+    }
+
+    #[test]
+    fn a_removal_blames_the_middlebox_by_how_the_pair_was_matched() {
+        let pairs = [
+            pair(MatchKind::Hello, vec![removed(&["h2"], false)], vec![]),
+            pair(MatchKind::Timing, vec![removed(&["h2"], false)], vec![]),
+        ];
+        let found = findings(&pairs, &Unpaired::default(), 2000.0);
+        let kinds: Vec<_> = found.iter().map(|f| (f.kind, f.pairs.clone())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (CompareFindingKind::MiddleboxStripsAlpn, vec![0]),
+                (CompareFindingKind::MiddleboxOffersLess, vec![1]),
+            ]
+        );
+        assert!(found[0].detail.starts_with(
+            "the ClientHello leaving the middlebox lacks h2, which the client offered"
+        ));
+        assert_eq!(
+            (found[0].frames_a.clone(), found[0].frames_b.clone()),
+            (vec![4, 6], vec![4, 6])
+        );
+    }
+
+    #[test]
+    fn a_cut_hello_blames_no_one() {
+        let pairs = [pair(
+            MatchKind::Hello,
+            vec![],
+            vec![NotComparable::OfferUnknown {
+                side: CaptureSide::B,
+            }],
+        )];
+        let found = findings(&pairs, &Unpaired::default(), 2000.0);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, CompareFindingKind::CannotCompare);
+        assert_eq!(
+            found[0].detail,
+            "capture B cut the ClientHello before its ALPN extension: what the middlebox did to \
+             the offer cannot be compared"
+        );
+    }
+
+    #[test]
+    fn findings_cite_a_bounded_number_of_pairs_and_count_them_all() {
+        let pairs: Vec<Pair> = (0..25)
+            .map(|_| {
+                pair(
+                    MatchKind::Hello,
+                    vec![removed(&["h2", "http/1.1"], true)],
+                    vec![],
+                )
+            })
+            .collect();
+        let found = findings(&pairs, &Unpaired::default(), 2000.0);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].count, 25);
+        assert_eq!(found[0].pairs, (0..MAX_CITED_PAIRS).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn unpaired_flows_are_what_cannot_be_compared() {
+        let unpaired = Unpaired {
+            a: vec![flow("compare-strip-alpn-client.pcap")],
+            b: vec![],
+        };
+        let found = findings(&[], &unpaired, 2000.0);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, CompareFindingKind::CannotCompare);
+        assert_eq!(
+            (found[0].frames_a.clone(), found[0].frames_b.clone()),
+            (vec![4], vec![])
+        );
+        assert_eq!(
+            found[0].detail,
+            "1 flow of capture A has no counterpart in capture B (no ClientHello there with the \
+             same random, nor one with the same SNI up to 2000 ms later): whether the middlebox \
+             passed it on is not in these captures"
+        );
+    }
+}
