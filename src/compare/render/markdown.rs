@@ -8,6 +8,9 @@ use crate::report::model::FlowReport;
 use crate::report::plural;
 use std::io::{self, Write};
 
+/// Rows of the pairs table, and unpaired flows per capture, at most: a ticket body is bounded.
+const MAX_ROWS: usize = 50;
+
 /// Renders the whole report.
 pub fn render(report: &CompareReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "## alpnscope compare\n")?;
@@ -61,7 +64,7 @@ pub fn render(report: &CompareReport, out: &mut dyn Write) -> io::Result<()> {
         )?;
         writeln!(out, "|---|---|---|---|---|---|---|")?;
     }
-    for (index, pair) in report.pairs.iter().enumerate() {
+    for (index, pair) in report.pairs.iter().enumerate().take(MAX_ROWS) {
         let mut changes: Vec<String> = pair.changes.iter().map(change_words).collect();
         changes.extend(
             pair.not_comparable
@@ -91,12 +94,19 @@ pub fn render(report: &CompareReport, out: &mut dyn Write) -> io::Result<()> {
             }
         )?;
     }
+    if report.pairs.len() > MAX_ROWS {
+        writeln!(
+            out,
+            "\n… and {} more (`--format json` lists them all).",
+            plural((report.pairs.len() - MAX_ROWS) as u64, "pair")
+        )?;
+    }
     for (side, flows) in [("A", &report.unpaired.a), ("B", &report.unpaired.b)] {
         if flows.is_empty() {
             continue;
         }
         writeln!(out, "\n### Unpaired in {side}\n")?;
-        for flow in flows.iter() {
+        for flow in flows.iter().take(MAX_ROWS) {
             writeln!(
                 out,
                 "- flow {} {} → {}: {}",
@@ -104,6 +114,13 @@ pub fn render(report: &CompareReport, out: &mut dyn Write) -> io::Result<()> {
                 flow.client,
                 flow.server,
                 cell(&offer_cell(flow))
+            )?;
+        }
+        if flows.len() > MAX_ROWS {
+            writeln!(
+                out,
+                "- … and {} more",
+                plural((flows.len() - MAX_ROWS) as u64, "flow")
             )?;
         }
     }
