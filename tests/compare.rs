@@ -24,8 +24,11 @@ fn compare_json(name: &str, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Per pair: (A flow id, B flow id, match, confidence, [change kinds]).
-fn pair_rows(doc: &Value) -> Vec<(u64, u64, String, String, Vec<String>)> {
+/// A pair: (A flow id, B flow id, match, confidence, [change kinds]).
+type PairRow = (u64, u64, String, String, Vec<String>);
+
+/// Per pair: its row.
+fn pair_rows(doc: &Value) -> Vec<PairRow> {
     doc["pairs"]
         .as_array()
         .unwrap()
@@ -47,8 +50,11 @@ fn pair_rows(doc: &Value) -> Vec<(u64, u64, String, String, Vec<String>)> {
         .collect()
 }
 
-/// Per finding: (kind, count, pairs, A frames, B frames).
-fn finding_rows(doc: &Value) -> Vec<(String, u64, Vec<u64>, Vec<u64>, Vec<u64>)> {
+/// A finding: (kind, count, pairs, A frames, B frames).
+type FindingRow = (String, u64, Vec<u64>, Vec<u64>, Vec<u64>);
+
+/// Per finding: its row.
+fn finding_rows(doc: &Value) -> Vec<FindingRow> {
     doc["findings"]
         .as_array()
         .unwrap()
