@@ -7,11 +7,12 @@
 //!    forwards the client's hello). Confidence high. The median B−A time of these pairs is
 //!    the clock offset between the captures.
 //! 2. **Timing**: each B flow left, in time order, takes the A flow left with the same SNI
-//!    whose ClientHello (shifted by the clock offset) is the nearest one before it — at most
-//!    `window` earlier, or [`CLOCK_SLACK_NS`] later (two clocks never agree exactly): a
-//!    middlebox that terminates TLS opens its own connection after the client's hello.
-//!    Confidence high when no other A hello is in the window or the next one is ten times
-//!    farther, medium when twice as far, low otherwise or when the nearest was taken.
+//!    whose ClientHello (shifted by the clock offset) is the nearest one before it, at most
+//!    `window` earlier — a middlebox that terminates TLS opens its own connection after the
+//!    client's hello. Only when there is none, one at most [`CLOCK_SLACK_NS`] later (two
+//!    clocks never agree exactly). Confidence high when no other earlier A hello is in the
+//!    window or the next one is ten times farther, medium when twice as far, low otherwise or
+//!    when the nearest was taken; a later hello is at most medium.
 //!
 //! One-to-one, deterministic (ties go to the lower flow index), O(n log n): the A hellos of an
 //! SNI are sorted once, and a union-find over them skips the ones already taken.
@@ -142,44 +143,46 @@ pub fn pair(a: &[HelloKey<'_>], b: &[HelloKey<'_>], window_ns: i64) -> Pairing {
         let after = group.nearest_right(at).filter(|p| *p < end);
         let time = |p: usize| group.hellos.get(p).map(|(t, _)| *t);
         let before = before.filter(|p| time(*p).is_some_and(|t| t >= earliest));
-        let chosen = match (before, after) {
-            (Some(b), Some(a)) => {
-                // The earlier one on a tie.
-                if time(a).map(distance) < time(b).map(distance) {
-                    a
-                } else {
-                    b
-                }
-            }
-            (Some(p), None) | (None, Some(p)) => p,
+        // The nearest earlier hello; a later one (clock slack) only when none is left.
+        let (chosen, later) = match (before, after) {
+            (Some(p), _) => (p, false),
+            (None, Some(p)) => (p, true),
             (None, None) => continue,
         };
         let Some(&(ta, i)) = group.hellos.get(chosen) else {
             continue;
         };
-        // The nearest hellos of all, taken or not: the two around B's.
         let in_window = |p: &usize| time(*p).is_some_and(|t| t >= earliest && t <= latest);
-        let nearest_any = [at.checked_sub(1), Some(at)]
-            .into_iter()
-            .flatten()
+        // The hello this rule picks when nothing is taken yet.
+        let first_choice = at
+            .checked_sub(1)
             .filter(in_window)
-            .min_by_key(|p| (time(*p).map(distance), *p));
-        let confidence = if nearest_any != Some(chosen) {
+            .or(Some(at).filter(in_window));
+        let confidence = if first_choice != Some(chosen) {
             // The nearest hello was paired already.
             Confidence::Low
         } else {
             let d1 = distance(ta).max(1_000_000);
-            let runner_up = [chosen.checked_sub(1), Some(chosen + 1)]
-                .into_iter()
-                .flatten()
-                .filter(in_window)
-                .filter_map(|p| time(p).map(distance))
-                .min();
-            match runner_up {
+            // The next candidate in the same direction, taken or not.
+            let runner_up = if later {
+                Some(chosen + 1)
+            } else {
+                chosen.checked_sub(1)
+            }
+            .filter(in_window)
+            .and_then(time)
+            .map(distance);
+            let confidence = match runner_up {
                 None => Confidence::High,
                 Some(d2) if d2 >= 10 * d1 => Confidence::High,
                 Some(d2) if d2 >= 2 * d1 => Confidence::Medium,
                 Some(_) => Confidence::Low,
+            };
+            if later {
+                // A hello after B's: only a clock difference explains it.
+                confidence.min(Confidence::Medium)
+            } else {
+                confidence
             }
         };
         group.take(chosen);
@@ -323,23 +326,53 @@ mod tests {
         let a = [key(None, "x", 0), key(None, "y", 2900)];
         let b = [key(None, "x", 2500), key(None, "z", 3000)];
         assert!(pair(&a, &b, W).pairs.is_empty());
-        // A slightly later A hello (clock slack) still pairs.
+        // A slightly later A hello (clock slack) still pairs, with medium confidence at most.
         let b = [key(None, "x", -50)];
         assert_eq!(
             pairs(&pair(&a, &b, W)),
-            [(0, 0, MatchKind::Timing, Confidence::High)]
+            [(0, 0, MatchKind::Timing, Confidence::Medium)]
         );
     }
 
     #[test]
-    fn a_later_hello_within_the_clock_slack_wins_when_nearer() {
-        // B's clock lags A's by 30 ms: A's own hello looks 28 ms later than B's, the previous
-        // connection's 472 ms earlier.
-        let a = [key(None, "x", 0), key(None, "x", 500)];
-        let b = [key(None, "x", 472)];
+    fn an_earlier_hello_wins_over_a_nearer_later_one() {
+        // Sequential connections 2 ms apart through a proxy that opens its own 1.3 ms later:
+        // B's hello is nearer the next A hello (0.7 ms after it) than its own (1.3 ms before).
+        let a: Vec<HelloKey<'_>> = (0..4)
+            .map(|i| HelloKey {
+                random: None,
+                sni: Some("x"),
+                time: Some(i * 2 * MS),
+            })
+            .collect();
+        let b: Vec<HelloKey<'_>> = a
+            .iter()
+            .map(|k| HelloKey {
+                time: k.time.map(|t| t + 1_300_000),
+                ..*k
+            })
+            .collect();
+        let p = pair(&a, &b, W);
+        assert_eq!(
+            pairs(&p),
+            [
+                (0, 0, MatchKind::Timing, Confidence::High),
+                (1, 1, MatchKind::Timing, Confidence::Medium),
+                (2, 2, MatchKind::Timing, Confidence::Medium),
+                (3, 3, MatchKind::Timing, Confidence::Medium),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_later_hello_within_the_clock_slack_pairs_when_no_earlier_one_is_left() {
+        // B's clock lags A's by 30 ms: A's own hello looks 28 ms later than B's; the previous
+        // connection's is out of the window.
+        let a = [key(None, "x", 0), key(None, "x", 2500)];
+        let b = [key(None, "x", 2472)];
         assert_eq!(
             pairs(&pair(&a, &b, W)),
-            [(1, 0, MatchKind::Timing, Confidence::High)]
+            [(1, 0, MatchKind::Timing, Confidence::Medium)]
         );
     }
 
