@@ -233,6 +233,91 @@ fn an_alpn_stripping_forwarder_is_named() {
 }
 
 #[test]
+fn an_intercepting_proxy_shows_its_own_issuer_with_both_key_logs() {
+    let keys = |side: &str| {
+        project_path(&format!("fixtures/compare-intercept-{side}.keys"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let (ka, kb) = (keys("client"), keys("server"));
+    let doc = compare_json("compare-intercept", &["--keylog-a", &ka, "--keylog-b", &kb]);
+    assert_eq!(
+        pair_rows(&doc),
+        [
+            row(0, 0, "timing", "high", &["alpn_removed", "issuer_differs"]),
+            row(1, 1, "timing", "high", &["alpn_removed", "issuer_differs"]),
+            row(2, 2, "timing", "high", &["issuer_differs"]),
+            row(3, 3, "timing", "high", &["alpn_removed", "issuer_differs"]),
+        ]
+    );
+    assert_eq!(
+        doc["pairs"][0]["changes"][1],
+        serde_json::json!({
+            "kind": "issuer_differs",
+            "a": "O=Corp Inspection CA, CN=Corp Inspection CA",
+            "b": "CN=alpn.test"
+        })
+    );
+    // TLS 1.3 on both legs: the selections come from the decrypted EncryptedExtensions.
+    assert_eq!(doc["pairs"][0]["a"]["alpn_source"], "encrypted_extensions");
+    assert_eq!(doc["pairs"][0]["a"]["verdict"], "downgraded");
+    assert_eq!(doc["pairs"][0]["b"]["alpn_selected"], "http/1.1");
+    assert_eq!(
+        finding_rows(&doc),
+        [
+            (
+                "middlebox_offers_less".to_string(),
+                3,
+                vec![0, 1, 3],
+                vec![4, 6, 21, 23, 57, 59],
+                vec![4, 6, 20, 22, 51, 53]
+            ),
+            (
+                "certificate_issuer_differs".to_string(),
+                4,
+                vec![0, 1, 2, 3],
+                vec![4, 6, 21, 23, 39, 41, 57, 59],
+                vec![4, 6, 20, 22, 35, 37, 51, 53]
+            ),
+        ]
+    );
+    // One key log for both sides reaches both (here only A's secrets open anything).
+    let doc = compare_json("compare-intercept", &["--keylog", &ka]);
+    assert_eq!(doc["pairs"][0]["a"]["decryption"], "decrypted");
+    assert_eq!(
+        doc["pairs"][0]["b"]["decryption"],
+        "no key-log entry for this ClientHello random"
+    );
+}
+
+#[test]
+fn without_key_logs_tls13_selections_are_not_compared() {
+    let doc = compare_json("compare-intercept", &[]);
+    assert_eq!(
+        pair_rows(&doc),
+        [
+            row(0, 0, "timing", "high", &["alpn_removed"]),
+            row(1, 1, "timing", "high", &["alpn_removed"]),
+            row(2, 2, "timing", "high", &[]),
+            row(3, 3, "timing", "high", &["alpn_removed"]),
+        ]
+    );
+    assert_eq!(
+        doc["pairs"][2]["not_comparable"],
+        serde_json::json!([
+            {"kind": "selection_unknown", "side": "a"},
+            {"kind": "selection_unknown", "side": "b"}
+        ])
+    );
+    let kinds: Vec<String> = finding_rows(&doc).into_iter().map(|f| f.0).collect();
+    assert_eq!(
+        kinds,
+        ["middlebox_offers_less", "cannot_compare", "cannot_compare"]
+    );
+}
+
+#[test]
 fn captures_of_different_runs_pair_nothing_and_blame_no_one() {
     let a = project_path("fixtures/compare-forward-client.pcap");
     let b = project_path("fixtures/compare-terminate-server.pcap");

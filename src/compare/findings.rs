@@ -254,13 +254,27 @@ fn describe(change: &Change, matched: MatchKind) -> Option<(CompareFindingKind, 
     })
 }
 
-/// The frames of a flow's hellos: what a finding cites.
-fn hello_frames(flow: &FlowReport, frames: &mut Vec<u64>) {
+/// The frames a finding of `kind` cites in a flow: its hellos, and the decrypted
+/// EncryptedExtensions or certificate when the finding is about them.
+fn cited_frames(kind: CompareFindingKind, flow: &FlowReport, frames: &mut Vec<u64>) {
     if let Some(h) = &flow.client_hello {
         frames.extend(&h.frames);
     }
     if let Some(h) = &flow.server_hello {
         frames.extend(&h.frames);
+    }
+    match kind {
+        CompareFindingKind::LegsNegotiateDifferently => {
+            if let Some(ee) = &flow.encrypted_extensions {
+                frames.extend(&ee.frames);
+            }
+        }
+        CompareFindingKind::CertificateIssuerDiffers => {
+            if let Some(certificate) = &flow.server_certificate {
+                frames.extend(&certificate.frames);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -274,8 +288,8 @@ fn finding(
     let cited: Vec<usize> = indexes.iter().copied().take(MAX_CITED_PAIRS).collect();
     let (mut frames_a, mut frames_b) = (Vec::new(), Vec::new());
     for pair in cited.iter().filter_map(|i| pairs.get(*i)) {
-        hello_frames(&pair.a, &mut frames_a);
-        hello_frames(&pair.b, &mut frames_b);
+        cited_frames(kind, &pair.a, &mut frames_a);
+        cited_frames(kind, &pair.b, &mut frames_b);
     }
     for frames in [&mut frames_a, &mut frames_b] {
         frames.sort_unstable();
