@@ -151,6 +151,10 @@ pub struct CompareArgs {
     /// terminated connection may come (pairing by time and SNI).
     #[arg(long, value_name = "SECS", default_value = "2", value_parser = window_arg)]
     pub window: f64,
+    /// B's clock minus A's in seconds (negative: B's is behind), when the captures were taken
+    /// on machines whose clocks differ: replaces the estimate from hellos paired by random.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = clock_offset_arg)]
+    pub clock_offset: Option<f64>,
     /// Exit with status 1 when a flow of either capture has one of these verdicts, or a
     /// finding is of one of these kinds (comma-separated, e.g. middlebox_strips_alpn,
     /// legs_negotiate_differently,server_declined).
@@ -209,6 +213,13 @@ fn compare_fail_on_arg(list: &str) -> Result<CompareFailOn, String> {
     Ok(fail_on)
 }
 
+fn clock_offset_arg(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs.abs() <= 86_400.0 => Ok(secs),
+        _ => Err(format!("'{text}' is not a number of seconds within a day")),
+    }
+}
+
 fn window_arg(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(secs),
@@ -237,6 +248,8 @@ pub struct CompareConfig {
     pub color: bool,
     /// Pairing window in ns.
     pub window_ns: i64,
+    /// B's clock minus A's in ns, when given.
+    pub clock_offset_ns: Option<i64>,
     /// What makes the exit status 1.
     pub fail_on: CompareFailOn,
     /// Memory budget per capture.
@@ -270,6 +283,7 @@ impl CompareConfig {
             output: args.output,
             color,
             window_ns: (args.window * 1e9).round() as i64,
+            clock_offset_ns: args.clock_offset.map(|secs| (secs * 1e9).round() as i64),
             fail_on: args.fail_on.unwrap_or_default(),
             memory: args.memory,
         }
@@ -1049,6 +1063,7 @@ mod tests {
         assert_eq!(c.format, CompareFormat::Text);
         assert!(c.color);
         assert_eq!(c.window_ns, 2_000_000_000);
+        assert_eq!(c.clock_offset_ns, None);
         assert_eq!(c.fail_on, CompareFailOn::default());
         assert!(c.keylogs_a.is_empty() && c.keylogs_b.is_empty());
         let c = CompareConfig::resolve(
@@ -1063,6 +1078,8 @@ mod tests {
                 "json",
                 "--window",
                 "0.5",
+                "--clock-offset",
+                "-1.25",
                 "--fail-on",
                 "middlebox_strips_alpn,server_declined",
                 "a.pcap",
@@ -1076,6 +1093,7 @@ mod tests {
         assert_eq!(c.format, CompareFormat::Json);
         assert!(!c.color, "JSON is never coloured");
         assert_eq!(c.window_ns, 500_000_000);
+        assert_eq!(c.clock_offset_ns, Some(-1_250_000_000));
         assert_eq!(
             c.fail_on,
             CompareFailOn {

@@ -4,6 +4,7 @@
 use crate::cli::CompareConfig;
 use alpnscope::compare::files::{CompareOptions, compare_files};
 use alpnscope::compare::model::CompareReport;
+use alpnscope::compare::pairing::PairingOptions;
 use alpnscope::pipeline::AnalyzerOptions;
 use alpnscope::report::model::Tool;
 use alpnscope::{AnalyzeOptions, compare::render};
@@ -24,7 +25,10 @@ pub fn compare(config: CompareConfig) -> ExitCode {
     let options = CompareOptions {
         a: read(&config.keylogs_a),
         b: read(&config.keylogs_b),
-        window_ns: config.window_ns,
+        pairing: PairingOptions {
+            window_ns: config.window_ns,
+            clock_offset_ns: config.clock_offset_ns,
+        },
         tool: Tool {
             command_line: Some(crate::command_line()),
             ..Tool::default()

@@ -126,6 +126,15 @@ fn a_tcp_forwarder_passes_the_same_hello_unchanged() {
     assert_eq!(pair["a"]["verdict"], "agreed");
     assert_eq!(pair["hello_delay_ms"], 0.123);
     assert_eq!(doc["clock_offset_ms"], 0.182);
+    assert_eq!(doc["clock_offset_from"], "hello_pairs");
+    let given = compare_json("compare-forward", &["--clock-offset", "-0.5"]);
+    assert_eq!(given["clock_offset_ms"], -500.0);
+    assert_eq!(given["clock_offset_from"], "option");
+    assert_eq!(
+        pair_rows(&given),
+        pair_rows(&doc),
+        "pairs by random need no clock"
+    );
     assert_eq!(doc["captures"].as_array().unwrap().len(), 2);
     assert_eq!(doc["unpaired"]["a"].as_array().unwrap().len(), 0);
     assert_eq!(doc["unpaired"]["b"].as_array().unwrap().len(), 0);
@@ -198,6 +207,12 @@ fn a_terminating_proxy_pairs_by_time_and_its_backend_leg_negotiates_http1() {
         "the backend leg negotiates http/1.1 while the client leg negotiates h2"
     );
     assert_eq!(doc["clock_offset_ms"], Value::Null);
+    assert_eq!(doc["clock_offset_from"], Value::Null);
+    // B's clock said (wrongly) to be 5 s behind A's: every B hello then comes 5 s after its
+    // A hello, beyond the 2 s window, and nothing pairs by time.
+    let skewed = compare_json("compare-terminate", &["--clock-offset", "-5"]);
+    assert!(skewed["pairs"].as_array().unwrap().is_empty());
+    assert_eq!(skewed["clock_offset_ms"], -5000.0);
     assert_eq!(doc["pairs"][0]["hello_delay_ms"], 1.944);
 }
 

@@ -2,6 +2,7 @@
 //! (key logs), then [`super::compare`].
 
 use super::model::CompareReport;
+use super::pairing::PairingOptions;
 use crate::pipeline::files::{AnalyzeError, AnalyzeOptions, Progress, analyze_files};
 use crate::report::model::Tool;
 
@@ -12,8 +13,8 @@ pub struct CompareOptions {
     pub a: AnalyzeOptions,
     /// How capture B is read.
     pub b: AnalyzeOptions,
-    /// The pairing window in ns (see [`super::pairing::pair`]).
-    pub window_ns: i64,
+    /// How to pair.
+    pub pairing: PairingOptions,
     /// The tool record of the report.
     pub tool: Tool,
 }
@@ -33,7 +34,7 @@ pub fn compare_files(
     Ok(super::compare(
         report_a,
         report_b,
-        options.window_ns,
+        options.pairing,
         options.tool.clone(),
     ))
 }

@@ -16,14 +16,14 @@ pub mod render;
 
 use crate::report::model::{Report, Tool};
 use model::{COMPARE_SCHEMA_VERSION, CompareReport, Pair, Unpaired};
-use pairing::HelloKey;
+use pairing::{HelloKey, PairingOptions};
 
 /// The default pairing window: how much earlier than B's an A ClientHello may be.
 pub const DEFAULT_WINDOW_NS: i64 = 2_000_000_000;
 
 /// Pairs and compares the flows of two `analyze` reports (with their flows): `a` nearer the
-/// client, `b` nearer the server. `window_ns`: see [`pairing::pair`].
-pub fn compare(a: Report, b: Report, window_ns: i64, tool: Tool) -> CompareReport {
+/// client, `b` nearer the server.
+pub fn compare(a: Report, b: Report, options: PairingOptions, tool: Tool) -> CompareReport {
     let mut b = b;
     // B's flows point at B's capture record, the second of the compare report's.
     for flow in &mut b.flows {
@@ -32,7 +32,7 @@ pub fn compare(a: Report, b: Report, window_ns: i64, tool: Tool) -> CompareRepor
     let matched = {
         let keys_a: Vec<HelloKey<'_>> = a.flows.iter().map(HelloKey::of).collect();
         let keys_b: Vec<HelloKey<'_>> = b.flows.iter().map(HelloKey::of).collect();
-        pairing::pair(&keys_a, &keys_b, window_ns)
+        pairing::pair(&keys_a, &keys_b, options)
     };
     let mut a_flows: Vec<Option<_>> = a.flows.into_iter().map(Some).collect();
     let mut b_flows: Vec<Option<_>> = b.flows.into_iter().map(Some).collect();
@@ -63,7 +63,7 @@ pub fn compare(a: Report, b: Report, window_ns: i64, tool: Tool) -> CompareRepor
         a: a_flows.into_iter().flatten().collect(),
         b: b_flows.into_iter().flatten().collect(),
     };
-    let window_ms = window_ns as f64 / 1_000_000.0;
+    let window_ms = options.window_ns as f64 / 1_000_000.0;
     let findings = findings::findings(&pairs, &unpaired, window_ms);
     let mut captures = a.captures;
     captures.extend(b.captures);
@@ -72,6 +72,7 @@ pub fn compare(a: Report, b: Report, window_ns: i64, tool: Tool) -> CompareRepor
         tool,
         captures,
         clock_offset_ms: matched.offset_ns.map(millis),
+        clock_offset_from: matched.offset_from,
         pairs,
         unpaired,
         findings,

@@ -19,10 +19,13 @@ pub struct CompareReport {
     pub tool: Tool,
     /// Capture A (index 0, nearer the client) and capture B (index 1, nearer the server).
     pub captures: Vec<CaptureReport>,
-    /// B's clock minus A's as far as the connections paired by their ClientHello show it (the
-    /// median B−A time of their hellos, which includes the time the middlebox took to forward
-    /// them); null when none was paired so: the clocks are then taken as equal.
+    /// B's clock minus A's as used for pairing by time: `--clock-offset`, or as far as the
+    /// connections paired by their ClientHello show it (the median B−A time of their hellos,
+    /// which includes the time the middlebox took to forward them); null when neither: the
+    /// clocks are then taken as equal.
     pub clock_offset_ms: Option<f64>,
+    /// Where `clock_offset_ms` came from; null when there is none.
+    pub clock_offset_from: Option<OffsetSource>,
     /// Pairs in order of A's flow id.
     pub pairs: Vec<Pair>,
     /// Flows of either capture without a counterpart in the other.
@@ -74,6 +77,16 @@ pub enum Confidence {
     Medium,
     /// The same random, or the only candidate (or ten times closer than the next).
     High,
+}
+
+/// Where the clock offset came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OffsetSource {
+    /// `--clock-offset`.
+    Option,
+    /// The median B−A time of the hellos paired by random.
+    HelloPairs,
 }
 
 /// Which capture.

@@ -5,7 +5,7 @@
 //!
 //! 1. **Hello**: the same 32-byte ClientHello random in both captures (a middlebox that
 //!    forwards the client's hello). Confidence high. The median B−A time of these pairs is
-//!    the clock offset between the captures.
+//!    the clock offset between the captures, unless the user gave one.
 //! 2. **Timing**: each B flow left, in time order, takes the A flow left with the same SNI
 //!    whose ClientHello (shifted by the clock offset) is the nearest one before it, at most
 //!    `window` earlier — a middlebox that terminates TLS opens its own connection after the
@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::model::{Confidence, MatchKind};
+use super::model::{Confidence, MatchKind, OffsetSource};
 use crate::report::model::FlowReport;
 
 /// How much later than B's an A ClientHello may be and still be its candidate, in ns.
@@ -66,12 +66,25 @@ pub struct Matched {
 pub struct Pairing {
     /// Pairs in order of A's index.
     pub pairs: Vec<Matched>,
-    /// B's clock minus A's in ns, from the hello pairs (their median); `None` without any.
+    /// B's clock minus A's in ns as used: given, or the median of the hello pairs; `None`
+    /// without either.
     pub offset_ns: Option<i64>,
+    /// Where `offset_ns` came from.
+    pub offset_from: Option<OffsetSource>,
 }
 
-/// Pairs the flows of A and B; `window_ns`: how much earlier than B's an A ClientHello may be.
-pub fn pair(a: &[HelloKey<'_>], b: &[HelloKey<'_>], window_ns: i64) -> Pairing {
+/// How to pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairingOptions {
+    /// How much earlier than B's an A ClientHello may be, in ns.
+    pub window_ns: i64,
+    /// B's clock minus A's in ns, when the user knows it: used instead of the estimate.
+    pub clock_offset_ns: Option<i64>,
+}
+
+/// Pairs the flows of A and B.
+pub fn pair(a: &[HelloKey<'_>], b: &[HelloKey<'_>], options: PairingOptions) -> Pairing {
+    let window_ns = options.window_ns;
     let mut a_taken = vec![false; a.len()];
     let mut b_taken = vec![false; b.len()];
     let mut pairs = Vec::new();
@@ -104,7 +117,12 @@ pub fn pair(a: &[HelloKey<'_>], b: &[HelloKey<'_>], window_ns: i64) -> Pairing {
         });
     }
     deltas.sort_unstable();
-    let offset_ns = deltas.get(deltas.len() / 2).copied();
+    let estimate = deltas.get(deltas.len() / 2).copied();
+    let (offset_ns, offset_from) = match (options.clock_offset_ns, estimate) {
+        (Some(given), _) => (Some(given), Some(OffsetSource::Option)),
+        (None, Some(estimate)) => (Some(estimate), Some(OffsetSource::HelloPairs)),
+        (None, None) => (None, None),
+    };
     let offset = offset_ns.unwrap_or(0);
 
     // 2. Timing within each SNI.
@@ -194,7 +212,11 @@ pub fn pair(a: &[HelloKey<'_>], b: &[HelloKey<'_>], window_ns: i64) -> Pairing {
         });
     }
     pairs.sort_unstable_by_key(|m| (m.a, m.b));
-    Pairing { pairs, offset_ns }
+    Pairing {
+        pairs,
+        offset_ns,
+        offset_from,
+    }
 }
 
 /// The A hellos of one SNI, by time, and which are left.
@@ -265,7 +287,10 @@ mod tests {
     use super::*;
 
     const MS: i64 = 1_000_000;
-    const W: i64 = 2_000 * MS;
+    const OPTIONS: PairingOptions = PairingOptions {
+        window_ns: 2_000 * MS,
+        clock_offset_ns: None,
+    };
 
     fn key(random: Option<&'static str>, sni: &'static str, ms: i64) -> HelloKey<'static> {
         HelloKey {
@@ -291,7 +316,7 @@ mod tests {
         ];
         // B's clock is 5 s ahead; its flows come in another order, one is missing.
         let b = [key(Some("cc"), "x", 6001), key(Some("aa"), "x", 5001)];
-        let p = pair(&a, &b, W);
+        let p = pair(&a, &b, OPTIONS);
         assert_eq!(
             pairs(&p),
             [
@@ -310,7 +335,7 @@ mod tests {
             key(Some("a2"), "x", 500),
         ];
         let b = [key(Some("b0"), "x", 3), key(Some("b1"), "x", 503)];
-        let p = pair(&a, &b, W);
+        let p = pair(&a, &b, OPTIONS);
         assert_eq!(
             pairs(&p),
             [
@@ -325,11 +350,11 @@ mod tests {
     fn hellos_outside_the_window_or_of_another_sni_stay_unpaired() {
         let a = [key(None, "x", 0), key(None, "y", 2900)];
         let b = [key(None, "x", 2500), key(None, "z", 3000)];
-        assert!(pair(&a, &b, W).pairs.is_empty());
+        assert!(pair(&a, &b, OPTIONS).pairs.is_empty());
         // A slightly later A hello (clock slack) still pairs, with medium confidence at most.
         let b = [key(None, "x", -50)];
         assert_eq!(
-            pairs(&pair(&a, &b, W)),
+            pairs(&pair(&a, &b, OPTIONS)),
             [(0, 0, MatchKind::Timing, Confidence::Medium)]
         );
     }
@@ -352,7 +377,7 @@ mod tests {
                 ..*k
             })
             .collect();
-        let p = pair(&a, &b, W);
+        let p = pair(&a, &b, OPTIONS);
         assert_eq!(
             pairs(&p),
             [
@@ -371,7 +396,7 @@ mod tests {
         let a = [key(None, "x", 0), key(None, "x", 2500)];
         let b = [key(None, "x", 2472)];
         assert_eq!(
-            pairs(&pair(&a, &b, W)),
+            pairs(&pair(&a, &b, OPTIONS)),
             [(1, 0, MatchKind::Timing, Confidence::Medium)]
         );
     }
@@ -382,13 +407,13 @@ mod tests {
         let a = [key(None, "x", 0), key(None, "x", 3)];
         let b = [key(None, "x", 5)];
         assert_eq!(
-            pairs(&pair(&a, &b, W)),
+            pairs(&pair(&a, &b, OPTIONS)),
             [(1, 0, MatchKind::Timing, Confidence::Medium)]
         );
         // B 7 ms after the second, 10 ms after the first.
         let b = [key(None, "x", 10)];
         assert_eq!(
-            pairs(&pair(&a, &b, W)),
+            pairs(&pair(&a, &b, OPTIONS)),
             [(1, 0, MatchKind::Timing, Confidence::Low)]
         );
     }
@@ -400,7 +425,7 @@ mod tests {
         let a = [key(None, "x", 0), key(None, "x", 100)];
         let b = [key(None, "x", 110), key(None, "x", 105)];
         assert_eq!(
-            pairs(&pair(&a, &b, W)),
+            pairs(&pair(&a, &b, OPTIONS)),
             [
                 (0, 0, MatchKind::Timing, Confidence::Low),
                 (1, 1, MatchKind::Timing, Confidence::High)
@@ -409,7 +434,7 @@ mod tests {
         // Two A hellos at the same instant: the lower index goes first.
         let a = [key(None, "x", 100), key(None, "x", 100)];
         let b = [key(None, "x", 101), key(None, "x", 102)];
-        let p = pair(&a, &b, W);
+        let p = pair(&a, &b, OPTIONS);
         assert_eq!(
             p.pairs.iter().map(|m| (m.a, m.b)).collect::<Vec<_>>(),
             [(0, 1), (1, 0)]
@@ -422,7 +447,7 @@ mod tests {
         // connection pairs by timing across the offset.
         let a = [key(Some("r1"), "x", 0), key(Some("a2"), "y", 1000)];
         let b = [key(Some("r1"), "x", 10_000), key(Some("b2"), "y", 11_002)];
-        let p = pair(&a, &b, W);
+        let p = pair(&a, &b, OPTIONS);
         assert_eq!(p.offset_ns, Some(10_000 * MS));
         assert_eq!(
             pairs(&p),
@@ -430,6 +455,37 @@ mod tests {
                 (0, 0, MatchKind::Hello, Confidence::High),
                 (1, 1, MatchKind::Timing, Confidence::High)
             ]
+        );
+    }
+
+    #[test]
+    fn a_given_clock_offset_replaces_the_estimate() {
+        // B's clock is 5 s behind A's: without the offset nothing pairs by time.
+        let a = [key(None, "x", 5000)];
+        let b = [key(None, "x", 2)];
+        assert_eq!(pair(&a, &b, OPTIONS).pairs, []);
+        let given = PairingOptions {
+            clock_offset_ns: Some(-5000 * MS),
+            ..OPTIONS
+        };
+        let p = pair(&a, &b, given);
+        assert_eq!(pairs(&p), [(0, 0, MatchKind::Timing, Confidence::High)]);
+        assert_eq!(
+            (p.offset_ns, p.offset_from),
+            (Some(-5000 * MS), Some(OffsetSource::Option))
+        );
+        // Hello pairs would estimate 1 ms; the given offset wins.
+        let a = [key(Some("r"), "x", 0)];
+        let b = [key(Some("r"), "x", 1)];
+        let p = pair(&a, &b, given);
+        assert_eq!(
+            (p.offset_ns, p.offset_from),
+            (Some(-5000 * MS), Some(OffsetSource::Option))
+        );
+        let p = pair(&a, &b, OPTIONS);
+        assert_eq!(
+            (p.offset_ns, p.offset_from),
+            (Some(MS), Some(OffsetSource::HelloPairs))
         );
     }
 
@@ -443,7 +499,7 @@ mod tests {
         let a = [none, key(Some("r"), "x", 0)];
         let b = [none, key(Some("r"), "x", 1)];
         assert_eq!(
-            pairs(&pair(&a, &b, W)),
+            pairs(&pair(&a, &b, OPTIONS)),
             [(1, 1, MatchKind::Hello, Confidence::High)]
         );
     }
@@ -465,7 +521,7 @@ mod tests {
                 ..*k
             })
             .collect();
-        let p = pair(&a, &b, W);
+        let p = pair(&a, &b, OPTIONS);
         assert_eq!(p.pairs.len(), 10_000);
         assert!(p.pairs.iter().all(|m| m.a == m.b));
     }

@@ -2,7 +2,7 @@
 //! findings with the frames of both captures, the captures read and a summary line.
 
 use super::{change_words, matched_words, not_comparable_words, numbers, protocols};
-use crate::compare::model::{CompareReport, MatchKind, Pair};
+use crate::compare::model::{CompareReport, MatchKind, OffsetSource, Pair};
 use crate::report::model::FlowReport;
 use crate::report::plural;
 use std::io::{self, Write};
@@ -100,9 +100,13 @@ pub fn render(report: &CompareReport, color: bool, out: &mut dyn Write) -> io::R
         report.pairs.len() - by_hello,
         report.unpaired.a.len(),
         report.unpaired.b.len(),
-        match report.clock_offset_ms {
-            Some(ms) => format!(", forwarded hellos reach B {ms:.3} ms after A (median)"),
-            None => String::new(),
+        match (report.clock_offset_ms, report.clock_offset_from) {
+            (Some(ms), Some(OffsetSource::HelloPairs)) => {
+                format!(", forwarded hellos reach B {ms:.3} ms after A (median)")
+            }
+            (Some(ms), _) =>
+                format!(", B's clock taken as {ms:.3} ms ahead of A's (--clock-offset)"),
+            (None, _) => String::new(),
         }
     )
 }
