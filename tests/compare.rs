@@ -423,3 +423,27 @@ fn text_and_markdown_match_the_reviewed_snapshots() {
         "tests/snapshots/compare-terminate.md",
     );
 }
+
+/// A capture compared with itself: every flow pairs with itself by random and nothing changed;
+/// the report is the same bytes on every run.
+#[test]
+fn a_capture_compared_with_itself_changes_nothing() {
+    let path = project_path("fixtures/diagnosis-two-ports.pcap");
+    let path = path.to_str().unwrap();
+    let out = run(&["compare", "--format", "json", path, path]);
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = pair_rows(&doc);
+    assert_eq!(rows.len(), 6);
+    assert!(
+        rows.iter().all(|(a, b, m, c, changes)| a == b
+            && m == "hello"
+            && c == "high"
+            && changes.is_empty())
+    );
+    let kinds: Vec<String> = finding_rows(&doc).into_iter().map(|f| f.0).collect();
+    assert_eq!(kinds, ["forwarded_unchanged"]);
+    assert_eq!(doc["clock_offset_ms"], 0.0);
+    let again = run(&["compare", "--format", "json", path, path]);
+    assert_eq!(out.stdout, again.stdout);
+}

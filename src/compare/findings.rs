@@ -28,9 +28,8 @@ pub fn findings(pairs: &[Pair], unpaired: &Unpaired, window_ms: f64) -> Vec<Comp
     };
     for (index, pair) in pairs.iter().enumerate() {
         for change in &pair.changes {
-            if let Some((kind, key, sentence)) = describe(change, pair.matched) {
-                add(kind, key, sentence, index);
-            }
+            let (kind, key, sentence) = describe(change, pair.matched);
+            add(kind, key, sentence, index);
         }
         if pair.changes.is_empty()
             && pair.not_comparable.is_empty()
@@ -134,9 +133,9 @@ fn selection(protocol: &Option<String>) -> String {
 }
 
 /// The finding kind, grouping key and sentence for one change of a pair matched `matched`.
-fn describe(change: &Change, matched: MatchKind) -> Option<(CompareFindingKind, String, String)> {
+fn describe(change: &Change, matched: MatchKind) -> (CompareFindingKind, String, String) {
     let forwarded = matched == MatchKind::Hello;
-    Some(match change {
+    match change {
         Change::AlpnRemoved {
             extension_removed: true,
             ..
@@ -251,7 +250,7 @@ fn describe(change: &Change, matched: MatchKind) -> Option<(CompareFindingKind, 
                 }
             ),
         ),
-    })
+    }
 }
 
 /// The frames a finding of `kind` cites in a flow: its hellos, and the decrypted
