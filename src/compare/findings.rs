@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use super::model::{
-    CaptureSide, Change, CompareFinding, CompareFindingKind, MAX_CITED_PAIRS, MatchKind,
-    NotComparable, Pair, Unpaired,
+    CaptureSide, Change, CompareFinding, CompareFindingKind, Confidence, MAX_CITED_PAIRS,
+    MatchKind, NotComparable, Pair, Unpaired,
 };
 use crate::report::model::FlowReport;
 use crate::report::plural;
@@ -38,8 +38,9 @@ pub fn findings(pairs: &[Pair], unpaired: &Unpaired, window_ms: f64) -> Vec<Comp
             add(
                 CompareFindingKind::ForwardedUnchanged,
                 String::new(),
-                "the middlebox forwards the client's ClientHello unchanged (the same random, ALPN \
-                 list and extensions in both captures) and both legs see the same selection"
+                "the middlebox forwards the client's ClientHello unchanged as far as ALPN goes \
+                 (the same random, ALPN list, SNI and extension types in both captures) and \
+                 both legs see the same selection"
                     .to_string(),
                 index,
             );
@@ -284,6 +285,22 @@ fn finding(
     indexes: &[usize],
     pairs: &[Pair],
 ) -> CompareFinding {
+    let mut detail = detail;
+    let unsure = indexes
+        .iter()
+        .filter_map(|i| pairs.get(*i))
+        .filter(|p| p.confidence == Confidence::Low)
+        .count();
+    if unsure > 0 && kind != CompareFindingKind::CannotCompare {
+        // A pair matched by time among close candidates may join two different connections.
+        detail.push_str(&format!(
+            " ({} of {} matched by time with low confidence: other connections were as close; \
+             check {} by hand)",
+            unsure,
+            plural(indexes.len() as u64, "pair"),
+            if unsure == 1 { "it" } else { "them" }
+        ));
+    }
     let cited: Vec<usize> = indexes.iter().copied().take(MAX_CITED_PAIRS).collect();
     let (mut frames_a, mut frames_b) = (Vec::new(), Vec::new());
     for pair in cited.iter().filter_map(|i| pairs.get(*i)) {
@@ -364,7 +381,6 @@ fn unpaired_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::model::Confidence;
     use crate::pipeline::files::{AnalyzeOptions, analyze_files};
 
     fn flow(fixture: &str) -> FlowReport {
@@ -416,6 +432,26 @@ mod tests {
         assert_eq!(
             (found[0].frames_a.clone(), found[0].frames_b.clone()),
             (vec![4, 6], vec![4, 6])
+        );
+    }
+
+    #[test]
+    fn a_finding_over_low_confidence_pairs_says_so() {
+        let mut unsure = pair(MatchKind::Timing, vec![removed(&["h2"], false)], vec![]);
+        unsure.confidence = Confidence::Low;
+        let pairs = [
+            pair(MatchKind::Timing, vec![removed(&["h2"], false)], vec![]),
+            unsure,
+        ];
+        let found = findings(&pairs, &Unpaired::default(), 2000.0);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].detail.ends_with(
+                " (1 of 2 pairs matched by time with low confidence: other connections were as \
+                 close; check it by hand)"
+            ),
+            "{}",
+            found[0].detail
         );
     }
 
