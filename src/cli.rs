@@ -163,6 +163,21 @@ pub struct CompareArgs {
     /// Memory budget for flow state per capture; see `analyze --memory`.
     #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
     pub memory: usize,
+    /// For public tickets: pseudonymise addresses, server names, certificate names and the
+    /// capture file names, as `analyze --redact` does (one name, one pseudonym in both
+    /// captures). The mode goes after `=` only.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "standard",
+        value_name = "MODE"
+    )]
+    pub redact: Option<RedactArg>,
+    /// Key for the pseudonyms (default: random).
+    #[arg(long, value_name = "KEY", requires = "redact")]
+    pub redact_key: Option<String>,
 }
 
 fn compare_help() -> String {
@@ -254,6 +269,8 @@ pub struct CompareConfig {
     pub fail_on: CompareFailOn,
     /// Memory budget per capture.
     pub memory: usize,
+    /// Redaction: name mode and key (`None` key: a random one).
+    pub redact: Option<(SniMode, Option<String>)>,
 }
 
 impl CompareConfig {
@@ -286,6 +303,13 @@ impl CompareConfig {
             clock_offset_ns: args.clock_offset.map(|secs| (secs * 1e9).round() as i64),
             fail_on: args.fail_on.unwrap_or_default(),
             memory: args.memory,
+            redact: args.redact.map(|mode| {
+                let mode = match mode {
+                    RedactArg::Standard => SniMode::KeepSuffix,
+                    RedactArg::SniFull => SniMode::Full,
+                };
+                (mode, args.redact_key.clone())
+            }),
         }
     }
 
@@ -1066,6 +1090,13 @@ mod tests {
         assert_eq!(c.clock_offset_ns, None);
         assert_eq!(c.fail_on, CompareFailOn::default());
         assert!(c.keylogs_a.is_empty() && c.keylogs_b.is_empty());
+        assert_eq!(c.redact, None);
+        let c = CompareConfig::resolve(
+            compare_args(&["--redact=sni-full", "--redact-key", "k", "a.pcap", "b.pcap"]),
+            false,
+            false,
+        );
+        assert_eq!(c.redact, Some((SniMode::Full, Some("k".to_string()))));
         let c = CompareConfig::resolve(
             compare_args(&[
                 "--keylog",

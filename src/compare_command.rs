@@ -7,6 +7,7 @@ use alpnscope::compare::model::CompareReport;
 use alpnscope::compare::pairing::PairingOptions;
 use alpnscope::pipeline::AnalyzerOptions;
 use alpnscope::report::model::Tool;
+use alpnscope::report::redact::{Redactor, hide_path};
 use alpnscope::{AnalyzeOptions, compare::render};
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -34,10 +35,30 @@ pub fn compare(config: CompareConfig) -> ExitCode {
             ..Tool::default()
         },
     };
-    let report = match compare_files(&config.a, &config.b, &options, &mut |_| {}) {
+    let mut redactor = config.redact.as_ref().map(|(mode, key)| {
+        let key = match key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => crate::random_key(),
+        };
+        Redactor::new(&key, *mode)
+    });
+    let report = match compare_files(
+        &config.a,
+        &config.b,
+        &options,
+        &mut |_| {},
+        redactor.as_mut(),
+    ) {
         Ok(report) => report,
         Err(e) => {
-            eprintln!("alpnscope: error: {e}");
+            let mut message = e.to_string();
+            if config.redact.is_some() {
+                // A redacted run names no file, not even on stderr.
+                for (index, path) in [&config.a, &config.b].into_iter().enumerate() {
+                    message = hide_path(&message, path, &format!("input {index}"));
+                }
+            }
+            eprintln!("alpnscope: error: {message}");
             return ExitCode::from(2);
         }
     };

@@ -516,7 +516,7 @@ pub(crate) fn command_line() -> String {
 }
 
 /// A random key for redaction pseudonyms when the user gave none.
-fn random_key() -> Vec<u8> {
+pub(crate) fn random_key() -> Vec<u8> {
     use std::io::Read;
     let mut key = vec![0u8; 32];
     if std::fs::File::open("/dev/urandom")

@@ -447,3 +447,46 @@ fn a_capture_compared_with_itself_changes_nothing() {
     let again = run(&["compare", "--format", "json", path, path]);
     assert_eq!(out.stdout, again.stdout);
 }
+
+/// `--redact`: no address, name or file name of the captures is left, one name gets one
+/// pseudonym in both captures, and the findings still stand.
+#[test]
+fn a_redacted_comparison_names_nothing() {
+    let keys = project_path("fixtures/compare-intercept-client.keys");
+    let keys_b = project_path("fixtures/compare-intercept-server.keys");
+    let doc = compare_json(
+        "compare-intercept",
+        &[
+            "--redact",
+            "--redact-key",
+            "k",
+            "--keylog-a",
+            keys.to_str().unwrap(),
+            "--keylog-b",
+            keys_b.to_str().unwrap(),
+        ],
+    );
+    let text = doc.to_string();
+    for secret in [
+        "alpn.test",
+        "198.51.100.",
+        "192.0.2.",
+        "Corp Inspection",
+        "fixtures/",
+        "compare-intercept",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret} left in the redacted report"
+        );
+    }
+    let pair = &doc["pairs"][0];
+    assert_eq!(pair["a"]["sni"], pair["b"]["sni"]);
+    assert_eq!(doc["captures"][0]["path"], "capture 0");
+    assert_eq!(doc["captures"][1]["path"], "capture 1");
+    let kinds: Vec<String> = finding_rows(&doc).into_iter().map(|f| f.0).collect();
+    assert_eq!(
+        kinds,
+        ["middlebox_offers_less", "certificate_issuer_differs"]
+    );
+}

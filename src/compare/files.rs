@@ -5,6 +5,7 @@ use super::model::CompareReport;
 use super::pairing::PairingOptions;
 use crate::pipeline::files::{AnalyzeError, AnalyzeOptions, Progress, analyze_files};
 use crate::report::model::Tool;
+use crate::report::redact::{Redactor, capture_name, hide_path};
 
 /// What [`compare_files`] needs beyond the two paths.
 #[derive(Debug, Clone)]
@@ -20,21 +21,36 @@ pub struct CompareOptions {
 }
 
 /// Reads capture `a` (nearer the client) and capture `b` (nearer the server) and compares
-/// them. `progress` sees capture A as capture 0 and B as capture 1.
+/// them. `progress` sees capture A as capture 0 and B as capture 1. With a `redactor`, every
+/// flow, capture name and the command line are redacted before the comparison (one redactor
+/// for both: a name or address gets the same pseudonym in both captures), so the changes and
+/// findings quote only pseudonyms.
 pub fn compare_files(
     a: &str,
     b: &str,
     options: &CompareOptions,
     progress: &mut dyn FnMut(Progress),
+    redactor: Option<&mut Redactor>,
 ) -> Result<CompareReport, AnalyzeError> {
-    let report_a = analyze_files(&[a.to_string()], &options.a, progress)?;
-    let report_b = analyze_files(&[b.to_string()], &options.b, &mut |p| {
+    let mut report_a = analyze_files(&[a.to_string()], &options.a, progress)?;
+    let mut report_b = analyze_files(&[b.to_string()], &options.b, &mut |p| {
         progress(Progress { capture: 1, ..p })
     })?;
-    Ok(super::compare(
-        report_a,
-        report_b,
-        options.pairing,
-        options.tool.clone(),
-    ))
+    let mut tool = options.tool.clone();
+    if let Some(redactor) = redactor {
+        for (index, report) in [&mut report_a, &mut report_b].into_iter().enumerate() {
+            for flow in &mut report.flows {
+                redactor.redact_flow(flow);
+            }
+            for capture in &mut report.captures {
+                let name = capture_name(index);
+                for warning in &mut capture.warnings {
+                    *warning = hide_path(warning, &capture.path, &name);
+                }
+                capture.path = name;
+            }
+        }
+        redactor.redact_command_line(&mut tool);
+    }
+    Ok(super::compare(report_a, report_b, options.pairing, tool))
 }
