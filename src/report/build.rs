@@ -91,7 +91,10 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         first_frame: facts.first_frame,
         last_frame: facts.last_frame,
         start: facts.first_time.rfc3339_micros(),
-        client_hello_time: ch
+        // The first ClientHello's (a HelloRetryRequest makes the client send a second).
+        client_hello_time: facts
+            .client_hellos
+            .first()
             .and_then(|(_, frames)| frames.first())
             .and_then(|first| frame_time(facts, *first)),
         sni: ch.and_then(|(h, _)| h.sni.clone()),
@@ -159,8 +162,12 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
     report
 }
 
-/// The time of `frame`, when it is in the flow's handshake window.
+/// The time of `frame`, when it is the flow's first or in its TCP handshake window (a QUIC
+/// flow keeps no frame times: its ClientHello is usually in its first datagram).
 fn frame_time(facts: &FlowFacts, frame: u64) -> Option<crate::capture::Timestamp> {
+    if frame == facts.first_frame {
+        return Some(facts.first_time);
+    }
     facts
         .frame_times
         .iter()
