@@ -20,8 +20,8 @@ pub struct CompareOptions {
     pub tool: Tool,
 }
 
-/// Reads capture `a` (nearer the client) and capture `b` (nearer the server) and compares
-/// them. `progress` sees capture A as capture 0 and B as capture 1. With a `redactor`, every
+/// Reads capture `a` (nearer the client) and capture `b` (nearer the server), at the same time
+/// on two threads, and compares them. `progress` sees capture A only. With a `redactor`, every
 /// flow, capture name and the command line are redacted before the comparison (one redactor
 /// for both: a name or address gets the same pseudonym in both captures), so the changes and
 /// findings quote only pseudonyms.
@@ -32,10 +32,18 @@ pub fn compare_files(
     progress: &mut dyn FnMut(Progress),
     redactor: Option<&mut Redactor>,
 ) -> Result<CompareReport, AnalyzeError> {
-    let mut report_a = analyze_files(&[a.to_string()], &options.a, progress)?;
-    let mut report_b = analyze_files(&[b.to_string()], &options.b, &mut |p| {
-        progress(Progress { capture: 1, ..p })
-    })?;
+    // The two captures are independent: B is read on a second thread while A is read here
+    // (with the progress callback); A's error is reported first, as if read in order.
+    let (report_a, report_b) = std::thread::scope(|scope| {
+        let b_thread = scope.spawn(|| analyze_files(&[b.to_string()], &options.b, &mut |_| {}));
+        let report_a = analyze_files(&[a.to_string()], &options.a, progress);
+        // A panic in B's thread is a bug: surface it as one.
+        let report_b = b_thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (report_a, report_b)
+    });
+    let (mut report_a, mut report_b) = (report_a?, report_b?);
     let mut tool = options.tool.clone();
     if let Some(redactor) = redactor {
         for (index, report) in [&mut report_a, &mut report_b].into_iter().enumerate() {
