@@ -14,6 +14,13 @@ use std::process::ExitCode;
 
 /// Runs `compare` with `config`.
 pub fn compare(config: CompareConfig) -> ExitCode {
+    if config.a == "-" && config.b == "-" {
+        eprintln!(
+            "alpnscope: error: compare reads at most one capture from standard input (`-`); \
+             give the other as a file"
+        );
+        return ExitCode::from(2);
+    }
     let read = |keylogs: &[String]| AnalyzeOptions {
         analyzer: AnalyzerOptions {
             memory: config.memory,

@@ -379,6 +379,11 @@ fn fail_on_takes_finding_kinds_and_verdicts() {
     assert_eq!(code("not_offered"), Some(1), "a verdict of a B flow");
     assert_eq!(code("legs_negotiate_differently,agreed"), Some(0));
     assert_eq!(code("no_such_thing"), Some(2));
+    let out = run(&["compare", "-", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at most one capture from standard input")
+    );
     let missing = project_path("fixtures/no-such-capture.pcap");
     let out = run(&["compare", a, missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
