@@ -25,11 +25,19 @@ pub fn render(report: &CompareReport, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(
         out,
-        "- {}, unpaired: {} in A, {} in B\n",
+        "- {}, unpaired: {} in A, {} in B",
         plural(report.pairs.len() as u64, "pair"),
         report.unpaired.a.len(),
         report.unpaired.b.len()
     )?;
+    if let Some(ms) = super::median_delay(report, MatchKind::Timing) {
+        writeln!(
+            out,
+            "- the middlebox's own ClientHello follows the client's by {ms:.3} ms (median of the \
+             pairs by time)"
+        )?;
+    }
+    writeln!(out)?;
     writeln!(out, "### Findings\n")?;
     if report.findings.is_empty() {
         writeln!(out, "None.")?;

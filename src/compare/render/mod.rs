@@ -135,3 +135,15 @@ fn numbers<T: ToString>(list: &[T]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The median `hello_delay_ms` of the pairs matched `kind`, when any has one.
+fn median_delay(report: &CompareReport, kind: MatchKind) -> Option<f64> {
+    let mut delays: Vec<f64> = report
+        .pairs
+        .iter()
+        .filter(|p| p.matched == kind)
+        .filter_map(|p| p.hello_delay_ms)
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    delays.get(delays.len() / 2).copied()
+}

@@ -108,7 +108,16 @@ pub fn render(report: &CompareReport, color: bool, out: &mut dyn Write) -> io::R
                 format!(", B's clock taken as {ms:.3} ms ahead of A's (--clock-offset)"),
             (None, _) => String::new(),
         }
-    )
+    )?;
+    if let Some(ms) = super::median_delay(report, MatchKind::Timing) {
+        writeln!(
+            out,
+            "{} the middlebox's own ClientHello follows the client's by {ms:.3} ms (median of the \
+             pairs by time)",
+            bold(color, "latency")
+        )?;
+    }
+    Ok(())
 }
 
 /// One leg in a line: "SNI alpn.test, offered h2, http/1.1, selected h2, agreed, frames 4, 6".
