@@ -5,10 +5,13 @@ use super::{change_words, matched_words, not_comparable_words, numbers, protocol
 use crate::compare::model::{CompareReport, MatchKind, OffsetSource, Pair};
 use crate::report::model::FlowReport;
 use crate::report::plural;
+use crate::report::text::wrap;
 use std::io::{self, Write};
 
 /// Width of the label column.
 const LABEL: usize = 10;
+/// Line width the findings and the summary wrap at, as `analyze`'s text does.
+const WIDTH: usize = 100;
 
 /// Bold (or plain) text.
 fn bold(color: bool, text: &str) -> String {
@@ -29,26 +32,24 @@ pub fn render(report: &CompareReport, color: bool, out: &mut dyn Write) -> io::R
         for flow in flows.iter() {
             writeln!(
                 out,
-                "{} {side} flow {}  {} → {}  {}",
+                "{} {side} flow {}  {} → {}  frames {}–{}",
                 bold(color, "unpaired"),
                 flow.id,
                 flow.client,
                 flow.server,
-                leg_summary(flow)
+                flow.first_frame,
+                flow.last_frame
             )?;
+            writeln!(out, "  {:<LABEL$}{}", "", leg_summary(flow))?;
         }
     }
     if !report.unpaired.a.is_empty() || !report.unpaired.b.is_empty() {
         writeln!(out)?;
     }
+    if !report.findings.is_empty() {
+        writeln!(out, "{}", bold(color, "findings"))?;
+    }
     for finding in &report.findings {
-        writeln!(
-            out,
-            "{} {}: {}",
-            bold(color, "finding"),
-            finding.kind,
-            finding.detail
-        )?;
         let mut cites = Vec::new();
         if !finding.pairs.is_empty() {
             let more = finding.count.saturating_sub(finding.pairs.len());
@@ -69,7 +70,13 @@ pub fn render(report: &CompareReport, color: bool, out: &mut dyn Write) -> io::R
         if !finding.frames_b.is_empty() {
             cites.push(format!("B frames {}", numbers(&finding.frames_b)));
         }
-        writeln!(out, "  {}", cites.join("; "))?;
+        let sentence = format!("{}: {}", finding.kind, finding.detail);
+        for (i, line) in wrap(&sentence, WIDTH - 4).iter().enumerate() {
+            writeln!(out, "{}{line}", if i == 0 { "  - " } else { "    " })?;
+        }
+        for line in wrap(&cites.join("; "), WIDTH - 4) {
+            writeln!(out, "    {line}")?;
+        }
     }
     if !report.findings.is_empty() {
         writeln!(out)?;
@@ -92,10 +99,8 @@ pub fn render(report: &CompareReport, color: bool, out: &mut dyn Write) -> io::R
         .iter()
         .filter(|p| p.matched == MatchKind::Hello)
         .count();
-    writeln!(
-        out,
-        "\n{} {} ({by_hello} by ClientHello random, {} by time and SNI), unpaired {} in A and {} in B{}",
-        bold(color, "summary"),
+    let summary = format!(
+        "{} ({by_hello} by ClientHello random, {} by time and SNI), unpaired {} in A and {} in B{}",
         plural(report.pairs.len() as u64, "pair"),
         report.pairs.len() - by_hello,
         report.unpaired.a.len(),
@@ -108,14 +113,33 @@ pub fn render(report: &CompareReport, color: bool, out: &mut dyn Write) -> io::R
                 format!(", B's clock taken as {ms:.3} ms ahead of A's (--clock-offset)"),
             (None, _) => String::new(),
         }
-    )?;
+    );
+    writeln!(out)?;
+    labelled(out, &bold(color, "summary"), "summary", &summary)?;
     if let Some(ms) = super::median_delay(report, MatchKind::Timing) {
-        writeln!(
+        labelled(
             out,
-            "{} the middlebox's own ClientHello follows the client's by {ms:.3} ms (median of the \
-             pairs by time)",
-            bold(color, "latency")
+            &bold(color, "latency"),
+            "latency",
+            &format!(
+                "the middlebox's own ClientHello follows the client's by {ms:.3} ms (median of \
+                 the pairs by time)"
+            ),
         )?;
+    }
+    Ok(())
+}
+
+/// `text` wrapped after a label (`painted`, which shows as `plain`), continuation lines
+/// indented under the text.
+fn labelled(out: &mut dyn Write, painted: &str, plain: &str, text: &str) -> io::Result<()> {
+    let indent = plain.chars().count() + 1;
+    for (i, line) in wrap(text, WIDTH - indent).iter().enumerate() {
+        if i == 0 {
+            writeln!(out, "{painted} {line}")?;
+        } else {
+            writeln!(out, "{:indent$}{line}", "")?;
+        }
     }
     Ok(())
 }
