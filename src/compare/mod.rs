@@ -5,7 +5,8 @@
 //! logs; the flow reports that come out are paired ([`pairing`]: by ClientHello random, then
 //! by time and SNI), each pair's legs compared ([`changes`]), and the differences concluded
 //! across pairs ([`findings`]) into one [`model::CompareReport`], which [`render`] writes as
-//! text, JSON or Markdown. Nothing here parses packets, and nothing reads the clock.
+//! text, JSON or Markdown. Nothing here parses packets or reads the clock; the driver reads the
+//! two captures on two threads, and the result does not depend on which finishes first.
 
 pub mod changes;
 pub mod files;
@@ -18,13 +19,9 @@ use crate::report::model::{Report, Tool};
 use model::{COMPARE_SCHEMA_VERSION, CompareReport, Pair, Unpaired};
 use pairing::{HelloKey, PairingOptions};
 
-/// The default pairing window: how much earlier than B's an A ClientHello may be.
-pub const DEFAULT_WINDOW_NS: i64 = 2_000_000_000;
-
 /// Pairs and compares the flows of two `analyze` reports (with their flows): `a` nearer the
 /// client, `b` nearer the server.
-pub fn compare(a: Report, b: Report, options: PairingOptions, tool: Tool) -> CompareReport {
-    let mut b = b;
+pub fn compare(a: Report, mut b: Report, options: PairingOptions, tool: Tool) -> CompareReport {
     // B's flows point at B's capture record, the second of the compare report's.
     for flow in &mut b.flows {
         flow.capture = 1;
