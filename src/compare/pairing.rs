@@ -504,6 +504,134 @@ mod tests {
         );
     }
 
+    /// The pairing rule written the slow way (O(n²), no union-find): the same pairs.
+    fn reference(
+        a: &[HelloKey<'_>],
+        b: &[HelloKey<'_>],
+        options: PairingOptions,
+    ) -> Vec<(usize, usize)> {
+        let fast = pair(a, b, options);
+        let offset = fast.offset_ns.unwrap_or(0);
+        let mut pairs: Vec<(usize, usize)> = fast
+            .pairs
+            .iter()
+            .filter(|m| m.kind == MatchKind::Hello)
+            .map(|m| (m.a, m.b))
+            .collect();
+        let mut a_taken: Vec<bool> = (0..a.len())
+            .map(|i| pairs.iter().any(|p| p.0 == i))
+            .collect();
+        let b_taken: Vec<bool> = (0..b.len())
+            .map(|j| pairs.iter().any(|p| p.1 == j))
+            .collect();
+        let mut waiting: Vec<(i64, usize)> = (0..b.len())
+            .filter(|j| !b_taken[*j])
+            .filter_map(|j| b[j].time.map(|t| (t, j)))
+            .collect();
+        waiting.sort_unstable();
+        for (tb, j) in waiting {
+            let candidates = || {
+                (0..a.len())
+                    .filter(|i| !a_taken[*i] && a[*i].sni == b[j].sni)
+                    .filter_map(|i| a[i].time.map(|t| (t + offset, i)))
+            };
+            let before = candidates()
+                .filter(|(t, _)| *t <= tb && *t >= tb - options.window_ns)
+                .max();
+            let after = candidates()
+                .filter(|(t, _)| *t > tb && *t <= tb + CLOCK_SLACK_NS)
+                .min();
+            if let Some((_, i)) = before.or(after) {
+                a_taken[i] = true;
+                pairs.push((i, j));
+            }
+        }
+        pairs.sort_unstable();
+        pairs
+    }
+
+    /// A small linear congruential generator: the same cases on every run.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (self.0 >> 33) % n
+        }
+
+        fn flows(&mut self, n: u64) -> Vec<HelloKey<'static>> {
+            const SNIS: [&str; 3] = ["a", "b", "c"];
+            const RANDOMS: [&str; 6] = ["r0", "r1", "r2", "r3", "r4", "r5"];
+            (0..n)
+                .map(|_| {
+                    let random = if self.next(4) == 0 {
+                        Some(RANDOMS[self.next(6) as usize])
+                    } else {
+                        None
+                    };
+                    let sni = if self.next(8) != 0 {
+                        Some(SNIS[self.next(3) as usize])
+                    } else {
+                        None
+                    };
+                    let time = if self.next(10) != 0 {
+                        Some(self.next(5_000) as i64 * MS)
+                    } else {
+                        None
+                    };
+                    HelloKey { random, sni, time }
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn the_union_find_pairs_as_the_slow_rule_does() {
+        let mut rng = Lcg(0x2545_f491_4f6c_dd1d);
+        for case in 0..500 {
+            let (na, nb) = (rng.next(12), rng.next(12));
+            let a = rng.flows(na);
+            let b = rng.flows(nb);
+            let window_ns = (1 + rng.next(3) as i64) * 500 * MS;
+            let clock_offset_ns = if rng.next(3) == 0 {
+                Some(rng.next(200) as i64 * MS - 100 * MS)
+            } else {
+                None
+            };
+            let options = PairingOptions {
+                window_ns,
+                clock_offset_ns,
+            };
+            let fast = pair(&a, &b, options);
+            let got: Vec<(usize, usize)> = fast.pairs.iter().map(|m| (m.a, m.b)).collect();
+            assert_eq!(
+                got,
+                reference(&a, &b, options),
+                "case {case}: {a:?} {b:?} {options:?}"
+            );
+            // One to one.
+            let mut seen_a: Vec<usize> = got.iter().map(|p| p.0).collect();
+            let mut seen_b: Vec<usize> = got.iter().map(|p| p.1).collect();
+            seen_a.dedup();
+            seen_b.sort_unstable();
+            seen_b.dedup();
+            assert_eq!(
+                (seen_a.len(), seen_b.len()),
+                (got.len(), got.len()),
+                "case {case}"
+            );
+            for m in &fast.pairs {
+                match m.kind {
+                    MatchKind::Hello => assert_eq!(a[m.a].random, b[m.b].random),
+                    MatchKind::Timing => assert_eq!(a[m.a].sni, b[m.b].sni),
+                }
+            }
+        }
+    }
+
     #[test]
     fn many_flows_pair_one_to_one() {
         // 10,000 connections 1 ms apart, B 0.3 ms later: each pairs with its own.
