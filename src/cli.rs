@@ -1,6 +1,8 @@
 //! Command-line definitions (clap), resolved into a plain [`Config`] before anything runs.
 
 use alpnscope::analysis::VerdictKind;
+use alpnscope::compare::model::CompareFindingKind;
+use alpnscope::compare::render::CompareFormat;
 use alpnscope::report::Format;
 use alpnscope::report::filter::{self, FlowFilter};
 use alpnscope::report::redact::SniMode;
@@ -31,8 +33,9 @@ pub struct Cli {
 }
 
 /// The subcommands' names (and clap's `help`), which the `alpnscope FILE…` shortcut leaves alone.
-const SUBCOMMANDS: [&str; 6] = [
+const SUBCOMMANDS: [&str; 7] = [
     "analyze",
+    "compare",
     "live",
     "interfaces",
     "completions",
@@ -84,6 +87,10 @@ pub enum Command {
     /// Analyse capture files and report each TLS flow's ALPN outcome.
     #[command(after_long_help = verdict_help(), after_help = verdict_help())]
     Analyze(AnalyzeArgs),
+    /// Compare two captures of the same connections taken on both sides of a middlebox (A
+    /// nearer the client, B nearer the server): what changed in transit.
+    #[command(after_help = compare_help(), after_long_help = compare_help())]
+    Compare(CompareArgs),
     /// Sniff an interface and report each TLS handshake as it completes (needs root or
     /// CAP_NET_RAW; built with --features live).
     #[command(after_long_help = live_help(), after_help = live_help())]
@@ -107,9 +114,210 @@ pub enum Command {
                       alpnscope man analyze > /usr/local/share/man/man1/alpnscope-analyze.1 (and live)")]
     Man {
         /// The subcommand whose page to print (default: the main page, alpnscope(1)).
-        #[arg(value_name = "COMMAND", value_parser = ["analyze", "live", "interfaces", "completions"])]
+        #[arg(value_name = "COMMAND", value_parser = ["analyze", "compare", "live", "interfaces", "completions"])]
         command: Option<String>,
     },
+}
+
+/// `alpnscope compare` flags.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Capture A, taken nearer the client (pcap or pcapng, also compressed).
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// Capture B, taken nearer the server, of the same connections.
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// TLS key log for both captures (repeatable): a forwarded hello is one TLS session, and
+    /// its secrets open both legs.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<String>,
+    /// TLS key log for capture A only (repeatable), e.g. the client's SSLKEYLOGFILE.
+    #[arg(long, value_name = "FILE")]
+    pub keylog_a: Vec<String>,
+    /// TLS key log for capture B only (repeatable), e.g. the middlebox's own.
+    #[arg(long, value_name = "FILE")]
+    pub keylog_b: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CompareFormatArg::Text)]
+    pub format: CompareFormatArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// Pairing window: how many seconds before a B ClientHello the A ClientHello of a
+    /// terminated connection may come (pairing by time and SNI).
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = window_arg)]
+    pub window: f64,
+    /// B's clock minus A's in seconds (negative: B's is behind), when the captures were taken
+    /// on machines whose clocks differ: replaces the estimate from hellos paired by random.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = clock_offset_arg)]
+    pub clock_offset: Option<f64>,
+    /// Exit with status 1 when a flow of either capture has one of these verdicts, or a
+    /// finding is of one of these kinds (comma-separated, e.g. middlebox_strips_alpn,
+    /// legs_negotiate_differently,server_declined).
+    #[arg(long, value_name = "LIST", value_parser = compare_fail_on_arg)]
+    pub fail_on: Option<CompareFailOn>,
+    /// Memory budget for flow state per capture; see `analyze --memory`.
+    #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
+    pub memory: usize,
+    /// For public tickets: pseudonymise addresses, server names, certificate names and the
+    /// capture file names, as `analyze --redact` does (one name, one pseudonym in both
+    /// captures). The mode goes after `=` only.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "standard",
+        value_name = "MODE"
+    )]
+    pub redact: Option<RedactArg>,
+    /// Key for the pseudonyms (default: random).
+    #[arg(long, value_name = "KEY", requires = "redact")]
+    pub redact_key: Option<String>,
+}
+
+fn compare_help() -> String {
+    "Pairs connections by ClientHello random (a middlebox that forwards the client's hello), \
+then by time and SNI (one that terminates TLS and opens its own connection: the nearest earlier \
+A ClientHello with the same SNI, within --window), and reports per pair what differs: ALPN \
+removed, added, replaced or reordered, another selected protocol, SNI or certificate issuer; \
+then findings naming the middlebox, citing frames of both captures.\n\
+Example: alpnscope compare client-side.pcap server-side.pcap --keylog-a client.keys\n\
+Exit status: 0 compared, 1 --fail-on matched, 2 could not compare."
+        .to_string()
+}
+
+/// Compare output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormatArg {
+    /// A block per pair, findings and a summary.
+    Text,
+    /// One JSON document.
+    Json,
+    /// A report to paste into a bug ticket.
+    Markdown,
+}
+
+/// `compare --fail-on`: verdicts and finding kinds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CompareFailOn {
+    /// Verdicts of flows in either capture.
+    pub verdicts: Vec<VerdictKind>,
+    /// Kinds of findings.
+    pub findings: Vec<CompareFindingKind>,
+}
+
+fn compare_fail_on_arg(list: &str) -> Result<CompareFailOn, String> {
+    let mut fail_on = CompareFailOn::default();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if let Some(kind) = CompareFindingKind::from_name(name) {
+            fail_on.findings.push(kind);
+        } else if let Some(verdict) = VerdictKind::from_name(name) {
+            fail_on.verdicts.push(verdict);
+        } else {
+            return Err(format!(
+                "unknown verdict or finding '{name}' (findings: {})",
+                CompareFindingKind::ALL.map(|k| k.name()).join(", ")
+            ));
+        }
+    }
+    Ok(fail_on)
+}
+
+fn clock_offset_arg(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs.abs() <= 86_400.0 => Ok(secs),
+        _ => Err(format!("'{text}' is not a number of seconds within a day")),
+    }
+}
+
+fn window_arg(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(secs),
+        _ => Err(format!(
+            "'{text}' is not a number of seconds between 0 and 3600"
+        )),
+    }
+}
+
+/// Everything `compare` needs, resolved from flags and environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareConfig {
+    /// Capture A.
+    pub a: String,
+    /// Capture B.
+    pub b: String,
+    /// Key logs for A (`--keylog` and `--keylog-a`).
+    pub keylogs_a: Vec<String>,
+    /// Key logs for B (`--keylog` and `--keylog-b`).
+    pub keylogs_b: Vec<String>,
+    /// Output format.
+    pub format: CompareFormat,
+    /// Output file, or stdout.
+    pub output: Option<PathBuf>,
+    /// Colour text output.
+    pub color: bool,
+    /// Pairing window in ns.
+    pub window_ns: i64,
+    /// B's clock minus A's in ns, when given.
+    pub clock_offset_ns: Option<i64>,
+    /// What makes the exit status 1.
+    pub fail_on: CompareFailOn,
+    /// Memory budget per capture.
+    pub memory: usize,
+    /// Redaction: name mode and key (`None` key: a random one).
+    pub redact: Option<(SniMode, Option<String>)>,
+}
+
+impl CompareConfig {
+    /// Resolves flags (`no_color`: NO_COLOR is set; `stdout_tty`: stdout is a terminal).
+    pub fn resolve(args: CompareArgs, no_color: bool, stdout_tty: bool) -> CompareConfig {
+        let format = match args.format {
+            CompareFormatArg::Text => CompareFormat::Text,
+            CompareFormatArg::Json => CompareFormat::Json,
+            CompareFormatArg::Markdown => CompareFormat::Markdown,
+        };
+        let color = format == CompareFormat::Text
+            && match args.color {
+                ColorArg::Always => true,
+                ColorArg::Never => false,
+                ColorArg::Auto => !no_color && stdout_tty && args.output.is_none(),
+            };
+        let mut keylogs_a = args.keylog.clone();
+        keylogs_a.extend(args.keylog_a);
+        let mut keylogs_b = args.keylog;
+        keylogs_b.extend(args.keylog_b);
+        CompareConfig {
+            a: args.a,
+            b: args.b,
+            keylogs_a,
+            keylogs_b,
+            format,
+            output: args.output,
+            color,
+            window_ns: (args.window * 1e9).round() as i64,
+            clock_offset_ns: args.clock_offset.map(|secs| (secs * 1e9).round() as i64),
+            fail_on: args.fail_on.unwrap_or_default(),
+            memory: args.memory,
+            redact: args.redact.map(|mode| {
+                let mode = match mode {
+                    RedactArg::Standard => SniMode::KeepSuffix,
+                    RedactArg::SniFull => SniMode::Full,
+                };
+                (mode, args.redact_key.clone())
+            }),
+        }
+    }
+
+    /// Resolves flags against the real environment.
+    pub fn from_env(args: CompareArgs) -> CompareConfig {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        CompareConfig::resolve(args, no_color, std::io::stdout().is_terminal())
+    }
 }
 
 /// `alpnscope live` flags.
@@ -870,6 +1078,85 @@ mod tests {
         assert_eq!(a.filter_flags.fail_on(), [VerdictKind::Hidden]);
         assert_eq!(a.filter_flags.redaction(), Some((SniMode::Full, None)));
         assert!(a.filter_flags.flow_filter().verdicts.is_some());
+    }
+
+    fn compare_args(extra: &[&str]) -> CompareArgs {
+        let mut argv = vec!["alpnscope", "compare"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Compare(a) => a,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn compare_flags() {
+        let c = CompareConfig::resolve(compare_args(&["a.pcap", "b.pcap"]), false, true);
+        assert_eq!((c.a.as_str(), c.b.as_str()), ("a.pcap", "b.pcap"));
+        assert_eq!(c.format, CompareFormat::Text);
+        assert!(c.color);
+        assert_eq!(c.window_ns, 2_000_000_000);
+        assert_eq!(c.clock_offset_ns, None);
+        assert_eq!(c.fail_on, CompareFailOn::default());
+        assert!(c.keylogs_a.is_empty() && c.keylogs_b.is_empty());
+        assert_eq!(c.redact, None);
+        let c = CompareConfig::resolve(
+            compare_args(&["--redact=sni-full", "--redact-key", "k", "a.pcap", "b.pcap"]),
+            false,
+            false,
+        );
+        assert_eq!(c.redact, Some((SniMode::Full, Some("k".to_string()))));
+        let c = CompareConfig::resolve(
+            compare_args(&[
+                "--keylog",
+                "both.keys",
+                "--keylog-a",
+                "client.keys",
+                "--keylog-b",
+                "proxy.keys",
+                "--format",
+                "json",
+                "--window",
+                "0.5",
+                "--clock-offset",
+                "-1.25",
+                "--fail-on",
+                "middlebox_strips_alpn,server_declined",
+                "a.pcap",
+                "b.pcap",
+            ]),
+            false,
+            true,
+        );
+        assert_eq!(c.keylogs_a, ["both.keys", "client.keys"]);
+        assert_eq!(c.keylogs_b, ["both.keys", "proxy.keys"]);
+        assert_eq!(c.format, CompareFormat::Json);
+        assert!(!c.color, "JSON is never coloured");
+        assert_eq!(c.window_ns, 500_000_000);
+        assert_eq!(c.clock_offset_ns, Some(-1_250_000_000));
+        assert_eq!(
+            c.fail_on,
+            CompareFailOn {
+                verdicts: vec![VerdictKind::ServerDeclined],
+                findings: vec![CompareFindingKind::MiddleboxStripsAlpn],
+            }
+        );
+        for bad in [
+            &["compare", "a.pcap"][..],
+            &["compare", "--fail-on", "strips", "a.pcap", "b.pcap"],
+            &["compare", "--window", "0", "a.pcap", "b.pcap"],
+            &["compare", "--format", "jsonl", "a.pcap", "b.pcap"],
+        ] {
+            let argv: Vec<&str> = std::iter::once("alpnscope")
+                .chain(bad.iter().copied())
+                .collect();
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
+        }
+        // `compare` is a subcommand, never a capture name for the analyze shortcut.
+        let argv: Vec<OsString> = ["alpnscope", "compare", "a.pcap", "b.pcap"]
+            .map(OsString::from)
+            .to_vec();
+        assert_eq!(with_default_command(argv.clone(), |_| true), argv);
     }
 
     #[test]

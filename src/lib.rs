@@ -28,12 +28,15 @@
 //!           text | json | jsonl | markdown renderers
 //!
 //! extract   handshake-only pcapng of chosen flows, from a report and its capture
+//! compare   two reports of captures taken on both sides of a middlebox ──► pairs (ClientHello
+//!           random, or time and SNI), changes per pair, findings naming the middlebox
 //! ```
 //!
 //! Start at [`analyze_files`] (the file driver) or [`pipeline::Analyzer`] (the flow table).
 
 pub mod analysis;
 pub mod capture;
+pub mod compare;
 pub mod decode;
 pub mod dns;
 pub mod extract;

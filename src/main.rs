@@ -3,6 +3,7 @@
 //! (usage, unreadable or invalid input, no permission to capture).
 
 mod cli;
+mod compare_command;
 #[cfg(feature = "live")]
 mod live_command;
 
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        cli::Command::Compare(args) => compare_command::compare(cli::CompareConfig::from_env(args)),
         cli::Command::Completions { shell } => {
             let mut command = <cli::Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -74,6 +76,7 @@ fn man(subcommand: Option<&str>) -> ExitCode {
             // Named as clap_mangen names subcommand pages: alpnscope-analyze(1).
             let page_name = match name {
                 "analyze" => "alpnscope-analyze",
+                "compare" => "alpnscope-compare",
                 "live" => "alpnscope-live",
                 "interfaces" => "alpnscope-interfaces",
                 _ => "alpnscope-completions",
@@ -490,7 +493,7 @@ fn redactor(config: &cli::Config) -> Option<report::redact::Redactor> {
 
 /// The exit code once the report is written: 1 when `--fail-on` matched, 2 when writing failed
 /// (a closed pipe is not a failure).
-fn exit_code(written: io::Result<()>, failed: bool) -> ExitCode {
+pub(crate) fn exit_code(written: io::Result<()>, failed: bool) -> ExitCode {
     match written {
         Ok(()) if failed => ExitCode::from(1),
         Ok(()) => ExitCode::SUCCESS,
@@ -507,14 +510,14 @@ fn exit_code(written: io::Result<()>, failed: bool) -> ExitCode {
 }
 
 /// The command line, with the program called `alpnscope` whatever its path.
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     let mut words = vec!["alpnscope".to_string()];
     words.extend(std::env::args().skip(1));
     words.join(" ")
 }
 
 /// A random key for redaction pseudonyms when the user gave none.
-fn random_key() -> Vec<u8> {
+pub(crate) fn random_key() -> Vec<u8> {
     use std::io::Read;
     let mut key = vec![0u8; 32];
     if std::fs::File::open("/dev/urandom")

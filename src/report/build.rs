@@ -91,6 +91,12 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         first_frame: facts.first_frame,
         last_frame: facts.last_frame,
         start: facts.first_time.rfc3339_micros(),
+        // The first ClientHello's (a HelloRetryRequest makes the client send a second).
+        client_hello_time: facts
+            .client_hellos
+            .first()
+            .and_then(|(_, frames)| frames.first())
+            .and_then(|first| frame_time(facts, *first)),
         sni: ch.and_then(|(h, _)| h.sni.clone()),
         alpn_offered: ch
             .map(|(h, _)| h.offered().iter().map(|p| p.escaped()).collect())
@@ -154,6 +160,19 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
     };
     report.community_id = super::community_id::of_flow(&report);
     report
+}
+
+/// The time of `frame`, when it is the flow's first or in its TCP handshake window (a QUIC
+/// flow keeps no frame times: its ClientHello is usually in its first datagram).
+fn frame_time(facts: &FlowFacts, frame: u64) -> Option<crate::capture::Timestamp> {
+    if frame == facts.first_frame {
+        return Some(facts.first_time);
+    }
+    facts
+        .frame_times
+        .iter()
+        .find(|(number, _)| *number == frame)
+        .map(|(_, time)| *time)
 }
 
 fn client_hello_report(facts: &FlowFacts, h: &ClientHello, frames: &[u64]) -> ClientHelloReport {

@@ -595,7 +595,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Greedy word wrap; a word longer than the width gets a line of its own.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split(' ') {

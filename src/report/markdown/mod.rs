@@ -69,14 +69,14 @@ fn short_list_of(ids: &[u64], total: u64) -> String {
 }
 
 /// Escapes text for a table cell: pipes, backslashes and line breaks would break the table.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('|', "\\|")
         .replace(['\n', '\r'], " ")
 }
 
 /// Inline code that survives any content (backticks inside use a longer fence).
-fn code(text: &str) -> String {
+pub(crate) fn code(text: &str) -> String {
     if text.is_empty() {
         return "(empty)".into();
     }

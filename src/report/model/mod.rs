@@ -108,6 +108,10 @@ pub struct FlowReport {
     pub last_frame: u64,
     /// Time of the first frame (RFC 3339, µs).
     pub start: String,
+    /// Time of the first frame of the ClientHello, when one was seen (not in JSON: `compare`
+    /// pairs connections across captures by it).
+    #[serde(skip)]
+    pub client_hello_time: Option<crate::capture::Timestamp>,
     /// server_name from the ClientHello.
     pub sni: Option<String>,
     /// ALPN protocols the client offered, in order (escaped losslessly).
