@@ -82,21 +82,21 @@ fn flows_carry_what_dns_advertised_for_their_name_and_port() {
                 "downgraded",
                 Some("http/1.1"),
                 json!({"name": "alpn.test", "alpn": ["h2", "http/1.1"],
-                       "no_default_alpn": false, "frame": 2})
+                       "no_default_alpn": false, "frame": 2, "matched_by": "name"})
             ),
             (
                 2,
                 "agreed",
                 Some("h2"),
                 json!({"name": "_8443._https.alpn.test", "alpn": ["h2"],
-                       "no_default_alpn": false, "frame": 23})
+                       "no_default_alpn": false, "frame": 23, "matched_by": "name"})
             ),
             (
                 3,
                 "incomplete",
                 None,
                 json!({"name": "h3.alpn.test", "alpn": ["h3"],
-                       "no_default_alpn": true, "frame": 47})
+                       "no_default_alpn": true, "frame": 47, "matched_by": "name"})
             ),
         ]
     );

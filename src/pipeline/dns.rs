@@ -21,8 +21,11 @@ use crate::decode::{Segment, UdpDatagram};
 use crate::dns::{self, DnsError};
 use crate::flow::Endpoint;
 use crate::report::build;
-use crate::report::model::{DnsAdvertised, DnsHttpsReport, FlowReport, ServiceRecordType};
+use crate::report::model::{
+    DnsAdvertised, DnsHttpsReport, DnsMatch, FlowReport, ServiceRecordType,
+};
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// Most HTTPS and SVCB records kept over a run.
 pub const MAX_DNS_HTTPS_RECORDS: usize = 1024;
@@ -42,6 +45,9 @@ pub struct DnsLog {
     records: Vec<DnsHttpsReport>,
     /// Folded owner and question names → indices into `records` (current capture only).
     by_name: HashMap<String, Vec<usize>>,
+    /// Addresses of the records' `ipv4hint` and `ipv6hint` → indices into `records` (current
+    /// capture only).
+    by_address: HashMap<IpAddr, Vec<usize>>,
     /// Datagrams of the current capture read.
     pub responses: u64,
     /// Datagrams of the current capture that did not parse as DNS.
@@ -65,6 +71,7 @@ impl DnsLog {
     /// Starts a new capture: its frame numbers start again, so earlier answers match no flow.
     pub fn begin_capture(&mut self) {
         self.by_name.clear();
+        self.by_address.clear();
         self.tcp.clear();
         self.responses = 0;
         self.malformed = 0;
@@ -185,6 +192,13 @@ impl DnsLog {
                 self.by_name.entry(query).or_default().push(index);
             }
             self.by_name.entry(owner).or_default().push(index);
+            if let Some(report) = self.records.get(index) {
+                for hint in report.ipv4hint.iter().chain(&report.ipv6hint) {
+                    if let Ok(address) = hint.parse::<IpAddr>() {
+                        self.by_address.entry(address).or_default().push(index);
+                    }
+                }
+            }
         }
     }
 
@@ -193,6 +207,7 @@ impl DnsLog {
     /// record of lowest priority.
     pub fn advertise(&self, flow: &mut FlowReport) {
         let Some(sni) = &flow.sni else {
+            self.advertise_by_address(flow);
             return;
         };
         let name = if flow.server.port == HTTPS_DEFAULT_PORT {
@@ -218,6 +233,35 @@ impl DnsLog {
             alpn: r.alpn.clone(),
             no_default_alpn: r.no_default_alpn,
             frame: r.frame,
+            matched_by: DnsMatch::Name,
+        });
+    }
+
+    /// For a flow without SNI: of the HTTPS ServiceMode records answered before its first
+    /// frame whose address hints hold its server's address (and whose `port`, 443 without one,
+    /// is its server's port), the latest answer's record of lowest priority. Only without SNI:
+    /// one address serves many names (a CDN), and a flow that names its server is tied by name.
+    fn advertise_by_address(&self, flow: &mut FlowReport) {
+        let Some(indices) = self.by_address.get(&flow.server.ip) else {
+            return;
+        };
+        let best = indices
+            .iter()
+            .filter_map(|&i| self.records.get(i))
+            .filter(|r| {
+                r.rtype == ServiceRecordType::Https
+                    && r.priority > 0
+                    && r.capture == flow.capture
+                    && r.frame < flow.first_frame
+                    && r.port.unwrap_or(HTTPS_DEFAULT_PORT) == flow.server.port
+            })
+            .max_by_key(|r| (r.frame, std::cmp::Reverse(r.priority)));
+        flow.dns_advertised = best.map(|r| DnsAdvertised {
+            name: r.name.clone(),
+            alpn: r.alpn.clone(),
+            no_default_alpn: r.no_default_alpn,
+            frame: r.frame,
+            matched_by: DnsMatch::AddressHint,
         });
     }
 
@@ -231,7 +275,7 @@ impl DnsLog {
 mod tests {
     use super::*;
     use crate::decode::TcpFlags;
-    use std::net::{IpAddr, Ipv4Addr};
+    use std::net::Ipv4Addr;
 
     const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 53));
     const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
@@ -386,6 +430,56 @@ mod tests {
             log.advertise(&mut f);
             assert_eq!(f.dns_advertised, None, "{f:?}");
         }
+    }
+
+    /// A response for `hinted.test`: one HTTPS record, priority 1, target `.`, alpn `h2`,
+    /// `port` when given, ipv4hint 192.0.2.8.
+    fn hinted(port: Option<u16>) -> Vec<u8> {
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x06hinted\x04test\x00\x00\x41\x00\x01");
+        let mut rdata = b"\x00\x01\x00\x00\x01\x00\x03\x02h2".to_vec();
+        if let Some(port) = port {
+            rdata.extend_from_slice(&[0, 3, 0, 2]);
+            rdata.extend_from_slice(&port.to_be_bytes());
+        }
+        rdata.extend_from_slice(&[0, 4, 0, 4, 192, 0, 2, 8]);
+        m.extend_from_slice(&[0xc0, 12, 0, 65, 0, 1, 0, 0, 0, 60, 0, rdata.len() as u8]);
+        m.extend_from_slice(&rdata);
+        m
+    }
+
+    /// A flow without SNI is tied by its server's address to a record whose ipv4hint holds it
+    /// (on the record's port); a flow with an SNI only by name, whatever its address.
+    #[test]
+    fn a_flow_without_sni_gets_the_answer_whose_hint_is_its_address() {
+        let mut log = DnsLog::default();
+        log.message(0, 2, &hinted(None));
+        log.message(0, 3, &hinted(Some(8443)));
+        let server: IpAddr = "192.0.2.8".parse().unwrap();
+        let mut no_sni = flow("x", 443, 10);
+        no_sni.sni = None;
+        no_sni.server.ip = server;
+        log.advertise(&mut no_sni);
+        let dns = no_sni.dns_advertised.expect("advertised by address");
+        assert_eq!(
+            (dns.name.as_str(), dns.frame, dns.matched_by),
+            ("hinted.test", 2, DnsMatch::AddressHint)
+        );
+        // The record with port 8443 for a flow to 8443.
+        let mut on_8443 = flow("x", 8443, 10);
+        on_8443.sni = None;
+        on_8443.server.ip = server;
+        log.advertise(&mut on_8443);
+        assert_eq!(on_8443.dns_advertised.map(|d| d.frame), Some(3));
+        // Another address, or an SNI that names another server: not tied.
+        let mut elsewhere = flow("x", 443, 10);
+        elsewhere.sni = None;
+        log.advertise(&mut elsewhere);
+        assert_eq!(elsewhere.dns_advertised, None);
+        let mut named = flow("other.test", 443, 10);
+        named.server.ip = server;
+        log.advertise(&mut named);
+        assert_eq!(named.dns_advertised, None);
     }
 
     /// A UDP datagram from the DNS server (port 53) to the client, IPv4, raw IP.

@@ -1,8 +1,8 @@
 //! The text renderer: a compact block per flow and a summary, readable at 100 columns.
 
 use super::model::{
-    AlpnSource, DnsAdvertised, FlowReport, HandshakeEndEvidenceReport, QuicReport, Report,
-    RetryIntegrityReport, StartTlsReport, Transport,
+    AlpnSource, DnsAdvertised, DnsMatch, FlowReport, HandshakeEndEvidenceReport, QuicReport,
+    Report, RetryIntegrityReport, StartTlsReport, Transport,
 };
 use super::words::plural;
 use crate::analysis::StartTlsOutcome;
@@ -347,7 +347,14 @@ pub(crate) fn dns_advertised_text(dns: &DnsAdvertised) -> String {
     } else {
         ""
     };
-    format!("{alpn}{default} for {} (frame {})", dns.name, dns.frame)
+    let how = match dns.matched_by {
+        DnsMatch::Name => "",
+        DnsMatch::AddressHint => ", by its address hint: the flow sent no SNI",
+    };
+    format!(
+        "{alpn}{default} for {} (frame {}{how})",
+        dns.name, dns.frame
+    )
 }
 
 /// What the client offered, or why that is unknown.

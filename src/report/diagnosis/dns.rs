@@ -169,6 +169,7 @@ mod tests {
             alpn: alpn.iter().map(|s| s.to_string()).collect(),
             no_default_alpn,
             frame: 1,
+            matched_by: crate::report::model::DnsMatch::Name,
         });
         flow
     }

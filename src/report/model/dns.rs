@@ -56,7 +56,7 @@ pub struct DnsHttpsReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsAdvertised {
     /// The owner name looked up: the SNI, or `_PORT._https.SNI` for a port other than 443
-    /// (RFC 9460 §9.1).
+    /// (RFC 9460 §9.1); for a flow without SNI tied by address, the record's owner name.
     pub name: String,
     /// The `alpn` identifiers of the ServiceMode record with the lowest priority.
     pub alpn: Vec<String>,
@@ -64,6 +64,19 @@ pub struct DnsAdvertised {
     pub no_default_alpn: bool,
     /// The frame of the DNS response.
     pub frame: u64,
+    /// How the answer was tied to the flow.
+    pub matched_by: DnsMatch,
+}
+
+/// How a DNS HTTPS answer was tied to a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsMatch {
+    /// The flow's SNI (or `_PORT._https.SNI`) is the record's owner name or the question.
+    Name,
+    /// The flow has no SNI, and its server's address is in the record's `ipv4hint` or
+    /// `ipv6hint` (and its port the record's `port`, 443 without one).
+    AddressHint,
 }
 
 impl DnsHttpsReport {

@@ -15,7 +15,7 @@ mod tls;
 
 pub use across::{Diagnosis, DiagnosisKind, ServerSummary, Summary};
 pub use capture::{CaptureReport, CaptureStatistics, DecodeCounts, MemoryUse, MergedFile};
-pub use dns::{DnsAdvertised, DnsHttpsReport, ServiceRecordType};
+pub use dns::{DnsAdvertised, DnsHttpsReport, DnsMatch, ServiceRecordType};
 pub use live::{CorrectedField, Correction, PreviousConclusion};
 pub use quic::{
     BySender, CloseFrameType, CloseReport, FramesReport, HandshakeEndEvidenceReport,
