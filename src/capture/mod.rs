@@ -8,6 +8,7 @@
 
 mod blocks;
 mod decompress;
+pub mod filter;
 mod link_type;
 mod reader;
 mod slice;
