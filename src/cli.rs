@@ -197,9 +197,22 @@ pub enum ColorArg {
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
     /// Capture files (pcap or pcapng, also gzip-, zstd- or xz-compressed) or directories
-    /// searched for them; `-` reads one from standard input.
-    #[arg(value_name = "CAPTURE", required_unless_present = "read")]
+    /// searched for them; `-` reads one from standard input. Then, as tcpdump takes it, a
+    /// filter expression: the words from the first one that is no existing file or directory,
+    /// no `-` and no capture-like name (`*.pcap`, `*.pcapng`, `*.cap`, compressed, or with a
+    /// `/`) are joined with spaces into the expression (`alpnscope capture.pcap tcp port
+    /// 443`). A word naming an existing file is a capture: quote the expression or use -f.
+    #[arg(value_name = "CAPTURE|EXPR", required_unless_present = "read")]
     pub captures: Vec<String>,
+    /// Filter expression, tcpdump syntax (as tcpdump's and `live -f`): only the frames it
+    /// passes are analysed, and -c counts those; frame numbers stay the file's, as Wireshark
+    /// shows them. A bad expression is a usage error (exit 2). The libpcap build (--features
+    /// live) reads full tcpdump syntax with libpcap; the default build reads host, net
+    /// (A/LEN, A mask M), port, portrange, src, dst, ip, ip6, arp, rarp, tcp, udp, sctp,
+    /// icmp, icmp6, proto, ether host, vlan, greater, less, and/or/not, parentheses, and names
+    /// anything else it does not read.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    pub bpf: Option<String>,
     /// Capture file to read, as tcpdump -r (repeatable; read before the CAPTURE arguments).
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Vec<String>,
@@ -475,16 +488,22 @@ pub struct Config {
     pub extract: Option<(PathBuf, Vec<u64>, bool)>,
     /// Memory budget for flow state in bytes.
     pub memory: usize,
-    /// Packets to read at most (`-c`), over all the captures.
+    /// Packets to read at most (`-c`), over all the captures (with a filter: packets passed).
     pub count: Option<u64>,
+    /// Capture filter expression (tcpdump syntax), from `-f` or the words after the captures.
+    pub bpf: Option<String>,
 }
 
 /// Flags that parse but cannot be honoured together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     /// `--redact` with `--extract … --include-keys`: the embedded TLS 1.3 handshake secrets
     /// decrypt the original certificate, which the redaction cannot rewrite.
     RedactWithKeys,
+    /// A filter expression both with `-f` and after the captures.
+    FilterTwice,
+    /// Only a filter expression, no capture (with the words that were read as the expression).
+    NoCapture(String),
 }
 
 impl std::fmt::Display for ConfigError {
@@ -499,11 +518,47 @@ impl std::fmt::Display for ConfigError {
                  ALPN that the key log revealed). To let someone trusted decrypt the handshakes: \
                  drop --redact and share that extract privately."
             ),
+            ConfigError::FilterTwice => write!(
+                f,
+                "a filter expression was given both with -f/--filter and after the captures: \
+                 give it once"
+            ),
+            ConfigError::NoCapture(expression) => write!(
+                f,
+                "no capture to read: '{expression}' was read as a filter expression, as no \
+                 such file exists. Give the capture first (alpnscope -r capture.pcap 'tcp \
+                 port 443')"
+            ),
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Splits the positional words into captures and a filter expression, as tcpdump reads its
+/// command line: captures while a word is `-`, an existing path (`exists`) or a capture-like
+/// name; from the first other word on, every word is the expression, joined with spaces.
+pub fn split_expression(
+    words: Vec<String>,
+    exists: impl Fn(&str) -> bool,
+) -> (Vec<String>, Option<String>) {
+    let capture_like = |w: &str| {
+        let lower = w.to_ascii_lowercase();
+        let stem = [".gz", ".zst", ".xz"]
+            .iter()
+            .find_map(|ext| lower.strip_suffix(ext))
+            .unwrap_or(&lower);
+        w == "-" || w.contains('/') || stem.contains(".pcap") || stem.ends_with(".cap") || exists(w)
+    };
+    match words.iter().position(|w| !capture_like(w)) {
+        None => (words, None),
+        Some(at) => {
+            let mut captures = words;
+            let expression = captures.split_off(at).join(" ");
+            (captures, Some(expression))
+        }
+    }
+}
 
 impl Config {
     /// Resolves flags against the environment (`no_color`: NO_COLOR is set and non-empty;
@@ -512,6 +567,18 @@ impl Config {
         args: AnalyzeArgs,
         no_color: bool,
         stdout_tty: bool,
+    ) -> Result<Config, ConfigError> {
+        Config::resolve_with(args, no_color, stdout_tty, |p| {
+            std::path::Path::new(p).exists()
+        })
+    }
+
+    /// [`Config::resolve`] with `exists` telling whether a path exists.
+    pub fn resolve_with(
+        args: AnalyzeArgs,
+        no_color: bool,
+        stdout_tty: bool,
+        exists: impl Fn(&str) -> bool,
     ) -> Result<Config, ConfigError> {
         if args.filter.redact.is_some() && args.include_keys {
             return Err(ConfigError::RedactWithKeys);
@@ -529,8 +596,16 @@ impl Config {
                 ColorArg::Never => false,
                 ColorArg::Auto => !no_color && stdout_tty && args.output.is_none(),
             };
+        let (positional, expression) = split_expression(args.captures, exists);
+        let bpf = match (args.bpf, expression) {
+            (Some(_), Some(_)) => return Err(ConfigError::FilterTwice),
+            (flag, words) => flag.or(words),
+        };
         let mut captures = args.read;
-        captures.extend(args.captures);
+        captures.extend(positional);
+        if captures.is_empty() {
+            return Err(ConfigError::NoCapture(bpf.unwrap_or_default()));
+        }
         Ok(Config {
             captures,
             digest: format == Format::Markdown,
@@ -543,6 +618,7 @@ impl Config {
             fail_on: args.filter.fail_on(),
             redact: args.filter.redaction(),
             count: args.count,
+            bpf,
             memory: args.memory,
             extract: args
                 .extract

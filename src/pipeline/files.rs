@@ -86,6 +86,9 @@ pub struct AnalyzeOptions {
     /// Packets to read at most over all the captures, in order (`-c`, as tcpdump): the capture
     /// where the count is reached says so, later captures are not read.
     pub count: Option<u64>,
+    /// Capture filter (tcpdump syntax) applied to every frame before the flow table sees it;
+    /// `count` then counts the frames it passes, as tcpdump's `-c` does.
+    pub filter: Option<capture::filter::Filter>,
 }
 
 /// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
@@ -207,6 +210,10 @@ fn analyze(
         let reading = Reading {
             index,
             limit: remaining,
+            filter: options
+                .filter
+                .as_ref()
+                .map(capture::filter::Filter::matcher),
             digest: options.digest,
             analyzer: &mut analyzer,
             secrets_warnings: &mut secrets_warnings,
@@ -250,7 +257,12 @@ fn analyze(
             }
             (Err(e), _) => return Err(e),
         };
-        remaining = remaining.map(|n| n.saturating_sub(summary.packets));
+        // `-c` counts the frames the filter passed.
+        let passed = summary
+            .filter
+            .as_ref()
+            .map_or(summary.packets, |f| f.matched);
+        remaining = remaining.map(|n| n.saturating_sub(passed));
         let mut sink = Sink {
             on_flow: &mut *on_flow,
             error: &mut write_error,
@@ -259,6 +271,7 @@ fn analyze(
             analyzer.end_capture_streaming(path, &summary, &mut |flows| sink.write(flows));
         report.warnings.extend(secrets_warnings);
         report.compression = compression.map(|c| c.name().to_string());
+
         report.size = size;
         report.sha256 = sha256;
         captures.push(report);
@@ -312,6 +325,8 @@ struct Reading<'a> {
     index: usize,
     /// Packets to read at most (`-c`).
     limit: Option<u64>,
+    /// The capture filter's matcher for this capture.
+    filter: Option<capture::filter::FrameFilter>,
     digest: bool,
     analyzer: &'a mut Analyzer,
     secrets_warnings: &'a mut Vec<String>,
@@ -383,13 +398,14 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
     let Reading {
         index,
         limit,
+        filter,
         digest,
         analyzer,
         secrets_warnings,
         progress,
         mut sink,
     } = reading;
-    let mut parser = capture::SliceParser::with_limit(limit);
+    let mut parser = capture::SliceParser::with_limit(limit).with_filter(filter);
     let mut hasher = digest.then(Sha256::new);
     let mut buffer = vec![0u8; buffer_size];
     let mut filled = 0usize;
@@ -590,6 +606,7 @@ fn read_stream(
     let Reading {
         index,
         limit,
+        filter,
         digest,
         analyzer,
         secrets_warnings,
@@ -609,7 +626,7 @@ fn read_stream(
         .map_err(CaptureError::Io)
         .and_then(|(input, found)| {
             compression = found;
-            capture::read_capture_limited(input, limit, |event| {
+            capture::read_capture_filtered(input, limit, filter, |event| {
                 if let CaptureEvent::Frame(_) = &event {
                     frames += 1;
                     if frames % PROGRESS_EVERY == 0 {
@@ -664,6 +681,7 @@ mod tests {
             let reading = Reading {
                 index: 0,
                 limit: None,
+                filter: None,
                 digest: true,
                 analyzer: &mut analyzer,
                 secrets_warnings: &mut warnings,

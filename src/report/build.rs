@@ -640,6 +640,14 @@ pub fn capture_report(
         decode,
         statistics,
         memory: tally.memory,
+        filter: summary
+            .filter
+            .as_ref()
+            .map(|f| crate::report::model::CaptureFilter {
+                expression: f.expression.clone(),
+                matched: f.matched,
+                dropped: f.dropped,
+            }),
     }
 }
 

@@ -327,6 +327,10 @@ impl Redactor {
                 *warning = hide_path(warning, &capture.path, &name);
             }
             capture.path = name;
+            if let Some(filter) = &mut capture.filter {
+                // The expression may name hosts and networks.
+                filter.expression = "(redacted)".to_string();
+            }
         }
     }
 

@@ -225,8 +225,9 @@ impl FrameFilter {
                             },
                         }),
                     #[cfg(feature = "live")]
-                    Kind::Libpcap => libpcap::compile(&self.filter.expression, link_type)
-                        .map(Compiled::Libpcap),
+                    Kind::Libpcap => {
+                        libpcap::compile(&self.filter.expression, link_type).map(Compiled::Libpcap)
+                    }
                 };
                 self.programs.push((link_type, compiled));
                 self.programs.len() - 1

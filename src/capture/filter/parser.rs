@@ -230,11 +230,7 @@ fn is_value(t: Option<&Token>) -> bool {
     matches!(
         t,
         Some(
-            Token::Number(_)
-                | Token::Dotted(..)
-                | Token::Ipv6(_)
-                | Token::Mac(_)
-                | Token::Name(_)
+            Token::Number(_) | Token::Dotted(..) | Token::Ipv6(_) | Token::Mac(_) | Token::Name(_)
         )
     )
 }
@@ -336,9 +332,7 @@ impl Parser {
                         let n = *n;
                         self.at += 1;
                         if n > 4095 {
-                            return Err(invalid(format!(
-                                "VLAN tag {n} greater than maximum 4095"
-                            )));
+                            return Err(invalid(format!("VLAN tag {n} greater than maximum 4095")));
                         }
                         Some(n as u16)
                     }
@@ -351,9 +345,10 @@ impl Parser {
             Token::Keyword(k) if k == "greater" || k == "less" => {
                 self.at += 1;
                 match self.next() {
-                    Some(Token::Number(n)) => {
-                        Ok((Expr::Prim(Primitive::Len(k == "greater", n), self.vlans), None))
-                    }
+                    Some(Token::Number(n)) => Ok((
+                        Expr::Prim(Primitive::Len(k == "greater", n), self.vlans),
+                        None,
+                    )),
                     Some(t) => Err(self.unexpected(&t)),
                     None => Err(syntax()),
                 }
@@ -404,7 +399,11 @@ impl Parser {
             // `pname` alone: `tcp`, `ip6`, …
             return Ok((self.prim(proto_abbrev(proto)?), None));
         }
-        let q = Some((proto, dir.unwrap_or(Dir::Either), addr.unwrap_or(Addr::Default)));
+        let q = Some((
+            proto,
+            dir.unwrap_or(Dir::Either),
+            addr.unwrap_or(Addr::Default),
+        ));
         let e = self.id(q)?;
         Ok((e, q))
     }
@@ -638,8 +637,7 @@ fn net_checks(addr: Addr, stray_bits: bool) -> Result<(), ParseError> {
 /// A numeric port range `a-b` (in either order, as libpcap swaps them).
 fn range(name: &str) -> Option<(u32, u32)> {
     let (a, b) = name.split_once('-')?;
-    if a.is_empty() || b.is_empty() || !(a.bytes().chain(b.bytes())).all(|c| c.is_ascii_digit())
-    {
+    if a.is_empty() || b.is_empty() || !(a.bytes().chain(b.bytes())).all(|c| c.is_ascii_digit()) {
         return None;
     }
     let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
@@ -701,13 +699,13 @@ fn ip_proto(proto: Proto, dir: Dir, n: u32) -> Result<Primitive, ParseError> {
         Proto::Ip => Family::V4,
         Proto::Ip6 => Family::V6,
         _ => {
-            return Err(ParseError::Unsupported(format!(
-                "'proto' after {proto:?}"
-            )));
+            return Err(ParseError::Unsupported(format!("'proto' after {proto:?}")));
         }
     };
     let Ok(n) = u8::try_from(n) else {
-        return Err(ParseError::Unsupported(format!("protocol number {n} over 255")));
+        return Err(ParseError::Unsupported(format!(
+            "protocol number {n} over 255"
+        )));
     };
     Ok(Primitive::IpProto(family, n))
 }
@@ -785,9 +783,18 @@ mod tests {
         );
         assert_eq!(p("net 10.0.0.0 mask 255.0.0.0"), p("net 10.0.0.0/8"));
         assert_eq!(p("host 10.0"), p("net 10.0.0.0/16"));
-        assert!(matches!(parse("net 10.0.0.1/8"), Err(ParseError::Invalid(_))));
-        assert!(matches!(parse("host 10.0.0.0/8"), Err(ParseError::Invalid(_))));
-        assert!(matches!(parse("net fe80::1/10"), Err(ParseError::Invalid(_))));
+        assert!(matches!(
+            parse("net 10.0.0.1/8"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse("host 10.0.0.0/8"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse("net fe80::1/10"),
+            Err(ParseError::Invalid(_))
+        ));
         p("ip6 net fe80::/10");
     }
 

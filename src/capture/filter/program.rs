@@ -81,7 +81,11 @@ pub struct LinkError {
 
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} is not supported on link type {}", self.what, self.link_type)
+        write!(
+            f,
+            "{} is not supported on link type {}",
+            self.what, self.link_type
+        )
     }
 }
 
@@ -285,7 +289,12 @@ impl Gen {
                     (0..4)
                         .map(|i| {
                             let word = |b: &[u8; 16]| {
-                                u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
+                                u32::from_be_bytes([
+                                    b[4 * i],
+                                    b[4 * i + 1],
+                                    b[4 * i + 2],
+                                    b[4 * i + 3],
+                                ])
                             };
                             test(
                                 Load::Abs(nl + off + 4 * i as u32, Size::Word),
@@ -313,7 +322,11 @@ impl Gen {
                             Size::Word,
                             u32::from_be_bytes([addr[2], addr[3], addr[4], addr[5]]),
                         ),
-                        eq(off, Size::Half, u32::from(u16::from_be_bytes([addr[0], addr[1]]))),
+                        eq(
+                            off,
+                            Size::Half,
+                            u32::from(u16::from_be_bytes([addr[0], addr[1]])),
+                        ),
                     )
                 };
                 by_dir(*dir, || at(6), || at(0))
@@ -380,7 +393,12 @@ impl Gen {
                     None => tpid,
                     Some(id) => and(
                         tpid,
-                        test(Load::Abs(14 + shift, Size::Half), 0x0fff, Op::Eq, u32::from(*id)),
+                        test(
+                            Load::Abs(14 + shift, Size::Half),
+                            0x0fff,
+                            Op::Eq,
+                            u32::from(*id),
+                        ),
                     ),
                 }
             }
@@ -442,7 +460,9 @@ fn load(data: &[u8], off: u32, size: Size) -> Result<u32, OutOfRange> {
         Size::Half => 2,
         Size::Word => 4,
     };
-    let bytes = data.get(off..off.checked_add(len).ok_or(OutOfRange)?).ok_or(OutOfRange)?;
+    let bytes = data
+        .get(off..off.checked_add(len).ok_or(OutOfRange)?)
+        .ok_or(OutOfRange)?;
     Ok(bytes.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b)))
 }
 

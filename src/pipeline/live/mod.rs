@@ -317,6 +317,7 @@ impl LiveSession {
             last_time: None,
             warnings: Vec::new(),
             statistics: None,
+            filter: None,
         };
         loop {
             if stop.load(Ordering::SeqCst)

@@ -14,7 +14,7 @@ mod tcp;
 mod tls;
 
 pub use across::{Diagnosis, DiagnosisKind, ServerSummary, Summary};
-pub use capture::{CaptureReport, CaptureStatistics, DecodeCounts, MemoryUse};
+pub use capture::{CaptureFilter, CaptureReport, CaptureStatistics, DecodeCounts, MemoryUse};
 pub use dns::{DnsAdvertised, DnsHttpsReport, ServiceRecordType};
 pub use live::{CorrectedField, Correction, PreviousConclusion};
 pub use quic::{
