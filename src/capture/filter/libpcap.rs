@@ -47,17 +47,29 @@ pub struct Program {
 /// Compiles `expression` for `link_type` with libpcap.
 pub fn compile(expression: &str, link_type: LinkType) -> Result<Program, FilterError> {
     let link_error = |reason: String| FilterError::Link { link_type, reason };
-    let id = i32::try_from(link_type.0).map_err(|_| link_error("no such link type".into()))?;
+    // libpcap compiles for a DLT_ value; files carry LINKTYPE_ values, which are the same
+    // numbers but for raw IP (LINKTYPE_RAW 101 is DLT_RAW, 12 on Linux; libpcap's
+    // `linktype_to_dlt` maps it so when it reads a file).
+    let dlt = match link_type.0 {
+        101 => 12,
+        other => other,
+    };
+    let id = i32::try_from(dlt).map_err(|_| link_error("no such link type".into()))?;
     let dead = pcap::Capture::dead(pcap::Linktype(id)).map_err(|e| link_error(e.to_string()))?;
-    let compiled = dead.compile(expression, true).map_err(|e| {
-        let reason = e.to_string();
-        link_error(
-            reason
-                .strip_prefix("libpcap error: ")
-                .unwrap_or(&reason)
-                .to_string(),
-        )
-    })?;
+    let compiled = match dead.compile(expression, true) {
+        Ok(compiled) => compiled,
+        Err(e) => {
+            let reason = e.to_string();
+            let reason = reason.strip_prefix("libpcap error: ").unwrap_or(&reason);
+            // libpcap's optimiser found that nothing of this link type can pass (`arp` on raw
+            // IP): tcpdump stops there, alpnscope passes no frame of the link type, as the
+            // built-in filter does, so that one capture of a set does not end the run.
+            if reason == "expression rejects all packets" {
+                return Ok(Program { insns: Vec::new() });
+            }
+            return Err(link_error(reason.to_string()));
+        }
+    };
     // The crate shows an instruction as "code jt jf k" and keeps its fields private.
     let insns = compiled
         .get_instructions()
@@ -82,8 +94,12 @@ pub fn compile(expression: &str, link_type: LinkType) -> Result<Program, FilterE
 }
 
 impl Program {
-    /// True when libpcap's offline filter passes the frame.
+    /// True when libpcap's offline filter passes the frame (never, for a program that
+    /// rejects everything).
     pub fn matches(&self, data: &[u8], wire_len: u32) -> bool {
+        if self.insns.is_empty() {
+            return false;
+        }
         let Ok(caplen) = u32::try_from(data.len()) else {
             return false;
         };
