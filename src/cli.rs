@@ -21,9 +21,9 @@ tunnels and after STARTTLS, proxy and PROXY-protocol preambles) and every QUIC c
 Handshake packets, parses the TLS ClientHello and ServerHello, and reports per flow which ALPN protocols \
 the client offered, which one the server selected, and a verdict that explains the outcome, citing \
 Wireshark frame numbers.",
-    after_help = "Start with: alpnscope -r capture.pcap (the same as alpnscope analyze capture.pcap)\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'port 443' (TCP and QUIC)",
+    after_help = "Start with: alpnscope -r capture.pcap (the same as alpnscope analyze capture.pcap)\nOnly some packets: alpnscope -r capture.pcap 'tcp port 443' (tcpdump's filter syntax; frame numbers stay the file's)\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'port 443' (TCP and QUIC)",
     max_term_width = MAX_HELP_WIDTH,
-    override_usage = "alpnscope <COMMAND>\n       alpnscope [OPTIONS] <CAPTURE>...   (analyze: an existing file first)\n       alpnscope [OPTIONS] -r <FILE>...   (analyze, options in any order)"
+    override_usage = "alpnscope <COMMAND>\n       alpnscope [OPTIONS] <CAPTURE>... [EXPR]   (analyze: an existing file first)\n       alpnscope [OPTIONS] -r <FILE>... [EXPR]   (analyze, options in any order; EXPR: a tcpdump filter)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -937,6 +937,46 @@ mod tests {
         assert_eq!(a.filter_flags.fail_on(), [VerdictKind::Hidden]);
         assert_eq!(a.filter_flags.redaction(), Some((SniMode::Full, None)));
         assert!(a.filter_flags.flow_filter().verdicts.is_some());
+    }
+
+    #[test]
+    fn filter_words_after_the_captures() {
+        let exists = |p: &str| p == "cap" || p == "dir";
+        let resolve = |words: &[&str]| Config::resolve_with(args(words), false, false, exists);
+        let c = resolve(&["cap.pcap", "tcp", "port", "443"]).unwrap();
+        assert_eq!(c.captures, ["cap.pcap"]);
+        assert_eq!(c.bpf.as_deref(), Some("tcp port 443"));
+        // Existing paths, `-`, capture-like names and paths are captures; the rest, from the
+        // first other word on, is the expression, even a later capture-like word.
+        let c = resolve(&[
+            "cap",
+            "dir",
+            "-",
+            "a/b",
+            "x.pcapng.zst",
+            "host",
+            "10.0.0.1",
+            "y.pcap",
+        ])
+        .unwrap();
+        assert_eq!(c.captures, ["cap", "dir", "-", "a/b", "x.pcapng.zst"]);
+        assert_eq!(c.bpf.as_deref(), Some("host 10.0.0.1 y.pcap"));
+        let c = resolve(&["-r", "cap", "udp"]).unwrap();
+        assert_eq!(
+            (c.captures, c.bpf.as_deref()),
+            (vec!["cap".to_string()], Some("udp"))
+        );
+        let c = resolve(&["-f", "tcp port 443", "cap"]).unwrap();
+        assert_eq!(c.bpf.as_deref(), Some("tcp port 443"));
+        assert!(resolve(&["cap"]).unwrap().bpf.is_none());
+        assert_eq!(
+            resolve(&["-f", "tcp", "cap", "udp"]),
+            Err(ConfigError::FilterTwice)
+        );
+        assert_eq!(
+            resolve(&["missing", "tcp"]),
+            Err(ConfigError::NoCapture("missing tcp".to_string()))
+        );
     }
 
     #[test]
