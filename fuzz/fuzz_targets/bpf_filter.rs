@@ -2,7 +2,8 @@
 //! byte, and a frame's bytes (Ethernet, raw IP and Linux cooked v2 frames are tried).
 //! Invariants: no panic; an expression is either parsed or refused with a message; a frame
 //! never passes both `E` and `not (E)`; `(E) or (E)` and `(E) and (E)` pass exactly what `E`
-//! passes; a link type refused for `E` is refused for `not (E)`.
+//! passes (for `E` without `vlan`, whose second copy tests bytes 4 further on, as libpcap's);
+//! a link type refused for `E` is refused for `not (E)`.
 #![no_main]
 
 use alpnscope::capture::LinkType;
@@ -42,7 +43,11 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         assert!(!(pass && not_pass), "{text:?} and its negation both pass");
-        assert_eq!(or_pass, pass, "{text:?}");
-        assert_eq!(and_pass, pass, "{text:?}");
+        // libpcap moves every test after a `vlan` 4 bytes on, so the second copy of an
+        // expression with `vlan` tests other bytes (this target found it: `(!vlan) and (!vlan)`).
+        if !text.contains("vlan") {
+            assert_eq!(or_pass, pass, "{text:?}");
+            assert_eq!(and_pass, pass, "{text:?}");
+        }
     }
 });

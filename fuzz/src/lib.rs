@@ -155,6 +155,7 @@ pub fn analyze_file(
         digest: false,
         keylogs: Vec::new(),
         count: None,
+        filter: None,
     };
     let mut flows = Vec::new();
     let rest = files::analyze_files_streaming(&paths, &options, &mut |_| {}, &mut |flow| {

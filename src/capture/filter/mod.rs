@@ -221,7 +221,7 @@ impl FrameFilter {
                                      reads the others"
                                 )
                             } else {
-                                e.to_string()
+                                format!("{} cannot be tested on it (nor can tcpdump)", e.what)
                             },
                         }),
                     #[cfg(feature = "live")]
