@@ -244,7 +244,19 @@ fn the_text_report_shows_the_filter() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("\n  filter 'udp': 4 packets matched, 19 dropped\n"),
+        text.contains(
+            "\n  filter 'udp': 4 packets matched, 19 dropped\n  warning: the capture filter \
+             dropped 19 of the 23 packets read: each flow is analysed from the packets it \
+             passed, so what it dropped (a server's replies, part of a handshake) is missing \
+             from the verdicts as if never sent\n"
+        ),
+        "{text}"
+    );
+    // Nothing dropped, no warning.
+    let out = run(&["-r", &project_path(FALLBACK).display().to_string(), "ip"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\n  filter 'ip': 23 packets matched, 0 dropped\n\n"),
         "{text}"
     );
 }
