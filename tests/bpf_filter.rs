@@ -7,7 +7,7 @@
 
 mod common;
 
-use alpnscope::capture::filter::{Engine, Filter, FilterError};
+use alpnscope::capture::filter::{Engine, Filter, FilterError, parser, program};
 use alpnscope::capture::{CaptureError, CaptureEvent, SliceParser};
 use common::{project_path, run};
 use serde_json::Value;
@@ -357,4 +357,103 @@ fn redaction_hides_the_expression() {
     assert_eq!(code, 0);
     assert_eq!(doc["captures"][0]["filter"]["expression"], "(redacted)");
     assert_eq!(doc["captures"][0]["filter"]["matched"], 23);
+}
+
+/// The engines agree beyond the fixtures' frames as they are: on the first frames of captures
+/// of every link type cut at every length up to 96 bytes (where libpcap's optimised code
+/// decides before a missing byte, or rejects the frame at it), and with the IPv4 fragment
+/// offset, the IPv6 next header and the VLAN TPID rewritten.
+#[cfg(feature = "live")]
+#[test]
+fn the_engines_agree_on_cut_and_altered_frames() {
+    use alpnscope::capture::LinkType;
+    let expressions: Vec<String> =
+        std::fs::read_to_string(project_path("tests/data/bpf-expressions.txt"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .chain(
+                [
+                    "ip6 proto 6 or icmp",
+                    "not (tcp port 8443 or ip6)",
+                    "less 60 or tcp src portrange 40000-60000",
+                    "ip6 and udp or arp and not vlan",
+                    "host ::1 or port 8443 and greater 70",
+                    "tcp port 443 or ip",
+                    "ether src 00:00:00:00:00:00 or arp",
+                ]
+                .map(String::from),
+            )
+            .collect();
+    let mut frames: Vec<(LinkType, Vec<u8>, u32)> = Vec::new();
+    for capture in [
+        "fixtures/vlan.pcap",
+        "fixtures/qinq.pcap",
+        "fixtures/ipv6.pcap",
+        "fixtures/sll-any.pcap",
+        "fixtures/sll2-any.pcap",
+        "fixtures/raw-ip.pcap",
+        "fixtures/tls12-h2-agreed.pcap",
+        "fixtures/quic-ipv6.pcap",
+    ] {
+        let data = std::fs::read(project_path(capture)).unwrap();
+        let mut taken = 0;
+        alpnscope::capture::read_capture_slice(&data, |e| {
+            if let CaptureEvent::Frame(f) = e
+                && taken < 6
+            {
+                taken += 1;
+                frames.push((f.link_type, f.data.to_vec(), f.original_len));
+            }
+        })
+        .unwrap();
+    }
+    // Altered copies: IPv4 "more fragments"/offset set, IPv6 next header 44, TPID 0x88a8.
+    let mut altered = Vec::new();
+    for (link, data, len) in &frames {
+        for (at, byte) in [
+            (20usize, 0x20u8),
+            (21, 0x08),
+            (20, 0x00),
+            (14 + 6, 44),
+            (12, 0x88),
+        ] {
+            if let Some(b) = data.get(at) {
+                let mut copy = data.clone();
+                copy[at] = byte ^ (b & 0x01);
+                altered.push((*link, copy, *len));
+            }
+        }
+    }
+    frames.extend(altered);
+    let mut checked = 0u64;
+    let mut disagree = Vec::new();
+    for expression in &expressions {
+        let expr = parser::parse(expression).unwrap();
+        let libpcap = Filter::with_engine(expression, Engine::Libpcap).unwrap();
+        let mut l = libpcap.matcher();
+        for (link, data, len) in &frames {
+            let ours = program::compile(&expr, *link).ok();
+            for cut in 0..=data.len().min(96) {
+                let part = &data[..cut];
+                let theirs = l.matches(*link, part, *len).ok();
+                let ours = ours.as_ref().map(|p| p.matches(part, *len));
+                if ours != theirs {
+                    disagree.push(format!(
+                        "'{expression}' {link} cut {cut} of {}: {ours:?} vs {theirs:?}",
+                        data.len()
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1_000_000, "{checked}");
+    assert!(
+        disagree.is_empty(),
+        "{} of {checked} disagree:\n{}",
+        disagree.len(),
+        disagree[..disagree.len().min(30)].join("\n")
+    );
 }
