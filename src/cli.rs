@@ -198,10 +198,10 @@ pub enum ColorArg {
 pub struct AnalyzeArgs {
     /// Capture files (pcap or pcapng, also gzip-, zstd- or xz-compressed) or directories
     /// searched for them; `-` reads one from standard input. Then, as tcpdump takes it, a
-    /// filter expression: the words from the first one that is no existing file or directory,
-    /// no `-` and no capture-like name (`*.pcap`, `*.pcapng`, `*.cap`, compressed, or with a
-    /// `/`) are joined with spaces into the expression (`alpnscope capture.pcap tcp port
-    /// 443`). A word naming an existing file is a capture: quote the expression or use -f.
+    /// filter expression: the words after the last existing file or directory, `-` or
+    /// capture-like name (`*.pcap`, `*.pcapng`, `*.cap`, also compressed) are joined with
+    /// spaces into the expression (`alpnscope capture.pcap tcp port 443`). A word naming an
+    /// existing file is a capture: quote the expression or use -f.
     #[arg(value_name = "CAPTURE|EXPR", required_unless_present = "read")]
     pub captures: Vec<String>,
     /// Filter expression, tcpdump syntax (as tcpdump's and `live -f`): only the frames it
@@ -536,8 +536,10 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Splits the positional words into captures and a filter expression, as tcpdump reads its
-/// command line: captures while a word is `-`, an existing path (`exists`) or a capture-like
-/// name; from the first other word on, every word is the expression, joined with spaces.
+/// command line: the words after the last one that is `-`, an existing path (`exists`) or a
+/// capture-like name (`*.pcap`, `*.pcapng`, `*.cap`, also compressed) are the expression, joined
+/// with spaces. A word before a capture stays a capture (a mistyped file name is reported as
+/// such, not read as a filter).
 pub fn split_expression(
     words: Vec<String>,
     exists: impl Fn(&str) -> bool,
@@ -548,16 +550,18 @@ pub fn split_expression(
             .iter()
             .find_map(|ext| lower.strip_suffix(ext))
             .unwrap_or(&lower);
-        w == "-" || w.contains('/') || stem.contains(".pcap") || stem.ends_with(".cap") || exists(w)
+        w == "-" || stem.contains(".pcap") || stem.ends_with(".cap") || exists(w)
     };
-    match words.iter().position(|w| !capture_like(w)) {
-        None => (words, None),
-        Some(at) => {
-            let mut captures = words;
-            let expression = captures.split_off(at).join(" ");
-            (captures, Some(expression))
-        }
+    let at = words
+        .iter()
+        .rposition(|w| capture_like(w))
+        .map_or(0, |i| i + 1);
+    if at == words.len() {
+        return (words, None);
     }
+    let mut captures = words;
+    let expression = captures.split_off(at).join(" ");
+    (captures, Some(expression))
 }
 
 impl Config {
@@ -946,21 +950,14 @@ mod tests {
         let c = resolve(&["cap.pcap", "tcp", "port", "443"]).unwrap();
         assert_eq!(c.captures, ["cap.pcap"]);
         assert_eq!(c.bpf.as_deref(), Some("tcp port 443"));
-        // Existing paths, `-`, capture-like names and paths are captures; the rest, from the
-        // first other word on, is the expression, even a later capture-like word.
-        let c = resolve(&[
-            "cap",
-            "dir",
-            "-",
-            "a/b",
-            "x.pcapng.zst",
-            "host",
-            "10.0.0.1",
-            "y.pcap",
-        ])
-        .unwrap();
-        assert_eq!(c.captures, ["cap", "dir", "-", "a/b", "x.pcapng.zst"]);
-        assert_eq!(c.bpf.as_deref(), Some("host 10.0.0.1 y.pcap"));
+        // The words after the last existing path, `-` or capture-like name are the expression.
+        let c = resolve(&["cap", "dir", "-", "x.pcapng.zst", "net", "10.0.0.0/8"]).unwrap();
+        assert_eq!(c.captures, ["cap", "dir", "-", "x.pcapng.zst"]);
+        assert_eq!(c.bpf.as_deref(), Some("net 10.0.0.0/8"));
+        // A word before a capture is a capture: a missing file is reported as one.
+        let c = resolve(&["sni-full", "cap", "tcp"]).unwrap();
+        assert_eq!(c.captures, ["sni-full", "cap"]);
+        assert_eq!(c.bpf.as_deref(), Some("tcp"));
         let c = resolve(&["-r", "cap", "udp"]).unwrap();
         assert_eq!(
             (c.captures, c.bpf.as_deref()),
