@@ -7,7 +7,7 @@
 
 mod common;
 
-use alpnscope::capture::filter::{Engine, Filter, FilterError, parser, program};
+use alpnscope::capture::filter::{Engine, Filter, FilterError};
 use alpnscope::capture::{CaptureError, CaptureEvent, SliceParser};
 use common::{project_path, run};
 use serde_json::Value;
@@ -367,6 +367,7 @@ fn redaction_hides_the_expression() {
 #[test]
 fn the_engines_agree_on_cut_and_altered_frames() {
     use alpnscope::capture::LinkType;
+    use alpnscope::capture::filter::{parser, program};
     let expressions: Vec<String> =
         std::fs::read_to_string(project_path("tests/data/bpf-expressions.txt"))
             .unwrap()
