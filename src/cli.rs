@@ -209,8 +209,9 @@ pub struct AnalyzeArgs {
     /// shows them. A bad expression is a usage error (exit 2). The libpcap build (--features
     /// live) reads full tcpdump syntax with libpcap; the default build reads host, net
     /// (A/LEN, A mask M), port, portrange, src, dst, ip, ip6, arp, rarp, tcp, udp, sctp,
-    /// icmp, icmp6, proto, ether host, vlan, greater, less, and/or/not, parentheses, and names
-    /// anything else it does not read.
+    /// icmp, icmp6, proto, ether host, vlan, greater, less, PROTO[OFF:SIZE] & MASK RELOP
+    /// VALUE (tcp[tcpflags] & tcp-syn != 0), len RELOP VALUE, and/or/not, parentheses, and
+    /// names anything else it does not read.
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     pub bpf: Option<String>,
     /// Capture file to read, as tcpdump -r (repeatable; read before the CAPTURE arguments).

@@ -305,13 +305,14 @@ fn refused_expressions_are_usage_errors() {
 #[test]
 fn the_default_build_names_the_build_that_reads_full_syntax() {
     let capture = project_path(FALLBACK).display().to_string();
-    let out = run(&["-r", &capture, "tcp[tcpflags] & tcp-syn != 0"]);
+    let out = run(&["-r", &capture, "tcp[12] >> 4 > 5"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.starts_with(
-            "alpnscope: error: filter 'tcp[tcpflags] & tcp-syn != 0': '[' is not supported by \
-             the built-in filter of this build"
+            "alpnscope: error: filter 'tcp[12] >> 4 > 5': arithmetic other than LOAD & MASK \
+             RELOP VALUE (such as tcp[13] & 0x12 != 0) is not supported by the built-in filter \
+             of this build"
         ),
         "{stderr}"
     );
@@ -319,6 +320,18 @@ fn the_default_build_names_the_build_that_reads_full_syntax() {
     let out = run(&["-r", &capture, "port", "https"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the name 'https'"));
+}
+
+/// A masked load compared with a constant, in every build.
+#[test]
+fn tcp_flags() {
+    let capture = project_path(FALLBACK).display().to_string();
+    // SYNs: the client's SYN (frame 5) and the server's SYN-ACK (frame 6).
+    let (code, doc, stderr) = json(&["-r", &capture, "tcp[tcpflags] & tcp-syn != 0"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["captures"][0]["filter"]["matched"], 2);
+    let (_, doc, _) = json(&["-r", &capture, "tcp[13] = 2"]);
+    assert_eq!(doc["captures"][0]["filter"]["matched"], 1);
 }
 
 #[cfg(feature = "live")]
@@ -382,6 +395,12 @@ fn the_engines_agree_on_cut_and_altered_frames() {
                     "ip6 and udp or arp and not vlan",
                     "host ::1 or port 8443 and greater 70",
                     "tcp port 443 or ip",
+                    "tcp[tcpflags] & tcp-syn != 0",
+                    "tcp[13] & (tcp-syn|tcp-fin) != 0 and ip[8] < 65",
+                    "udp[0:2] = 443 or icmp[icmptype] = icmp-echo",
+                    "ether[0] & 1 != 0 or ip6[6] = 17",
+                    "len >= 100 and tcp[0:4] > 1000",
+                    "ip[2:2] <= 60 or vlan and ip[9] == 6",
                     "ether src 00:00:00:00:00:00 or arp",
                 ]
                 .map(String::from),
@@ -450,6 +469,7 @@ fn the_engines_agree_on_cut_and_altered_frames() {
             }
         }
     }
+    eprintln!("{} expressions, {checked} cases", expressions.len());
     assert!(checked > 1_000_000, "{checked}");
     assert!(
         disagree.is_empty(),

@@ -34,8 +34,35 @@ pub enum Token {
     Mac([u8; 6]),
     /// Any other word: a host or service name, or a port range `80-90`.
     Name(String),
-    /// Characters of syntax the built-in filter does not read (`tcp[13]`, `len > 100`, `\tcp`).
+    /// `[`.
+    OpenBracket,
+    /// `]`.
+    CloseBracket,
+    /// `&` (a mask).
+    Amp,
+    /// `|` (constants or'ed).
+    Pipe,
+    /// A comparison.
+    Rel(Rel),
+    /// Characters of syntax the built-in filter does not read (`+`, `<<`, `\tcp`).
     Unsupported(String),
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rel {
+    /// `=`, `==`.
+    Eq,
+    /// `!=`.
+    Ne,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Ge,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Le,
 }
 
 /// A word the scanner rejects (as libpcap's does).
@@ -193,14 +220,35 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, LexError> {
             '(' => out.push(Token::Open),
             ')' => out.push(Token::Close),
             '/' => out.push(Token::Slash),
+            '[' => out.push(Token::OpenBracket),
+            ']' => out.push(Token::CloseBracket),
             '!' if chars.peek().is_some_and(|&(_, n)| n == '=') => {
                 chars.next();
-                out.push(Token::Unsupported("!=".to_string()));
+                out.push(Token::Rel(Rel::Ne));
             }
             '!' => out.push(Token::Not),
             '&' | '|' if chars.peek().is_some_and(|&(_, n)| n == c) => {
                 chars.next();
                 out.push(if c == '&' { Token::And } else { Token::Or });
+            }
+            '&' => out.push(Token::Amp),
+            '|' => out.push(Token::Pipe),
+            '<' | '>' if chars.peek().is_some_and(|&(_, n)| n == c) => {
+                chars.next();
+                out.push(Token::Unsupported(format!("{c}{c}")));
+            }
+            '<' | '>' | '=' => {
+                let equals = chars.peek().is_some_and(|&(_, n)| n == '=');
+                if equals {
+                    chars.next();
+                }
+                out.push(Token::Rel(match (c, equals) {
+                    ('<', false) => Rel::Lt,
+                    ('<', true) => Rel::Le,
+                    ('>', false) => Rel::Gt,
+                    ('>', true) => Rel::Ge,
+                    _ => Rel::Eq,
+                }));
             }
             c if is_word_char(c) => {
                 let mut end = start + c.len_utf8();
@@ -344,9 +392,23 @@ mod tests {
             ]
         );
         assert_eq!(
-            tokens("tcp[13] != 0").unwrap()[1],
-            Token::Unsupported("[".into())
+            tokens("tcp[13:2]&0x3>=1 || len!=0").unwrap(),
+            [
+                Token::Keyword("tcp".into()),
+                Token::OpenBracket,
+                Token::Name("13:2".into()),
+                Token::CloseBracket,
+                Token::Amp,
+                Token::Number(3),
+                Token::Rel(Rel::Ge),
+                Token::Number(1),
+                Token::Or,
+                Token::Keyword("len".into()),
+                Token::Rel(Rel::Ne),
+                Token::Number(0),
+            ]
         );
+        assert_eq!(tokens("a<<1").unwrap()[1], Token::Unsupported("<<".into()));
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! - **built-in** (every build, the engine of the default pure-Rust build): [`lexer`] →
 //!   [`parser`] (libpcap's grammar and checks for a subset: `host`, `net` (`/len`, `mask`),
 //!   `port`, `portrange`, `src`/`dst`, `ip`, `ip6`, `arp`, `rarp`, `tcp`, `udp`, `sctp`,
-//!   `icmp`, `icmp6`, `proto`, `ether host`, `vlan`, `greater`, `less`, `and` `or` `not` and
-//!   parentheses) → [`program`] (the tests libpcap's code generator emits, evaluated as its BPF
+//!   `icmp`, `icmp6`, `proto`, `ether host`, `vlan`, `greater`, `less`, a masked load compared
+//!   with a constant (`tcp[tcpflags] & tcp-syn != 0`, `ip[8] < 64`, `len >= 100`), `and` `or`
+//!   `not` and parentheses) → [`program`] (the tests libpcap's code generator emits, evaluated as its BPF
 //!   interpreter runs them). Anything outside the subset is refused with a message naming the
 //!   word and the build that reads it; nothing is guessed.
 //!
@@ -56,7 +57,8 @@ impl fmt::Display for FilterError {
                 f,
                 "{what} is not supported by the built-in filter of this build, which reads \
                  host, net, port, portrange, src, dst, ip, ip6, arp, rarp, tcp, udp, sctp, icmp, \
-                 icmp6, proto, ether host, vlan, greater, less, and, or, not and parentheses; \
+                 icmp6, proto, ether host, vlan, greater, less, PROTO[OFFSET:SIZE] & MASK RELOP \
+                 VALUE, len RELOP VALUE, and, or, not and parentheses; \
                  {FULL_SYNTAX_BUILD} reads full tcpdump syntax"
             ),
             FilterError::Link { link_type, reason } => {

@@ -7,7 +7,7 @@
 //! outside the mask, `tcp` applied to a host, …) is made here, so an expression the built-in
 //! filter accepts is one libpcap accepts.
 
-use super::lexer::{LexError, Token};
+use super::lexer::{LexError, Rel, Token};
 use std::fmt;
 
 /// Direction qualifier (`src`, `dst`, `src or dst`, `src and dst`).
@@ -145,6 +145,31 @@ pub enum Primitive {
     Vlan(Option<u16>),
     /// `greater N` (`true`) or `less N`: the length on the wire.
     Len(bool, u32),
+    /// `PROTO[OFFSET:SIZE] & MASK RELOP VALUE`, `len RELOP VALUE`: a loaded value compared.
+    Relation {
+        /// Where the value is loaded from (`None`: the length on the wire).
+        base: Option<(Base, u32, u8)>,
+        /// Mask applied first (all ones when none).
+        mask: u32,
+        /// Comparison.
+        op: Rel,
+        /// Value compared with.
+        value: u32,
+    },
+}
+
+/// The header a `PROTO[…]` load counts its offset from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    /// `ether[…]`: the link-layer header.
+    Link,
+    /// `ip[…]`: the IPv4 header (IPv4 frames only).
+    Ip,
+    /// `ip6[…]`: the IPv6 header (IPv6 frames only).
+    Ip6,
+    /// `tcp[…]`, `udp[…]`, `icmp[…]`: the header after an IPv4 header of this protocol, in a
+    /// first fragment.
+    Transport(u8),
 }
 
 /// An expression tree.
@@ -342,6 +367,15 @@ impl Parser {
                 self.vlans += 1;
                 Ok((e, None))
             }
+            Token::Keyword(k)
+                if k == "len"
+                    || (matches!(self.peek_at(1), Some(Token::OpenBracket))
+                        && ["ether", "ip", "ip6", "tcp", "udp", "icmp"].contains(&k.as_str())) =>
+            {
+                self.at += 1;
+                let p = self.relation(&k)?;
+                Ok((self.prim(p), None))
+            }
             Token::Keyword(k) if k == "greater" || k == "less" => {
                 self.at += 1;
                 match self.next() {
@@ -354,6 +388,110 @@ impl Parser {
                 }
             }
             _ => self.head_id(),
+        }
+    }
+
+    /// `PROTO[OFFSET(:SIZE)] (& MASK) RELOP VALUE` or `len RELOP VALUE`, the keyword read:
+    /// libpcap's `arth relop arth` for a load (masked) compared with a constant.
+    fn relation(&mut self, keyword: &str) -> Result<Primitive, ParseError> {
+        let base = if keyword == "len" {
+            None
+        } else {
+            self.at += 1; // `[`
+            let (offset, size) = match self.next() {
+                Some(Token::Number(n)) => (n, 1),
+                Some(Token::Keyword(k)) => (named_offset(&k).ok_or_else(syntax)?, 1),
+                Some(Token::Name(n)) if n.contains(':') => {
+                    let (offset, size) = n.split_once(':').ok_or_else(syntax)?;
+                    let number = |w: &str| match named_offset(w) {
+                        Some(v) => Ok(v),
+                        None => super::lexer::number(w).map_err(ParseError::from),
+                    };
+                    (number(offset)?, number(size)?)
+                }
+                Some(t) => return Err(self.unexpected(&t)),
+                None => return Err(syntax()),
+            };
+            if !matches!(size, 1 | 2 | 4) {
+                return Err(invalid("data size must be 1, 2, or 4"));
+            }
+            match self.next() {
+                Some(Token::CloseBracket) => {}
+                Some(t) => return Err(self.unexpected(&t)),
+                None => return Err(syntax()),
+            }
+            let base = match keyword {
+                "ether" => Base::Link,
+                "ip" => Base::Ip,
+                "ip6" => Base::Ip6,
+                "tcp" => Base::Transport(6),
+                "udp" => Base::Transport(17),
+                _ => Base::Transport(1),
+            };
+            Some((base, offset, size as u8))
+        };
+        let mask = if matches!(self.peek(), Some(Token::Amp)) {
+            self.at += 1;
+            self.constant()?
+        } else {
+            u32::MAX
+        };
+        let op = match self.next() {
+            Some(Token::Rel(op)) => op,
+            None | Some(Token::And | Token::Or | Token::Close) => return Err(syntax()),
+            Some(_) => return Err(arithmetic()),
+        };
+        let value = self.constant()?;
+        if !matches!(
+            self.peek(),
+            None | Some(Token::And | Token::Or | Token::Close)
+        ) {
+            return Err(arithmetic());
+        }
+        Ok(Primitive::Relation {
+            base,
+            mask,
+            op,
+            value,
+        })
+    }
+
+    /// A constant: numbers and named values (`tcp-syn`), or'ed with `|`, in parentheses or not.
+    fn constant(&mut self) -> Result<u32, ParseError> {
+        let mut value = self.constant_term()?;
+        while matches!(self.peek(), Some(Token::Pipe)) {
+            self.at += 1;
+            value |= self.constant_term()?;
+        }
+        Ok(value)
+    }
+
+    fn constant_term(&mut self) -> Result<u32, ParseError> {
+        match self.next() {
+            Some(Token::Number(n)) => Ok(n),
+            Some(Token::Name(n)) => named_value(&n).ok_or_else(|| {
+                ParseError::Unsupported(format!("'{n}' as a value (give the number)"))
+            }),
+            Some(Token::Keyword(k)) if named_offset(&k).is_some() => {
+                named_offset(&k).ok_or_else(syntax)
+            }
+            Some(Token::Open) => {
+                let v = self.constant()?;
+                match self.next() {
+                    Some(Token::Close) => Ok(v),
+                    Some(t) => Err(self.unexpected(&t)),
+                    None => Err(syntax()),
+                }
+            }
+            Some(Token::Keyword(k))
+                if ["ether", "ip", "ip6", "tcp", "udp", "icmp", "len"].contains(&k.as_str()) =>
+            {
+                Err(ParseError::Unsupported(
+                    "a load on both sides of a comparison".to_string(),
+                ))
+            }
+            Some(t) => Err(self.unexpected(&t)),
+            None => Err(syntax()),
         }
     }
 
@@ -619,7 +757,50 @@ const SUPPORTED: &[&str] = &[
     "greater",
     "less",
     "proto",
+    "len",
+    "tcpflags",
+    "icmptype",
+    "icmpcode",
 ];
+
+/// Arithmetic the built-in filter does not read (`ip[2:2] - 20 > 100`, `tcp[12] >> 4`).
+fn arithmetic() -> ParseError {
+    ParseError::Unsupported(
+        "arithmetic other than LOAD & MASK RELOP VALUE (such as tcp[13] & 0x12 != 0)".to_string(),
+    )
+}
+
+/// libpcap's named offsets (`tcp[tcpflags]`, `icmp[icmptype]`).
+fn named_offset(word: &str) -> Option<u32> {
+    Some(match word {
+        "tcpflags" => 13,
+        "icmptype" => 0,
+        "icmpcode" => 1,
+        _ => return None,
+    })
+}
+
+/// libpcap's named values: TCP flags and ICMP types.
+fn named_value(word: &str) -> Option<u32> {
+    Some(match word {
+        "tcp-fin" => 0x01,
+        "tcp-syn" => 0x02,
+        "tcp-rst" => 0x04,
+        "tcp-push" => 0x08,
+        "tcp-ack" => 0x10,
+        "tcp-urg" => 0x20,
+        "tcp-ece" => 0x40,
+        "tcp-cwr" => 0x80,
+        "icmp-echoreply" => 0,
+        "icmp-unreach" => 3,
+        "icmp-sourcequench" => 4,
+        "icmp-redirect" => 5,
+        "icmp-echo" => 8,
+        "icmp-timxceed" => 11,
+        "icmp-paramprob" => 12,
+        _ => return None,
+    })
+}
 
 /// libpcap's checks of a network given with a mask: only `net` (or nothing) takes one, and
 /// the address may not have bits outside it.
@@ -815,11 +996,16 @@ mod tests {
             ("tcp port 80 and", false),
             ("(tcp", false),
             ("ether", false),
-            ("tcp[13] & 2 != 0", true),
+            ("tcp[13] + 1 != 0", true),
+            ("ip[2:2] - 20 > 100", true),
+            ("tcp[12] >> 4 > 5", true),
+            ("tcp[13] & 2 != tcp[14]", true),
+            ("tcp[13:3] = 0", false),
+            ("tcp[13]", false),
             ("port https", true),
             ("host example.com", true),
             ("gateway 10.0.0.1", true),
-            ("len > 100", true),
+            ("len > 100 +", true),
             ("ether broadcast", true),
         ] {
             match parse(text) {

@@ -11,7 +11,8 @@
 //! right after the fixed header is the protocol; IPv6 protocols also behind one fragment
 //! header. `vlan` tests the TPID (0x8100, 0x88a8, 0x9100) and moves every later test 4 bytes on.
 
-use super::parser::{Dir, Expr, Family, Primitive, Proto};
+use super::lexer::Rel;
+use super::parser::{Base, Dir, Expr, Family, Primitive, Proto};
 use crate::capture::LinkType;
 use std::fmt;
 
@@ -402,6 +403,59 @@ impl Gen {
                             u32::from(*id),
                         ),
                     ),
+                }
+            }
+            Primitive::Relation {
+                base,
+                mask,
+                op,
+                value,
+            } => {
+                let size = |bytes: u8| match bytes {
+                    1 => Size::Byte,
+                    2 => Size::Half,
+                    _ => Size::Word,
+                };
+                let (guard, load) = match *base {
+                    None => (Program::True, Load::Len),
+                    Some((Base::Link, off, bytes)) => (Program::True, Load::Abs(off, size(bytes))),
+                    Some((Base::Ip, off, bytes)) => (
+                        self.linktype(ETHERTYPE_IP, shift),
+                        Load::Abs(nl + off, size(bytes)),
+                    ),
+                    Some((Base::Ip6, off, bytes)) => (
+                        self.linktype(ETHERTYPE_IPV6, shift),
+                        Load::Abs(nl + off, size(bytes)),
+                    ),
+                    Some((Base::Transport(proto), off, bytes)) => (
+                        and(
+                            and(
+                                self.linktype(ETHERTYPE_IP, shift),
+                                eq(nl + 9, Size::Byte, u32::from(proto)),
+                            ),
+                            Program::Not(Box::new(test(
+                                Load::Abs(nl + 6, Size::Half),
+                                u32::MAX,
+                                Op::Set,
+                                0x1fff,
+                            ))),
+                        ),
+                        Load::BehindIp(nl, off, size(bytes)),
+                    ),
+                };
+                let cmp = |op, value| test(load, *mask, op, value);
+                let not = |p| Program::Not(Box::new(p));
+                let compare = match op {
+                    Rel::Eq => cmp(Op::Eq, *value),
+                    Rel::Ne => not(cmp(Op::Eq, *value)),
+                    Rel::Gt => cmp(Op::Gt, *value),
+                    Rel::Ge => cmp(Op::Ge, *value),
+                    Rel::Lt => not(cmp(Op::Ge, *value)),
+                    Rel::Le => not(cmp(Op::Gt, *value)),
+                };
+                match guard {
+                    Program::True => compare,
+                    guard => and(guard, compare),
                 }
             }
             Primitive::Len(greater, n) => {
