@@ -217,7 +217,8 @@ pub struct AnalyzeArgs {
     /// Capture file to read, as tcpdump -r (repeatable; read before the CAPTURE arguments).
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Vec<String>,
-    /// Stop after reading N packets, as tcpdump -c (counted over all the captures, in order).
+    /// Stop after reading N packets, as tcpdump -c (counted over all the captures, in order;
+    /// with a filter, packets it passed).
     #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Output format.

@@ -283,7 +283,9 @@ fn word(w: &str) -> Result<Token, LexError> {
     if KEYWORDS.contains(&w) {
         return Ok(Token::Keyword(w.to_string()));
     }
-    if w.bytes().all(|b| b.is_ascii_alphanumeric()) && w.as_bytes()[0].is_ascii_digit() {
+    if w.bytes().all(|b| b.is_ascii_alphanumeric())
+        && w.as_bytes().first().is_some_and(u8::is_ascii_digit)
+    {
         return number(w).map(Token::Number);
     }
     if w.bytes().all(|b| b.is_ascii_digit() || b == b'.')
