@@ -15,6 +15,8 @@
 # (RFC 9000 §14.1) with other packets coalesced after it.
 #
 # dns_response reads one DNS message: at most 4096 bytes, the usual EDNS(0) UDP payload size.
+#
+# bpf_filter reads a filter expression, a NUL and one frame: at most 512 bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=$1
@@ -25,5 +27,6 @@ case $target in
   capture | extract | pcapng_secrets) flags+=(-max_len=16384) ;;
   quic_initial) flags+=(-max_len=2048) ;;
   dns_response) flags+=(-max_len=4096) ;;
+  bpf_filter) flags+=(-max_len=512) ;;
 esac
 exec cargo +nightly fuzz run --sanitizer "${FUZZ_SANITIZER:-address}" "$target" -- "${flags[@]}" "$@"

@@ -14,6 +14,8 @@
 #                   short-header packet; and the two server Initials coalesced with zero padding
 #   dns_response    the payloads of UDP datagrams to or from port 53 in the Ethernet pcaps
 #                   (dns-https-records.pcap: HTTPS and SVCB answers, a CNAME, queries)
+#   bpf_filter      each expression of tests/data/bpf-expressions.txt, a NUL, and a first frame
+#                   of one of the link types the built-in filter reads
 set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=../fixtures
@@ -112,5 +114,24 @@ packets["coalesced-server-initials"] = (
 for name, data in packets.items():
     with open(os.path.join("corpus", "quic_initial", name), "wb") as out:
         out.write(data)
+PY
+# bpf_filter: each expression of the agreement test, a NUL, and the first frame of a capture of
+# each link type the built-in filter reads (Ethernet, Ethernet with VLAN tags, IPv6, raw IP,
+# Linux cooked v2).
+mkdir -p corpus/bpf_filter
+python3 - "$fixtures" ../tests/data/bpf-expressions.txt <<'PY'
+import os, struct, sys
+fixtures, expressions = sys.argv[1], sys.argv[2]
+frames = []
+for name in ["tls12-h2-agreed.pcap", "vlan.pcap", "qinq.pcap", "ipv6.pcap", "raw-ip.pcap", "sll2-any.pcap"]:
+    data = open(os.path.join(fixtures, name), "rb").read()
+    order = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    caplen = struct.unpack(order + "I", data[32:36])[0]
+    frames.append(data[40:40 + caplen])
+lines = [l for l in open(expressions).read().splitlines() if l and not l.startswith("#")]
+for i, expression in enumerate(lines):
+    frame = frames[i % len(frames)]
+    with open(os.path.join("corpus", "bpf_filter", f"expression-{i:02}"), "wb") as out:
+        out.write(expression.encode() + b"\0" + frame)
 PY
 echo "seeded: $(for t in corpus/*; do printf '%s %s  ' "${t#corpus/}" "$(ls "$t" | wc -l)"; done)"

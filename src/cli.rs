@@ -23,9 +23,9 @@ tunnels and after STARTTLS, proxy and PROXY-protocol preambles) and every QUIC c
 Handshake packets, parses the TLS ClientHello and ServerHello, and reports per flow which ALPN protocols \
 the client offered, which one the server selected, and a verdict that explains the outcome, citing \
 Wireshark frame numbers.",
-    after_help = "Start with: alpnscope -r capture.pcap (the same as alpnscope analyze capture.pcap)\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'port 443' (TCP and QUIC)",
+    after_help = "Start with: alpnscope -r capture.pcap (the same as alpnscope analyze capture.pcap)\nOnly some packets: alpnscope -r capture.pcap 'tcp port 443' (tcpdump's filter syntax; frame numbers stay the file's)\nCapture with: tcpdump -i any -s 0 -w capture.pcap 'port 443' (TCP and QUIC)",
     max_term_width = MAX_HELP_WIDTH,
-    override_usage = "alpnscope <COMMAND>\n       alpnscope [OPTIONS] <CAPTURE>...   (analyze: an existing file first)\n       alpnscope [OPTIONS] -r <FILE>...   (analyze, options in any order)"
+    override_usage = "alpnscope <COMMAND>\n       alpnscope [OPTIONS] <CAPTURE>... [EXPR]   (analyze: an existing file first)\n       alpnscope [OPTIONS] -r <FILE>... [EXPR]   (analyze, options in any order; EXPR: a tcpdump filter)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -405,13 +405,28 @@ pub enum ColorArg {
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
     /// Capture files (pcap or pcapng, also gzip-, zstd- or xz-compressed) or directories
-    /// searched for them; `-` reads one from standard input.
-    #[arg(value_name = "CAPTURE", required_unless_present = "read")]
+    /// searched for them; `-` reads one from standard input. Then, as tcpdump takes it, a
+    /// filter expression: the words after the last existing file or directory, `-` or
+    /// capture-like name (`*.pcap`, `*.pcapng`, `*.cap`, also compressed) are joined with
+    /// spaces into the expression (`alpnscope capture.pcap tcp port 443`). A word naming an
+    /// existing file is a capture: quote the expression or use -f.
+    #[arg(value_name = "CAPTURE|EXPR", required_unless_present = "read")]
     pub captures: Vec<String>,
+    /// Filter expression, tcpdump syntax (as tcpdump's and `live -f`): only the frames it
+    /// passes are analysed, and -c counts those; frame numbers stay the file's, as Wireshark
+    /// shows them. A bad expression is a usage error (exit 2). The libpcap build (--features
+    /// live) reads full tcpdump syntax with libpcap; the default build reads host, net
+    /// (A/LEN, A mask M), port, portrange, src, dst, ip, ip6, arp, rarp, tcp, udp, sctp,
+    /// icmp, icmp6, proto, ether host, vlan, greater, less, PROTO[OFF:SIZE] & MASK RELOP
+    /// VALUE (tcp[tcpflags] & tcp-syn != 0), len RELOP VALUE, and/or/not, parentheses, and
+    /// names anything else it does not read.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    pub bpf: Option<String>,
     /// Capture file to read, as tcpdump -r (repeatable; read before the CAPTURE arguments).
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Vec<String>,
-    /// Stop after reading N packets, as tcpdump -c (counted over all the captures, in order).
+    /// Stop after reading N packets, as tcpdump -c (counted over all the captures, in order;
+    /// with a filter, packets it passed).
     #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Read all the captures as one, frames in timestamp order: rotated files of one session
@@ -689,18 +704,24 @@ pub struct Config {
     pub extract: Option<(PathBuf, Vec<u64>, bool)>,
     /// Memory budget for flow state in bytes.
     pub memory: usize,
-    /// Packets to read at most (`-c`), over all the captures.
+    /// Packets to read at most (`-c`), over all the captures (with a filter: packets passed).
     pub count: Option<u64>,
     /// Read the captures as one, merged by timestamp (`--merge`).
     pub merge: bool,
+    /// Capture filter expression (tcpdump syntax), from `-f` or the words after the captures.
+    pub bpf: Option<String>,
 }
 
 /// Flags that parse but cannot be honoured together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     /// `--redact` with `--extract … --include-keys`: the embedded TLS 1.3 handshake secrets
     /// decrypt the original certificate, which the redaction cannot rewrite.
     RedactWithKeys,
+    /// A filter expression both with `-f` and after the captures.
+    FilterTwice,
+    /// Only a filter expression, no capture (with the words that were read as the expression).
+    NoCapture(String),
 }
 
 impl std::fmt::Display for ConfigError {
@@ -715,11 +736,51 @@ impl std::fmt::Display for ConfigError {
                  ALPN that the key log revealed). To let someone trusted decrypt the handshakes: \
                  drop --redact and share that extract privately."
             ),
+            ConfigError::FilterTwice => write!(
+                f,
+                "a filter expression was given both with -f/--filter and after the captures: \
+                 give it once"
+            ),
+            ConfigError::NoCapture(expression) => write!(
+                f,
+                "no capture to read: '{expression}' was read as a filter expression, as no \
+                 such file exists. Give the capture first (alpnscope -r capture.pcap 'tcp \
+                 port 443')"
+            ),
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Splits the positional words into captures and a filter expression, as tcpdump reads its
+/// command line: the words after the last one that is `-`, an existing path (`exists`) or a
+/// capture-like name (`*.pcap`, `*.pcapng`, `*.cap`, also compressed) are the expression, joined
+/// with spaces. A word before a capture stays a capture (a mistyped file name is reported as
+/// such, not read as a filter).
+pub fn split_expression(
+    words: Vec<String>,
+    exists: impl Fn(&str) -> bool,
+) -> (Vec<String>, Option<String>) {
+    let capture_like = |w: &str| {
+        let lower = w.to_ascii_lowercase();
+        let stem = [".gz", ".zst", ".xz"]
+            .iter()
+            .find_map(|ext| lower.strip_suffix(ext))
+            .unwrap_or(&lower);
+        w == "-" || stem.contains(".pcap") || stem.ends_with(".cap") || exists(w)
+    };
+    let at = words
+        .iter()
+        .rposition(|w| capture_like(w))
+        .map_or(0, |i| i + 1);
+    if at == words.len() {
+        return (words, None);
+    }
+    let mut captures = words;
+    let expression = captures.split_off(at).join(" ");
+    (captures, Some(expression))
+}
 
 impl Config {
     /// Resolves flags against the environment (`no_color`: NO_COLOR is set and non-empty;
@@ -728,6 +789,18 @@ impl Config {
         args: AnalyzeArgs,
         no_color: bool,
         stdout_tty: bool,
+    ) -> Result<Config, ConfigError> {
+        Config::resolve_with(args, no_color, stdout_tty, |p| {
+            std::path::Path::new(p).exists()
+        })
+    }
+
+    /// [`Config::resolve`] with `exists` telling whether a path exists.
+    pub fn resolve_with(
+        args: AnalyzeArgs,
+        no_color: bool,
+        stdout_tty: bool,
+        exists: impl Fn(&str) -> bool,
     ) -> Result<Config, ConfigError> {
         if args.filter.redact.is_some() && args.include_keys {
             return Err(ConfigError::RedactWithKeys);
@@ -745,8 +818,16 @@ impl Config {
                 ColorArg::Never => false,
                 ColorArg::Auto => !no_color && stdout_tty && args.output.is_none(),
             };
+        let (positional, expression) = split_expression(args.captures, exists);
+        let bpf = match (args.bpf, expression) {
+            (Some(_), Some(_)) => return Err(ConfigError::FilterTwice),
+            (flag, words) => flag.or(words),
+        };
         let mut captures = args.read;
-        captures.extend(args.captures);
+        captures.extend(positional);
+        if captures.is_empty() {
+            return Err(ConfigError::NoCapture(bpf.unwrap_or_default()));
+        }
         Ok(Config {
             captures,
             digest: format == Format::Markdown,
@@ -760,6 +841,7 @@ impl Config {
             redact: args.filter.redaction(),
             count: args.count,
             merge: args.merge,
+            bpf,
             memory: args.memory,
             extract: args
                 .extract
@@ -1157,6 +1239,39 @@ mod tests {
             .map(OsString::from)
             .to_vec();
         assert_eq!(with_default_command(argv.clone(), |_| true), argv);
+    }
+
+    #[test]
+    fn filter_words_after_the_captures() {
+        let exists = |p: &str| p == "cap" || p == "dir";
+        let resolve = |words: &[&str]| Config::resolve_with(args(words), false, false, exists);
+        let c = resolve(&["cap.pcap", "tcp", "port", "443"]).unwrap();
+        assert_eq!(c.captures, ["cap.pcap"]);
+        assert_eq!(c.bpf.as_deref(), Some("tcp port 443"));
+        // The words after the last existing path, `-` or capture-like name are the expression.
+        let c = resolve(&["cap", "dir", "-", "x.pcapng.zst", "net", "10.0.0.0/8"]).unwrap();
+        assert_eq!(c.captures, ["cap", "dir", "-", "x.pcapng.zst"]);
+        assert_eq!(c.bpf.as_deref(), Some("net 10.0.0.0/8"));
+        // A word before a capture is a capture: a missing file is reported as one.
+        let c = resolve(&["sni-full", "cap", "tcp"]).unwrap();
+        assert_eq!(c.captures, ["sni-full", "cap"]);
+        assert_eq!(c.bpf.as_deref(), Some("tcp"));
+        let c = resolve(&["-r", "cap", "udp"]).unwrap();
+        assert_eq!(
+            (c.captures, c.bpf.as_deref()),
+            (vec!["cap".to_string()], Some("udp"))
+        );
+        let c = resolve(&["-f", "tcp port 443", "cap"]).unwrap();
+        assert_eq!(c.bpf.as_deref(), Some("tcp port 443"));
+        assert!(resolve(&["cap"]).unwrap().bpf.is_none());
+        assert_eq!(
+            resolve(&["-f", "tcp", "cap", "udp"]),
+            Err(ConfigError::FilterTwice)
+        );
+        assert_eq!(
+            resolve(&["missing", "tcp"]),
+            Err(ConfigError::NoCapture("missing tcp".to_string()))
+        );
     }
 
     #[test]

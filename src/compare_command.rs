@@ -30,6 +30,7 @@ pub fn compare(config: CompareConfig) -> ExitCode {
         keylogs: keylogs.to_vec(),
         count: None,
         merge: false,
+        filter: None,
     };
     let options = CompareOptions {
         a: read(&config.keylogs_a),

@@ -120,6 +120,22 @@ fn write_stdout(bytes: &[u8]) -> ExitCode {
 /// `alpnscope analyze`: read the captures and write the report while the flows arrive
 /// (filtered, redacted), then extract, and map the outcome to an exit code.
 fn analyze(mut config: cli::Config) -> ExitCode {
+    // A bad filter is a usage error, found before anything is read or written.
+    let bpf = match config
+        .bpf
+        .as_deref()
+        .map(alpnscope::capture::filter::Filter::new)
+    {
+        None => None,
+        Some(Ok(filter)) => Some(filter),
+        Some(Err(e)) => {
+            eprintln!(
+                "alpnscope: error: filter '{}': {e}",
+                config.bpf.as_deref().unwrap_or_default()
+            );
+            return ExitCode::from(2);
+        }
+    };
     // Directories stand for the captures under them.
     config.captures = match alpnscope::pipeline::files::capture_paths(&config.captures) {
         Ok(paths) => paths,
@@ -143,7 +159,8 @@ fn analyze(mut config: cli::Config) -> ExitCode {
         &mut out,
         config.filter.clone(),
         redactor.as_mut(),
-        config.captures.len() > 1,
+        // Merged captures are one capture.
+        config.captures.len() > 1 && !config.merge,
         tool,
     );
     let mut failed = false;
@@ -173,7 +190,7 @@ fn analyze(mut config: cli::Config) -> ExitCode {
         writer.flow(flow)
     };
     let mut skipped = 0;
-    let rest = match read_captures(&config, &mut on_flow, &mut skipped) {
+    let rest = match read_captures(&config, bpf, &mut on_flow, &mut skipped) {
         Ok(rest) => rest,
         Err(ReadFailure::Exit(code)) => {
             discard_output(output_file.as_deref());
@@ -318,6 +335,7 @@ enum ReadFailure {
 /// big files; a fatal error is reported here. Returns the report without its flows.
 fn read_captures(
     config: &cli::Config,
+    bpf: Option<alpnscope::capture::filter::Filter>,
     on_flow: &mut alpnscope::pipeline::files::FlowSink<'_>,
     skipped: &mut usize,
 ) -> Result<report::model::Report, ReadFailure> {
@@ -331,6 +349,7 @@ fn read_captures(
         keylogs: config.keylogs.clone(),
         count: config.count,
         merge: config.merge,
+        filter: bpf,
     };
     // A redacted run names no file, not even on stderr.
     let names = config

@@ -322,3 +322,39 @@ fn text_markdown_and_redaction_name_the_merged_files() {
     let all = String::from_utf8_lossy(&out.stdout);
     assert!(!all.contains("rotated-"), "{all}");
 }
+
+/// A capture filter on a merge drops frames after they are numbered: the frames it passes keep
+/// mergecap's numbers, and -c counts the frames it passed.
+#[test]
+fn a_filter_on_a_merge_keeps_the_merged_numbers() {
+    let files = rotated();
+    let mut args = vec!["--merge"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["tcp[tcpflags] & tcp-syn == 0"]);
+    let report = json(&args);
+    let flow = &report["flows"][0];
+    // The SYN (1) and SYN/ACK (2) dropped: the flow starts at frame 3, its RST is still 16.
+    assert_eq!(
+        (flow["first_frame"].as_u64(), flow["last_frame"].as_u64()),
+        (Some(3), Some(16))
+    );
+    assert_eq!(numbers(&flow["evidence_frames"]), [4, 6]);
+    let capture = &report["captures"][0];
+    assert_eq!(capture["packets"], 16);
+    assert_eq!(
+        capture["filter"],
+        serde_json::json!({"expression": "tcp[tcpflags] & tcp-syn == 0", "matched": 14, "dropped": 2})
+    );
+    let mut counted = vec!["--merge", "-c", "3"];
+    counted.extend(files.iter().map(String::as_str));
+    counted.extend(["tcp[tcpflags] & tcp-syn == 0"]);
+    let report = json(&counted);
+    let capture = &report["captures"][0];
+    // Three frames passed (3, 4, 5) after two dropped: reading stopped after frame 5.
+    assert_eq!(capture["packets"], 5);
+    assert_eq!(capture["filter"]["matched"], 3);
+    assert_eq!(
+        strings(&capture["warnings"])[0],
+        "reading stopped after frame 5, as -c/--count asked: flows are reported up to that frame"
+    );
+}

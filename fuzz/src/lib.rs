@@ -156,6 +156,7 @@ pub fn analyze_file(
         keylogs: Vec::new(),
         count: None,
         merge: false,
+        filter: None,
     };
     let mut flows = Vec::new();
     let rest = files::analyze_files_streaming(&paths, &options, &mut |_| {}, &mut |flow| {

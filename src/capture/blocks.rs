@@ -9,6 +9,7 @@
 //! Memory is bounded by the interfaces of the current section (a new section forgets them) and
 //! by [`MAX_COUNTED_INTERFACES`] interfaces' statistics.
 
+use super::filter::{FilterError, FrameFilter};
 use super::{
     CaptureCounters, CaptureEvent, CaptureFormat, CaptureSummary, CaptureWarning, Frame, LinkType,
     Timestamp,
@@ -63,6 +64,11 @@ pub(super) struct BlockHandler {
     counters: Vec<((u32, u32), CaptureCounters)>,
     /// Packet blocks to read at most (`-c`); blocks after the last are not handled.
     pub(super) limit: Option<u64>,
+    /// The capture filter (`-f`, `EXPR`): frames it drops are not emitted, and `limit` counts
+    /// the frames it passes, as tcpdump's `-c` does.
+    pub(super) filter: Option<FrameFilter>,
+    /// The filter could not be compiled for a link type met: reading stops.
+    pub(super) filter_error: Option<FilterError>,
 }
 
 impl BlockHandler {
@@ -79,6 +85,7 @@ impl BlockHandler {
                 last_time: None,
                 warnings: Vec::new(),
                 statistics: None,
+                filter: None,
             },
             interfaces: Vec::new(),
             warned_interfaces: false,
@@ -87,13 +94,30 @@ impl BlockHandler {
             big_endian: false,
             counters: Vec::new(),
             limit: None,
+            filter: None,
+            filter_error: None,
         }
     }
 
     /// True once the packet blocks asked for were read: the caller stops there.
+    /// Also true once the filter failed to compile (the caller then ends with its error).
     pub(super) fn reached(&self) -> bool {
-        self.limit
-            .is_some_and(|limit| self.summary.packets >= limit)
+        let passed = self
+            .filter
+            .as_ref()
+            .map_or(self.summary.packets, FrameFilter::matched);
+        self.filter_error.is_some() || self.limit.is_some_and(|limit| passed >= limit)
+    }
+
+    /// The filter's refusal of a link type met, when reading stopped at it.
+    pub(super) fn take_filter_error(&mut self) -> Option<FilterError> {
+        self.filter_error.take()
+    }
+
+    /// The summary, with the filter's counts.
+    pub(super) fn into_summary(mut self) -> CaptureSummary {
+        self.summary.filter = self.filter.map(|f| f.counts().clone());
+        self.summary
     }
 
     /// Ends the read at the limit, with its warning.
@@ -264,6 +288,16 @@ impl BlockHandler {
             self.summary.first_time.get_or_insert(timestamp);
             self.summary.last_time = Some(timestamp);
             self.last_time = timestamp;
+            if let Some(filter) = &mut self.filter {
+                match filter.matches(link_type, data, original_len) {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        self.filter_error.get_or_insert(e);
+                        return;
+                    }
+                }
+            }
             on_event(CaptureEvent::Frame(Frame {
                 number: self.summary.packets,
                 timestamp,

@@ -8,6 +8,7 @@
 
 mod blocks;
 mod decompress;
+pub mod filter;
 mod link_type;
 mod reader;
 mod slice;
@@ -19,7 +20,7 @@ mod timestamp;
 pub use blocks::MAX_BLOCK_BYTES;
 pub use decompress::{XZ_MEMORY_LIMIT_KIB, decompressing};
 pub use link_type::LinkType;
-pub use reader::{read_capture, read_capture_limited};
+pub use reader::{read_capture, read_capture_filtered, read_capture_limited};
 pub use slice::{SliceParser, read_capture_slice};
 pub use summary::{
     CaptureCounters, CaptureError, CaptureFormat, CaptureSummary, CaptureWarning, Compression,

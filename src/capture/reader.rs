@@ -9,6 +9,7 @@
 //! a file cut off or corrupted ends the read with a [`CaptureWarning`] in the summary.
 
 use super::blocks::{BlockHandler, MAX_BLOCK_BYTES, describe_parse_error};
+use super::filter::FrameFilter;
 use super::{CaptureError, CaptureEvent, CaptureSummary, CaptureWarning};
 use pcap_parser::PcapError;
 use std::io::{self, Read};
@@ -108,6 +109,22 @@ where
 pub fn read_capture_limited<R, F>(
     input: R,
     limit: Option<u64>,
+    on_event: F,
+) -> Result<CaptureSummary, CaptureError>
+where
+    R: Read + Send,
+    F: FnMut(CaptureEvent<'_>),
+{
+    read_capture_filtered(input, limit, None, on_event)
+}
+
+/// [`read_capture_limited`] passing only the frames `filter` passes; the limit counts those,
+/// as tcpdump's `-c` with a filter does. A link type the filter cannot be compiled for ends
+/// the read with [`CaptureError::Filter`].
+pub fn read_capture_filtered<R, F>(
+    input: R,
+    limit: Option<u64>,
+    filter: Option<FrameFilter>,
     mut on_event: F,
 ) -> Result<CaptureSummary, CaptureError>
 where
@@ -157,8 +174,12 @@ where
     };
     let mut handler = BlockHandler::new();
     handler.limit = limit;
+    handler.filter = filter;
     loop {
         if handler.reached() {
+            if let Some(e) = handler.take_filter_error() {
+                return Err(CaptureError::Filter(e));
+            }
             handler.stop_at_limit();
             break;
         }
@@ -229,5 +250,8 @@ where
             reason,
         });
     }
-    Ok(handler.summary)
+    if let Some(e) = handler.take_filter_error() {
+        return Err(CaptureError::Filter(e));
+    }
+    Ok(handler.into_summary())
 }

@@ -9,6 +9,7 @@
 //! panics.
 
 use super::blocks::{BlockHandler, MAX_BLOCK_BYTES, describe_parse_error};
+use super::filter::FrameFilter;
 use super::{CaptureError, CaptureEvent, CaptureSummary, CaptureWarning};
 use pcap_parser::nom::{Err as NomErr, IResult};
 use pcap_parser::pcap::{
@@ -66,6 +67,12 @@ impl SliceParser {
         parser
     }
 
+    /// This parser, passing only the frames `filter` passes (and counting those for the limit).
+    pub fn with_filter(mut self, filter: Option<FrameFilter>) -> SliceParser {
+        self.handler.filter = filter;
+        self
+    }
+
     /// True once the capture ended (end of data, a block that cannot be read, or the limit).
     pub fn is_finished(&self) -> bool {
         self.finished
@@ -89,6 +96,10 @@ impl SliceParser {
         let (rest, outcome) = self.blocks(&mut container, start, on_event);
         self.container = Some(container);
         if self.handler.reached() {
+            if let Some(e) = self.handler.take_filter_error() {
+                self.finished = true;
+                return Err(CaptureError::Filter(e));
+            }
             self.handler.stop_at_limit();
             self.finished = true;
         } else {
@@ -194,7 +205,7 @@ impl SliceParser {
 
     /// The summary of everything parsed.
     pub fn finish(self) -> CaptureSummary {
-        self.handler.summary
+        self.handler.into_summary()
     }
 }
 

@@ -54,6 +54,8 @@ pub enum CaptureError {
     },
     /// Reading the input failed.
     Io(io::Error),
+    /// The capture filter cannot be compiled for a link type of the capture.
+    Filter(super::filter::FilterError),
 }
 
 impl fmt::Display for CaptureError {
@@ -94,6 +96,7 @@ impl fmt::Display for CaptureError {
                 }
             ),
             CaptureError::Io(e) => write!(f, "read failed: {}", IoCause(e)),
+            CaptureError::Filter(e) => write!(f, "filter: {e}"),
         }
     }
 }
@@ -249,6 +252,7 @@ impl std::error::Error for CaptureError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CaptureError::Io(e) => Some(e),
+            CaptureError::Filter(e) => Some(e),
             _ => None,
         }
     }
@@ -331,6 +335,8 @@ pub struct CaptureSummary {
     /// The capturer's own counters, from pcapng Interface Statistics Blocks (`None` when the
     /// file has none, as pcap files never do).
     pub statistics: Option<CaptureCounters>,
+    /// The capture filter's counts, when one was applied.
+    pub filter: Option<super::filter::FilterCounts>,
 }
 
 /// What the capturing software counted on its interfaces: pcapng Interface Statistics Block

@@ -100,6 +100,9 @@ pub struct AnalyzeOptions {
     /// Read the captures as one (`--merge`): frames in timestamp order, numbered as
     /// `mergecap` numbers them, so a flow that spans two files is one flow.
     pub merge: bool,
+    /// Capture filter (tcpdump syntax) applied to every frame before the flow table sees it;
+    /// `count` then counts the frames it passes, as tcpdump's `-c` does.
+    pub filter: Option<capture::filter::Filter>,
 }
 
 /// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
@@ -245,6 +248,10 @@ fn analyze(
         let reading = Reading {
             index,
             limit: remaining,
+            filter: options
+                .filter
+                .as_ref()
+                .map(capture::filter::Filter::matcher),
             digest: options.digest,
             consumer: &mut feed,
             progress,
@@ -279,7 +286,12 @@ fn analyze(
             }
             (Err(e), _) => return Err(e),
         };
-        remaining = remaining.map(|n| n.saturating_sub(summary.packets));
+        // `-c` counts the frames the filter passed.
+        let passed = summary
+            .filter
+            .as_ref()
+            .map_or(summary.packets, |f| f.matched);
+        remaining = remaining.map(|n| n.saturating_sub(passed));
         let mut sink = Sink {
             on_flow: &mut *on_flow,
             error: &mut write_error,
@@ -288,6 +300,7 @@ fn analyze(
             analyzer.end_capture_streaming(path, &summary, &mut |flows| sink.write(flows));
         report.warnings.extend(secrets_warnings);
         report.compression = compression.map(|c| c.name().to_string());
+
         report.size = size;
         report.sha256 = sha256;
         captures.push(report);
@@ -331,6 +344,7 @@ fn analyze_merged(
         paths,
         options.digest,
         options.count,
+        options.filter.as_ref(),
         merge::MergeTarget {
             consumer: &mut feed,
             progress,
@@ -395,6 +409,7 @@ pub fn for_each_merged_frame(
     merge::read_merged(
         paths,
         false,
+        None,
         None,
         merge::MergeTarget {
             consumer: &mut Frames(on_frame),
@@ -474,8 +489,10 @@ impl EventConsumer for AnalyzerFeed<'_> {
 pub(super) struct Reading<'a> {
     /// Index of the capture, for progress reports.
     pub(super) index: usize,
-    /// Packets to read at most (`-c`).
+    /// Packets to read at most (`-c`; counted after the filter).
     pub(super) limit: Option<u64>,
+    /// The capture filter's matcher for this capture.
+    pub(super) filter: Option<capture::filter::FrameFilter>,
     /// Compute the file's SHA-256.
     pub(super) digest: bool,
     /// Takes the events.
@@ -557,11 +574,12 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
     let Reading {
         index,
         limit,
+        filter,
         digest,
         consumer,
         progress,
     } = reading;
-    let mut parser = capture::SliceParser::with_limit(limit);
+    let mut parser = capture::SliceParser::with_limit(limit).with_filter(filter);
     let mut hasher = digest.then(Sha256::new);
     let mut buffer = vec![0u8; buffer_size];
     let mut filled = 0usize;
@@ -781,6 +799,7 @@ fn read_stream(
     let Reading {
         index,
         limit,
+        filter,
         digest,
         consumer,
         progress,
@@ -798,7 +817,7 @@ fn read_stream(
         .map_err(CaptureError::Io)
         .and_then(|(input, found)| {
             compression = found;
-            capture::read_capture_limited(input, limit, |event| {
+            capture::read_capture_filtered(input, limit, filter, |event| {
                 if let CaptureEvent::Frame(_) = &event {
                     frames += 1;
                     if frames % PROGRESS_EVERY == 0 {
@@ -861,6 +880,7 @@ mod tests {
             let reading = Reading {
                 index: 0,
                 limit: None,
+                filter: None,
                 digest: true,
                 consumer: &mut feed,
                 progress: &mut |_| {},
@@ -929,6 +949,7 @@ mod tests {
                 let reading = Reading {
                     index: 0,
                     limit: None,
+                    filter: None,
                     digest: true,
                     consumer: &mut feed,
                     progress: &mut |_| {},

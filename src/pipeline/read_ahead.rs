@@ -44,6 +44,7 @@ pub(super) fn read_blocks_ahead(
     let Reading {
         index,
         limit,
+        filter,
         digest,
         consumer,
         progress,
@@ -59,6 +60,7 @@ pub(super) fn read_blocks_ahead(
             &empty_tx,
             head_room,
             limit,
+            filter,
             &mut |offset, frames, consumer_flows| {
                 if frames % PROGRESS_EVERY == 0 {
                     progress(Progress {
@@ -159,10 +161,11 @@ fn parse_buffers(
     empty: &mpsc::Sender<Vec<u8>>,
     head_room: usize,
     limit: Option<u64>,
+    filter: Option<capture::filter::FrameFilter>,
     on_frame: &mut dyn FnMut(u64, u64, usize),
     consumer: &mut dyn EventConsumer,
 ) -> Result<capture::CaptureSummary, CaptureError> {
-    let mut parser = capture::SliceParser::with_limit(limit);
+    let mut parser = capture::SliceParser::with_limit(limit).with_filter(filter);
     // The bytes of a block cut by a buffer's end, copied out of it.
     let mut carry: Vec<u8> = Vec::new();
     let mut offset: u64 = 0;

@@ -36,6 +36,7 @@ pub(super) fn summary() -> CaptureSummary {
         last_time: None,
         warnings: Vec::new(),
         statistics: None,
+        filter: None,
     }
 }
 

@@ -642,6 +642,17 @@ pub fn capture_report(
         interface_dropped: c.interface_dropped,
     });
     warnings.extend(statistics.as_ref().and_then(capture_drops_warning));
+    if let Some(f) = summary.filter.as_ref().filter(|f| f.dropped > 0) {
+        // The expression stays out of the sentence: it may name hosts, and warnings are
+        // redacted as text.
+        warnings.push(format!(
+            "the capture filter dropped {} of the {} packets read: each flow is analysed from \
+             the packets it passed, so what it dropped (a server's replies, part of a handshake) \
+             is missing from the verdicts as if never sent",
+            f.dropped,
+            f.dropped.saturating_add(f.matched)
+        ));
+    }
     CaptureReport {
         path: path.to_string(),
         format: summary.format.name().to_string(),
@@ -660,6 +671,14 @@ pub fn capture_report(
         statistics,
         memory: tally.memory,
         merged: None,
+        filter: summary
+            .filter
+            .as_ref()
+            .map(|f| crate::report::model::CaptureFilter {
+                expression: f.expression.clone(),
+                matched: f.matched,
+                dropped: f.dropped,
+            }),
     }
 }
 

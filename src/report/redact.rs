@@ -332,6 +332,10 @@ impl Redactor {
                 merged.path = merged_file_name(index, file);
             }
             capture.path = capture_name(index);
+            if let Some(filter) = &mut capture.filter {
+                // The expression may name hosts and networks.
+                filter.expression = "(redacted)".to_string();
+            }
         }
     }
 

@@ -108,6 +108,15 @@ pub fn render_end(
                 )?;
             }
         }
+        if let Some(filter) = &capture.filter {
+            writeln!(
+                out,
+                "  filter '{}': {} matched, {} dropped",
+                filter.expression,
+                plural(filter.matched, "packet"),
+                filter.dropped
+            )?;
+        }
         for warning in &capture.warnings {
             writeln!(out, "  {} {warning}", style.paint("33", "warning:"))?;
         }

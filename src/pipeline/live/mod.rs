@@ -336,6 +336,7 @@ impl LiveSession {
             last_time: None,
             warnings: Vec::new(),
             statistics: None,
+            filter: None,
         };
         loop {
             if stop.load(Ordering::SeqCst)

@@ -14,6 +14,7 @@ mod duplicates;
 use duplicates::Duplicates;
 use duplicates::WINDOW_NS;
 
+use crate::capture::filter::{Filter, FilterCounts, FilterError, FrameFilter};
 use crate::capture::{
     CaptureCounters, CaptureError, CaptureEvent, CaptureFormat, CaptureSummary, CaptureWarning,
     Frame, LinkType, Timestamp,
@@ -234,6 +235,7 @@ pub(super) fn read_merged(
     paths: &[String],
     digest: bool,
     limit: Option<u64>,
+    filter: Option<&Filter>,
     target: MergeTarget<'_>,
 ) -> Result<Merged, AnalyzeError> {
     let bytes_read: Vec<AtomicU64> = paths.iter().map(|_| AtomicU64::new(0)).collect();
@@ -270,7 +272,14 @@ pub(super) fn read_merged(
             });
         }
         let total = sizes.iter().try_fold(0u64, |sum, s| s.map(|s| sum + s));
-        let tally = merge(&mut sources, limit, target, &bytes_read, total);
+        let tally = merge(
+            &mut sources,
+            limit,
+            filter.map(Filter::matcher),
+            target,
+            &bytes_read,
+            total,
+        );
         // Readers still going stop at their next hand-over.
         let mapped: Vec<Given> = sources
             .iter()
@@ -316,6 +325,7 @@ fn read_one(
     let reading = Reading {
         index,
         limit: None,
+        filter: None,
         digest,
         consumer: sender,
         progress: &mut progress,
@@ -326,7 +336,14 @@ fn read_one(
 /// What the merge itself counted.
 #[derive(Debug, Default)]
 struct MergeTally {
+    /// Frames taken from the files (the last one's merged number).
     frames: u64,
+    /// Of those, frames the capture filter passed (all without one).
+    passed: u64,
+    /// What the capture filter passed and dropped.
+    filter: Option<FilterCounts>,
+    /// The filter could not be compiled for a frame's link type (in the file of that index).
+    filter_error: Option<(usize, FilterError)>,
     bytes: u64,
     first_time: Option<Timestamp>,
     last_time: Option<Timestamp>,
@@ -338,6 +355,7 @@ struct MergeTally {
 fn merge(
     sources: &mut [Source],
     limit: Option<u64>,
+    mut filter: Option<FrameFilter>,
     target: MergeTarget<'_>,
     bytes_read: &[AtomicU64],
     total: Option<u64>,
@@ -353,7 +371,7 @@ fn merge(
         }
     }
     while let Some(Reverse((at, Reverse(index)))) = heads.pop() {
-        if limit.is_some_and(|limit| tally.frames >= limit) {
+        if limit.is_some_and(|limit| tally.passed >= limit) {
             tally.count_reached = true;
             break;
         }
@@ -369,10 +387,24 @@ fn merge(
             if !tally.link_types.contains(&frame.link_type) {
                 tally.link_types.push(frame.link_type);
             }
-            if duplicates.is_copy(index, &frame) {
-                source.copies += 1;
-            } else {
-                consumer.event(CaptureEvent::Frame(frame));
+            // The filter after the numbering: a frame it drops keeps its number.
+            let passes = match filter.as_mut() {
+                None => true,
+                Some(f) => match f.matches(frame.link_type, frame.data, frame.original_len) {
+                    Ok(passes) => passes,
+                    Err(e) => {
+                        tally.filter_error = Some((index, e));
+                        break;
+                    }
+                },
+            };
+            if passes {
+                tally.passed += 1;
+                if duplicates.is_copy(index, &frame) {
+                    source.copies += 1;
+                } else {
+                    consumer.event(CaptureEvent::Frame(frame));
+                }
             }
             source.frames += 1;
             source.last_merged = number;
@@ -393,6 +425,7 @@ fn merge(
             heads.push(Reverse((at, Reverse(index))));
         }
     }
+    tally.filter = filter.map(|f| f.counts().clone());
     tally
 }
 
@@ -419,11 +452,19 @@ fn conclude(
             last_time: tally.last_time,
             warnings: Vec::new(),
             statistics: None,
+            filter: None,
         },
         warnings: Vec::new(),
         files: Vec::new(),
         skipped: Vec::new(),
     };
+    if let Some((index, e)) = tally.filter_error {
+        return Err(AnalyzeError::Capture {
+            path: paths.get(index).cloned().unwrap_or_default(),
+            source: CaptureError::Filter(e),
+        });
+    }
+    merged.summary.filter = tally.filter;
     let mut formats = Vec::new();
     let mut statistics: Option<CaptureCounters> = None;
     for ((path, outcome), given) in paths.iter().zip(outcomes).zip(given) {
@@ -456,6 +497,7 @@ fn conclude(
             }
         };
         formats.push(summary.format);
+
         merged.summary.snaplen = merged.summary.snaplen.max(summary.snaplen);
         if let Some(counters) = &summary.statistics {
             statistics

@@ -51,6 +51,17 @@ pub(super) fn render_metadata(report: &Report, out: &mut dyn Write) -> io::Resul
         }
     }
     for c in &report.captures {
+        if let Some(f) = &c.filter {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "> **Filter** ({}): {} passed {} packets and dropped {}; frame numbers are the file's.",
+                cell(&c.path),
+                code(&f.expression),
+                f.matched,
+                f.dropped
+            )?;
+        }
         for w in &c.warnings {
             writeln!(out)?;
             writeln!(out, "> **Warning** ({}): {}", cell(&c.path), cell(w))?;

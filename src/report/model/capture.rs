@@ -40,6 +40,10 @@ pub struct CaptureReport {
     pub statistics: Option<CaptureStatistics>,
     /// The memory budget for flow state, and what alpnscope shed to stay within it.
     pub memory: MemoryUse,
+    /// The capture filter (`alpnscope FILE EXPR`, `-f EXPR`) and the frames it passed and
+    /// dropped (absent when none was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<CaptureFilter>,
     /// The files this capture merges (`--merge`), in command-line order; null when the capture
     /// is one file. The merged capture's frames are numbered as in `mergecap -w merged.pcapng
     /// FILE…`.
@@ -73,6 +77,18 @@ pub struct MergedFile {
     pub last_time: Option<String>,
     /// False when the file was cut off or corrupt.
     pub complete: bool,
+}
+
+/// A capture filter applied to the frames of one capture, as `tcpdump -r FILE EXPR` applies
+/// it; frame numbers elsewhere in the report stay the file's.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct CaptureFilter {
+    /// The expression, tcpdump syntax.
+    pub expression: String,
+    /// Frames it passed (analysed).
+    pub matched: u64,
+    /// Frames it dropped (not analysed).
+    pub dropped: u64,
 }
 
 /// The memory budget for flow state (`--memory`) while reading one capture, and what was shed

@@ -14,7 +14,9 @@ mod tcp;
 mod tls;
 
 pub use across::{Diagnosis, DiagnosisKind, ServerSummary, Summary};
-pub use capture::{CaptureReport, CaptureStatistics, DecodeCounts, MemoryUse, MergedFile};
+pub use capture::{
+    CaptureFilter, CaptureReport, CaptureStatistics, DecodeCounts, MemoryUse, MergedFile,
+};
 pub use dns::{DnsAdvertised, DnsHttpsReport, DnsMatch, ServiceRecordType};
 pub use live::{CorrectedField, Correction, PreviousConclusion};
 pub use quic::{
