@@ -478,3 +478,48 @@ fn the_engines_agree_on_cut_and_altered_frames() {
         disagree[..disagree.len().min(30)].join("\n")
     );
 }
+
+/// A filter that drops one direction: each flow says how many of its packets the filter took,
+/// and a verdict short of its ServerHello says the ServerHello may be among them.
+#[test]
+fn a_flow_says_what_the_filter_took_from_it() {
+    let capture = project_path("fixtures/tls12-h2-agreed.pcap");
+    let (code, doc, _) = json(&[capture.to_str().unwrap(), "dst", "port", "8443"]);
+    assert_eq!(code, 0);
+    let got: Vec<(&str, &str, Vec<String>)> = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["verdict"].as_str().unwrap(),
+                f["detail"].as_str().unwrap(),
+                f["notes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "incomplete",
+                "the client closed the connection (FIN in frame 16) without a ServerHello after the ClientHello (frame 4) — but the capture filter dropped packets of this connection (8 from the server): what is missing may be among them",
+                vec!["the capture filter dropped 8 packets of this connection (8 from the server): they are not analysed".to_string()]
+            ),
+            (
+                "incomplete",
+                "the client closed the connection (FIN in frame 32) without a ServerHello after the ClientHello (frame 22) — but the capture filter dropped packets of this connection (7 from the server): what is missing may be among them",
+                vec!["the capture filter dropped 7 packets of this connection (7 from the server): they are not analysed".to_string()]
+            ),
+        ]
+    );
+    // A filter that drops nothing of a flow leaves it as it was.
+    let (_, whole, _) = json(&[capture.to_str().unwrap(), "port", "8443"]);
+    assert_eq!(whole["flows"][0]["verdict"], "agreed");
+    assert_eq!(whole["flows"][0]["notes"], serde_json::json!([]));
+}

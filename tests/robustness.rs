@@ -29,6 +29,7 @@ fn verdicts(bytes: &[u8]) -> Result<Vec<String>, String> {
     analyzer.begin_capture(0);
     let summary = capture::read_capture_slice(bytes, |event| match event {
         CaptureEvent::Frame(f) => analyzer.frame(&f),
+        CaptureEvent::Dropped(f) => analyzer.filtered_out(&f),
         CaptureEvent::Secrets { data, .. } => {
             let _ = analyzer.add_key_log(&String::from_utf8_lossy(data));
         }
@@ -127,6 +128,7 @@ fn streaming_reader_in_small_pieces_agrees_with_the_block_reader() {
             analyzer.begin_capture(0);
             let summary = capture::read_capture(Trickle(&bytes, piece), |event| match event {
                 CaptureEvent::Frame(f) => analyzer.frame(&f),
+                CaptureEvent::Dropped(f) => analyzer.filtered_out(&f),
                 CaptureEvent::Secrets { data, .. } => {
                     let _ = analyzer.add_key_log(&String::from_utf8_lossy(data));
                 }

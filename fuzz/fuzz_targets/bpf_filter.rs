@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let and = derived("(E) and (E)");
     let wire_len = frame.len() as u32 + (data.len() % 7) as u32;
     for link in [LinkType::ETHERNET, LinkType::RAW, LinkType::LINUX_SLL2] {
-        let mut run = |f: &Filter| f.matcher().matches(link, frame, wire_len);
+        let run = |f: &Filter| f.matcher().matches(link, frame, wire_len);
         let (Ok(pass), Ok(not_pass), Ok(or_pass), Ok(and_pass)) =
             (run(&filter), run(&not), run(&or), run(&and))
         else {

@@ -112,6 +112,8 @@ fuzz_target!(|data: &[u8]| {
     let mut read_secrets = Vec::new();
     capture::read_capture(&file[..], |event| match event {
         CaptureEvent::Frame(frame) => read_frames.push(OwnedFrame::new(&frame)),
+        // No filter: nothing is dropped.
+        CaptureEvent::Dropped(frame) => panic!("frame {} dropped without a filter", frame.number),
         CaptureEvent::Secrets { secrets_type, data } => {
             read_secrets.push((secrets_type, data.to_vec()))
         }

@@ -66,6 +66,7 @@ pub fn analyzer() -> Analyzer {
 pub fn on_event(analyzer: &mut Analyzer, event: CaptureEvent<'_>, secrets: bool) {
     match event {
         CaptureEvent::Frame(frame) => analyzer.frame(&frame),
+        CaptureEvent::Dropped(frame) => analyzer.filtered_out(&frame),
         CaptureEvent::Secrets { secrets_type, data } => {
             if secrets && secrets_type == SECRETS_TLS_KEY_LOG {
                 let _ = analyzer.add_key_log(&String::from_utf8_lossy(data));
@@ -362,6 +363,8 @@ impl OwnedFrame {
 pub enum OwnedEvent {
     /// A frame.
     Frame(OwnedFrame),
+    /// A frame the capture filter dropped.
+    Dropped(OwnedFrame),
     /// A Decryption Secrets Block: its type and data.
     Secrets(u32, Vec<u8>),
 }
@@ -371,6 +374,7 @@ impl OwnedEvent {
     pub fn new(event: &CaptureEvent<'_>) -> OwnedEvent {
         match event {
             CaptureEvent::Frame(frame) => OwnedEvent::Frame(OwnedFrame::new(frame)),
+            CaptureEvent::Dropped(frame) => OwnedEvent::Dropped(OwnedFrame::new(frame)),
             CaptureEvent::Secrets { secrets_type, data } => {
                 OwnedEvent::Secrets(*secrets_type, data.to_vec())
             }

@@ -312,6 +312,9 @@ pub struct FlowFacts {
     /// Packets the capture itself says it dropped (its pcapng interface statistics, or
     /// libpcap's counters live); 0 when it does not say.
     pub capture_drops: u64,
+    /// Packets of this flow the capture filter dropped (`alpnscope FILE EXPR`), from the client
+    /// and from the server: what they held is not in these facts.
+    pub filter_dropped: [u64; 2],
     /// alpnscope stopped reading the flow after its handshake to free memory.
     pub stopped_reading: Option<StoppedReading>,
     /// A QUIC connection's own facts (`None` for TCP).

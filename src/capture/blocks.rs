@@ -288,23 +288,27 @@ impl BlockHandler {
             self.summary.first_time.get_or_insert(timestamp);
             self.summary.last_time = Some(timestamp);
             self.last_time = timestamp;
+            let frame = Frame {
+                number: self.summary.packets,
+                timestamp,
+                link_type,
+                data,
+                original_len,
+            };
             if let Some(filter) = &mut self.filter {
                 match filter.matches(link_type, data, original_len) {
                     Ok(true) => {}
-                    Ok(false) => return,
+                    Ok(false) => {
+                        on_event(CaptureEvent::Dropped(frame));
+                        return;
+                    }
                     Err(e) => {
                         self.filter_error.get_or_insert(e);
                         return;
                     }
                 }
             }
-            on_event(CaptureEvent::Frame(Frame {
-                number: self.summary.packets,
-                timestamp,
-                link_type,
-                data,
-                original_len,
-            }));
+            on_event(CaptureEvent::Frame(frame));
         }
     }
 

@@ -55,6 +55,9 @@ impl Frame<'_> {
 pub enum CaptureEvent<'a> {
     /// A packet.
     Frame(Frame<'a>),
+    /// A packet the capture filter dropped (`alpnscope FILE EXPR`): not to be analysed, but
+    /// its flow may say that the filter took packets from it.
+    Dropped(Frame<'a>),
     /// A pcapng Decryption Secrets Block (type and raw secrets, e.g. an NSS key log).
     Secrets {
         /// The secrets type code (0x544c534b = TLS key log).

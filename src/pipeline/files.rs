@@ -530,6 +530,7 @@ fn on_capture_event(
             analyzer.frame(&frame);
             sink.drain(analyzer);
         }
+        CaptureEvent::Dropped(frame) => analyzer.filtered_out(&frame),
         CaptureEvent::Secrets { secrets_type, data } => {
             if secrets_type == SECRETS_TLS_KEY_LOG
                 && let Err(e) = analyzer.add_key_log(&String::from_utf8_lossy(data))

@@ -180,6 +180,8 @@ pub struct Analyzer {
     /// was captured (a continuation comes later).
     previous_open: HashMap<FlowKey, u64>,
     previous_end: Timestamp,
+    /// Packets the capture filter dropped, by flow index and side of the flow key (A, B).
+    filtered: HashMap<u64, [u64; 2]>,
     /// Connections of this capture that continue one open at the end of the previous capture
     /// (no SYN), and the first of them (its flow id there and here).
     continued: (u64, Option<(u64, u64)>),
@@ -187,6 +189,10 @@ pub struct Analyzer {
 
 /// Connections open at the end of a capture remembered for the next one.
 pub const MAX_CONTINUED: usize = 1024;
+
+/// Flows whose packets the capture filter dropped, counted at once (a flood of dropped packets
+/// of other flows cannot grow the count table).
+pub const MAX_FILTERED_FLOWS: usize = 65_536;
 
 /// Most flows whose judgement waits for the capture's drop counters; later ones are judged at
 /// once.
@@ -240,6 +246,7 @@ impl Analyzer {
             open_at_end: HashMap::new(),
             previous_open: HashMap::new(),
             previous_end: Timestamp(0),
+            filtered: HashMap::new(),
             continued: (0, None),
         }
     }
@@ -263,6 +270,7 @@ impl Analyzer {
         self.previous_open = std::mem::take(&mut self.open_at_end);
         self.previous_end = self.now;
         self.continued = (0, None);
+        self.filtered.clear();
     }
 
     /// The capture's own counters say it dropped `packets` packets (libpcap's statistics of a
@@ -717,6 +725,49 @@ impl Analyzer {
         facts.snaplen = self.snaplen;
         facts.capture_time = self.now;
         facts.capture_drops = self.capture_drops;
+        if let Some(by_side) = self.filtered.get(&facts.index) {
+            let client = facts.client_side as usize;
+            facts.filter_dropped = [by_side[client], by_side[1 - client]];
+        }
+    }
+
+    /// A frame the capture filter dropped: counted on its flow, when the table holds one, so
+    /// the flow's report can say what the filter took (at most [`MAX_FILTERED_FLOWS`] flows).
+    pub fn filtered_out(&mut self, frame: &Frame<'_>) {
+        let (key, side) = match decode::decode_frame(frame) {
+            Decoded::Tcp(seg) => FlowKey::of(
+                Transport::Tcp,
+                Endpoint {
+                    ip: seg.src_ip,
+                    port: seg.src_port,
+                },
+                Endpoint {
+                    ip: seg.dst_ip,
+                    port: seg.dst_port,
+                },
+            ),
+            Decoded::Udp(udp) => FlowKey::of(
+                Transport::Udp,
+                Endpoint {
+                    ip: udp.src_ip,
+                    port: udp.src_port,
+                },
+                Endpoint {
+                    ip: udp.dst_ip,
+                    port: udp.dst_port,
+                },
+            ),
+            _ => return,
+        };
+        let Some(slot) = self.flows.get(&key) else {
+            return;
+        };
+        let index = slot.index();
+        if self.filtered.len() >= MAX_FILTERED_FLOWS && !self.filtered.contains_key(&index) {
+            return;
+        }
+        let counts = self.filtered.entry(index).or_default();
+        counts[side as usize] += 1;
     }
 
     fn place(&self) -> FlowPlace {
@@ -936,6 +987,7 @@ impl Analyzer {
     fn finish_flow(&mut self, connection: Connection, end: FlowEnd) {
         let (mut facts, streamed) = connection.finish(end);
         self.complete_facts(&mut facts);
+        self.filtered.remove(&facts.index);
         if streamed.is_none()
             && !self.options.stream
             && self.capture_drops == 0

@@ -159,7 +159,35 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         notes: notes(facts, alpn_selected_for_notes.as_deref()),
     };
     report.community_id = super::community_id::of_flow(&report);
+    if let Some(caveat) = filter_caveat(facts, report.verdict) {
+        report.detail.push_str(&caveat);
+    }
     report
+}
+
+/// What the capture filter took from a flow, in words: "3 from the client, 7 from the server".
+fn filter_dropped_words(facts: &FlowFacts) -> Option<String> {
+    let [client, server] = facts.filter_dropped;
+    let part = |n: u64, who: &str| (n > 0).then(|| format!("{n} from the {who}"));
+    let parts: Vec<String> = [part(client, "client"), part(server, "server")]
+        .into_iter()
+        .flatten()
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// For a flow whose verdict is not `agreed`, when the capture filter dropped some of its
+/// packets: the sentence that says the missing piece may be among them, so that a ServerHello
+/// the filter took is not taken for one the server never sent.
+fn filter_caveat(facts: &FlowFacts, verdict: crate::analysis::VerdictKind) -> Option<String> {
+    use crate::analysis::VerdictKind;
+    if matches!(verdict, VerdictKind::Agreed | VerdictKind::NotTls) {
+        return None;
+    }
+    let words = filter_dropped_words(facts)?;
+    Some(format!(
+        " — but the capture filter dropped packets of this connection ({words}): what is missing may be among them"
+    ))
 }
 
 /// The time of `frame`, when it is the flow's first or in its TCP handshake window (a QUIC
@@ -300,6 +328,13 @@ fn alerts(facts: &FlowFacts) -> Vec<AlertReport> {
 fn notes(facts: &FlowFacts, alpn_selected: Option<&str>) -> Vec<String> {
     let client = facts.client_side;
     let mut notes: Vec<String> = Vec::new();
+    if let Some(words) = filter_dropped_words(facts) {
+        let total: u64 = facts.filter_dropped.iter().sum();
+        notes.push(format!(
+            "the capture filter dropped {} of this connection ({words}): they are not analysed",
+            crate::report::words::plural(total, "packet")
+        ));
+    }
     for (role, frame, fault) in &facts.faults {
         notes.push(format!("{} stream, frame {frame}: {fault}", role.name()));
     }

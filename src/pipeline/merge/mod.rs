@@ -89,6 +89,8 @@ impl Batch {
                     end: self.bytes.len(),
                 });
             }
+            // The merge's readers read without a filter: the merge filters.
+            CaptureEvent::Dropped(_) => {}
             CaptureEvent::Secrets { secrets_type, data } => {
                 self.bytes.extend_from_slice(data);
                 self.items.push(Item::Secrets {
@@ -398,7 +400,9 @@ fn merge(
                     }
                 },
             };
-            if passes {
+            if !passes {
+                consumer.event(CaptureEvent::Dropped(frame));
+            } else {
                 tally.passed += 1;
                 if duplicates.is_copy(index, &frame) {
                     source.copies += 1;
