@@ -71,17 +71,27 @@ pub fn live(args: LiveArgs) -> ExitCode {
     let fail_on = args.filter_flags.fail_on();
     // Without the flows kept (text, JSON Lines, ECS), the summary of a filtered or redacted run
     // and the exit status of --fail-on come from the final flows as they leave the table.
-    let mut finals = Finals::default();
+    let mut finals = Finals {
+        diagnosis: if filter.is_empty() {
+            report::diagnosis::DiagnosisTally::default()
+        } else {
+            report::diagnosis::DiagnosisTally::filtered()
+        },
+        ..Finals::default()
+    };
     let mut on_final = |mut flow: Box<report::model::FlowReport>| {
-        if !filter.keeps(&flow) {
-            return;
-        }
+        let kept = filter.keeps(&flow);
         if let Some(redactor) = redactor.borrow_mut().as_mut() {
             redactor.redact_flow(&mut flow);
         }
+        // Findings from every flow, given for the servers of the flows kept.
+        finals.diagnosis.add(&flow);
+        if !kept {
+            return;
+        }
+        finals.diagnosis.keep(&flow);
         finals.failed |= fail_on.contains(&flow.verdict);
         finals.summary.add(&flow);
-        finals.diagnosis.add(&flow);
     };
     let mut on_flow = |streamed: &Streamed| {
         let flow = match streamed {
@@ -124,9 +134,13 @@ pub fn live(args: LiveArgs) -> ExitCode {
     // The summary (and JSON and Markdown) cover the flows the filter keeps, redacted.
     let mut redactor = redactor.into_inner();
     let failed = if keep_flows {
-        filter.apply(&mut report);
+        // Which flows the filter keeps is decided on the flows as captured, before redaction.
+        let keep: Vec<bool> = report.flows.iter().map(|f| filter.keeps(f)).collect();
         if let Some(redactor) = &mut redactor {
             redactor.apply(&mut report);
+        }
+        if !filter.is_empty() {
+            report::filter::keep_only(&mut report, &keep);
         }
         report.flows.iter().any(|f| fail_on.contains(&f.verdict))
     } else {

@@ -116,3 +116,58 @@ fn sni_and_server_filters() {
     assert!(doc["flows"].as_array().unwrap().is_empty());
     assert_eq!(doc["summary"]["tls_flows"], 0);
 }
+
+/// The findings are drawn from every flow, whatever the flow filters keep, and given for the
+/// servers of the flows kept: `--problems` must not turn a server that agrees with some clients
+/// into one that never negotiates, and `--sni` leaves out what concerns other servers.
+#[test]
+fn findings_come_from_every_flow_and_concern_the_servers_kept() {
+    let path = fixture("diagnosis-clients.pcap");
+    let kinds = |doc: &serde_json::Value| -> Vec<(String, String)> {
+        doc["diagnosis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["kind"].as_str().unwrap().to_string(),
+                    d["server"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let all = analyze_json(&path, &[]);
+    let problems = analyze_json(&path, &["--problems"]);
+    // The agreed flows of a.alpn.test are filtered out, but the client-side finding that
+    // compares them with the refused one stays: the same findings as without the filter.
+    assert_eq!(kinds(&problems), kinds(&all));
+    assert!(
+        kinds(&problems).contains(&(
+            "client_side".to_string(),
+            "a.alpn.test (127.0.0.1:8443)".to_string()
+        )),
+        "{:?}",
+        kinds(&problems)
+    );
+    assert_eq!(problems["summary"]["tls_flows"], 5);
+    // Only b.alpn.test's flows kept: only its finding.
+    let b = analyze_json(&path, &["--sni", "b.*"]);
+    assert_eq!(
+        kinds(&b),
+        [(
+            "server_without_alpn".to_string(),
+            "b.alpn.test (127.0.0.1:8444)".to_string()
+        )]
+    );
+    // The text report says the same.
+    let out = run(&["analyze", &path, "--verdict", "no_common_protocol"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("client-side: a.alpn.test (127.0.0.1:8443) selected a protocol for some clients (flows 0, 4, 6,"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("b.alpn.test (127.0.0.1:8444) never"),
+        "{text}"
+    );
+}

@@ -125,11 +125,29 @@ impl FlowFilter {
         if self.is_empty() {
             return;
         }
-        report.flows.retain(|f| self.keeps(f));
-        let non_tls = report.summary.non_tls_flows;
-        report.summary = super::summary::summarize(&report.flows, non_tls);
-        report.diagnosis = super::diagnosis::diagnose(&report.flows);
+        let keep: Vec<bool> = report.flows.iter().map(|f| self.keeps(f)).collect();
+        keep_only(report, &keep);
     }
+}
+
+/// Keeps the flows of `report` whose entry in `keep` is true (decided before the flows were
+/// redacted, when they are), and the summary over them; the findings are drawn from every flow
+/// and given for the servers of the flows kept.
+pub fn keep_only(report: &mut Report, keep: &[bool]) {
+    let mut diagnosis = super::diagnosis::DiagnosisTally::filtered();
+    for (flow, &kept) in report.flows.iter().zip(keep) {
+        diagnosis.add(flow);
+        if kept {
+            diagnosis.keep(flow);
+        }
+    }
+    report.diagnosis = diagnosis.conclusions();
+    let mut kept = keep.iter();
+    report
+        .flows
+        .retain(|_| kept.next().copied().unwrap_or(false));
+    let non_tls = report.summary.non_tls_flows;
+    report.summary = super::summary::summarize(&report.flows, non_tls);
 }
 
 #[cfg(test)]

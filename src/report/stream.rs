@@ -59,6 +59,11 @@ impl<'a> ReportWriter<'a> {
         if let Some(redactor) = &redactor {
             redactor.redact_command_line(&mut tool);
         }
+        let diagnosis = if filter.is_empty() {
+            DiagnosisTally::default()
+        } else {
+            DiagnosisTally::filtered()
+        };
         ReportWriter {
             format,
             color,
@@ -68,7 +73,7 @@ impl<'a> ReportWriter<'a> {
             multi,
             tool,
             summary: SummaryTally::default(),
-            diagnosis: DiagnosisTally::default(),
+            diagnosis,
             listed_not_tls: false,
             flows: 0,
             markdown: markdown::MarkdownTally::default(),
@@ -84,14 +89,18 @@ impl<'a> ReportWriter<'a> {
     /// One flow, as the pipeline hands it out: dropped unless the filter keeps it, else
     /// redacted, counted and written.
     pub fn flow(&mut self, mut flow: Box<FlowReport>) -> io::Result<()> {
-        if !self.filter.keeps(&flow) {
-            return Ok(());
-        }
+        let kept = self.filter.keeps(&flow);
         if let Some(redactor) = &mut self.redactor {
             redactor.redact_flow(&mut flow);
         }
-        self.summary.add(&flow);
+        // The findings are drawn from every flow (a filter must not make "declines for some
+        // clients" read "never negotiates"), and given for the servers of the flows kept.
         self.diagnosis.add(&flow);
+        if !kept {
+            return Ok(());
+        }
+        self.diagnosis.keep(&flow);
+        self.summary.add(&flow);
         self.listed_not_tls |= flow.verdict == VerdictKind::NotTls;
         let first = self.flows == 0;
         self.flows += 1;

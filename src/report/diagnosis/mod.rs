@@ -73,10 +73,18 @@ impl DiagnosisTally {
         }
         let mut out = Vec::new();
         for (service, group) in &services {
+            // With a flow filter, only what concerns a server of a kept flow (drawn from all
+            // of its flows).
+            if !group.iter().any(|(key, _)| self.gives(key)) {
+                continue;
+            }
             let name = service.to_string();
             out.extend(interception(&name, group));
             out.extend(path_dependent(&name, group));
             for (key, tally) in group {
+                if !self.gives(key) {
+                    continue;
+                }
                 // A place reached over QUIC and over TCP: what the two say together, before
                 // the TCP server's own conclusions.
                 if key.transport() == Transport::Tcp
@@ -99,6 +107,7 @@ impl DiagnosisTally {
         servers.sort_by_key(|(_, (first, _))| *first);
         servers
             .into_iter()
+            .filter(|(server, _)| self.gives_plain_http(server))
             .map(|(server, (_, group))| {
                 diagnosis(
                     DiagnosisKind::ClientSide,

@@ -14,7 +14,7 @@ use super::keys::ServerKey;
 use crate::analysis::network::NetworkCause;
 use crate::analysis::{Application, VerdictKind};
 use crate::report::model::{EndpointReport, FlowReport, Transport};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Most flow ids a conclusion lists in `flows` (the smallest); the rest are counted in
 /// `flows_omitted`.
@@ -474,9 +474,60 @@ pub struct DiagnosisTally {
     pub(super) plain_http: HashMap<EndpointReport, (u64, Members)>,
     /// TLS flows to servers beyond [`MAX_DIAGNOSED_SERVERS`].
     pub(super) flows_not_diagnosed: u64,
+    /// With a flow filter (`--sni`, `--server`, `--verdict`, `--problems`): the servers (and the
+    /// TLS ports sent plain HTTP) with a flow the filter keeps. The conclusions are drawn from
+    /// every flow — a filter must not turn "declines for some clients" into "never
+    /// negotiates" — and only those about these servers are given.
+    pub(super) kept: Option<Kept>,
+}
+
+/// The servers with a flow a filter keeps (at most [`MAX_DIAGNOSED_SERVERS`] of each).
+#[derive(Debug, Default)]
+pub(super) struct Kept {
+    pub(super) servers: HashSet<ServerKey>,
+    pub(super) plain_http: HashSet<EndpointReport>,
 }
 
 impl DiagnosisTally {
+    /// A tally for a report whose flows a filter selects: every flow is added, and
+    /// [`DiagnosisTally::keep`] says which ones the report keeps.
+    pub fn filtered() -> Self {
+        DiagnosisTally {
+            kept: Some(Kept::default()),
+            ..DiagnosisTally::default()
+        }
+    }
+
+    /// Marks `flow` (added already) as one the filter keeps: the conclusions about its server
+    /// are given.
+    pub fn keep(&mut self, flow: &FlowReport) {
+        let Some(kept) = &mut self.kept else {
+            return;
+        };
+        if flow.plain_http_to_tls_port
+            && kept.plain_http.len() < MAX_DIAGNOSED_SERVERS
+            && self.plain_http.contains_key(&flow.server)
+        {
+            kept.plain_http.insert(flow.server.clone());
+        }
+        let key = ServerKey::of(flow);
+        if self.servers.contains_key(&key) && kept.servers.len() < MAX_DIAGNOSED_SERVERS {
+            kept.servers.insert(key);
+        }
+    }
+
+    /// True when the conclusions about `key` are given.
+    pub(super) fn gives(&self, key: &ServerKey) -> bool {
+        self.kept.as_ref().is_none_or(|k| k.servers.contains(key))
+    }
+
+    /// True when the plain-HTTP conclusion about `server` is given.
+    pub(super) fn gives_plain_http(&self, server: &EndpointReport) -> bool {
+        self.kept
+            .as_ref()
+            .is_none_or(|k| k.plain_http.contains(server))
+    }
+
     /// Adds one flow of the report.
     pub fn add(&mut self, flow: &FlowReport) {
         if flow.plain_http_to_tls_port {
