@@ -161,6 +161,15 @@ fn both_ends_of_a_path_count_each_packet_once() {
         (flow["first_frame"].as_u64(), flow["last_frame"].as_u64()),
         (Some(1), Some(36))
     );
+    // Captured at two points: no connect time or capture point from mixed vantage points.
+    assert_eq!(flow["tcp"]["connect_ms"], Value::Null);
+    assert_eq!(flow["tcp"]["capture_point"], "unknown");
+    assert_eq!(
+        strings(&flow["notes"]),
+        [
+            "captured at two points: 18 copies of its packets (the same packet in the other merged file) left out; times are those of each packet's first capture, so no connect time or capture point is given"
+        ]
+    );
     let merged = report["captures"][0]["merged"].as_array().unwrap();
     let copies: Vec<u64> = merged
         .iter()

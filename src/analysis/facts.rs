@@ -315,6 +315,9 @@ pub struct FlowFacts {
     /// Packets of this flow the capture filter dropped (`alpnscope FILE EXPR`), from the client
     /// and from the server: what they held is not in these facts.
     pub filter_dropped: [u64; 2],
+    /// Copies of this flow's packets that a second capture point recorded (`--merge` of captures
+    /// taken at both ends): each packet's time is that of its first capture.
+    pub copies: u64,
     /// alpnscope stopped reading the flow after its handshake to free memory.
     pub stopped_reading: Option<StoppedReading>,
     /// A QUIC connection's own facts (`None` for TCP).

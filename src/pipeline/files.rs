@@ -461,6 +461,8 @@ pub(super) trait EventConsumer {
     fn stopped(&self) -> bool;
     /// Flows seen so far, for progress reports.
     fn flows(&self) -> usize;
+    /// A frame of a merge that repeats a packet another file captured first (not analysed).
+    fn copy(&mut self, _frame: &capture::Frame<'_>) {}
 }
 
 /// The flow table as the consumer of a capture's events, and the reports it finishes going
@@ -482,6 +484,10 @@ impl EventConsumer for AnalyzerFeed<'_> {
 
     fn flows(&self) -> usize {
         self.analyzer.active_flows() + self.analyzer.finished_flows()
+    }
+
+    fn copy(&mut self, frame: &capture::Frame<'_>) {
+        self.analyzer.copy_seen(frame);
     }
 }
 

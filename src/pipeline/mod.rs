@@ -50,7 +50,7 @@ mod tests;
 use crate::analysis::{self, Eviction, FlowEnd, FlowFacts, VerdictKind};
 use crate::capture::{CaptureSummary, Frame, LinkType, Timestamp};
 use crate::decode::{self, Decoded, Defragmenter, Segment, UdpDatagram};
-use crate::flow::{Endpoint, FlowKey, Transport};
+use crate::flow::{Endpoint, FlowKey, Side, Transport};
 use crate::report::build::{self, CaptureTally, FlowPlace};
 use crate::report::model::{
     CaptureReport, Correction, DecodeCounts, FlowReport, Report, SCHEMA_VERSION, Tool,
@@ -180,8 +180,9 @@ pub struct Analyzer {
     /// was captured (a continuation comes later).
     previous_open: HashMap<FlowKey, u64>,
     previous_end: Timestamp,
-    /// Packets the capture filter dropped, by flow index and side of the flow key (A, B).
-    filtered: HashMap<u64, [u64; 2]>,
+    /// What the flow table did not take of a flow, by flow index: packets the capture filter
+    /// dropped (by side of the flow key: A, B), and copies from a second capture point.
+    untaken: HashMap<u64, Untaken>,
     /// Connections of this capture that continue one open at the end of the previous capture
     /// (no SYN), and the first of them (its flow id there and here).
     continued: (u64, Option<(u64, u64)>),
@@ -190,9 +191,18 @@ pub struct Analyzer {
 /// Connections open at the end of a capture remembered for the next one.
 pub const MAX_CONTINUED: usize = 1024;
 
-/// Flows whose packets the capture filter dropped, counted at once (a flood of dropped packets
-/// of other flows cannot grow the count table).
+/// Flows whose packets the capture filter dropped (or a merge found copies of), counted at once:
+/// a flood of such packets cannot grow the count table.
 pub const MAX_FILTERED_FLOWS: usize = 65_536;
+
+/// What the flow table did not take of one flow.
+#[derive(Debug, Default, Clone, Copy)]
+struct Untaken {
+    /// Packets the capture filter dropped, by side of the flow key (A, B).
+    filtered: [u64; 2],
+    /// Copies of its packets from a second capture point (`--merge`).
+    copies: u64,
+}
 
 /// Most flows whose judgement waits for the capture's drop counters; later ones are judged at
 /// once.
@@ -246,7 +256,7 @@ impl Analyzer {
             open_at_end: HashMap::new(),
             previous_open: HashMap::new(),
             previous_end: Timestamp(0),
-            filtered: HashMap::new(),
+            untaken: HashMap::new(),
             continued: (0, None),
         }
     }
@@ -270,7 +280,7 @@ impl Analyzer {
         self.previous_open = std::mem::take(&mut self.open_at_end);
         self.previous_end = self.now;
         self.continued = (0, None);
-        self.filtered.clear();
+        self.untaken.clear();
     }
 
     /// The capture's own counters say it dropped `packets` packets (libpcap's statistics of a
@@ -725,15 +735,26 @@ impl Analyzer {
         facts.snaplen = self.snaplen;
         facts.capture_time = self.now;
         facts.capture_drops = self.capture_drops;
-        if let Some(by_side) = self.filtered.get(&facts.index) {
+        if let Some(untaken) = self.untaken.get(&facts.index) {
             let client = facts.client_side as usize;
+            let by_side = untaken.filtered;
             facts.filter_dropped = [by_side[client], by_side[1 - client]];
+            facts.copies = untaken.copies;
         }
     }
 
-    /// A frame the capture filter dropped: counted on its flow, when the table holds one, so
-    /// the flow's report can say what the filter took (at most [`MAX_FILTERED_FLOWS`] flows).
-    pub fn filtered_out(&mut self, frame: &Frame<'_>) {
+    /// A frame of a merge that repeats a packet another file captured first: counted on its
+    /// flow (the flow was captured at two points), not analysed.
+    pub fn copy_seen(&mut self, frame: &Frame<'_>) {
+        if let Some((index, _)) = self.flow_of(frame)
+            && let Some(untaken) = self.untaken_mut(index)
+        {
+            untaken.copies += 1;
+        }
+    }
+
+    /// The index of the flow the table holds for `frame`, and the frame's side of its key.
+    fn flow_of(&self, frame: &Frame<'_>) -> Option<(u64, Side)> {
         let (key, side) = match decode::decode_frame(frame) {
             Decoded::Tcp(seg) => FlowKey::of(
                 Transport::Tcp,
@@ -757,17 +778,27 @@ impl Analyzer {
                     port: udp.dst_port,
                 },
             ),
-            _ => return,
+            _ => return None,
         };
-        let Some(slot) = self.flows.get(&key) else {
-            return;
-        };
-        let index = slot.index();
-        if self.filtered.len() >= MAX_FILTERED_FLOWS && !self.filtered.contains_key(&index) {
-            return;
+        self.flows.get(&key).map(|slot| (slot.index(), side))
+    }
+
+    /// The counts of flow `index`, unless [`MAX_FILTERED_FLOWS`] other flows have some.
+    fn untaken_mut(&mut self, index: u64) -> Option<&mut Untaken> {
+        if self.untaken.len() >= MAX_FILTERED_FLOWS && !self.untaken.contains_key(&index) {
+            return None;
         }
-        let counts = self.filtered.entry(index).or_default();
-        counts[side as usize] += 1;
+        Some(self.untaken.entry(index).or_default())
+    }
+
+    /// A frame the capture filter dropped: counted on its flow, when the table holds one, so
+    /// the flow's report can say what the filter took (at most [`MAX_FILTERED_FLOWS`] flows).
+    pub fn filtered_out(&mut self, frame: &Frame<'_>) {
+        if let Some((index, side)) = self.flow_of(frame)
+            && let Some(untaken) = self.untaken_mut(index)
+        {
+            untaken.filtered[side as usize] += 1;
+        }
     }
 
     fn place(&self) -> FlowPlace {
@@ -987,7 +1018,7 @@ impl Analyzer {
     fn finish_flow(&mut self, connection: Connection, end: FlowEnd) {
         let (mut facts, streamed) = connection.finish(end);
         self.complete_facts(&mut facts);
-        self.filtered.remove(&facts.index);
+        self.untaken.remove(&facts.index);
         if streamed.is_none()
             && !self.options.stream
             && self.capture_drops == 0

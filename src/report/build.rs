@@ -328,6 +328,12 @@ fn alerts(facts: &FlowFacts) -> Vec<AlertReport> {
 fn notes(facts: &FlowFacts, alpn_selected: Option<&str>) -> Vec<String> {
     let client = facts.client_side;
     let mut notes: Vec<String> = Vec::new();
+    if facts.copies > 0 {
+        notes.push(format!(
+            "captured at two points: {} of its packets (the same packet in the other merged file) left out; times are those of each packet's first capture, so no connect time or capture point is given",
+            crate::report::words::plural(facts.copies, "copy")
+        ));
+    }
     if let Some(words) = filter_dropped_words(facts) {
         let total: u64 = facts.filter_dropped.iter().sum();
         notes.push(format!(

@@ -23,6 +23,11 @@ pub fn noun(n: u64, noun: &str) -> String {
 fn plural_noun(noun: &str) -> String {
     if noun.ends_with('s') || noun.ends_with('x') || noun.ends_with("ch") {
         format!("{noun}es")
+    } else if let Some(stem) = noun.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        // copy → copies (a vowel before the y keeps it: key → keys).
+        format!("{stem}ies")
     } else {
         format!("{noun}s")
     }
@@ -38,6 +43,8 @@ mod tests {
         assert_eq!(plural(1, "flow"), "1 flow");
         assert_eq!(plural(2, "TLS flow"), "2 TLS flows");
         assert_eq!(plural(2, "match"), "2 matches");
+        assert_eq!(plural(2, "copy"), "2 copies");
+        assert_eq!(plural(2, "key"), "2 keys");
         assert_eq!(plural(1, "byte"), "1 byte");
         assert_eq!(noun(1, "gap"), "gap");
         assert_eq!(noun(3, "gap"), "gaps");

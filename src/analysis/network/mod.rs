@@ -190,7 +190,13 @@ pub fn assess(facts: &FlowFacts) -> NetworkView {
         .server_hello()
         .map(|(_, f)| f.as_slice())
         .unwrap_or(&[]);
-    let (connect_ms, capture_point) = connect_time(health);
+    // Captured at two points (a merge of both ends): the handshake's packets come from two
+    // places, so the connect time and the capture point they imply mean nothing.
+    let (connect_ms, capture_point) = if facts.copies > 0 {
+        (None, CapturePoint::Unknown)
+    } else {
+        connect_time(health)
+    };
     let hellos = HelloTimes::of(facts, ch_frames, sh_frames);
     let handshake_losses = health.handshake.iter().map(|c| c.losses()).sum();
     let mut view = NetworkView {

@@ -381,6 +381,7 @@ fn merge(
             break;
         };
         let number = tally.frames + 1;
+        let mut copy = false;
         if let Some(frame) = source.frame(number) {
             tally.frames = number;
             tally.bytes += frame.data.len() as u64;
@@ -405,7 +406,8 @@ fn merge(
             } else {
                 tally.passed += 1;
                 if duplicates.is_copy(index, &frame) {
-                    source.copies += 1;
+                    consumer.copy(&frame);
+                    copy = true;
                 } else {
                     consumer.event(CaptureEvent::Frame(frame));
                 }
@@ -413,6 +415,7 @@ fn merge(
             source.frames += 1;
             source.last_merged = number;
         }
+        source.copies += u64::from(copy);
         source.next += 1;
         if consumer.stopped() {
             break;
