@@ -218,16 +218,7 @@ impl DnsLog {
         let Some(indices) = self.by_name.get(&name) else {
             return;
         };
-        let best = indices
-            .iter()
-            .filter_map(|&i| self.records.get(i))
-            .filter(|r| {
-                r.rtype == ServiceRecordType::Https
-                    && r.priority > 0
-                    && r.capture == flow.capture
-                    && r.frame < flow.first_frame
-            })
-            .max_by_key(|r| (r.frame, std::cmp::Reverse(r.priority)));
+        let best = self.latest_service_record(indices, flow, |_| true);
         flow.dns_advertised = best.map(|r| DnsAdvertised {
             name: name.clone(),
             alpn: r.alpn.clone(),
@@ -245,17 +236,9 @@ impl DnsLog {
         let Some(indices) = self.by_address.get(&flow.server.ip) else {
             return;
         };
-        let best = indices
-            .iter()
-            .filter_map(|&i| self.records.get(i))
-            .filter(|r| {
-                r.rtype == ServiceRecordType::Https
-                    && r.priority > 0
-                    && r.capture == flow.capture
-                    && r.frame < flow.first_frame
-                    && r.port.unwrap_or(HTTPS_DEFAULT_PORT) == flow.server.port
-            })
-            .max_by_key(|r| (r.frame, std::cmp::Reverse(r.priority)));
+        let best = self.latest_service_record(indices, flow, |r| {
+            r.port.unwrap_or(HTTPS_DEFAULT_PORT) == flow.server.port
+        });
         flow.dns_advertised = best.map(|r| DnsAdvertised {
             name: r.name.clone(),
             alpn: r.alpn.clone(),
@@ -263,6 +246,27 @@ impl DnsLog {
             frame: r.frame,
             matched_by: DnsMatch::AddressHint,
         });
+    }
+
+    /// Of the records at `indices` that `also` accepts, the HTTPS ServiceMode record answered
+    /// before `flow`'s first frame in its capture: the latest answer's, of lowest priority.
+    fn latest_service_record(
+        &self,
+        indices: &[usize],
+        flow: &FlowReport,
+        also: impl Fn(&DnsHttpsReport) -> bool,
+    ) -> Option<&DnsHttpsReport> {
+        indices
+            .iter()
+            .filter_map(|&i| self.records.get(i))
+            .filter(|r| {
+                r.rtype == ServiceRecordType::Https
+                    && r.priority > 0
+                    && r.capture == flow.capture
+                    && r.frame < flow.first_frame
+                    && also(r)
+            })
+            .max_by_key(|r| (r.frame, std::cmp::Reverse(r.priority)))
     }
 
     /// The records of the run, in the order answered.

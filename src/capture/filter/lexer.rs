@@ -76,10 +76,8 @@ pub enum LexError {
     BadAddress(String),
 }
 
-/// libpcap's reserved words: the ones the built-in filter reads, and the others, which it names
-/// as unsupported instead of taking them for host names.
-const KEYWORDS: &[&str] = &[
-    // Read by the built-in filter.
+/// libpcap's reserved words that the built-in filter reads (besides `and`, `or`, `not`).
+pub(super) const READ_KEYWORDS: &[&str] = &[
     "host",
     "net",
     "mask",
@@ -101,9 +99,14 @@ const KEYWORDS: &[&str] = &[
     "greater",
     "less",
     "proto",
+];
+
+/// libpcap's other reserved words (gencode's grammar), which the built-in filter names as
+/// unsupported instead of taking them for host names.
+const OTHER_KEYWORDS: &[&str] = &[
     "and",
     "or",
-    "not", // libpcap's others (gencode's grammar).
+    "not",
     "gateway",
     "broadcast",
     "multicast",
@@ -280,7 +283,7 @@ fn word(w: &str) -> Result<Token, LexError> {
         "not" => return Ok(Token::Not),
         _ => {}
     }
-    if KEYWORDS.contains(&w) {
+    if READ_KEYWORDS.contains(&w) || OTHER_KEYWORDS.contains(&w) {
         return Ok(Token::Keyword(w.to_string()));
     }
     if w.bytes().all(|b| b.is_ascii_alphanumeric())

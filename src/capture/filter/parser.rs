@@ -7,7 +7,7 @@
 //! outside the mask, `tcp` applied to a host, …) is made here, so an expression the built-in
 //! filter accepts is one libpcap accepts.
 
-use super::lexer::{LexError, Rel, Token};
+use super::lexer::{LexError, READ_KEYWORDS, Rel, Token};
 use std::fmt;
 
 /// Direction qualifier (`src`, `dst`, `src or dst`, `src and dst`).
@@ -283,9 +283,7 @@ impl Parser {
     fn unexpected(&self, t: &Token) -> ParseError {
         match t {
             Token::Unsupported(s) => ParseError::Unsupported(format!("'{s}'")),
-            Token::Keyword(k) if !SUPPORTED.contains(&k.as_str()) => {
-                ParseError::Unsupported(format!("'{k}'"))
-            }
+            Token::Keyword(k) if !supported(k) => ParseError::Unsupported(format!("'{k}'")),
             _ => syntax(),
         }
     }
@@ -530,7 +528,7 @@ impl Parser {
             }
             if let Some(t @ (Token::Unsupported(_) | Token::Keyword(_))) = self.peek() {
                 let t = t.clone();
-                if !matches!(&t, Token::Keyword(k) if SUPPORTED.contains(&k.as_str())) {
+                if !matches!(&t, Token::Keyword(k) if supported(k)) {
                     return Err(self.unexpected(&t));
                 }
             }
@@ -734,35 +732,12 @@ impl Parser {
     }
 }
 
-/// The keywords the built-in filter reads (others are named as unsupported).
-const SUPPORTED: &[&str] = &[
-    "host",
-    "net",
-    "mask",
-    "port",
-    "portrange",
-    "src",
-    "dst",
-    "ip",
-    "ip6",
-    "arp",
-    "rarp",
-    "tcp",
-    "udp",
-    "icmp",
-    "icmp6",
-    "sctp",
-    "ether",
-    "vlan",
-    "greater",
-    "less",
-    "proto",
-    "len",
-    "tcpflags",
-    "icmptype",
-    "icmpcode",
-];
-
+/// True for a keyword the built-in filter reads (others are named as unsupported): the
+/// lexer's reserved words it reads, and libpcap's names for a length and named offsets.
+fn supported(keyword: &str) -> bool {
+    READ_KEYWORDS.contains(&keyword)
+        || matches!(keyword, "len" | "tcpflags" | "icmptype" | "icmpcode")
+}
 /// Arithmetic the built-in filter does not read (`ip[2:2] - 20 > 100`, `tcp[12] >> 4`).
 fn arithmetic() -> ParseError {
     ParseError::Unsupported(
