@@ -26,8 +26,16 @@ fn stdout(args: &[&str]) -> String {
 #[test]
 fn every_answer_is_listed_over_udp_and_tcp_even_without_a_connection() {
     let doc = analyze_json(&fixture(), &[]);
+    // Times as tshark shows them (frame.time_epoch): 1796046790.498372 is 13:53:10.498372Z.
+    let time = |frame: u64| match frame {
+        2 => "2026-11-30T13:53:10.498372Z",
+        23 => "2026-11-30T13:53:11.379189Z",
+        47 => "2026-11-30T13:53:12.270423Z",
+        53 => "2026-11-30T13:53:15.734896Z",
+        _ => "2026-11-30T13:53:16.071577Z",
+    };
     let record = |frame: u64, rtype: &str, name: &str, target: &str, alpn: Value| {
-        json!({"capture": 0, "frame": frame, "record_type": rtype, "name": name,
+        json!({"capture": 0, "frame": frame, "time": time(frame), "record_type": rtype, "name": name,
                "priority": 1, "target": target, "alpn": alpn, "no_default_alpn": false,
                "port": null, "ech": false, "ipv4hint": [], "ipv6hint": [], "notes": []})
     };
@@ -41,6 +49,7 @@ fn every_answer_is_listed_over_udp_and_tcp_even_without_a_connection() {
     h3["no_default_alpn"] = json!(true);
     let mut www = apex.clone();
     www["frame"] = json!(53);
+    www["time"] = json!(time(53));
     www["query"] = json!("www.alpn.test");
     let mut svcb = record(55, "svcb", "_dns.alpn.test", "ns.alpn.test", json!(["dot"]));
     svcb["port"] = json!(853);

@@ -120,6 +120,7 @@ fn scalar_problem(ty: &str, value: &Value) -> Option<String> {
         "long" => value.as_i64().is_some(),
         "date" => value.as_str().is_some_and(is_rfc3339),
         "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
         other => return Some(format!("type {other} has no check")),
     };
     (!ok).then(|| format!("{value} is not a {ty}"))
@@ -138,6 +139,14 @@ fn leaves(prefix: &str, object: &Map<String, Value>, out: &mut Vec<(String, Valu
         }
         match value {
             Value::Object(inner) => leaves(&name, inner, out),
+            // An array of objects (`dns.answers`): the array is the field's value, and the
+            // objects' fields are fields under its name.
+            Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
+                out.push((name.clone(), value.clone()));
+                for inner in items.iter().filter_map(Value::as_object) {
+                    leaves(&name, inner, out);
+                }
+            }
             _ => out.push((name, value.clone())),
         }
     }
@@ -324,8 +333,8 @@ fn every_document_of_every_fixture_has_the_published_ecs_types() {
     for (capture, keys) in fixtures() {
         let docs = ecs_docs(&capture, &keys, &[]);
         let name = capture.file_name().unwrap().to_string_lossy().to_string();
-        // As many flow, capture and diagnosis documents as the JSON report has flows,
-        // captures and findings, and one summary, in that order.
+        // As many flow, capture, DNS HTTPS and diagnosis documents as the JSON report has
+        // flows, captures, DNS HTTPS records and findings, and one summary, in that order.
         let mut json_args = vec!["--all"];
         if let Some(keys) = &keys {
             json_args.extend(["--keylog", keys.to_str().unwrap()]);
@@ -339,6 +348,10 @@ fn every_document_of_every_fixture_has_the_published_ecs_types() {
         expected.extend(vec![
             "alpnscope.capture";
             json["captures"].as_array().unwrap().len()
+        ]);
+        expected.extend(vec![
+            "alpnscope.dns_https";
+            json["dns_https"].as_array().unwrap().len()
         ]);
         expected.extend(vec![
             "alpnscope.diagnosis";

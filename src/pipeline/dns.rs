@@ -16,7 +16,7 @@
 //! Frame numbers restart in every capture, so the name index only holds the current capture's
 //! records.
 
-use crate::capture::Frame;
+use crate::capture::{Frame, Timestamp};
 use crate::decode::{Segment, UdpDatagram};
 use crate::dns::{self, DnsError};
 use crate::flow::Endpoint;
@@ -86,7 +86,7 @@ impl DnsLog {
     /// One DNS datagram of capture `capture`.
     pub fn datagram(&mut self, capture: usize, frame: &Frame<'_>, udp: &UdpDatagram<'_>) {
         self.responses += 1;
-        self.message(capture, frame.number, udp.payload);
+        self.message(capture, frame.number, frame.timestamp, udp.payload);
     }
 
     /// True for a TCP segment this log reads (from port 53: the answers).
@@ -94,9 +94,9 @@ impl DnsLog {
         seg.src_port == dns::PORT
     }
 
-    /// One TCP segment from port 53 in frame `frame` of capture `capture`: its bytes go on the
-    /// stream, and each message the stream completes is read.
-    pub fn segment(&mut self, capture: usize, frame: u64, seg: &Segment<'_>) {
+    /// One TCP segment from port 53 in frame `frame` (captured at `time`) of capture `capture`:
+    /// its bytes go on the stream, and each message the stream completes is read.
+    pub fn segment(&mut self, capture: usize, frame: u64, time: Timestamp, seg: &Segment<'_>) {
         let key = (
             Endpoint {
                 ip: seg.src_ip,
@@ -160,7 +160,7 @@ impl DnsLog {
             };
             self.responses += 1;
             let msg = msg.to_vec();
-            self.message(capture, frame, &msg);
+            self.message(capture, frame, time, &msg);
             stream.buf.drain(..2 + len);
         }
         if !seg.flags.fin() {
@@ -169,7 +169,7 @@ impl DnsLog {
     }
 
     /// One DNS message (without a TCP length prefix) in frame `frame`.
-    pub fn message(&mut self, capture: usize, frame: u64, msg: &[u8]) {
+    pub fn message(&mut self, capture: usize, frame: u64, time: Timestamp, msg: &[u8]) {
         let answers = match dns::parse_response(msg) {
             Ok(answers) => answers,
             Err(DnsError::NotResponse) => return,
@@ -185,7 +185,7 @@ impl DnsLog {
             }
             let index = self.records.len();
             self.records
-                .push(build::dns_https_report(capture, frame, record));
+                .push(build::dns_https_report(capture, frame, time, record));
             let owner = record.owner.folded();
             let query = record.query.folded();
             if query != owner {
@@ -336,13 +336,18 @@ mod tests {
         let (a, b) = (framed("a"), framed("b"));
         let mut both = a.clone();
         both.extend_from_slice(&b);
-        log.segment(0, 1, &seg(999, SYN_ACK, &[]));
+        log.segment(0, 1, Timestamp(0), &seg(999, SYN_ACK, &[]));
         // The first message in two segments, the first of them sent twice.
-        log.segment(0, 2, &seg(1000, ACK, &both[..5]));
-        log.segment(0, 3, &seg(1000, ACK, &both[..5]));
-        log.segment(0, 4, &seg(1005, ACK, &both[5..a.len() + 3]));
+        log.segment(0, 2, Timestamp(0), &seg(1000, ACK, &both[..5]));
+        log.segment(0, 3, Timestamp(0), &seg(1000, ACK, &both[..5]));
+        log.segment(0, 4, Timestamp(0), &seg(1005, ACK, &both[5..a.len() + 3]));
         // Overlapping the bytes already read, then the rest of the second message.
-        log.segment(0, 5, &seg(1000 + a.len() as u32, ACK, &both[a.len()..]));
+        log.segment(
+            0,
+            5,
+            Timestamp(0),
+            &seg(1000 + a.len() as u32, ACK, &both[a.len()..]),
+        );
         assert_eq!(
             names(&log),
             [(4, "a.test".to_string()), (5, "b.test".to_string())]
@@ -355,17 +360,17 @@ mod tests {
         let mut log = DnsLog::default();
         let a = framed("a");
         // A gap: the stream is given up, and not picked up again in its middle.
-        log.segment(0, 1, &seg(999, SYN_ACK, &[]));
-        log.segment(0, 2, &seg(1003, ACK, &a[3..]));
-        log.segment(0, 3, &seg(1000 + a.len() as u32, ACK, &a));
+        log.segment(0, 1, Timestamp(0), &seg(999, SYN_ACK, &[]));
+        log.segment(0, 2, Timestamp(0), &seg(1003, ACK, &a[3..]));
+        log.segment(0, 3, Timestamp(0), &seg(1000 + a.len() as u32, ACK, &a));
         // A segment the snaplen cut.
         let mut cut = seg(4999, SYN_ACK, &[]);
         cut.dst_port = 40001;
-        log.segment(0, 4, &cut);
+        log.segment(0, 4, Timestamp(0), &cut);
         let mut short = seg(5000, ACK, &a[..4]);
         short.dst_port = 40001;
         short.payload_len = a.len() as u32;
-        log.segment(0, 5, &short);
+        log.segment(0, 5, Timestamp(0), &short);
         assert!(log.records.is_empty());
         assert_eq!((log.responses, log.malformed), (0, 3));
         assert!(log.tcp.is_empty());
@@ -377,7 +382,7 @@ mod tests {
         for port in 0..(MAX_DNS_TCP_STREAMS as u16 + 2) {
             let mut s = seg(0, SYN_ACK, &[]);
             s.dst_port = 40000 + port;
-            log.segment(0, 1, &s);
+            log.segment(0, 1, Timestamp(0), &s);
         }
         assert_eq!(log.tcp.len(), MAX_DNS_TCP_STREAMS);
     }
@@ -387,7 +392,7 @@ mod tests {
         let mut log = DnsLog::default();
         let a = framed("a");
         for frame in 0..(MAX_DNS_HTTPS_RECORDS as u64 + 5) {
-            log.message(0, frame + 1, &a[2..]);
+            log.message(0, frame + 1, Timestamp(0), &a[2..]);
         }
         assert_eq!(log.records.len(), MAX_DNS_HTTPS_RECORDS);
         assert_eq!(log.omitted, 5);
@@ -411,9 +416,9 @@ mod tests {
     #[test]
     fn a_flow_gets_the_last_answer_before_it_for_its_name_and_port() {
         let mut log = DnsLog::default();
-        log.message(0, 3, &framed("a")[2..]);
-        log.message(0, 9, &framed("a")[2..]);
-        log.message(0, 4, &framed("_8443._https.a")[2..]);
+        log.message(0, 3, Timestamp(0), &framed("a")[2..]);
+        log.message(0, 9, Timestamp(0), &framed("a")[2..]);
+        log.message(0, 4, Timestamp(0), &framed("_8443._https.a")[2..]);
         let mut f = flow("A.test", 443, 8);
         log.advertise(&mut f);
         let dns = f.dns_advertised.expect("advertised");
@@ -457,8 +462,8 @@ mod tests {
     #[test]
     fn a_flow_without_sni_gets_the_answer_whose_hint_is_its_address() {
         let mut log = DnsLog::default();
-        log.message(0, 2, &hinted(None));
-        log.message(0, 3, &hinted(Some(8443)));
+        log.message(0, 2, Timestamp(0), &hinted(None));
+        log.message(0, 3, Timestamp(0), &hinted(Some(8443)));
         let server: IpAddr = "192.0.2.8".parse().unwrap();
         let mut no_sni = flow("x", 443, 10);
         no_sni.sni = None;

@@ -412,7 +412,8 @@ impl Analyzer {
     fn segment(&mut self, frame: &Frame<'_>, seg: &Segment<'_>) {
         if dns::DnsLog::wants_segment(seg) {
             // DNS over TCP: its answers are read apart; the connection is a flow all the same.
-            self.dns.segment(self.capture, frame.number, seg);
+            self.dns
+                .segment(self.capture, frame.number, frame.timestamp, seg);
         }
         let src = Endpoint {
             ip: seg.src_ip,

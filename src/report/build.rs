@@ -25,12 +25,14 @@ pub struct FlowPlace {
 pub fn dns_https_report(
     capture: usize,
     frame: u64,
+    time: crate::capture::Timestamp,
     record: &crate::dns::ServiceRecord,
 ) -> DnsHttpsReport {
     let p = &record.params;
     DnsHttpsReport {
         capture,
         frame,
+        time: time.rfc3339_micros(),
         rtype: if record.rtype == crate::dns::RecordType::SVCB {
             ServiceRecordType::Svcb
         } else {

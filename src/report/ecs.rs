@@ -14,7 +14,8 @@
 //! allocates only its cipher-suite names.
 
 use super::model::{
-    AlertLevel, CaptureReport, Correction, Diagnosis, FlowReport, Report, Summary, Tool, Transport,
+    AlertLevel, CaptureReport, Correction, Diagnosis, DnsHttpsReport, FlowReport, Report,
+    ServiceRecordType, Summary, Tool, Transport,
 };
 use crate::analysis::VerdictKind;
 use serde::Serialize;
@@ -202,6 +203,115 @@ struct EndDoc<'a, T: Serialize> {
 struct CaptureExtra<'a> {
     capture: usize,
     capture_file: &'a CaptureReport,
+}
+
+/// A DNS HTTPS or SVCB record's document: ECS `dns.*` for the answer, the record's JSON object
+/// under `alpnscope.dns_https`.
+#[derive(Serialize)]
+struct DnsDoc<'a> {
+    #[serde(rename = "@timestamp")]
+    timestamp: &'a str,
+    ecs: EcsVersion,
+    message: String,
+    event: Event,
+    dns: Dns<'a>,
+    alpnscope: DnsExtra<'a>,
+}
+
+/// `dns.*`: an answer (ECS: one event with the question and its answers).
+#[derive(Serialize)]
+struct Dns<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    question: DnsQuestion<'a>,
+    answers: [DnsAnswer<'a>; 1],
+}
+
+/// `dns.question.*`.
+#[derive(Serialize)]
+struct DnsQuestion<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    rtype: &'static str,
+}
+
+/// One of `dns.answers`.
+#[derive(Serialize)]
+struct DnsAnswer<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    rtype: &'static str,
+    /// The record's data in RFC 9460's presentation form (`1 . alpn=h2,h3 port=8443`; `ech`
+    /// without its value, which is not kept).
+    data: String,
+}
+
+/// `alpnscope.capture` and `alpnscope.dns_https`, the record's JSON object.
+#[derive(Serialize)]
+struct DnsExtra<'a> {
+    capture: usize,
+    dns_https: &'a DnsHttpsReport,
+}
+
+/// The record's data in RFC 9460's presentation form, as far as it is kept.
+fn svcb_data(record: &DnsHttpsReport) -> String {
+    let mut data = format!("{} {}", record.priority, record.target);
+    if !record.alpn.is_empty() {
+        data.push_str(&format!(" alpn={}", record.alpn.join(",")));
+    }
+    if record.no_default_alpn {
+        data.push_str(" no-default-alpn");
+    }
+    if let Some(port) = record.port {
+        data.push_str(&format!(" port={port}"));
+    }
+    if record.ech {
+        data.push_str(" ech");
+    }
+    if !record.ipv4hint.is_empty() {
+        data.push_str(&format!(" ipv4hint={}", record.ipv4hint.join(",")));
+    }
+    if !record.ipv6hint.is_empty() {
+        data.push_str(&format!(" ipv6hint={}", record.ipv6hint.join(",")));
+    }
+    data
+}
+
+/// The document of one DNS HTTPS or SVCB record.
+fn dns_doc(record: &DnsHttpsReport) -> DnsDoc<'_> {
+    let rtype = match record.rtype {
+        ServiceRecordType::Https => "HTTPS",
+        ServiceRecordType::Svcb => "SVCB",
+    };
+    DnsDoc {
+        timestamp: &record.time,
+        ecs: ECS,
+        message: record.describe(),
+        event: Event {
+            kind: "event",
+            category: ["network"],
+            types: &["protocol"],
+            dataset: "alpnscope.dns_https",
+            module: MODULE,
+            outcome: None,
+        },
+        dns: Dns {
+            kind: "answer",
+            question: DnsQuestion {
+                name: record.query.as_deref().unwrap_or(&record.name),
+                rtype,
+            },
+            answers: [DnsAnswer {
+                name: &record.name,
+                rtype,
+                data: svcb_data(record),
+            }],
+        },
+        alpnscope: DnsExtra {
+            capture: record.capture,
+            dns_https: record,
+        },
+    }
 }
 
 /// `alpnscope.diagnosis`.
@@ -466,8 +576,8 @@ fn established(flow: &FlowReport) -> Option<bool> {
     (fatal || flow.verdict == VerdictKind::NoCommonProtocol).then_some(false)
 }
 
-/// Writes the documents that end the report: one per capture, one per diagnosis finding, and
-/// the summary. A capture's `@timestamp` is its first packet's time; the diagnosis and summary
+/// Writes the documents that end the report: one per capture, one per DNS HTTPS or SVCB
+/// record, one per diagnosis finding, and the summary. A capture's `@timestamp` is its first packet's time; the diagnosis and summary
 /// carry the last packet time of all captures (absent when no capture held a packet).
 pub fn render_end(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut line = Vec::new();
@@ -490,6 +600,9 @@ pub fn render_end(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             },
         };
         push_line(&doc, &mut line)?;
+    }
+    for record in &report.dns_https {
+        push_line(&dns_doc(record), &mut line)?;
     }
     // RFC 3339 times with the same precision, all in UTC: the string order is the time order.
     let last = report

@@ -23,6 +23,8 @@ pub struct DnsHttpsReport {
     pub capture: usize,
     /// The frame of the DNS response (1-based).
     pub frame: u64,
+    /// When that frame was captured (RFC 3339, µs).
+    pub time: String,
     /// HTTPS or SVCB.
     #[serde(rename = "record_type")]
     pub rtype: ServiceRecordType,
