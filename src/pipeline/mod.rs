@@ -425,6 +425,9 @@ impl Analyzer {
         };
         let (key, side) = FlowKey::of(Transport::Tcp, src, dst);
         let is_syn = seg.flags.syn() && !seg.flags.ack();
+        if !is_syn && self.segment_of_known(key, side, frame, seg) {
+            return;
+        }
         if is_syn
             && self
                 .flows
@@ -494,6 +497,49 @@ impl Analyzer {
             self.stream_flow(key);
         }
         self.relieve();
+    }
+
+    /// A segment (not a SYN) of a connection the table holds, with one lookup of its key:
+    /// nearly every segment. False when the table holds no connection for `key`.
+    fn segment_of_known(
+        &mut self,
+        key: FlowKey,
+        side: Side,
+        frame: &Frame<'_>,
+        seg: &Segment<'_>,
+    ) -> bool {
+        let Some(slot) = self.flows.get_mut(&key) else {
+            return false;
+        };
+        if seg.payload.len() < seg.payload_len as usize {
+            self.snaplen = self.snaplen.max(frame.data.len() as u32);
+        }
+        let mut context = Context {
+            keylog: &self.keylog,
+            tls_servers: &mut self.tls_servers,
+            await_keys: self.options.await_keys,
+            now: frame.timestamp,
+        };
+        let Some(connection) = slot.open(key, &mut context) else {
+            return true;
+        };
+        let read = connection.segment(side, frame, seg, &mut context);
+        let stream_now = read
+            && self.options.stream
+            && matches!(connection.reported, Reported::No)
+            && connection.verdict_is_final(self.options.await_keys, frame.timestamp);
+        charge_slot(
+            &mut self.activity,
+            &mut self.budget,
+            key,
+            slot,
+            frame.timestamp,
+        );
+        if stream_now {
+            self.stream_flow(key);
+        }
+        self.relieve();
+        true
     }
 
     /// Indexes and charges a flow after a packet (or after shedding).
