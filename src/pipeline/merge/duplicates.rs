@@ -65,10 +65,11 @@ impl Duplicates {
         self.forget_before(Timestamp(frame.timestamp.0.saturating_sub(WINDOW_NS)));
         let at = frame.timestamp;
         let entries = self.seen.entry(hash).or_default();
-        if let Some(original) = entries
-            .iter_mut()
-            .find(|s| s.file != file && !s.copied_by(file) && (s.at.0 - at.0).abs() <= WINDOW_NS)
-        {
+        if let Some(original) = entries.iter_mut().find(|s| {
+            s.file != file
+                && !s.copied_by(file)
+                && s.at.0.abs_diff(at.0) <= WINDOW_NS.unsigned_abs()
+        }) {
             original.mark(file);
             return true;
         }
@@ -176,6 +177,16 @@ mod tests {
         assert!(!d.is_copy(1, &frame(&packet(64, 2), 20)));
         // Too late to be a copy.
         assert!(!d.is_copy(1, &frame(&p, 10 + WINDOW_NS + 1)));
+    }
+
+    /// Timestamps at the ends of their range (a hostile capture's) compare without overflow.
+    #[test]
+    fn extreme_timestamps_are_no_copies() {
+        let mut d = Duplicates::default();
+        let p = packet(64, 1);
+        assert!(!d.is_copy(0, &frame(&p, i64::MIN + 1)));
+        assert!(!d.is_copy(1, &frame(&p, i64::MAX)));
+        assert!(d.is_copy(0, &frame(&p, i64::MAX - 1)));
     }
 
     #[test]
