@@ -190,7 +190,7 @@ fn analyze(mut config: cli::Config) -> ExitCode {
         writer.flow(flow)
     };
     let mut skipped = 0;
-    let rest = match read_captures(&config, bpf, &mut on_flow, &mut skipped) {
+    let rest = match read_captures(&config, bpf.clone(), &mut on_flow, &mut skipped) {
         Ok(rest) => rest,
         Err(ReadFailure::Exit(code)) => {
             discard_output(output_file.as_deref());
@@ -236,6 +236,7 @@ fn analyze(mut config: cli::Config) -> ExitCode {
             *include_keys,
             &config.keylogs,
             redactor.as_mut(),
+            bpf.as_ref(),
         ) {
             return code;
         }
@@ -559,6 +560,7 @@ fn extract(
     include_keys: bool,
     keylogs: &[String],
     redactor: Option<&mut report::redact::Redactor>,
+    filter: Option<&alpnscope::capture::filter::Filter>,
 ) -> Result<(), ExitCode> {
     let ids: Vec<u64> = report.flows.iter().map(|f| f.id).collect();
     let keylog = if include_keys {
@@ -586,7 +588,7 @@ fn extract(
         None
     };
     let redacted = redactor.is_some();
-    match alpnscope::extract::extract(report, &ids, keylog.as_ref(), redactor, path) {
+    match alpnscope::extract::extract(report, &ids, keylog.as_ref(), redactor, filter, path) {
         Ok(done) => {
             eprintln!(
                 "alpnscope: wrote {} of {} to {}{}",

@@ -523,3 +523,32 @@ fn a_flow_says_what_the_filter_took_from_it() {
     assert_eq!(whole["flows"][0]["verdict"], "agreed");
     assert_eq!(whole["flows"][0]["notes"], serde_json::json!([]));
 }
+
+/// `-w` with a filter writes what the filter passed, as `tcpdump -r FILE -w OUT EXPR` does: the
+/// extract of a flow seen through `dst port 8443` holds only the client's packets.
+#[test]
+fn an_extract_holds_only_what_the_filter_passed() {
+    let dir = std::env::temp_dir().join(format!("alpnscope-bpf-extract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("client-side.pcapng");
+    let capture = project_path("fixtures/tls12-h2-agreed.pcap");
+    let written = run(&[
+        capture.to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+        "--flow",
+        "0",
+        "dst",
+        "port",
+        "8443",
+    ]);
+    assert!(written.status.success());
+    let stderr = String::from_utf8_lossy(&written.stderr);
+    // Flow 0 (frames 1-18): the 10 packets of the client; the server's 8 were dropped.
+    assert!(stderr.contains("wrote 10 packets of 1 flow"), "{stderr}");
+    let (_, doc, _) = json(&[out.to_str().unwrap()]);
+    let flow = &doc["flows"][0];
+    assert_eq!(flow["verdict"], "incomplete");
+    assert_eq!(doc["captures"][0]["packets"], 10);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

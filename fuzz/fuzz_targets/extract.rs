@@ -184,7 +184,7 @@ fn extract_file() -> &'static MemFile {
 fn extract_all(report: &Report, redactor: Option<&mut Redactor>) -> Vec<Packet> {
     let ids: Vec<u64> = report.flows.iter().map(|f| f.id).collect();
     let out = extract_file();
-    let written = match extract::extract(report, &ids, None, redactor, out.path()) {
+    let written = match extract::extract(report, &ids, None, redactor, None, out.path()) {
         Ok(written) => written,
         Err(e) => panic!("the extract was not written: {e}"),
     };

@@ -22,6 +22,7 @@ use scrub::Carried;
 
 pub use scrub::Scrubber;
 
+use crate::capture::filter::Filter;
 use crate::capture::{self, CaptureError, CaptureEvent, IoCause};
 use crate::decode::{self, Decoded};
 use crate::report::model::{FlowReport, Report, Transport};
@@ -237,6 +238,7 @@ pub fn extract(
     flow_ids: &[u64],
     keylog: Option<&KeyLog>,
     redactor: Option<&mut Redactor>,
+    filter: Option<&Filter>,
     out_path: &Path,
 ) -> Result<ExtractSummary, ExtractError> {
     let write_err = |source| ExtractError::Write {
@@ -278,9 +280,12 @@ pub fn extract(
         if path == "-" || merged.iter().flatten().any(|p| p == "-") {
             return Err(ExtractError::Stdin);
         }
-        let source = match &merged {
-            Some(paths) => Source::Merged(paths),
-            None => Source::File(path),
+        let source = Source {
+            files: match &merged {
+                Some(paths) => Files::Merged(paths),
+                None => Files::One(path),
+            },
+            filter,
         };
         let mut selected = by_capture.remove(&index).unwrap_or_default();
         let copied = match scrubber.as_mut() {
@@ -414,24 +419,33 @@ fn collect_streams(
     })
 }
 
-/// Where an extract reads a capture's frames again: one file, or the files of a merged
-/// capture (`--merge`), merged again as the report read them.
-enum Source<'a> {
-    File(&'a str),
+/// Where an extract reads a capture's frames again: its files (one, or those of a merged
+/// capture), and the capture filter the report read them through.
+struct Source<'a> {
+    files: Files<'a>,
+    filter: Option<&'a Filter>,
+}
+
+/// One file, or the files of a merged capture (`--merge`), merged again as the report read them.
+enum Files<'a> {
+    One(&'a str),
     Merged(&'a [String]),
 }
 
-/// Hands every frame of `source` to `on_frame`, numbered as the report numbers them.
+/// Hands every frame of `source` that the report analysed to `on_frame` (not those the capture
+/// filter dropped, as `tcpdump -w` writes only what it passes), numbered as the report numbers
+/// them.
 fn read_frames(
     source: &Source<'_>,
     on_frame: &mut dyn FnMut(&capture::Frame<'_>),
 ) -> Result<(), CopyError> {
-    match source {
-        Source::File(path) => {
+    match source.files {
+        Files::One(path) => {
             let input = File::open(path).map_err(CopyError::Open)?;
             let (input, _) =
                 capture::decompressing(io::BufReader::new(input)).map_err(CopyError::Open)?;
-            capture::read_capture(input, |event| {
+            let filter = source.filter.map(Filter::matcher);
+            capture::read_capture_filtered(input, None, filter, |event| {
                 if let CaptureEvent::Frame(frame) = event {
                     on_frame(&frame);
                 }
@@ -439,8 +453,10 @@ fn read_frames(
             .map_err(CopyError::Read)?;
             Ok(())
         }
-        Source::Merged(paths) => crate::pipeline::files::for_each_merged_frame(paths, on_frame)
-            .map_err(|e| CopyError::Read(CaptureError::Io(io::Error::other(e.to_string())))),
+        Files::Merged(paths) => {
+            crate::pipeline::files::for_each_merged_frame(paths, source.filter, on_frame)
+                .map_err(|e| CopyError::Read(CaptureError::Io(io::Error::other(e.to_string()))))
+        }
     }
 }
 
@@ -587,7 +603,7 @@ mod tests {
             "alpnscope-long-comment-{}.pcapng",
             std::process::id()
         ));
-        let written = extract(&report, &ids, None, None, &out).unwrap();
+        let written = extract(&report, &ids, None, None, None, &out).unwrap();
         let bytes = std::fs::read(&out).unwrap();
         let _ = std::fs::remove_file(&out);
         assert!(written.packets > 1);

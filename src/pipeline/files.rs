@@ -383,12 +383,14 @@ fn analyze_merged(
     Ok(report)
 }
 
-/// Reads `paths` merged as `--merge` merges them and hands each frame the flow table would
-/// analyse to `on_frame`, numbered as in the report (a copy of a packet captured in two files
-/// is left out, as the analysis left it out). Files that cannot be read at all are left out.
+/// Reads `paths` merged as `--merge` merges them (through `filter`, as the report read them)
+/// and hands each frame the flow table would analyse to `on_frame`, numbered as in the report (a
+/// copy of a packet captured in two files, or a frame the filter drops, is left out, as the
+/// analysis left it out). Files that cannot be read at all are left out.
 /// For extracts of a merged capture.
 pub fn for_each_merged_frame(
     paths: &[String],
+    filter: Option<&capture::filter::Filter>,
     on_frame: &mut dyn FnMut(&capture::Frame<'_>),
 ) -> Result<(), AnalyzeError> {
     /// Frames to a callback.
@@ -410,7 +412,7 @@ pub fn for_each_merged_frame(
         paths,
         false,
         None,
-        None,
+        filter,
         merge::MergeTarget {
             consumer: &mut Frames(on_frame),
             progress: &mut |_| {},
