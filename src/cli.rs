@@ -431,8 +431,9 @@ pub struct AnalyzeArgs {
     pub count: Option<u64>,
     /// Read all the captures as one, frames in timestamp order: rotated files of one session
     /// (tcpdump -C/-G) or captures of both ends of a path, so a flow that spans two files is
-    /// one flow. Frames are numbered as Wireshark numbers `mergecap -w merged.pcapng FILE…`
-    /// (open that file to find them); -c counts merged frames.
+    /// one flow, and a packet captured at both ends is analysed once. Frames are numbered as
+    /// Wireshark numbers `mergecap -w merged.pcapng FILE…` (open that file to find them); -c
+    /// counts merged frames.
     #[arg(long)]
     pub merge: bool,
     /// Output format.
