@@ -8,9 +8,12 @@
 //! length is checked before it is used, and bad frames come back as [`Decoded::Malformed`].
 
 mod defrag;
+mod fast;
 pub mod link;
+mod spans;
 
 pub use defrag::{Datagram, Defragmenter, Fragment};
+pub use spans::{DecodedSpans, Span};
 
 use crate::capture::{Frame, LinkType};
 use etherparse::err::packet::SliceError;
@@ -221,6 +224,15 @@ pub enum Decoded<'a> {
 
 /// Decodes one captured frame down to its TCP segment.
 pub fn decode_frame<'a>(frame: &Frame<'a>) -> Decoded<'a> {
+    match fast::decode(frame) {
+        Some(decoded) => decoded,
+        None => decode_sliced(frame),
+    }
+}
+
+/// [`decode_frame`] through etherparse's slice of the whole packet: every link type, tag,
+/// tunnel and fragment alpnscope reads.
+fn decode_sliced<'a>(frame: &Frame<'a>) -> Decoded<'a> {
     let packet = match link::slice(frame.link_type, frame.data) {
         Ok(Some(packet)) => packet,
         Ok(None) => return Decoded::NotIp,

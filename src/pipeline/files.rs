@@ -465,6 +465,16 @@ pub(super) trait EventConsumer {
     fn flows(&self) -> usize;
     /// A frame of a merge that repeats a packet another file captured first (not analysed).
     fn copy(&mut self, _frame: &capture::Frame<'_>) {}
+    /// True when the consumer takes frames decoded ([`EventConsumer::decoded_frame`]): a
+    /// reading thread then decodes them while the consumer takes the previous ones.
+    fn wants_decoded(&self) -> bool {
+        false
+    }
+    /// A frame and its decoding ([`crate::decode::decode_frame`]'s outcome for it), in place of
+    /// its [`CaptureEvent::Frame`].
+    fn decoded_frame(&mut self, frame: &capture::Frame<'_>, _decoded: crate::decode::Decoded<'_>) {
+        self.event(CaptureEvent::Frame(*frame));
+    }
 }
 
 /// The flow table as the consumer of a capture's events, and the reports it finishes going
@@ -490,6 +500,15 @@ impl EventConsumer for AnalyzerFeed<'_> {
 
     fn copy(&mut self, frame: &capture::Frame<'_>) {
         self.analyzer.copy_seen(frame);
+    }
+
+    fn wants_decoded(&self) -> bool {
+        true
+    }
+
+    fn decoded_frame(&mut self, frame: &capture::Frame<'_>, decoded: crate::decode::Decoded<'_>) {
+        self.analyzer.decoded_frame(frame, decoded);
+        self.sink.drain(self.analyzer);
     }
 }
 
@@ -1003,6 +1022,72 @@ mod tests {
             }
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Every fixture's whole report (flows, captures, summary, diagnosis, as JSON) is the same
+    /// whether the file is read, parsed and decoded on a thread of its own or on this one.
+    #[test]
+    fn every_fixture_reports_the_same_read_ahead() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let mut paths: Vec<_> = std::fs::read_dir(fixtures)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+            .collect();
+        paths.sort();
+        let report = |path: &Path, ahead: Option<(usize, usize)>| {
+            let file = File::open(path).unwrap();
+            let len = file.metadata().unwrap().len();
+            let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+            analyzer.begin_capture(0);
+            let mut warnings = Vec::new();
+            let mut flows = Vec::new();
+            let mut on_flow = |flow: Box<FlowReport>| {
+                flows.push(*flow);
+                Ok(())
+            };
+            let mut error = None;
+            let mut feed = AnalyzerFeed {
+                analyzer: &mut analyzer,
+                secrets_warnings: &mut warnings,
+                sink: Sink {
+                    on_flow: &mut on_flow,
+                    error: &mut error,
+                },
+            };
+            let reading = Reading {
+                index: 0,
+                limit: None,
+                filter: None,
+                digest: true,
+                consumer: &mut feed,
+                progress: &mut |_| {},
+            };
+            let (summary, _, digest, _) = match ahead {
+                Some((buffer, head_room)) => {
+                    read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
+                }
+                None => read_blocks(&file, len, block_buffer_size(len), reading),
+            };
+            let summary = summary.unwrap();
+            let name = path.to_string_lossy();
+            let capture = analyzer.end_capture(&name, &summary);
+            let mut report = analyzer.into_report(vec![capture]);
+            flows.append(&mut report.flows);
+            report.flows = flows;
+            (serde_json::to_string(&report).unwrap(), digest, warnings)
+        };
+        for path in &paths {
+            let expected = report(path, None);
+            for ahead in [(4096, 2048), (64 << 10, read_ahead::HEAD_ROOM)] {
+                assert!(
+                    report(path, Some(ahead)) == expected,
+                    "{} {ahead:?}",
+                    path.display()
+                );
+            }
+        }
+        assert!(paths.len() > 100, "{} fixtures", paths.len());
     }
 
     #[test]

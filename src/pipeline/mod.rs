@@ -366,8 +366,14 @@ impl Analyzer {
 
     /// One frame.
     pub fn frame(&mut self, frame: &Frame<'_>) {
+        self.decoded_frame(frame, decode::decode_frame(frame));
+    }
+
+    /// [`Analyzer::frame`] for a frame decoded already (on a reading thread): `decoded` is
+    /// [`decode::decode_frame`]'s outcome for `frame`.
+    pub fn decoded_frame(&mut self, frame: &Frame<'_>, decoded: Decoded<'_>) {
         self.now = frame.timestamp;
-        match decode::decode_frame(frame) {
+        match decoded {
             Decoded::Tcp(segment) => {
                 self.decode.tcp += 1;
                 if frame.is_truncated() && segment.payload.len() < segment.payload_len as usize {

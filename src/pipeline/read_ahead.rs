@@ -1,16 +1,21 @@
-//! Reading a regular file on its own thread while the frames already read are analysed: the
-//! kernel's copy of the page cache into the buffers (about a third of the time on a capture of
-//! large segments) overlaps the parsing and the flow table instead of adding to them.
+//! Reading a regular file on a thread of its own: that thread reads the file, parses its blocks
+//! and decodes each frame's headers ([`crate::decode::decode_frame`]) while the calling thread
+//! analyses the frames read before. The kernel's copy of the page cache, the container's
+//! records and the link, IP and TCP/UDP headers (about half the work on a capture of small
+//! packets) overlap the flow table instead of adding to it.
 //!
-//! The reader fills buffers after a head room and hands them over in order; the parser copies
-//! the block the previous buffer's end cut into that head room, so a block is contiguous
-//! without moving the buffer's data. A block larger than the head room (a pcapng block of
-//! megabytes, or a length that lies) is gathered in a buffer of its own, up to
-//! [`capture::MAX_BLOCK_BYTES`]. Frames, summary, digest and errors are those of the
-//! single-threaded reader.
+//! The reader fills buffers after a head room and parses each in place; the block its end cut
+//! is copied into the next buffer's head room, so every block is contiguous without moving the
+//! buffer's data. A block larger than the head room (a pcapng block of megabytes, or a length
+//! that lies) is gathered in a buffer of its own, up to [`capture::MAX_BLOCK_BYTES`]. Each
+//! buffer goes to the calling thread with its events ([`Item`]), their bytes as [`Span`]s of
+//! it, and comes back to be filled again. Frames, decodings, summary, digest and errors are
+//! those of the single-threaded reader; so is where reading stops (the `-c` limit, a corrupt
+//! block, or a consumer that needs nothing more).
 
 use super::files::{EventConsumer, PROGRESS_EVERY, Progress, ReadOutcome, Reading, hex_digest};
-use crate::capture::{self, CaptureError, CaptureEvent};
+use crate::capture::{self, CaptureError, CaptureEvent, Frame, LinkType, Timestamp};
+use crate::decode::{self, DecodedSpans, Span};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, Read};
@@ -20,20 +25,70 @@ use std::sync::mpsc;
 /// snaplen (256 KiB) and its header.
 pub const HEAD_ROOM: usize = (256 << 10) + 64;
 
-/// Buffers in use at once: one parsed, one filled, one waiting.
+/// Buffers in use at once: one analysed, one parsed, one waiting.
 const BUFFERS: usize = 3;
 
-/// A buffer the reader filled: data at `head_room..end`.
-struct Filled {
-    buffer: Vec<u8>,
-    end: usize,
-    eof: bool,
-    error: Option<io::Error>,
+/// A frame, its bytes as a span of its batch's buffer.
+#[derive(Debug, Clone, Copy)]
+struct FrameSpan {
+    number: u64,
+    timestamp: Timestamp,
+    link_type: LinkType,
+    data: Span,
+    original_len: u32,
 }
 
-/// Reads `file` (`len` bytes) in buffers of `buffer_size` bytes on a reader thread, with
-/// `head_room` bytes before each buffer's data, and parses it as [`super::files`]'s block
-/// reader does.
+impl FrameSpan {
+    fn of(frame: &Frame<'_>, base: &[u8]) -> Option<FrameSpan> {
+        Some(FrameSpan {
+            number: frame.number,
+            timestamp: frame.timestamp,
+            link_type: frame.link_type,
+            data: Span::of(base, frame.data)?,
+            original_len: frame.original_len,
+        })
+    }
+
+    fn resolve(self, base: &[u8]) -> Option<Frame<'_>> {
+        Some(Frame {
+            number: self.number,
+            timestamp: self.timestamp,
+            link_type: self.link_type,
+            data: self.data.of_base(base)?,
+            original_len: self.original_len,
+        })
+    }
+}
+
+/// One event of a batch, in the order the capture gave them.
+#[derive(Debug, Clone)]
+enum Item {
+    /// A frame, decoded when the consumer wants it decoded.
+    Frame(FrameSpan, Option<DecodedSpans>),
+    /// A frame the capture filter dropped.
+    Dropped(FrameSpan),
+    /// A pcapng Decryption Secrets Block.
+    Secrets { secrets_type: u32, data: Span },
+    /// Reading got to the frame at `offset` in the file (every [`PROGRESS_EVERY`] frames).
+    Progress { offset: u64 },
+}
+
+/// Bytes read and the events parsed from them.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    items: Vec<Item>,
+}
+
+/// What the reading thread gives when it stops.
+struct Stopped {
+    summary: Result<capture::CaptureSummary, CaptureError>,
+    digest: Option<Sha256>,
+}
+
+/// Reads, parses and decodes `file` (`len` bytes) on a reader thread in buffers of
+/// `buffer_size` bytes, with `head_room` bytes before each buffer's data, and hands its events
+/// to `reading`'s consumer on this thread, as [`super::files`]'s block reader does.
 pub(super) fn read_blocks_ahead(
     file: &File,
     len: u64,
@@ -49,194 +104,316 @@ pub(super) fn read_blocks_ahead(
         consumer,
         progress,
     } = reading;
-    std::thread::scope(|scope| {
-        let (filled_tx, filled_rx) = mpsc::sync_channel::<Filled>(BUFFERS - 1);
-        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+    let decode = consumer.wants_decoded();
+    let stopped = std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BUFFERS - 1);
+        let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
         let reader = scope.spawn(move || {
-            fill_buffers(file, buffer_size, head_room, digest, &filled_tx, &empty_rx)
+            let parser = capture::SliceParser::with_limit(limit).with_filter(filter);
+            let mut reader = Reader {
+                input: file,
+                buffer_size,
+                head_room,
+                hasher: digest.then(Sha256::new),
+                parser,
+                decode,
+                made: 0,
+                spare: None,
+                offset: 0,
+                frames: 0,
+                full: full_tx,
+                empty: empty_rx,
+            };
+            let summary = reader.run();
+            reader.finish_digest();
+            Stopped {
+                summary: summary.map(|()| reader.parser.finish()),
+                digest: reader.hasher,
+            }
         });
-        let parsed = parse_buffers(
-            &filled_rx,
-            &empty_tx,
-            head_room,
-            limit,
-            filter,
-            &mut |offset, frames, consumer_flows| {
-                if frames % PROGRESS_EVERY == 0 {
-                    progress(Progress {
-                        capture: index,
-                        bytes: offset,
-                        total: Some(len),
-                        flows: consumer_flows,
-                    });
-                }
-            },
-            consumer,
-        );
-        // The reader stops at its next hand-over (reading on to the end for the digest).
-        drop(filled_rx);
-        drop(empty_tx);
-        let hasher = reader.join().unwrap_or(None);
-        let digest = hasher.map(hex_digest);
-        match parsed {
-            Ok(summary) => (Ok(summary), Some(len), digest, None),
-            Err(e) => (Err(e), Some(len), None, None),
+        for mut batch in &full_rx {
+            let go_on = consume(&mut batch, consumer, &mut |offset, flows| {
+                progress(Progress {
+                    capture: index,
+                    bytes: offset,
+                    total: Some(len),
+                    flows,
+                });
+            });
+            if !go_on {
+                break;
+            }
+            let _ = empty_tx.send(batch);
         }
-    })
+        // The reader stops at its next hand-over (reading on to the end for the digest).
+        drop(full_rx);
+        drop(empty_tx);
+        reader.join()
+    });
+    match stopped {
+        Ok(Stopped { summary, digest }) => {
+            let digest = digest.map(hex_digest);
+            match summary {
+                Ok(summary) => (Ok(summary), Some(len), digest, None),
+                Err(e) => (Err(e), Some(len), None, None),
+            }
+        }
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
-/// The reader thread: fills buffers until the end of the file or until the parser hangs up,
-/// hashing every byte when `digest` is set (to the end of the file, even after the parser
-/// stopped).
-fn fill_buffers(
-    mut input: &File,
+/// Hands a batch's events to `consumer`, emptying its list, and its progress items to
+/// `on_progress(offset, flows)`; false once the consumer needs nothing more.
+fn consume(
+    batch: &mut Batch,
+    consumer: &mut dyn EventConsumer,
+    on_progress: &mut dyn FnMut(u64, usize),
+) -> bool {
+    let Batch { bytes, items } = batch;
+    let base = &bytes[..];
+    for item in items.drain(..) {
+        match item {
+            Item::Frame(span, decoded) => {
+                let Some(frame) = span.resolve(base) else {
+                    continue;
+                };
+                match decoded.and_then(|d| d.resolve(base)) {
+                    Some(decoded) => consumer.decoded_frame(&frame, decoded),
+                    None => consumer.event(CaptureEvent::Frame(frame)),
+                }
+            }
+            Item::Dropped(span) => {
+                if let Some(frame) = span.resolve(base) {
+                    consumer.event(CaptureEvent::Dropped(frame));
+                }
+            }
+            Item::Secrets { secrets_type, data } => {
+                if let Some(data) = data.of_base(base) {
+                    consumer.event(CaptureEvent::Secrets { secrets_type, data });
+                }
+            }
+            Item::Progress { offset } => on_progress(offset, consumer.flows()),
+        }
+        if consumer.stopped() {
+            return false;
+        }
+    }
+    true
+}
+
+/// The reading thread's state.
+struct Reader<'f> {
+    input: &'f File,
     buffer_size: usize,
     head_room: usize,
-    digest: bool,
-    filled: &mpsc::SyncSender<Filled>,
-    empty: &mpsc::Receiver<Vec<u8>>,
-) -> Option<Sha256> {
-    let mut hasher = digest.then(Sha256::new);
-    let mut made = 0;
-    loop {
-        let mut buffer = match empty.try_recv() {
-            Ok(b) => b,
-            Err(_) if made < BUFFERS => {
-                made += 1;
-                vec![0u8; head_room + buffer_size]
+    hasher: Option<Sha256>,
+    parser: capture::SliceParser,
+    /// Decode each frame for the consumer.
+    decode: bool,
+    /// Buffers made so far (at most [`BUFFERS`]).
+    made: usize,
+    /// A buffer that came back unused.
+    spare: Option<Batch>,
+    /// Offset in the file of the next byte to parse.
+    offset: u64,
+    /// Frames parsed.
+    frames: u64,
+    full: mpsc::SyncSender<Batch>,
+    empty: mpsc::Receiver<Batch>,
+}
+
+/// Why the reading thread stopped before the end of the file.
+enum Halt {
+    /// The consumer needs nothing more.
+    HungUp,
+    /// Reading or parsing failed.
+    Failed(CaptureError),
+}
+
+impl From<CaptureError> for Halt {
+    fn from(e: CaptureError) -> Halt {
+        Halt::Failed(e)
+    }
+}
+
+impl Reader<'_> {
+    /// Reads and parses to the end, a parse error, the limit, or until the consumer hangs up.
+    fn run(&mut self) -> Result<(), CaptureError> {
+        match self.read_all() {
+            Ok(()) | Err(Halt::HungUp) => Ok(()),
+            Err(Halt::Failed(e)) => Err(e),
+        }
+    }
+
+    fn read_all(&mut self) -> Result<(), Halt> {
+        // The bytes of a block cut by a buffer's end, copied out of it.
+        let mut carry: Vec<u8> = Vec::new();
+        while !self.parser.is_finished() {
+            let mut batch = self.next_batch()?;
+            let (end, eof) = self.fill(&mut batch.bytes)?;
+            if carry.len() <= self.head_room {
+                // In place: the cut block before the buffer's data.
+                let start = self.head_room - carry.len();
+                batch.bytes[start..self.head_room].copy_from_slice(&carry);
+                carry.clear();
+                let consumed = self.parse(&mut batch, start..end, eof)?;
+                carry.extend_from_slice(&batch.bytes[start + consumed..end]);
+                self.full.send(batch).map_err(|_| Halt::HungUp)?;
+            } else {
+                // A block larger than the head room: gathered in `carry`, and parsed there once
+                // whole, as long as it is not over the largest block accepted.
+                carry.extend_from_slice(&batch.bytes[self.head_room..end]);
+                self.spare = Some(batch);
+                self.parse_carried(&mut carry, eof)?;
             }
-            Err(_) => match empty.recv() {
-                Ok(b) => b,
-                Err(_) => break,
-            },
-        };
-        let mut end = head_room;
+            if eof {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// An empty buffer: the spare, a new one while fewer than [`BUFFERS`] exist, else one the
+    /// consumer gave back.
+    fn next_batch(&mut self) -> Result<Batch, Halt> {
+        if let Some(batch) = self.spare.take() {
+            return Ok(batch);
+        }
+        let size = self.head_room + self.buffer_size;
+        loop {
+            let batch = match self.empty.try_recv() {
+                Ok(batch) => batch,
+                Err(_) if self.made < BUFFERS => {
+                    self.made += 1;
+                    Batch {
+                        bytes: vec![0u8; size],
+                        items: Vec::new(),
+                    }
+                }
+                Err(_) => self.empty.recv().map_err(|_| Halt::HungUp)?,
+            };
+            // A batch of gathered blocks (see `parse_carried`) is not a buffer.
+            if batch.bytes.len() == size {
+                return Ok(batch);
+            }
+        }
+    }
+
+    /// Fills `bytes` after its head room: the end of the data, and whether the file ended.
+    fn fill(&mut self, bytes: &mut [u8]) -> Result<(usize, bool), CaptureError> {
+        let mut end = self.head_room;
         let mut eof = false;
-        let mut error = None;
-        while end < buffer.len() {
-            match input.read(&mut buffer[end..]) {
+        while end < bytes.len() {
+            match self.input.read(&mut bytes[end..]) {
                 Ok(0) => {
                     eof = true;
                     break;
                 }
                 Ok(n) => end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
+                Err(e) => return Err(CaptureError::Io(e)),
             }
         }
-        if let Some(h) = &mut hasher {
-            h.update(&buffer[head_room..end]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&bytes[self.head_room..end]);
         }
-        let last = eof || error.is_some();
-        if filled
-            .send(Filled {
-                buffer,
-                end,
-                eof,
-                error,
-            })
-            .is_err()
-        {
-            break;
-        }
-        if last {
-            return hasher;
+        Ok((end, eof))
+    }
+
+    /// Parses the complete blocks of `batch.bytes[range]` into `batch.items`: the bytes they
+    /// took.
+    fn parse(
+        &mut self,
+        batch: &mut Batch,
+        range: std::ops::Range<usize>,
+        last: bool,
+    ) -> Result<usize, CaptureError> {
+        let Batch { bytes, items } = batch;
+        let base = &bytes[..];
+        let data = &base[range];
+        let start = self.offset;
+        let first = data.as_ptr() as usize;
+        let decode = self.decode;
+        let frames = &mut self.frames;
+        let consumed = self.parser.feed(data, last, &mut |event| {
+            items.extend(item_of(event, base, decode, frames, |at| {
+                start + (at as usize).saturating_sub(first) as u64
+            }));
+        })?;
+        self.offset += consumed as u64;
+        Ok(consumed)
+    }
+
+    /// Parses the blocks gathered in `carry` (one larger than the head room first) and sends
+    /// their events with a copy of their bytes; what is left stays in `carry`.
+    fn parse_carried(&mut self, carry: &mut Vec<u8>, eof: bool) -> Result<(), Halt> {
+        loop {
+            let n = carry.len().min(capture::MAX_BLOCK_BYTES);
+            let last = eof && n == carry.len();
+            let mut batch = Batch {
+                bytes: std::mem::take(carry),
+                items: Vec::new(),
+            };
+            let parsed = self.parse(&mut batch, 0..n, last);
+            *carry = std::mem::take(&mut batch.bytes);
+            let consumed = parsed?;
+            if !batch.items.is_empty() {
+                // The events point into the gathered bytes, which stay here for the blocks
+                // after them: they travel with a copy.
+                batch.bytes = carry[..consumed].to_vec();
+                self.full.send(batch).map_err(|_| Halt::HungUp)?;
+            }
+            carry.drain(..consumed);
+            if self.parser.is_finished() {
+                return Ok(());
+            }
+            if consumed == 0 {
+                if carry.len() >= capture::MAX_BLOCK_BYTES {
+                    self.parser.oversized_block();
+                }
+                return Ok(());
+            }
         }
     }
-    // The parser stopped early: the digest still covers the whole file.
-    if let Some(h) = &mut hasher {
-        let mut sink = super::files::HashWriter(h);
-        let _ = io::copy(&mut input, &mut sink);
+
+    /// After the parser stopped early, hashes the rest of the file for the digest.
+    fn finish_digest(&mut self) {
+        if let Some(h) = &mut self.hasher {
+            let mut sink = super::files::HashWriter(h);
+            let _ = io::copy(&mut self.input, &mut sink);
+        }
     }
-    hasher
 }
 
-/// The parsing side: takes the buffers in order, parses their complete blocks in place and
-/// hands the events to `consumer`; `on_frame(offset, frames, flows)` after each frame.
-fn parse_buffers(
-    filled: &mpsc::Receiver<Filled>,
-    empty: &mpsc::Sender<Vec<u8>>,
-    head_room: usize,
-    limit: Option<u64>,
-    filter: Option<capture::filter::FrameFilter>,
-    on_frame: &mut dyn FnMut(u64, u64, usize),
-    consumer: &mut dyn EventConsumer,
-) -> Result<capture::CaptureSummary, CaptureError> {
-    let mut parser = capture::SliceParser::with_limit(limit).with_filter(filter);
-    // The bytes of a block cut by a buffer's end, copied out of it.
-    let mut carry: Vec<u8> = Vec::new();
-    let mut offset: u64 = 0;
-    let mut frames: u64 = 0;
-    // Parses the complete blocks at the start of `data`, at `offset` in the file: the bytes
-    // they took, and whether the consumer stopped.
-    let mut feed = |parser: &mut capture::SliceParser,
-                    data: &[u8],
-                    last: bool,
-                    offset: u64|
-     -> Result<(usize, bool), CaptureError> {
-        let base = data.as_ptr() as usize;
-        let consumed = parser.feed(data, last, &mut |event| {
-            if let CaptureEvent::Frame(frame) = &event {
-                frames += 1;
-                let at = (frame.data.as_ptr() as usize).saturating_sub(base) as u64;
-                on_frame(offset + at, frames, consumer.flows());
+/// The item of `event`, its bytes as spans of `base`, and a progress item before every
+/// [`PROGRESS_EVERY`]th frame; `offset_of` gives the file offset of a frame's bytes.
+fn item_of(
+    event: CaptureEvent<'_>,
+    base: &[u8],
+    decode: bool,
+    frames: &mut u64,
+    offset_of: impl Fn(*const u8) -> u64,
+) -> impl Iterator<Item = Item> {
+    let mut progress = None;
+    let item = match event {
+        CaptureEvent::Frame(frame) => {
+            *frames += 1;
+            if *frames % PROGRESS_EVERY == 0 {
+                progress = Some(Item::Progress {
+                    offset: offset_of(frame.data.as_ptr()),
+                });
             }
-            consumer.event(event);
-        })?;
-        Ok((consumed, consumer.stopped()))
+            FrameSpan::of(&frame, base).map(|span| {
+                let decoded = decode
+                    .then(|| DecodedSpans::of(decode::decode_frame(&frame), base))
+                    .flatten();
+                Item::Frame(span, decoded)
+            })
+        }
+        CaptureEvent::Dropped(frame) => FrameSpan::of(&frame, base).map(Item::Dropped),
+        CaptureEvent::Secrets { secrets_type, data } => {
+            Span::of(base, data).map(|data| Item::Secrets { secrets_type, data })
+        }
     };
-    let mut stopped;
-    while !parser.is_finished() {
-        let Ok(Filled {
-            mut buffer,
-            end,
-            eof,
-            error,
-        }) = filled.recv()
-        else {
-            break;
-        };
-        if let Some(e) = error {
-            return Err(CaptureError::Io(e));
-        }
-        if carry.len() <= head_room {
-            // In place: the cut block before the buffer's data.
-            let start = head_room - carry.len();
-            buffer[start..head_room].copy_from_slice(&carry);
-            carry.clear();
-            let consumed;
-            (consumed, stopped) = feed(&mut parser, &buffer[start..end], eof, offset)?;
-            offset += consumed as u64;
-            carry.extend_from_slice(&buffer[start + consumed..end]);
-        } else {
-            // A block larger than the head room: gathered in `carry`, and parsed there once
-            // whole, as long as it is not over the largest block accepted.
-            carry.extend_from_slice(&buffer[head_room..end]);
-            loop {
-                let n = carry.len().min(capture::MAX_BLOCK_BYTES);
-                let last = eof && n == carry.len();
-                let consumed;
-                (consumed, stopped) = feed(&mut parser, &carry[..n], last, offset)?;
-                offset += consumed as u64;
-                carry.drain(..consumed);
-                if parser.is_finished() || stopped {
-                    break;
-                }
-                if consumed == 0 {
-                    if carry.len() >= capture::MAX_BLOCK_BYTES {
-                        parser.oversized_block();
-                    }
-                    break;
-                }
-            }
-        }
-        let _ = empty.send(buffer);
-        if stopped || eof {
-            break;
-        }
-    }
-    Ok(parser.finish())
+    progress.into_iter().chain(item)
 }
