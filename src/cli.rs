@@ -473,6 +473,13 @@ pub struct AnalyzeArgs {
     /// are left out. The capture's warnings and each affected flow say so.
     #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
     pub memory: usize,
+    /// Threads for one capture file: 1 reads and analyses on one thread; 2 (or more) reads,
+    /// parses and decodes the file on a second thread while the first analyses. Default: a
+    /// second thread for files of 8 MiB and more when the machine has more than one core.
+    /// More than two are not used yet. The report is the same whatever the number; --merge
+    /// reads each file on a thread of its own anyway.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     /// Embed the handshake secrets of the extracted flows (from --keylog) in the pcapng, so
     /// Wireshark shows EncryptedExtensions; application data stays undecryptable. Refused with
     /// --redact: the secrets decrypt the TLS 1.3 server's original certificate (names,
@@ -705,6 +712,8 @@ pub struct Config {
     pub extract: Option<(PathBuf, Vec<u64>, bool)>,
     /// Memory budget for flow state in bytes.
     pub memory: usize,
+    /// Threads for one capture file (`--threads`; `None`: chosen by file size and cores).
+    pub threads: Option<u16>,
     /// Packets to read at most (`-c`), over all the captures (with a filter: packets passed).
     pub count: Option<u64>,
     /// Read the captures as one, merged by timestamp (`--merge`).
@@ -844,6 +853,7 @@ impl Config {
             merge: args.merge,
             bpf,
             memory: args.memory,
+            threads: args.threads,
             extract: args
                 .extract
                 .map(|path| (path, args.flows, args.include_keys)),

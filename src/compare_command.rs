@@ -31,6 +31,7 @@ pub fn compare(config: CompareConfig) -> ExitCode {
         count: None,
         merge: false,
         filter: None,
+        threads: alpnscope::pipeline::files::Threads::Auto,
     };
     let options = CompareOptions {
         a: read(&config.keylogs_a),

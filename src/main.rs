@@ -9,6 +9,7 @@ mod live_command;
 
 use alpnscope::capture::CaptureError;
 use alpnscope::pipeline::AnalyzerOptions;
+use alpnscope::pipeline::files::Threads;
 use alpnscope::{AnalyzeError, AnalyzeOptions, Progress, report};
 use clap::Parser;
 use std::io::{self, IsTerminal, Write};
@@ -351,6 +352,9 @@ fn read_captures(
         count: config.count,
         merge: config.merge,
         filter: bpf,
+        threads: config
+            .threads
+            .map_or(Threads::Auto, |n| Threads::from_count(usize::from(n))),
     };
     // A redacted run names no file, not even on stderr.
     let names = config

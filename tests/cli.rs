@@ -689,3 +689,45 @@ fn directories_are_searched_and_a_bad_file_is_named() {
         )
     );
 }
+
+/// `--threads 2` reads, parses and decodes every capture on a second thread: the report, the
+/// warnings and the exit status are those of `--threads 1`, for every fixture. `--threads 0`
+/// is refused.
+#[test]
+fn threads_never_change_the_report() {
+    let dir = project_path("fixtures");
+    let mut captures: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    captures.sort();
+    assert!(captures.len() > 100, "{} fixtures", captures.len());
+    for capture in &captures {
+        let capture = capture.to_str().unwrap();
+        let mut outputs = Vec::new();
+        for threads in ["1", "2"] {
+            let out = run(&[
+                "analyze",
+                capture,
+                "--all",
+                "--format",
+                "json",
+                "--threads",
+                threads,
+            ]);
+            let mut report: Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+            report["tool"]["command_line"] = Value::Null;
+            outputs.push((report, stderr(&out), out.status.code()));
+        }
+        assert!(outputs[0] == outputs[1], "{capture}");
+    }
+    let out = run(&[
+        "analyze",
+        &fixture("tls12-h2-agreed.pcap"),
+        "--threads",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--threads"), "{}", stderr(&out));
+}

@@ -158,6 +158,12 @@ pub fn analyze_file(
         count: None,
         merge: false,
         filter: None,
+        // Half the inputs through the reading thread (parsed and decoded beside the analysis).
+        threads: if data.len() % 2 == 0 {
+            files::Threads::Two
+        } else {
+            files::Threads::One
+        },
     };
     let mut flows = Vec::new();
     let rest = files::analyze_files_streaming(&paths, &options, &mut |_| {}, &mut |flow| {

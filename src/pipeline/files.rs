@@ -103,6 +103,39 @@ pub struct AnalyzeOptions {
     /// Capture filter (tcpdump syntax) applied to every frame before the flow table sees it;
     /// `count` then counts the frames it passes, as tcpdump's `-c` does.
     pub filter: Option<capture::filter::Filter>,
+    /// Whether a capture file is read, parsed and decoded on a thread of its own
+    /// (`--threads`; a merge reads each file on a thread of its own anyway).
+    pub threads: Threads,
+}
+
+/// How many threads read one capture file ([`read_ahead`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Threads {
+    /// A reading thread for regular files of 8 MiB and more, when the machine has more than
+    /// one core; smaller files are read faster than a thread starts.
+    #[default]
+    Auto,
+    /// Everything on the calling thread (`--threads 1`).
+    One,
+    /// A reading thread for every regular file (`--threads 2` and more).
+    Two,
+}
+
+impl Threads {
+    /// The choice for `--threads n`: one thread, or a reading thread beside the analysis (more
+    /// threads are not used).
+    pub fn from_count(n: usize) -> Threads {
+        if n <= 1 { Threads::One } else { Threads::Two }
+    }
+
+    /// True when a regular file of `len` bytes is read on a thread of its own.
+    fn read_ahead(self, len: u64) -> bool {
+        match self {
+            Threads::Auto => len >= READ_AHEAD_FROM && several_cores(),
+            Threads::One => false,
+            Threads::Two => true,
+        }
+    }
 }
 
 /// pcapng Decryption Secrets Block type of a TLS key log (`TLSK`).
@@ -253,6 +286,7 @@ fn analyze(
                 .as_ref()
                 .map(capture::filter::Filter::matcher),
             digest: options.digest,
+            threads: options.threads,
             consumer: &mut feed,
             progress,
         };
@@ -522,6 +556,8 @@ pub(super) struct Reading<'a> {
     pub(super) filter: Option<capture::filter::FrameFilter>,
     /// Compute the file's SHA-256.
     pub(super) digest: bool,
+    /// Whether a reading thread reads the file.
+    pub(super) threads: Threads,
     /// Takes the events.
     pub(super) consumer: &'a mut dyn EventConsumer,
     /// Told how far reading got.
@@ -604,6 +640,7 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
         limit,
         filter,
         digest,
+        threads: _,
         consumer,
         progress,
     } = reading;
@@ -770,7 +807,7 @@ fn read_file(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeErr
     let len = metadata.len();
     Ok(
         if metadata.is_file() && len > 0 && !is_compressed(&file).map_err(open_error)? {
-            if len >= READ_AHEAD_FROM && several_cores() {
+            if reading.threads.read_ahead(len) {
                 read_ahead::read_blocks_ahead(
                     &file,
                     len,
@@ -829,6 +866,7 @@ fn read_stream(
         limit,
         filter,
         digest,
+        threads: _,
         consumer,
         progress,
     } = reading;
@@ -910,6 +948,7 @@ mod tests {
                 limit: None,
                 filter: None,
                 digest: true,
+                threads: Threads::Auto,
                 consumer: &mut feed,
                 progress: &mut |_| {},
             };
@@ -979,6 +1018,7 @@ mod tests {
                     limit: None,
                     filter: None,
                     digest: true,
+                    threads: Threads::Auto,
                     consumer: &mut feed,
                     progress: &mut |_| {},
                 };
@@ -1060,6 +1100,7 @@ mod tests {
                 limit: None,
                 filter: None,
                 digest: true,
+                threads: Threads::Auto,
                 consumer: &mut feed,
                 progress: &mut |_| {},
             };

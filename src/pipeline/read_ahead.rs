@@ -101,6 +101,7 @@ pub(super) fn read_blocks_ahead(
         limit,
         filter,
         digest,
+        threads: _,
         consumer,
         progress,
     } = reading;

@@ -329,6 +329,7 @@ fn read_one(
         limit: None,
         filter: None,
         digest,
+        threads: super::files::Threads::Auto,
         consumer: sender,
         progress: &mut progress,
     };
