@@ -41,6 +41,7 @@ pub mod decode;
 pub mod dns;
 pub mod extract;
 pub mod flow;
+pub mod hex;
 pub mod pipeline;
 pub mod quic;
 pub mod report;

@@ -369,7 +369,7 @@ fn handshake_secrets(chosen: &[&FlowReport], keylog: &KeyLog) -> (String, usize)
             ("SERVER_HANDSHAKE_TRAFFIC_SECRET", &secrets.server),
         ] {
             if let Some(secret) = secret {
-                let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+                let hex = crate::hex::encode(secret);
                 lines.push_str(&format!("{label} {} {hex}\n", ch.random));
             }
         }

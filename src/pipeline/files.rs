@@ -574,11 +574,7 @@ pub(super) type ReadOutcome = (
 );
 
 pub(super) fn hex_digest(hasher: Sha256) -> String {
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(&hasher.finalize())
 }
 
 /// Passes one capture event to the analyzer, and the reports it finished to the sink.

@@ -208,7 +208,7 @@ fn frame_time(facts: &FlowFacts, frame: u64) -> Option<crate::capture::Timestamp
 fn client_hello_report(facts: &FlowFacts, h: &ClientHello, frames: &[u64]) -> ClientHelloReport {
     ClientHelloReport {
         frames: frames.to_vec(),
-        random: h.random.iter().map(|b| format!("{b:02x}")).collect(),
+        random: crate::hex::encode(&h.random),
         legacy_version: version_name(h.legacy_version),
         supported_versions: h
             .supported_versions

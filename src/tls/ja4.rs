@@ -125,31 +125,22 @@ fn alpn_code(first: Option<&[u8]>) -> String {
 }
 
 fn hex_list(values: &[u16]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(values.len() * 5);
     for (i, v) in values.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        for shift in [12, 8, 4, 0] {
-            out.push(char::from(HEX[usize::from((v >> shift) & 0xf)]));
-        }
+        crate::hex::push(&mut out, &v.to_be_bytes());
     }
     out
 }
 
 fn truncated_hash(input: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     if input.is_empty() {
         return "000000000000".into();
     }
     let digest = Sha256::digest(input.as_bytes());
-    let mut out = String::with_capacity(12);
-    for b in digest.iter().take(6) {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    out
+    crate::hex::encode(&digest[..6])
 }
 
 #[cfg(test)]

@@ -82,12 +82,8 @@ pub(super) fn hidden_detail(
             "{version}: the server's choice among {choices} is in the encrypted EncryptedExtensions, and {failure} (the key-log entry for this ClientHello random does not open its records)"
         ),
         (KeyStatus::NoEntry, None) => {
-            let random: String = client_hello
-                .random
-                .iter()
-                .take(8)
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let random =
+                crate::hex::encode(&client_hello.random[..client_hello.random.len().min(8)]);
             format!(
                 "{version}: the server's choice among {choices} is encrypted, and the key log has no entry for this ClientHello random ({random}…): it holds other connections' keys; log the keys while reproducing this connection"
             )

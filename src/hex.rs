@@ -1,0 +1,35 @@
+//! Lower-case hexadecimal text of bytes (ClientHello randoms, digests, secrets), written from a
+//! table: one allocation per text instead of one `format!` per byte.
+
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// `bytes` as lower-case hex, two digits a byte.
+pub fn encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push(&mut out, bytes);
+    out
+}
+
+/// Appends `bytes` to `out` as lower-case hex, two digits a byte.
+pub fn push(out: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_as_format_does() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(encode(&bytes), expected);
+        assert_eq!(encode(&[]), "");
+        let mut out = String::from("x");
+        push(&mut out, &[0xab, 0x01]);
+        assert_eq!(out, "xab01");
+    }
+}
