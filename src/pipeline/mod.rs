@@ -32,6 +32,7 @@
 //! (feature `live`) reads an interface through libpcap.
 
 mod activity;
+mod batch;
 mod budget;
 mod correction;
 mod dns;

@@ -13,9 +13,9 @@
 //! those of the single-threaded reader; so is where reading stops (the `-c` limit, a corrupt
 //! block, or a consumer that needs nothing more).
 
-use super::files::{EventConsumer, PROGRESS_EVERY, Progress, ReadOutcome, Reading, hex_digest};
-use crate::capture::{self, CaptureError, CaptureEvent, Frame, LinkType, Timestamp};
-use crate::decode::{self, DecodedSpans, Span};
+use super::batch::{Batch, consume, item_of};
+use super::files::{Progress, ReadOutcome, Reading, hex_digest};
+use crate::capture::{self, CaptureError};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, Read};
@@ -27,58 +27,6 @@ pub const HEAD_ROOM: usize = (256 << 10) + 64;
 
 /// Buffers in use at once: one analysed, one parsed, one waiting.
 const BUFFERS: usize = 3;
-
-/// A frame, its bytes as a span of its batch's buffer.
-#[derive(Debug, Clone, Copy)]
-struct FrameSpan {
-    number: u64,
-    timestamp: Timestamp,
-    link_type: LinkType,
-    data: Span,
-    original_len: u32,
-}
-
-impl FrameSpan {
-    fn of(frame: &Frame<'_>, base: &[u8]) -> Option<FrameSpan> {
-        Some(FrameSpan {
-            number: frame.number,
-            timestamp: frame.timestamp,
-            link_type: frame.link_type,
-            data: Span::of(base, frame.data)?,
-            original_len: frame.original_len,
-        })
-    }
-
-    fn resolve(self, base: &[u8]) -> Option<Frame<'_>> {
-        Some(Frame {
-            number: self.number,
-            timestamp: self.timestamp,
-            link_type: self.link_type,
-            data: self.data.of_base(base)?,
-            original_len: self.original_len,
-        })
-    }
-}
-
-/// One event of a batch, in the order the capture gave them.
-#[derive(Debug, Clone)]
-enum Item {
-    /// A frame, decoded when the consumer wants it decoded.
-    Frame(FrameSpan, Option<DecodedSpans>),
-    /// A frame the capture filter dropped.
-    Dropped(FrameSpan),
-    /// A pcapng Decryption Secrets Block.
-    Secrets { secrets_type: u32, data: Span },
-    /// Reading got to the frame at `offset` in the file (every [`PROGRESS_EVERY`] frames).
-    Progress { offset: u64 },
-}
-
-/// Bytes read and the events parsed from them.
-#[derive(Debug, Default)]
-struct Batch {
-    bytes: Vec<u8>,
-    items: Vec<Item>,
-}
 
 /// What the reading thread gives when it stops.
 struct Stopped {
@@ -161,45 +109,6 @@ pub(super) fn read_blocks_ahead(
         }
         Err(panic) => std::panic::resume_unwind(panic),
     }
-}
-
-/// Hands a batch's events to `consumer`, emptying its list, and its progress items to
-/// `on_progress(offset, flows)`; false once the consumer needs nothing more.
-fn consume(
-    batch: &mut Batch,
-    consumer: &mut dyn EventConsumer,
-    on_progress: &mut dyn FnMut(u64, usize),
-) -> bool {
-    let Batch { bytes, items } = batch;
-    let base = &bytes[..];
-    for item in items.drain(..) {
-        match item {
-            Item::Frame(span, decoded) => {
-                let Some(frame) = span.resolve(base) else {
-                    continue;
-                };
-                match decoded.and_then(|d| d.resolve(base)) {
-                    Some(decoded) => consumer.decoded_frame(&frame, decoded),
-                    None => consumer.event(CaptureEvent::Frame(frame)),
-                }
-            }
-            Item::Dropped(span) => {
-                if let Some(frame) = span.resolve(base) {
-                    consumer.event(CaptureEvent::Dropped(frame));
-                }
-            }
-            Item::Secrets { secrets_type, data } => {
-                if let Some(data) = data.of_base(base) {
-                    consumer.event(CaptureEvent::Secrets { secrets_type, data });
-                }
-            }
-            Item::Progress { offset } => on_progress(offset, consumer.flows()),
-        }
-        if consumer.stopped() {
-            return false;
-        }
-    }
-    true
 }
 
 /// The reading thread's state.
@@ -384,37 +293,4 @@ impl Reader<'_> {
             let _ = io::copy(&mut self.input, &mut sink);
         }
     }
-}
-
-/// The item of `event`, its bytes as spans of `base`, and a progress item before every
-/// [`PROGRESS_EVERY`]th frame; `offset_of` gives the file offset of a frame's bytes.
-fn item_of(
-    event: CaptureEvent<'_>,
-    base: &[u8],
-    decode: bool,
-    frames: &mut u64,
-    offset_of: impl Fn(*const u8) -> u64,
-) -> impl Iterator<Item = Item> {
-    let mut progress = None;
-    let item = match event {
-        CaptureEvent::Frame(frame) => {
-            *frames += 1;
-            if *frames % PROGRESS_EVERY == 0 {
-                progress = Some(Item::Progress {
-                    offset: offset_of(frame.data.as_ptr()),
-                });
-            }
-            FrameSpan::of(&frame, base).map(|span| {
-                let decoded = decode
-                    .then(|| DecodedSpans::of(decode::decode_frame(&frame), base))
-                    .flatten();
-                Item::Frame(span, decoded)
-            })
-        }
-        CaptureEvent::Dropped(frame) => FrameSpan::of(&frame, base).map(Item::Dropped),
-        CaptureEvent::Secrets { secrets_type, data } => {
-            Span::of(base, data).map(|data| Item::Secrets { secrets_type, data })
-        }
-    };
-    progress.into_iter().chain(item)
 }
