@@ -450,12 +450,6 @@ impl Analyzer {
         if seg.payload.len() < seg.payload_len as usize {
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }
-        let mut context = Context {
-            keylog: &self.keylog,
-            tls_servers: &mut self.tls_servers,
-            await_keys: self.options.await_keys,
-            now: frame.timestamp,
-        };
         let slot = match self.flows.entry(key) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
@@ -491,19 +485,16 @@ impl Analyzer {
                 entry.insert(Slot::Open(Box::new(connection)))
             }
         };
-        let Some(connection) = slot.open(key, &mut context) else {
-            return;
+        let table = TableParts {
+            keylog: &self.keylog,
+            tls_servers: &mut self.tls_servers,
+            options: &self.options,
+            activity: &mut self.activity,
+            budget: &mut self.budget,
         };
-        let read = connection.segment(side, frame, seg, &mut context);
-        let stream_now = read
-            && self.options.stream
-            && matches!(connection.reported, Reported::No)
-            && connection.verdict_is_final(self.options.await_keys, frame.timestamp);
-        self.charge(key, frame.timestamp);
-        if stream_now {
-            self.stream_flow(key);
+        if let Some(stream_now) = segment_to_slot(slot, key, side, frame, seg, table) {
+            self.after_segment(key, stream_now);
         }
-        self.relieve();
     }
 
     /// A segment (not a SYN) of a connection the table holds, with one lookup of its key:
@@ -521,32 +512,26 @@ impl Analyzer {
         if seg.payload.len() < seg.payload_len as usize {
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }
-        let mut context = Context {
+        let table = TableParts {
             keylog: &self.keylog,
             tls_servers: &mut self.tls_servers,
-            await_keys: self.options.await_keys,
-            now: frame.timestamp,
+            options: &self.options,
+            activity: &mut self.activity,
+            budget: &mut self.budget,
         };
-        let Some(connection) = slot.open(key, &mut context) else {
-            return true;
-        };
-        let read = connection.segment(side, frame, seg, &mut context);
-        let stream_now = read
-            && self.options.stream
-            && matches!(connection.reported, Reported::No)
-            && connection.verdict_is_final(self.options.await_keys, frame.timestamp);
-        charge_slot(
-            &mut self.activity,
-            &mut self.budget,
-            key,
-            slot,
-            frame.timestamp,
-        );
+        if let Some(stream_now) = segment_to_slot(slot, key, side, frame, seg, table) {
+            self.after_segment(key, stream_now);
+        }
+        true
+    }
+
+    /// After a segment went to its connection: streams the flow when its verdict just became
+    /// final (live use), and sheds state when the budget is over.
+    fn after_segment(&mut self, key: FlowKey, stream_now: bool) {
         if stream_now {
             self.stream_flow(key);
         }
         self.relieve();
-        true
     }
 
     /// Indexes and charges a flow after a packet (or after shedding).
@@ -1153,6 +1138,44 @@ impl Analyzer {
             summary: self.output.summary.summary(self.non_tls_flows),
         }
     }
+}
+
+/// What a segment touches in the table besides its connection's entry (borrowed apart from the
+/// entry, which the caller holds).
+struct TableParts<'a> {
+    keylog: &'a KeyLog,
+    tls_servers: &'a mut HashSet<Endpoint>,
+    options: &'a AnalyzerOptions,
+    activity: &'a mut ActivityIndex,
+    budget: &'a mut MemoryBudget,
+}
+
+/// Hands a segment to the connection in `slot` (the table's entry for `key`; a SYN-only entry
+/// becomes a connection first), then indexes and charges it. `None` when the entry is no TCP
+/// connection (a QUIC one); else whether the flow's verdict became final with this segment, to
+/// be streamed (live use).
+fn segment_to_slot(
+    slot: &mut Slot,
+    key: FlowKey,
+    side: Side,
+    frame: &Frame<'_>,
+    seg: &Segment<'_>,
+    table: TableParts<'_>,
+) -> Option<bool> {
+    let mut context = Context {
+        keylog: table.keylog,
+        tls_servers: table.tls_servers,
+        await_keys: table.options.await_keys,
+        now: frame.timestamp,
+    };
+    let connection = slot.open(key, &mut context)?;
+    let read = connection.segment(side, frame, seg, &mut context);
+    let stream_now = read
+        && table.options.stream
+        && matches!(connection.reported, Reported::No)
+        && connection.verdict_is_final(table.options.await_keys, frame.timestamp);
+    charge_slot(table.activity, table.budget, key, slot, frame.timestamp);
+    Some(stream_now)
 }
 
 /// Indexes and charges the connection in `slot` (the table's entry for `key`) after a packet:
