@@ -47,4 +47,7 @@ pub mod quic;
 pub mod report;
 pub mod tls;
 
+#[cfg(test)]
+mod test_fixtures;
+
 pub use pipeline::files::{AnalyzeError, AnalyzeOptions, Progress, analyze_files};

@@ -131,18 +131,11 @@ mod tests {
     /// The frames of every fixture and of the shared corpus next to the repository (when it is
     /// there), as (link type, bytes, length on the wire).
     fn real_frames() -> Vec<(LinkType, Vec<u8>, u32)> {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let mut paths = Vec::new();
-        for dir in [
-            format!("{root}/fixtures"),
-            format!("{root}/../shared/corpus/ja4/captures"),
-        ] {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            paths.extend(entries.map(|e| e.unwrap().path()));
-        }
-        paths.sort();
+        let mut paths = crate::test_fixtures::captures();
+        paths.extend(crate::test_fixtures::captures_in(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/corpus/ja4/captures"
+        )));
         let mut frames = Vec::new();
         for path in paths {
             let Ok(data) = std::fs::read(&path) else {

@@ -133,16 +133,9 @@ mod tests {
     /// resolved there, decodes as it did in place.
     #[test]
     fn every_fixture_frame_resolves_as_decoded() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
         let mut frames = 0;
         let mut with_payload = 0;
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-            .collect();
-        paths.sort();
-        for path in paths {
+        for path in crate::test_fixtures::captures() {
             let data = std::fs::read(&path).unwrap();
             let _ = capture::read_capture_slice(&data, |event| {
                 let capture::CaptureEvent::Frame(frame) = event else {

@@ -921,43 +921,82 @@ mod tests {
         let len = std::fs::metadata(path).unwrap().len();
         let mut outcomes = Vec::new();
         for size in [64, 100, 1000, 4096, block_buffer_size(len), READ_BUFFER] {
-            let file = File::open(path).unwrap();
-            let mut analyzer = Analyzer::new(AnalyzerOptions::default());
-            analyzer.begin_capture(0);
-            let mut warnings = Vec::new();
-            let mut flows = Vec::new();
-            let mut on_flow = |flow: Box<FlowReport>| {
-                flows.push(flow.verdict.name());
-                Ok(())
-            };
-            let mut error = None;
-            let mut feed = AnalyzerFeed {
-                analyzer: &mut analyzer,
-                secrets_warnings: &mut warnings,
-                sink: Sink {
-                    on_flow: &mut on_flow,
-                    error: &mut error,
-                },
-            };
-            let reading = Reading {
-                index: 0,
-                limit: None,
-                filter: None,
-                digest: true,
-                threads: Threads::Auto,
-                consumer: &mut feed,
-                progress: &mut |_| {},
-            };
-            let (summary, _, sha, _) = read_blocks(&file, len, size, reading);
-            let summary = summary.unwrap();
-            assert!(summary.complete(), "buffer {size}");
-            let capture = analyzer.end_capture(path, &summary);
-            let report = analyzer.into_report(vec![capture]);
-            flows.extend(report.flows.iter().map(|f| f.verdict.name()));
-            outcomes.push((summary.packets, flows.join(","), sha));
+            let read = read_whole(Path::new(path), How::Blocks(size));
+            assert!(read.summary.complete(), "buffer {size}");
+            let flows: Vec<_> = read.report.flows.iter().map(|f| f.verdict.name()).collect();
+            outcomes.push((read.summary.packets, flows.join(","), read.digest));
         }
         assert!(outcomes.windows(2).all(|w| w[0] == w[1]), "{outcomes:?}");
         assert_eq!(outcomes[0].0, 33);
+    }
+
+    /// What [`read_whole`] gives.
+    struct WholeRead {
+        /// The report, every flow in it (streamed ones first, in the order they came).
+        report: Report,
+        summary: capture::CaptureSummary,
+        size: Option<u64>,
+        digest: Option<String>,
+        secrets_warnings: Vec<String>,
+    }
+
+    /// Which reader [`read_whole`] reads with.
+    #[derive(Debug, Clone, Copy)]
+    enum How {
+        /// The block reader with a buffer of this size.
+        Blocks(usize),
+        /// The read-ahead reader with this buffer size and head room.
+        Ahead(usize, usize),
+    }
+
+    /// Reads the capture at `path` with its digest as `how` says, and analyses it whole.
+    fn read_whole(path: &Path, how: How) -> WholeRead {
+        let file = File::open(path).unwrap();
+        let len = file.metadata().unwrap().len();
+        let mut analyzer = Analyzer::new(AnalyzerOptions::default());
+        analyzer.begin_capture(0);
+        let mut secrets_warnings = Vec::new();
+        let mut flows = Vec::new();
+        let mut on_flow = |flow: Box<FlowReport>| {
+            flows.push(*flow);
+            Ok(())
+        };
+        let mut error = None;
+        let mut feed = AnalyzerFeed {
+            analyzer: &mut analyzer,
+            secrets_warnings: &mut secrets_warnings,
+            sink: Sink {
+                on_flow: &mut on_flow,
+                error: &mut error,
+            },
+        };
+        let reading = Reading {
+            index: 0,
+            limit: None,
+            filter: None,
+            digest: true,
+            threads: Threads::Auto,
+            consumer: &mut feed,
+            progress: &mut |_| {},
+        };
+        let (summary, size, digest, _) = match how {
+            How::Ahead(buffer, head_room) => {
+                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
+            }
+            How::Blocks(buffer) => read_blocks(&file, len, buffer, reading),
+        };
+        let summary = summary.unwrap();
+        let capture = analyzer.end_capture(&path.to_string_lossy(), &summary);
+        let mut report = analyzer.into_report(vec![capture]);
+        flows.append(&mut report.flows);
+        report.flows = flows;
+        WholeRead {
+            report,
+            summary,
+            size,
+            digest,
+            secrets_warnings,
+        }
     }
 
     /// The read-ahead reader gives the block reader's frames, summary and digest, whatever cuts
@@ -985,64 +1024,24 @@ mod tests {
         ] {
             let name = &path;
             let len = std::fs::metadata(&path).unwrap().len();
-            let read = |ahead: Option<(usize, usize)>| {
-                let file = File::open(&path).unwrap();
-                let mut analyzer = Analyzer::new(AnalyzerOptions::default());
-                analyzer.begin_capture(0);
-                let mut warnings = Vec::new();
-                let mut flows = Vec::new();
-                let mut on_flow = |flow: Box<FlowReport>| {
-                    flows.push((
-                        flow.id,
-                        flow.verdict.name(),
-                        flow.first_frame,
-                        flow.last_frame,
-                    ));
-                    Ok(())
-                };
-                let mut error = None;
-                let mut feed = AnalyzerFeed {
-                    analyzer: &mut analyzer,
-                    secrets_warnings: &mut warnings,
-                    sink: Sink {
-                        on_flow: &mut on_flow,
-                        error: &mut error,
-                    },
-                };
-                let reading = Reading {
-                    index: 0,
-                    limit: None,
-                    filter: None,
-                    digest: true,
-                    threads: Threads::Auto,
-                    consumer: &mut feed,
-                    progress: &mut |_| {},
-                };
-                let (summary, size, sha, _) = match ahead {
-                    Some((buffer, head_room)) => {
-                        read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
-                    }
-                    None => read_blocks(&file, len, block_buffer_size(len), reading),
-                };
-                let summary = summary.unwrap();
-                let capture = analyzer.end_capture(&path, &summary);
-                let report = analyzer.into_report(vec![capture]);
-                flows.extend(
-                    report
-                        .flows
-                        .iter()
-                        .map(|f| (f.id, f.verdict.name(), f.first_frame, f.last_frame)),
-                );
+            let read = |how: How| {
+                let read = read_whole(Path::new(&path), how);
+                let flows: Vec<_> = read
+                    .report
+                    .flows
+                    .iter()
+                    .map(|f| (f.id, f.verdict.name(), f.first_frame, f.last_frame))
+                    .collect();
                 (
-                    summary.packets,
-                    summary.bytes,
-                    summary.warnings.clone(),
+                    read.summary.packets,
+                    read.summary.bytes,
+                    read.summary.warnings.clone(),
                     flows,
-                    size,
-                    sha,
+                    read.size,
+                    read.digest,
                 )
             };
-            let expected = read(None);
+            let expected = read(How::Blocks(block_buffer_size(len)));
             assert!(expected.0 > 0, "{name}");
             for (buffer, head_room) in [
                 (64, 64),
@@ -1051,7 +1050,7 @@ mod tests {
                 (1 << 20, read_ahead::HEAD_ROOM),
             ] {
                 assert_eq!(
-                    read(Some((buffer, head_room))),
+                    read(How::Ahead(buffer, head_room)),
                     expected,
                     "{name} {buffer} {head_room}"
                 );
@@ -1064,61 +1063,21 @@ mod tests {
     /// whether the file is read, parsed and decoded on a thread of its own or on this one.
     #[test]
     fn every_fixture_reports_the_same_read_ahead() {
-        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-        let mut paths: Vec<_> = std::fs::read_dir(fixtures)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-            .collect();
-        paths.sort();
-        let report = |path: &Path, ahead: Option<(usize, usize)>| {
-            let file = File::open(path).unwrap();
-            let len = file.metadata().unwrap().len();
-            let mut analyzer = Analyzer::new(AnalyzerOptions::default());
-            analyzer.begin_capture(0);
-            let mut warnings = Vec::new();
-            let mut flows = Vec::new();
-            let mut on_flow = |flow: Box<FlowReport>| {
-                flows.push(*flow);
-                Ok(())
-            };
-            let mut error = None;
-            let mut feed = AnalyzerFeed {
-                analyzer: &mut analyzer,
-                secrets_warnings: &mut warnings,
-                sink: Sink {
-                    on_flow: &mut on_flow,
-                    error: &mut error,
-                },
-            };
-            let reading = Reading {
-                index: 0,
-                limit: None,
-                filter: None,
-                digest: true,
-                threads: Threads::Auto,
-                consumer: &mut feed,
-                progress: &mut |_| {},
-            };
-            let (summary, _, digest, _) = match ahead {
-                Some((buffer, head_room)) => {
-                    read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
-                }
-                None => read_blocks(&file, len, block_buffer_size(len), reading),
-            };
-            let summary = summary.unwrap();
-            let name = path.to_string_lossy();
-            let capture = analyzer.end_capture(&name, &summary);
-            let mut report = analyzer.into_report(vec![capture]);
-            flows.append(&mut report.flows);
-            report.flows = flows;
-            (serde_json::to_string(&report).unwrap(), digest, warnings)
+        let paths = crate::test_fixtures::captures();
+        let report = |path: &Path, how: How| {
+            let read = read_whole(path, how);
+            let report = serde_json::to_string(&read.report).unwrap();
+            (report, read.digest, read.secrets_warnings)
         };
         for path in &paths {
-            let expected = report(path, None);
-            for ahead in [(4096, 2048), (64 << 10, read_ahead::HEAD_ROOM)] {
+            let len = std::fs::metadata(path).unwrap().len();
+            let expected = report(path, How::Blocks(block_buffer_size(len)));
+            for ahead in [
+                How::Ahead(4096, 2048),
+                How::Ahead(64 << 10, read_ahead::HEAD_ROOM),
+            ] {
                 assert!(
-                    report(path, Some(ahead)) == expected,
+                    report(path, ahead) == expected,
                     "{} {ahead:?}",
                     path.display()
                 );

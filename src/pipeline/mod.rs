@@ -450,55 +450,45 @@ impl Analyzer {
         if seg.payload.len() < seg.payload_len as usize {
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }
-        let slot = match self.flows.entry(key) {
-            Entry::Occupied(entry) => entry.into_mut(),
-            Entry::Vacant(entry) => {
-                let s = self.next_index;
-                self.next_index += 1;
-                let tcp_stream = self.next_tcp_stream;
-                self.next_tcp_stream += 1;
-                self.activity.quiet.insert((frame.timestamp, s), key);
-                self.output.opened(self.stream_base + s);
-                if let Some(opening) = Opening::of(s, tcp_stream, side, frame, seg) {
-                    // Only a SYN: kept compact until the connection's second packet.
-                    let slot = entry.insert(Slot::Opening(Box::new(opening)));
-                    self.budget.charge(
-                        key,
-                        s,
-                        slot.charge_mut(),
-                        Opening::footprint(),
-                        frame.timestamp,
-                    );
-                    self.relieve();
-                    return;
-                }
-                if !seg.flags.syn()
-                    && frame.timestamp >= self.previous_end
-                    && let Some(before) = self.previous_open.remove(&key)
-                {
-                    self.continued.0 += 1;
-                    self.continued
-                        .1
-                        .get_or_insert((before, self.stream_base + s));
-                }
-                let connection = TcpConnection::new(key, s, tcp_stream, frame, seg.flags.syn());
-                entry.insert(Slot::Open(Box::new(connection)))
+        if let Entry::Vacant(entry) = self.flows.entry(key) {
+            let s = self.next_index;
+            self.next_index += 1;
+            let tcp_stream = self.next_tcp_stream;
+            self.next_tcp_stream += 1;
+            self.activity.quiet.insert((frame.timestamp, s), key);
+            self.output.opened(self.stream_base + s);
+            if let Some(opening) = Opening::of(s, tcp_stream, side, frame, seg) {
+                // Only a SYN: kept compact until the connection's second packet.
+                let slot = entry.insert(Slot::Opening(Box::new(opening)));
+                self.budget.charge(
+                    key,
+                    s,
+                    slot.charge_mut(),
+                    Opening::footprint(),
+                    frame.timestamp,
+                );
+                self.relieve();
+                return;
             }
-        };
-        let table = TableParts {
-            keylog: &self.keylog,
-            tls_servers: &mut self.tls_servers,
-            options: &self.options,
-            activity: &mut self.activity,
-            budget: &mut self.budget,
-        };
-        if let Some(stream_now) = segment_to_slot(slot, key, side, frame, seg, table) {
-            self.after_segment(key, stream_now);
+            if !seg.flags.syn()
+                && frame.timestamp >= self.previous_end
+                && let Some(before) = self.previous_open.remove(&key)
+            {
+                self.continued.0 += 1;
+                self.continued
+                    .1
+                    .get_or_insert((before, self.stream_base + s));
+            }
+            let connection = TcpConnection::new(key, s, tcp_stream, frame, seg.flags.syn());
+            entry.insert(Slot::Open(Box::new(connection)));
         }
+        // The connection is in the table now: the segment goes to it as to any known one.
+        self.segment_of_known(key, side, frame, seg);
     }
 
-    /// A segment (not a SYN) of a connection the table holds, with one lookup of its key:
-    /// nearly every segment. False when the table holds no connection for `key`.
+    /// A segment of a connection the table holds, with one lookup of its key: nearly every
+    /// segment (a new connection's, once [`Analyzer::segment`] made its entry). False when the
+    /// table holds no connection for `key`.
     fn segment_of_known(
         &mut self,
         key: FlowKey,
@@ -512,26 +502,32 @@ impl Analyzer {
         if seg.payload.len() < seg.payload_len as usize {
             self.snaplen = self.snaplen.max(frame.data.len() as u32);
         }
-        let table = TableParts {
+        let mut context = Context {
             keylog: &self.keylog,
             tls_servers: &mut self.tls_servers,
-            options: &self.options,
-            activity: &mut self.activity,
-            budget: &mut self.budget,
+            await_keys: self.options.await_keys,
+            now: frame.timestamp,
         };
-        if let Some(stream_now) = segment_to_slot(slot, key, side, frame, seg, table) {
-            self.after_segment(key, stream_now);
-        }
-        true
-    }
-
-    /// After a segment went to its connection: streams the flow when its verdict just became
-    /// final (live use), and sheds state when the budget is over.
-    fn after_segment(&mut self, key: FlowKey, stream_now: bool) {
+        let Some(connection) = slot.open(key, &mut context) else {
+            return true;
+        };
+        let read = connection.segment(side, frame, seg, &mut context);
+        let stream_now = read
+            && self.options.stream
+            && matches!(connection.reported, Reported::No)
+            && connection.verdict_is_final(self.options.await_keys, frame.timestamp);
+        charge_slot(
+            &mut self.activity,
+            &mut self.budget,
+            key,
+            slot,
+            frame.timestamp,
+        );
         if stream_now {
             self.stream_flow(key);
         }
         self.relieve();
+        true
     }
 
     /// Indexes and charges a flow after a packet (or after shedding).
@@ -1138,44 +1134,6 @@ impl Analyzer {
             summary: self.output.summary.summary(self.non_tls_flows),
         }
     }
-}
-
-/// What a segment touches in the table besides its connection's entry (borrowed apart from the
-/// entry, which the caller holds).
-struct TableParts<'a> {
-    keylog: &'a KeyLog,
-    tls_servers: &'a mut HashSet<Endpoint>,
-    options: &'a AnalyzerOptions,
-    activity: &'a mut ActivityIndex,
-    budget: &'a mut MemoryBudget,
-}
-
-/// Hands a segment to the connection in `slot` (the table's entry for `key`; a SYN-only entry
-/// becomes a connection first), then indexes and charges it. `None` when the entry is no TCP
-/// connection (a QUIC one); else whether the flow's verdict became final with this segment, to
-/// be streamed (live use).
-fn segment_to_slot(
-    slot: &mut Slot,
-    key: FlowKey,
-    side: Side,
-    frame: &Frame<'_>,
-    seg: &Segment<'_>,
-    table: TableParts<'_>,
-) -> Option<bool> {
-    let mut context = Context {
-        keylog: table.keylog,
-        tls_servers: table.tls_servers,
-        await_keys: table.options.await_keys,
-        now: frame.timestamp,
-    };
-    let connection = slot.open(key, &mut context)?;
-    let read = connection.segment(side, frame, seg, &mut context);
-    let stream_now = read
-        && table.options.stream
-        && matches!(connection.reported, Reported::No)
-        && connection.verdict_is_final(table.options.await_keys, frame.timestamp);
-    charge_slot(table.activity, table.budget, key, slot, frame.timestamp);
-    Some(stream_now)
 }
 
 /// Indexes and charges the connection in `slot` (the table's entry for `key`) after a packet:
