@@ -21,6 +21,9 @@
 # dns_response reads one DNS message: at most 4096 bytes, the usual EDNS(0) UDP payload size.
 #
 # bpf_filter reads a filter expression, a NUL and one frame: at most 512 bytes.
+#
+# decode reads two bytes (link type, cut) and one frame: at most 2048 bytes, an Ethernet-sized
+# frame with room for tunnel headers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=$1
@@ -32,6 +35,7 @@ case $target in
   quic_initial) flags+=(-max_len=2048) ;;
   dns_response) flags+=(-max_len=4096) ;;
   bpf_filter) flags+=(-max_len=512) ;;
+  decode) flags+=(-max_len=2048) ;;
 esac
 build=(--sanitizer "${FUZZ_SANITIZER:-address}")
 if [ "${FUZZ_TRACE_COMPARES:-yes}" = no ]; then

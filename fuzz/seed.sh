@@ -16,6 +16,8 @@
 #                   (dns-https-records.pcap: HTTPS and SVCB answers, a CNAME, queries)
 #   bpf_filter      each expression of tests/data/bpf-expressions.txt, a NUL, and a first frame
 #                   of one of the link types the built-in filter reads
+#   decode          a link-type byte, a cut byte and a frame: the first 16 frames of each classic
+#                   pcap fixture of a link type the target picks
 set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=../fixtures
@@ -133,5 +135,33 @@ for i, expression in enumerate(lines):
     frame = frames[i % len(frames)]
     with open(os.path.join("corpus", "bpf_filter", f"expression-{i:02}"), "wb") as out:
         out.write(expression.encode() + b"\0" + frame)
+PY
+# decode: a picking byte for the link type, a byte saying whether the frame was cut, and the
+# frame: the first 16 frames of every classic pcap fixture of a link type the target picks.
+mkdir -p corpus/decode
+python3 - "$fixtures" <<'PY'
+import glob, os, struct, sys
+picks = {1: 0, 113: 3, 276: 4, 101: 5, 12: 6, 14: 7, 228: 8, 229: 9, 0: 10, 9: 11}
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.pcap"))):
+    data = open(path, "rb").read()
+    if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        order = "<"
+    elif data[:4] in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        order = ">"
+    else:
+        continue
+    link_type = struct.unpack(order + "I", data[20:24])[0] & 0x0FFFFFFF
+    if link_type not in picks:
+        continue
+    at = 24
+    for n in range(16):
+        if at + 16 > len(data):
+            break
+        caplen, wire = struct.unpack(order + "II", data[at + 8:at + 16])
+        frame = data[at + 16:at + 16 + caplen]
+        at += 16 + caplen
+        name = "%s.%d" % (os.path.basename(path), n)
+        with open(os.path.join("corpus", "decode", name), "wb") as out:
+            out.write(bytes([picks[link_type], 1 if wire > caplen else 0]) + frame[:2046])
 PY
 echo "seeded: $(for t in corpus/*; do printf '%s %s  ' "${t#corpus/}" "$(ls "$t" | wc -l)"; done)"

@@ -2,7 +2,7 @@
 //! unfragmented IPv4 packet, or in an IPv6 packet without extension headers, on Ethernet II
 //! (no VLAN tag), Linux cooked v1/v2 or raw IP, captured whole. Anything else — a tag, a
 //! tunnel, a fragment, options that do not add up, a frame cut by the snaplen, UDP — is left
-//! to the full decoder ([`super::decode_sliced`]), and so is any doubt: where this reads a
+//! to the full decoder ([`super::decode_frame_sliced`]), and so is any doubt: where this reads a
 //! frame, it gives exactly what the full decoder gives (a differential test checks every
 //! fixture and corpus frame and 350,000 altered ones).
 //!
@@ -124,7 +124,7 @@ fn tcp(
 
 #[cfg(test)]
 mod tests {
-    use super::super::decode_sliced;
+    use super::super::decode_frame_sliced as decode_sliced;
     use super::*;
     use crate::capture;
 

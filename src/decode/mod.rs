@@ -226,13 +226,14 @@ pub enum Decoded<'a> {
 pub fn decode_frame<'a>(frame: &Frame<'a>) -> Decoded<'a> {
     match fast::decode(frame) {
         Some(decoded) => decoded,
-        None => decode_sliced(frame),
+        None => decode_frame_sliced(frame),
     }
 }
 
-/// [`decode_frame`] through etherparse's slice of the whole packet: every link type, tag,
-/// tunnel and fragment alpnscope reads.
-fn decode_sliced<'a>(frame: &Frame<'a>) -> Decoded<'a> {
+/// [`decode_frame`] without its fast path: etherparse's slice of the whole packet, for every
+/// link type, tag, tunnel and fragment alpnscope reads. [`decode_frame`] gives the same for
+/// every frame (the fuzz target `decode` holds it to that); public for that comparison.
+pub fn decode_frame_sliced<'a>(frame: &Frame<'a>) -> Decoded<'a> {
     let packet = match link::slice(frame.link_type, frame.data) {
         Ok(Some(packet)) => packet,
         Ok(None) => return Decoded::NotIp,
