@@ -122,7 +122,7 @@ pub struct SynAckIsns {
     /// Sender of the SYN/ACKs.
     pub side: Option<Side>,
     /// One entry per distinct initial sequence number, in capture order (at most
-    /// [`MAX_SYN_ACK_ISNS`]); empty while every SYN/ACK carried the same one.
+    /// `MAX_SYN_ACK_ISNS`, 4); empty while every SYN/ACK carried the same one.
     pub answers: Vec<SynAckAnswer>,
     /// Frame of the SYN/ACK whose ISN + 1 the client acknowledged (or the server's first data
     /// started at), once known.

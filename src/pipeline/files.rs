@@ -41,7 +41,7 @@ pub enum AnalyzeError {
         /// Cause.
         source: CaptureError,
     },
-    /// More captures to merge than [`merge::MAX_MERGED_FILES`].
+    /// More captures to merge than `--merge` takes (256).
     TooManyToMerge {
         /// Captures given.
         files: usize,
@@ -108,7 +108,8 @@ pub struct AnalyzeOptions {
     pub threads: Threads,
 }
 
-/// How many threads read one capture file ([`read_ahead`]).
+/// How many threads read one capture file: the reading thread parses and decodes beside the
+/// analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Threads {
     /// A reading thread for regular files of 8 MiB and more, when the machine has more than

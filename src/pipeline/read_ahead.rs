@@ -8,10 +8,10 @@
 //! is copied into the next buffer's head room, so every block is contiguous without moving the
 //! buffer's data. A block larger than the head room (a pcapng block of megabytes, or a length
 //! that lies) is gathered in a buffer of its own, up to [`capture::MAX_BLOCK_BYTES`]. Each
-//! buffer goes to the calling thread with its events ([`Item`]), their bytes as [`Span`]s of
-//! it, and comes back to be filled again. Frames, decodings, summary, digest and errors are
-//! those of the single-threaded reader; so is where reading stops (the `-c` limit, a corrupt
-//! block, or a consumer that needs nothing more).
+//! buffer goes to the calling thread with its events ([`super::batch::Item`]), their bytes as
+//! spans of it, and comes back to be filled again. Frames, decodings, summary, digest and
+//! errors are those of the single-threaded reader, and so is where reading stops (the `-c`
+//! limit, a corrupt block).
 
 use super::batch::{Batch, consume, item_of};
 use super::files::{Progress, ReadOutcome, Reading, hex_digest};

@@ -171,8 +171,8 @@ impl HeaderProtection {
         }))
     }
 
-    /// The five mask bytes for a sample (RFC 9001 §5.4.3, §5.4.4): mask[0] for the first
-    /// byte's protected bits, mask[1..] for the packet number.
+    /// The five mask bytes for a sample (RFC 9001 §5.4.3, §5.4.4): `mask[0]` for the first
+    /// byte's protected bits, `mask[1..]` for the packet number.
     pub fn mask(&self, sample: &[u8; SAMPLE_LEN]) -> Result<[u8; 5], OpenError> {
         let mut mask = [0u8; 5];
         match &self.0 {
