@@ -616,6 +616,11 @@ fn several_cores() -> bool {
 /// Size of the block buffer of [`read_blocks`].
 const READ_BUFFER: usize = 2 << 20;
 
+/// Size of each buffer of the reading thread ([`read_ahead`]): smaller than [`READ_BUFFER`],
+/// because the frames' decodings travel with each buffer (about 150 bytes a frame: a buffer
+/// of SYN-sized frames holds about 7,000) and three buffers are in use at once.
+const AHEAD_BUFFER: usize = 512 << 10;
+
 /// Smallest block buffer of [`read_blocks`].
 const MIN_READ_BUFFER: usize = 64 << 10;
 
@@ -808,7 +813,7 @@ fn read_file(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeErr
                 read_ahead::read_blocks_ahead(
                     &file,
                     len,
-                    READ_BUFFER,
+                    AHEAD_BUFFER,
                     read_ahead::HEAD_ROOM,
                     reading,
                 )
