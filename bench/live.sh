@@ -82,6 +82,8 @@ run() { # NAME CMD...
   traffic
   local t1=$EPOCHREALTIME
   sleep 1
+  # CPU seconds (user + system) the capture process used so far: `ip netns exec` execs it.
+  CPU_RUN=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$pid/stat")
   kill -INT "$pid" 2>/dev/null || true
   wait "$pid" || true
   SECONDS_RUN=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
@@ -96,14 +98,16 @@ print(stats.get("received"), stats.get("dropped"), len(report["flows"]))
 PY
 )
 A_SECONDS=$SECONDS_RUN
+A_CPU=$CPU_RUN
 # The same kernel buffer as alpnscope's (16 MiB).
 run tcpdump tcpdump -i lo -s 0 -B 16384 -w /dev/null 'tcp port 8443'
 T_RECEIVED=$(sed -nE 's/^([0-9]+) packets received by filter.*/\1/p' "$W/tcpdump.err")
 T_DROPPED=$(sed -nE 's/^([0-9]+) packets dropped by kernel.*/\1/p' "$W/tcpdump.err")
 T_SECONDS=$SECONDS_RUN
+T_CPU=$CPU_RUN
 
 echo
 echo "live capture under load: $DOWNLOADS downloads of 64 MiB ($PARALLEL at a time${RATE:+, at most $RATE/s each}) and $HANDSHAKES small requests, over TLS on the loopback (MTU 1500)"
-printf '%-32s %10s %12s %12s %10s\n' command "traffic s" received dropped flows
-printf '%-32s %10s %12s %12s %10s\n' "alpnscope live --format json" "$A_SECONDS" "$A_RECEIVED" "$A_DROPPED" "$A_FLOWS"
-printf '%-32s %10s %12s %12s %10s\n' "tcpdump -B 16384 -w /dev/null" "$T_SECONDS" "$T_RECEIVED" "$T_DROPPED" -
+printf '%-32s %10s %8s %12s %12s %10s\n' command "traffic s" "cpu s" received dropped flows
+printf '%-32s %10s %8s %12s %12s %10s\n' "alpnscope live --format json" "$A_SECONDS" "$A_CPU" "$A_RECEIVED" "$A_DROPPED" "$A_FLOWS"
+printf '%-32s %10s %8s %12s %12s %10s\n' "tcpdump -B 16384 -w /dev/null" "$T_SECONDS" "$T_CPU" "$T_RECEIVED" "$T_DROPPED" -

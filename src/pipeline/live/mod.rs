@@ -1,9 +1,13 @@
 //! Live capture (feature `live`): frames from a network interface through libpcap, into the same
 //! pipeline as files, with each flow reported as soon as its verdict is final.
 //!
-//! The handle is opened in immediate mode with a full snaplen and a 16 MiB kernel buffer, and read
-//! non-blocking behind `poll(2)` with a 100 ms timeout, so an idle link never delays stopping (a
-//! plain libpcap read timeout does not fire on an idle Linux link). Key logs given with `--keylog`
+//! The handle is opened with a full snaplen and a 16 MiB kernel buffer, buffered as tcpdump's
+//! is (on Linux the kernel hands packets over in blocks, each at the latest 100 ms after its
+//! first packet: one wake-up for many packets; immediate mode, a wake-up a packet, took two to
+//! three times the CPU under load), and read non-blocking behind `poll(2)` with a 100 ms
+//! timeout, so an idle link never delays stopping (a plain libpcap read timeout does not fire on
+//! an idle Linux link). On a stop signal or `--duration`, capturing goes on for [`LAST_BLOCK`]
+//! so that the packets of the block the kernel still holds are analysed. Key logs given with `--keylog`
 //! are re-read as clients append to them; one that does not exist yet is waited for (clients
 //! create it at their first connection). Privileges are dropped, as tcpdump does, before the
 //! first packet is parsed.
@@ -34,8 +38,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const SNAPLEN: i32 = 262_144;
 /// Kernel capture buffer.
 const BUFFER_BYTES: i32 = 16 << 20;
-/// Longest wait for packets before checking the stop conditions.
+/// Longest wait for packets before checking the stop conditions; also the longest the kernel
+/// holds a packet before handing it over.
 const POLL_MS: i32 = 100;
+/// Capturing goes on this long after a stop, for the packets the kernel still holds (at most
+/// [`POLL_MS`]).
+const LAST_BLOCK: Duration = Duration::from_millis(2 * POLL_MS as u64);
 /// How often key logs are checked for new lines and idle flows swept.
 const HOUSEKEEPING: Duration = Duration::from_millis(500);
 
@@ -191,7 +199,6 @@ impl LiveSession {
         let classify = |source: pcap::Error| open_error(&interface, source);
         let capture = pcap::Capture::from_device(interface.as_str())
             .map_err(classify)?
-            .immediate_mode(true)
             .snaplen(SNAPLEN)
             .buffer_size(BUFFER_BYTES)
             .timeout(POLL_MS)
@@ -338,15 +345,23 @@ impl LiveSession {
             statistics: None,
             filter: None,
         };
+        // When capturing ends: at once once `--count` packets were read, else after the last
+        // block the kernel holds.
+        let mut last_block: Option<Instant> = None;
         loop {
-            if stop.load(Ordering::SeqCst)
-                || self.options.count.is_some_and(|n| summary.packets >= n)
-                || self
-                    .options
-                    .duration
-                    .is_some_and(|d| started.elapsed() >= d)
+            if self.options.count.is_some_and(|n| summary.packets >= n)
+                || last_block.is_some_and(|end| Instant::now() >= end)
             {
                 break;
+            }
+            if last_block.is_none()
+                && (stop.load(Ordering::SeqCst)
+                    || self
+                        .options
+                        .duration
+                        .is_some_and(|d| started.elapsed() >= d))
+            {
+                last_block = Some(Instant::now() + LAST_BLOCK);
             }
             self.wait_for_packets();
             let failed = self.read_available(&mut summary);
