@@ -18,6 +18,15 @@ pub fn push(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Writes `bytes` as lower-case hex into `out`, two digits a byte (`out` is twice as long as
+/// `bytes`; extra bytes are left as they are).
+pub fn encode_into(bytes: &[u8], out: &mut [u8]) {
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,5 +40,8 @@ mod tests {
         let mut out = String::from("x");
         push(&mut out, &[0xab, 0x01]);
         assert_eq!(out, "xab01");
+        let mut text = [b'-'; 5];
+        encode_into(&[0x0a, 0xf1], &mut text);
+        assert_eq!(&text, b"0af1-");
     }
 }

@@ -593,7 +593,7 @@ impl TcpConnection {
     /// Everything seen of the connection so far, in client/server terms. The TCP analysis and
     /// frame times are cloned (the connection goes on); see [`TcpConnection::into_facts`].
     pub fn facts(&self, end: FlowEnd) -> FlowFacts {
-        let mut facts = self.facts_without_health(end);
+        let mut facts = self.facts_without_health(end, self.events.iter().cloned());
         facts.health = self.health.clone();
         facts.frame_times = self.frame_times.clone();
         facts.window_packets = self.window_packets.clone();
@@ -602,14 +602,21 @@ impl TcpConnection {
 
     /// Like [`TcpConnection::facts`], for a connection that is over (nothing cloned).
     pub fn into_facts(mut self, end: FlowEnd) -> FlowFacts {
-        let mut facts = self.facts_without_health(end);
+        let events = std::mem::take(&mut self.events);
+        let mut facts = self.facts_without_health(end, events);
         facts.health = std::mem::take(&mut self.health);
         facts.frame_times = std::mem::take(&mut self.frame_times);
         facts.window_packets = std::mem::take(&mut self.window_packets);
         facts
     }
 
-    fn facts_without_health(&self, end: FlowEnd) -> FlowFacts {
+    /// The facts but the TCP analysis and frame times, with `events` (the connection's TLS
+    /// events, in order).
+    fn facts_without_health(
+        &self,
+        end: FlowEnd,
+        events: impl IntoIterator<Item = (Side, TlsEvent)>,
+    ) -> FlowFacts {
         let client = self.client_side();
         let role = |side: Side| {
             if side == client {
@@ -664,15 +671,15 @@ impl TcpConnection {
             .iter()
             .map(|f| (role(f.side), f.frame))
             .collect();
-        for (side, event) in &self.events {
-            add_event(&mut facts, role(*side), event);
+        for (side, event) in events {
+            add_event(&mut facts, role(side), event);
         }
         // A plaintext exchange still open at the end never switched to TLS: its "not TLS"
         // stands, in frame order with the other direction's.
         let mut pending = false;
         for side in [Side::A, Side::B] {
             if let Some(event) = self.parsers[side.index()].pending_not_tls() {
-                add_event(&mut facts, role(side), event);
+                add_event(&mut facts, role(side), event.clone());
                 pending = true;
             }
         }
@@ -684,14 +691,10 @@ impl TcpConnection {
 }
 
 /// Adds one TLS event from `from` to the facts.
-fn add_event(facts: &mut FlowFacts, from: Role, event: &TlsEvent) {
+fn add_event(facts: &mut FlowFacts, from: Role, event: TlsEvent) {
     match event {
-        TlsEvent::ClientHello { hello, frames } => facts
-            .client_hellos
-            .push(((**hello).clone(), frames.clone())),
-        TlsEvent::ServerHello { hello, frames } => facts
-            .server_hellos
-            .push(((**hello).clone(), frames.clone())),
+        TlsEvent::ClientHello { hello, frames } => facts.client_hellos.push((*hello, frames)),
+        TlsEvent::ServerHello { hello, frames } => facts.server_hellos.push((*hello, frames)),
         TlsEvent::Alert {
             level,
             description,
@@ -699,33 +702,33 @@ fn add_event(facts: &mut FlowFacts, from: Role, event: &TlsEvent) {
             decrypted,
         } => facts.alerts.push(AlertSeen {
             from,
-            level: *level,
-            description: *description,
-            frame: *frame,
-            decrypted: *decrypted,
+            level,
+            description,
+            frame,
+            decrypted,
         }),
         TlsEvent::EncryptedExtensions { alpn, frames } => {
-            facts.encrypted_extensions = Some((alpn.clone(), frames.clone()))
+            facts.encrypted_extensions = Some((alpn, frames))
         }
         TlsEvent::Certificate { names, frames } => {
             if from == Role::Server {
-                facts.server_certificate = Some((names.clone(), frames.clone()));
+                facts.server_certificate = Some((names, frames));
             }
         }
-        TlsEvent::Finished { frame } => facts.finished.push((from, *frame)),
+        TlsEvent::Finished { frame } => facts.finished.push((from, frame)),
         TlsEvent::ChangeCipherSpec { frame } => {
             if !facts.change_cipher_specs.iter().any(|(r, _)| *r == from) {
-                facts.change_cipher_specs.push((from, *frame));
+                facts.change_cipher_specs.push((from, frame));
             }
         }
         TlsEvent::ApplicationData { frame } => {
             if !facts.application_data.iter().any(|(r, _)| *r == from) {
-                facts.application_data.push((from, *frame));
+                facts.application_data.push((from, frame));
             }
         }
         TlsEvent::Proxy { kind, target, .. } => {
             if from == Role::Client || facts.proxy.is_none() {
-                facts.proxy = Some((*kind, target.clone()));
+                facts.proxy = Some((kind, target));
             }
         }
         TlsEvent::StartTls {
@@ -735,34 +738,33 @@ fn add_event(facts: &mut FlowFacts, from: Role, event: &TlsEvent) {
         } => {
             let seen = facts.starttls.get_or_insert_with(StartTlsSeen::default);
             match (protocol, from) {
-                (Some(p), Role::Server) => seen.protocol = Some(*p),
+                (Some(p), Role::Server) => seen.protocol = Some(p),
                 (Some(p), Role::Client) => {
-                    seen.protocol.get_or_insert(*p);
+                    seen.protocol.get_or_insert(p);
                 }
                 (None, _) => {}
             }
             match step {
                 StartTlsStep::Asked { command, .. } => {
-                    seen.command
-                        .get_or_insert_with(|| (command.clone(), *frame));
+                    seen.command.get_or_insert((command, frame));
                 }
                 StartTlsStep::Switched => {
                     seen.switched = true;
                     if from == Role::Server {
-                        seen.reply_frame = Some(*frame);
+                        seen.reply_frame = Some(frame);
                     }
                 }
                 StartTlsStep::FoundHello => {
                     let i = usize::from(from == Role::Server);
-                    seen.found_hello[i].get_or_insert(*frame);
+                    seen.found_hello[i].get_or_insert(frame);
                 }
                 StartTlsStep::NotOffered => {
-                    seen.not_offered.get_or_insert(*frame);
-                    seen.reply_frame.get_or_insert(*frame);
+                    seen.not_offered.get_or_insert(frame);
+                    seen.reply_frame.get_or_insert(frame);
                 }
                 StartTlsStep::Refused { reply } => {
-                    seen.refused.get_or_insert_with(|| reply.clone());
-                    seen.reply_frame.get_or_insert(*frame);
+                    seen.refused.get_or_insert(reply);
+                    seen.reply_frame.get_or_insert(frame);
                 }
             }
         }
@@ -775,13 +777,13 @@ fn add_event(facts: &mut FlowFacts, from: Role, event: &TlsEvent) {
             if !facts.plaintext.iter().any(|p| p.from == from) {
                 facts.plaintext.push(PlaintextSeen {
                     from,
-                    frame: *frame,
-                    start: *start,
-                    bytes: *bytes,
+                    frame,
+                    start,
+                    bytes,
                 });
             }
         }
-        TlsEvent::Fault { frame, fault } => facts.faults.push((from, *frame, fault.clone())),
+        TlsEvent::Fault { frame, fault } => facts.faults.push((from, frame, fault)),
     }
 }
 

@@ -115,11 +115,15 @@ impl ClientHello {
             cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
             ..ClientHello::default()
         };
-        let (extensions, mut faults) = walk(ch.ext.unwrap_or(&[]));
-        for Extension { ty, data, .. } in extensions {
+        let block = ch.ext.unwrap_or(&[]);
+        hello.extensions = Vec::with_capacity(Extensions::new(block).count());
+        // The walk's fault comes first, then those found inside extensions.
+        let mut inner_faults = Vec::new();
+        let mut extensions = Extensions::new(block);
+        for Extension { ty, data, .. } in extensions.by_ref() {
             hello.extensions.push(ty.0);
             match ty {
-                ExtensionType::SERVER_NAME => hello.sni = parse_sni(data, &mut faults),
+                ExtensionType::SERVER_NAME => hello.sni = parse_sni(data, &mut inner_faults),
                 ExtensionType::ALPN => hello.alpn = Some(AlpnList::parse(data)),
                 ExtensionType::APPLICATION_SETTINGS | ExtensionType::APPLICATION_SETTINGS_OLD => {
                     // draft-vvv-tls-alps §3: `ProtocolName supported_protocols<2..2^16-1>`.
@@ -135,7 +139,7 @@ impl ClientHello {
                 _ => {}
             }
         }
-        hello.faults = faults;
+        hello.faults = extensions.fault().into_iter().chain(inner_faults).collect();
         Ok(hello)
     }
 

@@ -36,22 +36,14 @@ impl Ja4Transport {
 /// counted or hashed: `t12i000000_000000000000_000000000000` for one offering TLS 1.2. The
 /// specification itself defines only the version code `s2` for SSL 2.0.
 pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
-    let ciphers: Vec<u16> = if hello.sslv2 {
-        Vec::new()
+    let not_grease = |v: &u16| !is_grease(*v);
+    let ciphers: &[u16] = if hello.sslv2 {
+        &[]
     } else {
-        hello
-            .cipher_suites
-            .iter()
-            .copied()
-            .filter(|c| !is_grease(*c))
-            .collect()
+        &hello.cipher_suites
     };
-    let extensions: Vec<u16> = hello
-        .extensions
-        .iter()
-        .copied()
-        .filter(|e| !is_grease(*e))
-        .collect();
+    let cipher_count = ciphers.iter().filter(|c| not_grease(c)).count();
+    let extension_count = hello.extensions.iter().filter(|e| not_grease(e)).count();
     let version = version_code(hello.max_version());
     let sni = if hello.extensions.contains(&ExtensionType::SERVER_NAME.0) {
         'd'
@@ -60,38 +52,54 @@ pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
     };
     let alpn = alpn_code(hello.offered().first().map(|p| p.0.as_slice()));
 
-    let mut sorted_ciphers = ciphers.clone();
-    sorted_ciphers.sort_unstable();
-    let cipher_hash = truncated_hash(&hex_list(&sorted_ciphers));
+    // One list sorted at a time, hashed as comma-separated hex without building the text.
+    let mut sorted: Vec<u16> = ciphers.iter().copied().filter(not_grease).collect();
+    sorted.sort_unstable();
+    let cipher_hash = (!sorted.is_empty()).then(|| {
+        let mut hasher = Sha256::new();
+        hash_hex_list(&mut hasher, &sorted);
+        hasher
+    });
 
-    let mut sorted_exts: Vec<u16> = extensions
-        .iter()
-        .copied()
-        .filter(|e| ![ExtensionType::SERVER_NAME, ExtensionType::ALPN].contains(&ExtensionType(*e)))
-        .collect();
-    sorted_exts.sort_unstable();
-    let ext_hash = if sorted_exts.is_empty() {
-        "000000000000".to_string()
-    } else {
-        let sigs: Vec<u16> = hello
-            .signature_algorithms
-            .iter()
-            .copied()
-            .filter(|s| !is_grease(*s))
-            .collect();
-        let mut input = hex_list(&sorted_exts);
-        if !sigs.is_empty() {
-            input.push('_');
-            input.push_str(&hex_list(&sigs));
+    sorted.clear();
+    sorted.extend(hello.extensions.iter().copied().filter(|e| {
+        not_grease(e)
+            && ![ExtensionType::SERVER_NAME, ExtensionType::ALPN].contains(&ExtensionType(*e))
+    }));
+    sorted.sort_unstable();
+    let ext_hash = (!sorted.is_empty()).then(|| {
+        let mut hasher = Sha256::new();
+        hash_hex_list(&mut hasher, &sorted);
+        sorted.clear();
+        sorted.extend(
+            hello
+                .signature_algorithms
+                .iter()
+                .copied()
+                .filter(not_grease),
+        );
+        if !sorted.is_empty() {
+            hasher.update(b"_");
+            hash_hex_list(&mut hasher, &sorted);
         }
-        truncated_hash(&input)
-    };
-    format!(
-        "{}{version}{sni}{:02}{:02}{alpn}_{cipher_hash}_{ext_hash}",
-        transport.code(),
-        ciphers.len().min(99),
-        extensions.len().min(99),
-    )
+        hasher
+    });
+
+    let mut out = String::with_capacity(36);
+    out.push(transport.code());
+    out.push_str(version);
+    out.push(sni);
+    for count in [cipher_count, extension_count] {
+        let count = count.min(99);
+        out.push(char::from(b'0' + (count / 10) as u8));
+        out.push(char::from(b'0' + (count % 10) as u8));
+    }
+    out.push_str(&alpn);
+    for hash in [cipher_hash, ext_hash] {
+        out.push('_');
+        push_truncated_hash(&mut out, hash);
+    }
+    out
 }
 
 fn version_code(v: u16) -> &'static str {
@@ -124,23 +132,22 @@ fn alpn_code(first: Option<&[u8]>) -> String {
     }
 }
 
-fn hex_list(values: &[u16]) -> String {
-    let mut out = String::with_capacity(values.len() * 5);
+/// Feeds `values` to `hasher` as JA4 lists them: four lowercase hex digits each, separated by
+/// commas.
+fn hash_hex_list(hasher: &mut Sha256, values: &[u16]) {
     for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        crate::hex::push(&mut out, &v.to_be_bytes());
+        let mut text = [b','; 5];
+        crate::hex::encode_into(&v.to_be_bytes(), &mut text[1..]);
+        hasher.update(if i == 0 { &text[1..] } else { &text[..] });
     }
-    out
 }
 
-fn truncated_hash(input: &str) -> String {
-    if input.is_empty() {
-        return "000000000000".into();
+/// The first 12 hex digits of the hash, or 12 zeros without one (an empty list).
+fn push_truncated_hash(out: &mut String, hasher: Option<Sha256>) {
+    match hasher {
+        Some(hasher) => crate::hex::push(out, &hasher.finalize()[..6]),
+        None => out.push_str("000000000000"),
     }
-    let digest = Sha256::digest(input.as_bytes());
-    crate::hex::encode(&digest[..6])
 }
 
 #[cfg(test)]
@@ -175,11 +182,39 @@ mod tests {
         assert_eq!(alpn_code(Some(b"")), "00");
     }
 
+    /// The hash of `values` (then `_` and `more` when given) as the specification's examples
+    /// give them.
+    fn truncated_hash(values: &[u16], more: &[u16]) -> String {
+        let mut hasher = Sha256::new();
+        hash_hex_list(&mut hasher, values);
+        if !more.is_empty() {
+            hasher.update(b"_");
+            hash_hex_list(&mut hasher, more);
+        }
+        let mut out = String::new();
+        push_truncated_hash(&mut out, Some(hasher));
+        out
+    }
+
     #[test]
     fn specification_example_hashes() {
-        let sorted = "002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9";
-        assert_eq!(truncated_hash(sorted), "8daaf6152771");
-        let exts = "0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601";
-        assert_eq!(truncated_hash(exts), "e5627efa2ab1");
+        // "002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9"
+        let sorted = [
+            0x002f, 0x0035, 0x009c, 0x009d, 0x1301, 0x1302, 0x1303, 0xc013, 0xc014, 0xc02b, 0xc02c,
+            0xc02f, 0xc030, 0xcca8, 0xcca9,
+        ];
+        assert_eq!(truncated_hash(&sorted, &[]), "8daaf6152771");
+        // "0005,000a,…,ff01_0403,0804,0401,0503,0805,0501,0806,0601"
+        let exts = [
+            0x0005, 0x000a, 0x000b, 0x000d, 0x0012, 0x0015, 0x0017, 0x001b, 0x0023, 0x002b, 0x002d,
+            0x0033, 0x4469, 0xff01,
+        ];
+        let sigs = [
+            0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+        ];
+        assert_eq!(truncated_hash(&exts, &sigs), "e5627efa2ab1");
+        let mut zeros = String::new();
+        push_truncated_hash(&mut zeros, None);
+        assert_eq!(zeros, "000000000000");
     }
 }

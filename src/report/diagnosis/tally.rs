@@ -14,6 +14,7 @@ use super::keys::ServerKey;
 use crate::analysis::network::NetworkCause;
 use crate::analysis::{Application, VerdictKind};
 use crate::report::model::{EndpointReport, FlowReport, Transport};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Most flow ids a conclusion lists in `flows` (the smallest); the rest are counted in
@@ -81,19 +82,19 @@ fn note_distinct(set: &mut BTreeSet<String>, value: &str) {
 }
 
 /// How a client is told apart: its JA4 fingerprint, else its address.
-fn client_kind(flow: &FlowReport) -> String {
-    match &flow.client_hello {
-        Some(ch) => ch.ja4.clone().unwrap_or_else(|| flow.client.ip.to_string()),
-        None => flow.client.ip.to_string(),
+fn client_kind(flow: &FlowReport) -> Cow<'_, str> {
+    match flow.client_hello.as_ref().and_then(|ch| ch.ja4.as_deref()) {
+        Some(ja4) => Cow::Borrowed(ja4),
+        None => Cow::Owned(flow.client.ip.to_string()),
     }
 }
 
 /// A flow's outcome in words: "agreed on h2", "downgraded to http/1.1", "server_declined", …
-fn outcome(flow: &FlowReport) -> String {
+fn outcome(flow: &FlowReport) -> Cow<'static, str> {
     match (&flow.alpn_selected, flow.verdict) {
-        (Some(p), VerdictKind::Downgraded) => format!("downgraded to {p}"),
-        (Some(p), _) => format!("{} on {p}", flow.verdict),
-        (None, _) => flow.verdict.to_string(),
+        (Some(p), VerdictKind::Downgraded) => Cow::Owned(format!("downgraded to {p}")),
+        (Some(p), _) => Cow::Owned(format!("{} on {p}", flow.verdict)),
+        (None, _) => Cow::Borrowed(flow.verdict.name()),
     }
 }
 
