@@ -345,6 +345,8 @@ fn read_captures(
         analyzer: AnalyzerOptions {
             include_non_tls: config.include_non_tls,
             memory: config.memory,
+            // The report writer counts the flows it is handed.
+            sink_tallies: true,
             ..AnalyzerOptions::default()
         },
         digest: config.digest,

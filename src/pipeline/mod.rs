@@ -101,6 +101,11 @@ pub struct AnalyzerOptions {
     /// Live use with a key log that clients are still writing: keep TLS 1.3 protected records
     /// until their keys arrive (or [`KEY_WAIT_NS`] passes) before judging the flow.
     pub await_keys: bool,
+    /// Whoever takes the reports ([`Analyzer::take_flows`]) counts them into the summary and
+    /// diagnosis itself, as [`crate::report::stream::ReportWriter`] does: the analyzer does not
+    /// (the same work twice), and [`Analyzer::into_report`] gives no diagnosis and a summary
+    /// with only `non_tls_flows`.
+    pub sink_tallies: bool,
 }
 
 /// Default cap on flows tracked at once: a few hundred MiB at most, whatever the capture.
@@ -226,6 +231,7 @@ impl Analyzer {
     /// A new analyzer.
     pub fn new(options: AnalyzerOptions) -> Analyzer {
         let budget = MemoryBudget::new(options.memory());
+        let output = Output::new(options.sink_tallies);
         Analyzer {
             options,
             flows: HashMap::new(),
@@ -238,7 +244,7 @@ impl Analyzer {
             next_tcp_stream: 0,
             next_quic_connection: 0,
             quic_buf: Vec::new(),
-            output: Output::default(),
+            output,
             concluded: 0,
             non_tls_flows: 0,
             decode: DecodeCounts::default(),

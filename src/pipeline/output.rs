@@ -28,6 +28,8 @@ pub(super) struct Output {
     ready: Vec<Box<FlowReport>>,
     /// Reports handed out of order because too many waited.
     pub early: u64,
+    /// The summary and diagnosis tallies are left to whoever takes the reports.
+    untallied: bool,
     /// Counts over every report handed out.
     pub summary: SummaryTally,
     /// The diagnosis's view of every report handed out.
@@ -35,6 +37,15 @@ pub(super) struct Output {
 }
 
 impl Output {
+    /// An output that counts every report handed out in its summary and diagnosis tallies,
+    /// unless `untallied` (whoever takes the reports counts them).
+    pub fn new(untallied: bool) -> Output {
+        Output {
+            untallied,
+            ..Output::default()
+        }
+    }
+
     /// A flow with report-wide id `id` joined the table.
     pub fn opened(&mut self, id: u64) {
         self.open.insert(id);
@@ -63,8 +74,10 @@ impl Output {
             let report = entry.remove();
             waiting -= 1;
             self.early += u64::from(early);
-            self.summary.add(&report);
-            self.diagnosis.add(&report);
+            if !self.untallied {
+                self.summary.add(&report);
+                self.diagnosis.add(&report);
+            }
             self.ready.push(report);
         }
     }
@@ -129,6 +142,18 @@ mod tests {
         assert_eq!(ids(&out.take()), [3]);
         assert_eq!(out.early, 0);
         assert_eq!(out.summary.summary(0).tls_flows, 3);
+    }
+
+    #[test]
+    fn an_untallied_output_hands_out_the_same_reports_and_counts_none() {
+        for untallied in [false, true] {
+            let mut out = Output::new(untallied);
+            out.opened(0);
+            out.concluded(0, Some(Box::new(report(0))));
+            assert_eq!(ids(&out.take()), [0]);
+            let counted = if untallied { 0 } else { 1 };
+            assert_eq!(out.summary.summary(0).tls_flows, counted);
+        }
     }
 
     #[test]

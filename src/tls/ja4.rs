@@ -133,12 +133,16 @@ fn alpn_code(first: Option<&[u8]>) -> String {
 }
 
 /// Feeds `values` to `hasher` as JA4 lists them: four lowercase hex digits each, separated by
-/// commas.
+/// commas; written in pieces of up to 64 values (one hasher call a piece).
 fn hash_hex_list(hasher: &mut Sha256, values: &[u16]) {
-    for (i, v) in values.iter().enumerate() {
-        let mut text = [b','; 5];
-        crate::hex::encode_into(&v.to_be_bytes(), &mut text[1..]);
-        hasher.update(if i == 0 { &text[1..] } else { &text[..] });
+    let mut text = [b','; 64 * 5];
+    for (piece, chunk) in values.chunks(64).enumerate() {
+        for (i, v) in chunk.iter().enumerate() {
+            crate::hex::encode_into(&v.to_be_bytes(), &mut text[i * 5 + 1..i * 5 + 5]);
+        }
+        // The comma before the first value of all is left out.
+        let from = usize::from(piece == 0);
+        hasher.update(&text[from..chunk.len() * 5]);
     }
 }
 
@@ -213,6 +217,11 @@ mod tests {
             0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
         ];
         assert_eq!(truncated_hash(&exts, &sigs), "e5627efa2ab1");
+        // Longer lists go to the hasher in pieces: the same text.
+        let long: Vec<u16> = (0..200u16).map(|v| v.wrapping_mul(331)).collect();
+        let text: Vec<String> = long.iter().map(|v| format!("{v:04x}")).collect();
+        let expected = crate::hex::encode(&Sha256::digest(text.join(",").as_bytes())[..6]);
+        assert_eq!(truncated_hash(&long, &[]), expected);
         let mut zeros = String::new();
         push_truncated_hash(&mut zeros, None);
         assert_eq!(zeros, "000000000000");
