@@ -458,8 +458,9 @@ fn parse_sni(data: &[u8], faults: &mut Vec<&'static str>) -> Option<String> {
 }
 
 fn u16_list(data: &[u8]) -> Vec<u16> {
+    // Mapped, not filtered: the list is allocated once at its size.
     data.chunks_exact(2)
-        .filter_map(|c| c.first_chunk::<2>().map(|b| u16::from_be_bytes(*b)))
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
         .collect()
 }
 
