@@ -52,35 +52,36 @@ pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
     };
     let alpn = alpn_code(hello.offered().first().map(|p| p.0.as_slice()));
 
-    // One list sorted at a time, hashed as comma-separated hex without building the text.
-    let mut sorted: Vec<u16> = ciphers.iter().copied().filter(not_grease).collect();
-    sorted.sort_unstable();
-    let cipher_hash = (!sorted.is_empty()).then(|| {
+    // One list at a time (ciphers and extensions sorted, signature algorithms in their
+    // order), hashed as comma-separated hex without building the text.
+    let mut list: Vec<u16> = ciphers.iter().copied().filter(not_grease).collect();
+    list.sort_unstable();
+    let cipher_hash = (!list.is_empty()).then(|| {
         let mut hasher = Sha256::new();
-        hash_hex_list(&mut hasher, &sorted);
+        hash_hex_list(&mut hasher, &list);
         hasher
     });
 
-    sorted.clear();
-    sorted.extend(hello.extensions.iter().copied().filter(|e| {
+    list.clear();
+    list.extend(hello.extensions.iter().copied().filter(|e| {
         not_grease(e)
             && ![ExtensionType::SERVER_NAME, ExtensionType::ALPN].contains(&ExtensionType(*e))
     }));
-    sorted.sort_unstable();
-    let ext_hash = (!sorted.is_empty()).then(|| {
+    list.sort_unstable();
+    let ext_hash = (!list.is_empty()).then(|| {
         let mut hasher = Sha256::new();
-        hash_hex_list(&mut hasher, &sorted);
-        sorted.clear();
-        sorted.extend(
+        hash_hex_list(&mut hasher, &list);
+        list.clear();
+        list.extend(
             hello
                 .signature_algorithms
                 .iter()
                 .copied()
                 .filter(not_grease),
         );
-        if !sorted.is_empty() {
+        if !list.is_empty() {
             hasher.update(b"_");
-            hash_hex_list(&mut hasher, &sorted);
+            hash_hex_list(&mut hasher, &list);
         }
         hasher
     });
