@@ -12,7 +12,7 @@ mod seq;
 
 pub use anomaly::{Anomaly, AnomalySet, Count, Counts, MAX_FRAMES_PER_COUNT};
 pub use health::{Hole, Resent, SynAckAnswer, SynAckIsns, TcpHealth, Teardown};
-pub use key::{Endpoint, FlowKey, Side, Transport};
+pub use key::{Endpoint, FlowKey, FlowKeyHasher, Side, Transport};
 pub use reassembly::{
     Chunk, Conflict, MAX_COMPARED_BYTES, MAX_PENDING_BYTES, Reassembler, ReassemblyStats,
 };

@@ -1,11 +1,11 @@
 //! The flow table's flows in order of last activity: the sweep and a full table meet only the
 //! flows they close, never the whole table.
 
-use super::slot::Slot;
+use super::slot::{FlowTable, Slot};
 use super::tcp::{Indexed, Progress};
 use crate::capture::Timestamp;
 use crate::flow::FlowKey;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// One of the orders of [`ActivityIndex`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +97,7 @@ impl ActivityIndex {
         which: Which,
         now: Timestamp,
         idle_ns: Option<i64>,
-        flows: &mut HashMap<FlowKey, Slot>,
+        flows: &mut FlowTable,
     ) -> Option<FlowKey> {
         loop {
             let order = self.order(which);

@@ -26,11 +26,11 @@
 //! connections are left out (counted in `refused_packets` and warned about), so the total stays
 //! within the budget plus one connection.
 
-use super::slot::Slot;
+use super::slot::FlowTable;
 use crate::capture::Timestamp;
 use crate::flow::FlowKey;
 use crate::report::model::MemoryUse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Default budget for flow state: 64 MiB.
 pub const DEFAULT_MEMORY_BUDGET: usize = 64 * 1024 * 1024;
@@ -166,12 +166,12 @@ impl MemoryBudget {
 
     /// The flow past its handshake that got there first (shedding step 1), taken out of the
     /// order; `flows` finds it.
-    pub fn next_past_handshake(&mut self, flows: &mut HashMap<FlowKey, Slot>) -> Option<FlowKey> {
+    pub fn next_past_handshake(&mut self, flows: &mut FlowTable) -> Option<FlowKey> {
         pop(&mut self.past_handshake, flows, |c| &mut c.past)
     }
 
     /// The flow stalled longest (shedding step 2), taken out of the order.
-    pub fn next_stalled(&mut self, flows: &mut HashMap<FlowKey, Slot>) -> Option<FlowKey> {
+    pub fn next_stalled(&mut self, flows: &mut FlowTable) -> Option<FlowKey> {
         pop(&mut self.stalled, flows, |c| &mut c.stalled)
     }
 }
@@ -204,7 +204,7 @@ fn unfile(order: &mut BTreeMap<(Timestamp, u64), FlowKey>, at: &mut Option<Times
 /// connection's note of it (`at`).
 fn pop(
     order: &mut BTreeMap<(Timestamp, u64), FlowKey>,
-    flows: &mut HashMap<FlowKey, Slot>,
+    flows: &mut FlowTable,
     at: impl Fn(&mut Charge) -> &mut Option<Timestamp>,
 ) -> Option<FlowKey> {
     while let Some(((_, index), key)) = order.pop_first() {

@@ -62,7 +62,7 @@ use activity::{ActivityIndex, Which};
 use budget::MemoryBudget;
 use output::Output;
 use quic::{Absorbed, QuicConnection};
-use slot::{Connection, Opening, Slot};
+use slot::{Connection, FlowTable, Opening, Slot};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tcp::{Context, Progress, Reported, TcpConnection};
@@ -134,7 +134,7 @@ impl AnalyzerOptions {
 pub struct Analyzer {
     options: AnalyzerOptions,
     /// The connections, each a compact SYN-only entry until its second packet.
-    flows: HashMap<FlowKey, Slot>,
+    flows: FlowTable,
     /// The flows in order of last activity.
     activity: ActivityIndex,
     /// Flows of the current capture evicted to make room in the full table.
@@ -234,7 +234,7 @@ impl Analyzer {
         let output = Output::new(options.sink_tallies);
         Analyzer {
             options,
-            flows: HashMap::new(),
+            flows: FlowTable::default(),
             activity: ActivityIndex::default(),
             flows_evicted: 0,
             capture_gap_flows: 0,

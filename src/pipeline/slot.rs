@@ -13,9 +13,13 @@ use super::tcp::{Context, Indexed, Progress, Reported, TcpConnection};
 use crate::analysis::{FlowEnd, FlowFacts};
 use crate::capture::{Frame, LinkType, Timestamp};
 use crate::decode::{Segment, TcpFlags};
-use crate::flow::{FlowKey, Side};
+use crate::flow::{FlowKey, FlowKeyHasher, Side};
 use crate::report::model::FlowReport;
+use std::collections::HashMap;
 use std::mem::size_of;
+
+/// The flow table: every connection by its key.
+pub type FlowTable = HashMap<FlowKey, Slot, FlowKeyHasher>;
 
 /// Bytes an [`Opening`] costs beyond its own size: its share of the hash table (entries are
 /// key and pointer, the table at most 7/8 full and doubling as it grows), its activity-index
