@@ -2,7 +2,9 @@
 //! that the two directions of a connection find the same entry.
 
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 /// One end of a TCP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,17 +84,48 @@ pub struct FlowKey {
     pub b: Endpoint,
 }
 
-/// The hasher of tables keyed by [`FlowKey`]: foldhash's fast variant, seeded at random for each
-/// table (std's SipHash cost 2.5 % of the analysis on a capture of short connections).
+/// The hasher of tables keyed by [`FlowKey`] (and of other tables keyed by what a capture
+/// says): foldhash's fast variant, with seeds drawn from the operating system's randomness
+/// (std's SipHash keys cost 2.5 % of the analysis on a capture of short connections).
 ///
-/// Flow keys come from the capture, so whoever wrote it chose them. A seed drawn when the table
-/// is made, after the capture was written and never shown (reports list flows in capture order,
-/// never in table order; no hash reaches any output), leaves such a writer nothing to aim
-/// colliding keys at; foldhash mixes every input word with the seed for that reason ("minimally
-/// DoS-resistant"). What it does not claim is resistance to an attacker who watches the hashes
-/// or the timing of one running table and adapts: a capture file cannot, and live traffic would
-/// have to read the analyzer's timing from the outside.
-pub type FlowKeyHasher = foldhash::fast::RandomState;
+/// Flow keys come from the capture, so whoever wrote it chose them. Its shared seeds are drawn
+/// once per process and each table gets a seed of its own, after the capture was written and
+/// never shown (reports list flows in capture order, never in table order; no hash reaches any
+/// output): such a writer has nothing to aim colliding keys at, and foldhash mixes every input
+/// word with the seeds for that reason. foldhash's own random state takes its seeds from
+/// addresses and the clock; these come from the same source as std's SipHash keys. What foldhash
+/// does not claim is resistance to an attacker who watches the hashes or the timing of one
+/// running table and adapts: a capture file cannot, and live traffic would have to read the
+/// analyzer's timing from the outside.
+#[derive(Debug, Clone)]
+pub struct FlowKeyHasher(foldhash::fast::SeedableRandomState);
+
+impl Default for FlowKeyHasher {
+    fn default() -> Self {
+        static SHARED: OnceLock<foldhash::SharedSeed> = OnceLock::new();
+        let shared = SHARED.get_or_init(|| foldhash::SharedSeed::from_u64(random_u64()));
+        FlowKeyHasher(foldhash::fast::SeedableRandomState::with_seed(
+            random_u64(),
+            shared,
+        ))
+    }
+}
+
+impl BuildHasher for FlowKeyHasher {
+    type Hasher = foldhash::fast::FoldHasher<'static>;
+
+    fn build_hasher(&self) -> Self::Hasher {
+        self.0.build_hasher()
+    }
+}
+
+/// 64 random bits: std's SipHash of nothing, with the keys std draws from the operating system
+/// (once per thread, then moved on for every new state).
+fn random_u64() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
 
 /// Most bytes of [`FlowKey::hash_bytes`]: a tag, two ports, two IPv6 addresses.
 const HASH_BYTES: usize = 1 + 2 * 2 + 2 * 16;
@@ -207,6 +240,30 @@ mod tests {
         );
         let (_, len) = keys[2].hash_bytes();
         assert_eq!(len, 1 + 2 + 2 + 16 + 4);
+    }
+
+    /// Every table hashes with seeds of its own: the same key hashes differently in two tables
+    /// (a chance of 2⁻⁶⁴ to fail by luck), the same in one; and keys a capture writer would
+    /// line up (one client, every port) spread over a table's buckets as random keys would.
+    #[test]
+    fn every_table_has_its_own_seed() {
+        let end = |ip: &str, port| Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        };
+        let server = end("10.0.0.2", 443);
+        let key = |port| FlowKey::of(Transport::Tcp, end("10.0.0.1", port), server).0;
+        let (one, two) = (FlowKeyHasher::default(), FlowKeyHasher::default());
+        assert_ne!(one.hash_one(key(50000)), two.hash_one(key(50000)));
+        assert_eq!(one.hash_one(key(50000)), one.hash_one(key(50000)));
+        // 65,536 keys into 4,096 buckets (16 a bucket on average): the fullest holds 16 plus a
+        // few standard deviations; a hash blind to the port would put them all in one.
+        let mut buckets = vec![0u32; 4096];
+        for port in 0..=u16::MAX {
+            buckets[(one.hash_one(key(port)) >> 52) as usize] += 1;
+        }
+        let fullest = buckets.iter().max().copied().unwrap_or(0);
+        assert!(fullest < 48, "fullest bucket {fullest}");
     }
 
     #[test]
