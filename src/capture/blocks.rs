@@ -282,9 +282,32 @@ impl BlockHandler {
         packet: Option<PacketView<'_>>,
         on_event: &mut dyn FnMut(CaptureEvent<'_>),
     ) {
+        let captured = packet.map_or(0, |(_, _, data, _)| data.len());
+        self.packet_of(packet, captured, on_event);
+    }
+
+    /// A pcap record of which only the first bytes were read (`record.data`; `record.caplen`
+    /// were captured): counted as the whole record, its frame given with the bytes read
+    /// (see [`super::SliceParser::skip_cut_record`]).
+    pub(super) fn record_read_in_part(
+        &mut self,
+        record: &LegacyPcapBlock<'_>,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) {
+        let packet = self.pcap_record(record);
+        self.packet_of(packet, record.caplen as usize, on_event);
+    }
+
+    /// A packet of which `captured` bytes were captured.
+    fn packet_of(
+        &mut self,
+        packet: Option<PacketView<'_>>,
+        captured: usize,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) {
         self.summary.packets += 1;
         if let Some((timestamp, link_type, data, original_len)) = packet {
-            self.summary.bytes += data.len() as u64;
+            self.summary.bytes += captured as u64;
             self.summary.first_time.get_or_insert(timestamp);
             self.summary.last_time = Some(timestamp);
             self.last_time = timestamp;

@@ -13,12 +13,20 @@ use super::filter::FrameFilter;
 use super::{CaptureError, CaptureEvent, CaptureSummary, CaptureWarning};
 use pcap_parser::nom::{Err as NomErr, IResult};
 use pcap_parser::pcap::{
-    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
+    LegacyPcapBlock, parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified,
+    parse_pcap_header,
 };
 use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
 /// The container, once recognised by [`SliceParser`].
+/// Bytes of a classic pcap record's header: seconds, fraction, captured and original length.
+pub const PCAP_RECORD_HEADER: usize = 16;
+
+/// Largest record [`SliceParser::skip_cut_record`] takes read in part: the largest snaplen
+/// (256 KiB); the analysis holds a frame that size to fill in.
+pub const MAX_PARTIAL_RECORD: usize = 256 << 10;
+
 #[derive(Clone, Copy)]
 enum Container {
     Pcapng {
@@ -201,6 +209,65 @@ impl SliceParser {
                 reason: format!("a block claims more than {} MiB", MAX_BLOCK_BYTES >> 20),
             });
         self.finished = true;
+    }
+
+    /// Takes the pcap record at the start of `cut` (the block [`SliceParser::feed`] left
+    /// unparsed, of which `cut` holds the first bytes) as read when its first `prefix` bytes of
+    /// data are: it gives the record's frame with those bytes, counts it whole, and returns the
+    /// record's length (header and data) — the caller goes on reading after it. `None` (nothing
+    /// done) unless this is a classic pcap (not the modified format), reading goes on, `cut`
+    /// holds the header and `prefix` bytes, and the record captured between `min_captured` and
+    /// [`MAX_PARTIAL_RECORD`] bytes, all of them within the `available` bytes the file has from
+    /// the record on (a record the file's end cuts is parsed, and warned about, as ever).
+    pub fn skip_cut_record(
+        &mut self,
+        cut: &[u8],
+        prefix: usize,
+        min_captured: usize,
+        available: u64,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) -> Option<u64> {
+        let Some(Container::Pcap {
+            big_endian,
+            modified: false,
+        }) = self.container
+        else {
+            return None;
+        };
+        if self.finished || self.handler.reached() {
+            return None;
+        }
+        let header = cut.get(..PCAP_RECORD_HEADER)?;
+        let field = |at: usize| {
+            let bytes = [header[at], header[at + 1], header[at + 2], header[at + 3]];
+            if big_endian {
+                u32::from_be_bytes(bytes)
+            } else {
+                u32::from_le_bytes(bytes)
+            }
+        };
+        let caplen = field(8);
+        let captured = caplen as usize;
+        if captured < min_captured.max(prefix)
+            || captured > MAX_PARTIAL_RECORD
+            || (PCAP_RECORD_HEADER + captured) as u64 > available
+        {
+            return None;
+        }
+        let data = cut.get(PCAP_RECORD_HEADER..PCAP_RECORD_HEADER + prefix)?;
+        let record = LegacyPcapBlock {
+            ts_sec: field(0),
+            ts_usec: field(4),
+            caplen,
+            origlen: field(12),
+            data,
+        };
+        self.handler.record_read_in_part(&record, on_event);
+        if self.handler.reached() {
+            self.handler.stop_at_limit();
+            self.finished = true;
+        }
+        Some((PCAP_RECORD_HEADER + captured) as u64)
     }
 
     /// The summary of everything parsed.

@@ -510,6 +510,16 @@ pub(super) trait EventConsumer {
     fn decoded_frame(&mut self, frame: &capture::Frame<'_>, _decoded: crate::decode::Decoded<'_>) {
         self.event(CaptureEvent::Frame(*frame));
     }
+    /// True when the consumer can say of a frame whether its data matters
+    /// ([`EventConsumer::data_matters`]): the reading thread then reads only the first bytes of
+    /// large records, and the data of those that matter is read when they are taken.
+    fn reads_data_lazily(&self) -> bool {
+        false
+    }
+    /// False when taking a frame decoded as `decoded` now would not look at its data.
+    fn data_matters(&self, _decoded: &crate::decode::Decoded<'_>) -> bool {
+        true
+    }
 }
 
 /// The flow table as the consumer of a capture's events, and the reports it finishes going
@@ -544,6 +554,14 @@ impl EventConsumer for AnalyzerFeed<'_> {
     fn decoded_frame(&mut self, frame: &capture::Frame<'_>, decoded: crate::decode::Decoded<'_>) {
         self.analyzer.decoded_frame(frame, decoded);
         self.sink.drain(self.analyzer);
+    }
+
+    fn reads_data_lazily(&self) -> bool {
+        true
+    }
+
+    fn data_matters(&self, decoded: &crate::decode::Decoded<'_>) -> bool {
+        self.analyzer.data_matters(decoded)
     }
 }
 
@@ -815,6 +833,7 @@ fn read_file(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeErr
                     len,
                     AHEAD_BUFFER,
                     read_ahead::HEAD_ROOM,
+                    read_ahead::ReadInPart::DEFAULT,
                     reading,
                 )
             } else {
@@ -953,6 +972,8 @@ mod tests {
         Blocks(usize),
         /// The read-ahead reader with this buffer size and head room.
         Ahead(usize, usize),
+        /// The same, without the digest, reading records in part as said.
+        InPart(usize, usize, read_ahead::ReadInPart),
     }
 
     /// Reads the capture at `path` with its digest as `how` says, and analyses it whole.
@@ -980,14 +1001,24 @@ mod tests {
             index: 0,
             limit: None,
             filter: None,
-            digest: true,
+            digest: !matches!(how, How::InPart(..)),
             threads: Threads::Auto,
             consumer: &mut feed,
             progress: &mut |_| {},
         };
         let (summary, size, digest, _) = match how {
             How::Ahead(buffer, head_room) => {
-                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
+                read_ahead::read_blocks_ahead(
+                    &file,
+                    len,
+                    buffer,
+                    head_room,
+                    read_ahead::ReadInPart::DEFAULT,
+                    reading,
+                )
+            }
+            How::InPart(buffer, head_room, in_part) => {
+                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, in_part, reading)
             }
             How::Blocks(buffer) => read_blocks(&file, len, buffer, reading),
         };
@@ -1088,7 +1119,28 @@ mod tests {
                     path.display()
                 );
             }
+            // Every record over 100 bytes read in part, the first 60 or 100 bytes of its data
+            // read (headers cut or not): the same report, the data of every frame that matters
+            // read afterwards.
+            for prefix in [60, 100] {
+                let in_part = read_ahead::ReadInPart {
+                    min_captured: 100,
+                    prefix,
+                };
+                for buffers in [(4096, 2048), (64 << 10, read_ahead::HEAD_ROOM)] {
+                    let how = How::InPart(buffers.0, buffers.1, in_part);
+                    let read = read_whole(path, how);
+                    let got = serde_json::to_string(&read.report).unwrap();
+                    assert!(
+                        (got, read.secrets_warnings) == (expected.0.clone(), expected.2.clone()),
+                        "{} {how:?}",
+                        path.display()
+                    );
+                }
+            }
         }
+        let [skipped, read] = crate::pipeline::batch::READ_IN_PART.with(|c| c.get());
+        assert!(skipped > 100 && read > 1000, "data skipped {skipped}, read {read}");
         assert!(paths.len() > 100, "{} fixtures", paths.len());
     }
 

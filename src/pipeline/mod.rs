@@ -421,6 +421,31 @@ impl Analyzer {
         }
     }
 
+    /// False when the data of a frame decoded as `decoded` would change nothing if the analysis
+    /// took it now (its headers count, not its data): a TCP segment, not a SYN nor DNS, of a
+    /// connection that reads no more bytes (both directions past their handshake, or not TLS).
+    /// The file reader then need not read the data (see [`files`]).
+    pub fn data_matters(&self, decoded: &Decoded<'_>) -> bool {
+        let Decoded::Tcp(seg) = decoded else {
+            return true;
+        };
+        if seg.flags.syn() || dns::DnsLog::wants_segment(seg) {
+            return true;
+        }
+        let (key, _) = FlowKey::of(
+            Transport::Tcp,
+            Endpoint {
+                ip: seg.src_ip,
+                port: seg.src_port,
+            },
+            Endpoint {
+                ip: seg.dst_ip,
+                port: seg.dst_port,
+            },
+        );
+        !self.flows.get(&key).is_some_and(Slot::ignores_data)
+    }
+
     /// One TCP segment: to its connection, made (or remade, on port reuse) when needed.
     fn segment(&mut self, frame: &Frame<'_>, seg: &Segment<'_>) {
         if dns::DnsLog::wants_segment(seg) {

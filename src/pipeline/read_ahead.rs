@@ -13,12 +13,14 @@
 //! errors are those of the single-threaded reader, and so is where reading stops (the `-c`
 //! limit, a corrupt block).
 
-use super::batch::{Batch, consume, item_of};
+use super::batch::{Batch, Item, LazyData, consume, item_of};
+use super::files::PROGRESS_EVERY;
 use super::files::{Progress, ReadOutcome, Reading, hex_digest};
 use crate::capture::{self, CaptureError};
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::sync::mpsc;
 
 /// Room before each buffer's data for the end of the previous buffer: one block of the largest
@@ -27,6 +29,36 @@ pub const HEAD_ROOM: usize = (256 << 10) + 64;
 
 /// Buffers in use at once: one analysed, one parsed, one waiting.
 const BUFFERS: usize = 3;
+
+/// Which records the reading thread reads in part: those of classic pcap files that captured
+/// at least `min_captured` bytes, of which it reads the first `prefix` bytes of data (the
+/// headers) and leaves the rest in the file until the analysis says the data matters
+/// ([`super::batch::LazyData`]).
+///
+/// A large record is nearly always a segment of a connection past its handshake (a download
+/// captured on loopback, or with segmentation offload), whose data cannot change the report:
+/// reading only its headers spares the copy of the data, most of such a capture's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ReadInPart {
+    /// Records of fewer captured bytes are read whole.
+    pub min_captured: usize,
+    /// Bytes of data read of the others.
+    pub prefix: usize,
+}
+
+impl ReadInPart {
+    /// Records of 16 KiB and more, of which 512 bytes are read: past every header alpnscope
+    /// decodes (a few VLAN tags, IPv6 extension headers and TCP options included); a frame
+    /// whose headers go further is read whole.
+    pub const DEFAULT: ReadInPart = ReadInPart {
+        min_captured: 16 << 10,
+        prefix: 512,
+    };
+}
+
+/// Bytes read after a record read in part: enough for the acknowledgements that usually follow
+/// it and the next record's header; more is read while no record is read in part.
+const READ_AFTER_PART: usize = 4 << 10;
 
 /// What the reading thread gives when it stops.
 struct Stopped {
@@ -42,6 +74,7 @@ pub(super) fn read_blocks_ahead(
     len: u64,
     buffer_size: usize,
     head_room: usize,
+    in_part: ReadInPart,
     reading: Reading<'_>,
 ) -> ReadOutcome {
     let Reading {
@@ -54,6 +87,11 @@ pub(super) fn read_blocks_ahead(
         progress,
     } = reading;
     let decode = consumer.wants_decoded();
+    // Records read in part need the consumer to say which data matters, and no one else to
+    // look at the data: neither the digest nor the capture filter.
+    let in_part = (decode && consumer.reads_data_lazily() && !digest && filter.is_none())
+        .then_some(in_part);
+    let mut lazy = LazyData::new(file);
     let stopped = std::thread::scope(|scope| {
         let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BUFFERS - 1);
         let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
@@ -68,7 +106,10 @@ pub(super) fn read_blocks_ahead(
                 decode,
                 made: 0,
                 spare: None,
+                in_part,
+                len,
                 offset: 0,
+                position: 0,
                 frames: 0,
                 full: full_tx,
                 empty: empty_rx,
@@ -81,7 +122,7 @@ pub(super) fn read_blocks_ahead(
             }
         });
         for mut batch in &full_rx {
-            let go_on = consume(&mut batch, consumer, &mut |offset, flows| {
+            let go_on = consume(&mut batch, consumer, &mut lazy, &mut |offset, flows| {
                 progress(Progress {
                     capture: index,
                     bytes: offset,
@@ -124,8 +165,14 @@ struct Reader<'f> {
     made: usize,
     /// A buffer that came back unused.
     spare: Option<Batch>,
+    /// Which records are read in part, when any are.
+    in_part: Option<ReadInPart>,
+    /// The file's length.
+    len: u64,
     /// Offset in the file of the next byte to parse.
     offset: u64,
+    /// Offset in the file of the next byte to read.
+    position: u64,
     /// Frames parsed.
     frames: u64,
     full: mpsc::SyncSender<Batch>,
@@ -158,24 +205,48 @@ impl Reader<'_> {
     fn read_all(&mut self) -> Result<(), Halt> {
         // The bytes of a block cut by a buffer's end, copied out of it.
         let mut carry: Vec<u8> = Vec::new();
+        // Bytes to read next into the buffer: all of it, or a little after a record read in part.
+        let mut chunk = self.buffer_size;
         while !self.parser.is_finished() {
             let mut batch = self.next_batch()?;
-            let (end, eof) = self.fill(&mut batch.bytes)?;
-            if carry.len() <= self.head_room {
-                // In place: the cut block before the buffer's data.
-                let start = self.head_room - carry.len();
-                batch.bytes[start..self.head_room].copy_from_slice(&carry);
-                carry.clear();
-                let consumed = self.parse(&mut batch, start..end, eof)?;
-                carry.extend_from_slice(&batch.bytes[start + consumed..end]);
-                self.full.send(batch).map_err(|_| Halt::HungUp)?;
-            } else {
+            if carry.len() > self.head_room {
                 // A block larger than the head room: gathered in `carry`, and parsed there once
                 // whole, as long as it is not over the largest block accepted.
+                let (end, eof) = self.fill(&mut batch.bytes, self.head_room, usize::MAX)?;
                 carry.extend_from_slice(&batch.bytes[self.head_room..end]);
                 self.spare = Some(batch);
                 self.parse_carried(&mut carry, eof)?;
+                if eof {
+                    break;
+                }
+                continue;
             }
+            // In place: the cut block before the buffer's data.
+            let mut parsed = self.head_room - carry.len();
+            batch.bytes[parsed..self.head_room].copy_from_slice(&carry);
+            carry.clear();
+            let mut end = self.head_room;
+            let eof = loop {
+                let (filled, eof) = self.fill(&mut batch.bytes, end, chunk)?;
+                end = filled;
+                parsed += self.parse(&mut batch, parsed..end, eof)?;
+                if eof || self.parser.is_finished() {
+                    break eof;
+                }
+                if self.read_in_part(&mut batch, parsed..end)? {
+                    // Its first bytes stay where they are, the frame's span; reading goes on
+                    // after the record.
+                    parsed = end;
+                    chunk = READ_AFTER_PART;
+                } else {
+                    chunk = chunk.saturating_mul(4).min(self.buffer_size);
+                }
+                if end == batch.bytes.len() {
+                    break false;
+                }
+            };
+            carry.extend_from_slice(&batch.bytes[parsed..end]);
+            self.full.send(batch).map_err(|_| Halt::HungUp)?;
             if eof {
                 break;
             }
@@ -183,6 +254,51 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// When reading records in part and the block `batch.bytes[cut]` (cut by the end of the
+    /// bytes read) is a record to read in part, takes it as read ([`Item::ReadInPart`]) and
+    /// moves reading past it: true then.
+    fn read_in_part(
+        &mut self,
+        batch: &mut Batch,
+        cut: std::ops::Range<usize>,
+    ) -> Result<bool, Halt> {
+        let Some(in_part) = self.in_part else {
+            return Ok(false);
+        };
+        let Batch { bytes, items } = batch;
+        let base = &bytes[..];
+        let record_at = self.offset;
+        let frames = &mut self.frames;
+        let mut taken = None;
+        let length = self.parser.skip_cut_record(
+            &base[cut],
+            in_part.prefix,
+            in_part.min_captured,
+            self.len.saturating_sub(record_at),
+            &mut |event| {
+                if let capture::CaptureEvent::Frame(frame) = event {
+                    taken = super::batch::FrameSpan::of(&frame, base);
+                }
+            },
+        );
+        let Some(length) = length else {
+            return Ok(false);
+        };
+        *frames += 1;
+        if *frames % PROGRESS_EVERY == 0 {
+            items.push(Item::Progress { offset: record_at });
+        }
+        if let Some(frame) = taken {
+            items.push(Item::ReadInPart {
+                frame,
+                captured: (length - capture::PCAP_RECORD_HEADER as u64) as u32,
+                rest_at: record_at + (capture::PCAP_RECORD_HEADER + frame.len()) as u64,
+            });
+        }
+        self.offset = record_at + length;
+        self.position = self.offset;
+        Ok(true)
+    }
     /// An empty buffer: the spare, a new one while fewer than [`BUFFERS`] exist, else one the
     /// consumer gave back.
     fn next_batch(&mut self) -> Result<Batch, Halt> {
@@ -209,23 +325,33 @@ impl Reader<'_> {
         }
     }
 
-    /// Fills `bytes` after its head room: the end of the data, and whether the file ended.
-    fn fill(&mut self, bytes: &mut [u8]) -> Result<(usize, bool), CaptureError> {
-        let mut end = self.head_room;
+    /// Reads into `bytes` from `from` on, `chunk` bytes at most, to its end at most: the end of
+    /// the data, and whether the file ended.
+    fn fill(
+        &mut self,
+        bytes: &mut [u8],
+        from: usize,
+        chunk: usize,
+    ) -> Result<(usize, bool), CaptureError> {
+        let to = from.saturating_add(chunk).min(bytes.len());
+        let mut end = from;
         let mut eof = false;
-        while end < bytes.len() {
-            match self.input.read(&mut bytes[end..]) {
+        while end < to {
+            match self.input.read_at(&mut bytes[end..to], self.position) {
                 Ok(0) => {
                     eof = true;
                     break;
                 }
-                Ok(n) => end += n,
+                Ok(n) => {
+                    end += n;
+                    self.position += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(CaptureError::Io(e)),
             }
         }
         if let Some(h) = &mut self.hasher {
-            h.update(&bytes[self.head_room..end]);
+            h.update(&bytes[from..end]);
         }
         Ok((end, eof))
     }
@@ -290,7 +416,11 @@ impl Reader<'_> {
     fn finish_digest(&mut self) {
         if let Some(h) = &mut self.hasher {
             let mut sink = super::files::HashWriter(h);
-            let _ = io::copy(&mut self.input, &mut sink);
+            let mut input = self.input;
+            if input.seek(SeekFrom::Start(self.position)).is_ok() {
+                let _ = io::copy(&mut input, &mut sink);
+            }
         }
     }
 }
+

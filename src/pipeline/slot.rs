@@ -148,6 +148,14 @@ pub(super) enum Slot {
     Quic(Box<QuicConnection>),
 }
 
+impl Slot {
+    /// True when the data of a segment (not a SYN) this slot takes changes nothing: a TCP
+    /// connection that reads no more bytes.
+    pub fn ignores_data(&self) -> bool {
+        matches!(self, Slot::Open(c) if c.passive())
+    }
+}
+
 /// A connection leaving the flow table.
 #[derive(Debug)]
 pub(super) enum Connection {

@@ -291,8 +291,9 @@ impl TcpConnection {
         released
     }
 
-    /// True when neither direction wants more bytes.
-    fn passive(&self) -> bool {
+    /// True when neither direction wants more bytes: a segment's data changes nothing then
+    /// (only its headers are read, see [`TcpConnection::segment`]).
+    pub fn passive(&self) -> bool {
         self.parsers[0].is_done() && self.parsers[1].is_done()
     }
 
