@@ -32,6 +32,7 @@ pub fn compare(config: CompareConfig) -> ExitCode {
         merge: false,
         filter: None,
         threads: alpnscope::pipeline::files::Threads::Auto,
+        read_in_part: Default::default(),
     };
     let options = CompareOptions {
         a: read(&config.keylogs_a),

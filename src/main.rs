@@ -371,6 +371,7 @@ fn read_captures(
         threads: config
             .threads
             .map_or(Threads::Auto, |n| Threads::from_count(usize::from(n))),
+        read_in_part: Default::default(),
     };
     // A redacted run names no file, not even on stderr.
     let names = config

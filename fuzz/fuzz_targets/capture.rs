@@ -16,7 +16,9 @@
 #![no_main]
 
 use alpnscope::capture;
-use alpnscope_fuzz::{OwnedEvent, analyze_file, analyzer_options_for, check_streamed, sni_mode};
+use alpnscope_fuzz::{
+    OwnedEvent, analyze_file, analyzer_options_for, check_streamed, read_through_both, sni_mode,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -38,6 +40,8 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let options = analyzer_options_for(data);
-    let (flows, rest) = analyze_file(data, options).expect("a capture the reader accepts");
+    let through = analyze_file(data, options.clone());
+    read_through_both(data, options, &through);
+    let (flows, rest) = through.expect("a capture the reader accepts");
     check_streamed(&flows, &rest, sni_mode(data));
 });

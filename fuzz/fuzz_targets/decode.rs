@@ -38,5 +38,9 @@ fuzz_target!(|data: &[u8]| {
     let spans = DecodedSpans::of(decoded, frame.data).expect("a decoding lies in its frame");
     let moved = frame.data.to_vec();
     let resolved = spans.resolve(&moved).expect("spans fit the same bytes");
-    assert_eq!(format!("{resolved:?}"), expected, "spans resolve differently");
+    assert_eq!(
+        format!("{resolved:?}"),
+        expected,
+        "spans resolve differently"
+    );
 });

@@ -143,10 +143,36 @@ fn capture_file() -> &'static MemFile {
 /// Writes `data` to a file ([`MemFile`]) and reads it as the binary does
 /// ([`files::analyze_files_streaming`]): returns the flows in the order they were streamed out,
 /// and the rest of the report (captures, summary and diagnosis, no flows); `None` when `data` is
-/// not a capture at all.
+/// not a capture at all. Half the inputs go through the reading thread (parsed and decoded
+/// beside the analysis), which reads every record over 60 bytes in part (see
+/// [`read_through_both`]).
 pub fn analyze_file(
     data: &[u8],
     options: AnalyzerOptions,
+) -> Option<(Vec<alpnscope::report::model::FlowReport>, Report)> {
+    let threads = if data.len() % 2 == 0 {
+        files::Threads::Two
+    } else {
+        files::Threads::One
+    };
+    analyze_file_with(data, options, threads)
+}
+
+/// Records over 60 bytes read in part, their first 40 to 103 bytes (as `data`'s length says):
+/// headers read whole or cut, so that both the frames whose data is skipped and those whose
+/// data is read afterwards are met.
+fn read_in_part_for(data: &[u8]) -> files::ReadInPart {
+    files::ReadInPart {
+        min_captured: 61,
+        prefix: 40 + data.len() % 64,
+    }
+}
+
+/// [`analyze_file`] with the threads given.
+pub fn analyze_file_with(
+    data: &[u8],
+    options: AnalyzerOptions,
+    threads: files::Threads,
 ) -> Option<(Vec<alpnscope::report::model::FlowReport>, Report)> {
     let file = capture_file();
     file.replace(data);
@@ -158,12 +184,8 @@ pub fn analyze_file(
         count: None,
         merge: false,
         filter: None,
-        // Half the inputs through the reading thread (parsed and decoded beside the analysis).
-        threads: if data.len() % 2 == 0 {
-            files::Threads::Two
-        } else {
-            files::Threads::One
-        },
+        threads,
+        read_in_part: read_in_part_for(data),
     };
     let mut flows = Vec::new();
     let rest = files::analyze_files_streaming(&paths, &options, &mut |_| {}, &mut |flow| {
@@ -181,6 +203,26 @@ pub fn analyze_file(
         Err(files::AnalyzeError::Capture { .. }) => None,
         Err(e) => panic!("reading a capture file failed other than as a capture: {e}"),
     }
+}
+
+/// The same report through the reading thread (records read in part) as on one thread: for
+/// inputs of even length, which [`analyze_file`] reads through the thread.
+pub fn read_through_both(
+    data: &[u8],
+    options: AnalyzerOptions,
+    through_thread: &Option<(Vec<alpnscope::report::model::FlowReport>, Report)>,
+) {
+    if data.len() % 2 != 0 {
+        return;
+    }
+    let one = analyze_file_with(data, options, files::Threads::One);
+    let json = |r: &Option<(Vec<alpnscope::report::model::FlowReport>, Report)>| {
+        serde_json::to_string(r).expect("a report serializes")
+    };
+    assert!(
+        json(&one) == json(through_thread),
+        "the reading thread (records read in part) and one thread disagree"
+    );
 }
 
 /// Renders `report` in `format`, checking that the bytes are UTF-8.

@@ -9,6 +9,7 @@ use super::{Analyzer, AnalyzerOptions, merge, read_ahead};
 use crate::capture::{self, CaptureError, CaptureEvent};
 use crate::report::model::{FlowReport, Report};
 use crate::tls;
+pub use read_ahead::ReadInPart;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs::File;
@@ -106,6 +107,8 @@ pub struct AnalyzeOptions {
     /// Whether a capture file is read, parsed and decoded on a thread of its own
     /// (`--threads`; a merge reads each file on a thread of its own anyway).
     pub threads: Threads,
+    /// Which records the reading thread reads in part (default: [`ReadInPart::DEFAULT`]).
+    pub read_in_part: ReadInPart,
 }
 
 /// How many threads read one capture file: the reading thread parses and decodes beside the
@@ -288,6 +291,7 @@ fn analyze(
                 .map(capture::filter::Filter::matcher),
             digest: options.digest,
             threads: options.threads,
+            read_in_part: options.read_in_part,
             consumer: &mut feed,
             progress,
         };
@@ -577,6 +581,8 @@ pub(super) struct Reading<'a> {
     pub(super) digest: bool,
     /// Whether a reading thread reads the file.
     pub(super) threads: Threads,
+    /// Which records that thread reads in part.
+    pub(super) read_in_part: ReadInPart,
     /// Takes the events.
     pub(super) consumer: &'a mut dyn EventConsumer,
     /// Told how far reading got.
@@ -661,6 +667,7 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
         filter,
         digest,
         threads: _,
+        read_in_part: _,
         consumer,
         progress,
     } = reading;
@@ -833,7 +840,6 @@ fn read_file(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeErr
                     len,
                     AHEAD_BUFFER,
                     read_ahead::HEAD_ROOM,
-                    read_ahead::ReadInPart::DEFAULT,
                     reading,
                 )
             } else {
@@ -888,6 +894,7 @@ fn read_stream(
         filter,
         digest,
         threads: _,
+        read_in_part: _,
         consumer,
         progress,
     } = reading;
@@ -1003,22 +1010,19 @@ mod tests {
             filter: None,
             digest: !matches!(how, How::InPart(..)),
             threads: Threads::Auto,
+            read_in_part: match how {
+                How::InPart(_, _, in_part) => in_part,
+                _ => ReadInPart::DEFAULT,
+            },
             consumer: &mut feed,
             progress: &mut |_| {},
         };
         let (summary, size, digest, _) = match how {
             How::Ahead(buffer, head_room) => {
-                read_ahead::read_blocks_ahead(
-                    &file,
-                    len,
-                    buffer,
-                    head_room,
-                    read_ahead::ReadInPart::DEFAULT,
-                    reading,
-                )
+                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
             }
-            How::InPart(buffer, head_room, in_part) => {
-                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, in_part, reading)
+            How::InPart(buffer, head_room, _) => {
+                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
             }
             How::Blocks(buffer) => read_blocks(&file, len, buffer, reading),
         };
@@ -1123,7 +1127,7 @@ mod tests {
             // read (headers cut or not): the same report, the data of every frame that matters
             // read afterwards.
             for prefix in [60, 100] {
-                let in_part = read_ahead::ReadInPart {
+                let in_part = ReadInPart {
                     min_captured: 100,
                     prefix,
                 };
@@ -1140,7 +1144,10 @@ mod tests {
             }
         }
         let [skipped, read] = crate::pipeline::batch::READ_IN_PART.with(|c| c.get());
-        assert!(skipped > 100 && read > 1000, "data skipped {skipped}, read {read}");
+        assert!(
+            skipped > 100 && read > 1000,
+            "data skipped {skipped}, read {read}"
+        );
         assert!(paths.len() > 100, "{} fixtures", paths.len());
     }
 

@@ -39,11 +39,17 @@ const BUFFERS: usize = 3;
 /// captured on loopback, or with segmentation offload), whose data cannot change the report:
 /// reading only its headers spares the copy of the data, most of such a capture's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ReadInPart {
+pub struct ReadInPart {
     /// Records of fewer captured bytes are read whole.
     pub min_captured: usize,
     /// Bytes of data read of the others.
     pub prefix: usize,
+}
+
+impl Default for ReadInPart {
+    fn default() -> Self {
+        ReadInPart::DEFAULT
+    }
 }
 
 impl ReadInPart {
@@ -68,13 +74,13 @@ struct Stopped {
 
 /// Reads, parses and decodes `file` (`len` bytes) on a reader thread in buffers of
 /// `buffer_size` bytes, with `head_room` bytes before each buffer's data, and hands its events
-/// to `reading`'s consumer on this thread, as [`super::files`]'s block reader does.
+/// to `reading`'s consumer on this thread, as [`super::files`]'s block reader does; reads the
+/// records `reading` says in part when the consumer can tell which data matters.
 pub(super) fn read_blocks_ahead(
     file: &File,
     len: u64,
     buffer_size: usize,
     head_room: usize,
-    in_part: ReadInPart,
     reading: Reading<'_>,
 ) -> ReadOutcome {
     let Reading {
@@ -83,6 +89,7 @@ pub(super) fn read_blocks_ahead(
         filter,
         digest,
         threads: _,
+        read_in_part,
         consumer,
         progress,
     } = reading;
@@ -90,7 +97,7 @@ pub(super) fn read_blocks_ahead(
     // Records read in part need the consumer to say which data matters, and no one else to
     // look at the data: neither the digest nor the capture filter.
     let in_part = (decode && consumer.reads_data_lazily() && !digest && filter.is_none())
-        .then_some(in_part);
+        .then_some(read_in_part);
     let mut lazy = LazyData::new(file);
     let stopped = std::thread::scope(|scope| {
         let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BUFFERS - 1);
@@ -423,4 +430,3 @@ impl Reader<'_> {
         }
     }
 }
-

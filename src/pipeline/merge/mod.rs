@@ -330,6 +330,7 @@ fn read_one(
         filter: None,
         digest,
         threads: super::files::Threads::Auto,
+        read_in_part: Default::default(),
         consumer: sender,
         progress: &mut progress,
     };
