@@ -985,6 +985,11 @@ mod tests {
 
     /// Reads the capture at `path` with its digest as `how` says, and analyses it whole.
     fn read_whole(path: &Path, how: How) -> WholeRead {
+        read_whole_limited(path, how, None)
+    }
+
+    /// [`read_whole`] up to `limit` frames (`-c`).
+    fn read_whole_limited(path: &Path, how: How, limit: Option<u64>) -> WholeRead {
         let file = File::open(path).unwrap();
         let len = file.metadata().unwrap().len();
         let mut analyzer = Analyzer::new(AnalyzerOptions::default());
@@ -1006,7 +1011,7 @@ mod tests {
         };
         let reading = Reading {
             index: 0,
-            limit: None,
+            limit,
             filter: None,
             digest: !matches!(how, How::InPart(..)),
             threads: Threads::Auto,
@@ -1149,6 +1154,48 @@ mod tests {
             "data skipped {skipped}, read {read}"
         );
         assert!(paths.len() > 100, "{} fixtures", paths.len());
+    }
+
+    /// Reading stops after the frame `-c` asks for, whether that frame was read in part or not:
+    /// the same report (and its "stopped after N packets" warning, once) as the block reader's.
+    #[test]
+    fn read_in_part_stops_at_the_count() {
+        let in_part = ReadInPart {
+            min_captured: 100,
+            prefix: 60,
+        };
+        let mut fixtures = 0;
+        for path in crate::test_fixtures::captures() {
+            if path.extension().is_none_or(|e| e != "pcap") {
+                continue;
+            }
+            fixtures += 1;
+            // Every count on the first fixtures (the frames read in part among them), a few on
+            // the others.
+            let limits: Vec<u64> = if fixtures <= 12 {
+                (1..=80).collect()
+            } else {
+                vec![1, 4, 9, 30]
+            };
+            for limit in limits {
+                let report = |how| {
+                    let read = read_whole_limited(&path, how, Some(limit));
+                    let report = serde_json::to_string(&read.report).unwrap();
+                    (report, format!("{:?}", read.summary))
+                };
+                let len = std::fs::metadata(&path).unwrap().len();
+                let expected = report(How::Blocks(block_buffer_size(len)));
+                for (buffer, head_room) in [(4096, 2048), (64 << 10, read_ahead::HEAD_ROOM)] {
+                    assert_eq!(
+                        report(How::InPart(buffer, head_room, in_part)),
+                        expected,
+                        "{} -c {limit}, buffer {buffer}",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(fixtures > 50, "{fixtures} pcap fixtures");
     }
 
     #[test]

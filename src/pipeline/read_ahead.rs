@@ -242,9 +242,12 @@ impl Reader<'_> {
                 }
                 if self.read_in_part(&mut batch, parsed..end)? {
                     // Its first bytes stay where they are, the frame's span; reading goes on
-                    // after the record.
+                    // after the record (unless it was the last one asked for, `-c`).
                     parsed = end;
                     chunk = READ_AFTER_PART;
+                    if self.parser.is_finished() {
+                        break false;
+                    }
                 } else {
                     chunk = chunk.saturating_mul(4).min(self.buffer_size);
                 }
