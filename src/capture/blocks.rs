@@ -286,16 +286,21 @@ impl BlockHandler {
         self.packet_of(packet, captured, on_event);
     }
 
-    /// A pcap record of which only the first bytes were read (`record.data`; `record.caplen`
-    /// were captured): counted as the whole record, its frame given with the bytes read
-    /// (see [`super::SliceParser::skip_cut_record`]).
-    pub(super) fn record_read_in_part(
+    /// A packet block of which only the first bytes of data were read (`block`'s data; it
+    /// captured `captured` bytes): counted as the whole block, its frame given with the bytes
+    /// read (see [`super::SliceParser::skip_cut_record`]). Other blocks are ignored.
+    pub(super) fn packet_read_in_part(
         &mut self,
-        record: &LegacyPcapBlock<'_>,
+        block: &PcapBlockOwned<'_>,
+        captured: usize,
         on_event: &mut dyn FnMut(CaptureEvent<'_>),
     ) {
-        let packet = self.pcap_record(record);
-        self.packet_of(packet, record.caplen as usize, on_event);
+        let packet = match block {
+            PcapBlockOwned::Legacy(record) => self.pcap_record(record),
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => self.enhanced_packet(epb),
+            _ => return,
+        };
+        self.packet_of(packet, captured, on_event);
     }
 
     /// A packet of which `captured` bytes were captured.

@@ -21,7 +21,7 @@ pub use blocks::MAX_BLOCK_BYTES;
 pub use decompress::{XZ_MEMORY_LIMIT_KIB, decompressing};
 pub use link_type::LinkType;
 pub use reader::{read_capture, read_capture_filtered, read_capture_limited};
-pub use slice::{MAX_PARTIAL_RECORD, PCAP_RECORD_HEADER, SliceParser, read_capture_slice};
+pub use slice::{MAX_PARTIAL_RECORD, PartRead, SliceParser, read_capture_slice};
 pub use summary::{
     CaptureCounters, CaptureError, CaptureFormat, CaptureSummary, CaptureWarning, Compression,
     IoCause,

@@ -21,7 +21,25 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 
 /// The container, once recognised by [`SliceParser`].
 /// Bytes of a classic pcap record's header: seconds, fraction, captured and original length.
-pub const PCAP_RECORD_HEADER: usize = 16;
+const PCAP_RECORD_HEADER: usize = 16;
+
+/// A packet block read in part ([`SliceParser::skip_cut_record`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartRead {
+    /// Bytes of the whole block.
+    pub length: u64,
+    /// Where its data starts in it.
+    pub data_at: usize,
+    /// Bytes of data it captured.
+    pub captured: usize,
+}
+
+/// Bytes of a pcapng enhanced packet block before its data: type, length, interface, time
+/// (two words), captured and original length.
+const PCAPNG_EPB_HEADER: usize = 28;
+
+/// The enhanced packet block's type.
+const EPB_TYPE: u32 = 6;
 
 /// Largest record [`SliceParser::skip_cut_record`] takes read in part: the largest snaplen
 /// (256 KiB); the analysis holds a frame that size to fill in.
@@ -50,6 +68,9 @@ pub struct SliceParser {
     handler: BlockHandler,
     container: Option<Container>,
     finished: bool,
+    /// An enhanced packet block read in part put together for its checks, zeros for its data
+    /// ([`SliceParser::skip_cut_record`]).
+    whole_block: Vec<u8>,
 }
 
 impl Default for SliceParser {
@@ -65,6 +86,7 @@ impl SliceParser {
             handler: BlockHandler::new(),
             container: None,
             finished: false,
+            whole_block: Vec::new(),
         }
     }
 
@@ -211,33 +233,42 @@ impl SliceParser {
         self.finished = true;
     }
 
-    /// Takes the pcap record at the start of `cut` (the block [`SliceParser::feed`] left
+    /// Takes the packet block at the start of `cut` (the block [`SliceParser::feed`] left
     /// unparsed, of which `cut` holds the first bytes) as read when its first `prefix` bytes of
-    /// data are: it gives the record's frame with those bytes, counts it whole, and returns the
-    /// record's length (header and data) — the caller goes on reading after it. `None` (nothing
-    /// done) unless this is a classic pcap (not the modified format), reading goes on, `cut`
-    /// holds the header and `prefix` bytes, and the record captured between `min_captured` and
-    /// [`MAX_PARTIAL_RECORD`] bytes, all of them within the `available` bytes the file has from
-    /// the record on (a record the file's end cuts is parsed, and warned about, as ever).
+    /// data are: it gives the block's frame with those bytes, counts it whole, and returns the
+    /// block's length, where its data starts in it and how many bytes it captured — the caller
+    /// goes on reading after it.
+    ///
+    /// A classic pcap record (not the modified format) or a pcapng enhanced packet block that
+    /// captured between `min_captured` and [`MAX_PARTIAL_RECORD`] bytes, all of the block
+    /// within the `available` bytes the file has from it on (a block the file's end cuts is
+    /// parsed, and warned about, as ever), reading going on, and `cut` holding its header and
+    /// `prefix` bytes of data. An enhanced packet block's options and trailing length follow
+    /// its data: `read_tail(offset in the block, buffer)` reads them, and the block is parsed
+    /// as a whole with zeros for its data — the checks of a whole block, which do not look at
+    /// the data — and taken only when that parse takes it. `None`: nothing was done.
     pub fn skip_cut_record(
         &mut self,
         cut: &[u8],
         prefix: usize,
         min_captured: usize,
         available: u64,
+        read_tail: &mut dyn FnMut(u64, &mut [u8]) -> bool,
         on_event: &mut dyn FnMut(CaptureEvent<'_>),
-    ) -> Option<u64> {
-        let Some(Container::Pcap {
-            big_endian,
-            modified: false,
-        }) = self.container
-        else {
-            return None;
-        };
+    ) -> Option<PartRead> {
         if self.finished || self.handler.reached() {
             return None;
         }
-        let header = cut.get(..PCAP_RECORD_HEADER)?;
+        let mut container = self.container?;
+        let (big_endian, header_len) = match container {
+            Container::Pcap {
+                big_endian,
+                modified: false,
+            } => (big_endian, PCAP_RECORD_HEADER),
+            Container::Pcapng { big_endian } => (big_endian, PCAPNG_EPB_HEADER),
+            Container::Pcap { modified: true, .. } => return None,
+        };
+        let header = cut.get(..header_len)?;
         let field = |at: usize| {
             let bytes = [header[at], header[at + 1], header[at + 2], header[at + 3]];
             if big_endian {
@@ -246,28 +277,68 @@ impl SliceParser {
                 u32::from_le_bytes(bytes)
             }
         };
-        let caplen = field(8);
-        let captured = caplen as usize;
-        if captured < min_captured.max(prefix)
-            || captured > MAX_PARTIAL_RECORD
-            || (PCAP_RECORD_HEADER + captured) as u64 > available
+        let pcapng = matches!(container, Container::Pcapng { .. });
+        // pcapng: the block type is read as little-endian whatever the section's byte order.
+        if pcapng
+            && u32::from_le_bytes([header[0], header[1], header[2], header[3]]) != EPB_TYPE
+            && u32::from_be_bytes([header[0], header[1], header[2], header[3]]) != EPB_TYPE
         {
             return None;
         }
-        let data = cut.get(PCAP_RECORD_HEADER..PCAP_RECORD_HEADER + prefix)?;
-        let record = LegacyPcapBlock {
-            ts_sec: field(0),
-            ts_usec: field(4),
-            caplen,
-            origlen: field(12),
-            data,
+        let captured = field(header_len - 8) as usize;
+        if captured < min_captured.max(prefix) || captured > MAX_PARTIAL_RECORD {
+            return None;
+        }
+        let (length, data_len) = if pcapng {
+            (field(4) as usize, (captured + 3) & !3)
+        } else {
+            (header_len + captured, captured)
         };
-        self.handler.record_read_in_part(&record, on_event);
+        // The options and trailing length after the data (pcapng): at most 64 KiB.
+        let tail = length.checked_sub(header_len + data_len)?;
+        if length as u64 > available || (pcapng && !(4..=64 << 10).contains(&tail)) {
+            return None;
+        }
+        let data = cut.get(header_len..header_len + prefix)?;
+        let block = if pcapng {
+            let whole = &mut self.whole_block;
+            whole.clear();
+            whole.extend_from_slice(header);
+            whole.resize(header_len + data_len + tail, 0);
+            if !read_tail(
+                (header_len + data_len) as u64,
+                &mut whole[header_len + data_len..],
+            ) {
+                return None;
+            }
+            match next_block(&mut container, whole) {
+                Ok((rest, PcapBlockOwned::NG(Block::EnhancedPacket(mut epb))))
+                    if rest.is_empty() =>
+                {
+                    epb.data = data;
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb))
+                }
+                _ => return None,
+            }
+        } else {
+            PcapBlockOwned::Legacy(LegacyPcapBlock {
+                ts_sec: field(0),
+                ts_usec: field(4),
+                caplen: captured as u32,
+                origlen: field(12),
+                data,
+            })
+        };
+        self.handler.packet_read_in_part(&block, captured, on_event);
         if self.handler.reached() {
             self.handler.stop_at_limit();
             self.finished = true;
         }
-        Some((PCAP_RECORD_HEADER + captured) as u64)
+        Some(PartRead {
+            length: length as u64,
+            data_at: header_len,
+            captured,
+        })
     }
 
     /// The summary of everything parsed.
@@ -320,4 +391,82 @@ where
     let mut parser = SliceParser::new();
     parser.feed(data, true, &mut on_event)?;
     Ok(parser.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first enhanced packet block of `bytes` (a little-endian pcapng) that captured more
+    /// than 500 bytes: its offset and length.
+    fn large_block(bytes: &[u8]) -> (usize, usize) {
+        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let mut at = 0;
+        loop {
+            let len = word(at + 4);
+            if word(at) == EPB_TYPE as usize && word(at + 20) > 500 {
+                return (at, len);
+            }
+            at += len;
+        }
+    }
+
+    /// Parses `bytes` up to the block at `at`, then takes that block read in part (its first
+    /// 100 bytes of data, the rest of the block read from `bytes` as the file): the part read,
+    /// and the frame's bytes and the packets counted.
+    fn read_in_part(bytes: &[u8], at: usize) -> (Option<PartRead>, Vec<u8>, u64) {
+        let mut parser = SliceParser::new();
+        let consumed = parser.feed(&bytes[..at + 200], false, &mut |_| {}).unwrap();
+        assert_eq!(consumed, at);
+        let mut frame = Vec::new();
+        let part = parser.skip_cut_record(
+            &bytes[at..at + 200],
+            100,
+            100,
+            (bytes.len() - at) as u64,
+            &mut |offset, tail| {
+                let from = at + offset as usize;
+                tail.copy_from_slice(&bytes[from..from + tail.len()]);
+                true
+            },
+            &mut |event| {
+                if let CaptureEvent::Frame(f) = event {
+                    frame = f.data.to_vec();
+                }
+            },
+        );
+        (part, frame, parser.finish().packets)
+    }
+
+    /// A pcapng enhanced packet block read in part is taken when the whole block would parse,
+    /// with its first bytes of data and counted whole; a block whose trailing length differs
+    /// from its leading one (which the whole parse refuses) is left to the parse.
+    #[test]
+    fn an_enhanced_packet_block_read_in_part_is_checked_whole() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/tls12-h2-agreed.pcapng"
+        );
+        let mut bytes = std::fs::read(path).unwrap();
+        let (at, len) = large_block(&bytes);
+        let (part, frame, packets) = read_in_part(&bytes, at);
+        let captured = u32::from_le_bytes(bytes[at + 20..at + 24].try_into().unwrap()) as usize;
+        assert_eq!(
+            part,
+            Some(PartRead {
+                length: len as u64,
+                data_at: 28,
+                captured,
+            })
+        );
+        assert_eq!(frame, bytes[at + 28..at + 128]);
+        let earlier = read_capture_slice(&bytes[..at], |_| {}).unwrap().packets;
+        assert_eq!(packets, earlier + 1);
+
+        bytes[at + len - 4] ^= 1;
+        let (part, frame, packets) = read_in_part(&bytes, at);
+        assert_eq!(part, None);
+        assert!(frame.is_empty());
+        assert_eq!(packets, earlier);
+    }
 }

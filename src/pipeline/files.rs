@@ -1109,6 +1109,7 @@ mod tests {
     /// whether the file is read, parsed and decoded on a thread of its own or on this one.
     #[test]
     fn every_fixture_reports_the_same_read_ahead() {
+        let mut pcapng_read_in_part = [0u64; 2];
         let paths = crate::test_fixtures::captures();
         let report = |path: &Path, how: How| {
             let read = read_whole(path, how);
@@ -1128,6 +1129,7 @@ mod tests {
                     path.display()
                 );
             }
+            let before = crate::pipeline::batch::READ_IN_PART.with(|c| c.get());
             // Every record over 100 bytes read in part, the first 60 or 100 bytes of its data
             // read (headers cut or not): the same report, the data of every frame that matters
             // read afterwards.
@@ -1147,11 +1149,22 @@ mod tests {
                     );
                 }
             }
+            if path.extension().is_some_and(|e| e == "pcapng") {
+                let after = crate::pipeline::batch::READ_IN_PART.with(|c| c.get());
+                for i in 0..2 {
+                    pcapng_read_in_part[i] += after[i] - before[i];
+                }
+            }
         }
         let [skipped, read] = crate::pipeline::batch::READ_IN_PART.with(|c| c.get());
         assert!(
             skipped > 100 && read > 1000,
             "data skipped {skipped}, read {read}"
+        );
+        let [skipped, read] = pcapng_read_in_part;
+        assert!(
+            skipped > 5 && read > 50,
+            "pcapng: data skipped {skipped}, read {read}"
         );
         assert!(paths.len() > 100, "{} fixtures", paths.len());
     }
@@ -1166,7 +1179,10 @@ mod tests {
         };
         let mut fixtures = 0;
         for path in crate::test_fixtures::captures() {
-            if path.extension().is_none_or(|e| e != "pcap") {
+            if path
+                .extension()
+                .is_none_or(|e| e != "pcap" && e != "pcapng")
+            {
                 continue;
             }
             fixtures += 1;

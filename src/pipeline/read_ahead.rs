@@ -279,32 +279,35 @@ impl Reader<'_> {
         let base = &bytes[..];
         let record_at = self.offset;
         let frames = &mut self.frames;
+        let input = self.input;
         let mut taken = None;
-        let length = self.parser.skip_cut_record(
+        let part = self.parser.skip_cut_record(
             &base[cut],
             in_part.prefix,
             in_part.min_captured,
             self.len.saturating_sub(record_at),
+            &mut |at, tail| input.read_exact_at(tail, record_at + at).is_ok(),
             &mut |event| {
                 if let capture::CaptureEvent::Frame(frame) = event {
                     taken = super::batch::FrameSpan::of(&frame, base);
                 }
             },
         );
-        let Some(length) = length else {
+        let Some(part) = part else {
             return Ok(false);
         };
-        *frames += 1;
-        if *frames % PROGRESS_EVERY == 0 {
-            items.push(Item::Progress { offset: record_at });
-        }
         if let Some(frame) = taken {
+            *frames += 1;
+            if *frames % PROGRESS_EVERY == 0 {
+                items.push(Item::Progress { offset: record_at });
+            }
             items.push(Item::ReadInPart {
                 frame,
-                captured: (length - capture::PCAP_RECORD_HEADER as u64) as u32,
-                rest_at: record_at + (capture::PCAP_RECORD_HEADER + frame.len()) as u64,
+                captured: part.captured as u32,
+                rest_at: record_at + (part.data_at + frame.len()) as u64,
             });
         }
+        let length = part.length;
         self.offset = record_at + length;
         self.position = self.offset;
         Ok(true)
