@@ -312,9 +312,7 @@ impl SliceParser {
                 return None;
             }
             match next_block(&mut container, whole) {
-                Ok((rest, PcapBlockOwned::NG(Block::EnhancedPacket(mut epb))))
-                    if rest.is_empty() =>
-                {
+                Ok(([], PcapBlockOwned::NG(Block::EnhancedPacket(mut epb)))) => {
                     epb.data = data;
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb))
                 }
