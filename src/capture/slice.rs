@@ -19,7 +19,6 @@ use pcap_parser::pcap::{
 use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
 use pcap_parser::{PcapBlockOwned, PcapError};
 
-/// The container, once recognised by [`SliceParser`].
 /// Bytes of a classic pcap record's header: seconds, fraction, captured and original length.
 const PCAP_RECORD_HEADER: usize = 16;
 
@@ -45,6 +44,7 @@ const EPB_TYPE: u32 = 6;
 /// (256 KiB); the analysis holds a frame that size to fill in.
 pub const MAX_PARTIAL_RECORD: usize = 256 << 10;
 
+/// The container, once recognised by [`SliceParser`].
 #[derive(Clone, Copy)]
 enum Container {
     Pcapng {

@@ -119,6 +119,8 @@ impl<'f> LazyData<'f> {
     ) {
         let (len, prefix) = (captured as usize, head.data.len());
         if prefix > len {
+            // Not made by the reader (it reads at most what the block captured): as it is.
+            consumer.decoded_frame(&head, decode::decode_frame(&head));
             return;
         }
         if self.frame.len() < len {

@@ -12,6 +12,10 @@
 //! spans of it, and comes back to be filled again. Frames, decodings, summary, digest and
 //! errors are those of the single-threaded reader, and so is where reading stops (the `-c`
 //! limit, a corrupt block).
+//!
+//! Large packet blocks are read in part ([`ReadInPart`]): only their headers, the rest of their
+//! data read by the analysing thread when it can change the report. The consumer still gets
+//! every frame whole, with the same decodings and lengths.
 
 use super::batch::{Batch, Item, LazyData, consume, item_of};
 use super::files::PROGRESS_EVERY;
@@ -30,10 +34,11 @@ pub const HEAD_ROOM: usize = (256 << 10) + 64;
 /// Buffers in use at once: one analysed, one parsed, one waiting.
 const BUFFERS: usize = 3;
 
-/// Which records the reading thread reads in part: those of classic pcap files that captured
-/// at least `min_captured` bytes, of which it reads the first `prefix` bytes of data (the
-/// headers) and leaves the rest in the file until the analysis says the data matters
-/// ([`super::batch::LazyData`]).
+/// Which packet blocks the reading thread reads in part: pcap records and pcapng enhanced packet
+/// blocks that captured at least `min_captured` bytes, of which it reads the first `prefix`
+/// bytes of data (the headers) and leaves the rest in the file until the analysis says the data
+/// matters ([`super::batch::LazyData`]); only the block cut by the end of what was read, after
+/// which a little is read at a time, so that a run of such blocks is read in part.
 ///
 /// A large record is nearly always a segment of a connection past its handshake (a download
 /// captured on loopback, or with segmentation offload), whose data cannot change the report:
@@ -240,7 +245,7 @@ impl Reader<'_> {
                 if eof || self.parser.is_finished() {
                     break eof;
                 }
-                if self.read_in_part(&mut batch, parsed..end)? {
+                if self.read_in_part(&mut batch, parsed..end) {
                     // Its first bytes stay where they are, the frame's span; reading goes on
                     // after the record (unless it was the last one asked for, `-c`).
                     parsed = end;
@@ -267,13 +272,9 @@ impl Reader<'_> {
     /// When reading records in part and the block `batch.bytes[cut]` (cut by the end of the
     /// bytes read) is a record to read in part, takes it as read ([`Item::ReadInPart`]) and
     /// moves reading past it: true then.
-    fn read_in_part(
-        &mut self,
-        batch: &mut Batch,
-        cut: std::ops::Range<usize>,
-    ) -> Result<bool, Halt> {
+    fn read_in_part(&mut self, batch: &mut Batch, cut: std::ops::Range<usize>) -> bool {
         let Some(in_part) = self.in_part else {
-            return Ok(false);
+            return false;
         };
         let Batch { bytes, items } = batch;
         let base = &bytes[..];
@@ -294,7 +295,7 @@ impl Reader<'_> {
             },
         );
         let Some(part) = part else {
-            return Ok(false);
+            return false;
         };
         if let Some(frame) = taken {
             *frames += 1;
@@ -310,8 +311,9 @@ impl Reader<'_> {
         let length = part.length;
         self.offset = record_at + length;
         self.position = self.offset;
-        Ok(true)
+        true
     }
+
     /// An empty buffer: the spare, a new one while fewer than [`BUFFERS`] exist, else one the
     /// consumer gave back.
     fn next_batch(&mut self) -> Result<Batch, Halt> {
