@@ -37,7 +37,7 @@ const BUFFERS: usize = 3;
 /// Which packet blocks the reading thread reads in part: pcap records and pcapng enhanced packet
 /// blocks that captured at least `min_captured` bytes, of which it reads the first `prefix`
 /// bytes of data (the headers) and leaves the rest in the file until the analysis says the data
-/// matters ([`super::batch::LazyData`]); only the block cut by the end of what was read, after
+/// matters (`batch::LazyData`); only the block cut by the end of what was read, after
 /// which a little is read at a time, so that a run of such blocks is read in part.
 ///
 /// A large record is nearly always a segment of a connection past its handshake (a download
