@@ -474,11 +474,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
     pub memory: usize,
     /// Threads for one capture file: 1 reads and analyses on one thread; 2 (or more) reads,
-    /// parses and decodes the file on a second thread while the first analyses, and reads only
-    /// the headers of large pcap records until their data matters. Default: a second thread for
-    /// files of 8 MiB and more when the machine has more than one core. More than two are not
-    /// used yet. The report is the same whatever the number; --merge reads each file on a
-    /// thread of its own anyway.
+    /// parses and decodes the file on a second thread while the first analyses. Either way only
+    /// the headers of large packets (16 KiB and more) are read until their data matters.
+    /// Default: a second thread for files of 8 MiB and more when the machine has more than one
+    /// core. More than two are not used yet. The report is the same whatever the number; --merge
+    /// reads each file on a thread of its own anyway.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Embed the handshake secrets of the extracted flows (from --keylog) in the pcapng, so

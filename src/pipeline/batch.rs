@@ -110,7 +110,7 @@ impl<'f> LazyData<'f> {
 
     /// Hands `head` (the first bytes of a frame of `captured` bytes, the rest at `rest_at`) to
     /// `consumer` whole.
-    fn frame(
+    pub(super) fn frame(
         &mut self,
         head: Frame<'_>,
         captured: u32,

@@ -5,6 +5,8 @@
 //! pcapng Decryption Secrets Blocks are handed to the table as they appear. The driver reports
 //! progress (bytes, flows) and, on request, each file's SHA-256.
 
+use super::batch::LazyData;
+use super::read_ahead::READ_AFTER_PART;
 use super::{Analyzer, AnalyzerOptions, merge, read_ahead};
 use crate::capture::{self, CaptureError, CaptureEvent};
 use crate::report::model::{FlowReport, Report};
@@ -13,7 +15,8 @@ pub use read_ahead::ReadInPart;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -667,10 +670,15 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
         filter,
         digest,
         threads: _,
-        read_in_part: _,
+        read_in_part,
         consumer,
         progress,
     } = reading;
+    // Large blocks read in part, as the reading thread does (see `read_ahead`): the consumer
+    // says which data matters, and nothing else looks at the data.
+    let in_part =
+        (consumer.reads_data_lazily() && !digest && filter.is_none()).then_some(read_in_part);
+    let mut lazy = LazyData::new(file);
     let mut parser = capture::SliceParser::with_limit(limit).with_filter(filter);
     let mut hasher = digest.then(Sha256::new);
     let mut buffer = vec![0u8; buffer_size];
@@ -679,9 +687,12 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
     let mut eof = false;
     let mut frames: u64 = 0;
     let mut input = file;
+    // Bytes to read next: the whole buffer, or a little after a block read in part.
+    let mut chunk = usize::MAX;
     while !parser.is_finished() {
-        while !eof && filled < buffer.len() {
-            match input.read(&mut buffer[filled..]) {
+        let to = filled.saturating_add(chunk).min(buffer.len());
+        while !eof && filled < to {
+            match input.read(&mut buffer[filled..to]) {
                 Ok(0) => eof = true,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -722,7 +733,69 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
         if eof && filled == 0 {
             break;
         }
-        if consumed == 0 && !parser.is_finished() {
+        if let Some(in_part) = in_part.filter(|_| !eof && !parser.is_finished()) {
+            let mut head = None;
+            let part = parser.skip_cut_record(
+                &buffer[..filled],
+                in_part.prefix,
+                in_part.min_captured,
+                len.saturating_sub(offset),
+                &mut |at, tail| file.read_exact_at(tail, offset + at).is_ok(),
+                &mut |event| {
+                    if let CaptureEvent::Frame(frame) = event {
+                        let at = (frame.data.as_ptr() as usize).saturating_sub(base);
+                        head = Some((
+                            frame.number,
+                            frame.timestamp,
+                            frame.link_type,
+                            at,
+                            frame.original_len,
+                        ));
+                    }
+                },
+            );
+            if let Some(part) = part {
+                if let Some((number, timestamp, link_type, at, original_len)) = head {
+                    frames += 1;
+                    if frames % PROGRESS_EVERY == 0 {
+                        progress(Progress {
+                            capture: index,
+                            bytes: offset,
+                            total: Some(len),
+                            flows: consumer.flows(),
+                        });
+                    }
+                    let frame = capture::Frame {
+                        number,
+                        timestamp,
+                        link_type,
+                        data: &buffer[at..at + in_part.prefix],
+                        original_len,
+                    };
+                    let rest_at = offset + (part.data_at + in_part.prefix) as u64;
+                    lazy.frame(frame, part.captured as u32, rest_at, consumer);
+                    if consumer.stopped() {
+                        return (Ok(parser.finish()), Some(len), None, None);
+                    }
+                }
+                offset += part.length;
+                filled = 0;
+                chunk = READ_AFTER_PART;
+                if input.seek(io::SeekFrom::Start(offset)).is_err() {
+                    return (
+                        Err(CaptureError::Io(io::Error::other(
+                            "cannot seek in the file",
+                        ))),
+                        Some(len),
+                        None,
+                        None,
+                    );
+                }
+                continue;
+            }
+            chunk = chunk.saturating_mul(4);
+        }
+        if consumed == 0 && filled == buffer.len() && !parser.is_finished() {
             // One block is larger than the full buffer: grow it, up to the largest block
             // accepted. A buffer of `MAX_BLOCK_BYTES` holds any block that is not over the limit.
             if buffer.len() >= capture::MAX_BLOCK_BYTES {
@@ -981,7 +1054,15 @@ mod tests {
         Ahead(usize, usize),
         /// The same, without the digest, reading records in part as said.
         InPart(usize, usize, read_ahead::ReadInPart),
+        /// The block reader with this buffer size, without the digest, reading records in part.
+        BlocksInPart(usize, read_ahead::ReadInPart),
     }
+
+    /// No record read in part (the reference the others are held to).
+    const NEVER_IN_PART: ReadInPart = ReadInPart {
+        min_captured: usize::MAX,
+        prefix: 0,
+    };
 
     /// Reads the capture at `path` with its digest as `how` says, and analyses it whole.
     fn read_whole(path: &Path, how: How) -> WholeRead {
@@ -1013,11 +1094,12 @@ mod tests {
             index: 0,
             limit,
             filter: None,
-            digest: !matches!(how, How::InPart(..)),
+            digest: !matches!(how, How::InPart(..) | How::BlocksInPart(..)),
             threads: Threads::Auto,
             read_in_part: match how {
-                How::InPart(_, _, in_part) => in_part,
-                _ => ReadInPart::DEFAULT,
+                How::InPart(_, _, in_part) | How::BlocksInPart(_, in_part) => in_part,
+                How::Blocks(_) => NEVER_IN_PART,
+                How::Ahead(..) => ReadInPart::DEFAULT,
             },
             consumer: &mut feed,
             progress: &mut |_| {},
@@ -1029,7 +1111,9 @@ mod tests {
             How::InPart(buffer, head_room, _) => {
                 read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
             }
-            How::Blocks(buffer) => read_blocks(&file, len, buffer, reading),
+            How::Blocks(buffer) | How::BlocksInPart(buffer, _) => {
+                read_blocks(&file, len, buffer, reading)
+            }
         };
         let summary = summary.unwrap();
         let capture = analyzer.end_capture(&path.to_string_lossy(), &summary);
@@ -1110,6 +1194,7 @@ mod tests {
     #[test]
     fn every_fixture_reports_the_same_read_ahead() {
         let mut pcapng_read_in_part = [0u64; 2];
+        let mut by_block_reader = [0u64; 2];
         let paths = crate::test_fixtures::captures();
         let report = |path: &Path, how: How| {
             let read = read_whole(path, how);
@@ -1138,9 +1223,19 @@ mod tests {
                     min_captured: 100,
                     prefix,
                 };
-                for buffers in [(4096, 2048), (64 << 10, read_ahead::HEAD_ROOM)] {
-                    let how = How::InPart(buffers.0, buffers.1, in_part);
+                for how in [
+                    How::InPart(4096, 2048, in_part),
+                    How::InPart(64 << 10, read_ahead::HEAD_ROOM, in_part),
+                    How::BlocksInPart(4096, in_part),
+                ] {
+                    let counts = crate::pipeline::batch::READ_IN_PART.with(|c| c.get());
                     let read = read_whole(path, how);
+                    if matches!(how, How::BlocksInPart(..)) {
+                        let after = crate::pipeline::batch::READ_IN_PART.with(|c| c.get());
+                        for i in 0..2 {
+                            by_block_reader[i] += after[i] - counts[i];
+                        }
+                    }
                     let got = serde_json::to_string(&read.report).unwrap();
                     assert!(
                         (got, read.secrets_warnings) == (expected.0.clone(), expected.2.clone()),
@@ -1160,6 +1255,11 @@ mod tests {
         assert!(
             skipped > 100 && read > 1000,
             "data skipped {skipped}, read {read}"
+        );
+        let [skipped, read] = by_block_reader;
+        assert!(
+            skipped > 100 && read > 1000,
+            "block reader: data skipped {skipped}, read {read}"
         );
         let [skipped, read] = pcapng_read_in_part;
         assert!(
@@ -1201,11 +1301,15 @@ mod tests {
                 };
                 let len = std::fs::metadata(&path).unwrap().len();
                 let expected = report(How::Blocks(block_buffer_size(len)));
-                for (buffer, head_room) in [(4096, 2048), (64 << 10, read_ahead::HEAD_ROOM)] {
+                for how in [
+                    How::InPart(4096, 2048, in_part),
+                    How::InPart(64 << 10, read_ahead::HEAD_ROOM, in_part),
+                    How::BlocksInPart(4096, in_part),
+                ] {
                     assert_eq!(
-                        report(How::InPart(buffer, head_room, in_part)),
+                        report(how),
                         expected,
-                        "{} -c {limit}, buffer {buffer}",
+                        "{} -c {limit}, {how:?}",
                         path.display()
                     );
                 }

@@ -69,7 +69,7 @@ impl ReadInPart {
 
 /// Bytes read after a record read in part: enough for the acknowledgements that usually follow
 /// it and the next record's header; more is read while no record is read in part.
-const READ_AFTER_PART: usize = 4 << 10;
+pub(super) const READ_AFTER_PART: usize = 4 << 10;
 
 /// What the reading thread gives when it stops.
 struct Stopped {
