@@ -144,8 +144,8 @@ fn capture_file() -> &'static MemFile {
 /// ([`files::analyze_files_streaming`]): returns the flows in the order they were streamed out,
 /// and the rest of the report (captures, summary and diagnosis, no flows); `None` when `data` is
 /// not a capture at all. Half the inputs go through the reading thread (parsed and decoded
-/// beside the analysis), which reads every record over 60 bytes in part (see
-/// [`read_through_both`]).
+/// beside the analysis), half through the block reader; both read every packet block over 60
+/// bytes in part (see [`same_as_reading_everything`]).
 pub fn analyze_file(
     data: &[u8],
     options: AnalyzerOptions,
@@ -155,10 +155,10 @@ pub fn analyze_file(
     } else {
         files::Threads::One
     };
-    analyze_file_with(data, options, threads)
+    analyze_file_with(data, options, threads, read_in_part_for(data))
 }
 
-/// Records over 60 bytes read in part, their first 40 to 103 bytes (as `data`'s length says):
+/// Blocks over 60 bytes read in part, their first 40 to 103 bytes (as `data`'s length says):
 /// headers read whole or cut, so that both the frames whose data is skipped and those whose
 /// data is read afterwards are met.
 fn read_in_part_for(data: &[u8]) -> files::ReadInPart {
@@ -168,11 +168,12 @@ fn read_in_part_for(data: &[u8]) -> files::ReadInPart {
     }
 }
 
-/// [`analyze_file`] with the threads given.
+/// [`analyze_file`] with the threads and the blocks read in part given.
 pub fn analyze_file_with(
     data: &[u8],
     options: AnalyzerOptions,
     threads: files::Threads,
+    read_in_part: files::ReadInPart,
 ) -> Option<(Vec<alpnscope::report::model::FlowReport>, Report)> {
     let file = capture_file();
     file.replace(data);
@@ -185,7 +186,7 @@ pub fn analyze_file_with(
         merge: false,
         filter: None,
         threads,
-        read_in_part: read_in_part_for(data),
+        read_in_part,
     };
     let mut flows = Vec::new();
     let rest = files::analyze_files_streaming(&paths, &options, &mut |_| {}, &mut |flow| {
@@ -205,23 +206,24 @@ pub fn analyze_file_with(
     }
 }
 
-/// The same report through the reading thread (records read in part) as on one thread: for
-/// inputs of even length, which [`analyze_file`] reads through the thread.
-pub fn read_through_both(
+/// [`analyze_file`]'s report (blocks read in part) equals the one of reading every byte on one
+/// thread.
+pub fn same_as_reading_everything(
     data: &[u8],
     options: AnalyzerOptions,
-    through_thread: &Option<(Vec<alpnscope::report::model::FlowReport>, Report)>,
+    read: &Option<(Vec<alpnscope::report::model::FlowReport>, Report)>,
 ) {
-    if data.len() % 2 != 0 {
-        return;
-    }
-    let one = analyze_file_with(data, options, files::Threads::One);
+    let never = files::ReadInPart {
+        min_captured: usize::MAX,
+        prefix: 0,
+    };
+    let everything = analyze_file_with(data, options, files::Threads::One, never);
     let json = |r: &Option<(Vec<alpnscope::report::model::FlowReport>, Report)>| {
         serde_json::to_string(r).expect("a report serializes")
     };
     assert!(
-        json(&one) == json(through_thread),
-        "the reading thread (records read in part) and one thread disagree"
+        json(&everything) == json(read),
+        "reading blocks in part changed the report"
     );
 }
 
