@@ -210,14 +210,17 @@ impl FlowKey {
 mod tests {
     use super::*;
 
+    fn end(ip: &str, port: u16) -> Endpoint {
+        Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
     /// The bytes hashed tell apart what `Eq` tells apart: the transport, an IPv4 address from
     /// the IPv6 address with the same first bytes, ports; both directions give the same bytes.
     #[test]
     fn hash_bytes_keep_keys_apart() {
-        let end = |ip: &str, port| Endpoint {
-            ip: ip.parse().unwrap(),
-            port,
-        };
         let server = end("10.0.0.2", 443);
         let keys = [
             FlowKey::of(Transport::Tcp, end("10.0.0.1", 50000), server).0,
@@ -247,10 +250,6 @@ mod tests {
     /// line up (one client, every port) spread over a table's buckets as random keys would.
     #[test]
     fn every_table_has_its_own_seed() {
-        let end = |ip: &str, port| Endpoint {
-            ip: ip.parse().unwrap(),
-            port,
-        };
         let server = end("10.0.0.2", 443);
         let key = |port| FlowKey::of(Transport::Tcp, end("10.0.0.1", port), server).0;
         let (one, two) = (FlowKeyHasher::default(), FlowKeyHasher::default());

@@ -748,14 +748,14 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
                             frame.number,
                             frame.timestamp,
                             frame.link_type,
-                            at,
+                            at..at + frame.data.len(),
                             frame.original_len,
                         ));
                     }
                 },
             );
             if let Some(part) = part {
-                if let Some((number, timestamp, link_type, at, original_len)) = head {
+                if let Some((number, timestamp, link_type, read, original_len)) = head {
                     frames += 1;
                     if frames % PROGRESS_EVERY == 0 {
                         progress(Progress {
@@ -769,10 +769,10 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
                         number,
                         timestamp,
                         link_type,
-                        data: &buffer[at..at + in_part.prefix],
+                        data: &buffer[read.clone()],
                         original_len,
                     };
-                    let rest_at = offset + (part.data_at + in_part.prefix) as u64;
+                    let rest_at = offset + (part.data_at + read.len()) as u64;
                     lazy.frame(frame, part.captured as u32, rest_at, consumer);
                     if consumer.stopped() {
                         return (Ok(parser.finish()), Some(len), None, None);

@@ -194,6 +194,19 @@ pub struct Analyzer {
     continued: (u64, Option<(u64, u64)>),
 }
 
+/// The flow key of a TCP segment, and the segment's side of it.
+fn tcp_key(seg: &Segment<'_>) -> (FlowKey, Side) {
+    let src = Endpoint {
+        ip: seg.src_ip,
+        port: seg.src_port,
+    };
+    let dst = Endpoint {
+        ip: seg.dst_ip,
+        port: seg.dst_port,
+    };
+    FlowKey::of(Transport::Tcp, src, dst)
+}
+
 /// Connections open at the end of a capture remembered for the next one.
 pub const MAX_CONTINUED: usize = 1024;
 
@@ -432,17 +445,7 @@ impl Analyzer {
         if seg.flags.syn() || dns::DnsLog::wants_segment(seg) {
             return true;
         }
-        let (key, _) = FlowKey::of(
-            Transport::Tcp,
-            Endpoint {
-                ip: seg.src_ip,
-                port: seg.src_port,
-            },
-            Endpoint {
-                ip: seg.dst_ip,
-                port: seg.dst_port,
-            },
-        );
+        let (key, _) = tcp_key(seg);
         !self.flows.get(&key).is_some_and(Slot::ignores_data)
     }
 
@@ -453,15 +456,7 @@ impl Analyzer {
             self.dns
                 .segment(self.capture, frame.number, frame.timestamp, seg);
         }
-        let src = Endpoint {
-            ip: seg.src_ip,
-            port: seg.src_port,
-        };
-        let dst = Endpoint {
-            ip: seg.dst_ip,
-            port: seg.dst_port,
-        };
-        let (key, side) = FlowKey::of(Transport::Tcp, src, dst);
+        let (key, side) = tcp_key(seg);
         let is_syn = seg.flags.syn() && !seg.flags.ack();
         if !is_syn && self.segment_of_known(key, side, frame, seg) {
             return;
@@ -822,17 +817,7 @@ impl Analyzer {
     /// The index of the flow the table holds for `frame`, and the frame's side of its key.
     fn flow_of(&self, frame: &Frame<'_>) -> Option<(u64, Side)> {
         let (key, side) = match decode::decode_frame(frame) {
-            Decoded::Tcp(seg) => FlowKey::of(
-                Transport::Tcp,
-                Endpoint {
-                    ip: seg.src_ip,
-                    port: seg.src_port,
-                },
-                Endpoint {
-                    ip: seg.dst_ip,
-                    port: seg.dst_port,
-                },
-            ),
+            Decoded::Tcp(seg) => tcp_key(&seg),
             Decoded::Udp(udp) => FlowKey::of(
                 Transport::Udp,
                 Endpoint {
