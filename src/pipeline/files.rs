@@ -110,7 +110,8 @@ pub struct AnalyzeOptions {
     /// Whether a capture file is read, parsed and decoded on a thread of its own
     /// (`--threads`; a merge reads each file on a thread of its own anyway).
     pub threads: Threads,
-    /// Which records the reading thread reads in part (default: [`ReadInPart::DEFAULT`]).
+    /// Which packet blocks of a regular file are read in part, by the reading thread or the
+    /// block reader (default: [`ReadInPart::DEFAULT`]).
     pub read_in_part: ReadInPart,
 }
 
@@ -518,8 +519,8 @@ pub(super) trait EventConsumer {
         self.event(CaptureEvent::Frame(*frame));
     }
     /// True when the consumer can say of a frame whether its data matters
-    /// ([`EventConsumer::data_matters`]): the reading thread then reads only the first bytes of
-    /// large records, and the data of those that matter is read when they are taken.
+    /// ([`EventConsumer::data_matters`]): the file readers then read only the first bytes of
+    /// large packet blocks, and the data of those that matter when they are taken.
     fn reads_data_lazily(&self) -> bool {
         false
     }
@@ -584,7 +585,7 @@ pub(super) struct Reading<'a> {
     pub(super) digest: bool,
     /// Whether a reading thread reads the file.
     pub(super) threads: Threads,
-    /// Which records that thread reads in part.
+    /// Which packet blocks are read in part.
     pub(super) read_in_part: ReadInPart,
     /// Takes the events.
     pub(super) consumer: &'a mut dyn EventConsumer,
@@ -781,15 +782,8 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
                 offset += part.length;
                 filled = 0;
                 chunk = READ_AFTER_PART;
-                if input.seek(io::SeekFrom::Start(offset)).is_err() {
-                    return (
-                        Err(CaptureError::Io(io::Error::other(
-                            "cannot seek in the file",
-                        ))),
-                        Some(len),
-                        None,
-                        None,
-                    );
+                if let Err(e) = input.seek(io::SeekFrom::Start(offset)) {
+                    return (Err(CaptureError::Io(e)), Some(len), None, None);
                 }
                 continue;
             }
