@@ -9,6 +9,7 @@ pub mod diagnosis;
 pub mod ecs;
 pub mod filter;
 pub mod json;
+pub mod json_flow;
 pub mod markdown;
 pub mod model;
 pub mod quic;

@@ -118,7 +118,7 @@ impl<'a> ReportWriter<'a> {
                 if !first && self.format == Format::Json {
                     self.scratch.push(b',');
                 }
-                serde_json::to_writer(&mut self.scratch, &flow).map_err(io::Error::from)?;
+                super::json_flow::write_flow(&mut self.scratch, &flow).map_err(io::Error::from)?;
                 if self.format == Format::Jsonl {
                     self.scratch.push(b'\n');
                 }
