@@ -26,7 +26,11 @@ impl Timestamp {
 
     /// RFC 3339 with microseconds, e.g. `2026-11-27T16:53:30.123456Z`.
     pub fn rfc3339_micros(self) -> String {
-        self.to_string()
+        use fmt::Write;
+        // "2024-01-02T03:04:05.123456Z" is 27 bytes: one allocation instead of three.
+        let mut text = String::with_capacity(32);
+        let _ = write!(text, "{self}");
+        text
     }
 }
 

@@ -31,6 +31,10 @@ const MAX_PENDING_SEGMENTS: usize = 256;
 pub const MAX_COMPARED_BYTES: usize = 16 * 1024;
 /// Most frames whose delivered bytes are kept (one entry per delivering frame).
 const MAX_KEPT_FRAMES: usize = 64;
+
+/// Capacity the kept bytes grow to by doubling before they double past it: the largest block
+/// glibc's per-thread cache holds (1,032 bytes) less room for rounding.
+const KEPT_SMALL_CAPACITY: usize = 1000;
 /// An acknowledgement this far ahead is not taken as evidence of missing data.
 const MAX_PLAUSIBLE_ACK_JUMP: i64 = 1 << 30;
 
@@ -342,8 +346,17 @@ impl Reassembler {
             return;
         }
         let room = MAX_COMPARED_BYTES - self.kept.len();
+        let bytes = &bytes[..bytes.len().min(room)];
+        let needed = self.kept.len() + bytes.len();
+        if needed > self.kept.capacity() {
+            // Doubling, but not past a kilobyte unless the bytes need it: a ClientHello and
+            // what follows it stay in a block the allocator keeps at hand.
+            let doubled = (self.kept.capacity() * 2).min(KEPT_SMALL_CAPACITY);
+            self.kept
+                .reserve_exact(needed.max(doubled) - self.kept.len());
+        }
         self.kept_frames.push((self.kept.len(), frame));
-        self.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.kept.extend_from_slice(bytes);
     }
 
     /// The peer acknowledged everything before `ack`: a hole below it is data the capture missed.

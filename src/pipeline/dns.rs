@@ -210,6 +210,10 @@ impl DnsLog {
             self.advertise_by_address(flow);
             return;
         };
+        if self.by_name.is_empty() {
+            // No record to match (most captures): spare making the name.
+            return;
+        }
         let name = if flow.server.port == HTTPS_DEFAULT_PORT {
             sni.to_ascii_lowercase()
         } else {

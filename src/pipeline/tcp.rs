@@ -692,10 +692,24 @@ impl TcpConnection {
 }
 
 /// Adds one TLS event from `from` to the facts.
+/// Pushes `item` onto `list`, room for one item only when the list is empty: a flow nearly
+/// always has one hello of each kind, and four (what `Vec` first makes room for) would be a
+/// block of over a kilobyte for each flow, beyond the allocator's per-thread cache.
+fn push_one<T>(list: &mut Vec<T>, item: T) {
+    if list.is_empty() {
+        list.reserve_exact(1);
+    }
+    list.push(item);
+}
+
 fn add_event(facts: &mut FlowFacts, from: Role, event: TlsEvent) {
     match event {
-        TlsEvent::ClientHello { hello, frames } => facts.client_hellos.push((*hello, frames)),
-        TlsEvent::ServerHello { hello, frames } => facts.server_hellos.push((*hello, frames)),
+        TlsEvent::ClientHello { hello, frames } => {
+            push_one(&mut facts.client_hellos, (*hello, frames))
+        }
+        TlsEvent::ServerHello { hello, frames } => {
+            push_one(&mut facts.server_hellos, (*hello, frames))
+        }
         TlsEvent::Alert {
             level,
             description,
