@@ -5,7 +5,7 @@
 //! pcapng Decryption Secrets Blocks are handed to the table as they appear. The driver reports
 //! progress (bytes, flows) and, on request, each file's SHA-256.
 
-use super::batch::LazyData;
+use super::batch::{FrameSpan, LazyData};
 use super::read_ahead::READ_AFTER_PART;
 use super::{Analyzer, AnalyzerOptions, merge, read_ahead};
 use crate::capture::{self, CaptureError, CaptureEvent};
@@ -662,6 +662,55 @@ fn block_buffer_size(len: u64) -> usize {
         .clamp(MIN_READ_BUFFER, READ_BUFFER)
 }
 
+/// A packet block the block reader read in part: its frame, when the block is one (its bytes
+/// as a span of the bytes read), and its length in the file.
+struct CutRecord {
+    frame: Option<CutFrame>,
+    length: u64,
+}
+
+/// The frame of a [`CutRecord`]: the bytes read of it, the bytes it captured, and where in the
+/// file the bytes not read are.
+struct CutFrame {
+    frame: FrameSpan,
+    captured: u32,
+    rest_at: u64,
+}
+
+/// When `bytes` (read at `record_at` in `file`, of `len` bytes) begin with a block their end cut
+/// that is a record to read in part (`in_part`), takes it as read ([`SliceParser::skip_cut_record`],
+/// as the reading thread does) and returns it; `None` leaves the block to be read whole.
+fn cut_record_in_part(
+    parser: &mut capture::SliceParser,
+    bytes: &[u8],
+    in_part: ReadInPart,
+    record_at: u64,
+    len: u64,
+    file: &File,
+) -> Option<CutRecord> {
+    let mut frame = None;
+    let part = parser.skip_cut_record(
+        bytes,
+        in_part.prefix,
+        in_part.min_captured,
+        len.saturating_sub(record_at),
+        &mut |at, tail| file.read_exact_at(tail, record_at + at).is_ok(),
+        &mut |event| {
+            if let CaptureEvent::Frame(read) = event {
+                frame = FrameSpan::of(&read, bytes);
+            }
+        },
+    )?;
+    Some(CutRecord {
+        frame: frame.map(|frame| CutFrame {
+            captured: part.captured as u32,
+            rest_at: record_at + (part.data_at + frame.len()) as u64,
+            frame,
+        }),
+        length: part.length,
+    })
+}
+
 /// Reads a regular file in large blocks into one reused buffer and parses the complete pcap
 /// blocks in place ([`capture::SliceParser`]); only a block cut by the buffer's end is moved.
 fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) -> ReadOutcome {
@@ -735,28 +784,14 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
             break;
         }
         if let Some(in_part) = in_part.filter(|_| !eof && !parser.is_finished()) {
-            let mut head = None;
-            let part = parser.skip_cut_record(
-                &buffer[..filled],
-                in_part.prefix,
-                in_part.min_captured,
-                len.saturating_sub(offset),
-                &mut |at, tail| file.read_exact_at(tail, offset + at).is_ok(),
-                &mut |event| {
-                    if let CaptureEvent::Frame(frame) = event {
-                        let at = (frame.data.as_ptr() as usize).saturating_sub(base);
-                        head = Some((
-                            frame.number,
-                            frame.timestamp,
-                            frame.link_type,
-                            at..at + frame.data.len(),
-                            frame.original_len,
-                        ));
-                    }
-                },
-            );
-            if let Some(part) = part {
-                if let Some((number, timestamp, link_type, read, original_len)) = head {
+            let bytes = &buffer[..filled];
+            if let Some(cut) = cut_record_in_part(&mut parser, bytes, in_part, offset, len, file) {
+                if let Some(CutFrame {
+                    frame,
+                    captured,
+                    rest_at,
+                }) = cut.frame
+                {
                     frames += 1;
                     if frames % PROGRESS_EVERY == 0 {
                         progress(Progress {
@@ -766,20 +801,14 @@ fn read_blocks(file: &File, len: u64, buffer_size: usize, reading: Reading<'_>) 
                             flows: consumer.flows(),
                         });
                     }
-                    let frame = capture::Frame {
-                        number,
-                        timestamp,
-                        link_type,
-                        data: &buffer[read.clone()],
-                        original_len,
-                    };
-                    let rest_at = offset + (part.data_at + read.len()) as u64;
-                    lazy.frame(frame, part.captured as u32, rest_at, consumer);
+                    if let Some(frame) = frame.resolve(bytes) {
+                        lazy.frame(frame, captured, rest_at, consumer);
+                    }
                     if consumer.stopped() {
                         return (Ok(parser.finish()), Some(len), None, None);
                     }
                 }
-                offset += part.length;
+                offset += cut.length;
                 filled = 0;
                 chunk = READ_AFTER_PART;
                 if let Err(e) = input.seek(io::SeekFrom::Start(offset)) {
