@@ -2,12 +2,14 @@
 # Throughput benchmark for alpnscope against tcpdump (read+write baseline) and tshark (ALPN-field baseline).
 #
 # Usage: bench/run.sh [CAPTURE]          (default: target/bench/big.pcap under the project root)
-# Env:   SKIP_TSHARK=1  skip the (slow) tshark run;  RUNS=N  timed runs per command (default 5)
+# Env:   SKIP_TSHARK=1  skip the (slow) tshark run;  RUNS=N  rounds (default 5)
 #
-# Builds alpnscope in release mode, warms the page cache with `cat CAPTURE > /dev/null` before every timed
-# run, takes the median of RUNS runs of each command (tshark: one run), and prints a table plus the
-# targets: alpnscope within 2x of `cat`, within 1.2x of `tcpdump -r -w /dev/null`, >= 60x faster than
-# tshark's hello extraction, peak RSS <= 32 MiB.
+# Builds alpnscope in release mode, then runs RUNS rounds of `cat`, alpnscope and `tcpdump -r -w
+# /dev/null` back to back (tshark once, after), warming the page cache with `cat CAPTURE > /dev/null`
+# before every timed run. Prints each command's median wall time, and the targets: alpnscope within
+# 2x of `cat` and within 1.2x of tcpdump (each the median of the rounds' ratios: a VM's speed drifts
+# from minute to minute, and a ratio within one round compares runs made seconds apart), >= 60x
+# faster than tshark's hello extraction, peak RSS <= 32 MiB.
 # Exit status: 0 measured (whether or not the targets are met), 1 a command failed, 2 no capture / missing tool.
 set -euo pipefail
 
@@ -51,40 +53,62 @@ RUNS=${RUNS:-5}
 
 warm() { cat "$FILE" > /dev/null; }
 
-# timed NAME CMD...: warm the cache, run CMD $RUNS times under /usr/bin/time -v (stdout ->
-# /dev/null, stderr -> $TMP/NAME.err); sets WALL (median seconds, from EPOCHREALTIME), RSS_KB
-# (largest peak) and USER/SYS (median CPU seconds).
-timed() {
+# run_once NAME CMD...: warm the cache, run CMD once under /usr/bin/time -v (stdout -> /dev/null,
+# stderr -> $TMP/NAME.err); appends its wall time (from EPOCHREALTIME), user and system CPU and
+# peak RSS to WALLS[NAME], USERS[NAME], SYSS[NAME] and RSSES[NAME].
+declare -A WALLS USERS SYSS RSSES
+run_once() {
   local name=$1; shift
-  local runs=${TIMED_RUNS:-$RUNS} walls=() rss=0 users=() syss=()
-  for ((i = 0; i < runs; i++)); do
-    warm
-    local t0=$EPOCHREALTIME rc=0
-    /usr/bin/time -v -o "$TMP/$name.time" "$@" > /dev/null 2> "$TMP/$name.err" || rc=$?
-    local t1=$EPOCHREALTIME
-    if [[ $rc -ne 0 ]]; then
-      echo "run.sh: $name failed (exit $rc): $*" >&2
-      sed 's/^/  /' "$TMP/$name.err" | tail -20 >&2
-      exit 1
-    fi
-    walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
-    local r; r=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$TMP/$name.time")
-    (( r > rss )) && rss=$r
-    users+=("$(awk -F': ' '/User time/ { print $2 }' "$TMP/$name.time")")
-    syss+=("$(awk -F': ' '/System time/ { print $2 }' "$TMP/$name.time")")
-  done
-  WALL=$(median "${walls[@]}"); RSS_KB=$rss
-  USER=$(median "${users[@]}"); SYS=$(median "${syss[@]}")
+  warm
+  local t0=$EPOCHREALTIME rc=0
+  /usr/bin/time -v -o "$TMP/$name.time" "$@" > /dev/null 2> "$TMP/$name.err" || rc=$?
+  local t1=$EPOCHREALTIME
+  if [[ $rc -ne 0 ]]; then
+    echo "run.sh: $name failed (exit $rc): $*" >&2
+    sed 's/^/  /' "$TMP/$name.err" | tail -20 >&2
+    exit 1
+  fi
+  WALLS[$name]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') "
+  USERS[$name]+="$(awk -F': ' '/User time/ { print $2 }' "$TMP/$name.time") "
+  SYSS[$name]+="$(awk -F': ' '/System time/ { print $2 }' "$TMP/$name.time") "
+  RSSES[$name]+="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$TMP/$name.time") "
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+largest() { printf '%s\n' "$@" | sort -g | tail -1; }
 
-# Raw read speed of the cached file (context: the floor for any single-pass reader).
-timed cat cat "$FILE"
-CAT_WALL=$WALL
+# summary NAME: sets WALL (median seconds), USER and SYS (median CPU seconds), RSS_KB (largest
+# peak) over NAME's runs.
+summary() {
+  # shellcheck disable=SC2086 # the lists are space-separated numbers
+  WALL=$(median ${WALLS[$1]}); USER=$(median ${USERS[$1]}); SYS=$(median ${SYSS[$1]})
+  # shellcheck disable=SC2086
+  RSS_KB=$(largest ${RSSES[$1]})
+}
 
-timed alpnscope "$BIN" analyze --format json -o /dev/null "$FILE"
-A_WALL=$WALL; A_RSS=$RSS_KB; A_USER=$USER; A_SYS=$SYS
+# paired_ratio A B: the median over the rounds of A's wall time over B's in the same round (the
+# machine's speed drifts between rounds; within one round the commands run back to back).
+paired_ratio() {
+  local a b
+  read -r -a a <<< "${WALLS[$1]}"
+  read -r -a b <<< "${WALLS[$2]}"
+  local ratios=() i
+  for ((i = 0; i < ${#a[@]}; i++)); do
+    ratios+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { if (y > 0) printf "%.3f", x / y; else print "inf" }')")
+  done
+  median "${ratios[@]}"
+}
+
+# The rounds: in each, the raw read of the cached file (the floor for any single-pass reader),
+# alpnscope and tcpdump, one after the other.
+for ((round = 0; round < RUNS; round++)); do
+  run_once cat cat "$FILE"
+  run_once alpnscope "$BIN" analyze --format json -o /dev/null "$FILE"
+  run_once tcpdump tcpdump -r "$FILE" -w /dev/null
+done
+summary cat; CAT_WALL=$WALL
+summary alpnscope; A_WALL=$WALL; A_RSS=$RSS_KB; A_USER=$USER; A_SYS=$SYS
+summary tcpdump; T_WALL=$WALL; T_RSS=$RSS_KB
 
 # Packet count: a separate (untimed) run writing the JSON to a temp file.
 "$BIN" analyze --format json -o "$TMP/report.json" "$FILE"
@@ -93,9 +117,6 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 print(d["captures"][0]["packets"], len(d.get("flows", [])))' "$TMP/report.json")
 
-timed tcpdump tcpdump -r "$FILE" -w /dev/null
-T_WALL=$WALL; T_RSS=$RSS_KB
-
 S_WALL=""; S_RSS=""; S_NOTE=""
 if [[ "${SKIP_TSHARK:-0}" == 1 ]]; then
   S_NOTE="skipped (SKIP_TSHARK=1)"
@@ -103,9 +124,9 @@ elif ! command -v tshark >/dev/null; then
   S_NOTE="skipped (tshark not installed: apt-get install -y tshark)"
 else
   echo "running tshark (slow, once) ..." >&2
-  TIMED_RUNS=1 timed tshark tshark -r "$FILE" -Y 'tls.handshake.type==1 || tls.handshake.type==2' \
+  run_once tshark tshark -r "$FILE" -Y 'tls.handshake.type==1 || tls.handshake.type==2' \
     -T fields -e tcp.stream -e tls.handshake.extensions_alpn_str
-  S_WALL=$WALL; S_RSS=$RSS_KB
+  summary tshark; S_WALL=$WALL; S_RSS=$RSS_KB
 fi
 
 mbps() { awk -v s="$SIZE" -v t="$1" 'BEGIN { if (t > 0) printf "%.1f", s / 1e6 / t; else print "inf" }'; }
@@ -118,7 +139,8 @@ echo "alpnscope benchmark"
 echo "  capture   $FILE"
 echo "  size      $SIZE bytes ($(awk -v s="$SIZE" 'BEGIN { printf "%.1f MiB", s / 1048576 }')), $PACKETS packets, $FLOWS flows reported"
 echo "  binary    $BIN ($("$BIN" --version))"
-echo "  method    page cache warmed with 'cat FILE > /dev/null' before each timed run; median of $RUNS runs (tshark: 1);"
+echo "  method    $RUNS rounds of cat, alpnscope, tcpdump back to back (tshark: once, after); page cache warmed with"
+echo "            'cat FILE > /dev/null' before each run; medians over the rounds, ratios to cat and tcpdump the median of each round's;"
 echo "            wall time from bash EPOCHREALTIME, peak RSS from /usr/bin/time -v; MB = 10^6 bytes"
 echo
 printf '%-32s %10s %10s %14s %13s\n' "command" "wall s" "MB/s" "packets/s" "peak RSS MiB"
@@ -134,8 +156,9 @@ echo "  (alpnscope CPU: user ${A_USER} s, sys ${A_SYS} s)"
 echo
 
 ok() { if [[ "$1" == 1 ]]; then echo "MET"; else echo "MISSED"; fi; }
-R_C=$(div "$A_WALL" "$CAT_WALL")
-R_T=$(div "$A_WALL" "$T_WALL")
+# The ratios to cat and tcpdump are medians of each round's ratio (see paired_ratio).
+R_C=$(paired_ratio alpnscope cat)
+R_T=$(paired_ratio alpnscope tcpdump)
 M_C=$(awk -v r="$R_C" 'BEGIN { print (r <= 2) ? 1 : 0 }')
 M_T=$(awk -v r="$R_T" 'BEGIN { print (r <= 1.2) ? 1 : 0 }')
 M_R=$(awk -v k="$A_RSS" 'BEGIN { print (k <= 32768) ? 1 : 0 }')
