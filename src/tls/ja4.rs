@@ -52,38 +52,21 @@ pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
     };
     let alpn = alpn_code(hello.offered().first().map(|p| p.0.as_slice()));
 
-    // One list at a time (ciphers and extensions sorted, signature algorithms in their
-    // order), hashed as comma-separated hex without building the text.
-    let mut list: Vec<u16> = ciphers.iter().copied().filter(not_grease).collect();
-    list.sort_unstable();
-    let cipher_hash = (!list.is_empty()).then(|| {
-        let mut hasher = Sha256::new();
-        hash_hex_list(&mut hasher, &list);
-        hasher
-    });
-
-    list.clear();
-    list.extend(hello.extensions.iter().copied().filter(|e| {
-        not_grease(e)
-            && ![ExtensionType::SERVER_NAME, ExtensionType::ALPN].contains(&ExtensionType(*e))
-    }));
-    list.sort_unstable();
-    let ext_hash = (!list.is_empty()).then(|| {
-        let mut hasher = Sha256::new();
-        hash_hex_list(&mut hasher, &list);
-        list.clear();
-        list.extend(
-            hello
-                .signature_algorithms
-                .iter()
-                .copied()
-                .filter(not_grease),
-        );
-        if !list.is_empty() {
-            hasher.update(b"_");
-            hash_hex_list(&mut hasher, &list);
+    let hashes = LAST_HASHED.with(|memo| {
+        let memo = &mut *memo.borrow_mut();
+        let lists = &mut memo.scratch;
+        lists.fill(ciphers, hello);
+        match &memo.last {
+            Some((last, hashes)) if last == lists => *hashes,
+            _ => {
+                let hashes = lists.truncated_hashes();
+                let lists = std::mem::take(&mut memo.scratch);
+                if let Some((last, _)) = memo.last.replace((lists, hashes)) {
+                    memo.scratch = last;
+                }
+                hashes
+            }
         }
-        hasher
     });
 
     let mut out = String::with_capacity(36);
@@ -96,11 +79,89 @@ pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
         out.push(char::from(b'0' + (count % 10) as u8));
     }
     out.push_str(&alpn);
-    for hash in [cipher_hash, ext_hash] {
+    for hash in hashes {
         out.push('_');
         push_truncated_hash(&mut out, hash);
     }
     out
+}
+
+/// The lists JA4 hashes, GREASE left out: the cipher suites sorted, the extensions sorted
+/// without SNI and ALPN, the signature algorithms in their order.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct HashedLists {
+    ciphers: Vec<u16>,
+    extensions: Vec<u16>,
+    signature_algorithms: Vec<u16>,
+}
+
+/// The first six bytes of each of JA4's two hashes; `None` for an empty list.
+type TruncatedHashes = [Option<[u8; 6]>; 2];
+
+/// The lists last hashed on this thread and their hashes, and room to gather the next lists in.
+/// The flows of one client program share their lists, and hashing them was most of JA4's cost:
+/// a hello whose lists are the last ones (compared whole) takes their hashes.
+#[derive(Default)]
+struct HashMemo {
+    scratch: HashedLists,
+    last: Option<(HashedLists, TruncatedHashes)>,
+}
+
+thread_local! {
+    static LAST_HASHED: std::cell::RefCell<HashMemo> = std::cell::RefCell::default();
+}
+
+impl HashedLists {
+    /// The lists of `hello`, whose cipher suites (as JA4 counts them) are `ciphers`.
+    fn fill(&mut self, ciphers: &[u16], hello: &ClientHello) {
+        let not_grease = |v: &u16| !is_grease(*v);
+        self.ciphers.clear();
+        self.ciphers
+            .extend(ciphers.iter().copied().filter(not_grease));
+        self.ciphers.sort_unstable();
+        self.extensions.clear();
+        self.extensions
+            .extend(hello.extensions.iter().copied().filter(|e| {
+                not_grease(e)
+                    && ![ExtensionType::SERVER_NAME, ExtensionType::ALPN]
+                        .contains(&ExtensionType(*e))
+            }));
+        self.extensions.sort_unstable();
+        self.signature_algorithms.clear();
+        self.signature_algorithms.extend(
+            hello
+                .signature_algorithms
+                .iter()
+                .copied()
+                .filter(not_grease),
+        );
+    }
+
+    /// The SHA-256 of the ciphers, and of the extensions followed by `_` and the signature
+    /// algorithms when there are any, hashed as comma-separated hex without building the text;
+    /// no hash for an empty list of ciphers, or of extensions.
+    fn truncated_hashes(&self) -> TruncatedHashes {
+        let truncated = |hasher: Sha256| {
+            let mut first = [0u8; 6];
+            first.copy_from_slice(&hasher.finalize()[..6]);
+            first
+        };
+        let cipher_hash = (!self.ciphers.is_empty()).then(|| {
+            let mut hasher = Sha256::new();
+            hash_hex_list(&mut hasher, &self.ciphers);
+            truncated(hasher)
+        });
+        let ext_hash = (!self.extensions.is_empty()).then(|| {
+            let mut hasher = Sha256::new();
+            hash_hex_list(&mut hasher, &self.extensions);
+            if !self.signature_algorithms.is_empty() {
+                hasher.update(b"_");
+                hash_hex_list(&mut hasher, &self.signature_algorithms);
+            }
+            truncated(hasher)
+        });
+        [cipher_hash, ext_hash]
+    }
 }
 
 fn version_code(v: u16) -> &'static str {
@@ -148,9 +209,9 @@ fn hash_hex_list(hasher: &mut Sha256, values: &[u16]) {
 }
 
 /// The first 12 hex digits of the hash, or 12 zeros without one (an empty list).
-fn push_truncated_hash(out: &mut String, hasher: Option<Sha256>) {
-    match hasher {
-        Some(hasher) => crate::hex::push(out, &hasher.finalize()[..6]),
+fn push_truncated_hash(out: &mut String, hash: Option<[u8; 6]>) {
+    match hash {
+        Some(hash) => crate::hex::push(out, &hash),
         None => out.push_str("000000000000"),
     }
 }
@@ -190,15 +251,45 @@ mod tests {
     /// The hash of `values` (then `_` and `more` when given) as the specification's examples
     /// give them.
     fn truncated_hash(values: &[u16], more: &[u16]) -> String {
-        let mut hasher = Sha256::new();
-        hash_hex_list(&mut hasher, values);
-        if !more.is_empty() {
-            hasher.update(b"_");
-            hash_hex_list(&mut hasher, more);
+        let lists = HashedLists {
+            ciphers: values.to_vec(),
+            extensions: values.to_vec(),
+            signature_algorithms: more.to_vec(),
+        };
+        let [ciphers, extensions] = lists.truncated_hashes();
+        if more.is_empty() {
+            assert_eq!(ciphers, extensions);
         }
         let mut out = String::new();
-        push_truncated_hash(&mut out, Some(hasher));
+        push_truncated_hash(&mut out, extensions);
         out
+    }
+
+    /// JA4 on one thread, hellos alternating: each the fingerprint it has on a thread of its
+    /// own (where nothing was hashed before), whether its lists are the last ones or not.
+    #[test]
+    fn the_last_lists_hashed_are_reused_only_for_the_same_lists() {
+        let message = crate::tls::testing::client_hello_message(&[b"h2"]);
+        let base = ClientHello::parse(&message[4..]).unwrap();
+        let mut ciphers = base.clone();
+        ciphers.cipher_suites = vec![0x1302, 0x1301, 0x0a0a];
+        let mut extensions = base.clone();
+        extensions.extensions.extend([0x000d, 0x002b]);
+        let mut signatures = extensions.clone();
+        signatures.signature_algorithms = vec![0x0403, 0x0804];
+        let hellos = [base, ciphers, extensions, signatures];
+        let alone = |hello: &ClientHello| {
+            std::thread::scope(|s| s.spawn(|| ja4(hello, Ja4Transport::Tcp)).join().unwrap())
+        };
+        let expected: Vec<String> = hellos.iter().map(alone).collect();
+        for i in 0..expected.len() {
+            for j in i + 1..expected.len() {
+                assert_ne!(expected[i], expected[j]);
+            }
+        }
+        for i in [0, 1, 1, 0, 2, 3, 3, 2, 0, 3, 1] {
+            assert_eq!(ja4(&hellos[i], Ja4Transport::Tcp), expected[i], "hello {i}");
+        }
     }
 
     #[test]
