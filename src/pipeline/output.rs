@@ -22,7 +22,7 @@ pub(super) struct Output {
     open: BTreeSet<u64>,
     /// Reports of concluded flows waiting behind an open one.
     waiting: BTreeMap<u64, Box<FlowReport>>,
-    /// Reports ready for the driver, in order. Boxed: a report is 920 bytes, and it is handed on
+    /// Reports ready for the driver, in order. Boxed: a report is 1.2 KB, and it is handed on
     /// several times on its way out.
     #[allow(clippy::vec_box)]
     ready: Vec<Box<FlowReport>>,

@@ -123,12 +123,12 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
             }
         }),
         server_certificate: facts.server_certificate.as_ref().map(|(names, frames)| {
-            Box::new(CertificateReport {
+            CertificateReport {
                 subject: names.subject.clone(),
                 issuer: names.issuer.clone(),
                 san: names.san.clone(),
                 frames: frames.clone(),
-            })
+            }
         }),
         decryption: decryption(facts),
         alerts: alerts(facts),
@@ -139,7 +139,7 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         starttls: facts.starttls.as_ref().and_then(|s| {
             let outcome = s.outcome(facts.server_hello().is_some())?;
             let found = outcome == crate::analysis::StartTlsOutcome::AfterUnknownPlaintext;
-            Some(Box::new(StartTlsReport {
+            Some(StartTlsReport {
                 protocol: s.protocol,
                 command: s.command.as_ref().map(|(c, _)| c.clone()),
                 frame: s.command.as_ref().map(|(_, f)| *f).or(s.found_hello[0]),
@@ -149,16 +149,13 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
                     s.reply_frame
                 },
                 outcome,
-            }))
+            })
         }),
-        tcp: facts
-            .quic
-            .is_none()
-            .then(|| Box::new(tcp_report(facts, &view))),
+        tcp: facts.quic.is_none().then(|| tcp_report(facts, &view)),
         quic: facts
             .quic
             .as_ref()
-            .map(|q| Box::new(super::quic::quic_report(facts, q))),
+            .map(|q| super::quic::quic_report(facts, q)),
         network: view.finding.clone(),
         dns_advertised: None,
         notes: notes(facts, alpn_selected_for_notes.as_deref()),

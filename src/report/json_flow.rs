@@ -116,7 +116,7 @@ pub fn write_flow(out: &mut Vec<u8>, flow: &FlowReport) -> serde_json::Result<()
     out.extend_from_slice(b",\"starttls\":");
     serde(out, starttls)?;
     out.extend_from_slice(b",\"tcp\":");
-    option(out, tcp.as_deref(), tcp_report)?;
+    option(out, tcp.as_ref(), tcp_report)?;
     out.extend_from_slice(b",\"quic\":");
     serde(out, quic)?;
     out.extend_from_slice(b",\"network\":");

