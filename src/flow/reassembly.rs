@@ -31,7 +31,6 @@ const MAX_PENDING_SEGMENTS: usize = 256;
 pub const MAX_COMPARED_BYTES: usize = 16 * 1024;
 /// Most frames whose delivered bytes are kept (one entry per delivering frame).
 const MAX_KEPT_FRAMES: usize = 64;
-
 /// Capacity the kept bytes grow to by doubling before they double past it: the largest block
 /// glibc's per-thread cache holds (1,032 bytes) less room for rounding.
 const KEPT_SMALL_CAPACITY: usize = 1000;

@@ -677,9 +677,10 @@ struct CutFrame {
     rest_at: u64,
 }
 
-/// When `bytes` (read at `record_at` in `file`, of `len` bytes) begin with a block their end cut
-/// that is a record to read in part (`in_part`), takes it as read ([`SliceParser::skip_cut_record`],
-/// as the reading thread does) and returns it; `None` leaves the block to be read whole.
+/// When `bytes`, read at `record_at` from `file` (of `len` bytes), begin with a block their end
+/// cuts that is a record to read in part (`in_part`), takes it as read
+/// ([`capture::SliceParser::skip_cut_record`], as the reading thread does) and returns it;
+/// `None` leaves the block to be read whole.
 fn cut_record_in_part(
     parser: &mut capture::SliceParser,
     bytes: &[u8],

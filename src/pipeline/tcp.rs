@@ -691,7 +691,6 @@ impl TcpConnection {
     }
 }
 
-/// Adds one TLS event from `from` to the facts.
 /// Pushes `item` onto `list`, room for one item only when the list is empty: a flow nearly
 /// always has one hello of each kind, and four (what `Vec` first makes room for) would be a
 /// block of over a kilobyte for each flow, beyond the allocator's per-thread cache.
@@ -702,6 +701,7 @@ fn push_one<T>(list: &mut Vec<T>, item: T) {
     list.push(item);
 }
 
+/// Adds one TLS event from `from` to the facts.
 fn add_event(facts: &mut FlowFacts, from: Role, event: TlsEvent) {
     match event {
         TlsEvent::ClientHello { hello, frames } => {
