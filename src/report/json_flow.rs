@@ -7,8 +7,9 @@
 //! its quotes, comma and colon, a string is checked for characters to escape in one pass and
 //! copied whole when it has none (nearly always), and numbers go through `itoa`. The parts every
 //! TLS flow has (endpoints, the hellos, the TCP summary) are written here; the rest (QUIC,
-//! decryption, certificate, STARTTLS, proxy, DNS, alerts, TCP resets and gaps, floats, enums)
-//! and any string to escape go to serde_json itself, so their bytes are its own.
+//! decryption, certificate, STARTTLS, proxy, DNS, alerts, the TCP report's holes, resets, FINs,
+//! re-sent messages, gaps and slow server, non-empty counts, floats, enums) and any string to
+//! escape go to serde_json itself, so their bytes are its own.
 //!
 //! Every struct written here is taken apart without `..`: a field added to the model does not
 //! compile until it is written here too. `tests::every_fixture_flow_is_written_as_serde_json_writes_it`
