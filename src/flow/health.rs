@@ -166,6 +166,16 @@ pub struct TcpHealth {
     /// The connection's first RTT: from the most recent SYN to the first segment with ACK and
     /// without SYN (Wireshark's `ts_first_rtt`), ns. The out-of-order threshold once known.
     first_rtt: Option<i64>,
+    /// Heap bytes of the lists but the counts, kept as they grow ([`push_counted`]). A clone's
+    /// lists hold only their items, so a clone may hold fewer: only the original is charged.
+    list_bytes: usize,
+}
+
+/// Pushes `item` onto `list`, adding what the list's growth took from the heap to `bytes`.
+fn push_counted<T>(list: &mut Vec<T>, item: T, bytes: &mut usize) {
+    let before = list.capacity();
+    list.push(item);
+    *bytes += (list.capacity() - before) * std::mem::size_of::<T>();
 }
 
 /// Most RSTs remembered.
@@ -177,8 +187,20 @@ impl TcpHealth {
         TcpHealth::default()
     }
 
-    /// Heap bytes held by the capped lists. O(1).
+    /// Heap bytes held by the capped lists. O(1): the memory budget asks after every packet.
     pub fn heap_bytes(&self) -> usize {
+        debug_assert_eq!(self.list_bytes, self.lists_heap_bytes());
+        let counts: usize = self
+            .flow
+            .iter()
+            .chain(&self.handshake)
+            .map(Counts::heap_bytes)
+            .sum();
+        self.list_bytes + counts
+    }
+
+    /// Heap bytes of the lists but the counts, summed over the lists.
+    fn lists_heap_bytes(&self) -> usize {
         use std::mem::size_of;
         let dirs: usize = self
             .dirs
@@ -189,14 +211,7 @@ impl TcpHealth {
                     + d.holes.capacity() * size_of::<Hole>()
             })
             .sum();
-        let counts: usize = self
-            .flow
-            .iter()
-            .chain(&self.handshake)
-            .map(Counts::heap_bytes)
-            .sum();
-        dirs + counts
-            + (self.resets.capacity() + self.fins.capacity()) * size_of::<Teardown>()
+        dirs + (self.resets.capacity() + self.fins.capacity()) * size_of::<Teardown>()
             + self.syn_frames.capacity() * size_of::<u64>()
             + self.syn_ack_isns.answers.capacity() * size_of::<SynAckAnswer>()
     }
@@ -318,11 +333,12 @@ impl TcpHealth {
         {
             let first = &mut self.dirs[i].first_segments;
             if first.len() < MAX_TRACKED_SEGMENTS {
-                first.push(Resent {
+                let segment = Resent {
                     frame,
                     seq: SeqNumber(seg.seq),
                     len: seg.payload_len,
-                });
+                };
+                push_counted(first, segment, &mut self.list_bytes);
             }
         }
         for kind in found.iter() {
@@ -362,7 +378,7 @@ impl TcpHealth {
         if let Some(e) = ttls.iter_mut().find(|(t, _)| *t == ttl) {
             e.1 += 1;
         } else if ttls.len() < 8 {
-            ttls.push((ttl, 1));
+            push_counted(ttls, (ttl, 1), &mut self.list_bytes);
         }
     }
 
@@ -388,7 +404,7 @@ impl TcpHealth {
             } else {
                 self.syn.get_or_insert((frame, time));
                 if self.syn_frames.len() < MAX_FRAMES_PER_COUNT {
-                    self.syn_frames.push(frame);
+                    push_counted(&mut self.syn_frames, frame, &mut self.list_bytes);
                 }
             }
             let seq = SeqNumber(seg.seq);
@@ -407,10 +423,10 @@ impl TcpHealth {
             time,
         };
         if flags.rst() && self.resets.len() < MAX_RESETS {
-            self.resets.push(teardown);
+            push_counted(&mut self.resets, teardown, &mut self.list_bytes);
         }
         if flags.fin() && !self.fins.iter().any(|f| f.side == side) {
-            self.fins.push(teardown);
+            push_counted(&mut self.fins, teardown, &mut self.list_bytes);
         }
         if !flags.syn()
             && flags.ack()
@@ -443,12 +459,14 @@ impl TcpHealth {
         let choice = &mut self.syn_ack_isns;
         if choice.answers.is_empty() {
             if let Some((frame, _)) = self.syn_ack {
-                choice.answers.push(SynAckAnswer { frame, isn: first });
+                let answer = SynAckAnswer { frame, isn: first };
+                push_counted(&mut choice.answers, answer, &mut self.list_bytes);
             }
             choice.side = Some(side);
         }
         if choice.answers.len() < MAX_SYN_ACK_ISNS {
-            choice.answers.push(SynAckAnswer { frame, isn });
+            let answer = SynAckAnswer { frame, isn };
+            push_counted(&mut choice.answers, answer, &mut self.list_bytes);
         }
         if choice.used.is_none() {
             self.restart_sequence(side, isn, time);
@@ -518,12 +536,13 @@ impl TcpHealth {
             found.push(Anomaly::PreviousSegmentNotCaptured);
             let holes = &mut self.dirs[i].holes;
             if holes.len() < MAX_HOLES {
-                holes.push(Hole {
+                let hole = Hole {
                     start: next,
                     end: seq,
                     frame,
                     acked: false,
-                });
+                };
+                push_counted(holes, hole, &mut self.list_bytes);
             }
         }
         // Keep-alive: at most one byte, one below the next expected sequence number.
@@ -644,7 +663,7 @@ impl TcpHealth {
         if kind != Anomaly::OutOfOrder && in_handshake && len > 0 {
             let resent = &mut self.dirs[i].resent;
             if resent.len() < MAX_TRACKED_SEGMENTS {
-                resent.push(Resent { frame, seq, len });
+                push_counted(resent, Resent { frame, seq, len }, &mut self.list_bytes);
             }
         }
         self.close_holes(i, seq, end);

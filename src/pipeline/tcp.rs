@@ -103,6 +103,10 @@ pub(super) struct TcpConnection {
     stopped_reading: Option<StoppedReading>,
     /// What the memory budget charged the connection with.
     pub charge: Charge,
+    /// What the reassemblers and parsers hold, once neither direction reads more bytes: it
+    /// stays so (a passive connection only counts its segments), and the memory budget asks
+    /// after every packet.
+    held_when_passive: Option<usize>,
 }
 
 /// How far a connection got, for the order in which the flow table closes flows early.
@@ -182,6 +186,7 @@ impl TcpConnection {
             server_answered: false,
             stopped_reading: None,
             charge: Charge::default(),
+            held_when_passive: None,
         }
     }
 
@@ -218,12 +223,13 @@ impl TcpConnection {
     /// an answered connection that still buffers bytes.
     pub fn footprint(&self, now: Timestamp) -> Footprint {
         use std::mem::size_of;
-        let buffered: usize = self
-            .reassembly
-            .iter()
-            .map(Reassembler::held_bytes)
-            .chain(self.parsers.iter().map(DirectionParser::held_bytes))
-            .sum();
+        let buffered = match self.held_when_passive {
+            Some(held) => {
+                debug_assert_eq!(held, self.held_bytes());
+                held
+            }
+            None => self.held_bytes(),
+        };
         let hellos = self.client_random.is_some() as usize + self.server_version.is_some() as usize;
         let fixed = size_of::<TcpConnection>()
             + TABLE_ENTRY_BYTES
@@ -244,25 +250,25 @@ impl TcpConnection {
         }
     }
 
-    /// Stops reading both streams to free their buffers (memory pressure on a connection past
-    /// its handshake, whose verdict more bytes cannot change). Returns the bytes released.
-    pub fn stop_reading(&mut self) -> usize {
-        let before: usize = self
-            .reassembly
+    /// Bytes the reassemblers and the parsers hold.
+    fn held_bytes(&self) -> usize {
+        self.reassembly
             .iter()
             .map(Reassembler::held_bytes)
             .chain(self.parsers.iter().map(DirectionParser::held_bytes))
-            .sum();
+            .sum()
+    }
+
+    /// Stops reading both streams to free their buffers (memory pressure on a connection past
+    /// its handshake, whose verdict more bytes cannot change). Returns the bytes released.
+    pub fn stop_reading(&mut self) -> usize {
+        let before = self.held_bytes();
         for (parser, reassembly) in self.parsers.iter_mut().zip(&mut self.reassembly) {
             parser.stop();
             reassembly.make_passive();
         }
-        let after: usize = self
-            .reassembly
-            .iter()
-            .map(Reassembler::held_bytes)
-            .chain(self.parsers.iter().map(DirectionParser::held_bytes))
-            .sum();
+        let after = self.held_bytes();
+        self.held_when_passive = Some(after);
         let released = before.saturating_sub(after);
         self.stopped_reading = Some(StoppedReading {
             bytes: released as u64,
@@ -517,6 +523,7 @@ impl TcpConnection {
                 reassembly.make_passive();
             }
         }
+        self.held_when_passive = self.passive().then(|| self.held_bytes());
     }
 
     /// True when more packets cannot change the verdict: a ServerHello (with its decrypted
