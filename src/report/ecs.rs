@@ -153,7 +153,7 @@ struct FlowExtra<'a> {
     transport: Transport,
     first_frame: u64,
     last_frame: u64,
-    tls_version: &'a Option<String>,
+    tls_version: &'a Option<std::borrow::Cow<'static, str>>,
     alpn_offered: &'a [String],
     alpn_source: &'a Option<super::model::AlpnSource>,
     verdict: VerdictKind,

@@ -346,13 +346,13 @@ fn string(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
 }
 
 /// `["…","…"]`
-fn strings(out: &mut Vec<u8>, list: &[String]) -> serde_json::Result<()> {
+fn strings(out: &mut Vec<u8>, list: &[impl AsRef<str>]) -> serde_json::Result<()> {
     out.push(b'[');
     for (i, text) in list.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        string(out, text)?;
+        string(out, text.as_ref())?;
     }
     out.push(b']');
     Ok(())

@@ -11,6 +11,7 @@
 use super::alpn::{AlpnList, escape_bytes};
 use super::extensions::{Extension, Extensions};
 use super::types::{ExtensionType, TlsVersion};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The SHA-256 of "HelloRetryRequest": a ServerHello with this random is an HRR (RFC 8446 §4.1.3).
@@ -466,7 +467,7 @@ fn u16_list(data: &[u8]) -> Vec<u16> {
 
 /// Name of a TLS version code as the reports show it: `SSL 3.0`, `1.0` to `1.3`,
 /// `1.3 (draft NN)`, `1.3 (Facebook draft NN)`, `1.3 (experiment 0x7e0N)`, and every other value (GREASE, DTLS, unknown) as `0x` and four hex digits.
-pub fn version_name(v: u16) -> String {
+pub fn version_name(v: u16) -> Cow<'static, str> {
     let version = TlsVersion(v);
     match version {
         TlsVersion::SSL30 => "SSL 3.0".into(),
@@ -475,14 +476,14 @@ pub fn version_name(v: u16) -> String {
         TlsVersion::TLS12 => "1.2".into(),
         TlsVersion::TLS13 => "1.3".into(),
         TlsVersion::FACEBOOK_DRAFT23 | TlsVersion::FACEBOOK_DRAFT26 => {
-            format!("1.3 (Facebook draft {})", v & 0xff)
+            format!("1.3 (Facebook draft {})", v & 0xff).into()
         }
         _ if version.is_tls13_prestandard() && version.tls13_draft().is_none() => {
-            format!("1.3 (experiment 0x{v:04x})")
+            format!("1.3 (experiment 0x{v:04x})").into()
         }
         _ => match version.tls13_draft() {
-            Some(draft) => format!("1.3 (draft {draft})"),
-            None => format!("0x{v:04x}"),
+            Some(draft) => format!("1.3 (draft {draft})").into(),
+            None => format!("0x{v:04x}").into(),
         },
     }
 }
@@ -709,7 +710,7 @@ mod tests {
             TlsVersion(0x1234),
         ]
         .into_iter()
-        .map(|v| version_name(v.0))
+        .map(|v| version_name(v.0).into_owned())
         .collect();
         assert_eq!(
             names,

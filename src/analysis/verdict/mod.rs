@@ -367,7 +367,7 @@ fn not_offered(client_hello: &ClientHello, app: Application) -> String {
         let version = if version.starts_with(|c: char| c.is_ascii_digit()) {
             format!("TLS {version}")
         } else {
-            version
+            version.into_owned()
         };
         format!(
             "the client sent an SSLv2-format ClientHello (offering up to {version}; RFC 5246 Appendix E.2), which cannot carry extensions, so it could not offer ALPN and the server could not select a protocol: the client software (or its configuration) predates ALPN"

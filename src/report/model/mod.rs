@@ -36,6 +36,7 @@ pub use tls::{
 use crate::analysis::network::NetworkCause;
 use crate::analysis::{Application, VerdictKind};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -123,7 +124,7 @@ pub struct FlowReport {
     /// Where the selection was read, or null.
     pub alpn_source: Option<AlpnSource>,
     /// Negotiated TLS version ("1.0" … "1.3").
-    pub tls_version: Option<String>,
+    pub tls_version: Option<Cow<'static, str>>,
     /// The verdict.
     pub verdict: VerdictKind,
     /// One sentence explaining the verdict.

@@ -6,6 +6,7 @@ use crate::analysis::StartTlsOutcome;
 use crate::tls::preamble::ProxyKind;
 use crate::tls::starttls::StartTlsProtocol;
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 
 /// 16-bit code points (cipher suites, extension types) kept as numbers and written to JSON as
 /// 4-digit lowercase hex strings, so a report with many flows stays small in memory.
@@ -73,9 +74,9 @@ pub struct ClientHelloReport {
     /// The 32-byte random in hex: the key a key log files this connection's secrets under.
     pub random: String,
     /// legacy_version, e.g. "1.2".
-    pub legacy_version: String,
+    pub legacy_version: Cow<'static, str>,
     /// supported_versions, e.g. ["1.3", "1.2"] (GREASE shown as hex).
-    pub supported_versions: Vec<String>,
+    pub supported_versions: Vec<Cow<'static, str>>,
     /// Cipher suites as 4-digit hex, in order.
     pub cipher_suites: HexCodes,
     /// Extension types as 4-digit hex, in order.
@@ -105,7 +106,7 @@ pub struct ServerHelloReport {
     /// Frames carrying the hello.
     pub frames: Vec<u64>,
     /// Negotiated version.
-    pub version: String,
+    pub version: Cow<'static, str>,
     /// Selected cipher suite (IANA name or hex).
     pub cipher_suite: String,
     /// Extension types as 4-digit hex, in order.
