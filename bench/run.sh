@@ -2,14 +2,15 @@
 # Throughput benchmark for alpnscope against tcpdump (read+write baseline) and tshark (ALPN-field baseline).
 #
 # Usage: bench/run.sh [CAPTURE]          (default: target/bench/big.pcap under the project root)
-# Env:   SKIP_TSHARK=1  skip the (slow) tshark run;  RUNS=N  rounds (default 5)
+# Env:   SKIP_TSHARK=1  skip the (slow) tshark runs;  RUNS=N  rounds (default 5);
+#        TSHARK_RUNS=N  rounds that also run tshark (default RUNS; 1 for a quicker run)
 #
-# Builds alpnscope in release mode, then runs RUNS rounds of `cat`, alpnscope and `tcpdump -r -w
-# /dev/null` back to back (tshark once, after), warming the page cache with `cat CAPTURE > /dev/null`
-# before every timed run. Prints each command's median wall time, and the targets: alpnscope within
-# 2x of `cat` and within 1.2x of tcpdump (each the median of the rounds' ratios: a VM's speed drifts
-# from minute to minute, and a ratio within one round compares runs made seconds apart), >= 60x
-# faster than tshark's hello extraction, peak RSS <= 32 MiB.
+# Builds alpnscope in release mode, then runs RUNS rounds of `cat`, alpnscope, `tcpdump -r -w
+# /dev/null` and tshark's hello extraction back to back, warming the page cache with
+# `cat CAPTURE > /dev/null` before every timed run. Prints each command's median wall time, and
+# the targets: alpnscope within 2x of `cat` and within 1.2x of tcpdump, >= 60x faster than
+# tshark (each ratio the median of the rounds' ratios: a VM's speed drifts from minute to minute,
+# and a ratio within one round compares runs made seconds apart), peak RSS <= 32 MiB.
 # Exit status: 0 measured (whether or not the targets are met), 1 a command failed, 2 no capture / missing tool.
 set -euo pipefail
 
@@ -99,16 +100,33 @@ paired_ratio() {
   median "${ratios[@]}"
 }
 
+S_NOTE=""
+if [[ "${SKIP_TSHARK:-0}" == 1 ]]; then
+  S_NOTE="skipped (SKIP_TSHARK=1)"
+elif ! command -v tshark >/dev/null; then
+  S_NOTE="skipped (tshark not installed: apt-get install -y tshark)"
+fi
+TSHARK_RUNS=${TSHARK_RUNS:-$RUNS}
+
 # The rounds: in each, the raw read of the cached file (the floor for any single-pass reader),
-# alpnscope and tcpdump, one after the other.
+# alpnscope, tcpdump and (in the first TSHARK_RUNS rounds) tshark, one after the other.
 for ((round = 0; round < RUNS; round++)); do
   run_once cat cat "$FILE"
   run_once alpnscope "$BIN" analyze --format json -o /dev/null "$FILE"
   run_once tcpdump tcpdump -r "$FILE" -w /dev/null
+  if [[ -z "$S_NOTE" && $round -lt $TSHARK_RUNS ]]; then
+    echo "round $((round + 1)): tshark (slow) ..." >&2
+    run_once tshark tshark -r "$FILE" -Y 'tls.handshake.type==1 || tls.handshake.type==2' \
+      -T fields -e tcp.stream -e tls.handshake.extensions_alpn_str
+  fi
 done
 summary cat; CAT_WALL=$WALL
 summary alpnscope; A_WALL=$WALL; A_RSS=$RSS_KB; A_USER=$USER; A_SYS=$SYS
 summary tcpdump; T_WALL=$WALL; T_RSS=$RSS_KB
+S_WALL=""; S_RSS=""
+if [[ -z "$S_NOTE" ]]; then
+  summary tshark; S_WALL=$WALL; S_RSS=$RSS_KB
+fi
 
 # Packet count: a separate (untimed) run writing the JSON to a temp file.
 "$BIN" analyze --format json -o "$TMP/report.json" "$FILE"
@@ -117,30 +135,18 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 print(d["captures"][0]["packets"], len(d.get("flows", [])))' "$TMP/report.json")
 
-S_WALL=""; S_RSS=""; S_NOTE=""
-if [[ "${SKIP_TSHARK:-0}" == 1 ]]; then
-  S_NOTE="skipped (SKIP_TSHARK=1)"
-elif ! command -v tshark >/dev/null; then
-  S_NOTE="skipped (tshark not installed: apt-get install -y tshark)"
-else
-  echo "running tshark (slow, once) ..." >&2
-  run_once tshark tshark -r "$FILE" -Y 'tls.handshake.type==1 || tls.handshake.type==2' \
-    -T fields -e tcp.stream -e tls.handshake.extensions_alpn_str
-  summary tshark; S_WALL=$WALL; S_RSS=$RSS_KB
-fi
 
 mbps() { awk -v s="$SIZE" -v t="$1" 'BEGIN { if (t > 0) printf "%.1f", s / 1e6 / t; else print "inf" }'; }
 pps()  { awk -v p="$PACKETS" -v t="$1" 'BEGIN { if (t > 0) printf "%.0f", p / t; else print "inf" }'; }
 mib()  { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-div()  { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
 
 echo
 echo "alpnscope benchmark"
 echo "  capture   $FILE"
 echo "  size      $SIZE bytes ($(awk -v s="$SIZE" 'BEGIN { printf "%.1f MiB", s / 1048576 }')), $PACKETS packets, $FLOWS flows reported"
 echo "  binary    $BIN ($("$BIN" --version))"
-echo "  method    $RUNS rounds of cat, alpnscope, tcpdump back to back (tshark: once, after); page cache warmed with"
-echo "            'cat FILE > /dev/null' before each run; medians over the rounds, ratios to cat and tcpdump the median of each round's;"
+echo "  method    $RUNS rounds of cat, alpnscope, tcpdump and tshark (in $TSHARK_RUNS of them) back to back; page cache warmed with"
+echo "            'cat FILE > /dev/null' before each run; medians over the rounds, each ratio the median of each round's;"
 echo "            wall time from bash EPOCHREALTIME, peak RSS from /usr/bin/time -v; MB = 10^6 bytes"
 echo
 printf '%-32s %10s %10s %14s %13s\n' "command" "wall s" "MB/s" "packets/s" "peak RSS MiB"
@@ -166,7 +172,7 @@ echo "targets"
 printf '  %-40s %-8s %s\n' "alpnscope within 2x of cat" "$(ok "$M_C")" "alpnscope/cat = ${R_C}x"
 printf '  %-40s %-8s %s\n' "alpnscope within 1.2x of tcpdump" "$(ok "$M_T")" "alpnscope/tcpdump = ${R_T}x"
 if [[ -n "$S_WALL" ]]; then
-  R_S=$(div "$S_WALL" "$A_WALL")
+  R_S=$(paired_ratio tshark alpnscope)
   M_S=$(awk -v r="$R_S" 'BEGIN { print (r >= 60) ? 1 : 0 }')
   printf '  %-40s %-8s %s\n' "alpnscope >= 60x faster than tshark" "$(ok "$M_S")" "tshark/alpnscope = ${R_S}x"
 else

@@ -219,35 +219,43 @@ pub(super) fn consume(
     true
 }
 
-/// The item of `event`, its bytes as spans of `base`, and a progress item before every
-/// [`PROGRESS_EVERY`]th frame; `offset_of` gives the file offset of a frame's bytes.
-pub(super) fn item_of(
+/// Pushes the item of `event` onto `items`, its bytes as spans of `base`, after a progress item
+/// every [`PROGRESS_EVERY`]th frame; `offset_of` gives the file offset of a frame's bytes. Pushed
+/// in place: the reading thread does this for every frame.
+pub(super) fn push_item(
+    items: &mut Vec<Item>,
     event: CaptureEvent<'_>,
     base: &[u8],
     decode: bool,
     frames: &mut u64,
     offset_of: impl Fn(*const u8) -> u64,
-) -> impl Iterator<Item = Item> {
-    let mut progress = None;
-    let item = match event {
+) {
+    match event {
         CaptureEvent::Frame(frame) => {
             *frames += 1;
             if *frames % PROGRESS_EVERY == 0 {
-                progress = Some(Item::Progress {
+                items.push(Item::Progress {
                     offset: offset_of(frame.data.as_ptr()),
                 });
             }
-            FrameSpan::of(&frame, base).map(|span| {
-                let decoded = decode
-                    .then(|| DecodedSpans::of(decode::decode_frame(&frame), base))
-                    .flatten();
-                Item::Frame(span, decoded)
-            })
+            if let Some(span) = FrameSpan::of(&frame, base) {
+                let decoded = if decode {
+                    DecodedSpans::of(decode::decode_frame(&frame), base)
+                } else {
+                    None
+                };
+                items.push(Item::Frame(span, decoded));
+            }
         }
-        CaptureEvent::Dropped(frame) => FrameSpan::of(&frame, base).map(Item::Dropped),
+        CaptureEvent::Dropped(frame) => {
+            if let Some(span) = FrameSpan::of(&frame, base) {
+                items.push(Item::Dropped(span));
+            }
+        }
         CaptureEvent::Secrets { secrets_type, data } => {
-            Span::of(base, data).map(|data| Item::Secrets { secrets_type, data })
+            if let Some(data) = Span::of(base, data) {
+                items.push(Item::Secrets { secrets_type, data });
+            }
         }
-    };
-    progress.into_iter().chain(item)
+    }
 }

@@ -17,7 +17,7 @@
 //! data read by the analysing thread when it can change the report. The consumer still gets
 //! every frame whole, with the same decodings and lengths.
 
-use super::batch::{Batch, Item, LazyData, consume, item_of};
+use super::batch::{Batch, Item, LazyData, consume, push_item};
 use super::files::PROGRESS_EVERY;
 use super::files::{Progress, ReadOutcome, Reading, hex_digest};
 use crate::capture::{self, CaptureError};
@@ -387,9 +387,9 @@ impl Reader<'_> {
         let decode = self.decode;
         let frames = &mut self.frames;
         let consumed = self.parser.feed(data, last, &mut |event| {
-            items.extend(item_of(event, base, decode, frames, |at| {
+            push_item(items, event, base, decode, frames, |at| {
                 start + (at as usize).saturating_sub(first) as u64
-            }));
+            });
         })?;
         self.offset += consumed as u64;
         Ok(consumed)
