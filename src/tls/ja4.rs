@@ -54,9 +54,14 @@ pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
 
     let hashes = LAST_HASHED.with(|memo| {
         let memo = &mut *memo.borrow_mut();
+        if let Some((_, hashes)) = &memo.last
+            && memo.last_sent.are(ciphers, hello)
+        {
+            return *hashes;
+        }
         let lists = &mut memo.scratch;
         lists.fill(ciphers, hello);
-        match &memo.last {
+        let hashes = match &memo.last {
             Some((last, hashes)) if last == lists => *hashes,
             _ => {
                 let hashes = lists.truncated_hashes();
@@ -66,7 +71,9 @@ pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
                 }
                 hashes
             }
-        }
+        };
+        memo.last_sent.set(ciphers, hello);
+        hashes
     });
 
     let mut out = String::with_capacity(36);
@@ -105,6 +112,42 @@ type TruncatedHashes = [Option<[u8; 6]>; 2];
 struct HashMemo {
     scratch: HashedLists,
     last: Option<(HashedLists, TruncatedHashes)>,
+    /// The lists of the last hello hashed as it sent them: the same lists in the same order
+    /// (the same client program, again) take the hashes without sorting anything.
+    last_sent: SentLists,
+}
+
+/// A hello's lists as sent: the cipher suites JA4 counts, the extensions, the signature
+/// algorithms.
+#[derive(Default)]
+struct SentLists {
+    ciphers: Vec<u16>,
+    extensions: Vec<u16>,
+    signature_algorithms: Vec<u16>,
+}
+
+impl SentLists {
+    /// True when `hello` sent these lists, `ciphers` its cipher suites as JA4 counts them.
+    fn are(&self, ciphers: &[u16], hello: &ClientHello) -> bool {
+        self.ciphers == ciphers
+            && self.extensions == hello.extensions
+            && self.signature_algorithms == hello.signature_algorithms
+    }
+
+    /// Becomes the lists `hello` sent.
+    fn set(&mut self, ciphers: &[u16], hello: &ClientHello) {
+        for (list, sent) in [
+            (&mut self.ciphers, ciphers),
+            (&mut self.extensions, &hello.extensions[..]),
+            (
+                &mut self.signature_algorithms,
+                &hello.signature_algorithms[..],
+            ),
+        ] {
+            list.clear();
+            list.extend_from_slice(sent);
+        }
+    }
 }
 
 thread_local! {
@@ -277,17 +320,25 @@ mod tests {
         extensions.extensions.extend([0x000d, 0x002b]);
         let mut signatures = extensions.clone();
         signatures.signature_algorithms = vec![0x0403, 0x0804];
-        let hellos = [base, ciphers, extensions, signatures];
+        // The same lists in another order (Chrome permutes its extensions): the same JA4.
+        let mut permuted = signatures.clone();
+        permuted.extensions.reverse();
+        permuted.cipher_suites.reverse();
+        let hellos = [base, ciphers, extensions, signatures, permuted];
         let alone = |hello: &ClientHello| {
             std::thread::scope(|s| s.spawn(|| ja4(hello, Ja4Transport::Tcp)).join().unwrap())
         };
         let expected: Vec<String> = hellos.iter().map(alone).collect();
         for i in 0..expected.len() {
             for j in i + 1..expected.len() {
-                assert_ne!(expected[i], expected[j]);
+                if (i, j) == (3, 4) {
+                    assert_eq!(expected[i], expected[j]);
+                } else {
+                    assert_ne!(expected[i], expected[j]);
+                }
             }
         }
-        for i in [0, 1, 1, 0, 2, 3, 3, 2, 0, 3, 1] {
+        for i in [0, 1, 1, 0, 2, 3, 3, 2, 0, 3, 1, 4, 3, 4, 4, 0, 4] {
             assert_eq!(ja4(&hellos[i], Ja4Transport::Tcp), expected[i], "hello {i}");
         }
     }
