@@ -36,21 +36,26 @@ pub fn of_flow(flow: &FlowReport) -> String {
 /// the protocol, one zero byte of padding, and the two ports in the same order, all in network
 /// byte order; `"1:"` and the digest in base64.
 pub fn community_id_v1(a: (IpAddr, u16), b: (IpAddr, u16), proto: u8, seed: u16) -> String {
-    let bytes = |ip: IpAddr| -> Vec<u8> {
+    // An address's bytes, in a buffer of the largest address's size (no allocation).
+    let bytes = |ip: IpAddr| -> ([u8; 16], usize) {
         match ip {
-            IpAddr::V4(v4) => v4.octets().to_vec(),
-            IpAddr::V6(v6) => v6.octets().to_vec(),
+            IpAddr::V4(v4) => {
+                let mut buffer = [0; 16];
+                buffer[..4].copy_from_slice(&v4.octets());
+                (buffer, 4)
+            }
+            IpAddr::V6(v6) => (v6.octets(), 16),
         }
     };
-    let (a_ip, b_ip) = (bytes(a.0), bytes(b.0));
+    let ((a_buffer, a_len), (b_buffer, b_len)) = (bytes(a.0), bytes(b.0));
+    let (a_ip, b_ip) = (&a_buffer[..a_len], &b_buffer[..b_len]);
     // The spec: "the numerically smaller IP:port tuple comes first. If the IP addresses are
     // equal, the ports decide" (byte-wise, as the reference implementation compares).
-    let ((first_ip, first_port), (second_ip, second_port)) =
-        if (a_ip.as_slice(), a.1) <= (b_ip.as_slice(), b.1) {
-            ((&a_ip, a.1), (&b_ip, b.1))
-        } else {
-            ((&b_ip, b.1), (&a_ip, a.1))
-        };
+    let ((first_ip, first_port), (second_ip, second_port)) = if (a_ip, a.1) <= (b_ip, b.1) {
+        ((a_ip, a.1), (b_ip, b.1))
+    } else {
+        ((b_ip, b.1), (a_ip, a.1))
+    };
     let mut h = Sha1::new();
     h.update(seed.to_be_bytes());
     h.update(first_ip);
