@@ -146,17 +146,20 @@ impl Clone for Counts {
     fn clone(&self) -> Counts {
         let counts = self.counts.clone();
         // A cloned list holds only its items: the bytes are summed again.
-        let frames_bytes = counts.as_ref().map_or(0, |counts| {
-            counts
-                .iter()
-                .map(|c| c.frames.capacity() * std::mem::size_of::<u64>())
-                .sum()
-        });
+        let frames_bytes = counts.as_deref().map_or(0, summed_frames_bytes);
         Counts {
             counts,
             frames_bytes,
         }
     }
+}
+
+/// Heap bytes of the frame lists of `counts`, summed over them.
+fn summed_frames_bytes(counts: &[Count; Anomaly::ALL.len()]) -> usize {
+    counts
+        .iter()
+        .map(|c| c.frames.capacity() * std::mem::size_of::<u64>())
+        .sum()
 }
 
 /// The count of a kind nothing was counted for.
@@ -184,13 +187,7 @@ impl Counts {
     /// Bytes held on the heap. O(1).
     pub fn heap_bytes(&self) -> usize {
         self.counts.as_ref().map_or(0, |counts| {
-            debug_assert_eq!(
-                self.frames_bytes,
-                counts
-                    .iter()
-                    .map(|c| c.frames.capacity() * std::mem::size_of::<u64>())
-                    .sum::<usize>()
-            );
+            debug_assert_eq!(self.frames_bytes, summed_frames_bytes(counts));
             std::mem::size_of_val(&**counts) + self.frames_bytes
         })
     }
