@@ -383,15 +383,25 @@ fn boolean(out: &mut Vec<u8>, value: bool) {
 /// `["1301","c02f"]`: each code as 4 lowercase hex digits (as [`HexCodes`] serializes).
 fn hex_codes(out: &mut Vec<u8>, codes: &HexCodes) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digit = |code: u16, shift: u16| DIGITS[usize::from((code >> shift) & 0xf)];
     out.reserve(codes.0.len() * 7 + 2);
-    out.push(b'[');
-    for (i, &code) in codes.0.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend([12, 8, 4, 0].map(|shift| DIGITS[usize::from((code >> shift) & 0xf)]));
-        out.push(b'"');
+    // Each code with the comma before it, in one copy; the first one's comma becomes the
+    // opening bracket.
+    let start = out.len();
+    for &code in &codes.0 {
+        out.extend_from_slice(&[
+            b',',
+            b'"',
+            digit(code, 12),
+            digit(code, 8),
+            digit(code, 4),
+            digit(code, 0),
+            b'"',
+        ]);
+    }
+    match out.get_mut(start) {
+        Some(first) => *first = b'[',
+        None => out.push(b'['),
     }
     out.push(b']');
 }

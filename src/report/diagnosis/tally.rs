@@ -339,11 +339,12 @@ impl Group {
 fn h2_forbidden_suite(flow: &FlowReport) -> Option<bool> {
     use crate::tls::h2_ciphers::{h2_forbids, offers_h2_suite};
     let hello = flow.server_hello.as_ref()?;
+    if flow.alpn_selected.as_deref() != Some("h2") || hello.version.starts_with("1.3") {
+        return None;
+    }
+    // Looked up by name (a search of the whole table) only for the flows it can concern.
     let suite = tls_parser::TlsCipherSuite::from_name(&hello.cipher_suite)?;
-    (flow.alpn_selected.as_deref() == Some("h2")
-        && !hello.version.starts_with("1.3")
-        && h2_forbids(suite.id.0))
-    .then(|| {
+    h2_forbids(suite.id.0).then(|| {
         flow.client_hello
             .as_ref()
             .is_some_and(|ch| offers_h2_suite(&ch.cipher_suites.0))
