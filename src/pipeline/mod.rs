@@ -57,6 +57,7 @@ use crate::report::model::{
     CaptureReport, Correction, DecodeCounts, FlowReport, Report, SCHEMA_VERSION, Tool,
 };
 use crate::report::words;
+use crate::tls::TlsEvent;
 use crate::tls::keylog::{KeyLog, KeyLogError};
 use activity::{ActivityIndex, Which};
 use budget::MemoryBudget;
@@ -163,6 +164,8 @@ pub struct Analyzer {
     keylog: KeyLog,
     /// Server endpoints that spoke TLS in this capture.
     tls_servers: HashSet<Endpoint>,
+    /// The TLS events of one segment, on their way to its connection ([`Context::tls_events`]).
+    tls_events: Vec<TlsEvent>,
     frames_since_sweep: u64,
     now: Timestamp,
     /// Largest length frames were cut at by the snaplen.
@@ -265,6 +268,7 @@ impl Analyzer {
             defrag: Defragmenter::new(),
             keylog: KeyLog::new(),
             tls_servers: HashSet::new(),
+            tls_events: Vec::new(),
             frames_since_sweep: 0,
             now: Timestamp(0),
             snaplen: 0,
@@ -343,6 +347,7 @@ impl Analyzer {
                     let mut context = Context {
                         keylog: &self.keylog,
                         tls_servers: &mut self.tls_servers,
+                        tls_events: &mut self.tls_events,
                         await_keys: false,
                         now: self.now,
                     };
@@ -531,6 +536,7 @@ impl Analyzer {
         let mut context = Context {
             keylog: &self.keylog,
             tls_servers: &mut self.tls_servers,
+            tls_events: &mut self.tls_events,
             await_keys: self.options.await_keys,
             now: frame.timestamp,
         };
@@ -714,6 +720,7 @@ impl Analyzer {
                     let mut context = Context {
                         keylog: &self.keylog,
                         tls_servers: &mut self.tls_servers,
+                        tls_events: &mut self.tls_events,
                         await_keys: self.options.await_keys,
                         now: self.now,
                     };
@@ -943,6 +950,7 @@ impl Analyzer {
         let mut context = Context {
             keylog: &self.keylog,
             tls_servers: &mut self.tls_servers,
+            tls_events: &mut self.tls_events,
             await_keys: self.options.await_keys,
             now: self.now,
         };
@@ -970,6 +978,7 @@ impl Analyzer {
             let mut context = Context {
                 keylog: &self.keylog,
                 tls_servers: &mut self.tls_servers,
+                tls_events: &mut self.tls_events,
                 await_keys: self.options.await_keys,
                 now: self.now,
             };

@@ -26,6 +26,10 @@ use std::collections::HashSet;
 
 /// Most frame times kept per flow for the handshake window.
 const MAX_FRAME_TIMES: usize = 512;
+
+/// Packets a TLS handshake's window usually holds: room made for them at its first packet.
+const HANDSHAKE_PACKETS: usize = 8;
+
 /// Most server endpoints remembered as TLS servers.
 const MAX_TLS_SERVERS: usize = 65_536;
 /// How long (capture time) a TLS 1.3 flow waits for its keys after the ServerHello.
@@ -37,6 +41,10 @@ pub(super) struct Context<'a> {
     pub keylog: &'a KeyLog,
     /// Server endpoints that spoke TLS in this capture (bounded by [`MAX_TLS_SERVERS`]).
     pub tls_servers: &'a mut HashSet<Endpoint>,
+    /// An empty list for the TLS events of a segment, kept by the table so that a segment with
+    /// events allocates none (at most [`crate::tls::event::MAX_EVENTS`] long, left empty after
+    /// each use).
+    pub tls_events: &'a mut Vec<TlsEvent>,
     /// Keep TLS 1.3 protected records until their keys arrive (live use).
     pub await_keys: bool,
     /// Capture time of the segment.
@@ -328,6 +336,11 @@ impl TcpConnection {
         self.health
             .segment(side, seg, frame.number, frame.timestamp, in_handshake);
         if in_handshake && self.frame_times.len() < MAX_FRAME_TIMES {
+            if self.frame_times.is_empty() {
+                // A TLS handshake's window is eight packets or so: one allocation each, not two.
+                self.frame_times.reserve_exact(HANDSHAKE_PACKETS);
+                self.window_packets.reserve_exact(HANDSHAKE_PACKETS);
+            }
             self.frame_times.push((frame.number, frame.timestamp));
             self.window_packets.push(WindowPacket {
                 frame: frame.number,
@@ -361,7 +374,7 @@ impl TcpConnection {
             return false;
         }
 
-        let mut new_events: Vec<TlsEvent> = Vec::new();
+        let mut new_events = std::mem::take(context.tls_events);
         // Payload first: a segment's own data precedes what its ACK says about the other side.
         let data_seq = if seg.flags.syn() {
             SeqNumber(seg.seq).plus(1)
@@ -390,6 +403,9 @@ impl TcpConnection {
             });
             self.absorb(other, &mut new_events, context);
         }
+        // Emptied by `absorb`: back to the table with its capacity.
+        debug_assert!(new_events.is_empty());
+        *context.tls_events = new_events;
         self.after_events(frame.number);
         true
     }
