@@ -14,6 +14,11 @@ impl ProtocolName {
         escape_bytes(&self.0)
     }
 
+    /// Appends [`ProtocolName::escaped`] to `out`.
+    pub fn push_escaped(&self, out: &mut String) {
+        push_escaped(out, &self.0);
+    }
+
     /// True for the GREASE values of RFC 8701 §2 (0x0A0A, 0x1A1A, … 0xFAFA as two bytes).
     pub fn is_grease(&self) -> bool {
         matches!(self.0.as_slice(), [a, b] if a == b && a & 0x0f == 0x0a)
@@ -48,14 +53,30 @@ impl fmt::Display for ProtocolName {
 /// Renders bytes as printable ASCII with `\xNN` escapes (see [`ProtocolName::escaped`]).
 pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if (0x20..=0x7e).contains(&b) && b != b'\\' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
+    push_escaped(&mut out, bytes);
     out
+}
+
+/// Appends `bytes` to `out` as [`escape_bytes`] renders them: each run of printable bytes in
+/// one copy.
+pub fn push_escaped(out: &mut String, bytes: &[u8]) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let plain = rest
+            .iter()
+            .position(|&b| !(0x20..=0x7e).contains(&b) || b == b'\\')
+            .unwrap_or(rest.len());
+        // Printable ASCII: always UTF-8.
+        if let Ok(text) = std::str::from_utf8(&rest[..plain]) {
+            out.push_str(text);
+        }
+        let Some(&escaped) = rest.get(plain) else {
+            break;
+        };
+        out.push_str("\\x");
+        crate::hex::push(out, &[escaped]);
+        rest = &rest[plain + 1..];
+    }
 }
 
 /// The protocol list of an ALPN extension.
@@ -123,6 +144,34 @@ mod tests {
             ProtocolName(vec![0xab, 0x20, 0x7f]).escaped(),
             "\\xab \\x7f"
         );
+    }
+
+    /// The run-by-run escaping renders every byte, alone and among others, as the rule says:
+    /// printable ASCII but the backslash as it is, anything else as `\xNN`.
+    #[test]
+    fn escapes_every_byte_as_the_rule_says() {
+        let by_rule = |bytes: &[u8]| -> String {
+            bytes
+                .iter()
+                .map(|&b| {
+                    if (0x20..=0x7e).contains(&b) && b != b'\\' {
+                        char::from(b).to_string()
+                    } else {
+                        format!("\\x{b:02x}")
+                    }
+                })
+                .collect()
+        };
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(escape_bytes(&all), by_rule(&all));
+        for b in 0..=255u8 {
+            for text in [vec![b], vec![b'h', b], vec![b, b'2'], vec![b, b, b'x', b]] {
+                assert_eq!(escape_bytes(&text), by_rule(&text), "{text:?}");
+            }
+        }
+        let mut out = String::from("h2, ");
+        ProtocolName(b"http/1.1".to_vec()).push_escaped(&mut out);
+        assert_eq!(out, "h2, http/1.1");
     }
 
     #[test]

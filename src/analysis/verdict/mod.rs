@@ -160,8 +160,14 @@ pub struct Verdict {
 
 /// "h2, http/1.1".
 fn list(protocols: &[ProtocolName]) -> String {
-    let names: Vec<String> = protocols.iter().map(|p| p.escaped()).collect();
-    names.join(", ")
+    let mut text = String::new();
+    for (i, protocol) in protocols.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        protocol.push_escaped(&mut text);
+    }
+    text
 }
 
 /// Judges a flow.
