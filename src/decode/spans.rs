@@ -33,73 +33,68 @@ impl Span {
     }
 }
 
-/// A [`Decoded`] without borrowed bytes: each variant's slice (payload, fragment data) as a
-/// [`Span`] of the frame's buffer, the slice itself left empty until resolved.
+/// A [`Decoded`] without borrowed bytes: its one slice (a segment's or datagram's payload, a
+/// fragment's data) left empty, and where that slice lies in the frame's buffer.
 #[derive(Debug, Clone)]
-pub enum DecodedSpans {
-    /// [`Decoded::Tcp`], its payload at the span.
-    Tcp(Segment<'static>, Span),
-    /// [`Decoded::Udp`], its payload at the span.
-    Udp(UdpDatagram<'static>, Span),
-    /// [`Decoded::Fragment`], its data at the span.
-    Fragment(Fragment<'static>, Span),
-    /// The variants that borrow nothing.
-    Whole(Decoded<'static>),
+pub struct DecodedSpans {
+    /// The decoding, its slice empty.
+    decoded: Decoded<'static>,
+    /// Where its slice lies (the empty span when it has none).
+    span: Span,
 }
 
 impl DecodedSpans {
     /// `decoded`, its slices as spans of `base`; `None` when one is not inside `base`.
     pub fn of(decoded: Decoded<'_>, base: &[u8]) -> Option<DecodedSpans> {
-        Some(match decoded {
-            Decoded::Tcp(segment) => DecodedSpans::Tcp(
-                Segment {
+        let (decoded, span) = match decoded {
+            Decoded::Tcp(segment) => (
+                Decoded::Tcp(Segment {
                     payload: &[],
                     ..segment
-                },
+                }),
                 Span::of(base, segment.payload)?,
             ),
-            Decoded::Udp(datagram) => DecodedSpans::Udp(
-                UdpDatagram {
+            Decoded::Udp(datagram) => (
+                Decoded::Udp(UdpDatagram {
                     payload: &[],
                     ..datagram
-                },
+                }),
                 Span::of(base, datagram.payload)?,
             ),
-            Decoded::Fragment(fragment) => DecodedSpans::Fragment(
-                Fragment {
+            Decoded::Fragment(fragment) => (
+                Decoded::Fragment(Fragment {
                     data: &[],
                     ..fragment
-                },
+                }),
                 Span::of(base, fragment.data)?,
             ),
-            Decoded::OtherIp => DecodedSpans::Whole(Decoded::OtherIp),
-            Decoded::NotIp => DecodedSpans::Whole(Decoded::NotIp),
+            Decoded::OtherIp => (Decoded::OtherIp, Span::default()),
+            Decoded::NotIp => (Decoded::NotIp, Span::default()),
             Decoded::UnsupportedLink(link_type) => {
-                DecodedSpans::Whole(Decoded::UnsupportedLink(link_type))
+                (Decoded::UnsupportedLink(link_type), Span::default())
             }
-            Decoded::Malformed(error) => DecodedSpans::Whole(Decoded::Malformed(error)),
-            Decoded::TruncatedHeaders => DecodedSpans::Whole(Decoded::TruncatedHeaders),
-        })
+            Decoded::Malformed(error) => (Decoded::Malformed(error), Span::default()),
+            Decoded::TruncatedHeaders => (Decoded::TruncatedHeaders, Span::default()),
+        };
+        Some(DecodedSpans { decoded, span })
     }
 
     /// The decoding again, its slices in `base` (the same bytes [`DecodedSpans::of`] was given,
-    /// wherever they are now); `None` when a span does not fit `base`.
+    /// wherever they are now); `None` when a span does not fit `base`. The decoding is taken
+    /// whole and only its slice is set: no field is copied one by one.
     pub fn resolve(self, base: &[u8]) -> Option<Decoded<'_>> {
-        Some(match self {
-            DecodedSpans::Tcp(segment, payload) => Decoded::Tcp(Segment {
-                payload: payload.of_base(base)?,
-                ..segment
-            }),
-            DecodedSpans::Udp(datagram, payload) => Decoded::Udp(UdpDatagram {
-                payload: payload.of_base(base)?,
-                ..datagram
-            }),
-            DecodedSpans::Fragment(fragment, data) => Decoded::Fragment(Fragment {
-                data: data.of_base(base)?,
-                ..fragment
-            }),
-            DecodedSpans::Whole(decoded) => decoded,
-        })
+        let mut decoded: Decoded<'_> = self.decoded;
+        match &mut decoded {
+            Decoded::Tcp(segment) => segment.payload = self.span.of_base(base)?,
+            Decoded::Udp(datagram) => datagram.payload = self.span.of_base(base)?,
+            Decoded::Fragment(fragment) => fragment.data = self.span.of_base(base)?,
+            Decoded::OtherIp
+            | Decoded::NotIp
+            | Decoded::UnsupportedLink(_)
+            | Decoded::Malformed(_)
+            | Decoded::TruncatedHeaders => {}
+        }
+        Some(decoded)
     }
 }
 
