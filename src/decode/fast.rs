@@ -10,7 +10,7 @@
 //! by value through every layer; on a capture of small packets that was a quarter of the
 //! decoding thread's time.
 
-use super::{Decoded, segment};
+use super::{Decoded, Segment, TcpFlags, segment};
 use crate::capture::{Frame, LinkType};
 use etherparse::TcpSlice;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -110,16 +110,47 @@ fn ipv6(ip: &[u8]) -> Option<Decoded<'_>> {
     )
 }
 
-/// The TCP segment filling `payload` (the IP payload, as long as the IP header declares).
+fn be32(data: &[u8], at: usize) -> Option<u32> {
+    let b = data.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The TCP segment filling `payload` (the IP payload, as long as the IP header declares). Its
+/// fixed header is read in place; a SYN's options (its window scale) through etherparse.
 fn tcp(
     src: IpAddr,
     dst: IpAddr,
     ttl_and_id: (u8, Option<u16>),
     payload: &[u8],
 ) -> Option<Decoded<'_>> {
-    let tcp = TcpSlice::from_slice(payload).ok()?;
-    let wire_len = tcp.payload().len();
-    Some(Decoded::Tcp(segment(src, dst, ttl_and_id, &tcp, wire_len)))
+    let flags = TcpFlags(*payload.get(13)?);
+    if flags.syn() {
+        let tcp = TcpSlice::from_slice(payload).ok()?;
+        let wire_len = tcp.payload().len();
+        return Some(Decoded::Tcp(segment(src, dst, ttl_and_id, &tcp, wire_len)));
+    }
+    // The data offset, in 32-bit words: at least the five of the fixed header.
+    let header_len = usize::from(payload[12] >> 4) * 4;
+    if header_len < 20 || payload.len() < header_len {
+        return None;
+    }
+    let data = &payload[header_len..];
+    let (ttl, ip_id) = ttl_and_id;
+    Some(Decoded::Tcp(Segment {
+        src_ip: src,
+        dst_ip: dst,
+        src_port: be16(payload, 0)?,
+        dst_port: be16(payload, 2)?,
+        seq: be32(payload, 4)?,
+        ack: be32(payload, 8)?,
+        flags,
+        window: be16(payload, 14)?,
+        ttl,
+        ip_id,
+        payload: data,
+        payload_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+        window_scale: None,
+    }))
 }
 
 #[cfg(test)]
