@@ -148,6 +148,16 @@ impl BlockHandler {
         }
     }
 
+    /// Handles one pcap record, emitting its frame: [`BlockHandler::block`] for a record.
+    pub(super) fn pcap_packet(
+        &mut self,
+        record: &LegacyPcapBlock<'_>,
+        on_event: &mut dyn FnMut(CaptureEvent<'_>),
+    ) {
+        let packet = self.pcap_record(record);
+        self.packet(packet, on_event);
+    }
+
     /// A pcap file header: the format, the snaplen and the file's single interface.
     fn pcap_header(&mut self, header: &PcapHeader) {
         let nanos = header.is_nanosecond_precision();

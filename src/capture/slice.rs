@@ -188,6 +188,25 @@ impl SliceParser {
         on_event: &mut dyn FnMut(CaptureEvent<'_>),
     ) -> (&'d [u8], Outcome<'d>) {
         let mut rest = data;
+        if let Container::Pcap {
+            big_endian,
+            modified,
+        } = *container
+        {
+            // A pcap file's records go to the handler as they are, not as the enum of every
+            // block type.
+            let parse = pcap_record_parser(big_endian, modified);
+            while !rest.is_empty() && !self.handler.reached() {
+                match parse(rest) {
+                    Ok((tail, record)) => {
+                        self.handler.pcap_packet(&record, on_event);
+                        rest = tail;
+                    }
+                    Err(e) => return (rest, Err(e)),
+                }
+            }
+            return (rest, Ok(()));
+        }
         while !rest.is_empty() && !self.handler.reached() {
             match next_block(container, rest) {
                 Ok((tail, block)) => {
@@ -367,16 +386,23 @@ fn next_block<'d>(
         Container::Pcap {
             big_endian,
             modified,
-        } => {
-            let parse = if *modified {
-                parse_pcap_frame_modified
-            } else if *big_endian {
-                parse_pcap_frame_be
-            } else {
-                parse_pcap_frame
-            };
-            parse(data).map(|(tail, record)| (tail, PcapBlockOwned::Legacy(record)))
-        }
+        } => pcap_record_parser(*big_endian, *modified)(data)
+            .map(|(tail, record)| (tail, PcapBlockOwned::Legacy(record))),
+    }
+}
+
+/// A pcap record's parser, for the file's byte order and record format.
+type PcapRecordParser =
+    for<'d> fn(&'d [u8]) -> IResult<&'d [u8], LegacyPcapBlock<'d>, PcapError<&'d [u8]>>;
+
+/// The parser of a pcap file's records: by its byte order, or its "modified" format.
+fn pcap_record_parser(big_endian: bool, modified: bool) -> PcapRecordParser {
+    if modified {
+        parse_pcap_frame_modified
+    } else if big_endian {
+        parse_pcap_frame_be
+    } else {
+        parse_pcap_frame
     }
 }
 
