@@ -937,6 +937,7 @@ fn read_file(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeErr
                     len,
                     AHEAD_BUFFER,
                     read_ahead::HEAD_ROOM,
+                    read_ahead::Decoding::Balanced,
                     reading,
                 )
             } else {
@@ -1038,6 +1039,7 @@ fn read_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use read_ahead::Decoding;
     use std::fs::File;
 
     /// Every buffer size, down to one that splits every block and must grow, reads the same.
@@ -1076,6 +1078,8 @@ mod tests {
         Blocks(usize),
         /// The read-ahead reader with this buffer size and head room.
         Ahead(usize, usize),
+        /// The same, every frame decoded by the consumer.
+        AheadUndecoded(usize, usize),
         /// The same, without the digest, reading records in part as said.
         InPart(usize, usize, read_ahead::ReadInPart),
         /// The block reader with this buffer size, without the digest, reading records in part.
@@ -1123,17 +1127,25 @@ mod tests {
             read_in_part: match how {
                 How::InPart(_, _, in_part) | How::BlocksInPart(_, in_part) => in_part,
                 How::Blocks(_) => NEVER_IN_PART,
-                How::Ahead(..) => ReadInPart::DEFAULT,
+                How::Ahead(..) | How::AheadUndecoded(..) => ReadInPart::DEFAULT,
             },
             consumer: &mut feed,
             progress: &mut |_| {},
         };
         let (summary, size, digest, _) = match how {
-            How::Ahead(buffer, head_room) => {
-                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
+            How::Ahead(buffer, head_room) | How::InPart(buffer, head_room, _) => {
+                read_ahead::read_blocks_ahead(
+                    &file,
+                    len,
+                    buffer,
+                    head_room,
+                    Decoding::Balanced,
+                    reading,
+                )
             }
-            How::InPart(buffer, head_room, _) => {
-                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, reading)
+            How::AheadUndecoded(buffer, head_room) => {
+                let by_consumer = Decoding::ByConsumer;
+                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, by_consumer, reading)
             }
             How::Blocks(buffer) | How::BlocksInPart(buffer, _) => {
                 read_blocks(&file, len, buffer, reading)
@@ -1231,6 +1243,8 @@ mod tests {
             for ahead in [
                 How::Ahead(4096, 2048),
                 How::Ahead(64 << 10, read_ahead::HEAD_ROOM),
+                How::AheadUndecoded(4096, 2048),
+                How::AheadUndecoded(64 << 10, read_ahead::HEAD_ROOM),
             ] {
                 assert!(
                     report(path, ahead) == expected,

@@ -13,6 +13,11 @@
 //! errors are those of the single-threaded reader, and so is where reading stops (the `-c`
 //! limit, a corrupt block).
 //!
+//! Which thread decodes follows which one is slower ([`Decoding::Balanced`]): this thread, after
+//! waiting for a buffer to come back (the analysis is behind: handshakes); the calling thread,
+//! for the buffer after one that came back before it was needed (this thread is behind: its
+//! kernel copy of bulk data). The decodings are the same either way.
+//!
 //! Large packet blocks are read in part ([`ReadInPart`]): only their headers, the rest of their
 //! data read by the analysing thread when it can change the report. The consumer still gets
 //! every frame whole, with the same decodings and lengths.
@@ -71,6 +76,17 @@ impl ReadInPart {
 /// it and the next record's header; more is read while no record is read in part.
 pub(super) const READ_AFTER_PART: usize = 4 << 10;
 
+/// Which thread decodes the frames' headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Decoding {
+    /// The reading thread while it waits for the consumer, the consumer while it waits for the
+    /// reading thread (see `Reader::decode_now`).
+    Balanced,
+    /// Always the consumer (to test that its decodings are the reading thread's).
+    #[cfg_attr(not(test), allow(dead_code))]
+    ByConsumer,
+}
+
 /// What the reading thread gives when it stops.
 struct Stopped {
     summary: Result<capture::CaptureSummary, CaptureError>,
@@ -86,6 +102,7 @@ pub(super) fn read_blocks_ahead(
     len: u64,
     buffer_size: usize,
     head_room: usize,
+    decoding: Decoding,
     reading: Reading<'_>,
 ) -> ReadOutcome {
     let Reading {
@@ -116,6 +133,8 @@ pub(super) fn read_blocks_ahead(
                 hasher: digest.then(Sha256::new),
                 parser,
                 decode,
+                decode_now: decoding == Decoding::Balanced,
+                decoding,
                 made: 0,
                 spare: None,
                 in_part,
@@ -173,6 +192,13 @@ struct Reader<'f> {
     parser: capture::SliceParser,
     /// Decode each frame for the consumer.
     decode: bool,
+    /// Decoding the frames of the buffer being filled: while the consumer keeps up (a buffer
+    /// comes back before this thread needs it), this thread is the slower one and leaves the
+    /// decoding of the next buffer to the consumer; once it has to wait for one, it decodes
+    /// again. Either way the consumer gets the same decodings.
+    decode_now: bool,
+    /// Whether `decode_now` follows the consumer's pace, or stays false.
+    decoding: Decoding,
     /// Buffers made so far (at most [`BUFFERS`]).
     made: usize,
     /// A buffer that came back unused.
@@ -323,7 +349,10 @@ impl Reader<'_> {
         let size = self.head_room + self.buffer_size;
         loop {
             let batch = match self.empty.try_recv() {
-                Ok(batch) => batch,
+                Ok(batch) => {
+                    self.decode_now = false;
+                    batch
+                }
                 Err(_) if self.made < BUFFERS => {
                     self.made += 1;
                     Batch {
@@ -331,7 +360,10 @@ impl Reader<'_> {
                         items: Vec::new(),
                     }
                 }
-                Err(_) => self.empty.recv().map_err(|_| Halt::HungUp)?,
+                Err(_) => {
+                    self.decode_now = self.decoding == Decoding::Balanced;
+                    self.empty.recv().map_err(|_| Halt::HungUp)?
+                }
             };
             // A batch of gathered blocks (see `parse_carried`) is not a buffer.
             if batch.bytes.len() == size {
@@ -384,7 +416,7 @@ impl Reader<'_> {
         let data = &base[range];
         let start = self.offset;
         let first = data.as_ptr() as usize;
-        let decode = self.decode;
+        let decode = self.decode && self.decode_now;
         let frames = &mut self.frames;
         let consumed = self.parser.feed(data, last, &mut |event| {
             push_item(items, event, base, decode, frames, |at| {
