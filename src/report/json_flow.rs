@@ -16,8 +16,8 @@
 //! holds the output to serde_json's on every flow of every fixture.
 
 use super::model::{
-    ClientHelloReport, DirectionCounts, EndpointReport, FlowReport, HexCodes, ServerHelloReport,
-    TcpReport,
+    ClientHelloReport, DirectionCounts, EndpointReport, FinReport, FlowReport, HexCodes,
+    ServerHelloReport, TcpReport,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -96,7 +96,7 @@ pub fn write_flow(out: &mut Vec<u8>, flow: &FlowReport) -> serde_json::Result<()
     out.extend_from_slice(b",\"tls_version\":");
     option(out, tls_version.as_ref(), |out, s| string(out, s))?;
     out.extend_from_slice(b",\"verdict\":");
-    serde(out, verdict)?;
+    name(out, verdict.name());
     out.extend_from_slice(b",\"detail\":");
     string(out, detail)?;
     out.extend_from_slice(b",\"evidence_frames\":");
@@ -106,25 +106,25 @@ pub fn write_flow(out: &mut Vec<u8>, flow: &FlowReport) -> serde_json::Result<()
     out.extend_from_slice(b",\"server_hello\":");
     option(out, server_hello.as_ref(), server_hello_report)?;
     out.extend_from_slice(b",\"encrypted_extensions\":");
-    serde(out, encrypted_extensions)?;
+    option(out, encrypted_extensions.as_ref(), serde)?;
     out.extend_from_slice(b",\"server_certificate\":");
-    serde(out, server_certificate)?;
+    option(out, server_certificate.as_ref(), serde)?;
     out.extend_from_slice(b",\"decryption\":");
-    serde(out, decryption)?;
+    option(out, decryption.as_ref(), serde)?;
     out.extend_from_slice(b",\"alerts\":");
-    serde(out, alerts)?;
+    list_or_serde(out, alerts)?;
     out.extend_from_slice(b",\"proxy\":");
-    serde(out, proxy)?;
+    option(out, proxy.as_ref(), serde)?;
     out.extend_from_slice(b",\"starttls\":");
-    serde(out, starttls)?;
+    option(out, starttls.as_ref(), serde)?;
     out.extend_from_slice(b",\"tcp\":");
     option(out, tcp.as_ref(), tcp_report)?;
     out.extend_from_slice(b",\"quic\":");
-    serde(out, quic)?;
+    option(out, quic.as_ref(), serde)?;
     out.extend_from_slice(b",\"network\":");
     option(out, network.as_ref(), |out, s| string(out, s))?;
     out.extend_from_slice(b",\"dns_advertised\":");
-    serde(out, dns_advertised)?;
+    option(out, dns_advertised.as_ref(), serde)?;
     out.extend_from_slice(b",\"notes\":");
     strings(out, notes)?;
     out.push(b'}');
@@ -167,7 +167,7 @@ fn client_hello_report(out: &mut Vec<u8>, hello: &ClientHelloReport) -> serde_js
     out.extend_from_slice(b",\"sslv2_format\":");
     boolean(out, *sslv2_format);
     out.extend_from_slice(b",\"cut\":");
-    serde(out, cut)?;
+    option(out, cut.as_ref(), serde)?;
     out.extend_from_slice(b",\"alps\":");
     option(out, alps.as_ref(), |out, list| strings(out, list))?;
     out.extend_from_slice(b",\"ja4\":");
@@ -208,7 +208,7 @@ fn server_hello_report(out: &mut Vec<u8>, hello: &ServerHelloReport) -> serde_js
     out.extend_from_slice(b",\"npn\":");
     boolean(out, *npn);
     out.extend_from_slice(b",\"cut\":");
-    serde(out, cut)?;
+    option(out, cut.as_ref(), serde)?;
     out.push(b'}');
     Ok(())
 }
@@ -234,15 +234,15 @@ fn tcp_report(out: &mut Vec<u8>, tcp: &TcpReport) -> serde_json::Result<()> {
         slow_server,
     } = tcp;
     out.extend_from_slice(b"{\"connect_ms\":");
-    serde(out, connect_ms)?;
+    option(out, connect_ms.as_ref(), serde)?;
     out.extend_from_slice(b",\"capture_point\":");
-    serde(out, capture_point)?;
+    name(out, capture_point.name());
     out.extend_from_slice(b",\"client_hello_to_server_hello_ms\":");
-    serde(out, client_hello_to_server_hello_ms)?;
+    option(out, client_hello_to_server_hello_ms.as_ref(), serde)?;
     out.extend_from_slice(b",\"client_hello_span_ms\":");
-    serde(out, client_hello_span_ms)?;
+    option(out, client_hello_span_ms.as_ref(), serde)?;
     out.extend_from_slice(b",\"handshake_ms\":");
-    serde(out, handshake_ms)?;
+    option(out, handshake_ms.as_ref(), serde)?;
     out.extend_from_slice(b",\"handshake_end_frame\":");
     option(out, handshake_end_frame.as_ref(), |out, n| {
         number(out, *n);
@@ -255,19 +255,52 @@ fn tcp_report(out: &mut Vec<u8>, tcp: &TcpReport) -> serde_json::Result<()> {
     out.extend_from_slice(b",\"flow\":");
     direction_counts(out, flow)?;
     out.extend_from_slice(b",\"holes\":");
-    serde(out, holes)?;
+    if holes.is_empty() {
+        out.extend_from_slice(b"{}");
+    } else {
+        serde(out, holes)?;
+    }
     out.extend_from_slice(b",\"resets\":");
-    serde(out, resets)?;
+    list_or_serde(out, resets)?;
     out.extend_from_slice(b",\"fins\":");
-    serde(out, fins)?;
+    // Nearly every flow has its two FINs: written here, as serde_json writes them.
+    out.push(b'[');
+    for (i, FinReport { from, frame }) in fins.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"from\":\"");
+        out.extend_from_slice(from.name().as_bytes());
+        out.extend_from_slice(b"\",\"frame\":");
+        number(out, *frame);
+        out.push(b'}');
+    }
+    out.push(b']');
     out.extend_from_slice(b",\"retransmitted_messages\":");
-    serde(out, retransmitted_messages)?;
+    list_or_serde(out, retransmitted_messages)?;
     out.extend_from_slice(b",\"capture_gaps\":");
-    serde(out, capture_gaps)?;
+    list_or_serde(out, capture_gaps)?;
     out.extend_from_slice(b",\"slow_server\":");
-    serde(out, slow_server)?;
+    option(out, slow_server.as_ref(), serde)?;
     out.push(b'}');
     Ok(())
+}
+
+/// `"name"`: a name of the report's vocabulary (its serde name), with nothing to escape.
+fn name(out: &mut Vec<u8>, name: &'static str) {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+}
+
+/// `[]` for an empty list (the usual case), else serde_json's text of it.
+fn list_or_serde<T: Serialize>(out: &mut Vec<u8>, list: &[T]) -> serde_json::Result<()> {
+    if list.is_empty() {
+        out.extend_from_slice(b"[]");
+        Ok(())
+    } else {
+        serde(out, list)
+    }
 }
 
 /// A TCP report's counts by name: `{}` when there are none (the usual case), else serde_json's.
@@ -415,6 +448,27 @@ mod tests {
         let mut out = Vec::new();
         write_flow(&mut out, flow).unwrap();
         out
+    }
+
+    /// The names written without serde are serde's names.
+    #[test]
+    fn vocabulary_names_are_serde_names() {
+        use crate::analysis::VerdictKind;
+        use crate::analysis::network::CapturePoint;
+        for kind in VerdictKind::ALL {
+            let mut out = Vec::new();
+            name(&mut out, kind.name());
+            assert_eq!(out, serde_json::to_vec(&kind).unwrap());
+        }
+        for point in [
+            CapturePoint::Client,
+            CapturePoint::Server,
+            CapturePoint::Unknown,
+        ] {
+            let mut out = Vec::new();
+            name(&mut out, point.name());
+            assert_eq!(out, serde_json::to_vec(&point).unwrap());
+        }
     }
 
     #[test]
