@@ -56,6 +56,11 @@ pub(super) struct Members {
 
 /// Inserts `value` into an ascending list that keeps the `cap` smallest values.
 fn insert_smallest(list: &mut Vec<u64>, value: u64, cap: usize) {
+    // Flows and frames come mostly in increasing order: once the list is full, most values
+    // are past its end.
+    if list.len() >= cap && list.last().is_some_and(|last| value > *last) {
+        return;
+    }
     if let Err(at) = list.binary_search(&value)
         && at < cap
     {
