@@ -106,17 +106,16 @@ impl ClientHello {
 
     /// Parses a ClientHello body (after the 4-byte handshake header).
     pub fn parse(body: &[u8]) -> Result<ClientHello, HelloError> {
-        let (_, ch) =
-            tls_parser::parse_tls_handshake_client_hello(body).map_err(|_| HelloError {
-                message: "ClientHello",
-            })?;
+        let fixed = FixedPart::of(body).ok_or(HelloError {
+            message: "ClientHello",
+        })?;
         let mut hello = ClientHello {
-            legacy_version: ch.version.0,
-            random: ch.random.to_vec(),
-            cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
+            legacy_version: fixed.version,
+            random: fixed.random.to_vec(),
+            cipher_suites: u16_list(fixed.cipher_suites),
             ..ClientHello::default()
         };
-        let block = ch.ext.unwrap_or(&[]);
+        let block = fixed.extensions.unwrap_or(&[]);
         hello.extensions = Vec::with_capacity(Extensions::new(block).count());
         // The walk's fault comes first, then those found inside extensions.
         let mut inner_faults = Vec::new();
@@ -458,6 +457,49 @@ fn parse_sni(data: &[u8], faults: &mut Vec<&'static str>) -> Option<String> {
     None
 }
 
+/// The fields of a ClientHello body before its extensions, and its extensions block, read as
+/// `tls_parser::parse_tls_handshake_client_hello` reads them (a differential test holds it to
+/// that) without its vectors of cipher suites and compression methods.
+struct FixedPart<'a> {
+    version: u16,
+    random: &'a [u8; 32],
+    /// The cipher suites' bytes, two a suite.
+    cipher_suites: &'a [u8],
+    /// The extensions block, when its length and bytes are there whole.
+    extensions: Option<&'a [u8]>,
+}
+
+impl<'a> FixedPart<'a> {
+    /// `None` where the body is too short for a field, its session id is longer than 32
+    /// bytes, or its cipher suites' length is odd.
+    fn of(body: &'a [u8]) -> Option<FixedPart<'a>> {
+        let (version, rest) = body.split_first_chunk::<2>()?;
+        let (random, rest) = rest.split_first_chunk::<32>()?;
+        let (&session_id_len, rest) = rest.split_first()?;
+        if session_id_len > 32 {
+            return None;
+        }
+        let rest = rest.get(usize::from(session_id_len)..)?;
+        let (suites_len, rest) = rest.split_first_chunk::<2>()?;
+        let suites_len = usize::from(u16::from_be_bytes(*suites_len));
+        if suites_len % 2 == 1 {
+            return None;
+        }
+        let (cipher_suites, rest) = rest.split_at_checked(suites_len)?;
+        let (&compressions_len, rest) = rest.split_first()?;
+        let rest = rest.get(usize::from(compressions_len)..)?;
+        let extensions = rest
+            .split_first_chunk::<2>()
+            .and_then(|(len, block)| block.get(..usize::from(u16::from_be_bytes(*len))));
+        Some(FixedPart {
+            version: u16::from_be_bytes(*version),
+            random,
+            cipher_suites,
+            extensions,
+        })
+    }
+}
+
 fn u16_list(data: &[u8]) -> Vec<u16> {
     // Mapped, not filtered: the list is allocated once at its size.
     data.chunks_exact(2)
@@ -491,6 +533,71 @@ pub fn version_name(v: u16) -> Cow<'static, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fixed part is read as tls-parser reads it: every ClientHello of the fixtures, cut
+    /// at every length and altered in every byte of its fixed fields, is accepted or refused
+    /// alike, and its version, random, cipher suites and extensions block are the same.
+    #[test]
+    fn the_fixed_part_reads_as_tls_parser_reads_it() {
+        let agree = |body: &[u8]| {
+            let ours = FixedPart::of(body);
+            let theirs = tls_parser::parse_tls_handshake_client_hello(body).ok();
+            match (ours, theirs) {
+                (None, None) => {}
+                (Some(ours), Some((_, theirs))) => {
+                    assert_eq!(ours.version, theirs.version.0);
+                    assert_eq!(&ours.random[..], theirs.random);
+                    assert_eq!(
+                        u16_list(ours.cipher_suites),
+                        theirs.ciphers.iter().map(|c| c.0).collect::<Vec<_>>()
+                    );
+                    assert_eq!(ours.extensions, theirs.ext);
+                }
+                (ours, theirs) => panic!(
+                    "{body:02x?}: ours {} theirs {}",
+                    ours.is_some(),
+                    theirs.is_some()
+                ),
+            }
+        };
+        let mut bodies = 0;
+        for path in crate::test_fixtures::captures() {
+            let data = std::fs::read(&path).unwrap();
+            let _ = crate::capture::read_capture_slice(&data, |event| {
+                let crate::capture::CaptureEvent::Frame(frame) = event else {
+                    return;
+                };
+                let crate::decode::Decoded::Tcp(segment) = crate::decode::decode_frame(&frame)
+                else {
+                    return;
+                };
+                // A record that starts the segment and holds a whole ClientHello.
+                let p = segment.payload;
+                let Some([0x16, 3, _, _, _, 1, l0, l1, l2]) = p.get(..9) else {
+                    return;
+                };
+                let len = usize::from(*l0) << 16 | usize::from(*l1) << 8 | usize::from(*l2);
+                let Some(body) = p.get(9..9 + len) else {
+                    return;
+                };
+                bodies += 1;
+                for cut in 0..=body.len() {
+                    agree(&body[..cut]);
+                }
+                let fixed = body.len().min(120);
+                let mut altered = body.to_vec();
+                for at in 0..fixed {
+                    for value in [0u8, 1, 0x20, 0x21, 0x7f, 0xff] {
+                        let was = altered[at];
+                        altered[at] = value;
+                        agree(&altered);
+                        altered[at] = was;
+                    }
+                }
+            });
+        }
+        assert!(bodies > 100, "{bodies} ClientHellos");
+    }
 
     /// Bytes from a hex string (test data copied from public captures).
     fn hex(s: &str) -> Vec<u8> {
