@@ -237,6 +237,10 @@ impl DnsLog {
     /// is its server's port), the latest answer's record of lowest priority. Only without SNI:
     /// one address serves many names (a CDN), and a flow that names its server is tied by name.
     fn advertise_by_address(&self, flow: &mut FlowReport) {
+        if self.by_address.is_empty() {
+            // No record to match (most captures): spare hashing the address.
+            return;
+        }
         let Some(indices) = self.by_address.get(&flow.server.ip) else {
             return;
         };

@@ -163,7 +163,8 @@ pub struct Analyzer {
     defrag: Defragmenter,
     keylog: KeyLog,
     /// Server endpoints that spoke TLS in this capture.
-    tls_servers: HashSet<Endpoint>,
+    /// Seeded at random, as the flow table (see [`crate::flow::FlowKeyHasher`]).
+    tls_servers: HashSet<Endpoint, crate::flow::FlowKeyHasher>,
     /// The TLS events of one segment, on their way to its connection ([`Context::tls_events`]).
     tls_events: Vec<TlsEvent>,
     frames_since_sweep: u64,
@@ -267,7 +268,7 @@ impl Analyzer {
             unsupported: BTreeMap::new(),
             defrag: Defragmenter::new(),
             keylog: KeyLog::new(),
-            tls_servers: HashSet::new(),
+            tls_servers: HashSet::default(),
             tls_events: Vec::new(),
             frames_since_sweep: 0,
             now: Timestamp(0),

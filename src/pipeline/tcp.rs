@@ -40,7 +40,7 @@ pub(super) struct Context<'a> {
     /// Secrets known so far.
     pub keylog: &'a KeyLog,
     /// Server endpoints that spoke TLS in this capture (bounded by [`MAX_TLS_SERVERS`]).
-    pub tls_servers: &'a mut HashSet<Endpoint>,
+    pub tls_servers: &'a mut HashSet<Endpoint, crate::flow::FlowKeyHasher>,
     /// An empty list for the TLS events of a segment, kept by the table so that a segment with
     /// events allocates none (at most [`crate::tls::event::MAX_EVENTS`] long, left empty after
     /// each use).

@@ -8,6 +8,7 @@
 
 use super::model::{EndpointReport, FlowReport, ServerSummary, Summary, Transport};
 use crate::analysis::VerdictKind;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 /// Most servers listed in the summary, in order of first flow.
@@ -30,7 +31,9 @@ pub struct SummaryTally {
     /// Everything but the servers and the non-TLS count.
     totals: Summary,
     /// The listed servers, by endpoint and transport.
-    servers: HashMap<(EndpointReport, Transport), ServerTally>,
+    /// Seeded at random: each flow's server is looked up, and its key comes from the capture
+    /// (see [`crate::flow::FlowKeyHasher`]).
+    servers: HashMap<(EndpointReport, Transport), ServerTally, crate::flow::FlowKeyHasher>,
 }
 
 /// One listed server.
@@ -63,23 +66,26 @@ impl SummaryTally {
             u64::from(flow.handshake_loss() || flow.tcp.as_ref().is_some_and(|t| t.flow_loss));
         totals.reset_flows += u64::from(!flow.resets().is_empty());
         *totals.verdicts.entry(flow.verdict.name()).or_default() += 1;
-        let key = (flow.server.clone(), flow.transport);
-        if !self.servers.contains_key(&key) && self.servers.len() >= MAX_SUMMARY_SERVERS {
-            totals.servers_omitted += 1;
-            return;
-        }
-        let server = self.servers.entry(key).or_insert_with(|| ServerTally {
-            first: flow.id,
-            counts: ServerSummary {
-                server: flow.server.to_string(),
-                transport: flow.transport,
-                endpoint: flow.server.clone(),
+        let full = self.servers.len() >= MAX_SUMMARY_SERVERS;
+        let server = match self.servers.entry((flow.server.clone(), flow.transport)) {
+            Entry::Occupied(server) => server.into_mut(),
+            Entry::Vacant(_) if full => {
+                totals.servers_omitted += 1;
+                return;
+            }
+            Entry::Vacant(entry) => entry.insert(ServerTally {
+                first: flow.id,
+                counts: ServerSummary {
+                    server: flow.server.to_string(),
+                    transport: flow.transport,
+                    endpoint: flow.server.clone(),
+                    sni: Vec::new(),
+                    flows: 0,
+                    verdicts: BTreeMap::new(),
+                },
                 sni: Vec::new(),
-                flows: 0,
-                verdicts: BTreeMap::new(),
-            },
-            sni: Vec::new(),
-        });
+            }),
+        };
         server.first = server.first.min(flow.id);
         server.counts.flows += 1;
         *server
