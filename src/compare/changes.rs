@@ -218,13 +218,13 @@ mod tests {
             frames: vec![7],
         };
         let a = FlowReport {
-            server_certificate: Some(certificate("CN=Real CA")),
+            server_certificate: Some(Box::new(certificate("CN=Real CA"))),
             ..a
         };
         let b = FlowReport {
             alpn_selected: Some("http/1.1".into()),
             sni: Some("backend.test".into()),
-            server_certificate: Some(certificate("CN=Proxy CA")),
+            server_certificate: Some(Box::new(certificate("CN=Proxy CA"))),
             ..a.clone()
         };
         assert_eq!(

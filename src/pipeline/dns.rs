@@ -223,12 +223,14 @@ impl DnsLog {
             return;
         };
         let best = self.latest_service_record(indices, flow, |_| true);
-        flow.dns_advertised = best.map(|r| DnsAdvertised {
-            name: name.clone(),
-            alpn: r.alpn.clone(),
-            no_default_alpn: r.no_default_alpn,
-            frame: r.frame,
-            matched_by: DnsMatch::Name,
+        flow.dns_advertised = best.map(|r| {
+            Box::new(DnsAdvertised {
+                name: name.clone(),
+                alpn: r.alpn.clone(),
+                no_default_alpn: r.no_default_alpn,
+                frame: r.frame,
+                matched_by: DnsMatch::Name,
+            })
         });
     }
 
@@ -247,12 +249,14 @@ impl DnsLog {
         let best = self.latest_service_record(indices, flow, |r| {
             r.port.unwrap_or(HTTPS_DEFAULT_PORT) == flow.server.port
         });
-        flow.dns_advertised = best.map(|r| DnsAdvertised {
-            name: r.name.clone(),
-            alpn: r.alpn.clone(),
-            no_default_alpn: r.no_default_alpn,
-            frame: r.frame,
-            matched_by: DnsMatch::AddressHint,
+        flow.dns_advertised = best.map(|r| {
+            Box::new(DnsAdvertised {
+                name: r.name.clone(),
+                alpn: r.alpn.clone(),
+                no_default_alpn: r.no_default_alpn,
+                frame: r.frame,
+                matched_by: DnsMatch::AddressHint,
+            })
         });
     }
 

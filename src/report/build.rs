@@ -115,31 +115,33 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
         client_hello: ch.map(|(h, frames)| client_hello_report(facts, h, frames)),
         server_hello: sh.map(|(h, frames)| server_hello_report(facts, h, frames)),
         encrypted_extensions: facts.encrypted_extensions.as_ref().map(|(alpn, frames)| {
-            EncryptedExtensionsReport {
+            Box::new(EncryptedExtensionsReport {
                 frames: frames.clone(),
                 alpn: alpn
                     .as_ref()
                     .map(|a| a.protocols.iter().map(|p| p.escaped()).collect()),
-            }
+            })
         }),
         server_certificate: facts.server_certificate.as_ref().map(|(names, frames)| {
-            CertificateReport {
+            Box::new(CertificateReport {
                 subject: names.subject.clone(),
                 issuer: names.issuer.clone(),
                 san: names.san.clone(),
                 frames: frames.clone(),
-            }
+            })
         }),
         decryption: decryption(facts),
         alerts: alerts(facts),
-        proxy: facts.proxy.as_ref().map(|(kind, target)| ProxyReport {
-            kind: *kind,
-            target: target.clone(),
+        proxy: facts.proxy.as_ref().map(|(kind, target)| {
+            Box::new(ProxyReport {
+                kind: *kind,
+                target: target.clone(),
+            })
         }),
         starttls: facts.starttls.as_ref().and_then(|s| {
             let outcome = s.outcome(facts.server_hello().is_some())?;
             let found = outcome == crate::analysis::StartTlsOutcome::AfterUnknownPlaintext;
-            Some(StartTlsReport {
+            Some(Box::new(StartTlsReport {
                 protocol: s.protocol,
                 command: s.command.as_ref().map(|(c, _)| c.clone()),
                 frame: s.command.as_ref().map(|(_, f)| *f).or(s.found_hello[0]),
@@ -149,13 +151,16 @@ pub fn flow_report(facts: &FlowFacts, verdict: Verdict, place: FlowPlace) -> Flo
                     s.reply_frame
                 },
                 outcome,
-            })
+            }))
         }),
-        tcp: facts.quic.is_none().then(|| tcp_report(facts, &view)),
+        tcp: facts
+            .quic
+            .is_none()
+            .then(|| Box::new(tcp_report(facts, &view))),
         quic: facts
             .quic
             .as_ref()
-            .map(|q| super::quic::quic_report(facts, q)),
+            .map(|q| Box::new(super::quic::quic_report(facts, q))),
         network: view.finding.clone(),
         dns_advertised: None,
         notes: notes(facts, alpn_selected_for_notes.as_deref()),

@@ -118,7 +118,7 @@ pub fn write_flow(out: &mut Vec<u8>, flow: &FlowReport) -> serde_json::Result<()
     out.extend_from_slice(b",\"starttls\":");
     option(out, starttls.as_ref(), serde)?;
     out.extend_from_slice(b",\"tcp\":");
-    option(out, tcp.as_ref(), tcp_report)?;
+    option(out, tcp.as_deref(), tcp_report)?;
     out.extend_from_slice(b",\"quic\":");
     option(out, quic.as_ref(), serde)?;
     out.extend_from_slice(b",\"network\":");

@@ -164,13 +164,13 @@ mod tests {
         flow.alpn_offered = offered.iter().map(|s| s.to_string()).collect();
         flow.alpn_selected = selected.map(str::to_string);
         flow.verdict = verdict;
-        flow.dns_advertised = Some(DnsAdvertised {
+        flow.dns_advertised = Some(Box::new(DnsAdvertised {
             name: "alpn.test".into(),
             alpn: alpn.iter().map(|s| s.to_string()).collect(),
             no_default_alpn,
             frame: 1,
             matched_by: crate::report::model::DnsMatch::Name,
-        });
+        }));
         flow
     }
 

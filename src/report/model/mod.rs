@@ -148,27 +148,27 @@ pub struct FlowReport {
     /// The ServerHello.
     pub server_hello: Option<ServerHelloReport>,
     /// TLS 1.3 EncryptedExtensions, when decrypted with a key log.
-    pub encrypted_extensions: Option<EncryptedExtensionsReport>,
+    pub encrypted_extensions: Option<Box<EncryptedExtensionsReport>>,
     /// The server certificate's names, when decrypted with a key log (TLS 1.3).
-    pub server_certificate: Option<CertificateReport>,
+    pub server_certificate: Option<Box<CertificateReport>>,
     /// TLS 1.3 key-log outcome; null without a key log or TLS 1.3.
     pub decryption: Option<Decryption>,
     /// Alerts in order.
     pub alerts: Vec<AlertReport>,
     /// Proxy hop before TLS.
-    pub proxy: Option<ProxyReport>,
+    pub proxy: Option<Box<ProxyReport>>,
     /// A plaintext protocol that switched the stream to TLS, or whose request the server
     /// refused (STARTTLS and its kin).
-    pub starttls: Option<StartTlsReport>,
+    pub starttls: Option<Box<StartTlsReport>>,
     /// What the network did: timing, loss, resets (TCP flows; null for QUIC).
-    pub tcp: Option<TcpReport>,
+    pub tcp: Option<Box<TcpReport>>,
     /// What a QUIC flow showed beyond its TLS handshake (null for TCP).
-    pub quic: Option<QuicReport>,
+    pub quic: Option<Box<QuicReport>>,
     /// A sentence about loss in a handshake that got its ServerHello, or null.
     pub network: Option<String>,
     /// The DNS HTTPS answer for the flow's name that came last before the flow, when the
     /// capture holds one.
-    pub dns_advertised: Option<DnsAdvertised>,
+    pub dns_advertised: Option<Box<DnsAdvertised>>,
     /// Reassembly gaps, caps hit, malformed data.
     pub notes: Vec<String>,
 }
