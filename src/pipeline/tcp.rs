@@ -99,7 +99,7 @@ pub(super) struct TcpConnection {
     /// Whether the flow table already reported the connection (live use).
     pub reported: Reported,
     /// The ClientHello random (to match key-log entries that arrive later).
-    client_random: Option<Vec<u8>>,
+    client_random: Option<[u8; 32]>,
     /// Time of the ServerHello.
     server_hello_time: Option<Timestamp>,
     /// Where the flow table's activity index holds the connection.
@@ -245,7 +245,6 @@ impl TcpConnection {
             + self.window_packets.capacity() * size_of::<WindowPacket>()
             + self.events.capacity() * size_of::<(Side, TlsEvent)>()
             + hellos * HELLO_EVENT_BYTES
-            + self.client_random.as_ref().map_or(0, Vec::capacity)
             + self.health.heap_bytes();
         let out_of_order = self.reassembly.iter().map(Reassembler::pending_bytes).sum();
         Footprint {
@@ -316,7 +315,7 @@ impl TcpConnection {
         if self.keys == KeyStatus::Found || !matches!(self.reported, Reported::No) {
             return None;
         }
-        self.client_random.as_deref()
+        self.client_random.as_ref().map(|random| &random[..])
     }
 
     /// Absorbs one segment from `side`. Returns false when the connection no longer reads
@@ -474,7 +473,7 @@ impl TcpConnection {
         match event {
             TlsEvent::ClientHello { hello, .. } => {
                 self.client.get_or_insert(side);
-                self.client_random = Some(hello.random.clone());
+                self.client_random = Some(hello.random);
                 if context.tls_servers.len() < MAX_TLS_SERVERS {
                     context.tls_servers.insert(self.key.endpoint(side.other()));
                 }

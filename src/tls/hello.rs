@@ -43,7 +43,7 @@ pub struct ClientHello {
     /// legacy_version.
     pub legacy_version: u16,
     /// The 32-byte random (identifies the connection in key logs).
-    pub random: Vec<u8>,
+    pub random: [u8; 32],
     /// Cipher suites in order (GREASE included).
     pub cipher_suites: Vec<u16>,
     /// Extension types in order (GREASE included).
@@ -86,8 +86,10 @@ impl ClientHello {
         let (specs, rest) = rest.split_at_checked(specs_len).ok_or(error.clone())?;
         let rest = rest.get(session_id_len..).ok_or(error.clone())?;
         let challenge = rest.get(..challenge_len).ok_or(error.clone())?;
-        let mut random = vec![0u8; 32usize.saturating_sub(challenge.len())];
-        random.extend_from_slice(challenge.get(..challenge.len().min(32)).unwrap_or(&[]));
+        // The challenge, right-aligned in 32 bytes (its first 32 when longer).
+        let mut random = [0u8; 32];
+        let n = challenge.len().min(32);
+        random[32 - n..].copy_from_slice(&challenge[..n]);
         let cipher_suites = specs
             .chunks_exact(3)
             .filter_map(|spec| match spec {
@@ -111,7 +113,7 @@ impl ClientHello {
         })?;
         let mut hello = ClientHello {
             legacy_version: fixed.version,
-            random: fixed.random.to_vec(),
+            random: *fixed.random,
             cipher_suites: u16_list(fixed.cipher_suites),
             ..ClientHello::default()
         };
@@ -151,7 +153,7 @@ impl ClientHello {
         let (random, rest) = rest.split_first_chunk::<32>()?;
         let mut hello = ClientHello {
             legacy_version: u16::from_be_bytes(version),
-            random: random.to_vec(),
+            random: *random,
             cut: Some(Cut {
                 captured: body.len(),
                 len,
