@@ -473,8 +473,9 @@ pub struct AnalyzeArgs {
     /// are left out. The capture's warnings and each affected flow say so.
     #[arg(long, value_name = "SIZE", value_parser = memory_arg, default_value = "64M")]
     pub memory: usize,
-    /// Threads for one capture file: 1 reads and analyses on one thread; 2 (or more) reads,
-    /// parses and decodes the file on a second thread while the first analyses. Either way only
+    /// Threads for one capture file: 1 reads and analyses on one thread; 2 (or more) reads and
+    /// parses the file on a second thread while the first analyses, and decodes the packets'
+    /// headers on whichever of the two is waiting for the other. Either way only
     /// the headers of large packets (16 KiB and more) are read until their data matters.
     /// Default: a second thread for files of 8 MiB and more when the machine has more than one
     /// core. More than two are not used yet. The report is the same whatever the number; --merge

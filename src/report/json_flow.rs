@@ -6,18 +6,19 @@
 //! escapes every key and string a byte at a time. Here each key is one constant written with
 //! its quotes, comma and colon, a string is checked for characters to escape in one pass and
 //! copied whole when it has none (nearly always), and numbers go through `itoa`. The parts every
-//! TLS flow has (endpoints, the hellos, the TCP summary) are written here; the rest (QUIC,
-//! decryption, certificate, STARTTLS, proxy, DNS, alerts, the TCP report's holes, resets, FINs,
-//! re-sent messages, gaps and slow server, non-empty counts, floats, enums) and any string to
-//! escape go to serde_json itself, so their bytes are its own.
+//! TLS flow has (endpoints, the hellos, the TCP summary with its FINs, the verdict and capture
+//! point, parts that are absent and lists that are empty) are written here; the rest (QUIC,
+//! decryption, certificate, STARTTLS, proxy, DNS, alerts, the TCP report's holes, resets,
+//! re-sent messages, gaps and slow server when there are any, non-empty counts, floats, the
+//! other enums) and any string to escape go to serde_json itself, so their bytes are its own.
 //!
 //! Every struct written here is taken apart without `..`: a field added to the model does not
 //! compile until it is written here too. `tests::every_fixture_flow_is_written_as_serde_json_writes_it`
 //! holds the output to serde_json's on every flow of every fixture.
 
 use super::model::{
-    ClientHelloReport, DirectionCounts, EndpointReport, FinReport, FlowReport, HexCodes,
-    ServerHelloReport, TcpReport,
+    ClientHelloReport, EndpointReport, FinReport, FlowReport, HexCodes, ServerHelloReport,
+    TcpReport,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -251,15 +252,11 @@ fn tcp_report(out: &mut Vec<u8>, tcp: &TcpReport) -> serde_json::Result<()> {
     out.extend_from_slice(b",\"handshake_loss\":");
     boolean(out, *handshake_loss);
     out.extend_from_slice(b",\"handshake\":");
-    direction_counts(out, handshake)?;
+    map_or_serde(out, handshake)?;
     out.extend_from_slice(b",\"flow\":");
-    direction_counts(out, flow)?;
+    map_or_serde(out, flow)?;
     out.extend_from_slice(b",\"holes\":");
-    if holes.is_empty() {
-        out.extend_from_slice(b"{}");
-    } else {
-        serde(out, holes)?;
-    }
+    map_or_serde(out, holes)?;
     out.extend_from_slice(b",\"resets\":");
     list_or_serde(out, resets)?;
     out.extend_from_slice(b",\"fins\":");
@@ -303,16 +300,17 @@ fn list_or_serde<T: Serialize>(out: &mut Vec<u8>, list: &[T]) -> serde_json::Res
     }
 }
 
-/// A TCP report's counts by name: `{}` when there are none (the usual case), else serde_json's.
-fn direction_counts(
+/// `{}` for an empty map (a TCP report's counts and holes, usually), else serde_json's text of
+/// it.
+fn map_or_serde<K: Serialize, V: Serialize>(
     out: &mut Vec<u8>,
-    counts: &BTreeMap<&'static str, DirectionCounts>,
+    map: &BTreeMap<K, V>,
 ) -> serde_json::Result<()> {
-    if counts.is_empty() {
+    if map.is_empty() {
         out.extend_from_slice(b"{}");
         Ok(())
     } else {
-        serde(out, counts)
+        serde(out, map)
     }
 }
 
