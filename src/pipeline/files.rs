@@ -637,7 +637,7 @@ pub(super) const PROGRESS_EVERY: u64 = 65_536;
 const READ_AHEAD_FROM: u64 = 8 << 20;
 
 /// True when more than one core is available.
-fn several_cores() -> bool {
+pub(super) fn several_cores() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
