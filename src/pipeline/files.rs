@@ -937,7 +937,7 @@ fn read_file(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeErr
                     len,
                     AHEAD_BUFFER,
                     read_ahead::HEAD_ROOM,
-                    read_ahead::Decoding::Balanced,
+                    read_ahead::Sharing::BALANCED,
                     reading,
                 )
             } else {
@@ -1039,7 +1039,7 @@ fn read_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use read_ahead::Decoding;
+    use read_ahead::{Copying, Decoding, Sharing};
     use std::fs::File;
 
     /// Every buffer size, down to one that splits every block and must grow, reads the same.
@@ -1133,18 +1133,27 @@ mod tests {
             progress: &mut |_| {},
         };
         let (summary, size, digest, _) = match how {
-            How::Ahead(buffer, head_room) | How::InPart(buffer, head_room, _) => {
-                read_ahead::read_blocks_ahead(
-                    &file,
-                    len,
-                    buffer,
-                    head_room,
-                    Decoding::Balanced,
-                    reading,
-                )
+            How::Ahead(buffer, head_room) => read_ahead::read_blocks_ahead(
+                &file,
+                len,
+                buffer,
+                head_room,
+                Sharing::BALANCED,
+                reading,
+            ),
+            How::InPart(buffer, head_room, _) => {
+                // Offers taken whenever made: those past a record read in part come back unused.
+                let always = Sharing {
+                    decoding: Decoding::Balanced,
+                    copying: Copying::Always,
+                };
+                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, always, reading)
             }
             How::AheadUndecoded(buffer, head_room) => {
-                let by_consumer = Decoding::ByConsumer;
+                let by_consumer = Sharing {
+                    decoding: Decoding::ByConsumer,
+                    copying: Copying::Always,
+                };
                 read_ahead::read_blocks_ahead(&file, len, buffer, head_room, by_consumer, reading)
             }
             How::Blocks(buffer) | How::BlocksInPart(buffer, _) => {

@@ -18,6 +18,13 @@
 //! for the buffer after one that came back before it was needed (this thread is behind: its
 //! kernel copy of bulk data). The decodings are the same either way.
 //!
+//! The kernel's copy is shared the same way ([`Copying::WhenIdle`]): before it reads a buffer
+//! whole, this thread offers the one after it; the calling thread, when it has analysed its
+//! buffer and the next is not ready, copies the offered bytes into the buffer it is done with
+//! and hands it back so filled. On a capture of bulk data both cores copy the file, as two
+//! `dd`s of its halves would. The bytes are the file's either way; an offer this thread no
+//! longer needs (it read a record in part and went past them) comes back as an empty buffer.
+//!
 //! Large packet blocks are read in part ([`ReadInPart`]): only their headers, the rest of their
 //! data read by the analysing thread when it can change the report. The consumer still gets
 //! every frame whole, with the same decodings and lengths.
@@ -30,6 +37,7 @@ use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -114,6 +122,82 @@ fn receive<T>(rx: &mpsc::Receiver<T>, poll_for: Duration) -> Result<T, mpsc::Rec
     }
 }
 
+/// Whether the calling thread copies bytes of the file for the reading thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Copying {
+    /// When it has analysed a buffer before the reading thread filled the next one.
+    WhenIdle,
+    /// Whenever bytes are offered (to test that a buffer so filled reads as any other).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Always,
+}
+
+/// How the two threads share the work besides the analysis: who decodes, who copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Sharing {
+    pub(super) decoding: Decoding,
+    pub(super) copying: Copying,
+}
+
+impl Sharing {
+    /// Both follow which thread is behind.
+    pub(super) const BALANCED: Sharing = Sharing {
+        decoding: Decoding::Balanced,
+        copying: Copying::WhenIdle,
+    };
+}
+
+/// No bytes are offered (see [`Reader::offer`]).
+const NO_OFFER: u64 = u64::MAX;
+
+/// Bytes read after a buffer's head room, and whether the file ended before the buffer did.
+type ReadBytes = (usize, bool);
+
+/// The file's bytes at `at`, copied by the calling thread into a buffer after its head room.
+struct Copied {
+    at: u64,
+    /// `None` when reading failed (the reading thread reads them again, and reports the error).
+    read: Option<ReadBytes>,
+}
+
+/// A buffer handed back to the reading thread, filled when it was offered bytes.
+struct Returned {
+    batch: Batch,
+    copied: Option<Copied>,
+}
+
+/// Copies the bytes offered in `offer`, if any, into `batch` after its `head_room`, when
+/// `batch` is a buffer (`buffer_len` bytes).
+fn copy_offered(
+    file: &File,
+    offer: &AtomicU64,
+    batch: &mut Batch,
+    head_room: usize,
+    buffer_len: usize,
+) -> Option<Copied> {
+    if batch.bytes.len() != buffer_len {
+        return None;
+    }
+    let at = offer.swap(NO_OFFER, Ordering::AcqRel);
+    if at == NO_OFFER {
+        return None;
+    }
+    let bytes = &mut batch.bytes[head_room..];
+    let mut end = 0;
+    let read = loop {
+        if end == bytes.len() {
+            break Some((end, false));
+        }
+        match file.read_at(&mut bytes[end..], at + end as u64) {
+            Ok(0) => break Some((end, true)),
+            Ok(n) => end += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break None,
+        }
+    };
+    Some(Copied { at, read })
+}
+
 /// What the reading thread gives when it stops.
 struct Stopped {
     summary: Result<capture::CaptureSummary, CaptureError>,
@@ -129,7 +213,7 @@ pub(super) fn read_blocks_ahead(
     len: u64,
     buffer_size: usize,
     head_room: usize,
-    decoding: Decoding,
+    sharing: Sharing,
     reading: Reading<'_>,
 ) -> ReadOutcome {
     let Reading {
@@ -154,9 +238,11 @@ pub(super) fn read_blocks_ahead(
     } else {
         Duration::ZERO
     };
+    let offer = AtomicU64::new(NO_OFFER);
+    let offer = &offer;
     let stopped = std::thread::scope(|scope| {
         let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BUFFERS - 1);
-        let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
+        let (empty_tx, empty_rx) = mpsc::channel::<Returned>();
         let reader = scope.spawn(move || {
             let parser = capture::SliceParser::with_limit(limit).with_filter(filter);
             let mut reader = Reader {
@@ -166,11 +252,13 @@ pub(super) fn read_blocks_ahead(
                 hasher: digest.then(Sha256::new),
                 parser,
                 decode,
-                decode_now: decoding == Decoding::Balanced,
-                decoding,
+                decode_now: sharing.decoding == Decoding::Balanced,
+                decoding: sharing.decoding,
                 made: 0,
                 poll_for,
-                spare: None,
+                spares: Vec::new(),
+                offer,
+                offered: None,
                 in_part,
                 len,
                 offset: 0,
@@ -186,7 +274,9 @@ pub(super) fn read_blocks_ahead(
                 digest: reader.hasher,
             }
         });
-        while let Ok(mut batch) = receive(&full_rx, poll_for) {
+        let buffer_len = head_room + buffer_size;
+        let mut next = receive(&full_rx, poll_for).ok();
+        while let Some(mut batch) = next.take() {
             let go_on = consume(&mut batch, consumer, &mut lazy, &mut |offset, flows| {
                 progress(Progress {
                     capture: index,
@@ -198,7 +288,17 @@ pub(super) fn read_blocks_ahead(
             if !go_on {
                 break;
             }
-            let _ = empty_tx.send(batch);
+            let (following, idle) = match full_rx.try_recv() {
+                Ok(following) => (Some(following), false),
+                Err(TryRecvError::Empty) => (None, true),
+                Err(TryRecvError::Disconnected) => (None, false),
+            };
+            // Rather than wait for the reading thread, copy the bytes it offered.
+            let copied = (idle || sharing.copying == Copying::Always)
+                .then(|| copy_offered(file, offer, &mut batch, head_room, buffer_len))
+                .flatten();
+            let _ = empty_tx.send(Returned { batch, copied });
+            next = following.or_else(|| receive(&full_rx, poll_for).ok());
         }
         // The reader stops at its next hand-over (reading on to the end for the digest).
         drop(full_rx);
@@ -237,8 +337,13 @@ struct Reader<'f> {
     made: usize,
     /// How long to poll for a buffer to come back before sleeping.
     poll_for: Duration,
-    /// A buffer that came back unused.
-    spare: Option<Batch>,
+    /// Buffers that came back unused.
+    spares: Vec<Batch>,
+    /// The bytes this thread offers the calling thread to copy: the file offset of the buffer
+    /// after the one it reads, or [`NO_OFFER`].
+    offer: &'f AtomicU64,
+    /// What it offered last.
+    offered: Option<u64>,
     /// Which records are read in part, when any are.
     in_part: Option<ReadInPart>,
     /// The file's length.
@@ -250,7 +355,7 @@ struct Reader<'f> {
     /// Frames parsed.
     frames: u64,
     full: mpsc::SyncSender<Batch>,
-    empty: mpsc::Receiver<Batch>,
+    empty: mpsc::Receiver<Returned>,
 }
 
 /// Why the reading thread stopped before the end of the file.
@@ -281,14 +386,33 @@ impl Reader<'_> {
         let mut carry: Vec<u8> = Vec::new();
         // Bytes to read next into the buffer: all of it, or a little after a record read in part.
         let mut chunk = self.buffer_size;
+        // Whether the last buffer had a record read in part: then the next is likely to have
+        // one too, and reading jumps past the bytes an offer would have had copied.
+        let mut jumped = false;
         while !self.parser.is_finished() {
-            let mut batch = self.next_batch()?;
+            let (mut batch, mut copied) = match self.copied()? {
+                Some((batch, read)) => (batch, Some(read)),
+                None => (self.next_batch()?, None),
+            };
+            // The buffer after this one, offered when this one is read whole.
+            match copied {
+                _ if std::mem::take(&mut jumped) => {}
+                Some((n, false)) => self.offer_at(self.position + n as u64),
+                Some((_, true)) => {}
+                None if chunk == self.buffer_size => {
+                    self.offer_at(self.position + self.buffer_size as u64);
+                }
+                None => {}
+            }
             if carry.len() > self.head_room {
                 // A block larger than the head room: gathered in `carry`, and parsed there once
                 // whole, as long as it is not over the largest block accepted.
-                let (end, eof) = self.fill(&mut batch.bytes, self.head_room, usize::MAX)?;
+                let (end, eof) = match copied.take() {
+                    Some((n, eof)) => self.take_copied(&batch.bytes, n, eof),
+                    None => self.fill(&mut batch.bytes, self.head_room, usize::MAX)?,
+                };
                 carry.extend_from_slice(&batch.bytes[self.head_room..end]);
-                self.spare = Some(batch);
+                self.spares.push(batch);
                 self.parse_carried(&mut carry, eof)?;
                 if eof {
                     break;
@@ -301,7 +425,10 @@ impl Reader<'_> {
             carry.clear();
             let mut end = self.head_room;
             let eof = loop {
-                let (filled, eof) = self.fill(&mut batch.bytes, end, chunk)?;
+                let (filled, eof) = match copied.take() {
+                    Some((n, eof)) => self.take_copied(&batch.bytes, n, eof),
+                    None => self.fill(&mut batch.bytes, end, chunk)?,
+                };
                 end = filled;
                 parsed += self.parse(&mut batch, parsed..end, eof)?;
                 if eof || self.parser.is_finished() {
@@ -312,6 +439,7 @@ impl Reader<'_> {
                     // after the record (unless it was the last one asked for, `-c`).
                     parsed = end;
                     chunk = READ_AFTER_PART;
+                    jumped = true;
                     if self.parser.is_finished() {
                         break false;
                     }
@@ -376,16 +504,86 @@ impl Reader<'_> {
         true
     }
 
-    /// An empty buffer: the spare, a new one while fewer than [`BUFFERS`] exist, else one the
+    /// Offers the calling thread to copy the file's bytes at `at` (the next buffer's).
+    fn offer_at(&mut self, at: u64) {
+        self.offer.store(at, Ordering::Release);
+        self.offered = Some(at);
+    }
+
+    /// The buffer the calling thread filled with the bytes this thread offered, when it took
+    /// the offer and they are the next to read, with the bytes copied and whether the file
+    /// ended there; `None` when this thread reads them itself.
+    fn copied(&mut self) -> Result<Option<(Batch, ReadBytes)>, Halt> {
+        let Some(at) = self.offered.take() else {
+            return Ok(None);
+        };
+        if self.offer.swap(NO_OFFER, Ordering::AcqRel) == at || at != self.position {
+            // Not taken, or not needed: a buffer so filled comes back as an empty one.
+            return Ok(None);
+        }
+        loop {
+            let returned = self.returned()?;
+            match returned.copied {
+                Some(Copied {
+                    at: copied_at,
+                    read,
+                }) if copied_at == at => {
+                    return Ok(match read {
+                        Some(read) => Some((returned.batch, read)),
+                        None => {
+                            self.keep(returned.batch);
+                            None
+                        }
+                    });
+                }
+                _ => self.keep(returned.batch),
+            }
+        }
+    }
+
+    /// Keeps `batch` for later when it is a buffer (not a batch of gathered blocks).
+    fn keep(&mut self, batch: Batch) {
+        if batch.bytes.len() == self.head_room + self.buffer_size {
+            self.spares.push(batch);
+        }
+    }
+
+    /// Takes `n` bytes the calling thread copied after the head room of `bytes` as read: the
+    /// end of the data, and whether the file ended (as [`Reader::fill`] gives them).
+    fn take_copied(&mut self, bytes: &[u8], n: usize, eof: bool) -> (usize, bool) {
+        let end = self.head_room + n;
+        self.position += n as u64;
+        if let Some(h) = &mut self.hasher {
+            h.update(&bytes[self.head_room..end]);
+        }
+        (end, eof)
+    }
+
+    /// A buffer the consumer gave back, waiting for it if need be (then decoding the next
+    /// buffer, when balanced: the consumer is behind).
+    fn returned(&mut self) -> Result<Returned, Halt> {
+        match self.empty.try_recv() {
+            Ok(returned) => {
+                self.decode_now = false;
+                Ok(returned)
+            }
+            Err(_) => {
+                self.decode_now = self.decoding == Decoding::Balanced;
+                receive(&self.empty, self.poll_for).map_err(|_| Halt::HungUp)
+            }
+        }
+    }
+
+    /// An empty buffer: a spare, a new one while fewer than [`BUFFERS`] exist, else one the
     /// consumer gave back.
     fn next_batch(&mut self) -> Result<Batch, Halt> {
-        if let Some(batch) = self.spare.take() {
+        if let Some(batch) = self.spares.pop() {
             return Ok(batch);
         }
         let size = self.head_room + self.buffer_size;
         loop {
             let batch = match self.empty.try_recv() {
-                Ok(batch) => {
+                Ok(Returned { batch, .. }) => {
                     self.decode_now = false;
                     batch
                 }
@@ -398,7 +596,9 @@ impl Reader<'_> {
                 }
                 Err(_) => {
                     self.decode_now = self.decoding == Decoding::Balanced;
-                    receive(&self.empty, self.poll_for).map_err(|_| Halt::HungUp)?
+                    receive(&self.empty, self.poll_for)
+                        .map_err(|_| Halt::HungUp)?
+                        .batch
                 }
             };
             // A batch of gathered blocks (see `parse_carried`) is not a buffer.
