@@ -182,20 +182,23 @@ fn copy_offered(
     if at == NO_OFFER {
         return None;
     }
-    let bytes = &mut batch.bytes[head_room..];
+    let read = read_at_most(file, &mut batch.bytes[head_room..], at).ok();
+    Some(Copied { at, read })
+}
+
+/// Reads `file` from `at` into `bytes` until they are full or the file ends: the bytes read,
+/// and whether the file ended.
+fn read_at_most(file: &File, bytes: &mut [u8], at: u64) -> io::Result<ReadBytes> {
     let mut end = 0;
-    let read = loop {
-        if end == bytes.len() {
-            break Some((end, false));
-        }
+    while end < bytes.len() {
         match file.read_at(&mut bytes[end..], at + end as u64) {
-            Ok(0) => break Some((end, true)),
+            Ok(0) => return Ok((end, true)),
             Ok(n) => end += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break None,
+            Err(e) => return Err(e),
         }
-    };
-    Some(Copied { at, read })
+    }
+    Ok((end, false))
 }
 
 /// What the reading thread gives when it stops.
@@ -559,8 +562,9 @@ impl Reader<'_> {
         (end, eof)
     }
 
-    /// A buffer the consumer gave back, waiting for it if need be (then decoding the next
-    /// buffer, when balanced: the consumer is behind).
+    /// A buffer the consumer gave back, waiting for it if need be; after a wait this thread
+    /// decodes the next buffer itself, when balanced (the consumer was behind, or busy copying
+    /// for this thread).
     fn returned(&mut self) -> Result<Returned, Halt> {
         match self.empty.try_recv() {
             Ok(returned) => {
@@ -617,22 +621,10 @@ impl Reader<'_> {
         chunk: usize,
     ) -> Result<(usize, bool), CaptureError> {
         let to = from.saturating_add(chunk).min(bytes.len());
-        let mut end = from;
-        let mut eof = false;
-        while end < to {
-            match self.input.read_at(&mut bytes[end..to], self.position) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => {
-                    end += n;
-                    self.position += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(CaptureError::Io(e)),
-            }
-        }
+        let (n, eof) = read_at_most(self.input, &mut bytes[from..to], self.position)
+            .map_err(CaptureError::Io)?;
+        self.position += n as u64;
+        let end = from + n;
         if let Some(h) = &mut self.hasher {
             h.update(&bytes[from..end]);
         }
