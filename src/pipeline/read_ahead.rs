@@ -698,3 +698,64 @@ impl Reader<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message sent while the receiver polls, one sent after it went to sleep, and a hang-up
+    /// all reach it.
+    #[test]
+    fn receive_polls_then_sleeps_until_the_message_or_hang_up() {
+        let (tx, rx) = mpsc::channel::<u32>();
+        tx.send(1).unwrap();
+        assert_eq!(receive(&rx, POLL_FOR), Ok(1));
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                tx.send(2).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            });
+            // Polls 1 ms, then sleeps until the message comes.
+            assert_eq!(receive(&rx, Duration::from_millis(1)), Ok(2));
+            // Then the sender hangs up.
+            assert_eq!(receive(&rx, Duration::from_millis(1)), Err(mpsc::RecvError));
+        });
+        let (tx, rx) = mpsc::channel::<u32>();
+        drop(tx);
+        assert_eq!(receive(&rx, Duration::ZERO), Err(mpsc::RecvError));
+    }
+
+    /// An offer is taken once: its bytes copied after the head room, the end of the file told;
+    /// a batch that is not a buffer leaves the offer alone.
+    #[test]
+    fn an_offer_is_copied_once_after_the_head_room() {
+        let path = std::env::temp_dir().join(format!("alpnscope-offer-{}", std::process::id()));
+        let content: Vec<u8> = (0..100u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = File::open(&path).unwrap();
+        let buffer = |len: usize| Batch {
+            bytes: vec![0xee; len],
+            items: Vec::new(),
+        };
+        let offer = AtomicU64::new(NO_OFFER);
+        let (head_room, buffer_len) = (4, 4 + 32);
+        let mut batch = buffer(buffer_len);
+        assert!(copy_offered(&file, &offer, &mut batch, head_room, buffer_len).is_none());
+        offer.store(10, Ordering::Release);
+        let mut gathered = buffer(8);
+        assert!(copy_offered(&file, &offer, &mut gathered, head_room, buffer_len).is_none());
+        let copied = copy_offered(&file, &offer, &mut batch, head_room, buffer_len).unwrap();
+        assert_eq!((copied.at, copied.read), (10, Some((32, false))));
+        assert_eq!(&batch.bytes[..head_room], &[0xee; 4]);
+        assert_eq!(&batch.bytes[head_room..], &content[10..42]);
+        assert_eq!(offer.load(Ordering::Acquire), NO_OFFER);
+        assert!(copy_offered(&file, &offer, &mut batch, head_room, buffer_len).is_none());
+        // The last 20 bytes, and the end of the file.
+        offer.store(80, Ordering::Release);
+        let copied = copy_offered(&file, &offer, &mut batch, head_room, buffer_len).unwrap();
+        assert_eq!(copied.read, Some((20, true)));
+        assert_eq!(&batch.bytes[head_room..head_room + 20], &content[80..]);
+        std::fs::remove_file(&path).unwrap();
+    }
+}
