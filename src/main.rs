@@ -297,6 +297,11 @@ impl std::fmt::Display for FlowIds {
     }
 }
 
+/// Bytes of output gathered before each write: a report of 10,000 flows (20 MB of JSON) in
+/// some 300 writes rather than 3,000 of `BufWriter`'s default 8 KiB; a program reading the
+/// output through a pipe gets it 64 KiB at a time.
+const OUTPUT_BUFFER: usize = 64 << 10;
+
 /// Opens `--output` (or stdout), buffered; a file that cannot be created is reported here.
 /// Also returns the output file's path.
 fn open_output(
@@ -304,7 +309,10 @@ fn open_output(
 ) -> Result<(Box<dyn Write>, Option<std::path::PathBuf>), ExitCode> {
     match &config.output {
         Some(path) => match std::fs::File::create(path) {
-            Ok(file) => Ok((Box::new(io::BufWriter::new(file)), Some(path.clone()))),
+            Ok(file) => Ok((
+                Box::new(io::BufWriter::with_capacity(OUTPUT_BUFFER, file)),
+                Some(path.clone()),
+            )),
             Err(e) => {
                 eprintln!(
                     "alpnscope: error: cannot create {}: {}",
@@ -314,7 +322,10 @@ fn open_output(
                 Err(ExitCode::from(2))
             }
         },
-        None => Ok((Box::new(io::BufWriter::new(stdout_file())), None)),
+        None => Ok((
+            Box::new(io::BufWriter::with_capacity(OUTPUT_BUFFER, stdout_file())),
+            None,
+        )),
     }
 }
 
