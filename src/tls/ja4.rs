@@ -85,7 +85,7 @@ pub fn ja4(hello: &ClientHello, transport: Ja4Transport) -> String {
         out.push(char::from(b'0' + (count / 10) as u8));
         out.push(char::from(b'0' + (count % 10) as u8));
     }
-    out.push_str(&alpn);
+    out.extend(alpn);
     for hash in hashes {
         out.push('_');
         push_truncated_hash(&mut out, hash);
@@ -224,16 +224,16 @@ fn version_code(v: u16) -> &'static str {
 
 /// First and last character of the first ALPN value; their hex digits when either is not
 /// alphanumeric ASCII; `00` when there is none.
-fn alpn_code(first: Option<&[u8]>) -> String {
+fn alpn_code(first: Option<&[u8]>) -> [char; 2] {
     let Some((&a, &b)) = first.and_then(|v| v.first().zip(v.last())) else {
-        return "00".into();
+        return ['0', '0'];
     };
     if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() {
-        format!("{}{}", char::from(a), char::from(b))
+        [char::from(a), char::from(b)]
     } else {
         // The first hex digit of the first byte and the last hex digit of the last byte.
-        let hex = format!("{a:02x}{b:02x}");
-        hex.chars().take(1).chain(hex.chars().skip(3)).collect()
+        let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
+        [digit(a >> 4), digit(b & 0xf)]
     }
 }
 
@@ -277,6 +277,7 @@ mod tests {
 
     #[test]
     fn alpn_codes_from_the_specification() {
+        let alpn_code = |first: Option<&[u8]>| String::from_iter(alpn_code(first));
         assert_eq!(alpn_code(Some(b"h2")), "h2");
         assert_eq!(alpn_code(Some(b"http/1.1")), "h1");
         assert_eq!(alpn_code(Some(&[0xab])), "ab");

@@ -88,19 +88,30 @@ pub(super) fn hidden_detail(
                 "{version}: the server's choice among {choices} is encrypted, and the key log has no entry for this ClientHello random ({random}…): it holds other connections' keys; log the keys while reproducing this connection"
             )
         }
-        // Browsers and curl are named only where the flow may be HTTP.
-        _ if Application::of(facts).may_be_http() => format!(
-            "{version}: the server's choice among {choices} is in the encrypted EncryptedExtensions. To read it, log the client's keys (curl, browsers, Python, Go: SSLKEYLOGFILE=keys.log; openssl s_client: -keylogfile keys.log) and run alpnscope analyze --keylog keys.log"
-        ),
-        _ => format!(
-            "{version}: the server's choice among {choices} is in the encrypted EncryptedExtensions. To read it, log the client's TLS keys (SSLKEYLOGFILE=keys.log for a client whose TLS library honours it; openssl s_client: -keylogfile keys.log) and run alpnscope analyze --keylog keys.log"
-        ),
+        // Nearly every TLS 1.3 flow without keys: joined, not formatted.
+        _ => {
+            // Browsers and curl are named only where the flow may be HTTP.
+            let advice = if Application::of(facts).may_be_http() {
+                "log the client's keys (curl, browsers, Python, Go: SSLKEYLOGFILE=keys.log; openssl s_client: -keylogfile keys.log)"
+            } else {
+                "log the client's TLS keys (SSLKEYLOGFILE=keys.log for a client whose TLS library honours it; openssl s_client: -keylogfile keys.log)"
+            };
+            [
+                &version,
+                ": the server's choice among ",
+                &choices,
+                " is in the encrypted EncryptedExtensions. To read it, ",
+                advice,
+                " and run alpnscope analyze --keylog keys.log",
+            ]
+            .concat()
+        }
     }
 }
 
 /// "TLS 1.3", or "TLS 1.3 (draft 23)" for a pre-standard version.
 fn tls13_label(server_hello: &ServerHello) -> String {
-    format!("TLS {}", version_name(server_hello.version()))
+    ["TLS ", &version_name(server_hello.version())].concat()
 }
 
 /// The IANA name of a cipher suite, or its number.
