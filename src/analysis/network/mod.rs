@@ -145,6 +145,10 @@ fn time_of(facts: &FlowFacts, frame: u64) -> Option<Timestamp> {
 
 /// Every copy of the message carried by `frames`, from `side`'s retransmission log.
 fn copies(health: &TcpHealth, side: Side, frames: &[u64]) -> Option<(usize, Vec<u64>)> {
+    // Nearly always: nothing was sent again.
+    if health.resent(side).is_empty() {
+        return None;
+    }
     let originals: Vec<_> = health
         .first_segments(side)
         .iter()
