@@ -41,6 +41,58 @@ pub struct Teardown {
     pub time: Timestamp,
 }
 
+/// Most distinct TTLs counted per direction.
+const MAX_TTLS: usize = 8;
+
+/// A direction's TTL histogram: (value, packets) for its first [`MAX_TTLS`] distinct values, kept
+/// inline (a flow's packets carry one or two values; a list on the heap cost two allocations a
+/// flow).
+#[derive(Debug, Default, Clone, Copy)]
+struct TtlCounts {
+    values: [u8; MAX_TTLS],
+    packets: [u64; MAX_TTLS],
+    len: u8,
+}
+
+impl TtlCounts {
+    /// Counts a packet with `ttl`.
+    fn note(&mut self, ttl: u8) {
+        let len = usize::from(self.len);
+        if let Some(i) = self.values[..len].iter().position(|t| *t == ttl) {
+            self.packets[i] += 1;
+        } else if len < MAX_TTLS {
+            self.values[len] = ttl;
+            self.packets[len] = 1;
+            self.len += 1;
+        }
+    }
+
+    /// The (value, packets) pairs, in the order the values first came.
+    fn iter(&self) -> impl Iterator<Item = (u8, u64)> + '_ {
+        let len = usize::from(self.len);
+        self.values[..len]
+            .iter()
+            .copied()
+            .zip(self.packets[..len].iter().copied())
+    }
+
+    /// Takes one packet off `ttl`'s count.
+    fn take_one(&mut self, ttl: u8) {
+        let len = usize::from(self.len);
+        if let Some(i) = self.values[..len].iter().position(|t| *t == ttl) {
+            self.packets[i] = self.packets[i].saturating_sub(1);
+        }
+    }
+
+    /// The most common value (the highest among equals).
+    fn usual(&self) -> Option<u8> {
+        self.iter()
+            .filter(|(_, n)| *n > 0)
+            .max_by_key(|(ttl, n)| (*n, *ttl))
+            .map(|(ttl, _)| ttl)
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 struct Direction {
     /// Highest sequence number seen plus its length (SYN and FIN count one).
@@ -68,8 +120,8 @@ struct Direction {
     max_to_ack: Option<SeqNumber>,
     /// Initial sequence number of this direction's SYN.
     isn: Option<SeqNumber>,
-    /// TTL histogram (value, packets), a handful of entries.
-    ttls: Vec<(u8, u64)>,
+    /// TTL histogram.
+    ttls: TtlCounts,
     /// Data segments of the handshake window, for naming retransmitted messages.
     first_segments: Vec<Resent>,
     /// Retransmitted data segments in the handshake window.
@@ -206,8 +258,7 @@ impl TcpHealth {
             .dirs
             .iter()
             .map(|d| {
-                d.ttls.capacity() * size_of::<(u8, u64)>()
-                    + (d.first_segments.capacity() + d.resent.capacity()) * size_of::<Resent>()
+                (d.first_segments.capacity() + d.resent.capacity()) * size_of::<Resent>()
                     + d.holes.capacity() * size_of::<Hole>()
             })
             .sum();
@@ -218,25 +269,16 @@ impl TcpHealth {
 
     /// The usual TTL of `side`'s packets (the most common value).
     pub fn usual_ttl(&self, side: Side) -> Option<u8> {
-        self.dirs[side.index()]
-            .ttls
-            .iter()
-            .max_by_key(|(ttl, n)| (*n, *ttl))
-            .map(|(ttl, _)| *ttl)
+        self.dirs[side.index()].ttls.usual()
     }
 
     /// The usual TTL of `side`'s packets other than its RSTs.
     pub fn usual_ttl_without_resets(&self, side: Side) -> Option<u8> {
-        let mut ttls = self.dirs[side.index()].ttls.clone();
+        let mut ttls = self.dirs[side.index()].ttls;
         for r in self.resets.iter().filter(|r| r.side == side) {
-            if let Some(e) = ttls.iter_mut().find(|(t, _)| *t == r.ttl) {
-                e.1 = e.1.saturating_sub(1);
-            }
+            ttls.take_one(r.ttl);
         }
-        ttls.into_iter()
-            .filter(|(_, n)| *n > 0)
-            .max_by_key(|(ttl, n)| (*n, *ttl))
-            .map(|(ttl, _)| ttl)
+        ttls.usual()
     }
 
     /// Initial sequence number of `side`'s first SYN; for a side that answered the SYN with
@@ -374,12 +416,7 @@ impl TcpHealth {
 
     /// Adds a TTL to direction `i`'s histogram (small: a flow's packets carry one or two values).
     fn note_ttl(&mut self, i: usize, ttl: u8) {
-        let ttls = &mut self.dirs[i].ttls;
-        if let Some(e) = ttls.iter_mut().find(|(t, _)| *t == ttl) {
-            e.1 += 1;
-        } else if ttls.len() < 8 {
-            push_counted(ttls, (ttl, 1), &mut self.list_bytes);
-        }
+        self.dirs[i].ttls.note(ttl);
     }
 
     /// SYN, SYN/ACK, the handshake's ACK, RST and FIN: the connection's control events, and a
