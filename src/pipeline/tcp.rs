@@ -80,16 +80,13 @@ pub(super) struct TcpConnection {
     pub last_time: Timestamp,
     client: Option<Side>,
     reassembly: [Reassembler; 2],
-    /// Boxed apart, as `health` is: the connection itself stays under a kilobyte, a size
-    /// glibc's per-thread cache hands out; one block of 2.4 KB took ~1,200 instructions a flow
-    /// more (every allocation that large first merges the allocator's fast bins).
-    parsers: Box<[DirectionParser; 2]>,
+    parsers: [DirectionParser; 2],
     events: Vec<(Side, TlsEvent)>,
     truncated_frames: u64,
     first_truncated_frame: Option<u64>,
     first_tls_frame: Option<u64>,
     keys: KeyStatus,
-    health: Box<TcpHealth>,
+    health: TcpHealth,
     /// Frame that ended the TLS handshake.
     handshake_end: Option<u64>,
     /// Version the ServerHello chose.
@@ -171,16 +168,16 @@ impl TcpConnection {
             last_time: frame.timestamp,
             client: None,
             reassembly: [Reassembler::new(), Reassembler::new()],
-            parsers: Box::new([
+            parsers: [
                 DirectionParser::new(!starts_with_syn),
                 DirectionParser::new(!starts_with_syn),
-            ]),
+            ],
             events: Vec::new(),
             truncated_frames: 0,
             first_truncated_frame: None,
             first_tls_frame: None,
             keys: KeyStatus::NoKeyLog,
-            health: Box::new(TcpHealth::new()),
+            health: TcpHealth::new(),
             handshake_end: None,
             server_version: None,
             frame_times: Vec::new(),
@@ -243,8 +240,6 @@ impl TcpConnection {
         };
         let hellos = self.client_random.is_some() as usize + self.server_version.is_some() as usize;
         let fixed = size_of::<TcpConnection>()
-            + size_of::<[DirectionParser; 2]>()
-            + size_of::<TcpHealth>()
             + TABLE_ENTRY_BYTES
             + self.frame_times.capacity() * size_of::<(u64, Timestamp)>()
             + self.window_packets.capacity() * size_of::<WindowPacket>()
@@ -622,7 +617,7 @@ impl TcpConnection {
     /// frame times are cloned (the connection goes on); see [`TcpConnection::into_facts`].
     pub fn facts(&self, end: FlowEnd) -> FlowFacts {
         let mut facts = self.facts_without_health(end, self.events.iter().cloned());
-        facts.health = (*self.health).clone();
+        facts.health = self.health.clone();
         facts.frame_times = self.frame_times.clone();
         facts.window_packets = self.window_packets.clone();
         facts
@@ -632,7 +627,7 @@ impl TcpConnection {
     pub fn into_facts(mut self, end: FlowEnd) -> FlowFacts {
         let events = std::mem::take(&mut self.events);
         let mut facts = self.facts_without_health(end, events);
-        facts.health = std::mem::take(&mut *self.health);
+        facts.health = std::mem::take(&mut self.health);
         facts.frame_times = std::mem::take(&mut self.frame_times);
         facts.window_packets = std::mem::take(&mut self.window_packets);
         facts
