@@ -340,7 +340,7 @@ struct Reader<'f> {
     made: usize,
     /// How long to poll for a buffer to come back before sleeping.
     poll_for: Duration,
-    /// Buffers that came back unused.
+    /// Buffers that came back unused (at most [`BUFFERS`]: every buffer is made by this thread).
     spares: Vec<Batch>,
     /// The bytes this thread offers the calling thread to copy: the file offset of the buffer
     /// after the one it reads, or [`NO_OFFER`].
