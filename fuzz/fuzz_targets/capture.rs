@@ -10,8 +10,9 @@
 //! - the same for the redacted JSON report (one name mode per input, both over a run), and the
 //!   redacted text renders;
 //! - the report, read with every packet block over 60 bytes read in part (through the reading
-//!   thread for even lengths, the block reader for odd ones), is the report of reading every
-//!   byte on one thread.
+//!   thread for even lengths — in buffers of 64 bytes to 4 KiB, every offer copied by the
+//!   analysing thread, for lengths ≡ 2 (mod 4) — the block reader for odd ones), is the report
+//!   of reading every byte on one thread.
 //!
 //! An input of a length ≡ 1 (mod 3) is read with a table of at most four flows, one ≡ 2 with
 //! the smallest memory budget `--memory` accepts (64 KiB): eviction and shedding at sizes a

@@ -144,18 +144,28 @@ fn capture_file() -> &'static MemFile {
 /// ([`files::analyze_files_streaming`]): returns the flows in the order they were streamed out,
 /// and the rest of the report (captures, summary and diagnosis, no flows); `None` when `data` is
 /// not a capture at all. Half the inputs go through the reading thread (parsed and decoded
-/// beside the analysis), half through the block reader; both read every packet block over 60
+/// beside the analysis: a quarter in its usual buffers, a quarter in small ones, see
+/// [`small_buffers_for`]), half through the block reader; all read every packet block over 60
 /// bytes in part (see [`same_as_reading_everything`]).
 pub fn analyze_file(
     data: &[u8],
     options: AnalyzerOptions,
 ) -> Option<(Vec<alpnscope::report::model::FlowReport>, Report)> {
-    let threads = if data.len() % 2 == 0 {
-        files::Threads::Two
-    } else {
-        files::Threads::One
+    let threads = match data.len() % 4 {
+        0 => files::Threads::Two,
+        2 => small_buffers_for(data),
+        _ => files::Threads::One,
     };
     analyze_file_with(data, options, threads, read_in_part_for(data))
+}
+
+/// The reading thread's buffers small enough that a fuzzer's input fills several: 64 to 4,096
+/// bytes after a head room of 64 to 2,048 (as `data`'s length says), so that blocks are cut by a
+/// buffer's end, outgrow the head room, and land in buffers the analysing thread filled.
+fn small_buffers_for(data: &[u8]) -> files::Threads {
+    const SIZES: [(usize, usize); 4] = [(64, 64), (1000, 100), (100, 1000), (4096, 2048)];
+    let (buffer, head_room) = SIZES[data.len() / 4 % SIZES.len()];
+    files::Threads::SmallBuffers { buffer, head_room }
 }
 
 /// Blocks over 60 bytes read in part, their first 40 to 103 bytes (as `data`'s length says):

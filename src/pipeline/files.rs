@@ -127,6 +127,18 @@ pub enum Threads {
     One,
     /// A reading thread for every regular file (`--threads 2` and more).
     Two,
+    /// A reading thread for every regular file, in buffers of `buffer` bytes after `head_room`
+    /// bytes of head room, the analysing thread copying every buffer the reading thread offers:
+    /// every case of the hand-over (a block cut by a buffer's end, a block larger than the head
+    /// room, a buffer filled by the other thread) at sizes a fuzzer's inputs reach. Slower than
+    /// [`Threads::Two`]; for fuzzing and tests.
+    #[doc(hidden)]
+    SmallBuffers {
+        /// Bytes read into each buffer (at least 1).
+        buffer: usize,
+        /// Bytes before each buffer's data, for the block the previous buffer cut (at least 1).
+        head_room: usize,
+    },
 }
 
 impl Threads {
@@ -141,7 +153,27 @@ impl Threads {
         match self {
             Threads::Auto => len >= READ_AHEAD_FROM && several_cores(),
             Threads::One => false,
-            Threads::Two => true,
+            Threads::Two | Threads::SmallBuffers { .. } => true,
+        }
+    }
+
+    /// The reading thread's buffer size and head room, and how the threads share the work
+    /// besides the analysis.
+    fn read_ahead_buffers(self) -> (usize, usize, read_ahead::Sharing) {
+        match self {
+            Threads::SmallBuffers { buffer, head_room } => (
+                buffer.max(1),
+                head_room.max(1),
+                read_ahead::Sharing {
+                    decoding: read_ahead::Decoding::Balanced,
+                    copying: read_ahead::Copying::Always,
+                },
+            ),
+            Threads::Auto | Threads::One | Threads::Two => (
+                AHEAD_BUFFER,
+                read_ahead::HEAD_ROOM,
+                read_ahead::Sharing::BALANCED,
+            ),
         }
     }
 }
@@ -932,14 +964,8 @@ fn read_file(path: &str, reading: Reading<'_>) -> Result<ReadOutcome, AnalyzeErr
     Ok(
         if metadata.is_file() && len > 0 && !is_compressed(&file).map_err(open_error)? {
             if reading.threads.read_ahead(len) {
-                read_ahead::read_blocks_ahead(
-                    &file,
-                    len,
-                    AHEAD_BUFFER,
-                    read_ahead::HEAD_ROOM,
-                    read_ahead::Sharing::BALANCED,
-                    reading,
-                )
+                let (buffer, head_room, sharing) = reading.threads.read_ahead_buffers();
+                read_ahead::read_blocks_ahead(&file, len, buffer, head_room, sharing, reading)
             } else {
                 read_blocks(&file, len, block_buffer_size(len), reading)
             }
@@ -1232,6 +1258,55 @@ mod tests {
             }
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Every fixture's report, streamed as `analyze` streams it, is the same through the
+    /// reading thread's small buffers (every offer copied by the analysing thread, every block
+    /// over 100 bytes read in part) as read whole on one thread: the hand-over the fuzzer's
+    /// `capture` target drives with arbitrary bytes, on real captures.
+    #[test]
+    fn every_fixture_streams_the_same_through_small_buffers() {
+        let streamed = |path: &Path, threads: Threads, read_in_part: ReadInPart| {
+            let options = AnalyzeOptions {
+                analyzer: AnalyzerOptions::default(),
+                digest: false,
+                keylogs: Vec::new(),
+                count: None,
+                merge: false,
+                filter: None,
+                threads,
+                read_in_part,
+            };
+            let mut flows = Vec::new();
+            let paths = [path.to_string_lossy().into_owned()];
+            let rest = analyze_files_streaming(&paths, &options, &mut |_| {}, &mut |flow| {
+                flows.push(*flow);
+                Ok(())
+            })
+            .unwrap();
+            serde_json::to_string(&(flows, rest)).unwrap()
+        };
+        let whole = ReadInPart {
+            min_captured: usize::MAX,
+            prefix: 0,
+        };
+        let in_part = ReadInPart {
+            min_captured: 100,
+            prefix: 60,
+        };
+        for path in &crate::test_fixtures::captures() {
+            let expected = streamed(path, Threads::One, whole);
+            for (buffer, head_room) in [(64, 64), (1000, 100), (100, 1000)] {
+                let threads = Threads::SmallBuffers { buffer, head_room };
+                for read_in_part in [whole, in_part] {
+                    assert!(
+                        streamed(path, threads, read_in_part) == expected,
+                        "{} {threads:?} {read_in_part:?}",
+                        path.display()
+                    );
+                }
+            }
+        }
     }
 
     /// Every fixture's whole report (flows, captures, summary, diagnosis, as JSON) is the same

@@ -128,7 +128,6 @@ pub(super) enum Copying {
     /// When it has analysed a buffer before the reading thread filled the next one.
     WhenIdle,
     /// Whenever bytes are offered (to test that a buffer so filled reads as any other).
-    #[cfg_attr(not(test), allow(dead_code))]
     Always,
 }
 
