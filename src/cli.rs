@@ -476,9 +476,9 @@ pub struct AnalyzeArgs {
     /// Threads for one capture file: 1 reads and analyses on one thread; 2 (or more) reads and
     /// parses the file on a second thread while the first analyses, and decodes the packets'
     /// headers on whichever of the two is waiting for the other (the first also copies some of
-    /// the file when it waits for the second; with a core each, a thread waiting for the
-    /// other checks for up to half a millisecond before it sleeps). Either way only
-    /// the headers of large packets (16 KiB and more) are read until their data matters.
+    /// the file when it waits for the second; a thread waiting for the other checks for up to
+    /// half a millisecond, letting other threads run in between, before it sleeps). Either way
+    /// only the headers of large packets (16 KiB and more) are read until their data matters.
     /// Default: a second thread for files of 8 MiB and more when the machine has more than one
     /// core. More than two are not used yet. The report is the same whatever the number; --merge
     /// reads each file on a thread of its own anyway.

@@ -1268,14 +1268,9 @@ mod tests {
     fn every_fixture_streams_the_same_through_small_buffers() {
         let streamed = |path: &Path, threads: Threads, read_in_part: ReadInPart| {
             let options = AnalyzeOptions {
-                analyzer: AnalyzerOptions::default(),
-                digest: false,
-                keylogs: Vec::new(),
-                count: None,
-                merge: false,
-                filter: None,
                 threads,
                 read_in_part,
+                ..AnalyzeOptions::default()
             };
             let mut flows = Vec::new();
             let paths = [path.to_string_lossy().into_owned()];
