@@ -108,9 +108,10 @@ const POLL_FOR: Duration = Duration::from_micros(500);
 /// Between two looks the thread gives its core away (`yield_now`) rather than spin: when the
 /// two threads share one core (another program busy on the other), the thread it waits for
 /// then runs at once. Spinning there cost the wait's whole half millisecond at every hand-over:
-/// with a busy loop on the second core the benchmark capture of Ethernet-sized packets took
-/// 1.1–1.6 s against 0.40–0.47 s yielding (0.54–0.61 s on one thread). With a core each, there
-/// is nobody to yield to and the call returns at once.
+/// with a shell's busy loop on the second core the benchmark capture of Ethernet-sized packets
+/// took 0.68–0.90 s spinning, 0.42–0.56 s yielding, 0.38–0.41 s on one thread (beside a fuzzer:
+/// 1.1–1.6 s spinning, 0.40–0.47 s yielding). With a core each there is nobody to yield to, and
+/// the call returns at once.
 fn receive<T>(rx: &mpsc::Receiver<T>, poll_for: Duration) -> Result<T, mpsc::RecvError> {
     let mut started = None;
     loop {
@@ -132,7 +133,7 @@ fn receive<T>(rx: &mpsc::Receiver<T>, poll_for: Duration) -> Result<T, mpsc::Rec
 pub(super) enum Copying {
     /// When it has analysed a buffer before the reading thread filled the next one.
     WhenIdle,
-    /// Whenever bytes are offered (to test that a buffer so filled reads as any other).
+    /// Whenever bytes are offered (tests and fuzzing: a buffer so filled reads as any other).
     Always,
 }
 
